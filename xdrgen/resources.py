@@ -1,0 +1,27 @@
+"""Where the grammar and the templates are, in a checkout or an installed wheel.
+
+The wheel carries ``grammars/`` and ``templates/`` inside the ``xdrgen``
+package (see ``[tool.hatch.build]`` in pyproject.toml); a checkout or an
+editable install has them at the top of the repository.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _data_dir(name: str) -> Path:
+    for candidate in (_PACKAGE / name, _PACKAGE.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"xdrgen: cannot find its {name}/ directory")
+
+
+def grammar_path() -> Path:
+    return _data_dir("grammars") / "xdr.lark"
+
+
+def templates_dir() -> Path:
+    return _data_dir("templates")
