@@ -197,9 +197,11 @@ class TypedefDef:
 class ProcedureDef:
     """A procedure of a program version.
 
-    ``arguments`` and ``result`` are ``None`` for ``void``.  Procedures that
-    come from a libvirt ``enum x_procedure`` carry that enum member's
-    annotations (``@generate``, ``@priority``, ``@acl``, ``@readstream`` ...).
+    ``arguments`` is empty and ``result`` is ``None`` for ``void``.
+    Procedures that come from a libvirt ``enum x_procedure`` carry that enum
+    member's annotations (``@generate``, ``@priority``, ``@acl``,
+    ``@readstream`` ...); ``message`` is the payload of an event procedure
+    (libvirt's ``x_foo_msg``), which the server sends as a MESSAGE, unasked.
     """
 
     name: str
@@ -209,6 +211,7 @@ class ProcedureDef:
     location: Location
     doc: str | None = None
     annotations: tuple[Annotation, ...] = ()
+    message: TypeSpec | None = None
 
     def annotation(self, key: str) -> str | None:
         for item in self.annotations:

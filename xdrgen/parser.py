@@ -473,7 +473,11 @@ def parse_text(
         if candidate is not None and str(candidate) != path:
             imports.append(ir.Import(f"{match.group(1)}.h", str(candidate), item.location))
 
-    defines_out = []
+    defines_out = [
+        (name, value, location)
+        for name, (value, location) in pre.header_defines.items()
+        if name not in pre.defines
+    ]
     for name, (value, location) in pre.defines.items():
         try:
             defines_out.append((name, _integer(Token("INTEGER", value.strip())), location))

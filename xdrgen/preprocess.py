@@ -37,6 +37,7 @@ class Preprocessed:
     passthrough: list[PassThrough] = field(default_factory=list)
     includes: list[Include] = field(default_factory=list)
     defines: dict[str, tuple[str, Location]] = field(default_factory=dict)
+    header_defines: dict[str, tuple[int, Location]] = field(default_factory=dict)
 
 
 @dataclass
@@ -95,6 +96,7 @@ def preprocess(
             continue
         if not starts_in_comment and line.startswith("%"):
             in_comment = False  # comment markers in a %-line are C text
+            _header_define(line[1:], Location(path, number, 1), result)
             if active:
                 result.passthrough.append(
                     PassThrough(line[1:], Location(path, number, 1))
@@ -111,6 +113,24 @@ def preprocess(
     return result
 
 
+def _header_define(text: str, location: Location, result: Preprocessed) -> None:
+    """``%#define NAME VALUE`` puts a constant into rpcgen's C header, which
+    every generated C file includes, whatever ``#ifdef RPC_HDR`` branch the
+    line sits in.  Its integer value is kept for the resolver."""
+    match = _DIRECTIVE.match(text)
+    if match is None or match.group(1) != "define":
+        return
+    parts = _DEFINE.match(match.group(2).strip())
+    if parts is None or parts.group(2) is not None or not parts.group(3):
+        return
+    symbols = {name: str(value) for name, (value, _) in result.header_defines.items()}
+    try:
+        value = evaluate(parts.group(3).split("/*")[0], symbols, location, strict=True)
+    except XdrgenError:
+        return
+    result.header_defines[parts.group(1)] = (value, location)
+
+
 def _directive(
     match: re.Match[str],
     location: Location,
@@ -125,7 +145,7 @@ def _directive(
             stack.append(_Branch(location, False, True, False))
             return
         if name == "if":
-            truth = _evaluate(rest, symbols, location)
+            truth = evaluate(rest, symbols, location) != 0
         else:
             word = _NAME.fullmatch(rest)
             if word is None:
@@ -145,7 +165,7 @@ def _directive(
             truth = (
                 branch.outer_active
                 and not branch.taken
-                and _evaluate(rest, symbols, location)
+                and evaluate(rest, symbols, location) != 0
             )
         branch.active = branch.outer_active and not branch.taken and truth
         branch.taken = branch.taken or branch.active
@@ -188,9 +208,12 @@ _TOKEN = re.compile(
 )
 
 
-def _evaluate(expression: str, symbols: dict[str, str], location: Location) -> bool:
+def evaluate(
+    expression: str, symbols: dict[str, str], location: Location, strict: bool = False
+) -> int:
     """Evaluate a ``#if`` expression: ``defined``, integers, macros (their
-    integer value, 0 when undefined or not an integer), C operators."""
+    integer value; 0 when undefined or not an integer, or an error when
+    ``strict``), C operators."""
     tokens: list[tuple[str, str]] = []
     pos = 0
     expression = expression.strip()
@@ -205,13 +228,13 @@ def _evaluate(expression: str, symbols: dict[str, str], location: Location) -> b
             pos += 1
     if not tokens:
         raise XdrgenError(location, "expected an expression after '#if'")
-    parser = _IfParser(tokens, symbols, location)
+    parser = _IfParser(tokens, symbols, location, strict)
     value = parser.expression(0)
     if parser.pos != len(tokens):
         raise XdrgenError(
             location, f"unexpected {tokens[parser.pos][1]!r} in '#if' expression"
         )
-    return value != 0
+    return value
 
 
 _BINARY = {
@@ -240,8 +263,13 @@ class _IfParser:
     """Precedence climbing over the tokens of one ``#if`` line."""
 
     def __init__(
-        self, tokens: list[tuple[str, str]], symbols: dict[str, str], location: Location
+        self,
+        tokens: list[tuple[str, str]],
+        symbols: dict[str, str],
+        location: Location,
+        strict: bool,
     ) -> None:
+        self.strict = strict
         self.tokens = tokens
         self.symbols = symbols
         self.location = location
@@ -261,7 +289,7 @@ class _IfParser:
         left = self.unary()
         while True:
             op = self._peek()
-            if op not in _BINARY or _BINARY[op][0] <= min_precedence - 1:
+            if op not in _BINARY:
                 return left
             precedence, apply = _BINARY[op]
             if precedence < min_precedence:
@@ -296,7 +324,11 @@ class _IfParser:
                     raise XdrgenError(self.location, "expected ')' after 'defined(NAME'")
                 return int(name in self.symbols)
             try:
-                return int(self.symbols.get(text, "0"), 0)
-            except ValueError:
+                return int(self.symbols[text], 0)
+            except (KeyError, ValueError):
+                if self.strict:
+                    raise XdrgenError(
+                        self.location, f"'{text}' has no integer value"
+                    ) from None
                 return 0
         raise XdrgenError(self.location, f"unexpected {text!r} in '#if' expression")

@@ -25,3 +25,14 @@ def grammar_path() -> Path:
 
 def templates_dir() -> Path:
     return _data_dir("templates")
+
+
+def prelude_path() -> Path:
+    """Types that .x files take from ONC RPC's C headers (``<rpc/types.h>``,
+    ``<rpc/rpcb_prot.h>``) without defining them; used only when a file does
+    not define the name itself."""
+    return grammars_dir() / "rpc_prelude.x"
+
+
+def grammars_dir() -> Path:
+    return _data_dir("grammars")

@@ -1,0 +1,1 @@
+"""The libvirt RPC runtime: URIs, transports, errors, framing, client, server."""
