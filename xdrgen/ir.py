@@ -8,8 +8,11 @@ between parses.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, order=True)
@@ -279,3 +282,14 @@ class Specification:
     defines: tuple[tuple[str, int, Location], ...] = ()
     doc: str | None = None
     includes: tuple[str, ...] = field(default=())  # files spliced in by #include
+
+
+def iter_nodes(node: Any) -> Iterator[Any]:
+    """Every IR node in a tree (tuples are walked through), parents first."""
+    if isinstance(node, tuple):
+        for item in node:
+            yield from iter_nodes(item)
+    elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+        yield node
+        for item in dataclasses.fields(node):
+            yield from iter_nodes(getattr(node, item.name))

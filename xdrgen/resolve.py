@@ -101,17 +101,6 @@ def _walk(node: Any, visit: Any) -> Any:
     return visit(node)
 
 
-def _nodes(node: Any) -> Any:
-    """Every IR node in a tree, parents before children."""
-    if isinstance(node, tuple):
-        for item in node:
-            yield from _nodes(item)
-    elif dataclasses.is_dataclass(node) and not isinstance(node, type):
-        yield node
-        for item in dataclasses.fields(node):
-            yield from _nodes(getattr(node, item.name))
-
-
 class _Resolver:
     def __init__(
         self,
@@ -196,7 +185,7 @@ class _Resolver:
                 self._declare(definition.name, definition.location)
                 self.types[definition.name] = definition
                 self.owner[definition.name] = self.spec.path
-            for node in _nodes(definition):
+            for node in ir.iter_nodes(definition):
                 if isinstance(node, ir.EnumBody):
                     self._add_enum_members(node)
 
@@ -296,7 +285,7 @@ class _Resolver:
         self.types[definition.name] = definition
         self.owner[definition.name] = self.spec.path
         self.adopted.append(definition)
-        for node in _nodes(definition):
+        for node in ir.iter_nodes(definition):
             if isinstance(node, ir.TypeSpec) and node.name is not None:
                 self.type_definition(node)
 
@@ -406,7 +395,7 @@ class _Resolver:
 
     def check_definitions(self, definitions: tuple[ir.Definition, ...]) -> None:
         for definition in definitions:
-            for node in _nodes(definition):
+            for node in ir.iter_nodes(definition):
                 if isinstance(node, ir.StructBody):
                     names: dict[str, ir.Location] = {}
                     for field in node.fields:
@@ -511,7 +500,7 @@ class _Resolver:
     def run(self) -> Protocol:
         self.adopted: list[ir.TypeDefinition] = []
         self.collect()
-        for name, (location, expr) in sorted(self.constant_exprs.items()):
+        for name, (location, expr) in list(self.constant_exprs.items()):
             if isinstance(expr, ir.Value) or isinstance(expr, tuple):
                 self.constant(name, location)
 

@@ -1,0 +1,104 @@
+"""The ``xdrgen`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import XdrgenError
+
+
+def _add_front_end_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-I",
+        dest="include_dirs",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="look for included/imported .x files in DIR (after the file's own directory)",
+    )
+    parser.add_argument(
+        "-D",
+        dest="defines",
+        metavar="NAME[=VALUE]",
+        action="append",
+        default=[],
+        help="define a preprocessor symbol; an integer VALUE is also a constant",
+    )
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="xdrgen",
+        description="Code generator for XDR (RFC 4506) and ONC RPC (RFC 5531) .x files.",
+    )
+    parser.add_argument("--version", action="version", version=f"xdrgen {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    parse = commands.add_parser(
+        "parse", help="parse and resolve a .x file; --json prints the resolved IR"
+    )
+    parse.add_argument("file", metavar="FILE.x")
+    _add_front_end_options(parse)
+    parse.add_argument("--json", action="store_true", help="print the resolved IR as JSON")
+
+    structs = commands.add_parser(
+        "structs", help="print the C struct layout in the format of libvirt's *-structs files"
+    )
+    structs.add_argument("file", metavar="FILE.x")
+    _add_front_end_options(structs)
+    structs.add_argument("-o", dest="output", metavar="OUT", help="write to OUT instead of stdout")
+    return parser
+
+
+def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .resolve import load, parse_defines
+
+    return load(
+        args.file,
+        include_dirs=tuple(args.include_dirs),
+        defines=parse_defines(args.defines),
+    )
+
+
+def _write(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "parse":
+        protocol = _load(args)
+        if args.json:
+            from .generators.ir_json import protocol_json
+
+            _write(json.dumps(protocol_json(protocol), indent=2) + "\n", None)
+        return 0
+    if args.command == "structs":
+        from .generators.structs import generate_structs
+
+        _write(generate_structs(_load(args)), args.output)
+        return 0
+    raise AssertionError(args.command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except XdrgenError as error:
+        print(error.format(), file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"xdrgen: error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""The structs-check file: the C layout that ``rpcgen`` + ``pdwtags`` print for
+a .x file, in the format of libvirt's ``*-structs`` files.
+
+What pdwtags shows is the DWARF of the compiled XDR routines: every struct
+and enum (typedefs are filtered out by libvirt's script) in declaration
+order, a type of an imported file just before the first type that uses it,
+and the C enum of libvirt's headers whose constants a union uses as case
+labels.  Members are laid out as rpcgen declares them: ``u_int`` for
+``unsigned int``, ``int64_t`` for ``hyper``, ``char *`` for strings, a
+``{ u_int x_len; T *x_val; }`` struct for variable-length arrays, a nested
+``union`` named ``<name>_u`` for a union's arms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .. import ir
+from ..resolve import Protocol
+from .render import render
+
+_C_TYPES = {
+    ir.Builtin.INT: "int",
+    ir.Builtin.UNSIGNED_INT: "u_int",
+    ir.Builtin.HYPER: "int64_t",
+    ir.Builtin.UNSIGNED_HYPER: "uint64_t",
+    ir.Builtin.FLOAT: "float",
+    ir.Builtin.DOUBLE: "double",
+    ir.Builtin.QUADRUPLE: "long double",
+    ir.Builtin.BOOL: "bool_t",
+    ir.Builtin.CHAR: "char",
+    ir.Builtin.UNSIGNED_CHAR: "u_char",
+    ir.Builtin.SHORT: "short",
+    ir.Builtin.UNSIGNED_SHORT: "u_short",
+    ir.Builtin.LONG: "long",
+    ir.Builtin.UNSIGNED_LONG: "u_long",
+    ir.Builtin.OPAQUE: "char",
+    ir.Builtin.STRING: "char *",
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One member line, or (``children`` set) a nested struct/union block."""
+
+    type: str
+    name: str
+    children: tuple[Field, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Item:
+    kind: str  # "struct" or "enum"
+    name: str | None
+    fields: tuple[Field, ...] = ()
+    members: tuple[tuple[str, int], ...] = ()
+
+
+def _c_type(spec: ir.TypeSpec) -> str:
+    if spec.builtin is not None:
+        return _C_TYPES[spec.builtin]
+    assert spec.name is not None
+    return spec.name
+
+
+def _inline_block(spec: ir.TypeSpec, name: str) -> Field:
+    body = spec.inline
+    if isinstance(body, ir.StructBody):
+        return Field("struct", name, _struct_fields(body))
+    if isinstance(body, ir.UnionBody):
+        return Field("struct", name, _union_fields(body, name))
+    assert isinstance(body, ir.EnumBody)
+    return Field("enum", name, ())
+
+
+def _field(decl: ir.Declaration) -> Field | None:
+    name = decl.name or ""
+    spec = decl.type
+    if decl.kind is ir.DeclKind.VOID:
+        return None
+    if spec.inline is not None and decl.kind is ir.DeclKind.PLAIN:
+        return _inline_block(spec, name)
+    c_type = _c_type(spec) if spec.inline is None else "struct"
+    if decl.kind is ir.DeclKind.PLAIN:
+        return Field(c_type, name)
+    if decl.kind is ir.DeclKind.FIXED_ARRAY:
+        assert decl.bound is not None
+        return Field(c_type, f"{name}[{decl.bound.number}]")
+    if decl.kind is ir.DeclKind.OPTIONAL:
+        return Field(f"{c_type} *", name)
+    if spec.builtin is ir.Builtin.STRING:
+        return Field("char *", name)
+    return Field(
+        "struct",
+        name,
+        (Field("u_int", f"{name}_len"), Field(f"{c_type} *", f"{name}_val")),
+    )
+
+
+def _struct_fields(body: ir.StructBody) -> tuple[Field, ...]:
+    return tuple(f for f in map(_field, body.fields) if f is not None)
+
+
+def _union_fields(body: ir.UnionBody, name: str) -> tuple[Field, ...]:
+    discriminant = _field(body.discriminant)
+    assert discriminant is not None
+    declarations = [arm.declaration for arm in body.arms]
+    if body.default is not None:
+        declarations.append(body.default)
+    arms = tuple(f for f in map(_field, declarations) if f is not None)
+    if not arms:
+        return (discriminant,)
+    return (discriminant, Field("union", f"{name}_u", arms))
+
+
+def _item(definition: ir.TypeDefinition, protocol: Protocol) -> Item | None:
+    if isinstance(definition, ir.StructDef):
+        return Item("struct", definition.name, _struct_fields(definition.body))
+    if isinstance(definition, ir.UnionDef):
+        return Item(
+            "struct", definition.name, _union_fields(definition.body, definition.name)
+        )
+    if isinstance(definition, ir.EnumDef):
+        members = tuple(
+            (m.name, protocol.constants[m.name]) for m in definition.body.members
+        )
+        return Item("enum", definition.name, members=members)
+    return None
+
+
+def _referenced(node: object) -> Iterator[str]:
+    """Names of the types a definition uses, in the order it uses them."""
+    for item in ir.iter_nodes(node):
+        if isinstance(item, ir.TypeSpec) and item.name is not None:
+            yield item.name
+
+
+def _external_case_labels(protocol: Protocol) -> tuple[tuple[str, int], ...]:
+    """Constants from ``-D`` used as case labels: in libvirt they are the
+    members of a C enum (``virTypedParameterType``), which pdwtags prints."""
+    labels = {}
+    for definition in protocol.spec.definitions:
+        for node in ir.iter_nodes(definition):
+            if isinstance(node, ir.UnionArm):
+                for label in node.labels:
+                    if label.name in protocol.externals:
+                        labels[label.name] = protocol.externals[label.name]
+    return tuple(sorted(labels.items(), key=lambda item: (item[1], item[0])))
+
+
+def structs_items(protocol: Protocol) -> list[Item]:
+    items: list[Item] = []
+    external = _external_case_labels(protocol)
+    if external:
+        items.append(Item("enum", None, members=external))
+    emitted: set[str] = set()
+
+    def emit_imported(name: str) -> None:
+        if name in emitted or protocol.is_local(name) or name not in protocol.types:
+            return
+        emitted.add(name)
+        definition = protocol.types[name]
+        for used in _referenced(definition):
+            emit_imported(used)
+        item = _item(definition, protocol)
+        if item is not None:
+            items.append(item)
+
+    for definition in protocol.spec.definitions:
+        if isinstance(definition, (ir.ConstDef, ir.ProgramDef)):
+            continue
+        for used in _referenced(definition):
+            emit_imported(used)
+        item = _item(definition, protocol)
+        if item is not None:
+            items.append(item)
+    return items
+
+
+def generate_structs(protocol: Protocol) -> str:
+    """The ``*-structs`` text for one resolved protocol."""
+    return render("structs/file.j2", items=structs_items(protocol))
