@@ -23,6 +23,7 @@ from .parser import parse_file
 from .resources import prelude_path
 
 T = TypeVar("T")
+_COMMAND_LINE = "<command line>"
 
 _DISCRIMINANT_BUILTINS = {
     ir.Builtin.INT,
@@ -194,7 +195,7 @@ class _Resolver:
                 self._add_constant(name, location, value)
         for name, value in self.externals.items():
             if name not in self.locations:
-                self.constant_exprs[name] = (ir.Location("<command line>", 0, 0), value)
+                self.constant_exprs[name] = (ir.Location(_COMMAND_LINE, 0, 0), value)
         self.procedure_numbers = procedure_numbers
 
     # ---- constants
@@ -214,7 +215,7 @@ class _Resolver:
         if name in self.resolving:
             cycle = " -> ".join([*self.resolving[self.resolving.index(name) :], name])
             raise XdrgenError(location, f"constant '{name}' depends on itself ({cycle})")
-        if self.constant_exprs[name][0].file == "<command line>":
+        if self.constant_exprs[name][0].file == _COMMAND_LINE:
             self.used_externals.add(name)
         self.resolving.append(name)
         try:
@@ -532,7 +533,9 @@ class _Resolver:
         used_externals = dict(sorted(used_externals.items()))
         constants = dict(self.constant_values)
         for name, (location, expr) in self.constant_exprs.items():
-            if name not in constants and isinstance(expr, int):
+            if name in constants or not isinstance(expr, int):
+                continue
+            if location.file != _COMMAND_LINE or name in used_externals:
                 constants[name] = expr
         return Protocol(
             spec=spec,

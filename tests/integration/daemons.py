@@ -200,7 +200,10 @@ def make_pki(pki_dir: Path) -> None:
         cwd=pki_dir,
     )  # fmt: skip
     # libvirt checks keyUsage/extendedKeyUsage of both leaf certificates.
-    leaf = "basicConstraints=critical,CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
+    leaf = (
+        "basicConstraints=critical,CA:FALSE\n"
+        "keyUsage=digitalSignature,keyEncipherment\n"
+    )
     exts = {
         "server": leaf
         + "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
@@ -372,7 +375,7 @@ class Sshd(_Daemon):
         keygen = require_binary("ssh-keygen")
         require_binary("nc")  # the remote end of libvirt's ssh transport
         for key in (self.host_key, self.client_key):
-            _run([keygen, "-q", "-t", "ed25519", "-N", "", "-C", "xdrgen-test", "-f", key])
+            _run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", key])
         shutil.copyfile(self.client_key + ".pub", self.authorized_keys)
         os.makedirs("/run/sshd", exist_ok=True)  # privilege separation dir
         host_pub = Path(self.host_key + ".pub").read_text().split()
@@ -412,23 +415,38 @@ class Sshd(_Daemon):
 
 _virsh_home: str | None = None
 
+# libvirt's ssh transport runs "ssh" from PATH.  OpenSSH finds ~/.ssh through the
+# passwd entry, not $HOME, so with no_verify=1 it would append host keys to the
+# real /root/.ssh/known_hosts; this wrapper keeps them in the throwaway HOME.
+_SSH_WRAPPER = """#!/bin/sh
+exec {ssh} -F /dev/null -o UserKnownHostsFile="$HOME/.ssh/known_hosts" \\
+    -o GlobalKnownHostsFile=/dev/null "$@"
+"""
+
 
 def _virsh_env() -> dict[str, str]:
-    """Environment for virsh: C locale, and a throwaway HOME.
+    """Environment for virsh: C locale, a throwaway HOME, the ssh wrapper.
 
     virsh (as any libvirt client) may create ~/.cache/libvirt and
     ~/.config/libvirt; point those at a temp dir removed at exit.
     """
     global _virsh_home
     if _virsh_home is None:
-        _virsh_home = tempfile.mkdtemp(prefix="xdrgen-virsh-home-")
-        atexit.register(shutil.rmtree, _virsh_home, True)
+        home = tempfile.mkdtemp(prefix="xdrgen-virsh-home-")
+        atexit.register(shutil.rmtree, home, True)
+        os.mkdir(os.path.join(home, ".ssh"), 0o700)
+        os.mkdir(os.path.join(home, "bin"))
+        wrapper = Path(home, "bin", "ssh")
+        wrapper.write_text(_SSH_WRAPPER.format(ssh=require_binary("ssh")))
+        wrapper.chmod(0o755)
+        _virsh_home = home
     env = dict(os.environ)
     for var in ("LIBVIRT_DEFAULT_URI", "VIRSH_DEFAULT_CONNECT_URI", "LANGUAGE"):
         env.pop(var, None)
     env.update(
         LC_ALL="C",
         HOME=_virsh_home,
+        PATH=os.path.join(_virsh_home, "bin") + os.pathsep + env.get("PATH", ""),
         XDG_CONFIG_HOME=os.path.join(_virsh_home, ".config"),
         XDG_CACHE_HOME=os.path.join(_virsh_home, ".cache"),
         XDG_RUNTIME_DIR=os.path.join(_virsh_home, "run"),
@@ -436,7 +454,9 @@ def _virsh_env() -> dict[str, str]:
     return env
 
 
-def virsh(uri: str, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def virsh(
+    uri: str, *args: str, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``virsh -c URI ARGS...``; never raises on a non-zero exit."""
     cmd = [require_binary("virsh"), "-c", uri, *args]
     return subprocess.run(

@@ -47,6 +47,7 @@ class Field:
     type: str
     name: str
     children: tuple[Field, ...] | None = None
+    members: tuple[tuple[str, int], ...] = ()  # of an inline enum block
 
 
 @dataclass(frozen=True)
@@ -64,23 +65,27 @@ def _c_type(spec: ir.TypeSpec) -> str:
     return spec.name
 
 
-def _inline_block(spec: ir.TypeSpec, name: str) -> Field:
+def _inline_block(spec: ir.TypeSpec, name: str, protocol: Protocol) -> Field:
     body = spec.inline
     if isinstance(body, ir.StructBody):
-        return Field("struct", name, _struct_fields(body))
+        return Field("struct", name, _struct_fields(body, protocol))
     if isinstance(body, ir.UnionBody):
-        return Field("struct", name, _union_fields(body, name))
+        return Field("struct", name, _union_fields(body, name, protocol))
     assert isinstance(body, ir.EnumBody)
-    return Field("enum", name, ())
+    return Field("enum", name, (), _enum_members(body, protocol))
 
 
-def _field(decl: ir.Declaration) -> Field | None:
+def _enum_members(body: ir.EnumBody, protocol: Protocol) -> tuple[tuple[str, int], ...]:
+    return tuple((m.name, protocol.constants[m.name]) for m in body.members)
+
+
+def _field(decl: ir.Declaration, protocol: Protocol) -> Field | None:
     name = decl.name or ""
     spec = decl.type
     if decl.kind is ir.DeclKind.VOID:
         return None
     if spec.inline is not None and decl.kind is ir.DeclKind.PLAIN:
-        return _inline_block(spec, name)
+        return _inline_block(spec, name, protocol)
     c_type = _c_type(spec) if spec.inline is None else "struct"
     if decl.kind is ir.DeclKind.PLAIN:
         return Field(c_type, name)
@@ -98,17 +103,22 @@ def _field(decl: ir.Declaration) -> Field | None:
     )
 
 
-def _struct_fields(body: ir.StructBody) -> tuple[Field, ...]:
-    return tuple(f for f in map(_field, body.fields) if f is not None)
+def _struct_fields(body: ir.StructBody, protocol: Protocol) -> tuple[Field, ...]:
+    fields = (_field(decl, protocol) for decl in body.fields)
+    return tuple(f for f in fields if f is not None)
 
 
-def _union_fields(body: ir.UnionBody, name: str) -> tuple[Field, ...]:
-    discriminant = _field(body.discriminant)
+def _union_fields(
+    body: ir.UnionBody, name: str, protocol: Protocol
+) -> tuple[Field, ...]:
+    discriminant = _field(body.discriminant, protocol)
     assert discriminant is not None
     declarations = [arm.declaration for arm in body.arms]
     if body.default is not None:
         declarations.append(body.default)
-    arms = tuple(f for f in map(_field, declarations) if f is not None)
+    arms = tuple(
+        f for f in (_field(d, protocol) for d in declarations) if f is not None
+    )
     if not arms:
         return (discriminant,)
     return (discriminant, Field("union", f"{name}_u", arms))
@@ -116,15 +126,14 @@ def _union_fields(body: ir.UnionBody, name: str) -> tuple[Field, ...]:
 
 def _item(definition: ir.TypeDefinition, protocol: Protocol) -> Item | None:
     if isinstance(definition, ir.StructDef):
-        return Item("struct", definition.name, _struct_fields(definition.body))
-    if isinstance(definition, ir.UnionDef):
         return Item(
-            "struct", definition.name, _union_fields(definition.body, definition.name)
+            "struct", definition.name, _struct_fields(definition.body, protocol)
         )
+    if isinstance(definition, ir.UnionDef):
+        fields = _union_fields(definition.body, definition.name, protocol)
+        return Item("struct", definition.name, fields)
     if isinstance(definition, ir.EnumDef):
-        members = tuple(
-            (m.name, protocol.constants[m.name]) for m in definition.body.members
-        )
+        members = _enum_members(definition.body, protocol)
         return Item("enum", definition.name, members=members)
     return None
 
