@@ -155,7 +155,7 @@ def test_remote_protocol_program() -> None:
     upload = procedures["REMOTE_PROC_STORAGE_VOL_UPLOAD"]
     assert upload.annotation("writestream") == "1"
     acls = [a.value for a in procedures["REMOTE_PROC_DOMAIN_CREATE_XML"].annotations if a.key == "acl"]
-    assert acls == ["domain:write", "domain:save", "domain:start"]
+    assert acls == ["domain:write", "domain:start"]
 
 
 def test_qemu_uses_remote_types() -> None:

@@ -9,6 +9,7 @@ and never touch the system's configuration, so several can run side by side
 from __future__ import annotations
 
 import atexit
+import ctypes
 import os
 import shutil
 import signal
@@ -96,6 +97,20 @@ def _terminate(proc: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT) -> 
     proc.wait()
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """preexec_fn: SIGKILL the daemon if the test process dies without stop().
+
+    The setting survives the exec chain (unshare and sh exec, they do not fork),
+    so it reaches the daemon itself.  It fires when the *thread* that started
+    the daemon exits, so start daemons from a long-lived thread (pytest's main).
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     try:
         os.killpg(pgid, sig)
@@ -157,6 +172,7 @@ class _Daemon:
                 stderr=subprocess.STDOUT,
                 cwd=self.dir,
                 start_new_session=True,  # own process group: stop() kills it all
+                preexec_fn=_die_with_parent,
             )
 
     def _wait_ready(self, ready: Callable[[], bool], logs: list[Path]) -> None:
