@@ -35,6 +35,8 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xdrgen",
         description="Code generator for XDR (RFC 4506) and ONC RPC (RFC 5531) .x files.",
+        epilog="An argument @FILE reads further arguments from FILE, one per line.",
+        fromfile_prefix_chars="@",
     )
     parser.add_argument("--version", action="version", version=f"xdrgen {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -494,9 +494,9 @@ class _Resolver:
             path.pop()
             done.add(name)
 
-        for name, owner in sorted(self.owner.items()):
-            if owner == self.spec.path:
-                visit(name, [])
+        for definition in self.spec.definitions:
+            if self.owner.get(definition.name) == self.spec.path:
+                visit(definition.name, [])
 
     def run(self) -> Protocol:
         self.adopted: list[ir.TypeDefinition] = []
