@@ -54,6 +54,31 @@ def _build_parser() -> argparse.ArgumentParser:
     structs.add_argument("file", metavar="FILE.x")
     _add_front_end_options(structs)
     structs.add_argument("-o", dest="output", metavar="OUT", help="write to OUT instead of stdout")
+
+    generate = commands.add_parser(
+        "generate",
+        help="write one Python module per .x file; without files, what [tool.xdrgen] lists",
+    )
+    generate.add_argument("files", metavar="FILE.x", nargs="*")
+    _add_front_end_options(generate)
+    generate.add_argument("-o", dest="output", metavar="DIR", help="directory for the modules")
+    generate.add_argument(
+        "--package",
+        metavar="NAME",
+        help="the modules' package (imports between modules use it; writes __init__.py)",
+    )
+    generate.add_argument(
+        "--config",
+        metavar="PYPROJECT",
+        default="pyproject.toml",
+        help="where [tool.xdrgen] is read from when no FILE.x is given",
+    )
+
+    check = commands.add_parser(
+        "check",
+        help="regenerate what [tool.xdrgen] lists; exit 1 with a diff if the files differ",
+    )
+    check.add_argument("--config", metavar="PYPROJECT", default="pyproject.toml")
     return parser
 
 
@@ -87,7 +112,58 @@ def _run(args: argparse.Namespace) -> int:
 
         _write(generate_structs(_load(args)), args.output)
         return 0
+    if args.command == "generate":
+        return _generate(args)
+    if args.command == "check":
+        return _check(args)
     raise AssertionError(args.command)
+
+
+def _target(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .project import Target, load_config
+    from .resolve import parse_defines
+
+    if getattr(args, "files", None):
+        if args.output is None:
+            raise SystemExit("xdrgen generate: error: -o DIR is required with FILE.x arguments")
+        return Target(
+            inputs=tuple(Path(f) for f in args.files),
+            package=args.package,
+            include_dirs=tuple(args.include_dirs),
+            defines=parse_defines(args.defines),
+            output=Path(args.output),
+        )
+    target = load_config(Path(args.config))
+    return target
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from .project import generate_files, write_files
+
+    target = _target(args)
+    if not args.files and args.output:
+        target = type(target)(**{**target.__dict__, "output": Path(args.output)})
+    directory = target.package_dir if not args.files else Path(args.output)
+    for path in write_files(directory, generate_files(target)):
+        print(path)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .project import check_files, generate_files, load_config
+
+    target = load_config(Path(args.config))
+    diff = check_files(target.package_dir, generate_files(target))
+    if diff:
+        sys.stdout.write(diff)
+        print(
+            f"xdrgen check: {target.package_dir} differs from what the generator "
+            "produces now; run `xdrgen generate`",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"xdrgen check: {target.package_dir} is up to date")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -64,6 +64,7 @@ class _Comment:
     start_column: int
     text: str
     is_doc: bool  # "/**" style
+    own_line: bool  # nothing but white space before it on its first line
 
 
 def _clean_comment(raw: str) -> str:
@@ -106,6 +107,8 @@ def _scan_comments(text: str) -> list[_Comment]:
         start_line, start_column = position(match.start())
         end_line, end_column = position(match.end() - 1)
         raw = match.group(0)
+        line_start = line_starts[start_line - 1]
+        own_line = not text[line_start : match.start()].strip()
         comments.append(
             _Comment(
                 start_line,
@@ -114,6 +117,7 @@ def _scan_comments(text: str) -> list[_Comment]:
                 start_column,
                 _clean_comment(raw),
                 raw.startswith("/**") and raw != "/**/",
+                own_line,
             )
         )
     return comments
@@ -133,7 +137,8 @@ class _Docs:
         same_line = self.by_end_line.get(line)
         if same_line is not None and same_line.end_column < column:
             return same_line
-        return self.by_end_line.get(line - 1)
+        above = self.by_end_line.get(line - 1)
+        return above if above is not None and above.own_line else None
 
     def trailing(self, line: int, column: int) -> _Comment | None:
         comment = self.by_start_line.get(line)

@@ -1,0 +1,295 @@
+"""Emits the statements of generated ``pack_into`` / ``unpack_from`` bodies.
+
+The output is straight-line code: runs of fixed-size fields become one
+precompiled ``struct.Struct`` pack or unpack, variable-size parts call the
+small helpers of :mod:`xdrgen.runtime.xdr`, nested types call their class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .python_shapes import MAX_UINT, Shape, ShapeBuilder
+
+
+@dataclass
+class Writer:
+    """Indented lines of Python, plus a counter for unique temporaries."""
+
+    lines: list[str] = field(default_factory=list)
+    level: int = 0
+    counter: int = 0
+
+    def __call__(self, line: str) -> None:
+        self.lines.append("    " * self.level + line)
+
+    def temp(self, stem: str) -> str:
+        self.counter += 1
+        return f"_{stem}{self.counter}"
+
+    def indent(self) -> Writer:
+        self.level += 1
+        return self
+
+    def dedent(self) -> None:
+        self.level -= 1
+
+
+class StructRegistry:
+    """The module's precompiled ``struct.Struct`` objects, named by format."""
+
+    def __init__(self) -> None:
+        self.formats: dict[str, str] = {}
+
+    def name(self, fmt: str) -> str:
+        if fmt not in self.formats:
+            self.formats[fmt] = "_S_" + fmt.replace(">", "")
+        return self.formats[fmt]
+
+
+def _bound(value: int) -> str:
+    return "xdr.MAX_UINT" if value == MAX_UINT else str(value)
+
+
+def _members(enum: str) -> str:
+    return f"_{enum}_MEMBERS"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One field to pack or unpack: its Python expression/variable, the path
+    used in error messages, and its shape."""
+
+    expr: str
+    path: str
+    shape: Shape
+
+
+def _groupable_pack(shape: Shape) -> bool:
+    return shape.kind == "numeric"
+
+
+def _groupable_unpack(shape: Shape) -> bool:
+    return shape.kind == "numeric" or (
+        shape.kind == "fixed_opaque" and shape.bound % 4 == 0
+    )
+
+
+def _runs(items: list[Item], groupable) -> list[list[Item]]:  # type: ignore[no-untyped-def]
+    """Split items into runs: consecutive groupable items form one run."""
+    runs: list[list[Item]] = []
+    for item in items:
+        if groupable(item.shape) and runs and len(runs[-1]) and groupable(runs[-1][-1].shape):
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
+
+
+def _code(shape: Shape) -> str:
+    return f"{shape.bound}s" if shape.kind == "fixed_opaque" else shape.code
+
+
+def _run_size(run: list[Item]) -> int:
+    return sum(i.shape.bound if i.shape.kind == "fixed_opaque" else i.shape.size for i in run)
+
+
+class CodecEmitter:
+    def __init__(self, shapes: ShapeBuilder, structs: StructRegistry) -> None:
+        self.shapes = shapes
+        self.structs = structs
+
+    # ---------------------------------------------------------------- pack
+    def pack_items(self, w: Writer, items: list[Item]) -> None:
+        for run in _runs(items, _groupable_pack):
+            if len(run) > 1 or _groupable_pack(run[0].shape):
+                self._pack_numeric_run(w, run)
+            else:
+                self.pack_one(w, run[0])
+
+    def _check_numeric(self, w: Writer, item: Item) -> None:
+        shape = item.shape
+        if shape.is_bool:
+            w(f"if {item.expr}.__class__ is not bool:")
+            w(f'    xdr.check_bool(out, {item.expr}, "{item.path}")')
+        elif shape.enum is not None:
+            w(f"if {item.expr}.__class__ is not {shape.enum}:")
+            w(f'    xdr.check_enum(out, {item.expr}, {_members(shape.enum)}, "{item.path}")')
+
+    def _pack_numeric_run(self, w: Writer, run: list[Item]) -> None:
+        for item in run:
+            self._check_numeric(w, item)
+        fmt = ">" + "".join(i.shape.code for i in run)
+        name = self.structs.name(fmt)
+        args = ", ".join(i.expr for i in run)
+        w("try:")
+        w(f"    out += {name}.pack({args})")
+        w("except (struct.error, OverflowError):")
+        owners = {i.expr.rpartition(".")[0] for i in run}
+        if len(run) > 1 and len(owners) == 1 and "" not in owners:
+            path = run[0].path.rpartition(".")[0]
+            names = " ".join(i.expr.rpartition(".")[2] for i in run)
+            w(f'    xdr.pack_failed_fields("{path}", len(out), {owners.pop()}, "{names}", "{fmt}")')
+        else:
+            w(f'    xdr.pack_failed("{run[0].path}", len(out), ({args},), "{fmt}")')
+
+    def pack_one(self, w: Writer, item: Item) -> None:
+        shape, expr, path = item.shape, item.expr, item.path
+        kind = shape.kind
+        if kind == "numeric":
+            self._pack_numeric_run(w, [item])
+        elif kind == "string":
+            w(f'xdr.pack_string(out, {expr}, {_bound(shape.bound)}, "{path}")')
+        elif kind == "opaque":
+            w(f'xdr.pack_opaque(out, {expr}, {_bound(shape.bound)}, "{path}")')
+        elif kind == "fixed_opaque":
+            w(f'xdr.pack_fixed_opaque(out, {expr}, {shape.bound}, "{path}")')
+        elif kind in ("struct", "union"):
+            w(f"if not isinstance({expr}, {shape.cls}):")
+            w(f'    xdr.bad_type("{path}", len(out), "{shape.cls}", {expr})')
+            w(f"{expr}.pack_into(out)")
+        elif kind == "optional":
+            assert shape.elem is not None
+            value = w.temp("v")
+            w(f"{value} = {expr}")
+            w(f"if {value} is None:")
+            w("    out += xdr.FALSE")
+            w("else:")
+            w.indent()
+            w("out += xdr.TRUE")
+            self.pack_one(w, Item(value, path, shape.elem))
+            w.dedent()
+        elif kind in ("var_array", "fixed_array"):
+            self._pack_array(w, item)
+        elif kind == "void":
+            pass
+        else:  # pragma: no cover - every shape kind is handled above
+            raise AssertionError(kind)
+
+    def _pack_array(self, w: Writer, item: Item) -> None:
+        shape, path = item.shape, item.path
+        elem = shape.elem
+        assert elem is not None
+        value = w.temp("v")
+        w(f"{value} = {item.expr}")
+        if shape.kind == "var_array":
+            w(f'out += xdr.U32.pack(xdr.check_array(out, {value}, {_bound(shape.bound)}, "{path}"))')
+        else:
+            w(f'xdr.check_fixed_array(out, {value}, {shape.bound}, "{path}")')
+        if elem.kind == "numeric":
+            if elem.is_bool or elem.enum is not None:
+                each = w.temp("e")
+                w(f"for {each} in {value}:")
+                w.indent()
+                self._check_numeric(w, Item(each, path, elem))
+                w.dedent()
+            w(f'xdr.pack_array(out, {value}, "{elem.code}", "{path}")')
+            return
+        each = w.temp("e")
+        w(f"for {each} in {value}:")
+        w.indent()
+        self.pack_one(w, Item(each, f"{path}[]", elem))
+        w.dedent()
+
+    # -------------------------------------------------------------- unpack
+    def unpack_items(self, w: Writer, items: list[Item]) -> None:
+        """Assign each item's decoded value to the variable ``item.expr``."""
+        for run in _runs(items, _groupable_unpack):
+            if len(run) > 1 or _groupable_unpack(run[0].shape):
+                self._unpack_fixed_run(w, run)
+            else:
+                self.unpack_one(w, run[0])
+
+    def _convert_numeric(self, w: Writer, raw: str, item: Item, at: str) -> None:
+        """Turn the raw int ``raw`` into the item's value (bool or enum
+        member), checking it."""
+        shape = item.shape
+        if shape.is_bool:
+            w(f"if {raw} > 1:")
+            w(f'    xdr.bad_value("{item.path}", {at}, "bool (0 or 1)", {raw})')
+            w(f"{item.expr} = {raw} == 1")
+        elif shape.enum is not None:
+            member = item.expr
+            w(f"{member} = {_members(shape.enum)}.get({raw})")
+            w(f"if {member} is None:")
+            w(f'    xdr.bad_value("{item.path}", {at}, "{shape.enum} value", {raw})')
+
+    def _unpack_fixed_run(self, w: Writer, run: list[Item]) -> None:
+        fmt = ">" + "".join(_code(i.shape) for i in run)
+        name = self.structs.name(fmt)
+        targets = []
+        converts = []
+        position = 0
+        for item in run:
+            shape = item.shape
+            if shape.is_bool or shape.enum is not None:
+                raw = w.temp("r")
+                targets.append(raw)
+                converts.append((raw, item, position))
+            else:
+                targets.append(item.expr)
+            position += shape.bound if shape.kind == "fixed_opaque" else shape.size
+        left = ", ".join(targets) + ("," if len(targets) == 1 else "")
+        w(f"{left} = {name}.unpack_from(data, offset)")
+        for raw, item, at in converts:
+            self._convert_numeric(w, raw, item, f"offset + {at}" if at else "offset")
+        w(f"offset += {_run_size(run)}")
+
+    def unpack_one(self, w: Writer, item: Item) -> None:
+        shape, target, path = item.shape, item.expr, item.path
+        kind = shape.kind
+        if kind == "numeric" or (kind == "fixed_opaque" and shape.bound % 4 == 0):
+            self._unpack_fixed_run(w, [item])
+        elif kind == "string":
+            w(f'{target}, offset = xdr.unpack_string(data, offset, {_bound(shape.bound)}, "{path}")')
+        elif kind == "opaque":
+            w(f'{target}, offset = xdr.unpack_opaque(data, offset, {_bound(shape.bound)}, "{path}")')
+        elif kind == "fixed_opaque":
+            w(f'{target}, offset = xdr.unpack_fixed_opaque(data, offset, {shape.bound}, "{path}")')
+        elif kind in ("struct", "union"):
+            w(f"{target}, offset = {shape.cls}.unpack_from(data, offset)")
+        elif kind == "optional":
+            assert shape.elem is not None
+            w(f"{target}: {shape.hint} = None")
+            w(f'if xdr.unpack_flag(data, offset, "{path}"):')
+            w.indent()
+            w("offset += 4")
+            self.unpack_one(w, Item(target, path, shape.elem))
+            w.dedent()
+            w("else:")
+            w("    offset += 4")
+        elif kind in ("var_array", "fixed_array"):
+            self._unpack_array(w, item)
+        elif kind == "void":
+            pass
+        else:  # pragma: no cover
+            raise AssertionError(kind)
+
+    def _unpack_array(self, w: Writer, item: Item) -> None:
+        shape, target, path = item.shape, item.expr, item.path
+        elem = shape.elem
+        assert elem is not None
+        count = w.temp("n")
+        if shape.kind == "var_array":
+            size = self.shapes.min_size(elem)
+            w(f'{count} = xdr.unpack_count(data, offset, {_bound(shape.bound)}, {size}, "{path}")')
+            w("offset += 4")
+        else:
+            w(f"{count} = {shape.bound}")
+        if elem.kind == "numeric":
+            raw = w.temp("raw")
+            w(f'{raw}, offset = xdr.unpack_array(data, offset, "{elem.code}", {count}, {elem.size}, "{path}")')
+            if elem.is_bool:
+                w(f'{target} = xdr.check_bools({raw}, "{path}", offset - 4 * {count})')
+            elif elem.enum is not None:
+                w(f'{target} = xdr.check_enums({raw}, {_members(elem.enum)}, "{path}", offset - 4 * {count})')
+            else:
+                w(f"{target} = list({raw})")
+            return
+        each = w.temp("e")
+        w(f"{target}: {shape.hint} = []")
+        w(f"for _ in range({count}):")
+        w.indent()
+        self.unpack_one(w, Item(each, f"{path}[]", elem))
+        w(f"{target}.append({each})")
+        w.dedent()

@@ -1,0 +1,181 @@
+"""What each declaration looks like on the wire and in Python, with typedefs
+resolved: the input of the codec code emitter.
+
+A :class:`Shape` is built once per declaration by :class:`ShapeBuilder`, which
+also names Python classes (``remote_domain_get_info_ret`` ->
+``RemoteDomainGetInfoRet``) and remembers which come from other modules.
+"""
+
+from __future__ import annotations
+
+import keyword
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import ir
+from ..errors import XdrgenError
+from ..resolve import Protocol
+
+MAX_UINT = 0xFFFFFFFF
+
+# struct codes and Python hints of the numeric primitives
+_NUMERIC = {
+    ir.Builtin.INT: ("i", "int"),
+    ir.Builtin.CHAR: ("i", "int"),
+    ir.Builtin.SHORT: ("i", "int"),
+    ir.Builtin.LONG: ("i", "int"),
+    ir.Builtin.UNSIGNED_INT: ("I", "int"),
+    ir.Builtin.UNSIGNED_CHAR: ("I", "int"),
+    ir.Builtin.UNSIGNED_SHORT: ("I", "int"),
+    ir.Builtin.UNSIGNED_LONG: ("I", "int"),
+    ir.Builtin.HYPER: ("q", "int"),
+    ir.Builtin.UNSIGNED_HYPER: ("Q", "int"),
+    ir.Builtin.FLOAT: ("f", "float"),
+    ir.Builtin.DOUBLE: ("d", "float"),
+    ir.Builtin.BOOL: ("I", "bool"),
+}
+
+# Names generated methods use for their own locals and arguments.
+RESERVED_LOCALS = frozenset({"data", "offset", "cls", "self", "out", "xdr", "struct"})
+# Names of the methods every generated class has.
+RESERVED_ATTRIBUTES = frozenset(
+    {"encode", "decode", "pack_into", "unpack_from", "unpack_arm"}
+)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """kind is one of: numeric, string, opaque, fixed_opaque, var_array,
+    fixed_array, optional, struct, union, void.
+
+    numeric: ``code`` is the struct code, ``enum`` the IntEnum class for enum
+    types, ``is_bool`` for bool.  ``bound`` is the maximum (variable) or the
+    length (fixed).  ``cls`` names the class of struct/union shapes.
+    """
+
+    kind: str
+    hint: str
+    code: str = ""
+    enum: str | None = None
+    is_bool: bool = False
+    bound: int = MAX_UINT
+    elem: Shape | None = None
+    cls: str | None = None
+
+    @property
+    def size(self) -> int:
+        """Bytes of a numeric primitive."""
+        return 8 if self.code in ("q", "Q", "d") else 4
+
+
+def class_name(name: str) -> str:
+    """CapWords from a C name: ``remote_domain_get_info_ret`` ->
+    ``RemoteDomainGetInfoRet``, ``virNetMessageHeader`` -> ``VirNetMessageHeader``."""
+    parts = [p for p in name.split("_") if p]
+    text = "".join(p[0].upper() + p[1:] for p in parts)
+    return text or "Unnamed"
+
+
+def field_name(name: str) -> str:
+    """A field keeps its XDR name; Python keywords and the generated methods'
+    names get a trailing underscore."""
+    if keyword.iskeyword(name) or name in RESERVED_ATTRIBUTES:
+        return name + "_"
+    return name
+
+
+def local_name(name: str) -> str:
+    """The local variable that holds a field while decoding."""
+    name = field_name(name)
+    return name + "_" if name in RESERVED_LOCALS else name
+
+
+def module_name(path: str) -> str:
+    return Path(path).stem
+
+
+class ShapeBuilder:
+    """Shapes and class names for one protocol (and the ones it imports)."""
+
+    def __init__(self, protocol: Protocol) -> None:
+        self.protocol = protocol
+        self.imported: dict[str, set[str]] = {}  # module -> class names used
+        self.inline: list[tuple[str, ir.EnumBody | ir.StructBody | ir.UnionBody, ir.Location]] = []
+        self._min_sizes: dict[str, int] = {}
+
+    # ---- naming
+    def type_class(self, name: str) -> str:
+        """The Python class for a named type, importing it if it lives in
+        another module."""
+        cls = class_name(name)
+        owner = self.protocol.owner.get(name, self.protocol.path)
+        if owner != self.protocol.path:
+            self.imported.setdefault(module_name(owner), set()).add(cls)
+        return cls
+
+    # ---- shapes
+    def shape(self, decl: ir.Declaration, context: str) -> Shape:
+        """``context`` names inline types: the parent class + the field."""
+        if decl.kind is ir.DeclKind.VOID:
+            return Shape("void", "None")
+        spec = decl.type
+        bound = decl.bound.number if decl.bound is not None else MAX_UINT
+        if spec.builtin is ir.Builtin.STRING:
+            return Shape("string", "str", bound=bound)
+        if spec.builtin is ir.Builtin.OPAQUE:
+            if decl.kind is ir.DeclKind.FIXED_ARRAY:
+                return Shape("fixed_opaque", "bytes", bound=bound)
+            return Shape("opaque", "bytes", bound=bound)
+        base = self.type_shape(spec, context)
+        if decl.kind is ir.DeclKind.PLAIN:
+            return base
+        if decl.kind is ir.DeclKind.OPTIONAL:
+            return Shape("optional", f"{base.hint} | None", elem=base)
+        kind = "fixed_array" if decl.kind is ir.DeclKind.FIXED_ARRAY else "var_array"
+        return Shape(kind, f"list[{base.hint}]", elem=base, bound=bound)
+
+    def type_shape(self, spec: ir.TypeSpec, context: str) -> Shape:
+        if spec.builtin is not None:
+            if spec.builtin is ir.Builtin.QUADRUPLE:
+                # No Python type holds a 128-bit float: keep its 16 bytes.
+                return Shape("fixed_opaque", "bytes", bound=16)
+            if spec.builtin not in _NUMERIC:
+                raise XdrgenError(spec.location, f"'{spec.builtin.value}' cannot be used here")
+            code, hint = _NUMERIC[spec.builtin]
+            return Shape("numeric", hint, code=code, is_bool=spec.builtin is ir.Builtin.BOOL)
+        if spec.inline is not None:
+            self.inline.append((context, spec.inline, spec.location))
+            if isinstance(spec.inline, ir.EnumBody):
+                return Shape("numeric", context, code="i", enum=context)
+            kind = "struct" if isinstance(spec.inline, ir.StructBody) else "union"
+            return Shape(kind, context, cls=context)
+        assert spec.name is not None
+        definition = self.protocol.types[spec.name]
+        if isinstance(definition, ir.TypedefDef):
+            return self.shape(definition.declaration, class_name(spec.name))
+        cls = self.type_class(spec.name)
+        if isinstance(definition, ir.EnumDef):
+            return Shape("numeric", cls, code="i", enum=cls)
+        kind = "struct" if isinstance(definition, ir.StructDef) else "union"
+        return Shape(kind, cls, cls=cls)
+
+    # ---- sizes
+    def min_size(self, shape: Shape) -> int:
+        """The fewest bytes a value of this shape can take on the wire: an
+        upper bound for how many elements the remaining bytes can hold."""
+        if shape.kind == "numeric":
+            return shape.size
+        if shape.kind in ("string", "opaque", "var_array", "optional"):
+            return 4
+        if shape.kind == "fixed_opaque":
+            return (shape.bound + 3) & ~3
+        if shape.kind == "fixed_array":
+            assert shape.elem is not None
+            return shape.bound * self.min_size(shape.elem)
+        if shape.kind == "void":
+            return 0
+        assert shape.cls is not None
+        return self._min_sizes.get(shape.cls, 4)
+
+    def set_min_size(self, cls: str, size: int) -> None:
+        self._min_sizes[cls] = max(size, 4)

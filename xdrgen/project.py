@@ -1,0 +1,158 @@
+"""Generating a whole package of modules, as configured by ``[tool.xdrgen]``.
+
+The same code serves ``xdrgen generate``, ``xdrgen check`` and the build hook::
+
+    [tool.xdrgen]
+    inputs = ["protocols/libvirt/*.x"]      # globs, relative to pyproject.toml
+    output = "generated"                     # the package goes in output/package/
+    package = "libvirt_rpc"
+    include-dirs = ["protocols/libvirt"]
+    defines = { VIR_UUID_BUFLEN = 16 }
+    exports = ["xdrgen.runtime.libvirt.client:open"]   # re-exported by __init__
+    modules = { testd = "xdrgen.runtime.libvirt.testd" } # forwarding modules
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .errors import XdrgenError
+from .generators.formatting import format_code
+from .generators.render import render
+from .ir import Location
+from .resolve import Protocol, load
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to generate: one package from a list of .x files."""
+
+    inputs: tuple[Path, ...]
+    package: str | None
+    include_dirs: tuple[str, ...] = ()
+    defines: Mapping[str, str] = field(default_factory=dict)
+    output: Path | None = None  # directory that receives the package directory
+    exports: tuple[str, ...] = ()
+    modules: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def package_dir(self) -> Path:
+        assert self.output is not None
+        if self.package is None:
+            return self.output
+        return self.output.joinpath(*self.package.split("."))
+
+
+def _config_error(path: Path, message: str) -> XdrgenError:
+    return XdrgenError(Location(str(path), 0, 0), f"[tool.xdrgen]: {message}")
+
+
+def load_config(pyproject: Path) -> Target:
+    """Read ``[tool.xdrgen]`` from a pyproject.toml; paths are relative to it."""
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise XdrgenError(Location(str(pyproject), 0, 0), f"cannot read: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise XdrgenError(Location(str(pyproject), 0, 0), f"invalid TOML: {error}") from None
+    config = data.get("tool", {}).get("xdrgen")
+    if not config:
+        raise _config_error(pyproject, "missing table")
+    root = pyproject.parent
+    inputs: list[Path] = []
+    for pattern in config.get("inputs", []):
+        matches = sorted(root.glob(pattern))
+        if not matches:
+            raise _config_error(pyproject, f"no file matches input {pattern!r}")
+        inputs.extend(matches)
+    if not inputs:
+        raise _config_error(pyproject, "'inputs' lists no .x file")
+    package = config.get("package")
+    return Target(
+        inputs=tuple(inputs),
+        package=package,
+        include_dirs=tuple(str(root / d) for d in config.get("include-dirs", [])),
+        defines={str(k): str(v) for k, v in config.get("defines", {}).items()},
+        output=root / config.get("output", "."),
+        exports=tuple(config.get("exports", [])),
+        modules=dict(config.get("modules", {})),
+    )
+
+
+def generate_files(target: Target) -> dict[str, str]:
+    """File name (relative to the package directory) -> generated text."""
+    from .generators.python_module import generate_python
+
+    files: dict[str, str] = {}
+    protocols: list[Protocol] = []
+    for path in target.inputs:
+        protocol = load(path, include_dirs=target.include_dirs, defines=target.defines)
+        protocols.append(protocol)
+        files[f"{protocol.name}.py"] = generate_python(protocol, target.package)
+    if target.package is not None:
+        files["__init__.py"] = package_init(target, protocols)
+        files["py.typed"] = ""  # PEP 561: the modules carry type hints
+        for name, module in sorted(target.modules.items()):
+            files[f"{name}.py"] = format_code(
+                render("python/forward.j2", module=module, version=__version__)
+            )
+    return files
+
+
+def package_init(target: Target, protocols: list[Protocol]) -> str:
+    exports = []
+    for item in target.exports:
+        module, _, name = item.partition(":")
+        exports.append((module, name))
+    return format_code(
+        render(
+            "python/package_init.j2",
+            package=target.package,
+            version=__version__,
+            modules=[(p.name, Path(p.path).name) for p in protocols],
+            exports=exports,
+        )
+    )
+
+
+def write_files(directory: Path, files: Mapping[str, str]) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in sorted(files.items()):
+        path = directory / name
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+GENERATED_MARKER = "Generated by xdrgen"
+
+
+def check_files(directory: Path, files: Mapping[str, str]) -> str:
+    """A unified diff between the committed files and fresh output ("" when
+    they are equal); generated files that no input produces any more count
+    as differences too."""
+    diffs = []
+    for name, text in sorted(files.items()):
+        path = directory / name
+        old = path.read_text(encoding="utf-8") if path.exists() else ""
+        if old != text:
+            diffs.extend(
+                difflib.unified_diff(
+                    old.splitlines(keepends=True),
+                    text.splitlines(keepends=True),
+                    fromfile=f"{path} (committed)",
+                    tofile=f"{path} (generated now)",
+                )
+            )
+    if directory.is_dir():
+        for path in sorted(directory.glob("*.py")):  # stale generated modules
+            if path.name not in files and GENERATED_MARKER in path.read_text(encoding="utf-8"):
+                diffs.append(f"--- {path} (committed)\n+++ {path} (no longer generated)\n")
+    return "".join(diffs)
