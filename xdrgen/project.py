@@ -86,7 +86,9 @@ def load_config(pyproject: Path) -> Target:
 
 def generate_files(target: Target) -> dict[str, str]:
     """File name (relative to the package directory) -> generated text."""
+    from .generators.python_client import generate_client
     from .generators.python_module import generate_python
+    from .generators.python_server import generate_server
 
     files: dict[str, str] = {}
     protocols: list[Protocol] = []
@@ -94,6 +96,12 @@ def generate_files(target: Target) -> dict[str, str]:
         protocol = load(path, include_dirs=target.include_dirs, defines=target.defines)
         protocols.append(protocol)
         files[f"{protocol.name}.py"] = generate_python(protocol, target.package)
+        # Client stubs and server dispatch tables, for files that define RPC
+        # programs (None when there is nothing to generate).
+        for suffix, generator in (("client", generate_client), ("server", generate_server)):
+            text = generator(protocol, target.package)
+            if text is not None:
+                files[f"{protocol.name}_{suffix}.py"] = text
     if target.package is not None:
         files["__init__.py"] = package_init(target, protocols)
         files["py.typed"] = ""  # PEP 561: the modules carry type hints

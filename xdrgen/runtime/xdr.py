@@ -155,7 +155,7 @@ def unpack_opaque(
         too_long(path, offset, length, maximum)
     start = offset + 4
     end = start + length
-    padded = (end + 3) & ~3
+    padded = end + (-length & 3)  # padding counts from the item, not the buffer
     if padded > len(data):
         truncated(path, start, data)
     if padded != end and data[end:padded] != ZEROS[padded - end]:
@@ -167,7 +167,7 @@ def unpack_fixed_opaque(
     data: Buffer, offset: int, length: int, path: str
 ) -> tuple[bytes, int]:
     end = offset + length
-    padded = (end + 3) & ~3
+    padded = end + (-length & 3)  # padding counts from the item, not the buffer
     if padded > len(data):
         truncated(path, offset, data)
     if padded != end and data[end:padded] != ZEROS[padded - end]:
@@ -184,7 +184,7 @@ def unpack_string(
         too_long(path, offset, length, maximum)
     start = offset + 4
     end = start + length
-    padded = (end + 3) & ~3
+    padded = end + (-length & 3)  # padding counts from the item, not the buffer
     if padded > len(data):
         truncated(path, start, data)
     if padded != end and data[end:padded] != ZEROS[padded - end]:
@@ -335,13 +335,17 @@ def pack_array(
     try:
         out += struct.pack(f">{len(values)}{fmt}", *values)
     except (struct.error, OverflowError, TypeError):
-        pack_failed(
-            path,
-            len(out),
-            tuple(f"[{i}]" for i in range(len(values))),
-            tuple(values),
-            fmt * len(values),
-        )
+        size = struct.calcsize(">" + fmt)
+        for index, value in enumerate(values):
+            try:
+                struct.pack(">" + fmt, value)
+            except (struct.error, OverflowError, TypeError) as error:
+                raise XdrError(
+                    f"cannot encode {value!r} as {_FORMAT_NAMES.get(fmt, fmt)}: {error}",
+                    path=f"{path}[{index}]",
+                    offset=len(out) + index * size,
+                ) from None
+        raise XdrError(f"cannot encode {values!r}", path=path, offset=len(out)) from None
 
 
 def check_instance(out: bytearray, value: object, cls: type, path: str) -> None:

@@ -761,17 +761,22 @@ async def _open_async_tcp(
         raise _system_error(f"unable to connect to server at '{host}:{port}'", exc) from exc
 
 
-async def _read_confirmation(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _read_confirmation(reader: asyncio.StreamReader) -> None:
     try:
         confirm = await reader.read(1)
     except (ssl.SSLError, OSError) as exc:
         if isinstance(exc, TimeoutError):
             raise
-        writer.close()
         raise _confirmation_read_error(exc) from exc
     if confirm != TLS_CONFIRMATION:
-        writer.close()
         raise _verification_failed()
+
+
+async def _abort(writer: asyncio.StreamWriter) -> None:
+    """Drop a connection at once (no TLS close_notify dance with a peer that
+    refused us) and let the loop finish closing the socket."""
+    writer.transport.abort()
+    await asyncio.sleep(0)
 
 
 async def _spawn_async(
@@ -843,9 +848,9 @@ async def _open_async(
         ctx = create_tls_context(uri)
         reader, writer = await _open_async_tcp(uri, ctx, timeout, limit)
         try:
-            await _read_confirmation(reader, writer)
+            await _read_confirmation(reader)
         except BaseException:
-            writer.close()
+            await _abort(writer)
             raise
         return reader, writer
     if transport in ("ssh", "ext"):

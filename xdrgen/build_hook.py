@@ -1,0 +1,260 @@
+"""A hatchling build hook: generate the ``[tool.xdrgen]`` package at build time.
+
+A project that keeps only its ``.x`` files under version control enables the
+hook in its pyproject.toml::
+
+    [build-system]
+    requires = ["hatchling", "xdrgen"]
+    build-backend = "hatchling.build"
+
+    [tool.hatch.build.hooks.xdrgen]
+
+    [tool.xdrgen]
+    inputs = ["proto/*.x"]
+    package = "hello_proto"
+    defines = { HELLO_NAME_MAX = 64 }
+
+and every wheel (standard or editable) it builds carries the generated
+package, produced by the same code as ``xdrgen generate``
+(:func:`xdrgen.project.generate_files`).
+
+Where the files go:
+
+* without ``output`` in ``[tool.xdrgen]``, into a temporary directory that is
+  mapped into the wheel with ``build_data["force_include"]`` and removed when
+  the build ends; nothing is written into the project tree;
+* with ``output``, into ``output/<package>/`` in the project tree, as
+  ``xdrgen generate`` writes them (only changed files are rewritten), and from
+  there into the wheel.
+
+Only the generated files are mapped, one by one, at ``<package path>/<name>``
+in the wheel, so stale modules in an ``output`` directory are not shipped.
+The sdist target generates nothing (a wheel built from the sdist generates
+again); it only makes sure the ``inputs`` and the ``.x`` files directly in
+``include-dirs`` are in the sdist, even when the sdist's file selection is
+narrower than the default.
+
+Options in ``[tool.hatch.build.hooks.xdrgen]`` (or a target's
+``hooks.xdrgen`` table) override the keys of ``[tool.xdrgen]`` of the same
+name (``inputs``, ``package``, ``include-dirs``, ``defines``, ``output``,
+``exports``, ``modules``); paths are relative to the project root.  One more
+option, ``runtime-dependency`` (default true), adds ``xdrgen>=VERSION`` to the
+wheel's dependencies unless the project already lists xdrgen: generated code
+imports :mod:`xdrgen.runtime`.
+
+Errors in a ``.x`` file (or in the configuration) fail the build; the first
+line on stderr is the CLI's ``FILE:LINE:COL: error: MESSAGE``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+from hatchling.plugin import hookimpl
+
+from . import __version__
+from .errors import XdrgenError
+from .ir import Location
+from .project import Target
+
+#: Keys of ``[tool.xdrgen]`` that hook options may override.
+TARGET_KEYS = frozenset(
+    {"inputs", "package", "include-dirs", "defines", "output", "exports", "modules"}
+)
+#: Keys of the hook table that belong to the hook itself or to hatchling.
+HOOK_KEYS = frozenset(
+    {
+        "runtime-dependency",
+        "enable-by-default",
+        "dependencies",
+        "require-runtime-dependencies",
+        "require-runtime-features",
+    }
+)
+
+
+class XdrgenBuildError(Exception):
+    """A build that failed because of a ``.x`` file or the configuration;
+    the message is the ``FILE:LINE:COL: error: ...`` text."""
+
+
+class XdrgenBuildHook(BuildHookInterface):  # type: ignore[type-arg]
+    PLUGIN_NAME = "xdrgen"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._temporary: list[Path] = []
+
+    # ---- hatchling's interface ------------------------------------------
+
+    def initialize(self, version: str, build_data: dict[str, Any]) -> None:
+        try:
+            target, output_given = self.target()
+            if self.target_name == "sdist":
+                self._include_sources(target, build_data)
+            elif self.target_name == "wheel":
+                self._generate(target, output_given, build_data)
+        except XdrgenError as error:
+            message = error.format()
+            self.app.display_error(message)
+            raise XdrgenBuildError(message) from None
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        self._cleanup()
+
+    # ---- configuration --------------------------------------------------
+
+    @property
+    def pyproject(self) -> Path:
+        return Path(self.root) / "pyproject.toml"
+
+    def target(self) -> tuple[Target, bool]:
+        """The Target that ``[tool.xdrgen]`` and the hook options describe,
+        and whether they name an ``output`` directory."""
+        pyproject = self.pyproject
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise XdrgenError(Location(str(pyproject), 0, 0), f"cannot read: {error.strerror}") from None
+        except tomllib.TOMLDecodeError as error:
+            raise XdrgenError(Location(str(pyproject), 0, 0), f"invalid TOML: {error}") from None
+        table = data.get("tool", {}).get("xdrgen", {})
+        if not isinstance(table, dict):
+            raise _error(pyproject, "[tool.xdrgen] must be a table")
+        unknown = sorted(set(self.config) - TARGET_KEYS - HOOK_KEYS)
+        if unknown:
+            raise _error(
+                pyproject,
+                f"[tool.hatch.build.hooks.xdrgen]: unknown option(s) {', '.join(unknown)}",
+            )
+        merged = {**table, **{k: v for k, v in self.config.items() if k in TARGET_KEYS}}
+        if not merged:
+            raise _error(pyproject, "[tool.xdrgen]: missing table")
+        return target_from_table(pyproject, merged), "output" in merged
+
+    # ---- wheel: generate -------------------------------------------------
+
+    def _generate(self, target: Target, output_given: bool, build_data: dict[str, Any]) -> None:
+        from .project import generate_files, write_files
+
+        files = generate_files(target)
+        if output_given:
+            directory = target.package_dir
+        else:
+            temporary = Path(tempfile.mkdtemp(prefix="xdrgen-build-"))
+            self._temporary.append(temporary)
+            atexit.register(shutil.rmtree, temporary, ignore_errors=True)
+            directory = Target(inputs=(), package=target.package, output=temporary).package_dir
+        write_files(directory, files)
+
+        prefix = "/".join(target.package.split(".")) + "/" if target.package else ""
+        force_include = build_data.setdefault("force_include", {})
+        for name in sorted(files):
+            force_include[str(directory / name)] = prefix + name
+
+        if self.config.get("runtime-dependency", True) and not self._depends_on_xdrgen():
+            build_data.setdefault("dependencies", []).append(f"xdrgen>={__version__}")
+
+        where = _relative(directory, Path(self.root)) if output_given else "the wheel only"
+        self.app.display_info(
+            f"xdrgen: generated {target.package or 'modules'} "
+            f"({', '.join(sorted(files))}) from "
+            f"{', '.join(_relative(p, Path(self.root)) for p in target.inputs)} into {where}"
+        )
+
+    def _depends_on_xdrgen(self) -> bool:
+        from packaging.requirements import InvalidRequirement, Requirement
+        from packaging.utils import canonicalize_name
+
+        for text in self.metadata.core.dependencies:
+            try:
+                if canonicalize_name(Requirement(text).name) == "xdrgen":
+                    return True
+            except InvalidRequirement:
+                continue
+        return False
+
+    def _cleanup(self) -> None:
+        while self._temporary:
+            shutil.rmtree(self._temporary.pop(), ignore_errors=True)
+
+    # ---- sdist: ship the sources ----------------------------------------
+
+    def _include_sources(self, target: Target, build_data: dict[str, Any]) -> None:
+        root = Path(self.root).resolve()
+        sources = list(target.inputs)
+        for directory in target.include_dirs:
+            sources.extend(sorted(Path(directory).glob("*.x")))
+        force_include = build_data.setdefault("force_include", {})
+        for path in sources:
+            resolved = path.resolve()
+            if resolved.is_file() and resolved.is_relative_to(root):
+                force_include[str(resolved)] = resolved.relative_to(root).as_posix()
+
+
+def target_from_table(pyproject: Path, config: Mapping[str, Any]) -> Target:
+    """A Target from a ``[tool.xdrgen]``-shaped table, read the way
+    :func:`xdrgen.project.load_config` reads pyproject.toml (paths relative
+    to the file's directory); the hook needs it for tables merged with its
+    options."""
+    root = pyproject.parent
+    inputs: list[Path] = []
+    for pattern in _strings(pyproject, config, "inputs"):
+        matches = sorted(root.glob(pattern))
+        if not matches:
+            raise _error(pyproject, f"[tool.xdrgen]: no file matches input {pattern!r}")
+        inputs.extend(matches)
+    if not inputs:
+        raise _error(pyproject, "[tool.xdrgen]: 'inputs' lists no .x file")
+    package = config.get("package")
+    if package is not None and not isinstance(package, str):
+        raise _error(pyproject, "[tool.xdrgen]: 'package' must be a string")
+    output = config.get("output", ".")
+    if not isinstance(output, str):
+        raise _error(pyproject, "[tool.xdrgen]: 'output' must be a string")
+    return Target(
+        inputs=tuple(inputs),
+        package=package,
+        include_dirs=tuple(str(root / d) for d in _strings(pyproject, config, "include-dirs")),
+        defines={str(k): str(v) for k, v in _table(pyproject, config, "defines").items()},
+        output=root / output,
+        exports=tuple(_strings(pyproject, config, "exports")),
+        modules={str(k): str(v) for k, v in _table(pyproject, config, "modules").items()},
+    )
+
+
+def _strings(pyproject: Path, config: Mapping[str, Any], key: str) -> list[str]:
+    value = config.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _error(pyproject, f"[tool.xdrgen]: {key!r} must be a list of strings")
+    return value
+
+
+def _table(pyproject: Path, config: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = config.get(key, {})
+    if not isinstance(value, dict):
+        raise _error(pyproject, f"[tool.xdrgen]: {key!r} must be a table")
+    return value
+
+
+def _error(pyproject: Path, message: str) -> XdrgenError:
+    return XdrgenError(Location(str(pyproject), 0, 0), message)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+@hookimpl
+def hatch_register_build_hook() -> type[BuildHookInterface]:  # type: ignore[type-arg]
+    return XdrgenBuildHook

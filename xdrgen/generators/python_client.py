@@ -1,0 +1,168 @@
+"""Client stubs: per RPC program a class with one method per procedure.
+
+``REMOTE_PROC_DOMAIN_LOOKUP_BY_NAME`` becomes ``domain_lookup_by_name(*,
+name: str) -> RemoteDomainLookupByNameRet``: keyword arguments are the fields
+of the procedure's ``_args`` struct, the result its ``_ret`` dataclass (or
+None).  Procedures annotated ``@readstream``/``@writestream`` return a data
+stream; event procedures (``_msg``) are listed in ``EVENTS`` for the runtime
+to decode.  Each program gets a blocking class and an asyncio class over the
+channel protocols of :mod:`xdrgen.runtime.rpc`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import __version__, ir
+from ..resolve import Protocol
+from .formatting import format_code
+from .python_module import docstring
+from .python_shapes import Shape, ShapeBuilder, class_name, field_name, module_name
+from .render import render
+
+
+def method_name(procedure: str) -> str:
+    """``REMOTE_PROC_DOMAIN_GET_INFO`` -> ``domain_get_info``;
+    ``NFSPROC_GETATTR`` -> ``getattr``."""
+    for marker in ("_PROC_", "PROC_"):
+        if marker in procedure:
+            return procedure.split(marker, 1)[1].lower()
+    return procedure.lower()
+
+
+def parameter_name(name: str) -> str:
+    name = field_name(name)
+    return "self_" if name == "self" else name
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    attribute: str
+    hint: str
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    number: int
+    procedure: str
+    doc: str
+    args: str | None  # class of the _args struct
+    result: str | None  # class of the _ret struct
+    parameters: tuple[Parameter, ...]
+    stream: str | None  # "read" / "write"
+
+
+class StubModel:
+    """What the client and server templates need about a protocol's programs:
+    methods, event tables and the names to import."""
+
+    def __init__(self, protocol: Protocol, package: str | None) -> None:
+        self.protocol = protocol
+        self.package = package
+        self.shapes = ShapeBuilder(protocol)
+        self.local: set[str] = set()
+        self.programs = [p for p in protocol.programs if p.derived]
+
+    def _use(self, shape: Shape) -> None:
+        for name in (shape.cls, shape.enum):
+            if name is not None and not any(name in v for v in self.shapes.imported.values()):
+                self.local.add(name)
+        if shape.elem is not None:
+            self._use(shape.elem)
+
+    def _struct(self, spec: ir.TypeSpec | None) -> str | None:
+        if spec is None:
+            return None
+        assert spec.name is not None
+        definition = self.protocol.types[spec.name]
+        shape = self.shapes.type_shape(spec, class_name(spec.name))
+        self._use(shape)
+        del definition
+        return shape.hint
+
+    def method(self, procedure: ir.ProcedureDef) -> Method:
+        args = self._struct(procedure.arguments[0]) if procedure.arguments else None
+        parameters = []
+        if procedure.arguments:
+            spec = procedure.arguments[0]
+            assert spec.name is not None
+            definition = self.protocol.types[spec.name]
+            if isinstance(definition, ir.StructDef):
+                for decl in definition.body.fields:
+                    assert decl.name is not None
+                    shape = self.shapes.shape(decl, class_name(spec.name) + class_name(decl.name))
+                    self._use(shape)
+                    parameters.append(
+                        Parameter(parameter_name(decl.name), field_name(decl.name), shape.hint)
+                    )
+        stream = None
+        if procedure.annotation("readstream") is not None:
+            stream = "read"
+        elif procedure.annotation("writestream") is not None:
+            stream = "write"
+        notes = "\n".join(f"@{a.key}: {a.value}" for a in procedure.annotations)
+        text = "\n\n".join(part for part in (procedure.doc, notes) if part)
+        return Method(
+            name=method_name(procedure.name),
+            number=procedure.number.number,
+            procedure=procedure.name,
+            doc=docstring(text, f"``{procedure.name}`` (procedure {procedure.number.number})."),
+            args=args,
+            result=self._struct(procedure.result),
+            parameters=tuple(parameters),
+            stream=stream,
+        )
+
+    def program(self, program: ir.ProgramDef) -> dict[str, object]:
+        version = program.versions[0]
+        methods = []
+        events = []
+        for procedure in version.procedures:
+            if procedure.message is not None:
+                events.append(
+                    (procedure.number.number, method_name(procedure.name), self._struct(procedure.message))
+                )
+            else:
+                methods.append(self.method(procedure))
+        stem = class_name(program.name.removesuffix("_PROGRAM").lower())
+        return {
+            "name": program.name,
+            "stem": stem,
+            "number": program.number.number,
+            "version": version.number.number,
+            "methods": methods,
+            "events": events,
+        }
+
+    def imports(self) -> list[tuple[str, list[str]]]:
+        own = module_name(self.protocol.path)
+        out = []
+        modules = dict(self.shapes.imported)
+        modules.setdefault(own, set()).update(self.local)
+        for module in sorted(modules):
+            names = sorted(modules[module])
+            if names:
+                target = f"{self.package}.{module}" if self.package else module
+                out.append((target, names))
+        return out
+
+
+def generate_client(protocol: Protocol, package: str | None = None) -> str | None:
+    """The ``<name>_client.py`` module, or None when the file defines no
+    libvirt-style program."""
+    model = StubModel(protocol, package)
+    if not model.programs:
+        return None
+    programs = [model.program(p) for p in model.programs]
+    source = Path(protocol.path).name
+    code = render(
+        "python/client.j2",
+        source=source,
+        version=__version__,
+        programs=programs,
+        imports=model.imports(),
+    )
+    return format_code(code)

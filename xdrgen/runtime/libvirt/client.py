@@ -1,0 +1,917 @@
+"""The libvirt RPC client: many calls in flight over one connection.
+
+:class:`RpcClient` (blocking, thread-safe: a reader thread matches replies to
+callers) and :class:`AsyncRpcClient` (asyncio: a reader task) implement the
+channel protocols that generated stubs call (:mod:`xdrgen.runtime.rpc`).
+Both route what arrives the same way (:class:`_Router`): replies by (prog,
+vers, proc, serial) to the waiting call, keepalive PINGs answered with PONG,
+MESSAGE events to handlers, STREAM/STREAM_HOLE packets to the stream of their
+call.  When the connection drops every pending and later call fails at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import queue
+import struct
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from ..rpc import Packable
+from ..xdr import XdrError, XdrStruct
+from . import protocol as wire
+from .errors import CallTimeoutError, ConnectionClosedError, ErrorNumber, LibvirtError
+from .protocol import Message, MessageStatus, MessageType
+
+log = logging.getLogger("xdrgen.libvirt.client")
+
+T = TypeVar("T", bound=XdrStruct)
+R = TypeVar("R")
+
+_HOLE = struct.Struct(">qI")  # virNetStreamHole: hyper length, u_int flags
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event the server sent (a MESSAGE): its procedure's name and the
+    decoded ``_msg`` struct."""
+
+    program: int
+    procedure: int
+    name: str
+    message: XdrStruct
+
+
+EventHandler = Callable[[Event], None]
+
+
+def decode_error(payload: memoryview) -> LibvirtError:
+    """A ``remote_error`` payload as :class:`LibvirtError`."""
+    from libvirt_rpc.virnetprotocol import VirNetMessageError
+
+    try:
+        error = VirNetMessageError.decode(payload)
+    except XdrError as exc:
+        return LibvirtError(f"malformed error reply: {exc}", code=ErrorNumber.VIR_ERR_RPC)
+    return LibvirtError.from_remote_error(
+        error.code,
+        error.domain,
+        error.message,
+        error.level,
+        error.str1,
+        error.str2,
+        error.str3,
+        error.int1,
+        error.int2,
+    )
+
+
+def _result(message: Message, result: type[T] | None) -> T | None:
+    if message.status == MessageStatus.ERROR:
+        raise decode_error(message.payload)
+    if result is None:
+        return None
+    try:
+        return result.decode(message.payload)
+    except XdrError as exc:
+        raise LibvirtError(
+            f"cannot decode the reply to procedure {message.proc}: {exc}",
+            code=ErrorNumber.VIR_ERR_RPC,
+        ) from exc
+
+
+class _Router:
+    """Decides what to do with each incoming message; shared by both clients."""
+
+    def __init__(self) -> None:
+        self.events: dict[tuple[int, int, int], tuple[str, type[XdrStruct]]] = {}
+        self.handlers: list[EventHandler] = []
+
+    def register_events(self, prog: int, vers: int, table: dict[int, tuple[str, type[XdrStruct]]]) -> None:
+        for proc, (name, cls) in table.items():
+            self.events[(prog, vers, proc)] = (name, cls)
+
+    def event(self, message: Message) -> Event | None:
+        entry = self.events.get((message.prog, message.vers, message.proc))
+        if entry is None:
+            log.warning(
+                "ignoring unknown event: program %#x version %d procedure %d",
+                message.prog,
+                message.vers,
+                message.proc,
+            )
+            return None
+        name, cls = entry
+        try:
+            decoded = cls.decode(message.payload)
+        except XdrError as exc:
+            log.warning("ignoring malformed event %s: %s", name, exc)
+            return None
+        return Event(message.prog, message.proc, name, decoded)
+
+
+def _is_ping(message: Message) -> bool:
+    return (
+        message.prog == wire.KEEPALIVE_PROGRAM
+        and message.type == MessageType.MESSAGE
+        and message.proc == wire.KEEPALIVE_PING
+    )
+
+
+def _is_keepalive(message: Message) -> bool:
+    return message.prog == wire.KEEPALIVE_PROGRAM
+
+
+def _pong() -> bytearray:
+    return wire.encode_message(
+        wire.KEEPALIVE_PROGRAM,
+        wire.KEEPALIVE_VERSION,
+        wire.KEEPALIVE_PONG,
+        MessageType.MESSAGE,
+        0,
+        MessageStatus.OK,
+    )
+
+
+def _ping() -> bytearray:
+    return wire.encode_message(
+        wire.KEEPALIVE_PROGRAM,
+        wire.KEEPALIVE_VERSION,
+        wire.KEEPALIVE_PING,
+        MessageType.MESSAGE,
+        0,
+        MessageStatus.OK,
+    )
+
+
+# ---------------------------------------------------------------------------
+# blocking client
+
+
+class _Pending:
+    __slots__ = ("key", "done", "message", "error")
+
+    def __init__(self, key: tuple[int, int, int, int]) -> None:
+        self.key = key
+        self.done = threading.Event()
+        self.message: Message | None = None
+        self.error: BaseException | None = None
+
+
+_EOF = object()
+
+
+def _confirms_finish(stream: DataStream[Any] | AsyncDataStream[Any], message: Message) -> bool:
+    """After we sent our STREAM OK: is ``message`` the server's confirmation?
+
+    A read stream may first show the rest of its data and the server's own
+    end-of-data OK; the confirmation is the OK after that.  An ERROR raises.
+    """
+    if message.status == MessageStatus.ERROR:
+        raise decode_error(message.payload)
+    if message.status != MessageStatus.OK or message.type != MessageType.STREAM:
+        return False  # unread data or a hole: dropped
+    if stream.direction == "read" and not stream._eof:
+        stream._eof = True
+        return False
+    return True
+
+
+class DataStream(Generic[R]):
+    """A data stream of a ``@readstream``/``@writestream`` procedure.
+
+    Reading returns ``b""`` at the end; holes of sparse streams are skipped
+    by :meth:`read` and reported by :meth:`read_chunk`.  :meth:`finish` ends
+    the stream and waits for the server to confirm it.
+    """
+
+    def __init__(self, client: RpcClient, prog: int, vers: int, proc: int, serial: int, direction: str) -> None:
+        self.direction = direction
+        self._client = client
+        self._header = (prog, vers, proc, serial)
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._buffer = bytearray()
+        self._eof = False
+        self._done = False
+        self.result: R = None  # type: ignore[assignment]
+
+    # fed by the reader thread
+    def _deliver(self, message: Message) -> None:
+        self._queue.put(message)
+
+    def _fail(self, error: BaseException) -> None:
+        self._queue.put(error)
+
+    def _next(self) -> Message:
+        item = self._queue.get(timeout=self._client.timeout)
+        if isinstance(item, BaseException):
+            raise item
+        assert isinstance(item, Message)
+        return item
+
+    def read_chunk(self) -> bytes | int:
+        """The next piece from the server: data (``b""`` at the end) or the
+        length of a hole (an ``int``)."""
+        if self._eof:
+            return b""
+        try:
+            message = self._next()
+        except queue.Empty:
+            raise CallTimeoutError(None) from None
+        if message.type == MessageType.STREAM_HOLE:
+            length, _flags = _HOLE.unpack_from(message.payload, 0)
+            return int(length)
+        if message.status == MessageStatus.ERROR:
+            self._done = True
+            self._client._forget_stream(self._header[3])
+            raise decode_error(message.payload)
+        if message.status == MessageStatus.OK:
+            self._eof = True
+            return b""
+        return bytes(message.payload)
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._eof and (size < 0 or len(self._buffer) < size):
+            chunk = self.read_chunk()
+            if isinstance(chunk, int):
+                self._buffer += bytes(chunk)  # a hole reads as zeros
+            else:
+                self._buffer += chunk
+        if size < 0:
+            size = len(self._buffer)
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            chunk = self.read(wire.STREAM_CHUNK)
+            if not chunk:
+                return
+            yield chunk
+
+    def write(self, data: bytes) -> int:
+        prog, vers, proc, serial = self._header
+        view = memoryview(data)
+        for start in range(0, len(view), wire.STREAM_CHUNK):
+            self._client._send(
+                wire.encode_message(
+                    prog, vers, proc, MessageType.STREAM, serial, MessageStatus.CONTINUE,
+                    view[start : start + wire.STREAM_CHUNK],
+                )
+            )
+        self._check_error()
+        return len(data)
+
+    def send_hole(self, length: int, flags: int = 0) -> None:
+        prog, vers, proc, serial = self._header
+        self._client._send(
+            wire.encode_message(
+                prog, vers, proc, MessageType.STREAM_HOLE, serial, MessageStatus.CONTINUE,
+                _HOLE.pack(length, flags),
+            )
+        )
+
+    def _check_error(self) -> None:
+        """Raise an error the server sent while we were writing."""
+        try:
+            item = self._queue.get_nowait()
+        except queue.Empty:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        if item.status == MessageStatus.ERROR:
+            self._done = True
+            raise decode_error(item.payload)
+        self._queue.put(item)
+
+    def finish(self) -> None:
+        """Tell the server the stream is done and wait for its confirmation
+        (unread data of a read stream is dropped)."""
+        if self._done:
+            return
+        prog, vers, proc, serial = self._header
+        self._client._send(
+            wire.encode_message(prog, vers, proc, MessageType.STREAM, serial, MessageStatus.OK)
+        )
+        try:
+            while True:
+                try:
+                    message = self._next()
+                except queue.Empty:
+                    raise CallTimeoutError(None) from None
+                if _confirms_finish(self, message):
+                    return
+        finally:
+            self._done = True
+            self._client._forget_stream(serial)
+
+    def abort(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        prog, vers, proc, serial = self._header
+        try:
+            self._client._send(
+                wire.encode_message(prog, vers, proc, MessageType.STREAM, serial, MessageStatus.ERROR)
+            )
+        finally:
+            self._client._forget_stream(serial)
+
+    def __enter__(self) -> DataStream[R]:
+        return self
+
+    def __exit__(self, kind: object, *rest: object) -> None:
+        if kind is None:
+            self.finish()
+        else:
+            self.abort()
+
+
+class RpcClient:
+    """A blocking libvirt RPC connection over a connected byte stream.
+
+    Thread-safe: any number of threads may call at once; a reader thread
+    hands each reply to its caller.  ``timeout`` is the default per-call
+    timeout in seconds (None: wait for ever).
+    """
+
+    def __init__(self, stream: Any, *, timeout: float | None = None) -> None:
+        self._stream = stream
+        self.timeout = timeout
+        self._send_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._serials = itertools.count(1)
+        self._pending: dict[int, _Pending] = {}
+        self._streams: dict[int, DataStream[Any]] = {}
+        self._router = _Router()
+        self._closed: LibvirtError | None = None
+        self._event_queues: list[queue.Queue[Event | None]] = []
+        self.last_received = time.monotonic()
+        self._keepalive: threading.Thread | None = None
+        self._reader = threading.Thread(target=self._read_loop, name="libvirt-rpc-reader", daemon=True)
+        self._reader.start()
+
+    # ---- channel protocol
+    def call(self, prog: int, vers: int, proc: int, args: Packable | None, result: type[T]) -> T:
+        value = _result(self._call(prog, vers, proc, args), result)
+        assert value is not None
+        return value
+
+    def call_void(self, prog: int, vers: int, proc: int, args: Packable | None) -> None:
+        _result(self._call(prog, vers, proc, args), None)
+
+    def call_stream(
+        self,
+        prog: int,
+        vers: int,
+        proc: int,
+        args: Packable | None,
+        result: type[Any] | None,
+        direction: str,
+    ) -> DataStream[Any]:
+        serial = self._next_serial()
+        stream: DataStream[Any] = DataStream(self, prog, vers, proc, serial, direction)
+        with self._lock:
+            self._streams[serial] = stream
+        try:
+            stream.result = _result(self._call(prog, vers, proc, args, serial=serial), result)
+        except BaseException:
+            self._forget_stream(serial)
+            raise
+        return stream
+
+    # ---- events
+    def register_events(self, prog: int, vers: int, table: dict[int, tuple[str, type[XdrStruct]]]) -> None:
+        self._router.register_events(prog, vers, table)
+
+    def add_event_handler(self, handler: EventHandler) -> None:
+        """Call ``handler(event)`` (on the reader thread) for every event."""
+        self._router.handlers.append(handler)
+
+    def remove_event_handler(self, handler: EventHandler) -> None:
+        self._router.handlers.remove(handler)
+
+    def events(self, timeout: float | None = None) -> Iterator[Event]:
+        """Iterate over events as they arrive (until the connection closes,
+        or ``timeout`` seconds pass without one)."""
+        box: queue.Queue[Event | None] = queue.Queue()
+        self._event_queues.append(box)
+        try:
+            while True:
+                try:
+                    item = box.get(timeout=timeout)
+                except queue.Empty:
+                    return
+                if item is None:
+                    return
+                yield item
+        finally:
+            self._event_queues.remove(box)
+
+    # ---- keepalive
+    def start_keepalive(self, interval: float = 5.0, count: int = 5) -> None:
+        """Ping the server when it has been quiet for ``interval`` seconds;
+        close the connection once it stays silent for ``count`` more
+        intervals (libvirt's ``virConnectSetKeepAlive``)."""
+        if self._keepalive is not None:
+            return
+
+        def loop() -> None:
+            while self._closed is None:
+                time.sleep(min(interval, 1.0) if interval > 1 else interval)
+                idle = time.monotonic() - self.last_received
+                if idle >= interval * (count + 1):
+                    self._shutdown(
+                        ConnectionClosedError(
+                            "internal error: connection closed due to keepalive timeout",
+                            code=ErrorNumber.VIR_ERR_INTERNAL_ERROR,
+                        )
+                    )
+                    return
+                if idle >= interval:
+                    try:
+                        self._send(_ping())
+                    except LibvirtError:
+                        return
+
+        self._keepalive = threading.Thread(target=loop, name="libvirt-rpc-keepalive", daemon=True)
+        self._keepalive.start()
+
+    # ---- lifecycle
+    @property
+    def closed(self) -> bool:
+        return self._closed is not None
+
+    def close(self) -> None:
+        self._shutdown(ConnectionClosedError())
+        if threading.current_thread() is not self._reader:
+            self._reader.join(timeout=5)
+
+    # ---- internals
+    def _next_serial(self) -> int:
+        with self._lock:
+            return next(self._serials)
+
+    def _send(self, frame: bytes | bytearray) -> None:
+        if self._closed is not None:
+            raise self._closed
+        try:
+            with self._send_lock:
+                self._stream.sendall(frame)
+        except OSError as exc:
+            error = ConnectionClosedError(f"internal error: cannot send data: {exc}")
+            self._shutdown(error)
+            raise error from exc
+
+    def _call(self, prog: int, vers: int, proc: int, args: Packable | None, serial: int | None = None) -> Message:
+        if self._closed is not None:
+            raise self._closed
+        if serial is None:
+            serial = self._next_serial()
+        frame = wire.encode_message(prog, vers, proc, MessageType.CALL, serial, MessageStatus.OK, args)
+        pending = _Pending((prog, vers, proc, serial))
+        with self._lock:
+            self._pending[serial] = pending
+        try:
+            self._send(frame)
+            if not pending.done.wait(self.timeout):
+                raise CallTimeoutError(f"Timed out during operation: no reply to procedure {proc} in {self.timeout} s")
+        finally:
+            with self._lock:
+                self._pending.pop(serial, None)
+        if pending.error is not None:
+            raise pending.error
+        assert pending.message is not None
+        return pending.message
+
+    def _forget_stream(self, serial: int) -> None:
+        with self._lock:
+            self._streams.pop(serial, None)
+
+    def _read_exactly(self, view: memoryview) -> None:
+        while view:
+            count = self._stream.recv_into(view, len(view))
+            if not count:
+                raise EOFError
+            view = view[count:]
+
+    def _read_loop(self) -> None:
+        error: LibvirtError
+        try:
+            while self._closed is None:
+                prefix = bytearray(4)
+                self._read_exactly(memoryview(prefix))
+                length = wire.parse_length(prefix)
+                frame = bytearray(length)
+                frame[:4] = prefix
+                self._read_exactly(memoryview(frame)[4:])
+                message = wire.parse_frame(frame)
+                if message.nfds:
+                    message.fds = self._stream.recv_fds(message.nfds)
+                self.last_received = time.monotonic()
+                self._dispatch(message)
+            return
+        except EOFError:
+            error = ConnectionClosedError("internal error: End of file while reading data: Input/output error")
+        except wire.ProtocolError as exc:
+            error = ConnectionClosedError(f"internal error: protocol error from server: {exc}")
+        except OSError as exc:
+            error = ConnectionClosedError(f"internal error: cannot recv data: {exc}")
+        if self._closed is None:
+            self._shutdown(error)
+
+    def _dispatch(self, message: Message) -> None:
+        if _is_keepalive(message):
+            if _is_ping(message):
+                try:
+                    self._send(_pong())
+                except LibvirtError:
+                    pass
+            return
+        kind = message.type
+        if kind in (MessageType.REPLY, MessageType.REPLY_WITH_FDS):
+            with self._lock:
+                pending = self._pending.get(message.serial)
+            if pending is None or pending.key != (message.prog, message.vers, message.proc, message.serial):
+                log.warning("ignoring a reply nobody waits for (serial %d)", message.serial)
+                return
+            pending.message = message
+            pending.done.set()
+        elif kind in (MessageType.STREAM, MessageType.STREAM_HOLE):
+            with self._lock:
+                stream = self._streams.get(message.serial)
+            if stream is None:
+                log.warning("ignoring stream data for unknown serial %d", message.serial)
+                return
+            stream._deliver(message)
+        elif kind == MessageType.MESSAGE:
+            event = self._router.event(message)
+            if event is None:
+                return
+            for handler in list(self._router.handlers):
+                try:
+                    handler(event)
+                except Exception:
+                    log.exception("event handler failed")
+            for box in list(self._event_queues):
+                box.put(event)
+        else:
+            log.warning("ignoring a %s message from the server", kind.name)
+
+    def _shutdown(self, error: LibvirtError) -> None:
+        with self._lock:
+            if self._closed is not None:
+                return
+            self._closed = error
+            pending = list(self._pending.values())
+            streams = list(self._streams.values())
+        for item in pending:
+            item.error = error
+            item.done.set()
+        for stream in streams:
+            stream._fail(error)
+        for box in list(self._event_queues):
+            box.put(None)
+        try:
+            self._stream.close()
+        except OSError:
+            pass
+
+
+# ---------------------------------------------------------------------------
+# asyncio client
+
+
+class AsyncDataStream(Generic[R]):
+    """The asyncio flavour of :class:`DataStream`."""
+
+    def __init__(self, client: AsyncRpcClient, prog: int, vers: int, proc: int, serial: int, direction: str) -> None:
+        self.direction = direction
+        self._client = client
+        self._header = (prog, vers, proc, serial)
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._buffer = bytearray()
+        self._eof = False
+        self._done = False
+        self.result: R = None  # type: ignore[assignment]
+
+    async def _next(self) -> Message:
+        async with asyncio.timeout(self._client.timeout):
+            item = await self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        assert isinstance(item, Message)
+        return item
+
+    async def read_chunk(self) -> bytes | int:
+        if self._eof:
+            return b""
+        message = await self._next()
+        if message.type == MessageType.STREAM_HOLE:
+            length, _flags = _HOLE.unpack_from(message.payload, 0)
+            return int(length)
+        if message.status == MessageStatus.ERROR:
+            self._done = True
+            self._client._streams.pop(self._header[3], None)
+            raise decode_error(message.payload)
+        if message.status == MessageStatus.OK:
+            self._eof = True
+            return b""
+        return bytes(message.payload)
+
+    async def read(self, size: int = -1) -> bytes:
+        while not self._eof and (size < 0 or len(self._buffer) < size):
+            chunk = await self.read_chunk()
+            self._buffer += bytes(chunk) if isinstance(chunk, int) else chunk
+        if size < 0:
+            size = len(self._buffer)
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            chunk = await self.read(wire.STREAM_CHUNK)
+            if not chunk:
+                return
+            yield chunk
+
+    async def write(self, data: bytes) -> int:
+        prog, vers, proc, serial = self._header
+        view = memoryview(data)
+        for start in range(0, len(view), wire.STREAM_CHUNK):
+            await self._client._send(
+                wire.encode_message(
+                    prog, vers, proc, MessageType.STREAM, serial, MessageStatus.CONTINUE,
+                    view[start : start + wire.STREAM_CHUNK],
+                )
+            )
+        return len(data)
+
+    async def send_hole(self, length: int, flags: int = 0) -> None:
+        prog, vers, proc, serial = self._header
+        await self._client._send(
+            wire.encode_message(
+                prog, vers, proc, MessageType.STREAM_HOLE, serial, MessageStatus.CONTINUE,
+                _HOLE.pack(length, flags),
+            )
+        )
+
+    async def finish(self) -> None:
+        if self._done:
+            return
+        prog, vers, proc, serial = self._header
+        await self._client._send(
+            wire.encode_message(prog, vers, proc, MessageType.STREAM, serial, MessageStatus.OK)
+        )
+        try:
+            while not _confirms_finish(self, await self._next()):
+                pass
+        finally:
+            self._done = True
+            self._client._streams.pop(serial, None)
+
+    async def abort(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        prog, vers, proc, serial = self._header
+        try:
+            await self._client._send(
+                wire.encode_message(prog, vers, proc, MessageType.STREAM, serial, MessageStatus.ERROR)
+            )
+        finally:
+            self._client._streams.pop(serial, None)
+
+
+class AsyncRpcClient:
+    """The asyncio libvirt RPC connection: a reader task hands replies to the
+    awaiting coroutines.  Create it inside a running event loop."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, timeout: float | None = None) -> None:
+        self._reader_stream = reader
+        self._writer = writer
+        self.timeout = timeout
+        self._serials = itertools.count(1)
+        self._pending: dict[int, tuple[tuple[int, int, int, int], asyncio.Future[Message]]] = {}
+        self._streams: dict[int, AsyncDataStream[Any]] = {}
+        self._router = _Router()
+        self._closed: LibvirtError | None = None
+        self._event_queues: list[asyncio.Queue[Event | None]] = []
+        self._send_lock = asyncio.Lock()
+        self.last_received = time.monotonic()
+        self._keepalive: asyncio.Task[None] | None = None
+        self._task = asyncio.get_running_loop().create_task(self._read_loop())
+
+    async def call(self, prog: int, vers: int, proc: int, args: Packable | None, result: type[T]) -> T:
+        value = _result(await self._call(prog, vers, proc, args), result)
+        assert value is not None
+        return value
+
+    async def call_void(self, prog: int, vers: int, proc: int, args: Packable | None) -> None:
+        _result(await self._call(prog, vers, proc, args), None)
+
+    async def call_stream(
+        self,
+        prog: int,
+        vers: int,
+        proc: int,
+        args: Packable | None,
+        result: type[Any] | None,
+        direction: str,
+    ) -> AsyncDataStream[Any]:
+        serial = next(self._serials)
+        stream: AsyncDataStream[Any] = AsyncDataStream(self, prog, vers, proc, serial, direction)
+        self._streams[serial] = stream
+        try:
+            stream.result = _result(await self._call(prog, vers, proc, args, serial=serial), result)
+        except BaseException:
+            self._streams.pop(serial, None)
+            raise
+        return stream
+
+    def register_events(self, prog: int, vers: int, table: dict[int, tuple[str, type[XdrStruct]]]) -> None:
+        self._router.register_events(prog, vers, table)
+
+    def add_event_handler(self, handler: EventHandler) -> None:
+        self._router.handlers.append(handler)
+
+    def remove_event_handler(self, handler: EventHandler) -> None:
+        self._router.handlers.remove(handler)
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Events as they arrive, until the connection closes."""
+        box: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._event_queues.append(box)
+        try:
+            while True:
+                item = await box.get()
+                if item is None:
+                    return
+                yield item
+        finally:
+            self._event_queues.remove(box)
+
+    def start_keepalive(self, interval: float = 5.0, count: int = 5) -> None:
+        if self._keepalive is not None:
+            return
+
+        async def loop() -> None:
+            while self._closed is None:
+                await asyncio.sleep(min(interval, 1.0) if interval > 1 else interval)
+                idle = time.monotonic() - self.last_received
+                if idle >= interval * (count + 1):
+                    self._shutdown(
+                        ConnectionClosedError("internal error: connection closed due to keepalive timeout")
+                    )
+                    return
+                if idle >= interval:
+                    try:
+                        await self._send(_ping())
+                    except LibvirtError:
+                        return
+
+        self._keepalive = asyncio.get_running_loop().create_task(loop())
+
+    @property
+    def closed(self) -> bool:
+        return self._closed is not None
+
+    async def close(self) -> None:
+        self._shutdown(ConnectionClosedError())
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+        try:
+            await asyncio.wait_for(self._task, 5)
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            pass
+        try:
+            await self._writer.wait_closed()
+        except (OSError, ConnectionError):
+            pass
+
+    async def _send(self, frame: bytes | bytearray) -> None:
+        if self._closed is not None:
+            raise self._closed
+        try:
+            async with self._send_lock:
+                self._writer.write(frame)
+                await self._writer.drain()
+        except (OSError, ConnectionError) as exc:
+            error = ConnectionClosedError(f"internal error: cannot send data: {exc}")
+            self._shutdown(error)
+            raise error from exc
+
+    async def _call(self, prog: int, vers: int, proc: int, args: Packable | None, serial: int | None = None) -> Message:
+        if self._closed is not None:
+            raise self._closed
+        if serial is None:
+            serial = next(self._serials)
+        frame = wire.encode_message(prog, vers, proc, MessageType.CALL, serial, MessageStatus.OK, args)
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._pending[serial] = ((prog, vers, proc, serial), future)
+        try:
+            await self._send(frame)
+            async with asyncio.timeout(self.timeout):
+                return await future
+        except TimeoutError:
+            raise CallTimeoutError(
+                f"Timed out during operation: no reply to procedure {proc} in {self.timeout} s"
+            ) from None
+        finally:
+            self._pending.pop(serial, None)
+
+    async def _read_loop(self) -> None:
+        error: LibvirtError
+        try:
+            while self._closed is None:
+                prefix = await self._reader_stream.readexactly(4)
+                length = wire.parse_length(prefix)
+                frame = prefix + await self._reader_stream.readexactly(length - 4)
+                message = wire.parse_frame(frame)
+                self.last_received = time.monotonic()
+                self._dispatch(message)
+            return
+        except asyncio.IncompleteReadError:
+            error = ConnectionClosedError("internal error: End of file while reading data: Input/output error")
+        except wire.ProtocolError as exc:
+            error = ConnectionClosedError(f"internal error: protocol error from server: {exc}")
+        except (OSError, ConnectionError) as exc:
+            error = ConnectionClosedError(f"internal error: cannot recv data: {exc}")
+        except asyncio.CancelledError:
+            error = ConnectionClosedError()
+        self._shutdown(error)
+
+    def _dispatch(self, message: Message) -> None:
+        if _is_keepalive(message):
+            if _is_ping(message):
+                asyncio.get_running_loop().create_task(self._send_quietly(_pong()))
+            return
+        kind = message.type
+        if kind in (MessageType.REPLY, MessageType.REPLY_WITH_FDS):
+            entry = self._pending.get(message.serial)
+            if entry is None or entry[0] != (message.prog, message.vers, message.proc, message.serial):
+                log.warning("ignoring a reply nobody waits for (serial %d)", message.serial)
+                return
+            if not entry[1].done():
+                entry[1].set_result(message)
+        elif kind in (MessageType.STREAM, MessageType.STREAM_HOLE):
+            stream = self._streams.get(message.serial)
+            if stream is None:
+                log.warning("ignoring stream data for unknown serial %d", message.serial)
+                return
+            stream._queue.put_nowait(message)
+        elif kind == MessageType.MESSAGE:
+            event = self._router.event(message)
+            if event is None:
+                return
+            for handler in list(self._router.handlers):
+                try:
+                    handler(event)
+                except Exception:
+                    log.exception("event handler failed")
+            for box in list(self._event_queues):
+                box.put_nowait(event)
+        else:
+            log.warning("ignoring a %s message from the server", kind.name)
+
+    async def _send_quietly(self, frame: bytearray) -> None:
+        try:
+            await self._send(frame)
+        except LibvirtError:
+            pass
+
+    def _shutdown(self, error: LibvirtError) -> None:
+        if self._closed is not None:
+            return
+        self._closed = error
+        for _key, future in list(self._pending.values()):
+            if not future.done():
+                future.set_exception(error)
+        for stream in list(self._streams.values()):
+            stream._queue.put_nowait(error)
+        for box in list(self._event_queues):
+            box.put_nowait(None)
+        try:
+            self._writer.close()
+        except (OSError, RuntimeError):
+            pass
+        current = asyncio.current_task()
+        if current is not self._task and not self._task.done():
+            self._task.cancel()
+
+
+__all__ = [
+    "AsyncDataStream",
+    "AsyncRpcClient",
+    "DataStream",
+    "Event",
+    "RpcClient",
+    "decode_error",
+]

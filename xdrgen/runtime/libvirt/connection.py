@@ -1,0 +1,236 @@
+"""``libvirt_rpc.open(uri)``: a connection to libvirtd, as libvirt's client
+opens one (src/remote/remote_driver.c ``doRemoteOpen``).
+
+The connection object *is* the remote program's generated client (every
+``REMOTE_PROC_*`` is a method: ``conn.domain_lookup_by_name(name="test")``)
+and carries the other programs on the same socket as ``conn.qemu`` and
+``conn.lxc``.  The handshake: AUTH_LIST (only auth "none" is supported for
+now), CONNECT_SUPPORTS_FEATURE(PROGRAM_KEEPALIVE), CONNECT_OPEN with the URI
+the server should open and the read-only flag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+from libvirt_rpc.lxc_protocol_client import AsyncLxcClient, LxcClient
+from libvirt_rpc.qemu_protocol_client import AsyncQemuClient, QemuClient
+from libvirt_rpc.remote_protocol import RemoteAuthType
+from libvirt_rpc.remote_protocol_client import AsyncRemoteClient, RemoteClient
+
+from . import transport
+from .client import AsyncRpcClient, Event, EventHandler, RpcClient
+from .errors import ErrorDomain, ErrorNumber, LibvirtError
+from .uri import LibvirtURI
+
+VIR_CONNECT_RO = 1  # virConnectFlags
+VIR_DRV_FEATURE_PROGRAM_KEEPALIVE = 10  # virDrvFeature (libvirt_internal.h)
+DEFAULT_TIMEOUT = 30.0
+
+
+def _check_auth(types: list[RemoteAuthType]) -> None:
+    """libvirt's client picks the server's first auth type; only "none"
+    (an empty list also means none) can be done without SASL/polkit."""
+    if not types or types[0] == RemoteAuthType.REMOTE_AUTH_NONE:
+        return
+    names = ", ".join(t.name.removeprefix("REMOTE_AUTH_").lower() for t in types)
+    raise LibvirtError(
+        f"authentication failed: unsupported authentication type(s) {names}: "
+        "xdrgen's client speaks only auth 'none' for now",
+        code=ErrorNumber.VIR_ERR_AUTH_FAILED,
+        domain=ErrorDomain.VIR_FROM_REMOTE,
+    )
+
+
+def _open_args(uri: LibvirtURI, readonly: bool) -> dict[str, Any]:
+    name = uri.name_for_server
+    return {"name": name or None, "flags": VIR_CONNECT_RO if readonly else 0}
+
+
+class Connection(RemoteClient):
+    """A blocking connection to libvirtd (thread-safe).  Use as a context
+    manager, or call :meth:`close` (sends CONNECT_CLOSE)."""
+
+    def __init__(self, rpc: RpcClient, uri: LibvirtURI) -> None:
+        super().__init__(rpc)
+        self.rpc = rpc
+        self.uri = uri
+        self.qemu = QemuClient(rpc)
+        self.lxc = LxcClient(rpc)
+        self.keepalive_supported = False
+        for program in (RemoteClient, QemuClient, LxcClient):
+            rpc.register_events(program.PROGRAM, program.VERSION, program.EVENTS)
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds each call may take (None: no limit)."""
+        return self.rpc.timeout
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self.rpc.timeout = value
+
+    def handshake(self, readonly: bool) -> None:
+        try:
+            auth = self.auth_list().types
+        except LibvirtError as error:
+            if error.code != ErrorNumber.VIR_ERR_NO_SUPPORT:
+                raise
+            auth = []
+        _check_auth(auth)
+        feature = self.connect_supports_feature(feature=VIR_DRV_FEATURE_PROGRAM_KEEPALIVE)
+        self.keepalive_supported = bool(feature.supported)
+        self.connect_open(**_open_args(self.uri, readonly))
+
+    def add_event_handler(self, handler: EventHandler) -> None:
+        """``handler(event)`` runs on the reader thread for each event."""
+        self.rpc.add_event_handler(handler)
+
+    def events(self, timeout: float | None = None) -> Iterator[Event]:
+        """Iterate over events; stops when ``timeout`` passes without one."""
+        return self.rpc.events(timeout)
+
+    def on_domain_event(
+        self, event_id: int, callback: Callable[[Event], None], dom: Any = None
+    ) -> int:
+        """Register for one domain event kind (``VIR_DOMAIN_EVENT_ID_*``) with
+        CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY; ``callback`` gets the
+        events of this registration.  Returns the callback ID."""
+        callback_id = self.connect_domain_event_callback_register_any(
+            event_id=event_id, dom=dom
+        ).callbackID
+
+        def handler(event: Event) -> None:
+            if getattr(event.message, "callbackID", None) == callback_id:
+                callback(event)
+
+        self.rpc.add_event_handler(handler)
+        return callback_id
+
+    def set_keepalive(self, interval: float = 5.0, count: int = 5) -> None:
+        """Ping the server when idle; close the connection if it stops
+        answering (``virConnectSetKeepAlive``)."""
+        self.rpc.start_keepalive(interval, count)
+
+    def close(self) -> None:
+        if not self.rpc.closed:
+            try:
+                self.connect_close()
+            except LibvirtError:
+                pass
+        self.rpc.close()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class AsyncConnection(AsyncRemoteClient):
+    """The asyncio connection: the same API with coroutines."""
+
+    def __init__(self, rpc: AsyncRpcClient, uri: LibvirtURI) -> None:
+        super().__init__(rpc)
+        self.rpc = rpc
+        self.uri = uri
+        self.qemu = AsyncQemuClient(rpc)
+        self.lxc = AsyncLxcClient(rpc)
+        self.keepalive_supported = False
+        for program in (AsyncRemoteClient, AsyncQemuClient, AsyncLxcClient):
+            rpc.register_events(program.PROGRAM, program.VERSION, program.EVENTS)
+
+    @property
+    def timeout(self) -> float | None:
+        return self.rpc.timeout
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self.rpc.timeout = value
+
+    async def handshake(self, readonly: bool) -> None:
+        try:
+            auth = (await self.auth_list()).types
+        except LibvirtError as error:
+            if error.code != ErrorNumber.VIR_ERR_NO_SUPPORT:
+                raise
+            auth = []
+        _check_auth(auth)
+        feature = await self.connect_supports_feature(feature=VIR_DRV_FEATURE_PROGRAM_KEEPALIVE)
+        self.keepalive_supported = bool(feature.supported)
+        await self.connect_open(**_open_args(self.uri, readonly))
+
+    def add_event_handler(self, handler: EventHandler) -> None:
+        self.rpc.add_event_handler(handler)
+
+    def events(self) -> AsyncIterator[Event]:
+        return self.rpc.events()
+
+    async def on_domain_event(
+        self, event_id: int, callback: Callable[[Event], None], dom: Any = None
+    ) -> int:
+        registered = await self.connect_domain_event_callback_register_any(
+            event_id=event_id, dom=dom
+        )
+        callback_id = registered.callbackID
+
+        def handler(event: Event) -> None:
+            if getattr(event.message, "callbackID", None) == callback_id:
+                callback(event)
+
+        self.rpc.add_event_handler(handler)
+        return callback_id
+
+    def set_keepalive(self, interval: float = 5.0, count: int = 5) -> None:
+        self.rpc.start_keepalive(interval, count)
+
+    async def close(self) -> None:
+        if not self.rpc.closed:
+            try:
+                await self.connect_close()
+            except LibvirtError:
+                pass
+        await self.rpc.close()
+
+    async def __aenter__(self) -> AsyncConnection:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+def open(
+    uri: str = "", *, readonly: bool = False, timeout: float | None = DEFAULT_TIMEOUT
+) -> Connection:
+    """Connect to libvirtd at ``uri`` (``test+unix:///default?socket=...``,
+    ``qemu+tcp://host/system``, ``test+tls://...``, ``qemu+ssh://...``).
+
+    ``timeout`` bounds connecting and is the default for every call.
+    """
+    parsed = LibvirtURI.parse(uri)
+    stream = transport.open_stream(parsed, timeout, readonly=readonly)
+    rpc = RpcClient(stream, timeout=timeout)
+    connection = Connection(rpc, parsed)
+    try:
+        connection.handshake(readonly)
+    except BaseException:
+        rpc.close()
+        raise
+    return connection
+
+
+async def open_async(
+    uri: str = "", *, readonly: bool = False, timeout: float | None = DEFAULT_TIMEOUT
+) -> AsyncConnection:
+    """The asyncio :func:`open`: ``async with await open_async(uri) as conn``."""
+    parsed = LibvirtURI.parse(uri)
+    reader, writer = await transport.open_async_stream(parsed, timeout, readonly=readonly)
+    rpc = AsyncRpcClient(reader, writer, timeout=timeout)
+    connection = AsyncConnection(rpc, parsed)
+    try:
+        await connection.handshake(readonly)
+    except BaseException:
+        await rpc.close()
+        raise
+    return connection

@@ -1,0 +1,179 @@
+"""libvirt's RPC wire format, without any I/O (shared by client and server).
+
+A message is a big-endian u32 length (counting itself), a 24-byte header
+(prog, vers, proc, type, serial, status), for the ``*_WITH_FDS`` types a u32
+count of file descriptors, then the payload (see libvirt's
+``src/rpc/virnetprotocol.x`` and ``docs/kbase/internals/rpc.rst``).  The
+descriptors themselves travel after the message, one per ``sendmsg`` with a
+one-byte carrier.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..xdr import Buffer, XdrError
+
+MAX_MESSAGE = 32 * 1024 * 1024  # VIR_NET_MESSAGE_MAX
+INITIAL_BUFFER = 65536  # VIR_NET_MESSAGE_INITIAL
+STRING_MAX = 4 * 1024 * 1024  # VIR_NET_MESSAGE_STRING_MAX
+MAX_FDS = 32  # VIR_NET_MESSAGE_NUM_FDS_MAX
+STREAM_CHUNK = 256 * 1024  # VIR_NET_MESSAGE_LEGACY_PAYLOAD_MAX: data per STREAM packet
+
+# length + header: u32 len, u32 prog, u32 vers, s32 proc, s32 type, u32 serial, s32 status
+FRAME_HEADER = struct.Struct(">IIIiiIi")
+HEADER_SIZE = FRAME_HEADER.size  # 28
+_U32 = struct.Struct(">I")
+
+KEEPALIVE_PROGRAM = 0x6B656570
+KEEPALIVE_VERSION = 1
+KEEPALIVE_PING = 1
+KEEPALIVE_PONG = 2
+
+
+class MessageType(enum.IntEnum):
+    CALL = 0
+    REPLY = 1
+    MESSAGE = 2
+    STREAM = 3
+    CALL_WITH_FDS = 4
+    REPLY_WITH_FDS = 5
+    STREAM_HOLE = 6
+
+
+class MessageStatus(enum.IntEnum):
+    OK = 0
+    ERROR = 1
+    CONTINUE = 2
+
+
+WITH_FDS = (MessageType.CALL_WITH_FDS, MessageType.REPLY_WITH_FDS)
+
+
+class ProtocolError(Exception):
+    """The peer broke the framing rules; the connection cannot continue."""
+
+
+class Packable(Protocol):
+    def pack_into(self, out: bytearray) -> None: ...
+
+
+@dataclass(slots=True)
+class Message:
+    """One decoded message; ``payload`` is a view into the frame."""
+
+    prog: int
+    vers: int
+    proc: int
+    type: MessageType
+    serial: int
+    status: MessageStatus
+    payload: memoryview
+    nfds: int = 0
+    fds: list[int] = field(default_factory=list)
+
+
+def encode_message(
+    prog: int,
+    vers: int,
+    proc: int,
+    type: MessageType,
+    serial: int,
+    status: MessageStatus,
+    body: Packable | Buffer | None = None,
+    nfds: int = 0,
+) -> bytearray:
+    """Build one frame; ``body`` is an XDR value (packed in place) or raw bytes."""
+    out = bytearray(HEADER_SIZE)
+    if type in WITH_FDS:
+        if nfds > MAX_FDS:
+            raise ProtocolError(f"{nfds} file descriptors; at most {MAX_FDS}")
+        out += _U32.pack(nfds)
+    if body is not None:
+        if isinstance(body, (bytes, bytearray, memoryview)):
+            out += body
+        else:
+            body.pack_into(out)
+    if len(out) > MAX_MESSAGE:
+        raise XdrError(
+            f"message of {len(out)} bytes exceeds the {MAX_MESSAGE}-byte limit",
+            path="message",
+        )
+    FRAME_HEADER.pack_into(out, 0, len(out), prog, vers, proc, type, serial, status)
+    return out
+
+
+def parse_length(prefix: Buffer) -> int:
+    """Check a frame's first 4 bytes before anything is read or allocated."""
+    (length,) = _U32.unpack_from(prefix, 0)
+    if length < HEADER_SIZE:
+        raise ProtocolError(f"message length {length} is below the {HEADER_SIZE}-byte header")
+    if length > MAX_MESSAGE:
+        raise ProtocolError(f"message length {length} exceeds the {MAX_MESSAGE}-byte limit")
+    return length
+
+
+def parse_frame(frame: Buffer) -> Message:
+    """Decode and validate the header of one whole frame (length included)."""
+    length, prog, vers, proc, type_, serial, status = FRAME_HEADER.unpack_from(frame, 0)
+    if length != len(frame):
+        raise ProtocolError(f"frame length {length} does not match {len(frame)} bytes")
+    try:
+        kind = MessageType(type_)
+    except ValueError:
+        raise ProtocolError(f"unknown message type {type_}") from None
+    try:
+        state = MessageStatus(status)
+    except ValueError:
+        raise ProtocolError(f"unknown message status {status}") from None
+    view = memoryview(frame)
+    payload = view[HEADER_SIZE:]
+    nfds = 0
+    if kind in WITH_FDS:
+        if len(payload) < 4:
+            raise ProtocolError("message with file descriptors lacks their count")
+        (nfds,) = _U32.unpack_from(payload, 0)
+        if nfds > MAX_FDS:
+            raise ProtocolError(f"{nfds} file descriptors; at most {MAX_FDS}")
+        payload = payload[4:]
+    return Message(prog, vers, proc, kind, serial, state, payload, nfds)
+
+
+class FrameDecoder:
+    """Splits a byte stream into frames: ``feed`` data as it arrives and take
+    whole messages out.  The length word is checked before the frame's bytes
+    are buffered, so a hostile length costs nothing."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._need = 0  # length of the frame being read, 0 while reading its length
+
+    def feed(self, data: Buffer) -> list[Message]:
+        self._buffer += data
+        messages = []
+        while True:
+            if not self._need:
+                if len(self._buffer) < 4:
+                    break
+                self._need = parse_length(self._buffer)
+            if len(self._buffer) < self._need:
+                break
+            frame = bytes(self._buffer[: self._need])
+            del self._buffer[: self._need]
+            self._need = 0
+            messages.append(parse_frame(frame))
+        return messages
+
+    @property
+    def pending(self) -> int:
+        """Bytes received that are not yet a whole frame."""
+        return len(self._buffer)
+
+    def wanted(self) -> int:
+        """How many more bytes finish the current frame (or its length)."""
+        if not self._need:
+            return 4 - len(self._buffer)
+        return self._need - len(self._buffer)
