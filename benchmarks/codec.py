@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/codec.py            # full run (about 40 s on 2 cores)
+    python benchmarks/codec.py            # full run (about 30 s on 2 idle cores)
     python benchmarks/codec.py --quick    # short run (a few seconds; smoke test)
 
 Three codecs are measured in the same run, on the same values and the same
@@ -667,16 +667,15 @@ def check_agreement(payload: Payload) -> None:
 
 
 def calibrate(fn: Callable[[], Any], min_time: float) -> int:
-    """Loop count for which one timed loop takes at least ``min_time``."""
+    """Loop count for which one timed loop takes about ``min_time``
+    (estimated from loops of a tenth of that, to keep calibration short)."""
+    probe = min_time / 10
     number = 1
     while True:
         elapsed = time_loop(fn, number)
-        if elapsed >= min_time:
-            return number
-        if elapsed <= 0:
-            number *= 10
-        else:
-            number = max(number * 2, int(number * min_time / elapsed * 1.1) + 1)
+        if elapsed >= probe:
+            return max(1, round(number * min_time / elapsed))
+        number *= 10 if elapsed <= probe / 10 else 2
 
 
 def time_loop(fn: Callable[[], Any], number: int) -> float:
@@ -726,7 +725,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     repeat = args.repeat or (2 if args.quick else 7)
-    min_time = args.min_time or (0.01 if args.quick else 0.2)
+    min_time = args.min_time or (0.01 if args.quick else 0.15)
     domains, params = 1000, 50
 
     t0 = time.perf_counter()

@@ -236,16 +236,25 @@ def server_context(pki: Path, cert: str = "server") -> ssl.SSLContext:
     return ctx
 
 
-def tls_handler(ctx: ssl.SSLContext, confirm: bytes | None, then_echo: bool = True) -> Handler:
-    """Like libvirtd: handshake, check the client, send the confirmation byte."""
+CLEAN_CLOSE = b"close_notify"
+
+
+def tls_handler(ctx: ssl.SSLContext, confirm: bytes | None) -> Handler:
+    """Like libvirtd: handshake, check the client, send the confirmation byte.
+
+    ``confirm=None`` refuses like libvirtd (drop the connection, no TLS
+    close); ``CLEAN_CLOSE`` ends the TLS session properly without a byte.
+    """
 
     def handle(conn: socket.socket) -> None:
         with ctx.wrap_socket(conn, server_side=True) as tls:
             if confirm is None:
-                return  # refuse: close without confirming
+                return
+            if confirm == CLEAN_CLOSE:
+                tls.unwrap()
+                return
             tls.sendall(confirm)
-            if then_echo:
-                echo(tls)
+            echo(tls)
 
     return handle
 
@@ -537,10 +546,8 @@ def test_tls_with_localhost_name(pki: Path, tls_server: Callable[..., int]) -> N
         round_trip(stream)
 
 
-@pytest.mark.parametrize("confirm", [b"\x00", b"\x02", None])
-def test_tls_refused_by_server(
-    pki: Path, tls_server: Callable[..., int], confirm: bytes | None
-) -> None:
+@pytest.mark.parametrize("confirm", [b"\x00", b"\x02", CLEAN_CLOSE])
+def test_tls_refused_by_server(pki: Path, tls_server: Callable[..., int], confirm: bytes) -> None:
     port = tls_server(confirm=confirm)
     with pytest.raises(LibvirtError) as info:
         open_stream(tls_uri(port, pki / "client"), 5)
@@ -548,6 +555,35 @@ def test_tls_refused_by_server(
     assert str(err) == "server verification (of our certificate or IP address) failed"
     assert err.code is ErrorNumber.VIR_ERR_RPC
     assert err.domain is ErrorDomain.VIR_FROM_RPC
+
+
+def test_tls_dropped_by_server(pki: Path, tls_server: Callable[..., int]) -> None:
+    """libvirtd drops refused clients without a TLS close; libvirt reports EIO."""
+    port = tls_server(confirm=None)
+    with pytest.raises(LibvirtError) as info:
+        open_stream(tls_uri(port, pki / "client"), 5)
+    err = info.value
+    assert str(err) == "Unable to read TLS confirmation: Input/output error"
+    assert err.code is ErrorNumber.VIR_ERR_SYSTEM_ERROR
+    assert err.domain is ErrorDomain.VIR_FROM_RPC
+
+
+def test_tls_stream_eof_after_confirmation(pki: Path) -> None:
+    """Once confirmed, an abrupt close is a plain end of stream."""
+    ctx = server_context(pki)
+
+    def handler(conn: socket.socket) -> None:
+        with ctx.wrap_socket(conn, server_side=True) as tls:
+            tls.sendall(TLS_CONFIRMATION + b"bye")
+
+    server = Server(tcp_listener(), handler)
+    try:
+        with open_stream(tls_uri(port_of(server), pki / "client"), 5) as stream:
+            stream.settimeout(5)
+            assert recv_exactly(stream, 3) == b"bye"
+            assert stream.recv(10) == b""
+    finally:
+        server.close()
 
 
 def test_tls_untrusted_server(pki: Path, tls_server: Callable[..., int]) -> None:
@@ -864,7 +900,7 @@ def test_async_tls(pki: Path, tls_server: Callable[..., int]) -> None:
     asyncio.run(main())
 
 
-@pytest.mark.parametrize("confirm", [b"\x00", None])
+@pytest.mark.parametrize("confirm", [b"\x00", CLEAN_CLOSE, None])
 def test_async_tls_refused(
     pki: Path, tls_server: Callable[..., int], confirm: bytes | None
 ) -> None:

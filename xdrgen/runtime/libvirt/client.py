@@ -174,10 +174,14 @@ def _confirms_finish(stream: DataStream[Any] | AsyncDataStream[Any], message: Me
     """
     if message.status == MessageStatus.ERROR:
         raise decode_error(message.payload)
-    if message.status != MessageStatus.OK or message.type != MessageType.STREAM:
-        return False  # unread data or a hole: dropped
+    if message.type != MessageType.STREAM:
+        return False  # a hole: dropped
+    if message.status == MessageStatus.CONTINUE:
+        if not message.payload:
+            stream._eof = True  # the server's end of data
+        return False  # unread data: dropped
     if stream.direction == "read" and not stream._eof:
-        stream._eof = True
+        stream._eof = True  # a server that ends its data with OK
         return False
     return True
 
@@ -230,8 +234,8 @@ class DataStream(Generic[R]):
             self._done = True
             self._client._forget_stream(self._header[3])
             raise decode_error(message.payload)
-        if message.status == MessageStatus.OK:
-            self._eof = True
+        if message.status == MessageStatus.OK or not message.payload:
+            self._eof = True  # libvirtd ends the data with an empty packet
             return b""
         return bytes(message.payload)
 
@@ -398,21 +402,26 @@ class RpcClient:
         self._router.handlers.remove(handler)
 
     def events(self, timeout: float | None = None) -> Iterator[Event]:
-        """Iterate over events as they arrive (until the connection closes,
-        or ``timeout`` seconds pass without one)."""
+        """Iterate over events from now on (the subscription starts with this
+        call), until the connection closes or ``timeout`` seconds pass
+        without one."""
         box: queue.Queue[Event | None] = queue.Queue()
         self._event_queues.append(box)
-        try:
-            while True:
-                try:
-                    item = box.get(timeout=timeout)
-                except queue.Empty:
-                    return
-                if item is None:
-                    return
-                yield item
-        finally:
-            self._event_queues.remove(box)
+
+        def iterate() -> Iterator[Event]:
+            try:
+                while True:
+                    try:
+                        item = box.get(timeout=timeout)
+                    except queue.Empty:
+                        return
+                    if item is None:
+                        return
+                    yield item
+            finally:
+                self._event_queues.remove(box)
+
+        return iterate()
 
     # ---- keepalive
     def start_keepalive(self, interval: float = 5.0, count: int = 5) -> None:
@@ -620,8 +629,8 @@ class AsyncDataStream(Generic[R]):
             self._done = True
             self._client._streams.pop(self._header[3], None)
             raise decode_error(message.payload)
-        if message.status == MessageStatus.OK:
-            self._eof = True
+        if message.status == MessageStatus.OK or not message.payload:
+            self._eof = True  # libvirtd ends the data with an empty packet
             return b""
         return bytes(message.payload)
 
@@ -745,18 +754,23 @@ class AsyncRpcClient:
     def remove_event_handler(self, handler: EventHandler) -> None:
         self._router.handlers.remove(handler)
 
-    async def events(self) -> AsyncIterator[Event]:
-        """Events as they arrive, until the connection closes."""
+    def events(self) -> AsyncIterator[Event]:
+        """Events from now on (the subscription starts with this call), until
+        the connection closes."""
         box: asyncio.Queue[Event | None] = asyncio.Queue()
         self._event_queues.append(box)
-        try:
-            while True:
-                item = await box.get()
-                if item is None:
-                    return
-                yield item
-        finally:
-            self._event_queues.remove(box)
+
+        async def iterate() -> AsyncIterator[Event]:
+            try:
+                while True:
+                    item = await box.get()
+                    if item is None:
+                        return
+                    yield item
+            finally:
+                self._event_queues.remove(box)
+
+        return iterate()
 
     def start_keepalive(self, interval: float = 5.0, count: int = 5) -> None:
         if self._keepalive is not None:

@@ -98,7 +98,7 @@ class Connection(RemoteClient):
         CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY; ``callback`` gets the
         events of this registration.  Returns the callback ID."""
         callback_id = self.connect_domain_event_callback_register_any(
-            event_id=event_id, dom=dom
+            eventID=event_id, dom=dom
         ).callbackID
 
         def handler(event: Event) -> None:
@@ -171,7 +171,7 @@ class AsyncConnection(AsyncRemoteClient):
         self, event_id: int, callback: Callable[[Event], None], dom: Any = None
     ) -> int:
         registered = await self.connect_domain_event_callback_register_any(
-            event_id=event_id, dom=dom
+            eventID=event_id, dom=dom
         )
         callback_id = registered.callbackID
 

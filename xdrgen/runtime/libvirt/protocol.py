@@ -152,20 +152,35 @@ class FrameDecoder:
         self._need = 0  # length of the frame being read, 0 while reading its length
 
     def feed(self, data: Buffer) -> list[Message]:
-        self._buffer += data
+        self.push(data)
         messages = []
-        while True:
-            if not self._need:
-                if len(self._buffer) < 4:
-                    break
-                self._need = parse_length(self._buffer)
-            if len(self._buffer) < self._need:
-                break
-            frame = bytes(self._buffer[: self._need])
-            del self._buffer[: self._need]
-            self._need = 0
+        while (frame := self.next_frame()) is not None:
             messages.append(parse_frame(frame))
         return messages
+
+    def push(self, data: Buffer) -> None:
+        """Buffer received bytes without decoding them (see :meth:`next_frame`)."""
+        self._buffer += data
+
+    def next_frame(self) -> bytes | None:
+        """Take the next whole frame (length word included) out of the buffer,
+        or None while it is incomplete; its header is not decoded.
+
+        A server uses this to take one call at a time (so that it can stop
+        at its limit of calls in flight) and to judge headers itself.  Raises
+        :class:`ProtocolError` for a length below the header or above
+        :data:`MAX_MESSAGE`, before the frame's bytes are waited for.
+        """
+        if not self._need:
+            if len(self._buffer) < 4:
+                return None
+            self._need = parse_length(self._buffer)
+        if len(self._buffer) < self._need:
+            return None
+        frame = bytes(self._buffer[: self._need])
+        del self._buffer[: self._need]
+        self._need = 0
+        return frame
 
     @property
     def pending(self) -> int:

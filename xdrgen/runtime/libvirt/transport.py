@@ -577,12 +577,16 @@ def _connect_tcp(host: str, port: int, deadline: _Deadline) -> socket.socket:
     raise _system_error(f"unable to connect to server at '{host}:{port}'", last) from last
 
 
-def _start_tls(sock: socket.socket, uri: LibvirtURI, deadline: _Deadline) -> ssl.SSLSocket:
-    ctx = create_tls_context(uri)
+def _start_tls(
+    sock: socket.socket, ctx: ssl.SSLContext, uri: LibvirtURI, deadline: _Deadline
+) -> ssl.SSLSocket:
     host = uri.connect_host
     try:
         sock.settimeout(deadline.remaining())
-        tls = ctx.wrap_socket(sock, server_hostname=host)
+        # Ragged EOFs must show while waiting for the confirmation: libvirtd
+        # drops clients it refuses without a TLS close, which gnutls (and so
+        # libvirt) reports as a read error, not as a clean end of stream.
+        tls = ctx.wrap_socket(sock, server_hostname=host, suppress_ragged_eofs=False)
     except TimeoutError as exc:
         sock.close()
         raise _timeout_error(f"TLS handshake with '{host}:{uri.port}'") from exc
@@ -601,6 +605,8 @@ def _start_tls(sock: socket.socket, uri: LibvirtURI, deadline: _Deadline) -> ssl
     if confirm != TLS_CONFIRMATION:
         tls.close()
         raise _verification_failed()
+    # From here on an abrupt close is just the end of the stream, like a socket.
+    tls.suppress_ragged_eofs = True
     return tls
 
 
@@ -654,8 +660,10 @@ def open_stream(
         stream = SocketStream(_connect_tcp(uri.connect_host, uri.port, deadline), "tcp")
     elif transport == "tls":
         assert uri.port is not None
+        # Credentials first, as libvirt does: no connection if they are unusable.
+        ctx = create_tls_context(uri)
         raw = _connect_tcp(uri.connect_host, uri.port, deadline)
-        stream = SocketStream(_start_tls(raw, uri, deadline), "tls")
+        stream = SocketStream(_start_tls(raw, ctx, uri, deadline), "tls")
     elif transport in ("ssh", "ext"):
         stream = _spawn(command_argv(uri, readonly), transport)
     else:
