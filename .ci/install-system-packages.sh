@@ -14,9 +14,11 @@ required=(
     netcat-openbsd          # remote side of the ssh transport
     openssl                 # CA / server / client certificates for TLS tests
     python3-libvirt         # reference client for benchmarks (/usr/bin/python3)
+    tshark                  # wire checks: tests/server/test_wire.py decodes captures
+    libvirt-wireshark       # ... with libvirt's dissector
 )
 # Installed only when this Debian release has them.
-optional=(tshark libvirt-wireshark)
+optional=()
 
 installed() {
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from support import ROOT
 
 SCRIPT = ROOT / "benchmarks" / "codec.py"
 

@@ -16,7 +16,7 @@ from xdrgen.cli import main
 from xdrgen.errors import XdrgenError
 from xdrgen.resolve import load
 
-from conftest import GOLDEN, LIBVIRT_DEFINES, LIBVIRT_X, ROOT, RPCSVC_X, define_args
+from support import GOLDEN, LIBVIRT_DEFINES, LIBVIRT_X, ROOT, RPCSVC_X, define_args
 
 UPDATE = os.environ.get("XDRGEN_UPDATE_GOLDEN") == "1"
 

@@ -264,9 +264,20 @@ class AdminTypedParamValueS(AdminTypedParamValue):
     @classmethod
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
         try:
-            s, offset = xdr.unpack_string(
-                data, offset, 4194304, "AdminTypedParamValueS.s"
-            )
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 4194304:
+                xdr.too_long("AdminTypedParamValueS.s", offset, _len1, 4194304)
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("AdminTypedParamValueS.s", _end2)
+            try:
+                s = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
+            offset = _pad3
         except struct.error:
             xdr.truncated("AdminTypedParamValueS", offset, data)
         return cls(s), offset
@@ -290,13 +301,78 @@ class AdminTypedParam(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            field, offset = xdr.unpack_string(
-                data, offset, 4194304, "AdminTypedParam.field"
-            )
-            value, offset = AdminTypedParamValue.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 4194304:
+                xdr.too_long("AdminTypedParam.field", offset, _len1, 4194304)
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated("AdminTypedParam.field", offset + 4, data)
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("AdminTypedParam.field", _end2)
+            try:
+                obj.field = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
+            offset = _pad3
+            (_d4,) = _S_i.unpack_from(data, offset)
+            offset += 4
+            if _d4 == 1:
+                _a5 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
+                (_a5.i,) = _S_i.unpack_from(data, offset)
+                offset += 4
+                obj.value = _a5
+            elif _d4 == 2:
+                _a6 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
+                (_a6.ui,) = _S_I.unpack_from(data, offset)
+                offset += 4
+                obj.value = _a6
+            elif _d4 == 3:
+                _a7 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
+                (_a7.l,) = _S_q.unpack_from(data, offset)
+                offset += 8
+                obj.value = _a7
+            elif _d4 == 4:
+                _a8 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
+                (_a8.ul,) = _S_Q.unpack_from(data, offset)
+                offset += 8
+                obj.value = _a8
+            elif _d4 == 5:
+                _a9 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
+                (_a9.d,) = _S_d.unpack_from(data, offset)
+                offset += 8
+                obj.value = _a9
+            elif _d4 == 6:
+                _a10 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
+                (_a10.b,) = _S_i.unpack_from(data, offset)
+                offset += 4
+                obj.value = _a10
+            elif _d4 == 7:
+                _a11 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
+                (_len12,) = _S_I.unpack_from(data, offset)
+                if _len12 > 4194304:
+                    xdr.too_long("AdminTypedParamValueS.s", offset, _len12, 4194304)
+                _end13 = offset + 4 + _len12
+                _pad14 = _end13 + (-_len12 & 3)
+                if _pad14 > len(data):
+                    xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
+                if (
+                    _pad14 != _end13
+                    and data[_end13:_pad14] != xdr.ZEROS[_pad14 - _end13]
+                ):
+                    xdr.bad_padding("AdminTypedParamValueS.s", _end13)
+                try:
+                    _a11.s = str(data[offset + 4 : _end13], "utf-8")
+                except UnicodeDecodeError as error:
+                    xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
+                offset = _pad14
+                obj.value = _a11
+            else:
+                xdr.bad_value("AdminTypedParamValue", offset - 4, "discriminant", _d4)
         except struct.error:
             xdr.truncated("AdminTypedParam", offset, data)
-        return cls(field, value), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -313,12 +389,24 @@ class AdminNonnullServer(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            name, offset = xdr.unpack_string(
-                data, offset, 4194304, "AdminNonnullServer.name"
-            )
+            obj = cls.__new__(cls)
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 4194304:
+                xdr.too_long("AdminNonnullServer.name", offset, _len1, 4194304)
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated("AdminNonnullServer.name", offset + 4, data)
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("AdminNonnullServer.name", _end2)
+            try:
+                obj.name = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8("AdminNonnullServer.name", offset + 4, error)
+            offset = _pad3
         except struct.error:
             xdr.truncated("AdminNonnullServer", offset, data)
-        return cls(name), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -348,12 +436,13 @@ class AdminNonnullClient(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            srv, offset = AdminNonnullServer.unpack_from(data, offset)
-            id, timestamp, transport = _S_QqI.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.srv, offset = AdminNonnullServer.unpack_from(data, offset)
+            obj.id, obj.timestamp, obj.transport = _S_QqI.unpack_from(data, offset)
             offset += 20
         except struct.error:
             xdr.truncated("AdminNonnullClient", offset, data)
-        return cls(srv, id, timestamp, transport), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -371,11 +460,12 @@ class AdminConnectOpenArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            (flags,) = _S_I.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("AdminConnectOpenArgs", offset, data)
-        return cls(flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -395,11 +485,12 @@ class AdminConnectGetLibVersionRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            (libVer,) = _S_Q.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (obj.libVer,) = _S_Q.unpack_from(data, offset)
             offset += 8
         except struct.error:
             xdr.truncated("AdminConnectGetLibVersionRet", offset, data)
-        return cls(libVer), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -424,11 +515,12 @@ class AdminConnectListServersArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            need_results, flags = _S_II.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.need_results, obj.flags = _S_II.unpack_from(data, offset)
             offset += 8
         except struct.error:
             xdr.truncated("AdminConnectListServersArgs", offset, data)
-        return cls(need_results, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -462,19 +554,37 @@ class AdminConnectListServersRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 4, "AdminConnectListServersRet.servers"
             )
             offset += 4
-            servers: list[AdminNonnullServer] = []
+            _items3: list[AdminNonnullServer] = []
+            _new4 = AdminNonnullServer.__new__
+            append = _items3.append
             for _ in range(_n1):
-                _e2, offset = AdminNonnullServer.unpack_from(data, offset)
-                servers.append(_e2)
-            (ret,) = _S_I.unpack_from(data, offset)
+                _e2 = _new4(AdminNonnullServer)
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
+                    xdr.too_long("AdminNonnullServer.name", offset, _len5, 4194304)
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
+                    xdr.truncated("AdminNonnullServer.name", offset + 4, data)
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                    xdr.bad_padding("AdminNonnullServer.name", _end6)
+                try:
+                    _e2.name = str(data[offset + 4 : _end6], "utf-8")
+                except UnicodeDecodeError as error:
+                    xdr.bad_utf8("AdminNonnullServer.name", offset + 4, error)
+                offset = _pad7
+                append(_e2)
+            obj.servers = _items3
+            (obj.ret,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("AdminConnectListServersRet", offset, data)
-        return cls(servers, ret), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -496,14 +606,28 @@ class AdminConnectLookupServerArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            name, offset = xdr.unpack_string(
-                data, offset, 4194304, "AdminConnectLookupServerArgs.name"
-            )
-            (flags,) = _S_I.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 4194304:
+                xdr.too_long(
+                    "AdminConnectLookupServerArgs.name", offset, _len1, 4194304
+                )
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated("AdminConnectLookupServerArgs.name", offset + 4, data)
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("AdminConnectLookupServerArgs.name", _end2)
+            try:
+                obj.name = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8("AdminConnectLookupServerArgs.name", offset + 4, error)
+            offset = _pad3
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("AdminConnectLookupServerArgs", offset, data)
-        return cls(name, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -525,10 +649,11 @@ class AdminConnectLookupServerRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            srv, offset = AdminNonnullServer.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.srv, offset = AdminNonnullServer.unpack_from(data, offset)
         except struct.error:
             xdr.truncated("AdminConnectLookupServerRet", offset, data)
-        return cls(srv), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -560,12 +685,13 @@ class AdminServerGetThreadpoolParametersArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            srv, offset = AdminNonnullServer.unpack_from(data, offset)
-            (flags,) = _S_I.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.srv, offset = AdminNonnullServer.unpack_from(data, offset)
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("AdminServerGetThreadpoolParametersArgs", offset, data)
-        return cls(srv, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -594,17 +720,91 @@ class AdminServerGetThreadpoolParametersRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 32, 12, "AdminServerGetThreadpoolParametersRet.params"
             )
             offset += 4
-            params: list[AdminTypedParam] = []
+            _items3: list[AdminTypedParam] = []
+            _new4 = AdminTypedParam.__new__
+            append = _items3.append
             for _ in range(_n1):
-                _e2, offset = AdminTypedParam.unpack_from(data, offset)
-                params.append(_e2)
+                _e2 = _new4(AdminTypedParam)
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
+                    xdr.too_long("AdminTypedParam.field", offset, _len5, 4194304)
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
+                    xdr.truncated("AdminTypedParam.field", offset + 4, data)
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                    xdr.bad_padding("AdminTypedParam.field", _end6)
+                try:
+                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                except UnicodeDecodeError as error:
+                    xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
+                offset = _pad7
+                (_d8,) = _S_i.unpack_from(data, offset)
+                offset += 4
+                if _d8 == 1:
+                    _a9 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
+                    (_a9.i,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a9
+                elif _d8 == 2:
+                    _a10 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
+                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a10
+                elif _d8 == 3:
+                    _a11 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
+                    (_a11.l,) = _S_q.unpack_from(data, offset)
+                    offset += 8
+                    _e2.value = _a11
+                elif _d8 == 4:
+                    _a12 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
+                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                    offset += 8
+                    _e2.value = _a12
+                elif _d8 == 5:
+                    _a13 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
+                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
+                    _e2.value = _a13
+                elif _d8 == 6:
+                    _a14 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
+                    (_a14.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a14
+                elif _d8 == 7:
+                    _a15 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
+                    (_len16,) = _S_I.unpack_from(data, offset)
+                    if _len16 > 4194304:
+                        xdr.too_long("AdminTypedParamValueS.s", offset, _len16, 4194304)
+                    _end17 = offset + 4 + _len16
+                    _pad18 = _end17 + (-_len16 & 3)
+                    if _pad18 > len(data):
+                        xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
+                    if (
+                        _pad18 != _end17
+                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                    ):
+                        xdr.bad_padding("AdminTypedParamValueS.s", _end17)
+                    try:
+                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                    except UnicodeDecodeError as error:
+                        xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
+                    offset = _pad18
+                    _e2.value = _a15
+                else:
+                    xdr.bad_value(
+                        "AdminTypedParamValue", offset - 4, "discriminant", _d8
+                    )
+                append(_e2)
+            obj.params = _items3
         except struct.error:
             xdr.truncated("AdminServerGetThreadpoolParametersRet", offset, data)
-        return cls(params), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -652,20 +852,94 @@ class AdminServerSetThreadpoolParametersArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            srv, offset = AdminNonnullServer.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.srv, offset = AdminNonnullServer.unpack_from(data, offset)
             _n1 = xdr.unpack_count(
                 data, offset, 32, 12, "AdminServerSetThreadpoolParametersArgs.params"
             )
             offset += 4
-            params: list[AdminTypedParam] = []
+            _items3: list[AdminTypedParam] = []
+            _new4 = AdminTypedParam.__new__
+            append = _items3.append
             for _ in range(_n1):
-                _e2, offset = AdminTypedParam.unpack_from(data, offset)
-                params.append(_e2)
-            (flags,) = _S_I.unpack_from(data, offset)
+                _e2 = _new4(AdminTypedParam)
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
+                    xdr.too_long("AdminTypedParam.field", offset, _len5, 4194304)
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
+                    xdr.truncated("AdminTypedParam.field", offset + 4, data)
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                    xdr.bad_padding("AdminTypedParam.field", _end6)
+                try:
+                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                except UnicodeDecodeError as error:
+                    xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
+                offset = _pad7
+                (_d8,) = _S_i.unpack_from(data, offset)
+                offset += 4
+                if _d8 == 1:
+                    _a9 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
+                    (_a9.i,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a9
+                elif _d8 == 2:
+                    _a10 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
+                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a10
+                elif _d8 == 3:
+                    _a11 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
+                    (_a11.l,) = _S_q.unpack_from(data, offset)
+                    offset += 8
+                    _e2.value = _a11
+                elif _d8 == 4:
+                    _a12 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
+                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                    offset += 8
+                    _e2.value = _a12
+                elif _d8 == 5:
+                    _a13 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
+                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
+                    _e2.value = _a13
+                elif _d8 == 6:
+                    _a14 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
+                    (_a14.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a14
+                elif _d8 == 7:
+                    _a15 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
+                    (_len16,) = _S_I.unpack_from(data, offset)
+                    if _len16 > 4194304:
+                        xdr.too_long("AdminTypedParamValueS.s", offset, _len16, 4194304)
+                    _end17 = offset + 4 + _len16
+                    _pad18 = _end17 + (-_len16 & 3)
+                    if _pad18 > len(data):
+                        xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
+                    if (
+                        _pad18 != _end17
+                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                    ):
+                        xdr.bad_padding("AdminTypedParamValueS.s", _end17)
+                    try:
+                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                    except UnicodeDecodeError as error:
+                        xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
+                    offset = _pad18
+                    _e2.value = _a15
+                else:
+                    xdr.bad_value(
+                        "AdminTypedParamValue", offset - 4, "discriminant", _d8
+                    )
+                append(_e2)
+            obj.params = _items3
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("AdminServerSetThreadpoolParametersArgs", offset, data)
-        return cls(srv, params, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -699,12 +973,13 @@ class AdminServerListClientsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            srv, offset = AdminNonnullServer.unpack_from(data, offset)
-            need_results, flags = _S_II.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.srv, offset = AdminNonnullServer.unpack_from(data, offset)
+            obj.need_results, obj.flags = _S_II.unpack_from(data, offset)
             offset += 8
         except struct.error:
             xdr.truncated("AdminServerListClientsArgs", offset, data)
-        return cls(srv, need_results, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -738,19 +1013,26 @@ class AdminServerListClientsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 24, "AdminServerListClientsRet.clients"
             )
             offset += 4
-            clients: list[AdminNonnullClient] = []
+            _items3: list[AdminNonnullClient] = []
+            _new4 = AdminNonnullClient.__new__
+            append = _items3.append
             for _ in range(_n1):
-                _e2, offset = AdminNonnullClient.unpack_from(data, offset)
-                clients.append(_e2)
-            (ret,) = _S_I.unpack_from(data, offset)
+                _e2 = _new4(AdminNonnullClient)
+                _e2.srv, offset = AdminNonnullServer.unpack_from(data, offset)
+                _e2.id, _e2.timestamp, _e2.transport = _S_QqI.unpack_from(data, offset)
+                offset += 20
+                append(_e2)
+            obj.clients = _items3
+            (obj.ret,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("AdminServerListClientsRet", offset, data)
-        return cls(clients, ret), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -780,12 +1062,13 @@ class AdminServerLookupClientArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            srv, offset = AdminNonnullServer.unpack_from(data, offset)
-            id, flags = _S_QI.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.srv, offset = AdminNonnullServer.unpack_from(data, offset)
+            obj.id, obj.flags = _S_QI.unpack_from(data, offset)
             offset += 12
         except struct.error:
             xdr.truncated("AdminServerLookupClientArgs", offset, data)
-        return cls(srv, id, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -807,10 +1090,11 @@ class AdminServerLookupClientRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            clnt, offset = AdminNonnullClient.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.clnt, offset = AdminNonnullClient.unpack_from(data, offset)
         except struct.error:
             xdr.truncated("AdminServerLookupClientRet", offset, data)
-        return cls(clnt), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -836,12 +1120,13 @@ class AdminClientGetInfoArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            clnt, offset = AdminNonnullClient.unpack_from(data, offset)
-            (flags,) = _S_I.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.clnt, offset = AdminNonnullClient.unpack_from(data, offset)
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("AdminClientGetInfoArgs", offset, data)
-        return cls(clnt, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -865,15 +1150,89 @@ class AdminClientGetInfoRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(data, offset, 64, 12, "AdminClientGetInfoRet.params")
             offset += 4
-            params: list[AdminTypedParam] = []
+            _items3: list[AdminTypedParam] = []
+            _new4 = AdminTypedParam.__new__
+            append = _items3.append
             for _ in range(_n1):
-                _e2, offset = AdminTypedParam.unpack_from(data, offset)
-                params.append(_e2)
+                _e2 = _new4(AdminTypedParam)
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
+                    xdr.too_long("AdminTypedParam.field", offset, _len5, 4194304)
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
+                    xdr.truncated("AdminTypedParam.field", offset + 4, data)
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                    xdr.bad_padding("AdminTypedParam.field", _end6)
+                try:
+                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                except UnicodeDecodeError as error:
+                    xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
+                offset = _pad7
+                (_d8,) = _S_i.unpack_from(data, offset)
+                offset += 4
+                if _d8 == 1:
+                    _a9 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
+                    (_a9.i,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a9
+                elif _d8 == 2:
+                    _a10 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
+                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a10
+                elif _d8 == 3:
+                    _a11 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
+                    (_a11.l,) = _S_q.unpack_from(data, offset)
+                    offset += 8
+                    _e2.value = _a11
+                elif _d8 == 4:
+                    _a12 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
+                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                    offset += 8
+                    _e2.value = _a12
+                elif _d8 == 5:
+                    _a13 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
+                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
+                    _e2.value = _a13
+                elif _d8 == 6:
+                    _a14 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
+                    (_a14.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a14
+                elif _d8 == 7:
+                    _a15 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
+                    (_len16,) = _S_I.unpack_from(data, offset)
+                    if _len16 > 4194304:
+                        xdr.too_long("AdminTypedParamValueS.s", offset, _len16, 4194304)
+                    _end17 = offset + 4 + _len16
+                    _pad18 = _end17 + (-_len16 & 3)
+                    if _pad18 > len(data):
+                        xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
+                    if (
+                        _pad18 != _end17
+                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                    ):
+                        xdr.bad_padding("AdminTypedParamValueS.s", _end17)
+                    try:
+                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                    except UnicodeDecodeError as error:
+                        xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
+                    offset = _pad18
+                    _e2.value = _a15
+                else:
+                    xdr.bad_value(
+                        "AdminTypedParamValue", offset - 4, "discriminant", _d8
+                    )
+                append(_e2)
+            obj.params = _items3
         except struct.error:
             xdr.truncated("AdminClientGetInfoRet", offset, data)
-        return cls(params), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -897,12 +1256,13 @@ class AdminClientCloseArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            clnt, offset = AdminNonnullClient.unpack_from(data, offset)
-            (flags,) = _S_I.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.clnt, offset = AdminNonnullClient.unpack_from(data, offset)
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("AdminClientCloseArgs", offset, data)
-        return cls(clnt, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -931,12 +1291,13 @@ class AdminServerGetClientLimitsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            srv, offset = AdminNonnullServer.unpack_from(data, offset)
-            (flags,) = _S_I.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.srv, offset = AdminNonnullServer.unpack_from(data, offset)
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("AdminServerGetClientLimitsArgs", offset, data)
-        return cls(srv, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -963,17 +1324,91 @@ class AdminServerGetClientLimitsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 32, 12, "AdminServerGetClientLimitsRet.params"
             )
             offset += 4
-            params: list[AdminTypedParam] = []
+            _items3: list[AdminTypedParam] = []
+            _new4 = AdminTypedParam.__new__
+            append = _items3.append
             for _ in range(_n1):
-                _e2, offset = AdminTypedParam.unpack_from(data, offset)
-                params.append(_e2)
+                _e2 = _new4(AdminTypedParam)
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
+                    xdr.too_long("AdminTypedParam.field", offset, _len5, 4194304)
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
+                    xdr.truncated("AdminTypedParam.field", offset + 4, data)
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                    xdr.bad_padding("AdminTypedParam.field", _end6)
+                try:
+                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                except UnicodeDecodeError as error:
+                    xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
+                offset = _pad7
+                (_d8,) = _S_i.unpack_from(data, offset)
+                offset += 4
+                if _d8 == 1:
+                    _a9 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
+                    (_a9.i,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a9
+                elif _d8 == 2:
+                    _a10 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
+                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a10
+                elif _d8 == 3:
+                    _a11 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
+                    (_a11.l,) = _S_q.unpack_from(data, offset)
+                    offset += 8
+                    _e2.value = _a11
+                elif _d8 == 4:
+                    _a12 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
+                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                    offset += 8
+                    _e2.value = _a12
+                elif _d8 == 5:
+                    _a13 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
+                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
+                    _e2.value = _a13
+                elif _d8 == 6:
+                    _a14 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
+                    (_a14.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a14
+                elif _d8 == 7:
+                    _a15 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
+                    (_len16,) = _S_I.unpack_from(data, offset)
+                    if _len16 > 4194304:
+                        xdr.too_long("AdminTypedParamValueS.s", offset, _len16, 4194304)
+                    _end17 = offset + 4 + _len16
+                    _pad18 = _end17 + (-_len16 & 3)
+                    if _pad18 > len(data):
+                        xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
+                    if (
+                        _pad18 != _end17
+                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                    ):
+                        xdr.bad_padding("AdminTypedParamValueS.s", _end17)
+                    try:
+                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                    except UnicodeDecodeError as error:
+                        xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
+                    offset = _pad18
+                    _e2.value = _a15
+                else:
+                    xdr.bad_value(
+                        "AdminTypedParamValue", offset - 4, "discriminant", _d8
+                    )
+                append(_e2)
+            obj.params = _items3
         except struct.error:
             xdr.truncated("AdminServerGetClientLimitsRet", offset, data)
-        return cls(params), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -1016,20 +1451,94 @@ class AdminServerSetClientLimitsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            srv, offset = AdminNonnullServer.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.srv, offset = AdminNonnullServer.unpack_from(data, offset)
             _n1 = xdr.unpack_count(
                 data, offset, 32, 12, "AdminServerSetClientLimitsArgs.params"
             )
             offset += 4
-            params: list[AdminTypedParam] = []
+            _items3: list[AdminTypedParam] = []
+            _new4 = AdminTypedParam.__new__
+            append = _items3.append
             for _ in range(_n1):
-                _e2, offset = AdminTypedParam.unpack_from(data, offset)
-                params.append(_e2)
-            (flags,) = _S_I.unpack_from(data, offset)
+                _e2 = _new4(AdminTypedParam)
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
+                    xdr.too_long("AdminTypedParam.field", offset, _len5, 4194304)
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
+                    xdr.truncated("AdminTypedParam.field", offset + 4, data)
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                    xdr.bad_padding("AdminTypedParam.field", _end6)
+                try:
+                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                except UnicodeDecodeError as error:
+                    xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
+                offset = _pad7
+                (_d8,) = _S_i.unpack_from(data, offset)
+                offset += 4
+                if _d8 == 1:
+                    _a9 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
+                    (_a9.i,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a9
+                elif _d8 == 2:
+                    _a10 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
+                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a10
+                elif _d8 == 3:
+                    _a11 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
+                    (_a11.l,) = _S_q.unpack_from(data, offset)
+                    offset += 8
+                    _e2.value = _a11
+                elif _d8 == 4:
+                    _a12 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
+                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                    offset += 8
+                    _e2.value = _a12
+                elif _d8 == 5:
+                    _a13 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
+                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
+                    _e2.value = _a13
+                elif _d8 == 6:
+                    _a14 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
+                    (_a14.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a14
+                elif _d8 == 7:
+                    _a15 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
+                    (_len16,) = _S_I.unpack_from(data, offset)
+                    if _len16 > 4194304:
+                        xdr.too_long("AdminTypedParamValueS.s", offset, _len16, 4194304)
+                    _end17 = offset + 4 + _len16
+                    _pad18 = _end17 + (-_len16 & 3)
+                    if _pad18 > len(data):
+                        xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
+                    if (
+                        _pad18 != _end17
+                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                    ):
+                        xdr.bad_padding("AdminTypedParamValueS.s", _end17)
+                    try:
+                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                    except UnicodeDecodeError as error:
+                        xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
+                    offset = _pad18
+                    _e2.value = _a15
+                else:
+                    xdr.bad_value(
+                        "AdminTypedParamValue", offset - 4, "discriminant", _d8
+                    )
+                append(_e2)
+            obj.params = _items3
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("AdminServerSetClientLimitsArgs", offset, data)
-        return cls(srv, params, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -1058,12 +1567,13 @@ class AdminServerUpdateTlsFilesArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            srv, offset = AdminNonnullServer.unpack_from(data, offset)
-            (flags,) = _S_I.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.srv, offset = AdminNonnullServer.unpack_from(data, offset)
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("AdminServerUpdateTlsFilesArgs", offset, data)
-        return cls(srv, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -1083,11 +1593,12 @@ class AdminConnectGetLoggingOutputsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            (flags,) = _S_I.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("AdminConnectGetLoggingOutputsArgs", offset, data)
-        return cls(flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -1114,14 +1625,32 @@ class AdminConnectGetLoggingOutputsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            outputs, offset = xdr.unpack_string(
-                data, offset, 4194304, "AdminConnectGetLoggingOutputsRet.outputs"
-            )
-            (noutputs,) = _S_I.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 4194304:
+                xdr.too_long(
+                    "AdminConnectGetLoggingOutputsRet.outputs", offset, _len1, 4194304
+                )
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated(
+                    "AdminConnectGetLoggingOutputsRet.outputs", offset + 4, data
+                )
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("AdminConnectGetLoggingOutputsRet.outputs", _end2)
+            try:
+                obj.outputs = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8(
+                    "AdminConnectGetLoggingOutputsRet.outputs", offset + 4, error
+                )
+            offset = _pad3
+            (obj.noutputs,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("AdminConnectGetLoggingOutputsRet", offset, data)
-        return cls(outputs, noutputs), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -1141,11 +1670,12 @@ class AdminConnectGetLoggingFiltersArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            (flags,) = _S_I.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("AdminConnectGetLoggingFiltersArgs", offset, data)
-        return cls(flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -1177,21 +1707,42 @@ class AdminConnectGetLoggingFiltersRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            filters: str | None = None
+            obj = cls.__new__(cls)
+            obj.filters = None
             if xdr.unpack_flag(
                 data, offset, "AdminConnectGetLoggingFiltersRet.filters"
             ):
                 offset += 4
-                filters, offset = xdr.unpack_string(
-                    data, offset, 4194304, "AdminConnectGetLoggingFiltersRet.filters"
-                )
+                (_len1,) = _S_I.unpack_from(data, offset)
+                if _len1 > 4194304:
+                    xdr.too_long(
+                        "AdminConnectGetLoggingFiltersRet.filters",
+                        offset,
+                        _len1,
+                        4194304,
+                    )
+                _end2 = offset + 4 + _len1
+                _pad3 = _end2 + (-_len1 & 3)
+                if _pad3 > len(data):
+                    xdr.truncated(
+                        "AdminConnectGetLoggingFiltersRet.filters", offset + 4, data
+                    )
+                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                    xdr.bad_padding("AdminConnectGetLoggingFiltersRet.filters", _end2)
+                try:
+                    obj.filters = str(data[offset + 4 : _end2], "utf-8")
+                except UnicodeDecodeError as error:
+                    xdr.bad_utf8(
+                        "AdminConnectGetLoggingFiltersRet.filters", offset + 4, error
+                    )
+                offset = _pad3
             else:
                 offset += 4
-            (nfilters,) = _S_I.unpack_from(data, offset)
+            (obj.nfilters,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("AdminConnectGetLoggingFiltersRet", offset, data)
-        return cls(filters, nfilters), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -1220,21 +1771,42 @@ class AdminConnectSetLoggingOutputsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            outputs: str | None = None
+            obj = cls.__new__(cls)
+            obj.outputs = None
             if xdr.unpack_flag(
                 data, offset, "AdminConnectSetLoggingOutputsArgs.outputs"
             ):
                 offset += 4
-                outputs, offset = xdr.unpack_string(
-                    data, offset, 4194304, "AdminConnectSetLoggingOutputsArgs.outputs"
-                )
+                (_len1,) = _S_I.unpack_from(data, offset)
+                if _len1 > 4194304:
+                    xdr.too_long(
+                        "AdminConnectSetLoggingOutputsArgs.outputs",
+                        offset,
+                        _len1,
+                        4194304,
+                    )
+                _end2 = offset + 4 + _len1
+                _pad3 = _end2 + (-_len1 & 3)
+                if _pad3 > len(data):
+                    xdr.truncated(
+                        "AdminConnectSetLoggingOutputsArgs.outputs", offset + 4, data
+                    )
+                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                    xdr.bad_padding("AdminConnectSetLoggingOutputsArgs.outputs", _end2)
+                try:
+                    obj.outputs = str(data[offset + 4 : _end2], "utf-8")
+                except UnicodeDecodeError as error:
+                    xdr.bad_utf8(
+                        "AdminConnectSetLoggingOutputsArgs.outputs", offset + 4, error
+                    )
+                offset = _pad3
             else:
                 offset += 4
-            (flags,) = _S_I.unpack_from(data, offset)
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("AdminConnectSetLoggingOutputsArgs", offset, data)
-        return cls(outputs, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -1263,21 +1835,42 @@ class AdminConnectSetLoggingFiltersArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            filters: str | None = None
+            obj = cls.__new__(cls)
+            obj.filters = None
             if xdr.unpack_flag(
                 data, offset, "AdminConnectSetLoggingFiltersArgs.filters"
             ):
                 offset += 4
-                filters, offset = xdr.unpack_string(
-                    data, offset, 4194304, "AdminConnectSetLoggingFiltersArgs.filters"
-                )
+                (_len1,) = _S_I.unpack_from(data, offset)
+                if _len1 > 4194304:
+                    xdr.too_long(
+                        "AdminConnectSetLoggingFiltersArgs.filters",
+                        offset,
+                        _len1,
+                        4194304,
+                    )
+                _end2 = offset + 4 + _len1
+                _pad3 = _end2 + (-_len1 & 3)
+                if _pad3 > len(data):
+                    xdr.truncated(
+                        "AdminConnectSetLoggingFiltersArgs.filters", offset + 4, data
+                    )
+                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                    xdr.bad_padding("AdminConnectSetLoggingFiltersArgs.filters", _end2)
+                try:
+                    obj.filters = str(data[offset + 4 : _end2], "utf-8")
+                except UnicodeDecodeError as error:
+                    xdr.bad_utf8(
+                        "AdminConnectSetLoggingFiltersArgs.filters", offset + 4, error
+                    )
+                offset = _pad3
             else:
                 offset += 4
-            (flags,) = _S_I.unpack_from(data, offset)
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("AdminConnectSetLoggingFiltersArgs", offset, data)
-        return cls(filters, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -1302,11 +1895,12 @@ class AdminConnectSetDaemonTimeoutArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            timeout, flags = _S_II.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.timeout, obj.flags = _S_II.unpack_from(data, offset)
             offset += 8
         except struct.error:
             xdr.truncated("AdminConnectSetDaemonTimeoutArgs", offset, data)
-        return cls(timeout, flags), offset
+        return obj, offset
 
 
 class AdminProcedure(enum.IntEnum):
@@ -1393,7 +1987,20 @@ def pack_admin_nonnull_string(out: bytearray, value: str) -> None:
 
 def unpack_admin_nonnull_string(data: xdr.Buffer, offset: int = 0) -> tuple[str, int]:
     try:
-        value, offset = xdr.unpack_string(data, offset, 4194304, "AdminNonnullString")
+        (_len1,) = _S_I.unpack_from(data, offset)
+        if _len1 > 4194304:
+            xdr.too_long("AdminNonnullString", offset, _len1, 4194304)
+        _end2 = offset + 4 + _len1
+        _pad3 = _end2 + (-_len1 & 3)
+        if _pad3 > len(data):
+            xdr.truncated("AdminNonnullString", offset + 4, data)
+        if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+            xdr.bad_padding("AdminNonnullString", _end2)
+        try:
+            value = str(data[offset + 4 : _end2], "utf-8")
+        except UnicodeDecodeError as error:
+            xdr.bad_utf8("AdminNonnullString", offset + 4, error)
+        offset = _pad3
     except struct.error:
         xdr.truncated("AdminNonnullString", offset, data)
     return value, offset
@@ -1419,7 +2026,20 @@ def unpack_admin_string(data: xdr.Buffer, offset: int = 0) -> tuple[str | None, 
         value: str | None = None
         if xdr.unpack_flag(data, offset, "AdminString"):
             offset += 4
-            value, offset = xdr.unpack_string(data, offset, 4194304, "AdminString")
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 4194304:
+                xdr.too_long("AdminString", offset, _len1, 4194304)
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated("AdminString", offset + 4, data)
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("AdminString", _end2)
+            try:
+                value = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8("AdminString", offset + 4, error)
+            offset = _pad3
         else:
             offset += 4
     except struct.error:

@@ -52,16 +52,28 @@ class VirLockSpaceProtocolOwner(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            (uuid,) = _S_16s.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (obj.uuid,) = _S_16s.unpack_from(data, offset)
             offset += 16
-            name, offset = xdr.unpack_string(
-                data, offset, 65536, "VirLockSpaceProtocolOwner.name"
-            )
-            id, pid = _S_II.unpack_from(data, offset)
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 65536:
+                xdr.too_long("VirLockSpaceProtocolOwner.name", offset, _len1, 65536)
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated("VirLockSpaceProtocolOwner.name", offset + 4, data)
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("VirLockSpaceProtocolOwner.name", _end2)
+            try:
+                obj.name = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8("VirLockSpaceProtocolOwner.name", offset + 4, error)
+            offset = _pad3
+            obj.id, obj.pid = _S_II.unpack_from(data, offset)
             offset += 8
         except struct.error:
             xdr.truncated("VirLockSpaceProtocolOwner", offset, data)
-        return cls(uuid, name, id, pid), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -90,12 +102,13 @@ class VirLockSpaceProtocolRegisterArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            owner, offset = VirLockSpaceProtocolOwner.unpack_from(data, offset)
-            (flags,) = _S_I.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.owner, offset = VirLockSpaceProtocolOwner.unpack_from(data, offset)
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("VirLockSpaceProtocolRegisterArgs", offset, data)
-        return cls(owner, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -115,11 +128,12 @@ class VirLockSpaceProtocolRestrictArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            (flags,) = _S_I.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("VirLockSpaceProtocolRestrictArgs", offset, data)
-        return cls(flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -141,14 +155,26 @@ class VirLockSpaceProtocolNewArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            path, offset = xdr.unpack_string(
-                data, offset, 65536, "VirLockSpaceProtocolNewArgs.path"
-            )
-            (flags,) = _S_I.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 65536:
+                xdr.too_long("VirLockSpaceProtocolNewArgs.path", offset, _len1, 65536)
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated("VirLockSpaceProtocolNewArgs.path", offset + 4, data)
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("VirLockSpaceProtocolNewArgs.path", _end2)
+            try:
+                obj.path = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8("VirLockSpaceProtocolNewArgs.path", offset + 4, error)
+            offset = _pad3
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("VirLockSpaceProtocolNewArgs", offset, data)
-        return cls(path, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -179,17 +205,52 @@ class VirLockSpaceProtocolCreateResourceArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            path, offset = xdr.unpack_string(
-                data, offset, 65536, "VirLockSpaceProtocolCreateResourceArgs.path"
-            )
-            name, offset = xdr.unpack_string(
-                data, offset, 65536, "VirLockSpaceProtocolCreateResourceArgs.name"
-            )
-            (flags,) = _S_I.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 65536:
+                xdr.too_long(
+                    "VirLockSpaceProtocolCreateResourceArgs.path", offset, _len1, 65536
+                )
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated(
+                    "VirLockSpaceProtocolCreateResourceArgs.path", offset + 4, data
+                )
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("VirLockSpaceProtocolCreateResourceArgs.path", _end2)
+            try:
+                obj.path = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8(
+                    "VirLockSpaceProtocolCreateResourceArgs.path", offset + 4, error
+                )
+            offset = _pad3
+            (_len4,) = _S_I.unpack_from(data, offset)
+            if _len4 > 65536:
+                xdr.too_long(
+                    "VirLockSpaceProtocolCreateResourceArgs.name", offset, _len4, 65536
+                )
+            _end5 = offset + 4 + _len4
+            _pad6 = _end5 + (-_len4 & 3)
+            if _pad6 > len(data):
+                xdr.truncated(
+                    "VirLockSpaceProtocolCreateResourceArgs.name", offset + 4, data
+                )
+            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
+                xdr.bad_padding("VirLockSpaceProtocolCreateResourceArgs.name", _end5)
+            try:
+                obj.name = str(data[offset + 4 : _end5], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8(
+                    "VirLockSpaceProtocolCreateResourceArgs.name", offset + 4, error
+                )
+            offset = _pad6
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("VirLockSpaceProtocolCreateResourceArgs", offset, data)
-        return cls(path, name, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -220,17 +281,52 @@ class VirLockSpaceProtocolDeleteResourceArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            path, offset = xdr.unpack_string(
-                data, offset, 65536, "VirLockSpaceProtocolDeleteResourceArgs.path"
-            )
-            name, offset = xdr.unpack_string(
-                data, offset, 65536, "VirLockSpaceProtocolDeleteResourceArgs.name"
-            )
-            (flags,) = _S_I.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 65536:
+                xdr.too_long(
+                    "VirLockSpaceProtocolDeleteResourceArgs.path", offset, _len1, 65536
+                )
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated(
+                    "VirLockSpaceProtocolDeleteResourceArgs.path", offset + 4, data
+                )
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("VirLockSpaceProtocolDeleteResourceArgs.path", _end2)
+            try:
+                obj.path = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8(
+                    "VirLockSpaceProtocolDeleteResourceArgs.path", offset + 4, error
+                )
+            offset = _pad3
+            (_len4,) = _S_I.unpack_from(data, offset)
+            if _len4 > 65536:
+                xdr.too_long(
+                    "VirLockSpaceProtocolDeleteResourceArgs.name", offset, _len4, 65536
+                )
+            _end5 = offset + 4 + _len4
+            _pad6 = _end5 + (-_len4 & 3)
+            if _pad6 > len(data):
+                xdr.truncated(
+                    "VirLockSpaceProtocolDeleteResourceArgs.name", offset + 4, data
+                )
+            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
+                xdr.bad_padding("VirLockSpaceProtocolDeleteResourceArgs.name", _end5)
+            try:
+                obj.name = str(data[offset + 4 : _end5], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8(
+                    "VirLockSpaceProtocolDeleteResourceArgs.name", offset + 4, error
+                )
+            offset = _pad6
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("VirLockSpaceProtocolDeleteResourceArgs", offset, data)
-        return cls(path, name, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -261,17 +357,52 @@ class VirLockSpaceProtocolAcquireResourceArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            path, offset = xdr.unpack_string(
-                data, offset, 65536, "VirLockSpaceProtocolAcquireResourceArgs.path"
-            )
-            name, offset = xdr.unpack_string(
-                data, offset, 65536, "VirLockSpaceProtocolAcquireResourceArgs.name"
-            )
-            (flags,) = _S_I.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 65536:
+                xdr.too_long(
+                    "VirLockSpaceProtocolAcquireResourceArgs.path", offset, _len1, 65536
+                )
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated(
+                    "VirLockSpaceProtocolAcquireResourceArgs.path", offset + 4, data
+                )
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("VirLockSpaceProtocolAcquireResourceArgs.path", _end2)
+            try:
+                obj.path = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8(
+                    "VirLockSpaceProtocolAcquireResourceArgs.path", offset + 4, error
+                )
+            offset = _pad3
+            (_len4,) = _S_I.unpack_from(data, offset)
+            if _len4 > 65536:
+                xdr.too_long(
+                    "VirLockSpaceProtocolAcquireResourceArgs.name", offset, _len4, 65536
+                )
+            _end5 = offset + 4 + _len4
+            _pad6 = _end5 + (-_len4 & 3)
+            if _pad6 > len(data):
+                xdr.truncated(
+                    "VirLockSpaceProtocolAcquireResourceArgs.name", offset + 4, data
+                )
+            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
+                xdr.bad_padding("VirLockSpaceProtocolAcquireResourceArgs.name", _end5)
+            try:
+                obj.name = str(data[offset + 4 : _end5], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8(
+                    "VirLockSpaceProtocolAcquireResourceArgs.name", offset + 4, error
+                )
+            offset = _pad6
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("VirLockSpaceProtocolAcquireResourceArgs", offset, data)
-        return cls(path, name, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -302,17 +433,52 @@ class VirLockSpaceProtocolReleaseResourceArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            path, offset = xdr.unpack_string(
-                data, offset, 65536, "VirLockSpaceProtocolReleaseResourceArgs.path"
-            )
-            name, offset = xdr.unpack_string(
-                data, offset, 65536, "VirLockSpaceProtocolReleaseResourceArgs.name"
-            )
-            (flags,) = _S_I.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 65536:
+                xdr.too_long(
+                    "VirLockSpaceProtocolReleaseResourceArgs.path", offset, _len1, 65536
+                )
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated(
+                    "VirLockSpaceProtocolReleaseResourceArgs.path", offset + 4, data
+                )
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("VirLockSpaceProtocolReleaseResourceArgs.path", _end2)
+            try:
+                obj.path = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8(
+                    "VirLockSpaceProtocolReleaseResourceArgs.path", offset + 4, error
+                )
+            offset = _pad3
+            (_len4,) = _S_I.unpack_from(data, offset)
+            if _len4 > 65536:
+                xdr.too_long(
+                    "VirLockSpaceProtocolReleaseResourceArgs.name", offset, _len4, 65536
+                )
+            _end5 = offset + 4 + _len4
+            _pad6 = _end5 + (-_len4 & 3)
+            if _pad6 > len(data):
+                xdr.truncated(
+                    "VirLockSpaceProtocolReleaseResourceArgs.name", offset + 4, data
+                )
+            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
+                xdr.bad_padding("VirLockSpaceProtocolReleaseResourceArgs.name", _end5)
+            try:
+                obj.name = str(data[offset + 4 : _end5], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8(
+                    "VirLockSpaceProtocolReleaseResourceArgs.name", offset + 4, error
+                )
+            offset = _pad6
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("VirLockSpaceProtocolReleaseResourceArgs", offset, data)
-        return cls(path, name, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -329,12 +495,30 @@ class VirLockSpaceProtocolCreateLockSpaceArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            path, offset = xdr.unpack_string(
-                data, offset, 65536, "VirLockSpaceProtocolCreateLockSpaceArgs.path"
-            )
+            obj = cls.__new__(cls)
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 65536:
+                xdr.too_long(
+                    "VirLockSpaceProtocolCreateLockSpaceArgs.path", offset, _len1, 65536
+                )
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated(
+                    "VirLockSpaceProtocolCreateLockSpaceArgs.path", offset + 4, data
+                )
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("VirLockSpaceProtocolCreateLockSpaceArgs.path", _end2)
+            try:
+                obj.path = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8(
+                    "VirLockSpaceProtocolCreateLockSpaceArgs.path", offset + 4, error
+                )
+            offset = _pad3
         except struct.error:
             xdr.truncated("VirLockSpaceProtocolCreateLockSpaceArgs", offset, data)
-        return cls(path), offset
+        return obj, offset
 
 
 class VirLockSpaceProtocolProcedure(enum.IntEnum):
@@ -412,9 +596,20 @@ def unpack_vir_lock_space_protocol_non_null_string(
     data: xdr.Buffer, offset: int = 0
 ) -> tuple[str, int]:
     try:
-        value, offset = xdr.unpack_string(
-            data, offset, 65536, "VirLockSpaceProtocolNonNullString"
-        )
+        (_len1,) = _S_I.unpack_from(data, offset)
+        if _len1 > 65536:
+            xdr.too_long("VirLockSpaceProtocolNonNullString", offset, _len1, 65536)
+        _end2 = offset + 4 + _len1
+        _pad3 = _end2 + (-_len1 & 3)
+        if _pad3 > len(data):
+            xdr.truncated("VirLockSpaceProtocolNonNullString", offset + 4, data)
+        if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+            xdr.bad_padding("VirLockSpaceProtocolNonNullString", _end2)
+        try:
+            value = str(data[offset + 4 : _end2], "utf-8")
+        except UnicodeDecodeError as error:
+            xdr.bad_utf8("VirLockSpaceProtocolNonNullString", offset + 4, error)
+        offset = _pad3
     except struct.error:
         xdr.truncated("VirLockSpaceProtocolNonNullString", offset, data)
     return value, offset
@@ -442,9 +637,20 @@ def unpack_vir_lock_space_protocol_string(
         value: str | None = None
         if xdr.unpack_flag(data, offset, "VirLockSpaceProtocolString"):
             offset += 4
-            value, offset = xdr.unpack_string(
-                data, offset, 65536, "VirLockSpaceProtocolString"
-            )
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 65536:
+                xdr.too_long("VirLockSpaceProtocolString", offset, _len1, 65536)
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated("VirLockSpaceProtocolString", offset + 4, data)
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("VirLockSpaceProtocolString", _end2)
+            try:
+                value = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8("VirLockSpaceProtocolString", offset + 4, error)
+            offset = _pad3
         else:
             offset += 4
     except struct.error:

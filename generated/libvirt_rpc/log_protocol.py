@@ -46,14 +46,26 @@ class VirLogManagerProtocolDomain(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            (uuid,) = _S_16s.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (obj.uuid,) = _S_16s.unpack_from(data, offset)
             offset += 16
-            name, offset = xdr.unpack_string(
-                data, offset, 4194304, "VirLogManagerProtocolDomain.name"
-            )
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 4194304:
+                xdr.too_long("VirLogManagerProtocolDomain.name", offset, _len1, 4194304)
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated("VirLogManagerProtocolDomain.name", offset + 4, data)
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("VirLogManagerProtocolDomain.name", _end2)
+            try:
+                obj.name = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8("VirLogManagerProtocolDomain.name", offset + 4, error)
+            offset = _pad3
         except struct.error:
             xdr.truncated("VirLogManagerProtocolDomain", offset, data)
-        return cls(uuid, name), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -78,11 +90,12 @@ class VirLogManagerProtocolLogFilePosition(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            inode, offset_ = _S_QQ.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.inode, obj.offset = _S_QQ.unpack_from(data, offset)
             offset += 16
         except struct.error:
             xdr.truncated("VirLogManagerProtocolLogFilePosition", offset, data)
-        return cls(inode, offset_), offset
+        return obj, offset
 
 
 class VirLogManagerProtocolDomainOpenLogFileFlags(enum.IntEnum):
@@ -142,21 +155,67 @@ class VirLogManagerProtocolDomainOpenLogFileArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            driver, offset = xdr.unpack_string(
-                data,
-                offset,
-                4194304,
-                "VirLogManagerProtocolDomainOpenLogFileArgs.driver",
-            )
-            dom, offset = VirLogManagerProtocolDomain.unpack_from(data, offset)
-            path, offset = xdr.unpack_string(
-                data, offset, 4194304, "VirLogManagerProtocolDomainOpenLogFileArgs.path"
-            )
-            (flags,) = _S_I.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 4194304:
+                xdr.too_long(
+                    "VirLogManagerProtocolDomainOpenLogFileArgs.driver",
+                    offset,
+                    _len1,
+                    4194304,
+                )
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated(
+                    "VirLogManagerProtocolDomainOpenLogFileArgs.driver",
+                    offset + 4,
+                    data,
+                )
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding(
+                    "VirLogManagerProtocolDomainOpenLogFileArgs.driver", _end2
+                )
+            try:
+                obj.driver = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8(
+                    "VirLogManagerProtocolDomainOpenLogFileArgs.driver",
+                    offset + 4,
+                    error,
+                )
+            offset = _pad3
+            obj.dom, offset = VirLogManagerProtocolDomain.unpack_from(data, offset)
+            (_len4,) = _S_I.unpack_from(data, offset)
+            if _len4 > 4194304:
+                xdr.too_long(
+                    "VirLogManagerProtocolDomainOpenLogFileArgs.path",
+                    offset,
+                    _len4,
+                    4194304,
+                )
+            _end5 = offset + 4 + _len4
+            _pad6 = _end5 + (-_len4 & 3)
+            if _pad6 > len(data):
+                xdr.truncated(
+                    "VirLogManagerProtocolDomainOpenLogFileArgs.path", offset + 4, data
+                )
+            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
+                xdr.bad_padding(
+                    "VirLogManagerProtocolDomainOpenLogFileArgs.path", _end5
+                )
+            try:
+                obj.path = str(data[offset + 4 : _end5], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8(
+                    "VirLogManagerProtocolDomainOpenLogFileArgs.path", offset + 4, error
+                )
+            offset = _pad6
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("VirLogManagerProtocolDomainOpenLogFileArgs", offset, data)
-        return cls(driver, dom, path, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -178,10 +237,13 @@ class VirLogManagerProtocolDomainOpenLogFileRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            pos, offset = VirLogManagerProtocolLogFilePosition.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.pos, offset = VirLogManagerProtocolLogFilePosition.unpack_from(
+                data, offset
+            )
         except struct.error:
             xdr.truncated("VirLogManagerProtocolDomainOpenLogFileRet", offset, data)
-        return cls(pos), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -211,19 +273,43 @@ class VirLogManagerProtocolDomainGetLogFilePositionArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            path, offset = xdr.unpack_string(
-                data,
-                offset,
-                4194304,
-                "VirLogManagerProtocolDomainGetLogFilePositionArgs.path",
-            )
-            (flags,) = _S_I.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 4194304:
+                xdr.too_long(
+                    "VirLogManagerProtocolDomainGetLogFilePositionArgs.path",
+                    offset,
+                    _len1,
+                    4194304,
+                )
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated(
+                    "VirLogManagerProtocolDomainGetLogFilePositionArgs.path",
+                    offset + 4,
+                    data,
+                )
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding(
+                    "VirLogManagerProtocolDomainGetLogFilePositionArgs.path", _end2
+                )
+            try:
+                obj.path = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8(
+                    "VirLogManagerProtocolDomainGetLogFilePositionArgs.path",
+                    offset + 4,
+                    error,
+                )
+            offset = _pad3
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated(
                 "VirLogManagerProtocolDomainGetLogFilePositionArgs", offset, data
             )
-        return cls(path, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -245,12 +331,15 @@ class VirLogManagerProtocolDomainGetLogFilePositionRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            pos, offset = VirLogManagerProtocolLogFilePosition.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.pos, offset = VirLogManagerProtocolLogFilePosition.unpack_from(
+                data, offset
+            )
         except struct.error:
             xdr.truncated(
                 "VirLogManagerProtocolDomainGetLogFilePositionRet", offset, data
             )
-        return cls(pos), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -288,15 +377,40 @@ class VirLogManagerProtocolDomainReadLogFileArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            path, offset = xdr.unpack_string(
-                data, offset, 4194304, "VirLogManagerProtocolDomainReadLogFileArgs.path"
+            obj = cls.__new__(cls)
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 4194304:
+                xdr.too_long(
+                    "VirLogManagerProtocolDomainReadLogFileArgs.path",
+                    offset,
+                    _len1,
+                    4194304,
+                )
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated(
+                    "VirLogManagerProtocolDomainReadLogFileArgs.path", offset + 4, data
+                )
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding(
+                    "VirLogManagerProtocolDomainReadLogFileArgs.path", _end2
+                )
+            try:
+                obj.path = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8(
+                    "VirLogManagerProtocolDomainReadLogFileArgs.path", offset + 4, error
+                )
+            offset = _pad3
+            obj.pos, offset = VirLogManagerProtocolLogFilePosition.unpack_from(
+                data, offset
             )
-            pos, offset = VirLogManagerProtocolLogFilePosition.unpack_from(data, offset)
-            maxlen, flags = _S_QI.unpack_from(data, offset)
+            obj.maxlen, obj.flags = _S_QI.unpack_from(data, offset)
             offset += 12
         except struct.error:
             xdr.truncated("VirLogManagerProtocolDomainReadLogFileArgs", offset, data)
-        return cls(path, pos, maxlen, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -313,12 +427,33 @@ class VirLogManagerProtocolDomainReadLogFileRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            data_, offset = xdr.unpack_string(
-                data, offset, 4194304, "VirLogManagerProtocolDomainReadLogFileRet.data"
-            )
+            obj = cls.__new__(cls)
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 4194304:
+                xdr.too_long(
+                    "VirLogManagerProtocolDomainReadLogFileRet.data",
+                    offset,
+                    _len1,
+                    4194304,
+                )
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated(
+                    "VirLogManagerProtocolDomainReadLogFileRet.data", offset + 4, data
+                )
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("VirLogManagerProtocolDomainReadLogFileRet.data", _end2)
+            try:
+                obj.data = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8(
+                    "VirLogManagerProtocolDomainReadLogFileRet.data", offset + 4, error
+                )
+            offset = _pad3
         except struct.error:
             xdr.truncated("VirLogManagerProtocolDomainReadLogFileRet", offset, data)
-        return cls(data_), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -368,30 +503,100 @@ class VirLogManagerProtocolDomainAppendLogFileArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            driver, offset = xdr.unpack_string(
-                data,
-                offset,
-                4194304,
-                "VirLogManagerProtocolDomainAppendLogFileArgs.driver",
-            )
-            dom, offset = VirLogManagerProtocolDomain.unpack_from(data, offset)
-            path, offset = xdr.unpack_string(
-                data,
-                offset,
-                4194304,
-                "VirLogManagerProtocolDomainAppendLogFileArgs.path",
-            )
-            message, offset = xdr.unpack_string(
-                data,
-                offset,
-                4194304,
-                "VirLogManagerProtocolDomainAppendLogFileArgs.message",
-            )
-            (flags,) = _S_I.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 4194304:
+                xdr.too_long(
+                    "VirLogManagerProtocolDomainAppendLogFileArgs.driver",
+                    offset,
+                    _len1,
+                    4194304,
+                )
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated(
+                    "VirLogManagerProtocolDomainAppendLogFileArgs.driver",
+                    offset + 4,
+                    data,
+                )
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding(
+                    "VirLogManagerProtocolDomainAppendLogFileArgs.driver", _end2
+                )
+            try:
+                obj.driver = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8(
+                    "VirLogManagerProtocolDomainAppendLogFileArgs.driver",
+                    offset + 4,
+                    error,
+                )
+            offset = _pad3
+            obj.dom, offset = VirLogManagerProtocolDomain.unpack_from(data, offset)
+            (_len4,) = _S_I.unpack_from(data, offset)
+            if _len4 > 4194304:
+                xdr.too_long(
+                    "VirLogManagerProtocolDomainAppendLogFileArgs.path",
+                    offset,
+                    _len4,
+                    4194304,
+                )
+            _end5 = offset + 4 + _len4
+            _pad6 = _end5 + (-_len4 & 3)
+            if _pad6 > len(data):
+                xdr.truncated(
+                    "VirLogManagerProtocolDomainAppendLogFileArgs.path",
+                    offset + 4,
+                    data,
+                )
+            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
+                xdr.bad_padding(
+                    "VirLogManagerProtocolDomainAppendLogFileArgs.path", _end5
+                )
+            try:
+                obj.path = str(data[offset + 4 : _end5], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8(
+                    "VirLogManagerProtocolDomainAppendLogFileArgs.path",
+                    offset + 4,
+                    error,
+                )
+            offset = _pad6
+            (_len7,) = _S_I.unpack_from(data, offset)
+            if _len7 > 4194304:
+                xdr.too_long(
+                    "VirLogManagerProtocolDomainAppendLogFileArgs.message",
+                    offset,
+                    _len7,
+                    4194304,
+                )
+            _end8 = offset + 4 + _len7
+            _pad9 = _end8 + (-_len7 & 3)
+            if _pad9 > len(data):
+                xdr.truncated(
+                    "VirLogManagerProtocolDomainAppendLogFileArgs.message",
+                    offset + 4,
+                    data,
+                )
+            if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
+                xdr.bad_padding(
+                    "VirLogManagerProtocolDomainAppendLogFileArgs.message", _end8
+                )
+            try:
+                obj.message = str(data[offset + 4 : _end8], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8(
+                    "VirLogManagerProtocolDomainAppendLogFileArgs.message",
+                    offset + 4,
+                    error,
+                )
+            offset = _pad9
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("VirLogManagerProtocolDomainAppendLogFileArgs", offset, data)
-        return cls(driver, dom, path, message, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -414,11 +619,12 @@ class VirLogManagerProtocolDomainAppendLogFileRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            (ret,) = _S_i.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (obj.ret,) = _S_i.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("VirLogManagerProtocolDomainAppendLogFileRet", offset, data)
-        return cls(ret), offset
+        return obj, offset
 
 
 class VirLogManagerProtocolProcedure(enum.IntEnum):
@@ -480,9 +686,20 @@ def unpack_vir_log_manager_protocol_non_null_string(
     data: xdr.Buffer, offset: int = 0
 ) -> tuple[str, int]:
     try:
-        value, offset = xdr.unpack_string(
-            data, offset, 4194304, "VirLogManagerProtocolNonNullString"
-        )
+        (_len1,) = _S_I.unpack_from(data, offset)
+        if _len1 > 4194304:
+            xdr.too_long("VirLogManagerProtocolNonNullString", offset, _len1, 4194304)
+        _end2 = offset + 4 + _len1
+        _pad3 = _end2 + (-_len1 & 3)
+        if _pad3 > len(data):
+            xdr.truncated("VirLogManagerProtocolNonNullString", offset + 4, data)
+        if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+            xdr.bad_padding("VirLogManagerProtocolNonNullString", _end2)
+        try:
+            value = str(data[offset + 4 : _end2], "utf-8")
+        except UnicodeDecodeError as error:
+            xdr.bad_utf8("VirLogManagerProtocolNonNullString", offset + 4, error)
+        offset = _pad3
     except struct.error:
         xdr.truncated("VirLogManagerProtocolNonNullString", offset, data)
     return value, offset
@@ -510,9 +727,20 @@ def unpack_vir_log_manager_protocol_string(
         value: str | None = None
         if xdr.unpack_flag(data, offset, "VirLogManagerProtocolString"):
             offset += 4
-            value, offset = xdr.unpack_string(
-                data, offset, 4194304, "VirLogManagerProtocolString"
-            )
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 4194304:
+                xdr.too_long("VirLogManagerProtocolString", offset, _len1, 4194304)
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated("VirLogManagerProtocolString", offset + 4, data)
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("VirLogManagerProtocolString", _end2)
+            try:
+                value = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8("VirLogManagerProtocolString", offset + 4, error)
+            offset = _pad3
         else:
             offset += 4
     except struct.error:

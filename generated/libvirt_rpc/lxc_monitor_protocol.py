@@ -71,19 +71,21 @@ class VirLXCMonitorExitEventMsg(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            obj = cls.__new__(cls)
             (_r1,) = _S_i.unpack_from(data, offset)
-            status = _VirLXCMonitorExitStatus_MEMBERS.get(_r1)
-            if status is None:
+            _m2 = _VirLXCMonitorExitStatus_MEMBERS.get(_r1)
+            if _m2 is None:
                 xdr.bad_value(
                     "VirLXCMonitorExitEventMsg.status",
                     offset,
                     "VirLXCMonitorExitStatus value",
                     _r1,
                 )
+            obj.status = _m2
             offset += 4
         except struct.error:
             xdr.truncated("VirLXCMonitorExitEventMsg", offset, data)
-        return cls(status), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -103,11 +105,12 @@ class VirLXCMonitorInitEventMsg(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            (initpid,) = _S_Q.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (obj.initpid,) = _S_Q.unpack_from(data, offset)
             offset += 8
         except struct.error:
             xdr.truncated("VirLXCMonitorInitEventMsg", offset, data)
-        return cls(initpid), offset
+        return obj, offset
 
 
 class VirLXCMonitorProcedure(enum.IntEnum):

@@ -92,12 +92,13 @@ class LxcDomainOpenNamespaceArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (flags,) = _S_I.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("LxcDomainOpenNamespaceArgs", offset, data)
-        return cls(dom, flags), offset
+        return obj, offset
 
 
 class LxcProcedure(enum.IntEnum):

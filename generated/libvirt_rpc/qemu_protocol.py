@@ -98,15 +98,27 @@ class QemuDomainMonitorCommandArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            cmd, offset = xdr.unpack_string(
-                data, offset, 4194304, "QemuDomainMonitorCommandArgs.cmd"
-            )
-            (flags,) = _S_I.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 4194304:
+                xdr.too_long("QemuDomainMonitorCommandArgs.cmd", offset, _len1, 4194304)
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated("QemuDomainMonitorCommandArgs.cmd", offset + 4, data)
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("QemuDomainMonitorCommandArgs.cmd", _end2)
+            try:
+                obj.cmd = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8("QemuDomainMonitorCommandArgs.cmd", offset + 4, error)
+            offset = _pad3
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("QemuDomainMonitorCommandArgs", offset, data)
-        return cls(dom, cmd, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -121,12 +133,26 @@ class QemuDomainMonitorCommandRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            result, offset = xdr.unpack_string(
-                data, offset, 4194304, "QemuDomainMonitorCommandRet.result"
-            )
+            obj = cls.__new__(cls)
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 4194304:
+                xdr.too_long(
+                    "QemuDomainMonitorCommandRet.result", offset, _len1, 4194304
+                )
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated("QemuDomainMonitorCommandRet.result", offset + 4, data)
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("QemuDomainMonitorCommandRet.result", _end2)
+            try:
+                obj.result = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8("QemuDomainMonitorCommandRet.result", offset + 4, error)
+            offset = _pad3
         except struct.error:
             xdr.truncated("QemuDomainMonitorCommandRet", offset, data)
-        return cls(result), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -147,11 +173,12 @@ class QemuDomainAttachArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            pid_value, flags = _S_II.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.pid_value, obj.flags = _S_II.unpack_from(data, offset)
             offset += 8
         except struct.error:
             xdr.truncated("QemuDomainAttachArgs", offset, data)
-        return cls(pid_value, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -170,10 +197,11 @@ class QemuDomainAttachRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
         except struct.error:
             xdr.truncated("QemuDomainAttachRet", offset, data)
-        return cls(dom), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -205,15 +233,27 @@ class QemuDomainAgentCommandArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            cmd, offset = xdr.unpack_string(
-                data, offset, 4194304, "QemuDomainAgentCommandArgs.cmd"
-            )
-            timeout, flags = _S_iI.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 4194304:
+                xdr.too_long("QemuDomainAgentCommandArgs.cmd", offset, _len1, 4194304)
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated("QemuDomainAgentCommandArgs.cmd", offset + 4, data)
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("QemuDomainAgentCommandArgs.cmd", _end2)
+            try:
+                obj.cmd = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8("QemuDomainAgentCommandArgs.cmd", offset + 4, error)
+            offset = _pad3
+            obj.timeout, obj.flags = _S_iI.unpack_from(data, offset)
             offset += 8
         except struct.error:
             xdr.truncated("QemuDomainAgentCommandArgs", offset, data)
-        return cls(dom, cmd, timeout, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -233,17 +273,31 @@ class QemuDomainAgentCommandRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            result: str | None = None
+            obj = cls.__new__(cls)
+            obj.result = None
             if xdr.unpack_flag(data, offset, "QemuDomainAgentCommandRet.result"):
                 offset += 4
-                result, offset = xdr.unpack_string(
-                    data, offset, 4194304, "QemuDomainAgentCommandRet.result"
-                )
+                (_len1,) = _S_I.unpack_from(data, offset)
+                if _len1 > 4194304:
+                    xdr.too_long(
+                        "QemuDomainAgentCommandRet.result", offset, _len1, 4194304
+                    )
+                _end2 = offset + 4 + _len1
+                _pad3 = _end2 + (-_len1 & 3)
+                if _pad3 > len(data):
+                    xdr.truncated("QemuDomainAgentCommandRet.result", offset + 4, data)
+                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                    xdr.bad_padding("QemuDomainAgentCommandRet.result", _end2)
+                try:
+                    obj.result = str(data[offset + 4 : _end2], "utf-8")
+                except UnicodeDecodeError as error:
+                    xdr.bad_utf8("QemuDomainAgentCommandRet.result", offset + 4, error)
+                offset = _pad3
             else:
                 offset += 4
         except struct.error:
             xdr.truncated("QemuDomainAgentCommandRet", offset, data)
-        return cls(result), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -289,32 +343,56 @@ class QemuConnectDomainMonitorEventRegisterArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            dom: RemoteNonnullDomain | None = None
+            obj = cls.__new__(cls)
+            obj.dom = None
             if xdr.unpack_flag(
                 data, offset, "QemuConnectDomainMonitorEventRegisterArgs.dom"
             ):
                 offset += 4
-                dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
+                obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             else:
                 offset += 4
-            event: str | None = None
+            obj.event = None
             if xdr.unpack_flag(
                 data, offset, "QemuConnectDomainMonitorEventRegisterArgs.event"
             ):
                 offset += 4
-                event, offset = xdr.unpack_string(
-                    data,
-                    offset,
-                    4194304,
-                    "QemuConnectDomainMonitorEventRegisterArgs.event",
-                )
+                (_len1,) = _S_I.unpack_from(data, offset)
+                if _len1 > 4194304:
+                    xdr.too_long(
+                        "QemuConnectDomainMonitorEventRegisterArgs.event",
+                        offset,
+                        _len1,
+                        4194304,
+                    )
+                _end2 = offset + 4 + _len1
+                _pad3 = _end2 + (-_len1 & 3)
+                if _pad3 > len(data):
+                    xdr.truncated(
+                        "QemuConnectDomainMonitorEventRegisterArgs.event",
+                        offset + 4,
+                        data,
+                    )
+                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                    xdr.bad_padding(
+                        "QemuConnectDomainMonitorEventRegisterArgs.event", _end2
+                    )
+                try:
+                    obj.event = str(data[offset + 4 : _end2], "utf-8")
+                except UnicodeDecodeError as error:
+                    xdr.bad_utf8(
+                        "QemuConnectDomainMonitorEventRegisterArgs.event",
+                        offset + 4,
+                        error,
+                    )
+                offset = _pad3
             else:
                 offset += 4
-            (flags,) = _S_I.unpack_from(data, offset)
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("QemuConnectDomainMonitorEventRegisterArgs", offset, data)
-        return cls(dom, event, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -337,11 +415,12 @@ class QemuConnectDomainMonitorEventRegisterRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            (callbackID,) = _S_i.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (obj.callbackID,) = _S_i.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("QemuConnectDomainMonitorEventRegisterRet", offset, data)
-        return cls(callbackID), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -364,11 +443,12 @@ class QemuConnectDomainMonitorEventDeregisterArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            (callbackID,) = _S_i.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (obj.callbackID,) = _S_i.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("QemuConnectDomainMonitorEventDeregisterArgs", offset, data)
-        return cls(callbackID), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -417,25 +497,50 @@ class QemuDomainMonitorEventMsg(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            (callbackID,) = _S_i.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (obj.callbackID,) = _S_i.unpack_from(data, offset)
             offset += 4
-            dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            event, offset = xdr.unpack_string(
-                data, offset, 4194304, "QemuDomainMonitorEventMsg.event"
-            )
-            seconds, micros = _S_qI.unpack_from(data, offset)
+            obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 4194304:
+                xdr.too_long("QemuDomainMonitorEventMsg.event", offset, _len1, 4194304)
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated("QemuDomainMonitorEventMsg.event", offset + 4, data)
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("QemuDomainMonitorEventMsg.event", _end2)
+            try:
+                obj.event = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8("QemuDomainMonitorEventMsg.event", offset + 4, error)
+            offset = _pad3
+            obj.seconds, obj.micros = _S_qI.unpack_from(data, offset)
             offset += 12
-            details: str | None = None
+            obj.details = None
             if xdr.unpack_flag(data, offset, "QemuDomainMonitorEventMsg.details"):
                 offset += 4
-                details, offset = xdr.unpack_string(
-                    data, offset, 4194304, "QemuDomainMonitorEventMsg.details"
-                )
+                (_len4,) = _S_I.unpack_from(data, offset)
+                if _len4 > 4194304:
+                    xdr.too_long(
+                        "QemuDomainMonitorEventMsg.details", offset, _len4, 4194304
+                    )
+                _end5 = offset + 4 + _len4
+                _pad6 = _end5 + (-_len4 & 3)
+                if _pad6 > len(data):
+                    xdr.truncated("QemuDomainMonitorEventMsg.details", offset + 4, data)
+                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
+                    xdr.bad_padding("QemuDomainMonitorEventMsg.details", _end5)
+                try:
+                    obj.details = str(data[offset + 4 : _end5], "utf-8")
+                except UnicodeDecodeError as error:
+                    xdr.bad_utf8("QemuDomainMonitorEventMsg.details", offset + 4, error)
+                offset = _pad6
             else:
                 offset += 4
         except struct.error:
             xdr.truncated("QemuDomainMonitorEventMsg", offset, data)
-        return cls(callbackID, dom, event, seconds, micros, details), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -471,15 +576,33 @@ class QemuDomainMonitorCommandWithFilesArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            cmd, offset = xdr.unpack_string(
-                data, offset, 4194304, "QemuDomainMonitorCommandWithFilesArgs.cmd"
-            )
-            (flags,) = _S_I.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 4194304:
+                xdr.too_long(
+                    "QemuDomainMonitorCommandWithFilesArgs.cmd", offset, _len1, 4194304
+                )
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated(
+                    "QemuDomainMonitorCommandWithFilesArgs.cmd", offset + 4, data
+                )
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("QemuDomainMonitorCommandWithFilesArgs.cmd", _end2)
+            try:
+                obj.cmd = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8(
+                    "QemuDomainMonitorCommandWithFilesArgs.cmd", offset + 4, error
+                )
+            offset = _pad3
+            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("QemuDomainMonitorCommandWithFilesArgs", offset, data)
-        return cls(dom, cmd, flags), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -496,12 +619,33 @@ class QemuDomainMonitorCommandWithFilesRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            result, offset = xdr.unpack_string(
-                data, offset, 4194304, "QemuDomainMonitorCommandWithFilesRet.result"
-            )
+            obj = cls.__new__(cls)
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 4194304:
+                xdr.too_long(
+                    "QemuDomainMonitorCommandWithFilesRet.result",
+                    offset,
+                    _len1,
+                    4194304,
+                )
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated(
+                    "QemuDomainMonitorCommandWithFilesRet.result", offset + 4, data
+                )
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("QemuDomainMonitorCommandWithFilesRet.result", _end2)
+            try:
+                obj.result = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8(
+                    "QemuDomainMonitorCommandWithFilesRet.result", offset + 4, error
+                )
+            offset = _pad3
         except struct.error:
             xdr.truncated("QemuDomainMonitorCommandWithFilesRet", offset, data)
-        return cls(result), offset
+        return obj, offset
 
 
 class QemuProcedure(enum.IntEnum):

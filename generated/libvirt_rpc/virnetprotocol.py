@@ -33,6 +33,7 @@ from xdrgen.runtime import xdr
 
 _S_16s = struct.Struct(">16s")
 _S_16si = struct.Struct(">16si")
+_S_I = struct.Struct(">I")
 _S_IIiiIi = struct.Struct(">IIiiIi")
 _S_i = struct.Struct(">i")
 _S_ii = struct.Struct(">ii")
@@ -251,27 +252,32 @@ class VirNetMessageHeader(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            prog, vers, proc, _r1, serial, _r2 = _S_IIiiIi.unpack_from(data, offset)
-            type = _VirNetMessageType_MEMBERS.get(_r1)
-            if type is None:
+            obj = cls.__new__(cls)
+            obj.prog, obj.vers, obj.proc, _r1, obj.serial, _r2 = _S_IIiiIi.unpack_from(
+                data, offset
+            )
+            _m3 = _VirNetMessageType_MEMBERS.get(_r1)
+            if _m3 is None:
                 xdr.bad_value(
                     "VirNetMessageHeader.type",
                     offset + 12,
                     "VirNetMessageType value",
                     _r1,
                 )
-            status = _VirNetMessageStatus_MEMBERS.get(_r2)
-            if status is None:
+            obj.type = _m3
+            _m4 = _VirNetMessageStatus_MEMBERS.get(_r2)
+            if _m4 is None:
                 xdr.bad_value(
                     "VirNetMessageHeader.status",
                     offset + 20,
                     "VirNetMessageStatus value",
                     _r2,
                 )
+            obj.status = _m4
             offset += 24
         except struct.error:
             xdr.truncated("VirNetMessageHeader", offset, data)
-        return cls(prog, vers, proc, type, serial, status), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -295,14 +301,26 @@ class VirNetMessageNonnullDomain(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            name, offset = xdr.unpack_string(
-                data, offset, 4194304, "VirNetMessageNonnullDomain.name"
-            )
-            uuid, id = _S_16si.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 4194304:
+                xdr.too_long("VirNetMessageNonnullDomain.name", offset, _len1, 4194304)
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated("VirNetMessageNonnullDomain.name", offset + 4, data)
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("VirNetMessageNonnullDomain.name", _end2)
+            try:
+                obj.name = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8("VirNetMessageNonnullDomain.name", offset + 4, error)
+            offset = _pad3
+            obj.uuid, obj.id = _S_16si.unpack_from(data, offset)
             offset += 20
         except struct.error:
             xdr.truncated("VirNetMessageNonnullDomain", offset, data)
-        return cls(name, uuid, id), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -321,14 +339,26 @@ class VirNetMessageNonnullNetwork(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            name, offset = xdr.unpack_string(
-                data, offset, 4194304, "VirNetMessageNonnullNetwork.name"
-            )
-            (uuid,) = _S_16s.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 4194304:
+                xdr.too_long("VirNetMessageNonnullNetwork.name", offset, _len1, 4194304)
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated("VirNetMessageNonnullNetwork.name", offset + 4, data)
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("VirNetMessageNonnullNetwork.name", _end2)
+            try:
+                obj.name = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8("VirNetMessageNonnullNetwork.name", offset + 4, error)
+            offset = _pad3
+            (obj.uuid,) = _S_16s.unpack_from(data, offset)
             offset += 16
         except struct.error:
             xdr.truncated("VirNetMessageNonnullNetwork", offset, data)
-        return cls(name, uuid), offset
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -426,62 +456,107 @@ class VirNetMessageError(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            code, domain = _S_ii.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.code, obj.domain = _S_ii.unpack_from(data, offset)
             offset += 8
-            message: str | None = None
+            obj.message = None
             if xdr.unpack_flag(data, offset, "VirNetMessageError.message"):
                 offset += 4
-                message, offset = xdr.unpack_string(
-                    data, offset, 4194304, "VirNetMessageError.message"
-                )
+                (_len1,) = _S_I.unpack_from(data, offset)
+                if _len1 > 4194304:
+                    xdr.too_long("VirNetMessageError.message", offset, _len1, 4194304)
+                _end2 = offset + 4 + _len1
+                _pad3 = _end2 + (-_len1 & 3)
+                if _pad3 > len(data):
+                    xdr.truncated("VirNetMessageError.message", offset + 4, data)
+                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                    xdr.bad_padding("VirNetMessageError.message", _end2)
+                try:
+                    obj.message = str(data[offset + 4 : _end2], "utf-8")
+                except UnicodeDecodeError as error:
+                    xdr.bad_utf8("VirNetMessageError.message", offset + 4, error)
+                offset = _pad3
             else:
                 offset += 4
-            (level,) = _S_i.unpack_from(data, offset)
+            (obj.level,) = _S_i.unpack_from(data, offset)
             offset += 4
-            dom: VirNetMessageNonnullDomain | None = None
+            obj.dom = None
             if xdr.unpack_flag(data, offset, "VirNetMessageError.dom"):
                 offset += 4
-                dom, offset = VirNetMessageNonnullDomain.unpack_from(data, offset)
+                obj.dom, offset = VirNetMessageNonnullDomain.unpack_from(data, offset)
             else:
                 offset += 4
-            str1: str | None = None
+            obj.str1 = None
             if xdr.unpack_flag(data, offset, "VirNetMessageError.str1"):
                 offset += 4
-                str1, offset = xdr.unpack_string(
-                    data, offset, 4194304, "VirNetMessageError.str1"
-                )
+                (_len4,) = _S_I.unpack_from(data, offset)
+                if _len4 > 4194304:
+                    xdr.too_long("VirNetMessageError.str1", offset, _len4, 4194304)
+                _end5 = offset + 4 + _len4
+                _pad6 = _end5 + (-_len4 & 3)
+                if _pad6 > len(data):
+                    xdr.truncated("VirNetMessageError.str1", offset + 4, data)
+                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
+                    xdr.bad_padding("VirNetMessageError.str1", _end5)
+                try:
+                    obj.str1 = str(data[offset + 4 : _end5], "utf-8")
+                except UnicodeDecodeError as error:
+                    xdr.bad_utf8("VirNetMessageError.str1", offset + 4, error)
+                offset = _pad6
             else:
                 offset += 4
-            str2: str | None = None
+            obj.str2 = None
             if xdr.unpack_flag(data, offset, "VirNetMessageError.str2"):
                 offset += 4
-                str2, offset = xdr.unpack_string(
-                    data, offset, 4194304, "VirNetMessageError.str2"
-                )
+                (_len7,) = _S_I.unpack_from(data, offset)
+                if _len7 > 4194304:
+                    xdr.too_long("VirNetMessageError.str2", offset, _len7, 4194304)
+                _end8 = offset + 4 + _len7
+                _pad9 = _end8 + (-_len7 & 3)
+                if _pad9 > len(data):
+                    xdr.truncated("VirNetMessageError.str2", offset + 4, data)
+                if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
+                    xdr.bad_padding("VirNetMessageError.str2", _end8)
+                try:
+                    obj.str2 = str(data[offset + 4 : _end8], "utf-8")
+                except UnicodeDecodeError as error:
+                    xdr.bad_utf8("VirNetMessageError.str2", offset + 4, error)
+                offset = _pad9
             else:
                 offset += 4
-            str3: str | None = None
+            obj.str3 = None
             if xdr.unpack_flag(data, offset, "VirNetMessageError.str3"):
                 offset += 4
-                str3, offset = xdr.unpack_string(
-                    data, offset, 4194304, "VirNetMessageError.str3"
-                )
+                (_len10,) = _S_I.unpack_from(data, offset)
+                if _len10 > 4194304:
+                    xdr.too_long("VirNetMessageError.str3", offset, _len10, 4194304)
+                _end11 = offset + 4 + _len10
+                _pad12 = _end11 + (-_len10 & 3)
+                if _pad12 > len(data):
+                    xdr.truncated("VirNetMessageError.str3", offset + 4, data)
+                if (
+                    _pad12 != _end11
+                    and data[_end11:_pad12] != xdr.ZEROS[_pad12 - _end11]
+                ):
+                    xdr.bad_padding("VirNetMessageError.str3", _end11)
+                try:
+                    obj.str3 = str(data[offset + 4 : _end11], "utf-8")
+                except UnicodeDecodeError as error:
+                    xdr.bad_utf8("VirNetMessageError.str3", offset + 4, error)
+                offset = _pad12
             else:
                 offset += 4
-            int1, int2 = _S_ii.unpack_from(data, offset)
+            obj.int1, obj.int2 = _S_ii.unpack_from(data, offset)
             offset += 8
-            net: VirNetMessageNonnullNetwork | None = None
+            obj.net = None
             if xdr.unpack_flag(data, offset, "VirNetMessageError.net"):
                 offset += 4
-                net, offset = VirNetMessageNonnullNetwork.unpack_from(data, offset)
+                obj.net, offset = VirNetMessageNonnullNetwork.unpack_from(data, offset)
             else:
                 offset += 4
         except struct.error:
             xdr.truncated("VirNetMessageError", offset, data)
-        return (
-            cls(code, domain, message, level, dom, str1, str2, str3, int1, int2, net),
-            offset,
-        )
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -502,11 +577,12 @@ class VirNetStreamHole(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            length, flags = _S_qI.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.length, obj.flags = _S_qI.unpack_from(data, offset)
             offset += 12
         except struct.error:
             xdr.truncated("VirNetStreamHole", offset, data)
-        return cls(length, flags), offset
+        return obj, offset
 
 
 VirNetMessageUUID: TypeAlias = bytes
@@ -538,9 +614,20 @@ def unpack_vir_net_message_nonnull_string(
     data: xdr.Buffer, offset: int = 0
 ) -> tuple[str, int]:
     try:
-        value, offset = xdr.unpack_string(
-            data, offset, 4194304, "VirNetMessageNonnullString"
-        )
+        (_len1,) = _S_I.unpack_from(data, offset)
+        if _len1 > 4194304:
+            xdr.too_long("VirNetMessageNonnullString", offset, _len1, 4194304)
+        _end2 = offset + 4 + _len1
+        _pad3 = _end2 + (-_len1 & 3)
+        if _pad3 > len(data):
+            xdr.truncated("VirNetMessageNonnullString", offset + 4, data)
+        if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+            xdr.bad_padding("VirNetMessageNonnullString", _end2)
+        try:
+            value = str(data[offset + 4 : _end2], "utf-8")
+        except UnicodeDecodeError as error:
+            xdr.bad_utf8("VirNetMessageNonnullString", offset + 4, error)
+        offset = _pad3
     except struct.error:
         xdr.truncated("VirNetMessageNonnullString", offset, data)
     return value, offset
@@ -568,9 +655,20 @@ def unpack_vir_net_message_string(
         value: str | None = None
         if xdr.unpack_flag(data, offset, "VirNetMessageString"):
             offset += 4
-            value, offset = xdr.unpack_string(
-                data, offset, 4194304, "VirNetMessageString"
-            )
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 4194304:
+                xdr.too_long("VirNetMessageString", offset, _len1, 4194304)
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated("VirNetMessageString", offset + 4, data)
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("VirNetMessageString", _end2)
+            try:
+                value = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8("VirNetMessageString", offset + 4, error)
+            offset = _pad3
         else:
             offset += 4
     except struct.error:

@@ -10,7 +10,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from xdrgen import ir
@@ -32,6 +32,10 @@ EXAMPLES = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+# The ~800 libvirt types: no shrinking, so that a codec bug that breaks many
+# types fails fast (the failing example is still printed) instead of
+# shrinking each one for minutes.
+LIBVIRT_EXAMPLES = settings(EXAMPLES, phases=[Phase.explicit, Phase.generate])
 
 MODULES = sorted(libvirt_protocols())
 TYPES = [
@@ -123,7 +127,7 @@ def test_libvirt_roundtrip(module_name: str, type_name: str) -> None:
     cls = strategies.cls(type_name)
     assert cls.__module__ == f"libvirt_rpc.{module_name}"
 
-    @EXAMPLES
+    @LIBVIRT_EXAMPLES
     @given(strategies.for_class(type_name))
     def roundtrip(value: Any) -> None:
         check_value(cls, value)
@@ -136,7 +140,7 @@ def test_libvirt_typedef_roundtrip(module_name: str, typedef: str) -> None:
     strategies = libvirt_strategies(module_name)
     module = libvirt_module(module_name)
 
-    @EXAMPLES
+    @LIBVIRT_EXAMPLES
     @given(strategies.for_typedef(typedef))
     def roundtrip(value: Any) -> None:
         check_typedef(module, typedef, value)

@@ -172,97 +172,150 @@ class DemoAllTypes(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            i, ui, u, h, uh, f, d, _r1, c, uc, s, us, l, ul, _r2, uuid = (
-                _S_iIIqQfdIiIiIiIi16s.unpack_from(data, offset)
-            )
+            obj = cls.__new__(cls)
+            (
+                obj.i,
+                obj.ui,
+                obj.u,
+                obj.h,
+                obj.uh,
+                obj.f,
+                obj.d,
+                _r1,
+                obj.c,
+                obj.uc,
+                obj.s,
+                obj.us,
+                obj.l,
+                obj.ul,
+                _r2,
+                obj.uuid,
+            ) = _S_iIIqQfdIiIiIiIi16s.unpack_from(data, offset)
             if _r1 > 1:
                 xdr.bad_value("DemoAllTypes.b", offset + 40, "bool (0 or 1)", _r1)
-            b = _r1 == 1
-            colour = _DemoColour_MEMBERS.get(_r2)
-            if colour is None:
+            obj.b = _r1 == 1
+            _m3 = _DemoColour_MEMBERS.get(_r2)
+            if _m3 is None:
                 xdr.bad_value(
                     "DemoAllTypes.colour", offset + 68, "DemoColour value", _r2
                 )
+            obj.colour = _m3
             offset += 88
-            name, offset = xdr.unpack_string(data, offset, 255, "DemoAllTypes.name")
-            anything, offset = xdr.unpack_string(
-                data, offset, xdr.MAX_UINT, "DemoAllTypes.anything"
-            )
-            fixed_bytes, offset = xdr.unpack_fixed_opaque(
+            (_len4,) = _S_I.unpack_from(data, offset)
+            if _len4 > 255:
+                xdr.too_long("DemoAllTypes.name", offset, _len4, 255)
+            _end5 = offset + 4 + _len4
+            _pad6 = _end5 + (-_len4 & 3)
+            if _pad6 > len(data):
+                xdr.truncated("DemoAllTypes.name", offset + 4, data)
+            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
+                xdr.bad_padding("DemoAllTypes.name", _end5)
+            try:
+                obj.name = str(data[offset + 4 : _end5], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8("DemoAllTypes.name", offset + 4, error)
+            offset = _pad6
+            (_len7,) = _S_I.unpack_from(data, offset)
+            _end8 = offset + 4 + _len7
+            _pad9 = _end8 + (-_len7 & 3)
+            if _pad9 > len(data):
+                xdr.truncated("DemoAllTypes.anything", offset + 4, data)
+            if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
+                xdr.bad_padding("DemoAllTypes.anything", _end8)
+            try:
+                obj.anything = str(data[offset + 4 : _end8], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8("DemoAllTypes.anything", offset + 4, error)
+            offset = _pad9
+            obj.fixed_bytes, offset = xdr.unpack_fixed_opaque(
                 data, offset, 3, "DemoAllTypes.fixed_bytes"
             )
-            some_bytes, offset = xdr.unpack_opaque(
-                data, offset, 255, "DemoAllTypes.some_bytes"
+            (_len10,) = _S_I.unpack_from(data, offset)
+            if _len10 > 255:
+                xdr.too_long("DemoAllTypes.some_bytes", offset, _len10, 255)
+            _end11 = offset + 4 + _len10
+            _pad12 = _end11 + (-_len10 & 3)
+            if _pad12 > len(data):
+                xdr.truncated("DemoAllTypes.some_bytes", offset + 4, data)
+            if _pad12 != _end11 and data[_end11:_pad12] != xdr.ZEROS[_pad12 - _end11]:
+                xdr.bad_padding("DemoAllTypes.some_bytes", _end11)
+            obj.some_bytes = bytes(data[offset + 4 : _end11])
+            offset = _pad12
+            (_len13,) = _S_I.unpack_from(data, offset)
+            _end14 = offset + 4 + _len13
+            _pad15 = _end14 + (-_len13 & 3)
+            if _pad15 > len(data):
+                xdr.truncated("DemoAllTypes.any_bytes", offset + 4, data)
+            if _pad15 != _end14 and data[_end14:_pad15] != xdr.ZEROS[_pad15 - _end14]:
+                xdr.bad_padding("DemoAllTypes.any_bytes", _end14)
+            obj.any_bytes = bytes(data[offset + 4 : _end14])
+            offset = _pad15
+            _n16 = 4
+            _raw17, offset = xdr.unpack_array(
+                data, offset, "i", _n16, 4, "DemoAllTypes.fixed_ints"
             )
-            any_bytes, offset = xdr.unpack_opaque(
-                data, offset, xdr.MAX_UINT, "DemoAllTypes.any_bytes"
-            )
-            _n3 = 4
-            _raw4, offset = xdr.unpack_array(
-                data, offset, "i", _n3, 4, "DemoAllTypes.fixed_ints"
-            )
-            fixed_ints = list(_raw4)
-            _n5 = xdr.unpack_count(data, offset, 8, 8, "DemoAllTypes.some_hypers")
+            obj.fixed_ints = list(_raw17)
+            _n18 = xdr.unpack_count(data, offset, 8, 8, "DemoAllTypes.some_hypers")
             offset += 4
-            _raw6, offset = xdr.unpack_array(
-                data, offset, "Q", _n5, 8, "DemoAllTypes.some_hypers"
+            _raw19, offset = xdr.unpack_array(
+                data, offset, "Q", _n18, 8, "DemoAllTypes.some_hypers"
             )
-            some_hypers = list(_raw6)
-            _n7 = xdr.unpack_count(data, offset, xdr.MAX_UINT, 4, "DemoAllTypes.names")
+            obj.some_hypers = list(_raw19)
+            _n20 = xdr.unpack_count(data, offset, xdr.MAX_UINT, 4, "DemoAllTypes.names")
             offset += 4
-            names: list[str] = []
-            for _ in range(_n7):
-                _e8, offset = xdr.unpack_string(
-                    data, offset, 255, "DemoAllTypes.names[]"
-                )
-                names.append(_e8)
-            maybe_name: str | None = None
+            _items22: list[str] = []
+            append = _items22.append
+            for _ in range(_n20):
+                (_len23,) = _S_I.unpack_from(data, offset)
+                if _len23 > 255:
+                    xdr.too_long("DemoAllTypes.names[]", offset, _len23, 255)
+                _end24 = offset + 4 + _len23
+                _pad25 = _end24 + (-_len23 & 3)
+                if _pad25 > len(data):
+                    xdr.truncated("DemoAllTypes.names[]", offset + 4, data)
+                if (
+                    _pad25 != _end24
+                    and data[_end24:_pad25] != xdr.ZEROS[_pad25 - _end24]
+                ):
+                    xdr.bad_padding("DemoAllTypes.names[]", _end24)
+                try:
+                    _e21 = str(data[offset + 4 : _end24], "utf-8")
+                except UnicodeDecodeError as error:
+                    xdr.bad_utf8("DemoAllTypes.names[]", offset + 4, error)
+                offset = _pad25
+                append(_e21)
+            obj.names = _items22
+            obj.maybe_name = None
             if xdr.unpack_flag(data, offset, "DemoAllTypes.maybe_name"):
                 offset += 4
-                maybe_name, offset = xdr.unpack_string(
-                    data, offset, 255, "DemoAllTypes.maybe_name"
-                )
+                (_len26,) = _S_I.unpack_from(data, offset)
+                if _len26 > 255:
+                    xdr.too_long("DemoAllTypes.maybe_name", offset, _len26, 255)
+                _end27 = offset + 4 + _len26
+                _pad28 = _end27 + (-_len26 & 3)
+                if _pad28 > len(data):
+                    xdr.truncated("DemoAllTypes.maybe_name", offset + 4, data)
+                if (
+                    _pad28 != _end27
+                    and data[_end27:_pad28] != xdr.ZEROS[_pad28 - _end27]
+                ):
+                    xdr.bad_padding("DemoAllTypes.maybe_name", _end27)
+                try:
+                    obj.maybe_name = str(data[offset + 4 : _end27], "utf-8")
+                except UnicodeDecodeError as error:
+                    xdr.bad_utf8("DemoAllTypes.maybe_name", offset + 4, error)
+                offset = _pad28
             else:
                 offset += 4
-            maybe_point: DemoPoint | None = None
+            obj.maybe_point = None
             if xdr.unpack_flag(data, offset, "DemoAllTypes.maybe_point"):
                 offset += 4
-                maybe_point, offset = DemoPoint.unpack_from(data, offset)
+                obj.maybe_point, offset = DemoPoint.unpack_from(data, offset)
             else:
                 offset += 4
         except struct.error:
             xdr.truncated("DemoAllTypes", offset, data)
-        return (
-            cls(
-                i,
-                ui,
-                u,
-                h,
-                uh,
-                f,
-                d,
-                b,
-                c,
-                uc,
-                s,
-                us,
-                l,
-                ul,
-                colour,
-                uuid,
-                name,
-                anything,
-                fixed_bytes,
-                some_bytes,
-                any_bytes,
-                fixed_ints,
-                some_hypers,
-                names,
-                maybe_name,
-                maybe_point,
-            ),
-            offset,
-        )
+        return obj, offset
 
 
 @dataclass(slots=True)
@@ -281,11 +334,12 @@ class DemoPoint(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            x, y = _S_ii.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.x, obj.y = _S_ii.unpack_from(data, offset)
             offset += 8
         except struct.error:
             xdr.truncated("DemoPoint", offset, data)
-        return cls(x, y), offset
+        return obj, offset
 
 
 @dataclass(slots=True, eq=False, repr=False)
@@ -315,7 +369,20 @@ class DemoNode(xdr.XdrStruct):
         try:
             heads: list[tuple[Any, ...]] = []
             while True:
-                label, offset = xdr.unpack_string(data, offset, 255, "DemoNode.label")
+                (_len1,) = _S_I.unpack_from(data, offset)
+                if _len1 > 255:
+                    xdr.too_long("DemoNode.label", offset, _len1, 255)
+                _end2 = offset + 4 + _len1
+                _pad3 = _end2 + (-_len1 & 3)
+                if _pad3 > len(data):
+                    xdr.truncated("DemoNode.label", offset + 4, data)
+                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                    xdr.bad_padding("DemoNode.label", _end2)
+                try:
+                    label = str(data[offset + 4 : _end2], "utf-8")
+                except UnicodeDecodeError as error:
+                    xdr.bad_utf8("DemoNode.label", offset + 4, error)
+                offset = _pad3
                 heads.append((label,))
                 more = xdr.unpack_flag(data, offset, "DemoNode.next")
                 offset += 4
@@ -535,9 +602,18 @@ class DemoNumberDefault(DemoNumber):
     @classmethod
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
         try:
-            text, offset = xdr.unpack_string(
-                data, offset, xdr.MAX_UINT, "DemoNumberDefault.text"
-            )
+            (_len1,) = _S_I.unpack_from(data, offset)
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated("DemoNumberDefault.text", offset + 4, data)
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("DemoNumberDefault.text", _end2)
+            try:
+                text = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8("DemoNumberDefault.text", offset + 4, error)
+            offset = _pad3
         except struct.error:
             xdr.truncated("DemoNumberDefault", offset, data)
         return cls(_disc, text), offset
@@ -616,14 +692,21 @@ class DemoNestedInner(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            (a,) = _S_i.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            (obj.a,) = _S_i.unpack_from(data, offset)
             offset += 4
-            b, offset = xdr.unpack_opaque(
-                data, offset, xdr.MAX_UINT, "DemoNestedInner.b"
-            )
+            (_len1,) = _S_I.unpack_from(data, offset)
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated("DemoNestedInner.b", offset + 4, data)
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("DemoNestedInner.b", _end2)
+            obj.b = bytes(data[offset + 4 : _end2])
+            offset = _pad3
         except struct.error:
             xdr.truncated("DemoNestedInner", offset, data)
-        return cls(a, b), offset
+        return obj, offset
 
 
 class DemoNestedChoice(xdr.XdrUnion):
@@ -733,16 +816,18 @@ class DemoNested(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            inner, offset = DemoNestedInner.unpack_from(data, offset)
-            choice, offset = DemoNestedChoice.unpack_from(data, offset)
+            obj = cls.__new__(cls)
+            obj.inner, offset = DemoNestedInner.unpack_from(data, offset)
+            obj.choice, offset = DemoNestedChoice.unpack_from(data, offset)
             (_r1,) = _S_i.unpack_from(data, offset)
-            anon = _DemoNestedAnon_MEMBERS.get(_r1)
-            if anon is None:
+            _m2 = _DemoNestedAnon_MEMBERS.get(_r1)
+            if _m2 is None:
                 xdr.bad_value("DemoNested.anon", offset, "DemoNestedAnon value", _r1)
+            obj.anon = _m2
             offset += 4
         except struct.error:
             xdr.truncated("DemoNested", offset, data)
-        return cls(inner, choice, anon), offset
+        return obj, offset
 
 
 DemoUuid: TypeAlias = bytes
@@ -772,7 +857,20 @@ def pack_demo_name(out: bytearray, value: str) -> None:
 
 def unpack_demo_name(data: xdr.Buffer, offset: int = 0) -> tuple[str, int]:
     try:
-        value, offset = xdr.unpack_string(data, offset, 255, "DemoName")
+        (_len1,) = _S_I.unpack_from(data, offset)
+        if _len1 > 255:
+            xdr.too_long("DemoName", offset, _len1, 255)
+        _end2 = offset + 4 + _len1
+        _pad3 = _end2 + (-_len1 & 3)
+        if _pad3 > len(data):
+            xdr.truncated("DemoName", offset + 4, data)
+        if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+            xdr.bad_padding("DemoName", _end2)
+        try:
+            value = str(data[offset + 4 : _end2], "utf-8")
+        except UnicodeDecodeError as error:
+            xdr.bad_utf8("DemoName", offset + 4, error)
+        offset = _pad3
     except struct.error:
         xdr.truncated("DemoName", offset, data)
     return value, offset
@@ -798,7 +896,20 @@ def unpack_demo_optional_name(
         value: str | None = None
         if xdr.unpack_flag(data, offset, "DemoOptionalName"):
             offset += 4
-            value, offset = xdr.unpack_string(data, offset, 255, "DemoOptionalName")
+            (_len1,) = _S_I.unpack_from(data, offset)
+            if _len1 > 255:
+                xdr.too_long("DemoOptionalName", offset, _len1, 255)
+            _end2 = offset + 4 + _len1
+            _pad3 = _end2 + (-_len1 & 3)
+            if _pad3 > len(data):
+                xdr.truncated("DemoOptionalName", offset + 4, data)
+            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                xdr.bad_padding("DemoOptionalName", _end2)
+            try:
+                value = str(data[offset + 4 : _end2], "utf-8")
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8("DemoOptionalName", offset + 4, error)
+            offset = _pad3
         else:
             offset += 4
     except struct.error:

@@ -448,8 +448,17 @@ def test_fd_passing_with_a_real_server(short_dir: Path) -> None:
 def test_recv_fds_at_eof() -> None:
     a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     b.close()
-    with UnixStream(a) as stream, pytest.raises(LibvirtError, match="End of file"):
+    # Stream reads fail like socket reads (EOFError/OSError), not LibvirtError.
+    with UnixStream(a) as stream, pytest.raises(EOFError):
         stream.recv_fds(1)
+
+
+def test_recv_fds_without_descriptor() -> None:
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    b.sendall(b"\0")  # the byte, but no SCM_RIGHTS
+    with UnixStream(a) as stream, pytest.raises(OSError):
+        stream.recv_fds(1)
+    b.close()
 
 
 def test_too_many_fds() -> None:
@@ -469,7 +478,7 @@ def test_tcp_round_trip(tcp_echo: int) -> None:
         round_trip(stream)
         with pytest.raises(LibvirtError, match="not supported on this socket"):
             stream.send_fds(b"x", [0])
-        with pytest.raises(LibvirtError, match="not supported on this socket"):
+        with pytest.raises(OSError, match="not supported on this socket"):
             stream.recv_fds(1)
 
 

@@ -376,6 +376,13 @@ def test_tls_files_user_pki_dir(tmp_path: Path) -> None:
     assert uri.tls_files(euid=0, environ=env).cacert == "/etc/pki/CA/cacert.pem"
 
 
+def test_built_by_hand() -> None:
+    uri = LibvirtURI("qemu", "tcp", None, "127.0.0.1", 16509, "/system")
+    assert uri.scheme == "qemu+tcp"
+    assert uri.name_for_server == "qemu:///system"
+    assert str(uri) == "qemu+tcp://127.0.0.1/system"
+
+
 def test_format_round_trip() -> None:
     for text in [
         "qemu+ssh://root@h:2222/system?keyfile=/k&x=a%20b#f",

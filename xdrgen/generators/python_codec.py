@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .python_shapes import MAX_UINT, Shape, ShapeBuilder
+from .python_shapes import MAX_UINT, Shape, ShapeBuilder, UnionInfo
 
 
 @dataclass
@@ -45,6 +45,20 @@ class StructRegistry:
         if fmt not in self.formats:
             self.formats[fmt] = "_S_" + fmt.replace(">", "")
         return self.formats[fmt]
+
+
+def _disc_value(shape: Shape, raw: str) -> str:
+    """A decoded discriminant as the arm class stores it."""
+    if shape.is_bool:
+        return f"{raw} == 1"
+    if shape.enum is not None:
+        return f"{_members(shape.enum)}[{raw}]"
+    return raw
+
+
+def _annotation(target: str, hint: str) -> str:
+    """Locals get a type annotation; attribute targets have one already."""
+    return "" if "." in target else f": {hint}"
 
 
 def _bound(value: int) -> str:
@@ -209,10 +223,11 @@ class CodecEmitter:
             w(f'    xdr.bad_value("{item.path}", {at}, "bool (0 or 1)", {raw})')
             w(f"{item.expr} = {raw} == 1")
         elif shape.enum is not None:
-            member = item.expr
+            member = w.temp("m")
             w(f"{member} = {_members(shape.enum)}.get({raw})")
             w(f"if {member} is None:")
             w(f'    xdr.bad_value("{item.path}", {at}, "{shape.enum} value", {raw})')
+            w(f"{item.expr} = {member}")
 
     def _unpack_fixed_run(self, w: Writer, run: list[Item]) -> None:
         fmt = ">" + "".join(_code(i.shape) for i in run)
@@ -240,17 +255,17 @@ class CodecEmitter:
         kind = shape.kind
         if kind == "numeric" or (kind == "fixed_opaque" and shape.bound % 4 == 0):
             self._unpack_fixed_run(w, [item])
-        elif kind == "string":
-            w(f'{target}, offset = xdr.unpack_string(data, offset, {_bound(shape.bound)}, "{path}")')
-        elif kind == "opaque":
-            w(f'{target}, offset = xdr.unpack_opaque(data, offset, {_bound(shape.bound)}, "{path}")')
+        elif kind in ("string", "opaque"):
+            self._unpack_counted_bytes(w, item)
         elif kind == "fixed_opaque":
             w(f'{target}, offset = xdr.unpack_fixed_opaque(data, offset, {shape.bound}, "{path}")')
+        elif kind == "union" and self._inline_union(w, item):
+            pass
         elif kind in ("struct", "union"):
             w(f"{target}, offset = {shape.cls}.unpack_from(data, offset)")
         elif kind == "optional":
             assert shape.elem is not None
-            w(f"{target}: {shape.hint} = None")
+            w(f"{target}{_annotation(target, shape.hint)} = None")
             w(f'if xdr.unpack_flag(data, offset, "{path}"):')
             w.indent()
             w("offset += 4")
@@ -264,6 +279,81 @@ class CodecEmitter:
             pass
         else:  # pragma: no cover
             raise AssertionError(kind)
+
+    def _inline_union(self, w: Writer, item: Item) -> bool:
+        """Decode a union of this module in place: read the discriminant,
+        pick the arm, fill a bare arm instance.  Only for unions whose arms
+        are scalars, strings, opaque data or structs (False otherwise: the
+        caller then calls the union's ``unpack_from``)."""
+        info = self.shapes.unions.get(item.shape.cls or "")
+        simple = ("numeric", "string", "opaque", "fixed_opaque", "struct")
+        if info is None or any(
+            arm.shape is not None and arm.shape.kind not in simple for arm in info.arms
+        ):
+            return False
+        disc = w.temp("d")
+        w(f"({disc},) = {self.structs.name('>' + info.disc.code)}.unpack_from(data, offset)")
+        w("offset += 4")
+        keyword = "if"
+        for arm in info.arms:
+            if arm.values:
+                test = (
+                    f"{disc} == {arm.values[0]}"
+                    if len(arm.values) == 1
+                    else f"{disc} in ({', '.join(map(str, arm.values))})"
+                )
+                w(f"{keyword} {test}:")
+            else:
+                w("else:")
+            w.indent()
+            if not arm.values:
+                self._check_default_disc(w, info, disc)
+            value = w.temp("a")
+            w(f"{value} = {arm.cls}.__new__({arm.cls})")
+            if arm.disc_stored:
+                w(f"{value}.{info.disc_attribute} = {_disc_value(info.disc, disc)}")
+            if arm.attribute is not None and arm.shape is not None:
+                self.unpack_one(w, Item(f"{value}.{arm.attribute}", f"{arm.cls}.{arm.attribute}", arm.shape))
+            w(f"{item.expr} = {value}")
+            w.dedent()
+            keyword = "elif"
+        if not info.has_default:
+            w("else:")
+            w(f'    xdr.bad_value("{info.name}", offset - 4, "discriminant", {disc})')
+        return True
+
+    def _check_default_disc(self, w: Writer, info: UnionInfo, disc: str) -> None:
+        if info.disc.enum is not None:
+            w(f"if {disc} not in {_members(info.disc.enum)}:")
+            w(f'    xdr.bad_value("{info.name}", offset - 4, "{info.disc.enum} value", {disc})')
+        elif info.disc.is_bool:
+            w(f"if {disc} > 1:")
+            w(f'    xdr.bad_value("{info.name}", offset - 4, "bool (0 or 1)", {disc})')
+
+    def _unpack_counted_bytes(self, w: Writer, item: Item) -> None:
+        """A string or variable-length opaque, inline (the hot path of most
+        messages): count, bound, room, zero padding, then one slice."""
+        shape, target, path = item.shape, item.expr, item.path
+        length, end, padded = w.temp("len"), w.temp("end"), w.temp("pad")
+        w(f"({length},) = _S_I.unpack_from(data, offset)")
+        self.structs.name(">I")
+        if shape.bound != MAX_UINT:
+            w(f"if {length} > {shape.bound}:")
+            w(f'    xdr.too_long("{path}", offset, {length}, {shape.bound})')
+        w(f"{end} = offset + 4 + {length}")
+        w(f"{padded} = {end} + (-{length} & 3)")
+        w(f"if {padded} > len(data):")
+        w(f'    xdr.truncated("{path}", offset + 4, data)')
+        w(f"if {padded} != {end} and data[{end}:{padded}] != xdr.ZEROS[{padded} - {end}]:")
+        w(f'    xdr.bad_padding("{path}", {end})')
+        if shape.kind == "string":
+            w("try:")
+            w(f'    {target} = str(data[offset + 4 : {end}], "utf-8")')
+            w("except UnicodeDecodeError as error:")
+            w(f'    xdr.bad_utf8("{path}", offset + 4, error)')
+        else:
+            w(f"{target} = bytes(data[offset + 4 : {end}])")
+        w(f"offset = {padded}")
 
     def _unpack_array(self, w: Writer, item: Item) -> None:
         shape, target, path = item.shape, item.expr, item.path
@@ -287,9 +377,24 @@ class CodecEmitter:
                 w(f"{target} = list({raw})")
             return
         each = w.temp("e")
-        w(f"{target}: {shape.hint} = []")
+        items = w.temp("items")
+        w(f"{items}: {shape.hint} = []")
         w(f"for _ in range({count}):")
         w.indent()
-        self.unpack_one(w, Item(each, f"{path}[]", elem))
-        w(f"{target}.append({each})")
+        fields = self.shapes.inlinable_fields(elem)
+        if fields is None:
+            w.lines.insert(len(w.lines) - 1, w.lines[-1].replace(w.lines[-1].strip(), f"append = {items}.append"))
+            self.unpack_one(w, Item(each, f"{path}[]", elem))
+        else:
+            # A small struct element is decoded in the loop, without a call;
+            # what the loop looks up each time is bound to locals first.
+            new = w.temp("new")
+            w.lines.insert(len(w.lines) - 1, w.lines[-1].replace(w.lines[-1].strip(), f"{new} = {elem.cls}.__new__"))
+            w.lines.insert(len(w.lines) - 1, w.lines[-1].replace(w.lines[-1].strip(), f"append = {items}.append"))
+            w(f"{each} = {new}({elem.cls})")
+            self.unpack_items(
+                w, [Item(f"{each}.{name}", f"{elem.cls}.{name}", field) for name, field in fields]
+            )
+        w(f"append({each})")
         w.dedent()
+        w(f"{target} = {items}")

@@ -19,6 +19,8 @@ from .python_codec import CodecEmitter, Item, StructRegistry, Writer
 from .python_shapes import (
     Shape,
     ShapeBuilder,
+    UnionArmInfo,
+    UnionInfo,
     class_name,
     field_name,
     local_name,
@@ -143,7 +145,7 @@ class PythonModuleGenerator:
             attribute = field_name(decl.name)
             fields.append({"name": attribute, "hint": shape.hint, "doc": comment(decl.doc)})
             items_pack.append(Item(f"self.{attribute}", f"{name}.{attribute}", shape))
-            items_unpack.append(Item(local_name(decl.name), f"{name}.{attribute}", shape))
+            items_unpack.append(Item(f"obj.{attribute}", f"{name}.{attribute}", shape))
         self.shapes.set_min_size(name, sum(self.shapes.min_size(s) for s in shapes))
         fallback = f"``struct {c_name}``." if c_name else "An anonymous struct."
         data: dict[str, Any] = {
@@ -159,15 +161,21 @@ class PythonModuleGenerator:
             if s.kind == "optional" and s.elem is not None and s.elem.cls == name
         ]
         if len(recursive) == 1:
-            self._linked_list(data, items_pack, items_unpack, recursive[0])
+            locals_ = [
+                Item(local_name(d.name or ""), i.path, i.shape)
+                for d, i in zip(body.fields, items_unpack)
+            ]
+            self._linked_list(data, items_pack, locals_, recursive[0])
         else:
             pack = Writer()
             self.codec.pack_items(pack, items_pack)
+            # Decoding fills a bare instance: no __init__ call per value.
             unpack = Writer()
+            unpack("obj = cls.__new__(cls)")
             self.codec.unpack_items(unpack, items_unpack)
             data["pack"] = pack.lines
             data["unpack"] = unpack.lines
-            data["result"] = f"cls({', '.join(i.expr for i in items_unpack)})"
+            data["result"] = "obj"
         self.module.blocks.append(render("python/struct.j2", struct=data))
 
     def _linked_list(self, data: dict[str, Any], items_pack: list[Item], items_unpack: list[Item], index: int) -> None:
@@ -293,6 +301,7 @@ class PythonModuleGenerator:
         disc_code = disc_shape.code
         disc_struct = self.structs.name(">" + disc_code)
         arms_data = []
+        arm_infos: list[UnionArmInfo] = []
         used: set[str] = set()
         explicit_values = [label.number for arm in body.arms for label in arm.labels]
         min_arm = None
@@ -356,11 +365,23 @@ class PythonModuleGenerator:
                     value_name = "_disc_value"
                 self.codec.unpack_items(unpack, [Item(value_name, f"{arm_name}.{attribute}", shape)])
                 args.append(value_name)
+            arm_infos.append(
+                UnionArmInfo(
+                    arm_name,
+                    tuple(label.number for label in labels) if labels else (),
+                    arm["fixed_disc"] is None,
+                    arm["field"],
+                    shape if decl.kind is not ir.DeclKind.VOID else None,
+                )
+            )
             arm["pack"] = pack.lines or ["pass"]
             arm["unpack"] = unpack.lines
             arm["result"] = f"cls({', '.join(args)})"
             arms_data.append(arm)
         self.shapes.set_min_size(name, 4 + (min_arm or 0))
+        self.shapes.unions[name] = UnionInfo(
+            name, disc_shape, disc_field, tuple(arm_infos), body.default is not None
+        )
         disc_check = []
         if body.default is not None and disc_shape.enum is not None:
             disc_check = [

@@ -1,10 +1,126 @@
-"""Server dispatch tables and handler base classes (see issue 6)."""
+"""Server dispatch tables and handler base classes, one per RPC program version.
+
+For every libvirt-style program of a ``.x`` file the generated
+``<name>_server.py`` holds a class such as ``RemoteHandler``:
+
+- ``PROCEDURES``: procedure number -> :class:`xdrgen.runtime.libvirt.server.Procedure`
+  (name, handler method, argument and result classes, ``kind`` "call" or
+  "event", stream direction, priority and every ``@key: value`` annotation);
+- one ``async`` method per callable procedure, typed with its ``_args`` and
+  ``_ret`` classes, whose default answers like libvirtd does for a procedure
+  it has no dispatcher for (``VIR_ERR_RPC`` "unknown procedure: N");
+- one ``send_<event>()`` method per event procedure, which sends the typed
+  message to a client as an RPC ``MESSAGE``.
+
+The runtime (:mod:`xdrgen.runtime.libvirt.server`) reads the table to decode
+calls, call the handler and encode the reply.  The per-procedure facts come
+from the same :class:`StubModel` as the client stubs, so both sides agree on
+names and types.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import __version__, ir
 from ..resolve import Protocol
+from .formatting import format_code
+from .python_client import Method, StubModel, method_name
+from .python_module import docstring
+from .python_shapes import class_name
+from .render import render
+
+
+@dataclass(frozen=True)
+class Handler:
+    """One procedure as the server template sees it."""
+
+    method: Method
+    kind: str  # "call" or "event"
+    priority: str  # libvirt's @priority, "low" when absent (as gendispatch.pl)
+    annotations: tuple[tuple[str, str], ...]
+    message: str | None  # event payload class
+
+
+@dataclass(frozen=True)
+class ServerProgram:
+    name: str
+    stem: str
+    number: int
+    version: int
+    version_name: str
+    handlers: tuple[Handler, ...]
+
+    @property
+    def calls(self) -> tuple[Handler, ...]:
+        return tuple(h for h in self.handlers if h.kind == "call")
+
+    @property
+    def events(self) -> tuple[Handler, ...]:
+        return tuple(h for h in self.handlers if h.kind == "event")
+
+
+class ServerModel(StubModel):
+    """:class:`StubModel` plus what only the server needs: every version,
+    event payloads as handler entries, priorities and raw annotations."""
+
+    def handler(self, procedure: ir.ProcedureDef) -> Handler:
+        annotations = tuple((a.key, a.value) for a in procedure.annotations)
+        priority = procedure.annotation("priority") or "low"
+        if procedure.message is not None:
+            message = self._struct(procedure.message)
+            notes = "\n".join(f"@{k}: {v}" for k, v in annotations)
+            text = "\n\n".join(part for part in (procedure.doc, notes) if part)
+            number = procedure.number.number
+            method = Method(
+                name=method_name(procedure.name),
+                number=number,
+                procedure=procedure.name,
+                doc=docstring(
+                    text,
+                    f"Send event ``{procedure.name}`` (procedure {number}) to ``client``.",
+                ),
+                args=message,
+                result=None,
+                parameters=(),
+                stream=None,
+            )
+            return Handler(method, "event", priority, annotations, message)
+        return Handler(self.method(procedure), "call", priority, annotations, None)
+
+    def server_programs(self) -> list[ServerProgram]:
+        out = []
+        for program in self.programs:
+            stem = class_name(program.name.removesuffix("_PROGRAM").lower())
+            for index, version in enumerate(program.versions):
+                # A second version of a program gets its number in the class name.
+                suffix = "" if index == 0 else f"V{version.number.number}"
+                out.append(
+                    ServerProgram(
+                        name=program.name,
+                        stem=stem + suffix,
+                        number=program.number.number,
+                        version=version.number.number,
+                        version_name=version.name,
+                        handlers=tuple(self.handler(p) for p in version.procedures),
+                    )
+                )
+        return out
 
 
 def generate_server(protocol: Protocol, package: str | None = None) -> str | None:
     """The ``<name>_server.py`` module for a protocol with programs, or None."""
-    return None
+    model = ServerModel(protocol, package)
+    if not model.programs:
+        return None
+    programs = model.server_programs()
+    source = Path(protocol.path).name
+    code = render(
+        "python/server.j2",
+        source=source,
+        version=__version__,
+        programs=programs,
+        imports=model.imports(),
+    )
+    return format_code(code)

@@ -68,6 +68,26 @@ class Shape:
         return 8 if self.code in ("q", "Q", "d") else 4
 
 
+@dataclass(frozen=True)
+class UnionArmInfo:
+    cls: str
+    values: tuple[int, ...]  # empty for the default arm
+    disc_stored: bool  # the arm class has a discriminant field
+    attribute: str | None  # None for void
+    shape: Shape | None
+
+
+@dataclass(frozen=True)
+class UnionInfo:
+    """What decoding a union inline needs: discriminant and arms."""
+
+    name: str
+    disc: Shape
+    disc_attribute: str
+    arms: tuple[UnionArmInfo, ...]
+    has_default: bool
+
+
 def class_name(name: str) -> str:
     """CapWords from a C name: ``remote_domain_get_info_ret`` ->
     ``RemoteDomainGetInfoRet``, ``virNetMessageHeader`` -> ``VirNetMessageHeader``."""
@@ -102,6 +122,9 @@ class ShapeBuilder:
         self.imported: dict[str, set[str]] = {}  # module -> class names used
         self.inline: list[tuple[str, ir.EnumBody | ir.StructBody | ir.UnionBody, ir.Location]] = []
         self._min_sizes: dict[str, int] = {}
+        self._structs: dict[str, ir.StructBody] = {}  # local struct classes
+        # local unions already generated: class -> how to decode them inline
+        self.unions: dict[str, UnionInfo] = {}
 
     # ---- naming
     def type_class(self, name: str) -> str:
@@ -156,6 +179,8 @@ class ShapeBuilder:
         cls = self.type_class(spec.name)
         if isinstance(definition, ir.EnumDef):
             return Shape("numeric", cls, code="i", enum=cls)
+        if isinstance(definition, ir.StructDef) and self.protocol.is_local(spec.name):
+            self._structs[cls] = definition.body
         kind = "struct" if isinstance(definition, ir.StructDef) else "union"
         return Shape(kind, cls, cls=cls)
 
@@ -176,6 +201,23 @@ class ShapeBuilder:
             return 0
         assert shape.cls is not None
         return self._min_sizes.get(shape.cls, 4)
+
+    def inlinable_fields(self, shape: Shape) -> list[tuple[str, Shape]] | None:
+        """The fields of a struct of this module whose decoding can be
+        inlined where an array decodes its elements: scalars, strings,
+        opaque data and nested structs/unions (which decode themselves)."""
+        if shape.kind != "struct" or shape.cls not in self._structs:
+            return None
+        fields = []
+        for decl in self._structs[shape.cls].fields:
+            assert decl.name is not None
+            field = self.shape(decl, shape.cls + class_name(decl.name))
+            if field.kind not in ("numeric", "string", "opaque", "fixed_opaque", "struct", "union"):
+                return None
+            if field.cls == shape.cls:
+                return None
+            fields.append((field_name(decl.name), field))
+        return fields
 
     def set_min_size(self, cls: str, size: int) -> None:
         self._min_sizes[cls] = max(size, 4)

@@ -72,6 +72,16 @@ def bad_type(path: str, offset: int, expected: str, value: object) -> NoReturn:
     )
 
 
+def bad_padding(path: str, offset: int) -> NoReturn:
+    raise XdrError("non-zero padding", path=path, offset=offset)
+
+
+def bad_utf8(path: str, offset: int, error: UnicodeDecodeError) -> NoReturn:
+    raise XdrError(
+        f"string is not UTF-8 ({error.reason})", path=path, offset=offset + error.start
+    ) from None
+
+
 def trailing(path: str, offset: int, data: Sized) -> NoReturn:
     raise XdrError(
         f"{len(data) - offset} trailing bytes after the value", path=path, offset=offset

@@ -162,24 +162,33 @@ class FrameDecoder:
         """Buffer received bytes without decoding them (see :meth:`next_frame`)."""
         self._buffer += data
 
-    def next_frame(self) -> bytes | None:
+    def next_frame(self) -> bytes | bytearray | None:
         """Take the next whole frame (length word included) out of the buffer,
         or None while it is incomplete; its header is not decoded.
 
         A server uses this to take one call at a time (so that it can stop
         at its limit of calls in flight) and to judge headers itself.  Raises
         :class:`ProtocolError` for a length below the header or above
-        :data:`MAX_MESSAGE`, before the frame's bytes are waited for.
+        :data:`MAX_MESSAGE`, before the frame's bytes are waited for.  The
+        frame is a new object the caller owns; a frame larger than what
+        follows it in the buffer is handed over without being copied.
         """
         if not self._need:
             if len(self._buffer) < 4:
                 return None
             self._need = parse_length(self._buffer)
-        if len(self._buffer) < self._need:
+        need = self._need
+        buffer = self._buffer
+        if len(buffer) < need:
             return None
-        frame = bytes(self._buffer[: self._need])
-        del self._buffer[: self._need]
         self._need = 0
+        if len(buffer) - need < need:
+            self._buffer = buffer[need:]  # copy the shorter part: the rest
+            del buffer[need:]
+            return buffer
+        with memoryview(buffer) as view:
+            frame = bytes(view[:need])
+        del buffer[:need]
         return frame
 
     @property

@@ -24,7 +24,8 @@ child's stderr is collected for error messages (:meth:`Stream.error_output`).
 
 Failures while connecting raise :class:`~.errors.LibvirtError` (timeouts
 :class:`~.errors.CallTimeoutError`) with libvirt's wording; once connected,
-the stream methods raise plain ``OSError`` like a socket does.
+the stream methods raise plain ``OSError`` like a socket does (and
+``recv_fds`` ``EOFError`` when the peer has gone).
 
 Only the standard library is used.
 """
@@ -45,7 +46,6 @@ from typing import IO, TYPE_CHECKING, Any
 
 from .errors import (
     CallTimeoutError,
-    ConnectionClosedError,
     ErrorDomain,
     ErrorNumber,
     LibvirtError,
@@ -182,10 +182,14 @@ class Stream:
         )
 
     def recv_fds(self, count: int) -> list[int]:
-        """Receive ``count`` descriptors (unix only)."""
-        raise _rpc_error(
-            ErrorNumber.VIR_ERR_INTERNAL_ERROR,
-            "Receiving file descriptors is not supported on this socket",
+        """Receive ``count`` descriptors (unix only; close-on-exec is set).
+
+        Like the other reads this raises ``OSError`` on failure (here
+        ``EOPNOTSUPP`` for transports that can't carry descriptors) and
+        ``EOFError`` if the peer closes first.
+        """
+        raise OSError(
+            errno.EOPNOTSUPP, "Receiving file descriptors is not supported on this socket"
         )
 
     def error_output(self) -> str:
@@ -286,7 +290,7 @@ class UnixStream(SocketStream):
         return fds
 
     def recv_fd(self) -> int:
-        """Receive one descriptor (close-on-exec is set)."""
+        """Receive one descriptor (see :meth:`recv_fds`)."""
         (fd,) = self.recv_fds(1)
         return fd
 
@@ -302,16 +306,11 @@ class UnixStream(SocketStream):
                 got.frombytes(payload[: len(payload) - len(payload) % _FD_SIZE])
                 fds.extend(got)
         if not data and not fds:
-            raise ConnectionClosedError(
-                error_message(ErrorNumber.VIR_ERR_SYSTEM_ERROR, "End of file while reading data")
-                + ": "
-                + os.strerror(errno.EIO),
-                code=ErrorNumber.VIR_ERR_SYSTEM_ERROR,
-            )
+            raise EOFError("end of file while receiving file descriptors")
         if msg_flags & socket.MSG_CTRUNC or not fds:
             for fd in fds:
                 os.close(fd)
-            raise _system_error("Failed to recv file descriptor", err=errno.EBADMSG)
+            raise OSError(errno.EBADMSG, "Failed to recv file descriptor")
         return fds
 
 
@@ -606,7 +605,8 @@ def _start_tls(
         tls.close()
         raise _verification_failed()
     # From here on an abrupt close is just the end of the stream, like a socket.
-    tls.suppress_ragged_eofs = True
+    # (A plain attribute of SSLSocket that typeshed does not declare.)
+    setattr(tls, "suppress_ragged_eofs", True)
     return tls
 
 
@@ -645,6 +645,11 @@ def open_stream(
     ``virConnectOpenReadOnly`` does.  For ssh/ext the child is started and the
     stream returned at once; a failing child shows up as EOF on the first read
     (see :meth:`Stream.error_output`).
+
+    A TLS server that drops us without confirming gives "Unable to read TLS
+    confirmation: Input/output error", one that closes cleanly or sends a
+    wrong byte "server verification (of our certificate or IP address)
+    failed" -- libvirt's two messages.
     """
     if isinstance(uri, str):
         uri = LibvirtURI.parse(uri)
@@ -830,7 +835,9 @@ async def open_async_stream(
     already consumed); ssh/ext give a :class:`CommandStreamWriter` that also
     ends the child.  ``timeout`` bounds the whole connect; expiry raises
     :class:`~.errors.CallTimeoutError`.  Descriptor passing is not offered
-    here (use :func:`open_stream`).
+    here (use :func:`open_stream`).  asyncio cannot tell an abrupt TLS close
+    from a clean one, so a refusing TLS server always gives "server
+    verification (of our certificate or IP address) failed" here.
     """
     if isinstance(uri, str):
         uri = LibvirtURI.parse(uri)

@@ -254,6 +254,11 @@ class LibvirtURI:
     scheme: str = ""
     text: str = field(default="", compare=False)
 
+    def __post_init__(self) -> None:
+        # Built by hand rather than parsed: spell the scheme out in full.
+        if not self.scheme:
+            object.__setattr__(self, "scheme", f"{self.driver}+{self.transport}")
+
     # -- parsing ---------------------------------------------------------
 
     @classmethod
@@ -658,8 +663,7 @@ class LibvirtURI:
 
     def format(self) -> str:
         """Rebuild the full URI (transport, user, host, port, all parameters)."""
-        scheme = self.scheme or f"{self.driver}+{self.transport}"
-        out = [scheme, "://"]
+        out = [self.scheme, "://"]
         if self.user is not None:
             out += [_encode(self.user, _USERINFO_SAFE), "@"]
         if self.host:

@@ -1,4 +1,4 @@
-"""Shared paths and settings for the tests."""
+"""Shared paths and settings for the tests (imported as `support`)."""
 
 from __future__ import annotations
 
