@@ -296,6 +296,9 @@ class Call:
     procedure: Procedure
     #: the data stream of a ``@readstream``/``@writestream`` procedure
     stream: ServerStream | None = None
+    #: set by a handler to close the connection once the reply is sent
+    #: (what libvirtd does after CONNECT_CLOSE)
+    close_after_reply: bool = False
 
 
 class ServerStream:
@@ -574,7 +577,7 @@ class Client(asyncio.Protocol):
         self._write(encode_message(prog, vers, proc, _MESSAGE, serial, _OK, msg))
 
     def close(self) -> None:
-        """Close after sending what is queued."""
+        """Close after sending what is queued; nothing more is read."""
         if self.transport is not None and not self.closed:
             self.transport.close()
 
@@ -840,6 +843,9 @@ class Client(asyncio.Protocol):
             )
             return
         self._write(frame)
+        if call.close_after_reply:
+            self.close()
+            return
         if call.stream is not None:
             call.stream._activate()
         self._process()
@@ -851,6 +857,9 @@ class Client(asyncio.Protocol):
         if call.stream is not None:
             call.stream._fail(StreamError("the call failed"))
         self._send_error(call.prog, call.vers, call.proc, _REPLY, call.serial, error)
+        if call.close_after_reply:
+            self.close()
+            return
         self._process()
 
     # -- writing ------------------------------------------------------------

@@ -439,6 +439,8 @@ class TestDaemon(RemoteHandler):
     """The remote program over a :class:`Hypervisor`, like libvirtd's test
     driver behind its remote dispatcher."""
 
+    __test__ = False  # not a pytest test class, whatever its name
+
     def __init__(self, hypervisor: Hypervisor | None = None) -> None:
         self.hv = hypervisor or Hypervisor()
         self.hv.handler = self
@@ -484,6 +486,7 @@ class TestDaemon(RemoteHandler):
         conn: _Connection = call.client.data["testd"]
         conn.uri = None
         self.hv.forget(call.client)
+        call.close_after_reply = True  # as libvirtd does
 
     async def connect_supports_feature(
         self, call: Call, args: rp.RemoteConnectSupportsFeatureArgs
