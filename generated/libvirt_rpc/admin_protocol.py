@@ -560,25 +560,25 @@ class AdminConnectListServersRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[AdminNonnullServer] = []
-            _new4 = AdminNonnullServer.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = AdminNonnullServer.__new__
             for _ in range(_n1):
-                _e2 = _new4(AdminNonnullServer)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("AdminNonnullServer.name", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(AdminNonnullServer)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("AdminNonnullServer.name", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("AdminNonnullServer.name", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("AdminNonnullServer.name", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("AdminNonnullServer.name", _end7)
                 try:
-                    _e2.name = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.name = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminNonnullServer.name", offset + 4, error)
-                offset = _pad7
-                append(_e2)
+                offset = _pad8
+                _append4(_e2)
             obj.servers = _items3
             (obj.ret,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -726,81 +726,81 @@ class AdminServerGetThreadpoolParametersRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[AdminTypedParam] = []
-            _new4 = AdminTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = AdminTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(AdminTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("AdminTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(AdminTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("AdminTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("AdminTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("AdminTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("AdminTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
-                        xdr.too_long("AdminTypedParamValueS.s", offset, _len16, 4194304)
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                elif _d9 == 6:
+                    _a15 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
+                        xdr.too_long("AdminTypedParamValueS.s", offset, _len17, 4194304)
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("AdminTypedParamValueS.s", _end17)
+                        xdr.bad_padding("AdminTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "AdminTypedParamValue", offset - 4, "discriminant", _d8
+                        "AdminTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
         except struct.error:
             xdr.truncated("AdminServerGetThreadpoolParametersRet", offset, data)
@@ -859,81 +859,81 @@ class AdminServerSetThreadpoolParametersArgs(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[AdminTypedParam] = []
-            _new4 = AdminTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = AdminTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(AdminTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("AdminTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(AdminTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("AdminTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("AdminTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("AdminTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("AdminTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
-                        xdr.too_long("AdminTypedParamValueS.s", offset, _len16, 4194304)
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                elif _d9 == 6:
+                    _a15 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
+                        xdr.too_long("AdminTypedParamValueS.s", offset, _len17, 4194304)
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("AdminTypedParamValueS.s", _end17)
+                        xdr.bad_padding("AdminTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "AdminTypedParamValue", offset - 4, "discriminant", _d8
+                        "AdminTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -1019,14 +1019,14 @@ class AdminServerListClientsRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[AdminNonnullClient] = []
-            _new4 = AdminNonnullClient.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = AdminNonnullClient.__new__
             for _ in range(_n1):
-                _e2 = _new4(AdminNonnullClient)
+                _e2 = _new5(AdminNonnullClient)
                 _e2.srv, offset = AdminNonnullServer.unpack_from(data, offset)
                 _e2.id, _e2.timestamp, _e2.transport = _S_QqI.unpack_from(data, offset)
                 offset += 20
-                append(_e2)
+                _append4(_e2)
             obj.clients = _items3
             (obj.ret,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -1154,81 +1154,81 @@ class AdminClientGetInfoRet(xdr.XdrStruct):
             _n1 = xdr.unpack_count(data, offset, 64, 12, "AdminClientGetInfoRet.params")
             offset += 4
             _items3: list[AdminTypedParam] = []
-            _new4 = AdminTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = AdminTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(AdminTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("AdminTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(AdminTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("AdminTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("AdminTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("AdminTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("AdminTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
-                        xdr.too_long("AdminTypedParamValueS.s", offset, _len16, 4194304)
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                elif _d9 == 6:
+                    _a15 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
+                        xdr.too_long("AdminTypedParamValueS.s", offset, _len17, 4194304)
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("AdminTypedParamValueS.s", _end17)
+                        xdr.bad_padding("AdminTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "AdminTypedParamValue", offset - 4, "discriminant", _d8
+                        "AdminTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
         except struct.error:
             xdr.truncated("AdminClientGetInfoRet", offset, data)
@@ -1330,81 +1330,81 @@ class AdminServerGetClientLimitsRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[AdminTypedParam] = []
-            _new4 = AdminTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = AdminTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(AdminTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("AdminTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(AdminTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("AdminTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("AdminTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("AdminTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("AdminTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
-                        xdr.too_long("AdminTypedParamValueS.s", offset, _len16, 4194304)
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                elif _d9 == 6:
+                    _a15 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
+                        xdr.too_long("AdminTypedParamValueS.s", offset, _len17, 4194304)
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("AdminTypedParamValueS.s", _end17)
+                        xdr.bad_padding("AdminTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "AdminTypedParamValue", offset - 4, "discriminant", _d8
+                        "AdminTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
         except struct.error:
             xdr.truncated("AdminServerGetClientLimitsRet", offset, data)
@@ -1458,81 +1458,81 @@ class AdminServerSetClientLimitsArgs(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[AdminTypedParam] = []
-            _new4 = AdminTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = AdminTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(AdminTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("AdminTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(AdminTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("AdminTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("AdminTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("AdminTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("AdminTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
-                        xdr.too_long("AdminTypedParamValueS.s", offset, _len16, 4194304)
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                elif _d9 == 6:
+                    _a15 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
+                        xdr.too_long("AdminTypedParamValueS.s", offset, _len17, 4194304)
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("AdminTypedParamValueS.s", _end17)
+                        xdr.bad_padding("AdminTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "AdminTypedParamValue", offset - 4, "discriminant", _d8
+                        "AdminTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4

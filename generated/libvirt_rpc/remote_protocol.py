@@ -2263,27 +2263,27 @@ class RemoteNodeGetCpuStatsRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteNodeGetCpuStats] = []
-            _new4 = RemoteNodeGetCpuStats.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteNodeGetCpuStats.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteNodeGetCpuStats)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteNodeGetCpuStats.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteNodeGetCpuStats)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteNodeGetCpuStats.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteNodeGetCpuStats.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteNodeGetCpuStats.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteNodeGetCpuStats.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNodeGetCpuStats.field", offset + 4, error)
-                offset = _pad7
+                offset = _pad8
                 (_e2.value,) = _S_Q.unpack_from(data, offset)
                 offset += 8
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.nparams,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -2360,29 +2360,29 @@ class RemoteNodeGetMemoryStatsRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteNodeGetMemoryStats] = []
-            _new4 = RemoteNodeGetMemoryStats.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteNodeGetMemoryStats.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteNodeGetMemoryStats)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
+                _e2 = _new5(RemoteNodeGetMemoryStats)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
-                        "RemoteNodeGetMemoryStats.field", offset, _len5, 4194304
+                        "RemoteNodeGetMemoryStats.field", offset, _len6, 4194304
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteNodeGetMemoryStats.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteNodeGetMemoryStats.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteNodeGetMemoryStats.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNodeGetMemoryStats.field", offset + 4, error)
-                offset = _pad7
+                offset = _pad8
                 (_e2.value,) = _S_Q.unpack_from(data, offset)
                 offset += 8
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.nparams,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -2621,83 +2621,83 @@ class RemoteDomainGetSchedulerParametersRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
         except struct.error:
             xdr.truncated("RemoteDomainGetSchedulerParametersRet", offset, data)
@@ -2782,83 +2782,83 @@ class RemoteDomainGetSchedulerParametersFlagsRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
         except struct.error:
             xdr.truncated("RemoteDomainGetSchedulerParametersFlagsRet", offset, data)
@@ -2907,83 +2907,83 @@ class RemoteDomainSetSchedulerParametersArgs(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
         except struct.error:
             xdr.truncated("RemoteDomainSetSchedulerParametersArgs", offset, data)
@@ -3046,83 +3046,83 @@ class RemoteDomainSetSchedulerParametersFlagsArgs(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -3181,83 +3181,83 @@ class RemoteDomainSetBlkioParametersArgs(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -3346,83 +3346,83 @@ class RemoteDomainGetBlkioParametersRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.nparams,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -3481,83 +3481,83 @@ class RemoteDomainSetMemoryParametersArgs(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -3646,83 +3646,83 @@ class RemoteDomainGetMemoryParametersRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.nparams,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -3830,83 +3830,83 @@ class RemoteDomainSetNumaParametersArgs(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -3995,83 +3995,83 @@ class RemoteDomainGetNumaParametersRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.nparams,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -4127,83 +4127,83 @@ class RemoteDomainSetPerfEventsArgs(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -4277,83 +4277,83 @@ class RemoteDomainGetPerfEventsRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
         except struct.error:
             xdr.truncated("RemoteDomainGetPerfEventsRet", offset, data)
@@ -4537,83 +4537,83 @@ class RemoteDomainBlockStatsFlagsRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.nparams,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -4801,83 +4801,86 @@ class RemoteDomainSetInterfaceParametersArgs(xdr.XdrStruct):
             )
             offset += 4
             _items6: list[RemoteTypedParam] = []
-            _new7 = RemoteTypedParam.__new__
-            append = _items6.append
+            _append7 = _items6.append
+            _new8 = RemoteTypedParam.__new__
             for _ in range(_n4):
-                _e5 = _new7(RemoteTypedParam)
-                (_len8,) = _S_I.unpack_from(data, offset)
-                if _len8 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
-                _pad10 = _end9 + (-_len8 & 3)
-                if _pad10 > len(data):
+                _e5 = _new8(RemoteTypedParam)
+                (_len9,) = _S_I.unpack_from(data, offset)
+                if _len9 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len9, 4194304)
+                _end10 = offset + 4 + _len9
+                _pad11 = _end10 + (-_len9 & 3)
+                if _pad11 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad10 != _end9 and data[_end9:_pad10] != xdr.ZEROS[_pad10 - _end9]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end9)
+                if (
+                    _pad11 != _end10
+                    and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
+                ):
+                    xdr.bad_padding("RemoteTypedParam.field", _end10)
                 try:
-                    _e5.field = str(data[offset + 4 : _end9], "utf-8")
+                    _e5.field = str(data[offset + 4 : _end10], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad10
-                (_d11,) = _S_i.unpack_from(data, offset)
+                offset = _pad11
+                (_d12,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d11 == 1:
-                    _a12 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a12.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e5.value = _a12
-                elif _d11 == 2:
-                    _a13 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a13.ui,) = _S_I.unpack_from(data, offset)
+                if _d12 == 1:
+                    _a13 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a13.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e5.value = _a13
-                elif _d11 == 3:
-                    _a14 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a14.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d12 == 2:
+                    _a14 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a14.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e5.value = _a14
-                elif _d11 == 4:
-                    _a15 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a15.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d12 == 3:
+                    _a15 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a15.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e5.value = _a15
-                elif _d11 == 5:
-                    _a16 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a16.d,) = _S_d.unpack_from(data, offset)
+                elif _d12 == 4:
+                    _a16 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a16.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e5.value = _a16
-                elif _d11 == 6:
-                    _a17 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a17.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d12 == 5:
+                    _a17 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a17.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e5.value = _a17
-                elif _d11 == 7:
-                    _a18 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len19,) = _S_I.unpack_from(data, offset)
-                    if _len19 > 4194304:
+                elif _d12 == 6:
+                    _a18 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a18.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e5.value = _a18
+                elif _d12 == 7:
+                    _a19 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len20,) = _S_I.unpack_from(data, offset)
+                    if _len20 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len19, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len20, 4194304
                         )
-                    _end20 = offset + 4 + _len19
-                    _pad21 = _end20 + (-_len19 & 3)
-                    if _pad21 > len(data):
+                    _end21 = offset + 4 + _len20
+                    _pad22 = _end21 + (-_len20 & 3)
+                    if _pad22 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad21 != _end20
-                        and data[_end20:_pad21] != xdr.ZEROS[_pad21 - _end20]
+                        _pad22 != _end21
+                        and data[_end21:_pad22] != xdr.ZEROS[_pad22 - _end21]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end21)
                     try:
-                        _a18.s = str(data[offset + 4 : _end20], "utf-8")
+                        _a19.s = str(data[offset + 4 : _end21], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad21
-                    _e5.value = _a18
+                    offset = _pad22
+                    _e5.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d12
                     )
-                append(_e5)
+                _append7(_e5)
             obj.params = _items6
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -4995,83 +4998,83 @@ class RemoteDomainGetInterfaceParametersRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.nparams,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -5172,13 +5175,13 @@ class RemoteDomainMemoryStatsRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteDomainMemoryStat] = []
-            _new4 = RemoteDomainMemoryStat.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteDomainMemoryStat.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteDomainMemoryStat)
+                _e2 = _new5(RemoteDomainMemoryStat)
                 _e2.tag, _e2.val = _S_iQ.unpack_from(data, offset)
                 offset += 12
-                append(_e2)
+                _append4(_e2)
             obj.stats = _items3
         except struct.error:
             xdr.truncated("RemoteDomainMemoryStatsRet", offset, data)
@@ -6561,83 +6564,83 @@ class RemoteDomainSaveParamsArgs(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -6786,83 +6789,83 @@ class RemoteDomainRestoreParamsArgs(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -8030,32 +8033,32 @@ class RemoteConnectListDefinedDomainsRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[str] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteConnectListDefinedDomainsRet.names[]",
                         offset,
-                        _len4,
+                        _len5,
                         4194304,
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
                     xdr.truncated(
                         "RemoteConnectListDefinedDomainsRet.names[]", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteConnectListDefinedDomainsRet.names[]", _end5)
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                    xdr.bad_padding("RemoteConnectListDefinedDomainsRet.names[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end5], "utf-8")
+                    _e2 = str(data[offset + 4 : _end6], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListDefinedDomainsRet.names[]", offset + 4, error
                     )
-                offset = _pad6
-                append(_e2)
+                offset = _pad7
+                _append4(_e2)
             obj.names = _items3
         except struct.error:
             xdr.truncated("RemoteConnectListDefinedDomainsRet", offset, data)
@@ -9068,27 +9071,27 @@ class RemoteDomainGetVcpusRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteVcpuInfo] = []
-            _new4 = RemoteVcpuInfo.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteVcpuInfo.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteVcpuInfo)
+                _e2 = _new5(RemoteVcpuInfo)
                 _e2.number, _e2.state, _e2.cpu_time, _e2.cpu = _S_IiQi.unpack_from(
                     data, offset
                 )
                 offset += 20
-                append(_e2)
+                _append4(_e2)
             obj.info = _items3
-            (_len5,) = _S_I.unpack_from(data, offset)
-            if _len5 > 8388608:
-                xdr.too_long("RemoteDomainGetVcpusRet.cpumaps", offset, _len5, 8388608)
-            _end6 = offset + 4 + _len5
-            _pad7 = _end6 + (-_len5 & 3)
-            if _pad7 > len(data):
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 8388608:
+                xdr.too_long("RemoteDomainGetVcpusRet.cpumaps", offset, _len6, 8388608)
+            _end7 = offset + 4 + _len6
+            _pad8 = _end7 + (-_len6 & 3)
+            if _pad8 > len(data):
                 xdr.truncated("RemoteDomainGetVcpusRet.cpumaps", offset + 4, data)
-            if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                xdr.bad_padding("RemoteDomainGetVcpusRet.cpumaps", _end6)
-            obj.cpumaps = bytes(data[offset + 4 : _end6])
-            offset = _pad7
+            if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                xdr.bad_padding("RemoteDomainGetVcpusRet.cpumaps", _end7)
+            obj.cpumaps = bytes(data[offset + 4 : _end7])
+            offset = _pad8
         except struct.error:
             xdr.truncated("RemoteDomainGetVcpusRet", offset, data)
         return obj, offset
@@ -9258,24 +9261,24 @@ class RemoteDomainGetIothreadInfoRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteDomainIothreadInfo] = []
-            _new4 = RemoteDomainIothreadInfo.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteDomainIothreadInfo.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteDomainIothreadInfo)
+                _e2 = _new5(RemoteDomainIothreadInfo)
                 (_e2.iothread_id,) = _S_I.unpack_from(data, offset)
                 offset += 4
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 2048:
-                    xdr.too_long("RemoteDomainIothreadInfo.cpumap", offset, _len5, 2048)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 2048:
+                    xdr.too_long("RemoteDomainIothreadInfo.cpumap", offset, _len6, 2048)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteDomainIothreadInfo.cpumap", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteDomainIothreadInfo.cpumap", _end6)
-                _e2.cpumap = bytes(data[offset + 4 : _end6])
-                offset = _pad7
-                append(_e2)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteDomainIothreadInfo.cpumap", _end7)
+                _e2.cpumap = bytes(data[offset + 4 : _end7])
+                offset = _pad8
+                _append4(_e2)
             obj.info = _items3
             (obj.ret,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -9484,83 +9487,83 @@ class RemoteDomainSetIothreadParamsArgs(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -9700,10 +9703,10 @@ class RemoteDomainGetSecurityLabelListRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteDomainGetSecurityLabelRet] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
                 _e2, offset = RemoteDomainGetSecurityLabelRet.unpack_from(data, offset)
-                append(_e2)
+                _append4(_e2)
             obj.labels = _items3
             (obj.ret,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -10806,86 +10809,86 @@ class RemoteDomainBlockCopyArgs(xdr.XdrStruct):
             )
             offset += 4
             _items9: list[RemoteTypedParam] = []
-            _new10 = RemoteTypedParam.__new__
-            append = _items9.append
+            _append10 = _items9.append
+            _new11 = RemoteTypedParam.__new__
             for _ in range(_n7):
-                _e8 = _new10(RemoteTypedParam)
-                (_len11,) = _S_I.unpack_from(data, offset)
-                if _len11 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len11, 4194304)
-                _end12 = offset + 4 + _len11
-                _pad13 = _end12 + (-_len11 & 3)
-                if _pad13 > len(data):
+                _e8 = _new11(RemoteTypedParam)
+                (_len12,) = _S_I.unpack_from(data, offset)
+                if _len12 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len12, 4194304)
+                _end13 = offset + 4 + _len12
+                _pad14 = _end13 + (-_len12 & 3)
+                if _pad14 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if (
-                    _pad13 != _end12
-                    and data[_end12:_pad13] != xdr.ZEROS[_pad13 - _end12]
+                    _pad14 != _end13
+                    and data[_end13:_pad14] != xdr.ZEROS[_pad14 - _end13]
                 ):
-                    xdr.bad_padding("RemoteTypedParam.field", _end12)
+                    xdr.bad_padding("RemoteTypedParam.field", _end13)
                 try:
-                    _e8.field = str(data[offset + 4 : _end12], "utf-8")
+                    _e8.field = str(data[offset + 4 : _end13], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad13
-                (_d14,) = _S_i.unpack_from(data, offset)
+                offset = _pad14
+                (_d15,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d14 == 1:
-                    _a15 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a15.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e8.value = _a15
-                elif _d14 == 2:
-                    _a16 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a16.ui,) = _S_I.unpack_from(data, offset)
+                if _d15 == 1:
+                    _a16 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a16.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e8.value = _a16
-                elif _d14 == 3:
-                    _a17 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a17.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d15 == 2:
+                    _a17 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a17.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e8.value = _a17
-                elif _d14 == 4:
-                    _a18 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a18.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d15 == 3:
+                    _a18 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a18.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e8.value = _a18
-                elif _d14 == 5:
-                    _a19 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a19.d,) = _S_d.unpack_from(data, offset)
+                elif _d15 == 4:
+                    _a19 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a19.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e8.value = _a19
-                elif _d14 == 6:
-                    _a20 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a20.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d15 == 5:
+                    _a20 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a20.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e8.value = _a20
-                elif _d14 == 7:
-                    _a21 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len22,) = _S_I.unpack_from(data, offset)
-                    if _len22 > 4194304:
+                elif _d15 == 6:
+                    _a21 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a21.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e8.value = _a21
+                elif _d15 == 7:
+                    _a22 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len23,) = _S_I.unpack_from(data, offset)
+                    if _len23 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len23, 4194304
                         )
-                    _end23 = offset + 4 + _len22
-                    _pad24 = _end23 + (-_len22 & 3)
-                    if _pad24 > len(data):
+                    _end24 = offset + 4 + _len23
+                    _pad25 = _end24 + (-_len23 & 3)
+                    if _pad25 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad24 != _end23
-                        and data[_end23:_pad24] != xdr.ZEROS[_pad24 - _end23]
+                        _pad25 != _end24
+                        and data[_end24:_pad25] != xdr.ZEROS[_pad25 - _end24]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end23)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end24)
                     try:
-                        _a21.s = str(data[offset + 4 : _end23], "utf-8")
+                        _a22.s = str(data[offset + 4 : _end24], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad24
-                    _e8.value = _a21
+                    offset = _pad25
+                    _e8.value = _a22
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d14
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d15
                     )
-                append(_e8)
+                _append10(_e8)
             obj.params = _items9
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -11067,83 +11070,86 @@ class RemoteDomainSetBlockIoTuneArgs(xdr.XdrStruct):
             )
             offset += 4
             _items6: list[RemoteTypedParam] = []
-            _new7 = RemoteTypedParam.__new__
-            append = _items6.append
+            _append7 = _items6.append
+            _new8 = RemoteTypedParam.__new__
             for _ in range(_n4):
-                _e5 = _new7(RemoteTypedParam)
-                (_len8,) = _S_I.unpack_from(data, offset)
-                if _len8 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
-                _pad10 = _end9 + (-_len8 & 3)
-                if _pad10 > len(data):
+                _e5 = _new8(RemoteTypedParam)
+                (_len9,) = _S_I.unpack_from(data, offset)
+                if _len9 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len9, 4194304)
+                _end10 = offset + 4 + _len9
+                _pad11 = _end10 + (-_len9 & 3)
+                if _pad11 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad10 != _end9 and data[_end9:_pad10] != xdr.ZEROS[_pad10 - _end9]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end9)
+                if (
+                    _pad11 != _end10
+                    and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
+                ):
+                    xdr.bad_padding("RemoteTypedParam.field", _end10)
                 try:
-                    _e5.field = str(data[offset + 4 : _end9], "utf-8")
+                    _e5.field = str(data[offset + 4 : _end10], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad10
-                (_d11,) = _S_i.unpack_from(data, offset)
+                offset = _pad11
+                (_d12,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d11 == 1:
-                    _a12 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a12.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e5.value = _a12
-                elif _d11 == 2:
-                    _a13 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a13.ui,) = _S_I.unpack_from(data, offset)
+                if _d12 == 1:
+                    _a13 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a13.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e5.value = _a13
-                elif _d11 == 3:
-                    _a14 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a14.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d12 == 2:
+                    _a14 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a14.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e5.value = _a14
-                elif _d11 == 4:
-                    _a15 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a15.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d12 == 3:
+                    _a15 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a15.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e5.value = _a15
-                elif _d11 == 5:
-                    _a16 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a16.d,) = _S_d.unpack_from(data, offset)
+                elif _d12 == 4:
+                    _a16 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a16.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e5.value = _a16
-                elif _d11 == 6:
-                    _a17 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a17.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d12 == 5:
+                    _a17 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a17.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e5.value = _a17
-                elif _d11 == 7:
-                    _a18 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len19,) = _S_I.unpack_from(data, offset)
-                    if _len19 > 4194304:
+                elif _d12 == 6:
+                    _a18 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a18.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e5.value = _a18
+                elif _d12 == 7:
+                    _a19 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len20,) = _S_I.unpack_from(data, offset)
+                    if _len20 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len19, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len20, 4194304
                         )
-                    _end20 = offset + 4 + _len19
-                    _pad21 = _end20 + (-_len19 & 3)
-                    if _pad21 > len(data):
+                    _end21 = offset + 4 + _len20
+                    _pad22 = _end21 + (-_len20 & 3)
+                    if _pad22 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad21 != _end20
-                        and data[_end20:_pad21] != xdr.ZEROS[_pad21 - _end20]
+                        _pad22 != _end21
+                        and data[_end21:_pad22] != xdr.ZEROS[_pad22 - _end21]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end21)
                     try:
-                        _a18.s = str(data[offset + 4 : _end20], "utf-8")
+                        _a19.s = str(data[offset + 4 : _end21], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad21
-                    _e5.value = _a18
+                    offset = _pad22
+                    _e5.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d12
                     )
-                append(_e5)
+                _append7(_e5)
             obj.params = _items6
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -11257,83 +11263,83 @@ class RemoteDomainGetBlockIoTuneRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.nparams,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -11423,83 +11429,83 @@ class RemoteDomainGetCpuStatsRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.nparams,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -11656,29 +11662,29 @@ class RemoteConnectListNetworksRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[str] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
                     xdr.too_long(
-                        "RemoteConnectListNetworksRet.names[]", offset, _len4, 4194304
+                        "RemoteConnectListNetworksRet.names[]", offset, _len5, 4194304
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
                     xdr.truncated(
                         "RemoteConnectListNetworksRet.names[]", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteConnectListNetworksRet.names[]", _end5)
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                    xdr.bad_padding("RemoteConnectListNetworksRet.names[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end5], "utf-8")
+                    _e2 = str(data[offset + 4 : _end6], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListNetworksRet.names[]", offset + 4, error
                     )
-                offset = _pad6
-                append(_e2)
+                offset = _pad7
+                _append4(_e2)
             obj.names = _items3
         except struct.error:
             xdr.truncated("RemoteConnectListNetworksRet", offset, data)
@@ -11766,34 +11772,34 @@ class RemoteConnectListDefinedNetworksRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[str] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteConnectListDefinedNetworksRet.names[]",
                         offset,
-                        _len4,
+                        _len5,
                         4194304,
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
                     xdr.truncated(
                         "RemoteConnectListDefinedNetworksRet.names[]", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
                     xdr.bad_padding(
-                        "RemoteConnectListDefinedNetworksRet.names[]", _end5
+                        "RemoteConnectListDefinedNetworksRet.names[]", _end6
                     )
                 try:
-                    _e2 = str(data[offset + 4 : _end5], "utf-8")
+                    _e2 = str(data[offset + 4 : _end6], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListDefinedNetworksRet.names[]", offset + 4, error
                     )
-                offset = _pad6
-                append(_e2)
+                offset = _pad7
+                _append4(_e2)
             obj.names = _items3
         except struct.error:
             xdr.truncated("RemoteConnectListDefinedNetworksRet", offset, data)
@@ -12600,29 +12606,29 @@ class RemoteConnectListNwfiltersRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[str] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
                     xdr.too_long(
-                        "RemoteConnectListNwfiltersRet.names[]", offset, _len4, 4194304
+                        "RemoteConnectListNwfiltersRet.names[]", offset, _len5, 4194304
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
                     xdr.truncated(
                         "RemoteConnectListNwfiltersRet.names[]", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteConnectListNwfiltersRet.names[]", _end5)
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                    xdr.bad_padding("RemoteConnectListNwfiltersRet.names[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end5], "utf-8")
+                    _e2 = str(data[offset + 4 : _end6], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListNwfiltersRet.names[]", offset + 4, error
                     )
-                offset = _pad6
-                append(_e2)
+                offset = _pad7
+                _append4(_e2)
             obj.names = _items3
         except struct.error:
             xdr.truncated("RemoteConnectListNwfiltersRet", offset, data)
@@ -13032,29 +13038,29 @@ class RemoteConnectListInterfacesRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[str] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
                     xdr.too_long(
-                        "RemoteConnectListInterfacesRet.names[]", offset, _len4, 4194304
+                        "RemoteConnectListInterfacesRet.names[]", offset, _len5, 4194304
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
                     xdr.truncated(
                         "RemoteConnectListInterfacesRet.names[]", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteConnectListInterfacesRet.names[]", _end5)
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                    xdr.bad_padding("RemoteConnectListInterfacesRet.names[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end5], "utf-8")
+                    _e2 = str(data[offset + 4 : _end6], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListInterfacesRet.names[]", offset + 4, error
                     )
-                offset = _pad6
-                append(_e2)
+                offset = _pad7
+                _append4(_e2)
             obj.names = _items3
         except struct.error:
             xdr.truncated("RemoteConnectListInterfacesRet", offset, data)
@@ -13145,38 +13151,38 @@ class RemoteConnectListDefinedInterfacesRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[str] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteConnectListDefinedInterfacesRet.names[]",
                         offset,
-                        _len4,
+                        _len5,
                         4194304,
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
                     xdr.truncated(
                         "RemoteConnectListDefinedInterfacesRet.names[]",
                         offset + 4,
                         data,
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
                     xdr.bad_padding(
-                        "RemoteConnectListDefinedInterfacesRet.names[]", _end5
+                        "RemoteConnectListDefinedInterfacesRet.names[]", _end6
                     )
                 try:
-                    _e2 = str(data[offset + 4 : _end5], "utf-8")
+                    _e2 = str(data[offset + 4 : _end6], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListDefinedInterfacesRet.names[]",
                         offset + 4,
                         error,
                     )
-                offset = _pad6
-                append(_e2)
+                offset = _pad7
+                _append4(_e2)
             obj.names = _items3
         except struct.error:
             xdr.truncated("RemoteConnectListDefinedInterfacesRet", offset, data)
@@ -13954,32 +13960,32 @@ class RemoteConnectListStoragePoolsRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[str] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteConnectListStoragePoolsRet.names[]",
                         offset,
-                        _len4,
+                        _len5,
                         4194304,
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
                     xdr.truncated(
                         "RemoteConnectListStoragePoolsRet.names[]", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteConnectListStoragePoolsRet.names[]", _end5)
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                    xdr.bad_padding("RemoteConnectListStoragePoolsRet.names[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end5], "utf-8")
+                    _e2 = str(data[offset + 4 : _end6], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListStoragePoolsRet.names[]", offset + 4, error
                     )
-                offset = _pad6
-                append(_e2)
+                offset = _pad7
+                _append4(_e2)
             obj.names = _items3
         except struct.error:
             xdr.truncated("RemoteConnectListStoragePoolsRet", offset, data)
@@ -14070,38 +14076,38 @@ class RemoteConnectListDefinedStoragePoolsRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[str] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteConnectListDefinedStoragePoolsRet.names[]",
                         offset,
-                        _len4,
+                        _len5,
                         4194304,
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
                     xdr.truncated(
                         "RemoteConnectListDefinedStoragePoolsRet.names[]",
                         offset + 4,
                         data,
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
                     xdr.bad_padding(
-                        "RemoteConnectListDefinedStoragePoolsRet.names[]", _end5
+                        "RemoteConnectListDefinedStoragePoolsRet.names[]", _end6
                     )
                 try:
-                    _e2 = str(data[offset + 4 : _end5], "utf-8")
+                    _e2 = str(data[offset + 4 : _end6], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListDefinedStoragePoolsRet.names[]",
                         offset + 4,
                         error,
                     )
-                offset = _pad6
-                append(_e2)
+                offset = _pad7
+                _append4(_e2)
             obj.names = _items3
         except struct.error:
             xdr.truncated("RemoteConnectListDefinedStoragePoolsRet", offset, data)
@@ -15151,32 +15157,32 @@ class RemoteStoragePoolListVolumesRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[str] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteStoragePoolListVolumesRet.names[]",
                         offset,
-                        _len4,
+                        _len5,
                         4194304,
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
                     xdr.truncated(
                         "RemoteStoragePoolListVolumesRet.names[]", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteStoragePoolListVolumesRet.names[]", _end5)
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                    xdr.bad_padding("RemoteStoragePoolListVolumesRet.names[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end5], "utf-8")
+                    _e2 = str(data[offset + 4 : _end6], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteStoragePoolListVolumesRet.names[]", offset + 4, error
                     )
-                offset = _pad6
-                append(_e2)
+                offset = _pad7
+                _append4(_e2)
             obj.names = _items3
         except struct.error:
             xdr.truncated("RemoteStoragePoolListVolumesRet", offset, data)
@@ -16097,25 +16103,25 @@ class RemoteNodeListDevicesRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[str] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
                     xdr.too_long(
-                        "RemoteNodeListDevicesRet.names[]", offset, _len4, 4194304
+                        "RemoteNodeListDevicesRet.names[]", offset, _len5, 4194304
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
                     xdr.truncated("RemoteNodeListDevicesRet.names[]", offset + 4, data)
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteNodeListDevicesRet.names[]", _end5)
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                    xdr.bad_padding("RemoteNodeListDevicesRet.names[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end5], "utf-8")
+                    _e2 = str(data[offset + 4 : _end6], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNodeListDevicesRet.names[]", offset + 4, error)
-                offset = _pad6
-                append(_e2)
+                offset = _pad7
+                _append4(_e2)
             obj.names = _items3
         except struct.error:
             xdr.truncated("RemoteNodeListDevicesRet", offset, data)
@@ -16585,29 +16591,29 @@ class RemoteNodeDeviceListCapsRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[str] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
                     xdr.too_long(
-                        "RemoteNodeDeviceListCapsRet.names[]", offset, _len4, 4194304
+                        "RemoteNodeDeviceListCapsRet.names[]", offset, _len5, 4194304
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
                     xdr.truncated(
                         "RemoteNodeDeviceListCapsRet.names[]", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteNodeDeviceListCapsRet.names[]", _end5)
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                    xdr.bad_padding("RemoteNodeDeviceListCapsRet.names[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end5], "utf-8")
+                    _e2 = str(data[offset + 4 : _end6], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNodeDeviceListCapsRet.names[]", offset + 4, error
                     )
-                offset = _pad6
-                append(_e2)
+                offset = _pad7
+                _append4(_e2)
             obj.names = _items3
         except struct.error:
             xdr.truncated("RemoteNodeDeviceListCapsRet", offset, data)
@@ -17786,29 +17792,29 @@ class RemoteConnectListSecretsRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[str] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
                     xdr.too_long(
-                        "RemoteConnectListSecretsRet.uuids[]", offset, _len4, 4194304
+                        "RemoteConnectListSecretsRet.uuids[]", offset, _len5, 4194304
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
                     xdr.truncated(
                         "RemoteConnectListSecretsRet.uuids[]", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteConnectListSecretsRet.uuids[]", _end5)
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                    xdr.bad_padding("RemoteConnectListSecretsRet.uuids[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end5], "utf-8")
+                    _e2 = str(data[offset + 4 : _end6], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListSecretsRet.uuids[]", offset + 4, error
                     )
-                offset = _pad6
-                append(_e2)
+                offset = _pad7
+                _append4(_e2)
             obj.uuids = _items3
         except struct.error:
             xdr.truncated("RemoteConnectListSecretsRet", offset, data)
@@ -18853,29 +18859,29 @@ class RemoteConnectBaselineCpuArgs(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[str] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
                     xdr.too_long(
-                        "RemoteConnectBaselineCpuArgs.xmlCPUs[]", offset, _len4, 4194304
+                        "RemoteConnectBaselineCpuArgs.xmlCPUs[]", offset, _len5, 4194304
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
                     xdr.truncated(
                         "RemoteConnectBaselineCpuArgs.xmlCPUs[]", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteConnectBaselineCpuArgs.xmlCPUs[]", _end5)
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                    xdr.bad_padding("RemoteConnectBaselineCpuArgs.xmlCPUs[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end5], "utf-8")
+                    _e2 = str(data[offset + 4 : _end6], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectBaselineCpuArgs.xmlCPUs[]", offset + 4, error
                     )
-                offset = _pad6
-                append(_e2)
+                offset = _pad7
+                _append4(_e2)
             obj.xmlCPUs = _items3
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -19082,83 +19088,83 @@ class RemoteDomainGetJobStatsRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
         except struct.error:
             xdr.truncated("RemoteDomainGetJobStatsRet", offset, data)
@@ -20421,57 +20427,60 @@ class RemoteDomainEventGraphicsMsg(xdr.XdrStruct):
             )
             offset += 4
             _items6: list[RemoteDomainEventGraphicsIdentity] = []
-            _new7 = RemoteDomainEventGraphicsIdentity.__new__
-            append = _items6.append
+            _append7 = _items6.append
+            _new8 = RemoteDomainEventGraphicsIdentity.__new__
             for _ in range(_n4):
-                _e5 = _new7(RemoteDomainEventGraphicsIdentity)
-                (_len8,) = _S_I.unpack_from(data, offset)
-                if _len8 > 4194304:
+                _e5 = _new8(RemoteDomainEventGraphicsIdentity)
+                (_len9,) = _S_I.unpack_from(data, offset)
+                if _len9 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainEventGraphicsIdentity.type", offset, _len8, 4194304
+                        "RemoteDomainEventGraphicsIdentity.type", offset, _len9, 4194304
                     )
-                _end9 = offset + 4 + _len8
-                _pad10 = _end9 + (-_len8 & 3)
-                if _pad10 > len(data):
+                _end10 = offset + 4 + _len9
+                _pad11 = _end10 + (-_len9 & 3)
+                if _pad11 > len(data):
                     xdr.truncated(
                         "RemoteDomainEventGraphicsIdentity.type", offset + 4, data
                     )
-                if _pad10 != _end9 and data[_end9:_pad10] != xdr.ZEROS[_pad10 - _end9]:
-                    xdr.bad_padding("RemoteDomainEventGraphicsIdentity.type", _end9)
+                if (
+                    _pad11 != _end10
+                    and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
+                ):
+                    xdr.bad_padding("RemoteDomainEventGraphicsIdentity.type", _end10)
                 try:
-                    _e5.type = str(data[offset + 4 : _end9], "utf-8")
+                    _e5.type = str(data[offset + 4 : _end10], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainEventGraphicsIdentity.type", offset + 4, error
                     )
-                offset = _pad10
-                (_len11,) = _S_I.unpack_from(data, offset)
-                if _len11 > 4194304:
+                offset = _pad11
+                (_len12,) = _S_I.unpack_from(data, offset)
+                if _len12 > 4194304:
                     xdr.too_long(
                         "RemoteDomainEventGraphicsIdentity.name",
                         offset,
-                        _len11,
+                        _len12,
                         4194304,
                     )
-                _end12 = offset + 4 + _len11
-                _pad13 = _end12 + (-_len11 & 3)
-                if _pad13 > len(data):
+                _end13 = offset + 4 + _len12
+                _pad14 = _end13 + (-_len12 & 3)
+                if _pad14 > len(data):
                     xdr.truncated(
                         "RemoteDomainEventGraphicsIdentity.name", offset + 4, data
                     )
                 if (
-                    _pad13 != _end12
-                    and data[_end12:_pad13] != xdr.ZEROS[_pad13 - _end12]
+                    _pad14 != _end13
+                    and data[_end13:_pad14] != xdr.ZEROS[_pad14 - _end13]
                 ):
-                    xdr.bad_padding("RemoteDomainEventGraphicsIdentity.name", _end12)
+                    xdr.bad_padding("RemoteDomainEventGraphicsIdentity.name", _end13)
                 try:
-                    _e5.name = str(data[offset + 4 : _end12], "utf-8")
+                    _e5.name = str(data[offset + 4 : _end13], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainEventGraphicsIdentity.name", offset + 4, error
                     )
-                offset = _pad13
-                append(_e5)
+                offset = _pad14
+                _append7(_e5)
             obj.subject = _items6
         except struct.error:
             xdr.truncated("RemoteDomainEventGraphicsMsg", offset, data)
@@ -21732,32 +21741,32 @@ class RemoteDomainSnapshotListNamesRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[str] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteDomainSnapshotListNamesRet.names[]",
                         offset,
-                        _len4,
+                        _len5,
                         4194304,
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
                     xdr.truncated(
                         "RemoteDomainSnapshotListNamesRet.names[]", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteDomainSnapshotListNamesRet.names[]", _end5)
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                    xdr.bad_padding("RemoteDomainSnapshotListNamesRet.names[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end5], "utf-8")
+                    _e2 = str(data[offset + 4 : _end6], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainSnapshotListNamesRet.names[]", offset + 4, error
                     )
-                offset = _pad6
-                append(_e2)
+                offset = _pad7
+                _append4(_e2)
             obj.names = _items3
         except struct.error:
             xdr.truncated("RemoteDomainSnapshotListNamesRet", offset, data)
@@ -21843,28 +21852,28 @@ class RemoteDomainListAllSnapshotsRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteNonnullDomainSnapshot] = []
-            _new4 = RemoteNonnullDomainSnapshot.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteNonnullDomainSnapshot.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteNonnullDomainSnapshot)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
+                _e2 = _new5(RemoteNonnullDomainSnapshot)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
-                        "RemoteNonnullDomainSnapshot.name", offset, _len5, 4194304
+                        "RemoteNonnullDomainSnapshot.name", offset, _len6, 4194304
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteNonnullDomainSnapshot.name", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteNonnullDomainSnapshot.name", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteNonnullDomainSnapshot.name", _end7)
                 try:
-                    _e2.name = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.name = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullDomainSnapshot.name", offset + 4, error)
-                offset = _pad7
+                offset = _pad8
                 _e2.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-                append(_e2)
+                _append4(_e2)
             obj.snapshots = _items3
             (obj.ret,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -22004,38 +22013,38 @@ class RemoteDomainSnapshotListChildrenNamesRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[str] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteDomainSnapshotListChildrenNamesRet.names[]",
                         offset,
-                        _len4,
+                        _len5,
                         4194304,
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
                     xdr.truncated(
                         "RemoteDomainSnapshotListChildrenNamesRet.names[]",
                         offset + 4,
                         data,
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
                     xdr.bad_padding(
-                        "RemoteDomainSnapshotListChildrenNamesRet.names[]", _end5
+                        "RemoteDomainSnapshotListChildrenNamesRet.names[]", _end6
                     )
                 try:
-                    _e2 = str(data[offset + 4 : _end5], "utf-8")
+                    _e2 = str(data[offset + 4 : _end6], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainSnapshotListChildrenNamesRet.names[]",
                         offset + 4,
                         error,
                     )
-                offset = _pad6
-                append(_e2)
+                offset = _pad7
+                _append4(_e2)
             obj.names = _items3
         except struct.error:
             xdr.truncated("RemoteDomainSnapshotListChildrenNamesRet", offset, data)
@@ -22128,28 +22137,28 @@ class RemoteDomainSnapshotListAllChildrenRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteNonnullDomainSnapshot] = []
-            _new4 = RemoteNonnullDomainSnapshot.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteNonnullDomainSnapshot.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteNonnullDomainSnapshot)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
+                _e2 = _new5(RemoteNonnullDomainSnapshot)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
-                        "RemoteNonnullDomainSnapshot.name", offset, _len5, 4194304
+                        "RemoteNonnullDomainSnapshot.name", offset, _len6, 4194304
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteNonnullDomainSnapshot.name", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteNonnullDomainSnapshot.name", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteNonnullDomainSnapshot.name", _end7)
                 try:
-                    _e2.name = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.name = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullDomainSnapshot.name", offset + 4, error)
-                offset = _pad7
+                offset = _pad8
                 _e2.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-                append(_e2)
+                _append4(_e2)
             obj.snapshots = _items3
             (obj.ret,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -24290,27 +24299,27 @@ class RemoteDomainGetDiskErrorsRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteDomainDiskError] = []
-            _new4 = RemoteDomainDiskError.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteDomainDiskError.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteDomainDiskError)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteDomainDiskError.disk", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteDomainDiskError)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteDomainDiskError.disk", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteDomainDiskError.disk", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteDomainDiskError.disk", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteDomainDiskError.disk", _end7)
                 try:
-                    _e2.disk = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.disk = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainDiskError.disk", offset + 4, error)
-                offset = _pad7
+                offset = _pad8
                 (_e2.error,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                append(_e2)
+                _append4(_e2)
             obj.errors = _items3
             (obj.nerrors,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -24386,27 +24395,27 @@ class RemoteConnectListAllDomainsRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteNonnullDomain] = []
-            _new4 = RemoteNonnullDomain.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteNonnullDomain.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteNonnullDomain)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteNonnullDomain.name", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteNonnullDomain)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteNonnullDomain.name", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteNonnullDomain.name", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteNonnullDomain.name", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteNonnullDomain.name", _end7)
                 try:
-                    _e2.name = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.name = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullDomain.name", offset + 4, error)
-                offset = _pad7
+                offset = _pad8
                 _e2.uuid, _e2.id = _S_16si.unpack_from(data, offset)
                 offset += 20
-                append(_e2)
+                _append4(_e2)
             obj.domains = _items3
             (obj.ret,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -24484,29 +24493,29 @@ class RemoteConnectListAllStoragePoolsRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteNonnullStoragePool] = []
-            _new4 = RemoteNonnullStoragePool.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteNonnullStoragePool.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteNonnullStoragePool)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
+                _e2 = _new5(RemoteNonnullStoragePool)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
-                        "RemoteNonnullStoragePool.name", offset, _len5, 4194304
+                        "RemoteNonnullStoragePool.name", offset, _len6, 4194304
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteNonnullStoragePool.name", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteNonnullStoragePool.name", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteNonnullStoragePool.name", _end7)
                 try:
-                    _e2.name = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.name = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullStoragePool.name", offset + 4, error)
-                offset = _pad7
+                offset = _pad8
                 (_e2.uuid,) = _S_16s.unpack_from(data, offset)
                 offset += 16
-                append(_e2)
+                _append4(_e2)
             obj.pools = _items3
             (obj.ret,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -24592,56 +24601,59 @@ class RemoteStoragePoolListAllVolumesRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteNonnullStorageVol] = []
-            _new4 = RemoteNonnullStorageVol.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteNonnullStorageVol.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteNonnullStorageVol)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteNonnullStorageVol.pool", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteNonnullStorageVol)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteNonnullStorageVol.pool", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteNonnullStorageVol.pool", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteNonnullStorageVol.pool", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteNonnullStorageVol.pool", _end7)
                 try:
-                    _e2.pool = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.pool = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullStorageVol.pool", offset + 4, error)
-                offset = _pad7
-                (_len8,) = _S_I.unpack_from(data, offset)
-                if _len8 > 4194304:
-                    xdr.too_long("RemoteNonnullStorageVol.name", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
-                _pad10 = _end9 + (-_len8 & 3)
-                if _pad10 > len(data):
+                offset = _pad8
+                (_len9,) = _S_I.unpack_from(data, offset)
+                if _len9 > 4194304:
+                    xdr.too_long("RemoteNonnullStorageVol.name", offset, _len9, 4194304)
+                _end10 = offset + 4 + _len9
+                _pad11 = _end10 + (-_len9 & 3)
+                if _pad11 > len(data):
                     xdr.truncated("RemoteNonnullStorageVol.name", offset + 4, data)
-                if _pad10 != _end9 and data[_end9:_pad10] != xdr.ZEROS[_pad10 - _end9]:
-                    xdr.bad_padding("RemoteNonnullStorageVol.name", _end9)
+                if (
+                    _pad11 != _end10
+                    and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
+                ):
+                    xdr.bad_padding("RemoteNonnullStorageVol.name", _end10)
                 try:
-                    _e2.name = str(data[offset + 4 : _end9], "utf-8")
+                    _e2.name = str(data[offset + 4 : _end10], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullStorageVol.name", offset + 4, error)
-                offset = _pad10
-                (_len11,) = _S_I.unpack_from(data, offset)
-                if _len11 > 4194304:
-                    xdr.too_long("RemoteNonnullStorageVol.key", offset, _len11, 4194304)
-                _end12 = offset + 4 + _len11
-                _pad13 = _end12 + (-_len11 & 3)
-                if _pad13 > len(data):
+                offset = _pad11
+                (_len12,) = _S_I.unpack_from(data, offset)
+                if _len12 > 4194304:
+                    xdr.too_long("RemoteNonnullStorageVol.key", offset, _len12, 4194304)
+                _end13 = offset + 4 + _len12
+                _pad14 = _end13 + (-_len12 & 3)
+                if _pad14 > len(data):
                     xdr.truncated("RemoteNonnullStorageVol.key", offset + 4, data)
                 if (
-                    _pad13 != _end12
-                    and data[_end12:_pad13] != xdr.ZEROS[_pad13 - _end12]
+                    _pad14 != _end13
+                    and data[_end13:_pad14] != xdr.ZEROS[_pad14 - _end13]
                 ):
-                    xdr.bad_padding("RemoteNonnullStorageVol.key", _end12)
+                    xdr.bad_padding("RemoteNonnullStorageVol.key", _end13)
                 try:
-                    _e2.key = str(data[offset + 4 : _end12], "utf-8")
+                    _e2.key = str(data[offset + 4 : _end13], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullStorageVol.key", offset + 4, error)
-                offset = _pad13
-                append(_e2)
+                offset = _pad14
+                _append4(_e2)
             obj.vols = _items3
             (obj.ret,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -24717,27 +24729,27 @@ class RemoteConnectListAllNetworksRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteNonnullNetwork] = []
-            _new4 = RemoteNonnullNetwork.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteNonnullNetwork.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteNonnullNetwork)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteNonnullNetwork.name", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteNonnullNetwork)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteNonnullNetwork.name", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteNonnullNetwork.name", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteNonnullNetwork.name", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteNonnullNetwork.name", _end7)
                 try:
-                    _e2.name = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.name = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullNetwork.name", offset + 4, error)
-                offset = _pad7
+                offset = _pad8
                 (_e2.uuid,) = _S_16s.unpack_from(data, offset)
                 offset += 16
-                append(_e2)
+                _append4(_e2)
             obj.nets = _items3
             (obj.ret,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -24813,39 +24825,42 @@ class RemoteConnectListAllInterfacesRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteNonnullInterface] = []
-            _new4 = RemoteNonnullInterface.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteNonnullInterface.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteNonnullInterface)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteNonnullInterface.name", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteNonnullInterface)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteNonnullInterface.name", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteNonnullInterface.name", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteNonnullInterface.name", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteNonnullInterface.name", _end7)
                 try:
-                    _e2.name = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.name = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullInterface.name", offset + 4, error)
-                offset = _pad7
-                (_len8,) = _S_I.unpack_from(data, offset)
-                if _len8 > 4194304:
-                    xdr.too_long("RemoteNonnullInterface.mac", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
-                _pad10 = _end9 + (-_len8 & 3)
-                if _pad10 > len(data):
+                offset = _pad8
+                (_len9,) = _S_I.unpack_from(data, offset)
+                if _len9 > 4194304:
+                    xdr.too_long("RemoteNonnullInterface.mac", offset, _len9, 4194304)
+                _end10 = offset + 4 + _len9
+                _pad11 = _end10 + (-_len9 & 3)
+                if _pad11 > len(data):
                     xdr.truncated("RemoteNonnullInterface.mac", offset + 4, data)
-                if _pad10 != _end9 and data[_end9:_pad10] != xdr.ZEROS[_pad10 - _end9]:
-                    xdr.bad_padding("RemoteNonnullInterface.mac", _end9)
+                if (
+                    _pad11 != _end10
+                    and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
+                ):
+                    xdr.bad_padding("RemoteNonnullInterface.mac", _end10)
                 try:
-                    _e2.mac = str(data[offset + 4 : _end9], "utf-8")
+                    _e2.mac = str(data[offset + 4 : _end10], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullInterface.mac", offset + 4, error)
-                offset = _pad10
-                append(_e2)
+                offset = _pad11
+                _append4(_e2)
             obj.ifaces = _items3
             (obj.ret,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -24923,25 +24938,25 @@ class RemoteConnectListAllNodeDevicesRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteNonnullNodeDevice] = []
-            _new4 = RemoteNonnullNodeDevice.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteNonnullNodeDevice.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteNonnullNodeDevice)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteNonnullNodeDevice.name", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteNonnullNodeDevice)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteNonnullNodeDevice.name", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteNonnullNodeDevice.name", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteNonnullNodeDevice.name", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteNonnullNodeDevice.name", _end7)
                 try:
-                    _e2.name = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.name = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullNodeDevice.name", offset + 4, error)
-                offset = _pad7
-                append(_e2)
+                offset = _pad8
+                _append4(_e2)
             obj.devices = _items3
             (obj.ret,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -25017,27 +25032,27 @@ class RemoteConnectListAllNwfiltersRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteNonnullNwfilter] = []
-            _new4 = RemoteNonnullNwfilter.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteNonnullNwfilter.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteNonnullNwfilter)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteNonnullNwfilter.name", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteNonnullNwfilter)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteNonnullNwfilter.name", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteNonnullNwfilter.name", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteNonnullNwfilter.name", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteNonnullNwfilter.name", _end7)
                 try:
-                    _e2.name = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.name = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullNwfilter.name", offset + 4, error)
-                offset = _pad7
+                offset = _pad8
                 (_e2.uuid,) = _S_16s.unpack_from(data, offset)
                 offset += 16
-                append(_e2)
+                _append4(_e2)
             obj.filters = _items3
             (obj.ret,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -25113,27 +25128,27 @@ class RemoteConnectListAllSecretsRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteNonnullSecret] = []
-            _new4 = RemoteNonnullSecret.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteNonnullSecret.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteNonnullSecret)
+                _e2 = _new5(RemoteNonnullSecret)
                 _e2.uuid, _e2.usageType = _S_16si.unpack_from(data, offset)
                 offset += 20
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteNonnullSecret.usageID", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteNonnullSecret.usageID", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteNonnullSecret.usageID", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteNonnullSecret.usageID", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteNonnullSecret.usageID", _end7)
                 try:
-                    _e2.usageID = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.usageID = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullSecret.usageID", offset + 4, error)
-                offset = _pad7
-                append(_e2)
+                offset = _pad8
+                _append4(_e2)
             obj.secrets = _items3
             (obj.ret,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -25179,83 +25194,83 @@ class RemoteNodeSetMemoryParametersArgs(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -25334,83 +25349,83 @@ class RemoteNodeGetMemoryParametersRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.nparams,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -25696,83 +25711,83 @@ class RemoteDomainMigrateBegin3ParamsArgs(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -25895,104 +25910,104 @@ class RemoteDomainMigratePrepare3ParamsArgs(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
-            (_len19,) = _S_I.unpack_from(data, offset)
-            if _len19 > 4194304:
+            (_len20,) = _S_I.unpack_from(data, offset)
+            if _len20 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigratePrepare3ParamsArgs.cookie_in",
                     offset,
-                    _len19,
+                    _len20,
                     4194304,
                 )
-            _end20 = offset + 4 + _len19
-            _pad21 = _end20 + (-_len19 & 3)
-            if _pad21 > len(data):
+            _end21 = offset + 4 + _len20
+            _pad22 = _end21 + (-_len20 & 3)
+            if _pad22 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePrepare3ParamsArgs.cookie_in", offset + 4, data
                 )
-            if _pad21 != _end20 and data[_end20:_pad21] != xdr.ZEROS[_pad21 - _end20]:
+            if _pad22 != _end21 and data[_end21:_pad22] != xdr.ZEROS[_pad22 - _end21]:
                 xdr.bad_padding(
-                    "RemoteDomainMigratePrepare3ParamsArgs.cookie_in", _end20
+                    "RemoteDomainMigratePrepare3ParamsArgs.cookie_in", _end21
                 )
-            obj.cookie_in = bytes(data[offset + 4 : _end20])
-            offset = _pad21
+            obj.cookie_in = bytes(data[offset + 4 : _end21])
+            offset = _pad22
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
@@ -26139,106 +26154,106 @@ class RemoteDomainMigratePrepareTunnel3ParamsArgs(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
-            (_len19,) = _S_I.unpack_from(data, offset)
-            if _len19 > 4194304:
+            (_len20,) = _S_I.unpack_from(data, offset)
+            if _len20 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigratePrepareTunnel3ParamsArgs.cookie_in",
                     offset,
-                    _len19,
+                    _len20,
                     4194304,
                 )
-            _end20 = offset + 4 + _len19
-            _pad21 = _end20 + (-_len19 & 3)
-            if _pad21 > len(data):
+            _end21 = offset + 4 + _len20
+            _pad22 = _end21 + (-_len20 & 3)
+            if _pad22 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePrepareTunnel3ParamsArgs.cookie_in",
                     offset + 4,
                     data,
                 )
-            if _pad21 != _end20 and data[_end20:_pad21] != xdr.ZEROS[_pad21 - _end20]:
+            if _pad22 != _end21 and data[_end21:_pad22] != xdr.ZEROS[_pad22 - _end21]:
                 xdr.bad_padding(
-                    "RemoteDomainMigratePrepareTunnel3ParamsArgs.cookie_in", _end20
+                    "RemoteDomainMigratePrepareTunnel3ParamsArgs.cookie_in", _end21
                 )
-            obj.cookie_in = bytes(data[offset + 4 : _end20])
-            offset = _pad21
+            obj.cookie_in = bytes(data[offset + 4 : _end21])
+            offset = _pad22
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
@@ -26395,104 +26410,107 @@ class RemoteDomainMigratePerform3ParamsArgs(xdr.XdrStruct):
             )
             offset += 4
             _items6: list[RemoteTypedParam] = []
-            _new7 = RemoteTypedParam.__new__
-            append = _items6.append
+            _append7 = _items6.append
+            _new8 = RemoteTypedParam.__new__
             for _ in range(_n4):
-                _e5 = _new7(RemoteTypedParam)
-                (_len8,) = _S_I.unpack_from(data, offset)
-                if _len8 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
-                _pad10 = _end9 + (-_len8 & 3)
-                if _pad10 > len(data):
+                _e5 = _new8(RemoteTypedParam)
+                (_len9,) = _S_I.unpack_from(data, offset)
+                if _len9 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len9, 4194304)
+                _end10 = offset + 4 + _len9
+                _pad11 = _end10 + (-_len9 & 3)
+                if _pad11 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad10 != _end9 and data[_end9:_pad10] != xdr.ZEROS[_pad10 - _end9]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end9)
+                if (
+                    _pad11 != _end10
+                    and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
+                ):
+                    xdr.bad_padding("RemoteTypedParam.field", _end10)
                 try:
-                    _e5.field = str(data[offset + 4 : _end9], "utf-8")
+                    _e5.field = str(data[offset + 4 : _end10], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad10
-                (_d11,) = _S_i.unpack_from(data, offset)
+                offset = _pad11
+                (_d12,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d11 == 1:
-                    _a12 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a12.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e5.value = _a12
-                elif _d11 == 2:
-                    _a13 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a13.ui,) = _S_I.unpack_from(data, offset)
+                if _d12 == 1:
+                    _a13 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a13.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e5.value = _a13
-                elif _d11 == 3:
-                    _a14 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a14.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d12 == 2:
+                    _a14 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a14.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e5.value = _a14
-                elif _d11 == 4:
-                    _a15 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a15.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d12 == 3:
+                    _a15 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a15.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e5.value = _a15
-                elif _d11 == 5:
-                    _a16 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a16.d,) = _S_d.unpack_from(data, offset)
+                elif _d12 == 4:
+                    _a16 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a16.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e5.value = _a16
-                elif _d11 == 6:
-                    _a17 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a17.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d12 == 5:
+                    _a17 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a17.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e5.value = _a17
-                elif _d11 == 7:
-                    _a18 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len19,) = _S_I.unpack_from(data, offset)
-                    if _len19 > 4194304:
+                elif _d12 == 6:
+                    _a18 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a18.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e5.value = _a18
+                elif _d12 == 7:
+                    _a19 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len20,) = _S_I.unpack_from(data, offset)
+                    if _len20 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len19, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len20, 4194304
                         )
-                    _end20 = offset + 4 + _len19
-                    _pad21 = _end20 + (-_len19 & 3)
-                    if _pad21 > len(data):
+                    _end21 = offset + 4 + _len20
+                    _pad22 = _end21 + (-_len20 & 3)
+                    if _pad22 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad21 != _end20
-                        and data[_end20:_pad21] != xdr.ZEROS[_pad21 - _end20]
+                        _pad22 != _end21
+                        and data[_end21:_pad22] != xdr.ZEROS[_pad22 - _end21]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end21)
                     try:
-                        _a18.s = str(data[offset + 4 : _end20], "utf-8")
+                        _a19.s = str(data[offset + 4 : _end21], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad21
-                    _e5.value = _a18
+                    offset = _pad22
+                    _e5.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d12
                     )
-                append(_e5)
+                _append7(_e5)
             obj.params = _items6
-            (_len22,) = _S_I.unpack_from(data, offset)
-            if _len22 > 4194304:
+            (_len23,) = _S_I.unpack_from(data, offset)
+            if _len23 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigratePerform3ParamsArgs.cookie_in",
                     offset,
-                    _len22,
+                    _len23,
                     4194304,
                 )
-            _end23 = offset + 4 + _len22
-            _pad24 = _end23 + (-_len22 & 3)
-            if _pad24 > len(data):
+            _end24 = offset + 4 + _len23
+            _pad25 = _end24 + (-_len23 & 3)
+            if _pad25 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePerform3ParamsArgs.cookie_in", offset + 4, data
                 )
-            if _pad24 != _end23 and data[_end23:_pad24] != xdr.ZEROS[_pad24 - _end23]:
+            if _pad25 != _end24 and data[_end24:_pad25] != xdr.ZEROS[_pad25 - _end24]:
                 xdr.bad_padding(
-                    "RemoteDomainMigratePerform3ParamsArgs.cookie_in", _end23
+                    "RemoteDomainMigratePerform3ParamsArgs.cookie_in", _end24
                 )
-            obj.cookie_in = bytes(data[offset + 4 : _end23])
-            offset = _pad24
+            obj.cookie_in = bytes(data[offset + 4 : _end24])
+            offset = _pad25
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
@@ -26592,104 +26610,104 @@ class RemoteDomainMigrateFinish3ParamsArgs(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
-            (_len19,) = _S_I.unpack_from(data, offset)
-            if _len19 > 4194304:
+            (_len20,) = _S_I.unpack_from(data, offset)
+            if _len20 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigrateFinish3ParamsArgs.cookie_in",
                     offset,
-                    _len19,
+                    _len20,
                     4194304,
                 )
-            _end20 = offset + 4 + _len19
-            _pad21 = _end20 + (-_len19 & 3)
-            if _pad21 > len(data):
+            _end21 = offset + 4 + _len20
+            _pad22 = _end21 + (-_len20 & 3)
+            if _pad22 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigrateFinish3ParamsArgs.cookie_in", offset + 4, data
                 )
-            if _pad21 != _end20 and data[_end20:_pad21] != xdr.ZEROS[_pad21 - _end20]:
+            if _pad22 != _end21 and data[_end21:_pad22] != xdr.ZEROS[_pad22 - _end21]:
                 xdr.bad_padding(
-                    "RemoteDomainMigrateFinish3ParamsArgs.cookie_in", _end20
+                    "RemoteDomainMigrateFinish3ParamsArgs.cookie_in", _end21
                 )
-            obj.cookie_in = bytes(data[offset + 4 : _end20])
-            offset = _pad21
+            obj.cookie_in = bytes(data[offset + 4 : _end21])
+            offset = _pad22
             obj.flags, obj.cancelled = _S_Ii.unpack_from(data, offset)
             offset += 8
         except struct.error:
@@ -26809,104 +26827,104 @@ class RemoteDomainMigrateConfirm3ParamsArgs(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
-            (_len19,) = _S_I.unpack_from(data, offset)
-            if _len19 > 4194304:
+            (_len20,) = _S_I.unpack_from(data, offset)
+            if _len20 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigrateConfirm3ParamsArgs.cookie_in",
                     offset,
-                    _len19,
+                    _len20,
                     4194304,
                 )
-            _end20 = offset + 4 + _len19
-            _pad21 = _end20 + (-_len19 & 3)
-            if _pad21 > len(data):
+            _end21 = offset + 4 + _len20
+            _pad22 = _end21 + (-_len20 & 3)
+            if _pad22 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigrateConfirm3ParamsArgs.cookie_in", offset + 4, data
                 )
-            if _pad21 != _end20 and data[_end20:_pad21] != xdr.ZEROS[_pad21 - _end20]:
+            if _pad22 != _end21 and data[_end21:_pad22] != xdr.ZEROS[_pad22 - _end21]:
                 xdr.bad_padding(
-                    "RemoteDomainMigrateConfirm3ParamsArgs.cookie_in", _end20
+                    "RemoteDomainMigrateConfirm3ParamsArgs.cookie_in", _end21
                 )
-            obj.cookie_in = bytes(data[offset + 4 : _end20])
-            offset = _pad21
+            obj.cookie_in = bytes(data[offset + 4 : _end21])
+            offset = _pad22
             obj.flags, obj.cancelled = _S_Ii.unpack_from(data, offset)
             offset += 8
         except struct.error:
@@ -27241,83 +27259,83 @@ class RemoteDomainEventCallbackTunableMsg(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
         except struct.error:
             xdr.truncated("RemoteDomainEventCallbackTunableMsg", offset, data)
@@ -27510,32 +27528,32 @@ class RemoteConnectGetCpuModelNamesRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[str] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteConnectGetCpuModelNamesRet.models[]",
                         offset,
-                        _len4,
+                        _len5,
                         4194304,
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
                     xdr.truncated(
                         "RemoteConnectGetCpuModelNamesRet.models[]", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteConnectGetCpuModelNamesRet.models[]", _end5)
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                    xdr.bad_padding("RemoteConnectGetCpuModelNamesRet.models[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end5], "utf-8")
+                    _e2 = str(data[offset + 4 : _end6], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectGetCpuModelNamesRet.models[]", offset + 4, error
                     )
-                offset = _pad6
-                append(_e2)
+                offset = _pad7
+                _append4(_e2)
             obj.models = _items3
             (obj.ret,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -28133,29 +28151,29 @@ class RemoteDomainFsfreezeArgs(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[str] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainFsfreezeArgs.mountpoints[]", offset, _len4, 4194304
+                        "RemoteDomainFsfreezeArgs.mountpoints[]", offset, _len5, 4194304
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
                     xdr.truncated(
                         "RemoteDomainFsfreezeArgs.mountpoints[]", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteDomainFsfreezeArgs.mountpoints[]", _end5)
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                    xdr.bad_padding("RemoteDomainFsfreezeArgs.mountpoints[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end5], "utf-8")
+                    _e2 = str(data[offset + 4 : _end6], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainFsfreezeArgs.mountpoints[]", offset + 4, error
                     )
-                offset = _pad6
-                append(_e2)
+                offset = _pad7
+                _append4(_e2)
             obj.mountpoints = _items3
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -28230,29 +28248,29 @@ class RemoteDomainFsthawArgs(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[str] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainFsthawArgs.mountpoints[]", offset, _len4, 4194304
+                        "RemoteDomainFsthawArgs.mountpoints[]", offset, _len5, 4194304
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
                     xdr.truncated(
                         "RemoteDomainFsthawArgs.mountpoints[]", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteDomainFsthawArgs.mountpoints[]", _end5)
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                    xdr.bad_padding("RemoteDomainFsthawArgs.mountpoints[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end5], "utf-8")
+                    _e2 = str(data[offset + 4 : _end6], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainFsthawArgs.mountpoints[]", offset + 4, error
                     )
-                offset = _pad6
-                append(_e2)
+                offset = _pad7
+                _append4(_e2)
             obj.mountpoints = _items3
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -28733,10 +28751,10 @@ class RemoteNetworkGetDhcpLeasesRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteNetworkDhcpLease] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
                 _e2, offset = RemoteNetworkDhcpLease.unpack_from(data, offset)
-                append(_e2)
+                _append4(_e2)
             obj.leases = _items3
             (obj.ret,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -28782,83 +28800,83 @@ class RemoteDomainStatsRecord(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
         except struct.error:
             xdr.truncated("RemoteDomainStatsRecord", offset, data)
@@ -28907,27 +28925,27 @@ class RemoteConnectGetAllDomainStatsArgs(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteNonnullDomain] = []
-            _new4 = RemoteNonnullDomain.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteNonnullDomain.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteNonnullDomain)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteNonnullDomain.name", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteNonnullDomain)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteNonnullDomain.name", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteNonnullDomain.name", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteNonnullDomain.name", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteNonnullDomain.name", _end7)
                 try:
-                    _e2.name = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.name = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullDomain.name", offset + 4, error)
-                offset = _pad7
+                offset = _pad8
                 _e2.uuid, _e2.id = _S_16si.unpack_from(data, offset)
                 offset += 20
-                append(_e2)
+                _append4(_e2)
             obj.doms = _items3
             obj.stats, obj.flags = _S_II.unpack_from(data, offset)
             offset += 8
@@ -29020,10 +29038,10 @@ class RemoteConnectGetAllDomainStatsRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteDomainStatsRecord] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
                 _e2, offset = RemoteDomainStatsRecord.unpack_from(data, offset)
-                append(_e2)
+                _append4(_e2)
             obj.retStats = _items3
         except struct.error:
             xdr.truncated("RemoteConnectGetAllDomainStatsRet", offset, data)
@@ -29102,28 +29120,28 @@ class RemoteDomainFsinfo(xdr.XdrStruct):
             )
             offset += 4
             _items12: list[str] = []
-            append = _items12.append
+            _append13 = _items12.append
             for _ in range(_n10):
-                (_len13,) = _S_I.unpack_from(data, offset)
-                if _len13 > 4194304:
+                (_len14,) = _S_I.unpack_from(data, offset)
+                if _len14 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainFsinfo.dev_aliases[]", offset, _len13, 4194304
+                        "RemoteDomainFsinfo.dev_aliases[]", offset, _len14, 4194304
                     )
-                _end14 = offset + 4 + _len13
-                _pad15 = _end14 + (-_len13 & 3)
-                if _pad15 > len(data):
+                _end15 = offset + 4 + _len14
+                _pad16 = _end15 + (-_len14 & 3)
+                if _pad16 > len(data):
                     xdr.truncated("RemoteDomainFsinfo.dev_aliases[]", offset + 4, data)
                 if (
-                    _pad15 != _end14
-                    and data[_end14:_pad15] != xdr.ZEROS[_pad15 - _end14]
+                    _pad16 != _end15
+                    and data[_end15:_pad16] != xdr.ZEROS[_pad16 - _end15]
                 ):
-                    xdr.bad_padding("RemoteDomainFsinfo.dev_aliases[]", _end14)
+                    xdr.bad_padding("RemoteDomainFsinfo.dev_aliases[]", _end15)
                 try:
-                    _e11 = str(data[offset + 4 : _end14], "utf-8")
+                    _e11 = str(data[offset + 4 : _end15], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainFsinfo.dev_aliases[]", offset + 4, error)
-                offset = _pad15
-                append(_e11)
+                offset = _pad16
+                _append13(_e11)
             obj.dev_aliases = _items12
         except struct.error:
             xdr.truncated("RemoteDomainFsinfo", offset, data)
@@ -29200,10 +29218,10 @@ class RemoteDomainGetFsinfoRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteDomainFsinfo] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
                 _e2, offset = RemoteDomainFsinfo.unpack_from(data, offset)
-                append(_e2)
+                _append4(_e2)
             obj.info = _items3
             (obj.ret,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -29327,32 +29345,32 @@ class RemoteDomainInterface(xdr.XdrStruct):
             )
             offset += 4
             _items9: list[RemoteDomainIpAddr] = []
-            _new10 = RemoteDomainIpAddr.__new__
-            append = _items9.append
+            _append10 = _items9.append
+            _new11 = RemoteDomainIpAddr.__new__
             for _ in range(_n7):
-                _e8 = _new10(RemoteDomainIpAddr)
+                _e8 = _new11(RemoteDomainIpAddr)
                 (_e8.type,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                (_len11,) = _S_I.unpack_from(data, offset)
-                if _len11 > 4194304:
-                    xdr.too_long("RemoteDomainIpAddr.addr", offset, _len11, 4194304)
-                _end12 = offset + 4 + _len11
-                _pad13 = _end12 + (-_len11 & 3)
-                if _pad13 > len(data):
+                (_len12,) = _S_I.unpack_from(data, offset)
+                if _len12 > 4194304:
+                    xdr.too_long("RemoteDomainIpAddr.addr", offset, _len12, 4194304)
+                _end13 = offset + 4 + _len12
+                _pad14 = _end13 + (-_len12 & 3)
+                if _pad14 > len(data):
                     xdr.truncated("RemoteDomainIpAddr.addr", offset + 4, data)
                 if (
-                    _pad13 != _end12
-                    and data[_end12:_pad13] != xdr.ZEROS[_pad13 - _end12]
+                    _pad14 != _end13
+                    and data[_end13:_pad14] != xdr.ZEROS[_pad14 - _end13]
                 ):
-                    xdr.bad_padding("RemoteDomainIpAddr.addr", _end12)
+                    xdr.bad_padding("RemoteDomainIpAddr.addr", _end13)
                 try:
-                    _e8.addr = str(data[offset + 4 : _end12], "utf-8")
+                    _e8.addr = str(data[offset + 4 : _end13], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainIpAddr.addr", offset + 4, error)
-                offset = _pad13
+                offset = _pad14
                 (_e8.prefix,) = _S_I.unpack_from(data, offset)
                 offset += 4
-                append(_e8)
+                _append10(_e8)
             obj.addrs = _items9
         except struct.error:
             xdr.truncated("RemoteDomainInterface", offset, data)
@@ -29429,10 +29447,10 @@ class RemoteDomainInterfaceAddressesRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteDomainInterface] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
                 _e2, offset = RemoteDomainInterface.unpack_from(data, offset)
-                append(_e2)
+                _append4(_e2)
             obj.ifaces = _items3
         except struct.error:
             xdr.truncated("RemoteDomainInterfaceAddressesRet", offset, data)
@@ -29736,83 +29754,83 @@ class RemoteDomainEventCallbackJobCompletedMsg(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
         except struct.error:
             xdr.truncated("RemoteDomainEventCallbackJobCompletedMsg", offset, data)
@@ -29999,83 +30017,83 @@ class RemoteDomainGetGuestVcpusRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
         except struct.error:
             xdr.truncated("RemoteDomainGetGuestVcpusRet", offset, data)
@@ -31103,41 +31121,41 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
             )
             offset += 4
             _items15: list[str] = []
-            append = _items15.append
+            _append16 = _items15.append
             for _ in range(_n13):
-                (_len16,) = _S_I.unpack_from(data, offset)
-                if _len16 > 4194304:
+                (_len17,) = _S_I.unpack_from(data, offset)
+                if _len17 > 4194304:
                     xdr.too_long(
                         "RemoteConnectBaselineHypervisorCpuArgs.xmlCPUs[]",
                         offset,
-                        _len16,
+                        _len17,
                         4194304,
                     )
-                _end17 = offset + 4 + _len16
-                _pad18 = _end17 + (-_len16 & 3)
-                if _pad18 > len(data):
+                _end18 = offset + 4 + _len17
+                _pad19 = _end18 + (-_len17 & 3)
+                if _pad19 > len(data):
                     xdr.truncated(
                         "RemoteConnectBaselineHypervisorCpuArgs.xmlCPUs[]",
                         offset + 4,
                         data,
                     )
                 if (
-                    _pad18 != _end17
-                    and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                    _pad19 != _end18
+                    and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                 ):
                     xdr.bad_padding(
-                        "RemoteConnectBaselineHypervisorCpuArgs.xmlCPUs[]", _end17
+                        "RemoteConnectBaselineHypervisorCpuArgs.xmlCPUs[]", _end18
                     )
                 try:
-                    _e14 = str(data[offset + 4 : _end17], "utf-8")
+                    _e14 = str(data[offset + 4 : _end18], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectBaselineHypervisorCpuArgs.xmlCPUs[]",
                         offset + 4,
                         error,
                     )
-                offset = _pad18
-                append(_e14)
+                offset = _pad19
+                _append16(_e14)
             obj.xmlCPUs = _items15
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -31249,83 +31267,83 @@ class RemoteNodeGetSevInfoRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.nparams,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -31402,83 +31420,83 @@ class RemoteDomainGetLaunchSecurityInfoRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
         except struct.error:
             xdr.truncated("RemoteDomainGetLaunchSecurityInfoRet", offset, data)
@@ -31537,83 +31555,83 @@ class RemoteDomainSetLaunchSecurityStateArgs(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -31957,54 +31975,57 @@ class RemoteConnectListAllNwfilterBindingsRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteNonnullNwfilterBinding] = []
-            _new4 = RemoteNonnullNwfilterBinding.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteNonnullNwfilterBinding.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteNonnullNwfilterBinding)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
+                _e2 = _new5(RemoteNonnullNwfilterBinding)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
-                        "RemoteNonnullNwfilterBinding.portdev", offset, _len5, 4194304
+                        "RemoteNonnullNwfilterBinding.portdev", offset, _len6, 4194304
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated(
                         "RemoteNonnullNwfilterBinding.portdev", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteNonnullNwfilterBinding.portdev", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteNonnullNwfilterBinding.portdev", _end7)
                 try:
-                    _e2.portdev = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.portdev = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNonnullNwfilterBinding.portdev", offset + 4, error
                     )
-                offset = _pad7
-                (_len8,) = _S_I.unpack_from(data, offset)
-                if _len8 > 4194304:
+                offset = _pad8
+                (_len9,) = _S_I.unpack_from(data, offset)
+                if _len9 > 4194304:
                     xdr.too_long(
                         "RemoteNonnullNwfilterBinding.filtername",
                         offset,
-                        _len8,
+                        _len9,
                         4194304,
                     )
-                _end9 = offset + 4 + _len8
-                _pad10 = _end9 + (-_len8 & 3)
-                if _pad10 > len(data):
+                _end10 = offset + 4 + _len9
+                _pad11 = _end10 + (-_len9 & 3)
+                if _pad11 > len(data):
                     xdr.truncated(
                         "RemoteNonnullNwfilterBinding.filtername", offset + 4, data
                     )
-                if _pad10 != _end9 and data[_end9:_pad10] != xdr.ZEROS[_pad10 - _end9]:
-                    xdr.bad_padding("RemoteNonnullNwfilterBinding.filtername", _end9)
+                if (
+                    _pad11 != _end10
+                    and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
+                ):
+                    xdr.bad_padding("RemoteNonnullNwfilterBinding.filtername", _end10)
                 try:
-                    _e2.filtername = str(data[offset + 4 : _end9], "utf-8")
+                    _e2.filtername = str(data[offset + 4 : _end10], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNonnullNwfilterBinding.filtername", offset + 4, error
                     )
-                offset = _pad10
-                append(_e2)
+                offset = _pad11
+                _append4(_e2)
             obj.bindings = _items3
             (obj.ret,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -32170,14 +32191,14 @@ class RemoteNetworkListAllPortsRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteNonnullNetworkPort] = []
-            _new4 = RemoteNonnullNetworkPort.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteNonnullNetworkPort.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteNonnullNetworkPort)
+                _e2 = _new5(RemoteNonnullNetworkPort)
                 _e2.net, offset = RemoteNonnullNetwork.unpack_from(data, offset)
                 (_e2.uuid,) = _S_16s.unpack_from(data, offset)
                 offset += 16
-                append(_e2)
+                _append4(_e2)
             obj.ports = _items3
             (obj.ret,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -32373,83 +32394,83 @@ class RemoteNetworkPortSetParametersArgs(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -32538,83 +32559,83 @@ class RemoteNetworkPortGetParametersRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.nparams,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -32979,32 +33000,32 @@ class RemoteDomainListAllCheckpointsRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteNonnullDomainCheckpoint] = []
-            _new4 = RemoteNonnullDomainCheckpoint.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteNonnullDomainCheckpoint.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteNonnullDomainCheckpoint)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
+                _e2 = _new5(RemoteNonnullDomainCheckpoint)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
-                        "RemoteNonnullDomainCheckpoint.name", offset, _len5, 4194304
+                        "RemoteNonnullDomainCheckpoint.name", offset, _len6, 4194304
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated(
                         "RemoteNonnullDomainCheckpoint.name", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteNonnullDomainCheckpoint.name", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteNonnullDomainCheckpoint.name", _end7)
                 try:
-                    _e2.name = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.name = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNonnullDomainCheckpoint.name", offset + 4, error
                     )
-                offset = _pad7
+                offset = _pad8
                 _e2.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-                append(_e2)
+                _append4(_e2)
             obj.checkpoints = _items3
             (obj.ret,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -33101,32 +33122,32 @@ class RemoteDomainCheckpointListAllChildrenRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteNonnullDomainCheckpoint] = []
-            _new4 = RemoteNonnullDomainCheckpoint.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteNonnullDomainCheckpoint.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteNonnullDomainCheckpoint)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
+                _e2 = _new5(RemoteNonnullDomainCheckpoint)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
-                        "RemoteNonnullDomainCheckpoint.name", offset, _len5, 4194304
+                        "RemoteNonnullDomainCheckpoint.name", offset, _len6, 4194304
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated(
                         "RemoteNonnullDomainCheckpoint.name", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteNonnullDomainCheckpoint.name", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteNonnullDomainCheckpoint.name", _end7)
                 try:
-                    _e2.name = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.name = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNonnullDomainCheckpoint.name", offset + 4, error
                     )
-                offset = _pad7
+                offset = _pad8
                 _e2.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-                append(_e2)
+                _append4(_e2)
             obj.checkpoints = _items3
             (obj.ret,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -33397,83 +33418,83 @@ class RemoteDomainGetGuestInfoRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
         except struct.error:
             xdr.truncated("RemoteDomainGetGuestInfoRet", offset, data)
@@ -33517,83 +33538,83 @@ class RemoteConnectSetIdentityArgs(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[RemoteTypedParam] = []
-            _new4 = RemoteTypedParam.__new__
-            append = _items3.append
+            _append4 = _items3.append
+            _new5 = RemoteTypedParam.__new__
             for _ in range(_n1):
-                _e2 = _new4(RemoteTypedParam)
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _e2 = _new5(RemoteTypedParam)
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
+                _end7 = offset + 4 + _len6
+                _pad8 = _end7 + (-_len6 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end6)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end6], "utf-8")
+                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad7
-                (_d8,) = _S_i.unpack_from(data, offset)
+                offset = _pad8
+                (_d9,) = _S_i.unpack_from(data, offset)
                 offset += 4
-                if _d8 == 1:
-                    _a9 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a9.i,) = _S_i.unpack_from(data, offset)
-                    offset += 4
-                    _e2.value = _a9
-                elif _d8 == 2:
-                    _a10 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a10.ui,) = _S_I.unpack_from(data, offset)
+                if _d9 == 1:
+                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                    (_a10.i,) = _S_i.unpack_from(data, offset)
                     offset += 4
                     _e2.value = _a10
-                elif _d8 == 3:
-                    _a11 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a11.l,) = _S_q.unpack_from(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    offset += 4
                     _e2.value = _a11
-                elif _d8 == 4:
-                    _a12 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a12.ul,) = _S_Q.unpack_from(data, offset)
+                elif _d9 == 3:
+                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                    (_a12.l,) = _S_q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a12
-                elif _d8 == 5:
-                    _a13 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a13.d,) = _S_d.unpack_from(data, offset)
+                elif _d9 == 4:
+                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d8 == 6:
-                    _a14 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a14.b,) = _S_i.unpack_from(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    offset += 8
                     _e2.value = _a14
-                elif _d8 == 7:
-                    _a15 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len16,) = _S_I.unpack_from(data, offset)
-                    if _len16 > 4194304:
+                elif _d9 == 6:
+                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    offset += 4
+                    _e2.value = _a15
+                elif _d9 == 7:
+                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                    (_len17,) = _S_I.unpack_from(data, offset)
+                    if _len17 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len16, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
-                    _end17 = offset + 4 + _len16
-                    _pad18 = _end17 + (-_len16 & 3)
-                    if _pad18 > len(data):
+                    _end18 = offset + 4 + _len17
+                    _pad19 = _end18 + (-_len17 & 3)
+                    if _pad19 > len(data):
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad18 != _end17
-                        and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                        _pad19 != _end18
+                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end17)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a15.s = str(data[offset + 4 : _end17], "utf-8")
+                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad18
-                    _e2.value = _a15
+                    offset = _pad19
+                    _e2.value = _a16
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d8
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
-                append(_e2)
+                _append4(_e2)
             obj.params = _items3
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -33924,32 +33945,32 @@ class RemoteDomainAuthorizedSshKeysGetRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[str] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteDomainAuthorizedSshKeysGetRet.keys[]",
                         offset,
-                        _len4,
+                        _len5,
                         4194304,
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
                     xdr.truncated(
                         "RemoteDomainAuthorizedSshKeysGetRet.keys[]", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteDomainAuthorizedSshKeysGetRet.keys[]", _end5)
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                    xdr.bad_padding("RemoteDomainAuthorizedSshKeysGetRet.keys[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end5], "utf-8")
+                    _e2 = str(data[offset + 4 : _end6], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainAuthorizedSshKeysGetRet.keys[]", offset + 4, error
                     )
-                offset = _pad6
-                append(_e2)
+                offset = _pad7
+                _append4(_e2)
             obj.keys = _items3
         except struct.error:
             xdr.truncated("RemoteDomainAuthorizedSshKeysGetRet", offset, data)
@@ -34025,34 +34046,34 @@ class RemoteDomainAuthorizedSshKeysSetArgs(xdr.XdrStruct):
             )
             offset += 4
             _items6: list[str] = []
-            append = _items6.append
+            _append7 = _items6.append
             for _ in range(_n4):
-                (_len7,) = _S_I.unpack_from(data, offset)
-                if _len7 > 4194304:
+                (_len8,) = _S_I.unpack_from(data, offset)
+                if _len8 > 4194304:
                     xdr.too_long(
                         "RemoteDomainAuthorizedSshKeysSetArgs.keys[]",
                         offset,
-                        _len7,
+                        _len8,
                         4194304,
                     )
-                _end8 = offset + 4 + _len7
-                _pad9 = _end8 + (-_len7 & 3)
-                if _pad9 > len(data):
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > len(data):
                     xdr.truncated(
                         "RemoteDomainAuthorizedSshKeysSetArgs.keys[]", offset + 4, data
                     )
-                if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
+                if _pad10 != _end9 and data[_end9:_pad10] != xdr.ZEROS[_pad10 - _end9]:
                     xdr.bad_padding(
-                        "RemoteDomainAuthorizedSshKeysSetArgs.keys[]", _end8
+                        "RemoteDomainAuthorizedSshKeysSetArgs.keys[]", _end9
                     )
                 try:
-                    _e5 = str(data[offset + 4 : _end8], "utf-8")
+                    _e5 = str(data[offset + 4 : _end9], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainAuthorizedSshKeysSetArgs.keys[]", offset + 4, error
                     )
-                offset = _pad9
-                append(_e5)
+                offset = _pad10
+                _append7(_e5)
             obj.keys = _items6
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -34119,25 +34140,25 @@ class RemoteDomainGetMessagesRet(xdr.XdrStruct):
             )
             offset += 4
             _items3: list[str] = []
-            append = _items3.append
+            _append4 = _items3.append
             for _ in range(_n1):
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainGetMessagesRet.msgs[]", offset, _len4, 4194304
+                        "RemoteDomainGetMessagesRet.msgs[]", offset, _len5, 4194304
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
                     xdr.truncated("RemoteDomainGetMessagesRet.msgs[]", offset + 4, data)
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteDomainGetMessagesRet.msgs[]", _end5)
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                    xdr.bad_padding("RemoteDomainGetMessagesRet.msgs[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end5], "utf-8")
+                    _e2 = str(data[offset + 4 : _end6], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainGetMessagesRet.msgs[]", offset + 4, error)
-                offset = _pad6
-                append(_e2)
+                offset = _pad7
+                _append4(_e2)
             obj.msgs = _items3
         except struct.error:
             xdr.truncated("RemoteDomainGetMessagesRet", offset, data)

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 import libvirt_rpc
-from testd_support import ROOT, Testd
+from libvirt_rpc import remote_protocol as rp
+from testd_support import ROOT, RawConnection, Testd
 from xdrgen.runtime.libvirt.errors import ErrorNumber
 from xdrgen.runtime.libvirt.server import ServerThread, start_in_thread
 from xdrgen.runtime.libvirt.testd import Hypervisor, TestDaemon, parse_domain_xml
@@ -71,9 +72,12 @@ def test_list_filters_and_shared_state(daemon: ServerThread) -> None:
 
 
 def test_open_needs_a_test_uri_and_readonly_refuses_writes(daemon: ServerThread) -> None:
-    with pytest.raises(libvirt_rpc.LibvirtError) as caught:
-        libvirt_rpc.open(f"qemu+unix:///system?socket={daemon.unix_path}")
-    assert caught.value.message == "no connection driver available for qemu:///system"
+    assert daemon.unix_path is not None
+    with RawConnection(daemon.unix_path) as raw:
+        reply = raw.call(rp.REMOTE_PROC_CONNECT_OPEN, rp.RemoteConnectOpenArgs("qemu:///system", 0))
+        error = rp.RemoteError.decode(reply.payload)
+        assert error.message == "no connection driver available for qemu:///system"
+        assert error.code == ErrorNumber.VIR_ERR_NO_CONNECT
     with libvirt_rpc.open(uri(daemon), readonly=True) as conn:
         assert names(conn, 0) == ["test"]
         with pytest.raises(libvirt_rpc.LibvirtError) as caught:

@@ -149,6 +149,15 @@ def test_define_undefine_matches_libvirtd(
         DOMAIN_XML.format(name="newdom", uuid=uuid[:-1] + "9")
     )
     (tmp_path / "clash-name.xml").write_text(DOMAIN_XML.format(name="other", uuid=uuid))
+    devices = (
+        "<disk type='file' device='disk'><source file='/tmp/a.img'/>"
+        "<target dev='vda' bus='virtio'/></disk>"
+        "<interface type='network'><source network='default'/></interface>"
+        "<interface type='network'><source network='default'/><target dev='testnet0'/></interface>"
+    )
+    (tmp_path / "devices.xml").write_text(
+        DOMAIN_XML.format(name="devdom", uuid=uuid[:-1] + "a").replace("<devices>", "<devices>" + devices)
+    )
     script = "; ".join(
         [
             "define new.xml",
@@ -169,6 +178,8 @@ def test_define_undefine_matches_libvirtd(
             "undefine newdom",
             "list --all",
             "define missing.xml",
+            "define devices.xml",
+            "dumpxml devdom",
         ]
     )
     ours = run(fresh_testd.uri_unix, script, cwd=tmp_path)

@@ -374,12 +374,15 @@ class WireTap:
 
 
 _CPU_TIME = re.compile(r"^(CPU time:\s+)\S+s$", re.M)
+_RANDOM_MAC = re.compile(r"52:54:00(:[0-9a-f]{2}){3}")
 
 
 def normalise(text: str, *, hostname: bool = False) -> str:
     """Blank what must differ between two daemons: the CPU time (the test
-    driver reports the time of day) and, on request, the host name."""
+    driver reports the time of day), MAC addresses made up for interfaces
+    defined without one, and, on request, the host name."""
     text = _CPU_TIME.sub(r"\1N.Ns", text)
+    text = _RANDOM_MAC.sub("52:54:00:XX:XX:XX", text)
     if hostname:
         text = text.replace(socket.gethostname(), "HOSTNAME")
     return text

@@ -378,23 +378,24 @@ class CodecEmitter:
             return
         each = w.temp("e")
         items = w.temp("items")
+        fields = self.shapes.inlinable_fields(elem)
+        # What the loop looks up each time is bound to locals first.
+        append = w.temp("append")  # unique: arrays of arrays nest loops
         w(f"{items}: {shape.hint} = []")
+        w(f"{append} = {items}.append")
+        if fields is not None:
+            new = w.temp("new")
+            w(f"{new} = {elem.cls}.__new__")
         w(f"for _ in range({count}):")
         w.indent()
-        fields = self.shapes.inlinable_fields(elem)
         if fields is None:
-            w.lines.insert(len(w.lines) - 1, w.lines[-1].replace(w.lines[-1].strip(), f"append = {items}.append"))
             self.unpack_one(w, Item(each, f"{path}[]", elem))
         else:
-            # A small struct element is decoded in the loop, without a call;
-            # what the loop looks up each time is bound to locals first.
-            new = w.temp("new")
-            w.lines.insert(len(w.lines) - 1, w.lines[-1].replace(w.lines[-1].strip(), f"{new} = {elem.cls}.__new__"))
-            w.lines.insert(len(w.lines) - 1, w.lines[-1].replace(w.lines[-1].strip(), f"append = {items}.append"))
+            # a small struct element is decoded in the loop, without a call
             w(f"{each} = {new}({elem.cls})")
             self.unpack_items(
                 w, [Item(f"{each}.{name}", f"{elem.cls}.{name}", field) for name, field in fields]
             )
-        w(f"append({each})")
+        w(f"{append}({each})")
         w.dedent()
         w(f"{target} = {items}")

@@ -23,6 +23,7 @@ import ctypes
 import dataclasses
 import gc
 import logging
+import os
 import signal
 import socket
 import sys
@@ -243,6 +244,23 @@ def _format_element(element: ET.Element, indent: int) -> str:
     return f"{pad}<{element.tag}{attrs}>\n{inner}{pad}</{element.tag}>\n"
 
 
+def _complete_interfaces(devices: ET.Element) -> None:
+    """What libvirt adds to a network interface: a MAC address (random, in
+    QEMU's 52:54:00 range) and, from the test driver, a ``testnetN`` name."""
+    interfaces = devices.findall("interface")
+    taken = {t.get("dev") for t in devices.findall("interface/target")}
+    for interface in interfaces:
+        if interface.find("mac") is None:
+            mac = ET.Element("mac", address="52:54:00:" + ":".join(f"{b:02x}" for b in os.urandom(3)))
+            interface.insert(0, mac)
+        if interface.find("target") is None:
+            number = next(n for n in range(1024) if f"testnet{n}" not in taken)
+            taken.add(f"testnet{number}")
+            target = ET.Element("target", dev=f"testnet{number}")
+            after = [i for i, child in enumerate(interface) if child.tag in ("mac", "source")]
+            interface.insert(after[-1] + 1, target)
+
+
 def parse_domain_xml(text: str) -> Domain:
     """A domain from XML: name, uuid, memory, currentMemory, vcpu, os type
     and arch, on_* actions and devices (kept as given)."""
@@ -287,6 +305,8 @@ def parse_domain_xml(text: str) -> Domain:
     if os_type_el is None or not (os_type_el.text or "").strip():
         raise rpc_error(E.VIR_ERR_OS_TYPE, "(null)", domain=ErrorDomain.VIR_FROM_DOMAIN)
     devices_el = root.find("devices")
+    if devices_el is not None:
+        _complete_interfaces(devices_el)
     devices = "".join(_format_element(child, 4) for child in devices_el) if devices_el is not None else ""
     domain = Domain(
         name=name,

@@ -1,0 +1,95 @@
+"""Generated code for shapes the shipped protocols do not use: arrays of
+arrays, Python keywords and method names as field names, optional arrays,
+decoding at unaligned offsets."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from xdrgen.generators.python_module import generate_python
+from xdrgen.resolve import load
+from xdrgen.runtime.xdr import XdrError
+
+EDGE_X = """
+typedef int row<>;
+typedef string word<8>;
+
+struct grid {
+    row rows<>;
+    word words<3>;
+    row *maybe_row;
+};
+
+struct keywords {
+    int class;
+    int from;
+    int encode;
+    hyper decode;
+    bool pass;
+};
+
+enum shade { LIGHT = 1, DARK = 2 };
+
+struct shaded_list {
+    shade shades<>;
+    bool flags[3];
+};
+"""
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    directory = tmp_path_factory.mktemp("edge")
+    source = directory / "edge.x"
+    source.write_text(EDGE_X)
+    (directory / "edge_types.py").write_text(generate_python(load(source)))
+    sys.path.insert(0, str(directory))
+    try:
+        return importlib.import_module("edge_types")
+    finally:
+        sys.path.remove(str(directory))
+
+
+def test_arrays_of_arrays_round_trip(edge: ModuleType) -> None:
+    grid = edge.Grid(rows=[[1, 2], [3], []], words=["a", "bc"], maybe_row=[7, 8])
+    assert edge.Grid.decode(grid.encode()) == grid
+    empty = edge.Grid(rows=[], words=[], maybe_row=None)
+    assert edge.Grid.decode(empty.encode()) == empty
+
+
+def test_element_bounds_inside_arrays(edge: ModuleType) -> None:
+    with pytest.raises(XdrError, match="exceeds the maximum 8"):
+        edge.Grid(rows=[], words=["far too long"], maybe_row=None).encode()
+    with pytest.raises(XdrError, match="exceeds the maximum 3"):
+        edge.Grid(rows=[], words=["a"] * 4, maybe_row=None).encode()
+
+
+def test_keyword_and_method_field_names(edge: ModuleType) -> None:
+    value = edge.Keywords(class_=1, from_=2, encode_=3, decode_=4, pass_=True)
+    data = value.encode()
+    assert data == bytes.fromhex("00000001 00000002 00000003 0000000000000004 00000001")
+    assert edge.Keywords.decode(data) == value
+
+
+def test_enum_and_bool_arrays(edge: ModuleType) -> None:
+    value = edge.ShadedList(shades=[edge.Shade.DARK, edge.Shade.LIGHT], flags=[True, False, True])
+    decoded = edge.ShadedList.decode(value.encode())
+    assert decoded == value and decoded.shades[0] is edge.Shade.DARK
+    bad = bytearray(value.encode())
+    bad[7] = 9  # first shade: 9 is not a member
+    with pytest.raises(XdrError, match="not a valid enum value") as caught:
+        edge.ShadedList.decode(bytes(bad))
+    assert caught.value.offset == 4
+
+
+@pytest.mark.parametrize("shift", [1, 2, 3, 5])
+def test_decoding_at_unaligned_offsets(edge: ModuleType, shift: int) -> None:
+    grid = edge.Grid(rows=[[1]], words=["abc", "de"], maybe_row=None)
+    data = grid.encode()
+    value, end = edge.Grid.unpack_from(memoryview(b"\xff" * shift + data + b"\xee"), shift)
+    assert value == grid and end == shift + len(data)
