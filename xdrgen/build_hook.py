@@ -52,7 +52,6 @@ import atexit
 import shutil
 import tempfile
 import tomllib
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +61,7 @@ from hatchling.plugin import hookimpl
 from . import __version__
 from .errors import XdrgenError
 from .ir import Location
-from .project import Target
+from .project import Target, config_error, target_from_table
 
 #: Keys of ``[tool.xdrgen]`` that hook options may override.
 TARGET_KEYS = frozenset(
@@ -127,16 +126,16 @@ class XdrgenBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             raise XdrgenError(Location(str(pyproject), 0, 0), f"invalid TOML: {error}") from None
         table = data.get("tool", {}).get("xdrgen", {})
         if not isinstance(table, dict):
-            raise _error(pyproject, "[tool.xdrgen] must be a table")
+            raise config_error(pyproject, "[tool.xdrgen] must be a table")
         unknown = sorted(set(self.config) - TARGET_KEYS - HOOK_KEYS)
         if unknown:
-            raise _error(
+            raise config_error(
                 pyproject,
                 f"[tool.hatch.build.hooks.xdrgen]: unknown option(s) {', '.join(unknown)}",
             )
         merged = {**table, **{k: v for k, v in self.config.items() if k in TARGET_KEYS}}
         if not merged:
-            raise _error(pyproject, "[tool.xdrgen]: missing table")
+            raise config_error(pyproject, "[tool.xdrgen]: missing table")
         return target_from_table(pyproject, merged), "output" in merged
 
     # ---- wheel: generate -------------------------------------------------
@@ -197,55 +196,6 @@ class XdrgenBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             resolved = path.resolve()
             if resolved.is_file() and resolved.is_relative_to(root):
                 force_include[str(resolved)] = resolved.relative_to(root).as_posix()
-
-
-def target_from_table(pyproject: Path, config: Mapping[str, Any]) -> Target:
-    """A Target from a ``[tool.xdrgen]``-shaped table, read the way
-    :func:`xdrgen.project.load_config` reads pyproject.toml (paths relative
-    to the file's directory); the hook needs it for tables merged with its
-    options."""
-    root = pyproject.parent
-    inputs: list[Path] = []
-    for pattern in _strings(pyproject, config, "inputs"):
-        matches = sorted(root.glob(pattern))
-        if not matches:
-            raise _error(pyproject, f"[tool.xdrgen]: no file matches input {pattern!r}")
-        inputs.extend(matches)
-    if not inputs:
-        raise _error(pyproject, "[tool.xdrgen]: 'inputs' lists no .x file")
-    package = config.get("package")
-    if package is not None and not isinstance(package, str):
-        raise _error(pyproject, "[tool.xdrgen]: 'package' must be a string")
-    output = config.get("output", ".")
-    if not isinstance(output, str):
-        raise _error(pyproject, "[tool.xdrgen]: 'output' must be a string")
-    return Target(
-        inputs=tuple(inputs),
-        package=package,
-        include_dirs=tuple(str(root / d) for d in _strings(pyproject, config, "include-dirs")),
-        defines={str(k): str(v) for k, v in _table(pyproject, config, "defines").items()},
-        output=root / output,
-        exports=tuple(_strings(pyproject, config, "exports")),
-        modules={str(k): str(v) for k, v in _table(pyproject, config, "modules").items()},
-    )
-
-
-def _strings(pyproject: Path, config: Mapping[str, Any], key: str) -> list[str]:
-    value = config.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise _error(pyproject, f"[tool.xdrgen]: {key!r} must be a list of strings")
-    return value
-
-
-def _table(pyproject: Path, config: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = config.get(key, {})
-    if not isinstance(value, dict):
-        raise _error(pyproject, f"[tool.xdrgen]: {key!r} must be a table")
-    return value
-
-
-def _error(pyproject: Path, message: str) -> XdrgenError:
-    return XdrgenError(Location(str(pyproject), 0, 0), message)
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -19,6 +19,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .errors import XdrgenError
@@ -48,40 +49,67 @@ class Target:
         return self.output.joinpath(*self.package.split("."))
 
 
-def _config_error(path: Path, message: str) -> XdrgenError:
-    return XdrgenError(Location(str(path), 0, 0), f"[tool.xdrgen]: {message}")
-
-
 def load_config(pyproject: Path) -> Target:
     """Read ``[tool.xdrgen]`` from a pyproject.toml; paths are relative to it."""
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except OSError as error:
-        raise XdrgenError(Location(str(pyproject), 0, 0), f"cannot read: {error.strerror}") from None
+        raise config_error(pyproject, f"cannot read: {error.strerror}") from None
     except tomllib.TOMLDecodeError as error:
-        raise XdrgenError(Location(str(pyproject), 0, 0), f"invalid TOML: {error}") from None
+        raise config_error(pyproject, f"invalid TOML: {error}") from None
     config = data.get("tool", {}).get("xdrgen")
     if not config:
-        raise _config_error(pyproject, "missing table")
+        raise config_error(pyproject, "[tool.xdrgen]: missing table")
+    return target_from_table(pyproject, config)
+
+
+def target_from_table(pyproject: Path, config: Mapping[str, Any]) -> Target:
+    """A Target from a ``[tool.xdrgen]``-shaped table (paths relative to the
+    pyproject.toml it came from); the build hook passes tables merged with
+    its own options."""
     root = pyproject.parent
     inputs: list[Path] = []
-    for pattern in config.get("inputs", []):
+    for pattern in _strings(pyproject, config, "inputs"):
         matches = sorted(root.glob(pattern))
         if not matches:
-            raise _config_error(pyproject, f"no file matches input {pattern!r}")
+            raise config_error(pyproject, f"[tool.xdrgen]: no file matches input {pattern!r}")
         inputs.extend(matches)
     if not inputs:
-        raise _config_error(pyproject, "'inputs' lists no .x file")
+        raise config_error(pyproject, "[tool.xdrgen]: 'inputs' lists no .x file")
     package = config.get("package")
+    if package is not None and not isinstance(package, str):
+        raise config_error(pyproject, "[tool.xdrgen]: 'package' must be a string")
+    output = config.get("output", ".")
+    if not isinstance(output, str):
+        raise config_error(pyproject, "[tool.xdrgen]: 'output' must be a string")
     return Target(
         inputs=tuple(inputs),
         package=package,
-        include_dirs=tuple(str(root / d) for d in config.get("include-dirs", [])),
-        defines={str(k): str(v) for k, v in config.get("defines", {}).items()},
-        output=root / config.get("output", "."),
-        exports=tuple(config.get("exports", [])),
-        modules=dict(config.get("modules", {})),
+        include_dirs=tuple(str(root / d) for d in _strings(pyproject, config, "include-dirs")),
+        defines={str(k): str(v) for k, v in _table(pyproject, config, "defines").items()},
+        output=root / output,
+        exports=tuple(_strings(pyproject, config, "exports")),
+        modules={str(k): str(v) for k, v in _table(pyproject, config, "modules").items()},
     )
+
+
+def _strings(pyproject: Path, config: Mapping[str, Any], key: str) -> list[str]:
+    value = config.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise config_error(pyproject, f"[tool.xdrgen]: {key!r} must be a list of strings")
+    return value
+
+
+def _table(pyproject: Path, config: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = config.get(key, {})
+    if not isinstance(value, dict):
+        raise config_error(pyproject, f"[tool.xdrgen]: {key!r} must be a table")
+    return value
+
+
+def config_error(pyproject: Path, message: str) -> XdrgenError:
+    """An error about the configuration file, located at its start."""
+    return XdrgenError(Location(str(pyproject), 0, 0), message)
 
 
 def generate_files(target: Target) -> dict[str, str]:

@@ -502,12 +502,6 @@ def test_encode_linked_list_with_wrong_link(demo: ModuleType) -> None:
     rejects(lambda: demo.DemoNode(3, None).encode(), "DemoNode.label", 0, "expected str")
 
 
-def test_encode_error_leaves_no_partial_value_in_encode() -> None:
-    """``encode`` either returns all the bytes or raises."""
-    with pytest.raises(XdrError):
-        header(serial=-1).encode()
-
-
 # ---- long linked lists ----------------------------------------------------------
 
 

@@ -366,9 +366,9 @@ def check_instance(out: bytearray, value: object, cls: type, path: str) -> None:
 # ---- base classes of generated types ----------------------------------------
 
 
-class XdrStruct:
-    """Base of generated struct classes: ``encode``/``decode`` on top of the
-    generated ``pack_into``/``unpack_from``."""
+class XdrValue:
+    """What generated structs and unions share: ``encode``/``decode`` on top of
+    the generated ``pack_into``/``unpack_from``."""
 
     __slots__ = ()
 
@@ -377,7 +377,7 @@ class XdrStruct:
         raise NotImplementedError
 
     @classmethod
-    def unpack_from(cls, data: Buffer, offset: int = 0) -> tuple[Self, int]:
+    def unpack_from(cls, data: Buffer, offset: int = 0) -> tuple[XdrValue, int]:
         """Decode a value at ``offset``; return it and the offset after it."""
         raise NotImplementedError
 
@@ -395,39 +395,27 @@ class XdrStruct:
             raise XdrError("data nested too deeply", path=cls.__name__) from None
         if offset != len(data):
             trailing(cls.__name__, offset, data)
-        return value
-
-
-class XdrUnion:
-    """Base of generated union classes.  The union's class decodes to one of
-    its arm classes (subclasses), chosen by the discriminant."""
-
-    __slots__ = ()
-
-    def pack_into(self, out: bytearray) -> None:
-        raise NotImplementedError
-
-    @classmethod
-    def unpack_from(cls, data: Buffer, offset: int = 0) -> tuple[XdrUnion, int]:
-        raise NotImplementedError
-
-    def encode(self) -> bytes:
-        out = bytearray()
-        self.pack_into(out)
-        return bytes(out)
-
-    @classmethod
-    def decode(cls, data: Buffer) -> Self:
-        try:
-            value, offset = cls.unpack_from(data, 0)
-        except RecursionError:
-            raise XdrError("data nested too deeply", path=cls.__name__) from None
-        if offset != len(data):
-            trailing(cls.__name__, offset, data)
-        if not isinstance(value, cls):
+        if not isinstance(value, cls):  # a union decoded to another arm
             raise XdrError(
                 f"decoded arm {type(value).__name__}, not {cls.__name__}",
                 path=cls.__name__,
                 offset=0,
             )
         return value
+
+
+class XdrStruct(XdrValue):
+    """Base of generated struct classes."""
+
+    __slots__ = ()
+
+    @classmethod
+    def unpack_from(cls, data: Buffer, offset: int = 0) -> tuple[Self, int]:
+        raise NotImplementedError
+
+
+class XdrUnion(XdrValue):
+    """Base of generated union classes.  The union's class decodes to one of
+    its arm classes (subclasses), chosen by the discriminant."""
+
+    __slots__ = ()

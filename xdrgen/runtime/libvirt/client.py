@@ -166,6 +166,22 @@ class _Pending:
 _EOF = object()
 
 
+def _piece(stream: DataStream[Any] | AsyncDataStream[Any], message: Message) -> bytes | int:
+    """What a STREAM/STREAM_HOLE message means to the reader: data, the
+    length of a hole, or ``b""`` at the end; an ERROR raises."""
+    if message.type == MessageType.STREAM_HOLE:
+        length, _flags = _HOLE.unpack_from(message.payload, 0)
+        return int(length)
+    if message.status == MessageStatus.ERROR:
+        stream._done = True
+        stream._forget()
+        raise decode_error(message.payload)
+    if message.status == MessageStatus.OK or not message.payload:
+        stream._eof = True  # libvirtd ends the data with an empty packet
+        return b""
+    return bytes(message.payload)
+
+
 def _confirms_finish(stream: DataStream[Any] | AsyncDataStream[Any], message: Message) -> bool:
     """After we sent our STREAM OK: is ``message`` the server's confirmation?
 
@@ -204,6 +220,9 @@ class DataStream(Generic[R]):
         self._done = False
         self.result: R = None  # type: ignore[assignment]
 
+    def _forget(self) -> None:
+        self._client._forget_stream(self._header[3])
+
     # fed by the reader thread
     def _deliver(self, message: Message) -> None:
         self._queue.put(message)
@@ -227,17 +246,7 @@ class DataStream(Generic[R]):
             message = self._next()
         except queue.Empty:
             raise CallTimeoutError(None) from None
-        if message.type == MessageType.STREAM_HOLE:
-            length, _flags = _HOLE.unpack_from(message.payload, 0)
-            return int(length)
-        if message.status == MessageStatus.ERROR:
-            self._done = True
-            self._client._forget_stream(self._header[3])
-            raise decode_error(message.payload)
-        if message.status == MessageStatus.OK or not message.payload:
-            self._eof = True  # libvirtd ends the data with an empty packet
-            return b""
-        return bytes(message.payload)
+        return _piece(self, message)
 
     def read(self, size: int = -1) -> bytes:
         while not self._eof and (size < 0 or len(self._buffer) < size):
@@ -610,6 +619,9 @@ class AsyncDataStream(Generic[R]):
         self._done = False
         self.result: R = None  # type: ignore[assignment]
 
+    def _forget(self) -> None:
+        self._client._streams.pop(self._header[3], None)
+
     async def _next(self) -> Message:
         async with asyncio.timeout(self._client.timeout):
             item = await self._queue.get()
@@ -621,18 +633,7 @@ class AsyncDataStream(Generic[R]):
     async def read_chunk(self) -> bytes | int:
         if self._eof:
             return b""
-        message = await self._next()
-        if message.type == MessageType.STREAM_HOLE:
-            length, _flags = _HOLE.unpack_from(message.payload, 0)
-            return int(length)
-        if message.status == MessageStatus.ERROR:
-            self._done = True
-            self._client._streams.pop(self._header[3], None)
-            raise decode_error(message.payload)
-        if message.status == MessageStatus.OK or not message.payload:
-            self._eof = True  # libvirtd ends the data with an empty packet
-            return b""
-        return bytes(message.payload)
+        return _piece(self, await self._next())
 
     async def read(self, size: int = -1) -> bytes:
         while not self._eof and (size < 0 or len(self._buffer) < size):

@@ -48,18 +48,25 @@ def _open_args(uri: LibvirtURI, readonly: bool) -> dict[str, Any]:
     return {"name": name or None, "flags": VIR_CONNECT_RO if readonly else 0}
 
 
-class Connection(RemoteClient):
-    """A blocking connection to libvirtd (thread-safe).  Use as a context
-    manager, or call :meth:`close` (sends CONNECT_CLOSE)."""
+def _only_for(callback_id: int, callback: Callable[[Event], None]) -> EventHandler:
+    """An event handler that passes on the events of one registration."""
 
-    def __init__(self, rpc: RpcClient, uri: LibvirtURI) -> None:
-        super().__init__(rpc)
-        self.rpc = rpc
+    def handler(event: Event) -> None:
+        if getattr(event.message, "callbackID", None) == callback_id:
+            callback(event)
+
+    return handler
+
+
+class _Common:
+    """What the blocking and the asyncio connection share."""
+
+    rpc: RpcClient | AsyncRpcClient
+
+    def _setup(self, rpc: RpcClient | AsyncRpcClient, uri: LibvirtURI, programs: tuple[Any, ...]) -> None:
         self.uri = uri
-        self.qemu = QemuClient(rpc)
-        self.lxc = LxcClient(rpc)
         self.keepalive_supported = False
-        for program in (RemoteClient, QemuClient, LxcClient):
+        for program in programs:
             rpc.register_events(program.PROGRAM, program.VERSION, program.EVENTS)
 
     @property
@@ -70,6 +77,30 @@ class Connection(RemoteClient):
     @timeout.setter
     def timeout(self, value: float | None) -> None:
         self.rpc.timeout = value
+
+    def add_event_handler(self, handler: EventHandler) -> None:
+        """``handler(event)`` runs (on the reader thread, or in the event
+        loop) for each event."""
+        self.rpc.add_event_handler(handler)
+
+    def set_keepalive(self, interval: float = 5.0, count: int = 5) -> None:
+        """Ping the server when idle; close the connection if it stops
+        answering (``virConnectSetKeepAlive``)."""
+        self.rpc.start_keepalive(interval, count)
+
+
+class Connection(_Common, RemoteClient):
+    """A blocking connection to libvirtd (thread-safe).  Use as a context
+    manager, or call :meth:`close` (sends CONNECT_CLOSE)."""
+
+    rpc: RpcClient
+
+    def __init__(self, rpc: RpcClient, uri: LibvirtURI) -> None:
+        RemoteClient.__init__(self, rpc)
+        self.rpc = rpc
+        self.qemu = QemuClient(rpc)
+        self.lxc = LxcClient(rpc)
+        self._setup(rpc, uri, (RemoteClient, QemuClient, LxcClient))
 
     def handshake(self, readonly: bool) -> None:
         try:
@@ -82,10 +113,6 @@ class Connection(RemoteClient):
         feature = self.connect_supports_feature(feature=VIR_DRV_FEATURE_PROGRAM_KEEPALIVE)
         self.keepalive_supported = bool(feature.supported)
         self.connect_open(**_open_args(self.uri, readonly))
-
-    def add_event_handler(self, handler: EventHandler) -> None:
-        """``handler(event)`` runs on the reader thread for each event."""
-        self.rpc.add_event_handler(handler)
 
     def events(self, timeout: float | None = None) -> Iterator[Event]:
         """Iterate over events; stops when ``timeout`` passes without one."""
@@ -100,18 +127,8 @@ class Connection(RemoteClient):
         callback_id = self.connect_domain_event_callback_register_any(
             eventID=event_id, dom=dom
         ).callbackID
-
-        def handler(event: Event) -> None:
-            if getattr(event.message, "callbackID", None) == callback_id:
-                callback(event)
-
-        self.rpc.add_event_handler(handler)
+        self.rpc.add_event_handler(_only_for(callback_id, callback))
         return callback_id
-
-    def set_keepalive(self, interval: float = 5.0, count: int = 5) -> None:
-        """Ping the server when idle; close the connection if it stops
-        answering (``virConnectSetKeepAlive``)."""
-        self.rpc.start_keepalive(interval, count)
 
     def close(self) -> None:
         if not self.rpc.closed:
@@ -128,26 +145,17 @@ class Connection(RemoteClient):
         self.close()
 
 
-class AsyncConnection(AsyncRemoteClient):
+class AsyncConnection(_Common, AsyncRemoteClient):
     """The asyncio connection: the same API with coroutines."""
 
+    rpc: AsyncRpcClient
+
     def __init__(self, rpc: AsyncRpcClient, uri: LibvirtURI) -> None:
-        super().__init__(rpc)
+        AsyncRemoteClient.__init__(self, rpc)
         self.rpc = rpc
-        self.uri = uri
         self.qemu = AsyncQemuClient(rpc)
         self.lxc = AsyncLxcClient(rpc)
-        self.keepalive_supported = False
-        for program in (AsyncRemoteClient, AsyncQemuClient, AsyncLxcClient):
-            rpc.register_events(program.PROGRAM, program.VERSION, program.EVENTS)
-
-    @property
-    def timeout(self) -> float | None:
-        return self.rpc.timeout
-
-    @timeout.setter
-    def timeout(self, value: float | None) -> None:
-        self.rpc.timeout = value
+        self._setup(rpc, uri, (AsyncRemoteClient, AsyncQemuClient, AsyncLxcClient))
 
     async def handshake(self, readonly: bool) -> None:
         try:
@@ -161,9 +169,6 @@ class AsyncConnection(AsyncRemoteClient):
         self.keepalive_supported = bool(feature.supported)
         await self.connect_open(**_open_args(self.uri, readonly))
 
-    def add_event_handler(self, handler: EventHandler) -> None:
-        self.rpc.add_event_handler(handler)
-
     def events(self) -> AsyncIterator[Event]:
         return self.rpc.events()
 
@@ -173,17 +178,8 @@ class AsyncConnection(AsyncRemoteClient):
         registered = await self.connect_domain_event_callback_register_any(
             eventID=event_id, dom=dom
         )
-        callback_id = registered.callbackID
-
-        def handler(event: Event) -> None:
-            if getattr(event.message, "callbackID", None) == callback_id:
-                callback(event)
-
-        self.rpc.add_event_handler(handler)
-        return callback_id
-
-    def set_keepalive(self, interval: float = 5.0, count: int = 5) -> None:
-        self.rpc.start_keepalive(interval, count)
+        self.rpc.add_event_handler(_only_for(registered.callbackID, callback))
+        return registered.callbackID
 
     async def close(self) -> None:
         if not self.rpc.closed:

@@ -1,0 +1,43 @@
+"""Smoke test of ``benchmarks/client.py``: it starts a private libvirtd,
+drives it with our client and with libvirt-python, and prints its table and
+the target line.  Speed is not checked here: the numbers live only in the
+benchmark's own output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from support import ROOT
+
+SCRIPT = ROOT / "benchmarks" / "client.py"
+
+
+def test_client_benchmark_quick_run() -> None:
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    lines = out.splitlines()
+    assert "both clients read the same info of domain 'test'" in out, out
+    header = next((line for line in lines if line.startswith("mode")), None)
+    assert header is not None, out
+    for column in ("ours", "libvirt-py", "ours/lvpy"):
+        assert column in header, header
+    rows = {line.split()[0]: line.split() for line in lines if line.strip()}
+    for mode in ("sequential", "8-threads", "8-tasks"):
+        row = rows.get(mode)
+        assert row is not None, f"no {mode} row in:\n{out}"
+        ours, theirs, ratio = float(row[1]), float(row[2]), row[3]
+        assert ours > 0 and theirs > 0, row
+        assert ratio.endswith("x") and float(ratio[:-1]) > 0, row
+    assert "libvirt-python has no asyncio API" in out, out
+    assert any(
+        line.startswith("target ours >= 1.0x libvirt-python both (sequential and concurrent): ")
+        for line in lines
+    ), out
