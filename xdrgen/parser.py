@@ -208,7 +208,9 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         return ir.Value(str(token), self._loc(meta), name=str(token))
 
     # ---- type specifiers
-    def _builtin(self, meta, children, signed, unsigned):  # type: ignore[no-untyped-def]
+    def _builtin(
+        self, meta: lark.tree.Meta, children: list[Token], signed: ir.Builtin, unsigned: ir.Builtin
+    ) -> ir.TypeSpec:
         kind = unsigned if len(children) == 2 else signed
         return ir.TypeSpec(self._loc(meta), builtin=kind)
 
@@ -260,12 +262,19 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         return ir.TypeSpec(self._loc(meta), name=str(token))
 
     # ---- declarations
-    def _decl(self, meta, children, kind, bound=None):  # type: ignore[no-untyped-def]
+    def _decl(
+        self,
+        meta: lark.tree.Meta,
+        children: list[object],
+        kind: ir.DeclKind,
+        bound: ir.Value | None = None,
+    ) -> ir.Declaration:
         type_part, name = children[0], children[1]
         if isinstance(type_part, Token):  # opaque / string keyword
             type_part = ir.TypeSpec(
                 self._tok_loc(type_part), builtin=ir.Builtin(str(type_part))
             )
+        assert isinstance(type_part, ir.TypeSpec)
         doc, _ = self.docs.doc(meta.line, meta.column, meta.end_line)
         return ir.Declaration(
             str(name), type_part, kind, self._loc(meta), bound=bound, doc=doc

@@ -12,6 +12,7 @@ becomes a constant for the resolver instead.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .errors import XdrgenError
@@ -52,7 +53,7 @@ class _Branch:
 def _strip_comments(text: str, in_comment: bool) -> tuple[str, bool]:
     """Remove C comments from one line; return it and whether a block comment
     is still open at its end."""
-    out = []
+    out: list[str] = []
     i = 0
     while i < len(text):
         if in_comment:
@@ -237,7 +238,7 @@ def evaluate(
     return value
 
 
-_BINARY = {
+_BINARY: dict[str, tuple[int, Callable[[int, int], int]]] = {
     "||": (1, lambda a, b: int(bool(a) or bool(b))),
     "&&": (2, lambda a, b: int(bool(a) and bool(b))),
     "|": (3, lambda a, b: a | b),

@@ -174,7 +174,7 @@ def check_files(directory: Path, files: Mapping[str, str]) -> str:
     """A unified diff between the committed files and fresh output ("" when
     they are equal); generated files that no input produces any more count
     as differences too."""
-    diffs = []
+    diffs: list[str] = []
     for name, text in sorted(files.items()):
         path = directory / name
         old = path.read_text(encoding="utf-8") if path.exists() else ""

@@ -150,11 +150,11 @@ class _Resolver:
 
     def collect(self) -> None:
         for imported in self.imports:
-            for name, definition in imported.types.items():
+            for name, type_definition in imported.types.items():
                 if name not in self.types:
-                    self.types[name] = definition
+                    self.types[name] = type_definition
                     self.owner[name] = imported.owner[name]
-                    self.locations[name] = definition.location
+                    self.locations[name] = type_definition.location
             for name, value in imported.constants.items():
                 if name not in self.constant_exprs and name not in imported.externals:
                     self.constant_exprs[name] = (ir.Location(imported.path, 0, 0), value)
@@ -247,7 +247,7 @@ class _Resolver:
             if getattr(definition, "name", None) == name and not isinstance(
                 definition, (ir.ConstDef, ir.ProgramDef)
             ):
-                return definition  # type: ignore[return-value]
+                return definition
         return None
 
     def type_definition(self, spec: ir.TypeSpec) -> ir.TypeDefinition:

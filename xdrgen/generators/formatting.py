@@ -14,7 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import black
 
-_MODE = black.Mode(target_versions={black.TargetVersion.PY311})
+_MODE = black.Mode(target_versions={black.TargetVersion.PY311})  # type: ignore[attr-defined]
 _PARALLEL_LINES = 4000  # below this, starting workers costs more than it saves
 
 

@@ -148,12 +148,12 @@ def _referenced(node: object) -> Iterator[str]:
 def _external_case_labels(protocol: Protocol) -> tuple[tuple[str, int], ...]:
     """Constants from ``-D`` used as case labels: in libvirt they are the
     members of a C enum (``virTypedParameterType``), which pdwtags prints."""
-    labels = {}
+    labels: dict[str, int] = {}
     for definition in protocol.spec.definitions:
         for node in ir.iter_nodes(definition):
             if isinstance(node, ir.UnionArm):
                 for label in node.labels:
-                    if label.name in protocol.externals:
+                    if label.name is not None and label.name in protocol.externals:
                         labels[label.name] = protocol.externals[label.name]
     return tuple(sorted(labels.items(), key=lambda item: (item[1], item[0])))
 

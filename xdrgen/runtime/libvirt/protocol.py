@@ -108,7 +108,7 @@ def encode_message(
 
 def parse_length(prefix: Buffer) -> int:
     """Check a frame's first 4 bytes before anything is read or allocated."""
-    (length,) = _U32.unpack_from(prefix, 0)
+    length: int = _U32.unpack_from(prefix, 0)[0]
     if length < HEADER_SIZE:
         raise ProtocolError(f"message length {length} is below the {HEADER_SIZE}-byte header")
     if length > MAX_MESSAGE:
