@@ -15,13 +15,12 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from libvirt_rpc import remote_protocol as rp
 from libvirt_rpc import virnetprotocol as vn
 from xdrgen.runtime.xdr import XdrError
 
-from strategies import ProtocolStrategies, demo_protocol, generate_demo, libvirt_strategies
+from strategies import generate_demo, libvirt_strategies
 
 UUID = bytes(range(16))
 MiB = 1 << 20

@@ -264,47 +264,47 @@ class DemoAllTypes(xdr.XdrStruct):
             _n20 = xdr.unpack_count(data, offset, xdr.MAX_UINT, 4, "DemoAllTypes.names")
             offset += 4
             _items22: list[str] = []
-            append = _items22.append
+            _append23 = _items22.append
             for _ in range(_n20):
-                (_len23,) = _S_I.unpack_from(data, offset)
-                if _len23 > 255:
-                    xdr.too_long("DemoAllTypes.names[]", offset, _len23, 255)
-                _end24 = offset + 4 + _len23
-                _pad25 = _end24 + (-_len23 & 3)
-                if _pad25 > len(data):
+                (_len24,) = _S_I.unpack_from(data, offset)
+                if _len24 > 255:
+                    xdr.too_long("DemoAllTypes.names[]", offset, _len24, 255)
+                _end25 = offset + 4 + _len24
+                _pad26 = _end25 + (-_len24 & 3)
+                if _pad26 > len(data):
                     xdr.truncated("DemoAllTypes.names[]", offset + 4, data)
                 if (
-                    _pad25 != _end24
-                    and data[_end24:_pad25] != xdr.ZEROS[_pad25 - _end24]
+                    _pad26 != _end25
+                    and data[_end25:_pad26] != xdr.ZEROS[_pad26 - _end25]
                 ):
-                    xdr.bad_padding("DemoAllTypes.names[]", _end24)
+                    xdr.bad_padding("DemoAllTypes.names[]", _end25)
                 try:
-                    _e21 = str(data[offset + 4 : _end24], "utf-8")
+                    _e21 = str(data[offset + 4 : _end25], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("DemoAllTypes.names[]", offset + 4, error)
-                offset = _pad25
-                append(_e21)
+                offset = _pad26
+                _append23(_e21)
             obj.names = _items22
             obj.maybe_name = None
             if xdr.unpack_flag(data, offset, "DemoAllTypes.maybe_name"):
                 offset += 4
-                (_len26,) = _S_I.unpack_from(data, offset)
-                if _len26 > 255:
-                    xdr.too_long("DemoAllTypes.maybe_name", offset, _len26, 255)
-                _end27 = offset + 4 + _len26
-                _pad28 = _end27 + (-_len26 & 3)
-                if _pad28 > len(data):
+                (_len27,) = _S_I.unpack_from(data, offset)
+                if _len27 > 255:
+                    xdr.too_long("DemoAllTypes.maybe_name", offset, _len27, 255)
+                _end28 = offset + 4 + _len27
+                _pad29 = _end28 + (-_len27 & 3)
+                if _pad29 > len(data):
                     xdr.truncated("DemoAllTypes.maybe_name", offset + 4, data)
                 if (
-                    _pad28 != _end27
-                    and data[_end27:_pad28] != xdr.ZEROS[_pad28 - _end27]
+                    _pad29 != _end28
+                    and data[_end28:_pad29] != xdr.ZEROS[_pad29 - _end28]
                 ):
-                    xdr.bad_padding("DemoAllTypes.maybe_name", _end27)
+                    xdr.bad_padding("DemoAllTypes.maybe_name", _end28)
                 try:
-                    obj.maybe_name = str(data[offset + 4 : _end27], "utf-8")
+                    obj.maybe_name = str(data[offset + 4 : _end28], "utf-8")
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("DemoAllTypes.maybe_name", offset + 4, error)
-                offset = _pad28
+                offset = _pad29
             else:
                 offset += 4
             obj.maybe_point = None

@@ -310,3 +310,55 @@ def test_per_call_timeout(fresh_libvirtd: Libvirtd) -> None:
     conn.timeout = 10
     assert conn.connect_get_hostname().hostname  # the late reply did no harm
     conn.close()
+
+
+def test_sparse_streams_carry_holes(libvirtd: Libvirtd, tmp_path: Path) -> None:
+    """Sparse upload (STREAM_HOLE from us) and sparse download (STREAM_HOLE
+    from libvirtd) of a volume with a hole in the middle."""
+    sparse_upload, sparse_download = 1, 1  # VIR_STORAGE_VOL_{UP,DOWN}LOAD_SPARSE_STREAM
+    pool_dir = tmp_path / "pool"
+    pool_dir.mkdir()
+    head, hole, tail = b"H" * 4096, 1 << 20, b"T" * 4096
+    size = len(head) + hole + len(tail)
+    with libvirt_rpc.open(f"storage:///system?socket={libvirtd.socket_path}") as conn:
+        pool = conn.storage_pool_create_xml(
+            xml=f"<pool type='dir'><name>sparse-{os.getpid()}</name>"
+            f"<target><path>{pool_dir}</path></target></pool>",
+            flags=0,
+        ).pool
+        try:
+            vol = conn.storage_vol_create_xml(
+                pool=pool,
+                xml="<volume><name>sparse.img</name>"
+                f"<capacity unit='bytes'>{size}</capacity><allocation>0</allocation>"
+                "<target><format type='raw'/></target></volume>",
+                flags=0,
+            ).vol
+            upload = conn.storage_vol_upload(vol=vol, offset=0, length=size, flags=sparse_upload)
+            upload.write(head)
+            upload.send_hole(hole)
+            upload.write(tail)
+            upload.finish()
+            written = (pool_dir / "sparse.img").read_bytes()
+            assert written == head + bytes(hole) + tail
+
+            download = conn.storage_vol_download(vol=vol, offset=0, length=0, flags=sparse_download)
+            pieces: list[bytes | int] = []
+            while (piece := download.read_chunk()) != b"":
+                pieces.append(piece)
+            download.finish()
+            holes = [p for p in pieces if isinstance(p, int)]
+            data = b"".join(p if isinstance(p, bytes) else bytes(p) for p in pieces)
+            assert holes and sum(holes) >= hole // 2  # the hole came as STREAM_HOLE
+            assert data == written
+        finally:
+            conn.storage_pool_destroy(pool=pool)
+
+
+def test_failed_open_returns_at_once(libvirtd: Libvirtd) -> None:
+    """CONNECT_OPEN refused: the error comes back without waiting on the
+    reader thread."""
+    started = time.monotonic()
+    with pytest.raises(libvirt_rpc.LibvirtError):
+        libvirt_rpc.open(f"nosuchdriver:///x?socket={libvirtd.socket_path}")
+    assert time.monotonic() - started < 2

@@ -287,7 +287,7 @@ def parse_domain_xml(text: str) -> Domain:
         try:
             uuid = uuidlib.UUID(raw_uuid).bytes
         except ValueError:
-            raise _xml_error(f"malformed uuid element") from None
+            raise _xml_error("malformed uuid element") from None
     else:
         uuid = uuidlib.uuid4().bytes
     max_memory = _kib(root.find("memory"), "memory")

@@ -238,6 +238,12 @@ class SocketStream(Stream):
         if self._closed:
             return
         self._closed = True
+        # shutdown first: a thread blocked reading this socket wakes up with
+        # EOF, which close() alone does not guarantee
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self._sock.close()
 
     @property
