@@ -35,8 +35,14 @@ The rows:
 Each measurement opens a fresh connection, warms up (``--warmup`` seconds,
 not counted), then counts the calls completed in ``--duration`` seconds of
 wall time; the measurements are interleaved, ``--repeat`` rounds, and the best
-round of each is kept.  The last line says whether the target "ours >= 1.0x
-libvirt-python both sequential and concurrent" holds; "concurrent" means both
+round of each is kept.  A second table gives the CPU time the client process
+(all its threads) spent per call over the same runs: on a busy machine it
+moves much less than calls/s does (the load average is printed; above half
+the CPU count the calls/s are flagged as unreliable).  Before the tables the
+script checks that both clients read the same ``dom.info()``.
+
+The last line says whether the target "ours >= 1.0x libvirt-python both
+sequential and concurrent" (in calls/s) holds; "concurrent" means both
 concurrent rows (8 threads and 8 tasks).  Nothing here is an assertion: the
 exit status does not depend on the numbers.
 """
@@ -54,7 +60,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
@@ -66,7 +72,8 @@ TARGET = 1.0
 BATCH = 20  # calls between two looks at the clock
 
 # libvirt-python's side, run by the system Python.  argv: uri, threads,
-# warm-up seconds, seconds.  Prints one JSON line: calls, seconds, info.
+# warm-up seconds, seconds, batch.  Prints one JSON line: calls, seconds, CPU
+# seconds of the process over the timed run, dom.info().
 LIBVIRT_PYTHON = r"""
 import json, sys, threading, time
 import libvirt
@@ -106,10 +113,12 @@ def run(n_threads, seconds):
     return sum(counts), time.perf_counter() - box["start"]
 
 run(threads, warmup)
+cpu = time.process_time()
 calls, seconds = run(threads, duration)
+cpu = time.process_time() - cpu
 info = dom.info()
 conn.close()
-print(json.dumps({"calls": calls, "seconds": seconds, "info": info}))
+print(json.dumps({"calls": calls, "seconds": seconds, "cpu": cpu, "info": info}))
 """
 
 
@@ -129,10 +138,15 @@ def libvirt_python_env(home: str) -> dict[str, str]:
     return env
 
 
+class Result(NamedTuple):
+    rate: float  # calls per second (wall clock)
+    cpu: float  # client process CPU seconds per call (all its threads)
+
+
 def measure_libvirt_python(
     python: str, env: dict[str, str], uri: str, threads: int, warmup: float, duration: float
-) -> tuple[float, list[int]]:
-    """(calls/s, dom.info()) of one libvirt-python run in a subprocess."""
+) -> tuple[Result, list[int]]:
+    """(result, dom.info()) of one libvirt-python run in a subprocess."""
     result = subprocess.run(
         [python, "-c", LIBVIRT_PYTHON, uri, str(threads), str(warmup), str(duration), str(BATCH)],
         env=env,
@@ -145,7 +159,7 @@ def measure_libvirt_python(
     if result.returncode != 0:
         raise SystemExit(f"libvirt-python client failed:\n{result.stdout}{result.stderr}")
     data = json.loads(result.stdout.strip().splitlines()[-1])
-    return data["calls"] / data["seconds"], data["info"]
+    return Result(data["calls"] / data["seconds"], data["cpu"] / data["calls"]), data["info"]
 
 
 # ---- our client, blocking
@@ -181,13 +195,17 @@ def _run_threads(conn: Any, dom: Any, n_threads: int, seconds: float) -> tuple[i
     return sum(counts), time.perf_counter() - box["start"]
 
 
-def measure_ours_threads(uri: str, threads: int, warmup: float, duration: float) -> tuple[float, list[int]]:
+def measure_ours_threads(uri: str, threads: int, warmup: float, duration: float) -> tuple[Result, list[int]]:
     with libvirt_rpc.open(uri) as conn:
         dom = conn.domain_lookup_by_name(name="test").dom
         _run_threads(conn, dom, threads, warmup)
+        cpu = time.process_time()  # this process: callers and the reader thread
         calls, seconds = _run_threads(conn, dom, threads, duration)
+        cpu = time.process_time() - cpu
         info = conn.domain_get_info(dom=dom)
-    return calls / seconds, [info.state, info.maxMem, info.memory, info.nrVirtCpu, info.cpuTime]
+    return Result(calls / seconds, cpu / calls), [
+        info.state, info.maxMem, info.memory, info.nrVirtCpu, info.cpuTime
+    ]
 
 
 # ---- our client, asyncio
@@ -210,15 +228,17 @@ async def _run_tasks(conn: Any, dom: Any, n_tasks: int, seconds: float) -> tuple
     return sum(counts), time.perf_counter() - start
 
 
-async def _ours_async(uri: str, tasks: int, warmup: float, duration: float) -> float:
+async def _ours_async(uri: str, tasks: int, warmup: float, duration: float) -> Result:
     async with await libvirt_rpc.open_async(uri) as conn:
         dom = (await conn.domain_lookup_by_name(name="test")).dom
         await _run_tasks(conn, dom, tasks, warmup)
+        cpu = time.process_time()
         calls, seconds = await _run_tasks(conn, dom, tasks, duration)
-    return calls / seconds
+        cpu = time.process_time() - cpu
+    return Result(calls / seconds, cpu / calls)
 
 
-def measure_ours_async(uri: str, tasks: int, warmup: float, duration: float) -> float:
+def measure_ours_async(uri: str, tasks: int, warmup: float, duration: float) -> Result:
     return asyncio.run(_ours_async(uri, tasks, warmup, duration))
 
 
@@ -258,23 +278,22 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     t0 = time.perf_counter()
+    load_before = os.getloadavg()[0]
     rows = ["sequential", f"{n}-threads", f"{n}-tasks"]
-    ours: dict[str, float] = dict.fromkeys(rows, 0.0)
-    theirs: dict[str, float] = dict.fromkeys(rows[:2], 0.0)
+    ours: dict[str, list[Result]] = {row: [] for row in rows}
+    theirs: dict[str, list[Result]] = {row: [] for row in rows[:2]}
     with tempfile.TemporaryDirectory(prefix="xdrgen-bench-home-") as home, Libvirtd() as daemon:
         env = libvirt_python_env(home)
         uri = daemon.uri_unix
         for _ in range(repeat):
-            rate, our_info = measure_ours_threads(uri, 1, warmup, duration)
-            ours["sequential"] = max(ours["sequential"], rate)
-            rate, their_info = measure_libvirt_python(args.python, env, uri, 1, warmup, duration)
-            theirs["sequential"] = max(theirs["sequential"], rate)
-            rate, _ = measure_ours_threads(uri, n, warmup, duration)
-            ours[rows[1]] = max(ours[rows[1]], rate)
-            rate, _ = measure_libvirt_python(args.python, env, uri, n, warmup, duration)
-            theirs[rows[1]] = max(theirs[rows[1]], rate)
-            rate = measure_ours_async(uri, n, warmup, duration)
-            ours[rows[2]] = max(ours[rows[2]], rate)
+            result, our_info = measure_ours_threads(uri, 1, warmup, duration)
+            ours[rows[0]].append(result)
+            result, their_info = measure_libvirt_python(args.python, env, uri, 1, warmup, duration)
+            theirs[rows[0]].append(result)
+            ours[rows[1]].append(measure_ours_threads(uri, n, warmup, duration)[0])
+            theirs[rows[1]].append(measure_libvirt_python(args.python, env, uri, n, warmup, duration)[0])
+            ours[rows[2]].append(measure_ours_async(uri, n, warmup, duration))
+    load_after = os.getloadavg()[0]
     # Both clients must have seen the same domain (cpuTime moves; leave it out).
     if our_info[:4] != their_info[:4]:
         raise SystemExit(f"the clients disagree on dom.info(): ours {our_info}, libvirt-python {their_info}")
@@ -287,20 +306,37 @@ def main(argv: list[str] | None = None) -> int:
         rows[1]: f"{n} threads sharing one connection, each",
         rows[2]: f"ours: {n} asyncio tasks on one connection; libvirt-python: its {n} threads (*)",
     }
+    best_rate = {row: (max(r.rate for r in ours[row]), max(r.rate for r in theirs[row])) for row in rows}
+    best_cpu = {row: (min(r.cpu for r in ours[row]), min(r.cpu for r in theirs[row])) for row in rows}
+
     header = f"{'mode':<12}{'ours':>12}{'libvirt-py':>12}{'ours/lvpy':>11}   compared"
     print("calls/s (best of rounds; higher is better)")
     print(header)
     print("-" * len(header))
     ratios: dict[str, float] = {}
     for row in rows:
-        ratios[row] = ours[row] / theirs[row]
-        print(f"{row:<12}{ours[row]:>12.0f}{theirs[row]:>12.0f}{ratios[row]:>10.2f}x   {what[row]}")
+        mine, other = best_rate[row]
+        ratios[row] = mine / other
+        print(f"{row:<12}{mine:>12.0f}{other:>12.0f}{ratios[row]:>10.2f}x   {what[row]}")
     print("-" * len(header))
     print(
         f"(*) libvirt-python has no asyncio API: the {rows[2]} row compares our {n} asyncio "
         f"tasks with libvirt-python's {n} threads sharing one connection"
     )
-    print(f"total time {time.perf_counter() - t0:.1f} s")
+    print()
+    # CPU per call depends less on what else the machine runs than calls/s does.
+    print("client process CPU per call, all its threads (us; best of rounds; lower is better)")
+    print(f"{'mode':<12}{'ours':>12}{'libvirt-py':>12}{'ours/lvpy':>11}")
+    for row in rows:
+        mine, other = best_cpu[row]
+        print(f"{row:<12}{mine * 1e6:>12.1f}{other * 1e6:>12.1f}{mine / other:>10.2f}x")
+    print()
+    cpus = os.cpu_count() or 1
+    print(
+        f"total time {time.perf_counter() - t0:.1f} s; load average {load_before:.1f} before, "
+        f"{load_after:.1f} after, on {cpus} CPUs"
+        + (" -- the machine was busy: calls/s are unreliable" if max(load_before, load_after) > cpus / 2 else "")
+    )
     met = all(r >= TARGET for r in ratios.values())
     detail = ", ".join(f"{row} {ratios[row]:.2f}x" for row in rows)
     print(

@@ -29,7 +29,10 @@ def test_client_benchmark_quick_run() -> None:
     assert header is not None, out
     for column in ("ours", "libvirt-py", "ours/lvpy"):
         assert column in header, header
-    rows = {line.split()[0]: line.split() for line in lines if line.strip()}
+    rows: dict[str, list[str]] = {}
+    for line in lines:  # first occurrence: the calls/s table comes first
+        if line.strip():
+            rows.setdefault(line.split()[0], line.split())
     for mode in ("sequential", "8-threads", "8-tasks"):
         row = rows.get(mode)
         assert row is not None, f"no {mode} row in:\n{out}"
@@ -37,6 +40,7 @@ def test_client_benchmark_quick_run() -> None:
         assert ours > 0 and theirs > 0, row
         assert ratio.endswith("x") and float(ratio[:-1]) > 0, row
     assert "libvirt-python has no asyncio API" in out, out
+    assert "client process CPU per call" in out, out
     assert any(
         line.startswith("target ours >= 1.0x libvirt-python both (sequential and concurrent): ")
         for line in lines

@@ -92,3 +92,15 @@ def test_decoding_at_unaligned_offsets(edge: ModuleType, shift: int) -> None:
     data = grid.encode()
     value, end = edge.Grid.unpack_from(memoryview(b"\xff" * shift + data + b"\xee"), shift)
     assert value == grid and end == shift + len(data)
+
+
+def test_enum_field_refuses_another_enums_member() -> None:
+    from libvirt_rpc import virnetprotocol as vn
+
+    status = vn.VirNetMessageStatus.VIR_NET_OK  # same number as VIR_NET_CALL
+    header = vn.VirNetMessageHeader(1, 1, 1, status, 1, status)
+    with pytest.raises(XdrError, match="expected member of this enum") as caught:
+        header.encode()
+    assert caught.value.path == "VirNetMessageHeader.type"
+    # a plain int that is a member's value is fine
+    assert vn.VirNetMessageHeader(1, 1, 1, 0, 1, 0).encode()[12:16] == b"\0\0\0\0"

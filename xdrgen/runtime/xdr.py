@@ -9,6 +9,7 @@ once.  Everything is big-endian and in 4-byte units.
 
 from __future__ import annotations
 
+import enum
 import struct
 from collections.abc import Sized
 from typing import Any, NoReturn, Self
@@ -330,11 +331,15 @@ def check_bool(out: bytearray, value: object, path: str) -> None:
 def check_enum(
     out: bytearray, value: object, members: dict[int, Any], path: str
 ) -> None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        if value not in members:
-            bad_value(path, len(out), "enum value", value)
-    else:
+    """An enum field given something other than one of its members: a plain
+    int is accepted if it is a member's value; a member of another enum,
+    a bool or a non-int is refused."""
+    if isinstance(value, enum.Enum) or isinstance(value, bool):
+        bad_type(path, len(out), "member of this enum", value)
+    if not isinstance(value, int):
         bad_type(path, len(out), "enum member", value)
+    if value not in members:
+        bad_value(path, len(out), "enum value", value)
 
 
 def pack_array(

@@ -145,11 +145,14 @@ def parse_frame(frame: Buffer) -> Message:
 class FrameDecoder:
     """Splits a byte stream into frames: ``feed`` data as it arrives and take
     whole messages out.  The length word is checked before the frame's bytes
-    are buffered, so a hostile length costs nothing."""
+    are buffered, so a hostile length costs nothing; once a quarter of a
+    large frame is in, the rest goes into a buffer of exactly its size."""
 
     def __init__(self) -> None:
         self._buffer = bytearray()
         self._need = 0  # length of the frame being read, 0 while reading its length
+        self._large: bytearray | None = None  # the frame being filled, if large
+        self._filled = 0
 
     def feed(self, data: Buffer) -> list[Message]:
         self.push(data)
@@ -160,7 +163,16 @@ class FrameDecoder:
 
     def push(self, data: Buffer) -> None:
         """Buffer received bytes without decoding them (see :meth:`next_frame`)."""
-        self._buffer += data
+        large = self._large
+        if large is None:
+            self._buffer += data
+            return
+        view = memoryview(data)
+        take = min(len(view), len(large) - self._filled)
+        large[self._filled : self._filled + take] = view[:take]
+        self._filled += take
+        if take < len(view):
+            self._buffer += view[take:]
 
     def next_frame(self) -> bytes | bytearray | None:
         """Take the next whole frame (length word included) out of the buffer,
@@ -170,9 +182,13 @@ class FrameDecoder:
         at its limit of calls in flight) and to judge headers itself.  Raises
         :class:`ProtocolError` for a length below the header or above
         :data:`MAX_MESSAGE`, before the frame's bytes are waited for.  The
-        frame is a new object the caller owns; a frame larger than what
-        follows it in the buffer is handed over without being copied.
+        frame is a new object the caller owns.
         """
+        if self._large is not None:
+            if self._filled < len(self._large):
+                return None
+            frame, self._large, self._need = self._large, None, 0
+            return frame
         if not self._need:
             if len(self._buffer) < 4:
                 return None
@@ -180,12 +196,16 @@ class FrameDecoder:
         need = self._need
         buffer = self._buffer
         if len(buffer) < need:
+            if need > INITIAL_BUFFER and len(buffer) >= need // 4:
+                # A quarter has arrived: fill a buffer of the frame's exact
+                # size from now on (memory stays within 4x of what the peer
+                # really sent, and the frame is not regrown to its size).
+                self._large = bytearray(need)
+                self._large[: len(buffer)] = buffer
+                self._filled = len(buffer)
+                self._buffer = bytearray()
             return None
         self._need = 0
-        if len(buffer) - need < need:
-            self._buffer = buffer[need:]  # copy the shorter part: the rest
-            del buffer[need:]
-            return buffer
         with memoryview(buffer) as view:
             frame = bytes(view[:need])
         del buffer[:need]
@@ -194,10 +214,14 @@ class FrameDecoder:
     @property
     def pending(self) -> int:
         """Bytes received that are not yet a whole frame."""
+        if self._large is not None:
+            return self._filled + len(self._buffer)
         return len(self._buffer)
 
     def wanted(self) -> int:
         """How many more bytes finish the current frame (or its length)."""
+        if self._large is not None:
+            return len(self._large) - self._filled
         if not self._need:
             return 4 - len(self._buffer)
         return self._need - len(self._buffer)

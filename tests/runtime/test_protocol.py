@@ -1,0 +1,68 @@
+"""The sans-IO wire format: building frames, splitting a byte stream into
+frames whatever the chunking, and refusing bad lengths before buffering."""
+
+from __future__ import annotations
+
+import pytest
+
+from libvirt_rpc.virnetprotocol import VirNetMessageHeader, VirNetMessageStatus, VirNetMessageType
+from xdrgen.runtime.libvirt import protocol as wire
+from xdrgen.runtime.libvirt.protocol import FrameDecoder, MessageStatus, MessageType, ProtocolError
+
+
+def frame(serial: int, payload: bytes = b"", kind: MessageType = MessageType.CALL) -> bytes:
+    return bytes(
+        wire.encode_message(0x20008086, 1, 16, kind, serial, MessageStatus.OK, payload)
+    )
+
+
+def test_frame_header_matches_the_generated_header_type() -> None:
+    data = frame(7, b"\0\0\0\1")
+    header = VirNetMessageHeader(
+        0x20008086, 1, 16, VirNetMessageType.VIR_NET_CALL, 7, VirNetMessageStatus.VIR_NET_OK
+    )
+    assert data[:4] == (4 + 24 + 4).to_bytes(4, "big")
+    assert data[4:28] == header.encode()
+    assert data[28:] == b"\0\0\0\1"
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 4096, 1 << 20])
+def test_any_chunking_gives_the_same_messages(chunk: int) -> None:
+    large = bytes(range(256)) * 4096  # 1 MiB payload: the exact-size path
+    stream = frame(1, b"abcd") + frame(2, large) + frame(3) + frame(4, b"wxyz")
+    decoder = FrameDecoder()
+    messages = []
+    for start in range(0, len(stream), chunk):
+        messages += decoder.feed(stream[start : start + chunk])
+    assert [m.serial for m in messages] == [1, 2, 3, 4]
+    assert bytes(messages[1].payload) == large
+    assert bytes(messages[3].payload) == b"wxyz"
+    assert decoder.pending == 0 and decoder.wanted() == 4
+
+
+@pytest.mark.parametrize("length", [0, 27, wire.MAX_MESSAGE + 1, 0xFFFFFFFF])
+def test_bad_lengths_are_refused_before_buffering(length: int) -> None:
+    decoder = FrameDecoder()
+    with pytest.raises(ProtocolError):
+        decoder.feed(length.to_bytes(4, "big"))
+
+
+def test_unknown_type_and_status_are_refused() -> None:
+    data = bytearray(frame(1))
+    data[16:20] = (9).to_bytes(4, "big")  # type
+    with pytest.raises(ProtocolError, match="unknown message type 9"):
+        FrameDecoder().feed(bytes(data))
+    data = bytearray(frame(1))
+    data[24:28] = (7).to_bytes(4, "big")  # status
+    with pytest.raises(ProtocolError, match="unknown message status 7"):
+        FrameDecoder().feed(bytes(data))
+
+
+def test_fd_count_is_read_and_bounded() -> None:
+    data = bytes(
+        wire.encode_message(1, 1, 1, MessageType.CALL_WITH_FDS, 1, MessageStatus.OK, b"xy\0\0", nfds=2)
+    )
+    (message,) = FrameDecoder().feed(data)
+    assert message.nfds == 2 and bytes(message.payload) == b"xy\0\0"
+    with pytest.raises(ProtocolError):
+        wire.encode_message(1, 1, 1, MessageType.CALL_WITH_FDS, 1, MessageStatus.OK, None, nfds=33)
