@@ -335,7 +335,7 @@ def check_enum(
     int is accepted if it is a member's value; a member of another enum,
     a bool or a non-int is refused."""
     if isinstance(value, enum.Enum) or isinstance(value, bool):
-        bad_type(path, len(out), "member of this enum", value)
+        bad_type(path, len(out), "enum member", value)
     if not isinstance(value, int):
         bad_type(path, len(out), "enum member", value)
     if value not in members:

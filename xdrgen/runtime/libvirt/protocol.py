@@ -187,8 +187,8 @@ class FrameDecoder:
         if self._large is not None:
             if self._filled < len(self._large):
                 return None
-            frame, self._large, self._need = self._large, None, 0
-            return frame
+            done, self._large, self._need = self._large, None, 0
+            return done
         if not self._need:
             if len(self._buffer) < 4:
                 return None
