@@ -362,3 +362,21 @@ def test_failed_open_returns_at_once(libvirtd: Libvirtd) -> None:
     with pytest.raises(libvirt_rpc.LibvirtError):
         libvirt_rpc.open(f"nosuchdriver:///x?socket={libvirtd.socket_path}")
     assert time.monotonic() - started < 2
+
+
+def test_asyncio_per_call_timeout(fresh_libvirtd: Libvirtd) -> None:
+    async def main() -> None:
+        conn = await libvirt_rpc.open_async(fresh_libvirtd.uri_unix)
+        conn.timeout = 0.5
+        os.kill(fresh_libvirtd.pid, signal.SIGSTOP)
+        try:
+            with pytest.raises(libvirt_rpc.LibvirtError) as caught:
+                await conn.connect_get_hostname()
+            assert caught.value.code == libvirt_rpc.ErrorNumber.VIR_ERR_OPERATION_TIMEOUT
+        finally:
+            os.kill(fresh_libvirtd.pid, signal.SIGCONT)
+        conn.timeout = 10
+        assert (await conn.connect_get_hostname()).hostname
+        await conn.close()
+
+    asyncio.run(main())
