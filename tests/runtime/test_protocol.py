@@ -66,3 +66,50 @@ def test_fd_count_is_read_and_bounded() -> None:
     assert message.nfds == 2 and bytes(message.payload) == b"xy\0\0"
     with pytest.raises(ProtocolError):
         wire.encode_message(1, 1, 1, MessageType.CALL_WITH_FDS, 1, MessageStatus.OK, None, nfds=33)
+
+
+def test_client_stays_in_step_after_a_reply_with_descriptors() -> None:
+    """A REPLY_WITH_FDS is followed by one carrier byte per descriptor; the
+    buffered reader must take the descriptors and drop the carriers."""
+    import os
+    import socket
+    import threading
+
+    from libvirt_rpc.remote_protocol import RemoteConnectGetHostnameRet
+    from xdrgen.runtime.libvirt.client import RpcClient
+    from xdrgen.runtime.libvirt.transport import UnixStream
+
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    server = UnixStream(theirs)
+
+    def serve() -> None:
+        decoder = FrameDecoder()
+        answered = 0
+        while answered < 2:
+            for call in decoder.feed(server.recv(65536)):
+                body = RemoteConnectGetHostnameRet(f"host{call.serial}").encode()
+                kind = MessageType.REPLY_WITH_FDS if call.serial == 1 else MessageType.REPLY
+                reply = wire.encode_message(
+                    call.prog, call.vers, call.proc, kind, call.serial, MessageStatus.OK,
+                    body, nfds=1 if call.serial == 1 else 0,
+                )
+                if call.serial == 1:
+                    read_end, write_end = os.pipe()
+                    server.send_fds(bytes(reply), [read_end])
+                    os.close(read_end)
+                    os.close(write_end)
+                else:
+                    server.sendall(bytes(reply))
+                answered += 1
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    client = RpcClient(UnixStream(ours), timeout=10)
+    try:
+        first = client.call(0x20008086, 1, 59, None, RemoteConnectGetHostnameRet)
+        second = client.call(0x20008086, 1, 59, None, RemoteConnectGetHostnameRet)
+        assert (first.hostname, second.hostname) == ("host1", "host2")
+    finally:
+        thread.join(10)
+        client.close()
+        server.close()

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import _thread
 import asyncio
+import collections
 import itertools
 import logging
+import os
 import queue
 import struct
 import threading
@@ -382,6 +384,8 @@ class RpcClient:
         self._closed: LibvirtError | None = None
         self._event_queues: list[queue.Queue[Event | None]] = []
         self.last_received = time.monotonic()
+        self._decoder = wire.FrameDecoder()
+        self._fds: collections.deque[int] = collections.deque()
         self._keepalive: threading.Thread | None = None
         self._reader = threading.Thread(target=self._read_loop, name="libvirt-rpc-reader", daemon=True)
         self._reader.start()
@@ -525,28 +529,34 @@ class RpcClient:
         with self._lock:
             self._streams.pop(serial, None)
 
-    def _read_exactly(self, view: memoryview) -> None:
-        while view:
-            count = self._stream.recv_into(view, len(view))
-            if not count:
-                raise EOFError
-            view = view[count:]
+    def _receive(self, view: memoryview) -> None:
+        """One read: its bytes go to the frame decoder, its descriptors to
+        the queue that ``*_WITH_FDS`` messages take theirs from."""
+        count, fds = self._stream.recv_into_with_fds(view)
+        if not count:
+            for fd in fds:
+                os.close(fd)
+            raise EOFError
+        self._fds.extend(fds)
+        self._decoder.push(view[:count])
 
     def _read_loop(self) -> None:
+        # Buffered: one read may carry several replies (and a frame may take
+        # several reads), which matters when many calls are in flight.
         error: LibvirtError
+        view = memoryview(bytearray(wire.STREAM_CHUNK))
         try:
             while self._closed is None:
-                prefix = bytearray(4)
-                self._read_exactly(memoryview(prefix))
-                length = wire.parse_length(prefix)
-                frame = bytearray(length)
-                frame[:4] = prefix
-                self._read_exactly(memoryview(frame)[4:])
-                message = wire.parse_frame(frame)
-                if message.nfds:
-                    message.fds = self._stream.recv_fds(message.nfds)
-                self.last_received = time.monotonic()
-                self._dispatch(message)
+                self._receive(view)
+                while (frame := self._decoder.next_frame()) is not None:
+                    message = wire.parse_frame(frame)
+                    if message.nfds:
+                        self._decoder.skip(message.nfds)
+                        while len(self._fds) < message.nfds:
+                            self._receive(view)
+                        message.fds = [self._fds.popleft() for _ in range(message.nfds)]
+                    self.last_received = time.monotonic()
+                    self._dispatch(message)
             return
         except EOFError:
             error = ConnectionClosedError("internal error: End of file while reading data: Input/output error")
@@ -571,6 +581,9 @@ class RpcClient:
             if pending is None or pending.key != (message.prog, message.vers, message.proc, message.serial):
                 log.warning("ignoring a reply nobody waits for (serial %d)", message.serial)
                 return
+            for fd in message.fds:
+                # no stub returns descriptors yet: do not leak them
+                os.close(fd)
             pending.message = message
             pending.settle()
         elif kind in (MessageType.STREAM, MessageType.STREAM_HOLE):

@@ -154,6 +154,12 @@ class FrameDecoder:
         self._need = 0  # length of the frame being read, 0 while reading its length
         self._large: bytearray | None = None  # the frame being filled, if large
         self._filled = 0
+        self._skip = 0  # bytes still to drop: descriptor carriers after a frame
+
+    def skip(self, count: int) -> None:
+        """Drop the next ``count`` bytes of the stream: the one-byte carriers
+        of the descriptors that follow a ``*_WITH_FDS`` message."""
+        self._skip += count
 
     def feed(self, data: Buffer) -> list[Message]:
         self.push(data)
@@ -190,6 +196,12 @@ class FrameDecoder:
                 return None
             done, self._large, self._need = self._large, None, 0
             return done
+        if self._skip:
+            dropped = min(self._skip, len(self._buffer))
+            del self._buffer[:dropped]
+            self._skip -= dropped
+            if self._skip:
+                return None
         if not self._need:
             if len(self._buffer) < 4:
                 return None

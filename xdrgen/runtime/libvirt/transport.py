@@ -192,6 +192,11 @@ class Stream:
             errno.EOPNOTSUPP, "Receiving file descriptors is not supported on this socket"
         )
 
+    def recv_into_with_fds(self, buffer: WriteableBuffer) -> tuple[int, list[int]]:
+        """Read into ``buffer`` like :meth:`recv_into`, also returning the
+        descriptors that arrived with the data (always none here)."""
+        return self.recv_into(buffer), []
+
     def error_output(self) -> str:
         """What a helper process (ssh, ext) wrote to stderr; "" for sockets."""
         return ""
@@ -299,6 +304,20 @@ class UnixStream(SocketStream):
         """Receive one descriptor (see :meth:`recv_fds`)."""
         (fd,) = self.recv_fds(1)
         return fd
+
+    def recv_into_with_fds(self, buffer: WriteableBuffer) -> tuple[int, list[int]]:
+        # A buffered reader cannot tell in advance where a descriptor's
+        # carrier byte is, so every read takes ancillary data too.
+        space = socket.CMSG_SPACE(MAX_FDS * _FD_SIZE)
+        flags = getattr(socket, "MSG_CMSG_CLOEXEC", 0)
+        count, ancdata, _msg_flags, _ = self._sock.recvmsg_into([buffer], space, flags)
+        fds: list[int] = []
+        for level, kind, payload in ancdata:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                got = array.array("i")
+                got.frombytes(payload[: len(payload) - len(payload) % _FD_SIZE])
+                fds.extend(got)
+        return count, fds
 
     def _recv_fd_message(self) -> list[int]:
         # Room for a whole batch in case a peer packs several into one message.
