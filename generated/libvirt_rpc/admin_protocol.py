@@ -562,14 +562,16 @@ class AdminConnectListServersRet(xdr.XdrStruct):
             _items3: list[AdminNonnullServer] = []
             _append4 = _items3.append
             _new5 = AdminNonnullServer.__new__
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(AdminNonnullServer)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("AdminNonnullServer.name", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("AdminNonnullServer.name", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("AdminNonnullServer.name", _end7)
@@ -728,14 +730,20 @@ class AdminServerGetThreadpoolParametersRet(xdr.XdrStruct):
             _items3: list[AdminTypedParam] = []
             _append4 = _items3.append
             _new5 = AdminTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(AdminTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("AdminTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("AdminTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("AdminTypedParam.field", _end7)
@@ -744,46 +752,46 @@ class AdminServerGetThreadpoolParametersRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long("AdminTypedParamValueS.s", offset, _len17, 4194304)
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -861,14 +869,20 @@ class AdminServerSetThreadpoolParametersArgs(xdr.XdrStruct):
             _items3: list[AdminTypedParam] = []
             _append4 = _items3.append
             _new5 = AdminTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(AdminTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("AdminTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("AdminTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("AdminTypedParam.field", _end7)
@@ -877,46 +891,46 @@ class AdminServerSetThreadpoolParametersArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long("AdminTypedParamValueS.s", offset, _len17, 4194304)
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -1021,10 +1035,11 @@ class AdminServerListClientsRet(xdr.XdrStruct):
             _items3: list[AdminNonnullClient] = []
             _append4 = _items3.append
             _new5 = AdminNonnullClient.__new__
+            _S_QqI_unpack = _S_QqI.unpack_from
             for _ in range(_n1):
                 _e2 = _new5(AdminNonnullClient)
                 _e2.srv, offset = AdminNonnullServer.unpack_from(data, offset)
-                _e2.id, _e2.timestamp, _e2.transport = _S_QqI.unpack_from(data, offset)
+                _e2.id, _e2.timestamp, _e2.transport = _S_QqI_unpack(data, offset)
                 offset += 20
                 _append4(_e2)
             obj.clients = _items3
@@ -1156,14 +1171,20 @@ class AdminClientGetInfoRet(xdr.XdrStruct):
             _items3: list[AdminTypedParam] = []
             _append4 = _items3.append
             _new5 = AdminTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(AdminTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("AdminTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("AdminTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("AdminTypedParam.field", _end7)
@@ -1172,46 +1193,46 @@ class AdminClientGetInfoRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long("AdminTypedParamValueS.s", offset, _len17, 4194304)
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -1332,14 +1353,20 @@ class AdminServerGetClientLimitsRet(xdr.XdrStruct):
             _items3: list[AdminTypedParam] = []
             _append4 = _items3.append
             _new5 = AdminTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(AdminTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("AdminTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("AdminTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("AdminTypedParam.field", _end7)
@@ -1348,46 +1375,46 @@ class AdminServerGetClientLimitsRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long("AdminTypedParamValueS.s", offset, _len17, 4194304)
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -1460,14 +1487,20 @@ class AdminServerSetClientLimitsArgs(xdr.XdrStruct):
             _items3: list[AdminTypedParam] = []
             _append4 = _items3.append
             _new5 = AdminTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(AdminTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("AdminTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("AdminTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("AdminTypedParam.field", _end7)
@@ -1476,46 +1509,46 @@ class AdminServerSetClientLimitsArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long("AdminTypedParamValueS.s", offset, _len17, 4194304)
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18

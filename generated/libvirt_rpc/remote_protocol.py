@@ -2265,14 +2265,17 @@ class RemoteNodeGetCpuStatsRet(xdr.XdrStruct):
             _items3: list[RemoteNodeGetCpuStats] = []
             _append4 = _items3.append
             _new5 = RemoteNodeGetCpuStats.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNodeGetCpuStats)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteNodeGetCpuStats.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteNodeGetCpuStats.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNodeGetCpuStats.field", _end7)
@@ -2281,7 +2284,7 @@ class RemoteNodeGetCpuStatsRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNodeGetCpuStats.field", offset + 4, error)
                 offset = _pad8
-                (_e2.value,) = _S_Q.unpack_from(data, offset)
+                (_e2.value,) = _S_Q_unpack(data, offset)
                 offset += 8
                 _append4(_e2)
             obj.params = _items3
@@ -2362,16 +2365,19 @@ class RemoteNodeGetMemoryStatsRet(xdr.XdrStruct):
             _items3: list[RemoteNodeGetMemoryStats] = []
             _append4 = _items3.append
             _new5 = RemoteNodeGetMemoryStats.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNodeGetMemoryStats)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long(
                         "RemoteNodeGetMemoryStats.field", offset, _len6, 4194304
                     )
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteNodeGetMemoryStats.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNodeGetMemoryStats.field", _end7)
@@ -2380,7 +2386,7 @@ class RemoteNodeGetMemoryStatsRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNodeGetMemoryStats.field", offset + 4, error)
                 offset = _pad8
-                (_e2.value,) = _S_Q.unpack_from(data, offset)
+                (_e2.value,) = _S_Q_unpack(data, offset)
                 offset += 8
                 _append4(_e2)
             obj.params = _items3
@@ -2623,14 +2629,20 @@ class RemoteDomainGetSchedulerParametersRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -2639,48 +2651,48 @@ class RemoteDomainGetSchedulerParametersRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -2784,14 +2796,20 @@ class RemoteDomainGetSchedulerParametersFlagsRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -2800,48 +2818,48 @@ class RemoteDomainGetSchedulerParametersFlagsRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -2909,14 +2927,20 @@ class RemoteDomainSetSchedulerParametersArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -2925,48 +2949,48 @@ class RemoteDomainSetSchedulerParametersArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -3048,14 +3072,20 @@ class RemoteDomainSetSchedulerParametersFlagsArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -3064,48 +3094,48 @@ class RemoteDomainSetSchedulerParametersFlagsArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -3183,14 +3213,20 @@ class RemoteDomainSetBlkioParametersArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -3199,48 +3235,48 @@ class RemoteDomainSetBlkioParametersArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -3348,14 +3384,20 @@ class RemoteDomainGetBlkioParametersRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -3364,48 +3406,48 @@ class RemoteDomainGetBlkioParametersRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -3483,14 +3525,20 @@ class RemoteDomainSetMemoryParametersArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -3499,48 +3547,48 @@ class RemoteDomainSetMemoryParametersArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -3648,14 +3696,20 @@ class RemoteDomainGetMemoryParametersRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -3664,48 +3718,48 @@ class RemoteDomainGetMemoryParametersRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -3832,14 +3886,20 @@ class RemoteDomainSetNumaParametersArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -3848,48 +3908,48 @@ class RemoteDomainSetNumaParametersArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -3997,14 +4057,20 @@ class RemoteDomainGetNumaParametersRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -4013,48 +4079,48 @@ class RemoteDomainGetNumaParametersRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -4129,14 +4195,20 @@ class RemoteDomainSetPerfEventsArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -4145,48 +4217,48 @@ class RemoteDomainSetPerfEventsArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -4279,14 +4351,20 @@ class RemoteDomainGetPerfEventsRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -4295,48 +4373,48 @@ class RemoteDomainGetPerfEventsRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -4539,14 +4617,20 @@ class RemoteDomainBlockStatsFlagsRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -4555,48 +4639,48 @@ class RemoteDomainBlockStatsFlagsRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -4803,14 +4887,20 @@ class RemoteDomainSetInterfaceParametersArgs(xdr.XdrStruct):
             _items6: list[RemoteTypedParam] = []
             _append7 = _items6.append
             _new8 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n4):
                 _e5 = _new8(RemoteTypedParam)
-                (_len9,) = _S_I.unpack_from(data, offset)
+                (_len9,) = _S_I_unpack(data, offset)
                 if _len9 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len9, 4194304)
                 _end10 = offset + 4 + _len9
                 _pad11 = _end10 + (-_len9 & 3)
-                if _pad11 > len(data):
+                if _pad11 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if (
                     _pad11 != _end10
@@ -4822,48 +4912,48 @@ class RemoteDomainSetInterfaceParametersArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad11
-                (_d12,) = _S_i.unpack_from(data, offset)
+                (_d12,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d12 == 1:
                     _a13 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a13.i,) = _S_i.unpack_from(data, offset)
+                    (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e5.value = _a13
                 elif _d12 == 2:
                     _a14 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a14.ui,) = _S_I.unpack_from(data, offset)
+                    (_a14.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e5.value = _a14
                 elif _d12 == 3:
                     _a15 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a15.l,) = _S_q.unpack_from(data, offset)
+                    (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e5.value = _a15
                 elif _d12 == 4:
                     _a16 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a16.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a16.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e5.value = _a16
                 elif _d12 == 5:
                     _a17 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a17.d,) = _S_d.unpack_from(data, offset)
+                    (_a17.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e5.value = _a17
                 elif _d12 == 6:
                     _a18 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a18.b,) = _S_i.unpack_from(data, offset)
+                    (_a18.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e5.value = _a18
                 elif _d12 == 7:
                     _a19 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len20,) = _S_I.unpack_from(data, offset)
+                    (_len20,) = _S_I_unpack(data, offset)
                     if _len20 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len20, 4194304
                         )
                     _end21 = offset + 4 + _len20
                     _pad22 = _end21 + (-_len20 & 3)
-                    if _pad22 > len(data):
+                    if _pad22 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad22 != _end21
@@ -5000,14 +5090,20 @@ class RemoteDomainGetInterfaceParametersRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -5016,48 +5112,48 @@ class RemoteDomainGetInterfaceParametersRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -5177,9 +5273,10 @@ class RemoteDomainMemoryStatsRet(xdr.XdrStruct):
             _items3: list[RemoteDomainMemoryStat] = []
             _append4 = _items3.append
             _new5 = RemoteDomainMemoryStat.__new__
+            _S_iQ_unpack = _S_iQ.unpack_from
             for _ in range(_n1):
                 _e2 = _new5(RemoteDomainMemoryStat)
-                _e2.tag, _e2.val = _S_iQ.unpack_from(data, offset)
+                _e2.tag, _e2.val = _S_iQ_unpack(data, offset)
                 offset += 12
                 _append4(_e2)
             obj.stats = _items3
@@ -6566,14 +6663,20 @@ class RemoteDomainSaveParamsArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -6582,48 +6685,48 @@ class RemoteDomainSaveParamsArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -6791,14 +6894,20 @@ class RemoteDomainRestoreParamsArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -6807,48 +6916,48 @@ class RemoteDomainRestoreParamsArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -8034,8 +8143,10 @@ class RemoteConnectListDefinedDomainsRet(xdr.XdrStruct):
             offset += 4
             _items3: list[str] = []
             _append4 = _items3.append
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I.unpack_from(data, offset)
+                (_len5,) = _S_I_unpack(data, offset)
                 if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteConnectListDefinedDomainsRet.names[]",
@@ -8045,7 +8156,7 @@ class RemoteConnectListDefinedDomainsRet(xdr.XdrStruct):
                     )
                 _end6 = offset + 4 + _len5
                 _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                if _pad7 > size:
                     xdr.truncated(
                         "RemoteConnectListDefinedDomainsRet.names[]", offset + 4, data
                     )
@@ -9073,9 +9184,10 @@ class RemoteDomainGetVcpusRet(xdr.XdrStruct):
             _items3: list[RemoteVcpuInfo] = []
             _append4 = _items3.append
             _new5 = RemoteVcpuInfo.__new__
+            _S_IiQi_unpack = _S_IiQi.unpack_from
             for _ in range(_n1):
                 _e2 = _new5(RemoteVcpuInfo)
-                _e2.number, _e2.state, _e2.cpu_time, _e2.cpu = _S_IiQi.unpack_from(
+                _e2.number, _e2.state, _e2.cpu_time, _e2.cpu = _S_IiQi_unpack(
                     data, offset
                 )
                 offset += 20
@@ -9263,16 +9375,18 @@ class RemoteDomainGetIothreadInfoRet(xdr.XdrStruct):
             _items3: list[RemoteDomainIothreadInfo] = []
             _append4 = _items3.append
             _new5 = RemoteDomainIothreadInfo.__new__
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteDomainIothreadInfo)
-                (_e2.iothread_id,) = _S_I.unpack_from(data, offset)
+                (_e2.iothread_id,) = _S_I_unpack(data, offset)
                 offset += 4
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 2048:
                     xdr.too_long("RemoteDomainIothreadInfo.cpumap", offset, _len6, 2048)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteDomainIothreadInfo.cpumap", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteDomainIothreadInfo.cpumap", _end7)
@@ -9489,14 +9603,20 @@ class RemoteDomainSetIothreadParamsArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -9505,48 +9625,48 @@ class RemoteDomainSetIothreadParamsArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -10811,14 +10931,20 @@ class RemoteDomainBlockCopyArgs(xdr.XdrStruct):
             _items9: list[RemoteTypedParam] = []
             _append10 = _items9.append
             _new11 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n7):
                 _e8 = _new11(RemoteTypedParam)
-                (_len12,) = _S_I.unpack_from(data, offset)
+                (_len12,) = _S_I_unpack(data, offset)
                 if _len12 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len12, 4194304)
                 _end13 = offset + 4 + _len12
                 _pad14 = _end13 + (-_len12 & 3)
-                if _pad14 > len(data):
+                if _pad14 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if (
                     _pad14 != _end13
@@ -10830,48 +10956,48 @@ class RemoteDomainBlockCopyArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad14
-                (_d15,) = _S_i.unpack_from(data, offset)
+                (_d15,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d15 == 1:
                     _a16 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a16.i,) = _S_i.unpack_from(data, offset)
+                    (_a16.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e8.value = _a16
                 elif _d15 == 2:
                     _a17 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a17.ui,) = _S_I.unpack_from(data, offset)
+                    (_a17.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e8.value = _a17
                 elif _d15 == 3:
                     _a18 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a18.l,) = _S_q.unpack_from(data, offset)
+                    (_a18.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e8.value = _a18
                 elif _d15 == 4:
                     _a19 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a19.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a19.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e8.value = _a19
                 elif _d15 == 5:
                     _a20 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a20.d,) = _S_d.unpack_from(data, offset)
+                    (_a20.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e8.value = _a20
                 elif _d15 == 6:
                     _a21 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a21.b,) = _S_i.unpack_from(data, offset)
+                    (_a21.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e8.value = _a21
                 elif _d15 == 7:
                     _a22 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len23,) = _S_I.unpack_from(data, offset)
+                    (_len23,) = _S_I_unpack(data, offset)
                     if _len23 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len23, 4194304
                         )
                     _end24 = offset + 4 + _len23
                     _pad25 = _end24 + (-_len23 & 3)
-                    if _pad25 > len(data):
+                    if _pad25 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad25 != _end24
@@ -11072,14 +11198,20 @@ class RemoteDomainSetBlockIoTuneArgs(xdr.XdrStruct):
             _items6: list[RemoteTypedParam] = []
             _append7 = _items6.append
             _new8 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n4):
                 _e5 = _new8(RemoteTypedParam)
-                (_len9,) = _S_I.unpack_from(data, offset)
+                (_len9,) = _S_I_unpack(data, offset)
                 if _len9 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len9, 4194304)
                 _end10 = offset + 4 + _len9
                 _pad11 = _end10 + (-_len9 & 3)
-                if _pad11 > len(data):
+                if _pad11 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if (
                     _pad11 != _end10
@@ -11091,48 +11223,48 @@ class RemoteDomainSetBlockIoTuneArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad11
-                (_d12,) = _S_i.unpack_from(data, offset)
+                (_d12,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d12 == 1:
                     _a13 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a13.i,) = _S_i.unpack_from(data, offset)
+                    (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e5.value = _a13
                 elif _d12 == 2:
                     _a14 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a14.ui,) = _S_I.unpack_from(data, offset)
+                    (_a14.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e5.value = _a14
                 elif _d12 == 3:
                     _a15 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a15.l,) = _S_q.unpack_from(data, offset)
+                    (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e5.value = _a15
                 elif _d12 == 4:
                     _a16 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a16.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a16.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e5.value = _a16
                 elif _d12 == 5:
                     _a17 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a17.d,) = _S_d.unpack_from(data, offset)
+                    (_a17.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e5.value = _a17
                 elif _d12 == 6:
                     _a18 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a18.b,) = _S_i.unpack_from(data, offset)
+                    (_a18.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e5.value = _a18
                 elif _d12 == 7:
                     _a19 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len20,) = _S_I.unpack_from(data, offset)
+                    (_len20,) = _S_I_unpack(data, offset)
                     if _len20 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len20, 4194304
                         )
                     _end21 = offset + 4 + _len20
                     _pad22 = _end21 + (-_len20 & 3)
-                    if _pad22 > len(data):
+                    if _pad22 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad22 != _end21
@@ -11265,14 +11397,20 @@ class RemoteDomainGetBlockIoTuneRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -11281,48 +11419,48 @@ class RemoteDomainGetBlockIoTuneRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -11431,14 +11569,20 @@ class RemoteDomainGetCpuStatsRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -11447,48 +11591,48 @@ class RemoteDomainGetCpuStatsRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -11663,15 +11807,17 @@ class RemoteConnectListNetworksRet(xdr.XdrStruct):
             offset += 4
             _items3: list[str] = []
             _append4 = _items3.append
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I.unpack_from(data, offset)
+                (_len5,) = _S_I_unpack(data, offset)
                 if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteConnectListNetworksRet.names[]", offset, _len5, 4194304
                     )
                 _end6 = offset + 4 + _len5
                 _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                if _pad7 > size:
                     xdr.truncated(
                         "RemoteConnectListNetworksRet.names[]", offset + 4, data
                     )
@@ -11773,8 +11919,10 @@ class RemoteConnectListDefinedNetworksRet(xdr.XdrStruct):
             offset += 4
             _items3: list[str] = []
             _append4 = _items3.append
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I.unpack_from(data, offset)
+                (_len5,) = _S_I_unpack(data, offset)
                 if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteConnectListDefinedNetworksRet.names[]",
@@ -11784,7 +11932,7 @@ class RemoteConnectListDefinedNetworksRet(xdr.XdrStruct):
                     )
                 _end6 = offset + 4 + _len5
                 _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                if _pad7 > size:
                     xdr.truncated(
                         "RemoteConnectListDefinedNetworksRet.names[]", offset + 4, data
                     )
@@ -12607,15 +12755,17 @@ class RemoteConnectListNwfiltersRet(xdr.XdrStruct):
             offset += 4
             _items3: list[str] = []
             _append4 = _items3.append
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I.unpack_from(data, offset)
+                (_len5,) = _S_I_unpack(data, offset)
                 if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteConnectListNwfiltersRet.names[]", offset, _len5, 4194304
                     )
                 _end6 = offset + 4 + _len5
                 _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                if _pad7 > size:
                     xdr.truncated(
                         "RemoteConnectListNwfiltersRet.names[]", offset + 4, data
                     )
@@ -13039,15 +13189,17 @@ class RemoteConnectListInterfacesRet(xdr.XdrStruct):
             offset += 4
             _items3: list[str] = []
             _append4 = _items3.append
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I.unpack_from(data, offset)
+                (_len5,) = _S_I_unpack(data, offset)
                 if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteConnectListInterfacesRet.names[]", offset, _len5, 4194304
                     )
                 _end6 = offset + 4 + _len5
                 _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                if _pad7 > size:
                     xdr.truncated(
                         "RemoteConnectListInterfacesRet.names[]", offset + 4, data
                     )
@@ -13152,8 +13304,10 @@ class RemoteConnectListDefinedInterfacesRet(xdr.XdrStruct):
             offset += 4
             _items3: list[str] = []
             _append4 = _items3.append
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I.unpack_from(data, offset)
+                (_len5,) = _S_I_unpack(data, offset)
                 if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteConnectListDefinedInterfacesRet.names[]",
@@ -13163,7 +13317,7 @@ class RemoteConnectListDefinedInterfacesRet(xdr.XdrStruct):
                     )
                 _end6 = offset + 4 + _len5
                 _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                if _pad7 > size:
                     xdr.truncated(
                         "RemoteConnectListDefinedInterfacesRet.names[]",
                         offset + 4,
@@ -13961,8 +14115,10 @@ class RemoteConnectListStoragePoolsRet(xdr.XdrStruct):
             offset += 4
             _items3: list[str] = []
             _append4 = _items3.append
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I.unpack_from(data, offset)
+                (_len5,) = _S_I_unpack(data, offset)
                 if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteConnectListStoragePoolsRet.names[]",
@@ -13972,7 +14128,7 @@ class RemoteConnectListStoragePoolsRet(xdr.XdrStruct):
                     )
                 _end6 = offset + 4 + _len5
                 _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                if _pad7 > size:
                     xdr.truncated(
                         "RemoteConnectListStoragePoolsRet.names[]", offset + 4, data
                     )
@@ -14077,8 +14233,10 @@ class RemoteConnectListDefinedStoragePoolsRet(xdr.XdrStruct):
             offset += 4
             _items3: list[str] = []
             _append4 = _items3.append
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I.unpack_from(data, offset)
+                (_len5,) = _S_I_unpack(data, offset)
                 if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteConnectListDefinedStoragePoolsRet.names[]",
@@ -14088,7 +14246,7 @@ class RemoteConnectListDefinedStoragePoolsRet(xdr.XdrStruct):
                     )
                 _end6 = offset + 4 + _len5
                 _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                if _pad7 > size:
                     xdr.truncated(
                         "RemoteConnectListDefinedStoragePoolsRet.names[]",
                         offset + 4,
@@ -15158,8 +15316,10 @@ class RemoteStoragePoolListVolumesRet(xdr.XdrStruct):
             offset += 4
             _items3: list[str] = []
             _append4 = _items3.append
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I.unpack_from(data, offset)
+                (_len5,) = _S_I_unpack(data, offset)
                 if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteStoragePoolListVolumesRet.names[]",
@@ -15169,7 +15329,7 @@ class RemoteStoragePoolListVolumesRet(xdr.XdrStruct):
                     )
                 _end6 = offset + 4 + _len5
                 _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                if _pad7 > size:
                     xdr.truncated(
                         "RemoteStoragePoolListVolumesRet.names[]", offset + 4, data
                     )
@@ -16104,15 +16264,17 @@ class RemoteNodeListDevicesRet(xdr.XdrStruct):
             offset += 4
             _items3: list[str] = []
             _append4 = _items3.append
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I.unpack_from(data, offset)
+                (_len5,) = _S_I_unpack(data, offset)
                 if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteNodeListDevicesRet.names[]", offset, _len5, 4194304
                     )
                 _end6 = offset + 4 + _len5
                 _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                if _pad7 > size:
                     xdr.truncated("RemoteNodeListDevicesRet.names[]", offset + 4, data)
                 if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
                     xdr.bad_padding("RemoteNodeListDevicesRet.names[]", _end6)
@@ -16592,15 +16754,17 @@ class RemoteNodeDeviceListCapsRet(xdr.XdrStruct):
             offset += 4
             _items3: list[str] = []
             _append4 = _items3.append
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I.unpack_from(data, offset)
+                (_len5,) = _S_I_unpack(data, offset)
                 if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteNodeDeviceListCapsRet.names[]", offset, _len5, 4194304
                     )
                 _end6 = offset + 4 + _len5
                 _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                if _pad7 > size:
                     xdr.truncated(
                         "RemoteNodeDeviceListCapsRet.names[]", offset + 4, data
                     )
@@ -17793,15 +17957,17 @@ class RemoteConnectListSecretsRet(xdr.XdrStruct):
             offset += 4
             _items3: list[str] = []
             _append4 = _items3.append
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I.unpack_from(data, offset)
+                (_len5,) = _S_I_unpack(data, offset)
                 if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteConnectListSecretsRet.uuids[]", offset, _len5, 4194304
                     )
                 _end6 = offset + 4 + _len5
                 _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                if _pad7 > size:
                     xdr.truncated(
                         "RemoteConnectListSecretsRet.uuids[]", offset + 4, data
                     )
@@ -18860,15 +19026,17 @@ class RemoteConnectBaselineCpuArgs(xdr.XdrStruct):
             offset += 4
             _items3: list[str] = []
             _append4 = _items3.append
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I.unpack_from(data, offset)
+                (_len5,) = _S_I_unpack(data, offset)
                 if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteConnectBaselineCpuArgs.xmlCPUs[]", offset, _len5, 4194304
                     )
                 _end6 = offset + 4 + _len5
                 _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                if _pad7 > size:
                     xdr.truncated(
                         "RemoteConnectBaselineCpuArgs.xmlCPUs[]", offset + 4, data
                     )
@@ -19090,14 +19258,20 @@ class RemoteDomainGetJobStatsRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -19106,48 +19280,48 @@ class RemoteDomainGetJobStatsRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -20429,16 +20603,18 @@ class RemoteDomainEventGraphicsMsg(xdr.XdrStruct):
             _items6: list[RemoteDomainEventGraphicsIdentity] = []
             _append7 = _items6.append
             _new8 = RemoteDomainEventGraphicsIdentity.__new__
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n4):
                 _e5 = _new8(RemoteDomainEventGraphicsIdentity)
-                (_len9,) = _S_I.unpack_from(data, offset)
+                (_len9,) = _S_I_unpack(data, offset)
                 if _len9 > 4194304:
                     xdr.too_long(
                         "RemoteDomainEventGraphicsIdentity.type", offset, _len9, 4194304
                     )
                 _end10 = offset + 4 + _len9
                 _pad11 = _end10 + (-_len9 & 3)
-                if _pad11 > len(data):
+                if _pad11 > size:
                     xdr.truncated(
                         "RemoteDomainEventGraphicsIdentity.type", offset + 4, data
                     )
@@ -20454,7 +20630,7 @@ class RemoteDomainEventGraphicsMsg(xdr.XdrStruct):
                         "RemoteDomainEventGraphicsIdentity.type", offset + 4, error
                     )
                 offset = _pad11
-                (_len12,) = _S_I.unpack_from(data, offset)
+                (_len12,) = _S_I_unpack(data, offset)
                 if _len12 > 4194304:
                     xdr.too_long(
                         "RemoteDomainEventGraphicsIdentity.name",
@@ -20464,7 +20640,7 @@ class RemoteDomainEventGraphicsMsg(xdr.XdrStruct):
                     )
                 _end13 = offset + 4 + _len12
                 _pad14 = _end13 + (-_len12 & 3)
-                if _pad14 > len(data):
+                if _pad14 > size:
                     xdr.truncated(
                         "RemoteDomainEventGraphicsIdentity.name", offset + 4, data
                     )
@@ -21742,8 +21918,10 @@ class RemoteDomainSnapshotListNamesRet(xdr.XdrStruct):
             offset += 4
             _items3: list[str] = []
             _append4 = _items3.append
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I.unpack_from(data, offset)
+                (_len5,) = _S_I_unpack(data, offset)
                 if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteDomainSnapshotListNamesRet.names[]",
@@ -21753,7 +21931,7 @@ class RemoteDomainSnapshotListNamesRet(xdr.XdrStruct):
                     )
                 _end6 = offset + 4 + _len5
                 _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                if _pad7 > size:
                     xdr.truncated(
                         "RemoteDomainSnapshotListNamesRet.names[]", offset + 4, data
                     )
@@ -21854,16 +22032,18 @@ class RemoteDomainListAllSnapshotsRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullDomainSnapshot] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullDomainSnapshot.__new__
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullDomainSnapshot)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long(
                         "RemoteNonnullDomainSnapshot.name", offset, _len6, 4194304
                     )
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteNonnullDomainSnapshot.name", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullDomainSnapshot.name", _end7)
@@ -22014,8 +22194,10 @@ class RemoteDomainSnapshotListChildrenNamesRet(xdr.XdrStruct):
             offset += 4
             _items3: list[str] = []
             _append4 = _items3.append
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I.unpack_from(data, offset)
+                (_len5,) = _S_I_unpack(data, offset)
                 if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteDomainSnapshotListChildrenNamesRet.names[]",
@@ -22025,7 +22207,7 @@ class RemoteDomainSnapshotListChildrenNamesRet(xdr.XdrStruct):
                     )
                 _end6 = offset + 4 + _len5
                 _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                if _pad7 > size:
                     xdr.truncated(
                         "RemoteDomainSnapshotListChildrenNamesRet.names[]",
                         offset + 4,
@@ -22139,16 +22321,18 @@ class RemoteDomainSnapshotListAllChildrenRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullDomainSnapshot] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullDomainSnapshot.__new__
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullDomainSnapshot)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long(
                         "RemoteNonnullDomainSnapshot.name", offset, _len6, 4194304
                     )
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteNonnullDomainSnapshot.name", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullDomainSnapshot.name", _end7)
@@ -24301,14 +24485,17 @@ class RemoteDomainGetDiskErrorsRet(xdr.XdrStruct):
             _items3: list[RemoteDomainDiskError] = []
             _append4 = _items3.append
             _new5 = RemoteDomainDiskError.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteDomainDiskError)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteDomainDiskError.disk", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteDomainDiskError.disk", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteDomainDiskError.disk", _end7)
@@ -24317,7 +24504,7 @@ class RemoteDomainGetDiskErrorsRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainDiskError.disk", offset + 4, error)
                 offset = _pad8
-                (_e2.error,) = _S_i.unpack_from(data, offset)
+                (_e2.error,) = _S_i_unpack(data, offset)
                 offset += 4
                 _append4(_e2)
             obj.errors = _items3
@@ -24397,14 +24584,17 @@ class RemoteConnectListAllDomainsRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullDomain] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullDomain.__new__
+            _S_16si_unpack = _S_16si.unpack_from
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullDomain)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteNonnullDomain.name", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteNonnullDomain.name", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullDomain.name", _end7)
@@ -24413,7 +24603,7 @@ class RemoteConnectListAllDomainsRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullDomain.name", offset + 4, error)
                 offset = _pad8
-                _e2.uuid, _e2.id = _S_16si.unpack_from(data, offset)
+                _e2.uuid, _e2.id = _S_16si_unpack(data, offset)
                 offset += 20
                 _append4(_e2)
             obj.domains = _items3
@@ -24495,16 +24685,19 @@ class RemoteConnectListAllStoragePoolsRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullStoragePool] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullStoragePool.__new__
+            _S_16s_unpack = _S_16s.unpack_from
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullStoragePool)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long(
                         "RemoteNonnullStoragePool.name", offset, _len6, 4194304
                     )
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteNonnullStoragePool.name", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullStoragePool.name", _end7)
@@ -24513,7 +24706,7 @@ class RemoteConnectListAllStoragePoolsRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullStoragePool.name", offset + 4, error)
                 offset = _pad8
-                (_e2.uuid,) = _S_16s.unpack_from(data, offset)
+                (_e2.uuid,) = _S_16s_unpack(data, offset)
                 offset += 16
                 _append4(_e2)
             obj.pools = _items3
@@ -24603,14 +24796,16 @@ class RemoteStoragePoolListAllVolumesRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullStorageVol] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullStorageVol.__new__
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullStorageVol)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteNonnullStorageVol.pool", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteNonnullStorageVol.pool", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullStorageVol.pool", _end7)
@@ -24619,12 +24814,12 @@ class RemoteStoragePoolListAllVolumesRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullStorageVol.pool", offset + 4, error)
                 offset = _pad8
-                (_len9,) = _S_I.unpack_from(data, offset)
+                (_len9,) = _S_I_unpack(data, offset)
                 if _len9 > 4194304:
                     xdr.too_long("RemoteNonnullStorageVol.name", offset, _len9, 4194304)
                 _end10 = offset + 4 + _len9
                 _pad11 = _end10 + (-_len9 & 3)
-                if _pad11 > len(data):
+                if _pad11 > size:
                     xdr.truncated("RemoteNonnullStorageVol.name", offset + 4, data)
                 if (
                     _pad11 != _end10
@@ -24636,12 +24831,12 @@ class RemoteStoragePoolListAllVolumesRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullStorageVol.name", offset + 4, error)
                 offset = _pad11
-                (_len12,) = _S_I.unpack_from(data, offset)
+                (_len12,) = _S_I_unpack(data, offset)
                 if _len12 > 4194304:
                     xdr.too_long("RemoteNonnullStorageVol.key", offset, _len12, 4194304)
                 _end13 = offset + 4 + _len12
                 _pad14 = _end13 + (-_len12 & 3)
-                if _pad14 > len(data):
+                if _pad14 > size:
                     xdr.truncated("RemoteNonnullStorageVol.key", offset + 4, data)
                 if (
                     _pad14 != _end13
@@ -24731,14 +24926,17 @@ class RemoteConnectListAllNetworksRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullNetwork] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullNetwork.__new__
+            _S_16s_unpack = _S_16s.unpack_from
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullNetwork)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteNonnullNetwork.name", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteNonnullNetwork.name", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullNetwork.name", _end7)
@@ -24747,7 +24945,7 @@ class RemoteConnectListAllNetworksRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullNetwork.name", offset + 4, error)
                 offset = _pad8
-                (_e2.uuid,) = _S_16s.unpack_from(data, offset)
+                (_e2.uuid,) = _S_16s_unpack(data, offset)
                 offset += 16
                 _append4(_e2)
             obj.nets = _items3
@@ -24827,14 +25025,16 @@ class RemoteConnectListAllInterfacesRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullInterface] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullInterface.__new__
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullInterface)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteNonnullInterface.name", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteNonnullInterface.name", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullInterface.name", _end7)
@@ -24843,12 +25043,12 @@ class RemoteConnectListAllInterfacesRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullInterface.name", offset + 4, error)
                 offset = _pad8
-                (_len9,) = _S_I.unpack_from(data, offset)
+                (_len9,) = _S_I_unpack(data, offset)
                 if _len9 > 4194304:
                     xdr.too_long("RemoteNonnullInterface.mac", offset, _len9, 4194304)
                 _end10 = offset + 4 + _len9
                 _pad11 = _end10 + (-_len9 & 3)
-                if _pad11 > len(data):
+                if _pad11 > size:
                     xdr.truncated("RemoteNonnullInterface.mac", offset + 4, data)
                 if (
                     _pad11 != _end10
@@ -24940,14 +25140,16 @@ class RemoteConnectListAllNodeDevicesRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullNodeDevice] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullNodeDevice.__new__
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullNodeDevice)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteNonnullNodeDevice.name", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteNonnullNodeDevice.name", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullNodeDevice.name", _end7)
@@ -25034,14 +25236,17 @@ class RemoteConnectListAllNwfiltersRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullNwfilter] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullNwfilter.__new__
+            _S_16s_unpack = _S_16s.unpack_from
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullNwfilter)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteNonnullNwfilter.name", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteNonnullNwfilter.name", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullNwfilter.name", _end7)
@@ -25050,7 +25255,7 @@ class RemoteConnectListAllNwfiltersRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullNwfilter.name", offset + 4, error)
                 offset = _pad8
-                (_e2.uuid,) = _S_16s.unpack_from(data, offset)
+                (_e2.uuid,) = _S_16s_unpack(data, offset)
                 offset += 16
                 _append4(_e2)
             obj.filters = _items3
@@ -25130,16 +25335,19 @@ class RemoteConnectListAllSecretsRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullSecret] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullSecret.__new__
+            _S_16si_unpack = _S_16si.unpack_from
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullSecret)
-                _e2.uuid, _e2.usageType = _S_16si.unpack_from(data, offset)
+                _e2.uuid, _e2.usageType = _S_16si_unpack(data, offset)
                 offset += 20
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteNonnullSecret.usageID", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteNonnullSecret.usageID", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullSecret.usageID", _end7)
@@ -25196,14 +25404,20 @@ class RemoteNodeSetMemoryParametersArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -25212,48 +25426,48 @@ class RemoteNodeSetMemoryParametersArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -25351,14 +25565,20 @@ class RemoteNodeGetMemoryParametersRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -25367,48 +25587,48 @@ class RemoteNodeGetMemoryParametersRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -25713,14 +25933,20 @@ class RemoteDomainMigrateBegin3ParamsArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -25729,48 +25955,48 @@ class RemoteDomainMigrateBegin3ParamsArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -25912,14 +26138,20 @@ class RemoteDomainMigratePrepare3ParamsArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -25928,48 +26160,48 @@ class RemoteDomainMigratePrepare3ParamsArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -26156,14 +26388,20 @@ class RemoteDomainMigratePrepareTunnel3ParamsArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -26172,48 +26410,48 @@ class RemoteDomainMigratePrepareTunnel3ParamsArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -26412,14 +26650,20 @@ class RemoteDomainMigratePerform3ParamsArgs(xdr.XdrStruct):
             _items6: list[RemoteTypedParam] = []
             _append7 = _items6.append
             _new8 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n4):
                 _e5 = _new8(RemoteTypedParam)
-                (_len9,) = _S_I.unpack_from(data, offset)
+                (_len9,) = _S_I_unpack(data, offset)
                 if _len9 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len9, 4194304)
                 _end10 = offset + 4 + _len9
                 _pad11 = _end10 + (-_len9 & 3)
-                if _pad11 > len(data):
+                if _pad11 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if (
                     _pad11 != _end10
@@ -26431,48 +26675,48 @@ class RemoteDomainMigratePerform3ParamsArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad11
-                (_d12,) = _S_i.unpack_from(data, offset)
+                (_d12,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d12 == 1:
                     _a13 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a13.i,) = _S_i.unpack_from(data, offset)
+                    (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e5.value = _a13
                 elif _d12 == 2:
                     _a14 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a14.ui,) = _S_I.unpack_from(data, offset)
+                    (_a14.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e5.value = _a14
                 elif _d12 == 3:
                     _a15 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a15.l,) = _S_q.unpack_from(data, offset)
+                    (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e5.value = _a15
                 elif _d12 == 4:
                     _a16 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a16.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a16.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e5.value = _a16
                 elif _d12 == 5:
                     _a17 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a17.d,) = _S_d.unpack_from(data, offset)
+                    (_a17.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e5.value = _a17
                 elif _d12 == 6:
                     _a18 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a18.b,) = _S_i.unpack_from(data, offset)
+                    (_a18.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e5.value = _a18
                 elif _d12 == 7:
                     _a19 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len20,) = _S_I.unpack_from(data, offset)
+                    (_len20,) = _S_I_unpack(data, offset)
                     if _len20 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len20, 4194304
                         )
                     _end21 = offset + 4 + _len20
                     _pad22 = _end21 + (-_len20 & 3)
-                    if _pad22 > len(data):
+                    if _pad22 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad22 != _end21
@@ -26612,14 +26856,20 @@ class RemoteDomainMigrateFinish3ParamsArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -26628,48 +26878,48 @@ class RemoteDomainMigrateFinish3ParamsArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -26829,14 +27079,20 @@ class RemoteDomainMigrateConfirm3ParamsArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -26845,48 +27101,48 @@ class RemoteDomainMigrateConfirm3ParamsArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -27261,14 +27517,20 @@ class RemoteDomainEventCallbackTunableMsg(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -27277,48 +27539,48 @@ class RemoteDomainEventCallbackTunableMsg(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -27529,8 +27791,10 @@ class RemoteConnectGetCpuModelNamesRet(xdr.XdrStruct):
             offset += 4
             _items3: list[str] = []
             _append4 = _items3.append
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I.unpack_from(data, offset)
+                (_len5,) = _S_I_unpack(data, offset)
                 if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteConnectGetCpuModelNamesRet.models[]",
@@ -27540,7 +27804,7 @@ class RemoteConnectGetCpuModelNamesRet(xdr.XdrStruct):
                     )
                 _end6 = offset + 4 + _len5
                 _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                if _pad7 > size:
                     xdr.truncated(
                         "RemoteConnectGetCpuModelNamesRet.models[]", offset + 4, data
                     )
@@ -28152,15 +28416,17 @@ class RemoteDomainFsfreezeArgs(xdr.XdrStruct):
             offset += 4
             _items3: list[str] = []
             _append4 = _items3.append
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I.unpack_from(data, offset)
+                (_len5,) = _S_I_unpack(data, offset)
                 if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteDomainFsfreezeArgs.mountpoints[]", offset, _len5, 4194304
                     )
                 _end6 = offset + 4 + _len5
                 _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                if _pad7 > size:
                     xdr.truncated(
                         "RemoteDomainFsfreezeArgs.mountpoints[]", offset + 4, data
                     )
@@ -28249,15 +28515,17 @@ class RemoteDomainFsthawArgs(xdr.XdrStruct):
             offset += 4
             _items3: list[str] = []
             _append4 = _items3.append
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I.unpack_from(data, offset)
+                (_len5,) = _S_I_unpack(data, offset)
                 if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteDomainFsthawArgs.mountpoints[]", offset, _len5, 4194304
                     )
                 _end6 = offset + 4 + _len5
                 _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                if _pad7 > size:
                     xdr.truncated(
                         "RemoteDomainFsthawArgs.mountpoints[]", offset + 4, data
                     )
@@ -28802,14 +29070,20 @@ class RemoteDomainStatsRecord(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -28818,48 +29092,48 @@ class RemoteDomainStatsRecord(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -28927,14 +29201,17 @@ class RemoteConnectGetAllDomainStatsArgs(xdr.XdrStruct):
             _items3: list[RemoteNonnullDomain] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullDomain.__new__
+            _S_16si_unpack = _S_16si.unpack_from
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullDomain)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteNonnullDomain.name", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteNonnullDomain.name", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullDomain.name", _end7)
@@ -28943,7 +29220,7 @@ class RemoteConnectGetAllDomainStatsArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullDomain.name", offset + 4, error)
                 offset = _pad8
-                _e2.uuid, _e2.id = _S_16si.unpack_from(data, offset)
+                _e2.uuid, _e2.id = _S_16si_unpack(data, offset)
                 offset += 20
                 _append4(_e2)
             obj.doms = _items3
@@ -29121,15 +29398,17 @@ class RemoteDomainFsinfo(xdr.XdrStruct):
             offset += 4
             _items12: list[str] = []
             _append13 = _items12.append
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n10):
-                (_len14,) = _S_I.unpack_from(data, offset)
+                (_len14,) = _S_I_unpack(data, offset)
                 if _len14 > 4194304:
                     xdr.too_long(
                         "RemoteDomainFsinfo.dev_aliases[]", offset, _len14, 4194304
                     )
                 _end15 = offset + 4 + _len14
                 _pad16 = _end15 + (-_len14 & 3)
-                if _pad16 > len(data):
+                if _pad16 > size:
                     xdr.truncated("RemoteDomainFsinfo.dev_aliases[]", offset + 4, data)
                 if (
                     _pad16 != _end15
@@ -29347,16 +29626,19 @@ class RemoteDomainInterface(xdr.XdrStruct):
             _items9: list[RemoteDomainIpAddr] = []
             _append10 = _items9.append
             _new11 = RemoteDomainIpAddr.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            size = len(data)
             for _ in range(_n7):
                 _e8 = _new11(RemoteDomainIpAddr)
-                (_e8.type,) = _S_i.unpack_from(data, offset)
+                (_e8.type,) = _S_i_unpack(data, offset)
                 offset += 4
-                (_len12,) = _S_I.unpack_from(data, offset)
+                (_len12,) = _S_I_unpack(data, offset)
                 if _len12 > 4194304:
                     xdr.too_long("RemoteDomainIpAddr.addr", offset, _len12, 4194304)
                 _end13 = offset + 4 + _len12
                 _pad14 = _end13 + (-_len12 & 3)
-                if _pad14 > len(data):
+                if _pad14 > size:
                     xdr.truncated("RemoteDomainIpAddr.addr", offset + 4, data)
                 if (
                     _pad14 != _end13
@@ -29368,7 +29650,7 @@ class RemoteDomainInterface(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainIpAddr.addr", offset + 4, error)
                 offset = _pad14
-                (_e8.prefix,) = _S_I.unpack_from(data, offset)
+                (_e8.prefix,) = _S_I_unpack(data, offset)
                 offset += 4
                 _append10(_e8)
             obj.addrs = _items9
@@ -29756,14 +30038,20 @@ class RemoteDomainEventCallbackJobCompletedMsg(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -29772,48 +30060,48 @@ class RemoteDomainEventCallbackJobCompletedMsg(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -30019,14 +30307,20 @@ class RemoteDomainGetGuestVcpusRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -30035,48 +30329,48 @@ class RemoteDomainGetGuestVcpusRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -31122,8 +31416,10 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
             offset += 4
             _items15: list[str] = []
             _append16 = _items15.append
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n13):
-                (_len17,) = _S_I.unpack_from(data, offset)
+                (_len17,) = _S_I_unpack(data, offset)
                 if _len17 > 4194304:
                     xdr.too_long(
                         "RemoteConnectBaselineHypervisorCpuArgs.xmlCPUs[]",
@@ -31133,7 +31429,7 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
                     )
                 _end18 = offset + 4 + _len17
                 _pad19 = _end18 + (-_len17 & 3)
-                if _pad19 > len(data):
+                if _pad19 > size:
                     xdr.truncated(
                         "RemoteConnectBaselineHypervisorCpuArgs.xmlCPUs[]",
                         offset + 4,
@@ -31269,14 +31565,20 @@ class RemoteNodeGetSevInfoRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -31285,48 +31587,48 @@ class RemoteNodeGetSevInfoRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -31422,14 +31724,20 @@ class RemoteDomainGetLaunchSecurityInfoRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -31438,48 +31746,48 @@ class RemoteDomainGetLaunchSecurityInfoRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -31557,14 +31865,20 @@ class RemoteDomainSetLaunchSecurityStateArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -31573,48 +31887,48 @@ class RemoteDomainSetLaunchSecurityStateArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -31977,16 +32291,18 @@ class RemoteConnectListAllNwfilterBindingsRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullNwfilterBinding] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullNwfilterBinding.__new__
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullNwfilterBinding)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long(
                         "RemoteNonnullNwfilterBinding.portdev", offset, _len6, 4194304
                     )
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated(
                         "RemoteNonnullNwfilterBinding.portdev", offset + 4, data
                     )
@@ -31999,7 +32315,7 @@ class RemoteConnectListAllNwfilterBindingsRet(xdr.XdrStruct):
                         "RemoteNonnullNwfilterBinding.portdev", offset + 4, error
                     )
                 offset = _pad8
-                (_len9,) = _S_I.unpack_from(data, offset)
+                (_len9,) = _S_I_unpack(data, offset)
                 if _len9 > 4194304:
                     xdr.too_long(
                         "RemoteNonnullNwfilterBinding.filtername",
@@ -32009,7 +32325,7 @@ class RemoteConnectListAllNwfilterBindingsRet(xdr.XdrStruct):
                     )
                 _end10 = offset + 4 + _len9
                 _pad11 = _end10 + (-_len9 & 3)
-                if _pad11 > len(data):
+                if _pad11 > size:
                     xdr.truncated(
                         "RemoteNonnullNwfilterBinding.filtername", offset + 4, data
                     )
@@ -32193,10 +32509,11 @@ class RemoteNetworkListAllPortsRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullNetworkPort] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullNetworkPort.__new__
+            _S_16s_unpack = _S_16s.unpack_from
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullNetworkPort)
                 _e2.net, offset = RemoteNonnullNetwork.unpack_from(data, offset)
-                (_e2.uuid,) = _S_16s.unpack_from(data, offset)
+                (_e2.uuid,) = _S_16s_unpack(data, offset)
                 offset += 16
                 _append4(_e2)
             obj.ports = _items3
@@ -32396,14 +32713,20 @@ class RemoteNetworkPortSetParametersArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -32412,48 +32735,48 @@ class RemoteNetworkPortSetParametersArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -32561,14 +32884,20 @@ class RemoteNetworkPortGetParametersRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -32577,48 +32906,48 @@ class RemoteNetworkPortGetParametersRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -33002,16 +33331,18 @@ class RemoteDomainListAllCheckpointsRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullDomainCheckpoint] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullDomainCheckpoint.__new__
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullDomainCheckpoint)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long(
                         "RemoteNonnullDomainCheckpoint.name", offset, _len6, 4194304
                     )
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated(
                         "RemoteNonnullDomainCheckpoint.name", offset + 4, data
                     )
@@ -33124,16 +33455,18 @@ class RemoteDomainCheckpointListAllChildrenRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullDomainCheckpoint] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullDomainCheckpoint.__new__
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullDomainCheckpoint)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long(
                         "RemoteNonnullDomainCheckpoint.name", offset, _len6, 4194304
                     )
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated(
                         "RemoteNonnullDomainCheckpoint.name", offset + 4, data
                     )
@@ -33420,14 +33753,20 @@ class RemoteDomainGetGuestInfoRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -33436,48 +33775,48 @@ class RemoteDomainGetGuestInfoRet(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -33540,14 +33879,20 @@ class RemoteConnectSetIdentityArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _S_I_unpack = _S_I.unpack_from
+            _S_Q_unpack = _S_Q.unpack_from
+            _S_d_unpack = _S_d.unpack_from
+            _S_i_unpack = _S_i.unpack_from
+            _S_q_unpack = _S_q.unpack_from
+            size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I.unpack_from(data, offset)
+                (_len6,) = _S_I_unpack(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
                 _end7 = offset + 4 + _len6
                 _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > len(data):
+                if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
@@ -33556,48 +33901,48 @@ class RemoteConnectSetIdentityArgs(xdr.XdrStruct):
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i.unpack_from(data, offset)
+                (_d9,) = _S_i_unpack(data, offset)
                 offset += 4
                 if _d9 == 1:
                     _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i.unpack_from(data, offset)
+                    (_a10.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a10
                 elif _d9 == 2:
                     _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I.unpack_from(data, offset)
+                    (_a11.ui,) = _S_I_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
                 elif _d9 == 3:
                     _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q.unpack_from(data, offset)
+                    (_a12.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a12
                 elif _d9 == 4:
                     _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q.unpack_from(data, offset)
+                    (_a13.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
                 elif _d9 == 5:
                     _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d.unpack_from(data, offset)
+                    (_a14.d,) = _S_d_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
                 elif _d9 == 6:
                     _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i.unpack_from(data, offset)
+                    (_a15.b,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a15
                 elif _d9 == 7:
                     _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I.unpack_from(data, offset)
+                    (_len17,) = _S_I_unpack(data, offset)
                     if _len17 > 4194304:
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len17, 4194304
                         )
                     _end18 = offset + 4 + _len17
                     _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > len(data):
+                    if _pad19 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
                         _pad19 != _end18
@@ -33946,8 +34291,10 @@ class RemoteDomainAuthorizedSshKeysGetRet(xdr.XdrStruct):
             offset += 4
             _items3: list[str] = []
             _append4 = _items3.append
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I.unpack_from(data, offset)
+                (_len5,) = _S_I_unpack(data, offset)
                 if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteDomainAuthorizedSshKeysGetRet.keys[]",
@@ -33957,7 +34304,7 @@ class RemoteDomainAuthorizedSshKeysGetRet(xdr.XdrStruct):
                     )
                 _end6 = offset + 4 + _len5
                 _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                if _pad7 > size:
                     xdr.truncated(
                         "RemoteDomainAuthorizedSshKeysGetRet.keys[]", offset + 4, data
                     )
@@ -34047,8 +34394,10 @@ class RemoteDomainAuthorizedSshKeysSetArgs(xdr.XdrStruct):
             offset += 4
             _items6: list[str] = []
             _append7 = _items6.append
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n4):
-                (_len8,) = _S_I.unpack_from(data, offset)
+                (_len8,) = _S_I_unpack(data, offset)
                 if _len8 > 4194304:
                     xdr.too_long(
                         "RemoteDomainAuthorizedSshKeysSetArgs.keys[]",
@@ -34058,7 +34407,7 @@ class RemoteDomainAuthorizedSshKeysSetArgs(xdr.XdrStruct):
                     )
                 _end9 = offset + 4 + _len8
                 _pad10 = _end9 + (-_len8 & 3)
-                if _pad10 > len(data):
+                if _pad10 > size:
                     xdr.truncated(
                         "RemoteDomainAuthorizedSshKeysSetArgs.keys[]", offset + 4, data
                     )
@@ -34141,15 +34490,17 @@ class RemoteDomainGetMessagesRet(xdr.XdrStruct):
             offset += 4
             _items3: list[str] = []
             _append4 = _items3.append
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I.unpack_from(data, offset)
+                (_len5,) = _S_I_unpack(data, offset)
                 if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteDomainGetMessagesRet.msgs[]", offset, _len5, 4194304
                     )
                 _end6 = offset + 4 + _len5
                 _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                if _pad7 > size:
                     xdr.truncated("RemoteDomainGetMessagesRet.msgs[]", offset + 4, data)
                 if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
                     xdr.bad_padding("RemoteDomainGetMessagesRet.msgs[]", _end6)

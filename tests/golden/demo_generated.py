@@ -265,13 +265,15 @@ class DemoAllTypes(xdr.XdrStruct):
             offset += 4
             _items22: list[str] = []
             _append23 = _items22.append
+            _S_I_unpack = _S_I.unpack_from
+            size = len(data)
             for _ in range(_n20):
-                (_len24,) = _S_I.unpack_from(data, offset)
+                (_len24,) = _S_I_unpack(data, offset)
                 if _len24 > 255:
                     xdr.too_long("DemoAllTypes.names[]", offset, _len24, 255)
                 _end25 = offset + 4 + _len24
                 _pad26 = _end25 + (-_len24 & 3)
-                if _pad26 > len(data):
+                if _pad26 > size:
                     xdr.truncated("DemoAllTypes.names[]", offset + 4, data)
                 if (
                     _pad26 != _end25

@@ -7,6 +7,7 @@ small helpers of :mod:`xdrgen.runtime.xdr`, nested types call their class.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .python_shapes import MAX_UINT, Shape, ShapeBuilder, UnionInfo
@@ -45,6 +46,25 @@ class StructRegistry:
         if fmt not in self.formats:
             self.formats[fmt] = "_S_" + fmt.replace(">", "")
         return self.formats[fmt]
+
+
+_UNPACKER = re.compile(r"\b(_S_\w+)\.unpack_from\b")
+
+
+def _hoist(w: Writer, lines: list[str]) -> list[str]:
+    """Bind what a loop body looks up on every pass (the struct unpackers,
+    ``len(data)``) to locals before the loop; returns the rewritten body.
+    Only names a nested loop has not bound already are added."""
+    text = "\n".join(lines)
+    for name in sorted(set(_UNPACKER.findall(text))):
+        local = f"{name}_unpack"
+        if f"{local} = " not in text:
+            w(f"{local} = {name}.unpack_from")
+        text = re.sub(rf"\b{name}\.unpack_from\b", local, text)
+    if "len(data)" in text:
+        w("size = len(data)")
+        text = text.replace("len(data)", "size")
+    return text.split("\n")
 
 
 def _disc_value(shape: Shape, raw: str) -> str:
@@ -386,16 +406,18 @@ class CodecEmitter:
         if fields is not None:
             new = w.temp("new")
             w(f"{new} = {elem.cls}.__new__")
-        w(f"for _ in range({count}):")
-        w.indent()
+        body = Writer(level=w.level + 1, counter=w.counter)
         if fields is None:
-            self.unpack_one(w, Item(each, f"{path}[]", elem))
+            self.unpack_one(body, Item(each, f"{path}[]", elem))
         else:
             # a small struct element is decoded in the loop, without a call
-            w(f"{each} = {new}({elem.cls})")
+            body(f"{each} = {new}({elem.cls})")
             self.unpack_items(
-                w, [Item(f"{each}.{name}", f"{elem.cls}.{name}", field) for name, field in fields]
+                body, [Item(f"{each}.{name}", f"{elem.cls}.{name}", field) for name, field in fields]
             )
-        w(f"{append}({each})")
-        w.dedent()
+        body(f"{append}({each})")
+        w.counter = body.counter
+        lines = _hoist(w, body.lines)
+        w(f"for _ in range({count}):")
+        w.lines.extend(lines)
         w(f"{target} = {items}")

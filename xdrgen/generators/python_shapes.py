@@ -36,7 +36,7 @@ _NUMERIC = {
 }
 
 # Names generated methods use for their own locals and arguments.
-RESERVED_LOCALS = frozenset({"data", "offset", "cls", "self", "out", "xdr", "struct"})
+RESERVED_LOCALS = frozenset({"data", "offset", "cls", "self", "out", "xdr", "struct", "size"})
 # Names of the methods every generated class has.
 RESERVED_ATTRIBUTES = frozenset(
     {"encode", "decode", "pack_into", "unpack_from", "unpack_arm"}
