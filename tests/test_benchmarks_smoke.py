@@ -10,13 +10,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
 
 from support import ROOT
 
 SCRIPT = ROOT / "benchmarks" / "codec.py"
 
-pytest.importorskip("xdrlib3")
 
 
 def test_codec_benchmark_quick_run() -> None:

@@ -69,7 +69,7 @@ def test_matches_installed_libvirt_python() -> None:
     """Cross-check against libvirt-python's own constants when it is installed."""
     theirs = _system_libvirt_constants()
     if theirs is None:
-        pytest.skip("libvirt-python is not installed for /usr/bin/python3")
+        pytest.fail("libvirt-python is not installed for /usr/bin/python3: run .ci/install-system-packages.sh")
     ours = {m.name: int(m) for enum in (ErrorNumber, ErrorDomain, ErrorLevel) for m in enum}
     # An older libvirt may lack our newest members, a newer one may add some.
     common = set(ours) & set(theirs)
@@ -124,7 +124,7 @@ def test_messages_are_in_the_installed_libvirt() -> None:
         glob.glob("/usr/lib64/libvirt.so.0.*")
     )
     if not libs:
-        pytest.skip("libvirt.so is not installed")
+        pytest.fail("libvirt.so is not installed: run .ci/install-system-packages.sh")
     with open(libs[0], "rb") as fh:
         blob = fh.read()
     missing = []

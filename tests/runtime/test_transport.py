@@ -191,7 +191,7 @@ def _make_leaf(d: Path, name: str, ca: str, cn: str, extensions: str) -> None:
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """CA, server and client certificates; ``client/`` is a libvirt pkipath."""
     if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
+        pytest.fail("openssl is not installed: run .ci/install-system-packages.sh")
     d = tmp_path_factory.mktemp("pki")
     _make_ca(d, "ca")
     _make_ca(d, "rogue-ca")
@@ -511,7 +511,7 @@ def test_tcp_connect_timeout() -> None:
             except TimeoutError:
                 break
         else:
-            pytest.skip("this kernel keeps accepting connections")
+            pytest.fail("the full accept queue kept accepting: cannot provoke a connect timeout")
         start = time.monotonic()
         with pytest.raises(CallTimeoutError) as info:
             open_stream(f"test+tcp://{LOOPBACK}:{port}/default", 0.5)
@@ -550,7 +550,7 @@ def test_tls_with_localhost_name(pki: Path, tls_server: Callable[..., int]) -> N
         stream = open_stream(uri, 5)
     except LibvirtError as err:
         # "localhost" may resolve to ::1 first, where nothing listens.
-        pytest.skip(f"localhost not usable here: {err}")
+        pytest.fail(f"localhost did not reach the IPv4 listener: {err}")
     with stream:
         round_trip(stream)
 
@@ -816,7 +816,7 @@ def test_ssh_argv_options(monkeypatch: pytest.MonkeyPatch) -> None:
 def fake_ssh(tmp_path: Path) -> Path:
     """An ``ssh`` that runs the remote command here, as sshd would (via a shell)."""
     if shutil.which("nc") is None:
-        pytest.skip("nc is not installed")
+        pytest.fail("nc is not installed: run .ci/install-system-packages.sh")
     script = tmp_path / "ssh"
     script.write_text(
         "#!/bin/sh\n"
@@ -839,7 +839,7 @@ def _nc_supports_unix() -> bool:
 def test_ssh_through_netcat(fake_ssh: Path, unix_echo: str, short_dir: Path) -> None:
     """The generated remote command really reaches the socket (quoting and all)."""
     if not _nc_supports_unix():
-        pytest.skip("nc cannot do UNIX sockets")
+        pytest.fail("nc cannot do UNIX sockets: install netcat-openbsd")
     # A netcat path with a space exercises libvirt's double escaping.
     nc_dir = short_dir / "my tools"
     nc_dir.mkdir()
@@ -958,7 +958,7 @@ def test_async_ext() -> None:
 
 def test_async_ssh_through_netcat(fake_ssh: Path, unix_echo: str) -> None:
     if not _nc_supports_unix():
-        pytest.skip("nc cannot do UNIX sockets")
+        pytest.fail("nc cannot do UNIX sockets: install netcat-openbsd")
 
     async def main() -> None:
         reader, writer = await open_async_stream(
