@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import enum
 import struct
+from codecs import utf_8_decode as _utf8  # no codec lookup per string
 from dataclasses import dataclass
 from typing import ClassVar, Final, Self, TypeAlias
 
@@ -274,7 +275,7 @@ class AdminTypedParamValueS(AdminTypedParamValue):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("AdminTypedParamValueS.s", _end2)
             try:
-                s = str(data[offset + 4 : _end2], "utf-8")
+                s = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
             offset = _pad3
@@ -312,7 +313,7 @@ class AdminTypedParam(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("AdminTypedParam.field", _end2)
             try:
-                obj.field = str(data[offset + 4 : _end2], "utf-8")
+                obj.field = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
             offset = _pad3
@@ -363,7 +364,7 @@ class AdminTypedParam(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("AdminTypedParamValueS.s", _end13)
                 try:
-                    _a11.s = str(data[offset + 4 : _end13], "utf-8")
+                    _a11.s = _utf8(data[offset + 4 : _end13])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
                 offset = _pad14
@@ -400,7 +401,7 @@ class AdminNonnullServer(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("AdminNonnullServer.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("AdminNonnullServer.name", offset + 4, error)
             offset = _pad3
@@ -576,7 +577,7 @@ class AdminConnectListServersRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("AdminNonnullServer.name", _end7)
                 try:
-                    _e2.name = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.name = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminNonnullServer.name", offset + 4, error)
                 offset = _pad8
@@ -621,7 +622,7 @@ class AdminConnectLookupServerArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("AdminConnectLookupServerArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("AdminConnectLookupServerArgs.name", offset + 4, error)
             offset = _pad3
@@ -748,7 +749,7 @@ class AdminServerGetThreadpoolParametersRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("AdminTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -799,7 +800,7 @@ class AdminServerGetThreadpoolParametersRet(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("AdminTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -887,7 +888,7 @@ class AdminServerSetThreadpoolParametersArgs(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("AdminTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -938,7 +939,7 @@ class AdminServerSetThreadpoolParametersArgs(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("AdminTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -1189,7 +1190,7 @@ class AdminClientGetInfoRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("AdminTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -1240,7 +1241,7 @@ class AdminClientGetInfoRet(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("AdminTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -1371,7 +1372,7 @@ class AdminServerGetClientLimitsRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("AdminTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -1422,7 +1423,7 @@ class AdminServerGetClientLimitsRet(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("AdminTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -1505,7 +1506,7 @@ class AdminServerSetClientLimitsArgs(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("AdminTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -1556,7 +1557,7 @@ class AdminServerSetClientLimitsArgs(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("AdminTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -1673,7 +1674,7 @@ class AdminConnectGetLoggingOutputsRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("AdminConnectGetLoggingOutputsRet.outputs", _end2)
             try:
-                obj.outputs = str(data[offset + 4 : _end2], "utf-8")
+                obj.outputs = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "AdminConnectGetLoggingOutputsRet.outputs", offset + 4, error
@@ -1763,7 +1764,7 @@ class AdminConnectGetLoggingFiltersRet(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("AdminConnectGetLoggingFiltersRet.filters", _end2)
                 try:
-                    obj.filters = str(data[offset + 4 : _end2], "utf-8")
+                    obj.filters = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "AdminConnectGetLoggingFiltersRet.filters", offset + 4, error
@@ -1827,7 +1828,7 @@ class AdminConnectSetLoggingOutputsArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("AdminConnectSetLoggingOutputsArgs.outputs", _end2)
                 try:
-                    obj.outputs = str(data[offset + 4 : _end2], "utf-8")
+                    obj.outputs = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "AdminConnectSetLoggingOutputsArgs.outputs", offset + 4, error
@@ -1891,7 +1892,7 @@ class AdminConnectSetLoggingFiltersArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("AdminConnectSetLoggingFiltersArgs.filters", _end2)
                 try:
-                    obj.filters = str(data[offset + 4 : _end2], "utf-8")
+                    obj.filters = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "AdminConnectSetLoggingFiltersArgs.filters", offset + 4, error
@@ -2030,7 +2031,7 @@ def unpack_admin_nonnull_string(data: xdr.Buffer, offset: int = 0) -> tuple[str,
         if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
             xdr.bad_padding("AdminNonnullString", _end2)
         try:
-            value = str(data[offset + 4 : _end2], "utf-8")
+            value = _utf8(data[offset + 4 : _end2])[0]
         except UnicodeDecodeError as error:
             xdr.bad_utf8("AdminNonnullString", offset + 4, error)
         offset = _pad3
@@ -2069,7 +2070,7 @@ def unpack_admin_string(data: xdr.Buffer, offset: int = 0) -> tuple[str | None, 
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("AdminString", _end2)
             try:
-                value = str(data[offset + 4 : _end2], "utf-8")
+                value = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("AdminString", offset + 4, error)
             offset = _pad3

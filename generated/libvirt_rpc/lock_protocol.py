@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import struct
+from codecs import utf_8_decode as _utf8  # no codec lookup per string
 from dataclasses import dataclass
 from typing import Final, Self, TypeAlias
 
@@ -65,7 +66,7 @@ class VirLockSpaceProtocolOwner(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("VirLockSpaceProtocolOwner.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("VirLockSpaceProtocolOwner.name", offset + 4, error)
             offset = _pad3
@@ -166,7 +167,7 @@ class VirLockSpaceProtocolNewArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("VirLockSpaceProtocolNewArgs.path", _end2)
             try:
-                obj.path = str(data[offset + 4 : _end2], "utf-8")
+                obj.path = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("VirLockSpaceProtocolNewArgs.path", offset + 4, error)
             offset = _pad3
@@ -220,7 +221,7 @@ class VirLockSpaceProtocolCreateResourceArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("VirLockSpaceProtocolCreateResourceArgs.path", _end2)
             try:
-                obj.path = str(data[offset + 4 : _end2], "utf-8")
+                obj.path = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolCreateResourceArgs.path", offset + 4, error
@@ -240,7 +241,7 @@ class VirLockSpaceProtocolCreateResourceArgs(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("VirLockSpaceProtocolCreateResourceArgs.name", _end5)
             try:
-                obj.name = str(data[offset + 4 : _end5], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end5])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolCreateResourceArgs.name", offset + 4, error
@@ -296,7 +297,7 @@ class VirLockSpaceProtocolDeleteResourceArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("VirLockSpaceProtocolDeleteResourceArgs.path", _end2)
             try:
-                obj.path = str(data[offset + 4 : _end2], "utf-8")
+                obj.path = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolDeleteResourceArgs.path", offset + 4, error
@@ -316,7 +317,7 @@ class VirLockSpaceProtocolDeleteResourceArgs(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("VirLockSpaceProtocolDeleteResourceArgs.name", _end5)
             try:
-                obj.name = str(data[offset + 4 : _end5], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end5])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolDeleteResourceArgs.name", offset + 4, error
@@ -372,7 +373,7 @@ class VirLockSpaceProtocolAcquireResourceArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("VirLockSpaceProtocolAcquireResourceArgs.path", _end2)
             try:
-                obj.path = str(data[offset + 4 : _end2], "utf-8")
+                obj.path = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolAcquireResourceArgs.path", offset + 4, error
@@ -392,7 +393,7 @@ class VirLockSpaceProtocolAcquireResourceArgs(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("VirLockSpaceProtocolAcquireResourceArgs.name", _end5)
             try:
-                obj.name = str(data[offset + 4 : _end5], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end5])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolAcquireResourceArgs.name", offset + 4, error
@@ -448,7 +449,7 @@ class VirLockSpaceProtocolReleaseResourceArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("VirLockSpaceProtocolReleaseResourceArgs.path", _end2)
             try:
-                obj.path = str(data[offset + 4 : _end2], "utf-8")
+                obj.path = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolReleaseResourceArgs.path", offset + 4, error
@@ -468,7 +469,7 @@ class VirLockSpaceProtocolReleaseResourceArgs(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("VirLockSpaceProtocolReleaseResourceArgs.name", _end5)
             try:
-                obj.name = str(data[offset + 4 : _end5], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end5])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolReleaseResourceArgs.name", offset + 4, error
@@ -510,7 +511,7 @@ class VirLockSpaceProtocolCreateLockSpaceArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("VirLockSpaceProtocolCreateLockSpaceArgs.path", _end2)
             try:
-                obj.path = str(data[offset + 4 : _end2], "utf-8")
+                obj.path = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolCreateLockSpaceArgs.path", offset + 4, error
@@ -606,7 +607,7 @@ def unpack_vir_lock_space_protocol_non_null_string(
         if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
             xdr.bad_padding("VirLockSpaceProtocolNonNullString", _end2)
         try:
-            value = str(data[offset + 4 : _end2], "utf-8")
+            value = _utf8(data[offset + 4 : _end2])[0]
         except UnicodeDecodeError as error:
             xdr.bad_utf8("VirLockSpaceProtocolNonNullString", offset + 4, error)
         offset = _pad3
@@ -647,7 +648,7 @@ def unpack_vir_lock_space_protocol_string(
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("VirLockSpaceProtocolString", _end2)
             try:
-                value = str(data[offset + 4 : _end2], "utf-8")
+                value = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("VirLockSpaceProtocolString", offset + 4, error)
             offset = _pad3

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import struct
+from codecs import utf_8_decode as _utf8  # no codec lookup per string
 from dataclasses import dataclass
 from typing import Final, Self, TypeAlias
 
@@ -59,7 +60,7 @@ class VirLogManagerProtocolDomain(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("VirLogManagerProtocolDomain.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("VirLogManagerProtocolDomain.name", offset + 4, error)
             offset = _pad3
@@ -177,7 +178,7 @@ class VirLogManagerProtocolDomainOpenLogFileArgs(xdr.XdrStruct):
                     "VirLogManagerProtocolDomainOpenLogFileArgs.driver", _end2
                 )
             try:
-                obj.driver = str(data[offset + 4 : _end2], "utf-8")
+                obj.driver = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainOpenLogFileArgs.driver",
@@ -205,7 +206,7 @@ class VirLogManagerProtocolDomainOpenLogFileArgs(xdr.XdrStruct):
                     "VirLogManagerProtocolDomainOpenLogFileArgs.path", _end5
                 )
             try:
-                obj.path = str(data[offset + 4 : _end5], "utf-8")
+                obj.path = _utf8(data[offset + 4 : _end5])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainOpenLogFileArgs.path", offset + 4, error
@@ -295,7 +296,7 @@ class VirLogManagerProtocolDomainGetLogFilePositionArgs(xdr.XdrStruct):
                     "VirLogManagerProtocolDomainGetLogFilePositionArgs.path", _end2
                 )
             try:
-                obj.path = str(data[offset + 4 : _end2], "utf-8")
+                obj.path = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainGetLogFilePositionArgs.path",
@@ -397,7 +398,7 @@ class VirLogManagerProtocolDomainReadLogFileArgs(xdr.XdrStruct):
                     "VirLogManagerProtocolDomainReadLogFileArgs.path", _end2
                 )
             try:
-                obj.path = str(data[offset + 4 : _end2], "utf-8")
+                obj.path = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainReadLogFileArgs.path", offset + 4, error
@@ -445,7 +446,7 @@ class VirLogManagerProtocolDomainReadLogFileRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("VirLogManagerProtocolDomainReadLogFileRet.data", _end2)
             try:
-                obj.data = str(data[offset + 4 : _end2], "utf-8")
+                obj.data = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainReadLogFileRet.data", offset + 4, error
@@ -525,7 +526,7 @@ class VirLogManagerProtocolDomainAppendLogFileArgs(xdr.XdrStruct):
                     "VirLogManagerProtocolDomainAppendLogFileArgs.driver", _end2
                 )
             try:
-                obj.driver = str(data[offset + 4 : _end2], "utf-8")
+                obj.driver = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainAppendLogFileArgs.driver",
@@ -555,7 +556,7 @@ class VirLogManagerProtocolDomainAppendLogFileArgs(xdr.XdrStruct):
                     "VirLogManagerProtocolDomainAppendLogFileArgs.path", _end5
                 )
             try:
-                obj.path = str(data[offset + 4 : _end5], "utf-8")
+                obj.path = _utf8(data[offset + 4 : _end5])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainAppendLogFileArgs.path",
@@ -584,7 +585,7 @@ class VirLogManagerProtocolDomainAppendLogFileArgs(xdr.XdrStruct):
                     "VirLogManagerProtocolDomainAppendLogFileArgs.message", _end8
                 )
             try:
-                obj.message = str(data[offset + 4 : _end8], "utf-8")
+                obj.message = _utf8(data[offset + 4 : _end8])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainAppendLogFileArgs.message",
@@ -696,7 +697,7 @@ def unpack_vir_log_manager_protocol_non_null_string(
         if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
             xdr.bad_padding("VirLogManagerProtocolNonNullString", _end2)
         try:
-            value = str(data[offset + 4 : _end2], "utf-8")
+            value = _utf8(data[offset + 4 : _end2])[0]
         except UnicodeDecodeError as error:
             xdr.bad_utf8("VirLogManagerProtocolNonNullString", offset + 4, error)
         offset = _pad3
@@ -737,7 +738,7 @@ def unpack_vir_log_manager_protocol_string(
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("VirLogManagerProtocolString", _end2)
             try:
-                value = str(data[offset + 4 : _end2], "utf-8")
+                value = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("VirLogManagerProtocolString", offset + 4, error)
             offset = _pad3

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import enum
 import struct
+from codecs import utf_8_decode as _utf8  # no codec lookup per string
 from dataclasses import dataclass
 from typing import Final, Self
 
@@ -110,7 +111,7 @@ class QemuDomainMonitorCommandArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("QemuDomainMonitorCommandArgs.cmd", _end2)
             try:
-                obj.cmd = str(data[offset + 4 : _end2], "utf-8")
+                obj.cmd = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("QemuDomainMonitorCommandArgs.cmd", offset + 4, error)
             offset = _pad3
@@ -146,7 +147,7 @@ class QemuDomainMonitorCommandRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("QemuDomainMonitorCommandRet.result", _end2)
             try:
-                obj.result = str(data[offset + 4 : _end2], "utf-8")
+                obj.result = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("QemuDomainMonitorCommandRet.result", offset + 4, error)
             offset = _pad3
@@ -245,7 +246,7 @@ class QemuDomainAgentCommandArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("QemuDomainAgentCommandArgs.cmd", _end2)
             try:
-                obj.cmd = str(data[offset + 4 : _end2], "utf-8")
+                obj.cmd = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("QemuDomainAgentCommandArgs.cmd", offset + 4, error)
             offset = _pad3
@@ -289,7 +290,7 @@ class QemuDomainAgentCommandRet(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("QemuDomainAgentCommandRet.result", _end2)
                 try:
-                    obj.result = str(data[offset + 4 : _end2], "utf-8")
+                    obj.result = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("QemuDomainAgentCommandRet.result", offset + 4, error)
                 offset = _pad3
@@ -378,7 +379,7 @@ class QemuConnectDomainMonitorEventRegisterArgs(xdr.XdrStruct):
                         "QemuConnectDomainMonitorEventRegisterArgs.event", _end2
                     )
                 try:
-                    obj.event = str(data[offset + 4 : _end2], "utf-8")
+                    obj.event = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "QemuConnectDomainMonitorEventRegisterArgs.event",
@@ -511,7 +512,7 @@ class QemuDomainMonitorEventMsg(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("QemuDomainMonitorEventMsg.event", _end2)
             try:
-                obj.event = str(data[offset + 4 : _end2], "utf-8")
+                obj.event = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("QemuDomainMonitorEventMsg.event", offset + 4, error)
             offset = _pad3
@@ -532,7 +533,7 @@ class QemuDomainMonitorEventMsg(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("QemuDomainMonitorEventMsg.details", _end5)
                 try:
-                    obj.details = str(data[offset + 4 : _end5], "utf-8")
+                    obj.details = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("QemuDomainMonitorEventMsg.details", offset + 4, error)
                 offset = _pad6
@@ -592,7 +593,7 @@ class QemuDomainMonitorCommandWithFilesArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("QemuDomainMonitorCommandWithFilesArgs.cmd", _end2)
             try:
-                obj.cmd = str(data[offset + 4 : _end2], "utf-8")
+                obj.cmd = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "QemuDomainMonitorCommandWithFilesArgs.cmd", offset + 4, error
@@ -637,7 +638,7 @@ class QemuDomainMonitorCommandWithFilesRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("QemuDomainMonitorCommandWithFilesRet.result", _end2)
             try:
-                obj.result = str(data[offset + 4 : _end2], "utf-8")
+                obj.result = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "QemuDomainMonitorCommandWithFilesRet.result", offset + 4, error

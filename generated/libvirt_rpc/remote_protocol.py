@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import enum
 import struct
+from codecs import utf_8_decode as _utf8  # no codec lookup per string
 from dataclasses import dataclass
 from typing import ClassVar, Final, Self, TypeAlias
 
@@ -277,7 +278,7 @@ class RemoteNonnullDomain(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNonnullDomain.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullDomain.name", offset + 4, error)
             offset = _pad3
@@ -315,7 +316,7 @@ class RemoteNonnullNetwork(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNonnullNetwork.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullNetwork.name", offset + 4, error)
             offset = _pad3
@@ -383,7 +384,7 @@ class RemoteNonnullNwfilter(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNonnullNwfilter.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullNwfilter.name", offset + 4, error)
             offset = _pad3
@@ -427,7 +428,7 @@ class RemoteNonnullNwfilterBinding(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNonnullNwfilterBinding.portdev", _end2)
             try:
-                obj.portdev = str(data[offset + 4 : _end2], "utf-8")
+                obj.portdev = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullNwfilterBinding.portdev", offset + 4, error)
             offset = _pad3
@@ -445,7 +446,7 @@ class RemoteNonnullNwfilterBinding(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteNonnullNwfilterBinding.filtername", _end5)
             try:
-                obj.filtername = str(data[offset + 4 : _end5], "utf-8")
+                obj.filtername = _utf8(data[offset + 4 : _end5])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteNonnullNwfilterBinding.filtername", offset + 4, error
@@ -483,7 +484,7 @@ class RemoteNonnullInterface(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNonnullInterface.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullInterface.name", offset + 4, error)
             offset = _pad3
@@ -497,7 +498,7 @@ class RemoteNonnullInterface(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteNonnullInterface.mac", _end5)
             try:
-                obj.mac = str(data[offset + 4 : _end5], "utf-8")
+                obj.mac = _utf8(data[offset + 4 : _end5])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullInterface.mac", offset + 4, error)
             offset = _pad6
@@ -533,7 +534,7 @@ class RemoteNonnullStoragePool(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNonnullStoragePool.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullStoragePool.name", offset + 4, error)
             offset = _pad3
@@ -573,7 +574,7 @@ class RemoteNonnullStorageVol(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNonnullStorageVol.pool", _end2)
             try:
-                obj.pool = str(data[offset + 4 : _end2], "utf-8")
+                obj.pool = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullStorageVol.pool", offset + 4, error)
             offset = _pad3
@@ -587,7 +588,7 @@ class RemoteNonnullStorageVol(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteNonnullStorageVol.name", _end5)
             try:
-                obj.name = str(data[offset + 4 : _end5], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end5])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullStorageVol.name", offset + 4, error)
             offset = _pad6
@@ -601,7 +602,7 @@ class RemoteNonnullStorageVol(xdr.XdrStruct):
             if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                 xdr.bad_padding("RemoteNonnullStorageVol.key", _end8)
             try:
-                obj.key = str(data[offset + 4 : _end8], "utf-8")
+                obj.key = _utf8(data[offset + 4 : _end8])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullStorageVol.key", offset + 4, error)
             offset = _pad9
@@ -635,7 +636,7 @@ class RemoteNonnullNodeDevice(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNonnullNodeDevice.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullNodeDevice.name", offset + 4, error)
             offset = _pad3
@@ -680,7 +681,7 @@ class RemoteNonnullSecret(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNonnullSecret.usageID", _end2)
             try:
-                obj.usageID = str(data[offset + 4 : _end2], "utf-8")
+                obj.usageID = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullSecret.usageID", offset + 4, error)
             offset = _pad3
@@ -725,7 +726,7 @@ class RemoteNonnullDomainCheckpoint(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNonnullDomainCheckpoint.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullDomainCheckpoint.name", offset + 4, error)
             offset = _pad3
@@ -769,7 +770,7 @@ class RemoteNonnullDomainSnapshot(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNonnullDomainSnapshot.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullDomainSnapshot.name", offset + 4, error)
             offset = _pad3
@@ -874,7 +875,7 @@ class RemoteError(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteError.message", _end2)
                 try:
-                    obj.message = str(data[offset + 4 : _end2], "utf-8")
+                    obj.message = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteError.message", offset + 4, error)
                 offset = _pad3
@@ -901,7 +902,7 @@ class RemoteError(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteError.str1", _end5)
                 try:
-                    obj.str1 = str(data[offset + 4 : _end5], "utf-8")
+                    obj.str1 = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteError.str1", offset + 4, error)
                 offset = _pad6
@@ -920,7 +921,7 @@ class RemoteError(xdr.XdrStruct):
                 if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                     xdr.bad_padding("RemoteError.str2", _end8)
                 try:
-                    obj.str2 = str(data[offset + 4 : _end8], "utf-8")
+                    obj.str2 = _utf8(data[offset + 4 : _end8])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteError.str2", offset + 4, error)
                 offset = _pad9
@@ -942,7 +943,7 @@ class RemoteError(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("RemoteError.str3", _end11)
                 try:
-                    obj.str3 = str(data[offset + 4 : _end11], "utf-8")
+                    obj.str3 = _utf8(data[offset + 4 : _end11])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteError.str3", offset + 4, error)
                 offset = _pad12
@@ -1212,7 +1213,7 @@ class RemoteTypedParamValueS(RemoteTypedParamValue):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteTypedParamValueS.s", _end2)
             try:
-                s = str(data[offset + 4 : _end2], "utf-8")
+                s = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
             offset = _pad3
@@ -1250,7 +1251,7 @@ class RemoteTypedParam(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteTypedParam.field", _end2)
             try:
-                obj.field = str(data[offset + 4 : _end2], "utf-8")
+                obj.field = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
             offset = _pad3
@@ -1301,7 +1302,7 @@ class RemoteTypedParam(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("RemoteTypedParamValueS.s", _end13)
                 try:
-                    _a11.s = str(data[offset + 4 : _end13], "utf-8")
+                    _a11.s = _utf8(data[offset + 4 : _end13])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                 offset = _pad14
@@ -1343,7 +1344,7 @@ class RemoteNodeGetCpuStats(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeGetCpuStats.field", _end2)
             try:
-                obj.field = str(data[offset + 4 : _end2], "utf-8")
+                obj.field = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeGetCpuStats.field", offset + 4, error)
             offset = _pad3
@@ -1384,7 +1385,7 @@ class RemoteNodeGetMemoryStats(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeGetMemoryStats.field", _end2)
             try:
-                obj.field = str(data[offset + 4 : _end2], "utf-8")
+                obj.field = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeGetMemoryStats.field", offset + 4, error)
             offset = _pad3
@@ -1425,7 +1426,7 @@ class RemoteDomainDiskError(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainDiskError.disk", _end2)
             try:
-                obj.disk = str(data[offset + 4 : _end2], "utf-8")
+                obj.disk = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainDiskError.disk", offset + 4, error)
             offset = _pad3
@@ -1476,7 +1477,7 @@ class RemoteConnectOpenArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteConnectOpenArgs.name", _end2)
                 try:
-                    obj.name = str(data[offset + 4 : _end2], "utf-8")
+                    obj.name = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteConnectOpenArgs.name", offset + 4, error)
                 offset = _pad3
@@ -1568,7 +1569,7 @@ class RemoteConnectGetTypeRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteConnectGetTypeRet.type", _end2)
             try:
-                obj.type = str(data[offset + 4 : _end2], "utf-8")
+                obj.type = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteConnectGetTypeRet.type", offset + 4, error)
             offset = _pad3
@@ -1654,7 +1655,7 @@ class RemoteConnectGetHostnameRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteConnectGetHostnameRet.hostname", _end2)
             try:
-                obj.hostname = str(data[offset + 4 : _end2], "utf-8")
+                obj.hostname = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteConnectGetHostnameRet.hostname", offset + 4, error)
             offset = _pad3
@@ -1715,7 +1716,7 @@ class RemoteConnectGetSysinfoRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteConnectGetSysinfoRet.sysinfo", _end2)
             try:
-                obj.sysinfo = str(data[offset + 4 : _end2], "utf-8")
+                obj.sysinfo = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteConnectGetSysinfoRet.sysinfo", offset + 4, error)
             offset = _pad3
@@ -1747,7 +1748,7 @@ class RemoteConnectGetUriRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteConnectGetUriRet.uri", _end2)
             try:
-                obj.uri = str(data[offset + 4 : _end2], "utf-8")
+                obj.uri = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteConnectGetUriRet.uri", offset + 4, error)
             offset = _pad3
@@ -1791,7 +1792,7 @@ class RemoteConnectGetMaxVcpusArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteConnectGetMaxVcpusArgs.type", _end2)
                 try:
-                    obj.type = str(data[offset + 4 : _end2], "utf-8")
+                    obj.type = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteConnectGetMaxVcpusArgs.type", offset + 4, error)
                 offset = _pad3
@@ -1925,7 +1926,7 @@ class RemoteConnectGetCapabilitiesRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteConnectGetCapabilitiesRet.capabilities", _end2)
             try:
-                obj.capabilities = str(data[offset + 4 : _end2], "utf-8")
+                obj.capabilities = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectGetCapabilitiesRet.capabilities", offset + 4, error
@@ -2019,7 +2020,7 @@ class RemoteConnectGetDomainCapabilitiesArgs(xdr.XdrStruct):
                         "RemoteConnectGetDomainCapabilitiesArgs.emulatorbin", _end2
                     )
                 try:
-                    obj.emulatorbin = str(data[offset + 4 : _end2], "utf-8")
+                    obj.emulatorbin = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectGetDomainCapabilitiesArgs.emulatorbin",
@@ -2053,7 +2054,7 @@ class RemoteConnectGetDomainCapabilitiesArgs(xdr.XdrStruct):
                         "RemoteConnectGetDomainCapabilitiesArgs.arch", _end5
                     )
                 try:
-                    obj.arch = str(data[offset + 4 : _end5], "utf-8")
+                    obj.arch = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectGetDomainCapabilitiesArgs.arch", offset + 4, error
@@ -2087,7 +2088,7 @@ class RemoteConnectGetDomainCapabilitiesArgs(xdr.XdrStruct):
                         "RemoteConnectGetDomainCapabilitiesArgs.machine", _end8
                     )
                 try:
-                    obj.machine = str(data[offset + 4 : _end8], "utf-8")
+                    obj.machine = _utf8(data[offset + 4 : _end8])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectGetDomainCapabilitiesArgs.machine",
@@ -2126,7 +2127,7 @@ class RemoteConnectGetDomainCapabilitiesArgs(xdr.XdrStruct):
                         "RemoteConnectGetDomainCapabilitiesArgs.virttype", _end11
                     )
                 try:
-                    obj.virttype = str(data[offset + 4 : _end11], "utf-8")
+                    obj.virttype = _utf8(data[offset + 4 : _end11])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectGetDomainCapabilitiesArgs.virttype",
@@ -2182,7 +2183,7 @@ class RemoteConnectGetDomainCapabilitiesRet(xdr.XdrStruct):
                     "RemoteConnectGetDomainCapabilitiesRet.capabilities", _end2
                 )
             try:
-                obj.capabilities = str(data[offset + 4 : _end2], "utf-8")
+                obj.capabilities = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectGetDomainCapabilitiesRet.capabilities",
@@ -2280,7 +2281,7 @@ class RemoteNodeGetCpuStatsRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNodeGetCpuStats.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNodeGetCpuStats.field", offset + 4, error)
                 offset = _pad8
@@ -2382,7 +2383,7 @@ class RemoteNodeGetMemoryStatsRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNodeGetMemoryStats.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNodeGetMemoryStats.field", offset + 4, error)
                 offset = _pad8
@@ -2544,7 +2545,7 @@ class RemoteDomainGetSchedulerTypeRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainGetSchedulerTypeRet.type", _end2)
             try:
-                obj.type = str(data[offset + 4 : _end2], "utf-8")
+                obj.type = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainGetSchedulerTypeRet.type", offset + 4, error)
             offset = _pad3
@@ -2647,7 +2648,7 @@ class RemoteDomainGetSchedulerParametersRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -2700,7 +2701,7 @@ class RemoteDomainGetSchedulerParametersRet(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -2814,7 +2815,7 @@ class RemoteDomainGetSchedulerParametersFlagsRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -2867,7 +2868,7 @@ class RemoteDomainGetSchedulerParametersFlagsRet(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -2945,7 +2946,7 @@ class RemoteDomainSetSchedulerParametersArgs(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -2998,7 +2999,7 @@ class RemoteDomainSetSchedulerParametersArgs(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -3090,7 +3091,7 @@ class RemoteDomainSetSchedulerParametersFlagsArgs(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -3143,7 +3144,7 @@ class RemoteDomainSetSchedulerParametersFlagsArgs(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -3231,7 +3232,7 @@ class RemoteDomainSetBlkioParametersArgs(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -3284,7 +3285,7 @@ class RemoteDomainSetBlkioParametersArgs(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -3402,7 +3403,7 @@ class RemoteDomainGetBlkioParametersRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -3455,7 +3456,7 @@ class RemoteDomainGetBlkioParametersRet(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -3543,7 +3544,7 @@ class RemoteDomainSetMemoryParametersArgs(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -3596,7 +3597,7 @@ class RemoteDomainSetMemoryParametersArgs(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -3714,7 +3715,7 @@ class RemoteDomainGetMemoryParametersRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -3767,7 +3768,7 @@ class RemoteDomainGetMemoryParametersRet(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -3826,7 +3827,7 @@ class RemoteDomainBlockResizeArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainBlockResizeArgs.disk", _end2)
             try:
-                obj.disk = str(data[offset + 4 : _end2], "utf-8")
+                obj.disk = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockResizeArgs.disk", offset + 4, error)
             offset = _pad3
@@ -3904,7 +3905,7 @@ class RemoteDomainSetNumaParametersArgs(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -3957,7 +3958,7 @@ class RemoteDomainSetNumaParametersArgs(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -4075,7 +4076,7 @@ class RemoteDomainGetNumaParametersRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -4128,7 +4129,7 @@ class RemoteDomainGetNumaParametersRet(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -4213,7 +4214,7 @@ class RemoteDomainSetPerfEventsArgs(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -4266,7 +4267,7 @@ class RemoteDomainSetPerfEventsArgs(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -4369,7 +4370,7 @@ class RemoteDomainGetPerfEventsRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -4422,7 +4423,7 @@ class RemoteDomainGetPerfEventsRet(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -4471,7 +4472,7 @@ class RemoteDomainBlockStatsArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainBlockStatsArgs.path", _end2)
             try:
-                obj.path = str(data[offset + 4 : _end2], "utf-8")
+                obj.path = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockStatsArgs.path", offset + 4, error)
             offset = _pad3
@@ -4564,7 +4565,7 @@ class RemoteDomainBlockStatsFlagsArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainBlockStatsFlagsArgs.path", _end2)
             try:
-                obj.path = str(data[offset + 4 : _end2], "utf-8")
+                obj.path = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockStatsFlagsArgs.path", offset + 4, error)
             offset = _pad3
@@ -4635,7 +4636,7 @@ class RemoteDomainBlockStatsFlagsRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -4688,7 +4689,7 @@ class RemoteDomainBlockStatsFlagsRet(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -4743,7 +4744,7 @@ class RemoteDomainInterfaceStatsArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainInterfaceStatsArgs.device", _end2)
             try:
-                obj.device = str(data[offset + 4 : _end2], "utf-8")
+                obj.device = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainInterfaceStatsArgs.device", offset + 4, error)
             offset = _pad3
@@ -4874,7 +4875,7 @@ class RemoteDomainSetInterfaceParametersArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainSetInterfaceParametersArgs.device", _end2)
             try:
-                obj.device = str(data[offset + 4 : _end2], "utf-8")
+                obj.device = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainSetInterfaceParametersArgs.device", offset + 4, error
@@ -4908,7 +4909,7 @@ class RemoteDomainSetInterfaceParametersArgs(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("RemoteTypedParam.field", _end10)
                 try:
-                    _e5.field = str(data[offset + 4 : _end10], "utf-8")
+                    _e5.field = _utf8(data[offset + 4 : _end10])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad11
@@ -4961,7 +4962,7 @@ class RemoteDomainSetInterfaceParametersArgs(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end21)
                     try:
-                        _a19.s = str(data[offset + 4 : _end21], "utf-8")
+                        _a19.s = _utf8(data[offset + 4 : _end21])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad22
@@ -5033,7 +5034,7 @@ class RemoteDomainGetInterfaceParametersArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainGetInterfaceParametersArgs.device", _end2)
             try:
-                obj.device = str(data[offset + 4 : _end2], "utf-8")
+                obj.device = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainGetInterfaceParametersArgs.device", offset + 4, error
@@ -5108,7 +5109,7 @@ class RemoteDomainGetInterfaceParametersRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -5161,7 +5162,7 @@ class RemoteDomainGetInterfaceParametersRet(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -5327,7 +5328,7 @@ class RemoteDomainBlockPeekArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainBlockPeekArgs.path", _end2)
             try:
-                obj.path = str(data[offset + 4 : _end2], "utf-8")
+                obj.path = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockPeekArgs.path", offset + 4, error)
             offset = _pad3
@@ -5479,7 +5480,7 @@ class RemoteDomainGetBlockInfoArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainGetBlockInfoArgs.path", _end2)
             try:
-                obj.path = str(data[offset + 4 : _end2], "utf-8")
+                obj.path = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainGetBlockInfoArgs.path", offset + 4, error)
             offset = _pad3
@@ -5638,7 +5639,7 @@ class RemoteDomainCreateXmlArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainCreateXmlArgs.xml_desc", _end2)
             try:
-                obj.xml_desc = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml_desc = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainCreateXmlArgs.xml_desc", offset + 4, error)
             offset = _pad3
@@ -5717,7 +5718,7 @@ class RemoteDomainCreateXmlWithFilesArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainCreateXmlWithFilesArgs.xml_desc", _end2)
             try:
-                obj.xml_desc = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml_desc = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainCreateXmlWithFilesArgs.xml_desc", offset + 4, error
@@ -5876,7 +5877,7 @@ class RemoteDomainLookupByNameArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainLookupByNameArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainLookupByNameArgs.name", offset + 4, error)
             offset = _pad3
@@ -6230,7 +6231,7 @@ class RemoteDomainGetOsTypeRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainGetOsTypeRet.type", _end2)
             try:
-                obj.type = str(data[offset + 4 : _end2], "utf-8")
+                obj.type = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainGetOsTypeRet.type", offset + 4, error)
             offset = _pad3
@@ -6526,7 +6527,7 @@ class RemoteDomainSaveArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainSaveArgs.to", _end2)
             try:
-                obj.to = str(data[offset + 4 : _end2], "utf-8")
+                obj.to = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainSaveArgs.to", offset + 4, error)
             offset = _pad3
@@ -6582,7 +6583,7 @@ class RemoteDomainSaveFlagsArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainSaveFlagsArgs.to", _end2)
             try:
-                obj.to = str(data[offset + 4 : _end2], "utf-8")
+                obj.to = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainSaveFlagsArgs.to", offset + 4, error)
             offset = _pad3
@@ -6601,7 +6602,7 @@ class RemoteDomainSaveFlagsArgs(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainSaveFlagsArgs.dxml", _end5)
                 try:
-                    obj.dxml = str(data[offset + 4 : _end5], "utf-8")
+                    obj.dxml = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainSaveFlagsArgs.dxml", offset + 4, error)
                 offset = _pad6
@@ -6681,7 +6682,7 @@ class RemoteDomainSaveParamsArgs(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -6734,7 +6735,7 @@ class RemoteDomainSaveParamsArgs(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -6775,7 +6776,7 @@ class RemoteDomainRestoreArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainRestoreArgs.from_", _end2)
             try:
-                obj.from_ = str(data[offset + 4 : _end2], "utf-8")
+                obj.from_ = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainRestoreArgs.from_", offset + 4, error)
             offset = _pad3
@@ -6823,7 +6824,7 @@ class RemoteDomainRestoreFlagsArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainRestoreFlagsArgs.from_", _end2)
             try:
-                obj.from_ = str(data[offset + 4 : _end2], "utf-8")
+                obj.from_ = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainRestoreFlagsArgs.from_", offset + 4, error)
             offset = _pad3
@@ -6842,7 +6843,7 @@ class RemoteDomainRestoreFlagsArgs(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainRestoreFlagsArgs.dxml", _end5)
                 try:
-                    obj.dxml = str(data[offset + 4 : _end5], "utf-8")
+                    obj.dxml = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainRestoreFlagsArgs.dxml", offset + 4, error)
                 offset = _pad6
@@ -6912,7 +6913,7 @@ class RemoteDomainRestoreParamsArgs(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -6965,7 +6966,7 @@ class RemoteDomainRestoreParamsArgs(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -7022,7 +7023,7 @@ class RemoteDomainSaveImageGetXmlDescArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainSaveImageGetXmlDescArgs.file", _end2)
             try:
-                obj.file = str(data[offset + 4 : _end2], "utf-8")
+                obj.file = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainSaveImageGetXmlDescArgs.file", offset + 4, error
@@ -7064,7 +7065,7 @@ class RemoteDomainSaveImageGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainSaveImageGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainSaveImageGetXmlDescRet.xml", offset + 4, error
@@ -7118,7 +7119,7 @@ class RemoteDomainSaveImageDefineXmlArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainSaveImageDefineXmlArgs.file", _end2)
             try:
-                obj.file = str(data[offset + 4 : _end2], "utf-8")
+                obj.file = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainSaveImageDefineXmlArgs.file", offset + 4, error
@@ -7138,7 +7139,7 @@ class RemoteDomainSaveImageDefineXmlArgs(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteDomainSaveImageDefineXmlArgs.dxml", _end5)
             try:
-                obj.dxml = str(data[offset + 4 : _end5], "utf-8")
+                obj.dxml = _utf8(data[offset + 4 : _end5])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainSaveImageDefineXmlArgs.dxml", offset + 4, error
@@ -7191,7 +7192,7 @@ class RemoteDomainCoreDumpArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainCoreDumpArgs.to", _end2)
             try:
-                obj.to = str(data[offset + 4 : _end2], "utf-8")
+                obj.to = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainCoreDumpArgs.to", offset + 4, error)
             offset = _pad3
@@ -7249,7 +7250,7 @@ class RemoteDomainCoreDumpWithFormatArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainCoreDumpWithFormatArgs.to", _end2)
             try:
-                obj.to = str(data[offset + 4 : _end2], "utf-8")
+                obj.to = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainCoreDumpWithFormatArgs.to", offset + 4, error)
             offset = _pad3
@@ -7329,7 +7330,7 @@ class RemoteDomainScreenshotRet(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainScreenshotRet.mime", _end2)
                 try:
-                    obj.mime = str(data[offset + 4 : _end2], "utf-8")
+                    obj.mime = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainScreenshotRet.mime", offset + 4, error)
                 offset = _pad3
@@ -7398,7 +7399,7 @@ class RemoteDomainGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainGetXmlDescRet.xml", offset + 4, error)
             offset = _pad3
@@ -7466,7 +7467,7 @@ class RemoteDomainMigratePrepareArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainMigratePrepareArgs.uri_in", _end2)
                 try:
-                    obj.uri_in = str(data[offset + 4 : _end2], "utf-8")
+                    obj.uri_in = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepareArgs.uri_in", offset + 4, error
@@ -7493,7 +7494,7 @@ class RemoteDomainMigratePrepareArgs(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainMigratePrepareArgs.dname", _end5)
                 try:
-                    obj.dname = str(data[offset + 4 : _end5], "utf-8")
+                    obj.dname = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepareArgs.dname", offset + 4, error
@@ -7560,7 +7561,7 @@ class RemoteDomainMigratePrepareRet(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainMigratePrepareRet.uri_out", _end5)
                 try:
-                    obj.uri_out = str(data[offset + 4 : _end5], "utf-8")
+                    obj.uri_out = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepareRet.uri_out", offset + 4, error
@@ -7649,7 +7650,7 @@ class RemoteDomainMigratePerformArgs(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteDomainMigratePerformArgs.uri", _end5)
             try:
-                obj.uri = str(data[offset + 4 : _end5], "utf-8")
+                obj.uri = _utf8(data[offset + 4 : _end5])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainMigratePerformArgs.uri", offset + 4, error)
             offset = _pad6
@@ -7672,7 +7673,7 @@ class RemoteDomainMigratePerformArgs(xdr.XdrStruct):
                 if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                     xdr.bad_padding("RemoteDomainMigratePerformArgs.dname", _end8)
                 try:
-                    obj.dname = str(data[offset + 4 : _end8], "utf-8")
+                    obj.dname = _utf8(data[offset + 4 : _end8])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePerformArgs.dname", offset + 4, error
@@ -7725,7 +7726,7 @@ class RemoteDomainMigrateFinishArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainMigrateFinishArgs.dname", _end2)
             try:
-                obj.dname = str(data[offset + 4 : _end2], "utf-8")
+                obj.dname = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainMigrateFinishArgs.dname", offset + 4, error)
             offset = _pad3
@@ -7754,7 +7755,7 @@ class RemoteDomainMigrateFinishArgs(xdr.XdrStruct):
             if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                 xdr.bad_padding("RemoteDomainMigrateFinishArgs.uri", _end8)
             try:
-                obj.uri = str(data[offset + 4 : _end8], "utf-8")
+                obj.uri = _utf8(data[offset + 4 : _end8])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainMigrateFinishArgs.uri", offset + 4, error)
             offset = _pad9
@@ -7854,7 +7855,7 @@ class RemoteDomainMigratePrepare2Args(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainMigratePrepare2Args.uri_in", _end2)
                 try:
-                    obj.uri_in = str(data[offset + 4 : _end2], "utf-8")
+                    obj.uri_in = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepare2Args.uri_in", offset + 4, error
@@ -7881,7 +7882,7 @@ class RemoteDomainMigratePrepare2Args(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainMigratePrepare2Args.dname", _end5)
                 try:
-                    obj.dname = str(data[offset + 4 : _end5], "utf-8")
+                    obj.dname = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepare2Args.dname", offset + 4, error
@@ -7905,7 +7906,7 @@ class RemoteDomainMigratePrepare2Args(xdr.XdrStruct):
             if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                 xdr.bad_padding("RemoteDomainMigratePrepare2Args.dom_xml", _end8)
             try:
-                obj.dom_xml = str(data[offset + 4 : _end8], "utf-8")
+                obj.dom_xml = _utf8(data[offset + 4 : _end8])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainMigratePrepare2Args.dom_xml", offset + 4, error
@@ -7968,7 +7969,7 @@ class RemoteDomainMigratePrepare2Ret(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainMigratePrepare2Ret.uri_out", _end5)
                 try:
-                    obj.uri_out = str(data[offset + 4 : _end5], "utf-8")
+                    obj.uri_out = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepare2Ret.uri_out", offset + 4, error
@@ -8022,7 +8023,7 @@ class RemoteDomainMigrateFinish2Args(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainMigrateFinish2Args.dname", _end2)
             try:
-                obj.dname = str(data[offset + 4 : _end2], "utf-8")
+                obj.dname = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainMigrateFinish2Args.dname", offset + 4, error)
             offset = _pad3
@@ -8051,7 +8052,7 @@ class RemoteDomainMigrateFinish2Args(xdr.XdrStruct):
             if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                 xdr.bad_padding("RemoteDomainMigrateFinish2Args.uri", _end8)
             try:
-                obj.uri = str(data[offset + 4 : _end8], "utf-8")
+                obj.uri = _utf8(data[offset + 4 : _end8])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainMigrateFinish2Args.uri", offset + 4, error)
             offset = _pad9
@@ -8163,7 +8164,7 @@ class RemoteConnectListDefinedDomainsRet(xdr.XdrStruct):
                 if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
                     xdr.bad_padding("RemoteConnectListDefinedDomainsRet.names[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end6], "utf-8")
+                    _e2 = _utf8(data[offset + 4 : _end6])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListDefinedDomainsRet.names[]", offset + 4, error
@@ -8369,7 +8370,7 @@ class RemoteDomainDefineXmlArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainDefineXmlArgs.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainDefineXmlArgs.xml", offset + 4, error)
             offset = _pad3
@@ -8436,7 +8437,7 @@ class RemoteDomainDefineXmlFlagsArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainDefineXmlFlagsArgs.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainDefineXmlFlagsArgs.xml", offset + 4, error)
             offset = _pad3
@@ -9621,7 +9622,7 @@ class RemoteDomainSetIothreadParamsArgs(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -9674,7 +9675,7 @@ class RemoteDomainSetIothreadParamsArgs(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -9912,7 +9913,7 @@ class RemoteDomainAttachDeviceArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainAttachDeviceArgs.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainAttachDeviceArgs.xml", offset + 4, error)
             offset = _pad3
@@ -9963,7 +9964,7 @@ class RemoteDomainAttachDeviceFlagsArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainAttachDeviceFlagsArgs.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainAttachDeviceFlagsArgs.xml", offset + 4, error)
             offset = _pad3
@@ -10007,7 +10008,7 @@ class RemoteDomainDetachDeviceArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainDetachDeviceArgs.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainDetachDeviceArgs.xml", offset + 4, error)
             offset = _pad3
@@ -10058,7 +10059,7 @@ class RemoteDomainDetachDeviceFlagsArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainDetachDeviceFlagsArgs.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainDetachDeviceFlagsArgs.xml", offset + 4, error)
             offset = _pad3
@@ -10111,7 +10112,7 @@ class RemoteDomainUpdateDeviceFlagsArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainUpdateDeviceFlagsArgs.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainUpdateDeviceFlagsArgs.xml", offset + 4, error)
             offset = _pad3
@@ -10168,7 +10169,7 @@ class RemoteDomainDetachDeviceAliasArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainDetachDeviceAliasArgs.alias", _end2)
             try:
-                obj.alias = str(data[offset + 4 : _end2], "utf-8")
+                obj.alias = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainDetachDeviceAliasArgs.alias", offset + 4, error
@@ -10348,7 +10349,7 @@ class RemoteDomainSetMetadataArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainSetMetadataArgs.metadata", _end2)
                 try:
-                    obj.metadata = str(data[offset + 4 : _end2], "utf-8")
+                    obj.metadata = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainSetMetadataArgs.metadata", offset + 4, error
@@ -10371,7 +10372,7 @@ class RemoteDomainSetMetadataArgs(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainSetMetadataArgs.key", _end5)
                 try:
-                    obj.key = str(data[offset + 4 : _end5], "utf-8")
+                    obj.key = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainSetMetadataArgs.key", offset + 4, error)
                 offset = _pad6
@@ -10392,7 +10393,7 @@ class RemoteDomainSetMetadataArgs(xdr.XdrStruct):
                 if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                     xdr.bad_padding("RemoteDomainSetMetadataArgs.uri", _end8)
                 try:
-                    obj.uri = str(data[offset + 4 : _end8], "utf-8")
+                    obj.uri = _utf8(data[offset + 4 : _end8])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainSetMetadataArgs.uri", offset + 4, error)
                 offset = _pad9
@@ -10464,7 +10465,7 @@ class RemoteDomainGetMetadataArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainGetMetadataArgs.uri", _end2)
                 try:
-                    obj.uri = str(data[offset + 4 : _end2], "utf-8")
+                    obj.uri = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainGetMetadataArgs.uri", offset + 4, error)
                 offset = _pad3
@@ -10504,7 +10505,7 @@ class RemoteDomainGetMetadataRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainGetMetadataRet.metadata", _end2)
             try:
-                obj.metadata = str(data[offset + 4 : _end2], "utf-8")
+                obj.metadata = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainGetMetadataRet.metadata", offset + 4, error)
             offset = _pad3
@@ -10555,7 +10556,7 @@ class RemoteDomainBlockJobAbortArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainBlockJobAbortArgs.path", _end2)
             try:
-                obj.path = str(data[offset + 4 : _end2], "utf-8")
+                obj.path = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockJobAbortArgs.path", offset + 4, error)
             offset = _pad3
@@ -10608,7 +10609,7 @@ class RemoteDomainGetBlockJobInfoArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainGetBlockJobInfoArgs.path", _end2)
             try:
-                obj.path = str(data[offset + 4 : _end2], "utf-8")
+                obj.path = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainGetBlockJobInfoArgs.path", offset + 4, error)
             offset = _pad3
@@ -10705,7 +10706,7 @@ class RemoteDomainBlockJobSetSpeedArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainBlockJobSetSpeedArgs.path", _end2)
             try:
-                obj.path = str(data[offset + 4 : _end2], "utf-8")
+                obj.path = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockJobSetSpeedArgs.path", offset + 4, error)
             offset = _pad3
@@ -10757,7 +10758,7 @@ class RemoteDomainBlockPullArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainBlockPullArgs.path", _end2)
             try:
-                obj.path = str(data[offset + 4 : _end2], "utf-8")
+                obj.path = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockPullArgs.path", offset + 4, error)
             offset = _pad3
@@ -10816,7 +10817,7 @@ class RemoteDomainBlockRebaseArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainBlockRebaseArgs.path", _end2)
             try:
-                obj.path = str(data[offset + 4 : _end2], "utf-8")
+                obj.path = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockRebaseArgs.path", offset + 4, error)
             offset = _pad3
@@ -10835,7 +10836,7 @@ class RemoteDomainBlockRebaseArgs(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainBlockRebaseArgs.base", _end5)
                 try:
-                    obj.base = str(data[offset + 4 : _end5], "utf-8")
+                    obj.base = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainBlockRebaseArgs.base", offset + 4, error)
                 offset = _pad6
@@ -10904,7 +10905,7 @@ class RemoteDomainBlockCopyArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainBlockCopyArgs.path", _end2)
             try:
-                obj.path = str(data[offset + 4 : _end2], "utf-8")
+                obj.path = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockCopyArgs.path", offset + 4, error)
             offset = _pad3
@@ -10920,7 +10921,7 @@ class RemoteDomainBlockCopyArgs(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteDomainBlockCopyArgs.destxml", _end5)
             try:
-                obj.destxml = str(data[offset + 4 : _end5], "utf-8")
+                obj.destxml = _utf8(data[offset + 4 : _end5])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockCopyArgs.destxml", offset + 4, error)
             offset = _pad6
@@ -10952,7 +10953,7 @@ class RemoteDomainBlockCopyArgs(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("RemoteTypedParam.field", _end13)
                 try:
-                    _e8.field = str(data[offset + 4 : _end13], "utf-8")
+                    _e8.field = _utf8(data[offset + 4 : _end13])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad14
@@ -11005,7 +11006,7 @@ class RemoteDomainBlockCopyArgs(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end24)
                     try:
-                        _a22.s = str(data[offset + 4 : _end24], "utf-8")
+                        _a22.s = _utf8(data[offset + 4 : _end24])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad25
@@ -11078,7 +11079,7 @@ class RemoteDomainBlockCommitArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainBlockCommitArgs.disk", _end2)
             try:
-                obj.disk = str(data[offset + 4 : _end2], "utf-8")
+                obj.disk = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockCommitArgs.disk", offset + 4, error)
             offset = _pad3
@@ -11097,7 +11098,7 @@ class RemoteDomainBlockCommitArgs(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainBlockCommitArgs.base", _end5)
                 try:
-                    obj.base = str(data[offset + 4 : _end5], "utf-8")
+                    obj.base = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainBlockCommitArgs.base", offset + 4, error)
                 offset = _pad6
@@ -11118,7 +11119,7 @@ class RemoteDomainBlockCommitArgs(xdr.XdrStruct):
                 if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                     xdr.bad_padding("RemoteDomainBlockCommitArgs.top", _end8)
                 try:
-                    obj.top = str(data[offset + 4 : _end8], "utf-8")
+                    obj.top = _utf8(data[offset + 4 : _end8])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainBlockCommitArgs.top", offset + 4, error)
                 offset = _pad9
@@ -11187,7 +11188,7 @@ class RemoteDomainSetBlockIoTuneArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainSetBlockIoTuneArgs.disk", _end2)
             try:
-                obj.disk = str(data[offset + 4 : _end2], "utf-8")
+                obj.disk = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainSetBlockIoTuneArgs.disk", offset + 4, error)
             offset = _pad3
@@ -11219,7 +11220,7 @@ class RemoteDomainSetBlockIoTuneArgs(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("RemoteTypedParam.field", _end10)
                 try:
-                    _e5.field = str(data[offset + 4 : _end10], "utf-8")
+                    _e5.field = _utf8(data[offset + 4 : _end10])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad11
@@ -11272,7 +11273,7 @@ class RemoteDomainSetBlockIoTuneArgs(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end21)
                     try:
-                        _a19.s = str(data[offset + 4 : _end21], "utf-8")
+                        _a19.s = _utf8(data[offset + 4 : _end21])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad22
@@ -11343,7 +11344,7 @@ class RemoteDomainGetBlockIoTuneArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainGetBlockIoTuneArgs.disk", _end2)
                 try:
-                    obj.disk = str(data[offset + 4 : _end2], "utf-8")
+                    obj.disk = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainGetBlockIoTuneArgs.disk", offset + 4, error
@@ -11415,7 +11416,7 @@ class RemoteDomainGetBlockIoTuneRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -11468,7 +11469,7 @@ class RemoteDomainGetBlockIoTuneRet(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -11587,7 +11588,7 @@ class RemoteDomainGetCpuStatsRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -11640,7 +11641,7 @@ class RemoteDomainGetCpuStatsRet(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -11720,7 +11721,7 @@ class RemoteDomainGetHostnameRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainGetHostnameRet.hostname", _end2)
             try:
-                obj.hostname = str(data[offset + 4 : _end2], "utf-8")
+                obj.hostname = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainGetHostnameRet.hostname", offset + 4, error)
             offset = _pad3
@@ -11824,7 +11825,7 @@ class RemoteConnectListNetworksRet(xdr.XdrStruct):
                 if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
                     xdr.bad_padding("RemoteConnectListNetworksRet.names[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end6], "utf-8")
+                    _e2 = _utf8(data[offset + 4 : _end6])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListNetworksRet.names[]", offset + 4, error
@@ -11941,7 +11942,7 @@ class RemoteConnectListDefinedNetworksRet(xdr.XdrStruct):
                         "RemoteConnectListDefinedNetworksRet.names[]", _end6
                     )
                 try:
-                    _e2 = str(data[offset + 4 : _end6], "utf-8")
+                    _e2 = _utf8(data[offset + 4 : _end6])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListDefinedNetworksRet.names[]", offset + 4, error
@@ -12025,7 +12026,7 @@ class RemoteNetworkLookupByNameArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNetworkLookupByNameArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkLookupByNameArgs.name", offset + 4, error)
             offset = _pad3
@@ -12083,7 +12084,7 @@ class RemoteNetworkCreateXmlArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNetworkCreateXmlArgs.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkCreateXmlArgs.xml", offset + 4, error)
             offset = _pad3
@@ -12150,7 +12151,7 @@ class RemoteNetworkCreateXmlFlagsArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNetworkCreateXmlFlagsArgs.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkCreateXmlFlagsArgs.xml", offset + 4, error)
             offset = _pad3
@@ -12210,7 +12211,7 @@ class RemoteNetworkDefineXmlArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNetworkDefineXmlArgs.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkDefineXmlArgs.xml", offset + 4, error)
             offset = _pad3
@@ -12277,7 +12278,7 @@ class RemoteNetworkDefineXmlFlagsArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNetworkDefineXmlFlagsArgs.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkDefineXmlFlagsArgs.xml", offset + 4, error)
             offset = _pad3
@@ -12395,7 +12396,7 @@ class RemoteNetworkUpdateArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNetworkUpdateArgs.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkUpdateArgs.xml", offset + 4, error)
             offset = _pad3
@@ -12516,7 +12517,7 @@ class RemoteNetworkGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNetworkGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkGetXmlDescRet.xml", offset + 4, error)
             offset = _pad3
@@ -12576,7 +12577,7 @@ class RemoteNetworkGetBridgeNameRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNetworkGetBridgeNameRet.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkGetBridgeNameRet.name", offset + 4, error)
             offset = _pad3
@@ -12772,7 +12773,7 @@ class RemoteConnectListNwfiltersRet(xdr.XdrStruct):
                 if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
                     xdr.bad_padding("RemoteConnectListNwfiltersRet.names[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end6], "utf-8")
+                    _e2 = _utf8(data[offset + 4 : _end6])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListNwfiltersRet.names[]", offset + 4, error
@@ -12856,7 +12857,7 @@ class RemoteNwfilterLookupByNameArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNwfilterLookupByNameArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNwfilterLookupByNameArgs.name", offset + 4, error)
             offset = _pad3
@@ -12914,7 +12915,7 @@ class RemoteNwfilterDefineXmlArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNwfilterDefineXmlArgs.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNwfilterDefineXmlArgs.xml", offset + 4, error)
             offset = _pad3
@@ -12981,7 +12982,7 @@ class RemoteNwfilterDefineXmlFlagsArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNwfilterDefineXmlFlagsArgs.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNwfilterDefineXmlFlagsArgs.xml", offset + 4, error)
             offset = _pad3
@@ -13102,7 +13103,7 @@ class RemoteNwfilterGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNwfilterGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNwfilterGetXmlDescRet.xml", offset + 4, error)
             offset = _pad3
@@ -13206,7 +13207,7 @@ class RemoteConnectListInterfacesRet(xdr.XdrStruct):
                 if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
                     xdr.bad_padding("RemoteConnectListInterfacesRet.names[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end6], "utf-8")
+                    _e2 = _utf8(data[offset + 4 : _end6])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListInterfacesRet.names[]", offset + 4, error
@@ -13328,7 +13329,7 @@ class RemoteConnectListDefinedInterfacesRet(xdr.XdrStruct):
                         "RemoteConnectListDefinedInterfacesRet.names[]", _end6
                     )
                 try:
-                    _e2 = str(data[offset + 4 : _end6], "utf-8")
+                    _e2 = _utf8(data[offset + 4 : _end6])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListDefinedInterfacesRet.names[]",
@@ -13368,7 +13369,7 @@ class RemoteInterfaceLookupByNameArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteInterfaceLookupByNameArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteInterfaceLookupByNameArgs.name", offset + 4, error)
             offset = _pad3
@@ -13432,7 +13433,7 @@ class RemoteInterfaceLookupByMacStringArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteInterfaceLookupByMacStringArgs.mac", _end2)
             try:
-                obj.mac = str(data[offset + 4 : _end2], "utf-8")
+                obj.mac = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteInterfaceLookupByMacStringArgs.mac", offset + 4, error
@@ -13527,7 +13528,7 @@ class RemoteInterfaceGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteInterfaceGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteInterfaceGetXmlDescRet.xml", offset + 4, error)
             offset = _pad3
@@ -13566,7 +13567,7 @@ class RemoteInterfaceDefineXmlArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteInterfaceDefineXmlArgs.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteInterfaceDefineXmlArgs.xml", offset + 4, error)
             offset = _pad3
@@ -13833,7 +13834,7 @@ class RemoteAuthSaslInitRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteAuthSaslInitRet.mechlist", _end2)
             try:
-                obj.mechlist = str(data[offset + 4 : _end2], "utf-8")
+                obj.mechlist = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteAuthSaslInitRet.mechlist", offset + 4, error)
             offset = _pad3
@@ -13876,7 +13877,7 @@ class RemoteAuthSaslStartArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteAuthSaslStartArgs.mech", _end2)
             try:
-                obj.mech = str(data[offset + 4 : _end2], "utf-8")
+                obj.mech = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteAuthSaslStartArgs.mech", offset + 4, error)
             offset = _pad3
@@ -14135,7 +14136,7 @@ class RemoteConnectListStoragePoolsRet(xdr.XdrStruct):
                 if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
                     xdr.bad_padding("RemoteConnectListStoragePoolsRet.names[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end6], "utf-8")
+                    _e2 = _utf8(data[offset + 4 : _end6])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListStoragePoolsRet.names[]", offset + 4, error
@@ -14257,7 +14258,7 @@ class RemoteConnectListDefinedStoragePoolsRet(xdr.XdrStruct):
                         "RemoteConnectListDefinedStoragePoolsRet.names[]", _end6
                     )
                 try:
-                    _e2 = str(data[offset + 4 : _end6], "utf-8")
+                    _e2 = _utf8(data[offset + 4 : _end6])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListDefinedStoragePoolsRet.names[]",
@@ -14323,7 +14324,7 @@ class RemoteConnectFindStoragePoolSourcesArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteConnectFindStoragePoolSourcesArgs.type", _end2)
             try:
-                obj.type = str(data[offset + 4 : _end2], "utf-8")
+                obj.type = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectFindStoragePoolSourcesArgs.type", offset + 4, error
@@ -14355,7 +14356,7 @@ class RemoteConnectFindStoragePoolSourcesArgs(xdr.XdrStruct):
                         "RemoteConnectFindStoragePoolSourcesArgs.srcSpec", _end5
                     )
                 try:
-                    obj.srcSpec = str(data[offset + 4 : _end5], "utf-8")
+                    obj.srcSpec = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectFindStoragePoolSourcesArgs.srcSpec",
@@ -14401,7 +14402,7 @@ class RemoteConnectFindStoragePoolSourcesRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteConnectFindStoragePoolSourcesRet.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectFindStoragePoolSourcesRet.xml", offset + 4, error
@@ -14489,7 +14490,7 @@ class RemoteStoragePoolLookupByNameArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteStoragePoolLookupByNameArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteStoragePoolLookupByNameArgs.name", offset + 4, error
@@ -14610,7 +14611,7 @@ class RemoteStoragePoolLookupByTargetPathArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteStoragePoolLookupByTargetPathArgs.path", _end2)
             try:
-                obj.path = str(data[offset + 4 : _end2], "utf-8")
+                obj.path = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteStoragePoolLookupByTargetPathArgs.path", offset + 4, error
@@ -14679,7 +14680,7 @@ class RemoteStoragePoolCreateXmlArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteStoragePoolCreateXmlArgs.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStoragePoolCreateXmlArgs.xml", offset + 4, error)
             offset = _pad3
@@ -14748,7 +14749,7 @@ class RemoteStoragePoolDefineXmlArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteStoragePoolDefineXmlArgs.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStoragePoolDefineXmlArgs.xml", offset + 4, error)
             offset = _pad3
@@ -15037,7 +15038,7 @@ class RemoteStoragePoolGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteStoragePoolGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStoragePoolGetXmlDescRet.xml", offset + 4, error)
             offset = _pad3
@@ -15336,7 +15337,7 @@ class RemoteStoragePoolListVolumesRet(xdr.XdrStruct):
                 if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
                     xdr.bad_padding("RemoteStoragePoolListVolumesRet.names[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end6], "utf-8")
+                    _e2 = _utf8(data[offset + 4 : _end6])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteStoragePoolListVolumesRet.names[]", offset + 4, error
@@ -15386,7 +15387,7 @@ class RemoteStorageVolLookupByNameArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteStorageVolLookupByNameArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStorageVolLookupByNameArgs.name", offset + 4, error)
             offset = _pad3
@@ -15446,7 +15447,7 @@ class RemoteStorageVolLookupByKeyArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteStorageVolLookupByKeyArgs.key", _end2)
             try:
-                obj.key = str(data[offset + 4 : _end2], "utf-8")
+                obj.key = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStorageVolLookupByKeyArgs.key", offset + 4, error)
             offset = _pad3
@@ -15508,7 +15509,7 @@ class RemoteStorageVolLookupByPathArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteStorageVolLookupByPathArgs.path", _end2)
             try:
-                obj.path = str(data[offset + 4 : _end2], "utf-8")
+                obj.path = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStorageVolLookupByPathArgs.path", offset + 4, error)
             offset = _pad3
@@ -15585,7 +15586,7 @@ class RemoteStorageVolCreateXmlArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteStorageVolCreateXmlArgs.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStorageVolCreateXmlArgs.xml", offset + 4, error)
             offset = _pad3
@@ -15673,7 +15674,7 @@ class RemoteStorageVolCreateXmlFromArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteStorageVolCreateXmlFromArgs.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStorageVolCreateXmlFromArgs.xml", offset + 4, error)
             offset = _pad3
@@ -15881,7 +15882,7 @@ class RemoteStorageVolGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteStorageVolGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStorageVolGetXmlDescRet.xml", offset + 4, error)
             offset = _pad3
@@ -16062,7 +16063,7 @@ class RemoteStorageVolGetPathRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteStorageVolGetPathRet.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStorageVolGetPathRet.name", offset + 4, error)
             offset = _pad3
@@ -16147,7 +16148,7 @@ class RemoteNodeNumOfDevicesArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteNodeNumOfDevicesArgs.cap", _end2)
                 try:
-                    obj.cap = str(data[offset + 4 : _end2], "utf-8")
+                    obj.cap = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNodeNumOfDevicesArgs.cap", offset + 4, error)
                 offset = _pad3
@@ -16226,7 +16227,7 @@ class RemoteNodeListDevicesArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteNodeListDevicesArgs.cap", _end2)
                 try:
-                    obj.cap = str(data[offset + 4 : _end2], "utf-8")
+                    obj.cap = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNodeListDevicesArgs.cap", offset + 4, error)
                 offset = _pad3
@@ -16279,7 +16280,7 @@ class RemoteNodeListDevicesRet(xdr.XdrStruct):
                 if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
                     xdr.bad_padding("RemoteNodeListDevicesRet.names[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end6], "utf-8")
+                    _e2 = _utf8(data[offset + 4 : _end6])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNodeListDevicesRet.names[]", offset + 4, error)
                 offset = _pad7
@@ -16317,7 +16318,7 @@ class RemoteNodeDeviceLookupByNameArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceLookupByNameArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceLookupByNameArgs.name", offset + 4, error)
             offset = _pad3
@@ -16398,7 +16399,7 @@ class RemoteNodeDeviceLookupScsiHostByWwnArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceLookupScsiHostByWwnArgs.wwnn", _end2)
             try:
-                obj.wwnn = str(data[offset + 4 : _end2], "utf-8")
+                obj.wwnn = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteNodeDeviceLookupScsiHostByWwnArgs.wwnn", offset + 4, error
@@ -16421,7 +16422,7 @@ class RemoteNodeDeviceLookupScsiHostByWwnArgs(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteNodeDeviceLookupScsiHostByWwnArgs.wwpn", _end5)
             try:
-                obj.wwpn = str(data[offset + 4 : _end5], "utf-8")
+                obj.wwpn = _utf8(data[offset + 4 : _end5])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteNodeDeviceLookupScsiHostByWwnArgs.wwpn", offset + 4, error
@@ -16492,7 +16493,7 @@ class RemoteNodeDeviceGetXmlDescArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceGetXmlDescArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceGetXmlDescArgs.name", offset + 4, error)
             offset = _pad3
@@ -16528,7 +16529,7 @@ class RemoteNodeDeviceGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceGetXmlDescRet.xml", offset + 4, error)
             offset = _pad3
@@ -16562,7 +16563,7 @@ class RemoteNodeDeviceGetParentArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceGetParentArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceGetParentArgs.name", offset + 4, error)
             offset = _pad3
@@ -16611,7 +16612,7 @@ class RemoteNodeDeviceGetParentRet(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteNodeDeviceGetParentRet.parentName", _end2)
                 try:
-                    obj.parentName = str(data[offset + 4 : _end2], "utf-8")
+                    obj.parentName = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNodeDeviceGetParentRet.parentName", offset + 4, error
@@ -16649,7 +16650,7 @@ class RemoteNodeDeviceNumOfCapsArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceNumOfCapsArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceNumOfCapsArgs.name", offset + 4, error)
             offset = _pad3
@@ -16718,7 +16719,7 @@ class RemoteNodeDeviceListCapsArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceListCapsArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceListCapsArgs.name", offset + 4, error)
             offset = _pad3
@@ -16771,7 +16772,7 @@ class RemoteNodeDeviceListCapsRet(xdr.XdrStruct):
                 if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
                     xdr.bad_padding("RemoteNodeDeviceListCapsRet.names[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end6], "utf-8")
+                    _e2 = _utf8(data[offset + 4 : _end6])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNodeDeviceListCapsRet.names[]", offset + 4, error
@@ -16807,7 +16808,7 @@ class RemoteNodeDeviceDettachArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceDettachArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceDettachArgs.name", offset + 4, error)
             offset = _pad3
@@ -16857,7 +16858,7 @@ class RemoteNodeDeviceDetachFlagsArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceDetachFlagsArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceDetachFlagsArgs.name", offset + 4, error)
             offset = _pad3
@@ -16883,7 +16884,7 @@ class RemoteNodeDeviceDetachFlagsArgs(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteNodeDeviceDetachFlagsArgs.driverName", _end5)
                 try:
-                    obj.driverName = str(data[offset + 4 : _end5], "utf-8")
+                    obj.driverName = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNodeDeviceDetachFlagsArgs.driverName", offset + 4, error
@@ -16923,7 +16924,7 @@ class RemoteNodeDeviceReAttachArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceReAttachArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceReAttachArgs.name", offset + 4, error)
             offset = _pad3
@@ -16955,7 +16956,7 @@ class RemoteNodeDeviceResetArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceResetArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceResetArgs.name", offset + 4, error)
             offset = _pad3
@@ -17000,7 +17001,7 @@ class RemoteNodeDeviceCreateXmlArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceCreateXmlArgs.xml_desc", _end2)
             try:
-                obj.xml_desc = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml_desc = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteNodeDeviceCreateXmlArgs.xml_desc", offset + 4, error
@@ -17062,7 +17063,7 @@ class RemoteNodeDeviceDestroyArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceDestroyArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceDestroyArgs.name", offset + 4, error)
             offset = _pad3
@@ -17107,7 +17108,7 @@ class RemoteNodeDeviceDefineXmlArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceDefineXmlArgs.xml_desc", _end2)
             try:
-                obj.xml_desc = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml_desc = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteNodeDeviceDefineXmlArgs.xml_desc", offset + 4, error
@@ -17178,7 +17179,7 @@ class RemoteNodeDeviceUndefineArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceUndefineArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceUndefineArgs.name", offset + 4, error)
             offset = _pad3
@@ -17219,7 +17220,7 @@ class RemoteNodeDeviceCreateArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceCreateArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceCreateArgs.name", offset + 4, error)
             offset = _pad3
@@ -17257,7 +17258,7 @@ class RemoteNodeDeviceGetAutostartArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceGetAutostartArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceGetAutostartArgs.name", offset + 4, error)
             offset = _pad3
@@ -17331,7 +17332,7 @@ class RemoteNodeDeviceSetAutostartArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceSetAutostartArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceSetAutostartArgs.name", offset + 4, error)
             offset = _pad3
@@ -17369,7 +17370,7 @@ class RemoteNodeDeviceIsPersistentArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceIsPersistentArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceIsPersistentArgs.name", offset + 4, error)
             offset = _pad3
@@ -17431,7 +17432,7 @@ class RemoteNodeDeviceIsActiveArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceIsActiveArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceIsActiveArgs.name", offset + 4, error)
             offset = _pad3
@@ -17656,7 +17657,7 @@ class RemoteConnectDomainXmlFromNativeArgs(xdr.XdrStruct):
                     "RemoteConnectDomainXmlFromNativeArgs.nativeFormat", _end2
                 )
             try:
-                obj.nativeFormat = str(data[offset + 4 : _end2], "utf-8")
+                obj.nativeFormat = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectDomainXmlFromNativeArgs.nativeFormat",
@@ -17685,7 +17686,7 @@ class RemoteConnectDomainXmlFromNativeArgs(xdr.XdrStruct):
                     "RemoteConnectDomainXmlFromNativeArgs.nativeConfig", _end5
                 )
             try:
-                obj.nativeConfig = str(data[offset + 4 : _end5], "utf-8")
+                obj.nativeConfig = _utf8(data[offset + 4 : _end5])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectDomainXmlFromNativeArgs.nativeConfig",
@@ -17735,7 +17736,7 @@ class RemoteConnectDomainXmlFromNativeRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteConnectDomainXmlFromNativeRet.domainXml", _end2)
             try:
-                obj.domainXml = str(data[offset + 4 : _end2], "utf-8")
+                obj.domainXml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectDomainXmlFromNativeRet.domainXml", offset + 4, error
@@ -17797,7 +17798,7 @@ class RemoteConnectDomainXmlToNativeArgs(xdr.XdrStruct):
                     "RemoteConnectDomainXmlToNativeArgs.nativeFormat", _end2
                 )
             try:
-                obj.nativeFormat = str(data[offset + 4 : _end2], "utf-8")
+                obj.nativeFormat = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectDomainXmlToNativeArgs.nativeFormat", offset + 4, error
@@ -17820,7 +17821,7 @@ class RemoteConnectDomainXmlToNativeArgs(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteConnectDomainXmlToNativeArgs.domainXml", _end5)
             try:
-                obj.domainXml = str(data[offset + 4 : _end5], "utf-8")
+                obj.domainXml = _utf8(data[offset + 4 : _end5])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectDomainXmlToNativeArgs.domainXml", offset + 4, error
@@ -17868,7 +17869,7 @@ class RemoteConnectDomainXmlToNativeRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteConnectDomainXmlToNativeRet.nativeConfig", _end2)
             try:
-                obj.nativeConfig = str(data[offset + 4 : _end2], "utf-8")
+                obj.nativeConfig = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectDomainXmlToNativeRet.nativeConfig", offset + 4, error
@@ -17974,7 +17975,7 @@ class RemoteConnectListSecretsRet(xdr.XdrStruct):
                 if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
                     xdr.bad_padding("RemoteConnectListSecretsRet.uuids[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end6], "utf-8")
+                    _e2 = _utf8(data[offset + 4 : _end6])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListSecretsRet.uuids[]", offset + 4, error
@@ -18063,7 +18064,7 @@ class RemoteSecretDefineXmlArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteSecretDefineXmlArgs.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteSecretDefineXmlArgs.xml", offset + 4, error)
             offset = _pad3
@@ -18158,7 +18159,7 @@ class RemoteSecretGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteSecretGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteSecretGetXmlDescRet.xml", offset + 4, error)
             offset = _pad3
@@ -18345,7 +18346,7 @@ class RemoteSecretLookupByUsageArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteSecretLookupByUsageArgs.usageID", _end2)
             try:
-                obj.usageID = str(data[offset + 4 : _end2], "utf-8")
+                obj.usageID = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteSecretLookupByUsageArgs.usageID", offset + 4, error)
             offset = _pad3
@@ -18448,7 +18449,7 @@ class RemoteDomainMigratePrepareTunnelArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainMigratePrepareTunnelArgs.dname", _end2)
                 try:
-                    obj.dname = str(data[offset + 4 : _end2], "utf-8")
+                    obj.dname = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepareTunnelArgs.dname", offset + 4, error
@@ -18475,7 +18476,7 @@ class RemoteDomainMigratePrepareTunnelArgs(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteDomainMigratePrepareTunnelArgs.dom_xml", _end5)
             try:
-                obj.dom_xml = str(data[offset + 4 : _end5], "utf-8")
+                obj.dom_xml = _utf8(data[offset + 4 : _end5])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainMigratePrepareTunnelArgs.dom_xml", offset + 4, error
@@ -18958,7 +18959,7 @@ class RemoteConnectCompareCpuArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteConnectCompareCpuArgs.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteConnectCompareCpuArgs.xml", offset + 4, error)
             offset = _pad3
@@ -19043,7 +19044,7 @@ class RemoteConnectBaselineCpuArgs(xdr.XdrStruct):
                 if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
                     xdr.bad_padding("RemoteConnectBaselineCpuArgs.xmlCPUs[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end6], "utf-8")
+                    _e2 = _utf8(data[offset + 4 : _end6])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectBaselineCpuArgs.xmlCPUs[]", offset + 4, error
@@ -19081,7 +19082,7 @@ class RemoteConnectBaselineCpuRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteConnectBaselineCpuRet.cpu", _end2)
             try:
-                obj.cpu = str(data[offset + 4 : _end2], "utf-8")
+                obj.cpu = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteConnectBaselineCpuRet.cpu", offset + 4, error)
             offset = _pad3
@@ -19276,7 +19277,7 @@ class RemoteDomainGetJobStatsRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -19329,7 +19330,7 @@ class RemoteDomainGetJobStatsRet(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -20153,7 +20154,7 @@ class RemoteDomainEventIoErrorMsg(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainEventIoErrorMsg.srcPath", _end2)
             try:
-                obj.srcPath = str(data[offset + 4 : _end2], "utf-8")
+                obj.srcPath = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainEventIoErrorMsg.srcPath", offset + 4, error)
             offset = _pad3
@@ -20169,7 +20170,7 @@ class RemoteDomainEventIoErrorMsg(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteDomainEventIoErrorMsg.devAlias", _end5)
             try:
-                obj.devAlias = str(data[offset + 4 : _end5], "utf-8")
+                obj.devAlias = _utf8(data[offset + 4 : _end5])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainEventIoErrorMsg.devAlias", offset + 4, error)
             offset = _pad6
@@ -20275,7 +20276,7 @@ class RemoteDomainEventIoErrorReasonMsg(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainEventIoErrorReasonMsg.srcPath", _end2)
             try:
-                obj.srcPath = str(data[offset + 4 : _end2], "utf-8")
+                obj.srcPath = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventIoErrorReasonMsg.srcPath", offset + 4, error
@@ -20295,7 +20296,7 @@ class RemoteDomainEventIoErrorReasonMsg(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteDomainEventIoErrorReasonMsg.devAlias", _end5)
             try:
-                obj.devAlias = str(data[offset + 4 : _end5], "utf-8")
+                obj.devAlias = _utf8(data[offset + 4 : _end5])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventIoErrorReasonMsg.devAlias", offset + 4, error
@@ -20317,7 +20318,7 @@ class RemoteDomainEventIoErrorReasonMsg(xdr.XdrStruct):
             if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                 xdr.bad_padding("RemoteDomainEventIoErrorReasonMsg.reason", _end8)
             try:
-                obj.reason = str(data[offset + 4 : _end8], "utf-8")
+                obj.reason = _utf8(data[offset + 4 : _end8])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventIoErrorReasonMsg.reason", offset + 4, error
@@ -20411,7 +20412,7 @@ class RemoteDomainEventGraphicsAddress(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainEventGraphicsAddress.node", _end2)
             try:
-                obj.node = str(data[offset + 4 : _end2], "utf-8")
+                obj.node = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainEventGraphicsAddress.node", offset + 4, error)
             offset = _pad3
@@ -20429,7 +20430,7 @@ class RemoteDomainEventGraphicsAddress(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteDomainEventGraphicsAddress.service", _end5)
             try:
-                obj.service = str(data[offset + 4 : _end5], "utf-8")
+                obj.service = _utf8(data[offset + 4 : _end5])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventGraphicsAddress.service", offset + 4, error
@@ -20473,7 +20474,7 @@ class RemoteDomainEventGraphicsIdentity(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainEventGraphicsIdentity.type", _end2)
             try:
-                obj.type = str(data[offset + 4 : _end2], "utf-8")
+                obj.type = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventGraphicsIdentity.type", offset + 4, error
@@ -20493,7 +20494,7 @@ class RemoteDomainEventGraphicsIdentity(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteDomainEventGraphicsIdentity.name", _end5)
             try:
-                obj.name = str(data[offset + 4 : _end5], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end5])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventGraphicsIdentity.name", offset + 4, error
@@ -20590,7 +20591,7 @@ class RemoteDomainEventGraphicsMsg(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainEventGraphicsMsg.authScheme", _end2)
             try:
-                obj.authScheme = str(data[offset + 4 : _end2], "utf-8")
+                obj.authScheme = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventGraphicsMsg.authScheme", offset + 4, error
@@ -20624,7 +20625,7 @@ class RemoteDomainEventGraphicsMsg(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("RemoteDomainEventGraphicsIdentity.type", _end10)
                 try:
-                    _e5.type = str(data[offset + 4 : _end10], "utf-8")
+                    _e5.type = _utf8(data[offset + 4 : _end10])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainEventGraphicsIdentity.type", offset + 4, error
@@ -20650,7 +20651,7 @@ class RemoteDomainEventGraphicsMsg(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("RemoteDomainEventGraphicsIdentity.name", _end13)
                 try:
-                    _e5.name = str(data[offset + 4 : _end13], "utf-8")
+                    _e5.name = _utf8(data[offset + 4 : _end13])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainEventGraphicsIdentity.name", offset + 4, error
@@ -20744,7 +20745,7 @@ class RemoteDomainEventBlockJobMsg(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainEventBlockJobMsg.path", _end2)
             try:
-                obj.path = str(data[offset + 4 : _end2], "utf-8")
+                obj.path = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainEventBlockJobMsg.path", offset + 4, error)
             offset = _pad3
@@ -20865,7 +20866,7 @@ class RemoteDomainEventDiskChangeMsg(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainEventDiskChangeMsg.oldSrcPath", _end2)
                 try:
-                    obj.oldSrcPath = str(data[offset + 4 : _end2], "utf-8")
+                    obj.oldSrcPath = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainEventDiskChangeMsg.oldSrcPath", offset + 4, error
@@ -20895,7 +20896,7 @@ class RemoteDomainEventDiskChangeMsg(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainEventDiskChangeMsg.newSrcPath", _end5)
                 try:
-                    obj.newSrcPath = str(data[offset + 4 : _end5], "utf-8")
+                    obj.newSrcPath = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainEventDiskChangeMsg.newSrcPath", offset + 4, error
@@ -20917,7 +20918,7 @@ class RemoteDomainEventDiskChangeMsg(xdr.XdrStruct):
             if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                 xdr.bad_padding("RemoteDomainEventDiskChangeMsg.devAlias", _end8)
             try:
-                obj.devAlias = str(data[offset + 4 : _end8], "utf-8")
+                obj.devAlias = _utf8(data[offset + 4 : _end8])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventDiskChangeMsg.devAlias", offset + 4, error
@@ -21014,7 +21015,7 @@ class RemoteDomainEventTrayChangeMsg(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainEventTrayChangeMsg.devAlias", _end2)
             try:
-                obj.devAlias = str(data[offset + 4 : _end2], "utf-8")
+                obj.devAlias = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventTrayChangeMsg.devAlias", offset + 4, error
@@ -21546,7 +21547,7 @@ class RemoteDomainManagedSaveGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainManagedSaveGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainManagedSaveGetXmlDescRet.xml", offset + 4, error
@@ -21619,7 +21620,7 @@ class RemoteDomainManagedSaveDefineXmlArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainManagedSaveDefineXmlArgs.dxml", _end2)
                 try:
-                    obj.dxml = str(data[offset + 4 : _end2], "utf-8")
+                    obj.dxml = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainManagedSaveDefineXmlArgs.dxml", offset + 4, error
@@ -21680,7 +21681,7 @@ class RemoteDomainSnapshotCreateXmlArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainSnapshotCreateXmlArgs.xml_desc", _end2)
             try:
-                obj.xml_desc = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml_desc = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainSnapshotCreateXmlArgs.xml_desc", offset + 4, error
@@ -21782,7 +21783,7 @@ class RemoteDomainSnapshotGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainSnapshotGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainSnapshotGetXmlDescRet.xml", offset + 4, error)
             offset = _pad3
@@ -21938,7 +21939,7 @@ class RemoteDomainSnapshotListNamesRet(xdr.XdrStruct):
                 if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
                     xdr.bad_padding("RemoteDomainSnapshotListNamesRet.names[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end6], "utf-8")
+                    _e2 = _utf8(data[offset + 4 : _end6])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainSnapshotListNamesRet.names[]", offset + 4, error
@@ -22048,7 +22049,7 @@ class RemoteDomainListAllSnapshotsRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullDomainSnapshot.name", _end7)
                 try:
-                    _e2.name = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.name = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullDomainSnapshot.name", offset + 4, error)
                 offset = _pad8
@@ -22218,7 +22219,7 @@ class RemoteDomainSnapshotListChildrenNamesRet(xdr.XdrStruct):
                         "RemoteDomainSnapshotListChildrenNamesRet.names[]", _end6
                     )
                 try:
-                    _e2 = str(data[offset + 4 : _end6], "utf-8")
+                    _e2 = _utf8(data[offset + 4 : _end6])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainSnapshotListChildrenNamesRet.names[]",
@@ -22337,7 +22338,7 @@ class RemoteDomainSnapshotListAllChildrenRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullDomainSnapshot.name", _end7)
                 try:
-                    _e2.name = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.name = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullDomainSnapshot.name", offset + 4, error)
                 offset = _pad8
@@ -22400,7 +22401,7 @@ class RemoteDomainSnapshotLookupByNameArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainSnapshotLookupByNameArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainSnapshotLookupByNameArgs.name", offset + 4, error
@@ -22878,7 +22879,7 @@ class RemoteDomainOpenConsoleArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainOpenConsoleArgs.dev_name", _end2)
                 try:
-                    obj.dev_name = str(data[offset + 4 : _end2], "utf-8")
+                    obj.dev_name = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainOpenConsoleArgs.dev_name", offset + 4, error
@@ -22943,7 +22944,7 @@ class RemoteDomainOpenChannelArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainOpenChannelArgs.name", _end2)
                 try:
-                    obj.name = str(data[offset + 4 : _end2], "utf-8")
+                    obj.name = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainOpenChannelArgs.name", offset + 4, error)
                 offset = _pad3
@@ -23168,7 +23169,7 @@ class RemoteDomainMigrateBegin3Args(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainMigrateBegin3Args.xmlin", _end2)
                 try:
-                    obj.xmlin = str(data[offset + 4 : _end2], "utf-8")
+                    obj.xmlin = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigrateBegin3Args.xmlin", offset + 4, error
@@ -23195,7 +23196,7 @@ class RemoteDomainMigrateBegin3Args(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainMigrateBegin3Args.dname", _end5)
                 try:
-                    obj.dname = str(data[offset + 4 : _end5], "utf-8")
+                    obj.dname = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigrateBegin3Args.dname", offset + 4, error
@@ -23252,7 +23253,7 @@ class RemoteDomainMigrateBegin3Ret(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteDomainMigrateBegin3Ret.xml", _end5)
             try:
-                obj.xml = str(data[offset + 4 : _end5], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end5])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainMigrateBegin3Ret.xml", offset + 4, error)
             offset = _pad6
@@ -23343,7 +23344,7 @@ class RemoteDomainMigratePrepare3Args(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainMigratePrepare3Args.uri_in", _end5)
                 try:
-                    obj.uri_in = str(data[offset + 4 : _end5], "utf-8")
+                    obj.uri_in = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepare3Args.uri_in", offset + 4, error
@@ -23370,7 +23371,7 @@ class RemoteDomainMigratePrepare3Args(xdr.XdrStruct):
                 if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                     xdr.bad_padding("RemoteDomainMigratePrepare3Args.dname", _end8)
                 try:
-                    obj.dname = str(data[offset + 4 : _end8], "utf-8")
+                    obj.dname = _utf8(data[offset + 4 : _end8])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepare3Args.dname", offset + 4, error
@@ -23394,7 +23395,7 @@ class RemoteDomainMigratePrepare3Args(xdr.XdrStruct):
             if _pad12 != _end11 and data[_end11:_pad12] != xdr.ZEROS[_pad12 - _end11]:
                 xdr.bad_padding("RemoteDomainMigratePrepare3Args.dom_xml", _end11)
             try:
-                obj.dom_xml = str(data[offset + 4 : _end11], "utf-8")
+                obj.dom_xml = _utf8(data[offset + 4 : _end11])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainMigratePrepare3Args.dom_xml", offset + 4, error
@@ -23459,7 +23460,7 @@ class RemoteDomainMigratePrepare3Ret(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainMigratePrepare3Ret.uri_out", _end5)
                 try:
-                    obj.uri_out = str(data[offset + 4 : _end5], "utf-8")
+                    obj.uri_out = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepare3Ret.uri_out", offset + 4, error
@@ -23569,7 +23570,7 @@ class RemoteDomainMigratePrepareTunnel3Args(xdr.XdrStruct):
                         "RemoteDomainMigratePrepareTunnel3Args.dname", _end5
                     )
                 try:
-                    obj.dname = str(data[offset + 4 : _end5], "utf-8")
+                    obj.dname = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepareTunnel3Args.dname", offset + 4, error
@@ -23596,7 +23597,7 @@ class RemoteDomainMigratePrepareTunnel3Args(xdr.XdrStruct):
             if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                 xdr.bad_padding("RemoteDomainMigratePrepareTunnel3Args.dom_xml", _end8)
             try:
-                obj.dom_xml = str(data[offset + 4 : _end8], "utf-8")
+                obj.dom_xml = _utf8(data[offset + 4 : _end8])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainMigratePrepareTunnel3Args.dom_xml", offset + 4, error
@@ -23740,7 +23741,7 @@ class RemoteDomainMigratePerform3Args(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainMigratePerform3Args.xmlin", _end2)
                 try:
-                    obj.xmlin = str(data[offset + 4 : _end2], "utf-8")
+                    obj.xmlin = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePerform3Args.xmlin", offset + 4, error
@@ -23785,7 +23786,7 @@ class RemoteDomainMigratePerform3Args(xdr.XdrStruct):
                 if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                     xdr.bad_padding("RemoteDomainMigratePerform3Args.dconnuri", _end8)
                 try:
-                    obj.dconnuri = str(data[offset + 4 : _end8], "utf-8")
+                    obj.dconnuri = _utf8(data[offset + 4 : _end8])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePerform3Args.dconnuri", offset + 4, error
@@ -23813,7 +23814,7 @@ class RemoteDomainMigratePerform3Args(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("RemoteDomainMigratePerform3Args.uri", _end11)
                 try:
-                    obj.uri = str(data[offset + 4 : _end11], "utf-8")
+                    obj.uri = _utf8(data[offset + 4 : _end11])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePerform3Args.uri", offset + 4, error
@@ -23843,7 +23844,7 @@ class RemoteDomainMigratePerform3Args(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("RemoteDomainMigratePerform3Args.dname", _end14)
                 try:
-                    obj.dname = str(data[offset + 4 : _end14], "utf-8")
+                    obj.dname = _utf8(data[offset + 4 : _end14])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePerform3Args.dname", offset + 4, error
@@ -23952,7 +23953,7 @@ class RemoteDomainMigrateFinish3Args(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainMigrateFinish3Args.dname", _end2)
             try:
-                obj.dname = str(data[offset + 4 : _end2], "utf-8")
+                obj.dname = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainMigrateFinish3Args.dname", offset + 4, error)
             offset = _pad3
@@ -23991,7 +23992,7 @@ class RemoteDomainMigrateFinish3Args(xdr.XdrStruct):
                 if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                     xdr.bad_padding("RemoteDomainMigrateFinish3Args.dconnuri", _end8)
                 try:
-                    obj.dconnuri = str(data[offset + 4 : _end8], "utf-8")
+                    obj.dconnuri = _utf8(data[offset + 4 : _end8])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigrateFinish3Args.dconnuri", offset + 4, error
@@ -24019,7 +24020,7 @@ class RemoteDomainMigrateFinish3Args(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("RemoteDomainMigrateFinish3Args.uri", _end11)
                 try:
-                    obj.uri = str(data[offset + 4 : _end11], "utf-8")
+                    obj.uri = _utf8(data[offset + 4 : _end11])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigrateFinish3Args.uri", offset + 4, error
@@ -24500,7 +24501,7 @@ class RemoteDomainGetDiskErrorsRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteDomainDiskError.disk", _end7)
                 try:
-                    _e2.disk = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.disk = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainDiskError.disk", offset + 4, error)
                 offset = _pad8
@@ -24599,7 +24600,7 @@ class RemoteConnectListAllDomainsRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullDomain.name", _end7)
                 try:
-                    _e2.name = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.name = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullDomain.name", offset + 4, error)
                 offset = _pad8
@@ -24702,7 +24703,7 @@ class RemoteConnectListAllStoragePoolsRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullStoragePool.name", _end7)
                 try:
-                    _e2.name = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.name = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullStoragePool.name", offset + 4, error)
                 offset = _pad8
@@ -24810,7 +24811,7 @@ class RemoteStoragePoolListAllVolumesRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullStorageVol.pool", _end7)
                 try:
-                    _e2.pool = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.pool = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullStorageVol.pool", offset + 4, error)
                 offset = _pad8
@@ -24827,7 +24828,7 @@ class RemoteStoragePoolListAllVolumesRet(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("RemoteNonnullStorageVol.name", _end10)
                 try:
-                    _e2.name = str(data[offset + 4 : _end10], "utf-8")
+                    _e2.name = _utf8(data[offset + 4 : _end10])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullStorageVol.name", offset + 4, error)
                 offset = _pad11
@@ -24844,7 +24845,7 @@ class RemoteStoragePoolListAllVolumesRet(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("RemoteNonnullStorageVol.key", _end13)
                 try:
-                    _e2.key = str(data[offset + 4 : _end13], "utf-8")
+                    _e2.key = _utf8(data[offset + 4 : _end13])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullStorageVol.key", offset + 4, error)
                 offset = _pad14
@@ -24941,7 +24942,7 @@ class RemoteConnectListAllNetworksRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullNetwork.name", _end7)
                 try:
-                    _e2.name = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.name = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullNetwork.name", offset + 4, error)
                 offset = _pad8
@@ -25039,7 +25040,7 @@ class RemoteConnectListAllInterfacesRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullInterface.name", _end7)
                 try:
-                    _e2.name = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.name = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullInterface.name", offset + 4, error)
                 offset = _pad8
@@ -25056,7 +25057,7 @@ class RemoteConnectListAllInterfacesRet(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("RemoteNonnullInterface.mac", _end10)
                 try:
-                    _e2.mac = str(data[offset + 4 : _end10], "utf-8")
+                    _e2.mac = _utf8(data[offset + 4 : _end10])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullInterface.mac", offset + 4, error)
                 offset = _pad11
@@ -25154,7 +25155,7 @@ class RemoteConnectListAllNodeDevicesRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullNodeDevice.name", _end7)
                 try:
-                    _e2.name = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.name = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullNodeDevice.name", offset + 4, error)
                 offset = _pad8
@@ -25251,7 +25252,7 @@ class RemoteConnectListAllNwfiltersRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullNwfilter.name", _end7)
                 try:
-                    _e2.name = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.name = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullNwfilter.name", offset + 4, error)
                 offset = _pad8
@@ -25352,7 +25353,7 @@ class RemoteConnectListAllSecretsRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullSecret.usageID", _end7)
                 try:
-                    _e2.usageID = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.usageID = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullSecret.usageID", offset + 4, error)
                 offset = _pad8
@@ -25422,7 +25423,7 @@ class RemoteNodeSetMemoryParametersArgs(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -25475,7 +25476,7 @@ class RemoteNodeSetMemoryParametersArgs(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -25583,7 +25584,7 @@ class RemoteNodeGetMemoryParametersRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -25636,7 +25637,7 @@ class RemoteNodeGetMemoryParametersRet(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -25772,7 +25773,7 @@ class RemoteDomainFstrimArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainFstrimArgs.mountPoint", _end2)
                 try:
-                    obj.mountPoint = str(data[offset + 4 : _end2], "utf-8")
+                    obj.mountPoint = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainFstrimArgs.mountPoint", offset + 4, error)
                 offset = _pad3
@@ -25951,7 +25952,7 @@ class RemoteDomainMigrateBegin3ParamsArgs(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -26004,7 +26005,7 @@ class RemoteDomainMigrateBegin3ParamsArgs(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -26076,7 +26077,7 @@ class RemoteDomainMigrateBegin3ParamsRet(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteDomainMigrateBegin3ParamsRet.xml", _end5)
             try:
-                obj.xml = str(data[offset + 4 : _end5], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end5])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainMigrateBegin3ParamsRet.xml", offset + 4, error
@@ -26156,7 +26157,7 @@ class RemoteDomainMigratePrepare3ParamsArgs(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -26209,7 +26210,7 @@ class RemoteDomainMigratePrepare3ParamsArgs(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -26318,7 +26319,7 @@ class RemoteDomainMigratePrepare3ParamsRet(xdr.XdrStruct):
                         "RemoteDomainMigratePrepare3ParamsRet.uri_out", _end5
                     )
                 try:
-                    obj.uri_out = str(data[offset + 4 : _end5], "utf-8")
+                    obj.uri_out = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepare3ParamsRet.uri_out",
@@ -26406,7 +26407,7 @@ class RemoteDomainMigratePrepareTunnel3ParamsArgs(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -26459,7 +26460,7 @@ class RemoteDomainMigratePrepareTunnel3ParamsArgs(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -26633,7 +26634,7 @@ class RemoteDomainMigratePerform3ParamsArgs(xdr.XdrStruct):
                         "RemoteDomainMigratePerform3ParamsArgs.dconnuri", _end2
                     )
                 try:
-                    obj.dconnuri = str(data[offset + 4 : _end2], "utf-8")
+                    obj.dconnuri = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePerform3ParamsArgs.dconnuri",
@@ -26671,7 +26672,7 @@ class RemoteDomainMigratePerform3ParamsArgs(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("RemoteTypedParam.field", _end10)
                 try:
-                    _e5.field = str(data[offset + 4 : _end10], "utf-8")
+                    _e5.field = _utf8(data[offset + 4 : _end10])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad11
@@ -26724,7 +26725,7 @@ class RemoteDomainMigratePerform3ParamsArgs(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end21)
                     try:
-                        _a19.s = str(data[offset + 4 : _end21], "utf-8")
+                        _a19.s = _utf8(data[offset + 4 : _end21])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad22
@@ -26874,7 +26875,7 @@ class RemoteDomainMigrateFinish3ParamsArgs(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -26927,7 +26928,7 @@ class RemoteDomainMigrateFinish3ParamsArgs(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -27097,7 +27098,7 @@ class RemoteDomainMigrateConfirm3ParamsArgs(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -27150,7 +27151,7 @@ class RemoteDomainMigrateConfirm3ParamsArgs(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -27231,7 +27232,7 @@ class RemoteDomainEventDeviceRemovedMsg(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainEventDeviceRemovedMsg.devAlias", _end2)
             try:
-                obj.devAlias = str(data[offset + 4 : _end2], "utf-8")
+                obj.devAlias = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventDeviceRemovedMsg.devAlias", offset + 4, error
@@ -27337,7 +27338,7 @@ class RemoteDomainEventBlockJob2Msg(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainEventBlockJob2Msg.dst", _end2)
             try:
-                obj.dst = str(data[offset + 4 : _end2], "utf-8")
+                obj.dst = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainEventBlockJob2Msg.dst", offset + 4, error)
             offset = _pad3
@@ -27420,7 +27421,7 @@ class RemoteDomainEventBlockThresholdMsg(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainEventBlockThresholdMsg.dev", _end2)
             try:
-                obj.dev = str(data[offset + 4 : _end2], "utf-8")
+                obj.dev = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventBlockThresholdMsg.dev", offset + 4, error
@@ -27446,7 +27447,7 @@ class RemoteDomainEventBlockThresholdMsg(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainEventBlockThresholdMsg.path", _end5)
                 try:
-                    obj.path = str(data[offset + 4 : _end5], "utf-8")
+                    obj.path = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainEventBlockThresholdMsg.path", offset + 4, error
@@ -27535,7 +27536,7 @@ class RemoteDomainEventCallbackTunableMsg(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -27588,7 +27589,7 @@ class RemoteDomainEventCallbackTunableMsg(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -27663,7 +27664,7 @@ class RemoteDomainEventCallbackDeviceAddedMsg(xdr.XdrStruct):
                     "RemoteDomainEventCallbackDeviceAddedMsg.devAlias", _end2
                 )
             try:
-                obj.devAlias = str(data[offset + 4 : _end2], "utf-8")
+                obj.devAlias = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventCallbackDeviceAddedMsg.devAlias",
@@ -27745,7 +27746,7 @@ class RemoteConnectGetCpuModelNamesArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteConnectGetCpuModelNamesArgs.arch", _end2)
             try:
-                obj.arch = str(data[offset + 4 : _end2], "utf-8")
+                obj.arch = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectGetCpuModelNamesArgs.arch", offset + 4, error
@@ -27811,7 +27812,7 @@ class RemoteConnectGetCpuModelNamesRet(xdr.XdrStruct):
                 if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
                     xdr.bad_padding("RemoteConnectGetCpuModelNamesRet.models[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end6], "utf-8")
+                    _e2 = _utf8(data[offset + 4 : _end6])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectGetCpuModelNamesRet.models[]", offset + 4, error
@@ -28433,7 +28434,7 @@ class RemoteDomainFsfreezeArgs(xdr.XdrStruct):
                 if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
                     xdr.bad_padding("RemoteDomainFsfreezeArgs.mountpoints[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end6], "utf-8")
+                    _e2 = _utf8(data[offset + 4 : _end6])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainFsfreezeArgs.mountpoints[]", offset + 4, error
@@ -28532,7 +28533,7 @@ class RemoteDomainFsthawArgs(xdr.XdrStruct):
                 if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
                     xdr.bad_padding("RemoteDomainFsthawArgs.mountpoints[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end6], "utf-8")
+                    _e2 = _utf8(data[offset + 4 : _end6])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainFsthawArgs.mountpoints[]", offset + 4, error
@@ -28797,7 +28798,7 @@ class RemoteNetworkDhcpLease(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNetworkDhcpLease.iface", _end2)
             try:
-                obj.iface = str(data[offset + 4 : _end2], "utf-8")
+                obj.iface = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkDhcpLease.iface", offset + 4, error)
             offset = _pad3
@@ -28816,7 +28817,7 @@ class RemoteNetworkDhcpLease(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteNetworkDhcpLease.mac", _end5)
                 try:
-                    obj.mac = str(data[offset + 4 : _end5], "utf-8")
+                    obj.mac = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNetworkDhcpLease.mac", offset + 4, error)
                 offset = _pad6
@@ -28835,7 +28836,7 @@ class RemoteNetworkDhcpLease(xdr.XdrStruct):
                 if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                     xdr.bad_padding("RemoteNetworkDhcpLease.iaid", _end8)
                 try:
-                    obj.iaid = str(data[offset + 4 : _end8], "utf-8")
+                    obj.iaid = _utf8(data[offset + 4 : _end8])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNetworkDhcpLease.iaid", offset + 4, error)
                 offset = _pad9
@@ -28851,7 +28852,7 @@ class RemoteNetworkDhcpLease(xdr.XdrStruct):
             if _pad12 != _end11 and data[_end11:_pad12] != xdr.ZEROS[_pad12 - _end11]:
                 xdr.bad_padding("RemoteNetworkDhcpLease.ipaddr", _end11)
             try:
-                obj.ipaddr = str(data[offset + 4 : _end11], "utf-8")
+                obj.ipaddr = _utf8(data[offset + 4 : _end11])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkDhcpLease.ipaddr", offset + 4, error)
             offset = _pad12
@@ -28875,7 +28876,7 @@ class RemoteNetworkDhcpLease(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("RemoteNetworkDhcpLease.hostname", _end14)
                 try:
-                    obj.hostname = str(data[offset + 4 : _end14], "utf-8")
+                    obj.hostname = _utf8(data[offset + 4 : _end14])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNetworkDhcpLease.hostname", offset + 4, error)
                 offset = _pad15
@@ -28899,7 +28900,7 @@ class RemoteNetworkDhcpLease(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("RemoteNetworkDhcpLease.clientid", _end17)
                 try:
-                    obj.clientid = str(data[offset + 4 : _end17], "utf-8")
+                    obj.clientid = _utf8(data[offset + 4 : _end17])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNetworkDhcpLease.clientid", offset + 4, error)
                 offset = _pad18
@@ -28967,7 +28968,7 @@ class RemoteNetworkGetDhcpLeasesArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteNetworkGetDhcpLeasesArgs.mac", _end2)
                 try:
-                    obj.mac = str(data[offset + 4 : _end2], "utf-8")
+                    obj.mac = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNetworkGetDhcpLeasesArgs.mac", offset + 4, error
@@ -29088,7 +29089,7 @@ class RemoteDomainStatsRecord(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -29141,7 +29142,7 @@ class RemoteDomainStatsRecord(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -29216,7 +29217,7 @@ class RemoteConnectGetAllDomainStatsArgs(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullDomain.name", _end7)
                 try:
-                    _e2.name = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.name = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullDomain.name", offset + 4, error)
                 offset = _pad8
@@ -29360,7 +29361,7 @@ class RemoteDomainFsinfo(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainFsinfo.mountpoint", _end2)
             try:
-                obj.mountpoint = str(data[offset + 4 : _end2], "utf-8")
+                obj.mountpoint = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainFsinfo.mountpoint", offset + 4, error)
             offset = _pad3
@@ -29374,7 +29375,7 @@ class RemoteDomainFsinfo(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteDomainFsinfo.name", _end5)
             try:
-                obj.name = str(data[offset + 4 : _end5], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end5])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainFsinfo.name", offset + 4, error)
             offset = _pad6
@@ -29388,7 +29389,7 @@ class RemoteDomainFsinfo(xdr.XdrStruct):
             if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                 xdr.bad_padding("RemoteDomainFsinfo.fstype", _end8)
             try:
-                obj.fstype = str(data[offset + 4 : _end8], "utf-8")
+                obj.fstype = _utf8(data[offset + 4 : _end8])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainFsinfo.fstype", offset + 4, error)
             offset = _pad9
@@ -29416,7 +29417,7 @@ class RemoteDomainFsinfo(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("RemoteDomainFsinfo.dev_aliases[]", _end15)
                 try:
-                    _e11 = str(data[offset + 4 : _end15], "utf-8")
+                    _e11 = _utf8(data[offset + 4 : _end15])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainFsinfo.dev_aliases[]", offset + 4, error)
                 offset = _pad16
@@ -29544,7 +29545,7 @@ class RemoteDomainIpAddr(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainIpAddr.addr", _end2)
             try:
-                obj.addr = str(data[offset + 4 : _end2], "utf-8")
+                obj.addr = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainIpAddr.addr", offset + 4, error)
             offset = _pad3
@@ -29596,7 +29597,7 @@ class RemoteDomainInterface(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainInterface.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainInterface.name", offset + 4, error)
             offset = _pad3
@@ -29613,7 +29614,7 @@ class RemoteDomainInterface(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainInterface.hwaddr", _end5)
                 try:
-                    obj.hwaddr = str(data[offset + 4 : _end5], "utf-8")
+                    obj.hwaddr = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainInterface.hwaddr", offset + 4, error)
                 offset = _pad6
@@ -29646,7 +29647,7 @@ class RemoteDomainInterface(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("RemoteDomainIpAddr.addr", _end13)
                 try:
-                    _e8.addr = str(data[offset + 4 : _end13], "utf-8")
+                    _e8.addr = _utf8(data[offset + 4 : _end13])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainIpAddr.addr", offset + 4, error)
                 offset = _pad14
@@ -29800,7 +29801,7 @@ class RemoteDomainSetUserPasswordArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainSetUserPasswordArgs.user", _end2)
                 try:
-                    obj.user = str(data[offset + 4 : _end2], "utf-8")
+                    obj.user = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainSetUserPasswordArgs.user", offset + 4, error
@@ -29830,7 +29831,7 @@ class RemoteDomainSetUserPasswordArgs(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainSetUserPasswordArgs.password", _end5)
                 try:
-                    obj.password = str(data[offset + 4 : _end5], "utf-8")
+                    obj.password = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainSetUserPasswordArgs.password", offset + 4, error
@@ -29892,7 +29893,7 @@ class RemoteDomainRenameArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainRenameArgs.new_name", _end2)
                 try:
-                    obj.new_name = str(data[offset + 4 : _end2], "utf-8")
+                    obj.new_name = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainRenameArgs.new_name", offset + 4, error)
                 offset = _pad3
@@ -30056,7 +30057,7 @@ class RemoteDomainEventCallbackJobCompletedMsg(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -30109,7 +30110,7 @@ class RemoteDomainEventCallbackJobCompletedMsg(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -30224,7 +30225,7 @@ class RemoteDomainEventCallbackDeviceRemovalFailedMsg(xdr.XdrStruct):
                     "RemoteDomainEventCallbackDeviceRemovalFailedMsg.devAlias", _end2
                 )
             try:
-                obj.devAlias = str(data[offset + 4 : _end2], "utf-8")
+                obj.devAlias = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventCallbackDeviceRemovalFailedMsg.devAlias",
@@ -30325,7 +30326,7 @@ class RemoteDomainGetGuestVcpusRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -30378,7 +30379,7 @@ class RemoteDomainGetGuestVcpusRet(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -30439,7 +30440,7 @@ class RemoteDomainSetGuestVcpusArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainSetGuestVcpusArgs.cpumap", _end2)
             try:
-                obj.cpumap = str(data[offset + 4 : _end2], "utf-8")
+                obj.cpumap = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainSetGuestVcpusArgs.cpumap", offset + 4, error)
             offset = _pad3
@@ -30488,7 +30489,7 @@ class RemoteDomainSetVcpuArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainSetVcpuArgs.cpumap", _end2)
             try:
-                obj.cpumap = str(data[offset + 4 : _end2], "utf-8")
+                obj.cpumap = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainSetVcpuArgs.cpumap", offset + 4, error)
             offset = _pad3
@@ -30579,7 +30580,7 @@ class RemoteDomainEventCallbackMetadataChangeMsg(xdr.XdrStruct):
                         "RemoteDomainEventCallbackMetadataChangeMsg.nsuri", _end2
                     )
                 try:
-                    obj.nsuri = str(data[offset + 4 : _end2], "utf-8")
+                    obj.nsuri = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainEventCallbackMetadataChangeMsg.nsuri",
@@ -30886,7 +30887,7 @@ class RemoteDomainSetBlockThresholdArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainSetBlockThresholdArgs.dev", _end2)
             try:
-                obj.dev = str(data[offset + 4 : _end2], "utf-8")
+                obj.dev = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainSetBlockThresholdArgs.dev", offset + 4, error)
             offset = _pad3
@@ -31025,7 +31026,7 @@ class RemoteConnectCompareHypervisorCpuArgs(xdr.XdrStruct):
                         "RemoteConnectCompareHypervisorCpuArgs.emulator", _end2
                     )
                 try:
-                    obj.emulator = str(data[offset + 4 : _end2], "utf-8")
+                    obj.emulator = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectCompareHypervisorCpuArgs.emulator",
@@ -31057,7 +31058,7 @@ class RemoteConnectCompareHypervisorCpuArgs(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteConnectCompareHypervisorCpuArgs.arch", _end5)
                 try:
-                    obj.arch = str(data[offset + 4 : _end5], "utf-8")
+                    obj.arch = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectCompareHypervisorCpuArgs.arch", offset + 4, error
@@ -31091,7 +31092,7 @@ class RemoteConnectCompareHypervisorCpuArgs(xdr.XdrStruct):
                         "RemoteConnectCompareHypervisorCpuArgs.machine", _end8
                     )
                 try:
-                    obj.machine = str(data[offset + 4 : _end8], "utf-8")
+                    obj.machine = _utf8(data[offset + 4 : _end8])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectCompareHypervisorCpuArgs.machine",
@@ -31130,7 +31131,7 @@ class RemoteConnectCompareHypervisorCpuArgs(xdr.XdrStruct):
                         "RemoteConnectCompareHypervisorCpuArgs.virttype", _end11
                     )
                 try:
-                    obj.virttype = str(data[offset + 4 : _end11], "utf-8")
+                    obj.virttype = _utf8(data[offset + 4 : _end11])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectCompareHypervisorCpuArgs.virttype",
@@ -31157,7 +31158,7 @@ class RemoteConnectCompareHypervisorCpuArgs(xdr.XdrStruct):
             if _pad15 != _end14 and data[_end14:_pad15] != xdr.ZEROS[_pad15 - _end14]:
                 xdr.bad_padding("RemoteConnectCompareHypervisorCpuArgs.xmlCPU", _end14)
             try:
-                obj.xmlCPU = str(data[offset + 4 : _end14], "utf-8")
+                obj.xmlCPU = _utf8(data[offset + 4 : _end14])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectCompareHypervisorCpuArgs.xmlCPU", offset + 4, error
@@ -31293,7 +31294,7 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
                         "RemoteConnectBaselineHypervisorCpuArgs.emulator", _end2
                     )
                 try:
-                    obj.emulator = str(data[offset + 4 : _end2], "utf-8")
+                    obj.emulator = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectBaselineHypervisorCpuArgs.emulator",
@@ -31327,7 +31328,7 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
                         "RemoteConnectBaselineHypervisorCpuArgs.arch", _end5
                     )
                 try:
-                    obj.arch = str(data[offset + 4 : _end5], "utf-8")
+                    obj.arch = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectBaselineHypervisorCpuArgs.arch", offset + 4, error
@@ -31361,7 +31362,7 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
                         "RemoteConnectBaselineHypervisorCpuArgs.machine", _end8
                     )
                 try:
-                    obj.machine = str(data[offset + 4 : _end8], "utf-8")
+                    obj.machine = _utf8(data[offset + 4 : _end8])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectBaselineHypervisorCpuArgs.machine",
@@ -31400,7 +31401,7 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
                         "RemoteConnectBaselineHypervisorCpuArgs.virttype", _end11
                     )
                 try:
-                    obj.virttype = str(data[offset + 4 : _end11], "utf-8")
+                    obj.virttype = _utf8(data[offset + 4 : _end11])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectBaselineHypervisorCpuArgs.virttype",
@@ -31443,7 +31444,7 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
                         "RemoteConnectBaselineHypervisorCpuArgs.xmlCPUs[]", _end18
                     )
                 try:
-                    _e14 = str(data[offset + 4 : _end18], "utf-8")
+                    _e14 = _utf8(data[offset + 4 : _end18])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectBaselineHypervisorCpuArgs.xmlCPUs[]",
@@ -31489,7 +31490,7 @@ class RemoteConnectBaselineHypervisorCpuRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteConnectBaselineHypervisorCpuRet.cpu", _end2)
             try:
-                obj.cpu = str(data[offset + 4 : _end2], "utf-8")
+                obj.cpu = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectBaselineHypervisorCpuRet.cpu", offset + 4, error
@@ -31583,7 +31584,7 @@ class RemoteNodeGetSevInfoRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -31636,7 +31637,7 @@ class RemoteNodeGetSevInfoRet(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -31742,7 +31743,7 @@ class RemoteDomainGetLaunchSecurityInfoRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -31795,7 +31796,7 @@ class RemoteDomainGetLaunchSecurityInfoRet(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -31883,7 +31884,7 @@ class RemoteDomainSetLaunchSecurityStateArgs(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -31936,7 +31937,7 @@ class RemoteDomainSetLaunchSecurityStateArgs(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -31986,7 +31987,7 @@ class RemoteNwfilterBindingLookupByPortDevArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNwfilterBindingLookupByPortDevArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteNwfilterBindingLookupByPortDevArgs.name", offset + 4, error
@@ -32064,7 +32065,7 @@ class RemoteNwfilterBindingCreateXmlArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNwfilterBindingCreateXmlArgs.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteNwfilterBindingCreateXmlArgs.xml", offset + 4, error
@@ -32202,7 +32203,7 @@ class RemoteNwfilterBindingGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNwfilterBindingGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteNwfilterBindingGetXmlDescRet.xml", offset + 4, error
@@ -32309,7 +32310,7 @@ class RemoteConnectListAllNwfilterBindingsRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullNwfilterBinding.portdev", _end7)
                 try:
-                    _e2.portdev = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.portdev = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNonnullNwfilterBinding.portdev", offset + 4, error
@@ -32335,7 +32336,7 @@ class RemoteConnectListAllNwfilterBindingsRet(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("RemoteNonnullNwfilterBinding.filtername", _end10)
                 try:
-                    _e2.filtername = str(data[offset + 4 : _end10], "utf-8")
+                    _e2.filtername = _utf8(data[offset + 4 : _end10])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNonnullNwfilterBinding.filtername", offset + 4, error
@@ -32417,7 +32418,7 @@ class RemoteConnectGetStoragePoolCapabilitiesRet(xdr.XdrStruct):
                     "RemoteConnectGetStoragePoolCapabilitiesRet.capabilities", _end2
                 )
             try:
-                obj.capabilities = str(data[offset + 4 : _end2], "utf-8")
+                obj.capabilities = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectGetStoragePoolCapabilitiesRet.capabilities",
@@ -32624,7 +32625,7 @@ class RemoteNetworkPortCreateXmlArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNetworkPortCreateXmlArgs.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkPortCreateXmlArgs.xml", offset + 4, error)
             offset = _pad3
@@ -32731,7 +32732,7 @@ class RemoteNetworkPortSetParametersArgs(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -32784,7 +32785,7 @@ class RemoteNetworkPortSetParametersArgs(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -32902,7 +32903,7 @@ class RemoteNetworkPortGetParametersRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -32955,7 +32956,7 @@ class RemoteNetworkPortGetParametersRet(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -33033,7 +33034,7 @@ class RemoteNetworkPortGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNetworkPortGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkPortGetXmlDescRet.xml", offset + 4, error)
             offset = _pad3
@@ -33129,7 +33130,7 @@ class RemoteDomainCheckpointCreateXmlArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainCheckpointCreateXmlArgs.xml_desc", _end2)
             try:
-                obj.xml_desc = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml_desc = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainCheckpointCreateXmlArgs.xml_desc", offset + 4, error
@@ -33239,7 +33240,7 @@ class RemoteDomainCheckpointGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainCheckpointGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainCheckpointGetXmlDescRet.xml", offset + 4, error
@@ -33349,7 +33350,7 @@ class RemoteDomainListAllCheckpointsRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullDomainCheckpoint.name", _end7)
                 try:
-                    _e2.name = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.name = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNonnullDomainCheckpoint.name", offset + 4, error
@@ -33473,7 +33474,7 @@ class RemoteDomainCheckpointListAllChildrenRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullDomainCheckpoint.name", _end7)
                 try:
-                    _e2.name = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.name = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNonnullDomainCheckpoint.name", offset + 4, error
@@ -33541,7 +33542,7 @@ class RemoteDomainCheckpointLookupByNameArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainCheckpointLookupByNameArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainCheckpointLookupByNameArgs.name", offset + 4, error
@@ -33771,7 +33772,7 @@ class RemoteDomainGetGuestInfoRet(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -33824,7 +33825,7 @@ class RemoteDomainGetGuestInfoRet(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -33897,7 +33898,7 @@ class RemoteConnectSetIdentityArgs(xdr.XdrStruct):
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = str(data[offset + 4 : _end7], "utf-8")
+                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
@@ -33950,7 +33951,7 @@ class RemoteConnectSetIdentityArgs(xdr.XdrStruct):
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
                     try:
-                        _a16.s = str(data[offset + 4 : _end18], "utf-8")
+                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
                     offset = _pad19
@@ -34091,7 +34092,7 @@ class RemoteDomainBackupBeginArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainBackupBeginArgs.backup_xml", _end2)
             try:
-                obj.backup_xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.backup_xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainBackupBeginArgs.backup_xml", offset + 4, error
@@ -34119,7 +34120,7 @@ class RemoteDomainBackupBeginArgs(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainBackupBeginArgs.checkpoint_xml", _end5)
                 try:
-                    obj.checkpoint_xml = str(data[offset + 4 : _end5], "utf-8")
+                    obj.checkpoint_xml = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainBackupBeginArgs.checkpoint_xml", offset + 4, error
@@ -34194,7 +34195,7 @@ class RemoteDomainBackupGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainBackupGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = str(data[offset + 4 : _end2], "utf-8")
+                obj.xml = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBackupGetXmlDescRet.xml", offset + 4, error)
             offset = _pad3
@@ -34252,7 +34253,7 @@ class RemoteDomainAuthorizedSshKeysGetArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainAuthorizedSshKeysGetArgs.user", _end2)
             try:
-                obj.user = str(data[offset + 4 : _end2], "utf-8")
+                obj.user = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainAuthorizedSshKeysGetArgs.user", offset + 4, error
@@ -34311,7 +34312,7 @@ class RemoteDomainAuthorizedSshKeysGetRet(xdr.XdrStruct):
                 if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
                     xdr.bad_padding("RemoteDomainAuthorizedSshKeysGetRet.keys[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end6], "utf-8")
+                    _e2 = _utf8(data[offset + 4 : _end6])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainAuthorizedSshKeysGetRet.keys[]", offset + 4, error
@@ -34382,7 +34383,7 @@ class RemoteDomainAuthorizedSshKeysSetArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainAuthorizedSshKeysSetArgs.user", _end2)
             try:
-                obj.user = str(data[offset + 4 : _end2], "utf-8")
+                obj.user = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainAuthorizedSshKeysSetArgs.user", offset + 4, error
@@ -34416,7 +34417,7 @@ class RemoteDomainAuthorizedSshKeysSetArgs(xdr.XdrStruct):
                         "RemoteDomainAuthorizedSshKeysSetArgs.keys[]", _end9
                     )
                 try:
-                    _e5 = str(data[offset + 4 : _end9], "utf-8")
+                    _e5 = _utf8(data[offset + 4 : _end9])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainAuthorizedSshKeysSetArgs.keys[]", offset + 4, error
@@ -34505,7 +34506,7 @@ class RemoteDomainGetMessagesRet(xdr.XdrStruct):
                 if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
                     xdr.bad_padding("RemoteDomainGetMessagesRet.msgs[]", _end6)
                 try:
-                    _e2 = str(data[offset + 4 : _end6], "utf-8")
+                    _e2 = _utf8(data[offset + 4 : _end6])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainGetMessagesRet.msgs[]", offset + 4, error)
                 offset = _pad7
@@ -34622,7 +34623,7 @@ class RemoteDomainEventMemoryDeviceSizeChangeMsg(xdr.XdrStruct):
                     "RemoteDomainEventMemoryDeviceSizeChangeMsg.alias", _end2
                 )
             try:
-                obj.alias = str(data[offset + 4 : _end2], "utf-8")
+                obj.alias = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventMemoryDeviceSizeChangeMsg.alias",
@@ -34677,7 +34678,7 @@ class RemoteDomainFdAssociateArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainFdAssociateArgs.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainFdAssociateArgs.name", offset + 4, error)
             offset = _pad3
@@ -36262,7 +36263,7 @@ def unpack_remote_nonnull_string(data: xdr.Buffer, offset: int = 0) -> tuple[str
         if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
             xdr.bad_padding("RemoteNonnullString", _end2)
         try:
-            value = str(data[offset + 4 : _end2], "utf-8")
+            value = _utf8(data[offset + 4 : _end2])[0]
         except UnicodeDecodeError as error:
             xdr.bad_utf8("RemoteNonnullString", offset + 4, error)
         offset = _pad3
@@ -36301,7 +36302,7 @@ def unpack_remote_string(data: xdr.Buffer, offset: int = 0) -> tuple[str | None,
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteString", _end2)
             try:
-                value = str(data[offset + 4 : _end2], "utf-8")
+                value = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteString", offset + 4, error)
             offset = _pad3

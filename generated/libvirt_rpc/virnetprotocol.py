@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import enum
 import struct
+from codecs import utf_8_decode as _utf8  # no codec lookup per string
 from dataclasses import dataclass
 from typing import Final, Self, TypeAlias
 
@@ -312,7 +313,7 @@ class VirNetMessageNonnullDomain(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("VirNetMessageNonnullDomain.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("VirNetMessageNonnullDomain.name", offset + 4, error)
             offset = _pad3
@@ -350,7 +351,7 @@ class VirNetMessageNonnullNetwork(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("VirNetMessageNonnullNetwork.name", _end2)
             try:
-                obj.name = str(data[offset + 4 : _end2], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("VirNetMessageNonnullNetwork.name", offset + 4, error)
             offset = _pad3
@@ -472,7 +473,7 @@ class VirNetMessageError(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("VirNetMessageError.message", _end2)
                 try:
-                    obj.message = str(data[offset + 4 : _end2], "utf-8")
+                    obj.message = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("VirNetMessageError.message", offset + 4, error)
                 offset = _pad3
@@ -499,7 +500,7 @@ class VirNetMessageError(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("VirNetMessageError.str1", _end5)
                 try:
-                    obj.str1 = str(data[offset + 4 : _end5], "utf-8")
+                    obj.str1 = _utf8(data[offset + 4 : _end5])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("VirNetMessageError.str1", offset + 4, error)
                 offset = _pad6
@@ -518,7 +519,7 @@ class VirNetMessageError(xdr.XdrStruct):
                 if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                     xdr.bad_padding("VirNetMessageError.str2", _end8)
                 try:
-                    obj.str2 = str(data[offset + 4 : _end8], "utf-8")
+                    obj.str2 = _utf8(data[offset + 4 : _end8])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("VirNetMessageError.str2", offset + 4, error)
                 offset = _pad9
@@ -540,7 +541,7 @@ class VirNetMessageError(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("VirNetMessageError.str3", _end11)
                 try:
-                    obj.str3 = str(data[offset + 4 : _end11], "utf-8")
+                    obj.str3 = _utf8(data[offset + 4 : _end11])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("VirNetMessageError.str3", offset + 4, error)
                 offset = _pad12
@@ -624,7 +625,7 @@ def unpack_vir_net_message_nonnull_string(
         if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
             xdr.bad_padding("VirNetMessageNonnullString", _end2)
         try:
-            value = str(data[offset + 4 : _end2], "utf-8")
+            value = _utf8(data[offset + 4 : _end2])[0]
         except UnicodeDecodeError as error:
             xdr.bad_utf8("VirNetMessageNonnullString", offset + 4, error)
         offset = _pad3
@@ -665,7 +666,7 @@ def unpack_vir_net_message_string(
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("VirNetMessageString", _end2)
             try:
-                value = str(data[offset + 4 : _end2], "utf-8")
+                value = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("VirNetMessageString", offset + 4, error)
             offset = _pad3

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import struct
+from codecs import utf_8_decode as _utf8  # no codec lookup per string
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Literal, Self, TypeAlias
 
@@ -211,7 +212,7 @@ class DemoAllTypes(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("DemoAllTypes.name", _end5)
             try:
-                obj.name = str(data[offset + 4 : _end5], "utf-8")
+                obj.name = _utf8(data[offset + 4 : _end5])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("DemoAllTypes.name", offset + 4, error)
             offset = _pad6
@@ -223,7 +224,7 @@ class DemoAllTypes(xdr.XdrStruct):
             if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                 xdr.bad_padding("DemoAllTypes.anything", _end8)
             try:
-                obj.anything = str(data[offset + 4 : _end8], "utf-8")
+                obj.anything = _utf8(data[offset + 4 : _end8])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("DemoAllTypes.anything", offset + 4, error)
             offset = _pad9
@@ -281,7 +282,7 @@ class DemoAllTypes(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("DemoAllTypes.names[]", _end25)
                 try:
-                    _e21 = str(data[offset + 4 : _end25], "utf-8")
+                    _e21 = _utf8(data[offset + 4 : _end25])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("DemoAllTypes.names[]", offset + 4, error)
                 offset = _pad26
@@ -303,7 +304,7 @@ class DemoAllTypes(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("DemoAllTypes.maybe_name", _end28)
                 try:
-                    obj.maybe_name = str(data[offset + 4 : _end28], "utf-8")
+                    obj.maybe_name = _utf8(data[offset + 4 : _end28])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("DemoAllTypes.maybe_name", offset + 4, error)
                 offset = _pad29
@@ -381,7 +382,7 @@ class DemoNode(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("DemoNode.label", _end2)
                 try:
-                    label = str(data[offset + 4 : _end2], "utf-8")
+                    label = _utf8(data[offset + 4 : _end2])[0]
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("DemoNode.label", offset + 4, error)
                 offset = _pad3
@@ -612,7 +613,7 @@ class DemoNumberDefault(DemoNumber):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("DemoNumberDefault.text", _end2)
             try:
-                text = str(data[offset + 4 : _end2], "utf-8")
+                text = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("DemoNumberDefault.text", offset + 4, error)
             offset = _pad3
@@ -869,7 +870,7 @@ def unpack_demo_name(data: xdr.Buffer, offset: int = 0) -> tuple[str, int]:
         if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
             xdr.bad_padding("DemoName", _end2)
         try:
-            value = str(data[offset + 4 : _end2], "utf-8")
+            value = _utf8(data[offset + 4 : _end2])[0]
         except UnicodeDecodeError as error:
             xdr.bad_utf8("DemoName", offset + 4, error)
         offset = _pad3
@@ -908,7 +909,7 @@ def unpack_demo_optional_name(
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("DemoOptionalName", _end2)
             try:
-                value = str(data[offset + 4 : _end2], "utf-8")
+                value = _utf8(data[offset + 4 : _end2])[0]
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("DemoOptionalName", offset + 4, error)
             offset = _pad3

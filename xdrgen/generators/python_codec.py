@@ -368,7 +368,7 @@ class CodecEmitter:
         w(f'    xdr.bad_padding("{path}", {end})')
         if shape.kind == "string":
             w("try:")
-            w(f'    {target} = str(data[offset + 4 : {end}], "utf-8")')
+            w(f"    {target} = _utf8(data[offset + 4 : {end}])[0]")
             w("except UnicodeDecodeError as error:")
             w(f'    xdr.bad_utf8("{path}", offset + 4, error)')
         else:

@@ -522,6 +522,7 @@ class PythonModuleGenerator:
             version=__version__,
             source=source,
             uses_enum=self.uses_enum,
+            uses_utf8="_utf8(" in text,
             typing_names=typing_names,
             imports=imports,
             structs=sorted((name, fmt) for fmt, name in self.structs.formats.items()),
