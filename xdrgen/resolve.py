@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from . import ir
 from .errors import XdrgenError
@@ -22,7 +22,6 @@ from .libvirt_programs import derive_programs
 from .parser import parse_file
 from .resources import prelude_path
 
-T = TypeVar("T")
 _COMMAND_LINE = "<command line>"
 
 _DISCRIMINANT_BUILTINS = {

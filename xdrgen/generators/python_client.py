@@ -77,10 +77,8 @@ class StubModel:
         if spec is None:
             return None
         assert spec.name is not None
-        definition = self.protocol.types[spec.name]
         shape = self.shapes.type_shape(spec, class_name(spec.name))
         self._use(shape)
-        del definition
         return shape.hint
 
     def method(self, procedure: ir.ProcedureDef) -> Method:

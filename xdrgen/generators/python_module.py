@@ -268,11 +268,8 @@ class PythonModuleGenerator:
         data["custom_eq"] = True
 
     # ---- unions
-    def _disc_info(self, body: ir.UnionBody, context: str) -> tuple[Shape, str]:
-        shape = self.shapes.shape(body.discriminant, context)
-        return shape, shape.hint
-
-    def _label_literal(self, shape: Shape, value: int, label: ir.Value) -> str:
+    def _label_literal(self, shape: Shape, value: int) -> str:
+        """A case label as the Python value of the discriminant."""
         if shape.is_bool:
             return "True" if value else "False"
         if shape.enum is not None:
@@ -297,7 +294,8 @@ class PythonModuleGenerator:
         self._claim(name, location)
         assert body.discriminant.name is not None
         disc_field = field_name(body.discriminant.name)
-        disc_shape, disc_hint = self._disc_info(body, name + class_name(body.discriminant.name))
+        disc_shape = self.shapes.shape(body.discriminant, name + class_name(body.discriminant.name))
+        disc_hint = disc_shape.hint
         disc_code = disc_shape.code
         disc_struct = self.structs.name(">" + disc_code)
         arms_data = []
@@ -331,12 +329,12 @@ class PythonModuleGenerator:
             path = f"{arm_name}.{disc_field}"
             if labels is not None and len(labels) == 1:
                 value = labels[0].number
-                arm["fixed_disc"] = self._label_literal(disc_shape, value, labels[0])
+                arm["fixed_disc"] = self._label_literal(disc_shape, value)
                 packed = _packed_literal(disc_code, value)
                 pack(f"out += {packed}")
             else:
                 if labels is not None:
-                    literals = [self._label_literal(disc_shape, l.number, l) for l in labels]
+                    literals = [self._label_literal(disc_shape, label.number) for label in labels]
                     arm["disc_hint"] = f"Literal[{', '.join(literals)}]"
                     allowed = ", ".join(str(l.number) for l in labels)
                     pack(f"if self.{disc_field} not in ({allowed}):")

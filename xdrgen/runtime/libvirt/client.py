@@ -181,9 +181,6 @@ class _Pending:
         return self._lock.acquire(timeout=-1 if timeout is None else timeout)
 
 
-_EOF = object()
-
-
 def _piece(stream: DataStream[Any] | AsyncDataStream[Any], message: Message) -> bytes | int:
     """What a STREAM/STREAM_HOLE message means to the reader: data, the
     length of a hole, or ``b""`` at the end; an ERROR raises."""
