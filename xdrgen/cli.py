@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -119,31 +120,27 @@ def _run(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
-def _target(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from .project import Target, load_config
+def _generate(args: argparse.Namespace) -> int:
+    from .project import Target, generate_files, load_config, write_files
     from .resolve import parse_defines
 
-    if getattr(args, "files", None):
+    if args.files:
         if args.output is None:
-            raise SystemExit("xdrgen generate: error: -o DIR is required with FILE.x arguments")
-        return Target(
+            print("xdrgen generate: error: -o DIR is required with FILE.x arguments", file=sys.stderr)
+            return 2
+        target = Target(
             inputs=tuple(Path(f) for f in args.files),
             package=args.package,
             include_dirs=tuple(args.include_dirs),
             defines=parse_defines(args.defines),
             output=Path(args.output),
         )
-    target = load_config(Path(args.config))
-    return target
-
-
-def _generate(args: argparse.Namespace) -> int:
-    from .project import generate_files, write_files
-
-    target = _target(args)
-    if not args.files and args.output:
-        target = type(target)(**{**target.__dict__, "output": Path(args.output)})
-    directory = target.package_dir if not args.files else Path(args.output)
+        directory = Path(args.output)
+    else:
+        target = load_config(Path(args.config))
+        if args.output:
+            target = dataclasses.replace(target, output=Path(args.output))
+        directory = target.package_dir
     for path in write_files(directory, generate_files(target)):
         print(path)
     return 0
