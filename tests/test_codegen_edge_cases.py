@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -104,3 +105,34 @@ def test_enum_field_refuses_another_enums_member() -> None:
     assert caught.value.path == "VirNetMessageHeader.type"
     # a plain int that is a member's value is fine
     assert vn.VirNetMessageHeader(1, 1, 1, 0, 1, 0).encode()[12:16] == b"\0\0\0\0"
+
+
+RPCSVC = sorted((Path(__file__).resolve().parent.parent.parent / "shared" / "protocols" / "rpcsvc").glob("*.x"))
+
+
+@pytest.mark.parametrize("source", RPCSVC, ids=lambda p: p.name)
+def test_classic_rpcsvc_files_generate_importable_modules(source: Path, tmp_path: Path) -> None:
+    module_name = f"rpcsvc_{source.stem}"
+    (tmp_path / f"{module_name}.py").write_text(generate_python(load(source)))
+    sys.path.insert(0, str(tmp_path))
+    try:
+        module = importlib.import_module(module_name)
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert module.__doc__ and f"from {source.name}" in module.__doc__
+
+
+def test_mount_list_round_trips(tmp_path: Path) -> None:
+    source = RPCSVC[[p.name for p in RPCSVC].index("mount.x")]
+    (tmp_path / "rpcsvc_mount_list.py").write_text(generate_python(load(source)))
+    sys.path.insert(0, str(tmp_path))
+    try:
+        mount = importlib.import_module("rpcsvc_mount_list")
+    finally:
+        sys.path.remove(str(tmp_path))
+    entries = mount.Mountbody("a", "/x", mount.Mountbody("b", "/y", None))
+    assert mount.Mountbody.decode(entries.encode()) == entries
+    # the typedef mountlist (mountbody *) has pack_/unpack_ functions
+    out = bytearray()
+    mount.pack_mountlist(out, entries)
+    assert out[:4] == b"\0\0\0\1" and mount.unpack_mountlist(bytes(out)) == (entries, len(out))
