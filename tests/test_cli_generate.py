@@ -56,3 +56,20 @@ def test_missing_config_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
     assert main(["check", "--config", str(tmp_path / "pyproject.toml")]) == 1
     assert "[tool.xdrgen]: missing table" in capsys.readouterr().err
+
+
+def test_formatting_cache_gives_what_black_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xdrgen.generators import formatting
+
+    code = "x = {  'a':1 }\n"
+    monkeypatch.setenv("XDRGEN_CACHE_DIR", str(tmp_path / "cache"))
+    first = formatting.format_code(code)
+    assert first == 'x = {"a": 1}\n'
+    (entry,) = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    assert entry.read_text() == first
+    assert formatting.format_code(code) == first  # from the cache
+    monkeypatch.setenv("XDRGEN_CACHE_DIR", "")  # no cache at all
+    assert formatting.format_code(code) == first
+    assert len([p for p in (tmp_path / "cache").rglob("*") if p.is_file()]) == 1

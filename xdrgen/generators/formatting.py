@@ -9,8 +9,11 @@ every core.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import black
 
@@ -18,8 +21,46 @@ _MODE = black.Mode(target_versions={black.TargetVersion.PY311})  # type: ignore[
 _PARALLEL_LINES = 4000  # below this, starting workers costs more than it saves
 
 
+def _cache_dir() -> Path | None:
+    """Where formatted chunks are kept: ``$XDRGEN_CACHE_DIR`` (empty: no
+    cache), else ``$XDG_CACHE_HOME/xdrgen`` or ``~/.cache/xdrgen``."""
+    configured = os.environ.get("XDRGEN_CACHE_DIR")
+    if configured is not None:
+        return Path(configured) if configured else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "xdrgen"
+
+
 def format_code(code: str) -> str:
-    return black.format_str(code, mode=_MODE)
+    """black's output for ``code``.  Formatting is the slow part of
+    generating, so results are cached by content (as black caches files):
+    the key covers black's version, the mode and the text, so a hit is
+    exactly what black would print."""
+    cache = _cache_dir()
+    key = hashlib.sha256(f"{black.__version__}\0{_MODE!r}\0{code}".encode()).hexdigest()
+    path = cache / key[:2] / key if cache is not None else None
+    if path is not None:
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError:
+            pass
+    formatted = black.format_str(code, mode=_MODE)
+    if path is not None:
+        _store(path, formatted)
+    return formatted
+
+
+def _store(path: Path, text: str) -> None:
+    """Write atomically (a reader never sees half a file); a cache that
+    cannot be written is simply not used."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except OSError:
+        pass
 
 
 def _chunks(blocks: list[str], count: int) -> list[str]:
