@@ -10,6 +10,7 @@ every core.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import os
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -18,6 +19,7 @@ from pathlib import Path
 import black
 
 _MODE = black.Mode(target_versions={black.TargetVersion.PY311})  # type: ignore[attr-defined]
+_BLACK_VERSION = importlib.metadata.version("black")
 _PARALLEL_LINES = 4000  # below this, starting workers costs more than it saves
 
 
@@ -37,7 +39,7 @@ def format_code(code: str) -> str:
     the key covers black's version, the mode and the text, so a hit is
     exactly what black would print."""
     cache = _cache_dir()
-    key = hashlib.sha256(f"{black.__version__}\0{_MODE!r}\0{code}".encode()).hexdigest()
+    key = hashlib.sha256(f"{_BLACK_VERSION}\0{_MODE!r}\0{code}".encode()).hexdigest()
     path = cache / key[:2] / key if cache is not None else None
     if path is not None:
         try:
