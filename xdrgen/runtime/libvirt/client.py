@@ -890,14 +890,17 @@ class AsyncRpcClient:
 
     async def _read_loop(self) -> None:
         error: LibvirtError
+        decoder = wire.FrameDecoder()
         try:
             while self._closed is None:
-                prefix = await self._reader_stream.readexactly(4)
-                length = wire.parse_length(prefix)
-                frame = prefix + await self._reader_stream.readexactly(length - 4)
-                message = wire.parse_frame(frame)
-                self.last_received = time.monotonic()
-                self._dispatch(message)
+                # one read may hold several replies: decode them all
+                data = await self._reader_stream.read(wire.STREAM_CHUNK)
+                if not data:
+                    raise asyncio.IncompleteReadError(b"", None)
+                decoder.push(data)
+                while (frame := decoder.next_frame()) is not None:
+                    self.last_received = time.monotonic()
+                    self._dispatch(wire.parse_frame(frame))
             return
         except asyncio.IncompleteReadError:
             error = ConnectionClosedError("internal error: End of file while reading data: Input/output error")
