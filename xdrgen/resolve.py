@@ -69,19 +69,6 @@ class Protocol:
     def is_local(self, name: str) -> bool:
         return self.owner.get(name) == self.spec.path
 
-    def resolve_typedefs(self, spec: ir.TypeSpec) -> ir.TypeSpec:
-        """Follow ``typedef T name;`` chains while they are plain aliases."""
-        seen = set()
-        while spec.name is not None and spec.name not in seen:
-            seen.add(spec.name)
-            definition = self.types[spec.name]
-            if not isinstance(definition, ir.TypedefDef):
-                return spec
-            if definition.declaration.kind is not ir.DeclKind.PLAIN:
-                return spec
-            spec = definition.declaration.type
-        return spec
-
 
 def _walk(node: Any, visit: Any) -> Any:
     """Rebuild a tree of IR dataclasses bottom-up, calling ``visit`` on each
@@ -552,26 +539,17 @@ class _Resolver:
                 continue
             versions: dict[int, ir.Location] = {}
             for version in program.versions:
-                number = version.number.number
-                if number in versions:
-                    raise XdrgenError(
-                        version.location,
-                        f"duplicate version number {number} in program "
-                        f"'{program.name}'",
-                        versions[number],
-                    )
-                versions[number] = version.location
+                _claim_number(
+                    versions, version.number.number, version.location,
+                    f"version number {{}} in program '{program.name}'",
+                )  # fmt: skip
                 procedures: dict[int, ir.Location] = {}
                 for procedure in version.procedures:
                     number = procedure.number.number
-                    if number in procedures:
-                        raise XdrgenError(
-                            procedure.location,
-                            f"duplicate procedure number {number} in version "
-                            f"'{version.name}'",
-                            procedures[number],
-                        )
-                    procedures[number] = procedure.location
+                    _claim_number(
+                        procedures, number, procedure.location,
+                        f"procedure number {{}} in version '{version.name}'",
+                    )  # fmt: skip
                     first = self.procedure_numbers[procedure.name]
                     if self._evaluate(first[1]) != number:
                         raise XdrgenError(
@@ -580,6 +558,16 @@ class _Resolver:
                             "different number",
                             first[0],
                         )
+
+
+def _claim_number(
+    seen: dict[int, ir.Location], number: int, location: ir.Location, what: str
+) -> None:
+    """Record a version or procedure number; a repeat is a located error
+    (``what`` has a ``{}`` for the number)."""
+    if number in seen:
+        raise XdrgenError(location, "duplicate " + what.format(number), seen[number])
+    seen[number] = location
 
 
 def _is_tag_alias(definition: ir.Definition) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .python_shapes import MAX_UINT, Shape, ShapeBuilder, UnionInfo
+from .python_shapes import MAX_UINT, Shape, ShapeBuilder
 
 
 @dataclass
@@ -65,6 +65,17 @@ def _hoist(w: Writer, lines: list[str]) -> list[str]:
         w("size = len(data)")
         text = text.replace("len(data)", "size")
     return text.split("\n")
+
+
+def check_default_discriminant(w: Writer, disc: Shape, union: str, raw: str, at: str) -> None:
+    """A default arm takes any discriminant the explicit arms do not, but an
+    enum's must still be one of its values and a bool's 0 or 1."""
+    if disc.enum is not None:
+        w(f"if {raw} not in {_members(disc.enum)}:")
+        w(f'    xdr.bad_value("{union}", {at}, "{disc.enum} value", {raw})')
+    elif disc.is_bool:
+        w(f"if {raw} > 1:")
+        w(f'    xdr.bad_value("{union}", {at}, "bool (0 or 1)", {raw})')
 
 
 def _disc_value(shape: Shape, raw: str) -> str:
@@ -327,7 +338,7 @@ class CodecEmitter:
                 w("else:")
             w.indent()
             if not arm.values:
-                self._check_default_disc(w, info, disc)
+                check_default_discriminant(w, info.disc, info.name, disc, "offset - 4")
             value = w.temp("a")
             w(f"{value} = {arm.cls}.__new__({arm.cls})")
             if arm.disc_stored:
@@ -341,14 +352,6 @@ class CodecEmitter:
             w("else:")
             w(f'    xdr.bad_value("{info.name}", offset - 4, "discriminant", {disc})')
         return True
-
-    def _check_default_disc(self, w: Writer, info: UnionInfo, disc: str) -> None:
-        if info.disc.enum is not None:
-            w(f"if {disc} not in {_members(info.disc.enum)}:")
-            w(f'    xdr.bad_value("{info.name}", offset - 4, "{info.disc.enum} value", {disc})')
-        elif info.disc.is_bool:
-            w(f"if {disc} > 1:")
-            w(f'    xdr.bad_value("{info.name}", offset - 4, "bool (0 or 1)", {disc})')
 
     def _unpack_counted_bytes(self, w: Writer, item: Item) -> None:
         """A string or variable-length opaque, inline (the hot path of most

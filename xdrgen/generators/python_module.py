@@ -15,7 +15,13 @@ from typing import Any
 from .. import __version__, ir
 from ..errors import XdrgenError
 from ..resolve import Protocol
-from .python_codec import CodecEmitter, Item, StructRegistry, Writer
+from .python_codec import (
+    CodecEmitter,
+    Item,
+    StructRegistry,
+    Writer,
+    check_default_discriminant,
+)
 from .python_shapes import (
     Shape,
     ShapeBuilder,
@@ -380,17 +386,9 @@ class PythonModuleGenerator:
         self.shapes.unions[name] = UnionInfo(
             name, disc_shape, disc_field, tuple(arm_infos), body.default is not None
         )
-        disc_check = []
-        if body.default is not None and disc_shape.enum is not None:
-            disc_check = [
-                f"if _disc not in _{disc_shape.enum}_MEMBERS:",
-                f'    xdr.bad_value("{name}", offset, "{disc_shape.enum} value", _disc)',
-            ]
-        elif body.default is not None and disc_shape.is_bool:
-            disc_check = [
-                "if _disc > 1:",
-                f'    xdr.bad_value("{name}", offset, "bool (0 or 1)", _disc)',
-            ]
+        disc_check = Writer()
+        if body.default is not None:
+            check_default_discriminant(disc_check, disc_shape, name, "_disc", "offset")
         fallback = f"``union {c_name}``." if c_name else "An anonymous union."
         union = {
             "name": name,
@@ -401,7 +399,7 @@ class PythonModuleGenerator:
             "disc_struct": disc_struct,
             "arms": arms_data,
             "default": arms_data[-1]["name"] if body.default is not None else None,
-            "disc_check": disc_check,
+            "disc_check": disc_check.lines,
         }
         self.module.blocks.append(render("python/union.j2", union=union))
 

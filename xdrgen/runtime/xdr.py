@@ -157,23 +157,6 @@ def unpack_count(
     return count
 
 
-def unpack_opaque(
-    data: Buffer, offset: int, maximum: int, path: str
-) -> tuple[bytes, int]:
-    """Variable-length opaque data: count, bytes, zero padding."""
-    length = unpack_u32(data, offset, path)
-    if length > maximum:
-        too_long(path, offset, length, maximum)
-    start = offset + 4
-    end = start + length
-    padded = end + (-length & 3)  # padding counts from the item, not the buffer
-    if padded > len(data):
-        truncated(path, start, data)
-    if padded != end and data[end:padded] != ZEROS[padded - end]:
-        raise XdrError("non-zero padding", path=path, offset=end)
-    return bytes(data[start:end]), padded
-
-
 def unpack_fixed_opaque(
     data: Buffer, offset: int, length: int, path: str
 ) -> tuple[bytes, int]:
@@ -184,31 +167,6 @@ def unpack_fixed_opaque(
     if padded != end and data[end:padded] != ZEROS[padded - end]:
         raise XdrError("non-zero padding", path=path, offset=end)
     return bytes(data[offset:end]), padded
-
-
-def unpack_string(
-    data: Buffer, offset: int, maximum: int, path: str
-) -> tuple[str, int]:
-    """A string: like variable opaque data, and the bytes must be UTF-8."""
-    length = unpack_u32(data, offset, path)
-    if length > maximum:
-        too_long(path, offset, length, maximum)
-    start = offset + 4
-    end = start + length
-    padded = end + (-length & 3)  # padding counts from the item, not the buffer
-    if padded > len(data):
-        truncated(path, start, data)
-    if padded != end and data[end:padded] != ZEROS[padded - end]:
-        raise XdrError("non-zero padding", path=path, offset=end)
-    try:
-        text = str(data[start:end], "utf-8")
-    except UnicodeDecodeError as error:
-        raise XdrError(
-            f"string is not UTF-8 ({error.reason})",
-            path=path,
-            offset=start + error.start,
-        ) from None
-    return text, padded
 
 
 def unpack_flag(data: Buffer, offset: int, path: str) -> bool:
@@ -248,11 +206,6 @@ def unpack_array(
     except struct.error:
         truncated(path, offset, data)
     return values, offset + count * size
-
-
-def end_of_data(data: Buffer, offset: int, path: str) -> None:
-    if offset != len(data):
-        trailing(path, offset, data)
 
 
 # ---- encoding -------------------------------------------------------------
@@ -360,12 +313,9 @@ def pack_array(
                     path=f"{path}[{index}]",
                     offset=len(out) + index * size,
                 ) from None
-        raise XdrError(f"cannot encode {values!r}", path=path, offset=len(out)) from None
-
-
-def check_instance(out: bytearray, value: object, cls: type, path: str) -> None:
-    if not isinstance(value, cls):
-        bad_type(path, len(out), cls.__name__, value)
+        raise XdrError(
+            f"cannot encode {values!r}", path=path, offset=len(out)
+        ) from None
 
 
 # ---- base classes of generated types ----------------------------------------

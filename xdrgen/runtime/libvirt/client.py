@@ -118,6 +118,57 @@ class _Router:
         return Event(message.prog, message.proc, name, decoded)
 
 
+def _reply_key(message: Message) -> tuple[int, int, int, int]:
+    return (message.prog, message.vers, message.proc, message.serial)
+
+
+class _Dispatcher:
+    """What both clients do with an incoming message; they supply how a
+    reply is handed to its caller and how a PING is answered."""
+
+    _router: _Router
+    _streams: dict[int, Any]
+    _event_queues: list[Any]  # queue.Queue or asyncio.Queue: both put_nowait
+
+    def _answer_ping(self) -> None:
+        raise NotImplementedError
+
+    def _settle(self, message: Message) -> bool:
+        """Give a reply to the call waiting for it; False if none is."""
+        raise NotImplementedError
+
+    def _dispatch(self, message: Message) -> None:
+        if _is_keepalive(message):
+            if _is_ping(message):
+                self._answer_ping()
+            return
+        kind = message.type
+        if kind in (MessageType.REPLY, MessageType.REPLY_WITH_FDS):
+            for fd in message.fds:
+                os.close(fd)  # no stub returns descriptors yet: do not leak them
+            if not self._settle(message):
+                log.warning("ignoring a reply nobody waits for (serial %d)", message.serial)
+        elif kind in (MessageType.STREAM, MessageType.STREAM_HOLE):
+            stream = self._streams.get(message.serial)
+            if stream is None:
+                log.warning("ignoring stream data for unknown serial %d", message.serial)
+            else:
+                stream._deliver(message)
+        elif kind == MessageType.MESSAGE:
+            event = self._router.event(message)
+            if event is None:
+                return
+            for handler in list(self._router.handlers):
+                try:
+                    handler(event)
+                except Exception:
+                    log.exception("event handler failed")
+            for box in list(self._event_queues):
+                box.put_nowait(event)
+        else:
+            log.warning("ignoring a %s message from the server", kind.name)
+
+
 def _is_ping(message: Message) -> bool:
     return (
         message.prog == wire.KEEPALIVE_PROGRAM
@@ -361,7 +412,7 @@ class DataStream(Generic[R]):
             self.abort()
 
 
-class RpcClient:
+class RpcClient(_Dispatcher):
     """A blocking libvirt RPC connection over a connected byte stream.
 
     Thread-safe: any number of threads may call at once; a reader thread
@@ -564,45 +615,19 @@ class RpcClient:
         if self._closed is None:
             self._shutdown(error)
 
-    def _dispatch(self, message: Message) -> None:
-        if _is_keepalive(message):
-            if _is_ping(message):
-                try:
-                    self._send(_pong())
-                except LibvirtError:
-                    pass
-            return
-        kind = message.type
-        if kind in (MessageType.REPLY, MessageType.REPLY_WITH_FDS):
-            pending = self._pending.get(message.serial)
-            if pending is None or pending.key != (message.prog, message.vers, message.proc, message.serial):
-                log.warning("ignoring a reply nobody waits for (serial %d)", message.serial)
-                return
-            for fd in message.fds:
-                # no stub returns descriptors yet: do not leak them
-                os.close(fd)
-            pending.message = message
-            pending.settle()
-        elif kind in (MessageType.STREAM, MessageType.STREAM_HOLE):
-            with self._lock:
-                stream = self._streams.get(message.serial)
-            if stream is None:
-                log.warning("ignoring stream data for unknown serial %d", message.serial)
-                return
-            stream._deliver(message)
-        elif kind == MessageType.MESSAGE:
-            event = self._router.event(message)
-            if event is None:
-                return
-            for handler in list(self._router.handlers):
-                try:
-                    handler(event)
-                except Exception:
-                    log.exception("event handler failed")
-            for box in list(self._event_queues):
-                box.put(event)
-        else:
-            log.warning("ignoring a %s message from the server", kind.name)
+    def _answer_ping(self) -> None:
+        try:
+            self._send(_pong())
+        except LibvirtError:
+            pass
+
+    def _settle(self, message: Message) -> bool:
+        pending = self._pending.get(message.serial)
+        if pending is None or pending.key != _reply_key(message):
+            return False
+        pending.message = message
+        pending.settle()
+        return True
 
     def _shutdown(self, error: LibvirtError) -> None:
         with self._lock:
@@ -643,6 +668,9 @@ class AsyncDataStream(Generic[R]):
 
     def _forget(self) -> None:
         self._client._streams.pop(self._header[3], None)
+
+    def _deliver(self, message: Message | BaseException) -> None:
+        self._queue.put_nowait(message)
 
     async def _next(self) -> Message:
         async with asyncio.timeout(self._client.timeout):
@@ -722,7 +750,7 @@ class AsyncDataStream(Generic[R]):
             self._client._streams.pop(serial, None)
 
 
-class AsyncRpcClient:
+class AsyncRpcClient(_Dispatcher):
     """The asyncio libvirt RPC connection: a reader task hands replies to the
     awaiting coroutines.  Create it inside a running event loop."""
 
@@ -912,38 +940,16 @@ class AsyncRpcClient:
             error = ConnectionClosedError()
         self._shutdown(error)
 
-    def _dispatch(self, message: Message) -> None:
-        if _is_keepalive(message):
-            if _is_ping(message):
-                self._loop.create_task(self._send_quietly(_pong()))
-            return
-        kind = message.type
-        if kind in (MessageType.REPLY, MessageType.REPLY_WITH_FDS):
-            entry = self._pending.get(message.serial)
-            if entry is None or entry[0] != (message.prog, message.vers, message.proc, message.serial):
-                log.warning("ignoring a reply nobody waits for (serial %d)", message.serial)
-                return
-            if not entry[1].done():
-                entry[1].set_result(message)
-        elif kind in (MessageType.STREAM, MessageType.STREAM_HOLE):
-            stream = self._streams.get(message.serial)
-            if stream is None:
-                log.warning("ignoring stream data for unknown serial %d", message.serial)
-                return
-            stream._queue.put_nowait(message)
-        elif kind == MessageType.MESSAGE:
-            event = self._router.event(message)
-            if event is None:
-                return
-            for handler in list(self._router.handlers):
-                try:
-                    handler(event)
-                except Exception:
-                    log.exception("event handler failed")
-            for box in list(self._event_queues):
-                box.put_nowait(event)
-        else:
-            log.warning("ignoring a %s message from the server", kind.name)
+    def _answer_ping(self) -> None:
+        self._loop.create_task(self._send_quietly(_pong()))
+
+    def _settle(self, message: Message) -> bool:
+        entry = self._pending.get(message.serial)
+        if entry is None or entry[0] != _reply_key(message):
+            return False
+        if not entry[1].done():
+            entry[1].set_result(message)
+        return True
 
     async def _send_quietly(self, frame: bytearray) -> None:
         try:
@@ -959,7 +965,7 @@ class AsyncRpcClient:
             if not future.done():
                 future.set_exception(error)
         for stream in list(self._streams.values()):
-            stream._queue.put_nowait(error)
+            stream._deliver(error)
         for box in list(self._event_queues):
             box.put_nowait(None)
         try:
