@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import enum
 import struct
-from codecs import utf_8_decode as _utf8  # no codec lookup per string
 from dataclasses import dataclass
 from typing import ClassVar, Final, Self, TypeAlias
 
@@ -36,6 +35,7 @@ from xdrgen.runtime import xdr
 
 _S_I = struct.Struct(">I")
 _S_II = struct.Struct(">II")
+_S_Ii = struct.Struct(">Ii")
 _S_Q = struct.Struct(">Q")
 _S_QI = struct.Struct(">QI")
 _S_QqI = struct.Struct(">QqI")
@@ -265,6 +265,7 @@ class AdminTypedParamValueS(AdminTypedParamValue):
     @classmethod
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
                 xdr.too_long("AdminTypedParamValueS.s", offset, _len1, 4194304)
@@ -275,7 +276,7 @@ class AdminTypedParamValueS(AdminTypedParamValue):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("AdminTypedParamValueS.s", _end2)
             try:
-                s = _utf8(data[offset + 4 : _end2])[0]
+                s = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
             offset = _pad3
@@ -302,6 +303,7 @@ class AdminTypedParam(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -310,65 +312,65 @@ class AdminTypedParam(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("AdminTypedParam.field", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("AdminTypedParam.field", _end2)
             try:
-                obj.field = _utf8(data[offset + 4 : _end2])[0]
+                obj.field = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
             offset = _pad3
-            (_d4,) = _S_i.unpack_from(data, offset)
+            _w5, _d4 = _S_Ii.unpack_from(data, offset - 4)
+            if _w5 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("AdminTypedParam.field", _end2)
             offset += 4
             if _d4 == 1:
-                _a5 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
-                (_a5.i,) = _S_i.unpack_from(data, offset)
-                offset += 4
-                obj.value = _a5
-            elif _d4 == 2:
-                _a6 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
-                (_a6.ui,) = _S_I.unpack_from(data, offset)
+                _a6 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
+                (_a6.i,) = _S_i.unpack_from(data, offset)
                 offset += 4
                 obj.value = _a6
-            elif _d4 == 3:
-                _a7 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
-                (_a7.l,) = _S_q.unpack_from(data, offset)
-                offset += 8
+            elif _d4 == 2:
+                _a7 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
+                (_a7.ui,) = _S_I.unpack_from(data, offset)
+                offset += 4
                 obj.value = _a7
-            elif _d4 == 4:
-                _a8 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
-                (_a8.ul,) = _S_Q.unpack_from(data, offset)
+            elif _d4 == 3:
+                _a8 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
+                (_a8.l,) = _S_q.unpack_from(data, offset)
                 offset += 8
                 obj.value = _a8
-            elif _d4 == 5:
-                _a9 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
-                (_a9.d,) = _S_d.unpack_from(data, offset)
+            elif _d4 == 4:
+                _a9 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
+                (_a9.ul,) = _S_Q.unpack_from(data, offset)
                 offset += 8
                 obj.value = _a9
-            elif _d4 == 6:
-                _a10 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
-                (_a10.b,) = _S_i.unpack_from(data, offset)
-                offset += 4
+            elif _d4 == 5:
+                _a10 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
+                (_a10.d,) = _S_d.unpack_from(data, offset)
+                offset += 8
                 obj.value = _a10
+            elif _d4 == 6:
+                _a11 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
+                (_a11.b,) = _S_i.unpack_from(data, offset)
+                offset += 4
+                obj.value = _a11
             elif _d4 == 7:
-                _a11 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
-                (_len12,) = _S_I.unpack_from(data, offset)
-                if _len12 > 4194304:
-                    xdr.too_long("AdminTypedParamValueS.s", offset, _len12, 4194304)
-                _end13 = offset + 4 + _len12
-                _pad14 = _end13 + (-_len12 & 3)
-                if _pad14 > len(data):
+                _a12 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
+                (_len13,) = _S_I.unpack_from(data, offset)
+                if _len13 > 4194304:
+                    xdr.too_long("AdminTypedParamValueS.s", offset, _len13, 4194304)
+                _end14 = offset + 4 + _len13
+                _pad15 = _end14 + (-_len13 & 3)
+                if _pad15 > len(data):
                     xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
                 if (
-                    _pad14 != _end13
-                    and data[_end13:_pad14] != xdr.ZEROS[_pad14 - _end13]
+                    _pad15 != _end14
+                    and data[_end14:_pad15] != xdr.ZEROS[_pad15 - _end14]
                 ):
-                    xdr.bad_padding("AdminTypedParamValueS.s", _end13)
+                    xdr.bad_padding("AdminTypedParamValueS.s", _end14)
                 try:
-                    _a11.s = _utf8(data[offset + 4 : _end13])[0]
+                    _a12.s = _decode(data[offset + 4 : _end14])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
-                offset = _pad14
-                obj.value = _a11
+                offset = _pad15
+                obj.value = _a12
             else:
                 xdr.bad_value("AdminTypedParamValue", offset - 4, "discriminant", _d4)
         except struct.error:
@@ -390,6 +392,7 @@ class AdminNonnullServer(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -401,7 +404,7 @@ class AdminNonnullServer(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("AdminNonnullServer.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("AdminNonnullServer.name", offset + 4, error)
             offset = _pad3
@@ -555,6 +558,7 @@ class AdminConnectListServersRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 4, "AdminConnectListServersRet.servers"
@@ -564,6 +568,7 @@ class AdminConnectListServersRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = AdminNonnullServer.__new__
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(AdminNonnullServer)
@@ -574,10 +579,10 @@ class AdminConnectListServersRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("AdminNonnullServer.name", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                if _pad8 != _end7 and data[_end7:_pad8] != zeros[_pad8 - _end7]:
                     xdr.bad_padding("AdminNonnullServer.name", _end7)
                 try:
-                    _e2.name = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.name = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminNonnullServer.name", offset + 4, error)
                 offset = _pad8
@@ -609,6 +614,7 @@ class AdminConnectLookupServerArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -619,14 +625,14 @@ class AdminConnectLookupServerArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("AdminConnectLookupServerArgs.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("AdminConnectLookupServerArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("AdminConnectLookupServerArgs.name", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("AdminConnectLookupServerArgs.name", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("AdminConnectLookupServerArgs", offset, data)
@@ -723,6 +729,7 @@ class AdminServerGetThreadpoolParametersRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 32, 12, "AdminServerGetThreadpoolParametersRet.params"
@@ -732,10 +739,20 @@ class AdminServerGetThreadpoolParametersRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = AdminTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_AdminTypedParamValueB = AdminTypedParamValueB.__new__
+            _new_AdminTypedParamValueD = AdminTypedParamValueD.__new__
+            _new_AdminTypedParamValueI = AdminTypedParamValueI.__new__
+            _new_AdminTypedParamValueL = AdminTypedParamValueL.__new__
+            _new_AdminTypedParamValueS = AdminTypedParamValueS.__new__
+            _new_AdminTypedParamValueUi = AdminTypedParamValueUi.__new__
+            _new_AdminTypedParamValueUl = AdminTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(AdminTypedParam)
@@ -746,65 +763,65 @@ class AdminServerGetThreadpoolParametersRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("AdminTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("AdminTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("AdminTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_AdminTypedParamValueI(AdminTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_AdminTypedParamValueUi(AdminTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_AdminTypedParamValueL(AdminTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_AdminTypedParamValueUl(AdminTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_AdminTypedParamValueD(AdminTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_AdminTypedParamValueB(AdminTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
-                        xdr.too_long("AdminTypedParamValueS.s", offset, _len17, 4194304)
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _a17 = _new_AdminTypedParamValueS(AdminTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
+                        xdr.too_long("AdminTypedParamValueS.s", offset, _len18, 4194304)
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("AdminTypedParamValueS.s", _end18)
+                        xdr.bad_padding("AdminTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "AdminTypedParamValue", offset - 4, "discriminant", _d9
@@ -861,6 +878,7 @@ class AdminServerSetThreadpoolParametersArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.srv, offset = AdminNonnullServer.unpack_from(data, offset)
             _n1 = xdr.unpack_count(
@@ -871,10 +889,20 @@ class AdminServerSetThreadpoolParametersArgs(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = AdminTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_AdminTypedParamValueB = AdminTypedParamValueB.__new__
+            _new_AdminTypedParamValueD = AdminTypedParamValueD.__new__
+            _new_AdminTypedParamValueI = AdminTypedParamValueI.__new__
+            _new_AdminTypedParamValueL = AdminTypedParamValueL.__new__
+            _new_AdminTypedParamValueS = AdminTypedParamValueS.__new__
+            _new_AdminTypedParamValueUi = AdminTypedParamValueUi.__new__
+            _new_AdminTypedParamValueUl = AdminTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(AdminTypedParam)
@@ -885,65 +913,65 @@ class AdminServerSetThreadpoolParametersArgs(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("AdminTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("AdminTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("AdminTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_AdminTypedParamValueI(AdminTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_AdminTypedParamValueUi(AdminTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_AdminTypedParamValueL(AdminTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_AdminTypedParamValueUl(AdminTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_AdminTypedParamValueD(AdminTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_AdminTypedParamValueB(AdminTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
-                        xdr.too_long("AdminTypedParamValueS.s", offset, _len17, 4194304)
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _a17 = _new_AdminTypedParamValueS(AdminTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
+                        xdr.too_long("AdminTypedParamValueS.s", offset, _len18, 4194304)
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("AdminTypedParamValueS.s", _end18)
+                        xdr.bad_padding("AdminTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "AdminTypedParamValue", offset - 4, "discriminant", _d9
@@ -1166,6 +1194,7 @@ class AdminClientGetInfoRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(data, offset, 64, 12, "AdminClientGetInfoRet.params")
             offset += 4
@@ -1173,10 +1202,20 @@ class AdminClientGetInfoRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = AdminTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_AdminTypedParamValueB = AdminTypedParamValueB.__new__
+            _new_AdminTypedParamValueD = AdminTypedParamValueD.__new__
+            _new_AdminTypedParamValueI = AdminTypedParamValueI.__new__
+            _new_AdminTypedParamValueL = AdminTypedParamValueL.__new__
+            _new_AdminTypedParamValueS = AdminTypedParamValueS.__new__
+            _new_AdminTypedParamValueUi = AdminTypedParamValueUi.__new__
+            _new_AdminTypedParamValueUl = AdminTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(AdminTypedParam)
@@ -1187,65 +1226,65 @@ class AdminClientGetInfoRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("AdminTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("AdminTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("AdminTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_AdminTypedParamValueI(AdminTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_AdminTypedParamValueUi(AdminTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_AdminTypedParamValueL(AdminTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_AdminTypedParamValueUl(AdminTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_AdminTypedParamValueD(AdminTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_AdminTypedParamValueB(AdminTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
-                        xdr.too_long("AdminTypedParamValueS.s", offset, _len17, 4194304)
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _a17 = _new_AdminTypedParamValueS(AdminTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
+                        xdr.too_long("AdminTypedParamValueS.s", offset, _len18, 4194304)
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("AdminTypedParamValueS.s", _end18)
+                        xdr.bad_padding("AdminTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "AdminTypedParamValue", offset - 4, "discriminant", _d9
@@ -1346,6 +1385,7 @@ class AdminServerGetClientLimitsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 32, 12, "AdminServerGetClientLimitsRet.params"
@@ -1355,10 +1395,20 @@ class AdminServerGetClientLimitsRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = AdminTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_AdminTypedParamValueB = AdminTypedParamValueB.__new__
+            _new_AdminTypedParamValueD = AdminTypedParamValueD.__new__
+            _new_AdminTypedParamValueI = AdminTypedParamValueI.__new__
+            _new_AdminTypedParamValueL = AdminTypedParamValueL.__new__
+            _new_AdminTypedParamValueS = AdminTypedParamValueS.__new__
+            _new_AdminTypedParamValueUi = AdminTypedParamValueUi.__new__
+            _new_AdminTypedParamValueUl = AdminTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(AdminTypedParam)
@@ -1369,65 +1419,65 @@ class AdminServerGetClientLimitsRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("AdminTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("AdminTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("AdminTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_AdminTypedParamValueI(AdminTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_AdminTypedParamValueUi(AdminTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_AdminTypedParamValueL(AdminTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_AdminTypedParamValueUl(AdminTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_AdminTypedParamValueD(AdminTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_AdminTypedParamValueB(AdminTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
-                        xdr.too_long("AdminTypedParamValueS.s", offset, _len17, 4194304)
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _a17 = _new_AdminTypedParamValueS(AdminTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
+                        xdr.too_long("AdminTypedParamValueS.s", offset, _len18, 4194304)
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("AdminTypedParamValueS.s", _end18)
+                        xdr.bad_padding("AdminTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "AdminTypedParamValue", offset - 4, "discriminant", _d9
@@ -1479,6 +1529,7 @@ class AdminServerSetClientLimitsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.srv, offset = AdminNonnullServer.unpack_from(data, offset)
             _n1 = xdr.unpack_count(
@@ -1489,10 +1540,20 @@ class AdminServerSetClientLimitsArgs(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = AdminTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_AdminTypedParamValueB = AdminTypedParamValueB.__new__
+            _new_AdminTypedParamValueD = AdminTypedParamValueD.__new__
+            _new_AdminTypedParamValueI = AdminTypedParamValueI.__new__
+            _new_AdminTypedParamValueL = AdminTypedParamValueL.__new__
+            _new_AdminTypedParamValueS = AdminTypedParamValueS.__new__
+            _new_AdminTypedParamValueUi = AdminTypedParamValueUi.__new__
+            _new_AdminTypedParamValueUl = AdminTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(AdminTypedParam)
@@ -1503,65 +1564,65 @@ class AdminServerSetClientLimitsArgs(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("AdminTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("AdminTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("AdminTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_AdminTypedParamValueI(AdminTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_AdminTypedParamValueUi(AdminTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_AdminTypedParamValueL(AdminTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_AdminTypedParamValueUl(AdminTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_AdminTypedParamValueD(AdminTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_AdminTypedParamValueB(AdminTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
-                        xdr.too_long("AdminTypedParamValueS.s", offset, _len17, 4194304)
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _a17 = _new_AdminTypedParamValueS(AdminTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
+                        xdr.too_long("AdminTypedParamValueS.s", offset, _len18, 4194304)
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("AdminTypedParamValueS.s", _end18)
+                        xdr.bad_padding("AdminTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "AdminTypedParamValue", offset - 4, "discriminant", _d9
@@ -1659,6 +1720,7 @@ class AdminConnectGetLoggingOutputsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -1671,16 +1733,16 @@ class AdminConnectGetLoggingOutputsRet(xdr.XdrStruct):
                 xdr.truncated(
                     "AdminConnectGetLoggingOutputsRet.outputs", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("AdminConnectGetLoggingOutputsRet.outputs", _end2)
             try:
-                obj.outputs = _utf8(data[offset + 4 : _end2])[0]
+                obj.outputs = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "AdminConnectGetLoggingOutputsRet.outputs", offset + 4, error
                 )
             offset = _pad3
-            (obj.noutputs,) = _S_I.unpack_from(data, offset)
+            _w4, obj.noutputs = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("AdminConnectGetLoggingOutputsRet.outputs", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("AdminConnectGetLoggingOutputsRet", offset, data)
@@ -1741,6 +1803,7 @@ class AdminConnectGetLoggingFiltersRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.filters = None
             if xdr.unpack_flag(
@@ -1764,7 +1827,7 @@ class AdminConnectGetLoggingFiltersRet(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("AdminConnectGetLoggingFiltersRet.filters", _end2)
                 try:
-                    obj.filters = _utf8(data[offset + 4 : _end2])[0]
+                    obj.filters = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "AdminConnectGetLoggingFiltersRet.filters", offset + 4, error
@@ -1805,6 +1868,7 @@ class AdminConnectSetLoggingOutputsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.outputs = None
             if xdr.unpack_flag(
@@ -1828,7 +1892,7 @@ class AdminConnectSetLoggingOutputsArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("AdminConnectSetLoggingOutputsArgs.outputs", _end2)
                 try:
-                    obj.outputs = _utf8(data[offset + 4 : _end2])[0]
+                    obj.outputs = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "AdminConnectSetLoggingOutputsArgs.outputs", offset + 4, error
@@ -1869,6 +1933,7 @@ class AdminConnectSetLoggingFiltersArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.filters = None
             if xdr.unpack_flag(
@@ -1892,7 +1957,7 @@ class AdminConnectSetLoggingFiltersArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("AdminConnectSetLoggingFiltersArgs.filters", _end2)
                 try:
-                    obj.filters = _utf8(data[offset + 4 : _end2])[0]
+                    obj.filters = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "AdminConnectSetLoggingFiltersArgs.filters", offset + 4, error
@@ -2021,6 +2086,7 @@ def pack_admin_nonnull_string(out: bytearray, value: str) -> None:
 
 def unpack_admin_nonnull_string(data: xdr.Buffer, offset: int = 0) -> tuple[str, int]:
     try:
+        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
         (_len1,) = _S_I.unpack_from(data, offset)
         if _len1 > 4194304:
             xdr.too_long("AdminNonnullString", offset, _len1, 4194304)
@@ -2031,7 +2097,7 @@ def unpack_admin_nonnull_string(data: xdr.Buffer, offset: int = 0) -> tuple[str,
         if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
             xdr.bad_padding("AdminNonnullString", _end2)
         try:
-            value = _utf8(data[offset + 4 : _end2])[0]
+            value = _decode(data[offset + 4 : _end2])
         except UnicodeDecodeError as error:
             xdr.bad_utf8("AdminNonnullString", offset + 4, error)
         offset = _pad3
@@ -2057,6 +2123,7 @@ def pack_admin_string(out: bytearray, value: str | None) -> None:
 
 def unpack_admin_string(data: xdr.Buffer, offset: int = 0) -> tuple[str | None, int]:
     try:
+        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
         value: str | None = None
         if xdr.unpack_flag(data, offset, "AdminString"):
             offset += 4
@@ -2070,7 +2137,7 @@ def unpack_admin_string(data: xdr.Buffer, offset: int = 0) -> tuple[str | None, 
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("AdminString", _end2)
             try:
-                value = _utf8(data[offset + 4 : _end2])[0]
+                value = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("AdminString", offset + 4, error)
             offset = _pad3

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 import struct
-from codecs import utf_8_decode as _utf8  # no codec lookup per string
 from dataclasses import dataclass
 from typing import Final, Self, TypeAlias
 
@@ -18,6 +17,7 @@ from xdrgen.runtime import xdr
 _S_16s = struct.Struct(">16s")
 _S_I = struct.Struct(">I")
 _S_II = struct.Struct(">II")
+_S_III = struct.Struct(">III")
 
 
 #: Length of long, but not unbounded, strings.
@@ -53,6 +53,7 @@ class VirLockSpaceProtocolOwner(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (obj.uuid,) = _S_16s.unpack_from(data, offset)
             offset += 16
@@ -63,14 +64,14 @@ class VirLockSpaceProtocolOwner(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("VirLockSpaceProtocolOwner.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("VirLockSpaceProtocolOwner.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("VirLockSpaceProtocolOwner.name", offset + 4, error)
             offset = _pad3
-            obj.id, obj.pid = _S_II.unpack_from(data, offset)
+            _w4, obj.id, obj.pid = _S_III.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("VirLockSpaceProtocolOwner.name", _end2)
             offset += 8
         except struct.error:
             xdr.truncated("VirLockSpaceProtocolOwner", offset, data)
@@ -156,6 +157,7 @@ class VirLockSpaceProtocolNewArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 65536:
@@ -164,14 +166,14 @@ class VirLockSpaceProtocolNewArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("VirLockSpaceProtocolNewArgs.path", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("VirLockSpaceProtocolNewArgs.path", _end2)
             try:
-                obj.path = _utf8(data[offset + 4 : _end2])[0]
+                obj.path = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("VirLockSpaceProtocolNewArgs.path", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("VirLockSpaceProtocolNewArgs.path", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("VirLockSpaceProtocolNewArgs", offset, data)
@@ -206,6 +208,7 @@ class VirLockSpaceProtocolCreateResourceArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 65536:
@@ -221,7 +224,7 @@ class VirLockSpaceProtocolCreateResourceArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("VirLockSpaceProtocolCreateResourceArgs.path", _end2)
             try:
-                obj.path = _utf8(data[offset + 4 : _end2])[0]
+                obj.path = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolCreateResourceArgs.path", offset + 4, error
@@ -238,16 +241,16 @@ class VirLockSpaceProtocolCreateResourceArgs(xdr.XdrStruct):
                 xdr.truncated(
                     "VirLockSpaceProtocolCreateResourceArgs.name", offset + 4, data
                 )
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("VirLockSpaceProtocolCreateResourceArgs.name", _end5)
             try:
-                obj.name = _utf8(data[offset + 4 : _end5])[0]
+                obj.name = _decode(data[offset + 4 : _end5])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolCreateResourceArgs.name", offset + 4, error
                 )
             offset = _pad6
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w7 & xdr.PAD_MASKS[_len4 & 3]:
+                xdr.bad_padding("VirLockSpaceProtocolCreateResourceArgs.name", _end5)
             offset += 4
         except struct.error:
             xdr.truncated("VirLockSpaceProtocolCreateResourceArgs", offset, data)
@@ -282,6 +285,7 @@ class VirLockSpaceProtocolDeleteResourceArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 65536:
@@ -297,7 +301,7 @@ class VirLockSpaceProtocolDeleteResourceArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("VirLockSpaceProtocolDeleteResourceArgs.path", _end2)
             try:
-                obj.path = _utf8(data[offset + 4 : _end2])[0]
+                obj.path = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolDeleteResourceArgs.path", offset + 4, error
@@ -314,16 +318,16 @@ class VirLockSpaceProtocolDeleteResourceArgs(xdr.XdrStruct):
                 xdr.truncated(
                     "VirLockSpaceProtocolDeleteResourceArgs.name", offset + 4, data
                 )
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("VirLockSpaceProtocolDeleteResourceArgs.name", _end5)
             try:
-                obj.name = _utf8(data[offset + 4 : _end5])[0]
+                obj.name = _decode(data[offset + 4 : _end5])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolDeleteResourceArgs.name", offset + 4, error
                 )
             offset = _pad6
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w7 & xdr.PAD_MASKS[_len4 & 3]:
+                xdr.bad_padding("VirLockSpaceProtocolDeleteResourceArgs.name", _end5)
             offset += 4
         except struct.error:
             xdr.truncated("VirLockSpaceProtocolDeleteResourceArgs", offset, data)
@@ -358,6 +362,7 @@ class VirLockSpaceProtocolAcquireResourceArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 65536:
@@ -373,7 +378,7 @@ class VirLockSpaceProtocolAcquireResourceArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("VirLockSpaceProtocolAcquireResourceArgs.path", _end2)
             try:
-                obj.path = _utf8(data[offset + 4 : _end2])[0]
+                obj.path = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolAcquireResourceArgs.path", offset + 4, error
@@ -390,16 +395,16 @@ class VirLockSpaceProtocolAcquireResourceArgs(xdr.XdrStruct):
                 xdr.truncated(
                     "VirLockSpaceProtocolAcquireResourceArgs.name", offset + 4, data
                 )
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("VirLockSpaceProtocolAcquireResourceArgs.name", _end5)
             try:
-                obj.name = _utf8(data[offset + 4 : _end5])[0]
+                obj.name = _decode(data[offset + 4 : _end5])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolAcquireResourceArgs.name", offset + 4, error
                 )
             offset = _pad6
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w7 & xdr.PAD_MASKS[_len4 & 3]:
+                xdr.bad_padding("VirLockSpaceProtocolAcquireResourceArgs.name", _end5)
             offset += 4
         except struct.error:
             xdr.truncated("VirLockSpaceProtocolAcquireResourceArgs", offset, data)
@@ -434,6 +439,7 @@ class VirLockSpaceProtocolReleaseResourceArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 65536:
@@ -449,7 +455,7 @@ class VirLockSpaceProtocolReleaseResourceArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("VirLockSpaceProtocolReleaseResourceArgs.path", _end2)
             try:
-                obj.path = _utf8(data[offset + 4 : _end2])[0]
+                obj.path = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolReleaseResourceArgs.path", offset + 4, error
@@ -466,16 +472,16 @@ class VirLockSpaceProtocolReleaseResourceArgs(xdr.XdrStruct):
                 xdr.truncated(
                     "VirLockSpaceProtocolReleaseResourceArgs.name", offset + 4, data
                 )
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("VirLockSpaceProtocolReleaseResourceArgs.name", _end5)
             try:
-                obj.name = _utf8(data[offset + 4 : _end5])[0]
+                obj.name = _decode(data[offset + 4 : _end5])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolReleaseResourceArgs.name", offset + 4, error
                 )
             offset = _pad6
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w7 & xdr.PAD_MASKS[_len4 & 3]:
+                xdr.bad_padding("VirLockSpaceProtocolReleaseResourceArgs.name", _end5)
             offset += 4
         except struct.error:
             xdr.truncated("VirLockSpaceProtocolReleaseResourceArgs", offset, data)
@@ -496,6 +502,7 @@ class VirLockSpaceProtocolCreateLockSpaceArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 65536:
@@ -511,7 +518,7 @@ class VirLockSpaceProtocolCreateLockSpaceArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("VirLockSpaceProtocolCreateLockSpaceArgs.path", _end2)
             try:
-                obj.path = _utf8(data[offset + 4 : _end2])[0]
+                obj.path = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolCreateLockSpaceArgs.path", offset + 4, error
@@ -597,6 +604,7 @@ def unpack_vir_lock_space_protocol_non_null_string(
     data: xdr.Buffer, offset: int = 0
 ) -> tuple[str, int]:
     try:
+        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
         (_len1,) = _S_I.unpack_from(data, offset)
         if _len1 > 65536:
             xdr.too_long("VirLockSpaceProtocolNonNullString", offset, _len1, 65536)
@@ -607,7 +615,7 @@ def unpack_vir_lock_space_protocol_non_null_string(
         if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
             xdr.bad_padding("VirLockSpaceProtocolNonNullString", _end2)
         try:
-            value = _utf8(data[offset + 4 : _end2])[0]
+            value = _decode(data[offset + 4 : _end2])
         except UnicodeDecodeError as error:
             xdr.bad_utf8("VirLockSpaceProtocolNonNullString", offset + 4, error)
         offset = _pad3
@@ -635,6 +643,7 @@ def unpack_vir_lock_space_protocol_string(
     data: xdr.Buffer, offset: int = 0
 ) -> tuple[str | None, int]:
     try:
+        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
         value: str | None = None
         if xdr.unpack_flag(data, offset, "VirLockSpaceProtocolString"):
             offset += 4
@@ -648,7 +657,7 @@ def unpack_vir_lock_space_protocol_string(
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("VirLockSpaceProtocolString", _end2)
             try:
-                value = _utf8(data[offset + 4 : _end2])[0]
+                value = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("VirLockSpaceProtocolString", offset + 4, error)
             offset = _pad3

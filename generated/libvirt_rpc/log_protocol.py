@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 import struct
-from codecs import utf_8_decode as _utf8  # no codec lookup per string
 from dataclasses import dataclass
 from typing import Final, Self, TypeAlias
 
@@ -17,6 +16,7 @@ from xdrgen.runtime import xdr
 
 _S_16s = struct.Struct(">16s")
 _S_I = struct.Struct(">I")
+_S_II = struct.Struct(">II")
 _S_QI = struct.Struct(">QI")
 _S_QQ = struct.Struct(">QQ")
 _S_i = struct.Struct(">i")
@@ -47,6 +47,7 @@ class VirLogManagerProtocolDomain(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (obj.uuid,) = _S_16s.unpack_from(data, offset)
             offset += 16
@@ -60,7 +61,7 @@ class VirLogManagerProtocolDomain(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("VirLogManagerProtocolDomain.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("VirLogManagerProtocolDomain.name", offset + 4, error)
             offset = _pad3
@@ -156,6 +157,7 @@ class VirLogManagerProtocolDomainOpenLogFileArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -178,7 +180,7 @@ class VirLogManagerProtocolDomainOpenLogFileArgs(xdr.XdrStruct):
                     "VirLogManagerProtocolDomainOpenLogFileArgs.driver", _end2
                 )
             try:
-                obj.driver = _utf8(data[offset + 4 : _end2])[0]
+                obj.driver = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainOpenLogFileArgs.driver",
@@ -201,18 +203,18 @@ class VirLogManagerProtocolDomainOpenLogFileArgs(xdr.XdrStruct):
                 xdr.truncated(
                     "VirLogManagerProtocolDomainOpenLogFileArgs.path", offset + 4, data
                 )
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding(
-                    "VirLogManagerProtocolDomainOpenLogFileArgs.path", _end5
-                )
             try:
-                obj.path = _utf8(data[offset + 4 : _end5])[0]
+                obj.path = _decode(data[offset + 4 : _end5])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainOpenLogFileArgs.path", offset + 4, error
                 )
             offset = _pad6
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w7 & xdr.PAD_MASKS[_len4 & 3]:
+                xdr.bad_padding(
+                    "VirLogManagerProtocolDomainOpenLogFileArgs.path", _end5
+                )
             offset += 4
         except struct.error:
             xdr.truncated("VirLogManagerProtocolDomainOpenLogFileArgs", offset, data)
@@ -274,6 +276,7 @@ class VirLogManagerProtocolDomainGetLogFilePositionArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -291,12 +294,8 @@ class VirLogManagerProtocolDomainGetLogFilePositionArgs(xdr.XdrStruct):
                     offset + 4,
                     data,
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding(
-                    "VirLogManagerProtocolDomainGetLogFilePositionArgs.path", _end2
-                )
             try:
-                obj.path = _utf8(data[offset + 4 : _end2])[0]
+                obj.path = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainGetLogFilePositionArgs.path",
@@ -304,7 +303,11 @@ class VirLogManagerProtocolDomainGetLogFilePositionArgs(xdr.XdrStruct):
                     error,
                 )
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding(
+                    "VirLogManagerProtocolDomainGetLogFilePositionArgs.path", _end2
+                )
             offset += 4
         except struct.error:
             xdr.truncated(
@@ -378,6 +381,7 @@ class VirLogManagerProtocolDomainReadLogFileArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -398,7 +402,7 @@ class VirLogManagerProtocolDomainReadLogFileArgs(xdr.XdrStruct):
                     "VirLogManagerProtocolDomainReadLogFileArgs.path", _end2
                 )
             try:
-                obj.path = _utf8(data[offset + 4 : _end2])[0]
+                obj.path = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainReadLogFileArgs.path", offset + 4, error
@@ -428,6 +432,7 @@ class VirLogManagerProtocolDomainReadLogFileRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -446,7 +451,7 @@ class VirLogManagerProtocolDomainReadLogFileRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("VirLogManagerProtocolDomainReadLogFileRet.data", _end2)
             try:
-                obj.data = _utf8(data[offset + 4 : _end2])[0]
+                obj.data = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainReadLogFileRet.data", offset + 4, error
@@ -504,6 +509,7 @@ class VirLogManagerProtocolDomainAppendLogFileArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -526,7 +532,7 @@ class VirLogManagerProtocolDomainAppendLogFileArgs(xdr.XdrStruct):
                     "VirLogManagerProtocolDomainAppendLogFileArgs.driver", _end2
                 )
             try:
-                obj.driver = _utf8(data[offset + 4 : _end2])[0]
+                obj.driver = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainAppendLogFileArgs.driver",
@@ -556,7 +562,7 @@ class VirLogManagerProtocolDomainAppendLogFileArgs(xdr.XdrStruct):
                     "VirLogManagerProtocolDomainAppendLogFileArgs.path", _end5
                 )
             try:
-                obj.path = _utf8(data[offset + 4 : _end5])[0]
+                obj.path = _decode(data[offset + 4 : _end5])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainAppendLogFileArgs.path",
@@ -580,12 +586,8 @@ class VirLogManagerProtocolDomainAppendLogFileArgs(xdr.XdrStruct):
                     offset + 4,
                     data,
                 )
-            if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
-                xdr.bad_padding(
-                    "VirLogManagerProtocolDomainAppendLogFileArgs.message", _end8
-                )
             try:
-                obj.message = _utf8(data[offset + 4 : _end8])[0]
+                obj.message = _decode(data[offset + 4 : _end8])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainAppendLogFileArgs.message",
@@ -593,7 +595,11 @@ class VirLogManagerProtocolDomainAppendLogFileArgs(xdr.XdrStruct):
                     error,
                 )
             offset = _pad9
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w10, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w10 & xdr.PAD_MASKS[_len7 & 3]:
+                xdr.bad_padding(
+                    "VirLogManagerProtocolDomainAppendLogFileArgs.message", _end8
+                )
             offset += 4
         except struct.error:
             xdr.truncated("VirLogManagerProtocolDomainAppendLogFileArgs", offset, data)
@@ -687,6 +693,7 @@ def unpack_vir_log_manager_protocol_non_null_string(
     data: xdr.Buffer, offset: int = 0
 ) -> tuple[str, int]:
     try:
+        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
         (_len1,) = _S_I.unpack_from(data, offset)
         if _len1 > 4194304:
             xdr.too_long("VirLogManagerProtocolNonNullString", offset, _len1, 4194304)
@@ -697,7 +704,7 @@ def unpack_vir_log_manager_protocol_non_null_string(
         if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
             xdr.bad_padding("VirLogManagerProtocolNonNullString", _end2)
         try:
-            value = _utf8(data[offset + 4 : _end2])[0]
+            value = _decode(data[offset + 4 : _end2])
         except UnicodeDecodeError as error:
             xdr.bad_utf8("VirLogManagerProtocolNonNullString", offset + 4, error)
         offset = _pad3
@@ -725,6 +732,7 @@ def unpack_vir_log_manager_protocol_string(
     data: xdr.Buffer, offset: int = 0
 ) -> tuple[str | None, int]:
     try:
+        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
         value: str | None = None
         if xdr.unpack_flag(data, offset, "VirLogManagerProtocolString"):
             offset += 4
@@ -738,7 +746,7 @@ def unpack_vir_log_manager_protocol_string(
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("VirLogManagerProtocolString", _end2)
             try:
-                value = _utf8(data[offset + 4 : _end2])[0]
+                value = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("VirLogManagerProtocolString", offset + 4, error)
             offset = _pad3

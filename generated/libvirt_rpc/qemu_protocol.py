@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import enum
 import struct
-from codecs import utf_8_decode as _utf8  # no codec lookup per string
 from dataclasses import dataclass
 from typing import Final, Self
 
@@ -37,6 +36,8 @@ from libvirt_rpc.remote_protocol import RemoteNonnullDomain
 
 _S_I = struct.Struct(">I")
 _S_II = struct.Struct(">II")
+_S_IiI = struct.Struct(">IiI")
+_S_IqI = struct.Struct(">IqI")
 _S_i = struct.Struct(">i")
 _S_iI = struct.Struct(">iI")
 _S_qI = struct.Struct(">qI")
@@ -99,6 +100,7 @@ class QemuDomainMonitorCommandArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -108,14 +110,14 @@ class QemuDomainMonitorCommandArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("QemuDomainMonitorCommandArgs.cmd", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("QemuDomainMonitorCommandArgs.cmd", _end2)
             try:
-                obj.cmd = _utf8(data[offset + 4 : _end2])[0]
+                obj.cmd = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("QemuDomainMonitorCommandArgs.cmd", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("QemuDomainMonitorCommandArgs.cmd", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("QemuDomainMonitorCommandArgs", offset, data)
@@ -134,6 +136,7 @@ class QemuDomainMonitorCommandRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -147,7 +150,7 @@ class QemuDomainMonitorCommandRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("QemuDomainMonitorCommandRet.result", _end2)
             try:
-                obj.result = _utf8(data[offset + 4 : _end2])[0]
+                obj.result = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("QemuDomainMonitorCommandRet.result", offset + 4, error)
             offset = _pad3
@@ -234,6 +237,7 @@ class QemuDomainAgentCommandArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -243,14 +247,14 @@ class QemuDomainAgentCommandArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("QemuDomainAgentCommandArgs.cmd", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("QemuDomainAgentCommandArgs.cmd", _end2)
             try:
-                obj.cmd = _utf8(data[offset + 4 : _end2])[0]
+                obj.cmd = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("QemuDomainAgentCommandArgs.cmd", offset + 4, error)
             offset = _pad3
-            obj.timeout, obj.flags = _S_iI.unpack_from(data, offset)
+            _w4, obj.timeout, obj.flags = _S_IiI.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("QemuDomainAgentCommandArgs.cmd", _end2)
             offset += 8
         except struct.error:
             xdr.truncated("QemuDomainAgentCommandArgs", offset, data)
@@ -274,6 +278,7 @@ class QemuDomainAgentCommandRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.result = None
             if xdr.unpack_flag(data, offset, "QemuDomainAgentCommandRet.result"):
@@ -290,7 +295,7 @@ class QemuDomainAgentCommandRet(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("QemuDomainAgentCommandRet.result", _end2)
                 try:
-                    obj.result = _utf8(data[offset + 4 : _end2])[0]
+                    obj.result = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("QemuDomainAgentCommandRet.result", offset + 4, error)
                 offset = _pad3
@@ -344,6 +349,7 @@ class QemuConnectDomainMonitorEventRegisterArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom = None
             if xdr.unpack_flag(
@@ -379,7 +385,7 @@ class QemuConnectDomainMonitorEventRegisterArgs(xdr.XdrStruct):
                         "QemuConnectDomainMonitorEventRegisterArgs.event", _end2
                     )
                 try:
-                    obj.event = _utf8(data[offset + 4 : _end2])[0]
+                    obj.event = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "QemuConnectDomainMonitorEventRegisterArgs.event",
@@ -498,6 +504,7 @@ class QemuDomainMonitorEventMsg(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (obj.callbackID,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -509,34 +516,34 @@ class QemuDomainMonitorEventMsg(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("QemuDomainMonitorEventMsg.event", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("QemuDomainMonitorEventMsg.event", _end2)
             try:
-                obj.event = _utf8(data[offset + 4 : _end2])[0]
+                obj.event = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("QemuDomainMonitorEventMsg.event", offset + 4, error)
             offset = _pad3
-            obj.seconds, obj.micros = _S_qI.unpack_from(data, offset)
+            _w4, obj.seconds, obj.micros = _S_IqI.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("QemuDomainMonitorEventMsg.event", _end2)
             offset += 12
             obj.details = None
             if xdr.unpack_flag(data, offset, "QemuDomainMonitorEventMsg.details"):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
                     xdr.too_long(
-                        "QemuDomainMonitorEventMsg.details", offset, _len4, 4194304
+                        "QemuDomainMonitorEventMsg.details", offset, _len5, 4194304
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
                     xdr.truncated("QemuDomainMonitorEventMsg.details", offset + 4, data)
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("QemuDomainMonitorEventMsg.details", _end5)
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                    xdr.bad_padding("QemuDomainMonitorEventMsg.details", _end6)
                 try:
-                    obj.details = _utf8(data[offset + 4 : _end5])[0]
+                    obj.details = _decode(data[offset + 4 : _end6])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("QemuDomainMonitorEventMsg.details", offset + 4, error)
-                offset = _pad6
+                offset = _pad7
             else:
                 offset += 4
         except struct.error:
@@ -577,6 +584,7 @@ class QemuDomainMonitorCommandWithFilesArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -590,16 +598,16 @@ class QemuDomainMonitorCommandWithFilesArgs(xdr.XdrStruct):
                 xdr.truncated(
                     "QemuDomainMonitorCommandWithFilesArgs.cmd", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("QemuDomainMonitorCommandWithFilesArgs.cmd", _end2)
             try:
-                obj.cmd = _utf8(data[offset + 4 : _end2])[0]
+                obj.cmd = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "QemuDomainMonitorCommandWithFilesArgs.cmd", offset + 4, error
                 )
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("QemuDomainMonitorCommandWithFilesArgs.cmd", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("QemuDomainMonitorCommandWithFilesArgs", offset, data)
@@ -620,6 +628,7 @@ class QemuDomainMonitorCommandWithFilesRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -638,7 +647,7 @@ class QemuDomainMonitorCommandWithFilesRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("QemuDomainMonitorCommandWithFilesRet.result", _end2)
             try:
-                obj.result = _utf8(data[offset + 4 : _end2])[0]
+                obj.result = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "QemuDomainMonitorCommandWithFilesRet.result", offset + 4, error

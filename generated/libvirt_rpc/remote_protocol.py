@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import enum
 import struct
-from codecs import utf_8_decode as _utf8  # no codec lookup per string
 from dataclasses import dataclass
 from typing import ClassVar, Final, Self, TypeAlias
 
@@ -37,16 +36,24 @@ from xdrgen.runtime import xdr
 _S_16s = struct.Struct(">16s")
 _S_16si = struct.Struct(">16si")
 _S_I = struct.Struct(">I")
+_S_I16s = struct.Struct(">I16s")
+_S_I16si = struct.Struct(">I16si")
 _S_II = struct.Struct(">II")
 _S_III = struct.Struct(">III")
 _S_IIQ = struct.Struct(">IIQ")
 _S_IIi = struct.Struct(">IIi")
+_S_IQ = struct.Struct(">IQ")
 _S_IQI = struct.Struct(">IQI")
+_S_IQII = struct.Struct(">IQII")
 _S_IQQIQ = struct.Struct(">IQQIQ")
 _S_IQQQ = struct.Struct(">IQQQ")
+_S_IQi = struct.Struct(">IQi")
 _S_Ii = struct.Struct(">Ii")
+_S_IiI = struct.Struct(">IiI")
 _S_IiII = struct.Struct(">IiII")
 _S_IiQi = struct.Struct(">IiQi")
+_S_Iii = struct.Struct(">Iii")
+_S_Iqi = struct.Struct(">Iqi")
 _S_Q = struct.Struct(">Q")
 _S_QI = struct.Struct(">QI")
 _S_QII = struct.Struct(">QII")
@@ -267,6 +274,7 @@ class RemoteNonnullDomain(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -275,14 +283,14 @@ class RemoteNonnullDomain(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteNonnullDomain.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNonnullDomain.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullDomain.name", offset + 4, error)
             offset = _pad3
-            obj.uuid, obj.id = _S_16si.unpack_from(data, offset)
+            _w4, obj.uuid, obj.id = _S_I16si.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteNonnullDomain.name", _end2)
             offset += 20
         except struct.error:
             xdr.truncated("RemoteNonnullDomain", offset, data)
@@ -305,6 +313,7 @@ class RemoteNonnullNetwork(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -313,14 +322,14 @@ class RemoteNonnullNetwork(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteNonnullNetwork.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNonnullNetwork.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullNetwork.name", offset + 4, error)
             offset = _pad3
-            (obj.uuid,) = _S_16s.unpack_from(data, offset)
+            _w4, obj.uuid = _S_I16s.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteNonnullNetwork.name", _end2)
             offset += 16
         except struct.error:
             xdr.truncated("RemoteNonnullNetwork", offset, data)
@@ -373,6 +382,7 @@ class RemoteNonnullNwfilter(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -381,14 +391,14 @@ class RemoteNonnullNwfilter(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteNonnullNwfilter.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNonnullNwfilter.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullNwfilter.name", offset + 4, error)
             offset = _pad3
-            (obj.uuid,) = _S_16s.unpack_from(data, offset)
+            _w4, obj.uuid = _S_I16s.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteNonnullNwfilter.name", _end2)
             offset += 16
         except struct.error:
             xdr.truncated("RemoteNonnullNwfilter", offset, data)
@@ -415,6 +425,7 @@ class RemoteNonnullNwfilterBinding(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -428,7 +439,7 @@ class RemoteNonnullNwfilterBinding(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNonnullNwfilterBinding.portdev", _end2)
             try:
-                obj.portdev = _utf8(data[offset + 4 : _end2])[0]
+                obj.portdev = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullNwfilterBinding.portdev", offset + 4, error)
             offset = _pad3
@@ -446,7 +457,7 @@ class RemoteNonnullNwfilterBinding(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteNonnullNwfilterBinding.filtername", _end5)
             try:
-                obj.filtername = _utf8(data[offset + 4 : _end5])[0]
+                obj.filtername = _decode(data[offset + 4 : _end5])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteNonnullNwfilterBinding.filtername", offset + 4, error
@@ -473,6 +484,7 @@ class RemoteNonnullInterface(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -484,7 +496,7 @@ class RemoteNonnullInterface(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNonnullInterface.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullInterface.name", offset + 4, error)
             offset = _pad3
@@ -498,7 +510,7 @@ class RemoteNonnullInterface(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteNonnullInterface.mac", _end5)
             try:
-                obj.mac = _utf8(data[offset + 4 : _end5])[0]
+                obj.mac = _decode(data[offset + 4 : _end5])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullInterface.mac", offset + 4, error)
             offset = _pad6
@@ -523,6 +535,7 @@ class RemoteNonnullStoragePool(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -531,14 +544,14 @@ class RemoteNonnullStoragePool(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteNonnullStoragePool.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNonnullStoragePool.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullStoragePool.name", offset + 4, error)
             offset = _pad3
-            (obj.uuid,) = _S_16s.unpack_from(data, offset)
+            _w4, obj.uuid = _S_I16s.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteNonnullStoragePool.name", _end2)
             offset += 16
         except struct.error:
             xdr.truncated("RemoteNonnullStoragePool", offset, data)
@@ -563,6 +576,7 @@ class RemoteNonnullStorageVol(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -574,7 +588,7 @@ class RemoteNonnullStorageVol(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNonnullStorageVol.pool", _end2)
             try:
-                obj.pool = _utf8(data[offset + 4 : _end2])[0]
+                obj.pool = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullStorageVol.pool", offset + 4, error)
             offset = _pad3
@@ -588,7 +602,7 @@ class RemoteNonnullStorageVol(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteNonnullStorageVol.name", _end5)
             try:
-                obj.name = _utf8(data[offset + 4 : _end5])[0]
+                obj.name = _decode(data[offset + 4 : _end5])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullStorageVol.name", offset + 4, error)
             offset = _pad6
@@ -602,7 +616,7 @@ class RemoteNonnullStorageVol(xdr.XdrStruct):
             if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                 xdr.bad_padding("RemoteNonnullStorageVol.key", _end8)
             try:
-                obj.key = _utf8(data[offset + 4 : _end8])[0]
+                obj.key = _decode(data[offset + 4 : _end8])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullStorageVol.key", offset + 4, error)
             offset = _pad9
@@ -625,6 +639,7 @@ class RemoteNonnullNodeDevice(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -636,7 +651,7 @@ class RemoteNonnullNodeDevice(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNonnullNodeDevice.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullNodeDevice.name", offset + 4, error)
             offset = _pad3
@@ -668,6 +683,7 @@ class RemoteNonnullSecret(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.uuid, obj.usageType = _S_16si.unpack_from(data, offset)
             offset += 20
@@ -681,7 +697,7 @@ class RemoteNonnullSecret(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNonnullSecret.usageID", _end2)
             try:
-                obj.usageID = _utf8(data[offset + 4 : _end2])[0]
+                obj.usageID = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullSecret.usageID", offset + 4, error)
             offset = _pad3
@@ -713,6 +729,7 @@ class RemoteNonnullDomainCheckpoint(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -726,7 +743,7 @@ class RemoteNonnullDomainCheckpoint(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNonnullDomainCheckpoint.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullDomainCheckpoint.name", offset + 4, error)
             offset = _pad3
@@ -759,6 +776,7 @@ class RemoteNonnullDomainSnapshot(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -770,7 +788,7 @@ class RemoteNonnullDomainSnapshot(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNonnullDomainSnapshot.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullDomainSnapshot.name", offset + 4, error)
             offset = _pad3
@@ -859,6 +877,7 @@ class RemoteError(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.code, obj.domain = _S_ii.unpack_from(data, offset)
             offset += 8
@@ -875,7 +894,7 @@ class RemoteError(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteError.message", _end2)
                 try:
-                    obj.message = _utf8(data[offset + 4 : _end2])[0]
+                    obj.message = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteError.message", offset + 4, error)
                 offset = _pad3
@@ -902,7 +921,7 @@ class RemoteError(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteError.str1", _end5)
                 try:
-                    obj.str1 = _utf8(data[offset + 4 : _end5])[0]
+                    obj.str1 = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteError.str1", offset + 4, error)
                 offset = _pad6
@@ -921,7 +940,7 @@ class RemoteError(xdr.XdrStruct):
                 if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                     xdr.bad_padding("RemoteError.str2", _end8)
                 try:
-                    obj.str2 = _utf8(data[offset + 4 : _end8])[0]
+                    obj.str2 = _decode(data[offset + 4 : _end8])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteError.str2", offset + 4, error)
                 offset = _pad9
@@ -943,7 +962,7 @@ class RemoteError(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("RemoteError.str3", _end11)
                 try:
-                    obj.str3 = _utf8(data[offset + 4 : _end11])[0]
+                    obj.str3 = _decode(data[offset + 4 : _end11])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteError.str3", offset + 4, error)
                 offset = _pad12
@@ -1203,6 +1222,7 @@ class RemoteTypedParamValueS(RemoteTypedParamValue):
     @classmethod
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
                 xdr.too_long("RemoteTypedParamValueS.s", offset, _len1, 4194304)
@@ -1213,7 +1233,7 @@ class RemoteTypedParamValueS(RemoteTypedParamValue):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteTypedParamValueS.s", _end2)
             try:
-                s = _utf8(data[offset + 4 : _end2])[0]
+                s = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
             offset = _pad3
@@ -1240,6 +1260,7 @@ class RemoteTypedParam(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -1248,65 +1269,65 @@ class RemoteTypedParam(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteTypedParam.field", _end2)
             try:
-                obj.field = _utf8(data[offset + 4 : _end2])[0]
+                obj.field = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
             offset = _pad3
-            (_d4,) = _S_i.unpack_from(data, offset)
+            _w5, _d4 = _S_Ii.unpack_from(data, offset - 4)
+            if _w5 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteTypedParam.field", _end2)
             offset += 4
             if _d4 == 1:
-                _a5 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                (_a5.i,) = _S_i.unpack_from(data, offset)
-                offset += 4
-                obj.value = _a5
-            elif _d4 == 2:
-                _a6 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                (_a6.ui,) = _S_I.unpack_from(data, offset)
+                _a6 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
+                (_a6.i,) = _S_i.unpack_from(data, offset)
                 offset += 4
                 obj.value = _a6
-            elif _d4 == 3:
-                _a7 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                (_a7.l,) = _S_q.unpack_from(data, offset)
-                offset += 8
+            elif _d4 == 2:
+                _a7 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
+                (_a7.ui,) = _S_I.unpack_from(data, offset)
+                offset += 4
                 obj.value = _a7
-            elif _d4 == 4:
-                _a8 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                (_a8.ul,) = _S_Q.unpack_from(data, offset)
+            elif _d4 == 3:
+                _a8 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
+                (_a8.l,) = _S_q.unpack_from(data, offset)
                 offset += 8
                 obj.value = _a8
-            elif _d4 == 5:
-                _a9 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                (_a9.d,) = _S_d.unpack_from(data, offset)
+            elif _d4 == 4:
+                _a9 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
+                (_a9.ul,) = _S_Q.unpack_from(data, offset)
                 offset += 8
                 obj.value = _a9
-            elif _d4 == 6:
-                _a10 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                (_a10.b,) = _S_i.unpack_from(data, offset)
-                offset += 4
+            elif _d4 == 5:
+                _a10 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
+                (_a10.d,) = _S_d.unpack_from(data, offset)
+                offset += 8
                 obj.value = _a10
+            elif _d4 == 6:
+                _a11 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
+                (_a11.b,) = _S_i.unpack_from(data, offset)
+                offset += 4
+                obj.value = _a11
             elif _d4 == 7:
-                _a11 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                (_len12,) = _S_I.unpack_from(data, offset)
-                if _len12 > 4194304:
-                    xdr.too_long("RemoteTypedParamValueS.s", offset, _len12, 4194304)
-                _end13 = offset + 4 + _len12
-                _pad14 = _end13 + (-_len12 & 3)
-                if _pad14 > len(data):
+                _a12 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
+                (_len13,) = _S_I.unpack_from(data, offset)
+                if _len13 > 4194304:
+                    xdr.too_long("RemoteTypedParamValueS.s", offset, _len13, 4194304)
+                _end14 = offset + 4 + _len13
+                _pad15 = _end14 + (-_len13 & 3)
+                if _pad15 > len(data):
                     xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                 if (
-                    _pad14 != _end13
-                    and data[_end13:_pad14] != xdr.ZEROS[_pad14 - _end13]
+                    _pad15 != _end14
+                    and data[_end14:_pad15] != xdr.ZEROS[_pad15 - _end14]
                 ):
-                    xdr.bad_padding("RemoteTypedParamValueS.s", _end13)
+                    xdr.bad_padding("RemoteTypedParamValueS.s", _end14)
                 try:
-                    _a11.s = _utf8(data[offset + 4 : _end13])[0]
+                    _a12.s = _decode(data[offset + 4 : _end14])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                offset = _pad14
-                obj.value = _a11
+                offset = _pad15
+                obj.value = _a12
             else:
                 xdr.bad_value("RemoteTypedParamValue", offset - 4, "discriminant", _d4)
         except struct.error:
@@ -1333,6 +1354,7 @@ class RemoteNodeGetCpuStats(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -1341,14 +1363,14 @@ class RemoteNodeGetCpuStats(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteNodeGetCpuStats.field", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNodeGetCpuStats.field", _end2)
             try:
-                obj.field = _utf8(data[offset + 4 : _end2])[0]
+                obj.field = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeGetCpuStats.field", offset + 4, error)
             offset = _pad3
-            (obj.value,) = _S_Q.unpack_from(data, offset)
+            _w4, obj.value = _S_IQ.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteNodeGetCpuStats.field", _end2)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteNodeGetCpuStats", offset, data)
@@ -1374,6 +1396,7 @@ class RemoteNodeGetMemoryStats(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -1382,14 +1405,14 @@ class RemoteNodeGetMemoryStats(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteNodeGetMemoryStats.field", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNodeGetMemoryStats.field", _end2)
             try:
-                obj.field = _utf8(data[offset + 4 : _end2])[0]
+                obj.field = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeGetMemoryStats.field", offset + 4, error)
             offset = _pad3
-            (obj.value,) = _S_Q.unpack_from(data, offset)
+            _w4, obj.value = _S_IQ.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteNodeGetMemoryStats.field", _end2)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteNodeGetMemoryStats", offset, data)
@@ -1415,6 +1438,7 @@ class RemoteDomainDiskError(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -1423,14 +1447,14 @@ class RemoteDomainDiskError(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainDiskError.disk", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainDiskError.disk", _end2)
             try:
-                obj.disk = _utf8(data[offset + 4 : _end2])[0]
+                obj.disk = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainDiskError.disk", offset + 4, error)
             offset = _pad3
-            (obj.error,) = _S_i.unpack_from(data, offset)
+            _w4, obj.error = _S_Ii.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainDiskError.disk", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainDiskError", offset, data)
@@ -1463,6 +1487,7 @@ class RemoteConnectOpenArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.name = None
             if xdr.unpack_flag(data, offset, "RemoteConnectOpenArgs.name"):
@@ -1477,7 +1502,7 @@ class RemoteConnectOpenArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteConnectOpenArgs.name", _end2)
                 try:
-                    obj.name = _utf8(data[offset + 4 : _end2])[0]
+                    obj.name = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteConnectOpenArgs.name", offset + 4, error)
                 offset = _pad3
@@ -1558,6 +1583,7 @@ class RemoteConnectGetTypeRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -1569,7 +1595,7 @@ class RemoteConnectGetTypeRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteConnectGetTypeRet.type", _end2)
             try:
-                obj.type = _utf8(data[offset + 4 : _end2])[0]
+                obj.type = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteConnectGetTypeRet.type", offset + 4, error)
             offset = _pad3
@@ -1642,6 +1668,7 @@ class RemoteConnectGetHostnameRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -1655,7 +1682,7 @@ class RemoteConnectGetHostnameRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteConnectGetHostnameRet.hostname", _end2)
             try:
-                obj.hostname = _utf8(data[offset + 4 : _end2])[0]
+                obj.hostname = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteConnectGetHostnameRet.hostname", offset + 4, error)
             offset = _pad3
@@ -1703,6 +1730,7 @@ class RemoteConnectGetSysinfoRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -1716,7 +1744,7 @@ class RemoteConnectGetSysinfoRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteConnectGetSysinfoRet.sysinfo", _end2)
             try:
-                obj.sysinfo = _utf8(data[offset + 4 : _end2])[0]
+                obj.sysinfo = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteConnectGetSysinfoRet.sysinfo", offset + 4, error)
             offset = _pad3
@@ -1737,6 +1765,7 @@ class RemoteConnectGetUriRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -1748,7 +1777,7 @@ class RemoteConnectGetUriRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteConnectGetUriRet.uri", _end2)
             try:
-                obj.uri = _utf8(data[offset + 4 : _end2])[0]
+                obj.uri = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteConnectGetUriRet.uri", offset + 4, error)
             offset = _pad3
@@ -1776,6 +1805,7 @@ class RemoteConnectGetMaxVcpusArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.type = None
             if xdr.unpack_flag(data, offset, "RemoteConnectGetMaxVcpusArgs.type"):
@@ -1792,7 +1822,7 @@ class RemoteConnectGetMaxVcpusArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteConnectGetMaxVcpusArgs.type", _end2)
                 try:
-                    obj.type = _utf8(data[offset + 4 : _end2])[0]
+                    obj.type = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteConnectGetMaxVcpusArgs.type", offset + 4, error)
                 offset = _pad3
@@ -1908,6 +1938,7 @@ class RemoteConnectGetCapabilitiesRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -1926,7 +1957,7 @@ class RemoteConnectGetCapabilitiesRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteConnectGetCapabilitiesRet.capabilities", _end2)
             try:
-                obj.capabilities = _utf8(data[offset + 4 : _end2])[0]
+                obj.capabilities = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectGetCapabilitiesRet.capabilities", offset + 4, error
@@ -1993,6 +2024,7 @@ class RemoteConnectGetDomainCapabilitiesArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.emulatorbin = None
             if xdr.unpack_flag(
@@ -2020,7 +2052,7 @@ class RemoteConnectGetDomainCapabilitiesArgs(xdr.XdrStruct):
                         "RemoteConnectGetDomainCapabilitiesArgs.emulatorbin", _end2
                     )
                 try:
-                    obj.emulatorbin = _utf8(data[offset + 4 : _end2])[0]
+                    obj.emulatorbin = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectGetDomainCapabilitiesArgs.emulatorbin",
@@ -2054,7 +2086,7 @@ class RemoteConnectGetDomainCapabilitiesArgs(xdr.XdrStruct):
                         "RemoteConnectGetDomainCapabilitiesArgs.arch", _end5
                     )
                 try:
-                    obj.arch = _utf8(data[offset + 4 : _end5])[0]
+                    obj.arch = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectGetDomainCapabilitiesArgs.arch", offset + 4, error
@@ -2088,7 +2120,7 @@ class RemoteConnectGetDomainCapabilitiesArgs(xdr.XdrStruct):
                         "RemoteConnectGetDomainCapabilitiesArgs.machine", _end8
                     )
                 try:
-                    obj.machine = _utf8(data[offset + 4 : _end8])[0]
+                    obj.machine = _decode(data[offset + 4 : _end8])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectGetDomainCapabilitiesArgs.machine",
@@ -2127,7 +2159,7 @@ class RemoteConnectGetDomainCapabilitiesArgs(xdr.XdrStruct):
                         "RemoteConnectGetDomainCapabilitiesArgs.virttype", _end11
                     )
                 try:
-                    obj.virttype = _utf8(data[offset + 4 : _end11])[0]
+                    obj.virttype = _decode(data[offset + 4 : _end11])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectGetDomainCapabilitiesArgs.virttype",
@@ -2161,6 +2193,7 @@ class RemoteConnectGetDomainCapabilitiesRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -2183,7 +2216,7 @@ class RemoteConnectGetDomainCapabilitiesRet(xdr.XdrStruct):
                     "RemoteConnectGetDomainCapabilitiesRet.capabilities", _end2
                 )
             try:
-                obj.capabilities = _utf8(data[offset + 4 : _end2])[0]
+                obj.capabilities = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectGetDomainCapabilitiesRet.capabilities",
@@ -2258,6 +2291,7 @@ class RemoteNodeGetCpuStatsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16, 12, "RemoteNodeGetCpuStatsRet.params"
@@ -2267,7 +2301,8 @@ class RemoteNodeGetCpuStatsRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteNodeGetCpuStats.__new__
             _S_I_unpack = _S_I.unpack_from
-            _S_Q_unpack = _S_Q.unpack_from
+            _S_IQ_unpack = _S_IQ.unpack_from
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNodeGetCpuStats)
@@ -2278,14 +2313,14 @@ class RemoteNodeGetCpuStatsRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteNodeGetCpuStats.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteNodeGetCpuStats.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNodeGetCpuStats.field", offset + 4, error)
                 offset = _pad8
-                (_e2.value,) = _S_Q_unpack(data, offset)
+                _w9, _e2.value = _S_IQ_unpack(data, offset - 4)
+                if _w9 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteNodeGetCpuStats.field", _end7)
                 offset += 8
                 _append4(_e2)
             obj.params = _items3
@@ -2358,6 +2393,7 @@ class RemoteNodeGetMemoryStatsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16, 12, "RemoteNodeGetMemoryStatsRet.params"
@@ -2367,7 +2403,8 @@ class RemoteNodeGetMemoryStatsRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteNodeGetMemoryStats.__new__
             _S_I_unpack = _S_I.unpack_from
-            _S_Q_unpack = _S_Q.unpack_from
+            _S_IQ_unpack = _S_IQ.unpack_from
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNodeGetMemoryStats)
@@ -2380,14 +2417,14 @@ class RemoteNodeGetMemoryStatsRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteNodeGetMemoryStats.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteNodeGetMemoryStats.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNodeGetMemoryStats.field", offset + 4, error)
                 offset = _pad8
-                (_e2.value,) = _S_Q_unpack(data, offset)
+                _w9, _e2.value = _S_IQ_unpack(data, offset - 4)
+                if _w9 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteNodeGetMemoryStats.field", _end7)
                 offset += 8
                 _append4(_e2)
             obj.params = _items3
@@ -2532,6 +2569,7 @@ class RemoteDomainGetSchedulerTypeRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -2542,14 +2580,14 @@ class RemoteDomainGetSchedulerTypeRet(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainGetSchedulerTypeRet.type", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainGetSchedulerTypeRet.type", _end2)
             try:
-                obj.type = _utf8(data[offset + 4 : _end2])[0]
+                obj.type = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainGetSchedulerTypeRet.type", offset + 4, error)
             offset = _pad3
-            (obj.nparams,) = _S_i.unpack_from(data, offset)
+            _w4, obj.nparams = _S_Ii.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainGetSchedulerTypeRet.type", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainGetSchedulerTypeRet", offset, data)
@@ -2622,6 +2660,7 @@ class RemoteDomainGetSchedulerParametersRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16, 12, "RemoteDomainGetSchedulerParametersRet.params"
@@ -2631,10 +2670,20 @@ class RemoteDomainGetSchedulerParametersRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -2645,67 +2694,67 @@ class RemoteDomainGetSchedulerParametersRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -2785,6 +2834,7 @@ class RemoteDomainGetSchedulerParametersFlagsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data,
@@ -2798,10 +2848,20 @@ class RemoteDomainGetSchedulerParametersFlagsRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -2812,67 +2872,67 @@ class RemoteDomainGetSchedulerParametersFlagsRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -2919,6 +2979,7 @@ class RemoteDomainSetSchedulerParametersArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             _n1 = xdr.unpack_count(
@@ -2929,10 +2990,20 @@ class RemoteDomainSetSchedulerParametersArgs(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -2943,67 +3014,67 @@ class RemoteDomainSetSchedulerParametersArgs(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -3060,6 +3131,7 @@ class RemoteDomainSetSchedulerParametersFlagsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             _n1 = xdr.unpack_count(
@@ -3074,10 +3146,20 @@ class RemoteDomainSetSchedulerParametersFlagsArgs(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -3088,67 +3170,67 @@ class RemoteDomainSetSchedulerParametersFlagsArgs(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -3205,6 +3287,7 @@ class RemoteDomainSetBlkioParametersArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             _n1 = xdr.unpack_count(
@@ -3215,10 +3298,20 @@ class RemoteDomainSetBlkioParametersArgs(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -3229,67 +3322,67 @@ class RemoteDomainSetBlkioParametersArgs(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -3377,6 +3470,7 @@ class RemoteDomainGetBlkioParametersRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16, 12, "RemoteDomainGetBlkioParametersRet.params"
@@ -3386,10 +3480,20 @@ class RemoteDomainGetBlkioParametersRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -3400,67 +3504,67 @@ class RemoteDomainGetBlkioParametersRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -3517,6 +3621,7 @@ class RemoteDomainSetMemoryParametersArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             _n1 = xdr.unpack_count(
@@ -3527,10 +3632,20 @@ class RemoteDomainSetMemoryParametersArgs(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -3541,67 +3656,67 @@ class RemoteDomainSetMemoryParametersArgs(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -3689,6 +3804,7 @@ class RemoteDomainGetMemoryParametersRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16, 12, "RemoteDomainGetMemoryParametersRet.params"
@@ -3698,10 +3814,20 @@ class RemoteDomainGetMemoryParametersRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -3712,67 +3838,67 @@ class RemoteDomainGetMemoryParametersRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -3815,6 +3941,7 @@ class RemoteDomainBlockResizeArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -3824,14 +3951,14 @@ class RemoteDomainBlockResizeArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainBlockResizeArgs.disk", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainBlockResizeArgs.disk", _end2)
             try:
-                obj.disk = _utf8(data[offset + 4 : _end2])[0]
+                obj.disk = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockResizeArgs.disk", offset + 4, error)
             offset = _pad3
-            obj.size, obj.flags = _S_QI.unpack_from(data, offset)
+            _w4, obj.size, obj.flags = _S_IQI.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainBlockResizeArgs.disk", _end2)
             offset += 12
         except struct.error:
             xdr.truncated("RemoteDomainBlockResizeArgs", offset, data)
@@ -3878,6 +4005,7 @@ class RemoteDomainSetNumaParametersArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             _n1 = xdr.unpack_count(
@@ -3888,10 +4016,20 @@ class RemoteDomainSetNumaParametersArgs(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -3902,67 +4040,67 @@ class RemoteDomainSetNumaParametersArgs(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -4050,6 +4188,7 @@ class RemoteDomainGetNumaParametersRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16, 12, "RemoteDomainGetNumaParametersRet.params"
@@ -4059,10 +4198,20 @@ class RemoteDomainGetNumaParametersRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -4073,67 +4222,67 @@ class RemoteDomainGetNumaParametersRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -4187,6 +4336,7 @@ class RemoteDomainSetPerfEventsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             _n1 = xdr.unpack_count(
@@ -4197,10 +4347,20 @@ class RemoteDomainSetPerfEventsArgs(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -4211,67 +4371,67 @@ class RemoteDomainSetPerfEventsArgs(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -4344,6 +4504,7 @@ class RemoteDomainGetPerfEventsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 64, 12, "RemoteDomainGetPerfEventsRet.params"
@@ -4353,10 +4514,20 @@ class RemoteDomainGetPerfEventsRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -4367,67 +4538,67 @@ class RemoteDomainGetPerfEventsRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -4460,6 +4631,7 @@ class RemoteDomainBlockStatsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -4472,7 +4644,7 @@ class RemoteDomainBlockStatsArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainBlockStatsArgs.path", _end2)
             try:
-                obj.path = _utf8(data[offset + 4 : _end2])[0]
+                obj.path = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockStatsArgs.path", offset + 4, error)
             offset = _pad3
@@ -4551,6 +4723,7 @@ class RemoteDomainBlockStatsFlagsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -4562,14 +4735,14 @@ class RemoteDomainBlockStatsFlagsArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainBlockStatsFlagsArgs.path", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainBlockStatsFlagsArgs.path", _end2)
             try:
-                obj.path = _utf8(data[offset + 4 : _end2])[0]
+                obj.path = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockStatsFlagsArgs.path", offset + 4, error)
             offset = _pad3
-            obj.nparams, obj.flags = _S_iI.unpack_from(data, offset)
+            _w4, obj.nparams, obj.flags = _S_IiI.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainBlockStatsFlagsArgs.path", _end2)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteDomainBlockStatsFlagsArgs", offset, data)
@@ -4610,6 +4783,7 @@ class RemoteDomainBlockStatsFlagsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16, 12, "RemoteDomainBlockStatsFlagsRet.params"
@@ -4619,10 +4793,20 @@ class RemoteDomainBlockStatsFlagsRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -4633,67 +4817,67 @@ class RemoteDomainBlockStatsFlagsRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -4730,6 +4914,7 @@ class RemoteDomainInterfaceStatsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -4744,7 +4929,7 @@ class RemoteDomainInterfaceStatsArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainInterfaceStatsArgs.device", _end2)
             try:
-                obj.device = _utf8(data[offset + 4 : _end2])[0]
+                obj.device = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainInterfaceStatsArgs.device", offset + 4, error)
             offset = _pad3
@@ -4856,6 +5041,7 @@ class RemoteDomainSetInterfaceParametersArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -4875,7 +5061,7 @@ class RemoteDomainSetInterfaceParametersArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainSetInterfaceParametersArgs.device", _end2)
             try:
-                obj.device = _utf8(data[offset + 4 : _end2])[0]
+                obj.device = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainSetInterfaceParametersArgs.device", offset + 4, error
@@ -4889,10 +5075,20 @@ class RemoteDomainSetInterfaceParametersArgs(xdr.XdrStruct):
             _append7 = _items6.append
             _new8 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n4):
                 _e5 = _new8(RemoteTypedParam)
@@ -4903,70 +5099,67 @@ class RemoteDomainSetInterfaceParametersArgs(xdr.XdrStruct):
                 _pad11 = _end10 + (-_len9 & 3)
                 if _pad11 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if (
-                    _pad11 != _end10
-                    and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
-                ):
-                    xdr.bad_padding("RemoteTypedParam.field", _end10)
                 try:
-                    _e5.field = _utf8(data[offset + 4 : _end10])[0]
+                    _e5.field = _decode(data[offset + 4 : _end10])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad11
-                (_d12,) = _S_i_unpack(data, offset)
+                _w13, _d12 = _S_Ii_unpack(data, offset - 4)
+                if _w13 & pad_masks[_len9 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end10)
                 offset += 4
                 if _d12 == 1:
-                    _a13 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a13.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e5.value = _a13
-                elif _d12 == 2:
-                    _a14 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a14.ui,) = _S_I_unpack(data, offset)
+                    _a14 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a14.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e5.value = _a14
-                elif _d12 == 3:
-                    _a15 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a15.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d12 == 2:
+                    _a15 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a15.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e5.value = _a15
-                elif _d12 == 4:
-                    _a16 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a16.ul,) = _S_Q_unpack(data, offset)
+                elif _d12 == 3:
+                    _a16 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a16.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e5.value = _a16
-                elif _d12 == 5:
-                    _a17 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a17.d,) = _S_d_unpack(data, offset)
+                elif _d12 == 4:
+                    _a17 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a17.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e5.value = _a17
-                elif _d12 == 6:
-                    _a18 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a18.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d12 == 5:
+                    _a18 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a18.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e5.value = _a18
+                elif _d12 == 6:
+                    _a19 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a19.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e5.value = _a19
                 elif _d12 == 7:
-                    _a19 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len20,) = _S_I_unpack(data, offset)
-                    if _len20 > 4194304:
+                    _a20 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len21,) = _S_I_unpack(data, offset)
+                    if _len21 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len20, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len21, 4194304
                         )
-                    _end21 = offset + 4 + _len20
-                    _pad22 = _end21 + (-_len20 & 3)
-                    if _pad22 > size:
+                    _end22 = offset + 4 + _len21
+                    _pad23 = _end22 + (-_len21 & 3)
+                    if _pad23 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad22 != _end21
-                        and data[_end21:_pad22] != xdr.ZEROS[_pad22 - _end21]
+                        _pad23 != _end22
+                        and data[_end22:_pad23] != zeros[_pad23 - _end22]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end21)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end22)
                     try:
-                        _a19.s = _utf8(data[offset + 4 : _end21])[0]
+                        _a20.s = _decode(data[offset + 4 : _end22])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad22
-                    _e5.value = _a19
+                    offset = _pad23
+                    _e5.value = _a20
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d12
@@ -5015,6 +5208,7 @@ class RemoteDomainGetInterfaceParametersArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -5031,16 +5225,16 @@ class RemoteDomainGetInterfaceParametersArgs(xdr.XdrStruct):
                 xdr.truncated(
                     "RemoteDomainGetInterfaceParametersArgs.device", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainGetInterfaceParametersArgs.device", _end2)
             try:
-                obj.device = _utf8(data[offset + 4 : _end2])[0]
+                obj.device = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainGetInterfaceParametersArgs.device", offset + 4, error
                 )
             offset = _pad3
-            obj.nparams, obj.flags = _S_iI.unpack_from(data, offset)
+            _w4, obj.nparams, obj.flags = _S_IiI.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainGetInterfaceParametersArgs.device", _end2)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteDomainGetInterfaceParametersArgs", offset, data)
@@ -5083,6 +5277,7 @@ class RemoteDomainGetInterfaceParametersRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16, 12, "RemoteDomainGetInterfaceParametersRet.params"
@@ -5092,10 +5287,20 @@ class RemoteDomainGetInterfaceParametersRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -5106,67 +5311,67 @@ class RemoteDomainGetInterfaceParametersRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -5316,6 +5521,7 @@ class RemoteDomainBlockPeekArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -5325,14 +5531,14 @@ class RemoteDomainBlockPeekArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainBlockPeekArgs.path", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainBlockPeekArgs.path", _end2)
             try:
-                obj.path = _utf8(data[offset + 4 : _end2])[0]
+                obj.path = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockPeekArgs.path", offset + 4, error)
             offset = _pad3
-            obj.offset, obj.size, obj.flags = _S_QII.unpack_from(data, offset)
+            _w4, obj.offset, obj.size, obj.flags = _S_IQII.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainBlockPeekArgs.path", _end2)
             offset += 16
         except struct.error:
             xdr.truncated("RemoteDomainBlockPeekArgs", offset, data)
@@ -5466,6 +5672,7 @@ class RemoteDomainGetBlockInfoArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -5477,14 +5684,14 @@ class RemoteDomainGetBlockInfoArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainGetBlockInfoArgs.path", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainGetBlockInfoArgs.path", _end2)
             try:
-                obj.path = _utf8(data[offset + 4 : _end2])[0]
+                obj.path = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainGetBlockInfoArgs.path", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainGetBlockInfoArgs.path", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainGetBlockInfoArgs", offset, data)
@@ -5626,6 +5833,7 @@ class RemoteDomainCreateXmlArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -5636,14 +5844,14 @@ class RemoteDomainCreateXmlArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainCreateXmlArgs.xml_desc", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainCreateXmlArgs.xml_desc", _end2)
             try:
-                obj.xml_desc = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml_desc = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainCreateXmlArgs.xml_desc", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainCreateXmlArgs.xml_desc", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainCreateXmlArgs", offset, data)
@@ -5700,6 +5908,7 @@ class RemoteDomainCreateXmlWithFilesArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -5715,16 +5924,16 @@ class RemoteDomainCreateXmlWithFilesArgs(xdr.XdrStruct):
                 xdr.truncated(
                     "RemoteDomainCreateXmlWithFilesArgs.xml_desc", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainCreateXmlWithFilesArgs.xml_desc", _end2)
             try:
-                obj.xml_desc = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml_desc = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainCreateXmlWithFilesArgs.xml_desc", offset + 4, error
                 )
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainCreateXmlWithFilesArgs.xml_desc", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainCreateXmlWithFilesArgs", offset, data)
@@ -5864,6 +6073,7 @@ class RemoteDomainLookupByNameArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -5877,7 +6087,7 @@ class RemoteDomainLookupByNameArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainLookupByNameArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainLookupByNameArgs.name", offset + 4, error)
             offset = _pad3
@@ -6220,6 +6430,7 @@ class RemoteDomainGetOsTypeRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -6231,7 +6442,7 @@ class RemoteDomainGetOsTypeRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainGetOsTypeRet.type", _end2)
             try:
-                obj.type = _utf8(data[offset + 4 : _end2])[0]
+                obj.type = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainGetOsTypeRet.type", offset + 4, error)
             offset = _pad3
@@ -6515,6 +6726,7 @@ class RemoteDomainSaveArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -6527,7 +6739,7 @@ class RemoteDomainSaveArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainSaveArgs.to", _end2)
             try:
-                obj.to = _utf8(data[offset + 4 : _end2])[0]
+                obj.to = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainSaveArgs.to", offset + 4, error)
             offset = _pad3
@@ -6571,6 +6783,7 @@ class RemoteDomainSaveFlagsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -6583,7 +6796,7 @@ class RemoteDomainSaveFlagsArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainSaveFlagsArgs.to", _end2)
             try:
-                obj.to = _utf8(data[offset + 4 : _end2])[0]
+                obj.to = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainSaveFlagsArgs.to", offset + 4, error)
             offset = _pad3
@@ -6602,7 +6815,7 @@ class RemoteDomainSaveFlagsArgs(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainSaveFlagsArgs.dxml", _end5)
                 try:
-                    obj.dxml = _utf8(data[offset + 4 : _end5])[0]
+                    obj.dxml = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainSaveFlagsArgs.dxml", offset + 4, error)
                 offset = _pad6
@@ -6655,6 +6868,7 @@ class RemoteDomainSaveParamsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             _n1 = xdr.unpack_count(
@@ -6665,10 +6879,20 @@ class RemoteDomainSaveParamsArgs(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -6679,67 +6903,67 @@ class RemoteDomainSaveParamsArgs(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -6765,6 +6989,7 @@ class RemoteDomainRestoreArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -6776,7 +7001,7 @@ class RemoteDomainRestoreArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainRestoreArgs.from_", _end2)
             try:
-                obj.from_ = _utf8(data[offset + 4 : _end2])[0]
+                obj.from_ = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainRestoreArgs.from_", offset + 4, error)
             offset = _pad3
@@ -6811,6 +7036,7 @@ class RemoteDomainRestoreFlagsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -6824,7 +7050,7 @@ class RemoteDomainRestoreFlagsArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainRestoreFlagsArgs.from_", _end2)
             try:
-                obj.from_ = _utf8(data[offset + 4 : _end2])[0]
+                obj.from_ = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainRestoreFlagsArgs.from_", offset + 4, error)
             offset = _pad3
@@ -6843,7 +7069,7 @@ class RemoteDomainRestoreFlagsArgs(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainRestoreFlagsArgs.dxml", _end5)
                 try:
-                    obj.dxml = _utf8(data[offset + 4 : _end5])[0]
+                    obj.dxml = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainRestoreFlagsArgs.dxml", offset + 4, error)
                 offset = _pad6
@@ -6887,6 +7113,7 @@ class RemoteDomainRestoreParamsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 64, 12, "RemoteDomainRestoreParamsArgs.params"
@@ -6896,10 +7123,20 @@ class RemoteDomainRestoreParamsArgs(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -6910,67 +7147,67 @@ class RemoteDomainRestoreParamsArgs(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -7008,6 +7245,7 @@ class RemoteDomainSaveImageGetXmlDescArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -7020,16 +7258,16 @@ class RemoteDomainSaveImageGetXmlDescArgs(xdr.XdrStruct):
                 xdr.truncated(
                     "RemoteDomainSaveImageGetXmlDescArgs.file", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainSaveImageGetXmlDescArgs.file", _end2)
             try:
-                obj.file = _utf8(data[offset + 4 : _end2])[0]
+                obj.file = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainSaveImageGetXmlDescArgs.file", offset + 4, error
                 )
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainSaveImageGetXmlDescArgs.file", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainSaveImageGetXmlDescArgs", offset, data)
@@ -7050,6 +7288,7 @@ class RemoteDomainSaveImageGetXmlDescRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -7065,7 +7304,7 @@ class RemoteDomainSaveImageGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainSaveImageGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainSaveImageGetXmlDescRet.xml", offset + 4, error
@@ -7104,6 +7343,7 @@ class RemoteDomainSaveImageDefineXmlArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -7119,7 +7359,7 @@ class RemoteDomainSaveImageDefineXmlArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainSaveImageDefineXmlArgs.file", _end2)
             try:
-                obj.file = _utf8(data[offset + 4 : _end2])[0]
+                obj.file = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainSaveImageDefineXmlArgs.file", offset + 4, error
@@ -7136,16 +7376,16 @@ class RemoteDomainSaveImageDefineXmlArgs(xdr.XdrStruct):
                 xdr.truncated(
                     "RemoteDomainSaveImageDefineXmlArgs.dxml", offset + 4, data
                 )
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("RemoteDomainSaveImageDefineXmlArgs.dxml", _end5)
             try:
-                obj.dxml = _utf8(data[offset + 4 : _end5])[0]
+                obj.dxml = _decode(data[offset + 4 : _end5])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainSaveImageDefineXmlArgs.dxml", offset + 4, error
                 )
             offset = _pad6
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w7 & xdr.PAD_MASKS[_len4 & 3]:
+                xdr.bad_padding("RemoteDomainSaveImageDefineXmlArgs.dxml", _end5)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainSaveImageDefineXmlArgs", offset, data)
@@ -7180,6 +7420,7 @@ class RemoteDomainCoreDumpArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -7189,14 +7430,14 @@ class RemoteDomainCoreDumpArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainCoreDumpArgs.to", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainCoreDumpArgs.to", _end2)
             try:
-                obj.to = _utf8(data[offset + 4 : _end2])[0]
+                obj.to = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainCoreDumpArgs.to", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainCoreDumpArgs.to", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainCoreDumpArgs", offset, data)
@@ -7236,6 +7477,7 @@ class RemoteDomainCoreDumpWithFormatArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -7247,14 +7489,14 @@ class RemoteDomainCoreDumpWithFormatArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainCoreDumpWithFormatArgs.to", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainCoreDumpWithFormatArgs.to", _end2)
             try:
-                obj.to = _utf8(data[offset + 4 : _end2])[0]
+                obj.to = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainCoreDumpWithFormatArgs.to", offset + 4, error)
             offset = _pad3
-            obj.dumpformat, obj.flags = _S_II.unpack_from(data, offset)
+            _w4, obj.dumpformat, obj.flags = _S_III.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainCoreDumpWithFormatArgs.to", _end2)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteDomainCoreDumpWithFormatArgs", offset, data)
@@ -7314,6 +7556,7 @@ class RemoteDomainScreenshotRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.mime = None
             if xdr.unpack_flag(data, offset, "RemoteDomainScreenshotRet.mime"):
@@ -7330,7 +7573,7 @@ class RemoteDomainScreenshotRet(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainScreenshotRet.mime", _end2)
                 try:
-                    obj.mime = _utf8(data[offset + 4 : _end2])[0]
+                    obj.mime = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainScreenshotRet.mime", offset + 4, error)
                 offset = _pad3
@@ -7388,6 +7631,7 @@ class RemoteDomainGetXmlDescRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -7399,7 +7643,7 @@ class RemoteDomainGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainGetXmlDescRet.xml", offset + 4, error)
             offset = _pad3
@@ -7449,6 +7693,7 @@ class RemoteDomainMigratePrepareArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.uri_in = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigratePrepareArgs.uri_in"):
@@ -7467,7 +7712,7 @@ class RemoteDomainMigratePrepareArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainMigratePrepareArgs.uri_in", _end2)
                 try:
-                    obj.uri_in = _utf8(data[offset + 4 : _end2])[0]
+                    obj.uri_in = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepareArgs.uri_in", offset + 4, error
@@ -7494,7 +7739,7 @@ class RemoteDomainMigratePrepareArgs(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainMigratePrepareArgs.dname", _end5)
                 try:
-                    obj.dname = _utf8(data[offset + 4 : _end5])[0]
+                    obj.dname = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepareArgs.dname", offset + 4, error
@@ -7530,6 +7775,7 @@ class RemoteDomainMigratePrepareRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -7561,7 +7807,7 @@ class RemoteDomainMigratePrepareRet(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainMigratePrepareRet.uri_out", _end5)
                 try:
-                    obj.uri_out = _utf8(data[offset + 4 : _end5])[0]
+                    obj.uri_out = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepareRet.uri_out", offset + 4, error
@@ -7623,6 +7869,7 @@ class RemoteDomainMigratePerformArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -7647,38 +7894,38 @@ class RemoteDomainMigratePerformArgs(xdr.XdrStruct):
             _pad6 = _end5 + (-_len4 & 3)
             if _pad6 > len(data):
                 xdr.truncated("RemoteDomainMigratePerformArgs.uri", offset + 4, data)
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("RemoteDomainMigratePerformArgs.uri", _end5)
             try:
-                obj.uri = _utf8(data[offset + 4 : _end5])[0]
+                obj.uri = _decode(data[offset + 4 : _end5])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainMigratePerformArgs.uri", offset + 4, error)
             offset = _pad6
-            (obj.flags,) = _S_Q.unpack_from(data, offset)
+            _w7, obj.flags = _S_IQ.unpack_from(data, offset - 4)
+            if _w7 & xdr.PAD_MASKS[_len4 & 3]:
+                xdr.bad_padding("RemoteDomainMigratePerformArgs.uri", _end5)
             offset += 8
             obj.dname = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigratePerformArgs.dname"):
                 offset += 4
-                (_len7,) = _S_I.unpack_from(data, offset)
-                if _len7 > 4194304:
+                (_len8,) = _S_I.unpack_from(data, offset)
+                if _len8 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainMigratePerformArgs.dname", offset, _len7, 4194304
+                        "RemoteDomainMigratePerformArgs.dname", offset, _len8, 4194304
                     )
-                _end8 = offset + 4 + _len7
-                _pad9 = _end8 + (-_len7 & 3)
-                if _pad9 > len(data):
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > len(data):
                     xdr.truncated(
                         "RemoteDomainMigratePerformArgs.dname", offset + 4, data
                     )
-                if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
-                    xdr.bad_padding("RemoteDomainMigratePerformArgs.dname", _end8)
+                if _pad10 != _end9 and data[_end9:_pad10] != xdr.ZEROS[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteDomainMigratePerformArgs.dname", _end9)
                 try:
-                    obj.dname = _utf8(data[offset + 4 : _end8])[0]
+                    obj.dname = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePerformArgs.dname", offset + 4, error
                     )
-                offset = _pad9
+                offset = _pad10
             else:
                 offset += 4
             (obj.resource,) = _S_Q.unpack_from(data, offset)
@@ -7713,6 +7960,7 @@ class RemoteDomainMigrateFinishArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -7726,7 +7974,7 @@ class RemoteDomainMigrateFinishArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainMigrateFinishArgs.dname", _end2)
             try:
-                obj.dname = _utf8(data[offset + 4 : _end2])[0]
+                obj.dname = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainMigrateFinishArgs.dname", offset + 4, error)
             offset = _pad3
@@ -7752,14 +8000,14 @@ class RemoteDomainMigrateFinishArgs(xdr.XdrStruct):
             _pad9 = _end8 + (-_len7 & 3)
             if _pad9 > len(data):
                 xdr.truncated("RemoteDomainMigrateFinishArgs.uri", offset + 4, data)
-            if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
-                xdr.bad_padding("RemoteDomainMigrateFinishArgs.uri", _end8)
             try:
-                obj.uri = _utf8(data[offset + 4 : _end8])[0]
+                obj.uri = _decode(data[offset + 4 : _end8])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainMigrateFinishArgs.uri", offset + 4, error)
             offset = _pad9
-            (obj.flags,) = _S_Q.unpack_from(data, offset)
+            _w10, obj.flags = _S_IQ.unpack_from(data, offset - 4)
+            if _w10 & xdr.PAD_MASKS[_len7 & 3]:
+                xdr.bad_padding("RemoteDomainMigrateFinishArgs.uri", _end8)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteDomainMigrateFinishArgs", offset, data)
@@ -7837,6 +8085,7 @@ class RemoteDomainMigratePrepare2Args(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.uri_in = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigratePrepare2Args.uri_in"):
@@ -7855,7 +8104,7 @@ class RemoteDomainMigratePrepare2Args(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainMigratePrepare2Args.uri_in", _end2)
                 try:
-                    obj.uri_in = _utf8(data[offset + 4 : _end2])[0]
+                    obj.uri_in = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepare2Args.uri_in", offset + 4, error
@@ -7882,7 +8131,7 @@ class RemoteDomainMigratePrepare2Args(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainMigratePrepare2Args.dname", _end5)
                 try:
-                    obj.dname = _utf8(data[offset + 4 : _end5])[0]
+                    obj.dname = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepare2Args.dname", offset + 4, error
@@ -7906,7 +8155,7 @@ class RemoteDomainMigratePrepare2Args(xdr.XdrStruct):
             if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                 xdr.bad_padding("RemoteDomainMigratePrepare2Args.dom_xml", _end8)
             try:
-                obj.dom_xml = _utf8(data[offset + 4 : _end8])[0]
+                obj.dom_xml = _decode(data[offset + 4 : _end8])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainMigratePrepare2Args.dom_xml", offset + 4, error
@@ -7938,6 +8187,7 @@ class RemoteDomainMigratePrepare2Ret(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -7969,7 +8219,7 @@ class RemoteDomainMigratePrepare2Ret(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainMigratePrepare2Ret.uri_out", _end5)
                 try:
-                    obj.uri_out = _utf8(data[offset + 4 : _end5])[0]
+                    obj.uri_out = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepare2Ret.uri_out", offset + 4, error
@@ -8010,6 +8260,7 @@ class RemoteDomainMigrateFinish2Args(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -8023,7 +8274,7 @@ class RemoteDomainMigrateFinish2Args(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainMigrateFinish2Args.dname", _end2)
             try:
-                obj.dname = _utf8(data[offset + 4 : _end2])[0]
+                obj.dname = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainMigrateFinish2Args.dname", offset + 4, error)
             offset = _pad3
@@ -8049,14 +8300,14 @@ class RemoteDomainMigrateFinish2Args(xdr.XdrStruct):
             _pad9 = _end8 + (-_len7 & 3)
             if _pad9 > len(data):
                 xdr.truncated("RemoteDomainMigrateFinish2Args.uri", offset + 4, data)
-            if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
-                xdr.bad_padding("RemoteDomainMigrateFinish2Args.uri", _end8)
             try:
-                obj.uri = _utf8(data[offset + 4 : _end8])[0]
+                obj.uri = _decode(data[offset + 4 : _end8])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainMigrateFinish2Args.uri", offset + 4, error)
             offset = _pad9
-            obj.flags, obj.retcode = _S_Qi.unpack_from(data, offset)
+            _w10, obj.flags, obj.retcode = _S_IQi.unpack_from(data, offset - 4)
+            if _w10 & xdr.PAD_MASKS[_len7 & 3]:
+                xdr.bad_padding("RemoteDomainMigrateFinish2Args.uri", _end8)
             offset += 12
         except struct.error:
             xdr.truncated("RemoteDomainMigrateFinish2Args", offset, data)
@@ -8137,6 +8388,7 @@ class RemoteConnectListDefinedDomainsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 4, "RemoteConnectListDefinedDomainsRet.names"
@@ -8145,6 +8397,7 @@ class RemoteConnectListDefinedDomainsRet(xdr.XdrStruct):
             _items3: list[str] = []
             _append4 = _items3.append
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 (_len5,) = _S_I_unpack(data, offset)
@@ -8161,10 +8414,10 @@ class RemoteConnectListDefinedDomainsRet(xdr.XdrStruct):
                     xdr.truncated(
                         "RemoteConnectListDefinedDomainsRet.names[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
                     xdr.bad_padding("RemoteConnectListDefinedDomainsRet.names[]", _end6)
                 try:
-                    _e2 = _utf8(data[offset + 4 : _end6])[0]
+                    _e2 = _decode(data[offset + 4 : _end6])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListDefinedDomainsRet.names[]", offset + 4, error
@@ -8359,6 +8612,7 @@ class RemoteDomainDefineXmlArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -8370,7 +8624,7 @@ class RemoteDomainDefineXmlArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainDefineXmlArgs.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainDefineXmlArgs.xml", offset + 4, error)
             offset = _pad3
@@ -8424,6 +8678,7 @@ class RemoteDomainDefineXmlFlagsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -8434,14 +8689,14 @@ class RemoteDomainDefineXmlFlagsArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainDefineXmlFlagsArgs.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainDefineXmlFlagsArgs.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainDefineXmlFlagsArgs.xml", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainDefineXmlFlagsArgs.xml", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainDefineXmlFlagsArgs", offset, data)
@@ -8891,11 +9146,11 @@ class RemoteDomainPinVcpuFlagsArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainPinVcpuFlagsArgs.cpumap", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainPinVcpuFlagsArgs.cpumap", _end2)
             obj.cpumap = bytes(data[offset + 4 : _end2])
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainPinVcpuFlagsArgs.cpumap", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainPinVcpuFlagsArgs", offset, data)
@@ -8974,11 +9229,11 @@ class RemoteDomainGetVcpuPinInfoRet(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainGetVcpuPinInfoRet.cpumaps", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainGetVcpuPinInfoRet.cpumaps", _end2)
             obj.cpumaps = bytes(data[offset + 4 : _end2])
             offset = _pad3
-            (obj.num,) = _S_i.unpack_from(data, offset)
+            _w4, obj.num = _S_Ii.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainGetVcpuPinInfoRet.cpumaps", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainGetVcpuPinInfoRet", offset, data)
@@ -9023,11 +9278,11 @@ class RemoteDomainPinEmulatorArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainPinEmulatorArgs.cpumap", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainPinEmulatorArgs.cpumap", _end2)
             obj.cpumap = bytes(data[offset + 4 : _end2])
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainPinEmulatorArgs.cpumap", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainPinEmulatorArgs", offset, data)
@@ -9107,11 +9362,11 @@ class RemoteDomainGetEmulatorPinInfoRet(xdr.XdrStruct):
                 xdr.truncated(
                     "RemoteDomainGetEmulatorPinInfoRet.cpumaps", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainGetEmulatorPinInfoRet.cpumaps", _end2)
             obj.cpumaps = bytes(data[offset + 4 : _end2])
             offset = _pad3
-            (obj.ret,) = _S_i.unpack_from(data, offset)
+            _w4, obj.ret = _S_Ii.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainGetEmulatorPinInfoRet.cpumaps", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainGetEmulatorPinInfoRet", offset, data)
@@ -9377,6 +9632,7 @@ class RemoteDomainGetIothreadInfoRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteDomainIothreadInfo.__new__
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteDomainIothreadInfo)
@@ -9389,7 +9645,7 @@ class RemoteDomainGetIothreadInfoRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteDomainIothreadInfo.cpumap", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                if _pad8 != _end7 and data[_end7:_pad8] != zeros[_pad8 - _end7]:
                     xdr.bad_padding("RemoteDomainIothreadInfo.cpumap", _end7)
                 _e2.cpumap = bytes(data[offset + 4 : _end7])
                 offset = _pad8
@@ -9452,11 +9708,11 @@ class RemoteDomainPinIothreadArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainPinIothreadArgs.cpumap", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainPinIothreadArgs.cpumap", _end2)
             obj.cpumap = bytes(data[offset + 4 : _end2])
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainPinIothreadArgs.cpumap", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainPinIothreadArgs", offset, data)
@@ -9593,6 +9849,7 @@ class RemoteDomainSetIothreadParamsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (obj.iothread_id,) = _S_I.unpack_from(data, offset)
@@ -9605,10 +9862,20 @@ class RemoteDomainSetIothreadParamsArgs(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -9619,67 +9886,67 @@ class RemoteDomainSetIothreadParamsArgs(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -9901,6 +10168,7 @@ class RemoteDomainAttachDeviceArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -9913,7 +10181,7 @@ class RemoteDomainAttachDeviceArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainAttachDeviceArgs.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainAttachDeviceArgs.xml", offset + 4, error)
             offset = _pad3
@@ -9950,6 +10218,7 @@ class RemoteDomainAttachDeviceFlagsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -9961,14 +10230,14 @@ class RemoteDomainAttachDeviceFlagsArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainAttachDeviceFlagsArgs.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainAttachDeviceFlagsArgs.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainAttachDeviceFlagsArgs.xml", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainAttachDeviceFlagsArgs.xml", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainAttachDeviceFlagsArgs", offset, data)
@@ -9996,6 +10265,7 @@ class RemoteDomainDetachDeviceArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -10008,7 +10278,7 @@ class RemoteDomainDetachDeviceArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainDetachDeviceArgs.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainDetachDeviceArgs.xml", offset + 4, error)
             offset = _pad3
@@ -10045,6 +10315,7 @@ class RemoteDomainDetachDeviceFlagsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -10056,14 +10327,14 @@ class RemoteDomainDetachDeviceFlagsArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainDetachDeviceFlagsArgs.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainDetachDeviceFlagsArgs.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainDetachDeviceFlagsArgs.xml", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainDetachDeviceFlagsArgs.xml", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainDetachDeviceFlagsArgs", offset, data)
@@ -10098,6 +10369,7 @@ class RemoteDomainUpdateDeviceFlagsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -10109,14 +10381,14 @@ class RemoteDomainUpdateDeviceFlagsArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainUpdateDeviceFlagsArgs.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainUpdateDeviceFlagsArgs.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainUpdateDeviceFlagsArgs.xml", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainUpdateDeviceFlagsArgs.xml", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainUpdateDeviceFlagsArgs", offset, data)
@@ -10153,6 +10425,7 @@ class RemoteDomainDetachDeviceAliasArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -10166,16 +10439,16 @@ class RemoteDomainDetachDeviceAliasArgs(xdr.XdrStruct):
                 xdr.truncated(
                     "RemoteDomainDetachDeviceAliasArgs.alias", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainDetachDeviceAliasArgs.alias", _end2)
             try:
-                obj.alias = _utf8(data[offset + 4 : _end2])[0]
+                obj.alias = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainDetachDeviceAliasArgs.alias", offset + 4, error
                 )
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainDetachDeviceAliasArgs.alias", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainDetachDeviceAliasArgs", offset, data)
@@ -10328,6 +10601,7 @@ class RemoteDomainSetMetadataArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (obj.type,) = _S_i.unpack_from(data, offset)
@@ -10349,7 +10623,7 @@ class RemoteDomainSetMetadataArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainSetMetadataArgs.metadata", _end2)
                 try:
-                    obj.metadata = _utf8(data[offset + 4 : _end2])[0]
+                    obj.metadata = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainSetMetadataArgs.metadata", offset + 4, error
@@ -10372,7 +10646,7 @@ class RemoteDomainSetMetadataArgs(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainSetMetadataArgs.key", _end5)
                 try:
-                    obj.key = _utf8(data[offset + 4 : _end5])[0]
+                    obj.key = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainSetMetadataArgs.key", offset + 4, error)
                 offset = _pad6
@@ -10393,7 +10667,7 @@ class RemoteDomainSetMetadataArgs(xdr.XdrStruct):
                 if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                     xdr.bad_padding("RemoteDomainSetMetadataArgs.uri", _end8)
                 try:
-                    obj.uri = _utf8(data[offset + 4 : _end8])[0]
+                    obj.uri = _decode(data[offset + 4 : _end8])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainSetMetadataArgs.uri", offset + 4, error)
                 offset = _pad9
@@ -10446,6 +10720,7 @@ class RemoteDomainGetMetadataArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (obj.type,) = _S_i.unpack_from(data, offset)
@@ -10465,7 +10740,7 @@ class RemoteDomainGetMetadataArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainGetMetadataArgs.uri", _end2)
                 try:
-                    obj.uri = _utf8(data[offset + 4 : _end2])[0]
+                    obj.uri = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainGetMetadataArgs.uri", offset + 4, error)
                 offset = _pad3
@@ -10492,6 +10767,7 @@ class RemoteDomainGetMetadataRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -10505,7 +10781,7 @@ class RemoteDomainGetMetadataRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainGetMetadataRet.metadata", _end2)
             try:
-                obj.metadata = _utf8(data[offset + 4 : _end2])[0]
+                obj.metadata = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainGetMetadataRet.metadata", offset + 4, error)
             offset = _pad3
@@ -10542,6 +10818,7 @@ class RemoteDomainBlockJobAbortArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -10553,14 +10830,14 @@ class RemoteDomainBlockJobAbortArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainBlockJobAbortArgs.path", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainBlockJobAbortArgs.path", _end2)
             try:
-                obj.path = _utf8(data[offset + 4 : _end2])[0]
+                obj.path = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockJobAbortArgs.path", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainBlockJobAbortArgs.path", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainBlockJobAbortArgs", offset, data)
@@ -10595,6 +10872,7 @@ class RemoteDomainGetBlockJobInfoArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -10606,14 +10884,14 @@ class RemoteDomainGetBlockJobInfoArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainGetBlockJobInfoArgs.path", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainGetBlockJobInfoArgs.path", _end2)
             try:
-                obj.path = _utf8(data[offset + 4 : _end2])[0]
+                obj.path = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainGetBlockJobInfoArgs.path", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainGetBlockJobInfoArgs.path", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainGetBlockJobInfoArgs", offset, data)
@@ -10692,6 +10970,7 @@ class RemoteDomainBlockJobSetSpeedArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -10703,14 +10982,14 @@ class RemoteDomainBlockJobSetSpeedArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainBlockJobSetSpeedArgs.path", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainBlockJobSetSpeedArgs.path", _end2)
             try:
-                obj.path = _utf8(data[offset + 4 : _end2])[0]
+                obj.path = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockJobSetSpeedArgs.path", offset + 4, error)
             offset = _pad3
-            obj.bandwidth, obj.flags = _S_QI.unpack_from(data, offset)
+            _w4, obj.bandwidth, obj.flags = _S_IQI.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainBlockJobSetSpeedArgs.path", _end2)
             offset += 12
         except struct.error:
             xdr.truncated("RemoteDomainBlockJobSetSpeedArgs", offset, data)
@@ -10746,6 +11025,7 @@ class RemoteDomainBlockPullArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -10755,14 +11035,14 @@ class RemoteDomainBlockPullArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainBlockPullArgs.path", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainBlockPullArgs.path", _end2)
             try:
-                obj.path = _utf8(data[offset + 4 : _end2])[0]
+                obj.path = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockPullArgs.path", offset + 4, error)
             offset = _pad3
-            obj.bandwidth, obj.flags = _S_QI.unpack_from(data, offset)
+            _w4, obj.bandwidth, obj.flags = _S_IQI.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainBlockPullArgs.path", _end2)
             offset += 12
         except struct.error:
             xdr.truncated("RemoteDomainBlockPullArgs", offset, data)
@@ -10805,6 +11085,7 @@ class RemoteDomainBlockRebaseArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -10817,7 +11098,7 @@ class RemoteDomainBlockRebaseArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainBlockRebaseArgs.path", _end2)
             try:
-                obj.path = _utf8(data[offset + 4 : _end2])[0]
+                obj.path = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockRebaseArgs.path", offset + 4, error)
             offset = _pad3
@@ -10836,7 +11117,7 @@ class RemoteDomainBlockRebaseArgs(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainBlockRebaseArgs.base", _end5)
                 try:
-                    obj.base = _utf8(data[offset + 4 : _end5])[0]
+                    obj.base = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainBlockRebaseArgs.base", offset + 4, error)
                 offset = _pad6
@@ -10893,6 +11174,7 @@ class RemoteDomainBlockCopyArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -10905,7 +11187,7 @@ class RemoteDomainBlockCopyArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainBlockCopyArgs.path", _end2)
             try:
-                obj.path = _utf8(data[offset + 4 : _end2])[0]
+                obj.path = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockCopyArgs.path", offset + 4, error)
             offset = _pad3
@@ -10921,7 +11203,7 @@ class RemoteDomainBlockCopyArgs(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteDomainBlockCopyArgs.destxml", _end5)
             try:
-                obj.destxml = _utf8(data[offset + 4 : _end5])[0]
+                obj.destxml = _decode(data[offset + 4 : _end5])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockCopyArgs.destxml", offset + 4, error)
             offset = _pad6
@@ -10933,10 +11215,20 @@ class RemoteDomainBlockCopyArgs(xdr.XdrStruct):
             _append10 = _items9.append
             _new11 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n7):
                 _e8 = _new11(RemoteTypedParam)
@@ -10947,70 +11239,67 @@ class RemoteDomainBlockCopyArgs(xdr.XdrStruct):
                 _pad14 = _end13 + (-_len12 & 3)
                 if _pad14 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if (
-                    _pad14 != _end13
-                    and data[_end13:_pad14] != xdr.ZEROS[_pad14 - _end13]
-                ):
-                    xdr.bad_padding("RemoteTypedParam.field", _end13)
                 try:
-                    _e8.field = _utf8(data[offset + 4 : _end13])[0]
+                    _e8.field = _decode(data[offset + 4 : _end13])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad14
-                (_d15,) = _S_i_unpack(data, offset)
+                _w16, _d15 = _S_Ii_unpack(data, offset - 4)
+                if _w16 & pad_masks[_len12 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end13)
                 offset += 4
                 if _d15 == 1:
-                    _a16 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a16.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e8.value = _a16
-                elif _d15 == 2:
-                    _a17 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a17.ui,) = _S_I_unpack(data, offset)
+                    _a17 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a17.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e8.value = _a17
-                elif _d15 == 3:
-                    _a18 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a18.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d15 == 2:
+                    _a18 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a18.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e8.value = _a18
-                elif _d15 == 4:
-                    _a19 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a19.ul,) = _S_Q_unpack(data, offset)
+                elif _d15 == 3:
+                    _a19 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a19.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e8.value = _a19
-                elif _d15 == 5:
-                    _a20 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a20.d,) = _S_d_unpack(data, offset)
+                elif _d15 == 4:
+                    _a20 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a20.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e8.value = _a20
-                elif _d15 == 6:
-                    _a21 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a21.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d15 == 5:
+                    _a21 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a21.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e8.value = _a21
+                elif _d15 == 6:
+                    _a22 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a22.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e8.value = _a22
                 elif _d15 == 7:
-                    _a22 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len23,) = _S_I_unpack(data, offset)
-                    if _len23 > 4194304:
+                    _a23 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len24,) = _S_I_unpack(data, offset)
+                    if _len24 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len23, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len24, 4194304
                         )
-                    _end24 = offset + 4 + _len23
-                    _pad25 = _end24 + (-_len23 & 3)
-                    if _pad25 > size:
+                    _end25 = offset + 4 + _len24
+                    _pad26 = _end25 + (-_len24 & 3)
+                    if _pad26 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad25 != _end24
-                        and data[_end24:_pad25] != xdr.ZEROS[_pad25 - _end24]
+                        _pad26 != _end25
+                        and data[_end25:_pad26] != zeros[_pad26 - _end25]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end24)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end25)
                     try:
-                        _a22.s = _utf8(data[offset + 4 : _end24])[0]
+                        _a23.s = _decode(data[offset + 4 : _end25])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad25
-                    _e8.value = _a22
+                    offset = _pad26
+                    _e8.value = _a23
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d15
@@ -11067,6 +11356,7 @@ class RemoteDomainBlockCommitArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -11079,7 +11369,7 @@ class RemoteDomainBlockCommitArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainBlockCommitArgs.disk", _end2)
             try:
-                obj.disk = _utf8(data[offset + 4 : _end2])[0]
+                obj.disk = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockCommitArgs.disk", offset + 4, error)
             offset = _pad3
@@ -11098,7 +11388,7 @@ class RemoteDomainBlockCommitArgs(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainBlockCommitArgs.base", _end5)
                 try:
-                    obj.base = _utf8(data[offset + 4 : _end5])[0]
+                    obj.base = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainBlockCommitArgs.base", offset + 4, error)
                 offset = _pad6
@@ -11119,7 +11409,7 @@ class RemoteDomainBlockCommitArgs(xdr.XdrStruct):
                 if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                     xdr.bad_padding("RemoteDomainBlockCommitArgs.top", _end8)
                 try:
-                    obj.top = _utf8(data[offset + 4 : _end8])[0]
+                    obj.top = _decode(data[offset + 4 : _end8])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainBlockCommitArgs.top", offset + 4, error)
                 offset = _pad9
@@ -11174,6 +11464,7 @@ class RemoteDomainSetBlockIoTuneArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -11188,7 +11479,7 @@ class RemoteDomainSetBlockIoTuneArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainSetBlockIoTuneArgs.disk", _end2)
             try:
-                obj.disk = _utf8(data[offset + 4 : _end2])[0]
+                obj.disk = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainSetBlockIoTuneArgs.disk", offset + 4, error)
             offset = _pad3
@@ -11200,10 +11491,20 @@ class RemoteDomainSetBlockIoTuneArgs(xdr.XdrStruct):
             _append7 = _items6.append
             _new8 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n4):
                 _e5 = _new8(RemoteTypedParam)
@@ -11214,70 +11515,67 @@ class RemoteDomainSetBlockIoTuneArgs(xdr.XdrStruct):
                 _pad11 = _end10 + (-_len9 & 3)
                 if _pad11 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if (
-                    _pad11 != _end10
-                    and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
-                ):
-                    xdr.bad_padding("RemoteTypedParam.field", _end10)
                 try:
-                    _e5.field = _utf8(data[offset + 4 : _end10])[0]
+                    _e5.field = _decode(data[offset + 4 : _end10])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad11
-                (_d12,) = _S_i_unpack(data, offset)
+                _w13, _d12 = _S_Ii_unpack(data, offset - 4)
+                if _w13 & pad_masks[_len9 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end10)
                 offset += 4
                 if _d12 == 1:
-                    _a13 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a13.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e5.value = _a13
-                elif _d12 == 2:
-                    _a14 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a14.ui,) = _S_I_unpack(data, offset)
+                    _a14 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a14.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e5.value = _a14
-                elif _d12 == 3:
-                    _a15 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a15.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d12 == 2:
+                    _a15 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a15.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e5.value = _a15
-                elif _d12 == 4:
-                    _a16 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a16.ul,) = _S_Q_unpack(data, offset)
+                elif _d12 == 3:
+                    _a16 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a16.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e5.value = _a16
-                elif _d12 == 5:
-                    _a17 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a17.d,) = _S_d_unpack(data, offset)
+                elif _d12 == 4:
+                    _a17 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a17.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e5.value = _a17
-                elif _d12 == 6:
-                    _a18 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a18.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d12 == 5:
+                    _a18 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a18.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e5.value = _a18
+                elif _d12 == 6:
+                    _a19 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a19.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e5.value = _a19
                 elif _d12 == 7:
-                    _a19 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len20,) = _S_I_unpack(data, offset)
-                    if _len20 > 4194304:
+                    _a20 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len21,) = _S_I_unpack(data, offset)
+                    if _len21 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len20, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len21, 4194304
                         )
-                    _end21 = offset + 4 + _len20
-                    _pad22 = _end21 + (-_len20 & 3)
-                    if _pad22 > size:
+                    _end22 = offset + 4 + _len21
+                    _pad23 = _end22 + (-_len21 & 3)
+                    if _pad23 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad22 != _end21
-                        and data[_end21:_pad22] != xdr.ZEROS[_pad22 - _end21]
+                        _pad23 != _end22
+                        and data[_end22:_pad23] != zeros[_pad23 - _end22]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end21)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end22)
                     try:
-                        _a19.s = _utf8(data[offset + 4 : _end21])[0]
+                        _a20.s = _decode(data[offset + 4 : _end22])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad22
-                    _e5.value = _a19
+                    offset = _pad23
+                    _e5.value = _a20
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d12
@@ -11325,6 +11623,7 @@ class RemoteDomainGetBlockIoTuneArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             obj.disk = None
@@ -11344,7 +11643,7 @@ class RemoteDomainGetBlockIoTuneArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainGetBlockIoTuneArgs.disk", _end2)
                 try:
-                    obj.disk = _utf8(data[offset + 4 : _end2])[0]
+                    obj.disk = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainGetBlockIoTuneArgs.disk", offset + 4, error
@@ -11390,6 +11689,7 @@ class RemoteDomainGetBlockIoTuneRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 32, 12, "RemoteDomainGetBlockIoTuneRet.params"
@@ -11399,10 +11699,20 @@ class RemoteDomainGetBlockIoTuneRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -11413,67 +11723,67 @@ class RemoteDomainGetBlockIoTuneRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -11562,6 +11872,7 @@ class RemoteDomainGetCpuStatsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 2048, 12, "RemoteDomainGetCpuStatsRet.params"
@@ -11571,10 +11882,20 @@ class RemoteDomainGetCpuStatsRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -11585,67 +11906,67 @@ class RemoteDomainGetCpuStatsRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -11708,6 +12029,7 @@ class RemoteDomainGetHostnameRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -11721,7 +12043,7 @@ class RemoteDomainGetHostnameRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainGetHostnameRet.hostname", _end2)
             try:
-                obj.hostname = _utf8(data[offset + 4 : _end2])[0]
+                obj.hostname = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainGetHostnameRet.hostname", offset + 4, error)
             offset = _pad3
@@ -11801,6 +12123,7 @@ class RemoteConnectListNetworksRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 4, "RemoteConnectListNetworksRet.names"
@@ -11809,6 +12132,7 @@ class RemoteConnectListNetworksRet(xdr.XdrStruct):
             _items3: list[str] = []
             _append4 = _items3.append
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 (_len5,) = _S_I_unpack(data, offset)
@@ -11822,10 +12146,10 @@ class RemoteConnectListNetworksRet(xdr.XdrStruct):
                     xdr.truncated(
                         "RemoteConnectListNetworksRet.names[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
                     xdr.bad_padding("RemoteConnectListNetworksRet.names[]", _end6)
                 try:
-                    _e2 = _utf8(data[offset + 4 : _end6])[0]
+                    _e2 = _decode(data[offset + 4 : _end6])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListNetworksRet.names[]", offset + 4, error
@@ -11913,6 +12237,7 @@ class RemoteConnectListDefinedNetworksRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 4, "RemoteConnectListDefinedNetworksRet.names"
@@ -11921,6 +12246,7 @@ class RemoteConnectListDefinedNetworksRet(xdr.XdrStruct):
             _items3: list[str] = []
             _append4 = _items3.append
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 (_len5,) = _S_I_unpack(data, offset)
@@ -11937,12 +12263,12 @@ class RemoteConnectListDefinedNetworksRet(xdr.XdrStruct):
                     xdr.truncated(
                         "RemoteConnectListDefinedNetworksRet.names[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
                     xdr.bad_padding(
                         "RemoteConnectListDefinedNetworksRet.names[]", _end6
                     )
                 try:
-                    _e2 = _utf8(data[offset + 4 : _end6])[0]
+                    _e2 = _decode(data[offset + 4 : _end6])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListDefinedNetworksRet.names[]", offset + 4, error
@@ -12013,6 +12339,7 @@ class RemoteNetworkLookupByNameArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -12026,7 +12353,7 @@ class RemoteNetworkLookupByNameArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNetworkLookupByNameArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkLookupByNameArgs.name", offset + 4, error)
             offset = _pad3
@@ -12073,6 +12400,7 @@ class RemoteNetworkCreateXmlArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -12084,7 +12412,7 @@ class RemoteNetworkCreateXmlArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNetworkCreateXmlArgs.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkCreateXmlArgs.xml", offset + 4, error)
             offset = _pad3
@@ -12138,6 +12466,7 @@ class RemoteNetworkCreateXmlFlagsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -12148,14 +12477,14 @@ class RemoteNetworkCreateXmlFlagsArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteNetworkCreateXmlFlagsArgs.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNetworkCreateXmlFlagsArgs.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkCreateXmlFlagsArgs.xml", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteNetworkCreateXmlFlagsArgs.xml", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNetworkCreateXmlFlagsArgs", offset, data)
@@ -12200,6 +12529,7 @@ class RemoteNetworkDefineXmlArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -12211,7 +12541,7 @@ class RemoteNetworkDefineXmlArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNetworkDefineXmlArgs.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkDefineXmlArgs.xml", offset + 4, error)
             offset = _pad3
@@ -12265,6 +12595,7 @@ class RemoteNetworkDefineXmlFlagsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -12275,14 +12606,14 @@ class RemoteNetworkDefineXmlFlagsArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteNetworkDefineXmlFlagsArgs.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNetworkDefineXmlFlagsArgs.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkDefineXmlFlagsArgs.xml", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteNetworkDefineXmlFlagsArgs.xml", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNetworkDefineXmlFlagsArgs", offset, data)
@@ -12382,6 +12713,7 @@ class RemoteNetworkUpdateArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.net, offset = RemoteNonnullNetwork.unpack_from(data, offset)
             obj.command, obj.section, obj.parentIndex = _S_IIi.unpack_from(data, offset)
@@ -12393,14 +12725,14 @@ class RemoteNetworkUpdateArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteNetworkUpdateArgs.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNetworkUpdateArgs.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkUpdateArgs.xml", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteNetworkUpdateArgs.xml", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNetworkUpdateArgs", offset, data)
@@ -12506,6 +12838,7 @@ class RemoteNetworkGetXmlDescRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -12517,7 +12850,7 @@ class RemoteNetworkGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNetworkGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkGetXmlDescRet.xml", offset + 4, error)
             offset = _pad3
@@ -12564,6 +12897,7 @@ class RemoteNetworkGetBridgeNameRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -12577,7 +12911,7 @@ class RemoteNetworkGetBridgeNameRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNetworkGetBridgeNameRet.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkGetBridgeNameRet.name", offset + 4, error)
             offset = _pad3
@@ -12749,6 +13083,7 @@ class RemoteConnectListNwfiltersRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 4, "RemoteConnectListNwfiltersRet.names"
@@ -12757,6 +13092,7 @@ class RemoteConnectListNwfiltersRet(xdr.XdrStruct):
             _items3: list[str] = []
             _append4 = _items3.append
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 (_len5,) = _S_I_unpack(data, offset)
@@ -12770,10 +13106,10 @@ class RemoteConnectListNwfiltersRet(xdr.XdrStruct):
                     xdr.truncated(
                         "RemoteConnectListNwfiltersRet.names[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
                     xdr.bad_padding("RemoteConnectListNwfiltersRet.names[]", _end6)
                 try:
-                    _e2 = _utf8(data[offset + 4 : _end6])[0]
+                    _e2 = _decode(data[offset + 4 : _end6])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListNwfiltersRet.names[]", offset + 4, error
@@ -12844,6 +13180,7 @@ class RemoteNwfilterLookupByNameArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -12857,7 +13194,7 @@ class RemoteNwfilterLookupByNameArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNwfilterLookupByNameArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNwfilterLookupByNameArgs.name", offset + 4, error)
             offset = _pad3
@@ -12904,6 +13241,7 @@ class RemoteNwfilterDefineXmlArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -12915,7 +13253,7 @@ class RemoteNwfilterDefineXmlArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNwfilterDefineXmlArgs.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNwfilterDefineXmlArgs.xml", offset + 4, error)
             offset = _pad3
@@ -12969,6 +13307,7 @@ class RemoteNwfilterDefineXmlFlagsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -12979,14 +13318,14 @@ class RemoteNwfilterDefineXmlFlagsArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteNwfilterDefineXmlFlagsArgs.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNwfilterDefineXmlFlagsArgs.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNwfilterDefineXmlFlagsArgs.xml", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteNwfilterDefineXmlFlagsArgs.xml", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNwfilterDefineXmlFlagsArgs", offset, data)
@@ -13092,6 +13431,7 @@ class RemoteNwfilterGetXmlDescRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -13103,7 +13443,7 @@ class RemoteNwfilterGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNwfilterGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNwfilterGetXmlDescRet.xml", offset + 4, error)
             offset = _pad3
@@ -13183,6 +13523,7 @@ class RemoteConnectListInterfacesRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 4, "RemoteConnectListInterfacesRet.names"
@@ -13191,6 +13532,7 @@ class RemoteConnectListInterfacesRet(xdr.XdrStruct):
             _items3: list[str] = []
             _append4 = _items3.append
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 (_len5,) = _S_I_unpack(data, offset)
@@ -13204,10 +13546,10 @@ class RemoteConnectListInterfacesRet(xdr.XdrStruct):
                     xdr.truncated(
                         "RemoteConnectListInterfacesRet.names[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
                     xdr.bad_padding("RemoteConnectListInterfacesRet.names[]", _end6)
                 try:
-                    _e2 = _utf8(data[offset + 4 : _end6])[0]
+                    _e2 = _decode(data[offset + 4 : _end6])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListInterfacesRet.names[]", offset + 4, error
@@ -13298,6 +13640,7 @@ class RemoteConnectListDefinedInterfacesRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 4, "RemoteConnectListDefinedInterfacesRet.names"
@@ -13306,6 +13649,7 @@ class RemoteConnectListDefinedInterfacesRet(xdr.XdrStruct):
             _items3: list[str] = []
             _append4 = _items3.append
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 (_len5,) = _S_I_unpack(data, offset)
@@ -13324,12 +13668,12 @@ class RemoteConnectListDefinedInterfacesRet(xdr.XdrStruct):
                         offset + 4,
                         data,
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
                     xdr.bad_padding(
                         "RemoteConnectListDefinedInterfacesRet.names[]", _end6
                     )
                 try:
-                    _e2 = _utf8(data[offset + 4 : _end6])[0]
+                    _e2 = _decode(data[offset + 4 : _end6])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListDefinedInterfacesRet.names[]",
@@ -13356,6 +13700,7 @@ class RemoteInterfaceLookupByNameArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -13369,7 +13714,7 @@ class RemoteInterfaceLookupByNameArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteInterfaceLookupByNameArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteInterfaceLookupByNameArgs.name", offset + 4, error)
             offset = _pad3
@@ -13418,6 +13763,7 @@ class RemoteInterfaceLookupByMacStringArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -13433,7 +13779,7 @@ class RemoteInterfaceLookupByMacStringArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteInterfaceLookupByMacStringArgs.mac", _end2)
             try:
-                obj.mac = _utf8(data[offset + 4 : _end2])[0]
+                obj.mac = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteInterfaceLookupByMacStringArgs.mac", offset + 4, error
@@ -13517,6 +13863,7 @@ class RemoteInterfaceGetXmlDescRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -13528,7 +13875,7 @@ class RemoteInterfaceGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteInterfaceGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteInterfaceGetXmlDescRet.xml", offset + 4, error)
             offset = _pad3
@@ -13556,6 +13903,7 @@ class RemoteInterfaceDefineXmlArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -13564,14 +13912,14 @@ class RemoteInterfaceDefineXmlArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteInterfaceDefineXmlArgs.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteInterfaceDefineXmlArgs.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteInterfaceDefineXmlArgs.xml", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteInterfaceDefineXmlArgs.xml", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteInterfaceDefineXmlArgs", offset, data)
@@ -13823,6 +14171,7 @@ class RemoteAuthSaslInitRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -13834,7 +14183,7 @@ class RemoteAuthSaslInitRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteAuthSaslInitRet.mechlist", _end2)
             try:
-                obj.mechlist = _utf8(data[offset + 4 : _end2])[0]
+                obj.mechlist = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteAuthSaslInitRet.mechlist", offset + 4, error)
             offset = _pad3
@@ -13866,6 +14215,7 @@ class RemoteAuthSaslStartArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -13874,23 +14224,23 @@ class RemoteAuthSaslStartArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteAuthSaslStartArgs.mech", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteAuthSaslStartArgs.mech", _end2)
             try:
-                obj.mech = _utf8(data[offset + 4 : _end2])[0]
+                obj.mech = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteAuthSaslStartArgs.mech", offset + 4, error)
             offset = _pad3
-            (obj.nil,) = _S_i.unpack_from(data, offset)
+            _w4, obj.nil = _S_Ii.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteAuthSaslStartArgs.mech", _end2)
             offset += 4
-            _n4 = xdr.unpack_count(
+            _n5 = xdr.unpack_count(
                 data, offset, 65536, 4, "RemoteAuthSaslStartArgs.data"
             )
             offset += 4
-            _raw5, offset = xdr.unpack_array(
-                data, offset, "i", _n4, 4, "RemoteAuthSaslStartArgs.data"
+            _raw6, offset = xdr.unpack_array(
+                data, offset, "i", _n5, 4, "RemoteAuthSaslStartArgs.data"
             )
-            obj.data = list(_raw5)
+            obj.data = list(_raw6)
         except struct.error:
             xdr.truncated("RemoteAuthSaslStartArgs", offset, data)
         return obj, offset
@@ -14109,6 +14459,7 @@ class RemoteConnectListStoragePoolsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 4, "RemoteConnectListStoragePoolsRet.names"
@@ -14117,6 +14468,7 @@ class RemoteConnectListStoragePoolsRet(xdr.XdrStruct):
             _items3: list[str] = []
             _append4 = _items3.append
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 (_len5,) = _S_I_unpack(data, offset)
@@ -14133,10 +14485,10 @@ class RemoteConnectListStoragePoolsRet(xdr.XdrStruct):
                     xdr.truncated(
                         "RemoteConnectListStoragePoolsRet.names[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
                     xdr.bad_padding("RemoteConnectListStoragePoolsRet.names[]", _end6)
                 try:
-                    _e2 = _utf8(data[offset + 4 : _end6])[0]
+                    _e2 = _decode(data[offset + 4 : _end6])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListStoragePoolsRet.names[]", offset + 4, error
@@ -14227,6 +14579,7 @@ class RemoteConnectListDefinedStoragePoolsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 4, "RemoteConnectListDefinedStoragePoolsRet.names"
@@ -14235,6 +14588,7 @@ class RemoteConnectListDefinedStoragePoolsRet(xdr.XdrStruct):
             _items3: list[str] = []
             _append4 = _items3.append
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 (_len5,) = _S_I_unpack(data, offset)
@@ -14253,12 +14607,12 @@ class RemoteConnectListDefinedStoragePoolsRet(xdr.XdrStruct):
                         offset + 4,
                         data,
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
                     xdr.bad_padding(
                         "RemoteConnectListDefinedStoragePoolsRet.names[]", _end6
                     )
                 try:
-                    _e2 = _utf8(data[offset + 4 : _end6])[0]
+                    _e2 = _decode(data[offset + 4 : _end6])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListDefinedStoragePoolsRet.names[]",
@@ -14306,6 +14660,7 @@ class RemoteConnectFindStoragePoolSourcesArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -14324,7 +14679,7 @@ class RemoteConnectFindStoragePoolSourcesArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteConnectFindStoragePoolSourcesArgs.type", _end2)
             try:
-                obj.type = _utf8(data[offset + 4 : _end2])[0]
+                obj.type = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectFindStoragePoolSourcesArgs.type", offset + 4, error
@@ -14356,7 +14711,7 @@ class RemoteConnectFindStoragePoolSourcesArgs(xdr.XdrStruct):
                         "RemoteConnectFindStoragePoolSourcesArgs.srcSpec", _end5
                     )
                 try:
-                    obj.srcSpec = _utf8(data[offset + 4 : _end5])[0]
+                    obj.srcSpec = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectFindStoragePoolSourcesArgs.srcSpec",
@@ -14387,6 +14742,7 @@ class RemoteConnectFindStoragePoolSourcesRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -14402,7 +14758,7 @@ class RemoteConnectFindStoragePoolSourcesRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteConnectFindStoragePoolSourcesRet.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectFindStoragePoolSourcesRet.xml", offset + 4, error
@@ -14475,6 +14831,7 @@ class RemoteStoragePoolLookupByNameArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -14490,7 +14847,7 @@ class RemoteStoragePoolLookupByNameArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteStoragePoolLookupByNameArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteStoragePoolLookupByNameArgs.name", offset + 4, error
@@ -14593,6 +14950,7 @@ class RemoteStoragePoolLookupByTargetPathArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -14611,7 +14969,7 @@ class RemoteStoragePoolLookupByTargetPathArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteStoragePoolLookupByTargetPathArgs.path", _end2)
             try:
-                obj.path = _utf8(data[offset + 4 : _end2])[0]
+                obj.path = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteStoragePoolLookupByTargetPathArgs.path", offset + 4, error
@@ -14667,6 +15025,7 @@ class RemoteStoragePoolCreateXmlArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -14677,14 +15036,14 @@ class RemoteStoragePoolCreateXmlArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteStoragePoolCreateXmlArgs.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteStoragePoolCreateXmlArgs.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStoragePoolCreateXmlArgs.xml", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteStoragePoolCreateXmlArgs.xml", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteStoragePoolCreateXmlArgs", offset, data)
@@ -14736,6 +15095,7 @@ class RemoteStoragePoolDefineXmlArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -14746,14 +15106,14 @@ class RemoteStoragePoolDefineXmlArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteStoragePoolDefineXmlArgs.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteStoragePoolDefineXmlArgs.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStoragePoolDefineXmlArgs.xml", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteStoragePoolDefineXmlArgs.xml", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteStoragePoolDefineXmlArgs", offset, data)
@@ -15025,6 +15385,7 @@ class RemoteStoragePoolGetXmlDescRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -15038,7 +15399,7 @@ class RemoteStoragePoolGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteStoragePoolGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStoragePoolGetXmlDescRet.xml", offset + 4, error)
             offset = _pad3
@@ -15310,6 +15671,7 @@ class RemoteStoragePoolListVolumesRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 4, "RemoteStoragePoolListVolumesRet.names"
@@ -15318,6 +15680,7 @@ class RemoteStoragePoolListVolumesRet(xdr.XdrStruct):
             _items3: list[str] = []
             _append4 = _items3.append
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 (_len5,) = _S_I_unpack(data, offset)
@@ -15334,10 +15697,10 @@ class RemoteStoragePoolListVolumesRet(xdr.XdrStruct):
                     xdr.truncated(
                         "RemoteStoragePoolListVolumesRet.names[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
                     xdr.bad_padding("RemoteStoragePoolListVolumesRet.names[]", _end6)
                 try:
-                    _e2 = _utf8(data[offset + 4 : _end6])[0]
+                    _e2 = _decode(data[offset + 4 : _end6])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteStoragePoolListVolumesRet.names[]", offset + 4, error
@@ -15373,6 +15736,7 @@ class RemoteStorageVolLookupByNameArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.pool, offset = RemoteNonnullStoragePool.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -15387,7 +15751,7 @@ class RemoteStorageVolLookupByNameArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteStorageVolLookupByNameArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStorageVolLookupByNameArgs.name", offset + 4, error)
             offset = _pad3
@@ -15434,6 +15798,7 @@ class RemoteStorageVolLookupByKeyArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -15447,7 +15812,7 @@ class RemoteStorageVolLookupByKeyArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteStorageVolLookupByKeyArgs.key", _end2)
             try:
-                obj.key = _utf8(data[offset + 4 : _end2])[0]
+                obj.key = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStorageVolLookupByKeyArgs.key", offset + 4, error)
             offset = _pad3
@@ -15496,6 +15861,7 @@ class RemoteStorageVolLookupByPathArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -15509,7 +15875,7 @@ class RemoteStorageVolLookupByPathArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteStorageVolLookupByPathArgs.path", _end2)
             try:
-                obj.path = _utf8(data[offset + 4 : _end2])[0]
+                obj.path = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStorageVolLookupByPathArgs.path", offset + 4, error)
             offset = _pad3
@@ -15572,6 +15938,7 @@ class RemoteStorageVolCreateXmlArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.pool, offset = RemoteNonnullStoragePool.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -15583,14 +15950,14 @@ class RemoteStorageVolCreateXmlArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteStorageVolCreateXmlArgs.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteStorageVolCreateXmlArgs.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStorageVolCreateXmlArgs.xml", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteStorageVolCreateXmlArgs.xml", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteStorageVolCreateXmlArgs", offset, data)
@@ -15660,6 +16027,7 @@ class RemoteStorageVolCreateXmlFromArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.pool, offset = RemoteNonnullStoragePool.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -15674,7 +16042,7 @@ class RemoteStorageVolCreateXmlFromArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteStorageVolCreateXmlFromArgs.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStorageVolCreateXmlFromArgs.xml", offset + 4, error)
             offset = _pad3
@@ -15869,6 +16237,7 @@ class RemoteStorageVolGetXmlDescRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -15882,7 +16251,7 @@ class RemoteStorageVolGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteStorageVolGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStorageVolGetXmlDescRet.xml", offset + 4, error)
             offset = _pad3
@@ -16052,6 +16421,7 @@ class RemoteStorageVolGetPathRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -16063,7 +16433,7 @@ class RemoteStorageVolGetPathRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteStorageVolGetPathRet.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStorageVolGetPathRet.name", offset + 4, error)
             offset = _pad3
@@ -16132,6 +16502,7 @@ class RemoteNodeNumOfDevicesArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.cap = None
             if xdr.unpack_flag(data, offset, "RemoteNodeNumOfDevicesArgs.cap"):
@@ -16148,7 +16519,7 @@ class RemoteNodeNumOfDevicesArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteNodeNumOfDevicesArgs.cap", _end2)
                 try:
-                    obj.cap = _utf8(data[offset + 4 : _end2])[0]
+                    obj.cap = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNodeNumOfDevicesArgs.cap", offset + 4, error)
                 offset = _pad3
@@ -16211,6 +16582,7 @@ class RemoteNodeListDevicesArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.cap = None
             if xdr.unpack_flag(data, offset, "RemoteNodeListDevicesArgs.cap"):
@@ -16227,7 +16599,7 @@ class RemoteNodeListDevicesArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteNodeListDevicesArgs.cap", _end2)
                 try:
-                    obj.cap = _utf8(data[offset + 4 : _end2])[0]
+                    obj.cap = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNodeListDevicesArgs.cap", offset + 4, error)
                 offset = _pad3
@@ -16258,6 +16630,7 @@ class RemoteNodeListDevicesRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 65536, 4, "RemoteNodeListDevicesRet.names"
@@ -16266,6 +16639,7 @@ class RemoteNodeListDevicesRet(xdr.XdrStruct):
             _items3: list[str] = []
             _append4 = _items3.append
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 (_len5,) = _S_I_unpack(data, offset)
@@ -16277,10 +16651,10 @@ class RemoteNodeListDevicesRet(xdr.XdrStruct):
                 _pad7 = _end6 + (-_len5 & 3)
                 if _pad7 > size:
                     xdr.truncated("RemoteNodeListDevicesRet.names[]", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
                     xdr.bad_padding("RemoteNodeListDevicesRet.names[]", _end6)
                 try:
-                    _e2 = _utf8(data[offset + 4 : _end6])[0]
+                    _e2 = _decode(data[offset + 4 : _end6])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNodeListDevicesRet.names[]", offset + 4, error)
                 offset = _pad7
@@ -16305,6 +16679,7 @@ class RemoteNodeDeviceLookupByNameArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -16318,7 +16693,7 @@ class RemoteNodeDeviceLookupByNameArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceLookupByNameArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceLookupByNameArgs.name", offset + 4, error)
             offset = _pad3
@@ -16381,6 +16756,7 @@ class RemoteNodeDeviceLookupScsiHostByWwnArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -16399,7 +16775,7 @@ class RemoteNodeDeviceLookupScsiHostByWwnArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceLookupScsiHostByWwnArgs.wwnn", _end2)
             try:
-                obj.wwnn = _utf8(data[offset + 4 : _end2])[0]
+                obj.wwnn = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteNodeDeviceLookupScsiHostByWwnArgs.wwnn", offset + 4, error
@@ -16419,16 +16795,16 @@ class RemoteNodeDeviceLookupScsiHostByWwnArgs(xdr.XdrStruct):
                 xdr.truncated(
                     "RemoteNodeDeviceLookupScsiHostByWwnArgs.wwpn", offset + 4, data
                 )
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("RemoteNodeDeviceLookupScsiHostByWwnArgs.wwpn", _end5)
             try:
-                obj.wwpn = _utf8(data[offset + 4 : _end5])[0]
+                obj.wwpn = _decode(data[offset + 4 : _end5])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteNodeDeviceLookupScsiHostByWwnArgs.wwpn", offset + 4, error
                 )
             offset = _pad6
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w7 & xdr.PAD_MASKS[_len4 & 3]:
+                xdr.bad_padding("RemoteNodeDeviceLookupScsiHostByWwnArgs.wwpn", _end5)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNodeDeviceLookupScsiHostByWwnArgs", offset, data)
@@ -16480,6 +16856,7 @@ class RemoteNodeDeviceGetXmlDescArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -16490,14 +16867,14 @@ class RemoteNodeDeviceGetXmlDescArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteNodeDeviceGetXmlDescArgs.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNodeDeviceGetXmlDescArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceGetXmlDescArgs.name", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteNodeDeviceGetXmlDescArgs.name", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNodeDeviceGetXmlDescArgs", offset, data)
@@ -16516,6 +16893,7 @@ class RemoteNodeDeviceGetXmlDescRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -16529,7 +16907,7 @@ class RemoteNodeDeviceGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceGetXmlDescRet.xml", offset + 4, error)
             offset = _pad3
@@ -16550,6 +16928,7 @@ class RemoteNodeDeviceGetParentArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -16563,7 +16942,7 @@ class RemoteNodeDeviceGetParentArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceGetParentArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceGetParentArgs.name", offset + 4, error)
             offset = _pad3
@@ -16591,6 +16970,7 @@ class RemoteNodeDeviceGetParentRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.parentName = None
             if xdr.unpack_flag(data, offset, "RemoteNodeDeviceGetParentRet.parentName"):
@@ -16612,7 +16992,7 @@ class RemoteNodeDeviceGetParentRet(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteNodeDeviceGetParentRet.parentName", _end2)
                 try:
-                    obj.parentName = _utf8(data[offset + 4 : _end2])[0]
+                    obj.parentName = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNodeDeviceGetParentRet.parentName", offset + 4, error
@@ -16637,6 +17017,7 @@ class RemoteNodeDeviceNumOfCapsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -16650,7 +17031,7 @@ class RemoteNodeDeviceNumOfCapsArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceNumOfCapsArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceNumOfCapsArgs.name", offset + 4, error)
             offset = _pad3
@@ -16706,6 +17087,7 @@ class RemoteNodeDeviceListCapsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -16716,14 +17098,14 @@ class RemoteNodeDeviceListCapsArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteNodeDeviceListCapsArgs.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNodeDeviceListCapsArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceListCapsArgs.name", offset + 4, error)
             offset = _pad3
-            (obj.maxnames,) = _S_i.unpack_from(data, offset)
+            _w4, obj.maxnames = _S_Ii.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteNodeDeviceListCapsArgs.name", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNodeDeviceListCapsArgs", offset, data)
@@ -16748,6 +17130,7 @@ class RemoteNodeDeviceListCapsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 65536, 4, "RemoteNodeDeviceListCapsRet.names"
@@ -16756,6 +17139,7 @@ class RemoteNodeDeviceListCapsRet(xdr.XdrStruct):
             _items3: list[str] = []
             _append4 = _items3.append
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 (_len5,) = _S_I_unpack(data, offset)
@@ -16769,10 +17153,10 @@ class RemoteNodeDeviceListCapsRet(xdr.XdrStruct):
                     xdr.truncated(
                         "RemoteNodeDeviceListCapsRet.names[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
                     xdr.bad_padding("RemoteNodeDeviceListCapsRet.names[]", _end6)
                 try:
-                    _e2 = _utf8(data[offset + 4 : _end6])[0]
+                    _e2 = _decode(data[offset + 4 : _end6])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNodeDeviceListCapsRet.names[]", offset + 4, error
@@ -16797,6 +17181,7 @@ class RemoteNodeDeviceDettachArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -16808,7 +17193,7 @@ class RemoteNodeDeviceDettachArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceDettachArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceDettachArgs.name", offset + 4, error)
             offset = _pad3
@@ -16845,6 +17230,7 @@ class RemoteNodeDeviceDetachFlagsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -16858,7 +17244,7 @@ class RemoteNodeDeviceDetachFlagsArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceDetachFlagsArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceDetachFlagsArgs.name", offset + 4, error)
             offset = _pad3
@@ -16884,7 +17270,7 @@ class RemoteNodeDeviceDetachFlagsArgs(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteNodeDeviceDetachFlagsArgs.driverName", _end5)
                 try:
-                    obj.driverName = _utf8(data[offset + 4 : _end5])[0]
+                    obj.driverName = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNodeDeviceDetachFlagsArgs.driverName", offset + 4, error
@@ -16911,6 +17297,7 @@ class RemoteNodeDeviceReAttachArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -16924,7 +17311,7 @@ class RemoteNodeDeviceReAttachArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceReAttachArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceReAttachArgs.name", offset + 4, error)
             offset = _pad3
@@ -16945,6 +17332,7 @@ class RemoteNodeDeviceResetArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -16956,7 +17344,7 @@ class RemoteNodeDeviceResetArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceResetArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceResetArgs.name", offset + 4, error)
             offset = _pad3
@@ -16986,6 +17374,7 @@ class RemoteNodeDeviceCreateXmlArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -16998,16 +17387,16 @@ class RemoteNodeDeviceCreateXmlArgs(xdr.XdrStruct):
                 xdr.truncated(
                     "RemoteNodeDeviceCreateXmlArgs.xml_desc", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNodeDeviceCreateXmlArgs.xml_desc", _end2)
             try:
-                obj.xml_desc = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml_desc = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteNodeDeviceCreateXmlArgs.xml_desc", offset + 4, error
                 )
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteNodeDeviceCreateXmlArgs.xml_desc", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNodeDeviceCreateXmlArgs", offset, data)
@@ -17052,6 +17441,7 @@ class RemoteNodeDeviceDestroyArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -17063,7 +17453,7 @@ class RemoteNodeDeviceDestroyArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceDestroyArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceDestroyArgs.name", offset + 4, error)
             offset = _pad3
@@ -17093,6 +17483,7 @@ class RemoteNodeDeviceDefineXmlArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -17105,16 +17496,16 @@ class RemoteNodeDeviceDefineXmlArgs(xdr.XdrStruct):
                 xdr.truncated(
                     "RemoteNodeDeviceDefineXmlArgs.xml_desc", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNodeDeviceDefineXmlArgs.xml_desc", _end2)
             try:
-                obj.xml_desc = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml_desc = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteNodeDeviceDefineXmlArgs.xml_desc", offset + 4, error
                 )
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteNodeDeviceDefineXmlArgs.xml_desc", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNodeDeviceDefineXmlArgs", offset, data)
@@ -17166,6 +17557,7 @@ class RemoteNodeDeviceUndefineArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -17176,14 +17568,14 @@ class RemoteNodeDeviceUndefineArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteNodeDeviceUndefineArgs.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNodeDeviceUndefineArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceUndefineArgs.name", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteNodeDeviceUndefineArgs.name", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNodeDeviceUndefineArgs", offset, data)
@@ -17209,6 +17601,7 @@ class RemoteNodeDeviceCreateArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -17217,14 +17610,14 @@ class RemoteNodeDeviceCreateArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteNodeDeviceCreateArgs.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNodeDeviceCreateArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceCreateArgs.name", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteNodeDeviceCreateArgs.name", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNodeDeviceCreateArgs", offset, data)
@@ -17245,6 +17638,7 @@ class RemoteNodeDeviceGetAutostartArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -17258,7 +17652,7 @@ class RemoteNodeDeviceGetAutostartArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceGetAutostartArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceGetAutostartArgs.name", offset + 4, error)
             offset = _pad3
@@ -17319,6 +17713,7 @@ class RemoteNodeDeviceSetAutostartArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -17329,14 +17724,14 @@ class RemoteNodeDeviceSetAutostartArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteNodeDeviceSetAutostartArgs.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNodeDeviceSetAutostartArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceSetAutostartArgs.name", offset + 4, error)
             offset = _pad3
-            (obj.autostart,) = _S_i.unpack_from(data, offset)
+            _w4, obj.autostart = _S_Ii.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteNodeDeviceSetAutostartArgs.name", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNodeDeviceSetAutostartArgs", offset, data)
@@ -17357,6 +17752,7 @@ class RemoteNodeDeviceIsPersistentArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -17370,7 +17766,7 @@ class RemoteNodeDeviceIsPersistentArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceIsPersistentArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceIsPersistentArgs.name", offset + 4, error)
             offset = _pad3
@@ -17419,6 +17815,7 @@ class RemoteNodeDeviceIsActiveArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -17432,7 +17829,7 @@ class RemoteNodeDeviceIsActiveArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNodeDeviceIsActiveArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceIsActiveArgs.name", offset + 4, error)
             offset = _pad3
@@ -17635,6 +18032,7 @@ class RemoteConnectDomainXmlFromNativeArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -17657,7 +18055,7 @@ class RemoteConnectDomainXmlFromNativeArgs(xdr.XdrStruct):
                     "RemoteConnectDomainXmlFromNativeArgs.nativeFormat", _end2
                 )
             try:
-                obj.nativeFormat = _utf8(data[offset + 4 : _end2])[0]
+                obj.nativeFormat = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectDomainXmlFromNativeArgs.nativeFormat",
@@ -17681,12 +18079,8 @@ class RemoteConnectDomainXmlFromNativeArgs(xdr.XdrStruct):
                     offset + 4,
                     data,
                 )
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding(
-                    "RemoteConnectDomainXmlFromNativeArgs.nativeConfig", _end5
-                )
             try:
-                obj.nativeConfig = _utf8(data[offset + 4 : _end5])[0]
+                obj.nativeConfig = _decode(data[offset + 4 : _end5])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectDomainXmlFromNativeArgs.nativeConfig",
@@ -17694,7 +18088,11 @@ class RemoteConnectDomainXmlFromNativeArgs(xdr.XdrStruct):
                     error,
                 )
             offset = _pad6
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w7 & xdr.PAD_MASKS[_len4 & 3]:
+                xdr.bad_padding(
+                    "RemoteConnectDomainXmlFromNativeArgs.nativeConfig", _end5
+                )
             offset += 4
         except struct.error:
             xdr.truncated("RemoteConnectDomainXmlFromNativeArgs", offset, data)
@@ -17718,6 +18116,7 @@ class RemoteConnectDomainXmlFromNativeRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -17736,7 +18135,7 @@ class RemoteConnectDomainXmlFromNativeRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteConnectDomainXmlFromNativeRet.domainXml", _end2)
             try:
-                obj.domainXml = _utf8(data[offset + 4 : _end2])[0]
+                obj.domainXml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectDomainXmlFromNativeRet.domainXml", offset + 4, error
@@ -17778,6 +18177,7 @@ class RemoteConnectDomainXmlToNativeArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -17798,7 +18198,7 @@ class RemoteConnectDomainXmlToNativeArgs(xdr.XdrStruct):
                     "RemoteConnectDomainXmlToNativeArgs.nativeFormat", _end2
                 )
             try:
-                obj.nativeFormat = _utf8(data[offset + 4 : _end2])[0]
+                obj.nativeFormat = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectDomainXmlToNativeArgs.nativeFormat", offset + 4, error
@@ -17818,16 +18218,16 @@ class RemoteConnectDomainXmlToNativeArgs(xdr.XdrStruct):
                 xdr.truncated(
                     "RemoteConnectDomainXmlToNativeArgs.domainXml", offset + 4, data
                 )
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("RemoteConnectDomainXmlToNativeArgs.domainXml", _end5)
             try:
-                obj.domainXml = _utf8(data[offset + 4 : _end5])[0]
+                obj.domainXml = _decode(data[offset + 4 : _end5])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectDomainXmlToNativeArgs.domainXml", offset + 4, error
                 )
             offset = _pad6
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w7 & xdr.PAD_MASKS[_len4 & 3]:
+                xdr.bad_padding("RemoteConnectDomainXmlToNativeArgs.domainXml", _end5)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteConnectDomainXmlToNativeArgs", offset, data)
@@ -17851,6 +18251,7 @@ class RemoteConnectDomainXmlToNativeRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -17869,7 +18270,7 @@ class RemoteConnectDomainXmlToNativeRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteConnectDomainXmlToNativeRet.nativeConfig", _end2)
             try:
-                obj.nativeConfig = _utf8(data[offset + 4 : _end2])[0]
+                obj.nativeConfig = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectDomainXmlToNativeRet.nativeConfig", offset + 4, error
@@ -17951,6 +18352,7 @@ class RemoteConnectListSecretsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 4, "RemoteConnectListSecretsRet.uuids"
@@ -17959,6 +18361,7 @@ class RemoteConnectListSecretsRet(xdr.XdrStruct):
             _items3: list[str] = []
             _append4 = _items3.append
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 (_len5,) = _S_I_unpack(data, offset)
@@ -17972,10 +18375,10 @@ class RemoteConnectListSecretsRet(xdr.XdrStruct):
                     xdr.truncated(
                         "RemoteConnectListSecretsRet.uuids[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
                     xdr.bad_padding("RemoteConnectListSecretsRet.uuids[]", _end6)
                 try:
-                    _e2 = _utf8(data[offset + 4 : _end6])[0]
+                    _e2 = _decode(data[offset + 4 : _end6])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListSecretsRet.uuids[]", offset + 4, error
@@ -18053,6 +18456,7 @@ class RemoteSecretDefineXmlArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -18061,14 +18465,14 @@ class RemoteSecretDefineXmlArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteSecretDefineXmlArgs.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteSecretDefineXmlArgs.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteSecretDefineXmlArgs.xml", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteSecretDefineXmlArgs.xml", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteSecretDefineXmlArgs", offset, data)
@@ -18148,6 +18552,7 @@ class RemoteSecretGetXmlDescRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -18159,7 +18564,7 @@ class RemoteSecretGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteSecretGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteSecretGetXmlDescRet.xml", offset + 4, error)
             offset = _pad3
@@ -18206,11 +18611,11 @@ class RemoteSecretSetValueArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteSecretSetValueArgs.value", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteSecretSetValueArgs.value", _end2)
             obj.value = bytes(data[offset + 4 : _end2])
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteSecretSetValueArgs.value", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteSecretSetValueArgs", offset, data)
@@ -18331,6 +18736,7 @@ class RemoteSecretLookupByUsageArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (obj.usageType,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -18346,7 +18752,7 @@ class RemoteSecretLookupByUsageArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteSecretLookupByUsageArgs.usageID", _end2)
             try:
-                obj.usageID = _utf8(data[offset + 4 : _end2])[0]
+                obj.usageID = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteSecretLookupByUsageArgs.usageID", offset + 4, error)
             offset = _pad3
@@ -18424,6 +18830,7 @@ class RemoteDomainMigratePrepareTunnelArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (obj.flags,) = _S_Q.unpack_from(data, offset)
             offset += 8
@@ -18449,7 +18856,7 @@ class RemoteDomainMigratePrepareTunnelArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainMigratePrepareTunnelArgs.dname", _end2)
                 try:
-                    obj.dname = _utf8(data[offset + 4 : _end2])[0]
+                    obj.dname = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepareTunnelArgs.dname", offset + 4, error
@@ -18476,7 +18883,7 @@ class RemoteDomainMigratePrepareTunnelArgs(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteDomainMigratePrepareTunnelArgs.dom_xml", _end5)
             try:
-                obj.dom_xml = _utf8(data[offset + 4 : _end5])[0]
+                obj.dom_xml = _decode(data[offset + 4 : _end5])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainMigratePrepareTunnelArgs.dom_xml", offset + 4, error
@@ -18948,6 +19355,7 @@ class RemoteConnectCompareCpuArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -18956,14 +19364,14 @@ class RemoteConnectCompareCpuArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteConnectCompareCpuArgs.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteConnectCompareCpuArgs.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteConnectCompareCpuArgs.xml", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteConnectCompareCpuArgs.xml", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteConnectCompareCpuArgs", offset, data)
@@ -19020,6 +19428,7 @@ class RemoteConnectBaselineCpuArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 256, 4, "RemoteConnectBaselineCpuArgs.xmlCPUs"
@@ -19028,6 +19437,7 @@ class RemoteConnectBaselineCpuArgs(xdr.XdrStruct):
             _items3: list[str] = []
             _append4 = _items3.append
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 (_len5,) = _S_I_unpack(data, offset)
@@ -19041,10 +19451,10 @@ class RemoteConnectBaselineCpuArgs(xdr.XdrStruct):
                     xdr.truncated(
                         "RemoteConnectBaselineCpuArgs.xmlCPUs[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
                     xdr.bad_padding("RemoteConnectBaselineCpuArgs.xmlCPUs[]", _end6)
                 try:
-                    _e2 = _utf8(data[offset + 4 : _end6])[0]
+                    _e2 = _decode(data[offset + 4 : _end6])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectBaselineCpuArgs.xmlCPUs[]", offset + 4, error
@@ -19071,6 +19481,7 @@ class RemoteConnectBaselineCpuRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -19082,7 +19493,7 @@ class RemoteConnectBaselineCpuRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteConnectBaselineCpuRet.cpu", _end2)
             try:
-                obj.cpu = _utf8(data[offset + 4 : _end2])[0]
+                obj.cpu = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteConnectBaselineCpuRet.cpu", offset + 4, error)
             offset = _pad3
@@ -19249,6 +19660,7 @@ class RemoteDomainGetJobStatsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (obj.type,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -19260,10 +19672,20 @@ class RemoteDomainGetJobStatsRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -19274,67 +19696,67 @@ class RemoteDomainGetJobStatsRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -20140,6 +20562,7 @@ class RemoteDomainEventIoErrorMsg(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -20154,7 +20577,7 @@ class RemoteDomainEventIoErrorMsg(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainEventIoErrorMsg.srcPath", _end2)
             try:
-                obj.srcPath = _utf8(data[offset + 4 : _end2])[0]
+                obj.srcPath = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainEventIoErrorMsg.srcPath", offset + 4, error)
             offset = _pad3
@@ -20167,14 +20590,14 @@ class RemoteDomainEventIoErrorMsg(xdr.XdrStruct):
             _pad6 = _end5 + (-_len4 & 3)
             if _pad6 > len(data):
                 xdr.truncated("RemoteDomainEventIoErrorMsg.devAlias", offset + 4, data)
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("RemoteDomainEventIoErrorMsg.devAlias", _end5)
             try:
-                obj.devAlias = _utf8(data[offset + 4 : _end5])[0]
+                obj.devAlias = _decode(data[offset + 4 : _end5])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainEventIoErrorMsg.devAlias", offset + 4, error)
             offset = _pad6
-            (obj.action,) = _S_i.unpack_from(data, offset)
+            _w7, obj.action = _S_Ii.unpack_from(data, offset - 4)
+            if _w7 & xdr.PAD_MASKS[_len4 & 3]:
+                xdr.bad_padding("RemoteDomainEventIoErrorMsg.devAlias", _end5)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainEventIoErrorMsg", offset, data)
@@ -20260,6 +20683,7 @@ class RemoteDomainEventIoErrorReasonMsg(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -20276,7 +20700,7 @@ class RemoteDomainEventIoErrorReasonMsg(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainEventIoErrorReasonMsg.srcPath", _end2)
             try:
-                obj.srcPath = _utf8(data[offset + 4 : _end2])[0]
+                obj.srcPath = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventIoErrorReasonMsg.srcPath", offset + 4, error
@@ -20293,37 +20717,37 @@ class RemoteDomainEventIoErrorReasonMsg(xdr.XdrStruct):
                 xdr.truncated(
                     "RemoteDomainEventIoErrorReasonMsg.devAlias", offset + 4, data
                 )
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("RemoteDomainEventIoErrorReasonMsg.devAlias", _end5)
             try:
-                obj.devAlias = _utf8(data[offset + 4 : _end5])[0]
+                obj.devAlias = _decode(data[offset + 4 : _end5])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventIoErrorReasonMsg.devAlias", offset + 4, error
                 )
             offset = _pad6
-            (obj.action,) = _S_i.unpack_from(data, offset)
+            _w7, obj.action = _S_Ii.unpack_from(data, offset - 4)
+            if _w7 & xdr.PAD_MASKS[_len4 & 3]:
+                xdr.bad_padding("RemoteDomainEventIoErrorReasonMsg.devAlias", _end5)
             offset += 4
-            (_len7,) = _S_I.unpack_from(data, offset)
-            if _len7 > 4194304:
+            (_len8,) = _S_I.unpack_from(data, offset)
+            if _len8 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainEventIoErrorReasonMsg.reason", offset, _len7, 4194304
+                    "RemoteDomainEventIoErrorReasonMsg.reason", offset, _len8, 4194304
                 )
-            _end8 = offset + 4 + _len7
-            _pad9 = _end8 + (-_len7 & 3)
-            if _pad9 > len(data):
+            _end9 = offset + 4 + _len8
+            _pad10 = _end9 + (-_len8 & 3)
+            if _pad10 > len(data):
                 xdr.truncated(
                     "RemoteDomainEventIoErrorReasonMsg.reason", offset + 4, data
                 )
-            if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
-                xdr.bad_padding("RemoteDomainEventIoErrorReasonMsg.reason", _end8)
+            if _pad10 != _end9 and data[_end9:_pad10] != xdr.ZEROS[_pad10 - _end9]:
+                xdr.bad_padding("RemoteDomainEventIoErrorReasonMsg.reason", _end9)
             try:
-                obj.reason = _utf8(data[offset + 4 : _end8])[0]
+                obj.reason = _decode(data[offset + 4 : _end9])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventIoErrorReasonMsg.reason", offset + 4, error
                 )
-            offset = _pad9
+            offset = _pad10
         except struct.error:
             xdr.truncated("RemoteDomainEventIoErrorReasonMsg", offset, data)
         return obj, offset
@@ -20397,6 +20821,7 @@ class RemoteDomainEventGraphicsAddress(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (obj.family,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -20412,7 +20837,7 @@ class RemoteDomainEventGraphicsAddress(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainEventGraphicsAddress.node", _end2)
             try:
-                obj.node = _utf8(data[offset + 4 : _end2])[0]
+                obj.node = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainEventGraphicsAddress.node", offset + 4, error)
             offset = _pad3
@@ -20430,7 +20855,7 @@ class RemoteDomainEventGraphicsAddress(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteDomainEventGraphicsAddress.service", _end5)
             try:
-                obj.service = _utf8(data[offset + 4 : _end5])[0]
+                obj.service = _decode(data[offset + 4 : _end5])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventGraphicsAddress.service", offset + 4, error
@@ -20459,6 +20884,7 @@ class RemoteDomainEventGraphicsIdentity(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -20474,7 +20900,7 @@ class RemoteDomainEventGraphicsIdentity(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainEventGraphicsIdentity.type", _end2)
             try:
-                obj.type = _utf8(data[offset + 4 : _end2])[0]
+                obj.type = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventGraphicsIdentity.type", offset + 4, error
@@ -20494,7 +20920,7 @@ class RemoteDomainEventGraphicsIdentity(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteDomainEventGraphicsIdentity.name", _end5)
             try:
-                obj.name = _utf8(data[offset + 4 : _end5])[0]
+                obj.name = _decode(data[offset + 4 : _end5])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventGraphicsIdentity.name", offset + 4, error
@@ -20567,6 +20993,7 @@ class RemoteDomainEventGraphicsMsg(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (obj.phase,) = _S_i.unpack_from(data, offset)
@@ -20591,7 +21018,7 @@ class RemoteDomainEventGraphicsMsg(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainEventGraphicsMsg.authScheme", _end2)
             try:
-                obj.authScheme = _utf8(data[offset + 4 : _end2])[0]
+                obj.authScheme = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventGraphicsMsg.authScheme", offset + 4, error
@@ -20605,6 +21032,7 @@ class RemoteDomainEventGraphicsMsg(xdr.XdrStruct):
             _append7 = _items6.append
             _new8 = RemoteDomainEventGraphicsIdentity.__new__
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n4):
                 _e5 = _new8(RemoteDomainEventGraphicsIdentity)
@@ -20619,13 +21047,10 @@ class RemoteDomainEventGraphicsMsg(xdr.XdrStruct):
                     xdr.truncated(
                         "RemoteDomainEventGraphicsIdentity.type", offset + 4, data
                     )
-                if (
-                    _pad11 != _end10
-                    and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
-                ):
+                if _pad11 != _end10 and data[_end10:_pad11] != zeros[_pad11 - _end10]:
                     xdr.bad_padding("RemoteDomainEventGraphicsIdentity.type", _end10)
                 try:
-                    _e5.type = _utf8(data[offset + 4 : _end10])[0]
+                    _e5.type = _decode(data[offset + 4 : _end10])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainEventGraphicsIdentity.type", offset + 4, error
@@ -20645,13 +21070,10 @@ class RemoteDomainEventGraphicsMsg(xdr.XdrStruct):
                     xdr.truncated(
                         "RemoteDomainEventGraphicsIdentity.name", offset + 4, data
                     )
-                if (
-                    _pad14 != _end13
-                    and data[_end13:_pad14] != xdr.ZEROS[_pad14 - _end13]
-                ):
+                if _pad14 != _end13 and data[_end13:_pad14] != zeros[_pad14 - _end13]:
                     xdr.bad_padding("RemoteDomainEventGraphicsIdentity.name", _end13)
                 try:
-                    _e5.name = _utf8(data[offset + 4 : _end13])[0]
+                    _e5.name = _decode(data[offset + 4 : _end13])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainEventGraphicsIdentity.name", offset + 4, error
@@ -20731,6 +21153,7 @@ class RemoteDomainEventBlockJobMsg(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -20742,14 +21165,14 @@ class RemoteDomainEventBlockJobMsg(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainEventBlockJobMsg.path", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainEventBlockJobMsg.path", _end2)
             try:
-                obj.path = _utf8(data[offset + 4 : _end2])[0]
+                obj.path = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainEventBlockJobMsg.path", offset + 4, error)
             offset = _pad3
-            obj.type, obj.status = _S_ii.unpack_from(data, offset)
+            _w4, obj.type, obj.status = _S_Iii.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainEventBlockJobMsg.path", _end2)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteDomainEventBlockJobMsg", offset, data)
@@ -20842,6 +21265,7 @@ class RemoteDomainEventDiskChangeMsg(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             obj.oldSrcPath = None
@@ -20866,7 +21290,7 @@ class RemoteDomainEventDiskChangeMsg(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainEventDiskChangeMsg.oldSrcPath", _end2)
                 try:
-                    obj.oldSrcPath = _utf8(data[offset + 4 : _end2])[0]
+                    obj.oldSrcPath = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainEventDiskChangeMsg.oldSrcPath", offset + 4, error
@@ -20896,7 +21320,7 @@ class RemoteDomainEventDiskChangeMsg(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainEventDiskChangeMsg.newSrcPath", _end5)
                 try:
-                    obj.newSrcPath = _utf8(data[offset + 4 : _end5])[0]
+                    obj.newSrcPath = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainEventDiskChangeMsg.newSrcPath", offset + 4, error
@@ -20915,16 +21339,16 @@ class RemoteDomainEventDiskChangeMsg(xdr.XdrStruct):
                 xdr.truncated(
                     "RemoteDomainEventDiskChangeMsg.devAlias", offset + 4, data
                 )
-            if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
-                xdr.bad_padding("RemoteDomainEventDiskChangeMsg.devAlias", _end8)
             try:
-                obj.devAlias = _utf8(data[offset + 4 : _end8])[0]
+                obj.devAlias = _decode(data[offset + 4 : _end8])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventDiskChangeMsg.devAlias", offset + 4, error
                 )
             offset = _pad9
-            (obj.reason,) = _S_i.unpack_from(data, offset)
+            _w10, obj.reason = _S_Ii.unpack_from(data, offset - 4)
+            if _w10 & xdr.PAD_MASKS[_len7 & 3]:
+                xdr.bad_padding("RemoteDomainEventDiskChangeMsg.devAlias", _end8)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainEventDiskChangeMsg", offset, data)
@@ -20999,6 +21423,7 @@ class RemoteDomainEventTrayChangeMsg(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -21012,16 +21437,16 @@ class RemoteDomainEventTrayChangeMsg(xdr.XdrStruct):
                 xdr.truncated(
                     "RemoteDomainEventTrayChangeMsg.devAlias", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainEventTrayChangeMsg.devAlias", _end2)
             try:
-                obj.devAlias = _utf8(data[offset + 4 : _end2])[0]
+                obj.devAlias = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventTrayChangeMsg.devAlias", offset + 4, error
                 )
             offset = _pad3
-            (obj.reason,) = _S_i.unpack_from(data, offset)
+            _w4, obj.reason = _S_Ii.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainEventTrayChangeMsg.devAlias", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainEventTrayChangeMsg", offset, data)
@@ -21532,6 +21957,7 @@ class RemoteDomainManagedSaveGetXmlDescRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -21547,7 +21973,7 @@ class RemoteDomainManagedSaveGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainManagedSaveGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainManagedSaveGetXmlDescRet.xml", offset + 4, error
@@ -21596,6 +22022,7 @@ class RemoteDomainManagedSaveDefineXmlArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             obj.dxml = None
@@ -21620,7 +22047,7 @@ class RemoteDomainManagedSaveDefineXmlArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainManagedSaveDefineXmlArgs.dxml", _end2)
                 try:
-                    obj.dxml = _utf8(data[offset + 4 : _end2])[0]
+                    obj.dxml = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainManagedSaveDefineXmlArgs.dxml", offset + 4, error
@@ -21665,6 +22092,7 @@ class RemoteDomainSnapshotCreateXmlArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -21678,16 +22106,16 @@ class RemoteDomainSnapshotCreateXmlArgs(xdr.XdrStruct):
                 xdr.truncated(
                     "RemoteDomainSnapshotCreateXmlArgs.xml_desc", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainSnapshotCreateXmlArgs.xml_desc", _end2)
             try:
-                obj.xml_desc = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml_desc = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainSnapshotCreateXmlArgs.xml_desc", offset + 4, error
                 )
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainSnapshotCreateXmlArgs.xml_desc", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainSnapshotCreateXmlArgs", offset, data)
@@ -21770,6 +22198,7 @@ class RemoteDomainSnapshotGetXmlDescRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -21783,7 +22212,7 @@ class RemoteDomainSnapshotGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainSnapshotGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainSnapshotGetXmlDescRet.xml", offset + 4, error)
             offset = _pad3
@@ -21912,6 +22341,7 @@ class RemoteDomainSnapshotListNamesRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 4, "RemoteDomainSnapshotListNamesRet.names"
@@ -21920,6 +22350,7 @@ class RemoteDomainSnapshotListNamesRet(xdr.XdrStruct):
             _items3: list[str] = []
             _append4 = _items3.append
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 (_len5,) = _S_I_unpack(data, offset)
@@ -21936,10 +22367,10 @@ class RemoteDomainSnapshotListNamesRet(xdr.XdrStruct):
                     xdr.truncated(
                         "RemoteDomainSnapshotListNamesRet.names[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
                     xdr.bad_padding("RemoteDomainSnapshotListNamesRet.names[]", _end6)
                 try:
-                    _e2 = _utf8(data[offset + 4 : _end6])[0]
+                    _e2 = _decode(data[offset + 4 : _end6])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainSnapshotListNamesRet.names[]", offset + 4, error
@@ -22025,6 +22456,7 @@ class RemoteDomainListAllSnapshotsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 28, "RemoteDomainListAllSnapshotsRet.snapshots"
@@ -22034,6 +22466,7 @@ class RemoteDomainListAllSnapshotsRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteNonnullDomainSnapshot.__new__
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullDomainSnapshot)
@@ -22046,10 +22479,10 @@ class RemoteDomainListAllSnapshotsRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteNonnullDomainSnapshot.name", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                if _pad8 != _end7 and data[_end7:_pad8] != zeros[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullDomainSnapshot.name", _end7)
                 try:
-                    _e2.name = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.name = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullDomainSnapshot.name", offset + 4, error)
                 offset = _pad8
@@ -22188,6 +22621,7 @@ class RemoteDomainSnapshotListChildrenNamesRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 4, "RemoteDomainSnapshotListChildrenNamesRet.names"
@@ -22196,6 +22630,7 @@ class RemoteDomainSnapshotListChildrenNamesRet(xdr.XdrStruct):
             _items3: list[str] = []
             _append4 = _items3.append
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 (_len5,) = _S_I_unpack(data, offset)
@@ -22214,12 +22649,12 @@ class RemoteDomainSnapshotListChildrenNamesRet(xdr.XdrStruct):
                         offset + 4,
                         data,
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
                     xdr.bad_padding(
                         "RemoteDomainSnapshotListChildrenNamesRet.names[]", _end6
                     )
                 try:
-                    _e2 = _utf8(data[offset + 4 : _end6])[0]
+                    _e2 = _decode(data[offset + 4 : _end6])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainSnapshotListChildrenNamesRet.names[]",
@@ -22310,6 +22745,7 @@ class RemoteDomainSnapshotListAllChildrenRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data,
@@ -22323,6 +22759,7 @@ class RemoteDomainSnapshotListAllChildrenRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteNonnullDomainSnapshot.__new__
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullDomainSnapshot)
@@ -22335,10 +22772,10 @@ class RemoteDomainSnapshotListAllChildrenRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteNonnullDomainSnapshot.name", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                if _pad8 != _end7 and data[_end7:_pad8] != zeros[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullDomainSnapshot.name", _end7)
                 try:
-                    _e2.name = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.name = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullDomainSnapshot.name", offset + 4, error)
                 offset = _pad8
@@ -22385,6 +22822,7 @@ class RemoteDomainSnapshotLookupByNameArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -22398,16 +22836,16 @@ class RemoteDomainSnapshotLookupByNameArgs(xdr.XdrStruct):
                 xdr.truncated(
                     "RemoteDomainSnapshotLookupByNameArgs.name", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainSnapshotLookupByNameArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainSnapshotLookupByNameArgs.name", offset + 4, error
                 )
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainSnapshotLookupByNameArgs.name", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainSnapshotLookupByNameArgs", offset, data)
@@ -22860,6 +23298,7 @@ class RemoteDomainOpenConsoleArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             obj.dev_name = None
@@ -22879,7 +23318,7 @@ class RemoteDomainOpenConsoleArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainOpenConsoleArgs.dev_name", _end2)
                 try:
-                    obj.dev_name = _utf8(data[offset + 4 : _end2])[0]
+                    obj.dev_name = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainOpenConsoleArgs.dev_name", offset + 4, error
@@ -22927,6 +23366,7 @@ class RemoteDomainOpenChannelArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             obj.name = None
@@ -22944,7 +23384,7 @@ class RemoteDomainOpenChannelArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainOpenChannelArgs.name", _end2)
                 try:
-                    obj.name = _utf8(data[offset + 4 : _end2])[0]
+                    obj.name = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainOpenChannelArgs.name", offset + 4, error)
                 offset = _pad3
@@ -23150,6 +23590,7 @@ class RemoteDomainMigrateBegin3Args(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             obj.xmlin = None
@@ -23169,7 +23610,7 @@ class RemoteDomainMigrateBegin3Args(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainMigrateBegin3Args.xmlin", _end2)
                 try:
-                    obj.xmlin = _utf8(data[offset + 4 : _end2])[0]
+                    obj.xmlin = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigrateBegin3Args.xmlin", offset + 4, error
@@ -23196,7 +23637,7 @@ class RemoteDomainMigrateBegin3Args(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainMigrateBegin3Args.dname", _end5)
                 try:
-                    obj.dname = _utf8(data[offset + 4 : _end5])[0]
+                    obj.dname = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigrateBegin3Args.dname", offset + 4, error
@@ -23227,6 +23668,7 @@ class RemoteDomainMigrateBegin3Ret(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -23253,7 +23695,7 @@ class RemoteDomainMigrateBegin3Ret(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteDomainMigrateBegin3Ret.xml", _end5)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end5])[0]
+                obj.xml = _decode(data[offset + 4 : _end5])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainMigrateBegin3Ret.xml", offset + 4, error)
             offset = _pad6
@@ -23311,6 +23753,7 @@ class RemoteDomainMigratePrepare3Args(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -23344,7 +23787,7 @@ class RemoteDomainMigratePrepare3Args(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainMigratePrepare3Args.uri_in", _end5)
                 try:
-                    obj.uri_in = _utf8(data[offset + 4 : _end5])[0]
+                    obj.uri_in = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepare3Args.uri_in", offset + 4, error
@@ -23371,7 +23814,7 @@ class RemoteDomainMigratePrepare3Args(xdr.XdrStruct):
                 if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                     xdr.bad_padding("RemoteDomainMigratePrepare3Args.dname", _end8)
                 try:
-                    obj.dname = _utf8(data[offset + 4 : _end8])[0]
+                    obj.dname = _decode(data[offset + 4 : _end8])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepare3Args.dname", offset + 4, error
@@ -23395,7 +23838,7 @@ class RemoteDomainMigratePrepare3Args(xdr.XdrStruct):
             if _pad12 != _end11 and data[_end11:_pad12] != xdr.ZEROS[_pad12 - _end11]:
                 xdr.bad_padding("RemoteDomainMigratePrepare3Args.dom_xml", _end11)
             try:
-                obj.dom_xml = _utf8(data[offset + 4 : _end11])[0]
+                obj.dom_xml = _decode(data[offset + 4 : _end11])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainMigratePrepare3Args.dom_xml", offset + 4, error
@@ -23427,6 +23870,7 @@ class RemoteDomainMigratePrepare3Ret(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -23460,7 +23904,7 @@ class RemoteDomainMigratePrepare3Ret(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainMigratePrepare3Ret.uri_out", _end5)
                 try:
-                    obj.uri_out = _utf8(data[offset + 4 : _end5])[0]
+                    obj.uri_out = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepare3Ret.uri_out", offset + 4, error
@@ -23523,6 +23967,7 @@ class RemoteDomainMigratePrepareTunnel3Args(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -23538,71 +23983,71 @@ class RemoteDomainMigratePrepareTunnel3Args(xdr.XdrStruct):
                 xdr.truncated(
                     "RemoteDomainMigratePrepareTunnel3Args.cookie_in", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+            obj.cookie_in = bytes(data[offset + 4 : _end2])
+            offset = _pad3
+            _w4, obj.flags = _S_IQ.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
                 xdr.bad_padding(
                     "RemoteDomainMigratePrepareTunnel3Args.cookie_in", _end2
                 )
-            obj.cookie_in = bytes(data[offset + 4 : _end2])
-            offset = _pad3
-            (obj.flags,) = _S_Q.unpack_from(data, offset)
             offset += 8
             obj.dname = None
             if xdr.unpack_flag(
                 data, offset, "RemoteDomainMigratePrepareTunnel3Args.dname"
             ):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
                     xdr.too_long(
                         "RemoteDomainMigratePrepareTunnel3Args.dname",
                         offset,
-                        _len4,
+                        _len5,
                         4194304,
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
                     xdr.truncated(
                         "RemoteDomainMigratePrepareTunnel3Args.dname", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
                     xdr.bad_padding(
-                        "RemoteDomainMigratePrepareTunnel3Args.dname", _end5
+                        "RemoteDomainMigratePrepareTunnel3Args.dname", _end6
                     )
                 try:
-                    obj.dname = _utf8(data[offset + 4 : _end5])[0]
+                    obj.dname = _decode(data[offset + 4 : _end6])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepareTunnel3Args.dname", offset + 4, error
                     )
-                offset = _pad6
+                offset = _pad7
             else:
                 offset += 4
             (obj.resource,) = _S_Q.unpack_from(data, offset)
             offset += 8
-            (_len7,) = _S_I.unpack_from(data, offset)
-            if _len7 > 4194304:
+            (_len8,) = _S_I.unpack_from(data, offset)
+            if _len8 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigratePrepareTunnel3Args.dom_xml",
                     offset,
-                    _len7,
+                    _len8,
                     4194304,
                 )
-            _end8 = offset + 4 + _len7
-            _pad9 = _end8 + (-_len7 & 3)
-            if _pad9 > len(data):
+            _end9 = offset + 4 + _len8
+            _pad10 = _end9 + (-_len8 & 3)
+            if _pad10 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePrepareTunnel3Args.dom_xml", offset + 4, data
                 )
-            if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
-                xdr.bad_padding("RemoteDomainMigratePrepareTunnel3Args.dom_xml", _end8)
+            if _pad10 != _end9 and data[_end9:_pad10] != xdr.ZEROS[_pad10 - _end9]:
+                xdr.bad_padding("RemoteDomainMigratePrepareTunnel3Args.dom_xml", _end9)
             try:
-                obj.dom_xml = _utf8(data[offset + 4 : _end8])[0]
+                obj.dom_xml = _decode(data[offset + 4 : _end9])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainMigratePrepareTunnel3Args.dom_xml", offset + 4, error
                 )
-            offset = _pad9
+            offset = _pad10
         except struct.error:
             xdr.truncated("RemoteDomainMigratePrepareTunnel3Args", offset, data)
         return obj, offset
@@ -23722,6 +24167,7 @@ class RemoteDomainMigratePerform3Args(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             obj.xmlin = None
@@ -23741,7 +24187,7 @@ class RemoteDomainMigratePerform3Args(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainMigratePerform3Args.xmlin", _end2)
                 try:
-                    obj.xmlin = _utf8(data[offset + 4 : _end2])[0]
+                    obj.xmlin = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePerform3Args.xmlin", offset + 4, error
@@ -23786,7 +24232,7 @@ class RemoteDomainMigratePerform3Args(xdr.XdrStruct):
                 if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                     xdr.bad_padding("RemoteDomainMigratePerform3Args.dconnuri", _end8)
                 try:
-                    obj.dconnuri = _utf8(data[offset + 4 : _end8])[0]
+                    obj.dconnuri = _decode(data[offset + 4 : _end8])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePerform3Args.dconnuri", offset + 4, error
@@ -23814,7 +24260,7 @@ class RemoteDomainMigratePerform3Args(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("RemoteDomainMigratePerform3Args.uri", _end11)
                 try:
-                    obj.uri = _utf8(data[offset + 4 : _end11])[0]
+                    obj.uri = _decode(data[offset + 4 : _end11])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePerform3Args.uri", offset + 4, error
@@ -23844,7 +24290,7 @@ class RemoteDomainMigratePerform3Args(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("RemoteDomainMigratePerform3Args.dname", _end14)
                 try:
-                    obj.dname = _utf8(data[offset + 4 : _end14])[0]
+                    obj.dname = _decode(data[offset + 4 : _end14])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePerform3Args.dname", offset + 4, error
@@ -23940,6 +24386,7 @@ class RemoteDomainMigrateFinish3Args(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -23953,7 +24400,7 @@ class RemoteDomainMigrateFinish3Args(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainMigrateFinish3Args.dname", _end2)
             try:
-                obj.dname = _utf8(data[offset + 4 : _end2])[0]
+                obj.dname = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainMigrateFinish3Args.dname", offset + 4, error)
             offset = _pad3
@@ -23992,7 +24439,7 @@ class RemoteDomainMigrateFinish3Args(xdr.XdrStruct):
                 if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                     xdr.bad_padding("RemoteDomainMigrateFinish3Args.dconnuri", _end8)
                 try:
-                    obj.dconnuri = _utf8(data[offset + 4 : _end8])[0]
+                    obj.dconnuri = _decode(data[offset + 4 : _end8])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigrateFinish3Args.dconnuri", offset + 4, error
@@ -24020,7 +24467,7 @@ class RemoteDomainMigrateFinish3Args(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("RemoteDomainMigrateFinish3Args.uri", _end11)
                 try:
-                    obj.uri = _utf8(data[offset + 4 : _end11])[0]
+                    obj.uri = _decode(data[offset + 4 : _end11])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigrateFinish3Args.uri", offset + 4, error
@@ -24128,11 +24575,11 @@ class RemoteDomainMigrateConfirm3Args(xdr.XdrStruct):
                 xdr.truncated(
                     "RemoteDomainMigrateConfirm3Args.cookie_in", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainMigrateConfirm3Args.cookie_in", _end2)
             obj.cookie_in = bytes(data[offset + 4 : _end2])
             offset = _pad3
-            obj.flags, obj.cancelled = _S_Qi.unpack_from(data, offset)
+            _w4, obj.flags, obj.cancelled = _S_IQi.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainMigrateConfirm3Args.cookie_in", _end2)
             offset += 12
         except struct.error:
             xdr.truncated("RemoteDomainMigrateConfirm3Args", offset, data)
@@ -24478,6 +24925,7 @@ class RemoteDomainGetDiskErrorsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 256, 8, "RemoteDomainGetDiskErrorsRet.errors"
@@ -24487,7 +24935,8 @@ class RemoteDomainGetDiskErrorsRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteDomainDiskError.__new__
             _S_I_unpack = _S_I.unpack_from
-            _S_i_unpack = _S_i.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteDomainDiskError)
@@ -24498,14 +24947,14 @@ class RemoteDomainGetDiskErrorsRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteDomainDiskError.disk", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteDomainDiskError.disk", _end7)
                 try:
-                    _e2.disk = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.disk = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainDiskError.disk", offset + 4, error)
                 offset = _pad8
-                (_e2.error,) = _S_i_unpack(data, offset)
+                _w9, _e2.error = _S_Ii_unpack(data, offset - 4)
+                if _w9 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteDomainDiskError.disk", _end7)
                 offset += 4
                 _append4(_e2)
             obj.errors = _items3
@@ -24577,6 +25026,7 @@ class RemoteConnectListAllDomainsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 24, "RemoteConnectListAllDomainsRet.domains"
@@ -24585,8 +25035,9 @@ class RemoteConnectListAllDomainsRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullDomain] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullDomain.__new__
-            _S_16si_unpack = _S_16si.unpack_from
             _S_I_unpack = _S_I.unpack_from
+            _S_I16si_unpack = _S_I16si.unpack_from
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullDomain)
@@ -24597,14 +25048,14 @@ class RemoteConnectListAllDomainsRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteNonnullDomain.name", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteNonnullDomain.name", _end7)
                 try:
-                    _e2.name = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.name = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullDomain.name", offset + 4, error)
                 offset = _pad8
-                _e2.uuid, _e2.id = _S_16si_unpack(data, offset)
+                _w9, _e2.uuid, _e2.id = _S_I16si_unpack(data, offset - 4)
+                if _w9 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteNonnullDomain.name", _end7)
                 offset += 20
                 _append4(_e2)
             obj.domains = _items3
@@ -24678,6 +25129,7 @@ class RemoteConnectListAllStoragePoolsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 20, "RemoteConnectListAllStoragePoolsRet.pools"
@@ -24686,8 +25138,9 @@ class RemoteConnectListAllStoragePoolsRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullStoragePool] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullStoragePool.__new__
-            _S_16s_unpack = _S_16s.unpack_from
             _S_I_unpack = _S_I.unpack_from
+            _S_I16s_unpack = _S_I16s.unpack_from
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullStoragePool)
@@ -24700,14 +25153,14 @@ class RemoteConnectListAllStoragePoolsRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteNonnullStoragePool.name", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteNonnullStoragePool.name", _end7)
                 try:
-                    _e2.name = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.name = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullStoragePool.name", offset + 4, error)
                 offset = _pad8
-                (_e2.uuid,) = _S_16s_unpack(data, offset)
+                _w9, _e2.uuid = _S_I16s_unpack(data, offset - 4)
+                if _w9 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteNonnullStoragePool.name", _end7)
                 offset += 16
                 _append4(_e2)
             obj.pools = _items3
@@ -24789,6 +25242,7 @@ class RemoteStoragePoolListAllVolumesRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 12, "RemoteStoragePoolListAllVolumesRet.vols"
@@ -24798,6 +25252,7 @@ class RemoteStoragePoolListAllVolumesRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteNonnullStorageVol.__new__
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullStorageVol)
@@ -24808,10 +25263,10 @@ class RemoteStoragePoolListAllVolumesRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteNonnullStorageVol.pool", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                if _pad8 != _end7 and data[_end7:_pad8] != zeros[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullStorageVol.pool", _end7)
                 try:
-                    _e2.pool = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.pool = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullStorageVol.pool", offset + 4, error)
                 offset = _pad8
@@ -24822,13 +25277,10 @@ class RemoteStoragePoolListAllVolumesRet(xdr.XdrStruct):
                 _pad11 = _end10 + (-_len9 & 3)
                 if _pad11 > size:
                     xdr.truncated("RemoteNonnullStorageVol.name", offset + 4, data)
-                if (
-                    _pad11 != _end10
-                    and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
-                ):
+                if _pad11 != _end10 and data[_end10:_pad11] != zeros[_pad11 - _end10]:
                     xdr.bad_padding("RemoteNonnullStorageVol.name", _end10)
                 try:
-                    _e2.name = _utf8(data[offset + 4 : _end10])[0]
+                    _e2.name = _decode(data[offset + 4 : _end10])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullStorageVol.name", offset + 4, error)
                 offset = _pad11
@@ -24839,13 +25291,10 @@ class RemoteStoragePoolListAllVolumesRet(xdr.XdrStruct):
                 _pad14 = _end13 + (-_len12 & 3)
                 if _pad14 > size:
                     xdr.truncated("RemoteNonnullStorageVol.key", offset + 4, data)
-                if (
-                    _pad14 != _end13
-                    and data[_end13:_pad14] != xdr.ZEROS[_pad14 - _end13]
-                ):
+                if _pad14 != _end13 and data[_end13:_pad14] != zeros[_pad14 - _end13]:
                     xdr.bad_padding("RemoteNonnullStorageVol.key", _end13)
                 try:
-                    _e2.key = _utf8(data[offset + 4 : _end13])[0]
+                    _e2.key = _decode(data[offset + 4 : _end13])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullStorageVol.key", offset + 4, error)
                 offset = _pad14
@@ -24919,6 +25368,7 @@ class RemoteConnectListAllNetworksRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 20, "RemoteConnectListAllNetworksRet.nets"
@@ -24927,8 +25377,9 @@ class RemoteConnectListAllNetworksRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullNetwork] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullNetwork.__new__
-            _S_16s_unpack = _S_16s.unpack_from
             _S_I_unpack = _S_I.unpack_from
+            _S_I16s_unpack = _S_I16s.unpack_from
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullNetwork)
@@ -24939,14 +25390,14 @@ class RemoteConnectListAllNetworksRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteNonnullNetwork.name", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteNonnullNetwork.name", _end7)
                 try:
-                    _e2.name = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.name = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullNetwork.name", offset + 4, error)
                 offset = _pad8
-                (_e2.uuid,) = _S_16s_unpack(data, offset)
+                _w9, _e2.uuid = _S_I16s_unpack(data, offset - 4)
+                if _w9 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteNonnullNetwork.name", _end7)
                 offset += 16
                 _append4(_e2)
             obj.nets = _items3
@@ -25018,6 +25469,7 @@ class RemoteConnectListAllInterfacesRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 8, "RemoteConnectListAllInterfacesRet.ifaces"
@@ -25027,6 +25479,7 @@ class RemoteConnectListAllInterfacesRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteNonnullInterface.__new__
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullInterface)
@@ -25037,10 +25490,10 @@ class RemoteConnectListAllInterfacesRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteNonnullInterface.name", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                if _pad8 != _end7 and data[_end7:_pad8] != zeros[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullInterface.name", _end7)
                 try:
-                    _e2.name = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.name = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullInterface.name", offset + 4, error)
                 offset = _pad8
@@ -25051,13 +25504,10 @@ class RemoteConnectListAllInterfacesRet(xdr.XdrStruct):
                 _pad11 = _end10 + (-_len9 & 3)
                 if _pad11 > size:
                     xdr.truncated("RemoteNonnullInterface.mac", offset + 4, data)
-                if (
-                    _pad11 != _end10
-                    and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
-                ):
+                if _pad11 != _end10 and data[_end10:_pad11] != zeros[_pad11 - _end10]:
                     xdr.bad_padding("RemoteNonnullInterface.mac", _end10)
                 try:
-                    _e2.mac = _utf8(data[offset + 4 : _end10])[0]
+                    _e2.mac = _decode(data[offset + 4 : _end10])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullInterface.mac", offset + 4, error)
                 offset = _pad11
@@ -25133,6 +25583,7 @@ class RemoteConnectListAllNodeDevicesRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 65536, 4, "RemoteConnectListAllNodeDevicesRet.devices"
@@ -25142,6 +25593,7 @@ class RemoteConnectListAllNodeDevicesRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteNonnullNodeDevice.__new__
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullNodeDevice)
@@ -25152,10 +25604,10 @@ class RemoteConnectListAllNodeDevicesRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteNonnullNodeDevice.name", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                if _pad8 != _end7 and data[_end7:_pad8] != zeros[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullNodeDevice.name", _end7)
                 try:
-                    _e2.name = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.name = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullNodeDevice.name", offset + 4, error)
                 offset = _pad8
@@ -25229,6 +25681,7 @@ class RemoteConnectListAllNwfiltersRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 20, "RemoteConnectListAllNwfiltersRet.filters"
@@ -25237,8 +25690,9 @@ class RemoteConnectListAllNwfiltersRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullNwfilter] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullNwfilter.__new__
-            _S_16s_unpack = _S_16s.unpack_from
             _S_I_unpack = _S_I.unpack_from
+            _S_I16s_unpack = _S_I16s.unpack_from
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullNwfilter)
@@ -25249,14 +25703,14 @@ class RemoteConnectListAllNwfiltersRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteNonnullNwfilter.name", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteNonnullNwfilter.name", _end7)
                 try:
-                    _e2.name = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.name = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullNwfilter.name", offset + 4, error)
                 offset = _pad8
-                (_e2.uuid,) = _S_16s_unpack(data, offset)
+                _w9, _e2.uuid = _S_I16s_unpack(data, offset - 4)
+                if _w9 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteNonnullNwfilter.name", _end7)
                 offset += 16
                 _append4(_e2)
             obj.filters = _items3
@@ -25328,6 +25782,7 @@ class RemoteConnectListAllSecretsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 24, "RemoteConnectListAllSecretsRet.secrets"
@@ -25338,6 +25793,7 @@ class RemoteConnectListAllSecretsRet(xdr.XdrStruct):
             _new5 = RemoteNonnullSecret.__new__
             _S_16si_unpack = _S_16si.unpack_from
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullSecret)
@@ -25350,10 +25806,10 @@ class RemoteConnectListAllSecretsRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteNonnullSecret.usageID", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                if _pad8 != _end7 and data[_end7:_pad8] != zeros[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullSecret.usageID", _end7)
                 try:
-                    _e2.usageID = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.usageID = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullSecret.usageID", offset + 4, error)
                 offset = _pad8
@@ -25397,6 +25853,7 @@ class RemoteNodeSetMemoryParametersArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 64, 12, "RemoteNodeSetMemoryParametersArgs.params"
@@ -25406,10 +25863,20 @@ class RemoteNodeSetMemoryParametersArgs(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -25420,67 +25887,67 @@ class RemoteNodeSetMemoryParametersArgs(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -25558,6 +26025,7 @@ class RemoteNodeGetMemoryParametersRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 64, 12, "RemoteNodeGetMemoryParametersRet.params"
@@ -25567,10 +26035,20 @@ class RemoteNodeGetMemoryParametersRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -25581,67 +26059,67 @@ class RemoteNodeGetMemoryParametersRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -25714,11 +26192,11 @@ class RemoteNodeGetCpuMapRet(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteNodeGetCpuMapRet.cpumap", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNodeGetCpuMapRet.cpumap", _end2)
             obj.cpumap = bytes(data[offset + 4 : _end2])
             offset = _pad3
-            obj.online, obj.ret = _S_Ii.unpack_from(data, offset)
+            _w4, obj.online, obj.ret = _S_IIi.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteNodeGetCpuMapRet.cpumap", _end2)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteNodeGetCpuMapRet", offset, data)
@@ -25756,6 +26234,7 @@ class RemoteDomainFstrimArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             obj.mountPoint = None
@@ -25773,7 +26252,7 @@ class RemoteDomainFstrimArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainFstrimArgs.mountPoint", _end2)
                 try:
-                    obj.mountPoint = _utf8(data[offset + 4 : _end2])[0]
+                    obj.mountPoint = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainFstrimArgs.mountPoint", offset + 4, error)
                 offset = _pad3
@@ -25925,6 +26404,7 @@ class RemoteDomainMigrateBegin3ParamsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             _n1 = xdr.unpack_count(
@@ -25935,10 +26415,20 @@ class RemoteDomainMigrateBegin3ParamsArgs(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -25949,67 +26439,67 @@ class RemoteDomainMigrateBegin3ParamsArgs(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -26044,6 +26534,7 @@ class RemoteDomainMigrateBegin3ParamsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -26077,7 +26568,7 @@ class RemoteDomainMigrateBegin3ParamsRet(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteDomainMigrateBegin3ParamsRet.xml", _end5)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end5])[0]
+                obj.xml = _decode(data[offset + 4 : _end5])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainMigrateBegin3ParamsRet.xml", offset + 4, error
@@ -26131,6 +26622,7 @@ class RemoteDomainMigratePrepare3ParamsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 64, 12, "RemoteDomainMigratePrepare3ParamsArgs.params"
@@ -26140,10 +26632,20 @@ class RemoteDomainMigratePrepare3ParamsArgs(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -26154,94 +26656,94 @@ class RemoteDomainMigratePrepare3ParamsArgs(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
                 _append4(_e2)
             obj.params = _items3
-            (_len20,) = _S_I.unpack_from(data, offset)
-            if _len20 > 4194304:
+            (_len21,) = _S_I.unpack_from(data, offset)
+            if _len21 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigratePrepare3ParamsArgs.cookie_in",
                     offset,
-                    _len20,
+                    _len21,
                     4194304,
                 )
-            _end21 = offset + 4 + _len20
-            _pad22 = _end21 + (-_len20 & 3)
-            if _pad22 > len(data):
+            _end22 = offset + 4 + _len21
+            _pad23 = _end22 + (-_len21 & 3)
+            if _pad23 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePrepare3ParamsArgs.cookie_in", offset + 4, data
                 )
-            if _pad22 != _end21 and data[_end21:_pad22] != xdr.ZEROS[_pad22 - _end21]:
+            obj.cookie_in = bytes(data[offset + 4 : _end22])
+            offset = _pad23
+            _w24, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w24 & xdr.PAD_MASKS[_len21 & 3]:
                 xdr.bad_padding(
-                    "RemoteDomainMigratePrepare3ParamsArgs.cookie_in", _end21
+                    "RemoteDomainMigratePrepare3ParamsArgs.cookie_in", _end22
                 )
-            obj.cookie_in = bytes(data[offset + 4 : _end21])
-            offset = _pad22
-            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainMigratePrepare3ParamsArgs", offset, data)
@@ -26274,6 +26776,7 @@ class RemoteDomainMigratePrepare3ParamsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -26319,7 +26822,7 @@ class RemoteDomainMigratePrepare3ParamsRet(xdr.XdrStruct):
                         "RemoteDomainMigratePrepare3ParamsRet.uri_out", _end5
                     )
                 try:
-                    obj.uri_out = _utf8(data[offset + 4 : _end5])[0]
+                    obj.uri_out = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepare3ParamsRet.uri_out",
@@ -26377,6 +26880,7 @@ class RemoteDomainMigratePrepareTunnel3ParamsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data,
@@ -26390,10 +26894,20 @@ class RemoteDomainMigratePrepareTunnel3ParamsArgs(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -26404,96 +26918,96 @@ class RemoteDomainMigratePrepareTunnel3ParamsArgs(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
                 _append4(_e2)
             obj.params = _items3
-            (_len20,) = _S_I.unpack_from(data, offset)
-            if _len20 > 4194304:
+            (_len21,) = _S_I.unpack_from(data, offset)
+            if _len21 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigratePrepareTunnel3ParamsArgs.cookie_in",
                     offset,
-                    _len20,
+                    _len21,
                     4194304,
                 )
-            _end21 = offset + 4 + _len20
-            _pad22 = _end21 + (-_len20 & 3)
-            if _pad22 > len(data):
+            _end22 = offset + 4 + _len21
+            _pad23 = _end22 + (-_len21 & 3)
+            if _pad23 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePrepareTunnel3ParamsArgs.cookie_in",
                     offset + 4,
                     data,
                 )
-            if _pad22 != _end21 and data[_end21:_pad22] != xdr.ZEROS[_pad22 - _end21]:
+            obj.cookie_in = bytes(data[offset + 4 : _end22])
+            offset = _pad23
+            _w24, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w24 & xdr.PAD_MASKS[_len21 & 3]:
                 xdr.bad_padding(
-                    "RemoteDomainMigratePrepareTunnel3ParamsArgs.cookie_in", _end21
+                    "RemoteDomainMigratePrepareTunnel3ParamsArgs.cookie_in", _end22
                 )
-            obj.cookie_in = bytes(data[offset + 4 : _end21])
-            offset = _pad22
-            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainMigratePrepareTunnel3ParamsArgs", offset, data)
@@ -26606,6 +27120,7 @@ class RemoteDomainMigratePerform3ParamsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             obj.dconnuri = None
@@ -26634,7 +27149,7 @@ class RemoteDomainMigratePerform3ParamsArgs(xdr.XdrStruct):
                         "RemoteDomainMigratePerform3ParamsArgs.dconnuri", _end2
                     )
                 try:
-                    obj.dconnuri = _utf8(data[offset + 4 : _end2])[0]
+                    obj.dconnuri = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePerform3ParamsArgs.dconnuri",
@@ -26652,10 +27167,20 @@ class RemoteDomainMigratePerform3ParamsArgs(xdr.XdrStruct):
             _append7 = _items6.append
             _new8 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n4):
                 _e5 = _new8(RemoteTypedParam)
@@ -26666,97 +27191,94 @@ class RemoteDomainMigratePerform3ParamsArgs(xdr.XdrStruct):
                 _pad11 = _end10 + (-_len9 & 3)
                 if _pad11 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if (
-                    _pad11 != _end10
-                    and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
-                ):
-                    xdr.bad_padding("RemoteTypedParam.field", _end10)
                 try:
-                    _e5.field = _utf8(data[offset + 4 : _end10])[0]
+                    _e5.field = _decode(data[offset + 4 : _end10])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad11
-                (_d12,) = _S_i_unpack(data, offset)
+                _w13, _d12 = _S_Ii_unpack(data, offset - 4)
+                if _w13 & pad_masks[_len9 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end10)
                 offset += 4
                 if _d12 == 1:
-                    _a13 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a13.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e5.value = _a13
-                elif _d12 == 2:
-                    _a14 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a14.ui,) = _S_I_unpack(data, offset)
+                    _a14 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a14.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e5.value = _a14
-                elif _d12 == 3:
-                    _a15 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a15.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d12 == 2:
+                    _a15 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a15.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e5.value = _a15
-                elif _d12 == 4:
-                    _a16 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a16.ul,) = _S_Q_unpack(data, offset)
+                elif _d12 == 3:
+                    _a16 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a16.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e5.value = _a16
-                elif _d12 == 5:
-                    _a17 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a17.d,) = _S_d_unpack(data, offset)
+                elif _d12 == 4:
+                    _a17 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a17.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e5.value = _a17
-                elif _d12 == 6:
-                    _a18 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a18.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d12 == 5:
+                    _a18 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a18.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e5.value = _a18
+                elif _d12 == 6:
+                    _a19 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a19.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e5.value = _a19
                 elif _d12 == 7:
-                    _a19 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len20,) = _S_I_unpack(data, offset)
-                    if _len20 > 4194304:
+                    _a20 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len21,) = _S_I_unpack(data, offset)
+                    if _len21 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len20, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len21, 4194304
                         )
-                    _end21 = offset + 4 + _len20
-                    _pad22 = _end21 + (-_len20 & 3)
-                    if _pad22 > size:
+                    _end22 = offset + 4 + _len21
+                    _pad23 = _end22 + (-_len21 & 3)
+                    if _pad23 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad22 != _end21
-                        and data[_end21:_pad22] != xdr.ZEROS[_pad22 - _end21]
+                        _pad23 != _end22
+                        and data[_end22:_pad23] != zeros[_pad23 - _end22]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end21)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end22)
                     try:
-                        _a19.s = _utf8(data[offset + 4 : _end21])[0]
+                        _a20.s = _decode(data[offset + 4 : _end22])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad22
-                    _e5.value = _a19
+                    offset = _pad23
+                    _e5.value = _a20
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d12
                     )
                 _append7(_e5)
             obj.params = _items6
-            (_len23,) = _S_I.unpack_from(data, offset)
-            if _len23 > 4194304:
+            (_len24,) = _S_I.unpack_from(data, offset)
+            if _len24 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigratePerform3ParamsArgs.cookie_in",
                     offset,
-                    _len23,
+                    _len24,
                     4194304,
                 )
-            _end24 = offset + 4 + _len23
-            _pad25 = _end24 + (-_len23 & 3)
-            if _pad25 > len(data):
+            _end25 = offset + 4 + _len24
+            _pad26 = _end25 + (-_len24 & 3)
+            if _pad26 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePerform3ParamsArgs.cookie_in", offset + 4, data
                 )
-            if _pad25 != _end24 and data[_end24:_pad25] != xdr.ZEROS[_pad25 - _end24]:
+            obj.cookie_in = bytes(data[offset + 4 : _end25])
+            offset = _pad26
+            _w27, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w27 & xdr.PAD_MASKS[_len24 & 3]:
                 xdr.bad_padding(
-                    "RemoteDomainMigratePerform3ParamsArgs.cookie_in", _end24
+                    "RemoteDomainMigratePerform3ParamsArgs.cookie_in", _end25
                 )
-            obj.cookie_in = bytes(data[offset + 4 : _end24])
-            offset = _pad25
-            (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainMigratePerform3ParamsArgs", offset, data)
@@ -26849,6 +27371,7 @@ class RemoteDomainMigrateFinish3ParamsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 64, 12, "RemoteDomainMigrateFinish3ParamsArgs.params"
@@ -26858,10 +27381,20 @@ class RemoteDomainMigrateFinish3ParamsArgs(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -26872,94 +27405,94 @@ class RemoteDomainMigrateFinish3ParamsArgs(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
                 _append4(_e2)
             obj.params = _items3
-            (_len20,) = _S_I.unpack_from(data, offset)
-            if _len20 > 4194304:
+            (_len21,) = _S_I.unpack_from(data, offset)
+            if _len21 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigrateFinish3ParamsArgs.cookie_in",
                     offset,
-                    _len20,
+                    _len21,
                     4194304,
                 )
-            _end21 = offset + 4 + _len20
-            _pad22 = _end21 + (-_len20 & 3)
-            if _pad22 > len(data):
+            _end22 = offset + 4 + _len21
+            _pad23 = _end22 + (-_len21 & 3)
+            if _pad23 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigrateFinish3ParamsArgs.cookie_in", offset + 4, data
                 )
-            if _pad22 != _end21 and data[_end21:_pad22] != xdr.ZEROS[_pad22 - _end21]:
+            obj.cookie_in = bytes(data[offset + 4 : _end22])
+            offset = _pad23
+            _w24, obj.flags, obj.cancelled = _S_IIi.unpack_from(data, offset - 4)
+            if _w24 & xdr.PAD_MASKS[_len21 & 3]:
                 xdr.bad_padding(
-                    "RemoteDomainMigrateFinish3ParamsArgs.cookie_in", _end21
+                    "RemoteDomainMigrateFinish3ParamsArgs.cookie_in", _end22
                 )
-            obj.cookie_in = bytes(data[offset + 4 : _end21])
-            offset = _pad22
-            obj.flags, obj.cancelled = _S_Ii.unpack_from(data, offset)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteDomainMigrateFinish3ParamsArgs", offset, data)
@@ -27071,6 +27604,7 @@ class RemoteDomainMigrateConfirm3ParamsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             _n1 = xdr.unpack_count(
@@ -27081,10 +27615,20 @@ class RemoteDomainMigrateConfirm3ParamsArgs(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -27095,94 +27639,94 @@ class RemoteDomainMigrateConfirm3ParamsArgs(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
                     )
                 _append4(_e2)
             obj.params = _items3
-            (_len20,) = _S_I.unpack_from(data, offset)
-            if _len20 > 4194304:
+            (_len21,) = _S_I.unpack_from(data, offset)
+            if _len21 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigrateConfirm3ParamsArgs.cookie_in",
                     offset,
-                    _len20,
+                    _len21,
                     4194304,
                 )
-            _end21 = offset + 4 + _len20
-            _pad22 = _end21 + (-_len20 & 3)
-            if _pad22 > len(data):
+            _end22 = offset + 4 + _len21
+            _pad23 = _end22 + (-_len21 & 3)
+            if _pad23 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigrateConfirm3ParamsArgs.cookie_in", offset + 4, data
                 )
-            if _pad22 != _end21 and data[_end21:_pad22] != xdr.ZEROS[_pad22 - _end21]:
+            obj.cookie_in = bytes(data[offset + 4 : _end22])
+            offset = _pad23
+            _w24, obj.flags, obj.cancelled = _S_IIi.unpack_from(data, offset - 4)
+            if _w24 & xdr.PAD_MASKS[_len21 & 3]:
                 xdr.bad_padding(
-                    "RemoteDomainMigrateConfirm3ParamsArgs.cookie_in", _end21
+                    "RemoteDomainMigrateConfirm3ParamsArgs.cookie_in", _end22
                 )
-            obj.cookie_in = bytes(data[offset + 4 : _end21])
-            offset = _pad22
-            obj.flags, obj.cancelled = _S_Ii.unpack_from(data, offset)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteDomainMigrateConfirm3ParamsArgs", offset, data)
@@ -27216,6 +27760,7 @@ class RemoteDomainEventDeviceRemovedMsg(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -27232,7 +27777,7 @@ class RemoteDomainEventDeviceRemovedMsg(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainEventDeviceRemovedMsg.devAlias", _end2)
             try:
-                obj.devAlias = _utf8(data[offset + 4 : _end2])[0]
+                obj.devAlias = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventDeviceRemovedMsg.devAlias", offset + 4, error
@@ -27322,6 +27867,7 @@ class RemoteDomainEventBlockJob2Msg(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (obj.callbackID,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -27335,14 +27881,14 @@ class RemoteDomainEventBlockJob2Msg(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainEventBlockJob2Msg.dst", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainEventBlockJob2Msg.dst", _end2)
             try:
-                obj.dst = _utf8(data[offset + 4 : _end2])[0]
+                obj.dst = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainEventBlockJob2Msg.dst", offset + 4, error)
             offset = _pad3
-            obj.type, obj.status = _S_ii.unpack_from(data, offset)
+            _w4, obj.type, obj.status = _S_Iii.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainEventBlockJob2Msg.dst", _end2)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteDomainEventBlockJob2Msg", offset, data)
@@ -27403,6 +27949,7 @@ class RemoteDomainEventBlockThresholdMsg(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (obj.callbackID,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -27421,7 +27968,7 @@ class RemoteDomainEventBlockThresholdMsg(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainEventBlockThresholdMsg.dev", _end2)
             try:
-                obj.dev = _utf8(data[offset + 4 : _end2])[0]
+                obj.dev = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventBlockThresholdMsg.dev", offset + 4, error
@@ -27447,7 +27994,7 @@ class RemoteDomainEventBlockThresholdMsg(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainEventBlockThresholdMsg.path", _end5)
                 try:
-                    obj.path = _utf8(data[offset + 4 : _end5])[0]
+                    obj.path = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainEventBlockThresholdMsg.path", offset + 4, error
@@ -27507,6 +28054,7 @@ class RemoteDomainEventCallbackTunableMsg(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (obj.callbackID,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -27519,10 +28067,20 @@ class RemoteDomainEventCallbackTunableMsg(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -27533,67 +28091,67 @@ class RemoteDomainEventCallbackTunableMsg(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -27641,6 +28199,7 @@ class RemoteDomainEventCallbackDeviceAddedMsg(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (obj.callbackID,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -27664,7 +28223,7 @@ class RemoteDomainEventCallbackDeviceAddedMsg(xdr.XdrStruct):
                     "RemoteDomainEventCallbackDeviceAddedMsg.devAlias", _end2
                 )
             try:
-                obj.devAlias = _utf8(data[offset + 4 : _end2])[0]
+                obj.devAlias = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventCallbackDeviceAddedMsg.devAlias",
@@ -27731,6 +28290,7 @@ class RemoteConnectGetCpuModelNamesArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -27743,16 +28303,16 @@ class RemoteConnectGetCpuModelNamesArgs(xdr.XdrStruct):
                 xdr.truncated(
                     "RemoteConnectGetCpuModelNamesArgs.arch", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteConnectGetCpuModelNamesArgs.arch", _end2)
             try:
-                obj.arch = _utf8(data[offset + 4 : _end2])[0]
+                obj.arch = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectGetCpuModelNamesArgs.arch", offset + 4, error
                 )
             offset = _pad3
-            obj.need_results, obj.flags = _S_iI.unpack_from(data, offset)
+            _w4, obj.need_results, obj.flags = _S_IiI.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteConnectGetCpuModelNamesArgs.arch", _end2)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteConnectGetCpuModelNamesArgs", offset, data)
@@ -27785,6 +28345,7 @@ class RemoteConnectGetCpuModelNamesRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 8192, 4, "RemoteConnectGetCpuModelNamesRet.models"
@@ -27793,6 +28354,7 @@ class RemoteConnectGetCpuModelNamesRet(xdr.XdrStruct):
             _items3: list[str] = []
             _append4 = _items3.append
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 (_len5,) = _S_I_unpack(data, offset)
@@ -27809,10 +28371,10 @@ class RemoteConnectGetCpuModelNamesRet(xdr.XdrStruct):
                     xdr.truncated(
                         "RemoteConnectGetCpuModelNamesRet.models[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
                     xdr.bad_padding("RemoteConnectGetCpuModelNamesRet.models[]", _end6)
                 try:
-                    _e2 = _utf8(data[offset + 4 : _end6])[0]
+                    _e2 = _decode(data[offset + 4 : _end6])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectGetCpuModelNamesRet.models[]", offset + 4, error
@@ -28409,6 +28971,7 @@ class RemoteDomainFsfreezeArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             _n1 = xdr.unpack_count(
@@ -28418,6 +28981,7 @@ class RemoteDomainFsfreezeArgs(xdr.XdrStruct):
             _items3: list[str] = []
             _append4 = _items3.append
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 (_len5,) = _S_I_unpack(data, offset)
@@ -28431,10 +28995,10 @@ class RemoteDomainFsfreezeArgs(xdr.XdrStruct):
                     xdr.truncated(
                         "RemoteDomainFsfreezeArgs.mountpoints[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
                     xdr.bad_padding("RemoteDomainFsfreezeArgs.mountpoints[]", _end6)
                 try:
-                    _e2 = _utf8(data[offset + 4 : _end6])[0]
+                    _e2 = _decode(data[offset + 4 : _end6])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainFsfreezeArgs.mountpoints[]", offset + 4, error
@@ -28508,6 +29072,7 @@ class RemoteDomainFsthawArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             _n1 = xdr.unpack_count(
@@ -28517,6 +29082,7 @@ class RemoteDomainFsthawArgs(xdr.XdrStruct):
             _items3: list[str] = []
             _append4 = _items3.append
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 (_len5,) = _S_I_unpack(data, offset)
@@ -28530,10 +29096,10 @@ class RemoteDomainFsthawArgs(xdr.XdrStruct):
                     xdr.truncated(
                         "RemoteDomainFsthawArgs.mountpoints[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
                     xdr.bad_padding("RemoteDomainFsthawArgs.mountpoints[]", _end6)
                 try:
-                    _e2 = _utf8(data[offset + 4 : _end6])[0]
+                    _e2 = _decode(data[offset + 4 : _end6])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainFsthawArgs.mountpoints[]", offset + 4, error
@@ -28787,6 +29353,7 @@ class RemoteNetworkDhcpLease(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -28795,115 +29362,115 @@ class RemoteNetworkDhcpLease(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteNetworkDhcpLease.iface", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNetworkDhcpLease.iface", _end2)
             try:
-                obj.iface = _utf8(data[offset + 4 : _end2])[0]
+                obj.iface = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkDhcpLease.iface", offset + 4, error)
             offset = _pad3
-            obj.expirytime, obj.type = _S_qi.unpack_from(data, offset)
+            _w4, obj.expirytime, obj.type = _S_Iqi.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteNetworkDhcpLease.iface", _end2)
             offset += 12
             obj.mac = None
             if xdr.unpack_flag(data, offset, "RemoteNetworkDhcpLease.mac"):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
-                    xdr.too_long("RemoteNetworkDhcpLease.mac", offset, _len4, 4194304)
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                (_len5,) = _S_I.unpack_from(data, offset)
+                if _len5 > 4194304:
+                    xdr.too_long("RemoteNetworkDhcpLease.mac", offset, _len5, 4194304)
+                _end6 = offset + 4 + _len5
+                _pad7 = _end6 + (-_len5 & 3)
+                if _pad7 > len(data):
                     xdr.truncated("RemoteNetworkDhcpLease.mac", offset + 4, data)
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteNetworkDhcpLease.mac", _end5)
+                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                    xdr.bad_padding("RemoteNetworkDhcpLease.mac", _end6)
                 try:
-                    obj.mac = _utf8(data[offset + 4 : _end5])[0]
+                    obj.mac = _decode(data[offset + 4 : _end6])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNetworkDhcpLease.mac", offset + 4, error)
-                offset = _pad6
+                offset = _pad7
             else:
                 offset += 4
             obj.iaid = None
             if xdr.unpack_flag(data, offset, "RemoteNetworkDhcpLease.iaid"):
                 offset += 4
-                (_len7,) = _S_I.unpack_from(data, offset)
-                if _len7 > 4194304:
-                    xdr.too_long("RemoteNetworkDhcpLease.iaid", offset, _len7, 4194304)
-                _end8 = offset + 4 + _len7
-                _pad9 = _end8 + (-_len7 & 3)
-                if _pad9 > len(data):
+                (_len8,) = _S_I.unpack_from(data, offset)
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteNetworkDhcpLease.iaid", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > len(data):
                     xdr.truncated("RemoteNetworkDhcpLease.iaid", offset + 4, data)
-                if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
-                    xdr.bad_padding("RemoteNetworkDhcpLease.iaid", _end8)
+                if _pad10 != _end9 and data[_end9:_pad10] != xdr.ZEROS[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteNetworkDhcpLease.iaid", _end9)
                 try:
-                    obj.iaid = _utf8(data[offset + 4 : _end8])[0]
+                    obj.iaid = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNetworkDhcpLease.iaid", offset + 4, error)
-                offset = _pad9
+                offset = _pad10
             else:
                 offset += 4
-            (_len10,) = _S_I.unpack_from(data, offset)
-            if _len10 > 4194304:
-                xdr.too_long("RemoteNetworkDhcpLease.ipaddr", offset, _len10, 4194304)
-            _end11 = offset + 4 + _len10
-            _pad12 = _end11 + (-_len10 & 3)
-            if _pad12 > len(data):
+            (_len11,) = _S_I.unpack_from(data, offset)
+            if _len11 > 4194304:
+                xdr.too_long("RemoteNetworkDhcpLease.ipaddr", offset, _len11, 4194304)
+            _end12 = offset + 4 + _len11
+            _pad13 = _end12 + (-_len11 & 3)
+            if _pad13 > len(data):
                 xdr.truncated("RemoteNetworkDhcpLease.ipaddr", offset + 4, data)
-            if _pad12 != _end11 and data[_end11:_pad12] != xdr.ZEROS[_pad12 - _end11]:
-                xdr.bad_padding("RemoteNetworkDhcpLease.ipaddr", _end11)
             try:
-                obj.ipaddr = _utf8(data[offset + 4 : _end11])[0]
+                obj.ipaddr = _decode(data[offset + 4 : _end12])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkDhcpLease.ipaddr", offset + 4, error)
-            offset = _pad12
-            (obj.prefix,) = _S_I.unpack_from(data, offset)
+            offset = _pad13
+            _w14, obj.prefix = _S_II.unpack_from(data, offset - 4)
+            if _w14 & xdr.PAD_MASKS[_len11 & 3]:
+                xdr.bad_padding("RemoteNetworkDhcpLease.ipaddr", _end12)
             offset += 4
             obj.hostname = None
             if xdr.unpack_flag(data, offset, "RemoteNetworkDhcpLease.hostname"):
                 offset += 4
-                (_len13,) = _S_I.unpack_from(data, offset)
-                if _len13 > 4194304:
+                (_len15,) = _S_I.unpack_from(data, offset)
+                if _len15 > 4194304:
                     xdr.too_long(
-                        "RemoteNetworkDhcpLease.hostname", offset, _len13, 4194304
+                        "RemoteNetworkDhcpLease.hostname", offset, _len15, 4194304
                     )
-                _end14 = offset + 4 + _len13
-                _pad15 = _end14 + (-_len13 & 3)
-                if _pad15 > len(data):
+                _end16 = offset + 4 + _len15
+                _pad17 = _end16 + (-_len15 & 3)
+                if _pad17 > len(data):
                     xdr.truncated("RemoteNetworkDhcpLease.hostname", offset + 4, data)
                 if (
-                    _pad15 != _end14
-                    and data[_end14:_pad15] != xdr.ZEROS[_pad15 - _end14]
+                    _pad17 != _end16
+                    and data[_end16:_pad17] != xdr.ZEROS[_pad17 - _end16]
                 ):
-                    xdr.bad_padding("RemoteNetworkDhcpLease.hostname", _end14)
+                    xdr.bad_padding("RemoteNetworkDhcpLease.hostname", _end16)
                 try:
-                    obj.hostname = _utf8(data[offset + 4 : _end14])[0]
+                    obj.hostname = _decode(data[offset + 4 : _end16])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNetworkDhcpLease.hostname", offset + 4, error)
-                offset = _pad15
+                offset = _pad17
             else:
                 offset += 4
             obj.clientid = None
             if xdr.unpack_flag(data, offset, "RemoteNetworkDhcpLease.clientid"):
                 offset += 4
-                (_len16,) = _S_I.unpack_from(data, offset)
-                if _len16 > 4194304:
+                (_len18,) = _S_I.unpack_from(data, offset)
+                if _len18 > 4194304:
                     xdr.too_long(
-                        "RemoteNetworkDhcpLease.clientid", offset, _len16, 4194304
+                        "RemoteNetworkDhcpLease.clientid", offset, _len18, 4194304
                     )
-                _end17 = offset + 4 + _len16
-                _pad18 = _end17 + (-_len16 & 3)
-                if _pad18 > len(data):
+                _end19 = offset + 4 + _len18
+                _pad20 = _end19 + (-_len18 & 3)
+                if _pad20 > len(data):
                     xdr.truncated("RemoteNetworkDhcpLease.clientid", offset + 4, data)
                 if (
-                    _pad18 != _end17
-                    and data[_end17:_pad18] != xdr.ZEROS[_pad18 - _end17]
+                    _pad20 != _end19
+                    and data[_end19:_pad20] != xdr.ZEROS[_pad20 - _end19]
                 ):
-                    xdr.bad_padding("RemoteNetworkDhcpLease.clientid", _end17)
+                    xdr.bad_padding("RemoteNetworkDhcpLease.clientid", _end19)
                 try:
-                    obj.clientid = _utf8(data[offset + 4 : _end17])[0]
+                    obj.clientid = _decode(data[offset + 4 : _end19])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNetworkDhcpLease.clientid", offset + 4, error)
-                offset = _pad18
+                offset = _pad20
             else:
                 offset += 4
         except struct.error:
@@ -28949,6 +29516,7 @@ class RemoteNetworkGetDhcpLeasesArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.net, offset = RemoteNonnullNetwork.unpack_from(data, offset)
             obj.mac = None
@@ -28968,7 +29536,7 @@ class RemoteNetworkGetDhcpLeasesArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteNetworkGetDhcpLeasesArgs.mac", _end2)
                 try:
-                    obj.mac = _utf8(data[offset + 4 : _end2])[0]
+                    obj.mac = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNetworkGetDhcpLeasesArgs.mac", offset + 4, error
@@ -29062,6 +29630,7 @@ class RemoteDomainStatsRecord(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             _n1 = xdr.unpack_count(
@@ -29072,10 +29641,20 @@ class RemoteDomainStatsRecord(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -29086,67 +29665,67 @@ class RemoteDomainStatsRecord(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -29194,6 +29773,7 @@ class RemoteConnectGetAllDomainStatsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 24, "RemoteConnectGetAllDomainStatsArgs.doms"
@@ -29202,8 +29782,9 @@ class RemoteConnectGetAllDomainStatsArgs(xdr.XdrStruct):
             _items3: list[RemoteNonnullDomain] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullDomain.__new__
-            _S_16si_unpack = _S_16si.unpack_from
             _S_I_unpack = _S_I.unpack_from
+            _S_I16si_unpack = _S_I16si.unpack_from
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullDomain)
@@ -29214,14 +29795,14 @@ class RemoteConnectGetAllDomainStatsArgs(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteNonnullDomain.name", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteNonnullDomain.name", _end7)
                 try:
-                    _e2.name = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.name = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullDomain.name", offset + 4, error)
                 offset = _pad8
-                _e2.uuid, _e2.id = _S_16si_unpack(data, offset)
+                _w9, _e2.uuid, _e2.id = _S_I16si_unpack(data, offset - 4)
+                if _w9 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteNonnullDomain.name", _end7)
                 offset += 20
                 _append4(_e2)
             obj.doms = _items3
@@ -29350,6 +29931,7 @@ class RemoteDomainFsinfo(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -29361,7 +29943,7 @@ class RemoteDomainFsinfo(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainFsinfo.mountpoint", _end2)
             try:
-                obj.mountpoint = _utf8(data[offset + 4 : _end2])[0]
+                obj.mountpoint = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainFsinfo.mountpoint", offset + 4, error)
             offset = _pad3
@@ -29375,7 +29957,7 @@ class RemoteDomainFsinfo(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("RemoteDomainFsinfo.name", _end5)
             try:
-                obj.name = _utf8(data[offset + 4 : _end5])[0]
+                obj.name = _decode(data[offset + 4 : _end5])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainFsinfo.name", offset + 4, error)
             offset = _pad6
@@ -29389,7 +29971,7 @@ class RemoteDomainFsinfo(xdr.XdrStruct):
             if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                 xdr.bad_padding("RemoteDomainFsinfo.fstype", _end8)
             try:
-                obj.fstype = _utf8(data[offset + 4 : _end8])[0]
+                obj.fstype = _decode(data[offset + 4 : _end8])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainFsinfo.fstype", offset + 4, error)
             offset = _pad9
@@ -29400,6 +29982,7 @@ class RemoteDomainFsinfo(xdr.XdrStruct):
             _items12: list[str] = []
             _append13 = _items12.append
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n10):
                 (_len14,) = _S_I_unpack(data, offset)
@@ -29411,13 +29994,10 @@ class RemoteDomainFsinfo(xdr.XdrStruct):
                 _pad16 = _end15 + (-_len14 & 3)
                 if _pad16 > size:
                     xdr.truncated("RemoteDomainFsinfo.dev_aliases[]", offset + 4, data)
-                if (
-                    _pad16 != _end15
-                    and data[_end15:_pad16] != xdr.ZEROS[_pad16 - _end15]
-                ):
+                if _pad16 != _end15 and data[_end15:_pad16] != zeros[_pad16 - _end15]:
                     xdr.bad_padding("RemoteDomainFsinfo.dev_aliases[]", _end15)
                 try:
-                    _e11 = _utf8(data[offset + 4 : _end15])[0]
+                    _e11 = _decode(data[offset + 4 : _end15])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainFsinfo.dev_aliases[]", offset + 4, error)
                 offset = _pad16
@@ -29532,6 +30112,7 @@ class RemoteDomainIpAddr(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (obj.type,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -29542,14 +30123,14 @@ class RemoteDomainIpAddr(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainIpAddr.addr", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainIpAddr.addr", _end2)
             try:
-                obj.addr = _utf8(data[offset + 4 : _end2])[0]
+                obj.addr = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainIpAddr.addr", offset + 4, error)
             offset = _pad3
-            (obj.prefix,) = _S_I.unpack_from(data, offset)
+            _w4, obj.prefix = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainIpAddr.addr", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainIpAddr", offset, data)
@@ -29586,6 +30167,7 @@ class RemoteDomainInterface(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -29597,7 +30179,7 @@ class RemoteDomainInterface(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainInterface.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainInterface.name", offset + 4, error)
             offset = _pad3
@@ -29614,7 +30196,7 @@ class RemoteDomainInterface(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainInterface.hwaddr", _end5)
                 try:
-                    obj.hwaddr = _utf8(data[offset + 4 : _end5])[0]
+                    obj.hwaddr = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainInterface.hwaddr", offset + 4, error)
                 offset = _pad6
@@ -29628,7 +30210,9 @@ class RemoteDomainInterface(xdr.XdrStruct):
             _append10 = _items9.append
             _new11 = RemoteDomainIpAddr.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n7):
                 _e8 = _new11(RemoteDomainIpAddr)
@@ -29641,17 +30225,14 @@ class RemoteDomainInterface(xdr.XdrStruct):
                 _pad14 = _end13 + (-_len12 & 3)
                 if _pad14 > size:
                     xdr.truncated("RemoteDomainIpAddr.addr", offset + 4, data)
-                if (
-                    _pad14 != _end13
-                    and data[_end13:_pad14] != xdr.ZEROS[_pad14 - _end13]
-                ):
-                    xdr.bad_padding("RemoteDomainIpAddr.addr", _end13)
                 try:
-                    _e8.addr = _utf8(data[offset + 4 : _end13])[0]
+                    _e8.addr = _decode(data[offset + 4 : _end13])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainIpAddr.addr", offset + 4, error)
                 offset = _pad14
-                (_e8.prefix,) = _S_I_unpack(data, offset)
+                _w15, _e8.prefix = _S_II_unpack(data, offset - 4)
+                if _w15 & pad_masks[_len12 & 3]:
+                    xdr.bad_padding("RemoteDomainIpAddr.addr", _end13)
                 offset += 4
                 _append10(_e8)
             obj.addrs = _items9
@@ -29782,6 +30363,7 @@ class RemoteDomainSetUserPasswordArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             obj.user = None
@@ -29801,7 +30383,7 @@ class RemoteDomainSetUserPasswordArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainSetUserPasswordArgs.user", _end2)
                 try:
-                    obj.user = _utf8(data[offset + 4 : _end2])[0]
+                    obj.user = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainSetUserPasswordArgs.user", offset + 4, error
@@ -29831,7 +30413,7 @@ class RemoteDomainSetUserPasswordArgs(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainSetUserPasswordArgs.password", _end5)
                 try:
-                    obj.password = _utf8(data[offset + 4 : _end5])[0]
+                    obj.password = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainSetUserPasswordArgs.password", offset + 4, error
@@ -29876,6 +30458,7 @@ class RemoteDomainRenameArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             obj.new_name = None
@@ -29893,7 +30476,7 @@ class RemoteDomainRenameArgs(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("RemoteDomainRenameArgs.new_name", _end2)
                 try:
-                    obj.new_name = _utf8(data[offset + 4 : _end2])[0]
+                    obj.new_name = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainRenameArgs.new_name", offset + 4, error)
                 offset = _pad3
@@ -30028,6 +30611,7 @@ class RemoteDomainEventCallbackJobCompletedMsg(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (obj.callbackID,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -30040,10 +30624,20 @@ class RemoteDomainEventCallbackJobCompletedMsg(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -30054,67 +30648,67 @@ class RemoteDomainEventCallbackJobCompletedMsg(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -30200,6 +30794,7 @@ class RemoteDomainEventCallbackDeviceRemovalFailedMsg(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (obj.callbackID,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -30225,7 +30820,7 @@ class RemoteDomainEventCallbackDeviceRemovalFailedMsg(xdr.XdrStruct):
                     "RemoteDomainEventCallbackDeviceRemovalFailedMsg.devAlias", _end2
                 )
             try:
-                obj.devAlias = _utf8(data[offset + 4 : _end2])[0]
+                obj.devAlias = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventCallbackDeviceRemovalFailedMsg.devAlias",
@@ -30300,6 +30895,7 @@ class RemoteDomainGetGuestVcpusRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 64, 12, "RemoteDomainGetGuestVcpusRet.params"
@@ -30309,10 +30905,20 @@ class RemoteDomainGetGuestVcpusRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -30323,67 +30929,67 @@ class RemoteDomainGetGuestVcpusRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -30426,6 +31032,7 @@ class RemoteDomainSetGuestVcpusArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -30437,14 +31044,14 @@ class RemoteDomainSetGuestVcpusArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainSetGuestVcpusArgs.cpumap", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainSetGuestVcpusArgs.cpumap", _end2)
             try:
-                obj.cpumap = _utf8(data[offset + 4 : _end2])[0]
+                obj.cpumap = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainSetGuestVcpusArgs.cpumap", offset + 4, error)
             offset = _pad3
-            obj.state, obj.flags = _S_iI.unpack_from(data, offset)
+            _w4, obj.state, obj.flags = _S_IiI.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainSetGuestVcpusArgs.cpumap", _end2)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteDomainSetGuestVcpusArgs", offset, data)
@@ -30477,6 +31084,7 @@ class RemoteDomainSetVcpuArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -30486,14 +31094,14 @@ class RemoteDomainSetVcpuArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainSetVcpuArgs.cpumap", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainSetVcpuArgs.cpumap", _end2)
             try:
-                obj.cpumap = _utf8(data[offset + 4 : _end2])[0]
+                obj.cpumap = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainSetVcpuArgs.cpumap", offset + 4, error)
             offset = _pad3
-            obj.state, obj.flags = _S_iI.unpack_from(data, offset)
+            _w4, obj.state, obj.flags = _S_IiI.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainSetVcpuArgs.cpumap", _end2)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteDomainSetVcpuArgs", offset, data)
@@ -30548,6 +31156,7 @@ class RemoteDomainEventCallbackMetadataChangeMsg(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (obj.callbackID,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -30580,7 +31189,7 @@ class RemoteDomainEventCallbackMetadataChangeMsg(xdr.XdrStruct):
                         "RemoteDomainEventCallbackMetadataChangeMsg.nsuri", _end2
                     )
                 try:
-                    obj.nsuri = _utf8(data[offset + 4 : _end2])[0]
+                    obj.nsuri = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainEventCallbackMetadataChangeMsg.nsuri",
@@ -30873,6 +31482,7 @@ class RemoteDomainSetBlockThresholdArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -30884,14 +31494,14 @@ class RemoteDomainSetBlockThresholdArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainSetBlockThresholdArgs.dev", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainSetBlockThresholdArgs.dev", _end2)
             try:
-                obj.dev = _utf8(data[offset + 4 : _end2])[0]
+                obj.dev = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainSetBlockThresholdArgs.dev", offset + 4, error)
             offset = _pad3
-            obj.threshold, obj.flags = _S_QI.unpack_from(data, offset)
+            _w4, obj.threshold, obj.flags = _S_IQI.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainSetBlockThresholdArgs.dev", _end2)
             offset += 12
         except struct.error:
             xdr.truncated("RemoteDomainSetBlockThresholdArgs", offset, data)
@@ -30999,6 +31609,7 @@ class RemoteConnectCompareHypervisorCpuArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.emulator = None
             if xdr.unpack_flag(
@@ -31026,7 +31637,7 @@ class RemoteConnectCompareHypervisorCpuArgs(xdr.XdrStruct):
                         "RemoteConnectCompareHypervisorCpuArgs.emulator", _end2
                     )
                 try:
-                    obj.emulator = _utf8(data[offset + 4 : _end2])[0]
+                    obj.emulator = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectCompareHypervisorCpuArgs.emulator",
@@ -31058,7 +31669,7 @@ class RemoteConnectCompareHypervisorCpuArgs(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteConnectCompareHypervisorCpuArgs.arch", _end5)
                 try:
-                    obj.arch = _utf8(data[offset + 4 : _end5])[0]
+                    obj.arch = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectCompareHypervisorCpuArgs.arch", offset + 4, error
@@ -31092,7 +31703,7 @@ class RemoteConnectCompareHypervisorCpuArgs(xdr.XdrStruct):
                         "RemoteConnectCompareHypervisorCpuArgs.machine", _end8
                     )
                 try:
-                    obj.machine = _utf8(data[offset + 4 : _end8])[0]
+                    obj.machine = _decode(data[offset + 4 : _end8])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectCompareHypervisorCpuArgs.machine",
@@ -31131,7 +31742,7 @@ class RemoteConnectCompareHypervisorCpuArgs(xdr.XdrStruct):
                         "RemoteConnectCompareHypervisorCpuArgs.virttype", _end11
                     )
                 try:
-                    obj.virttype = _utf8(data[offset + 4 : _end11])[0]
+                    obj.virttype = _decode(data[offset + 4 : _end11])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectCompareHypervisorCpuArgs.virttype",
@@ -31155,16 +31766,16 @@ class RemoteConnectCompareHypervisorCpuArgs(xdr.XdrStruct):
                 xdr.truncated(
                     "RemoteConnectCompareHypervisorCpuArgs.xmlCPU", offset + 4, data
                 )
-            if _pad15 != _end14 and data[_end14:_pad15] != xdr.ZEROS[_pad15 - _end14]:
-                xdr.bad_padding("RemoteConnectCompareHypervisorCpuArgs.xmlCPU", _end14)
             try:
-                obj.xmlCPU = _utf8(data[offset + 4 : _end14])[0]
+                obj.xmlCPU = _decode(data[offset + 4 : _end14])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectCompareHypervisorCpuArgs.xmlCPU", offset + 4, error
                 )
             offset = _pad15
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w16, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w16 & xdr.PAD_MASKS[_len13 & 3]:
+                xdr.bad_padding("RemoteConnectCompareHypervisorCpuArgs.xmlCPU", _end14)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteConnectCompareHypervisorCpuArgs", offset, data)
@@ -31267,6 +31878,7 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.emulator = None
             if xdr.unpack_flag(
@@ -31294,7 +31906,7 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
                         "RemoteConnectBaselineHypervisorCpuArgs.emulator", _end2
                     )
                 try:
-                    obj.emulator = _utf8(data[offset + 4 : _end2])[0]
+                    obj.emulator = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectBaselineHypervisorCpuArgs.emulator",
@@ -31328,7 +31940,7 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
                         "RemoteConnectBaselineHypervisorCpuArgs.arch", _end5
                     )
                 try:
-                    obj.arch = _utf8(data[offset + 4 : _end5])[0]
+                    obj.arch = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectBaselineHypervisorCpuArgs.arch", offset + 4, error
@@ -31362,7 +31974,7 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
                         "RemoteConnectBaselineHypervisorCpuArgs.machine", _end8
                     )
                 try:
-                    obj.machine = _utf8(data[offset + 4 : _end8])[0]
+                    obj.machine = _decode(data[offset + 4 : _end8])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectBaselineHypervisorCpuArgs.machine",
@@ -31401,7 +32013,7 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
                         "RemoteConnectBaselineHypervisorCpuArgs.virttype", _end11
                     )
                 try:
-                    obj.virttype = _utf8(data[offset + 4 : _end11])[0]
+                    obj.virttype = _decode(data[offset + 4 : _end11])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectBaselineHypervisorCpuArgs.virttype",
@@ -31418,6 +32030,7 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
             _items15: list[str] = []
             _append16 = _items15.append
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n13):
                 (_len17,) = _S_I_unpack(data, offset)
@@ -31436,15 +32049,12 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
                         offset + 4,
                         data,
                     )
-                if (
-                    _pad19 != _end18
-                    and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
-                ):
+                if _pad19 != _end18 and data[_end18:_pad19] != zeros[_pad19 - _end18]:
                     xdr.bad_padding(
                         "RemoteConnectBaselineHypervisorCpuArgs.xmlCPUs[]", _end18
                     )
                 try:
-                    _e14 = _utf8(data[offset + 4 : _end18])[0]
+                    _e14 = _decode(data[offset + 4 : _end18])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectBaselineHypervisorCpuArgs.xmlCPUs[]",
@@ -31475,6 +32085,7 @@ class RemoteConnectBaselineHypervisorCpuRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -31490,7 +32101,7 @@ class RemoteConnectBaselineHypervisorCpuRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteConnectBaselineHypervisorCpuRet.cpu", _end2)
             try:
-                obj.cpu = _utf8(data[offset + 4 : _end2])[0]
+                obj.cpu = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectBaselineHypervisorCpuRet.cpu", offset + 4, error
@@ -31558,6 +32169,7 @@ class RemoteNodeGetSevInfoRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 64, 12, "RemoteNodeGetSevInfoRet.params"
@@ -31567,10 +32179,20 @@ class RemoteNodeGetSevInfoRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -31581,67 +32203,67 @@ class RemoteNodeGetSevInfoRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -31717,6 +32339,7 @@ class RemoteDomainGetLaunchSecurityInfoRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 64, 12, "RemoteDomainGetLaunchSecurityInfoRet.params"
@@ -31726,10 +32349,20 @@ class RemoteDomainGetLaunchSecurityInfoRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -31740,67 +32373,67 @@ class RemoteDomainGetLaunchSecurityInfoRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -31857,6 +32490,7 @@ class RemoteDomainSetLaunchSecurityStateArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             _n1 = xdr.unpack_count(
@@ -31867,10 +32501,20 @@ class RemoteDomainSetLaunchSecurityStateArgs(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -31881,67 +32525,67 @@ class RemoteDomainSetLaunchSecurityStateArgs(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -31969,6 +32613,7 @@ class RemoteNwfilterBindingLookupByPortDevArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -31987,7 +32632,7 @@ class RemoteNwfilterBindingLookupByPortDevArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNwfilterBindingLookupByPortDevArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteNwfilterBindingLookupByPortDevArgs.name", offset + 4, error
@@ -32050,6 +32695,7 @@ class RemoteNwfilterBindingCreateXmlArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -32062,16 +32708,16 @@ class RemoteNwfilterBindingCreateXmlArgs(xdr.XdrStruct):
                 xdr.truncated(
                     "RemoteNwfilterBindingCreateXmlArgs.xml", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNwfilterBindingCreateXmlArgs.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteNwfilterBindingCreateXmlArgs.xml", offset + 4, error
                 )
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteNwfilterBindingCreateXmlArgs.xml", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNwfilterBindingCreateXmlArgs", offset, data)
@@ -32188,6 +32834,7 @@ class RemoteNwfilterBindingGetXmlDescRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -32203,7 +32850,7 @@ class RemoteNwfilterBindingGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNwfilterBindingGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteNwfilterBindingGetXmlDescRet.xml", offset + 4, error
@@ -32280,6 +32927,7 @@ class RemoteConnectListAllNwfilterBindingsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data,
@@ -32293,6 +32941,7 @@ class RemoteConnectListAllNwfilterBindingsRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteNonnullNwfilterBinding.__new__
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullNwfilterBinding)
@@ -32307,10 +32956,10 @@ class RemoteConnectListAllNwfilterBindingsRet(xdr.XdrStruct):
                     xdr.truncated(
                         "RemoteNonnullNwfilterBinding.portdev", offset + 4, data
                     )
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                if _pad8 != _end7 and data[_end7:_pad8] != zeros[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullNwfilterBinding.portdev", _end7)
                 try:
-                    _e2.portdev = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.portdev = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNonnullNwfilterBinding.portdev", offset + 4, error
@@ -32330,13 +32979,10 @@ class RemoteConnectListAllNwfilterBindingsRet(xdr.XdrStruct):
                     xdr.truncated(
                         "RemoteNonnullNwfilterBinding.filtername", offset + 4, data
                     )
-                if (
-                    _pad11 != _end10
-                    and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
-                ):
+                if _pad11 != _end10 and data[_end10:_pad11] != zeros[_pad11 - _end10]:
                     xdr.bad_padding("RemoteNonnullNwfilterBinding.filtername", _end10)
                 try:
-                    _e2.filtername = _utf8(data[offset + 4 : _end10])[0]
+                    _e2.filtername = _decode(data[offset + 4 : _end10])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNonnullNwfilterBinding.filtername", offset + 4, error
@@ -32396,6 +33042,7 @@ class RemoteConnectGetStoragePoolCapabilitiesRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -32418,7 +33065,7 @@ class RemoteConnectGetStoragePoolCapabilitiesRet(xdr.XdrStruct):
                     "RemoteConnectGetStoragePoolCapabilitiesRet.capabilities", _end2
                 )
             try:
-                obj.capabilities = _utf8(data[offset + 4 : _end2])[0]
+                obj.capabilities = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectGetStoragePoolCapabilitiesRet.capabilities",
@@ -32611,6 +33258,7 @@ class RemoteNetworkPortCreateXmlArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.network, offset = RemoteNonnullNetwork.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -32622,14 +33270,14 @@ class RemoteNetworkPortCreateXmlArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteNetworkPortCreateXmlArgs.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNetworkPortCreateXmlArgs.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkPortCreateXmlArgs.xml", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteNetworkPortCreateXmlArgs.xml", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNetworkPortCreateXmlArgs", offset, data)
@@ -32705,6 +33353,7 @@ class RemoteNetworkPortSetParametersArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.port, offset = RemoteNonnullNetworkPort.unpack_from(data, offset)
             _n1 = xdr.unpack_count(
@@ -32715,10 +33364,20 @@ class RemoteNetworkPortSetParametersArgs(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -32729,67 +33388,67 @@ class RemoteNetworkPortSetParametersArgs(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -32877,6 +33536,7 @@ class RemoteNetworkPortGetParametersRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16, 12, "RemoteNetworkPortGetParametersRet.params"
@@ -32886,10 +33546,20 @@ class RemoteNetworkPortGetParametersRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -32900,67 +33570,67 @@ class RemoteNetworkPortGetParametersRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -33021,6 +33691,7 @@ class RemoteNetworkPortGetXmlDescRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -33034,7 +33705,7 @@ class RemoteNetworkPortGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteNetworkPortGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkPortGetXmlDescRet.xml", offset + 4, error)
             offset = _pad3
@@ -33111,6 +33782,7 @@ class RemoteDomainCheckpointCreateXmlArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -33127,16 +33799,16 @@ class RemoteDomainCheckpointCreateXmlArgs(xdr.XdrStruct):
                 xdr.truncated(
                     "RemoteDomainCheckpointCreateXmlArgs.xml_desc", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainCheckpointCreateXmlArgs.xml_desc", _end2)
             try:
-                obj.xml_desc = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml_desc = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainCheckpointCreateXmlArgs.xml_desc", offset + 4, error
                 )
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainCheckpointCreateXmlArgs.xml_desc", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainCheckpointCreateXmlArgs", offset, data)
@@ -33225,6 +33897,7 @@ class RemoteDomainCheckpointGetXmlDescRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -33240,7 +33913,7 @@ class RemoteDomainCheckpointGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainCheckpointGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainCheckpointGetXmlDescRet.xml", offset + 4, error
@@ -33324,6 +33997,7 @@ class RemoteDomainListAllCheckpointsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 28, "RemoteDomainListAllCheckpointsRet.checkpoints"
@@ -33333,6 +34007,7 @@ class RemoteDomainListAllCheckpointsRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteNonnullDomainCheckpoint.__new__
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullDomainCheckpoint)
@@ -33347,10 +34022,10 @@ class RemoteDomainListAllCheckpointsRet(xdr.XdrStruct):
                     xdr.truncated(
                         "RemoteNonnullDomainCheckpoint.name", offset + 4, data
                     )
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                if _pad8 != _end7 and data[_end7:_pad8] != zeros[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullDomainCheckpoint.name", _end7)
                 try:
-                    _e2.name = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.name = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNonnullDomainCheckpoint.name", offset + 4, error
@@ -33444,6 +34119,7 @@ class RemoteDomainCheckpointListAllChildrenRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data,
@@ -33457,6 +34133,7 @@ class RemoteDomainCheckpointListAllChildrenRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteNonnullDomainCheckpoint.__new__
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteNonnullDomainCheckpoint)
@@ -33471,10 +34148,10 @@ class RemoteDomainCheckpointListAllChildrenRet(xdr.XdrStruct):
                     xdr.truncated(
                         "RemoteNonnullDomainCheckpoint.name", offset + 4, data
                     )
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                if _pad8 != _end7 and data[_end7:_pad8] != zeros[_pad8 - _end7]:
                     xdr.bad_padding("RemoteNonnullDomainCheckpoint.name", _end7)
                 try:
-                    _e2.name = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.name = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNonnullDomainCheckpoint.name", offset + 4, error
@@ -33523,6 +34200,7 @@ class RemoteDomainCheckpointLookupByNameArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -33539,16 +34217,16 @@ class RemoteDomainCheckpointLookupByNameArgs(xdr.XdrStruct):
                 xdr.truncated(
                     "RemoteDomainCheckpointLookupByNameArgs.name", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainCheckpointLookupByNameArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainCheckpointLookupByNameArgs.name", offset + 4, error
                 )
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainCheckpointLookupByNameArgs.name", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainCheckpointLookupByNameArgs", offset, data)
@@ -33746,6 +34424,7 @@ class RemoteDomainGetGuestInfoRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 2048, 12, "RemoteDomainGetGuestInfoRet.params"
@@ -33755,10 +34434,20 @@ class RemoteDomainGetGuestInfoRet(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -33769,67 +34458,67 @@ class RemoteDomainGetGuestInfoRet(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -33872,6 +34561,7 @@ class RemoteConnectSetIdentityArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 20, 12, "RemoteConnectSetIdentityArgs.params"
@@ -33881,10 +34571,20 @@ class RemoteConnectSetIdentityArgs(xdr.XdrStruct):
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
             _S_I_unpack = _S_I.unpack_from
+            _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
             _S_d_unpack = _S_d.unpack_from
             _S_i_unpack = _S_i.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
+            _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
+            _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
+            _new_RemoteTypedParamValueL = RemoteTypedParamValueL.__new__
+            _new_RemoteTypedParamValueS = RemoteTypedParamValueS.__new__
+            _new_RemoteTypedParamValueUi = RemoteTypedParamValueUi.__new__
+            _new_RemoteTypedParamValueUl = RemoteTypedParamValueUl.__new__
+            zeros = xdr.ZEROS
+            pad_masks = xdr.PAD_MASKS
             size = len(data)
             for _ in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
@@ -33895,67 +34595,67 @@ class RemoteConnectSetIdentityArgs(xdr.XdrStruct):
                 _pad8 = _end7 + (-_len6 & 3)
                 if _pad8 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 try:
-                    _e2.field = _utf8(data[offset + 4 : _end7])[0]
+                    _e2.field = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
                 offset = _pad8
-                (_d9,) = _S_i_unpack(data, offset)
+                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+                if _w10 & pad_masks[_len6 & 3]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end7)
                 offset += 4
                 if _d9 == 1:
-                    _a10 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
-                    (_a10.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a10
-                elif _d9 == 2:
-                    _a11 = RemoteTypedParamValueUi.__new__(RemoteTypedParamValueUi)
-                    (_a11.ui,) = _S_I_unpack(data, offset)
+                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    (_a11.i,) = _S_i_unpack(data, offset)
                     offset += 4
                     _e2.value = _a11
-                elif _d9 == 3:
-                    _a12 = RemoteTypedParamValueL.__new__(RemoteTypedParamValueL)
-                    (_a12.l,) = _S_q_unpack(data, offset)
-                    offset += 8
+                elif _d9 == 2:
+                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a12
-                elif _d9 == 4:
-                    _a13 = RemoteTypedParamValueUl.__new__(RemoteTypedParamValueUl)
-                    (_a13.ul,) = _S_Q_unpack(data, offset)
+                elif _d9 == 3:
+                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    (_a13.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a13
-                elif _d9 == 5:
-                    _a14 = RemoteTypedParamValueD.__new__(RemoteTypedParamValueD)
-                    (_a14.d,) = _S_d_unpack(data, offset)
+                elif _d9 == 4:
+                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a14
-                elif _d9 == 6:
-                    _a15 = RemoteTypedParamValueB.__new__(RemoteTypedParamValueB)
-                    (_a15.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d9 == 5:
+                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a15
+                elif _d9 == 6:
+                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a16
                 elif _d9 == 7:
-                    _a16 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                    (_len17,) = _S_I_unpack(data, offset)
-                    if _len17 > 4194304:
+                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len18,) = _S_I_unpack(data, offset)
+                    if _len18 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len17, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
                         )
-                    _end18 = offset + 4 + _len17
-                    _pad19 = _end18 + (-_len17 & 3)
-                    if _pad19 > size:
+                    _end19 = offset + 4 + _len18
+                    _pad20 = _end19 + (-_len18 & 3)
+                    if _pad20 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad19 != _end18
-                        and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
+                        _pad20 != _end19
+                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end18)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
                     try:
-                        _a16.s = _utf8(data[offset + 4 : _end18])[0]
+                        _a17.s = _decode(data[offset + 4 : _end19])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad19
-                    _e2.value = _a16
+                    offset = _pad20
+                    _e2.value = _a17
                 else:
                     xdr.bad_value(
                         "RemoteTypedParamValue", offset - 4, "discriminant", _d9
@@ -34076,6 +34776,7 @@ class RemoteDomainBackupBeginArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -34092,7 +34793,7 @@ class RemoteDomainBackupBeginArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainBackupBeginArgs.backup_xml", _end2)
             try:
-                obj.backup_xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.backup_xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainBackupBeginArgs.backup_xml", offset + 4, error
@@ -34120,7 +34821,7 @@ class RemoteDomainBackupBeginArgs(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainBackupBeginArgs.checkpoint_xml", _end5)
                 try:
-                    obj.checkpoint_xml = _utf8(data[offset + 4 : _end5])[0]
+                    obj.checkpoint_xml = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainBackupBeginArgs.checkpoint_xml", offset + 4, error
@@ -34182,6 +34883,7 @@ class RemoteDomainBackupGetXmlDescRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -34195,7 +34897,7 @@ class RemoteDomainBackupGetXmlDescRet(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainBackupGetXmlDescRet.xml", _end2)
             try:
-                obj.xml = _utf8(data[offset + 4 : _end2])[0]
+                obj.xml = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBackupGetXmlDescRet.xml", offset + 4, error)
             offset = _pad3
@@ -34237,6 +34939,7 @@ class RemoteDomainAuthorizedSshKeysGetArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -34250,16 +34953,16 @@ class RemoteDomainAuthorizedSshKeysGetArgs(xdr.XdrStruct):
                 xdr.truncated(
                     "RemoteDomainAuthorizedSshKeysGetArgs.user", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainAuthorizedSshKeysGetArgs.user", _end2)
             try:
-                obj.user = _utf8(data[offset + 4 : _end2])[0]
+                obj.user = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainAuthorizedSshKeysGetArgs.user", offset + 4, error
                 )
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainAuthorizedSshKeysGetArgs.user", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainAuthorizedSshKeysGetArgs", offset, data)
@@ -34285,6 +34988,7 @@ class RemoteDomainAuthorizedSshKeysGetRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 2048, 4, "RemoteDomainAuthorizedSshKeysGetRet.keys"
@@ -34293,6 +34997,7 @@ class RemoteDomainAuthorizedSshKeysGetRet(xdr.XdrStruct):
             _items3: list[str] = []
             _append4 = _items3.append
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 (_len5,) = _S_I_unpack(data, offset)
@@ -34309,10 +35014,10 @@ class RemoteDomainAuthorizedSshKeysGetRet(xdr.XdrStruct):
                     xdr.truncated(
                         "RemoteDomainAuthorizedSshKeysGetRet.keys[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
                     xdr.bad_padding("RemoteDomainAuthorizedSshKeysGetRet.keys[]", _end6)
                 try:
-                    _e2 = _utf8(data[offset + 4 : _end6])[0]
+                    _e2 = _decode(data[offset + 4 : _end6])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainAuthorizedSshKeysGetRet.keys[]", offset + 4, error
@@ -34367,6 +35072,7 @@ class RemoteDomainAuthorizedSshKeysSetArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -34383,7 +35089,7 @@ class RemoteDomainAuthorizedSshKeysSetArgs(xdr.XdrStruct):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteDomainAuthorizedSshKeysSetArgs.user", _end2)
             try:
-                obj.user = _utf8(data[offset + 4 : _end2])[0]
+                obj.user = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainAuthorizedSshKeysSetArgs.user", offset + 4, error
@@ -34396,6 +35102,7 @@ class RemoteDomainAuthorizedSshKeysSetArgs(xdr.XdrStruct):
             _items6: list[str] = []
             _append7 = _items6.append
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n4):
                 (_len8,) = _S_I_unpack(data, offset)
@@ -34412,12 +35119,12 @@ class RemoteDomainAuthorizedSshKeysSetArgs(xdr.XdrStruct):
                     xdr.truncated(
                         "RemoteDomainAuthorizedSshKeysSetArgs.keys[]", offset + 4, data
                     )
-                if _pad10 != _end9 and data[_end9:_pad10] != xdr.ZEROS[_pad10 - _end9]:
+                if _pad10 != _end9 and data[_end9:_pad10] != zeros[_pad10 - _end9]:
                     xdr.bad_padding(
                         "RemoteDomainAuthorizedSshKeysSetArgs.keys[]", _end9
                     )
                 try:
-                    _e5 = _utf8(data[offset + 4 : _end9])[0]
+                    _e5 = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainAuthorizedSshKeysSetArgs.keys[]", offset + 4, error
@@ -34484,6 +35191,7 @@ class RemoteDomainGetMessagesRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 2048, 4, "RemoteDomainGetMessagesRet.msgs"
@@ -34492,6 +35200,7 @@ class RemoteDomainGetMessagesRet(xdr.XdrStruct):
             _items3: list[str] = []
             _append4 = _items3.append
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
                 (_len5,) = _S_I_unpack(data, offset)
@@ -34503,10 +35212,10 @@ class RemoteDomainGetMessagesRet(xdr.XdrStruct):
                 _pad7 = _end6 + (-_len5 & 3)
                 if _pad7 > size:
                     xdr.truncated("RemoteDomainGetMessagesRet.msgs[]", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
                     xdr.bad_padding("RemoteDomainGetMessagesRet.msgs[]", _end6)
                 try:
-                    _e2 = _utf8(data[offset + 4 : _end6])[0]
+                    _e2 = _decode(data[offset + 4 : _end6])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainGetMessagesRet.msgs[]", offset + 4, error)
                 offset = _pad7
@@ -34600,6 +35309,7 @@ class RemoteDomainEventMemoryDeviceSizeChangeMsg(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (obj.callbackID,) = _S_i.unpack_from(data, offset)
             offset += 4
@@ -34618,12 +35328,8 @@ class RemoteDomainEventMemoryDeviceSizeChangeMsg(xdr.XdrStruct):
                 xdr.truncated(
                     "RemoteDomainEventMemoryDeviceSizeChangeMsg.alias", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding(
-                    "RemoteDomainEventMemoryDeviceSizeChangeMsg.alias", _end2
-                )
             try:
-                obj.alias = _utf8(data[offset + 4 : _end2])[0]
+                obj.alias = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventMemoryDeviceSizeChangeMsg.alias",
@@ -34631,7 +35337,11 @@ class RemoteDomainEventMemoryDeviceSizeChangeMsg(xdr.XdrStruct):
                     error,
                 )
             offset = _pad3
-            (obj.size,) = _S_Q.unpack_from(data, offset)
+            _w4, obj.size = _S_IQ.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding(
+                    "RemoteDomainEventMemoryDeviceSizeChangeMsg.alias", _end2
+                )
             offset += 8
         except struct.error:
             xdr.truncated("RemoteDomainEventMemoryDeviceSizeChangeMsg", offset, data)
@@ -34666,6 +35376,7 @@ class RemoteDomainFdAssociateArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (_len1,) = _S_I.unpack_from(data, offset)
@@ -34675,14 +35386,14 @@ class RemoteDomainFdAssociateArgs(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("RemoteDomainFdAssociateArgs.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainFdAssociateArgs.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainFdAssociateArgs.name", offset + 4, error)
             offset = _pad3
-            (obj.flags,) = _S_I.unpack_from(data, offset)
+            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("RemoteDomainFdAssociateArgs.name", _end2)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainFdAssociateArgs", offset, data)
@@ -36253,6 +36964,7 @@ def pack_remote_nonnull_string(out: bytearray, value: str) -> None:
 
 def unpack_remote_nonnull_string(data: xdr.Buffer, offset: int = 0) -> tuple[str, int]:
     try:
+        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
         (_len1,) = _S_I.unpack_from(data, offset)
         if _len1 > 4194304:
             xdr.too_long("RemoteNonnullString", offset, _len1, 4194304)
@@ -36263,7 +36975,7 @@ def unpack_remote_nonnull_string(data: xdr.Buffer, offset: int = 0) -> tuple[str
         if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
             xdr.bad_padding("RemoteNonnullString", _end2)
         try:
-            value = _utf8(data[offset + 4 : _end2])[0]
+            value = _decode(data[offset + 4 : _end2])
         except UnicodeDecodeError as error:
             xdr.bad_utf8("RemoteNonnullString", offset + 4, error)
         offset = _pad3
@@ -36289,6 +37001,7 @@ def pack_remote_string(out: bytearray, value: str | None) -> None:
 
 def unpack_remote_string(data: xdr.Buffer, offset: int = 0) -> tuple[str | None, int]:
     try:
+        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
         value: str | None = None
         if xdr.unpack_flag(data, offset, "RemoteString"):
             offset += 4
@@ -36302,7 +37015,7 @@ def unpack_remote_string(data: xdr.Buffer, offset: int = 0) -> tuple[str | None,
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("RemoteString", _end2)
             try:
-                value = _utf8(data[offset + 4 : _end2])[0]
+                value = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteString", offset + 4, error)
             offset = _pad3

@@ -26,15 +26,15 @@ from __future__ import annotations
 
 import enum
 import struct
-from codecs import utf_8_decode as _utf8  # no codec lookup per string
 from dataclasses import dataclass
 from typing import Final, Self, TypeAlias
 
 from xdrgen.runtime import xdr
 
 _S_16s = struct.Struct(">16s")
-_S_16si = struct.Struct(">16si")
 _S_I = struct.Struct(">I")
+_S_I16s = struct.Struct(">I16s")
+_S_I16si = struct.Struct(">I16si")
 _S_IIiiIi = struct.Struct(">IIiiIi")
 _S_i = struct.Struct(">i")
 _S_ii = struct.Struct(">ii")
@@ -302,6 +302,7 @@ class VirNetMessageNonnullDomain(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -310,14 +311,14 @@ class VirNetMessageNonnullDomain(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("VirNetMessageNonnullDomain.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("VirNetMessageNonnullDomain.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("VirNetMessageNonnullDomain.name", offset + 4, error)
             offset = _pad3
-            obj.uuid, obj.id = _S_16si.unpack_from(data, offset)
+            _w4, obj.uuid, obj.id = _S_I16si.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("VirNetMessageNonnullDomain.name", _end2)
             offset += 20
         except struct.error:
             xdr.truncated("VirNetMessageNonnullDomain", offset, data)
@@ -340,6 +341,7 @@ class VirNetMessageNonnullNetwork(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (_len1,) = _S_I.unpack_from(data, offset)
             if _len1 > 4194304:
@@ -348,14 +350,14 @@ class VirNetMessageNonnullNetwork(xdr.XdrStruct):
             _pad3 = _end2 + (-_len1 & 3)
             if _pad3 > len(data):
                 xdr.truncated("VirNetMessageNonnullNetwork.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("VirNetMessageNonnullNetwork.name", _end2)
             try:
-                obj.name = _utf8(data[offset + 4 : _end2])[0]
+                obj.name = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("VirNetMessageNonnullNetwork.name", offset + 4, error)
             offset = _pad3
-            (obj.uuid,) = _S_16s.unpack_from(data, offset)
+            _w4, obj.uuid = _S_I16s.unpack_from(data, offset - 4)
+            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+                xdr.bad_padding("VirNetMessageNonnullNetwork.name", _end2)
             offset += 16
         except struct.error:
             xdr.truncated("VirNetMessageNonnullNetwork", offset, data)
@@ -457,6 +459,7 @@ class VirNetMessageError(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.code, obj.domain = _S_ii.unpack_from(data, offset)
             offset += 8
@@ -473,7 +476,7 @@ class VirNetMessageError(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("VirNetMessageError.message", _end2)
                 try:
-                    obj.message = _utf8(data[offset + 4 : _end2])[0]
+                    obj.message = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("VirNetMessageError.message", offset + 4, error)
                 offset = _pad3
@@ -500,7 +503,7 @@ class VirNetMessageError(xdr.XdrStruct):
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("VirNetMessageError.str1", _end5)
                 try:
-                    obj.str1 = _utf8(data[offset + 4 : _end5])[0]
+                    obj.str1 = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("VirNetMessageError.str1", offset + 4, error)
                 offset = _pad6
@@ -519,7 +522,7 @@ class VirNetMessageError(xdr.XdrStruct):
                 if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                     xdr.bad_padding("VirNetMessageError.str2", _end8)
                 try:
-                    obj.str2 = _utf8(data[offset + 4 : _end8])[0]
+                    obj.str2 = _decode(data[offset + 4 : _end8])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("VirNetMessageError.str2", offset + 4, error)
                 offset = _pad9
@@ -541,7 +544,7 @@ class VirNetMessageError(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("VirNetMessageError.str3", _end11)
                 try:
-                    obj.str3 = _utf8(data[offset + 4 : _end11])[0]
+                    obj.str3 = _decode(data[offset + 4 : _end11])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("VirNetMessageError.str3", offset + 4, error)
                 offset = _pad12
@@ -615,6 +618,7 @@ def unpack_vir_net_message_nonnull_string(
     data: xdr.Buffer, offset: int = 0
 ) -> tuple[str, int]:
     try:
+        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
         (_len1,) = _S_I.unpack_from(data, offset)
         if _len1 > 4194304:
             xdr.too_long("VirNetMessageNonnullString", offset, _len1, 4194304)
@@ -625,7 +629,7 @@ def unpack_vir_net_message_nonnull_string(
         if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
             xdr.bad_padding("VirNetMessageNonnullString", _end2)
         try:
-            value = _utf8(data[offset + 4 : _end2])[0]
+            value = _decode(data[offset + 4 : _end2])
         except UnicodeDecodeError as error:
             xdr.bad_utf8("VirNetMessageNonnullString", offset + 4, error)
         offset = _pad3
@@ -653,6 +657,7 @@ def unpack_vir_net_message_string(
     data: xdr.Buffer, offset: int = 0
 ) -> tuple[str | None, int]:
     try:
+        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
         value: str | None = None
         if xdr.unpack_flag(data, offset, "VirNetMessageString"):
             offset += 4
@@ -666,7 +671,7 @@ def unpack_vir_net_message_string(
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("VirNetMessageString", _end2)
             try:
-                value = _utf8(data[offset + 4 : _end2])[0]
+                value = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("VirNetMessageString", offset + 4, error)
             offset = _pad3

@@ -49,11 +49,13 @@ class StructRegistry:
 
 
 _UNPACKER = re.compile(r"\b(_S_\w+)\.unpack_from\b")
+_NEW = re.compile(r"\b(\w+)\.__new__\(\1\)")
 
 
 def _hoist(w: Writer, lines: list[str]) -> list[str]:
     """Bind what a loop body looks up on every pass (the struct unpackers,
-    ``len(data)``) to locals before the loop; returns the rewritten body.
+    union arms' ``__new__``, the padding tables, ``len(data)``) to locals
+    before the loop; returns the rewritten body.
     Only names a nested loop has not bound already are added."""
     text = "\n".join(lines)
     for name in sorted(set(_UNPACKER.findall(text))):
@@ -61,10 +63,31 @@ def _hoist(w: Writer, lines: list[str]) -> list[str]:
         if f"{local} = " not in text:
             w(f"{local} = {name}.unpack_from")
         text = re.sub(rf"\b{name}\.unpack_from\b", local, text)
+    for cls in sorted(set(_NEW.findall(text))):  # union arms decoded inline
+        local = f"_new_{cls}"
+        if f"{local} = " not in text:
+            w(f"{local} = {cls}.__new__")
+        text = re.sub(rf"\b{cls}\.__new__\(", f"{local}(", text)
+    for table in ("ZEROS", "PAD_MASKS"):
+        if f"xdr.{table}" in text:
+            if f"{table.lower()} = " not in text:
+                w(f"{table.lower()} = xdr.{table}")
+            text = text.replace(f"xdr.{table}", table.lower())
     if "len(data)" in text:
         w("size = len(data)")
         text = text.replace("len(data)", "size")
     return text.split("\n")
+
+
+DECODER = "_decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE"
+
+
+def with_decoder(lines: list[str]) -> list[str]:
+    """An unpack body that decodes strings first picks the fastest decoder
+    for the buffer it was given (see ``xdr.BYTES_DECODE``)."""
+    if any("_decode(" in line for line in lines):
+        return [DECODER, *lines]
+    return lines
 
 
 def check_default_discriminant(w: Writer, disc: Shape, union: str, raw: str, at: str) -> None:
@@ -98,6 +121,16 @@ def _bound(value: int) -> str:
 
 def _members(enum: str) -> str:
     return f"_{enum}_MEMBERS"
+
+
+@dataclass(frozen=True)
+class PadCheck:
+    """A padding check left to the next fixed read: the item's length and
+    end variables and its path."""
+
+    length: str
+    end: str
+    path: str
 
 
 @dataclass(frozen=True)
@@ -239,11 +272,27 @@ class CodecEmitter:
     # -------------------------------------------------------------- unpack
     def unpack_items(self, w: Writer, items: list[Item]) -> None:
         """Assign each item's decoded value to the variable ``item.expr``."""
-        for run in _runs(items, _groupable_unpack):
+        runs = _runs(items, _groupable_unpack)
+        pad: PadCheck | None = None
+        for index, run in enumerate(runs):
             if len(run) > 1 or _groupable_unpack(run[0].shape):
-                self._unpack_fixed_run(w, run)
+                self._unpack_fixed_run(w, run, pad)
+            elif run[0].shape.kind in ("string", "opaque"):
+                # What follows reads its first word anyway: it can take the
+                # item's last word along and check the padding there.
+                following = runs[index + 1] if index + 1 < len(runs) else None
+                fuse = following is not None and (
+                    len(following) > 1
+                    or _groupable_unpack(following[0].shape)
+                    or self._inlinable_union(following[0].shape)
+                )
+                pad = self._unpack_counted_bytes(w, run[0], defer_padding=fuse)
+                continue
+            elif pad is not None:
+                self._inline_union(w, run[0], pad)
             else:
                 self.unpack_one(w, run[0])
+            pad = None
 
     def _convert_numeric(self, w: Writer, raw: str, item: Item, at: str) -> None:
         """Turn the raw int ``raw`` into the item's value (bool or enum
@@ -260,9 +309,21 @@ class CodecEmitter:
             w(f'    xdr.bad_value("{item.path}", {at}, "{shape.enum} value", {raw})')
             w(f"{item.expr} = {member}")
 
-    def _unpack_fixed_run(self, w: Writer, run: list[Item]) -> None:
+    def _fixed_read(self, w: Writer, targets: list[str], fmt: str, pad: PadCheck | None) -> None:
+        """``targets = unpack(fmt)`` at ``offset``; with ``pad``, the padded
+        item that ends there is checked on its last word, read along."""
+        if pad is None:
+            left = ", ".join(targets) + ("," if len(targets) == 1 else "")
+            w(f"{left} = {self.structs.name(fmt)}.unpack_from(data, offset)")
+            return
+        word = w.temp("w")
+        left = ", ".join([word, *targets])
+        w(f"{left} = {self.structs.name('>I' + fmt[1:])}.unpack_from(data, offset - 4)")
+        w(f"if {word} & xdr.PAD_MASKS[{pad.length} & 3]:")
+        w(f'    xdr.bad_padding("{pad.path}", {pad.end})')
+
+    def _unpack_fixed_run(self, w: Writer, run: list[Item], pad: PadCheck | None = None) -> None:
         fmt = ">" + "".join(_code(i.shape) for i in run)
-        name = self.structs.name(fmt)
         targets = []
         converts = []
         position = 0
@@ -275,8 +336,7 @@ class CodecEmitter:
             else:
                 targets.append(item.expr)
             position += shape.bound if shape.kind == "fixed_opaque" else shape.size
-        left = ", ".join(targets) + ("," if len(targets) == 1 else "")
-        w(f"{left} = {name}.unpack_from(data, offset)")
+        self._fixed_read(w, targets, fmt, pad)
         for raw, item, at in converts:
             self._convert_numeric(w, raw, item, f"offset + {at}" if at else "offset")
         w(f"offset += {_run_size(run)}")
@@ -311,19 +371,21 @@ class CodecEmitter:
         else:  # pragma: no cover
             raise AssertionError(kind)
 
-    def _inline_union(self, w: Writer, item: Item) -> bool:
-        """Decode a union of this module in place: read the discriminant,
-        pick the arm, fill a bare arm instance.  Only for unions whose arms
-        are scalars, strings, opaque data or structs (False otherwise: the
-        caller then calls the union's ``unpack_from``)."""
-        info = self.shapes.unions.get(item.shape.cls or "")
+    def _inlinable_union(self, shape: Shape) -> bool:
+        """A union of this module whose arms are scalars, strings, opaque
+        data or structs is decoded in place (others call ``unpack_from``)."""
+        info = self.shapes.unions.get(shape.cls or "") if shape.kind == "union" else None
         simple = ("numeric", "string", "opaque", "fixed_opaque", "struct")
-        if info is None or any(
-            arm.shape is not None and arm.shape.kind not in simple for arm in info.arms
-        ):
+        return info is not None and all(arm.shape is None or arm.shape.kind in simple for arm in info.arms)
+
+    def _inline_union(self, w: Writer, item: Item, pad: PadCheck | None = None) -> bool:
+        """Decode a union in place: read the discriminant, pick the arm, fill
+        a bare arm instance (False if it is not inlinable)."""
+        if not self._inlinable_union(item.shape):
             return False
+        info = self.shapes.unions[item.shape.cls or ""]
         disc = w.temp("d")
-        w(f"({disc},) = {self.structs.name('>' + info.disc.code)}.unpack_from(data, offset)")
+        self._fixed_read(w, [disc], ">" + info.disc.code, pad)
         w("offset += 4")
         keyword = "if"
         for arm in info.arms:
@@ -353,9 +415,11 @@ class CodecEmitter:
             w(f'    xdr.bad_value("{info.name}", offset - 4, "discriminant", {disc})')
         return True
 
-    def _unpack_counted_bytes(self, w: Writer, item: Item) -> None:
+    def _unpack_counted_bytes(self, w: Writer, item: Item, defer_padding: bool = False) -> PadCheck | None:
         """A string or variable-length opaque, inline (the hot path of most
-        messages): count, bound, room, zero padding, then one slice."""
+        messages): count, bound, room, zero padding, then one slice.  With
+        ``defer_padding`` the padding is left to the next fixed read, which
+        gets the check it must make."""
         shape, target, path = item.shape, item.expr, item.path
         length, end, padded = w.temp("len"), w.temp("end"), w.temp("pad")
         w(f"({length},) = _S_I.unpack_from(data, offset)")
@@ -367,16 +431,18 @@ class CodecEmitter:
         w(f"{padded} = {end} + (-{length} & 3)")
         w(f"if {padded} > len(data):")
         w(f'    xdr.truncated("{path}", offset + 4, data)')
-        w(f"if {padded} != {end} and data[{end}:{padded}] != xdr.ZEROS[{padded} - {end}]:")
-        w(f'    xdr.bad_padding("{path}", {end})')
+        if not defer_padding:
+            w(f"if {padded} != {end} and data[{end}:{padded}] != xdr.ZEROS[{padded} - {end}]:")
+            w(f'    xdr.bad_padding("{path}", {end})')
         if shape.kind == "string":
             w("try:")
-            w(f"    {target} = _utf8(data[offset + 4 : {end}])[0]")
+            w(f"    {target} = _decode(data[offset + 4 : {end}])")
             w("except UnicodeDecodeError as error:")
             w(f'    xdr.bad_utf8("{path}", offset + 4, error)')
         else:
             w(f"{target} = bytes(data[offset + 4 : {end}])")
         w(f"offset = {padded}")
+        return PadCheck(length, end, path) if defer_padding else None
 
     def _unpack_array(self, w: Writer, item: Item) -> None:
         shape, target, path = item.shape, item.expr, item.path

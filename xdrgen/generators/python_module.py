@@ -21,6 +21,7 @@ from .python_codec import (
     StructRegistry,
     Writer,
     check_default_discriminant,
+    with_decoder,
 )
 from .python_shapes import (
     Shape,
@@ -180,7 +181,7 @@ class PythonModuleGenerator:
             unpack("obj = cls.__new__(cls)")
             self.codec.unpack_items(unpack, items_unpack)
             data["pack"] = pack.lines
-            data["unpack"] = unpack.lines
+            data["unpack"] = with_decoder(unpack.lines)
             data["result"] = "obj"
         self.module.blocks.append(render("python/struct.j2", struct=data))
 
@@ -240,7 +241,7 @@ class PythonModuleGenerator:
         u(f"node = cls({', '.join(args)})")
         u.dedent()
         u("assert node is not None")
-        data["unpack"] = u.lines
+        data["unpack"] = with_decoder(u.lines)
         data["result"] = "node"
         others = [i.expr.removeprefix("self.") for i in items_pack if i is not link]
         extra = Writer()
@@ -379,7 +380,7 @@ class PythonModuleGenerator:
                 )
             )
             arm["pack"] = pack.lines or ["pass"]
-            arm["unpack"] = unpack.lines
+            arm["unpack"] = with_decoder(unpack.lines)
             arm["result"] = f"cls({', '.join(args)})"
             arms_data.append(arm)
         self.shapes.set_min_size(name, 4 + (min_arm or 0))
@@ -448,7 +449,7 @@ class PythonModuleGenerator:
                 "hint": shape.hint,
                 "doc": docstring(definition.doc, f"``typedef {definition.name}``."),
                 "pack": pack.lines or ["pass"],
-                "unpack": unpack.lines,
+                "unpack": with_decoder(unpack.lines),
             },
         )
 
@@ -518,7 +519,6 @@ class PythonModuleGenerator:
             version=__version__,
             source=source,
             uses_enum=self.uses_enum,
-            uses_utf8="_utf8(" in text,
             typing_names=typing_names,
             imports=imports,
             structs=sorted((name, fmt) for fmt, name in self.structs.formats.items()),

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import enum
 import struct
-from collections.abc import Sized
+from codecs import utf_8_decode
+from collections.abc import Callable, Sized
 from typing import Any, NoReturn, Self
 
 Buffer = bytes | bytearray | memoryview
@@ -26,8 +27,21 @@ F64 = struct.Struct(">d")
 FALSE = b"\0\0\0\0"  # bool FALSE, optional absent, empty count
 TRUE = b"\0\0\0\1"  # bool TRUE, optional present
 ZEROS = (b"", b"\0", b"\0\0", b"\0\0\0")  # padding by length
+# The padding bits of a padded item's last 4-byte word, by length % 4.
+PAD_MASKS = (0, 0xFFFFFF, 0xFFFF, 0xFF)
 
 MAX_UINT = 0xFFFFFFFF
+
+
+def decode_utf8(data: Buffer) -> str:
+    """UTF-8 text from any buffer (``bytes.decode`` only takes bytes)."""
+    return utf_8_decode(data)[0]
+
+
+# Generated decoders bind one of these per call: ``bytes.decode`` on a bytes
+# slice is about 40% cheaper than going through the codecs module.
+BYTES_DECODE: Callable[[Buffer], str] = bytes.decode  # type: ignore[assignment]
+BUFFER_DECODE: Callable[[Buffer], str] = decode_utf8
 
 
 class XdrError(ValueError):
@@ -344,6 +358,8 @@ class XdrValue:
     @classmethod
     def decode(cls, data: Buffer) -> Self:
         """Decode a value that must take up all of ``data``."""
+        if data.__class__ is not bytes:
+            data = bytes(data)  # one copy buys bytes' fast string decoding
         try:
             value, offset = cls.unpack_from(data, 0)
         except RecursionError:
