@@ -262,6 +262,51 @@ def test_nonzero_string_padding() -> None:
             "non-zero padding")  # fmt: skip
 
 
+# A string's padding is checked where it ends: on its own, or on the word the
+# next fixed read takes along (a fixed run, an inline union's discriminant).
+PADDED = [
+    (rp.RemoteNonnullDomain, lambda name: rp.RemoteNonnullDomain(name, UUID, 5), 0,
+     "RemoteNonnullDomain.name"),
+    (rp.RemoteTypedParam, lambda name: rp.RemoteTypedParam(name, rp.RemoteTypedParamValueI(1)),
+     0, "RemoteTypedParam.field"),
+    (rp.RemoteTypedParam, lambda name: rp.RemoteTypedParam("", rp.RemoteTypedParamValueS(name)),
+     8, "RemoteTypedParamValueS.s"),
+    (rp.RemoteConnectListAllDomainsRet,
+     lambda name: rp.RemoteConnectListAllDomainsRet(
+         [rp.RemoteNonnullDomain("abcd", UUID, 1), rp.RemoteNonnullDomain(name, UUID, 2)], 2),
+     4 + 28, "RemoteNonnullDomain.name"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("cls, make, start, path", PADDED)
+@pytest.mark.parametrize("length", [1, 2, 3, 5, 6, 7])
+def test_nonzero_padding_every_byte(cls: Any, make: Any, start: int, path: str, length: int) -> None:
+    data = encoding_of(make("x" * length))
+    assert cls.decode(data) == make("x" * length)
+    end = start + 4 + length
+    for position in range(end, end + (-length & 3)):
+        for buffer in (bytes, bytearray, memoryview):
+            bad = bytearray(data)
+            bad[position] = 0x80
+            rejects(lambda: cls.decode(buffer(bad)), path, end, "non-zero padding")
+            rejects(lambda: cls.unpack_from(buffer(bad), 0), path, end, "non-zero padding")
+
+
+@pytest.mark.parametrize("buffer", [bytearray, memoryview])
+def test_strings_from_any_buffer(buffer: Any) -> None:
+    value = rp.RemoteConnectListAllDomainsRet(
+        [rp.RemoteNonnullDomain(name, UUID, i) for i, name in enumerate(["", "vm", "\u00e9t\u00e9"])], 3
+    )
+    data = encoding_of(value)
+    assert rp.RemoteConnectListAllDomainsRet.decode(buffer(data)) == value
+    assert rp.RemoteConnectListAllDomainsRet.unpack_from(buffer(b"pad!" + data), 4) == (value, 4 + len(data))
+    bad = bytearray(data)
+    third = 4 + 24 + 28 + 4  # count, "" and "vm" entries, the length word
+    bad[third] = 0xFF  # not UTF-8
+    rejects(lambda: rp.RemoteConnectListAllDomainsRet.unpack_from(buffer(bad), 0),
+            "RemoteNonnullDomain.name", third, "UTF-8")  # fmt: skip
+
+
 def test_nonzero_opaque_padding() -> None:
     dom = encoding_of(rp.RemoteNonnullDomain("d", UUID, 1))
     data = dom + h("00000000 00000001 ff000100")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import enum
 import struct
-from codecs import utf_8_decode as _utf8  # no codec lookup per string
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Literal, Self, TypeAlias
 
@@ -173,6 +172,7 @@ class DemoAllTypes(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             (
                 obj.i,
@@ -212,7 +212,7 @@ class DemoAllTypes(xdr.XdrStruct):
             if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                 xdr.bad_padding("DemoAllTypes.name", _end5)
             try:
-                obj.name = _utf8(data[offset + 4 : _end5])[0]
+                obj.name = _decode(data[offset + 4 : _end5])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("DemoAllTypes.name", offset + 4, error)
             offset = _pad6
@@ -224,7 +224,7 @@ class DemoAllTypes(xdr.XdrStruct):
             if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                 xdr.bad_padding("DemoAllTypes.anything", _end8)
             try:
-                obj.anything = _utf8(data[offset + 4 : _end8])[0]
+                obj.anything = _decode(data[offset + 4 : _end8])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("DemoAllTypes.anything", offset + 4, error)
             offset = _pad9
@@ -267,6 +267,7 @@ class DemoAllTypes(xdr.XdrStruct):
             _items22: list[str] = []
             _append23 = _items22.append
             _S_I_unpack = _S_I.unpack_from
+            zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n20):
                 (_len24,) = _S_I_unpack(data, offset)
@@ -276,13 +277,10 @@ class DemoAllTypes(xdr.XdrStruct):
                 _pad26 = _end25 + (-_len24 & 3)
                 if _pad26 > size:
                     xdr.truncated("DemoAllTypes.names[]", offset + 4, data)
-                if (
-                    _pad26 != _end25
-                    and data[_end25:_pad26] != xdr.ZEROS[_pad26 - _end25]
-                ):
+                if _pad26 != _end25 and data[_end25:_pad26] != zeros[_pad26 - _end25]:
                     xdr.bad_padding("DemoAllTypes.names[]", _end25)
                 try:
-                    _e21 = _utf8(data[offset + 4 : _end25])[0]
+                    _e21 = _decode(data[offset + 4 : _end25])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("DemoAllTypes.names[]", offset + 4, error)
                 offset = _pad26
@@ -304,7 +302,7 @@ class DemoAllTypes(xdr.XdrStruct):
                 ):
                     xdr.bad_padding("DemoAllTypes.maybe_name", _end28)
                 try:
-                    obj.maybe_name = _utf8(data[offset + 4 : _end28])[0]
+                    obj.maybe_name = _decode(data[offset + 4 : _end28])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("DemoAllTypes.maybe_name", offset + 4, error)
                 offset = _pad29
@@ -370,6 +368,7 @@ class DemoNode(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             heads: list[tuple[Any, ...]] = []
             while True:
                 (_len1,) = _S_I.unpack_from(data, offset)
@@ -382,7 +381,7 @@ class DemoNode(xdr.XdrStruct):
                 if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                     xdr.bad_padding("DemoNode.label", _end2)
                 try:
-                    label = _utf8(data[offset + 4 : _end2])[0]
+                    label = _decode(data[offset + 4 : _end2])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("DemoNode.label", offset + 4, error)
                 offset = _pad3
@@ -605,6 +604,7 @@ class DemoNumberDefault(DemoNumber):
     @classmethod
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
         try:
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             (_len1,) = _S_I.unpack_from(data, offset)
             _end2 = offset + 4 + _len1
             _pad3 = _end2 + (-_len1 & 3)
@@ -613,7 +613,7 @@ class DemoNumberDefault(DemoNumber):
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("DemoNumberDefault.text", _end2)
             try:
-                text = _utf8(data[offset + 4 : _end2])[0]
+                text = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("DemoNumberDefault.text", offset + 4, error)
             offset = _pad3
@@ -860,6 +860,7 @@ def pack_demo_name(out: bytearray, value: str) -> None:
 
 def unpack_demo_name(data: xdr.Buffer, offset: int = 0) -> tuple[str, int]:
     try:
+        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
         (_len1,) = _S_I.unpack_from(data, offset)
         if _len1 > 255:
             xdr.too_long("DemoName", offset, _len1, 255)
@@ -870,7 +871,7 @@ def unpack_demo_name(data: xdr.Buffer, offset: int = 0) -> tuple[str, int]:
         if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
             xdr.bad_padding("DemoName", _end2)
         try:
-            value = _utf8(data[offset + 4 : _end2])[0]
+            value = _decode(data[offset + 4 : _end2])
         except UnicodeDecodeError as error:
             xdr.bad_utf8("DemoName", offset + 4, error)
         offset = _pad3
@@ -896,6 +897,7 @@ def unpack_demo_optional_name(
     data: xdr.Buffer, offset: int = 0
 ) -> tuple[str | None, int]:
     try:
+        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
         value: str | None = None
         if xdr.unpack_flag(data, offset, "DemoOptionalName"):
             offset += 4
@@ -909,7 +911,7 @@ def unpack_demo_optional_name(
             if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
                 xdr.bad_padding("DemoOptionalName", _end2)
             try:
-                value = _utf8(data[offset + 4 : _end2])[0]
+                value = _decode(data[offset + 4 : _end2])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("DemoOptionalName", offset + 4, error)
             offset = _pad3
