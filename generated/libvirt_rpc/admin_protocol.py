@@ -40,8 +40,11 @@ _S_Q = struct.Struct(">Q")
 _S_QI = struct.Struct(">QI")
 _S_QqI = struct.Struct(">QqI")
 _S_d = struct.Struct(">d")
+_S_dI = struct.Struct(">dI")
 _S_i = struct.Struct(">i")
+_S_iI = struct.Struct(">iI")
 _S_q = struct.Struct(">q")
+_S_qI = struct.Struct(">qI")
 
 
 #: Length of long, but not unbounded, strings.
@@ -266,20 +269,20 @@ class AdminTypedParamValueS(AdminTypedParamValue):
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("AdminTypedParamValueS.s", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("AdminTypedParamValueS.s", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("AdminTypedParamValueS.s", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("AdminTypedParamValueS.s", _end1)
             try:
-                s = _decode(data[offset + 4 : _end2])
+                s = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("AdminTypedParamValueS", offset, data)
         return cls(s), offset
@@ -305,21 +308,21 @@ class AdminTypedParam(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("AdminTypedParam.field", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("AdminTypedParam.field", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("AdminTypedParam.field", offset + 4, data)
             try:
-                obj.field = _decode(data[offset + 4 : _end2])
+                obj.field = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w5, _d4 = _S_Ii.unpack_from(data, offset - 4)
-            if _w5 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("AdminTypedParam.field", _end2)
+            if _w5 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("AdminTypedParam.field", _end1)
             offset += 4
             if _d4 == 1:
                 _a6 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
@@ -353,23 +356,23 @@ class AdminTypedParam(xdr.XdrStruct):
                 obj.value = _a11
             elif _d4 == 7:
                 _a12 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
-                (_len13,) = _S_I.unpack_from(data, offset)
-                if _len13 > 4194304:
-                    xdr.too_long("AdminTypedParamValueS.s", offset, _len13, 4194304)
-                _end14 = offset + 4 + _len13
-                _pad15 = _end14 + (-_len13 & 3)
-                if _pad15 > len(data):
+                (_len15,) = _S_I.unpack_from(data, offset)
+                if _len15 > 4194304:
+                    xdr.too_long("AdminTypedParamValueS.s", offset, _len15, 4194304)
+                _end13 = offset + 4 + _len15
+                _pad14 = _end13 + (-_len15 & 3)
+                if _pad14 > len(data):
                     xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
                 if (
-                    _pad15 != _end14
-                    and data[_end14:_pad15] != xdr.ZEROS[_pad15 - _end14]
+                    _pad14 != _end13
+                    and data[_end13:_pad14] != xdr.ZEROS[_pad14 - _end13]
                 ):
-                    xdr.bad_padding("AdminTypedParamValueS.s", _end14)
+                    xdr.bad_padding("AdminTypedParamValueS.s", _end13)
                 try:
-                    _a12.s = _decode(data[offset + 4 : _end14])
+                    _a12.s = _decode(data[offset + 4 : _end13])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
-                offset = _pad15
+                offset = _pad14
                 obj.value = _a12
             else:
                 xdr.bad_value("AdminTypedParamValue", offset - 4, "discriminant", _d4)
@@ -394,20 +397,20 @@ class AdminNonnullServer(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("AdminNonnullServer.name", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("AdminNonnullServer.name", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("AdminNonnullServer.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("AdminNonnullServer.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("AdminNonnullServer.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("AdminNonnullServer.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("AdminNonnullServer", offset, data)
         return obj, offset
@@ -567,25 +570,29 @@ class AdminConnectListServersRet(xdr.XdrStruct):
             _items3: list[AdminNonnullServer] = []
             _append4 = _items3.append
             _new5 = AdminNonnullServer.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
             zeros = xdr.ZEROS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(AdminNonnullServer)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("AdminNonnullServer.name", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("AdminNonnullServer.name", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("AdminNonnullServer.name", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != zeros[_pad8 - _end7]:
-                    xdr.bad_padding("AdminNonnullServer.name", _end7)
+                if _pad10 != _end9 and data[_end9:_pad10] != zeros[_pad10 - _end9]:
+                    xdr.bad_padding("AdminNonnullServer.name", _end9)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end7])
+                    _e2.name = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminNonnullServer.name", offset + 4, error)
-                offset = _pad8
+                offset = _pad10
+                if _i6 != _last7:
+                    (_len8,) = _S_I_unpack(data, offset)
                 _append4(_e2)
             obj.servers = _items3
             (obj.ret,) = _S_I.unpack_from(data, offset)
@@ -616,23 +623,23 @@ class AdminConnectLookupServerArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "AdminConnectLookupServerArgs.name", offset, _len1, 4194304
+                    "AdminConnectLookupServerArgs.name", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("AdminConnectLookupServerArgs.name", offset + 4, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("AdminConnectLookupServerArgs.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("AdminConnectLookupServerArgs.name", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("AdminConnectLookupServerArgs.name", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("AdminConnectLookupServerArgs", offset, data)
@@ -738,12 +745,20 @@ class AdminServerGetThreadpoolParametersRet(xdr.XdrStruct):
             _items3: list[AdminTypedParam] = []
             _append4 = _items3.append
             _new5 = AdminTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_AdminTypedParamValueB = AdminTypedParamValueB.__new__
             _new_AdminTypedParamValueD = AdminTypedParamValueD.__new__
             _new_AdminTypedParamValueI = AdminTypedParamValueI.__new__
@@ -754,77 +769,96 @@ class AdminServerGetThreadpoolParametersRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(AdminTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("AdminTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("AdminTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("AdminTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("AdminTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("AdminTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_AdminTypedParamValueI(AdminTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_AdminTypedParamValueI(AdminTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_AdminTypedParamValueUi(AdminTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_AdminTypedParamValueL(AdminTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_AdminTypedParamValueUl(AdminTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_AdminTypedParamValueUi(AdminTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_AdminTypedParamValueD(AdminTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_AdminTypedParamValueL(AdminTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_AdminTypedParamValueB(AdminTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_AdminTypedParamValueUl(AdminTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_AdminTypedParamValueS(AdminTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
-                        xdr.too_long("AdminTypedParamValueS.s", offset, _len18, 4194304)
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                elif _d11 == 5:
+                    _a17 = _new_AdminTypedParamValueD(AdminTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_AdminTypedParamValueB(AdminTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_AdminTypedParamValueS(AdminTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
+                        xdr.too_long("AdminTypedParamValueS.s", offset, _len22, 4194304)
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("AdminTypedParamValueS.s", _end19)
+                        xdr.bad_padding("AdminTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "AdminTypedParamValue", offset - 4, "discriminant", _d9
+                        "AdminTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -888,12 +922,20 @@ class AdminServerSetThreadpoolParametersArgs(xdr.XdrStruct):
             _items3: list[AdminTypedParam] = []
             _append4 = _items3.append
             _new5 = AdminTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_AdminTypedParamValueB = AdminTypedParamValueB.__new__
             _new_AdminTypedParamValueD = AdminTypedParamValueD.__new__
             _new_AdminTypedParamValueI = AdminTypedParamValueI.__new__
@@ -904,77 +946,96 @@ class AdminServerSetThreadpoolParametersArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(AdminTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("AdminTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("AdminTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("AdminTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("AdminTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("AdminTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_AdminTypedParamValueI(AdminTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_AdminTypedParamValueI(AdminTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_AdminTypedParamValueUi(AdminTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_AdminTypedParamValueL(AdminTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_AdminTypedParamValueUl(AdminTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_AdminTypedParamValueUi(AdminTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_AdminTypedParamValueD(AdminTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_AdminTypedParamValueL(AdminTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_AdminTypedParamValueB(AdminTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_AdminTypedParamValueUl(AdminTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_AdminTypedParamValueS(AdminTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
-                        xdr.too_long("AdminTypedParamValueS.s", offset, _len18, 4194304)
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                elif _d11 == 5:
+                    _a17 = _new_AdminTypedParamValueD(AdminTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_AdminTypedParamValueB(AdminTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_AdminTypedParamValueS(AdminTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
+                        xdr.too_long("AdminTypedParamValueS.s", offset, _len22, 4194304)
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("AdminTypedParamValueS.s", _end19)
+                        xdr.bad_padding("AdminTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "AdminTypedParamValue", offset - 4, "discriminant", _d9
+                        "AdminTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -1201,12 +1262,20 @@ class AdminClientGetInfoRet(xdr.XdrStruct):
             _items3: list[AdminTypedParam] = []
             _append4 = _items3.append
             _new5 = AdminTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_AdminTypedParamValueB = AdminTypedParamValueB.__new__
             _new_AdminTypedParamValueD = AdminTypedParamValueD.__new__
             _new_AdminTypedParamValueI = AdminTypedParamValueI.__new__
@@ -1217,77 +1286,96 @@ class AdminClientGetInfoRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(AdminTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("AdminTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("AdminTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("AdminTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("AdminTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("AdminTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_AdminTypedParamValueI(AdminTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_AdminTypedParamValueI(AdminTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_AdminTypedParamValueUi(AdminTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_AdminTypedParamValueL(AdminTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_AdminTypedParamValueUl(AdminTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_AdminTypedParamValueUi(AdminTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_AdminTypedParamValueD(AdminTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_AdminTypedParamValueL(AdminTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_AdminTypedParamValueB(AdminTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_AdminTypedParamValueUl(AdminTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_AdminTypedParamValueS(AdminTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
-                        xdr.too_long("AdminTypedParamValueS.s", offset, _len18, 4194304)
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                elif _d11 == 5:
+                    _a17 = _new_AdminTypedParamValueD(AdminTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_AdminTypedParamValueB(AdminTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_AdminTypedParamValueS(AdminTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
+                        xdr.too_long("AdminTypedParamValueS.s", offset, _len22, 4194304)
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("AdminTypedParamValueS.s", _end19)
+                        xdr.bad_padding("AdminTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "AdminTypedParamValue", offset - 4, "discriminant", _d9
+                        "AdminTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -1394,12 +1482,20 @@ class AdminServerGetClientLimitsRet(xdr.XdrStruct):
             _items3: list[AdminTypedParam] = []
             _append4 = _items3.append
             _new5 = AdminTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_AdminTypedParamValueB = AdminTypedParamValueB.__new__
             _new_AdminTypedParamValueD = AdminTypedParamValueD.__new__
             _new_AdminTypedParamValueI = AdminTypedParamValueI.__new__
@@ -1410,77 +1506,96 @@ class AdminServerGetClientLimitsRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(AdminTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("AdminTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("AdminTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("AdminTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("AdminTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("AdminTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_AdminTypedParamValueI(AdminTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_AdminTypedParamValueI(AdminTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_AdminTypedParamValueUi(AdminTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_AdminTypedParamValueL(AdminTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_AdminTypedParamValueUl(AdminTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_AdminTypedParamValueUi(AdminTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_AdminTypedParamValueD(AdminTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_AdminTypedParamValueL(AdminTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_AdminTypedParamValueB(AdminTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_AdminTypedParamValueUl(AdminTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_AdminTypedParamValueS(AdminTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
-                        xdr.too_long("AdminTypedParamValueS.s", offset, _len18, 4194304)
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                elif _d11 == 5:
+                    _a17 = _new_AdminTypedParamValueD(AdminTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_AdminTypedParamValueB(AdminTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_AdminTypedParamValueS(AdminTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
+                        xdr.too_long("AdminTypedParamValueS.s", offset, _len22, 4194304)
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("AdminTypedParamValueS.s", _end19)
+                        xdr.bad_padding("AdminTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "AdminTypedParamValue", offset - 4, "discriminant", _d9
+                        "AdminTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -1539,12 +1654,20 @@ class AdminServerSetClientLimitsArgs(xdr.XdrStruct):
             _items3: list[AdminTypedParam] = []
             _append4 = _items3.append
             _new5 = AdminTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_AdminTypedParamValueB = AdminTypedParamValueB.__new__
             _new_AdminTypedParamValueD = AdminTypedParamValueD.__new__
             _new_AdminTypedParamValueI = AdminTypedParamValueI.__new__
@@ -1555,77 +1678,96 @@ class AdminServerSetClientLimitsArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(AdminTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("AdminTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("AdminTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("AdminTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("AdminTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("AdminTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_AdminTypedParamValueI(AdminTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_AdminTypedParamValueI(AdminTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_AdminTypedParamValueUi(AdminTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_AdminTypedParamValueL(AdminTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_AdminTypedParamValueUl(AdminTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_AdminTypedParamValueUi(AdminTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_AdminTypedParamValueD(AdminTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_AdminTypedParamValueL(AdminTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_AdminTypedParamValueB(AdminTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_AdminTypedParamValueUl(AdminTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_AdminTypedParamValueS(AdminTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
-                        xdr.too_long("AdminTypedParamValueS.s", offset, _len18, 4194304)
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                elif _d11 == 5:
+                    _a17 = _new_AdminTypedParamValueD(AdminTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_AdminTypedParamValueB(AdminTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_AdminTypedParamValueS(AdminTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
+                        xdr.too_long("AdminTypedParamValueS.s", offset, _len22, 4194304)
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("AdminTypedParamValueS.s", _end19)
+                        xdr.bad_padding("AdminTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "AdminTypedParamValue", offset - 4, "discriminant", _d9
+                        "AdminTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -1722,27 +1864,27 @@ class AdminConnectGetLoggingOutputsRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "AdminConnectGetLoggingOutputsRet.outputs", offset, _len1, 4194304
+                    "AdminConnectGetLoggingOutputsRet.outputs", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "AdminConnectGetLoggingOutputsRet.outputs", offset + 4, data
                 )
             try:
-                obj.outputs = _decode(data[offset + 4 : _end2])
+                obj.outputs = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "AdminConnectGetLoggingOutputsRet.outputs", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
             _w4, obj.noutputs = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("AdminConnectGetLoggingOutputsRet.outputs", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("AdminConnectGetLoggingOutputsRet.outputs", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("AdminConnectGetLoggingOutputsRet", offset, data)
@@ -1810,29 +1952,29 @@ class AdminConnectGetLoggingFiltersRet(xdr.XdrStruct):
                 data, offset, "AdminConnectGetLoggingFiltersRet.filters"
             ):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
                         "AdminConnectGetLoggingFiltersRet.filters",
                         offset,
-                        _len1,
+                        _len3,
                         4194304,
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated(
                         "AdminConnectGetLoggingFiltersRet.filters", offset + 4, data
                     )
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("AdminConnectGetLoggingFiltersRet.filters", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("AdminConnectGetLoggingFiltersRet.filters", _end1)
                 try:
-                    obj.filters = _decode(data[offset + 4 : _end2])
+                    obj.filters = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "AdminConnectGetLoggingFiltersRet.filters", offset + 4, error
                     )
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             (obj.nfilters,) = _S_I.unpack_from(data, offset)
@@ -1875,29 +2017,29 @@ class AdminConnectSetLoggingOutputsArgs(xdr.XdrStruct):
                 data, offset, "AdminConnectSetLoggingOutputsArgs.outputs"
             ):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
                         "AdminConnectSetLoggingOutputsArgs.outputs",
                         offset,
-                        _len1,
+                        _len3,
                         4194304,
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated(
                         "AdminConnectSetLoggingOutputsArgs.outputs", offset + 4, data
                     )
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("AdminConnectSetLoggingOutputsArgs.outputs", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("AdminConnectSetLoggingOutputsArgs.outputs", _end1)
                 try:
-                    obj.outputs = _decode(data[offset + 4 : _end2])
+                    obj.outputs = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "AdminConnectSetLoggingOutputsArgs.outputs", offset + 4, error
                     )
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             (obj.flags,) = _S_I.unpack_from(data, offset)
@@ -1940,29 +2082,29 @@ class AdminConnectSetLoggingFiltersArgs(xdr.XdrStruct):
                 data, offset, "AdminConnectSetLoggingFiltersArgs.filters"
             ):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
                         "AdminConnectSetLoggingFiltersArgs.filters",
                         offset,
-                        _len1,
+                        _len3,
                         4194304,
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated(
                         "AdminConnectSetLoggingFiltersArgs.filters", offset + 4, data
                     )
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("AdminConnectSetLoggingFiltersArgs.filters", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("AdminConnectSetLoggingFiltersArgs.filters", _end1)
                 try:
-                    obj.filters = _decode(data[offset + 4 : _end2])
+                    obj.filters = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "AdminConnectSetLoggingFiltersArgs.filters", offset + 4, error
                     )
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             (obj.flags,) = _S_I.unpack_from(data, offset)
@@ -2087,20 +2229,20 @@ def pack_admin_nonnull_string(out: bytearray, value: str) -> None:
 def unpack_admin_nonnull_string(data: xdr.Buffer, offset: int = 0) -> tuple[str, int]:
     try:
         _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
-        (_len1,) = _S_I.unpack_from(data, offset)
-        if _len1 > 4194304:
-            xdr.too_long("AdminNonnullString", offset, _len1, 4194304)
-        _end2 = offset + 4 + _len1
-        _pad3 = _end2 + (-_len1 & 3)
-        if _pad3 > len(data):
+        (_len3,) = _S_I.unpack_from(data, offset)
+        if _len3 > 4194304:
+            xdr.too_long("AdminNonnullString", offset, _len3, 4194304)
+        _end1 = offset + 4 + _len3
+        _pad2 = _end1 + (-_len3 & 3)
+        if _pad2 > len(data):
             xdr.truncated("AdminNonnullString", offset + 4, data)
-        if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-            xdr.bad_padding("AdminNonnullString", _end2)
+        if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+            xdr.bad_padding("AdminNonnullString", _end1)
         try:
-            value = _decode(data[offset + 4 : _end2])
+            value = _decode(data[offset + 4 : _end1])
         except UnicodeDecodeError as error:
             xdr.bad_utf8("AdminNonnullString", offset + 4, error)
-        offset = _pad3
+        offset = _pad2
     except struct.error:
         xdr.truncated("AdminNonnullString", offset, data)
     return value, offset
@@ -2127,20 +2269,20 @@ def unpack_admin_string(data: xdr.Buffer, offset: int = 0) -> tuple[str | None, 
         value: str | None = None
         if xdr.unpack_flag(data, offset, "AdminString"):
             offset += 4
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("AdminString", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("AdminString", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("AdminString", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("AdminString", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("AdminString", _end1)
             try:
-                value = _decode(data[offset + 4 : _end2])
+                value = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("AdminString", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         else:
             offset += 4
     except struct.error:

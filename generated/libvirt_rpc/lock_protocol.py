@@ -57,21 +57,21 @@ class VirLockSpaceProtocolOwner(xdr.XdrStruct):
             obj = cls.__new__(cls)
             (obj.uuid,) = _S_16s.unpack_from(data, offset)
             offset += 16
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 65536:
-                xdr.too_long("VirLockSpaceProtocolOwner.name", offset, _len1, 65536)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 65536:
+                xdr.too_long("VirLockSpaceProtocolOwner.name", offset, _len3, 65536)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("VirLockSpaceProtocolOwner.name", offset + 4, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("VirLockSpaceProtocolOwner.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.id, obj.pid = _S_III.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("VirLockSpaceProtocolOwner.name", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("VirLockSpaceProtocolOwner.name", _end1)
             offset += 8
         except struct.error:
             xdr.truncated("VirLockSpaceProtocolOwner", offset, data)
@@ -159,21 +159,21 @@ class VirLockSpaceProtocolNewArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 65536:
-                xdr.too_long("VirLockSpaceProtocolNewArgs.path", offset, _len1, 65536)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 65536:
+                xdr.too_long("VirLockSpaceProtocolNewArgs.path", offset, _len3, 65536)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("VirLockSpaceProtocolNewArgs.path", offset + 4, data)
             try:
-                obj.path = _decode(data[offset + 4 : _end2])
+                obj.path = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("VirLockSpaceProtocolNewArgs.path", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("VirLockSpaceProtocolNewArgs.path", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("VirLockSpaceProtocolNewArgs.path", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("VirLockSpaceProtocolNewArgs", offset, data)
@@ -210,47 +210,47 @@ class VirLockSpaceProtocolCreateResourceArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 65536:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 65536:
                 xdr.too_long(
-                    "VirLockSpaceProtocolCreateResourceArgs.path", offset, _len1, 65536
+                    "VirLockSpaceProtocolCreateResourceArgs.path", offset, _len3, 65536
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "VirLockSpaceProtocolCreateResourceArgs.path", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("VirLockSpaceProtocolCreateResourceArgs.path", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("VirLockSpaceProtocolCreateResourceArgs.path", _end1)
             try:
-                obj.path = _decode(data[offset + 4 : _end2])
+                obj.path = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolCreateResourceArgs.path", offset + 4, error
                 )
-            offset = _pad3
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 65536:
+            offset = _pad2
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 65536:
                 xdr.too_long(
-                    "VirLockSpaceProtocolCreateResourceArgs.name", offset, _len4, 65536
+                    "VirLockSpaceProtocolCreateResourceArgs.name", offset, _len6, 65536
                 )
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated(
                     "VirLockSpaceProtocolCreateResourceArgs.name", offset + 4, data
                 )
             try:
-                obj.name = _decode(data[offset + 4 : _end5])
+                obj.name = _decode(data[offset + 4 : _end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolCreateResourceArgs.name", offset + 4, error
                 )
-            offset = _pad6
+            offset = _pad5
             _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w7 & xdr.PAD_MASKS[_len4 & 3]:
-                xdr.bad_padding("VirLockSpaceProtocolCreateResourceArgs.name", _end5)
+            if _w7 & xdr.PAD_MASKS[_pad5 - _end4]:
+                xdr.bad_padding("VirLockSpaceProtocolCreateResourceArgs.name", _end4)
             offset += 4
         except struct.error:
             xdr.truncated("VirLockSpaceProtocolCreateResourceArgs", offset, data)
@@ -287,47 +287,47 @@ class VirLockSpaceProtocolDeleteResourceArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 65536:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 65536:
                 xdr.too_long(
-                    "VirLockSpaceProtocolDeleteResourceArgs.path", offset, _len1, 65536
+                    "VirLockSpaceProtocolDeleteResourceArgs.path", offset, _len3, 65536
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "VirLockSpaceProtocolDeleteResourceArgs.path", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("VirLockSpaceProtocolDeleteResourceArgs.path", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("VirLockSpaceProtocolDeleteResourceArgs.path", _end1)
             try:
-                obj.path = _decode(data[offset + 4 : _end2])
+                obj.path = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolDeleteResourceArgs.path", offset + 4, error
                 )
-            offset = _pad3
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 65536:
+            offset = _pad2
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 65536:
                 xdr.too_long(
-                    "VirLockSpaceProtocolDeleteResourceArgs.name", offset, _len4, 65536
+                    "VirLockSpaceProtocolDeleteResourceArgs.name", offset, _len6, 65536
                 )
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated(
                     "VirLockSpaceProtocolDeleteResourceArgs.name", offset + 4, data
                 )
             try:
-                obj.name = _decode(data[offset + 4 : _end5])
+                obj.name = _decode(data[offset + 4 : _end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolDeleteResourceArgs.name", offset + 4, error
                 )
-            offset = _pad6
+            offset = _pad5
             _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w7 & xdr.PAD_MASKS[_len4 & 3]:
-                xdr.bad_padding("VirLockSpaceProtocolDeleteResourceArgs.name", _end5)
+            if _w7 & xdr.PAD_MASKS[_pad5 - _end4]:
+                xdr.bad_padding("VirLockSpaceProtocolDeleteResourceArgs.name", _end4)
             offset += 4
         except struct.error:
             xdr.truncated("VirLockSpaceProtocolDeleteResourceArgs", offset, data)
@@ -364,47 +364,47 @@ class VirLockSpaceProtocolAcquireResourceArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 65536:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 65536:
                 xdr.too_long(
-                    "VirLockSpaceProtocolAcquireResourceArgs.path", offset, _len1, 65536
+                    "VirLockSpaceProtocolAcquireResourceArgs.path", offset, _len3, 65536
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "VirLockSpaceProtocolAcquireResourceArgs.path", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("VirLockSpaceProtocolAcquireResourceArgs.path", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("VirLockSpaceProtocolAcquireResourceArgs.path", _end1)
             try:
-                obj.path = _decode(data[offset + 4 : _end2])
+                obj.path = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolAcquireResourceArgs.path", offset + 4, error
                 )
-            offset = _pad3
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 65536:
+            offset = _pad2
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 65536:
                 xdr.too_long(
-                    "VirLockSpaceProtocolAcquireResourceArgs.name", offset, _len4, 65536
+                    "VirLockSpaceProtocolAcquireResourceArgs.name", offset, _len6, 65536
                 )
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated(
                     "VirLockSpaceProtocolAcquireResourceArgs.name", offset + 4, data
                 )
             try:
-                obj.name = _decode(data[offset + 4 : _end5])
+                obj.name = _decode(data[offset + 4 : _end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolAcquireResourceArgs.name", offset + 4, error
                 )
-            offset = _pad6
+            offset = _pad5
             _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w7 & xdr.PAD_MASKS[_len4 & 3]:
-                xdr.bad_padding("VirLockSpaceProtocolAcquireResourceArgs.name", _end5)
+            if _w7 & xdr.PAD_MASKS[_pad5 - _end4]:
+                xdr.bad_padding("VirLockSpaceProtocolAcquireResourceArgs.name", _end4)
             offset += 4
         except struct.error:
             xdr.truncated("VirLockSpaceProtocolAcquireResourceArgs", offset, data)
@@ -441,47 +441,47 @@ class VirLockSpaceProtocolReleaseResourceArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 65536:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 65536:
                 xdr.too_long(
-                    "VirLockSpaceProtocolReleaseResourceArgs.path", offset, _len1, 65536
+                    "VirLockSpaceProtocolReleaseResourceArgs.path", offset, _len3, 65536
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "VirLockSpaceProtocolReleaseResourceArgs.path", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("VirLockSpaceProtocolReleaseResourceArgs.path", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("VirLockSpaceProtocolReleaseResourceArgs.path", _end1)
             try:
-                obj.path = _decode(data[offset + 4 : _end2])
+                obj.path = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolReleaseResourceArgs.path", offset + 4, error
                 )
-            offset = _pad3
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 65536:
+            offset = _pad2
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 65536:
                 xdr.too_long(
-                    "VirLockSpaceProtocolReleaseResourceArgs.name", offset, _len4, 65536
+                    "VirLockSpaceProtocolReleaseResourceArgs.name", offset, _len6, 65536
                 )
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated(
                     "VirLockSpaceProtocolReleaseResourceArgs.name", offset + 4, data
                 )
             try:
-                obj.name = _decode(data[offset + 4 : _end5])
+                obj.name = _decode(data[offset + 4 : _end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolReleaseResourceArgs.name", offset + 4, error
                 )
-            offset = _pad6
+            offset = _pad5
             _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w7 & xdr.PAD_MASKS[_len4 & 3]:
-                xdr.bad_padding("VirLockSpaceProtocolReleaseResourceArgs.name", _end5)
+            if _w7 & xdr.PAD_MASKS[_pad5 - _end4]:
+                xdr.bad_padding("VirLockSpaceProtocolReleaseResourceArgs.name", _end4)
             offset += 4
         except struct.error:
             xdr.truncated("VirLockSpaceProtocolReleaseResourceArgs", offset, data)
@@ -504,26 +504,26 @@ class VirLockSpaceProtocolCreateLockSpaceArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 65536:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 65536:
                 xdr.too_long(
-                    "VirLockSpaceProtocolCreateLockSpaceArgs.path", offset, _len1, 65536
+                    "VirLockSpaceProtocolCreateLockSpaceArgs.path", offset, _len3, 65536
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "VirLockSpaceProtocolCreateLockSpaceArgs.path", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("VirLockSpaceProtocolCreateLockSpaceArgs.path", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("VirLockSpaceProtocolCreateLockSpaceArgs.path", _end1)
             try:
-                obj.path = _decode(data[offset + 4 : _end2])
+                obj.path = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLockSpaceProtocolCreateLockSpaceArgs.path", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("VirLockSpaceProtocolCreateLockSpaceArgs", offset, data)
         return obj, offset
@@ -605,20 +605,20 @@ def unpack_vir_lock_space_protocol_non_null_string(
 ) -> tuple[str, int]:
     try:
         _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
-        (_len1,) = _S_I.unpack_from(data, offset)
-        if _len1 > 65536:
-            xdr.too_long("VirLockSpaceProtocolNonNullString", offset, _len1, 65536)
-        _end2 = offset + 4 + _len1
-        _pad3 = _end2 + (-_len1 & 3)
-        if _pad3 > len(data):
+        (_len3,) = _S_I.unpack_from(data, offset)
+        if _len3 > 65536:
+            xdr.too_long("VirLockSpaceProtocolNonNullString", offset, _len3, 65536)
+        _end1 = offset + 4 + _len3
+        _pad2 = _end1 + (-_len3 & 3)
+        if _pad2 > len(data):
             xdr.truncated("VirLockSpaceProtocolNonNullString", offset + 4, data)
-        if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-            xdr.bad_padding("VirLockSpaceProtocolNonNullString", _end2)
+        if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+            xdr.bad_padding("VirLockSpaceProtocolNonNullString", _end1)
         try:
-            value = _decode(data[offset + 4 : _end2])
+            value = _decode(data[offset + 4 : _end1])
         except UnicodeDecodeError as error:
             xdr.bad_utf8("VirLockSpaceProtocolNonNullString", offset + 4, error)
-        offset = _pad3
+        offset = _pad2
     except struct.error:
         xdr.truncated("VirLockSpaceProtocolNonNullString", offset, data)
     return value, offset
@@ -647,20 +647,20 @@ def unpack_vir_lock_space_protocol_string(
         value: str | None = None
         if xdr.unpack_flag(data, offset, "VirLockSpaceProtocolString"):
             offset += 4
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 65536:
-                xdr.too_long("VirLockSpaceProtocolString", offset, _len1, 65536)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 65536:
+                xdr.too_long("VirLockSpaceProtocolString", offset, _len3, 65536)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("VirLockSpaceProtocolString", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("VirLockSpaceProtocolString", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("VirLockSpaceProtocolString", _end1)
             try:
-                value = _decode(data[offset + 4 : _end2])
+                value = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("VirLockSpaceProtocolString", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         else:
             offset += 4
     except struct.error:

@@ -51,20 +51,20 @@ class VirLogManagerProtocolDomain(xdr.XdrStruct):
             obj = cls.__new__(cls)
             (obj.uuid,) = _S_16s.unpack_from(data, offset)
             offset += 16
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("VirLogManagerProtocolDomain.name", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("VirLogManagerProtocolDomain.name", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("VirLogManagerProtocolDomain.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("VirLogManagerProtocolDomain.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("VirLogManagerProtocolDomain.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("VirLogManagerProtocolDomain.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("VirLogManagerProtocolDomain", offset, data)
         return obj, offset
@@ -159,61 +159,61 @@ class VirLogManagerProtocolDomainOpenLogFileArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "VirLogManagerProtocolDomainOpenLogFileArgs.driver",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "VirLogManagerProtocolDomainOpenLogFileArgs.driver",
                     offset + 4,
                     data,
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding(
-                    "VirLogManagerProtocolDomainOpenLogFileArgs.driver", _end2
+                    "VirLogManagerProtocolDomainOpenLogFileArgs.driver", _end1
                 )
             try:
-                obj.driver = _decode(data[offset + 4 : _end2])
+                obj.driver = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainOpenLogFileArgs.driver",
                     offset + 4,
                     error,
                 )
-            offset = _pad3
+            offset = _pad2
             obj.dom, offset = VirLogManagerProtocolDomain.unpack_from(data, offset)
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 4194304:
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 4194304:
                 xdr.too_long(
                     "VirLogManagerProtocolDomainOpenLogFileArgs.path",
                     offset,
-                    _len4,
+                    _len6,
                     4194304,
                 )
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated(
                     "VirLogManagerProtocolDomainOpenLogFileArgs.path", offset + 4, data
                 )
             try:
-                obj.path = _decode(data[offset + 4 : _end5])
+                obj.path = _decode(data[offset + 4 : _end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainOpenLogFileArgs.path", offset + 4, error
                 )
-            offset = _pad6
+            offset = _pad5
             _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w7 & xdr.PAD_MASKS[_len4 & 3]:
+            if _w7 & xdr.PAD_MASKS[_pad5 - _end4]:
                 xdr.bad_padding(
-                    "VirLogManagerProtocolDomainOpenLogFileArgs.path", _end5
+                    "VirLogManagerProtocolDomainOpenLogFileArgs.path", _end4
                 )
             offset += 4
         except struct.error:
@@ -278,35 +278,35 @@ class VirLogManagerProtocolDomainGetLogFilePositionArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "VirLogManagerProtocolDomainGetLogFilePositionArgs.path",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "VirLogManagerProtocolDomainGetLogFilePositionArgs.path",
                     offset + 4,
                     data,
                 )
             try:
-                obj.path = _decode(data[offset + 4 : _end2])
+                obj.path = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainGetLogFilePositionArgs.path",
                     offset + 4,
                     error,
                 )
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
                 xdr.bad_padding(
-                    "VirLogManagerProtocolDomainGetLogFilePositionArgs.path", _end2
+                    "VirLogManagerProtocolDomainGetLogFilePositionArgs.path", _end1
                 )
             offset += 4
         except struct.error:
@@ -383,31 +383,31 @@ class VirLogManagerProtocolDomainReadLogFileArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "VirLogManagerProtocolDomainReadLogFileArgs.path",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "VirLogManagerProtocolDomainReadLogFileArgs.path", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding(
-                    "VirLogManagerProtocolDomainReadLogFileArgs.path", _end2
+                    "VirLogManagerProtocolDomainReadLogFileArgs.path", _end1
                 )
             try:
-                obj.path = _decode(data[offset + 4 : _end2])
+                obj.path = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainReadLogFileArgs.path", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
             obj.pos, offset = VirLogManagerProtocolLogFilePosition.unpack_from(
                 data, offset
             )
@@ -434,29 +434,29 @@ class VirLogManagerProtocolDomainReadLogFileRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "VirLogManagerProtocolDomainReadLogFileRet.data",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "VirLogManagerProtocolDomainReadLogFileRet.data", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("VirLogManagerProtocolDomainReadLogFileRet.data", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("VirLogManagerProtocolDomainReadLogFileRet.data", _end1)
             try:
-                obj.data = _decode(data[offset + 4 : _end2])
+                obj.data = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainReadLogFileRet.data", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("VirLogManagerProtocolDomainReadLogFileRet", offset, data)
         return obj, offset
@@ -511,94 +511,94 @@ class VirLogManagerProtocolDomainAppendLogFileArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "VirLogManagerProtocolDomainAppendLogFileArgs.driver",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "VirLogManagerProtocolDomainAppendLogFileArgs.driver",
                     offset + 4,
                     data,
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding(
-                    "VirLogManagerProtocolDomainAppendLogFileArgs.driver", _end2
+                    "VirLogManagerProtocolDomainAppendLogFileArgs.driver", _end1
                 )
             try:
-                obj.driver = _decode(data[offset + 4 : _end2])
+                obj.driver = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainAppendLogFileArgs.driver",
                     offset + 4,
                     error,
                 )
-            offset = _pad3
+            offset = _pad2
             obj.dom, offset = VirLogManagerProtocolDomain.unpack_from(data, offset)
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 4194304:
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 4194304:
                 xdr.too_long(
                     "VirLogManagerProtocolDomainAppendLogFileArgs.path",
                     offset,
-                    _len4,
+                    _len6,
                     4194304,
                 )
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated(
                     "VirLogManagerProtocolDomainAppendLogFileArgs.path",
                     offset + 4,
                     data,
                 )
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
+            if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                 xdr.bad_padding(
-                    "VirLogManagerProtocolDomainAppendLogFileArgs.path", _end5
+                    "VirLogManagerProtocolDomainAppendLogFileArgs.path", _end4
                 )
             try:
-                obj.path = _decode(data[offset + 4 : _end5])
+                obj.path = _decode(data[offset + 4 : _end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainAppendLogFileArgs.path",
                     offset + 4,
                     error,
                 )
-            offset = _pad6
-            (_len7,) = _S_I.unpack_from(data, offset)
-            if _len7 > 4194304:
+            offset = _pad5
+            (_len9,) = _S_I.unpack_from(data, offset)
+            if _len9 > 4194304:
                 xdr.too_long(
                     "VirLogManagerProtocolDomainAppendLogFileArgs.message",
                     offset,
-                    _len7,
+                    _len9,
                     4194304,
                 )
-            _end8 = offset + 4 + _len7
-            _pad9 = _end8 + (-_len7 & 3)
-            if _pad9 > len(data):
+            _end7 = offset + 4 + _len9
+            _pad8 = _end7 + (-_len9 & 3)
+            if _pad8 > len(data):
                 xdr.truncated(
                     "VirLogManagerProtocolDomainAppendLogFileArgs.message",
                     offset + 4,
                     data,
                 )
             try:
-                obj.message = _decode(data[offset + 4 : _end8])
+                obj.message = _decode(data[offset + 4 : _end7])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainAppendLogFileArgs.message",
                     offset + 4,
                     error,
                 )
-            offset = _pad9
+            offset = _pad8
             _w10, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w10 & xdr.PAD_MASKS[_len7 & 3]:
+            if _w10 & xdr.PAD_MASKS[_pad8 - _end7]:
                 xdr.bad_padding(
-                    "VirLogManagerProtocolDomainAppendLogFileArgs.message", _end8
+                    "VirLogManagerProtocolDomainAppendLogFileArgs.message", _end7
                 )
             offset += 4
         except struct.error:
@@ -694,20 +694,20 @@ def unpack_vir_log_manager_protocol_non_null_string(
 ) -> tuple[str, int]:
     try:
         _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
-        (_len1,) = _S_I.unpack_from(data, offset)
-        if _len1 > 4194304:
-            xdr.too_long("VirLogManagerProtocolNonNullString", offset, _len1, 4194304)
-        _end2 = offset + 4 + _len1
-        _pad3 = _end2 + (-_len1 & 3)
-        if _pad3 > len(data):
+        (_len3,) = _S_I.unpack_from(data, offset)
+        if _len3 > 4194304:
+            xdr.too_long("VirLogManagerProtocolNonNullString", offset, _len3, 4194304)
+        _end1 = offset + 4 + _len3
+        _pad2 = _end1 + (-_len3 & 3)
+        if _pad2 > len(data):
             xdr.truncated("VirLogManagerProtocolNonNullString", offset + 4, data)
-        if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-            xdr.bad_padding("VirLogManagerProtocolNonNullString", _end2)
+        if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+            xdr.bad_padding("VirLogManagerProtocolNonNullString", _end1)
         try:
-            value = _decode(data[offset + 4 : _end2])
+            value = _decode(data[offset + 4 : _end1])
         except UnicodeDecodeError as error:
             xdr.bad_utf8("VirLogManagerProtocolNonNullString", offset + 4, error)
-        offset = _pad3
+        offset = _pad2
     except struct.error:
         xdr.truncated("VirLogManagerProtocolNonNullString", offset, data)
     return value, offset
@@ -736,20 +736,20 @@ def unpack_vir_log_manager_protocol_string(
         value: str | None = None
         if xdr.unpack_flag(data, offset, "VirLogManagerProtocolString"):
             offset += 4
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("VirLogManagerProtocolString", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("VirLogManagerProtocolString", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("VirLogManagerProtocolString", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("VirLogManagerProtocolString", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("VirLogManagerProtocolString", _end1)
             try:
-                value = _decode(data[offset + 4 : _end2])
+                value = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("VirLogManagerProtocolString", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         else:
             offset += 4
     except struct.error:

@@ -103,21 +103,21 @@ class QemuDomainMonitorCommandArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("QemuDomainMonitorCommandArgs.cmd", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("QemuDomainMonitorCommandArgs.cmd", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("QemuDomainMonitorCommandArgs.cmd", offset + 4, data)
             try:
-                obj.cmd = _decode(data[offset + 4 : _end2])
+                obj.cmd = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("QemuDomainMonitorCommandArgs.cmd", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("QemuDomainMonitorCommandArgs.cmd", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("QemuDomainMonitorCommandArgs.cmd", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("QemuDomainMonitorCommandArgs", offset, data)
@@ -138,22 +138,22 @@ class QemuDomainMonitorCommandRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "QemuDomainMonitorCommandRet.result", offset, _len1, 4194304
+                    "QemuDomainMonitorCommandRet.result", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("QemuDomainMonitorCommandRet.result", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("QemuDomainMonitorCommandRet.result", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("QemuDomainMonitorCommandRet.result", _end1)
             try:
-                obj.result = _decode(data[offset + 4 : _end2])
+                obj.result = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("QemuDomainMonitorCommandRet.result", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("QemuDomainMonitorCommandRet", offset, data)
         return obj, offset
@@ -240,21 +240,21 @@ class QemuDomainAgentCommandArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("QemuDomainAgentCommandArgs.cmd", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("QemuDomainAgentCommandArgs.cmd", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("QemuDomainAgentCommandArgs.cmd", offset + 4, data)
             try:
-                obj.cmd = _decode(data[offset + 4 : _end2])
+                obj.cmd = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("QemuDomainAgentCommandArgs.cmd", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.timeout, obj.flags = _S_IiI.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("QemuDomainAgentCommandArgs.cmd", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("QemuDomainAgentCommandArgs.cmd", _end1)
             offset += 8
         except struct.error:
             xdr.truncated("QemuDomainAgentCommandArgs", offset, data)
@@ -283,22 +283,22 @@ class QemuDomainAgentCommandRet(xdr.XdrStruct):
             obj.result = None
             if xdr.unpack_flag(data, offset, "QemuDomainAgentCommandRet.result"):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
-                        "QemuDomainAgentCommandRet.result", offset, _len1, 4194304
+                        "QemuDomainAgentCommandRet.result", offset, _len3, 4194304
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated("QemuDomainAgentCommandRet.result", offset + 4, data)
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("QemuDomainAgentCommandRet.result", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("QemuDomainAgentCommandRet.result", _end1)
                 try:
-                    obj.result = _decode(data[offset + 4 : _end2])
+                    obj.result = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("QemuDomainAgentCommandRet.result", offset + 4, error)
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
         except struct.error:
@@ -364,35 +364,35 @@ class QemuConnectDomainMonitorEventRegisterArgs(xdr.XdrStruct):
                 data, offset, "QemuConnectDomainMonitorEventRegisterArgs.event"
             ):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
                         "QemuConnectDomainMonitorEventRegisterArgs.event",
                         offset,
-                        _len1,
+                        _len3,
                         4194304,
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated(
                         "QemuConnectDomainMonitorEventRegisterArgs.event",
                         offset + 4,
                         data,
                     )
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding(
-                        "QemuConnectDomainMonitorEventRegisterArgs.event", _end2
+                        "QemuConnectDomainMonitorEventRegisterArgs.event", _end1
                     )
                 try:
-                    obj.event = _decode(data[offset + 4 : _end2])
+                    obj.event = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "QemuConnectDomainMonitorEventRegisterArgs.event",
                         offset + 4,
                         error,
                     )
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             (obj.flags,) = _S_I.unpack_from(data, offset)
@@ -509,41 +509,41 @@ class QemuDomainMonitorEventMsg(xdr.XdrStruct):
             (obj.callbackID,) = _S_i.unpack_from(data, offset)
             offset += 4
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("QemuDomainMonitorEventMsg.event", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("QemuDomainMonitorEventMsg.event", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("QemuDomainMonitorEventMsg.event", offset + 4, data)
             try:
-                obj.event = _decode(data[offset + 4 : _end2])
+                obj.event = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("QemuDomainMonitorEventMsg.event", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.seconds, obj.micros = _S_IqI.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("QemuDomainMonitorEventMsg.event", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("QemuDomainMonitorEventMsg.event", _end1)
             offset += 12
             obj.details = None
             if xdr.unpack_flag(data, offset, "QemuDomainMonitorEventMsg.details"):
                 offset += 4
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
+                (_len7,) = _S_I.unpack_from(data, offset)
+                if _len7 > 4194304:
                     xdr.too_long(
-                        "QemuDomainMonitorEventMsg.details", offset, _len5, 4194304
+                        "QemuDomainMonitorEventMsg.details", offset, _len7, 4194304
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _end5 = offset + 4 + _len7
+                _pad6 = _end5 + (-_len7 & 3)
+                if _pad6 > len(data):
                     xdr.truncated("QemuDomainMonitorEventMsg.details", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("QemuDomainMonitorEventMsg.details", _end6)
+                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
+                    xdr.bad_padding("QemuDomainMonitorEventMsg.details", _end5)
                 try:
-                    obj.details = _decode(data[offset + 4 : _end6])
+                    obj.details = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("QemuDomainMonitorEventMsg.details", offset + 4, error)
-                offset = _pad7
+                offset = _pad6
             else:
                 offset += 4
         except struct.error:
@@ -587,27 +587,27 @@ class QemuDomainMonitorCommandWithFilesArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "QemuDomainMonitorCommandWithFilesArgs.cmd", offset, _len1, 4194304
+                    "QemuDomainMonitorCommandWithFilesArgs.cmd", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "QemuDomainMonitorCommandWithFilesArgs.cmd", offset + 4, data
                 )
             try:
-                obj.cmd = _decode(data[offset + 4 : _end2])
+                obj.cmd = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "QemuDomainMonitorCommandWithFilesArgs.cmd", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("QemuDomainMonitorCommandWithFilesArgs.cmd", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("QemuDomainMonitorCommandWithFilesArgs.cmd", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("QemuDomainMonitorCommandWithFilesArgs", offset, data)
@@ -630,29 +630,29 @@ class QemuDomainMonitorCommandWithFilesRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "QemuDomainMonitorCommandWithFilesRet.result",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "QemuDomainMonitorCommandWithFilesRet.result", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("QemuDomainMonitorCommandWithFilesRet.result", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("QemuDomainMonitorCommandWithFilesRet.result", _end1)
             try:
-                obj.result = _decode(data[offset + 4 : _end2])
+                obj.result = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "QemuDomainMonitorCommandWithFilesRet.result", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("QemuDomainMonitorCommandWithFilesRet", offset, data)
         return obj, offset

@@ -37,7 +37,9 @@ _S_16s = struct.Struct(">16s")
 _S_16si = struct.Struct(">16si")
 _S_I = struct.Struct(">I")
 _S_I16s = struct.Struct(">I16s")
+_S_I16sI = struct.Struct(">I16sI")
 _S_I16si = struct.Struct(">I16si")
+_S_I16siI = struct.Struct(">I16siI")
 _S_II = struct.Struct(">II")
 _S_III = struct.Struct(">III")
 _S_IIQ = struct.Struct(">IIQ")
@@ -63,6 +65,7 @@ _S_QQQ = struct.Struct(">QQQ")
 _S_Qi = struct.Struct(">Qi")
 _S_Qiiiiii = struct.Struct(">Qiiiiii")
 _S_d = struct.Struct(">d")
+_S_dI = struct.Struct(">dI")
 _S_i = struct.Struct(">i")
 _S_iI = struct.Struct(">iI")
 _S_iII = struct.Struct(">iII")
@@ -276,21 +279,21 @@ class RemoteNonnullDomain(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteNonnullDomain.name", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteNonnullDomain.name", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNonnullDomain.name", offset + 4, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullDomain.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.uuid, obj.id = _S_I16si.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteNonnullDomain.name", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNonnullDomain.name", _end1)
             offset += 20
         except struct.error:
             xdr.truncated("RemoteNonnullDomain", offset, data)
@@ -315,21 +318,21 @@ class RemoteNonnullNetwork(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteNonnullNetwork.name", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteNonnullNetwork.name", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNonnullNetwork.name", offset + 4, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullNetwork.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.uuid = _S_I16s.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteNonnullNetwork.name", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNonnullNetwork.name", _end1)
             offset += 16
         except struct.error:
             xdr.truncated("RemoteNonnullNetwork", offset, data)
@@ -384,21 +387,21 @@ class RemoteNonnullNwfilter(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteNonnullNwfilter.name", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteNonnullNwfilter.name", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNonnullNwfilter.name", offset + 4, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullNwfilter.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.uuid = _S_I16s.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteNonnullNwfilter.name", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNonnullNwfilter.name", _end1)
             offset += 16
         except struct.error:
             xdr.truncated("RemoteNonnullNwfilter", offset, data)
@@ -427,42 +430,42 @@ class RemoteNonnullNwfilterBinding(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNonnullNwfilterBinding.portdev", offset, _len1, 4194304
+                    "RemoteNonnullNwfilterBinding.portdev", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNonnullNwfilterBinding.portdev", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNonnullNwfilterBinding.portdev", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNonnullNwfilterBinding.portdev", _end1)
             try:
-                obj.portdev = _decode(data[offset + 4 : _end2])
+                obj.portdev = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullNwfilterBinding.portdev", offset + 4, error)
-            offset = _pad3
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 4194304:
+            offset = _pad2
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 4194304:
                 xdr.too_long(
-                    "RemoteNonnullNwfilterBinding.filtername", offset, _len4, 4194304
+                    "RemoteNonnullNwfilterBinding.filtername", offset, _len6, 4194304
                 )
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated(
                     "RemoteNonnullNwfilterBinding.filtername", offset + 4, data
                 )
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("RemoteNonnullNwfilterBinding.filtername", _end5)
+            if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                xdr.bad_padding("RemoteNonnullNwfilterBinding.filtername", _end4)
             try:
-                obj.filtername = _decode(data[offset + 4 : _end5])
+                obj.filtername = _decode(data[offset + 4 : _end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteNonnullNwfilterBinding.filtername", offset + 4, error
                 )
-            offset = _pad6
+            offset = _pad5
         except struct.error:
             xdr.truncated("RemoteNonnullNwfilterBinding", offset, data)
         return obj, offset
@@ -486,34 +489,34 @@ class RemoteNonnullInterface(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteNonnullInterface.name", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteNonnullInterface.name", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNonnullInterface.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNonnullInterface.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNonnullInterface.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullInterface.name", offset + 4, error)
-            offset = _pad3
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 4194304:
-                xdr.too_long("RemoteNonnullInterface.mac", offset, _len4, 4194304)
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            offset = _pad2
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 4194304:
+                xdr.too_long("RemoteNonnullInterface.mac", offset, _len6, 4194304)
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated("RemoteNonnullInterface.mac", offset + 4, data)
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("RemoteNonnullInterface.mac", _end5)
+            if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                xdr.bad_padding("RemoteNonnullInterface.mac", _end4)
             try:
-                obj.mac = _decode(data[offset + 4 : _end5])
+                obj.mac = _decode(data[offset + 4 : _end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullInterface.mac", offset + 4, error)
-            offset = _pad6
+            offset = _pad5
         except struct.error:
             xdr.truncated("RemoteNonnullInterface", offset, data)
         return obj, offset
@@ -537,21 +540,21 @@ class RemoteNonnullStoragePool(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteNonnullStoragePool.name", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteNonnullStoragePool.name", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNonnullStoragePool.name", offset + 4, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullStoragePool.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.uuid = _S_I16s.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteNonnullStoragePool.name", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNonnullStoragePool.name", _end1)
             offset += 16
         except struct.error:
             xdr.truncated("RemoteNonnullStoragePool", offset, data)
@@ -578,48 +581,48 @@ class RemoteNonnullStorageVol(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteNonnullStorageVol.pool", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteNonnullStorageVol.pool", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNonnullStorageVol.pool", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNonnullStorageVol.pool", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNonnullStorageVol.pool", _end1)
             try:
-                obj.pool = _decode(data[offset + 4 : _end2])
+                obj.pool = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullStorageVol.pool", offset + 4, error)
-            offset = _pad3
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 4194304:
-                xdr.too_long("RemoteNonnullStorageVol.name", offset, _len4, 4194304)
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            offset = _pad2
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 4194304:
+                xdr.too_long("RemoteNonnullStorageVol.name", offset, _len6, 4194304)
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated("RemoteNonnullStorageVol.name", offset + 4, data)
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("RemoteNonnullStorageVol.name", _end5)
+            if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                xdr.bad_padding("RemoteNonnullStorageVol.name", _end4)
             try:
-                obj.name = _decode(data[offset + 4 : _end5])
+                obj.name = _decode(data[offset + 4 : _end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullStorageVol.name", offset + 4, error)
-            offset = _pad6
-            (_len7,) = _S_I.unpack_from(data, offset)
-            if _len7 > 4194304:
-                xdr.too_long("RemoteNonnullStorageVol.key", offset, _len7, 4194304)
-            _end8 = offset + 4 + _len7
-            _pad9 = _end8 + (-_len7 & 3)
-            if _pad9 > len(data):
+            offset = _pad5
+            (_len9,) = _S_I.unpack_from(data, offset)
+            if _len9 > 4194304:
+                xdr.too_long("RemoteNonnullStorageVol.key", offset, _len9, 4194304)
+            _end7 = offset + 4 + _len9
+            _pad8 = _end7 + (-_len9 & 3)
+            if _pad8 > len(data):
                 xdr.truncated("RemoteNonnullStorageVol.key", offset + 4, data)
-            if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
-                xdr.bad_padding("RemoteNonnullStorageVol.key", _end8)
+            if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                xdr.bad_padding("RemoteNonnullStorageVol.key", _end7)
             try:
-                obj.key = _decode(data[offset + 4 : _end8])
+                obj.key = _decode(data[offset + 4 : _end7])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullStorageVol.key", offset + 4, error)
-            offset = _pad9
+            offset = _pad8
         except struct.error:
             xdr.truncated("RemoteNonnullStorageVol", offset, data)
         return obj, offset
@@ -641,20 +644,20 @@ class RemoteNonnullNodeDevice(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteNonnullNodeDevice.name", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteNonnullNodeDevice.name", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNonnullNodeDevice.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNonnullNodeDevice.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNonnullNodeDevice.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullNodeDevice.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNonnullNodeDevice", offset, data)
         return obj, offset
@@ -687,20 +690,20 @@ class RemoteNonnullSecret(xdr.XdrStruct):
             obj = cls.__new__(cls)
             obj.uuid, obj.usageType = _S_16si.unpack_from(data, offset)
             offset += 20
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteNonnullSecret.usageID", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteNonnullSecret.usageID", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNonnullSecret.usageID", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNonnullSecret.usageID", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNonnullSecret.usageID", _end1)
             try:
-                obj.usageID = _decode(data[offset + 4 : _end2])
+                obj.usageID = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullSecret.usageID", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNonnullSecret", offset, data)
         return obj, offset
@@ -731,22 +734,22 @@ class RemoteNonnullDomainCheckpoint(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNonnullDomainCheckpoint.name", offset, _len1, 4194304
+                    "RemoteNonnullDomainCheckpoint.name", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNonnullDomainCheckpoint.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNonnullDomainCheckpoint.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNonnullDomainCheckpoint.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullDomainCheckpoint.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
         except struct.error:
             xdr.truncated("RemoteNonnullDomainCheckpoint", offset, data)
@@ -778,20 +781,20 @@ class RemoteNonnullDomainSnapshot(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteNonnullDomainSnapshot.name", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteNonnullDomainSnapshot.name", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNonnullDomainSnapshot.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNonnullDomainSnapshot.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNonnullDomainSnapshot.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNonnullDomainSnapshot.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
         except struct.error:
             xdr.truncated("RemoteNonnullDomainSnapshot", offset, data)
@@ -884,20 +887,20 @@ class RemoteError(xdr.XdrStruct):
             obj.message = None
             if xdr.unpack_flag(data, offset, "RemoteError.message"):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
-                    xdr.too_long("RemoteError.message", offset, _len1, 4194304)
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
+                    xdr.too_long("RemoteError.message", offset, _len3, 4194304)
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated("RemoteError.message", offset + 4, data)
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("RemoteError.message", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("RemoteError.message", _end1)
                 try:
-                    obj.message = _decode(data[offset + 4 : _end2])
+                    obj.message = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteError.message", offset + 4, error)
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             (obj.level,) = _S_i.unpack_from(data, offset)
@@ -911,61 +914,61 @@ class RemoteError(xdr.XdrStruct):
             obj.str1 = None
             if xdr.unpack_flag(data, offset, "RemoteError.str1"):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
-                    xdr.too_long("RemoteError.str1", offset, _len4, 4194304)
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteError.str1", offset, _len6, 4194304)
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated("RemoteError.str1", offset + 4, data)
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteError.str1", _end5)
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                    xdr.bad_padding("RemoteError.str1", _end4)
                 try:
-                    obj.str1 = _decode(data[offset + 4 : _end5])
+                    obj.str1 = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteError.str1", offset + 4, error)
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
             obj.str2 = None
             if xdr.unpack_flag(data, offset, "RemoteError.str2"):
                 offset += 4
-                (_len7,) = _S_I.unpack_from(data, offset)
-                if _len7 > 4194304:
-                    xdr.too_long("RemoteError.str2", offset, _len7, 4194304)
-                _end8 = offset + 4 + _len7
-                _pad9 = _end8 + (-_len7 & 3)
-                if _pad9 > len(data):
+                (_len9,) = _S_I.unpack_from(data, offset)
+                if _len9 > 4194304:
+                    xdr.too_long("RemoteError.str2", offset, _len9, 4194304)
+                _end7 = offset + 4 + _len9
+                _pad8 = _end7 + (-_len9 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteError.str2", offset + 4, data)
-                if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
-                    xdr.bad_padding("RemoteError.str2", _end8)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteError.str2", _end7)
                 try:
-                    obj.str2 = _decode(data[offset + 4 : _end8])
+                    obj.str2 = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteError.str2", offset + 4, error)
-                offset = _pad9
+                offset = _pad8
             else:
                 offset += 4
             obj.str3 = None
             if xdr.unpack_flag(data, offset, "RemoteError.str3"):
                 offset += 4
-                (_len10,) = _S_I.unpack_from(data, offset)
-                if _len10 > 4194304:
-                    xdr.too_long("RemoteError.str3", offset, _len10, 4194304)
-                _end11 = offset + 4 + _len10
-                _pad12 = _end11 + (-_len10 & 3)
-                if _pad12 > len(data):
+                (_len12,) = _S_I.unpack_from(data, offset)
+                if _len12 > 4194304:
+                    xdr.too_long("RemoteError.str3", offset, _len12, 4194304)
+                _end10 = offset + 4 + _len12
+                _pad11 = _end10 + (-_len12 & 3)
+                if _pad11 > len(data):
                     xdr.truncated("RemoteError.str3", offset + 4, data)
                 if (
-                    _pad12 != _end11
-                    and data[_end11:_pad12] != xdr.ZEROS[_pad12 - _end11]
+                    _pad11 != _end10
+                    and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
                 ):
-                    xdr.bad_padding("RemoteError.str3", _end11)
+                    xdr.bad_padding("RemoteError.str3", _end10)
                 try:
-                    obj.str3 = _decode(data[offset + 4 : _end11])
+                    obj.str3 = _decode(data[offset + 4 : _end10])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteError.str3", offset + 4, error)
-                offset = _pad12
+                offset = _pad11
             else:
                 offset += 4
             obj.int1, obj.int2 = _S_ii.unpack_from(data, offset)
@@ -1223,20 +1226,20 @@ class RemoteTypedParamValueS(RemoteTypedParamValue):
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteTypedParamValueS.s", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteTypedParamValueS.s", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteTypedParamValueS.s", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteTypedParamValueS.s", _end1)
             try:
-                s = _decode(data[offset + 4 : _end2])
+                s = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteTypedParamValueS", offset, data)
         return cls(s), offset
@@ -1262,21 +1265,21 @@ class RemoteTypedParam(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteTypedParam.field", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteTypedParam.field", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteTypedParam.field", offset + 4, data)
             try:
-                obj.field = _decode(data[offset + 4 : _end2])
+                obj.field = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w5, _d4 = _S_Ii.unpack_from(data, offset - 4)
-            if _w5 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteTypedParam.field", _end2)
+            if _w5 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteTypedParam.field", _end1)
             offset += 4
             if _d4 == 1:
                 _a6 = RemoteTypedParamValueI.__new__(RemoteTypedParamValueI)
@@ -1310,23 +1313,23 @@ class RemoteTypedParam(xdr.XdrStruct):
                 obj.value = _a11
             elif _d4 == 7:
                 _a12 = RemoteTypedParamValueS.__new__(RemoteTypedParamValueS)
-                (_len13,) = _S_I.unpack_from(data, offset)
-                if _len13 > 4194304:
-                    xdr.too_long("RemoteTypedParamValueS.s", offset, _len13, 4194304)
-                _end14 = offset + 4 + _len13
-                _pad15 = _end14 + (-_len13 & 3)
-                if _pad15 > len(data):
+                (_len15,) = _S_I.unpack_from(data, offset)
+                if _len15 > 4194304:
+                    xdr.too_long("RemoteTypedParamValueS.s", offset, _len15, 4194304)
+                _end13 = offset + 4 + _len15
+                _pad14 = _end13 + (-_len15 & 3)
+                if _pad14 > len(data):
                     xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                 if (
-                    _pad15 != _end14
-                    and data[_end14:_pad15] != xdr.ZEROS[_pad15 - _end14]
+                    _pad14 != _end13
+                    and data[_end13:_pad14] != xdr.ZEROS[_pad14 - _end13]
                 ):
-                    xdr.bad_padding("RemoteTypedParamValueS.s", _end14)
+                    xdr.bad_padding("RemoteTypedParamValueS.s", _end13)
                 try:
-                    _a12.s = _decode(data[offset + 4 : _end14])
+                    _a12.s = _decode(data[offset + 4 : _end13])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                offset = _pad15
+                offset = _pad14
                 obj.value = _a12
             else:
                 xdr.bad_value("RemoteTypedParamValue", offset - 4, "discriminant", _d4)
@@ -1356,21 +1359,21 @@ class RemoteNodeGetCpuStats(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteNodeGetCpuStats.field", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteNodeGetCpuStats.field", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNodeGetCpuStats.field", offset + 4, data)
             try:
-                obj.field = _decode(data[offset + 4 : _end2])
+                obj.field = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeGetCpuStats.field", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.value = _S_IQ.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteNodeGetCpuStats.field", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNodeGetCpuStats.field", _end1)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteNodeGetCpuStats", offset, data)
@@ -1398,21 +1401,21 @@ class RemoteNodeGetMemoryStats(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteNodeGetMemoryStats.field", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteNodeGetMemoryStats.field", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNodeGetMemoryStats.field", offset + 4, data)
             try:
-                obj.field = _decode(data[offset + 4 : _end2])
+                obj.field = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeGetMemoryStats.field", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.value = _S_IQ.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteNodeGetMemoryStats.field", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNodeGetMemoryStats.field", _end1)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteNodeGetMemoryStats", offset, data)
@@ -1440,21 +1443,21 @@ class RemoteDomainDiskError(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteDomainDiskError.disk", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteDomainDiskError.disk", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainDiskError.disk", offset + 4, data)
             try:
-                obj.disk = _decode(data[offset + 4 : _end2])
+                obj.disk = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainDiskError.disk", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.error = _S_Ii.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainDiskError.disk", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainDiskError.disk", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainDiskError", offset, data)
@@ -1492,20 +1495,20 @@ class RemoteConnectOpenArgs(xdr.XdrStruct):
             obj.name = None
             if xdr.unpack_flag(data, offset, "RemoteConnectOpenArgs.name"):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
-                    xdr.too_long("RemoteConnectOpenArgs.name", offset, _len1, 4194304)
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
+                    xdr.too_long("RemoteConnectOpenArgs.name", offset, _len3, 4194304)
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated("RemoteConnectOpenArgs.name", offset + 4, data)
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("RemoteConnectOpenArgs.name", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("RemoteConnectOpenArgs.name", _end1)
                 try:
-                    obj.name = _decode(data[offset + 4 : _end2])
+                    obj.name = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteConnectOpenArgs.name", offset + 4, error)
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             (obj.flags,) = _S_I.unpack_from(data, offset)
@@ -1585,20 +1588,20 @@ class RemoteConnectGetTypeRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteConnectGetTypeRet.type", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteConnectGetTypeRet.type", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteConnectGetTypeRet.type", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteConnectGetTypeRet.type", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteConnectGetTypeRet.type", _end1)
             try:
-                obj.type = _decode(data[offset + 4 : _end2])
+                obj.type = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteConnectGetTypeRet.type", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteConnectGetTypeRet", offset, data)
         return obj, offset
@@ -1670,22 +1673,22 @@ class RemoteConnectGetHostnameRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteConnectGetHostnameRet.hostname", offset, _len1, 4194304
+                    "RemoteConnectGetHostnameRet.hostname", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteConnectGetHostnameRet.hostname", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteConnectGetHostnameRet.hostname", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteConnectGetHostnameRet.hostname", _end1)
             try:
-                obj.hostname = _decode(data[offset + 4 : _end2])
+                obj.hostname = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteConnectGetHostnameRet.hostname", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteConnectGetHostnameRet", offset, data)
         return obj, offset
@@ -1732,22 +1735,22 @@ class RemoteConnectGetSysinfoRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteConnectGetSysinfoRet.sysinfo", offset, _len1, 4194304
+                    "RemoteConnectGetSysinfoRet.sysinfo", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteConnectGetSysinfoRet.sysinfo", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteConnectGetSysinfoRet.sysinfo", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteConnectGetSysinfoRet.sysinfo", _end1)
             try:
-                obj.sysinfo = _decode(data[offset + 4 : _end2])
+                obj.sysinfo = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteConnectGetSysinfoRet.sysinfo", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteConnectGetSysinfoRet", offset, data)
         return obj, offset
@@ -1767,20 +1770,20 @@ class RemoteConnectGetUriRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteConnectGetUriRet.uri", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteConnectGetUriRet.uri", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteConnectGetUriRet.uri", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteConnectGetUriRet.uri", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteConnectGetUriRet.uri", _end1)
             try:
-                obj.uri = _decode(data[offset + 4 : _end2])
+                obj.uri = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteConnectGetUriRet.uri", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteConnectGetUriRet", offset, data)
         return obj, offset
@@ -1810,22 +1813,22 @@ class RemoteConnectGetMaxVcpusArgs(xdr.XdrStruct):
             obj.type = None
             if xdr.unpack_flag(data, offset, "RemoteConnectGetMaxVcpusArgs.type"):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
-                        "RemoteConnectGetMaxVcpusArgs.type", offset, _len1, 4194304
+                        "RemoteConnectGetMaxVcpusArgs.type", offset, _len3, 4194304
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated("RemoteConnectGetMaxVcpusArgs.type", offset + 4, data)
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("RemoteConnectGetMaxVcpusArgs.type", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("RemoteConnectGetMaxVcpusArgs.type", _end1)
                 try:
-                    obj.type = _decode(data[offset + 4 : _end2])
+                    obj.type = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteConnectGetMaxVcpusArgs.type", offset + 4, error)
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
         except struct.error:
@@ -1940,29 +1943,29 @@ class RemoteConnectGetCapabilitiesRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteConnectGetCapabilitiesRet.capabilities",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteConnectGetCapabilitiesRet.capabilities", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteConnectGetCapabilitiesRet.capabilities", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteConnectGetCapabilitiesRet.capabilities", _end1)
             try:
-                obj.capabilities = _decode(data[offset + 4 : _end2])
+                obj.capabilities = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectGetCapabilitiesRet.capabilities", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteConnectGetCapabilitiesRet", offset, data)
         return obj, offset
@@ -2031,35 +2034,35 @@ class RemoteConnectGetDomainCapabilitiesArgs(xdr.XdrStruct):
                 data, offset, "RemoteConnectGetDomainCapabilitiesArgs.emulatorbin"
             ):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
                         "RemoteConnectGetDomainCapabilitiesArgs.emulatorbin",
                         offset,
-                        _len1,
+                        _len3,
                         4194304,
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated(
                         "RemoteConnectGetDomainCapabilitiesArgs.emulatorbin",
                         offset + 4,
                         data,
                     )
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding(
-                        "RemoteConnectGetDomainCapabilitiesArgs.emulatorbin", _end2
+                        "RemoteConnectGetDomainCapabilitiesArgs.emulatorbin", _end1
                     )
                 try:
-                    obj.emulatorbin = _decode(data[offset + 4 : _end2])
+                    obj.emulatorbin = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectGetDomainCapabilitiesArgs.emulatorbin",
                         offset + 4,
                         error,
                     )
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             obj.arch = None
@@ -2067,31 +2070,31 @@ class RemoteConnectGetDomainCapabilitiesArgs(xdr.XdrStruct):
                 data, offset, "RemoteConnectGetDomainCapabilitiesArgs.arch"
             ):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
                         "RemoteConnectGetDomainCapabilitiesArgs.arch",
                         offset,
-                        _len4,
+                        _len6,
                         4194304,
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated(
                         "RemoteConnectGetDomainCapabilitiesArgs.arch", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding(
-                        "RemoteConnectGetDomainCapabilitiesArgs.arch", _end5
+                        "RemoteConnectGetDomainCapabilitiesArgs.arch", _end4
                     )
                 try:
-                    obj.arch = _decode(data[offset + 4 : _end5])
+                    obj.arch = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectGetDomainCapabilitiesArgs.arch", offset + 4, error
                     )
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
             obj.machine = None
@@ -2099,35 +2102,35 @@ class RemoteConnectGetDomainCapabilitiesArgs(xdr.XdrStruct):
                 data, offset, "RemoteConnectGetDomainCapabilitiesArgs.machine"
             ):
                 offset += 4
-                (_len7,) = _S_I.unpack_from(data, offset)
-                if _len7 > 4194304:
+                (_len9,) = _S_I.unpack_from(data, offset)
+                if _len9 > 4194304:
                     xdr.too_long(
                         "RemoteConnectGetDomainCapabilitiesArgs.machine",
                         offset,
-                        _len7,
+                        _len9,
                         4194304,
                     )
-                _end8 = offset + 4 + _len7
-                _pad9 = _end8 + (-_len7 & 3)
-                if _pad9 > len(data):
+                _end7 = offset + 4 + _len9
+                _pad8 = _end7 + (-_len9 & 3)
+                if _pad8 > len(data):
                     xdr.truncated(
                         "RemoteConnectGetDomainCapabilitiesArgs.machine",
                         offset + 4,
                         data,
                     )
-                if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding(
-                        "RemoteConnectGetDomainCapabilitiesArgs.machine", _end8
+                        "RemoteConnectGetDomainCapabilitiesArgs.machine", _end7
                     )
                 try:
-                    obj.machine = _decode(data[offset + 4 : _end8])
+                    obj.machine = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectGetDomainCapabilitiesArgs.machine",
                         offset + 4,
                         error,
                     )
-                offset = _pad9
+                offset = _pad8
             else:
                 offset += 4
             obj.virttype = None
@@ -2135,38 +2138,38 @@ class RemoteConnectGetDomainCapabilitiesArgs(xdr.XdrStruct):
                 data, offset, "RemoteConnectGetDomainCapabilitiesArgs.virttype"
             ):
                 offset += 4
-                (_len10,) = _S_I.unpack_from(data, offset)
-                if _len10 > 4194304:
+                (_len12,) = _S_I.unpack_from(data, offset)
+                if _len12 > 4194304:
                     xdr.too_long(
                         "RemoteConnectGetDomainCapabilitiesArgs.virttype",
                         offset,
-                        _len10,
+                        _len12,
                         4194304,
                     )
-                _end11 = offset + 4 + _len10
-                _pad12 = _end11 + (-_len10 & 3)
-                if _pad12 > len(data):
+                _end10 = offset + 4 + _len12
+                _pad11 = _end10 + (-_len12 & 3)
+                if _pad11 > len(data):
                     xdr.truncated(
                         "RemoteConnectGetDomainCapabilitiesArgs.virttype",
                         offset + 4,
                         data,
                     )
                 if (
-                    _pad12 != _end11
-                    and data[_end11:_pad12] != xdr.ZEROS[_pad12 - _end11]
+                    _pad11 != _end10
+                    and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
                 ):
                     xdr.bad_padding(
-                        "RemoteConnectGetDomainCapabilitiesArgs.virttype", _end11
+                        "RemoteConnectGetDomainCapabilitiesArgs.virttype", _end10
                     )
                 try:
-                    obj.virttype = _decode(data[offset + 4 : _end11])
+                    obj.virttype = _decode(data[offset + 4 : _end10])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectGetDomainCapabilitiesArgs.virttype",
                         offset + 4,
                         error,
                     )
-                offset = _pad12
+                offset = _pad11
             else:
                 offset += 4
             (obj.flags,) = _S_I.unpack_from(data, offset)
@@ -2195,35 +2198,35 @@ class RemoteConnectGetDomainCapabilitiesRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteConnectGetDomainCapabilitiesRet.capabilities",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteConnectGetDomainCapabilitiesRet.capabilities",
                     offset + 4,
                     data,
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding(
-                    "RemoteConnectGetDomainCapabilitiesRet.capabilities", _end2
+                    "RemoteConnectGetDomainCapabilitiesRet.capabilities", _end1
                 )
             try:
-                obj.capabilities = _decode(data[offset + 4 : _end2])
+                obj.capabilities = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectGetDomainCapabilitiesRet.capabilities",
                     offset + 4,
                     error,
                 )
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteConnectGetDomainCapabilitiesRet", offset, data)
         return obj, offset
@@ -2300,27 +2303,32 @@ class RemoteNodeGetCpuStatsRet(xdr.XdrStruct):
             _items3: list[RemoteNodeGetCpuStats] = []
             _append4 = _items3.append
             _new5 = RemoteNodeGetCpuStats.__new__
-            _S_I_unpack = _S_I.unpack_from
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_IQ_unpack = _S_IQ.unpack_from
+            _S_IQI_unpack = _S_IQI.unpack_from
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteNodeGetCpuStats)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteNodeGetCpuStats.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteNodeGetCpuStats.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteNodeGetCpuStats.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNodeGetCpuStats.field", offset + 4, error)
-                offset = _pad8
-                _w9, _e2.value = _S_IQ_unpack(data, offset - 4)
-                if _w9 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteNodeGetCpuStats.field", _end7)
+                offset = _pad10
+                if _i6 != _last7:
+                    _w11, _e2.value, _len8 = _S_IQI_unpack(data, offset - 4)
+                else:
+                    _w11, _e2.value = _S_IQ_unpack(data, offset - 4)
+                if _w11 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteNodeGetCpuStats.field", _end9)
                 offset += 8
                 _append4(_e2)
             obj.params = _items3
@@ -2402,29 +2410,34 @@ class RemoteNodeGetMemoryStatsRet(xdr.XdrStruct):
             _items3: list[RemoteNodeGetMemoryStats] = []
             _append4 = _items3.append
             _new5 = RemoteNodeGetMemoryStats.__new__
-            _S_I_unpack = _S_I.unpack_from
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_IQ_unpack = _S_IQ.unpack_from
+            _S_IQI_unpack = _S_IQI.unpack_from
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteNodeGetMemoryStats)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
+                if _len8 > 4194304:
                     xdr.too_long(
-                        "RemoteNodeGetMemoryStats.field", offset, _len6, 4194304
+                        "RemoteNodeGetMemoryStats.field", offset, _len8, 4194304
                     )
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteNodeGetMemoryStats.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNodeGetMemoryStats.field", offset + 4, error)
-                offset = _pad8
-                _w9, _e2.value = _S_IQ_unpack(data, offset - 4)
-                if _w9 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteNodeGetMemoryStats.field", _end7)
+                offset = _pad10
+                if _i6 != _last7:
+                    _w11, _e2.value, _len8 = _S_IQI_unpack(data, offset - 4)
+                else:
+                    _w11, _e2.value = _S_IQ_unpack(data, offset - 4)
+                if _w11 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteNodeGetMemoryStats.field", _end9)
                 offset += 8
                 _append4(_e2)
             obj.params = _items3
@@ -2571,23 +2584,23 @@ class RemoteDomainGetSchedulerTypeRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainGetSchedulerTypeRet.type", offset, _len1, 4194304
+                    "RemoteDomainGetSchedulerTypeRet.type", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainGetSchedulerTypeRet.type", offset + 4, data)
             try:
-                obj.type = _decode(data[offset + 4 : _end2])
+                obj.type = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainGetSchedulerTypeRet.type", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.nparams = _S_Ii.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainGetSchedulerTypeRet.type", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainGetSchedulerTypeRet.type", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainGetSchedulerTypeRet", offset, data)
@@ -2669,12 +2682,20 @@ class RemoteDomainGetSchedulerParametersRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -2685,79 +2706,98 @@ class RemoteDomainGetSchedulerParametersRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -2847,12 +2887,20 @@ class RemoteDomainGetSchedulerParametersFlagsRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -2863,79 +2911,98 @@ class RemoteDomainGetSchedulerParametersFlagsRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -2989,12 +3056,20 @@ class RemoteDomainSetSchedulerParametersArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -3005,79 +3080,98 @@ class RemoteDomainSetSchedulerParametersArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -3145,12 +3239,20 @@ class RemoteDomainSetSchedulerParametersFlagsArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -3161,79 +3263,98 @@ class RemoteDomainSetSchedulerParametersFlagsArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -3297,12 +3418,20 @@ class RemoteDomainSetBlkioParametersArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -3313,79 +3442,98 @@ class RemoteDomainSetBlkioParametersArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -3479,12 +3627,20 @@ class RemoteDomainGetBlkioParametersRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -3495,79 +3651,98 @@ class RemoteDomainGetBlkioParametersRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -3631,12 +3806,20 @@ class RemoteDomainSetMemoryParametersArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -3647,79 +3830,98 @@ class RemoteDomainSetMemoryParametersArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -3813,12 +4015,20 @@ class RemoteDomainGetMemoryParametersRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -3829,79 +4039,98 @@ class RemoteDomainGetMemoryParametersRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -3944,21 +4173,21 @@ class RemoteDomainBlockResizeArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteDomainBlockResizeArgs.disk", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteDomainBlockResizeArgs.disk", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainBlockResizeArgs.disk", offset + 4, data)
             try:
-                obj.disk = _decode(data[offset + 4 : _end2])
+                obj.disk = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockResizeArgs.disk", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.size, obj.flags = _S_IQI.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainBlockResizeArgs.disk", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainBlockResizeArgs.disk", _end1)
             offset += 12
         except struct.error:
             xdr.truncated("RemoteDomainBlockResizeArgs", offset, data)
@@ -4015,12 +4244,20 @@ class RemoteDomainSetNumaParametersArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -4031,79 +4268,98 @@ class RemoteDomainSetNumaParametersArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -4197,12 +4453,20 @@ class RemoteDomainGetNumaParametersRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -4213,79 +4477,98 @@ class RemoteDomainGetNumaParametersRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -4346,12 +4629,20 @@ class RemoteDomainSetPerfEventsArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -4362,79 +4653,98 @@ class RemoteDomainSetPerfEventsArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -4513,12 +4823,20 @@ class RemoteDomainGetPerfEventsRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -4529,79 +4847,98 @@ class RemoteDomainGetPerfEventsRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -4634,20 +4971,20 @@ class RemoteDomainBlockStatsArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteDomainBlockStatsArgs.path", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteDomainBlockStatsArgs.path", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainBlockStatsArgs.path", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainBlockStatsArgs.path", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainBlockStatsArgs.path", _end1)
             try:
-                obj.path = _decode(data[offset + 4 : _end2])
+                obj.path = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockStatsArgs.path", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainBlockStatsArgs", offset, data)
         return obj, offset
@@ -4726,23 +5063,23 @@ class RemoteDomainBlockStatsFlagsArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainBlockStatsFlagsArgs.path", offset, _len1, 4194304
+                    "RemoteDomainBlockStatsFlagsArgs.path", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainBlockStatsFlagsArgs.path", offset + 4, data)
             try:
-                obj.path = _decode(data[offset + 4 : _end2])
+                obj.path = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockStatsFlagsArgs.path", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.nparams, obj.flags = _S_IiI.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainBlockStatsFlagsArgs.path", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainBlockStatsFlagsArgs.path", _end1)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteDomainBlockStatsFlagsArgs", offset, data)
@@ -4792,12 +5129,20 @@ class RemoteDomainBlockStatsFlagsRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -4808,79 +5153,98 @@ class RemoteDomainBlockStatsFlagsRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -4917,22 +5281,22 @@ class RemoteDomainInterfaceStatsArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainInterfaceStatsArgs.device", offset, _len1, 4194304
+                    "RemoteDomainInterfaceStatsArgs.device", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainInterfaceStatsArgs.device", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainInterfaceStatsArgs.device", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainInterfaceStatsArgs.device", _end1)
             try:
-                obj.device = _decode(data[offset + 4 : _end2])
+                obj.device = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainInterfaceStatsArgs.device", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainInterfaceStatsArgs", offset, data)
         return obj, offset
@@ -5044,29 +5408,29 @@ class RemoteDomainSetInterfaceParametersArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteDomainSetInterfaceParametersArgs.device",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainSetInterfaceParametersArgs.device", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainSetInterfaceParametersArgs.device", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainSetInterfaceParametersArgs.device", _end1)
             try:
-                obj.device = _decode(data[offset + 4 : _end2])
+                obj.device = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainSetInterfaceParametersArgs.device", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
             _n4 = xdr.unpack_count(
                 data, offset, 16, 12, "RemoteDomainSetInterfaceParametersArgs.params"
             )
@@ -5074,12 +5438,20 @@ class RemoteDomainSetInterfaceParametersArgs(xdr.XdrStruct):
             _items6: list[RemoteTypedParam] = []
             _append7 = _items6.append
             _new8 = RemoteTypedParam.__new__
+            _last10 = _n4 - 1
+            if _n4:
+                (_len11,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -5090,79 +5462,98 @@ class RemoteDomainSetInterfaceParametersArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n4):
+            for _i9 in range(_n4):
                 _e5 = _new8(RemoteTypedParam)
-                (_len9,) = _S_I_unpack(data, offset)
-                if _len9 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len9, 4194304)
-                _end10 = offset + 4 + _len9
-                _pad11 = _end10 + (-_len9 & 3)
-                if _pad11 > size:
+                if _len11 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len11, 4194304)
+                _end12 = offset + 4 + _len11
+                _pad13 = _end12 + (-_len11 & 3)
+                if _pad13 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e5.field = _decode(data[offset + 4 : _end10])
+                    _e5.field = _decode(data[offset + 4 : _end12])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad11
-                _w13, _d12 = _S_Ii_unpack(data, offset - 4)
-                if _w13 & pad_masks[_len9 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end10)
+                offset = _pad13
+                _w15, _d14 = _S_Ii_unpack(data, offset - 4)
+                if _w15 & pad_masks[_pad13 - _end12]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end12)
                 offset += 4
-                if _d12 == 1:
-                    _a14 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a14.i,) = _S_i_unpack(data, offset)
+                if _d14 == 1:
+                    _a16 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i9 != _last10:
+                        _a16.i, _len11 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a16.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e5.value = _a14
-                elif _d12 == 2:
-                    _a15 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a15.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e5.value = _a15
-                elif _d12 == 3:
-                    _a16 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a16.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e5.value = _a16
-                elif _d12 == 4:
-                    _a17 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a17.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d14 == 2:
+                    _a17 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i9 != _last10:
+                        _a17.ui, _len11 = _S_II_unpack(data, offset)
+                    else:
+                        (_a17.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e5.value = _a17
-                elif _d12 == 5:
-                    _a18 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a18.d,) = _S_d_unpack(data, offset)
+                elif _d14 == 3:
+                    _a18 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i9 != _last10:
+                        _a18.l, _len11 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a18.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e5.value = _a18
-                elif _d12 == 6:
-                    _a19 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a19.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d14 == 4:
+                    _a19 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i9 != _last10:
+                        _a19.ul, _len11 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a19.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e5.value = _a19
-                elif _d12 == 7:
-                    _a20 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len21,) = _S_I_unpack(data, offset)
-                    if _len21 > 4194304:
+                elif _d14 == 5:
+                    _a20 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i9 != _last10:
+                        _a20.d, _len11 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a20.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e5.value = _a20
+                elif _d14 == 6:
+                    _a21 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i9 != _last10:
+                        _a21.b, _len11 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a21.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e5.value = _a21
+                elif _d14 == 7:
+                    _a22 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len25,) = _S_I_unpack(data, offset)
+                    if _len25 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len21, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len25, 4194304
                         )
-                    _end22 = offset + 4 + _len21
-                    _pad23 = _end22 + (-_len21 & 3)
-                    if _pad23 > size:
+                    _end23 = offset + 4 + _len25
+                    _pad24 = _end23 + (-_len25 & 3)
+                    if _pad24 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad23 != _end22
-                        and data[_end22:_pad23] != zeros[_pad23 - _end22]
+                        _pad24 != _end23
+                        and data[_end23:_pad24] != zeros[_pad24 - _end23]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end22)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end23)
                     try:
-                        _a20.s = _decode(data[offset + 4 : _end22])
+                        _a22.s = _decode(data[offset + 4 : _end23])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad23
-                    _e5.value = _a20
+                    offset = _pad24
+                    if _i9 != _last10:
+                        (_len11,) = _S_I_unpack(data, offset)
+                    _e5.value = _a22
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d12
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d14
                     )
                 _append7(_e5)
             obj.params = _items6
@@ -5211,30 +5602,30 @@ class RemoteDomainGetInterfaceParametersArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteDomainGetInterfaceParametersArgs.device",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainGetInterfaceParametersArgs.device", offset + 4, data
                 )
             try:
-                obj.device = _decode(data[offset + 4 : _end2])
+                obj.device = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainGetInterfaceParametersArgs.device", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
             _w4, obj.nparams, obj.flags = _S_IiI.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainGetInterfaceParametersArgs.device", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainGetInterfaceParametersArgs.device", _end1)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteDomainGetInterfaceParametersArgs", offset, data)
@@ -5286,12 +5677,20 @@ class RemoteDomainGetInterfaceParametersRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -5302,79 +5701,98 @@ class RemoteDomainGetInterfaceParametersRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -5524,21 +5942,21 @@ class RemoteDomainBlockPeekArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteDomainBlockPeekArgs.path", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteDomainBlockPeekArgs.path", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainBlockPeekArgs.path", offset + 4, data)
             try:
-                obj.path = _decode(data[offset + 4 : _end2])
+                obj.path = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockPeekArgs.path", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.offset, obj.size, obj.flags = _S_IQII.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainBlockPeekArgs.path", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainBlockPeekArgs.path", _end1)
             offset += 16
         except struct.error:
             xdr.truncated("RemoteDomainBlockPeekArgs", offset, data)
@@ -5558,17 +5976,17 @@ class RemoteDomainBlockPeekRet(xdr.XdrStruct):
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteDomainBlockPeekRet.buffer", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteDomainBlockPeekRet.buffer", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainBlockPeekRet.buffer", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainBlockPeekRet.buffer", _end2)
-            obj.buffer = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainBlockPeekRet.buffer", _end1)
+            obj.buffer = bytes(data[offset + 4 : _end1])
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainBlockPeekRet", offset, data)
         return obj, offset
@@ -5628,17 +6046,17 @@ class RemoteDomainMemoryPeekRet(xdr.XdrStruct):
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteDomainMemoryPeekRet.buffer", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteDomainMemoryPeekRet.buffer", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainMemoryPeekRet.buffer", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainMemoryPeekRet.buffer", _end2)
-            obj.buffer = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainMemoryPeekRet.buffer", _end1)
+            obj.buffer = bytes(data[offset + 4 : _end1])
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainMemoryPeekRet", offset, data)
         return obj, offset
@@ -5675,23 +6093,23 @@ class RemoteDomainGetBlockInfoArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainGetBlockInfoArgs.path", offset, _len1, 4194304
+                    "RemoteDomainGetBlockInfoArgs.path", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainGetBlockInfoArgs.path", offset + 4, data)
             try:
-                obj.path = _decode(data[offset + 4 : _end2])
+                obj.path = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainGetBlockInfoArgs.path", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainGetBlockInfoArgs.path", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainGetBlockInfoArgs.path", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainGetBlockInfoArgs", offset, data)
@@ -5835,23 +6253,23 @@ class RemoteDomainCreateXmlArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainCreateXmlArgs.xml_desc", offset, _len1, 4194304
+                    "RemoteDomainCreateXmlArgs.xml_desc", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainCreateXmlArgs.xml_desc", offset + 4, data)
             try:
-                obj.xml_desc = _decode(data[offset + 4 : _end2])
+                obj.xml_desc = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainCreateXmlArgs.xml_desc", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainCreateXmlArgs.xml_desc", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainCreateXmlArgs.xml_desc", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainCreateXmlArgs", offset, data)
@@ -5910,30 +6328,30 @@ class RemoteDomainCreateXmlWithFilesArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteDomainCreateXmlWithFilesArgs.xml_desc",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainCreateXmlWithFilesArgs.xml_desc", offset + 4, data
                 )
             try:
-                obj.xml_desc = _decode(data[offset + 4 : _end2])
+                obj.xml_desc = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainCreateXmlWithFilesArgs.xml_desc", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainCreateXmlWithFilesArgs.xml_desc", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainCreateXmlWithFilesArgs.xml_desc", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainCreateXmlWithFilesArgs", offset, data)
@@ -6075,22 +6493,22 @@ class RemoteDomainLookupByNameArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainLookupByNameArgs.name", offset, _len1, 4194304
+                    "RemoteDomainLookupByNameArgs.name", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainLookupByNameArgs.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainLookupByNameArgs.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainLookupByNameArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainLookupByNameArgs.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainLookupByNameArgs", offset, data)
         return obj, offset
@@ -6432,20 +6850,20 @@ class RemoteDomainGetOsTypeRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteDomainGetOsTypeRet.type", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteDomainGetOsTypeRet.type", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainGetOsTypeRet.type", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainGetOsTypeRet.type", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainGetOsTypeRet.type", _end1)
             try:
-                obj.type = _decode(data[offset + 4 : _end2])
+                obj.type = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainGetOsTypeRet.type", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainGetOsTypeRet", offset, data)
         return obj, offset
@@ -6729,20 +7147,20 @@ class RemoteDomainSaveArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteDomainSaveArgs.to", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteDomainSaveArgs.to", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainSaveArgs.to", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainSaveArgs.to", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainSaveArgs.to", _end1)
             try:
-                obj.to = _decode(data[offset + 4 : _end2])
+                obj.to = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainSaveArgs.to", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainSaveArgs", offset, data)
         return obj, offset
@@ -6786,39 +7204,39 @@ class RemoteDomainSaveFlagsArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteDomainSaveFlagsArgs.to", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteDomainSaveFlagsArgs.to", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainSaveFlagsArgs.to", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainSaveFlagsArgs.to", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainSaveFlagsArgs.to", _end1)
             try:
-                obj.to = _decode(data[offset + 4 : _end2])
+                obj.to = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainSaveFlagsArgs.to", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             obj.dxml = None
             if xdr.unpack_flag(data, offset, "RemoteDomainSaveFlagsArgs.dxml"):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainSaveFlagsArgs.dxml", offset, _len4, 4194304
+                        "RemoteDomainSaveFlagsArgs.dxml", offset, _len6, 4194304
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated("RemoteDomainSaveFlagsArgs.dxml", offset + 4, data)
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteDomainSaveFlagsArgs.dxml", _end5)
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                    xdr.bad_padding("RemoteDomainSaveFlagsArgs.dxml", _end4)
                 try:
-                    obj.dxml = _decode(data[offset + 4 : _end5])
+                    obj.dxml = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainSaveFlagsArgs.dxml", offset + 4, error)
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
             (obj.flags,) = _S_I.unpack_from(data, offset)
@@ -6878,12 +7296,20 @@ class RemoteDomainSaveParamsArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -6894,79 +7320,98 @@ class RemoteDomainSaveParamsArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -6991,20 +7436,20 @@ class RemoteDomainRestoreArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteDomainRestoreArgs.from_", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteDomainRestoreArgs.from_", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainRestoreArgs.from_", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainRestoreArgs.from_", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainRestoreArgs.from_", _end1)
             try:
-                obj.from_ = _decode(data[offset + 4 : _end2])
+                obj.from_ = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainRestoreArgs.from_", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainRestoreArgs", offset, data)
         return obj, offset
@@ -7038,41 +7483,41 @@ class RemoteDomainRestoreFlagsArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainRestoreFlagsArgs.from_", offset, _len1, 4194304
+                    "RemoteDomainRestoreFlagsArgs.from_", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainRestoreFlagsArgs.from_", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainRestoreFlagsArgs.from_", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainRestoreFlagsArgs.from_", _end1)
             try:
-                obj.from_ = _decode(data[offset + 4 : _end2])
+                obj.from_ = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainRestoreFlagsArgs.from_", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             obj.dxml = None
             if xdr.unpack_flag(data, offset, "RemoteDomainRestoreFlagsArgs.dxml"):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainRestoreFlagsArgs.dxml", offset, _len4, 4194304
+                        "RemoteDomainRestoreFlagsArgs.dxml", offset, _len6, 4194304
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated("RemoteDomainRestoreFlagsArgs.dxml", offset + 4, data)
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteDomainRestoreFlagsArgs.dxml", _end5)
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                    xdr.bad_padding("RemoteDomainRestoreFlagsArgs.dxml", _end4)
                 try:
-                    obj.dxml = _decode(data[offset + 4 : _end5])
+                    obj.dxml = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainRestoreFlagsArgs.dxml", offset + 4, error)
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
             (obj.flags,) = _S_I.unpack_from(data, offset)
@@ -7122,12 +7567,20 @@ class RemoteDomainRestoreParamsArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -7138,79 +7591,98 @@ class RemoteDomainRestoreParamsArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -7247,27 +7719,27 @@ class RemoteDomainSaveImageGetXmlDescArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainSaveImageGetXmlDescArgs.file", offset, _len1, 4194304
+                    "RemoteDomainSaveImageGetXmlDescArgs.file", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainSaveImageGetXmlDescArgs.file", offset + 4, data
                 )
             try:
-                obj.file = _decode(data[offset + 4 : _end2])
+                obj.file = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainSaveImageGetXmlDescArgs.file", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainSaveImageGetXmlDescArgs.file", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainSaveImageGetXmlDescArgs.file", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainSaveImageGetXmlDescArgs", offset, data)
@@ -7290,26 +7762,26 @@ class RemoteDomainSaveImageGetXmlDescRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainSaveImageGetXmlDescRet.xml", offset, _len1, 4194304
+                    "RemoteDomainSaveImageGetXmlDescRet.xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainSaveImageGetXmlDescRet.xml", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainSaveImageGetXmlDescRet.xml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainSaveImageGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainSaveImageGetXmlDescRet.xml", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainSaveImageGetXmlDescRet", offset, data)
         return obj, offset
@@ -7345,47 +7817,47 @@ class RemoteDomainSaveImageDefineXmlArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainSaveImageDefineXmlArgs.file", offset, _len1, 4194304
+                    "RemoteDomainSaveImageDefineXmlArgs.file", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainSaveImageDefineXmlArgs.file", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainSaveImageDefineXmlArgs.file", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainSaveImageDefineXmlArgs.file", _end1)
             try:
-                obj.file = _decode(data[offset + 4 : _end2])
+                obj.file = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainSaveImageDefineXmlArgs.file", offset + 4, error
                 )
-            offset = _pad3
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 4194304:
+            offset = _pad2
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainSaveImageDefineXmlArgs.dxml", offset, _len4, 4194304
+                    "RemoteDomainSaveImageDefineXmlArgs.dxml", offset, _len6, 4194304
                 )
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated(
                     "RemoteDomainSaveImageDefineXmlArgs.dxml", offset + 4, data
                 )
             try:
-                obj.dxml = _decode(data[offset + 4 : _end5])
+                obj.dxml = _decode(data[offset + 4 : _end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainSaveImageDefineXmlArgs.dxml", offset + 4, error
                 )
-            offset = _pad6
+            offset = _pad5
             _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w7 & xdr.PAD_MASKS[_len4 & 3]:
-                xdr.bad_padding("RemoteDomainSaveImageDefineXmlArgs.dxml", _end5)
+            if _w7 & xdr.PAD_MASKS[_pad5 - _end4]:
+                xdr.bad_padding("RemoteDomainSaveImageDefineXmlArgs.dxml", _end4)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainSaveImageDefineXmlArgs", offset, data)
@@ -7423,21 +7895,21 @@ class RemoteDomainCoreDumpArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteDomainCoreDumpArgs.to", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteDomainCoreDumpArgs.to", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainCoreDumpArgs.to", offset + 4, data)
             try:
-                obj.to = _decode(data[offset + 4 : _end2])
+                obj.to = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainCoreDumpArgs.to", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainCoreDumpArgs.to", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainCoreDumpArgs.to", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainCoreDumpArgs", offset, data)
@@ -7480,23 +7952,23 @@ class RemoteDomainCoreDumpWithFormatArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainCoreDumpWithFormatArgs.to", offset, _len1, 4194304
+                    "RemoteDomainCoreDumpWithFormatArgs.to", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainCoreDumpWithFormatArgs.to", offset + 4, data)
             try:
-                obj.to = _decode(data[offset + 4 : _end2])
+                obj.to = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainCoreDumpWithFormatArgs.to", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.dumpformat, obj.flags = _S_III.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainCoreDumpWithFormatArgs.to", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainCoreDumpWithFormatArgs.to", _end1)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteDomainCoreDumpWithFormatArgs", offset, data)
@@ -7561,22 +8033,22 @@ class RemoteDomainScreenshotRet(xdr.XdrStruct):
             obj.mime = None
             if xdr.unpack_flag(data, offset, "RemoteDomainScreenshotRet.mime"):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainScreenshotRet.mime", offset, _len1, 4194304
+                        "RemoteDomainScreenshotRet.mime", offset, _len3, 4194304
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated("RemoteDomainScreenshotRet.mime", offset + 4, data)
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("RemoteDomainScreenshotRet.mime", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("RemoteDomainScreenshotRet.mime", _end1)
                 try:
-                    obj.mime = _decode(data[offset + 4 : _end2])
+                    obj.mime = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainScreenshotRet.mime", offset + 4, error)
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
         except struct.error:
@@ -7633,20 +8105,20 @@ class RemoteDomainGetXmlDescRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteDomainGetXmlDescRet.xml", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteDomainGetXmlDescRet.xml", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainGetXmlDescRet.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainGetXmlDescRet.xml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainGetXmlDescRet.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainGetXmlDescRet", offset, data)
         return obj, offset
@@ -7698,26 +8170,26 @@ class RemoteDomainMigratePrepareArgs(xdr.XdrStruct):
             obj.uri_in = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigratePrepareArgs.uri_in"):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainMigratePrepareArgs.uri_in", offset, _len1, 4194304
+                        "RemoteDomainMigratePrepareArgs.uri_in", offset, _len3, 4194304
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated(
                         "RemoteDomainMigratePrepareArgs.uri_in", offset + 4, data
                     )
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("RemoteDomainMigratePrepareArgs.uri_in", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("RemoteDomainMigratePrepareArgs.uri_in", _end1)
                 try:
-                    obj.uri_in = _decode(data[offset + 4 : _end2])
+                    obj.uri_in = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepareArgs.uri_in", offset + 4, error
                     )
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             (obj.flags,) = _S_Q.unpack_from(data, offset)
@@ -7725,26 +8197,26 @@ class RemoteDomainMigratePrepareArgs(xdr.XdrStruct):
             obj.dname = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigratePrepareArgs.dname"):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainMigratePrepareArgs.dname", offset, _len4, 4194304
+                        "RemoteDomainMigratePrepareArgs.dname", offset, _len6, 4194304
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated(
                         "RemoteDomainMigratePrepareArgs.dname", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteDomainMigratePrepareArgs.dname", _end5)
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                    xdr.bad_padding("RemoteDomainMigratePrepareArgs.dname", _end4)
                 try:
-                    obj.dname = _decode(data[offset + 4 : _end5])
+                    obj.dname = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepareArgs.dname", offset + 4, error
                     )
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
             (obj.resource,) = _S_Q.unpack_from(data, offset)
@@ -7777,42 +8249,42 @@ class RemoteDomainMigratePrepareRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainMigratePrepareRet.cookie", offset, _len1, 4194304
+                    "RemoteDomainMigratePrepareRet.cookie", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainMigratePrepareRet.cookie", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainMigratePrepareRet.cookie", _end2)
-            obj.cookie = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainMigratePrepareRet.cookie", _end1)
+            obj.cookie = bytes(data[offset + 4 : _end1])
+            offset = _pad2
             obj.uri_out = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigratePrepareRet.uri_out"):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainMigratePrepareRet.uri_out", offset, _len4, 4194304
+                        "RemoteDomainMigratePrepareRet.uri_out", offset, _len6, 4194304
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated(
                         "RemoteDomainMigratePrepareRet.uri_out", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteDomainMigratePrepareRet.uri_out", _end5)
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                    xdr.bad_padding("RemoteDomainMigratePrepareRet.uri_out", _end4)
                 try:
-                    obj.uri_out = _decode(data[offset + 4 : _end5])
+                    obj.uri_out = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepareRet.uri_out", offset + 4, error
                     )
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
         except struct.error:
@@ -7872,60 +8344,60 @@ class RemoteDomainMigratePerformArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainMigratePerformArgs.cookie", offset, _len1, 4194304
+                    "RemoteDomainMigratePerformArgs.cookie", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainMigratePerformArgs.cookie", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainMigratePerformArgs.cookie", _end2)
-            obj.cookie = bytes(data[offset + 4 : _end2])
-            offset = _pad3
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 4194304:
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainMigratePerformArgs.cookie", _end1)
+            obj.cookie = bytes(data[offset + 4 : _end1])
+            offset = _pad2
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainMigratePerformArgs.uri", offset, _len4, 4194304
+                    "RemoteDomainMigratePerformArgs.uri", offset, _len6, 4194304
                 )
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated("RemoteDomainMigratePerformArgs.uri", offset + 4, data)
             try:
-                obj.uri = _decode(data[offset + 4 : _end5])
+                obj.uri = _decode(data[offset + 4 : _end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainMigratePerformArgs.uri", offset + 4, error)
-            offset = _pad6
+            offset = _pad5
             _w7, obj.flags = _S_IQ.unpack_from(data, offset - 4)
-            if _w7 & xdr.PAD_MASKS[_len4 & 3]:
-                xdr.bad_padding("RemoteDomainMigratePerformArgs.uri", _end5)
+            if _w7 & xdr.PAD_MASKS[_pad5 - _end4]:
+                xdr.bad_padding("RemoteDomainMigratePerformArgs.uri", _end4)
             offset += 8
             obj.dname = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigratePerformArgs.dname"):
                 offset += 4
-                (_len8,) = _S_I.unpack_from(data, offset)
-                if _len8 > 4194304:
+                (_len10,) = _S_I.unpack_from(data, offset)
+                if _len10 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainMigratePerformArgs.dname", offset, _len8, 4194304
+                        "RemoteDomainMigratePerformArgs.dname", offset, _len10, 4194304
                     )
-                _end9 = offset + 4 + _len8
-                _pad10 = _end9 + (-_len8 & 3)
-                if _pad10 > len(data):
+                _end8 = offset + 4 + _len10
+                _pad9 = _end8 + (-_len10 & 3)
+                if _pad9 > len(data):
                     xdr.truncated(
                         "RemoteDomainMigratePerformArgs.dname", offset + 4, data
                     )
-                if _pad10 != _end9 and data[_end9:_pad10] != xdr.ZEROS[_pad10 - _end9]:
-                    xdr.bad_padding("RemoteDomainMigratePerformArgs.dname", _end9)
+                if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
+                    xdr.bad_padding("RemoteDomainMigratePerformArgs.dname", _end8)
                 try:
-                    obj.dname = _decode(data[offset + 4 : _end9])
+                    obj.dname = _decode(data[offset + 4 : _end8])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePerformArgs.dname", offset + 4, error
                     )
-                offset = _pad10
+                offset = _pad9
             else:
                 offset += 4
             (obj.resource,) = _S_Q.unpack_from(data, offset)
@@ -7962,52 +8434,52 @@ class RemoteDomainMigrateFinishArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainMigrateFinishArgs.dname", offset, _len1, 4194304
+                    "RemoteDomainMigrateFinishArgs.dname", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainMigrateFinishArgs.dname", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainMigrateFinishArgs.dname", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainMigrateFinishArgs.dname", _end1)
             try:
-                obj.dname = _decode(data[offset + 4 : _end2])
+                obj.dname = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainMigrateFinishArgs.dname", offset + 4, error)
-            offset = _pad3
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 4194304:
+            offset = _pad2
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainMigrateFinishArgs.cookie", offset, _len4, 4194304
+                    "RemoteDomainMigrateFinishArgs.cookie", offset, _len6, 4194304
                 )
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated("RemoteDomainMigrateFinishArgs.cookie", offset + 4, data)
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("RemoteDomainMigrateFinishArgs.cookie", _end5)
-            obj.cookie = bytes(data[offset + 4 : _end5])
-            offset = _pad6
-            (_len7,) = _S_I.unpack_from(data, offset)
-            if _len7 > 4194304:
+            if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                xdr.bad_padding("RemoteDomainMigrateFinishArgs.cookie", _end4)
+            obj.cookie = bytes(data[offset + 4 : _end4])
+            offset = _pad5
+            (_len9,) = _S_I.unpack_from(data, offset)
+            if _len9 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainMigrateFinishArgs.uri", offset, _len7, 4194304
+                    "RemoteDomainMigrateFinishArgs.uri", offset, _len9, 4194304
                 )
-            _end8 = offset + 4 + _len7
-            _pad9 = _end8 + (-_len7 & 3)
-            if _pad9 > len(data):
+            _end7 = offset + 4 + _len9
+            _pad8 = _end7 + (-_len9 & 3)
+            if _pad8 > len(data):
                 xdr.truncated("RemoteDomainMigrateFinishArgs.uri", offset + 4, data)
             try:
-                obj.uri = _decode(data[offset + 4 : _end8])
+                obj.uri = _decode(data[offset + 4 : _end7])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainMigrateFinishArgs.uri", offset + 4, error)
-            offset = _pad9
+            offset = _pad8
             _w10, obj.flags = _S_IQ.unpack_from(data, offset - 4)
-            if _w10 & xdr.PAD_MASKS[_len7 & 3]:
-                xdr.bad_padding("RemoteDomainMigrateFinishArgs.uri", _end8)
+            if _w10 & xdr.PAD_MASKS[_pad8 - _end7]:
+                xdr.bad_padding("RemoteDomainMigrateFinishArgs.uri", _end7)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteDomainMigrateFinishArgs", offset, data)
@@ -8090,26 +8562,26 @@ class RemoteDomainMigratePrepare2Args(xdr.XdrStruct):
             obj.uri_in = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigratePrepare2Args.uri_in"):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainMigratePrepare2Args.uri_in", offset, _len1, 4194304
+                        "RemoteDomainMigratePrepare2Args.uri_in", offset, _len3, 4194304
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated(
                         "RemoteDomainMigratePrepare2Args.uri_in", offset + 4, data
                     )
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("RemoteDomainMigratePrepare2Args.uri_in", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("RemoteDomainMigratePrepare2Args.uri_in", _end1)
                 try:
-                    obj.uri_in = _decode(data[offset + 4 : _end2])
+                    obj.uri_in = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepare2Args.uri_in", offset + 4, error
                     )
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             (obj.flags,) = _S_Q.unpack_from(data, offset)
@@ -8117,50 +8589,50 @@ class RemoteDomainMigratePrepare2Args(xdr.XdrStruct):
             obj.dname = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigratePrepare2Args.dname"):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainMigratePrepare2Args.dname", offset, _len4, 4194304
+                        "RemoteDomainMigratePrepare2Args.dname", offset, _len6, 4194304
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated(
                         "RemoteDomainMigratePrepare2Args.dname", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteDomainMigratePrepare2Args.dname", _end5)
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                    xdr.bad_padding("RemoteDomainMigratePrepare2Args.dname", _end4)
                 try:
-                    obj.dname = _decode(data[offset + 4 : _end5])
+                    obj.dname = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepare2Args.dname", offset + 4, error
                     )
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
             (obj.resource,) = _S_Q.unpack_from(data, offset)
             offset += 8
-            (_len7,) = _S_I.unpack_from(data, offset)
-            if _len7 > 4194304:
+            (_len9,) = _S_I.unpack_from(data, offset)
+            if _len9 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainMigratePrepare2Args.dom_xml", offset, _len7, 4194304
+                    "RemoteDomainMigratePrepare2Args.dom_xml", offset, _len9, 4194304
                 )
-            _end8 = offset + 4 + _len7
-            _pad9 = _end8 + (-_len7 & 3)
-            if _pad9 > len(data):
+            _end7 = offset + 4 + _len9
+            _pad8 = _end7 + (-_len9 & 3)
+            if _pad8 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePrepare2Args.dom_xml", offset + 4, data
                 )
-            if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
-                xdr.bad_padding("RemoteDomainMigratePrepare2Args.dom_xml", _end8)
+            if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                xdr.bad_padding("RemoteDomainMigratePrepare2Args.dom_xml", _end7)
             try:
-                obj.dom_xml = _decode(data[offset + 4 : _end8])
+                obj.dom_xml = _decode(data[offset + 4 : _end7])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainMigratePrepare2Args.dom_xml", offset + 4, error
                 )
-            offset = _pad9
+            offset = _pad8
         except struct.error:
             xdr.truncated("RemoteDomainMigratePrepare2Args", offset, data)
         return obj, offset
@@ -8189,42 +8661,42 @@ class RemoteDomainMigratePrepare2Ret(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainMigratePrepare2Ret.cookie", offset, _len1, 4194304
+                    "RemoteDomainMigratePrepare2Ret.cookie", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainMigratePrepare2Ret.cookie", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainMigratePrepare2Ret.cookie", _end2)
-            obj.cookie = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainMigratePrepare2Ret.cookie", _end1)
+            obj.cookie = bytes(data[offset + 4 : _end1])
+            offset = _pad2
             obj.uri_out = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigratePrepare2Ret.uri_out"):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainMigratePrepare2Ret.uri_out", offset, _len4, 4194304
+                        "RemoteDomainMigratePrepare2Ret.uri_out", offset, _len6, 4194304
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated(
                         "RemoteDomainMigratePrepare2Ret.uri_out", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteDomainMigratePrepare2Ret.uri_out", _end5)
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                    xdr.bad_padding("RemoteDomainMigratePrepare2Ret.uri_out", _end4)
                 try:
-                    obj.uri_out = _decode(data[offset + 4 : _end5])
+                    obj.uri_out = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepare2Ret.uri_out", offset + 4, error
                     )
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
         except struct.error:
@@ -8262,52 +8734,52 @@ class RemoteDomainMigrateFinish2Args(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainMigrateFinish2Args.dname", offset, _len1, 4194304
+                    "RemoteDomainMigrateFinish2Args.dname", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainMigrateFinish2Args.dname", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainMigrateFinish2Args.dname", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainMigrateFinish2Args.dname", _end1)
             try:
-                obj.dname = _decode(data[offset + 4 : _end2])
+                obj.dname = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainMigrateFinish2Args.dname", offset + 4, error)
-            offset = _pad3
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 4194304:
+            offset = _pad2
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainMigrateFinish2Args.cookie", offset, _len4, 4194304
+                    "RemoteDomainMigrateFinish2Args.cookie", offset, _len6, 4194304
                 )
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated("RemoteDomainMigrateFinish2Args.cookie", offset + 4, data)
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("RemoteDomainMigrateFinish2Args.cookie", _end5)
-            obj.cookie = bytes(data[offset + 4 : _end5])
-            offset = _pad6
-            (_len7,) = _S_I.unpack_from(data, offset)
-            if _len7 > 4194304:
+            if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                xdr.bad_padding("RemoteDomainMigrateFinish2Args.cookie", _end4)
+            obj.cookie = bytes(data[offset + 4 : _end4])
+            offset = _pad5
+            (_len9,) = _S_I.unpack_from(data, offset)
+            if _len9 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainMigrateFinish2Args.uri", offset, _len7, 4194304
+                    "RemoteDomainMigrateFinish2Args.uri", offset, _len9, 4194304
                 )
-            _end8 = offset + 4 + _len7
-            _pad9 = _end8 + (-_len7 & 3)
-            if _pad9 > len(data):
+            _end7 = offset + 4 + _len9
+            _pad8 = _end7 + (-_len9 & 3)
+            if _pad8 > len(data):
                 xdr.truncated("RemoteDomainMigrateFinish2Args.uri", offset + 4, data)
             try:
-                obj.uri = _decode(data[offset + 4 : _end8])
+                obj.uri = _decode(data[offset + 4 : _end7])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainMigrateFinish2Args.uri", offset + 4, error)
-            offset = _pad9
+            offset = _pad8
             _w10, obj.flags, obj.retcode = _S_IQi.unpack_from(data, offset - 4)
-            if _w10 & xdr.PAD_MASKS[_len7 & 3]:
-                xdr.bad_padding("RemoteDomainMigrateFinish2Args.uri", _end8)
+            if _w10 & xdr.PAD_MASKS[_pad8 - _end7]:
+                xdr.bad_padding("RemoteDomainMigrateFinish2Args.uri", _end7)
             offset += 12
         except struct.error:
             xdr.truncated("RemoteDomainMigrateFinish2Args", offset, data)
@@ -8400,29 +8872,29 @@ class RemoteConnectListDefinedDomainsRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I_unpack(data, offset)
-                if _len5 > 4194304:
+                (_len7,) = _S_I_unpack(data, offset)
+                if _len7 > 4194304:
                     xdr.too_long(
                         "RemoteConnectListDefinedDomainsRet.names[]",
                         offset,
-                        _len5,
+                        _len7,
                         4194304,
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > size:
+                _end5 = offset + 4 + _len7
+                _pad6 = _end5 + (-_len7 & 3)
+                if _pad6 > size:
                     xdr.truncated(
                         "RemoteConnectListDefinedDomainsRet.names[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteConnectListDefinedDomainsRet.names[]", _end6)
+                if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
+                    xdr.bad_padding("RemoteConnectListDefinedDomainsRet.names[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end6])
+                    _e2 = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListDefinedDomainsRet.names[]", offset + 4, error
                     )
-                offset = _pad7
+                offset = _pad6
                 _append4(_e2)
             obj.names = _items3
         except struct.error:
@@ -8614,20 +9086,20 @@ class RemoteDomainDefineXmlArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteDomainDefineXmlArgs.xml", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteDomainDefineXmlArgs.xml", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainDefineXmlArgs.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainDefineXmlArgs.xml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainDefineXmlArgs.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainDefineXmlArgs.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainDefineXmlArgs", offset, data)
         return obj, offset
@@ -8680,23 +9152,23 @@ class RemoteDomainDefineXmlFlagsArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainDefineXmlFlagsArgs.xml", offset, _len1, 4194304
+                    "RemoteDomainDefineXmlFlagsArgs.xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainDefineXmlFlagsArgs.xml", offset + 4, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainDefineXmlFlagsArgs.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainDefineXmlFlagsArgs.xml", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainDefineXmlFlagsArgs.xml", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainDefineXmlFlagsArgs", offset, data)
@@ -9083,17 +9555,17 @@ class RemoteDomainPinVcpuArgs(xdr.XdrStruct):
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (obj.vcpu,) = _S_I.unpack_from(data, offset)
             offset += 4
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 2048:
-                xdr.too_long("RemoteDomainPinVcpuArgs.cpumap", offset, _len1, 2048)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 2048:
+                xdr.too_long("RemoteDomainPinVcpuArgs.cpumap", offset, _len3, 2048)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainPinVcpuArgs.cpumap", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainPinVcpuArgs.cpumap", _end2)
-            obj.cpumap = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainPinVcpuArgs.cpumap", _end1)
+            obj.cpumap = bytes(data[offset + 4 : _end1])
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainPinVcpuArgs", offset, data)
         return obj, offset
@@ -9139,18 +9611,18 @@ class RemoteDomainPinVcpuFlagsArgs(xdr.XdrStruct):
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (obj.vcpu,) = _S_I.unpack_from(data, offset)
             offset += 4
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 2048:
-                xdr.too_long("RemoteDomainPinVcpuFlagsArgs.cpumap", offset, _len1, 2048)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 2048:
+                xdr.too_long("RemoteDomainPinVcpuFlagsArgs.cpumap", offset, _len3, 2048)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainPinVcpuFlagsArgs.cpumap", offset + 4, data)
-            obj.cpumap = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            obj.cpumap = bytes(data[offset + 4 : _end1])
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainPinVcpuFlagsArgs.cpumap", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainPinVcpuFlagsArgs.cpumap", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainPinVcpuFlagsArgs", offset, data)
@@ -9220,20 +9692,20 @@ class RemoteDomainGetVcpuPinInfoRet(xdr.XdrStruct):
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 8388608:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 8388608:
                 xdr.too_long(
-                    "RemoteDomainGetVcpuPinInfoRet.cpumaps", offset, _len1, 8388608
+                    "RemoteDomainGetVcpuPinInfoRet.cpumaps", offset, _len3, 8388608
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainGetVcpuPinInfoRet.cpumaps", offset + 4, data)
-            obj.cpumaps = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            obj.cpumaps = bytes(data[offset + 4 : _end1])
+            offset = _pad2
             _w4, obj.num = _S_Ii.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainGetVcpuPinInfoRet.cpumaps", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainGetVcpuPinInfoRet.cpumaps", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainGetVcpuPinInfoRet", offset, data)
@@ -9271,18 +9743,18 @@ class RemoteDomainPinEmulatorArgs(xdr.XdrStruct):
         try:
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 2048:
-                xdr.too_long("RemoteDomainPinEmulatorArgs.cpumap", offset, _len1, 2048)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 2048:
+                xdr.too_long("RemoteDomainPinEmulatorArgs.cpumap", offset, _len3, 2048)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainPinEmulatorArgs.cpumap", offset + 4, data)
-            obj.cpumap = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            obj.cpumap = bytes(data[offset + 4 : _end1])
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainPinEmulatorArgs.cpumap", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainPinEmulatorArgs.cpumap", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainPinEmulatorArgs", offset, data)
@@ -9351,22 +9823,22 @@ class RemoteDomainGetEmulatorPinInfoRet(xdr.XdrStruct):
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 8388608:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 8388608:
                 xdr.too_long(
-                    "RemoteDomainGetEmulatorPinInfoRet.cpumaps", offset, _len1, 8388608
+                    "RemoteDomainGetEmulatorPinInfoRet.cpumaps", offset, _len3, 8388608
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainGetEmulatorPinInfoRet.cpumaps", offset + 4, data
                 )
-            obj.cpumaps = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            obj.cpumaps = bytes(data[offset + 4 : _end1])
+            offset = _pad2
             _w4, obj.ret = _S_Ii.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainGetEmulatorPinInfoRet.cpumaps", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainGetEmulatorPinInfoRet.cpumaps", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainGetEmulatorPinInfoRet", offset, data)
@@ -9449,17 +9921,17 @@ class RemoteDomainGetVcpusRet(xdr.XdrStruct):
                 offset += 20
                 _append4(_e2)
             obj.info = _items3
-            (_len6,) = _S_I.unpack_from(data, offset)
-            if _len6 > 8388608:
-                xdr.too_long("RemoteDomainGetVcpusRet.cpumaps", offset, _len6, 8388608)
-            _end7 = offset + 4 + _len6
-            _pad8 = _end7 + (-_len6 & 3)
-            if _pad8 > len(data):
+            (_len8,) = _S_I.unpack_from(data, offset)
+            if _len8 > 8388608:
+                xdr.too_long("RemoteDomainGetVcpusRet.cpumaps", offset, _len8, 8388608)
+            _end6 = offset + 4 + _len8
+            _pad7 = _end6 + (-_len8 & 3)
+            if _pad7 > len(data):
                 xdr.truncated("RemoteDomainGetVcpusRet.cpumaps", offset + 4, data)
-            if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                xdr.bad_padding("RemoteDomainGetVcpusRet.cpumaps", _end7)
-            obj.cpumaps = bytes(data[offset + 4 : _end7])
-            offset = _pad8
+            if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                xdr.bad_padding("RemoteDomainGetVcpusRet.cpumaps", _end6)
+            obj.cpumaps = bytes(data[offset + 4 : _end6])
+            offset = _pad7
         except struct.error:
             xdr.truncated("RemoteDomainGetVcpusRet", offset, data)
         return obj, offset
@@ -9541,17 +10013,17 @@ class RemoteDomainIothreadInfo(xdr.XdrStruct):
             obj = cls.__new__(cls)
             (obj.iothread_id,) = _S_I.unpack_from(data, offset)
             offset += 4
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 2048:
-                xdr.too_long("RemoteDomainIothreadInfo.cpumap", offset, _len1, 2048)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 2048:
+                xdr.too_long("RemoteDomainIothreadInfo.cpumap", offset, _len3, 2048)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainIothreadInfo.cpumap", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainIothreadInfo.cpumap", _end2)
-            obj.cpumap = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainIothreadInfo.cpumap", _end1)
+            obj.cpumap = bytes(data[offset + 4 : _end1])
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainIothreadInfo", offset, data)
         return obj, offset
@@ -9638,17 +10110,17 @@ class RemoteDomainGetIothreadInfoRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteDomainIothreadInfo)
                 (_e2.iothread_id,) = _S_I_unpack(data, offset)
                 offset += 4
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 2048:
-                    xdr.too_long("RemoteDomainIothreadInfo.cpumap", offset, _len6, 2048)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                (_len8,) = _S_I_unpack(data, offset)
+                if _len8 > 2048:
+                    xdr.too_long("RemoteDomainIothreadInfo.cpumap", offset, _len8, 2048)
+                _end6 = offset + 4 + _len8
+                _pad7 = _end6 + (-_len8 & 3)
+                if _pad7 > size:
                     xdr.truncated("RemoteDomainIothreadInfo.cpumap", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != zeros[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteDomainIothreadInfo.cpumap", _end7)
-                _e2.cpumap = bytes(data[offset + 4 : _end7])
-                offset = _pad8
+                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
+                    xdr.bad_padding("RemoteDomainIothreadInfo.cpumap", _end6)
+                _e2.cpumap = bytes(data[offset + 4 : _end6])
+                offset = _pad7
                 _append4(_e2)
             obj.info = _items3
             (obj.ret,) = _S_I.unpack_from(data, offset)
@@ -9701,18 +10173,18 @@ class RemoteDomainPinIothreadArgs(xdr.XdrStruct):
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (obj.iothreads_id,) = _S_I.unpack_from(data, offset)
             offset += 4
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 2048:
-                xdr.too_long("RemoteDomainPinIothreadArgs.cpumap", offset, _len1, 2048)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 2048:
+                xdr.too_long("RemoteDomainPinIothreadArgs.cpumap", offset, _len3, 2048)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainPinIothreadArgs.cpumap", offset + 4, data)
-            obj.cpumap = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            obj.cpumap = bytes(data[offset + 4 : _end1])
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainPinIothreadArgs.cpumap", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainPinIothreadArgs.cpumap", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainPinIothreadArgs", offset, data)
@@ -9861,12 +10333,20 @@ class RemoteDomainSetIothreadParamsArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -9877,79 +10357,98 @@ class RemoteDomainSetIothreadParamsArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -10171,20 +10670,20 @@ class RemoteDomainAttachDeviceArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteDomainAttachDeviceArgs.xml", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteDomainAttachDeviceArgs.xml", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainAttachDeviceArgs.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainAttachDeviceArgs.xml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainAttachDeviceArgs.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainAttachDeviceArgs.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainAttachDeviceArgs", offset, data)
         return obj, offset
@@ -10221,23 +10720,23 @@ class RemoteDomainAttachDeviceFlagsArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainAttachDeviceFlagsArgs.xml", offset, _len1, 4194304
+                    "RemoteDomainAttachDeviceFlagsArgs.xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainAttachDeviceFlagsArgs.xml", offset + 4, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainAttachDeviceFlagsArgs.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainAttachDeviceFlagsArgs.xml", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainAttachDeviceFlagsArgs.xml", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainAttachDeviceFlagsArgs", offset, data)
@@ -10268,20 +10767,20 @@ class RemoteDomainDetachDeviceArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteDomainDetachDeviceArgs.xml", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteDomainDetachDeviceArgs.xml", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainDetachDeviceArgs.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainDetachDeviceArgs.xml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainDetachDeviceArgs.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainDetachDeviceArgs.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainDetachDeviceArgs", offset, data)
         return obj, offset
@@ -10318,23 +10817,23 @@ class RemoteDomainDetachDeviceFlagsArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainDetachDeviceFlagsArgs.xml", offset, _len1, 4194304
+                    "RemoteDomainDetachDeviceFlagsArgs.xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainDetachDeviceFlagsArgs.xml", offset + 4, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainDetachDeviceFlagsArgs.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainDetachDeviceFlagsArgs.xml", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainDetachDeviceFlagsArgs.xml", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainDetachDeviceFlagsArgs", offset, data)
@@ -10372,23 +10871,23 @@ class RemoteDomainUpdateDeviceFlagsArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainUpdateDeviceFlagsArgs.xml", offset, _len1, 4194304
+                    "RemoteDomainUpdateDeviceFlagsArgs.xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainUpdateDeviceFlagsArgs.xml", offset + 4, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainUpdateDeviceFlagsArgs.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainUpdateDeviceFlagsArgs.xml", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainUpdateDeviceFlagsArgs.xml", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainUpdateDeviceFlagsArgs", offset, data)
@@ -10428,27 +10927,27 @@ class RemoteDomainDetachDeviceAliasArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainDetachDeviceAliasArgs.alias", offset, _len1, 4194304
+                    "RemoteDomainDetachDeviceAliasArgs.alias", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainDetachDeviceAliasArgs.alias", offset + 4, data
                 )
             try:
-                obj.alias = _decode(data[offset + 4 : _end2])
+                obj.alias = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainDetachDeviceAliasArgs.alias", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainDetachDeviceAliasArgs.alias", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainDetachDeviceAliasArgs.alias", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainDetachDeviceAliasArgs", offset, data)
@@ -10609,68 +11108,68 @@ class RemoteDomainSetMetadataArgs(xdr.XdrStruct):
             obj.metadata = None
             if xdr.unpack_flag(data, offset, "RemoteDomainSetMetadataArgs.metadata"):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainSetMetadataArgs.metadata", offset, _len1, 4194304
+                        "RemoteDomainSetMetadataArgs.metadata", offset, _len3, 4194304
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated(
                         "RemoteDomainSetMetadataArgs.metadata", offset + 4, data
                     )
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("RemoteDomainSetMetadataArgs.metadata", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("RemoteDomainSetMetadataArgs.metadata", _end1)
                 try:
-                    obj.metadata = _decode(data[offset + 4 : _end2])
+                    obj.metadata = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainSetMetadataArgs.metadata", offset + 4, error
                     )
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             obj.key = None
             if xdr.unpack_flag(data, offset, "RemoteDomainSetMetadataArgs.key"):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainSetMetadataArgs.key", offset, _len4, 4194304
+                        "RemoteDomainSetMetadataArgs.key", offset, _len6, 4194304
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated("RemoteDomainSetMetadataArgs.key", offset + 4, data)
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteDomainSetMetadataArgs.key", _end5)
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                    xdr.bad_padding("RemoteDomainSetMetadataArgs.key", _end4)
                 try:
-                    obj.key = _decode(data[offset + 4 : _end5])
+                    obj.key = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainSetMetadataArgs.key", offset + 4, error)
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
             obj.uri = None
             if xdr.unpack_flag(data, offset, "RemoteDomainSetMetadataArgs.uri"):
                 offset += 4
-                (_len7,) = _S_I.unpack_from(data, offset)
-                if _len7 > 4194304:
+                (_len9,) = _S_I.unpack_from(data, offset)
+                if _len9 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainSetMetadataArgs.uri", offset, _len7, 4194304
+                        "RemoteDomainSetMetadataArgs.uri", offset, _len9, 4194304
                     )
-                _end8 = offset + 4 + _len7
-                _pad9 = _end8 + (-_len7 & 3)
-                if _pad9 > len(data):
+                _end7 = offset + 4 + _len9
+                _pad8 = _end7 + (-_len9 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteDomainSetMetadataArgs.uri", offset + 4, data)
-                if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
-                    xdr.bad_padding("RemoteDomainSetMetadataArgs.uri", _end8)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteDomainSetMetadataArgs.uri", _end7)
                 try:
-                    obj.uri = _decode(data[offset + 4 : _end8])
+                    obj.uri = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainSetMetadataArgs.uri", offset + 4, error)
-                offset = _pad9
+                offset = _pad8
             else:
                 offset += 4
             (obj.flags,) = _S_I.unpack_from(data, offset)
@@ -10728,22 +11227,22 @@ class RemoteDomainGetMetadataArgs(xdr.XdrStruct):
             obj.uri = None
             if xdr.unpack_flag(data, offset, "RemoteDomainGetMetadataArgs.uri"):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainGetMetadataArgs.uri", offset, _len1, 4194304
+                        "RemoteDomainGetMetadataArgs.uri", offset, _len3, 4194304
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated("RemoteDomainGetMetadataArgs.uri", offset + 4, data)
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("RemoteDomainGetMetadataArgs.uri", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("RemoteDomainGetMetadataArgs.uri", _end1)
                 try:
-                    obj.uri = _decode(data[offset + 4 : _end2])
+                    obj.uri = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainGetMetadataArgs.uri", offset + 4, error)
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             (obj.flags,) = _S_I.unpack_from(data, offset)
@@ -10769,22 +11268,22 @@ class RemoteDomainGetMetadataRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainGetMetadataRet.metadata", offset, _len1, 4194304
+                    "RemoteDomainGetMetadataRet.metadata", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainGetMetadataRet.metadata", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainGetMetadataRet.metadata", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainGetMetadataRet.metadata", _end1)
             try:
-                obj.metadata = _decode(data[offset + 4 : _end2])
+                obj.metadata = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainGetMetadataRet.metadata", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainGetMetadataRet", offset, data)
         return obj, offset
@@ -10821,23 +11320,23 @@ class RemoteDomainBlockJobAbortArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainBlockJobAbortArgs.path", offset, _len1, 4194304
+                    "RemoteDomainBlockJobAbortArgs.path", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainBlockJobAbortArgs.path", offset + 4, data)
             try:
-                obj.path = _decode(data[offset + 4 : _end2])
+                obj.path = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockJobAbortArgs.path", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainBlockJobAbortArgs.path", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainBlockJobAbortArgs.path", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainBlockJobAbortArgs", offset, data)
@@ -10875,23 +11374,23 @@ class RemoteDomainGetBlockJobInfoArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainGetBlockJobInfoArgs.path", offset, _len1, 4194304
+                    "RemoteDomainGetBlockJobInfoArgs.path", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainGetBlockJobInfoArgs.path", offset + 4, data)
             try:
-                obj.path = _decode(data[offset + 4 : _end2])
+                obj.path = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainGetBlockJobInfoArgs.path", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainGetBlockJobInfoArgs.path", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainGetBlockJobInfoArgs.path", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainGetBlockJobInfoArgs", offset, data)
@@ -10973,23 +11472,23 @@ class RemoteDomainBlockJobSetSpeedArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainBlockJobSetSpeedArgs.path", offset, _len1, 4194304
+                    "RemoteDomainBlockJobSetSpeedArgs.path", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainBlockJobSetSpeedArgs.path", offset + 4, data)
             try:
-                obj.path = _decode(data[offset + 4 : _end2])
+                obj.path = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockJobSetSpeedArgs.path", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.bandwidth, obj.flags = _S_IQI.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainBlockJobSetSpeedArgs.path", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainBlockJobSetSpeedArgs.path", _end1)
             offset += 12
         except struct.error:
             xdr.truncated("RemoteDomainBlockJobSetSpeedArgs", offset, data)
@@ -11028,21 +11527,21 @@ class RemoteDomainBlockPullArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteDomainBlockPullArgs.path", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteDomainBlockPullArgs.path", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainBlockPullArgs.path", offset + 4, data)
             try:
-                obj.path = _decode(data[offset + 4 : _end2])
+                obj.path = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockPullArgs.path", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.bandwidth, obj.flags = _S_IQI.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainBlockPullArgs.path", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainBlockPullArgs.path", _end1)
             offset += 12
         except struct.error:
             xdr.truncated("RemoteDomainBlockPullArgs", offset, data)
@@ -11088,39 +11587,39 @@ class RemoteDomainBlockRebaseArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteDomainBlockRebaseArgs.path", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteDomainBlockRebaseArgs.path", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainBlockRebaseArgs.path", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainBlockRebaseArgs.path", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainBlockRebaseArgs.path", _end1)
             try:
-                obj.path = _decode(data[offset + 4 : _end2])
+                obj.path = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockRebaseArgs.path", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             obj.base = None
             if xdr.unpack_flag(data, offset, "RemoteDomainBlockRebaseArgs.base"):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainBlockRebaseArgs.base", offset, _len4, 4194304
+                        "RemoteDomainBlockRebaseArgs.base", offset, _len6, 4194304
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated("RemoteDomainBlockRebaseArgs.base", offset + 4, data)
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteDomainBlockRebaseArgs.base", _end5)
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                    xdr.bad_padding("RemoteDomainBlockRebaseArgs.base", _end4)
                 try:
-                    obj.base = _decode(data[offset + 4 : _end5])
+                    obj.base = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainBlockRebaseArgs.base", offset + 4, error)
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
             obj.bandwidth, obj.flags = _S_QI.unpack_from(data, offset)
@@ -11177,36 +11676,36 @@ class RemoteDomainBlockCopyArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteDomainBlockCopyArgs.path", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteDomainBlockCopyArgs.path", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainBlockCopyArgs.path", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainBlockCopyArgs.path", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainBlockCopyArgs.path", _end1)
             try:
-                obj.path = _decode(data[offset + 4 : _end2])
+                obj.path = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockCopyArgs.path", offset + 4, error)
-            offset = _pad3
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 4194304:
+            offset = _pad2
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainBlockCopyArgs.destxml", offset, _len4, 4194304
+                    "RemoteDomainBlockCopyArgs.destxml", offset, _len6, 4194304
                 )
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated("RemoteDomainBlockCopyArgs.destxml", offset + 4, data)
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("RemoteDomainBlockCopyArgs.destxml", _end5)
+            if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                xdr.bad_padding("RemoteDomainBlockCopyArgs.destxml", _end4)
             try:
-                obj.destxml = _decode(data[offset + 4 : _end5])
+                obj.destxml = _decode(data[offset + 4 : _end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockCopyArgs.destxml", offset + 4, error)
-            offset = _pad6
+            offset = _pad5
             _n7 = xdr.unpack_count(
                 data, offset, 16, 12, "RemoteDomainBlockCopyArgs.params"
             )
@@ -11214,12 +11713,20 @@ class RemoteDomainBlockCopyArgs(xdr.XdrStruct):
             _items9: list[RemoteTypedParam] = []
             _append10 = _items9.append
             _new11 = RemoteTypedParam.__new__
+            _last13 = _n7 - 1
+            if _n7:
+                (_len14,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -11230,79 +11737,98 @@ class RemoteDomainBlockCopyArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n7):
+            for _i12 in range(_n7):
                 _e8 = _new11(RemoteTypedParam)
-                (_len12,) = _S_I_unpack(data, offset)
-                if _len12 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len12, 4194304)
-                _end13 = offset + 4 + _len12
-                _pad14 = _end13 + (-_len12 & 3)
-                if _pad14 > size:
+                if _len14 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len14, 4194304)
+                _end15 = offset + 4 + _len14
+                _pad16 = _end15 + (-_len14 & 3)
+                if _pad16 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e8.field = _decode(data[offset + 4 : _end13])
+                    _e8.field = _decode(data[offset + 4 : _end15])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad14
-                _w16, _d15 = _S_Ii_unpack(data, offset - 4)
-                if _w16 & pad_masks[_len12 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end13)
+                offset = _pad16
+                _w18, _d17 = _S_Ii_unpack(data, offset - 4)
+                if _w18 & pad_masks[_pad16 - _end15]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end15)
                 offset += 4
-                if _d15 == 1:
-                    _a17 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a17.i,) = _S_i_unpack(data, offset)
+                if _d17 == 1:
+                    _a19 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i12 != _last13:
+                        _a19.i, _len14 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a19.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e8.value = _a17
-                elif _d15 == 2:
-                    _a18 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a18.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e8.value = _a18
-                elif _d15 == 3:
-                    _a19 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a19.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e8.value = _a19
-                elif _d15 == 4:
-                    _a20 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a20.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d17 == 2:
+                    _a20 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i12 != _last13:
+                        _a20.ui, _len14 = _S_II_unpack(data, offset)
+                    else:
+                        (_a20.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e8.value = _a20
-                elif _d15 == 5:
-                    _a21 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a21.d,) = _S_d_unpack(data, offset)
+                elif _d17 == 3:
+                    _a21 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i12 != _last13:
+                        _a21.l, _len14 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a21.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e8.value = _a21
-                elif _d15 == 6:
-                    _a22 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a22.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d17 == 4:
+                    _a22 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i12 != _last13:
+                        _a22.ul, _len14 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a22.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e8.value = _a22
-                elif _d15 == 7:
-                    _a23 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len24,) = _S_I_unpack(data, offset)
-                    if _len24 > 4194304:
+                elif _d17 == 5:
+                    _a23 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i12 != _last13:
+                        _a23.d, _len14 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a23.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e8.value = _a23
+                elif _d17 == 6:
+                    _a24 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i12 != _last13:
+                        _a24.b, _len14 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a24.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e8.value = _a24
+                elif _d17 == 7:
+                    _a25 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len28,) = _S_I_unpack(data, offset)
+                    if _len28 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len24, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len28, 4194304
                         )
-                    _end25 = offset + 4 + _len24
-                    _pad26 = _end25 + (-_len24 & 3)
-                    if _pad26 > size:
+                    _end26 = offset + 4 + _len28
+                    _pad27 = _end26 + (-_len28 & 3)
+                    if _pad27 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad26 != _end25
-                        and data[_end25:_pad26] != zeros[_pad26 - _end25]
+                        _pad27 != _end26
+                        and data[_end26:_pad27] != zeros[_pad27 - _end26]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end25)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end26)
                     try:
-                        _a23.s = _decode(data[offset + 4 : _end25])
+                        _a25.s = _decode(data[offset + 4 : _end26])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad26
-                    _e8.value = _a23
+                    offset = _pad27
+                    if _i12 != _last13:
+                        (_len14,) = _S_I_unpack(data, offset)
+                    _e8.value = _a25
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d15
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d17
                     )
                 _append10(_e8)
             obj.params = _items9
@@ -11359,60 +11885,60 @@ class RemoteDomainBlockCommitArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteDomainBlockCommitArgs.disk", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteDomainBlockCommitArgs.disk", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainBlockCommitArgs.disk", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainBlockCommitArgs.disk", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainBlockCommitArgs.disk", _end1)
             try:
-                obj.disk = _decode(data[offset + 4 : _end2])
+                obj.disk = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBlockCommitArgs.disk", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             obj.base = None
             if xdr.unpack_flag(data, offset, "RemoteDomainBlockCommitArgs.base"):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainBlockCommitArgs.base", offset, _len4, 4194304
+                        "RemoteDomainBlockCommitArgs.base", offset, _len6, 4194304
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated("RemoteDomainBlockCommitArgs.base", offset + 4, data)
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteDomainBlockCommitArgs.base", _end5)
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                    xdr.bad_padding("RemoteDomainBlockCommitArgs.base", _end4)
                 try:
-                    obj.base = _decode(data[offset + 4 : _end5])
+                    obj.base = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainBlockCommitArgs.base", offset + 4, error)
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
             obj.top = None
             if xdr.unpack_flag(data, offset, "RemoteDomainBlockCommitArgs.top"):
                 offset += 4
-                (_len7,) = _S_I.unpack_from(data, offset)
-                if _len7 > 4194304:
+                (_len9,) = _S_I.unpack_from(data, offset)
+                if _len9 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainBlockCommitArgs.top", offset, _len7, 4194304
+                        "RemoteDomainBlockCommitArgs.top", offset, _len9, 4194304
                     )
-                _end8 = offset + 4 + _len7
-                _pad9 = _end8 + (-_len7 & 3)
-                if _pad9 > len(data):
+                _end7 = offset + 4 + _len9
+                _pad8 = _end7 + (-_len9 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("RemoteDomainBlockCommitArgs.top", offset + 4, data)
-                if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
-                    xdr.bad_padding("RemoteDomainBlockCommitArgs.top", _end8)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteDomainBlockCommitArgs.top", _end7)
                 try:
-                    obj.top = _decode(data[offset + 4 : _end8])
+                    obj.top = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainBlockCommitArgs.top", offset + 4, error)
-                offset = _pad9
+                offset = _pad8
             else:
                 offset += 4
             obj.bandwidth, obj.flags = _S_QI.unpack_from(data, offset)
@@ -11467,22 +11993,22 @@ class RemoteDomainSetBlockIoTuneArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainSetBlockIoTuneArgs.disk", offset, _len1, 4194304
+                    "RemoteDomainSetBlockIoTuneArgs.disk", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainSetBlockIoTuneArgs.disk", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainSetBlockIoTuneArgs.disk", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainSetBlockIoTuneArgs.disk", _end1)
             try:
-                obj.disk = _decode(data[offset + 4 : _end2])
+                obj.disk = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainSetBlockIoTuneArgs.disk", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _n4 = xdr.unpack_count(
                 data, offset, 32, 12, "RemoteDomainSetBlockIoTuneArgs.params"
             )
@@ -11490,12 +12016,20 @@ class RemoteDomainSetBlockIoTuneArgs(xdr.XdrStruct):
             _items6: list[RemoteTypedParam] = []
             _append7 = _items6.append
             _new8 = RemoteTypedParam.__new__
+            _last10 = _n4 - 1
+            if _n4:
+                (_len11,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -11506,79 +12040,98 @@ class RemoteDomainSetBlockIoTuneArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n4):
+            for _i9 in range(_n4):
                 _e5 = _new8(RemoteTypedParam)
-                (_len9,) = _S_I_unpack(data, offset)
-                if _len9 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len9, 4194304)
-                _end10 = offset + 4 + _len9
-                _pad11 = _end10 + (-_len9 & 3)
-                if _pad11 > size:
+                if _len11 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len11, 4194304)
+                _end12 = offset + 4 + _len11
+                _pad13 = _end12 + (-_len11 & 3)
+                if _pad13 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e5.field = _decode(data[offset + 4 : _end10])
+                    _e5.field = _decode(data[offset + 4 : _end12])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad11
-                _w13, _d12 = _S_Ii_unpack(data, offset - 4)
-                if _w13 & pad_masks[_len9 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end10)
+                offset = _pad13
+                _w15, _d14 = _S_Ii_unpack(data, offset - 4)
+                if _w15 & pad_masks[_pad13 - _end12]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end12)
                 offset += 4
-                if _d12 == 1:
-                    _a14 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a14.i,) = _S_i_unpack(data, offset)
+                if _d14 == 1:
+                    _a16 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i9 != _last10:
+                        _a16.i, _len11 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a16.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e5.value = _a14
-                elif _d12 == 2:
-                    _a15 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a15.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e5.value = _a15
-                elif _d12 == 3:
-                    _a16 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a16.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e5.value = _a16
-                elif _d12 == 4:
-                    _a17 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a17.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d14 == 2:
+                    _a17 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i9 != _last10:
+                        _a17.ui, _len11 = _S_II_unpack(data, offset)
+                    else:
+                        (_a17.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e5.value = _a17
-                elif _d12 == 5:
-                    _a18 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a18.d,) = _S_d_unpack(data, offset)
+                elif _d14 == 3:
+                    _a18 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i9 != _last10:
+                        _a18.l, _len11 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a18.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e5.value = _a18
-                elif _d12 == 6:
-                    _a19 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a19.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d14 == 4:
+                    _a19 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i9 != _last10:
+                        _a19.ul, _len11 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a19.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e5.value = _a19
-                elif _d12 == 7:
-                    _a20 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len21,) = _S_I_unpack(data, offset)
-                    if _len21 > 4194304:
+                elif _d14 == 5:
+                    _a20 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i9 != _last10:
+                        _a20.d, _len11 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a20.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e5.value = _a20
+                elif _d14 == 6:
+                    _a21 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i9 != _last10:
+                        _a21.b, _len11 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a21.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e5.value = _a21
+                elif _d14 == 7:
+                    _a22 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len25,) = _S_I_unpack(data, offset)
+                    if _len25 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len21, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len25, 4194304
                         )
-                    _end22 = offset + 4 + _len21
-                    _pad23 = _end22 + (-_len21 & 3)
-                    if _pad23 > size:
+                    _end23 = offset + 4 + _len25
+                    _pad24 = _end23 + (-_len25 & 3)
+                    if _pad24 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad23 != _end22
-                        and data[_end22:_pad23] != zeros[_pad23 - _end22]
+                        _pad24 != _end23
+                        and data[_end23:_pad24] != zeros[_pad24 - _end23]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end22)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end23)
                     try:
-                        _a20.s = _decode(data[offset + 4 : _end22])
+                        _a22.s = _decode(data[offset + 4 : _end23])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad23
-                    _e5.value = _a20
+                    offset = _pad24
+                    if _i9 != _last10:
+                        (_len11,) = _S_I_unpack(data, offset)
+                    _e5.value = _a22
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d12
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d14
                     )
                 _append7(_e5)
             obj.params = _items6
@@ -11629,26 +12182,26 @@ class RemoteDomainGetBlockIoTuneArgs(xdr.XdrStruct):
             obj.disk = None
             if xdr.unpack_flag(data, offset, "RemoteDomainGetBlockIoTuneArgs.disk"):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainGetBlockIoTuneArgs.disk", offset, _len1, 4194304
+                        "RemoteDomainGetBlockIoTuneArgs.disk", offset, _len3, 4194304
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated(
                         "RemoteDomainGetBlockIoTuneArgs.disk", offset + 4, data
                     )
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("RemoteDomainGetBlockIoTuneArgs.disk", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("RemoteDomainGetBlockIoTuneArgs.disk", _end1)
                 try:
-                    obj.disk = _decode(data[offset + 4 : _end2])
+                    obj.disk = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainGetBlockIoTuneArgs.disk", offset + 4, error
                     )
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             obj.nparams, obj.flags = _S_iI.unpack_from(data, offset)
@@ -11698,12 +12251,20 @@ class RemoteDomainGetBlockIoTuneRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -11714,79 +12275,98 @@ class RemoteDomainGetBlockIoTuneRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -11881,12 +12461,20 @@ class RemoteDomainGetCpuStatsRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -11897,79 +12485,98 @@ class RemoteDomainGetCpuStatsRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -12031,22 +12638,22 @@ class RemoteDomainGetHostnameRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainGetHostnameRet.hostname", offset, _len1, 4194304
+                    "RemoteDomainGetHostnameRet.hostname", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainGetHostnameRet.hostname", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainGetHostnameRet.hostname", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainGetHostnameRet.hostname", _end1)
             try:
-                obj.hostname = _decode(data[offset + 4 : _end2])
+                obj.hostname = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainGetHostnameRet.hostname", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainGetHostnameRet", offset, data)
         return obj, offset
@@ -12135,26 +12742,26 @@ class RemoteConnectListNetworksRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I_unpack(data, offset)
-                if _len5 > 4194304:
+                (_len7,) = _S_I_unpack(data, offset)
+                if _len7 > 4194304:
                     xdr.too_long(
-                        "RemoteConnectListNetworksRet.names[]", offset, _len5, 4194304
+                        "RemoteConnectListNetworksRet.names[]", offset, _len7, 4194304
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > size:
+                _end5 = offset + 4 + _len7
+                _pad6 = _end5 + (-_len7 & 3)
+                if _pad6 > size:
                     xdr.truncated(
                         "RemoteConnectListNetworksRet.names[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteConnectListNetworksRet.names[]", _end6)
+                if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
+                    xdr.bad_padding("RemoteConnectListNetworksRet.names[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end6])
+                    _e2 = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListNetworksRet.names[]", offset + 4, error
                     )
-                offset = _pad7
+                offset = _pad6
                 _append4(_e2)
             obj.names = _items3
         except struct.error:
@@ -12249,31 +12856,31 @@ class RemoteConnectListDefinedNetworksRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I_unpack(data, offset)
-                if _len5 > 4194304:
+                (_len7,) = _S_I_unpack(data, offset)
+                if _len7 > 4194304:
                     xdr.too_long(
                         "RemoteConnectListDefinedNetworksRet.names[]",
                         offset,
-                        _len5,
+                        _len7,
                         4194304,
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > size:
+                _end5 = offset + 4 + _len7
+                _pad6 = _end5 + (-_len7 & 3)
+                if _pad6 > size:
                     xdr.truncated(
                         "RemoteConnectListDefinedNetworksRet.names[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
+                if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
                     xdr.bad_padding(
-                        "RemoteConnectListDefinedNetworksRet.names[]", _end6
+                        "RemoteConnectListDefinedNetworksRet.names[]", _end5
                     )
                 try:
-                    _e2 = _decode(data[offset + 4 : _end6])
+                    _e2 = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListDefinedNetworksRet.names[]", offset + 4, error
                     )
-                offset = _pad7
+                offset = _pad6
                 _append4(_e2)
             obj.names = _items3
         except struct.error:
@@ -12341,22 +12948,22 @@ class RemoteNetworkLookupByNameArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNetworkLookupByNameArgs.name", offset, _len1, 4194304
+                    "RemoteNetworkLookupByNameArgs.name", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNetworkLookupByNameArgs.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNetworkLookupByNameArgs.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNetworkLookupByNameArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkLookupByNameArgs.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNetworkLookupByNameArgs", offset, data)
         return obj, offset
@@ -12402,20 +13009,20 @@ class RemoteNetworkCreateXmlArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteNetworkCreateXmlArgs.xml", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteNetworkCreateXmlArgs.xml", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNetworkCreateXmlArgs.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNetworkCreateXmlArgs.xml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNetworkCreateXmlArgs.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkCreateXmlArgs.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNetworkCreateXmlArgs", offset, data)
         return obj, offset
@@ -12468,23 +13075,23 @@ class RemoteNetworkCreateXmlFlagsArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNetworkCreateXmlFlagsArgs.xml", offset, _len1, 4194304
+                    "RemoteNetworkCreateXmlFlagsArgs.xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNetworkCreateXmlFlagsArgs.xml", offset + 4, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkCreateXmlFlagsArgs.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteNetworkCreateXmlFlagsArgs.xml", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNetworkCreateXmlFlagsArgs.xml", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNetworkCreateXmlFlagsArgs", offset, data)
@@ -12531,20 +13138,20 @@ class RemoteNetworkDefineXmlArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteNetworkDefineXmlArgs.xml", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteNetworkDefineXmlArgs.xml", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNetworkDefineXmlArgs.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNetworkDefineXmlArgs.xml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNetworkDefineXmlArgs.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkDefineXmlArgs.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNetworkDefineXmlArgs", offset, data)
         return obj, offset
@@ -12597,23 +13204,23 @@ class RemoteNetworkDefineXmlFlagsArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNetworkDefineXmlFlagsArgs.xml", offset, _len1, 4194304
+                    "RemoteNetworkDefineXmlFlagsArgs.xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNetworkDefineXmlFlagsArgs.xml", offset + 4, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkDefineXmlFlagsArgs.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteNetworkDefineXmlFlagsArgs.xml", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNetworkDefineXmlFlagsArgs.xml", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNetworkDefineXmlFlagsArgs", offset, data)
@@ -12718,21 +13325,21 @@ class RemoteNetworkUpdateArgs(xdr.XdrStruct):
             obj.net, offset = RemoteNonnullNetwork.unpack_from(data, offset)
             obj.command, obj.section, obj.parentIndex = _S_IIi.unpack_from(data, offset)
             offset += 12
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteNetworkUpdateArgs.xml", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteNetworkUpdateArgs.xml", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNetworkUpdateArgs.xml", offset + 4, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkUpdateArgs.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteNetworkUpdateArgs.xml", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNetworkUpdateArgs.xml", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNetworkUpdateArgs", offset, data)
@@ -12840,20 +13447,20 @@ class RemoteNetworkGetXmlDescRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteNetworkGetXmlDescRet.xml", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteNetworkGetXmlDescRet.xml", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNetworkGetXmlDescRet.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNetworkGetXmlDescRet.xml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNetworkGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkGetXmlDescRet.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNetworkGetXmlDescRet", offset, data)
         return obj, offset
@@ -12899,22 +13506,22 @@ class RemoteNetworkGetBridgeNameRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNetworkGetBridgeNameRet.name", offset, _len1, 4194304
+                    "RemoteNetworkGetBridgeNameRet.name", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNetworkGetBridgeNameRet.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNetworkGetBridgeNameRet.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNetworkGetBridgeNameRet.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkGetBridgeNameRet.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNetworkGetBridgeNameRet", offset, data)
         return obj, offset
@@ -13095,26 +13702,26 @@ class RemoteConnectListNwfiltersRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I_unpack(data, offset)
-                if _len5 > 4194304:
+                (_len7,) = _S_I_unpack(data, offset)
+                if _len7 > 4194304:
                     xdr.too_long(
-                        "RemoteConnectListNwfiltersRet.names[]", offset, _len5, 4194304
+                        "RemoteConnectListNwfiltersRet.names[]", offset, _len7, 4194304
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > size:
+                _end5 = offset + 4 + _len7
+                _pad6 = _end5 + (-_len7 & 3)
+                if _pad6 > size:
                     xdr.truncated(
                         "RemoteConnectListNwfiltersRet.names[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteConnectListNwfiltersRet.names[]", _end6)
+                if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
+                    xdr.bad_padding("RemoteConnectListNwfiltersRet.names[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end6])
+                    _e2 = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListNwfiltersRet.names[]", offset + 4, error
                     )
-                offset = _pad7
+                offset = _pad6
                 _append4(_e2)
             obj.names = _items3
         except struct.error:
@@ -13182,22 +13789,22 @@ class RemoteNwfilterLookupByNameArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNwfilterLookupByNameArgs.name", offset, _len1, 4194304
+                    "RemoteNwfilterLookupByNameArgs.name", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNwfilterLookupByNameArgs.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNwfilterLookupByNameArgs.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNwfilterLookupByNameArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNwfilterLookupByNameArgs.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNwfilterLookupByNameArgs", offset, data)
         return obj, offset
@@ -13243,20 +13850,20 @@ class RemoteNwfilterDefineXmlArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteNwfilterDefineXmlArgs.xml", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteNwfilterDefineXmlArgs.xml", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNwfilterDefineXmlArgs.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNwfilterDefineXmlArgs.xml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNwfilterDefineXmlArgs.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNwfilterDefineXmlArgs.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNwfilterDefineXmlArgs", offset, data)
         return obj, offset
@@ -13309,23 +13916,23 @@ class RemoteNwfilterDefineXmlFlagsArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNwfilterDefineXmlFlagsArgs.xml", offset, _len1, 4194304
+                    "RemoteNwfilterDefineXmlFlagsArgs.xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNwfilterDefineXmlFlagsArgs.xml", offset + 4, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNwfilterDefineXmlFlagsArgs.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteNwfilterDefineXmlFlagsArgs.xml", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNwfilterDefineXmlFlagsArgs.xml", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNwfilterDefineXmlFlagsArgs", offset, data)
@@ -13433,20 +14040,20 @@ class RemoteNwfilterGetXmlDescRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteNwfilterGetXmlDescRet.xml", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteNwfilterGetXmlDescRet.xml", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNwfilterGetXmlDescRet.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNwfilterGetXmlDescRet.xml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNwfilterGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNwfilterGetXmlDescRet.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNwfilterGetXmlDescRet", offset, data)
         return obj, offset
@@ -13535,26 +14142,26 @@ class RemoteConnectListInterfacesRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I_unpack(data, offset)
-                if _len5 > 4194304:
+                (_len7,) = _S_I_unpack(data, offset)
+                if _len7 > 4194304:
                     xdr.too_long(
-                        "RemoteConnectListInterfacesRet.names[]", offset, _len5, 4194304
+                        "RemoteConnectListInterfacesRet.names[]", offset, _len7, 4194304
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > size:
+                _end5 = offset + 4 + _len7
+                _pad6 = _end5 + (-_len7 & 3)
+                if _pad6 > size:
                     xdr.truncated(
                         "RemoteConnectListInterfacesRet.names[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteConnectListInterfacesRet.names[]", _end6)
+                if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
+                    xdr.bad_padding("RemoteConnectListInterfacesRet.names[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end6])
+                    _e2 = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListInterfacesRet.names[]", offset + 4, error
                     )
-                offset = _pad7
+                offset = _pad6
                 _append4(_e2)
             obj.names = _items3
         except struct.error:
@@ -13652,35 +14259,35 @@ class RemoteConnectListDefinedInterfacesRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I_unpack(data, offset)
-                if _len5 > 4194304:
+                (_len7,) = _S_I_unpack(data, offset)
+                if _len7 > 4194304:
                     xdr.too_long(
                         "RemoteConnectListDefinedInterfacesRet.names[]",
                         offset,
-                        _len5,
+                        _len7,
                         4194304,
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > size:
+                _end5 = offset + 4 + _len7
+                _pad6 = _end5 + (-_len7 & 3)
+                if _pad6 > size:
                     xdr.truncated(
                         "RemoteConnectListDefinedInterfacesRet.names[]",
                         offset + 4,
                         data,
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
+                if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
                     xdr.bad_padding(
-                        "RemoteConnectListDefinedInterfacesRet.names[]", _end6
+                        "RemoteConnectListDefinedInterfacesRet.names[]", _end5
                     )
                 try:
-                    _e2 = _decode(data[offset + 4 : _end6])
+                    _e2 = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListDefinedInterfacesRet.names[]",
                         offset + 4,
                         error,
                     )
-                offset = _pad7
+                offset = _pad6
                 _append4(_e2)
             obj.names = _items3
         except struct.error:
@@ -13702,22 +14309,22 @@ class RemoteInterfaceLookupByNameArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteInterfaceLookupByNameArgs.name", offset, _len1, 4194304
+                    "RemoteInterfaceLookupByNameArgs.name", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteInterfaceLookupByNameArgs.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteInterfaceLookupByNameArgs.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteInterfaceLookupByNameArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteInterfaceLookupByNameArgs.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteInterfaceLookupByNameArgs", offset, data)
         return obj, offset
@@ -13765,26 +14372,26 @@ class RemoteInterfaceLookupByMacStringArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteInterfaceLookupByMacStringArgs.mac", offset, _len1, 4194304
+                    "RemoteInterfaceLookupByMacStringArgs.mac", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteInterfaceLookupByMacStringArgs.mac", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteInterfaceLookupByMacStringArgs.mac", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteInterfaceLookupByMacStringArgs.mac", _end1)
             try:
-                obj.mac = _decode(data[offset + 4 : _end2])
+                obj.mac = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteInterfaceLookupByMacStringArgs.mac", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteInterfaceLookupByMacStringArgs", offset, data)
         return obj, offset
@@ -13865,20 +14472,20 @@ class RemoteInterfaceGetXmlDescRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteInterfaceGetXmlDescRet.xml", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteInterfaceGetXmlDescRet.xml", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteInterfaceGetXmlDescRet.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteInterfaceGetXmlDescRet.xml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteInterfaceGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteInterfaceGetXmlDescRet.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteInterfaceGetXmlDescRet", offset, data)
         return obj, offset
@@ -13905,21 +14512,21 @@ class RemoteInterfaceDefineXmlArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteInterfaceDefineXmlArgs.xml", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteInterfaceDefineXmlArgs.xml", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteInterfaceDefineXmlArgs.xml", offset + 4, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteInterfaceDefineXmlArgs.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteInterfaceDefineXmlArgs.xml", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteInterfaceDefineXmlArgs.xml", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteInterfaceDefineXmlArgs", offset, data)
@@ -14173,20 +14780,20 @@ class RemoteAuthSaslInitRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteAuthSaslInitRet.mechlist", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteAuthSaslInitRet.mechlist", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteAuthSaslInitRet.mechlist", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteAuthSaslInitRet.mechlist", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteAuthSaslInitRet.mechlist", _end1)
             try:
-                obj.mechlist = _decode(data[offset + 4 : _end2])
+                obj.mechlist = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteAuthSaslInitRet.mechlist", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteAuthSaslInitRet", offset, data)
         return obj, offset
@@ -14217,21 +14824,21 @@ class RemoteAuthSaslStartArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteAuthSaslStartArgs.mech", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteAuthSaslStartArgs.mech", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteAuthSaslStartArgs.mech", offset + 4, data)
             try:
-                obj.mech = _decode(data[offset + 4 : _end2])
+                obj.mech = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteAuthSaslStartArgs.mech", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.nil = _S_Ii.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteAuthSaslStartArgs.mech", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteAuthSaslStartArgs.mech", _end1)
             offset += 4
             _n5 = xdr.unpack_count(
                 data, offset, 65536, 4, "RemoteAuthSaslStartArgs.data"
@@ -14471,29 +15078,29 @@ class RemoteConnectListStoragePoolsRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I_unpack(data, offset)
-                if _len5 > 4194304:
+                (_len7,) = _S_I_unpack(data, offset)
+                if _len7 > 4194304:
                     xdr.too_long(
                         "RemoteConnectListStoragePoolsRet.names[]",
                         offset,
-                        _len5,
+                        _len7,
                         4194304,
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > size:
+                _end5 = offset + 4 + _len7
+                _pad6 = _end5 + (-_len7 & 3)
+                if _pad6 > size:
                     xdr.truncated(
                         "RemoteConnectListStoragePoolsRet.names[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteConnectListStoragePoolsRet.names[]", _end6)
+                if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
+                    xdr.bad_padding("RemoteConnectListStoragePoolsRet.names[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end6])
+                    _e2 = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListStoragePoolsRet.names[]", offset + 4, error
                     )
-                offset = _pad7
+                offset = _pad6
                 _append4(_e2)
             obj.names = _items3
         except struct.error:
@@ -14591,35 +15198,35 @@ class RemoteConnectListDefinedStoragePoolsRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I_unpack(data, offset)
-                if _len5 > 4194304:
+                (_len7,) = _S_I_unpack(data, offset)
+                if _len7 > 4194304:
                     xdr.too_long(
                         "RemoteConnectListDefinedStoragePoolsRet.names[]",
                         offset,
-                        _len5,
+                        _len7,
                         4194304,
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > size:
+                _end5 = offset + 4 + _len7
+                _pad6 = _end5 + (-_len7 & 3)
+                if _pad6 > size:
                     xdr.truncated(
                         "RemoteConnectListDefinedStoragePoolsRet.names[]",
                         offset + 4,
                         data,
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
+                if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
                     xdr.bad_padding(
-                        "RemoteConnectListDefinedStoragePoolsRet.names[]", _end6
+                        "RemoteConnectListDefinedStoragePoolsRet.names[]", _end5
                     )
                 try:
-                    _e2 = _decode(data[offset + 4 : _end6])
+                    _e2 = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListDefinedStoragePoolsRet.names[]",
                         offset + 4,
                         error,
                     )
-                offset = _pad7
+                offset = _pad6
                 _append4(_e2)
             obj.names = _items3
         except struct.error:
@@ -14662,63 +15269,63 @@ class RemoteConnectFindStoragePoolSourcesArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteConnectFindStoragePoolSourcesArgs.type",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteConnectFindStoragePoolSourcesArgs.type", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteConnectFindStoragePoolSourcesArgs.type", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteConnectFindStoragePoolSourcesArgs.type", _end1)
             try:
-                obj.type = _decode(data[offset + 4 : _end2])
+                obj.type = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectFindStoragePoolSourcesArgs.type", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
             obj.srcSpec = None
             if xdr.unpack_flag(
                 data, offset, "RemoteConnectFindStoragePoolSourcesArgs.srcSpec"
             ):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
                         "RemoteConnectFindStoragePoolSourcesArgs.srcSpec",
                         offset,
-                        _len4,
+                        _len6,
                         4194304,
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated(
                         "RemoteConnectFindStoragePoolSourcesArgs.srcSpec",
                         offset + 4,
                         data,
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding(
-                        "RemoteConnectFindStoragePoolSourcesArgs.srcSpec", _end5
+                        "RemoteConnectFindStoragePoolSourcesArgs.srcSpec", _end4
                     )
                 try:
-                    obj.srcSpec = _decode(data[offset + 4 : _end5])
+                    obj.srcSpec = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectFindStoragePoolSourcesArgs.srcSpec",
                         offset + 4,
                         error,
                     )
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
             (obj.flags,) = _S_I.unpack_from(data, offset)
@@ -14744,26 +15351,26 @@ class RemoteConnectFindStoragePoolSourcesRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteConnectFindStoragePoolSourcesRet.xml", offset, _len1, 4194304
+                    "RemoteConnectFindStoragePoolSourcesRet.xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteConnectFindStoragePoolSourcesRet.xml", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteConnectFindStoragePoolSourcesRet.xml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteConnectFindStoragePoolSourcesRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectFindStoragePoolSourcesRet.xml", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteConnectFindStoragePoolSourcesRet", offset, data)
         return obj, offset
@@ -14833,26 +15440,26 @@ class RemoteStoragePoolLookupByNameArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteStoragePoolLookupByNameArgs.name", offset, _len1, 4194304
+                    "RemoteStoragePoolLookupByNameArgs.name", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteStoragePoolLookupByNameArgs.name", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteStoragePoolLookupByNameArgs.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteStoragePoolLookupByNameArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteStoragePoolLookupByNameArgs.name", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteStoragePoolLookupByNameArgs", offset, data)
         return obj, offset
@@ -14952,29 +15559,29 @@ class RemoteStoragePoolLookupByTargetPathArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteStoragePoolLookupByTargetPathArgs.path",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteStoragePoolLookupByTargetPathArgs.path", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteStoragePoolLookupByTargetPathArgs.path", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteStoragePoolLookupByTargetPathArgs.path", _end1)
             try:
-                obj.path = _decode(data[offset + 4 : _end2])
+                obj.path = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteStoragePoolLookupByTargetPathArgs.path", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteStoragePoolLookupByTargetPathArgs", offset, data)
         return obj, offset
@@ -15027,23 +15634,23 @@ class RemoteStoragePoolCreateXmlArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteStoragePoolCreateXmlArgs.xml", offset, _len1, 4194304
+                    "RemoteStoragePoolCreateXmlArgs.xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteStoragePoolCreateXmlArgs.xml", offset + 4, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStoragePoolCreateXmlArgs.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteStoragePoolCreateXmlArgs.xml", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteStoragePoolCreateXmlArgs.xml", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteStoragePoolCreateXmlArgs", offset, data)
@@ -15097,23 +15704,23 @@ class RemoteStoragePoolDefineXmlArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteStoragePoolDefineXmlArgs.xml", offset, _len1, 4194304
+                    "RemoteStoragePoolDefineXmlArgs.xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteStoragePoolDefineXmlArgs.xml", offset + 4, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStoragePoolDefineXmlArgs.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteStoragePoolDefineXmlArgs.xml", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteStoragePoolDefineXmlArgs.xml", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteStoragePoolDefineXmlArgs", offset, data)
@@ -15387,22 +15994,22 @@ class RemoteStoragePoolGetXmlDescRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteStoragePoolGetXmlDescRet.xml", offset, _len1, 4194304
+                    "RemoteStoragePoolGetXmlDescRet.xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteStoragePoolGetXmlDescRet.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteStoragePoolGetXmlDescRet.xml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteStoragePoolGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStoragePoolGetXmlDescRet.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteStoragePoolGetXmlDescRet", offset, data)
         return obj, offset
@@ -15683,29 +16290,29 @@ class RemoteStoragePoolListVolumesRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I_unpack(data, offset)
-                if _len5 > 4194304:
+                (_len7,) = _S_I_unpack(data, offset)
+                if _len7 > 4194304:
                     xdr.too_long(
                         "RemoteStoragePoolListVolumesRet.names[]",
                         offset,
-                        _len5,
+                        _len7,
                         4194304,
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > size:
+                _end5 = offset + 4 + _len7
+                _pad6 = _end5 + (-_len7 & 3)
+                if _pad6 > size:
                     xdr.truncated(
                         "RemoteStoragePoolListVolumesRet.names[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteStoragePoolListVolumesRet.names[]", _end6)
+                if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
+                    xdr.bad_padding("RemoteStoragePoolListVolumesRet.names[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end6])
+                    _e2 = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteStoragePoolListVolumesRet.names[]", offset + 4, error
                     )
-                offset = _pad7
+                offset = _pad6
                 _append4(_e2)
             obj.names = _items3
         except struct.error:
@@ -15739,22 +16346,22 @@ class RemoteStorageVolLookupByNameArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.pool, offset = RemoteNonnullStoragePool.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteStorageVolLookupByNameArgs.name", offset, _len1, 4194304
+                    "RemoteStorageVolLookupByNameArgs.name", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteStorageVolLookupByNameArgs.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteStorageVolLookupByNameArgs.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteStorageVolLookupByNameArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStorageVolLookupByNameArgs.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteStorageVolLookupByNameArgs", offset, data)
         return obj, offset
@@ -15800,22 +16407,22 @@ class RemoteStorageVolLookupByKeyArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteStorageVolLookupByKeyArgs.key", offset, _len1, 4194304
+                    "RemoteStorageVolLookupByKeyArgs.key", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteStorageVolLookupByKeyArgs.key", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteStorageVolLookupByKeyArgs.key", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteStorageVolLookupByKeyArgs.key", _end1)
             try:
-                obj.key = _decode(data[offset + 4 : _end2])
+                obj.key = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStorageVolLookupByKeyArgs.key", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteStorageVolLookupByKeyArgs", offset, data)
         return obj, offset
@@ -15863,22 +16470,22 @@ class RemoteStorageVolLookupByPathArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteStorageVolLookupByPathArgs.path", offset, _len1, 4194304
+                    "RemoteStorageVolLookupByPathArgs.path", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteStorageVolLookupByPathArgs.path", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteStorageVolLookupByPathArgs.path", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteStorageVolLookupByPathArgs.path", _end1)
             try:
-                obj.path = _decode(data[offset + 4 : _end2])
+                obj.path = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStorageVolLookupByPathArgs.path", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteStorageVolLookupByPathArgs", offset, data)
         return obj, offset
@@ -15941,23 +16548,23 @@ class RemoteStorageVolCreateXmlArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.pool, offset = RemoteNonnullStoragePool.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteStorageVolCreateXmlArgs.xml", offset, _len1, 4194304
+                    "RemoteStorageVolCreateXmlArgs.xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteStorageVolCreateXmlArgs.xml", offset + 4, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStorageVolCreateXmlArgs.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteStorageVolCreateXmlArgs.xml", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteStorageVolCreateXmlArgs.xml", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteStorageVolCreateXmlArgs", offset, data)
@@ -16030,22 +16637,22 @@ class RemoteStorageVolCreateXmlFromArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.pool, offset = RemoteNonnullStoragePool.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteStorageVolCreateXmlFromArgs.xml", offset, _len1, 4194304
+                    "RemoteStorageVolCreateXmlFromArgs.xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteStorageVolCreateXmlFromArgs.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteStorageVolCreateXmlFromArgs.xml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteStorageVolCreateXmlFromArgs.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStorageVolCreateXmlFromArgs.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             obj.clonevol, offset = RemoteNonnullStorageVol.unpack_from(data, offset)
             (obj.flags,) = _S_I.unpack_from(data, offset)
             offset += 4
@@ -16239,22 +16846,22 @@ class RemoteStorageVolGetXmlDescRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteStorageVolGetXmlDescRet.xml", offset, _len1, 4194304
+                    "RemoteStorageVolGetXmlDescRet.xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteStorageVolGetXmlDescRet.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteStorageVolGetXmlDescRet.xml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteStorageVolGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStorageVolGetXmlDescRet.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteStorageVolGetXmlDescRet", offset, data)
         return obj, offset
@@ -16423,20 +17030,20 @@ class RemoteStorageVolGetPathRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteStorageVolGetPathRet.name", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteStorageVolGetPathRet.name", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteStorageVolGetPathRet.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteStorageVolGetPathRet.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteStorageVolGetPathRet.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteStorageVolGetPathRet.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteStorageVolGetPathRet", offset, data)
         return obj, offset
@@ -16507,22 +17114,22 @@ class RemoteNodeNumOfDevicesArgs(xdr.XdrStruct):
             obj.cap = None
             if xdr.unpack_flag(data, offset, "RemoteNodeNumOfDevicesArgs.cap"):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
-                        "RemoteNodeNumOfDevicesArgs.cap", offset, _len1, 4194304
+                        "RemoteNodeNumOfDevicesArgs.cap", offset, _len3, 4194304
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated("RemoteNodeNumOfDevicesArgs.cap", offset + 4, data)
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("RemoteNodeNumOfDevicesArgs.cap", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("RemoteNodeNumOfDevicesArgs.cap", _end1)
                 try:
-                    obj.cap = _decode(data[offset + 4 : _end2])
+                    obj.cap = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNodeNumOfDevicesArgs.cap", offset + 4, error)
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             (obj.flags,) = _S_I.unpack_from(data, offset)
@@ -16587,22 +17194,22 @@ class RemoteNodeListDevicesArgs(xdr.XdrStruct):
             obj.cap = None
             if xdr.unpack_flag(data, offset, "RemoteNodeListDevicesArgs.cap"):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
-                        "RemoteNodeListDevicesArgs.cap", offset, _len1, 4194304
+                        "RemoteNodeListDevicesArgs.cap", offset, _len3, 4194304
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated("RemoteNodeListDevicesArgs.cap", offset + 4, data)
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("RemoteNodeListDevicesArgs.cap", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("RemoteNodeListDevicesArgs.cap", _end1)
                 try:
-                    obj.cap = _decode(data[offset + 4 : _end2])
+                    obj.cap = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNodeListDevicesArgs.cap", offset + 4, error)
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             obj.maxnames, obj.flags = _S_iI.unpack_from(data, offset)
@@ -16642,22 +17249,22 @@ class RemoteNodeListDevicesRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I_unpack(data, offset)
-                if _len5 > 4194304:
+                (_len7,) = _S_I_unpack(data, offset)
+                if _len7 > 4194304:
                     xdr.too_long(
-                        "RemoteNodeListDevicesRet.names[]", offset, _len5, 4194304
+                        "RemoteNodeListDevicesRet.names[]", offset, _len7, 4194304
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > size:
+                _end5 = offset + 4 + _len7
+                _pad6 = _end5 + (-_len7 & 3)
+                if _pad6 > size:
                     xdr.truncated("RemoteNodeListDevicesRet.names[]", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteNodeListDevicesRet.names[]", _end6)
+                if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
+                    xdr.bad_padding("RemoteNodeListDevicesRet.names[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end6])
+                    _e2 = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNodeListDevicesRet.names[]", offset + 4, error)
-                offset = _pad7
+                offset = _pad6
                 _append4(_e2)
             obj.names = _items3
         except struct.error:
@@ -16681,22 +17288,22 @@ class RemoteNodeDeviceLookupByNameArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNodeDeviceLookupByNameArgs.name", offset, _len1, 4194304
+                    "RemoteNodeDeviceLookupByNameArgs.name", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNodeDeviceLookupByNameArgs.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNodeDeviceLookupByNameArgs.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNodeDeviceLookupByNameArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceLookupByNameArgs.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNodeDeviceLookupByNameArgs", offset, data)
         return obj, offset
@@ -16758,53 +17365,53 @@ class RemoteNodeDeviceLookupScsiHostByWwnArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteNodeDeviceLookupScsiHostByWwnArgs.wwnn",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteNodeDeviceLookupScsiHostByWwnArgs.wwnn", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNodeDeviceLookupScsiHostByWwnArgs.wwnn", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNodeDeviceLookupScsiHostByWwnArgs.wwnn", _end1)
             try:
-                obj.wwnn = _decode(data[offset + 4 : _end2])
+                obj.wwnn = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteNodeDeviceLookupScsiHostByWwnArgs.wwnn", offset + 4, error
                 )
-            offset = _pad3
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 4194304:
+            offset = _pad2
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 4194304:
                 xdr.too_long(
                     "RemoteNodeDeviceLookupScsiHostByWwnArgs.wwpn",
                     offset,
-                    _len4,
+                    _len6,
                     4194304,
                 )
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated(
                     "RemoteNodeDeviceLookupScsiHostByWwnArgs.wwpn", offset + 4, data
                 )
             try:
-                obj.wwpn = _decode(data[offset + 4 : _end5])
+                obj.wwpn = _decode(data[offset + 4 : _end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteNodeDeviceLookupScsiHostByWwnArgs.wwpn", offset + 4, error
                 )
-            offset = _pad6
+            offset = _pad5
             _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w7 & xdr.PAD_MASKS[_len4 & 3]:
-                xdr.bad_padding("RemoteNodeDeviceLookupScsiHostByWwnArgs.wwpn", _end5)
+            if _w7 & xdr.PAD_MASKS[_pad5 - _end4]:
+                xdr.bad_padding("RemoteNodeDeviceLookupScsiHostByWwnArgs.wwpn", _end4)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNodeDeviceLookupScsiHostByWwnArgs", offset, data)
@@ -16858,23 +17465,23 @@ class RemoteNodeDeviceGetXmlDescArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNodeDeviceGetXmlDescArgs.name", offset, _len1, 4194304
+                    "RemoteNodeDeviceGetXmlDescArgs.name", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNodeDeviceGetXmlDescArgs.name", offset + 4, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceGetXmlDescArgs.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteNodeDeviceGetXmlDescArgs.name", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNodeDeviceGetXmlDescArgs.name", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNodeDeviceGetXmlDescArgs", offset, data)
@@ -16895,22 +17502,22 @@ class RemoteNodeDeviceGetXmlDescRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNodeDeviceGetXmlDescRet.xml", offset, _len1, 4194304
+                    "RemoteNodeDeviceGetXmlDescRet.xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNodeDeviceGetXmlDescRet.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNodeDeviceGetXmlDescRet.xml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNodeDeviceGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceGetXmlDescRet.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNodeDeviceGetXmlDescRet", offset, data)
         return obj, offset
@@ -16930,22 +17537,22 @@ class RemoteNodeDeviceGetParentArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNodeDeviceGetParentArgs.name", offset, _len1, 4194304
+                    "RemoteNodeDeviceGetParentArgs.name", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNodeDeviceGetParentArgs.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNodeDeviceGetParentArgs.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNodeDeviceGetParentArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceGetParentArgs.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNodeDeviceGetParentArgs", offset, data)
         return obj, offset
@@ -16975,29 +17582,29 @@ class RemoteNodeDeviceGetParentRet(xdr.XdrStruct):
             obj.parentName = None
             if xdr.unpack_flag(data, offset, "RemoteNodeDeviceGetParentRet.parentName"):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
                         "RemoteNodeDeviceGetParentRet.parentName",
                         offset,
-                        _len1,
+                        _len3,
                         4194304,
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated(
                         "RemoteNodeDeviceGetParentRet.parentName", offset + 4, data
                     )
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("RemoteNodeDeviceGetParentRet.parentName", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("RemoteNodeDeviceGetParentRet.parentName", _end1)
                 try:
-                    obj.parentName = _decode(data[offset + 4 : _end2])
+                    obj.parentName = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNodeDeviceGetParentRet.parentName", offset + 4, error
                     )
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
         except struct.error:
@@ -17019,22 +17626,22 @@ class RemoteNodeDeviceNumOfCapsArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNodeDeviceNumOfCapsArgs.name", offset, _len1, 4194304
+                    "RemoteNodeDeviceNumOfCapsArgs.name", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNodeDeviceNumOfCapsArgs.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNodeDeviceNumOfCapsArgs.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNodeDeviceNumOfCapsArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceNumOfCapsArgs.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNodeDeviceNumOfCapsArgs", offset, data)
         return obj, offset
@@ -17089,23 +17696,23 @@ class RemoteNodeDeviceListCapsArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNodeDeviceListCapsArgs.name", offset, _len1, 4194304
+                    "RemoteNodeDeviceListCapsArgs.name", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNodeDeviceListCapsArgs.name", offset + 4, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceListCapsArgs.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.maxnames = _S_Ii.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteNodeDeviceListCapsArgs.name", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNodeDeviceListCapsArgs.name", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNodeDeviceListCapsArgs", offset, data)
@@ -17142,26 +17749,26 @@ class RemoteNodeDeviceListCapsRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I_unpack(data, offset)
-                if _len5 > 4194304:
+                (_len7,) = _S_I_unpack(data, offset)
+                if _len7 > 4194304:
                     xdr.too_long(
-                        "RemoteNodeDeviceListCapsRet.names[]", offset, _len5, 4194304
+                        "RemoteNodeDeviceListCapsRet.names[]", offset, _len7, 4194304
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > size:
+                _end5 = offset + 4 + _len7
+                _pad6 = _end5 + (-_len7 & 3)
+                if _pad6 > size:
                     xdr.truncated(
                         "RemoteNodeDeviceListCapsRet.names[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteNodeDeviceListCapsRet.names[]", _end6)
+                if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
+                    xdr.bad_padding("RemoteNodeDeviceListCapsRet.names[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end6])
+                    _e2 = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNodeDeviceListCapsRet.names[]", offset + 4, error
                     )
-                offset = _pad7
+                offset = _pad6
                 _append4(_e2)
             obj.names = _items3
         except struct.error:
@@ -17183,20 +17790,20 @@ class RemoteNodeDeviceDettachArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteNodeDeviceDettachArgs.name", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteNodeDeviceDettachArgs.name", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNodeDeviceDettachArgs.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNodeDeviceDettachArgs.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNodeDeviceDettachArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceDettachArgs.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNodeDeviceDettachArgs", offset, data)
         return obj, offset
@@ -17232,50 +17839,50 @@ class RemoteNodeDeviceDetachFlagsArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNodeDeviceDetachFlagsArgs.name", offset, _len1, 4194304
+                    "RemoteNodeDeviceDetachFlagsArgs.name", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNodeDeviceDetachFlagsArgs.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNodeDeviceDetachFlagsArgs.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNodeDeviceDetachFlagsArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceDetachFlagsArgs.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             obj.driverName = None
             if xdr.unpack_flag(
                 data, offset, "RemoteNodeDeviceDetachFlagsArgs.driverName"
             ):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
                         "RemoteNodeDeviceDetachFlagsArgs.driverName",
                         offset,
-                        _len4,
+                        _len6,
                         4194304,
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated(
                         "RemoteNodeDeviceDetachFlagsArgs.driverName", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteNodeDeviceDetachFlagsArgs.driverName", _end5)
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                    xdr.bad_padding("RemoteNodeDeviceDetachFlagsArgs.driverName", _end4)
                 try:
-                    obj.driverName = _decode(data[offset + 4 : _end5])
+                    obj.driverName = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNodeDeviceDetachFlagsArgs.driverName", offset + 4, error
                     )
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
             (obj.flags,) = _S_I.unpack_from(data, offset)
@@ -17299,22 +17906,22 @@ class RemoteNodeDeviceReAttachArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNodeDeviceReAttachArgs.name", offset, _len1, 4194304
+                    "RemoteNodeDeviceReAttachArgs.name", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNodeDeviceReAttachArgs.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNodeDeviceReAttachArgs.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNodeDeviceReAttachArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceReAttachArgs.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNodeDeviceReAttachArgs", offset, data)
         return obj, offset
@@ -17334,20 +17941,20 @@ class RemoteNodeDeviceResetArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteNodeDeviceResetArgs.name", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteNodeDeviceResetArgs.name", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNodeDeviceResetArgs.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNodeDeviceResetArgs.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNodeDeviceResetArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceResetArgs.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNodeDeviceResetArgs", offset, data)
         return obj, offset
@@ -17376,27 +17983,27 @@ class RemoteNodeDeviceCreateXmlArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNodeDeviceCreateXmlArgs.xml_desc", offset, _len1, 4194304
+                    "RemoteNodeDeviceCreateXmlArgs.xml_desc", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteNodeDeviceCreateXmlArgs.xml_desc", offset + 4, data
                 )
             try:
-                obj.xml_desc = _decode(data[offset + 4 : _end2])
+                obj.xml_desc = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteNodeDeviceCreateXmlArgs.xml_desc", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteNodeDeviceCreateXmlArgs.xml_desc", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNodeDeviceCreateXmlArgs.xml_desc", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNodeDeviceCreateXmlArgs", offset, data)
@@ -17443,20 +18050,20 @@ class RemoteNodeDeviceDestroyArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteNodeDeviceDestroyArgs.name", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteNodeDeviceDestroyArgs.name", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNodeDeviceDestroyArgs.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNodeDeviceDestroyArgs.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNodeDeviceDestroyArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceDestroyArgs.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNodeDeviceDestroyArgs", offset, data)
         return obj, offset
@@ -17485,27 +18092,27 @@ class RemoteNodeDeviceDefineXmlArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNodeDeviceDefineXmlArgs.xml_desc", offset, _len1, 4194304
+                    "RemoteNodeDeviceDefineXmlArgs.xml_desc", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteNodeDeviceDefineXmlArgs.xml_desc", offset + 4, data
                 )
             try:
-                obj.xml_desc = _decode(data[offset + 4 : _end2])
+                obj.xml_desc = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteNodeDeviceDefineXmlArgs.xml_desc", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteNodeDeviceDefineXmlArgs.xml_desc", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNodeDeviceDefineXmlArgs.xml_desc", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNodeDeviceDefineXmlArgs", offset, data)
@@ -17559,23 +18166,23 @@ class RemoteNodeDeviceUndefineArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNodeDeviceUndefineArgs.name", offset, _len1, 4194304
+                    "RemoteNodeDeviceUndefineArgs.name", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNodeDeviceUndefineArgs.name", offset + 4, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceUndefineArgs.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteNodeDeviceUndefineArgs.name", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNodeDeviceUndefineArgs.name", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNodeDeviceUndefineArgs", offset, data)
@@ -17603,21 +18210,21 @@ class RemoteNodeDeviceCreateArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteNodeDeviceCreateArgs.name", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteNodeDeviceCreateArgs.name", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNodeDeviceCreateArgs.name", offset + 4, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceCreateArgs.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteNodeDeviceCreateArgs.name", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNodeDeviceCreateArgs.name", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNodeDeviceCreateArgs", offset, data)
@@ -17640,22 +18247,22 @@ class RemoteNodeDeviceGetAutostartArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNodeDeviceGetAutostartArgs.name", offset, _len1, 4194304
+                    "RemoteNodeDeviceGetAutostartArgs.name", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNodeDeviceGetAutostartArgs.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNodeDeviceGetAutostartArgs.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNodeDeviceGetAutostartArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceGetAutostartArgs.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNodeDeviceGetAutostartArgs", offset, data)
         return obj, offset
@@ -17715,23 +18322,23 @@ class RemoteNodeDeviceSetAutostartArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNodeDeviceSetAutostartArgs.name", offset, _len1, 4194304
+                    "RemoteNodeDeviceSetAutostartArgs.name", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNodeDeviceSetAutostartArgs.name", offset + 4, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceSetAutostartArgs.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.autostart = _S_Ii.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteNodeDeviceSetAutostartArgs.name", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNodeDeviceSetAutostartArgs.name", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNodeDeviceSetAutostartArgs", offset, data)
@@ -17754,22 +18361,22 @@ class RemoteNodeDeviceIsPersistentArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNodeDeviceIsPersistentArgs.name", offset, _len1, 4194304
+                    "RemoteNodeDeviceIsPersistentArgs.name", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNodeDeviceIsPersistentArgs.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNodeDeviceIsPersistentArgs.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNodeDeviceIsPersistentArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceIsPersistentArgs.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNodeDeviceIsPersistentArgs", offset, data)
         return obj, offset
@@ -17817,22 +18424,22 @@ class RemoteNodeDeviceIsActiveArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNodeDeviceIsActiveArgs.name", offset, _len1, 4194304
+                    "RemoteNodeDeviceIsActiveArgs.name", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNodeDeviceIsActiveArgs.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNodeDeviceIsActiveArgs.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNodeDeviceIsActiveArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNodeDeviceIsActiveArgs.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNodeDeviceIsActiveArgs", offset, data)
         return obj, offset
@@ -18034,64 +18641,64 @@ class RemoteConnectDomainXmlFromNativeArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteConnectDomainXmlFromNativeArgs.nativeFormat",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteConnectDomainXmlFromNativeArgs.nativeFormat",
                     offset + 4,
                     data,
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding(
-                    "RemoteConnectDomainXmlFromNativeArgs.nativeFormat", _end2
+                    "RemoteConnectDomainXmlFromNativeArgs.nativeFormat", _end1
                 )
             try:
-                obj.nativeFormat = _decode(data[offset + 4 : _end2])
+                obj.nativeFormat = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectDomainXmlFromNativeArgs.nativeFormat",
                     offset + 4,
                     error,
                 )
-            offset = _pad3
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 4194304:
+            offset = _pad2
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 4194304:
                 xdr.too_long(
                     "RemoteConnectDomainXmlFromNativeArgs.nativeConfig",
                     offset,
-                    _len4,
+                    _len6,
                     4194304,
                 )
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated(
                     "RemoteConnectDomainXmlFromNativeArgs.nativeConfig",
                     offset + 4,
                     data,
                 )
             try:
-                obj.nativeConfig = _decode(data[offset + 4 : _end5])
+                obj.nativeConfig = _decode(data[offset + 4 : _end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectDomainXmlFromNativeArgs.nativeConfig",
                     offset + 4,
                     error,
                 )
-            offset = _pad6
+            offset = _pad5
             _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w7 & xdr.PAD_MASKS[_len4 & 3]:
+            if _w7 & xdr.PAD_MASKS[_pad5 - _end4]:
                 xdr.bad_padding(
-                    "RemoteConnectDomainXmlFromNativeArgs.nativeConfig", _end5
+                    "RemoteConnectDomainXmlFromNativeArgs.nativeConfig", _end4
                 )
             offset += 4
         except struct.error:
@@ -18118,29 +18725,29 @@ class RemoteConnectDomainXmlFromNativeRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteConnectDomainXmlFromNativeRet.domainXml",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteConnectDomainXmlFromNativeRet.domainXml", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteConnectDomainXmlFromNativeRet.domainXml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteConnectDomainXmlFromNativeRet.domainXml", _end1)
             try:
-                obj.domainXml = _decode(data[offset + 4 : _end2])
+                obj.domainXml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectDomainXmlFromNativeRet.domainXml", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteConnectDomainXmlFromNativeRet", offset, data)
         return obj, offset
@@ -18179,55 +18786,55 @@ class RemoteConnectDomainXmlToNativeArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteConnectDomainXmlToNativeArgs.nativeFormat",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteConnectDomainXmlToNativeArgs.nativeFormat", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding(
-                    "RemoteConnectDomainXmlToNativeArgs.nativeFormat", _end2
+                    "RemoteConnectDomainXmlToNativeArgs.nativeFormat", _end1
                 )
             try:
-                obj.nativeFormat = _decode(data[offset + 4 : _end2])
+                obj.nativeFormat = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectDomainXmlToNativeArgs.nativeFormat", offset + 4, error
                 )
-            offset = _pad3
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 4194304:
+            offset = _pad2
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 4194304:
                 xdr.too_long(
                     "RemoteConnectDomainXmlToNativeArgs.domainXml",
                     offset,
-                    _len4,
+                    _len6,
                     4194304,
                 )
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated(
                     "RemoteConnectDomainXmlToNativeArgs.domainXml", offset + 4, data
                 )
             try:
-                obj.domainXml = _decode(data[offset + 4 : _end5])
+                obj.domainXml = _decode(data[offset + 4 : _end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectDomainXmlToNativeArgs.domainXml", offset + 4, error
                 )
-            offset = _pad6
+            offset = _pad5
             _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w7 & xdr.PAD_MASKS[_len4 & 3]:
-                xdr.bad_padding("RemoteConnectDomainXmlToNativeArgs.domainXml", _end5)
+            if _w7 & xdr.PAD_MASKS[_pad5 - _end4]:
+                xdr.bad_padding("RemoteConnectDomainXmlToNativeArgs.domainXml", _end4)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteConnectDomainXmlToNativeArgs", offset, data)
@@ -18253,29 +18860,29 @@ class RemoteConnectDomainXmlToNativeRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteConnectDomainXmlToNativeRet.nativeConfig",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteConnectDomainXmlToNativeRet.nativeConfig", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteConnectDomainXmlToNativeRet.nativeConfig", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteConnectDomainXmlToNativeRet.nativeConfig", _end1)
             try:
-                obj.nativeConfig = _decode(data[offset + 4 : _end2])
+                obj.nativeConfig = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectDomainXmlToNativeRet.nativeConfig", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteConnectDomainXmlToNativeRet", offset, data)
         return obj, offset
@@ -18364,26 +18971,26 @@ class RemoteConnectListSecretsRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I_unpack(data, offset)
-                if _len5 > 4194304:
+                (_len7,) = _S_I_unpack(data, offset)
+                if _len7 > 4194304:
                     xdr.too_long(
-                        "RemoteConnectListSecretsRet.uuids[]", offset, _len5, 4194304
+                        "RemoteConnectListSecretsRet.uuids[]", offset, _len7, 4194304
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > size:
+                _end5 = offset + 4 + _len7
+                _pad6 = _end5 + (-_len7 & 3)
+                if _pad6 > size:
                     xdr.truncated(
                         "RemoteConnectListSecretsRet.uuids[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteConnectListSecretsRet.uuids[]", _end6)
+                if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
+                    xdr.bad_padding("RemoteConnectListSecretsRet.uuids[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end6])
+                    _e2 = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectListSecretsRet.uuids[]", offset + 4, error
                     )
-                offset = _pad7
+                offset = _pad6
                 _append4(_e2)
             obj.uuids = _items3
         except struct.error:
@@ -18458,21 +19065,21 @@ class RemoteSecretDefineXmlArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteSecretDefineXmlArgs.xml", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteSecretDefineXmlArgs.xml", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteSecretDefineXmlArgs.xml", offset + 4, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteSecretDefineXmlArgs.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteSecretDefineXmlArgs.xml", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteSecretDefineXmlArgs.xml", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteSecretDefineXmlArgs", offset, data)
@@ -18554,20 +19161,20 @@ class RemoteSecretGetXmlDescRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteSecretGetXmlDescRet.xml", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteSecretGetXmlDescRet.xml", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteSecretGetXmlDescRet.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteSecretGetXmlDescRet.xml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteSecretGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteSecretGetXmlDescRet.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteSecretGetXmlDescRet", offset, data)
         return obj, offset
@@ -18604,18 +19211,18 @@ class RemoteSecretSetValueArgs(xdr.XdrStruct):
         try:
             obj = cls.__new__(cls)
             obj.secret, offset = RemoteNonnullSecret.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 65536:
-                xdr.too_long("RemoteSecretSetValueArgs.value", offset, _len1, 65536)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 65536:
+                xdr.too_long("RemoteSecretSetValueArgs.value", offset, _len3, 65536)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteSecretSetValueArgs.value", offset + 4, data)
-            obj.value = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            obj.value = bytes(data[offset + 4 : _end1])
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteSecretSetValueArgs.value", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteSecretSetValueArgs.value", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteSecretSetValueArgs", offset, data)
@@ -18670,17 +19277,17 @@ class RemoteSecretGetValueRet(xdr.XdrStruct):
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 65536:
-                xdr.too_long("RemoteSecretGetValueRet.value", offset, _len1, 65536)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 65536:
+                xdr.too_long("RemoteSecretGetValueRet.value", offset, _len3, 65536)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteSecretGetValueRet.value", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteSecretGetValueRet.value", _end2)
-            obj.value = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteSecretGetValueRet.value", _end1)
+            obj.value = bytes(data[offset + 4 : _end1])
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteSecretGetValueRet", offset, data)
         return obj, offset
@@ -18740,22 +19347,22 @@ class RemoteSecretLookupByUsageArgs(xdr.XdrStruct):
             obj = cls.__new__(cls)
             (obj.usageType,) = _S_i.unpack_from(data, offset)
             offset += 4
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteSecretLookupByUsageArgs.usageID", offset, _len1, 4194304
+                    "RemoteSecretLookupByUsageArgs.usageID", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteSecretLookupByUsageArgs.usageID", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteSecretLookupByUsageArgs.usageID", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteSecretLookupByUsageArgs.usageID", _end1)
             try:
-                obj.usageID = _decode(data[offset + 4 : _end2])
+                obj.usageID = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteSecretLookupByUsageArgs.usageID", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteSecretLookupByUsageArgs", offset, data)
         return obj, offset
@@ -18839,56 +19446,56 @@ class RemoteDomainMigratePrepareTunnelArgs(xdr.XdrStruct):
                 data, offset, "RemoteDomainMigratePrepareTunnelArgs.dname"
             ):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
                         "RemoteDomainMigratePrepareTunnelArgs.dname",
                         offset,
-                        _len1,
+                        _len3,
                         4194304,
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated(
                         "RemoteDomainMigratePrepareTunnelArgs.dname", offset + 4, data
                     )
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("RemoteDomainMigratePrepareTunnelArgs.dname", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("RemoteDomainMigratePrepareTunnelArgs.dname", _end1)
                 try:
-                    obj.dname = _decode(data[offset + 4 : _end2])
+                    obj.dname = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepareTunnelArgs.dname", offset + 4, error
                     )
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             (obj.resource,) = _S_Q.unpack_from(data, offset)
             offset += 8
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 4194304:
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigratePrepareTunnelArgs.dom_xml",
                     offset,
-                    _len4,
+                    _len6,
                     4194304,
                 )
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePrepareTunnelArgs.dom_xml", offset + 4, data
                 )
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("RemoteDomainMigratePrepareTunnelArgs.dom_xml", _end5)
+            if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                xdr.bad_padding("RemoteDomainMigratePrepareTunnelArgs.dom_xml", _end4)
             try:
-                obj.dom_xml = _decode(data[offset + 4 : _end5])
+                obj.dom_xml = _decode(data[offset + 4 : _end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainMigratePrepareTunnelArgs.dom_xml", offset + 4, error
                 )
-            offset = _pad6
+            offset = _pad5
         except struct.error:
             xdr.truncated("RemoteDomainMigratePrepareTunnelArgs", offset, data)
         return obj, offset
@@ -19357,21 +19964,21 @@ class RemoteConnectCompareCpuArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteConnectCompareCpuArgs.xml", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteConnectCompareCpuArgs.xml", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteConnectCompareCpuArgs.xml", offset + 4, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteConnectCompareCpuArgs.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteConnectCompareCpuArgs.xml", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteConnectCompareCpuArgs.xml", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteConnectCompareCpuArgs", offset, data)
@@ -19440,26 +20047,26 @@ class RemoteConnectBaselineCpuArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I_unpack(data, offset)
-                if _len5 > 4194304:
+                (_len7,) = _S_I_unpack(data, offset)
+                if _len7 > 4194304:
                     xdr.too_long(
-                        "RemoteConnectBaselineCpuArgs.xmlCPUs[]", offset, _len5, 4194304
+                        "RemoteConnectBaselineCpuArgs.xmlCPUs[]", offset, _len7, 4194304
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > size:
+                _end5 = offset + 4 + _len7
+                _pad6 = _end5 + (-_len7 & 3)
+                if _pad6 > size:
                     xdr.truncated(
                         "RemoteConnectBaselineCpuArgs.xmlCPUs[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteConnectBaselineCpuArgs.xmlCPUs[]", _end6)
+                if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
+                    xdr.bad_padding("RemoteConnectBaselineCpuArgs.xmlCPUs[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end6])
+                    _e2 = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectBaselineCpuArgs.xmlCPUs[]", offset + 4, error
                     )
-                offset = _pad7
+                offset = _pad6
                 _append4(_e2)
             obj.xmlCPUs = _items3
             (obj.flags,) = _S_I.unpack_from(data, offset)
@@ -19483,20 +20090,20 @@ class RemoteConnectBaselineCpuRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteConnectBaselineCpuRet.cpu", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteConnectBaselineCpuRet.cpu", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteConnectBaselineCpuRet.cpu", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteConnectBaselineCpuRet.cpu", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteConnectBaselineCpuRet.cpu", _end1)
             try:
-                obj.cpu = _decode(data[offset + 4 : _end2])
+                obj.cpu = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteConnectBaselineCpuRet.cpu", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteConnectBaselineCpuRet", offset, data)
         return obj, offset
@@ -19671,12 +20278,20 @@ class RemoteDomainGetJobStatsRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -19687,79 +20302,98 @@ class RemoteDomainGetJobStatsRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -20565,39 +21199,39 @@ class RemoteDomainEventIoErrorMsg(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainEventIoErrorMsg.srcPath", offset, _len1, 4194304
+                    "RemoteDomainEventIoErrorMsg.srcPath", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainEventIoErrorMsg.srcPath", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainEventIoErrorMsg.srcPath", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainEventIoErrorMsg.srcPath", _end1)
             try:
-                obj.srcPath = _decode(data[offset + 4 : _end2])
+                obj.srcPath = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainEventIoErrorMsg.srcPath", offset + 4, error)
-            offset = _pad3
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 4194304:
+            offset = _pad2
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainEventIoErrorMsg.devAlias", offset, _len4, 4194304
+                    "RemoteDomainEventIoErrorMsg.devAlias", offset, _len6, 4194304
                 )
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated("RemoteDomainEventIoErrorMsg.devAlias", offset + 4, data)
             try:
-                obj.devAlias = _decode(data[offset + 4 : _end5])
+                obj.devAlias = _decode(data[offset + 4 : _end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainEventIoErrorMsg.devAlias", offset + 4, error)
-            offset = _pad6
+            offset = _pad5
             _w7, obj.action = _S_Ii.unpack_from(data, offset - 4)
-            if _w7 & xdr.PAD_MASKS[_len4 & 3]:
-                xdr.bad_padding("RemoteDomainEventIoErrorMsg.devAlias", _end5)
+            if _w7 & xdr.PAD_MASKS[_pad5 - _end4]:
+                xdr.bad_padding("RemoteDomainEventIoErrorMsg.devAlias", _end4)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainEventIoErrorMsg", offset, data)
@@ -20686,68 +21320,68 @@ class RemoteDomainEventIoErrorReasonMsg(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainEventIoErrorReasonMsg.srcPath", offset, _len1, 4194304
+                    "RemoteDomainEventIoErrorReasonMsg.srcPath", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainEventIoErrorReasonMsg.srcPath", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainEventIoErrorReasonMsg.srcPath", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainEventIoErrorReasonMsg.srcPath", _end1)
             try:
-                obj.srcPath = _decode(data[offset + 4 : _end2])
+                obj.srcPath = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventIoErrorReasonMsg.srcPath", offset + 4, error
                 )
-            offset = _pad3
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 4194304:
+            offset = _pad2
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainEventIoErrorReasonMsg.devAlias", offset, _len4, 4194304
+                    "RemoteDomainEventIoErrorReasonMsg.devAlias", offset, _len6, 4194304
                 )
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated(
                     "RemoteDomainEventIoErrorReasonMsg.devAlias", offset + 4, data
                 )
             try:
-                obj.devAlias = _decode(data[offset + 4 : _end5])
+                obj.devAlias = _decode(data[offset + 4 : _end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventIoErrorReasonMsg.devAlias", offset + 4, error
                 )
-            offset = _pad6
+            offset = _pad5
             _w7, obj.action = _S_Ii.unpack_from(data, offset - 4)
-            if _w7 & xdr.PAD_MASKS[_len4 & 3]:
-                xdr.bad_padding("RemoteDomainEventIoErrorReasonMsg.devAlias", _end5)
+            if _w7 & xdr.PAD_MASKS[_pad5 - _end4]:
+                xdr.bad_padding("RemoteDomainEventIoErrorReasonMsg.devAlias", _end4)
             offset += 4
-            (_len8,) = _S_I.unpack_from(data, offset)
-            if _len8 > 4194304:
+            (_len10,) = _S_I.unpack_from(data, offset)
+            if _len10 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainEventIoErrorReasonMsg.reason", offset, _len8, 4194304
+                    "RemoteDomainEventIoErrorReasonMsg.reason", offset, _len10, 4194304
                 )
-            _end9 = offset + 4 + _len8
-            _pad10 = _end9 + (-_len8 & 3)
-            if _pad10 > len(data):
+            _end8 = offset + 4 + _len10
+            _pad9 = _end8 + (-_len10 & 3)
+            if _pad9 > len(data):
                 xdr.truncated(
                     "RemoteDomainEventIoErrorReasonMsg.reason", offset + 4, data
                 )
-            if _pad10 != _end9 and data[_end9:_pad10] != xdr.ZEROS[_pad10 - _end9]:
-                xdr.bad_padding("RemoteDomainEventIoErrorReasonMsg.reason", _end9)
+            if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
+                xdr.bad_padding("RemoteDomainEventIoErrorReasonMsg.reason", _end8)
             try:
-                obj.reason = _decode(data[offset + 4 : _end9])
+                obj.reason = _decode(data[offset + 4 : _end8])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventIoErrorReasonMsg.reason", offset + 4, error
                 )
-            offset = _pad10
+            offset = _pad9
         except struct.error:
             xdr.truncated("RemoteDomainEventIoErrorReasonMsg", offset, data)
         return obj, offset
@@ -20825,42 +21459,42 @@ class RemoteDomainEventGraphicsAddress(xdr.XdrStruct):
             obj = cls.__new__(cls)
             (obj.family,) = _S_i.unpack_from(data, offset)
             offset += 4
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainEventGraphicsAddress.node", offset, _len1, 4194304
+                    "RemoteDomainEventGraphicsAddress.node", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainEventGraphicsAddress.node", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainEventGraphicsAddress.node", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainEventGraphicsAddress.node", _end1)
             try:
-                obj.node = _decode(data[offset + 4 : _end2])
+                obj.node = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainEventGraphicsAddress.node", offset + 4, error)
-            offset = _pad3
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 4194304:
+            offset = _pad2
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainEventGraphicsAddress.service", offset, _len4, 4194304
+                    "RemoteDomainEventGraphicsAddress.service", offset, _len6, 4194304
                 )
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated(
                     "RemoteDomainEventGraphicsAddress.service", offset + 4, data
                 )
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("RemoteDomainEventGraphicsAddress.service", _end5)
+            if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                xdr.bad_padding("RemoteDomainEventGraphicsAddress.service", _end4)
             try:
-                obj.service = _decode(data[offset + 4 : _end5])
+                obj.service = _decode(data[offset + 4 : _end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventGraphicsAddress.service", offset + 4, error
                 )
-            offset = _pad6
+            offset = _pad5
         except struct.error:
             xdr.truncated("RemoteDomainEventGraphicsAddress", offset, data)
         return obj, offset
@@ -20886,46 +21520,46 @@ class RemoteDomainEventGraphicsIdentity(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainEventGraphicsIdentity.type", offset, _len1, 4194304
+                    "RemoteDomainEventGraphicsIdentity.type", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainEventGraphicsIdentity.type", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainEventGraphicsIdentity.type", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainEventGraphicsIdentity.type", _end1)
             try:
-                obj.type = _decode(data[offset + 4 : _end2])
+                obj.type = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventGraphicsIdentity.type", offset + 4, error
                 )
-            offset = _pad3
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 4194304:
+            offset = _pad2
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainEventGraphicsIdentity.name", offset, _len4, 4194304
+                    "RemoteDomainEventGraphicsIdentity.name", offset, _len6, 4194304
                 )
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated(
                     "RemoteDomainEventGraphicsIdentity.name", offset + 4, data
                 )
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("RemoteDomainEventGraphicsIdentity.name", _end5)
+            if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                xdr.bad_padding("RemoteDomainEventGraphicsIdentity.name", _end4)
             try:
-                obj.name = _decode(data[offset + 4 : _end5])
+                obj.name = _decode(data[offset + 4 : _end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventGraphicsIdentity.name", offset + 4, error
                 )
-            offset = _pad6
+            offset = _pad5
         except struct.error:
             xdr.truncated("RemoteDomainEventGraphicsIdentity", offset, data)
         return obj, offset
@@ -21004,26 +21638,26 @@ class RemoteDomainEventGraphicsMsg(xdr.XdrStruct):
             obj.remote, offset = RemoteDomainEventGraphicsAddress.unpack_from(
                 data, offset
             )
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainEventGraphicsMsg.authScheme", offset, _len1, 4194304
+                    "RemoteDomainEventGraphicsMsg.authScheme", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainEventGraphicsMsg.authScheme", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainEventGraphicsMsg.authScheme", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainEventGraphicsMsg.authScheme", _end1)
             try:
-                obj.authScheme = _decode(data[offset + 4 : _end2])
+                obj.authScheme = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventGraphicsMsg.authScheme", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
             _n4 = xdr.unpack_count(
                 data, offset, 20, 8, "RemoteDomainEventGraphicsMsg.subject"
             )
@@ -21031,54 +21665,61 @@ class RemoteDomainEventGraphicsMsg(xdr.XdrStruct):
             _items6: list[RemoteDomainEventGraphicsIdentity] = []
             _append7 = _items6.append
             _new8 = RemoteDomainEventGraphicsIdentity.__new__
+            _last10 = _n4 - 1
+            if _n4:
+                (_len11,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
             zeros = xdr.ZEROS
             size = len(data)
-            for _ in range(_n4):
+            for _i9 in range(_n4):
                 _e5 = _new8(RemoteDomainEventGraphicsIdentity)
-                (_len9,) = _S_I_unpack(data, offset)
-                if _len9 > 4194304:
+                if _len11 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainEventGraphicsIdentity.type", offset, _len9, 4194304
+                        "RemoteDomainEventGraphicsIdentity.type",
+                        offset,
+                        _len11,
+                        4194304,
                     )
-                _end10 = offset + 4 + _len9
-                _pad11 = _end10 + (-_len9 & 3)
-                if _pad11 > size:
+                _end12 = offset + 4 + _len11
+                _pad13 = _end12 + (-_len11 & 3)
+                if _pad13 > size:
                     xdr.truncated(
                         "RemoteDomainEventGraphicsIdentity.type", offset + 4, data
                     )
-                if _pad11 != _end10 and data[_end10:_pad11] != zeros[_pad11 - _end10]:
-                    xdr.bad_padding("RemoteDomainEventGraphicsIdentity.type", _end10)
+                if _pad13 != _end12 and data[_end12:_pad13] != zeros[_pad13 - _end12]:
+                    xdr.bad_padding("RemoteDomainEventGraphicsIdentity.type", _end12)
                 try:
-                    _e5.type = _decode(data[offset + 4 : _end10])
+                    _e5.type = _decode(data[offset + 4 : _end12])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainEventGraphicsIdentity.type", offset + 4, error
                     )
-                offset = _pad11
-                (_len12,) = _S_I_unpack(data, offset)
-                if _len12 > 4194304:
+                offset = _pad13
+                (_len16,) = _S_I_unpack(data, offset)
+                if _len16 > 4194304:
                     xdr.too_long(
                         "RemoteDomainEventGraphicsIdentity.name",
                         offset,
-                        _len12,
+                        _len16,
                         4194304,
                     )
-                _end13 = offset + 4 + _len12
-                _pad14 = _end13 + (-_len12 & 3)
-                if _pad14 > size:
+                _end14 = offset + 4 + _len16
+                _pad15 = _end14 + (-_len16 & 3)
+                if _pad15 > size:
                     xdr.truncated(
                         "RemoteDomainEventGraphicsIdentity.name", offset + 4, data
                     )
-                if _pad14 != _end13 and data[_end13:_pad14] != zeros[_pad14 - _end13]:
-                    xdr.bad_padding("RemoteDomainEventGraphicsIdentity.name", _end13)
+                if _pad15 != _end14 and data[_end14:_pad15] != zeros[_pad15 - _end14]:
+                    xdr.bad_padding("RemoteDomainEventGraphicsIdentity.name", _end14)
                 try:
-                    _e5.name = _decode(data[offset + 4 : _end13])
+                    _e5.name = _decode(data[offset + 4 : _end14])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainEventGraphicsIdentity.name", offset + 4, error
                     )
-                offset = _pad14
+                offset = _pad15
+                if _i9 != _last10:
+                    (_len11,) = _S_I_unpack(data, offset)
                 _append7(_e5)
             obj.subject = _items6
         except struct.error:
@@ -21156,23 +21797,23 @@ class RemoteDomainEventBlockJobMsg(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainEventBlockJobMsg.path", offset, _len1, 4194304
+                    "RemoteDomainEventBlockJobMsg.path", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainEventBlockJobMsg.path", offset + 4, data)
             try:
-                obj.path = _decode(data[offset + 4 : _end2])
+                obj.path = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainEventBlockJobMsg.path", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.type, obj.status = _S_Iii.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainEventBlockJobMsg.path", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainEventBlockJobMsg.path", _end1)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteDomainEventBlockJobMsg", offset, data)
@@ -21273,29 +21914,29 @@ class RemoteDomainEventDiskChangeMsg(xdr.XdrStruct):
                 data, offset, "RemoteDomainEventDiskChangeMsg.oldSrcPath"
             ):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
                         "RemoteDomainEventDiskChangeMsg.oldSrcPath",
                         offset,
-                        _len1,
+                        _len3,
                         4194304,
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated(
                         "RemoteDomainEventDiskChangeMsg.oldSrcPath", offset + 4, data
                     )
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("RemoteDomainEventDiskChangeMsg.oldSrcPath", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("RemoteDomainEventDiskChangeMsg.oldSrcPath", _end1)
                 try:
-                    obj.oldSrcPath = _decode(data[offset + 4 : _end2])
+                    obj.oldSrcPath = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainEventDiskChangeMsg.oldSrcPath", offset + 4, error
                     )
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             obj.newSrcPath = None
@@ -21303,52 +21944,52 @@ class RemoteDomainEventDiskChangeMsg(xdr.XdrStruct):
                 data, offset, "RemoteDomainEventDiskChangeMsg.newSrcPath"
             ):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
                         "RemoteDomainEventDiskChangeMsg.newSrcPath",
                         offset,
-                        _len4,
+                        _len6,
                         4194304,
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated(
                         "RemoteDomainEventDiskChangeMsg.newSrcPath", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteDomainEventDiskChangeMsg.newSrcPath", _end5)
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                    xdr.bad_padding("RemoteDomainEventDiskChangeMsg.newSrcPath", _end4)
                 try:
-                    obj.newSrcPath = _decode(data[offset + 4 : _end5])
+                    obj.newSrcPath = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainEventDiskChangeMsg.newSrcPath", offset + 4, error
                     )
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
-            (_len7,) = _S_I.unpack_from(data, offset)
-            if _len7 > 4194304:
+            (_len9,) = _S_I.unpack_from(data, offset)
+            if _len9 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainEventDiskChangeMsg.devAlias", offset, _len7, 4194304
+                    "RemoteDomainEventDiskChangeMsg.devAlias", offset, _len9, 4194304
                 )
-            _end8 = offset + 4 + _len7
-            _pad9 = _end8 + (-_len7 & 3)
-            if _pad9 > len(data):
+            _end7 = offset + 4 + _len9
+            _pad8 = _end7 + (-_len9 & 3)
+            if _pad8 > len(data):
                 xdr.truncated(
                     "RemoteDomainEventDiskChangeMsg.devAlias", offset + 4, data
                 )
             try:
-                obj.devAlias = _decode(data[offset + 4 : _end8])
+                obj.devAlias = _decode(data[offset + 4 : _end7])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventDiskChangeMsg.devAlias", offset + 4, error
                 )
-            offset = _pad9
+            offset = _pad8
             _w10, obj.reason = _S_Ii.unpack_from(data, offset - 4)
-            if _w10 & xdr.PAD_MASKS[_len7 & 3]:
-                xdr.bad_padding("RemoteDomainEventDiskChangeMsg.devAlias", _end8)
+            if _w10 & xdr.PAD_MASKS[_pad8 - _end7]:
+                xdr.bad_padding("RemoteDomainEventDiskChangeMsg.devAlias", _end7)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainEventDiskChangeMsg", offset, data)
@@ -21426,27 +22067,27 @@ class RemoteDomainEventTrayChangeMsg(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainEventTrayChangeMsg.devAlias", offset, _len1, 4194304
+                    "RemoteDomainEventTrayChangeMsg.devAlias", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainEventTrayChangeMsg.devAlias", offset + 4, data
                 )
             try:
-                obj.devAlias = _decode(data[offset + 4 : _end2])
+                obj.devAlias = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventTrayChangeMsg.devAlias", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
             _w4, obj.reason = _S_Ii.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainEventTrayChangeMsg.devAlias", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainEventTrayChangeMsg.devAlias", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainEventTrayChangeMsg", offset, data)
@@ -21959,26 +22600,26 @@ class RemoteDomainManagedSaveGetXmlDescRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainManagedSaveGetXmlDescRet.xml", offset, _len1, 4194304
+                    "RemoteDomainManagedSaveGetXmlDescRet.xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainManagedSaveGetXmlDescRet.xml", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainManagedSaveGetXmlDescRet.xml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainManagedSaveGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainManagedSaveGetXmlDescRet.xml", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainManagedSaveGetXmlDescRet", offset, data)
         return obj, offset
@@ -22030,29 +22671,29 @@ class RemoteDomainManagedSaveDefineXmlArgs(xdr.XdrStruct):
                 data, offset, "RemoteDomainManagedSaveDefineXmlArgs.dxml"
             ):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
                         "RemoteDomainManagedSaveDefineXmlArgs.dxml",
                         offset,
-                        _len1,
+                        _len3,
                         4194304,
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated(
                         "RemoteDomainManagedSaveDefineXmlArgs.dxml", offset + 4, data
                     )
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("RemoteDomainManagedSaveDefineXmlArgs.dxml", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("RemoteDomainManagedSaveDefineXmlArgs.dxml", _end1)
                 try:
-                    obj.dxml = _decode(data[offset + 4 : _end2])
+                    obj.dxml = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainManagedSaveDefineXmlArgs.dxml", offset + 4, error
                     )
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             (obj.flags,) = _S_I.unpack_from(data, offset)
@@ -22095,27 +22736,27 @@ class RemoteDomainSnapshotCreateXmlArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainSnapshotCreateXmlArgs.xml_desc", offset, _len1, 4194304
+                    "RemoteDomainSnapshotCreateXmlArgs.xml_desc", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainSnapshotCreateXmlArgs.xml_desc", offset + 4, data
                 )
             try:
-                obj.xml_desc = _decode(data[offset + 4 : _end2])
+                obj.xml_desc = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainSnapshotCreateXmlArgs.xml_desc", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainSnapshotCreateXmlArgs.xml_desc", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainSnapshotCreateXmlArgs.xml_desc", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainSnapshotCreateXmlArgs", offset, data)
@@ -22200,22 +22841,22 @@ class RemoteDomainSnapshotGetXmlDescRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainSnapshotGetXmlDescRet.xml", offset, _len1, 4194304
+                    "RemoteDomainSnapshotGetXmlDescRet.xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainSnapshotGetXmlDescRet.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainSnapshotGetXmlDescRet.xml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainSnapshotGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainSnapshotGetXmlDescRet.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainSnapshotGetXmlDescRet", offset, data)
         return obj, offset
@@ -22353,29 +22994,29 @@ class RemoteDomainSnapshotListNamesRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I_unpack(data, offset)
-                if _len5 > 4194304:
+                (_len7,) = _S_I_unpack(data, offset)
+                if _len7 > 4194304:
                     xdr.too_long(
                         "RemoteDomainSnapshotListNamesRet.names[]",
                         offset,
-                        _len5,
+                        _len7,
                         4194304,
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > size:
+                _end5 = offset + 4 + _len7
+                _pad6 = _end5 + (-_len7 & 3)
+                if _pad6 > size:
                     xdr.truncated(
                         "RemoteDomainSnapshotListNamesRet.names[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteDomainSnapshotListNamesRet.names[]", _end6)
+                if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
+                    xdr.bad_padding("RemoteDomainSnapshotListNamesRet.names[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end6])
+                    _e2 = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainSnapshotListNamesRet.names[]", offset + 4, error
                     )
-                offset = _pad7
+                offset = _pad6
                 _append4(_e2)
             obj.names = _items3
         except struct.error:
@@ -22465,28 +23106,32 @@ class RemoteDomainListAllSnapshotsRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullDomainSnapshot] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullDomainSnapshot.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
             zeros = xdr.ZEROS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteNonnullDomainSnapshot)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
+                if _len8 > 4194304:
                     xdr.too_long(
-                        "RemoteNonnullDomainSnapshot.name", offset, _len6, 4194304
+                        "RemoteNonnullDomainSnapshot.name", offset, _len8, 4194304
                     )
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteNonnullDomainSnapshot.name", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != zeros[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteNonnullDomainSnapshot.name", _end7)
+                if _pad10 != _end9 and data[_end9:_pad10] != zeros[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteNonnullDomainSnapshot.name", _end9)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end7])
+                    _e2.name = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullDomainSnapshot.name", offset + 4, error)
-                offset = _pad8
+                offset = _pad10
                 _e2.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
+                if _i6 != _last7:
+                    (_len8,) = _S_I_unpack(data, offset)
                 _append4(_e2)
             obj.snapshots = _items3
             (obj.ret,) = _S_i.unpack_from(data, offset)
@@ -22633,35 +23278,35 @@ class RemoteDomainSnapshotListChildrenNamesRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I_unpack(data, offset)
-                if _len5 > 4194304:
+                (_len7,) = _S_I_unpack(data, offset)
+                if _len7 > 4194304:
                     xdr.too_long(
                         "RemoteDomainSnapshotListChildrenNamesRet.names[]",
                         offset,
-                        _len5,
+                        _len7,
                         4194304,
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > size:
+                _end5 = offset + 4 + _len7
+                _pad6 = _end5 + (-_len7 & 3)
+                if _pad6 > size:
                     xdr.truncated(
                         "RemoteDomainSnapshotListChildrenNamesRet.names[]",
                         offset + 4,
                         data,
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
+                if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
                     xdr.bad_padding(
-                        "RemoteDomainSnapshotListChildrenNamesRet.names[]", _end6
+                        "RemoteDomainSnapshotListChildrenNamesRet.names[]", _end5
                     )
                 try:
-                    _e2 = _decode(data[offset + 4 : _end6])
+                    _e2 = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainSnapshotListChildrenNamesRet.names[]",
                         offset + 4,
                         error,
                     )
-                offset = _pad7
+                offset = _pad6
                 _append4(_e2)
             obj.names = _items3
         except struct.error:
@@ -22758,28 +23403,32 @@ class RemoteDomainSnapshotListAllChildrenRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullDomainSnapshot] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullDomainSnapshot.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
             zeros = xdr.ZEROS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteNonnullDomainSnapshot)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
+                if _len8 > 4194304:
                     xdr.too_long(
-                        "RemoteNonnullDomainSnapshot.name", offset, _len6, 4194304
+                        "RemoteNonnullDomainSnapshot.name", offset, _len8, 4194304
                     )
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteNonnullDomainSnapshot.name", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != zeros[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteNonnullDomainSnapshot.name", _end7)
+                if _pad10 != _end9 and data[_end9:_pad10] != zeros[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteNonnullDomainSnapshot.name", _end9)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end7])
+                    _e2.name = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullDomainSnapshot.name", offset + 4, error)
-                offset = _pad8
+                offset = _pad10
                 _e2.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
+                if _i6 != _last7:
+                    (_len8,) = _S_I_unpack(data, offset)
                 _append4(_e2)
             obj.snapshots = _items3
             (obj.ret,) = _S_i.unpack_from(data, offset)
@@ -22825,27 +23474,27 @@ class RemoteDomainSnapshotLookupByNameArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainSnapshotLookupByNameArgs.name", offset, _len1, 4194304
+                    "RemoteDomainSnapshotLookupByNameArgs.name", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainSnapshotLookupByNameArgs.name", offset + 4, data
                 )
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainSnapshotLookupByNameArgs.name", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainSnapshotLookupByNameArgs.name", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainSnapshotLookupByNameArgs.name", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainSnapshotLookupByNameArgs", offset, data)
@@ -23304,26 +23953,26 @@ class RemoteDomainOpenConsoleArgs(xdr.XdrStruct):
             obj.dev_name = None
             if xdr.unpack_flag(data, offset, "RemoteDomainOpenConsoleArgs.dev_name"):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainOpenConsoleArgs.dev_name", offset, _len1, 4194304
+                        "RemoteDomainOpenConsoleArgs.dev_name", offset, _len3, 4194304
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated(
                         "RemoteDomainOpenConsoleArgs.dev_name", offset + 4, data
                     )
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("RemoteDomainOpenConsoleArgs.dev_name", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("RemoteDomainOpenConsoleArgs.dev_name", _end1)
                 try:
-                    obj.dev_name = _decode(data[offset + 4 : _end2])
+                    obj.dev_name = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainOpenConsoleArgs.dev_name", offset + 4, error
                     )
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             (obj.flags,) = _S_I.unpack_from(data, offset)
@@ -23372,22 +24021,22 @@ class RemoteDomainOpenChannelArgs(xdr.XdrStruct):
             obj.name = None
             if xdr.unpack_flag(data, offset, "RemoteDomainOpenChannelArgs.name"):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainOpenChannelArgs.name", offset, _len1, 4194304
+                        "RemoteDomainOpenChannelArgs.name", offset, _len3, 4194304
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated("RemoteDomainOpenChannelArgs.name", offset + 4, data)
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("RemoteDomainOpenChannelArgs.name", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("RemoteDomainOpenChannelArgs.name", _end1)
                 try:
-                    obj.name = _decode(data[offset + 4 : _end2])
+                    obj.name = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainOpenChannelArgs.name", offset + 4, error)
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             (obj.flags,) = _S_I.unpack_from(data, offset)
@@ -23596,26 +24245,26 @@ class RemoteDomainMigrateBegin3Args(xdr.XdrStruct):
             obj.xmlin = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigrateBegin3Args.xmlin"):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainMigrateBegin3Args.xmlin", offset, _len1, 4194304
+                        "RemoteDomainMigrateBegin3Args.xmlin", offset, _len3, 4194304
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated(
                         "RemoteDomainMigrateBegin3Args.xmlin", offset + 4, data
                     )
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("RemoteDomainMigrateBegin3Args.xmlin", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("RemoteDomainMigrateBegin3Args.xmlin", _end1)
                 try:
-                    obj.xmlin = _decode(data[offset + 4 : _end2])
+                    obj.xmlin = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigrateBegin3Args.xmlin", offset + 4, error
                     )
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             (obj.flags,) = _S_Q.unpack_from(data, offset)
@@ -23623,26 +24272,26 @@ class RemoteDomainMigrateBegin3Args(xdr.XdrStruct):
             obj.dname = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigrateBegin3Args.dname"):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainMigrateBegin3Args.dname", offset, _len4, 4194304
+                        "RemoteDomainMigrateBegin3Args.dname", offset, _len6, 4194304
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated(
                         "RemoteDomainMigrateBegin3Args.dname", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteDomainMigrateBegin3Args.dname", _end5)
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                    xdr.bad_padding("RemoteDomainMigrateBegin3Args.dname", _end4)
                 try:
-                    obj.dname = _decode(data[offset + 4 : _end5])
+                    obj.dname = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigrateBegin3Args.dname", offset + 4, error
                     )
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
             (obj.resource,) = _S_Q.unpack_from(data, offset)
@@ -23670,35 +24319,35 @@ class RemoteDomainMigrateBegin3Ret(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainMigrateBegin3Ret.cookie_out", offset, _len1, 4194304
+                    "RemoteDomainMigrateBegin3Ret.cookie_out", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigrateBegin3Ret.cookie_out", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainMigrateBegin3Ret.cookie_out", _end2)
-            obj.cookie_out = bytes(data[offset + 4 : _end2])
-            offset = _pad3
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 4194304:
-                xdr.too_long("RemoteDomainMigrateBegin3Ret.xml", offset, _len4, 4194304)
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainMigrateBegin3Ret.cookie_out", _end1)
+            obj.cookie_out = bytes(data[offset + 4 : _end1])
+            offset = _pad2
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 4194304:
+                xdr.too_long("RemoteDomainMigrateBegin3Ret.xml", offset, _len6, 4194304)
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated("RemoteDomainMigrateBegin3Ret.xml", offset + 4, data)
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("RemoteDomainMigrateBegin3Ret.xml", _end5)
+            if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                xdr.bad_padding("RemoteDomainMigrateBegin3Ret.xml", _end4)
             try:
-                obj.xml = _decode(data[offset + 4 : _end5])
+                obj.xml = _decode(data[offset + 4 : _end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainMigrateBegin3Ret.xml", offset + 4, error)
-            offset = _pad6
+            offset = _pad5
         except struct.error:
             xdr.truncated("RemoteDomainMigrateBegin3Ret", offset, data)
         return obj, offset
@@ -23755,44 +24404,44 @@ class RemoteDomainMigratePrepare3Args(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainMigratePrepare3Args.cookie_in", offset, _len1, 4194304
+                    "RemoteDomainMigratePrepare3Args.cookie_in", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePrepare3Args.cookie_in", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainMigratePrepare3Args.cookie_in", _end2)
-            obj.cookie_in = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainMigratePrepare3Args.cookie_in", _end1)
+            obj.cookie_in = bytes(data[offset + 4 : _end1])
+            offset = _pad2
             obj.uri_in = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigratePrepare3Args.uri_in"):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainMigratePrepare3Args.uri_in", offset, _len4, 4194304
+                        "RemoteDomainMigratePrepare3Args.uri_in", offset, _len6, 4194304
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated(
                         "RemoteDomainMigratePrepare3Args.uri_in", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteDomainMigratePrepare3Args.uri_in", _end5)
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                    xdr.bad_padding("RemoteDomainMigratePrepare3Args.uri_in", _end4)
                 try:
-                    obj.uri_in = _decode(data[offset + 4 : _end5])
+                    obj.uri_in = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepare3Args.uri_in", offset + 4, error
                     )
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
             (obj.flags,) = _S_Q.unpack_from(data, offset)
@@ -23800,50 +24449,50 @@ class RemoteDomainMigratePrepare3Args(xdr.XdrStruct):
             obj.dname = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigratePrepare3Args.dname"):
                 offset += 4
-                (_len7,) = _S_I.unpack_from(data, offset)
-                if _len7 > 4194304:
+                (_len9,) = _S_I.unpack_from(data, offset)
+                if _len9 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainMigratePrepare3Args.dname", offset, _len7, 4194304
+                        "RemoteDomainMigratePrepare3Args.dname", offset, _len9, 4194304
                     )
-                _end8 = offset + 4 + _len7
-                _pad9 = _end8 + (-_len7 & 3)
-                if _pad9 > len(data):
+                _end7 = offset + 4 + _len9
+                _pad8 = _end7 + (-_len9 & 3)
+                if _pad8 > len(data):
                     xdr.truncated(
                         "RemoteDomainMigratePrepare3Args.dname", offset + 4, data
                     )
-                if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
-                    xdr.bad_padding("RemoteDomainMigratePrepare3Args.dname", _end8)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteDomainMigratePrepare3Args.dname", _end7)
                 try:
-                    obj.dname = _decode(data[offset + 4 : _end8])
+                    obj.dname = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepare3Args.dname", offset + 4, error
                     )
-                offset = _pad9
+                offset = _pad8
             else:
                 offset += 4
             (obj.resource,) = _S_Q.unpack_from(data, offset)
             offset += 8
-            (_len10,) = _S_I.unpack_from(data, offset)
-            if _len10 > 4194304:
+            (_len12,) = _S_I.unpack_from(data, offset)
+            if _len12 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainMigratePrepare3Args.dom_xml", offset, _len10, 4194304
+                    "RemoteDomainMigratePrepare3Args.dom_xml", offset, _len12, 4194304
                 )
-            _end11 = offset + 4 + _len10
-            _pad12 = _end11 + (-_len10 & 3)
-            if _pad12 > len(data):
+            _end10 = offset + 4 + _len12
+            _pad11 = _end10 + (-_len12 & 3)
+            if _pad11 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePrepare3Args.dom_xml", offset + 4, data
                 )
-            if _pad12 != _end11 and data[_end11:_pad12] != xdr.ZEROS[_pad12 - _end11]:
-                xdr.bad_padding("RemoteDomainMigratePrepare3Args.dom_xml", _end11)
+            if _pad11 != _end10 and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]:
+                xdr.bad_padding("RemoteDomainMigratePrepare3Args.dom_xml", _end10)
             try:
-                obj.dom_xml = _decode(data[offset + 4 : _end11])
+                obj.dom_xml = _decode(data[offset + 4 : _end10])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainMigratePrepare3Args.dom_xml", offset + 4, error
                 )
-            offset = _pad12
+            offset = _pad11
         except struct.error:
             xdr.truncated("RemoteDomainMigratePrepare3Args", offset, data)
         return obj, offset
@@ -23872,44 +24521,44 @@ class RemoteDomainMigratePrepare3Ret(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainMigratePrepare3Ret.cookie_out", offset, _len1, 4194304
+                    "RemoteDomainMigratePrepare3Ret.cookie_out", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePrepare3Ret.cookie_out", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainMigratePrepare3Ret.cookie_out", _end2)
-            obj.cookie_out = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainMigratePrepare3Ret.cookie_out", _end1)
+            obj.cookie_out = bytes(data[offset + 4 : _end1])
+            offset = _pad2
             obj.uri_out = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigratePrepare3Ret.uri_out"):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainMigratePrepare3Ret.uri_out", offset, _len4, 4194304
+                        "RemoteDomainMigratePrepare3Ret.uri_out", offset, _len6, 4194304
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated(
                         "RemoteDomainMigratePrepare3Ret.uri_out", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteDomainMigratePrepare3Ret.uri_out", _end5)
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                    xdr.bad_padding("RemoteDomainMigratePrepare3Ret.uri_out", _end4)
                 try:
-                    obj.uri_out = _decode(data[offset + 4 : _end5])
+                    obj.uri_out = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepare3Ret.uri_out", offset + 4, error
                     )
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
         except struct.error:
@@ -23969,26 +24618,26 @@ class RemoteDomainMigratePrepareTunnel3Args(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigratePrepareTunnel3Args.cookie_in",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePrepareTunnel3Args.cookie_in", offset + 4, data
                 )
-            obj.cookie_in = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            obj.cookie_in = bytes(data[offset + 4 : _end1])
+            offset = _pad2
             _w4, obj.flags = _S_IQ.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
                 xdr.bad_padding(
-                    "RemoteDomainMigratePrepareTunnel3Args.cookie_in", _end2
+                    "RemoteDomainMigratePrepareTunnel3Args.cookie_in", _end1
                 )
             offset += 8
             obj.dname = None
@@ -23996,58 +24645,58 @@ class RemoteDomainMigratePrepareTunnel3Args(xdr.XdrStruct):
                 data, offset, "RemoteDomainMigratePrepareTunnel3Args.dname"
             ):
                 offset += 4
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
+                (_len7,) = _S_I.unpack_from(data, offset)
+                if _len7 > 4194304:
                     xdr.too_long(
                         "RemoteDomainMigratePrepareTunnel3Args.dname",
                         offset,
-                        _len5,
+                        _len7,
                         4194304,
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                _end5 = offset + 4 + _len7
+                _pad6 = _end5 + (-_len7 & 3)
+                if _pad6 > len(data):
                     xdr.truncated(
                         "RemoteDomainMigratePrepareTunnel3Args.dname", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
+                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding(
-                        "RemoteDomainMigratePrepareTunnel3Args.dname", _end6
+                        "RemoteDomainMigratePrepareTunnel3Args.dname", _end5
                     )
                 try:
-                    obj.dname = _decode(data[offset + 4 : _end6])
+                    obj.dname = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepareTunnel3Args.dname", offset + 4, error
                     )
-                offset = _pad7
+                offset = _pad6
             else:
                 offset += 4
             (obj.resource,) = _S_Q.unpack_from(data, offset)
             offset += 8
-            (_len8,) = _S_I.unpack_from(data, offset)
-            if _len8 > 4194304:
+            (_len10,) = _S_I.unpack_from(data, offset)
+            if _len10 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigratePrepareTunnel3Args.dom_xml",
                     offset,
-                    _len8,
+                    _len10,
                     4194304,
                 )
-            _end9 = offset + 4 + _len8
-            _pad10 = _end9 + (-_len8 & 3)
-            if _pad10 > len(data):
+            _end8 = offset + 4 + _len10
+            _pad9 = _end8 + (-_len10 & 3)
+            if _pad9 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePrepareTunnel3Args.dom_xml", offset + 4, data
                 )
-            if _pad10 != _end9 and data[_end9:_pad10] != xdr.ZEROS[_pad10 - _end9]:
-                xdr.bad_padding("RemoteDomainMigratePrepareTunnel3Args.dom_xml", _end9)
+            if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
+                xdr.bad_padding("RemoteDomainMigratePrepareTunnel3Args.dom_xml", _end8)
             try:
-                obj.dom_xml = _decode(data[offset + 4 : _end9])
+                obj.dom_xml = _decode(data[offset + 4 : _end8])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainMigratePrepareTunnel3Args.dom_xml", offset + 4, error
                 )
-            offset = _pad10
+            offset = _pad9
         except struct.error:
             xdr.truncated("RemoteDomainMigratePrepareTunnel3Args", offset, data)
         return obj, offset
@@ -24072,26 +24721,26 @@ class RemoteDomainMigratePrepareTunnel3Ret(xdr.XdrStruct):
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigratePrepareTunnel3Ret.cookie_out",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePrepareTunnel3Ret.cookie_out", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding(
-                    "RemoteDomainMigratePrepareTunnel3Ret.cookie_out", _end2
+                    "RemoteDomainMigratePrepareTunnel3Ret.cookie_out", _end1
                 )
-            obj.cookie_out = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            obj.cookie_out = bytes(data[offset + 4 : _end1])
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainMigratePrepareTunnel3Ret", offset, data)
         return obj, offset
@@ -24173,99 +24822,99 @@ class RemoteDomainMigratePerform3Args(xdr.XdrStruct):
             obj.xmlin = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigratePerform3Args.xmlin"):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainMigratePerform3Args.xmlin", offset, _len1, 4194304
+                        "RemoteDomainMigratePerform3Args.xmlin", offset, _len3, 4194304
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated(
                         "RemoteDomainMigratePerform3Args.xmlin", offset + 4, data
                     )
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("RemoteDomainMigratePerform3Args.xmlin", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("RemoteDomainMigratePerform3Args.xmlin", _end1)
                 try:
-                    obj.xmlin = _decode(data[offset + 4 : _end2])
+                    obj.xmlin = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePerform3Args.xmlin", offset + 4, error
                     )
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 4194304:
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainMigratePerform3Args.cookie_in", offset, _len4, 4194304
+                    "RemoteDomainMigratePerform3Args.cookie_in", offset, _len6, 4194304
                 )
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePerform3Args.cookie_in", offset + 4, data
                 )
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("RemoteDomainMigratePerform3Args.cookie_in", _end5)
-            obj.cookie_in = bytes(data[offset + 4 : _end5])
-            offset = _pad6
+            if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                xdr.bad_padding("RemoteDomainMigratePerform3Args.cookie_in", _end4)
+            obj.cookie_in = bytes(data[offset + 4 : _end4])
+            offset = _pad5
             obj.dconnuri = None
             if xdr.unpack_flag(
                 data, offset, "RemoteDomainMigratePerform3Args.dconnuri"
             ):
                 offset += 4
-                (_len7,) = _S_I.unpack_from(data, offset)
-                if _len7 > 4194304:
+                (_len9,) = _S_I.unpack_from(data, offset)
+                if _len9 > 4194304:
                     xdr.too_long(
                         "RemoteDomainMigratePerform3Args.dconnuri",
                         offset,
-                        _len7,
+                        _len9,
                         4194304,
                     )
-                _end8 = offset + 4 + _len7
-                _pad9 = _end8 + (-_len7 & 3)
-                if _pad9 > len(data):
+                _end7 = offset + 4 + _len9
+                _pad8 = _end7 + (-_len9 & 3)
+                if _pad8 > len(data):
                     xdr.truncated(
                         "RemoteDomainMigratePerform3Args.dconnuri", offset + 4, data
                     )
-                if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
-                    xdr.bad_padding("RemoteDomainMigratePerform3Args.dconnuri", _end8)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteDomainMigratePerform3Args.dconnuri", _end7)
                 try:
-                    obj.dconnuri = _decode(data[offset + 4 : _end8])
+                    obj.dconnuri = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePerform3Args.dconnuri", offset + 4, error
                     )
-                offset = _pad9
+                offset = _pad8
             else:
                 offset += 4
             obj.uri = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigratePerform3Args.uri"):
                 offset += 4
-                (_len10,) = _S_I.unpack_from(data, offset)
-                if _len10 > 4194304:
+                (_len12,) = _S_I.unpack_from(data, offset)
+                if _len12 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainMigratePerform3Args.uri", offset, _len10, 4194304
+                        "RemoteDomainMigratePerform3Args.uri", offset, _len12, 4194304
                     )
-                _end11 = offset + 4 + _len10
-                _pad12 = _end11 + (-_len10 & 3)
-                if _pad12 > len(data):
+                _end10 = offset + 4 + _len12
+                _pad11 = _end10 + (-_len12 & 3)
+                if _pad11 > len(data):
                     xdr.truncated(
                         "RemoteDomainMigratePerform3Args.uri", offset + 4, data
                     )
                 if (
-                    _pad12 != _end11
-                    and data[_end11:_pad12] != xdr.ZEROS[_pad12 - _end11]
+                    _pad11 != _end10
+                    and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
                 ):
-                    xdr.bad_padding("RemoteDomainMigratePerform3Args.uri", _end11)
+                    xdr.bad_padding("RemoteDomainMigratePerform3Args.uri", _end10)
                 try:
-                    obj.uri = _decode(data[offset + 4 : _end11])
+                    obj.uri = _decode(data[offset + 4 : _end10])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePerform3Args.uri", offset + 4, error
                     )
-                offset = _pad12
+                offset = _pad11
             else:
                 offset += 4
             (obj.flags,) = _S_Q.unpack_from(data, offset)
@@ -24273,29 +24922,29 @@ class RemoteDomainMigratePerform3Args(xdr.XdrStruct):
             obj.dname = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigratePerform3Args.dname"):
                 offset += 4
-                (_len13,) = _S_I.unpack_from(data, offset)
-                if _len13 > 4194304:
+                (_len15,) = _S_I.unpack_from(data, offset)
+                if _len15 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainMigratePerform3Args.dname", offset, _len13, 4194304
+                        "RemoteDomainMigratePerform3Args.dname", offset, _len15, 4194304
                     )
-                _end14 = offset + 4 + _len13
-                _pad15 = _end14 + (-_len13 & 3)
-                if _pad15 > len(data):
+                _end13 = offset + 4 + _len15
+                _pad14 = _end13 + (-_len15 & 3)
+                if _pad14 > len(data):
                     xdr.truncated(
                         "RemoteDomainMigratePerform3Args.dname", offset + 4, data
                     )
                 if (
-                    _pad15 != _end14
-                    and data[_end14:_pad15] != xdr.ZEROS[_pad15 - _end14]
+                    _pad14 != _end13
+                    and data[_end13:_pad14] != xdr.ZEROS[_pad14 - _end13]
                 ):
-                    xdr.bad_padding("RemoteDomainMigratePerform3Args.dname", _end14)
+                    xdr.bad_padding("RemoteDomainMigratePerform3Args.dname", _end13)
                 try:
-                    obj.dname = _decode(data[offset + 4 : _end14])
+                    obj.dname = _decode(data[offset + 4 : _end13])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePerform3Args.dname", offset + 4, error
                     )
-                offset = _pad15
+                offset = _pad14
             else:
                 offset += 4
             (obj.resource,) = _S_Q.unpack_from(data, offset)
@@ -24320,21 +24969,21 @@ class RemoteDomainMigratePerform3Ret(xdr.XdrStruct):
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainMigratePerform3Ret.cookie_out", offset, _len1, 4194304
+                    "RemoteDomainMigratePerform3Ret.cookie_out", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePerform3Ret.cookie_out", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainMigratePerform3Ret.cookie_out", _end2)
-            obj.cookie_out = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainMigratePerform3Ret.cookie_out", _end1)
+            obj.cookie_out = bytes(data[offset + 4 : _end1])
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainMigratePerform3Ret", offset, data)
         return obj, offset
@@ -24388,91 +25037,91 @@ class RemoteDomainMigrateFinish3Args(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainMigrateFinish3Args.dname", offset, _len1, 4194304
+                    "RemoteDomainMigrateFinish3Args.dname", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainMigrateFinish3Args.dname", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainMigrateFinish3Args.dname", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainMigrateFinish3Args.dname", _end1)
             try:
-                obj.dname = _decode(data[offset + 4 : _end2])
+                obj.dname = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainMigrateFinish3Args.dname", offset + 4, error)
-            offset = _pad3
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 4194304:
+            offset = _pad2
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainMigrateFinish3Args.cookie_in", offset, _len4, 4194304
+                    "RemoteDomainMigrateFinish3Args.cookie_in", offset, _len6, 4194304
                 )
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigrateFinish3Args.cookie_in", offset + 4, data
                 )
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("RemoteDomainMigrateFinish3Args.cookie_in", _end5)
-            obj.cookie_in = bytes(data[offset + 4 : _end5])
-            offset = _pad6
+            if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                xdr.bad_padding("RemoteDomainMigrateFinish3Args.cookie_in", _end4)
+            obj.cookie_in = bytes(data[offset + 4 : _end4])
+            offset = _pad5
             obj.dconnuri = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigrateFinish3Args.dconnuri"):
                 offset += 4
-                (_len7,) = _S_I.unpack_from(data, offset)
-                if _len7 > 4194304:
+                (_len9,) = _S_I.unpack_from(data, offset)
+                if _len9 > 4194304:
                     xdr.too_long(
                         "RemoteDomainMigrateFinish3Args.dconnuri",
                         offset,
-                        _len7,
+                        _len9,
                         4194304,
                     )
-                _end8 = offset + 4 + _len7
-                _pad9 = _end8 + (-_len7 & 3)
-                if _pad9 > len(data):
+                _end7 = offset + 4 + _len9
+                _pad8 = _end7 + (-_len9 & 3)
+                if _pad8 > len(data):
                     xdr.truncated(
                         "RemoteDomainMigrateFinish3Args.dconnuri", offset + 4, data
                     )
-                if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
-                    xdr.bad_padding("RemoteDomainMigrateFinish3Args.dconnuri", _end8)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("RemoteDomainMigrateFinish3Args.dconnuri", _end7)
                 try:
-                    obj.dconnuri = _decode(data[offset + 4 : _end8])
+                    obj.dconnuri = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigrateFinish3Args.dconnuri", offset + 4, error
                     )
-                offset = _pad9
+                offset = _pad8
             else:
                 offset += 4
             obj.uri = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigrateFinish3Args.uri"):
                 offset += 4
-                (_len10,) = _S_I.unpack_from(data, offset)
-                if _len10 > 4194304:
+                (_len12,) = _S_I.unpack_from(data, offset)
+                if _len12 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainMigrateFinish3Args.uri", offset, _len10, 4194304
+                        "RemoteDomainMigrateFinish3Args.uri", offset, _len12, 4194304
                     )
-                _end11 = offset + 4 + _len10
-                _pad12 = _end11 + (-_len10 & 3)
-                if _pad12 > len(data):
+                _end10 = offset + 4 + _len12
+                _pad11 = _end10 + (-_len12 & 3)
+                if _pad11 > len(data):
                     xdr.truncated(
                         "RemoteDomainMigrateFinish3Args.uri", offset + 4, data
                     )
                 if (
-                    _pad12 != _end11
-                    and data[_end11:_pad12] != xdr.ZEROS[_pad12 - _end11]
+                    _pad11 != _end10
+                    and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
                 ):
-                    xdr.bad_padding("RemoteDomainMigrateFinish3Args.uri", _end11)
+                    xdr.bad_padding("RemoteDomainMigrateFinish3Args.uri", _end10)
                 try:
-                    obj.uri = _decode(data[offset + 4 : _end11])
+                    obj.uri = _decode(data[offset + 4 : _end10])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigrateFinish3Args.uri", offset + 4, error
                     )
-                offset = _pad12
+                offset = _pad11
             else:
                 offset += 4
             obj.flags, obj.cancelled = _S_Qi.unpack_from(data, offset)
@@ -24507,21 +25156,21 @@ class RemoteDomainMigrateFinish3Ret(xdr.XdrStruct):
         try:
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainMigrateFinish3Ret.cookie_out", offset, _len1, 4194304
+                    "RemoteDomainMigrateFinish3Ret.cookie_out", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigrateFinish3Ret.cookie_out", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainMigrateFinish3Ret.cookie_out", _end2)
-            obj.cookie_out = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainMigrateFinish3Ret.cookie_out", _end1)
+            obj.cookie_out = bytes(data[offset + 4 : _end1])
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainMigrateFinish3Ret", offset, data)
         return obj, offset
@@ -24564,22 +25213,22 @@ class RemoteDomainMigrateConfirm3Args(xdr.XdrStruct):
         try:
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainMigrateConfirm3Args.cookie_in", offset, _len1, 4194304
+                    "RemoteDomainMigrateConfirm3Args.cookie_in", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigrateConfirm3Args.cookie_in", offset + 4, data
                 )
-            obj.cookie_in = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            obj.cookie_in = bytes(data[offset + 4 : _end1])
+            offset = _pad2
             _w4, obj.flags, obj.cancelled = _S_IQi.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainMigrateConfirm3Args.cookie_in", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainMigrateConfirm3Args.cookie_in", _end1)
             offset += 12
         except struct.error:
             xdr.truncated("RemoteDomainMigrateConfirm3Args", offset, data)
@@ -24934,27 +25583,32 @@ class RemoteDomainGetDiskErrorsRet(xdr.XdrStruct):
             _items3: list[RemoteDomainDiskError] = []
             _append4 = _items3.append
             _new5 = RemoteDomainDiskError.__new__
-            _S_I_unpack = _S_I.unpack_from
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_Ii_unpack = _S_Ii.unpack_from
+            _S_IiI_unpack = _S_IiI.unpack_from
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteDomainDiskError)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteDomainDiskError.disk", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteDomainDiskError.disk", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteDomainDiskError.disk", offset + 4, data)
                 try:
-                    _e2.disk = _decode(data[offset + 4 : _end7])
+                    _e2.disk = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainDiskError.disk", offset + 4, error)
-                offset = _pad8
-                _w9, _e2.error = _S_Ii_unpack(data, offset - 4)
-                if _w9 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteDomainDiskError.disk", _end7)
+                offset = _pad10
+                if _i6 != _last7:
+                    _w11, _e2.error, _len8 = _S_IiI_unpack(data, offset - 4)
+                else:
+                    _w11, _e2.error = _S_Ii_unpack(data, offset - 4)
+                if _w11 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteDomainDiskError.disk", _end9)
                 offset += 4
                 _append4(_e2)
             obj.errors = _items3
@@ -25035,27 +25689,32 @@ class RemoteConnectListAllDomainsRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullDomain] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullDomain.__new__
-            _S_I_unpack = _S_I.unpack_from
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I16si_unpack = _S_I16si.unpack_from
+            _S_I16siI_unpack = _S_I16siI.unpack_from
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteNonnullDomain)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteNonnullDomain.name", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteNonnullDomain.name", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteNonnullDomain.name", offset + 4, data)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end7])
+                    _e2.name = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullDomain.name", offset + 4, error)
-                offset = _pad8
-                _w9, _e2.uuid, _e2.id = _S_I16si_unpack(data, offset - 4)
-                if _w9 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteNonnullDomain.name", _end7)
+                offset = _pad10
+                if _i6 != _last7:
+                    _w11, _e2.uuid, _e2.id, _len8 = _S_I16siI_unpack(data, offset - 4)
+                else:
+                    _w11, _e2.uuid, _e2.id = _S_I16si_unpack(data, offset - 4)
+                if _w11 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteNonnullDomain.name", _end9)
                 offset += 20
                 _append4(_e2)
             obj.domains = _items3
@@ -25138,29 +25797,34 @@ class RemoteConnectListAllStoragePoolsRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullStoragePool] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullStoragePool.__new__
-            _S_I_unpack = _S_I.unpack_from
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I16s_unpack = _S_I16s.unpack_from
+            _S_I16sI_unpack = _S_I16sI.unpack_from
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteNonnullStoragePool)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
+                if _len8 > 4194304:
                     xdr.too_long(
-                        "RemoteNonnullStoragePool.name", offset, _len6, 4194304
+                        "RemoteNonnullStoragePool.name", offset, _len8, 4194304
                     )
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteNonnullStoragePool.name", offset + 4, data)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end7])
+                    _e2.name = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullStoragePool.name", offset + 4, error)
-                offset = _pad8
-                _w9, _e2.uuid = _S_I16s_unpack(data, offset - 4)
-                if _w9 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteNonnullStoragePool.name", _end7)
+                offset = _pad10
+                if _i6 != _last7:
+                    _w11, _e2.uuid, _len8 = _S_I16sI_unpack(data, offset - 4)
+                else:
+                    _w11, _e2.uuid = _S_I16s_unpack(data, offset - 4)
+                if _w11 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteNonnullStoragePool.name", _end9)
                 offset += 16
                 _append4(_e2)
             obj.pools = _items3
@@ -25251,53 +25915,59 @@ class RemoteStoragePoolListAllVolumesRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullStorageVol] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullStorageVol.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
             zeros = xdr.ZEROS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteNonnullStorageVol)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteNonnullStorageVol.pool", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteNonnullStorageVol.pool", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteNonnullStorageVol.pool", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != zeros[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteNonnullStorageVol.pool", _end7)
+                if _pad10 != _end9 and data[_end9:_pad10] != zeros[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteNonnullStorageVol.pool", _end9)
                 try:
-                    _e2.pool = _decode(data[offset + 4 : _end7])
+                    _e2.pool = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullStorageVol.pool", offset + 4, error)
-                offset = _pad8
-                (_len9,) = _S_I_unpack(data, offset)
-                if _len9 > 4194304:
-                    xdr.too_long("RemoteNonnullStorageVol.name", offset, _len9, 4194304)
-                _end10 = offset + 4 + _len9
-                _pad11 = _end10 + (-_len9 & 3)
-                if _pad11 > size:
+                offset = _pad10
+                (_len13,) = _S_I_unpack(data, offset)
+                if _len13 > 4194304:
+                    xdr.too_long(
+                        "RemoteNonnullStorageVol.name", offset, _len13, 4194304
+                    )
+                _end11 = offset + 4 + _len13
+                _pad12 = _end11 + (-_len13 & 3)
+                if _pad12 > size:
                     xdr.truncated("RemoteNonnullStorageVol.name", offset + 4, data)
-                if _pad11 != _end10 and data[_end10:_pad11] != zeros[_pad11 - _end10]:
-                    xdr.bad_padding("RemoteNonnullStorageVol.name", _end10)
+                if _pad12 != _end11 and data[_end11:_pad12] != zeros[_pad12 - _end11]:
+                    xdr.bad_padding("RemoteNonnullStorageVol.name", _end11)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end10])
+                    _e2.name = _decode(data[offset + 4 : _end11])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullStorageVol.name", offset + 4, error)
-                offset = _pad11
-                (_len12,) = _S_I_unpack(data, offset)
-                if _len12 > 4194304:
-                    xdr.too_long("RemoteNonnullStorageVol.key", offset, _len12, 4194304)
-                _end13 = offset + 4 + _len12
-                _pad14 = _end13 + (-_len12 & 3)
-                if _pad14 > size:
+                offset = _pad12
+                (_len16,) = _S_I_unpack(data, offset)
+                if _len16 > 4194304:
+                    xdr.too_long("RemoteNonnullStorageVol.key", offset, _len16, 4194304)
+                _end14 = offset + 4 + _len16
+                _pad15 = _end14 + (-_len16 & 3)
+                if _pad15 > size:
                     xdr.truncated("RemoteNonnullStorageVol.key", offset + 4, data)
-                if _pad14 != _end13 and data[_end13:_pad14] != zeros[_pad14 - _end13]:
-                    xdr.bad_padding("RemoteNonnullStorageVol.key", _end13)
+                if _pad15 != _end14 and data[_end14:_pad15] != zeros[_pad15 - _end14]:
+                    xdr.bad_padding("RemoteNonnullStorageVol.key", _end14)
                 try:
-                    _e2.key = _decode(data[offset + 4 : _end13])
+                    _e2.key = _decode(data[offset + 4 : _end14])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullStorageVol.key", offset + 4, error)
-                offset = _pad14
+                offset = _pad15
+                if _i6 != _last7:
+                    (_len8,) = _S_I_unpack(data, offset)
                 _append4(_e2)
             obj.vols = _items3
             (obj.ret,) = _S_I.unpack_from(data, offset)
@@ -25377,27 +26047,32 @@ class RemoteConnectListAllNetworksRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullNetwork] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullNetwork.__new__
-            _S_I_unpack = _S_I.unpack_from
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I16s_unpack = _S_I16s.unpack_from
+            _S_I16sI_unpack = _S_I16sI.unpack_from
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteNonnullNetwork)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteNonnullNetwork.name", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteNonnullNetwork.name", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteNonnullNetwork.name", offset + 4, data)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end7])
+                    _e2.name = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullNetwork.name", offset + 4, error)
-                offset = _pad8
-                _w9, _e2.uuid = _S_I16s_unpack(data, offset - 4)
-                if _w9 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteNonnullNetwork.name", _end7)
+                offset = _pad10
+                if _i6 != _last7:
+                    _w11, _e2.uuid, _len8 = _S_I16sI_unpack(data, offset - 4)
+                else:
+                    _w11, _e2.uuid = _S_I16s_unpack(data, offset - 4)
+                if _w11 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteNonnullNetwork.name", _end9)
                 offset += 16
                 _append4(_e2)
             obj.nets = _items3
@@ -25478,39 +26153,43 @@ class RemoteConnectListAllInterfacesRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullInterface] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullInterface.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
             zeros = xdr.ZEROS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteNonnullInterface)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteNonnullInterface.name", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteNonnullInterface.name", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteNonnullInterface.name", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != zeros[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteNonnullInterface.name", _end7)
+                if _pad10 != _end9 and data[_end9:_pad10] != zeros[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteNonnullInterface.name", _end9)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end7])
+                    _e2.name = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullInterface.name", offset + 4, error)
-                offset = _pad8
-                (_len9,) = _S_I_unpack(data, offset)
-                if _len9 > 4194304:
-                    xdr.too_long("RemoteNonnullInterface.mac", offset, _len9, 4194304)
-                _end10 = offset + 4 + _len9
-                _pad11 = _end10 + (-_len9 & 3)
-                if _pad11 > size:
+                offset = _pad10
+                (_len13,) = _S_I_unpack(data, offset)
+                if _len13 > 4194304:
+                    xdr.too_long("RemoteNonnullInterface.mac", offset, _len13, 4194304)
+                _end11 = offset + 4 + _len13
+                _pad12 = _end11 + (-_len13 & 3)
+                if _pad12 > size:
                     xdr.truncated("RemoteNonnullInterface.mac", offset + 4, data)
-                if _pad11 != _end10 and data[_end10:_pad11] != zeros[_pad11 - _end10]:
-                    xdr.bad_padding("RemoteNonnullInterface.mac", _end10)
+                if _pad12 != _end11 and data[_end11:_pad12] != zeros[_pad12 - _end11]:
+                    xdr.bad_padding("RemoteNonnullInterface.mac", _end11)
                 try:
-                    _e2.mac = _decode(data[offset + 4 : _end10])
+                    _e2.mac = _decode(data[offset + 4 : _end11])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullInterface.mac", offset + 4, error)
-                offset = _pad11
+                offset = _pad12
+                if _i6 != _last7:
+                    (_len8,) = _S_I_unpack(data, offset)
                 _append4(_e2)
             obj.ifaces = _items3
             (obj.ret,) = _S_I.unpack_from(data, offset)
@@ -25592,25 +26271,29 @@ class RemoteConnectListAllNodeDevicesRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullNodeDevice] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullNodeDevice.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
             zeros = xdr.ZEROS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteNonnullNodeDevice)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteNonnullNodeDevice.name", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteNonnullNodeDevice.name", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteNonnullNodeDevice.name", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != zeros[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteNonnullNodeDevice.name", _end7)
+                if _pad10 != _end9 and data[_end9:_pad10] != zeros[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteNonnullNodeDevice.name", _end9)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end7])
+                    _e2.name = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullNodeDevice.name", offset + 4, error)
-                offset = _pad8
+                offset = _pad10
+                if _i6 != _last7:
+                    (_len8,) = _S_I_unpack(data, offset)
                 _append4(_e2)
             obj.devices = _items3
             (obj.ret,) = _S_I.unpack_from(data, offset)
@@ -25690,27 +26373,32 @@ class RemoteConnectListAllNwfiltersRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullNwfilter] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullNwfilter.__new__
-            _S_I_unpack = _S_I.unpack_from
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I16s_unpack = _S_I16s.unpack_from
+            _S_I16sI_unpack = _S_I16sI.unpack_from
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteNonnullNwfilter)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteNonnullNwfilter.name", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteNonnullNwfilter.name", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteNonnullNwfilter.name", offset + 4, data)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end7])
+                    _e2.name = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullNwfilter.name", offset + 4, error)
-                offset = _pad8
-                _w9, _e2.uuid = _S_I16s_unpack(data, offset - 4)
-                if _w9 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteNonnullNwfilter.name", _end7)
+                offset = _pad10
+                if _i6 != _last7:
+                    _w11, _e2.uuid, _len8 = _S_I16sI_unpack(data, offset - 4)
+                else:
+                    _w11, _e2.uuid = _S_I16s_unpack(data, offset - 4)
+                if _w11 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteNonnullNwfilter.name", _end9)
                 offset += 16
                 _append4(_e2)
             obj.filters = _items3
@@ -25799,20 +26487,20 @@ class RemoteConnectListAllSecretsRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteNonnullSecret)
                 _e2.uuid, _e2.usageType = _S_16si_unpack(data, offset)
                 offset += 20
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteNonnullSecret.usageID", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                (_len8,) = _S_I_unpack(data, offset)
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteNonnullSecret.usageID", offset, _len8, 4194304)
+                _end6 = offset + 4 + _len8
+                _pad7 = _end6 + (-_len8 & 3)
+                if _pad7 > size:
                     xdr.truncated("RemoteNonnullSecret.usageID", offset + 4, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != zeros[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteNonnullSecret.usageID", _end7)
+                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
+                    xdr.bad_padding("RemoteNonnullSecret.usageID", _end6)
                 try:
-                    _e2.usageID = _decode(data[offset + 4 : _end7])
+                    _e2.usageID = _decode(data[offset + 4 : _end6])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullSecret.usageID", offset + 4, error)
-                offset = _pad8
+                offset = _pad7
                 _append4(_e2)
             obj.secrets = _items3
             (obj.ret,) = _S_I.unpack_from(data, offset)
@@ -25862,12 +26550,20 @@ class RemoteNodeSetMemoryParametersArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -25878,79 +26574,98 @@ class RemoteNodeSetMemoryParametersArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -26034,12 +26749,20 @@ class RemoteNodeGetMemoryParametersRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -26050,79 +26773,98 @@ class RemoteNodeGetMemoryParametersRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -26185,18 +26927,18 @@ class RemoteNodeGetCpuMapRet(xdr.XdrStruct):
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 2048:
-                xdr.too_long("RemoteNodeGetCpuMapRet.cpumap", offset, _len1, 2048)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 2048:
+                xdr.too_long("RemoteNodeGetCpuMapRet.cpumap", offset, _len3, 2048)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNodeGetCpuMapRet.cpumap", offset + 4, data)
-            obj.cpumap = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            obj.cpumap = bytes(data[offset + 4 : _end1])
+            offset = _pad2
             _w4, obj.online, obj.ret = _S_IIi.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteNodeGetCpuMapRet.cpumap", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNodeGetCpuMapRet.cpumap", _end1)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteNodeGetCpuMapRet", offset, data)
@@ -26240,22 +26982,22 @@ class RemoteDomainFstrimArgs(xdr.XdrStruct):
             obj.mountPoint = None
             if xdr.unpack_flag(data, offset, "RemoteDomainFstrimArgs.mountPoint"):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainFstrimArgs.mountPoint", offset, _len1, 4194304
+                        "RemoteDomainFstrimArgs.mountPoint", offset, _len3, 4194304
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated("RemoteDomainFstrimArgs.mountPoint", offset + 4, data)
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("RemoteDomainFstrimArgs.mountPoint", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("RemoteDomainFstrimArgs.mountPoint", _end1)
                 try:
-                    obj.mountPoint = _decode(data[offset + 4 : _end2])
+                    obj.mountPoint = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainFstrimArgs.mountPoint", offset + 4, error)
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             obj.minimum, obj.flags = _S_QI.unpack_from(data, offset)
@@ -26414,12 +27156,20 @@ class RemoteDomainMigrateBegin3ParamsArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -26430,79 +27180,98 @@ class RemoteDomainMigrateBegin3ParamsArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -26536,44 +27305,44 @@ class RemoteDomainMigrateBegin3ParamsRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigrateBegin3ParamsRet.cookie_out",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigrateBegin3ParamsRet.cookie_out", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainMigrateBegin3ParamsRet.cookie_out", _end2)
-            obj.cookie_out = bytes(data[offset + 4 : _end2])
-            offset = _pad3
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 4194304:
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainMigrateBegin3ParamsRet.cookie_out", _end1)
+            obj.cookie_out = bytes(data[offset + 4 : _end1])
+            offset = _pad2
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainMigrateBegin3ParamsRet.xml", offset, _len4, 4194304
+                    "RemoteDomainMigrateBegin3ParamsRet.xml", offset, _len6, 4194304
                 )
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigrateBegin3ParamsRet.xml", offset + 4, data
                 )
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("RemoteDomainMigrateBegin3ParamsRet.xml", _end5)
+            if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                xdr.bad_padding("RemoteDomainMigrateBegin3ParamsRet.xml", _end4)
             try:
-                obj.xml = _decode(data[offset + 4 : _end5])
+                obj.xml = _decode(data[offset + 4 : _end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainMigrateBegin3ParamsRet.xml", offset + 4, error
                 )
-            offset = _pad6
+            offset = _pad5
         except struct.error:
             xdr.truncated("RemoteDomainMigrateBegin3ParamsRet", offset, data)
         return obj, offset
@@ -26631,12 +27400,20 @@ class RemoteDomainMigratePrepare3ParamsArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -26647,102 +27424,121 @@ class RemoteDomainMigratePrepare3ParamsArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
-            (_len21,) = _S_I.unpack_from(data, offset)
-            if _len21 > 4194304:
+            (_len25,) = _S_I.unpack_from(data, offset)
+            if _len25 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigratePrepare3ParamsArgs.cookie_in",
                     offset,
-                    _len21,
+                    _len25,
                     4194304,
                 )
-            _end22 = offset + 4 + _len21
-            _pad23 = _end22 + (-_len21 & 3)
-            if _pad23 > len(data):
+            _end23 = offset + 4 + _len25
+            _pad24 = _end23 + (-_len25 & 3)
+            if _pad24 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePrepare3ParamsArgs.cookie_in", offset + 4, data
                 )
-            obj.cookie_in = bytes(data[offset + 4 : _end22])
-            offset = _pad23
-            _w24, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w24 & xdr.PAD_MASKS[_len21 & 3]:
+            obj.cookie_in = bytes(data[offset + 4 : _end23])
+            offset = _pad24
+            _w26, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w26 & xdr.PAD_MASKS[_pad24 - _end23]:
                 xdr.bad_padding(
-                    "RemoteDomainMigratePrepare3ParamsArgs.cookie_in", _end22
+                    "RemoteDomainMigratePrepare3ParamsArgs.cookie_in", _end23
                 )
             offset += 4
         except struct.error:
@@ -26778,58 +27574,58 @@ class RemoteDomainMigratePrepare3ParamsRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigratePrepare3ParamsRet.cookie_out",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePrepare3ParamsRet.cookie_out", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding(
-                    "RemoteDomainMigratePrepare3ParamsRet.cookie_out", _end2
+                    "RemoteDomainMigratePrepare3ParamsRet.cookie_out", _end1
                 )
-            obj.cookie_out = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            obj.cookie_out = bytes(data[offset + 4 : _end1])
+            offset = _pad2
             obj.uri_out = None
             if xdr.unpack_flag(
                 data, offset, "RemoteDomainMigratePrepare3ParamsRet.uri_out"
             ):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
                         "RemoteDomainMigratePrepare3ParamsRet.uri_out",
                         offset,
-                        _len4,
+                        _len6,
                         4194304,
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated(
                         "RemoteDomainMigratePrepare3ParamsRet.uri_out", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding(
-                        "RemoteDomainMigratePrepare3ParamsRet.uri_out", _end5
+                        "RemoteDomainMigratePrepare3ParamsRet.uri_out", _end4
                     )
                 try:
-                    obj.uri_out = _decode(data[offset + 4 : _end5])
+                    obj.uri_out = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePrepare3ParamsRet.uri_out",
                         offset + 4,
                         error,
                     )
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
         except struct.error:
@@ -26893,12 +27689,20 @@ class RemoteDomainMigratePrepareTunnel3ParamsArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -26909,104 +27713,123 @@ class RemoteDomainMigratePrepareTunnel3ParamsArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
-            (_len21,) = _S_I.unpack_from(data, offset)
-            if _len21 > 4194304:
+            (_len25,) = _S_I.unpack_from(data, offset)
+            if _len25 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigratePrepareTunnel3ParamsArgs.cookie_in",
                     offset,
-                    _len21,
+                    _len25,
                     4194304,
                 )
-            _end22 = offset + 4 + _len21
-            _pad23 = _end22 + (-_len21 & 3)
-            if _pad23 > len(data):
+            _end23 = offset + 4 + _len25
+            _pad24 = _end23 + (-_len25 & 3)
+            if _pad24 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePrepareTunnel3ParamsArgs.cookie_in",
                     offset + 4,
                     data,
                 )
-            obj.cookie_in = bytes(data[offset + 4 : _end22])
-            offset = _pad23
-            _w24, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w24 & xdr.PAD_MASKS[_len21 & 3]:
+            obj.cookie_in = bytes(data[offset + 4 : _end23])
+            offset = _pad24
+            _w26, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w26 & xdr.PAD_MASKS[_pad24 - _end23]:
                 xdr.bad_padding(
-                    "RemoteDomainMigratePrepareTunnel3ParamsArgs.cookie_in", _end22
+                    "RemoteDomainMigratePrepareTunnel3ParamsArgs.cookie_in", _end23
                 )
             offset += 4
         except struct.error:
@@ -27032,28 +27855,28 @@ class RemoteDomainMigratePrepareTunnel3ParamsRet(xdr.XdrStruct):
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigratePrepareTunnel3ParamsRet.cookie_out",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePrepareTunnel3ParamsRet.cookie_out",
                     offset + 4,
                     data,
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding(
-                    "RemoteDomainMigratePrepareTunnel3ParamsRet.cookie_out", _end2
+                    "RemoteDomainMigratePrepareTunnel3ParamsRet.cookie_out", _end1
                 )
-            obj.cookie_out = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            obj.cookie_out = bytes(data[offset + 4 : _end1])
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainMigratePrepareTunnel3ParamsRet", offset, data)
         return obj, offset
@@ -27128,35 +27951,35 @@ class RemoteDomainMigratePerform3ParamsArgs(xdr.XdrStruct):
                 data, offset, "RemoteDomainMigratePerform3ParamsArgs.dconnuri"
             ):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
                         "RemoteDomainMigratePerform3ParamsArgs.dconnuri",
                         offset,
-                        _len1,
+                        _len3,
                         4194304,
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated(
                         "RemoteDomainMigratePerform3ParamsArgs.dconnuri",
                         offset + 4,
                         data,
                     )
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding(
-                        "RemoteDomainMigratePerform3ParamsArgs.dconnuri", _end2
+                        "RemoteDomainMigratePerform3ParamsArgs.dconnuri", _end1
                     )
                 try:
-                    obj.dconnuri = _decode(data[offset + 4 : _end2])
+                    obj.dconnuri = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainMigratePerform3ParamsArgs.dconnuri",
                         offset + 4,
                         error,
                     )
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             _n4 = xdr.unpack_count(
@@ -27166,12 +27989,20 @@ class RemoteDomainMigratePerform3ParamsArgs(xdr.XdrStruct):
             _items6: list[RemoteTypedParam] = []
             _append7 = _items6.append
             _new8 = RemoteTypedParam.__new__
+            _last10 = _n4 - 1
+            if _n4:
+                (_len11,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -27182,102 +28013,121 @@ class RemoteDomainMigratePerform3ParamsArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n4):
+            for _i9 in range(_n4):
                 _e5 = _new8(RemoteTypedParam)
-                (_len9,) = _S_I_unpack(data, offset)
-                if _len9 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len9, 4194304)
-                _end10 = offset + 4 + _len9
-                _pad11 = _end10 + (-_len9 & 3)
-                if _pad11 > size:
+                if _len11 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len11, 4194304)
+                _end12 = offset + 4 + _len11
+                _pad13 = _end12 + (-_len11 & 3)
+                if _pad13 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e5.field = _decode(data[offset + 4 : _end10])
+                    _e5.field = _decode(data[offset + 4 : _end12])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad11
-                _w13, _d12 = _S_Ii_unpack(data, offset - 4)
-                if _w13 & pad_masks[_len9 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end10)
+                offset = _pad13
+                _w15, _d14 = _S_Ii_unpack(data, offset - 4)
+                if _w15 & pad_masks[_pad13 - _end12]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end12)
                 offset += 4
-                if _d12 == 1:
-                    _a14 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a14.i,) = _S_i_unpack(data, offset)
+                if _d14 == 1:
+                    _a16 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i9 != _last10:
+                        _a16.i, _len11 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a16.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e5.value = _a14
-                elif _d12 == 2:
-                    _a15 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a15.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e5.value = _a15
-                elif _d12 == 3:
-                    _a16 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a16.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e5.value = _a16
-                elif _d12 == 4:
-                    _a17 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a17.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d14 == 2:
+                    _a17 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i9 != _last10:
+                        _a17.ui, _len11 = _S_II_unpack(data, offset)
+                    else:
+                        (_a17.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e5.value = _a17
-                elif _d12 == 5:
-                    _a18 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a18.d,) = _S_d_unpack(data, offset)
+                elif _d14 == 3:
+                    _a18 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i9 != _last10:
+                        _a18.l, _len11 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a18.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e5.value = _a18
-                elif _d12 == 6:
-                    _a19 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a19.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d14 == 4:
+                    _a19 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i9 != _last10:
+                        _a19.ul, _len11 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a19.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e5.value = _a19
-                elif _d12 == 7:
-                    _a20 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len21,) = _S_I_unpack(data, offset)
-                    if _len21 > 4194304:
+                elif _d14 == 5:
+                    _a20 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i9 != _last10:
+                        _a20.d, _len11 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a20.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e5.value = _a20
+                elif _d14 == 6:
+                    _a21 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i9 != _last10:
+                        _a21.b, _len11 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a21.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e5.value = _a21
+                elif _d14 == 7:
+                    _a22 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len25,) = _S_I_unpack(data, offset)
+                    if _len25 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len21, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len25, 4194304
                         )
-                    _end22 = offset + 4 + _len21
-                    _pad23 = _end22 + (-_len21 & 3)
-                    if _pad23 > size:
+                    _end23 = offset + 4 + _len25
+                    _pad24 = _end23 + (-_len25 & 3)
+                    if _pad24 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad23 != _end22
-                        and data[_end22:_pad23] != zeros[_pad23 - _end22]
+                        _pad24 != _end23
+                        and data[_end23:_pad24] != zeros[_pad24 - _end23]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end22)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end23)
                     try:
-                        _a20.s = _decode(data[offset + 4 : _end22])
+                        _a22.s = _decode(data[offset + 4 : _end23])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad23
-                    _e5.value = _a20
+                    offset = _pad24
+                    if _i9 != _last10:
+                        (_len11,) = _S_I_unpack(data, offset)
+                    _e5.value = _a22
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d12
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d14
                     )
                 _append7(_e5)
             obj.params = _items6
-            (_len24,) = _S_I.unpack_from(data, offset)
-            if _len24 > 4194304:
+            (_len28,) = _S_I.unpack_from(data, offset)
+            if _len28 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigratePerform3ParamsArgs.cookie_in",
                     offset,
-                    _len24,
+                    _len28,
                     4194304,
                 )
-            _end25 = offset + 4 + _len24
-            _pad26 = _end25 + (-_len24 & 3)
-            if _pad26 > len(data):
+            _end26 = offset + 4 + _len28
+            _pad27 = _end26 + (-_len28 & 3)
+            if _pad27 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePerform3ParamsArgs.cookie_in", offset + 4, data
                 )
-            obj.cookie_in = bytes(data[offset + 4 : _end25])
-            offset = _pad26
-            _w27, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w27 & xdr.PAD_MASKS[_len24 & 3]:
+            obj.cookie_in = bytes(data[offset + 4 : _end26])
+            offset = _pad27
+            _w29, obj.flags = _S_II.unpack_from(data, offset - 4)
+            if _w29 & xdr.PAD_MASKS[_pad27 - _end26]:
                 xdr.bad_padding(
-                    "RemoteDomainMigratePerform3ParamsArgs.cookie_in", _end25
+                    "RemoteDomainMigratePerform3ParamsArgs.cookie_in", _end26
                 )
             offset += 4
         except struct.error:
@@ -27303,26 +28153,26 @@ class RemoteDomainMigratePerform3ParamsRet(xdr.XdrStruct):
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigratePerform3ParamsRet.cookie_out",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePerform3ParamsRet.cookie_out", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding(
-                    "RemoteDomainMigratePerform3ParamsRet.cookie_out", _end2
+                    "RemoteDomainMigratePerform3ParamsRet.cookie_out", _end1
                 )
-            obj.cookie_out = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            obj.cookie_out = bytes(data[offset + 4 : _end1])
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainMigratePerform3ParamsRet", offset, data)
         return obj, offset
@@ -27380,12 +28230,20 @@ class RemoteDomainMigrateFinish3ParamsArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -27396,102 +28254,121 @@ class RemoteDomainMigrateFinish3ParamsArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
-            (_len21,) = _S_I.unpack_from(data, offset)
-            if _len21 > 4194304:
+            (_len25,) = _S_I.unpack_from(data, offset)
+            if _len25 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigrateFinish3ParamsArgs.cookie_in",
                     offset,
-                    _len21,
+                    _len25,
                     4194304,
                 )
-            _end22 = offset + 4 + _len21
-            _pad23 = _end22 + (-_len21 & 3)
-            if _pad23 > len(data):
+            _end23 = offset + 4 + _len25
+            _pad24 = _end23 + (-_len25 & 3)
+            if _pad24 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigrateFinish3ParamsArgs.cookie_in", offset + 4, data
                 )
-            obj.cookie_in = bytes(data[offset + 4 : _end22])
-            offset = _pad23
-            _w24, obj.flags, obj.cancelled = _S_IIi.unpack_from(data, offset - 4)
-            if _w24 & xdr.PAD_MASKS[_len21 & 3]:
+            obj.cookie_in = bytes(data[offset + 4 : _end23])
+            offset = _pad24
+            _w26, obj.flags, obj.cancelled = _S_IIi.unpack_from(data, offset - 4)
+            if _w26 & xdr.PAD_MASKS[_pad24 - _end23]:
                 xdr.bad_padding(
-                    "RemoteDomainMigrateFinish3ParamsArgs.cookie_in", _end22
+                    "RemoteDomainMigrateFinish3ParamsArgs.cookie_in", _end23
                 )
             offset += 8
         except struct.error:
@@ -27527,24 +28404,24 @@ class RemoteDomainMigrateFinish3ParamsRet(xdr.XdrStruct):
         try:
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigrateFinish3ParamsRet.cookie_out",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigrateFinish3ParamsRet.cookie_out", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainMigrateFinish3ParamsRet.cookie_out", _end2)
-            obj.cookie_out = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainMigrateFinish3ParamsRet.cookie_out", _end1)
+            obj.cookie_out = bytes(data[offset + 4 : _end1])
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainMigrateFinish3ParamsRet", offset, data)
         return obj, offset
@@ -27614,12 +28491,20 @@ class RemoteDomainMigrateConfirm3ParamsArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -27630,102 +28515,121 @@ class RemoteDomainMigrateConfirm3ParamsArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
-            (_len21,) = _S_I.unpack_from(data, offset)
-            if _len21 > 4194304:
+            (_len25,) = _S_I.unpack_from(data, offset)
+            if _len25 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigrateConfirm3ParamsArgs.cookie_in",
                     offset,
-                    _len21,
+                    _len25,
                     4194304,
                 )
-            _end22 = offset + 4 + _len21
-            _pad23 = _end22 + (-_len21 & 3)
-            if _pad23 > len(data):
+            _end23 = offset + 4 + _len25
+            _pad24 = _end23 + (-_len25 & 3)
+            if _pad24 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigrateConfirm3ParamsArgs.cookie_in", offset + 4, data
                 )
-            obj.cookie_in = bytes(data[offset + 4 : _end22])
-            offset = _pad23
-            _w24, obj.flags, obj.cancelled = _S_IIi.unpack_from(data, offset - 4)
-            if _w24 & xdr.PAD_MASKS[_len21 & 3]:
+            obj.cookie_in = bytes(data[offset + 4 : _end23])
+            offset = _pad24
+            _w26, obj.flags, obj.cancelled = _S_IIi.unpack_from(data, offset - 4)
+            if _w26 & xdr.PAD_MASKS[_pad24 - _end23]:
                 xdr.bad_padding(
-                    "RemoteDomainMigrateConfirm3ParamsArgs.cookie_in", _end22
+                    "RemoteDomainMigrateConfirm3ParamsArgs.cookie_in", _end23
                 )
             offset += 8
         except struct.error:
@@ -27763,26 +28667,26 @@ class RemoteDomainEventDeviceRemovedMsg(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainEventDeviceRemovedMsg.devAlias", offset, _len1, 4194304
+                    "RemoteDomainEventDeviceRemovedMsg.devAlias", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainEventDeviceRemovedMsg.devAlias", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainEventDeviceRemovedMsg.devAlias", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainEventDeviceRemovedMsg.devAlias", _end1)
             try:
-                obj.devAlias = _decode(data[offset + 4 : _end2])
+                obj.devAlias = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventDeviceRemovedMsg.devAlias", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainEventDeviceRemovedMsg", offset, data)
         return obj, offset
@@ -27872,23 +28776,23 @@ class RemoteDomainEventBlockJob2Msg(xdr.XdrStruct):
             (obj.callbackID,) = _S_i.unpack_from(data, offset)
             offset += 4
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainEventBlockJob2Msg.dst", offset, _len1, 4194304
+                    "RemoteDomainEventBlockJob2Msg.dst", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainEventBlockJob2Msg.dst", offset + 4, data)
             try:
-                obj.dst = _decode(data[offset + 4 : _end2])
+                obj.dst = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainEventBlockJob2Msg.dst", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.type, obj.status = _S_Iii.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainEventBlockJob2Msg.dst", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainEventBlockJob2Msg.dst", _end1)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteDomainEventBlockJob2Msg", offset, data)
@@ -27954,52 +28858,52 @@ class RemoteDomainEventBlockThresholdMsg(xdr.XdrStruct):
             (obj.callbackID,) = _S_i.unpack_from(data, offset)
             offset += 4
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainEventBlockThresholdMsg.dev", offset, _len1, 4194304
+                    "RemoteDomainEventBlockThresholdMsg.dev", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainEventBlockThresholdMsg.dev", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainEventBlockThresholdMsg.dev", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainEventBlockThresholdMsg.dev", _end1)
             try:
-                obj.dev = _decode(data[offset + 4 : _end2])
+                obj.dev = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventBlockThresholdMsg.dev", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
             obj.path = None
             if xdr.unpack_flag(data, offset, "RemoteDomainEventBlockThresholdMsg.path"):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
                         "RemoteDomainEventBlockThresholdMsg.path",
                         offset,
-                        _len4,
+                        _len6,
                         4194304,
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated(
                         "RemoteDomainEventBlockThresholdMsg.path", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteDomainEventBlockThresholdMsg.path", _end5)
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                    xdr.bad_padding("RemoteDomainEventBlockThresholdMsg.path", _end4)
                 try:
-                    obj.path = _decode(data[offset + 4 : _end5])
+                    obj.path = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainEventBlockThresholdMsg.path", offset + 4, error
                     )
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
             obj.threshold, obj.excess = _S_QQ.unpack_from(data, offset)
@@ -28066,12 +28970,20 @@ class RemoteDomainEventCallbackTunableMsg(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -28082,79 +28994,98 @@ class RemoteDomainEventCallbackTunableMsg(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -28204,33 +29135,33 @@ class RemoteDomainEventCallbackDeviceAddedMsg(xdr.XdrStruct):
             (obj.callbackID,) = _S_i.unpack_from(data, offset)
             offset += 4
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteDomainEventCallbackDeviceAddedMsg.devAlias",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainEventCallbackDeviceAddedMsg.devAlias", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding(
-                    "RemoteDomainEventCallbackDeviceAddedMsg.devAlias", _end2
+                    "RemoteDomainEventCallbackDeviceAddedMsg.devAlias", _end1
                 )
             try:
-                obj.devAlias = _decode(data[offset + 4 : _end2])
+                obj.devAlias = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventCallbackDeviceAddedMsg.devAlias",
                     offset + 4,
                     error,
                 )
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainEventCallbackDeviceAddedMsg", offset, data)
         return obj, offset
@@ -28292,27 +29223,27 @@ class RemoteConnectGetCpuModelNamesArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteConnectGetCpuModelNamesArgs.arch", offset, _len1, 4194304
+                    "RemoteConnectGetCpuModelNamesArgs.arch", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteConnectGetCpuModelNamesArgs.arch", offset + 4, data
                 )
             try:
-                obj.arch = _decode(data[offset + 4 : _end2])
+                obj.arch = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectGetCpuModelNamesArgs.arch", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
             _w4, obj.need_results, obj.flags = _S_IiI.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteConnectGetCpuModelNamesArgs.arch", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteConnectGetCpuModelNamesArgs.arch", _end1)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteConnectGetCpuModelNamesArgs", offset, data)
@@ -28357,29 +29288,29 @@ class RemoteConnectGetCpuModelNamesRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I_unpack(data, offset)
-                if _len5 > 4194304:
+                (_len7,) = _S_I_unpack(data, offset)
+                if _len7 > 4194304:
                     xdr.too_long(
                         "RemoteConnectGetCpuModelNamesRet.models[]",
                         offset,
-                        _len5,
+                        _len7,
                         4194304,
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > size:
+                _end5 = offset + 4 + _len7
+                _pad6 = _end5 + (-_len7 & 3)
+                if _pad6 > size:
                     xdr.truncated(
                         "RemoteConnectGetCpuModelNamesRet.models[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteConnectGetCpuModelNamesRet.models[]", _end6)
+                if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
+                    xdr.bad_padding("RemoteConnectGetCpuModelNamesRet.models[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end6])
+                    _e2 = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectGetCpuModelNamesRet.models[]", offset + 4, error
                     )
-                offset = _pad7
+                offset = _pad6
                 _append4(_e2)
             obj.models = _items3
             (obj.ret,) = _S_i.unpack_from(data, offset)
@@ -28984,26 +29915,26 @@ class RemoteDomainFsfreezeArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I_unpack(data, offset)
-                if _len5 > 4194304:
+                (_len7,) = _S_I_unpack(data, offset)
+                if _len7 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainFsfreezeArgs.mountpoints[]", offset, _len5, 4194304
+                        "RemoteDomainFsfreezeArgs.mountpoints[]", offset, _len7, 4194304
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > size:
+                _end5 = offset + 4 + _len7
+                _pad6 = _end5 + (-_len7 & 3)
+                if _pad6 > size:
                     xdr.truncated(
                         "RemoteDomainFsfreezeArgs.mountpoints[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteDomainFsfreezeArgs.mountpoints[]", _end6)
+                if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
+                    xdr.bad_padding("RemoteDomainFsfreezeArgs.mountpoints[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end6])
+                    _e2 = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainFsfreezeArgs.mountpoints[]", offset + 4, error
                     )
-                offset = _pad7
+                offset = _pad6
                 _append4(_e2)
             obj.mountpoints = _items3
             (obj.flags,) = _S_I.unpack_from(data, offset)
@@ -29085,26 +30016,26 @@ class RemoteDomainFsthawArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I_unpack(data, offset)
-                if _len5 > 4194304:
+                (_len7,) = _S_I_unpack(data, offset)
+                if _len7 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainFsthawArgs.mountpoints[]", offset, _len5, 4194304
+                        "RemoteDomainFsthawArgs.mountpoints[]", offset, _len7, 4194304
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > size:
+                _end5 = offset + 4 + _len7
+                _pad6 = _end5 + (-_len7 & 3)
+                if _pad6 > size:
                     xdr.truncated(
                         "RemoteDomainFsthawArgs.mountpoints[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteDomainFsthawArgs.mountpoints[]", _end6)
+                if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
+                    xdr.bad_padding("RemoteDomainFsthawArgs.mountpoints[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end6])
+                    _e2 = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainFsthawArgs.mountpoints[]", offset + 4, error
                     )
-                offset = _pad7
+                offset = _pad6
                 _append4(_e2)
             obj.mountpoints = _items3
             (obj.flags,) = _S_I.unpack_from(data, offset)
@@ -29355,122 +30286,122 @@ class RemoteNetworkDhcpLease(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteNetworkDhcpLease.iface", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteNetworkDhcpLease.iface", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNetworkDhcpLease.iface", offset + 4, data)
             try:
-                obj.iface = _decode(data[offset + 4 : _end2])
+                obj.iface = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkDhcpLease.iface", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.expirytime, obj.type = _S_Iqi.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteNetworkDhcpLease.iface", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNetworkDhcpLease.iface", _end1)
             offset += 12
             obj.mac = None
             if xdr.unpack_flag(data, offset, "RemoteNetworkDhcpLease.mac"):
                 offset += 4
-                (_len5,) = _S_I.unpack_from(data, offset)
-                if _len5 > 4194304:
-                    xdr.too_long("RemoteNetworkDhcpLease.mac", offset, _len5, 4194304)
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > len(data):
+                (_len7,) = _S_I.unpack_from(data, offset)
+                if _len7 > 4194304:
+                    xdr.too_long("RemoteNetworkDhcpLease.mac", offset, _len7, 4194304)
+                _end5 = offset + 4 + _len7
+                _pad6 = _end5 + (-_len7 & 3)
+                if _pad6 > len(data):
                     xdr.truncated("RemoteNetworkDhcpLease.mac", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteNetworkDhcpLease.mac", _end6)
+                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
+                    xdr.bad_padding("RemoteNetworkDhcpLease.mac", _end5)
                 try:
-                    obj.mac = _decode(data[offset + 4 : _end6])
+                    obj.mac = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNetworkDhcpLease.mac", offset + 4, error)
-                offset = _pad7
+                offset = _pad6
             else:
                 offset += 4
             obj.iaid = None
             if xdr.unpack_flag(data, offset, "RemoteNetworkDhcpLease.iaid"):
                 offset += 4
-                (_len8,) = _S_I.unpack_from(data, offset)
-                if _len8 > 4194304:
-                    xdr.too_long("RemoteNetworkDhcpLease.iaid", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
-                _pad10 = _end9 + (-_len8 & 3)
-                if _pad10 > len(data):
+                (_len10,) = _S_I.unpack_from(data, offset)
+                if _len10 > 4194304:
+                    xdr.too_long("RemoteNetworkDhcpLease.iaid", offset, _len10, 4194304)
+                _end8 = offset + 4 + _len10
+                _pad9 = _end8 + (-_len10 & 3)
+                if _pad9 > len(data):
                     xdr.truncated("RemoteNetworkDhcpLease.iaid", offset + 4, data)
-                if _pad10 != _end9 and data[_end9:_pad10] != xdr.ZEROS[_pad10 - _end9]:
-                    xdr.bad_padding("RemoteNetworkDhcpLease.iaid", _end9)
+                if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
+                    xdr.bad_padding("RemoteNetworkDhcpLease.iaid", _end8)
                 try:
-                    obj.iaid = _decode(data[offset + 4 : _end9])
+                    obj.iaid = _decode(data[offset + 4 : _end8])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNetworkDhcpLease.iaid", offset + 4, error)
-                offset = _pad10
+                offset = _pad9
             else:
                 offset += 4
-            (_len11,) = _S_I.unpack_from(data, offset)
-            if _len11 > 4194304:
-                xdr.too_long("RemoteNetworkDhcpLease.ipaddr", offset, _len11, 4194304)
-            _end12 = offset + 4 + _len11
-            _pad13 = _end12 + (-_len11 & 3)
-            if _pad13 > len(data):
+            (_len13,) = _S_I.unpack_from(data, offset)
+            if _len13 > 4194304:
+                xdr.too_long("RemoteNetworkDhcpLease.ipaddr", offset, _len13, 4194304)
+            _end11 = offset + 4 + _len13
+            _pad12 = _end11 + (-_len13 & 3)
+            if _pad12 > len(data):
                 xdr.truncated("RemoteNetworkDhcpLease.ipaddr", offset + 4, data)
             try:
-                obj.ipaddr = _decode(data[offset + 4 : _end12])
+                obj.ipaddr = _decode(data[offset + 4 : _end11])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkDhcpLease.ipaddr", offset + 4, error)
-            offset = _pad13
+            offset = _pad12
             _w14, obj.prefix = _S_II.unpack_from(data, offset - 4)
-            if _w14 & xdr.PAD_MASKS[_len11 & 3]:
-                xdr.bad_padding("RemoteNetworkDhcpLease.ipaddr", _end12)
+            if _w14 & xdr.PAD_MASKS[_pad12 - _end11]:
+                xdr.bad_padding("RemoteNetworkDhcpLease.ipaddr", _end11)
             offset += 4
             obj.hostname = None
             if xdr.unpack_flag(data, offset, "RemoteNetworkDhcpLease.hostname"):
                 offset += 4
-                (_len15,) = _S_I.unpack_from(data, offset)
-                if _len15 > 4194304:
+                (_len17,) = _S_I.unpack_from(data, offset)
+                if _len17 > 4194304:
                     xdr.too_long(
-                        "RemoteNetworkDhcpLease.hostname", offset, _len15, 4194304
+                        "RemoteNetworkDhcpLease.hostname", offset, _len17, 4194304
                     )
-                _end16 = offset + 4 + _len15
-                _pad17 = _end16 + (-_len15 & 3)
-                if _pad17 > len(data):
+                _end15 = offset + 4 + _len17
+                _pad16 = _end15 + (-_len17 & 3)
+                if _pad16 > len(data):
                     xdr.truncated("RemoteNetworkDhcpLease.hostname", offset + 4, data)
                 if (
-                    _pad17 != _end16
-                    and data[_end16:_pad17] != xdr.ZEROS[_pad17 - _end16]
+                    _pad16 != _end15
+                    and data[_end15:_pad16] != xdr.ZEROS[_pad16 - _end15]
                 ):
-                    xdr.bad_padding("RemoteNetworkDhcpLease.hostname", _end16)
+                    xdr.bad_padding("RemoteNetworkDhcpLease.hostname", _end15)
                 try:
-                    obj.hostname = _decode(data[offset + 4 : _end16])
+                    obj.hostname = _decode(data[offset + 4 : _end15])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNetworkDhcpLease.hostname", offset + 4, error)
-                offset = _pad17
+                offset = _pad16
             else:
                 offset += 4
             obj.clientid = None
             if xdr.unpack_flag(data, offset, "RemoteNetworkDhcpLease.clientid"):
                 offset += 4
-                (_len18,) = _S_I.unpack_from(data, offset)
-                if _len18 > 4194304:
+                (_len20,) = _S_I.unpack_from(data, offset)
+                if _len20 > 4194304:
                     xdr.too_long(
-                        "RemoteNetworkDhcpLease.clientid", offset, _len18, 4194304
+                        "RemoteNetworkDhcpLease.clientid", offset, _len20, 4194304
                     )
-                _end19 = offset + 4 + _len18
-                _pad20 = _end19 + (-_len18 & 3)
-                if _pad20 > len(data):
+                _end18 = offset + 4 + _len20
+                _pad19 = _end18 + (-_len20 & 3)
+                if _pad19 > len(data):
                     xdr.truncated("RemoteNetworkDhcpLease.clientid", offset + 4, data)
                 if (
-                    _pad20 != _end19
-                    and data[_end19:_pad20] != xdr.ZEROS[_pad20 - _end19]
+                    _pad19 != _end18
+                    and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                 ):
-                    xdr.bad_padding("RemoteNetworkDhcpLease.clientid", _end19)
+                    xdr.bad_padding("RemoteNetworkDhcpLease.clientid", _end18)
                 try:
-                    obj.clientid = _decode(data[offset + 4 : _end19])
+                    obj.clientid = _decode(data[offset + 4 : _end18])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNetworkDhcpLease.clientid", offset + 4, error)
-                offset = _pad20
+                offset = _pad19
             else:
                 offset += 4
         except struct.error:
@@ -29522,26 +30453,26 @@ class RemoteNetworkGetDhcpLeasesArgs(xdr.XdrStruct):
             obj.mac = None
             if xdr.unpack_flag(data, offset, "RemoteNetworkGetDhcpLeasesArgs.mac"):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
-                        "RemoteNetworkGetDhcpLeasesArgs.mac", offset, _len1, 4194304
+                        "RemoteNetworkGetDhcpLeasesArgs.mac", offset, _len3, 4194304
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated(
                         "RemoteNetworkGetDhcpLeasesArgs.mac", offset + 4, data
                     )
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("RemoteNetworkGetDhcpLeasesArgs.mac", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("RemoteNetworkGetDhcpLeasesArgs.mac", _end1)
                 try:
-                    obj.mac = _decode(data[offset + 4 : _end2])
+                    obj.mac = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNetworkGetDhcpLeasesArgs.mac", offset + 4, error
                     )
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             obj.need_results, obj.flags = _S_iI.unpack_from(data, offset)
@@ -29640,12 +30571,20 @@ class RemoteDomainStatsRecord(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -29656,79 +30595,98 @@ class RemoteDomainStatsRecord(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -29782,27 +30740,32 @@ class RemoteConnectGetAllDomainStatsArgs(xdr.XdrStruct):
             _items3: list[RemoteNonnullDomain] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullDomain.__new__
-            _S_I_unpack = _S_I.unpack_from
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I16si_unpack = _S_I16si.unpack_from
+            _S_I16siI_unpack = _S_I16siI.unpack_from
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteNonnullDomain)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteNonnullDomain.name", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteNonnullDomain.name", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteNonnullDomain.name", offset + 4, data)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end7])
+                    _e2.name = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteNonnullDomain.name", offset + 4, error)
-                offset = _pad8
-                _w9, _e2.uuid, _e2.id = _S_I16si_unpack(data, offset - 4)
-                if _w9 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteNonnullDomain.name", _end7)
+                offset = _pad10
+                if _i6 != _last7:
+                    _w11, _e2.uuid, _e2.id, _len8 = _S_I16siI_unpack(data, offset - 4)
+                else:
+                    _w11, _e2.uuid, _e2.id = _S_I16si_unpack(data, offset - 4)
+                if _w11 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteNonnullDomain.name", _end9)
                 offset += 20
                 _append4(_e2)
             obj.doms = _items3
@@ -29933,48 +30896,48 @@ class RemoteDomainFsinfo(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteDomainFsinfo.mountpoint", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteDomainFsinfo.mountpoint", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainFsinfo.mountpoint", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainFsinfo.mountpoint", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainFsinfo.mountpoint", _end1)
             try:
-                obj.mountpoint = _decode(data[offset + 4 : _end2])
+                obj.mountpoint = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainFsinfo.mountpoint", offset + 4, error)
-            offset = _pad3
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 4194304:
-                xdr.too_long("RemoteDomainFsinfo.name", offset, _len4, 4194304)
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            offset = _pad2
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 4194304:
+                xdr.too_long("RemoteDomainFsinfo.name", offset, _len6, 4194304)
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated("RemoteDomainFsinfo.name", offset + 4, data)
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("RemoteDomainFsinfo.name", _end5)
+            if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                xdr.bad_padding("RemoteDomainFsinfo.name", _end4)
             try:
-                obj.name = _decode(data[offset + 4 : _end5])
+                obj.name = _decode(data[offset + 4 : _end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainFsinfo.name", offset + 4, error)
-            offset = _pad6
-            (_len7,) = _S_I.unpack_from(data, offset)
-            if _len7 > 4194304:
-                xdr.too_long("RemoteDomainFsinfo.fstype", offset, _len7, 4194304)
-            _end8 = offset + 4 + _len7
-            _pad9 = _end8 + (-_len7 & 3)
-            if _pad9 > len(data):
+            offset = _pad5
+            (_len9,) = _S_I.unpack_from(data, offset)
+            if _len9 > 4194304:
+                xdr.too_long("RemoteDomainFsinfo.fstype", offset, _len9, 4194304)
+            _end7 = offset + 4 + _len9
+            _pad8 = _end7 + (-_len9 & 3)
+            if _pad8 > len(data):
                 xdr.truncated("RemoteDomainFsinfo.fstype", offset + 4, data)
-            if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
-                xdr.bad_padding("RemoteDomainFsinfo.fstype", _end8)
+            if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                xdr.bad_padding("RemoteDomainFsinfo.fstype", _end7)
             try:
-                obj.fstype = _decode(data[offset + 4 : _end8])
+                obj.fstype = _decode(data[offset + 4 : _end7])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainFsinfo.fstype", offset + 4, error)
-            offset = _pad9
+            offset = _pad8
             _n10 = xdr.unpack_count(
                 data, offset, 256, 4, "RemoteDomainFsinfo.dev_aliases"
             )
@@ -29985,22 +30948,22 @@ class RemoteDomainFsinfo(xdr.XdrStruct):
             zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n10):
-                (_len14,) = _S_I_unpack(data, offset)
-                if _len14 > 4194304:
+                (_len16,) = _S_I_unpack(data, offset)
+                if _len16 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainFsinfo.dev_aliases[]", offset, _len14, 4194304
+                        "RemoteDomainFsinfo.dev_aliases[]", offset, _len16, 4194304
                     )
-                _end15 = offset + 4 + _len14
-                _pad16 = _end15 + (-_len14 & 3)
-                if _pad16 > size:
+                _end14 = offset + 4 + _len16
+                _pad15 = _end14 + (-_len16 & 3)
+                if _pad15 > size:
                     xdr.truncated("RemoteDomainFsinfo.dev_aliases[]", offset + 4, data)
-                if _pad16 != _end15 and data[_end15:_pad16] != zeros[_pad16 - _end15]:
-                    xdr.bad_padding("RemoteDomainFsinfo.dev_aliases[]", _end15)
+                if _pad15 != _end14 and data[_end14:_pad15] != zeros[_pad15 - _end14]:
+                    xdr.bad_padding("RemoteDomainFsinfo.dev_aliases[]", _end14)
                 try:
-                    _e11 = _decode(data[offset + 4 : _end15])
+                    _e11 = _decode(data[offset + 4 : _end14])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainFsinfo.dev_aliases[]", offset + 4, error)
-                offset = _pad16
+                offset = _pad15
                 _append13(_e11)
             obj.dev_aliases = _items12
         except struct.error:
@@ -30116,21 +31079,21 @@ class RemoteDomainIpAddr(xdr.XdrStruct):
             obj = cls.__new__(cls)
             (obj.type,) = _S_i.unpack_from(data, offset)
             offset += 4
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteDomainIpAddr.addr", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteDomainIpAddr.addr", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainIpAddr.addr", offset + 4, data)
             try:
-                obj.addr = _decode(data[offset + 4 : _end2])
+                obj.addr = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainIpAddr.addr", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.prefix = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainIpAddr.addr", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainIpAddr.addr", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainIpAddr", offset, data)
@@ -30169,37 +31132,37 @@ class RemoteDomainInterface(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteDomainInterface.name", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteDomainInterface.name", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainInterface.name", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainInterface.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainInterface.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainInterface.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             obj.hwaddr = None
             if xdr.unpack_flag(data, offset, "RemoteDomainInterface.hwaddr"):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
-                    xdr.too_long("RemoteDomainInterface.hwaddr", offset, _len4, 4194304)
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("RemoteDomainInterface.hwaddr", offset, _len6, 4194304)
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated("RemoteDomainInterface.hwaddr", offset + 4, data)
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteDomainInterface.hwaddr", _end5)
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                    xdr.bad_padding("RemoteDomainInterface.hwaddr", _end4)
                 try:
-                    obj.hwaddr = _decode(data[offset + 4 : _end5])
+                    obj.hwaddr = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainInterface.hwaddr", offset + 4, error)
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
             _n7 = xdr.unpack_count(
@@ -30218,21 +31181,21 @@ class RemoteDomainInterface(xdr.XdrStruct):
                 _e8 = _new11(RemoteDomainIpAddr)
                 (_e8.type,) = _S_i_unpack(data, offset)
                 offset += 4
-                (_len12,) = _S_I_unpack(data, offset)
-                if _len12 > 4194304:
-                    xdr.too_long("RemoteDomainIpAddr.addr", offset, _len12, 4194304)
-                _end13 = offset + 4 + _len12
-                _pad14 = _end13 + (-_len12 & 3)
-                if _pad14 > size:
+                (_len14,) = _S_I_unpack(data, offset)
+                if _len14 > 4194304:
+                    xdr.too_long("RemoteDomainIpAddr.addr", offset, _len14, 4194304)
+                _end12 = offset + 4 + _len14
+                _pad13 = _end12 + (-_len14 & 3)
+                if _pad13 > size:
                     xdr.truncated("RemoteDomainIpAddr.addr", offset + 4, data)
                 try:
-                    _e8.addr = _decode(data[offset + 4 : _end13])
+                    _e8.addr = _decode(data[offset + 4 : _end12])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainIpAddr.addr", offset + 4, error)
-                offset = _pad14
+                offset = _pad13
                 _w15, _e8.prefix = _S_II_unpack(data, offset - 4)
-                if _w15 & pad_masks[_len12 & 3]:
-                    xdr.bad_padding("RemoteDomainIpAddr.addr", _end13)
+                if _w15 & pad_masks[_pad13 - _end12]:
+                    xdr.bad_padding("RemoteDomainIpAddr.addr", _end12)
                 offset += 4
                 _append10(_e8)
             obj.addrs = _items9
@@ -30369,26 +31332,26 @@ class RemoteDomainSetUserPasswordArgs(xdr.XdrStruct):
             obj.user = None
             if xdr.unpack_flag(data, offset, "RemoteDomainSetUserPasswordArgs.user"):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainSetUserPasswordArgs.user", offset, _len1, 4194304
+                        "RemoteDomainSetUserPasswordArgs.user", offset, _len3, 4194304
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated(
                         "RemoteDomainSetUserPasswordArgs.user", offset + 4, data
                     )
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("RemoteDomainSetUserPasswordArgs.user", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("RemoteDomainSetUserPasswordArgs.user", _end1)
                 try:
-                    obj.user = _decode(data[offset + 4 : _end2])
+                    obj.user = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainSetUserPasswordArgs.user", offset + 4, error
                     )
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             obj.password = None
@@ -30396,29 +31359,29 @@ class RemoteDomainSetUserPasswordArgs(xdr.XdrStruct):
                 data, offset, "RemoteDomainSetUserPasswordArgs.password"
             ):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
                         "RemoteDomainSetUserPasswordArgs.password",
                         offset,
-                        _len4,
+                        _len6,
                         4194304,
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated(
                         "RemoteDomainSetUserPasswordArgs.password", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteDomainSetUserPasswordArgs.password", _end5)
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                    xdr.bad_padding("RemoteDomainSetUserPasswordArgs.password", _end4)
                 try:
-                    obj.password = _decode(data[offset + 4 : _end5])
+                    obj.password = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainSetUserPasswordArgs.password", offset + 4, error
                     )
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
             (obj.flags,) = _S_I.unpack_from(data, offset)
@@ -30464,22 +31427,22 @@ class RemoteDomainRenameArgs(xdr.XdrStruct):
             obj.new_name = None
             if xdr.unpack_flag(data, offset, "RemoteDomainRenameArgs.new_name"):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainRenameArgs.new_name", offset, _len1, 4194304
+                        "RemoteDomainRenameArgs.new_name", offset, _len3, 4194304
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated("RemoteDomainRenameArgs.new_name", offset + 4, data)
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("RemoteDomainRenameArgs.new_name", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("RemoteDomainRenameArgs.new_name", _end1)
                 try:
-                    obj.new_name = _decode(data[offset + 4 : _end2])
+                    obj.new_name = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainRenameArgs.new_name", offset + 4, error)
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             (obj.flags,) = _S_I.unpack_from(data, offset)
@@ -30623,12 +31586,20 @@ class RemoteDomainEventCallbackJobCompletedMsg(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -30639,79 +31610,98 @@ class RemoteDomainEventCallbackJobCompletedMsg(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -30799,35 +31789,35 @@ class RemoteDomainEventCallbackDeviceRemovalFailedMsg(xdr.XdrStruct):
             (obj.callbackID,) = _S_i.unpack_from(data, offset)
             offset += 4
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteDomainEventCallbackDeviceRemovalFailedMsg.devAlias",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainEventCallbackDeviceRemovalFailedMsg.devAlias",
                     offset + 4,
                     data,
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding(
-                    "RemoteDomainEventCallbackDeviceRemovalFailedMsg.devAlias", _end2
+                    "RemoteDomainEventCallbackDeviceRemovalFailedMsg.devAlias", _end1
                 )
             try:
-                obj.devAlias = _decode(data[offset + 4 : _end2])
+                obj.devAlias = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventCallbackDeviceRemovalFailedMsg.devAlias",
                     offset + 4,
                     error,
                 )
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated(
                 "RemoteDomainEventCallbackDeviceRemovalFailedMsg", offset, data
@@ -30904,12 +31894,20 @@ class RemoteDomainGetGuestVcpusRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -30920,79 +31918,98 @@ class RemoteDomainGetGuestVcpusRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -31035,23 +32052,23 @@ class RemoteDomainSetGuestVcpusArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainSetGuestVcpusArgs.cpumap", offset, _len1, 4194304
+                    "RemoteDomainSetGuestVcpusArgs.cpumap", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainSetGuestVcpusArgs.cpumap", offset + 4, data)
             try:
-                obj.cpumap = _decode(data[offset + 4 : _end2])
+                obj.cpumap = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainSetGuestVcpusArgs.cpumap", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.state, obj.flags = _S_IiI.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainSetGuestVcpusArgs.cpumap", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainSetGuestVcpusArgs.cpumap", _end1)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteDomainSetGuestVcpusArgs", offset, data)
@@ -31087,21 +32104,21 @@ class RemoteDomainSetVcpuArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteDomainSetVcpuArgs.cpumap", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteDomainSetVcpuArgs.cpumap", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainSetVcpuArgs.cpumap", offset + 4, data)
             try:
-                obj.cpumap = _decode(data[offset + 4 : _end2])
+                obj.cpumap = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainSetVcpuArgs.cpumap", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.state, obj.flags = _S_IiI.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainSetVcpuArgs.cpumap", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainSetVcpuArgs.cpumap", _end1)
             offset += 8
         except struct.error:
             xdr.truncated("RemoteDomainSetVcpuArgs", offset, data)
@@ -31168,35 +32185,35 @@ class RemoteDomainEventCallbackMetadataChangeMsg(xdr.XdrStruct):
                 data, offset, "RemoteDomainEventCallbackMetadataChangeMsg.nsuri"
             ):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
                         "RemoteDomainEventCallbackMetadataChangeMsg.nsuri",
                         offset,
-                        _len1,
+                        _len3,
                         4194304,
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated(
                         "RemoteDomainEventCallbackMetadataChangeMsg.nsuri",
                         offset + 4,
                         data,
                     )
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding(
-                        "RemoteDomainEventCallbackMetadataChangeMsg.nsuri", _end2
+                        "RemoteDomainEventCallbackMetadataChangeMsg.nsuri", _end1
                     )
                 try:
-                    obj.nsuri = _decode(data[offset + 4 : _end2])
+                    obj.nsuri = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainEventCallbackMetadataChangeMsg.nsuri",
                         offset + 4,
                         error,
                     )
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
         except struct.error:
@@ -31485,23 +32502,23 @@ class RemoteDomainSetBlockThresholdArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainSetBlockThresholdArgs.dev", offset, _len1, 4194304
+                    "RemoteDomainSetBlockThresholdArgs.dev", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainSetBlockThresholdArgs.dev", offset + 4, data)
             try:
-                obj.dev = _decode(data[offset + 4 : _end2])
+                obj.dev = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainSetBlockThresholdArgs.dev", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.threshold, obj.flags = _S_IQI.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainSetBlockThresholdArgs.dev", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainSetBlockThresholdArgs.dev", _end1)
             offset += 12
         except struct.error:
             xdr.truncated("RemoteDomainSetBlockThresholdArgs", offset, data)
@@ -31616,35 +32633,35 @@ class RemoteConnectCompareHypervisorCpuArgs(xdr.XdrStruct):
                 data, offset, "RemoteConnectCompareHypervisorCpuArgs.emulator"
             ):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
                         "RemoteConnectCompareHypervisorCpuArgs.emulator",
                         offset,
-                        _len1,
+                        _len3,
                         4194304,
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated(
                         "RemoteConnectCompareHypervisorCpuArgs.emulator",
                         offset + 4,
                         data,
                     )
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding(
-                        "RemoteConnectCompareHypervisorCpuArgs.emulator", _end2
+                        "RemoteConnectCompareHypervisorCpuArgs.emulator", _end1
                     )
                 try:
-                    obj.emulator = _decode(data[offset + 4 : _end2])
+                    obj.emulator = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectCompareHypervisorCpuArgs.emulator",
                         offset + 4,
                         error,
                     )
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             obj.arch = None
@@ -31652,29 +32669,29 @@ class RemoteConnectCompareHypervisorCpuArgs(xdr.XdrStruct):
                 data, offset, "RemoteConnectCompareHypervisorCpuArgs.arch"
             ):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
                         "RemoteConnectCompareHypervisorCpuArgs.arch",
                         offset,
-                        _len4,
+                        _len6,
                         4194304,
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated(
                         "RemoteConnectCompareHypervisorCpuArgs.arch", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteConnectCompareHypervisorCpuArgs.arch", _end5)
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                    xdr.bad_padding("RemoteConnectCompareHypervisorCpuArgs.arch", _end4)
                 try:
-                    obj.arch = _decode(data[offset + 4 : _end5])
+                    obj.arch = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectCompareHypervisorCpuArgs.arch", offset + 4, error
                     )
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
             obj.machine = None
@@ -31682,35 +32699,35 @@ class RemoteConnectCompareHypervisorCpuArgs(xdr.XdrStruct):
                 data, offset, "RemoteConnectCompareHypervisorCpuArgs.machine"
             ):
                 offset += 4
-                (_len7,) = _S_I.unpack_from(data, offset)
-                if _len7 > 4194304:
+                (_len9,) = _S_I.unpack_from(data, offset)
+                if _len9 > 4194304:
                     xdr.too_long(
                         "RemoteConnectCompareHypervisorCpuArgs.machine",
                         offset,
-                        _len7,
+                        _len9,
                         4194304,
                     )
-                _end8 = offset + 4 + _len7
-                _pad9 = _end8 + (-_len7 & 3)
-                if _pad9 > len(data):
+                _end7 = offset + 4 + _len9
+                _pad8 = _end7 + (-_len9 & 3)
+                if _pad8 > len(data):
                     xdr.truncated(
                         "RemoteConnectCompareHypervisorCpuArgs.machine",
                         offset + 4,
                         data,
                     )
-                if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding(
-                        "RemoteConnectCompareHypervisorCpuArgs.machine", _end8
+                        "RemoteConnectCompareHypervisorCpuArgs.machine", _end7
                     )
                 try:
-                    obj.machine = _decode(data[offset + 4 : _end8])
+                    obj.machine = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectCompareHypervisorCpuArgs.machine",
                         offset + 4,
                         error,
                     )
-                offset = _pad9
+                offset = _pad8
             else:
                 offset += 4
             obj.virttype = None
@@ -31718,64 +32735,64 @@ class RemoteConnectCompareHypervisorCpuArgs(xdr.XdrStruct):
                 data, offset, "RemoteConnectCompareHypervisorCpuArgs.virttype"
             ):
                 offset += 4
-                (_len10,) = _S_I.unpack_from(data, offset)
-                if _len10 > 4194304:
+                (_len12,) = _S_I.unpack_from(data, offset)
+                if _len12 > 4194304:
                     xdr.too_long(
                         "RemoteConnectCompareHypervisorCpuArgs.virttype",
                         offset,
-                        _len10,
+                        _len12,
                         4194304,
                     )
-                _end11 = offset + 4 + _len10
-                _pad12 = _end11 + (-_len10 & 3)
-                if _pad12 > len(data):
+                _end10 = offset + 4 + _len12
+                _pad11 = _end10 + (-_len12 & 3)
+                if _pad11 > len(data):
                     xdr.truncated(
                         "RemoteConnectCompareHypervisorCpuArgs.virttype",
                         offset + 4,
                         data,
                     )
                 if (
-                    _pad12 != _end11
-                    and data[_end11:_pad12] != xdr.ZEROS[_pad12 - _end11]
+                    _pad11 != _end10
+                    and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
                 ):
                     xdr.bad_padding(
-                        "RemoteConnectCompareHypervisorCpuArgs.virttype", _end11
+                        "RemoteConnectCompareHypervisorCpuArgs.virttype", _end10
                     )
                 try:
-                    obj.virttype = _decode(data[offset + 4 : _end11])
+                    obj.virttype = _decode(data[offset + 4 : _end10])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectCompareHypervisorCpuArgs.virttype",
                         offset + 4,
                         error,
                     )
-                offset = _pad12
+                offset = _pad11
             else:
                 offset += 4
-            (_len13,) = _S_I.unpack_from(data, offset)
-            if _len13 > 4194304:
+            (_len15,) = _S_I.unpack_from(data, offset)
+            if _len15 > 4194304:
                 xdr.too_long(
                     "RemoteConnectCompareHypervisorCpuArgs.xmlCPU",
                     offset,
-                    _len13,
+                    _len15,
                     4194304,
                 )
-            _end14 = offset + 4 + _len13
-            _pad15 = _end14 + (-_len13 & 3)
-            if _pad15 > len(data):
+            _end13 = offset + 4 + _len15
+            _pad14 = _end13 + (-_len15 & 3)
+            if _pad14 > len(data):
                 xdr.truncated(
                     "RemoteConnectCompareHypervisorCpuArgs.xmlCPU", offset + 4, data
                 )
             try:
-                obj.xmlCPU = _decode(data[offset + 4 : _end14])
+                obj.xmlCPU = _decode(data[offset + 4 : _end13])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectCompareHypervisorCpuArgs.xmlCPU", offset + 4, error
                 )
-            offset = _pad15
+            offset = _pad14
             _w16, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w16 & xdr.PAD_MASKS[_len13 & 3]:
-                xdr.bad_padding("RemoteConnectCompareHypervisorCpuArgs.xmlCPU", _end14)
+            if _w16 & xdr.PAD_MASKS[_pad14 - _end13]:
+                xdr.bad_padding("RemoteConnectCompareHypervisorCpuArgs.xmlCPU", _end13)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteConnectCompareHypervisorCpuArgs", offset, data)
@@ -31885,35 +32902,35 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
                 data, offset, "RemoteConnectBaselineHypervisorCpuArgs.emulator"
             ):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
                     xdr.too_long(
                         "RemoteConnectBaselineHypervisorCpuArgs.emulator",
                         offset,
-                        _len1,
+                        _len3,
                         4194304,
                     )
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated(
                         "RemoteConnectBaselineHypervisorCpuArgs.emulator",
                         offset + 4,
                         data,
                     )
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding(
-                        "RemoteConnectBaselineHypervisorCpuArgs.emulator", _end2
+                        "RemoteConnectBaselineHypervisorCpuArgs.emulator", _end1
                     )
                 try:
-                    obj.emulator = _decode(data[offset + 4 : _end2])
+                    obj.emulator = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectBaselineHypervisorCpuArgs.emulator",
                         offset + 4,
                         error,
                     )
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             obj.arch = None
@@ -31921,31 +32938,31 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
                 data, offset, "RemoteConnectBaselineHypervisorCpuArgs.arch"
             ):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
                         "RemoteConnectBaselineHypervisorCpuArgs.arch",
                         offset,
-                        _len4,
+                        _len6,
                         4194304,
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated(
                         "RemoteConnectBaselineHypervisorCpuArgs.arch", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding(
-                        "RemoteConnectBaselineHypervisorCpuArgs.arch", _end5
+                        "RemoteConnectBaselineHypervisorCpuArgs.arch", _end4
                     )
                 try:
-                    obj.arch = _decode(data[offset + 4 : _end5])
+                    obj.arch = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectBaselineHypervisorCpuArgs.arch", offset + 4, error
                     )
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
             obj.machine = None
@@ -31953,35 +32970,35 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
                 data, offset, "RemoteConnectBaselineHypervisorCpuArgs.machine"
             ):
                 offset += 4
-                (_len7,) = _S_I.unpack_from(data, offset)
-                if _len7 > 4194304:
+                (_len9,) = _S_I.unpack_from(data, offset)
+                if _len9 > 4194304:
                     xdr.too_long(
                         "RemoteConnectBaselineHypervisorCpuArgs.machine",
                         offset,
-                        _len7,
+                        _len9,
                         4194304,
                     )
-                _end8 = offset + 4 + _len7
-                _pad9 = _end8 + (-_len7 & 3)
-                if _pad9 > len(data):
+                _end7 = offset + 4 + _len9
+                _pad8 = _end7 + (-_len9 & 3)
+                if _pad8 > len(data):
                     xdr.truncated(
                         "RemoteConnectBaselineHypervisorCpuArgs.machine",
                         offset + 4,
                         data,
                     )
-                if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding(
-                        "RemoteConnectBaselineHypervisorCpuArgs.machine", _end8
+                        "RemoteConnectBaselineHypervisorCpuArgs.machine", _end7
                     )
                 try:
-                    obj.machine = _decode(data[offset + 4 : _end8])
+                    obj.machine = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectBaselineHypervisorCpuArgs.machine",
                         offset + 4,
                         error,
                     )
-                offset = _pad9
+                offset = _pad8
             else:
                 offset += 4
             obj.virttype = None
@@ -31989,38 +33006,38 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
                 data, offset, "RemoteConnectBaselineHypervisorCpuArgs.virttype"
             ):
                 offset += 4
-                (_len10,) = _S_I.unpack_from(data, offset)
-                if _len10 > 4194304:
+                (_len12,) = _S_I.unpack_from(data, offset)
+                if _len12 > 4194304:
                     xdr.too_long(
                         "RemoteConnectBaselineHypervisorCpuArgs.virttype",
                         offset,
-                        _len10,
+                        _len12,
                         4194304,
                     )
-                _end11 = offset + 4 + _len10
-                _pad12 = _end11 + (-_len10 & 3)
-                if _pad12 > len(data):
+                _end10 = offset + 4 + _len12
+                _pad11 = _end10 + (-_len12 & 3)
+                if _pad11 > len(data):
                     xdr.truncated(
                         "RemoteConnectBaselineHypervisorCpuArgs.virttype",
                         offset + 4,
                         data,
                     )
                 if (
-                    _pad12 != _end11
-                    and data[_end11:_pad12] != xdr.ZEROS[_pad12 - _end11]
+                    _pad11 != _end10
+                    and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
                 ):
                     xdr.bad_padding(
-                        "RemoteConnectBaselineHypervisorCpuArgs.virttype", _end11
+                        "RemoteConnectBaselineHypervisorCpuArgs.virttype", _end10
                     )
                 try:
-                    obj.virttype = _decode(data[offset + 4 : _end11])
+                    obj.virttype = _decode(data[offset + 4 : _end10])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectBaselineHypervisorCpuArgs.virttype",
                         offset + 4,
                         error,
                     )
-                offset = _pad12
+                offset = _pad11
             else:
                 offset += 4
             _n13 = xdr.unpack_count(
@@ -32033,35 +33050,35 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n13):
-                (_len17,) = _S_I_unpack(data, offset)
-                if _len17 > 4194304:
+                (_len19,) = _S_I_unpack(data, offset)
+                if _len19 > 4194304:
                     xdr.too_long(
                         "RemoteConnectBaselineHypervisorCpuArgs.xmlCPUs[]",
                         offset,
-                        _len17,
+                        _len19,
                         4194304,
                     )
-                _end18 = offset + 4 + _len17
-                _pad19 = _end18 + (-_len17 & 3)
-                if _pad19 > size:
+                _end17 = offset + 4 + _len19
+                _pad18 = _end17 + (-_len19 & 3)
+                if _pad18 > size:
                     xdr.truncated(
                         "RemoteConnectBaselineHypervisorCpuArgs.xmlCPUs[]",
                         offset + 4,
                         data,
                     )
-                if _pad19 != _end18 and data[_end18:_pad19] != zeros[_pad19 - _end18]:
+                if _pad18 != _end17 and data[_end17:_pad18] != zeros[_pad18 - _end17]:
                     xdr.bad_padding(
-                        "RemoteConnectBaselineHypervisorCpuArgs.xmlCPUs[]", _end18
+                        "RemoteConnectBaselineHypervisorCpuArgs.xmlCPUs[]", _end17
                     )
                 try:
-                    _e14 = _decode(data[offset + 4 : _end18])
+                    _e14 = _decode(data[offset + 4 : _end17])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectBaselineHypervisorCpuArgs.xmlCPUs[]",
                         offset + 4,
                         error,
                     )
-                offset = _pad19
+                offset = _pad18
                 _append16(_e14)
             obj.xmlCPUs = _items15
             (obj.flags,) = _S_I.unpack_from(data, offset)
@@ -32087,26 +33104,26 @@ class RemoteConnectBaselineHypervisorCpuRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteConnectBaselineHypervisorCpuRet.cpu", offset, _len1, 4194304
+                    "RemoteConnectBaselineHypervisorCpuRet.cpu", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteConnectBaselineHypervisorCpuRet.cpu", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteConnectBaselineHypervisorCpuRet.cpu", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteConnectBaselineHypervisorCpuRet.cpu", _end1)
             try:
-                obj.cpu = _decode(data[offset + 4 : _end2])
+                obj.cpu = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectBaselineHypervisorCpuRet.cpu", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteConnectBaselineHypervisorCpuRet", offset, data)
         return obj, offset
@@ -32178,12 +33195,20 @@ class RemoteNodeGetSevInfoRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -32194,79 +33219,98 @@ class RemoteNodeGetSevInfoRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -32348,12 +33392,20 @@ class RemoteDomainGetLaunchSecurityInfoRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -32364,79 +33416,98 @@ class RemoteDomainGetLaunchSecurityInfoRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -32500,12 +33571,20 @@ class RemoteDomainSetLaunchSecurityStateArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -32516,79 +33595,98 @@ class RemoteDomainSetLaunchSecurityStateArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -32615,29 +33713,29 @@ class RemoteNwfilterBindingLookupByPortDevArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteNwfilterBindingLookupByPortDevArgs.name",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteNwfilterBindingLookupByPortDevArgs.name", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNwfilterBindingLookupByPortDevArgs.name", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNwfilterBindingLookupByPortDevArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteNwfilterBindingLookupByPortDevArgs.name", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNwfilterBindingLookupByPortDevArgs", offset, data)
         return obj, offset
@@ -32697,27 +33795,27 @@ class RemoteNwfilterBindingCreateXmlArgs(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNwfilterBindingCreateXmlArgs.xml", offset, _len1, 4194304
+                    "RemoteNwfilterBindingCreateXmlArgs.xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteNwfilterBindingCreateXmlArgs.xml", offset + 4, data
                 )
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteNwfilterBindingCreateXmlArgs.xml", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteNwfilterBindingCreateXmlArgs.xml", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNwfilterBindingCreateXmlArgs.xml", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNwfilterBindingCreateXmlArgs", offset, data)
@@ -32836,26 +33934,26 @@ class RemoteNwfilterBindingGetXmlDescRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNwfilterBindingGetXmlDescRet.xml", offset, _len1, 4194304
+                    "RemoteNwfilterBindingGetXmlDescRet.xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteNwfilterBindingGetXmlDescRet.xml", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNwfilterBindingGetXmlDescRet.xml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNwfilterBindingGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteNwfilterBindingGetXmlDescRet.xml", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNwfilterBindingGetXmlDescRet", offset, data)
         return obj, offset
@@ -32940,54 +34038,58 @@ class RemoteConnectListAllNwfilterBindingsRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullNwfilterBinding] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullNwfilterBinding.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
             zeros = xdr.ZEROS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteNonnullNwfilterBinding)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
+                if _len8 > 4194304:
                     xdr.too_long(
-                        "RemoteNonnullNwfilterBinding.portdev", offset, _len6, 4194304
+                        "RemoteNonnullNwfilterBinding.portdev", offset, _len8, 4194304
                     )
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated(
                         "RemoteNonnullNwfilterBinding.portdev", offset + 4, data
                     )
-                if _pad8 != _end7 and data[_end7:_pad8] != zeros[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteNonnullNwfilterBinding.portdev", _end7)
+                if _pad10 != _end9 and data[_end9:_pad10] != zeros[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteNonnullNwfilterBinding.portdev", _end9)
                 try:
-                    _e2.portdev = _decode(data[offset + 4 : _end7])
+                    _e2.portdev = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNonnullNwfilterBinding.portdev", offset + 4, error
                     )
-                offset = _pad8
-                (_len9,) = _S_I_unpack(data, offset)
-                if _len9 > 4194304:
+                offset = _pad10
+                (_len13,) = _S_I_unpack(data, offset)
+                if _len13 > 4194304:
                     xdr.too_long(
                         "RemoteNonnullNwfilterBinding.filtername",
                         offset,
-                        _len9,
+                        _len13,
                         4194304,
                     )
-                _end10 = offset + 4 + _len9
-                _pad11 = _end10 + (-_len9 & 3)
-                if _pad11 > size:
+                _end11 = offset + 4 + _len13
+                _pad12 = _end11 + (-_len13 & 3)
+                if _pad12 > size:
                     xdr.truncated(
                         "RemoteNonnullNwfilterBinding.filtername", offset + 4, data
                     )
-                if _pad11 != _end10 and data[_end10:_pad11] != zeros[_pad11 - _end10]:
-                    xdr.bad_padding("RemoteNonnullNwfilterBinding.filtername", _end10)
+                if _pad12 != _end11 and data[_end11:_pad12] != zeros[_pad12 - _end11]:
+                    xdr.bad_padding("RemoteNonnullNwfilterBinding.filtername", _end11)
                 try:
-                    _e2.filtername = _decode(data[offset + 4 : _end10])
+                    _e2.filtername = _decode(data[offset + 4 : _end11])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNonnullNwfilterBinding.filtername", offset + 4, error
                     )
-                offset = _pad11
+                offset = _pad12
+                if _i6 != _last7:
+                    (_len8,) = _S_I_unpack(data, offset)
                 _append4(_e2)
             obj.bindings = _items3
             (obj.ret,) = _S_I.unpack_from(data, offset)
@@ -33044,35 +34146,35 @@ class RemoteConnectGetStoragePoolCapabilitiesRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteConnectGetStoragePoolCapabilitiesRet.capabilities",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteConnectGetStoragePoolCapabilitiesRet.capabilities",
                     offset + 4,
                     data,
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding(
-                    "RemoteConnectGetStoragePoolCapabilitiesRet.capabilities", _end2
+                    "RemoteConnectGetStoragePoolCapabilitiesRet.capabilities", _end1
                 )
             try:
-                obj.capabilities = _decode(data[offset + 4 : _end2])
+                obj.capabilities = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectGetStoragePoolCapabilitiesRet.capabilities",
                     offset + 4,
                     error,
                 )
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteConnectGetStoragePoolCapabilitiesRet", offset, data)
         return obj, offset
@@ -33261,23 +34363,23 @@ class RemoteNetworkPortCreateXmlArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.network, offset = RemoteNonnullNetwork.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNetworkPortCreateXmlArgs.xml", offset, _len1, 4194304
+                    "RemoteNetworkPortCreateXmlArgs.xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNetworkPortCreateXmlArgs.xml", offset + 4, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkPortCreateXmlArgs.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteNetworkPortCreateXmlArgs.xml", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNetworkPortCreateXmlArgs.xml", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteNetworkPortCreateXmlArgs", offset, data)
@@ -33363,12 +34465,20 @@ class RemoteNetworkPortSetParametersArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -33379,79 +34489,98 @@ class RemoteNetworkPortSetParametersArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -33545,12 +34674,20 @@ class RemoteNetworkPortGetParametersRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -33561,79 +34698,98 @@ class RemoteNetworkPortGetParametersRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -33693,22 +34849,22 @@ class RemoteNetworkPortGetXmlDescRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteNetworkPortGetXmlDescRet.xml", offset, _len1, 4194304
+                    "RemoteNetworkPortGetXmlDescRet.xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteNetworkPortGetXmlDescRet.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteNetworkPortGetXmlDescRet.xml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteNetworkPortGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteNetworkPortGetXmlDescRet.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNetworkPortGetXmlDescRet", offset, data)
         return obj, offset
@@ -33785,30 +34941,30 @@ class RemoteDomainCheckpointCreateXmlArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteDomainCheckpointCreateXmlArgs.xml_desc",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainCheckpointCreateXmlArgs.xml_desc", offset + 4, data
                 )
             try:
-                obj.xml_desc = _decode(data[offset + 4 : _end2])
+                obj.xml_desc = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainCheckpointCreateXmlArgs.xml_desc", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainCheckpointCreateXmlArgs.xml_desc", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainCheckpointCreateXmlArgs.xml_desc", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainCheckpointCreateXmlArgs", offset, data)
@@ -33899,26 +35055,26 @@ class RemoteDomainCheckpointGetXmlDescRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainCheckpointGetXmlDescRet.xml", offset, _len1, 4194304
+                    "RemoteDomainCheckpointGetXmlDescRet.xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainCheckpointGetXmlDescRet.xml", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainCheckpointGetXmlDescRet.xml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainCheckpointGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainCheckpointGetXmlDescRet.xml", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainCheckpointGetXmlDescRet", offset, data)
         return obj, offset
@@ -34006,32 +35162,36 @@ class RemoteDomainListAllCheckpointsRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullDomainCheckpoint] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullDomainCheckpoint.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
             zeros = xdr.ZEROS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteNonnullDomainCheckpoint)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
+                if _len8 > 4194304:
                     xdr.too_long(
-                        "RemoteNonnullDomainCheckpoint.name", offset, _len6, 4194304
+                        "RemoteNonnullDomainCheckpoint.name", offset, _len8, 4194304
                     )
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated(
                         "RemoteNonnullDomainCheckpoint.name", offset + 4, data
                     )
-                if _pad8 != _end7 and data[_end7:_pad8] != zeros[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteNonnullDomainCheckpoint.name", _end7)
+                if _pad10 != _end9 and data[_end9:_pad10] != zeros[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteNonnullDomainCheckpoint.name", _end9)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end7])
+                    _e2.name = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNonnullDomainCheckpoint.name", offset + 4, error
                     )
-                offset = _pad8
+                offset = _pad10
                 _e2.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
+                if _i6 != _last7:
+                    (_len8,) = _S_I_unpack(data, offset)
                 _append4(_e2)
             obj.checkpoints = _items3
             (obj.ret,) = _S_i.unpack_from(data, offset)
@@ -34132,32 +35292,36 @@ class RemoteDomainCheckpointListAllChildrenRet(xdr.XdrStruct):
             _items3: list[RemoteNonnullDomainCheckpoint] = []
             _append4 = _items3.append
             _new5 = RemoteNonnullDomainCheckpoint.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
             zeros = xdr.ZEROS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteNonnullDomainCheckpoint)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
+                if _len8 > 4194304:
                     xdr.too_long(
-                        "RemoteNonnullDomainCheckpoint.name", offset, _len6, 4194304
+                        "RemoteNonnullDomainCheckpoint.name", offset, _len8, 4194304
                     )
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated(
                         "RemoteNonnullDomainCheckpoint.name", offset + 4, data
                     )
-                if _pad8 != _end7 and data[_end7:_pad8] != zeros[_pad8 - _end7]:
-                    xdr.bad_padding("RemoteNonnullDomainCheckpoint.name", _end7)
+                if _pad10 != _end9 and data[_end9:_pad10] != zeros[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteNonnullDomainCheckpoint.name", _end9)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end7])
+                    _e2.name = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteNonnullDomainCheckpoint.name", offset + 4, error
                     )
-                offset = _pad8
+                offset = _pad10
                 _e2.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
+                if _i6 != _last7:
+                    (_len8,) = _S_I_unpack(data, offset)
                 _append4(_e2)
             obj.checkpoints = _items3
             (obj.ret,) = _S_i.unpack_from(data, offset)
@@ -34203,30 +35367,30 @@ class RemoteDomainCheckpointLookupByNameArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteDomainCheckpointLookupByNameArgs.name",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainCheckpointLookupByNameArgs.name", offset + 4, data
                 )
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainCheckpointLookupByNameArgs.name", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainCheckpointLookupByNameArgs.name", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainCheckpointLookupByNameArgs.name", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainCheckpointLookupByNameArgs", offset, data)
@@ -34433,12 +35597,20 @@ class RemoteDomainGetGuestInfoRet(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -34449,79 +35621,98 @@ class RemoteDomainGetGuestInfoRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -34570,12 +35761,20 @@ class RemoteConnectSetIdentityArgs(xdr.XdrStruct):
             _items3: list[RemoteTypedParam] = []
             _append4 = _items3.append
             _new5 = RemoteTypedParam.__new__
+            _last7 = _n1 - 1
+            if _n1:
+                (_len8,) = _S_I.unpack_from(data, offset)
             _S_I_unpack = _S_I.unpack_from
+            _S_II_unpack = _S_II.unpack_from
             _S_Ii_unpack = _S_Ii.unpack_from
             _S_Q_unpack = _S_Q.unpack_from
+            _S_QI_unpack = _S_QI.unpack_from
             _S_d_unpack = _S_d.unpack_from
+            _S_dI_unpack = _S_dI.unpack_from
             _S_i_unpack = _S_i.unpack_from
+            _S_iI_unpack = _S_iI.unpack_from
             _S_q_unpack = _S_q.unpack_from
+            _S_qI_unpack = _S_qI.unpack_from
             _new_RemoteTypedParamValueB = RemoteTypedParamValueB.__new__
             _new_RemoteTypedParamValueD = RemoteTypedParamValueD.__new__
             _new_RemoteTypedParamValueI = RemoteTypedParamValueI.__new__
@@ -34586,79 +35785,98 @@ class RemoteConnectSetIdentityArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             pad_masks = xdr.PAD_MASKS
             size = len(data)
-            for _ in range(_n1):
+            for _i6 in range(_n1):
                 _e2 = _new5(RemoteTypedParam)
-                (_len6,) = _S_I_unpack(data, offset)
-                if _len6 > 4194304:
-                    xdr.too_long("RemoteTypedParam.field", offset, _len6, 4194304)
-                _end7 = offset + 4 + _len6
-                _pad8 = _end7 + (-_len6 & 3)
-                if _pad8 > size:
+                if _len8 > 4194304:
+                    xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
+                _end9 = offset + 4 + _len8
+                _pad10 = _end9 + (-_len8 & 3)
+                if _pad10 > size:
                     xdr.truncated("RemoteTypedParam.field", offset + 4, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end7])
+                    _e2.field = _decode(data[offset + 4 : _end9])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
-                offset = _pad8
-                _w10, _d9 = _S_Ii_unpack(data, offset - 4)
-                if _w10 & pad_masks[_len6 & 3]:
-                    xdr.bad_padding("RemoteTypedParam.field", _end7)
+                offset = _pad10
+                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
+                if _w12 & pad_masks[_pad10 - _end9]:
+                    xdr.bad_padding("RemoteTypedParam.field", _end9)
                 offset += 4
-                if _d9 == 1:
-                    _a11 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
-                    (_a11.i,) = _S_i_unpack(data, offset)
+                if _d11 == 1:
+                    _a13 = _new_RemoteTypedParamValueI(RemoteTypedParamValueI)
+                    if _i6 != _last7:
+                        _a13.i, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a13.i,) = _S_i_unpack(data, offset)
                     offset += 4
-                    _e2.value = _a11
-                elif _d9 == 2:
-                    _a12 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
-                    (_a12.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a12
-                elif _d9 == 3:
-                    _a13 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
-                    (_a13.l,) = _S_q_unpack(data, offset)
-                    offset += 8
                     _e2.value = _a13
-                elif _d9 == 4:
-                    _a14 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
-                    (_a14.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
+                elif _d11 == 2:
+                    _a14 = _new_RemoteTypedParamValueUi(RemoteTypedParamValueUi)
+                    if _i6 != _last7:
+                        _a14.ui, _len8 = _S_II_unpack(data, offset)
+                    else:
+                        (_a14.ui,) = _S_I_unpack(data, offset)
+                    offset += 4
                     _e2.value = _a14
-                elif _d9 == 5:
-                    _a15 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
-                    (_a15.d,) = _S_d_unpack(data, offset)
+                elif _d11 == 3:
+                    _a15 = _new_RemoteTypedParamValueL(RemoteTypedParamValueL)
+                    if _i6 != _last7:
+                        _a15.l, _len8 = _S_qI_unpack(data, offset)
+                    else:
+                        (_a15.l,) = _S_q_unpack(data, offset)
                     offset += 8
                     _e2.value = _a15
-                elif _d9 == 6:
-                    _a16 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
-                    (_a16.b,) = _S_i_unpack(data, offset)
-                    offset += 4
+                elif _d11 == 4:
+                    _a16 = _new_RemoteTypedParamValueUl(RemoteTypedParamValueUl)
+                    if _i6 != _last7:
+                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
+                    else:
+                        (_a16.ul,) = _S_Q_unpack(data, offset)
+                    offset += 8
                     _e2.value = _a16
-                elif _d9 == 7:
-                    _a17 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
-                    (_len18,) = _S_I_unpack(data, offset)
-                    if _len18 > 4194304:
+                elif _d11 == 5:
+                    _a17 = _new_RemoteTypedParamValueD(RemoteTypedParamValueD)
+                    if _i6 != _last7:
+                        _a17.d, _len8 = _S_dI_unpack(data, offset)
+                    else:
+                        (_a17.d,) = _S_d_unpack(data, offset)
+                    offset += 8
+                    _e2.value = _a17
+                elif _d11 == 6:
+                    _a18 = _new_RemoteTypedParamValueB(RemoteTypedParamValueB)
+                    if _i6 != _last7:
+                        _a18.b, _len8 = _S_iI_unpack(data, offset)
+                    else:
+                        (_a18.b,) = _S_i_unpack(data, offset)
+                    offset += 4
+                    _e2.value = _a18
+                elif _d11 == 7:
+                    _a19 = _new_RemoteTypedParamValueS(RemoteTypedParamValueS)
+                    (_len22,) = _S_I_unpack(data, offset)
+                    if _len22 > 4194304:
                         xdr.too_long(
-                            "RemoteTypedParamValueS.s", offset, _len18, 4194304
+                            "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end19 = offset + 4 + _len18
-                    _pad20 = _end19 + (-_len18 & 3)
-                    if _pad20 > size:
+                    _end20 = offset + 4 + _len22
+                    _pad21 = _end20 + (-_len22 & 3)
+                    if _pad21 > size:
                         xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
                     if (
-                        _pad20 != _end19
-                        and data[_end19:_pad20] != zeros[_pad20 - _end19]
+                        _pad21 != _end20
+                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
-                        xdr.bad_padding("RemoteTypedParamValueS.s", _end19)
+                        xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a17.s = _decode(data[offset + 4 : _end19])
+                        _a19.s = _decode(data[offset + 4 : _end20])
                     except UnicodeDecodeError as error:
                         xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
-                    offset = _pad20
-                    _e2.value = _a17
+                    offset = _pad21
+                    if _i6 != _last7:
+                        (_len8,) = _S_I_unpack(data, offset)
+                    _e2.value = _a19
                 else:
                     xdr.bad_value(
-                        "RemoteTypedParamValue", offset - 4, "discriminant", _d9
+                        "RemoteTypedParamValue", offset - 4, "discriminant", _d11
                     )
                 _append4(_e2)
             obj.params = _items3
@@ -34779,54 +35997,54 @@ class RemoteDomainBackupBeginArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainBackupBeginArgs.backup_xml", offset, _len1, 4194304
+                    "RemoteDomainBackupBeginArgs.backup_xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainBackupBeginArgs.backup_xml", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainBackupBeginArgs.backup_xml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainBackupBeginArgs.backup_xml", _end1)
             try:
-                obj.backup_xml = _decode(data[offset + 4 : _end2])
+                obj.backup_xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainBackupBeginArgs.backup_xml", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
             obj.checkpoint_xml = None
             if xdr.unpack_flag(
                 data, offset, "RemoteDomainBackupBeginArgs.checkpoint_xml"
             ):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
                     xdr.too_long(
                         "RemoteDomainBackupBeginArgs.checkpoint_xml",
                         offset,
-                        _len4,
+                        _len6,
                         4194304,
                     )
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated(
                         "RemoteDomainBackupBeginArgs.checkpoint_xml", offset + 4, data
                     )
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("RemoteDomainBackupBeginArgs.checkpoint_xml", _end5)
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                    xdr.bad_padding("RemoteDomainBackupBeginArgs.checkpoint_xml", _end4)
                 try:
-                    obj.checkpoint_xml = _decode(data[offset + 4 : _end5])
+                    obj.checkpoint_xml = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainBackupBeginArgs.checkpoint_xml", offset + 4, error
                     )
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
             (obj.flags,) = _S_I.unpack_from(data, offset)
@@ -34885,22 +36103,22 @@ class RemoteDomainBackupGetXmlDescRet(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainBackupGetXmlDescRet.xml", offset, _len1, 4194304
+                    "RemoteDomainBackupGetXmlDescRet.xml", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainBackupGetXmlDescRet.xml", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainBackupGetXmlDescRet.xml", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainBackupGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end2])
+                obj.xml = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainBackupGetXmlDescRet.xml", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainBackupGetXmlDescRet", offset, data)
         return obj, offset
@@ -34942,27 +36160,27 @@ class RemoteDomainAuthorizedSshKeysGetArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainAuthorizedSshKeysGetArgs.user", offset, _len1, 4194304
+                    "RemoteDomainAuthorizedSshKeysGetArgs.user", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainAuthorizedSshKeysGetArgs.user", offset + 4, data
                 )
             try:
-                obj.user = _decode(data[offset + 4 : _end2])
+                obj.user = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainAuthorizedSshKeysGetArgs.user", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainAuthorizedSshKeysGetArgs.user", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainAuthorizedSshKeysGetArgs.user", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainAuthorizedSshKeysGetArgs", offset, data)
@@ -35000,29 +36218,29 @@ class RemoteDomainAuthorizedSshKeysGetRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I_unpack(data, offset)
-                if _len5 > 4194304:
+                (_len7,) = _S_I_unpack(data, offset)
+                if _len7 > 4194304:
                     xdr.too_long(
                         "RemoteDomainAuthorizedSshKeysGetRet.keys[]",
                         offset,
-                        _len5,
+                        _len7,
                         4194304,
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > size:
+                _end5 = offset + 4 + _len7
+                _pad6 = _end5 + (-_len7 & 3)
+                if _pad6 > size:
                     xdr.truncated(
                         "RemoteDomainAuthorizedSshKeysGetRet.keys[]", offset + 4, data
                     )
-                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteDomainAuthorizedSshKeysGetRet.keys[]", _end6)
+                if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
+                    xdr.bad_padding("RemoteDomainAuthorizedSshKeysGetRet.keys[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end6])
+                    _e2 = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainAuthorizedSshKeysGetRet.keys[]", offset + 4, error
                     )
-                offset = _pad7
+                offset = _pad6
                 _append4(_e2)
             obj.keys = _items3
         except struct.error:
@@ -35075,26 +36293,26 @@ class RemoteDomainAuthorizedSshKeysSetArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
-                    "RemoteDomainAuthorizedSshKeysSetArgs.user", offset, _len1, 4194304
+                    "RemoteDomainAuthorizedSshKeysSetArgs.user", offset, _len3, 4194304
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainAuthorizedSshKeysSetArgs.user", offset + 4, data
                 )
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteDomainAuthorizedSshKeysSetArgs.user", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainAuthorizedSshKeysSetArgs.user", _end1)
             try:
-                obj.user = _decode(data[offset + 4 : _end2])
+                obj.user = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainAuthorizedSshKeysSetArgs.user", offset + 4, error
                 )
-            offset = _pad3
+            offset = _pad2
             _n4 = xdr.unpack_count(
                 data, offset, 2048, 4, "RemoteDomainAuthorizedSshKeysSetArgs.keys"
             )
@@ -35105,31 +36323,31 @@ class RemoteDomainAuthorizedSshKeysSetArgs(xdr.XdrStruct):
             zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n4):
-                (_len8,) = _S_I_unpack(data, offset)
-                if _len8 > 4194304:
+                (_len10,) = _S_I_unpack(data, offset)
+                if _len10 > 4194304:
                     xdr.too_long(
                         "RemoteDomainAuthorizedSshKeysSetArgs.keys[]",
                         offset,
-                        _len8,
+                        _len10,
                         4194304,
                     )
-                _end9 = offset + 4 + _len8
-                _pad10 = _end9 + (-_len8 & 3)
-                if _pad10 > size:
+                _end8 = offset + 4 + _len10
+                _pad9 = _end8 + (-_len10 & 3)
+                if _pad9 > size:
                     xdr.truncated(
                         "RemoteDomainAuthorizedSshKeysSetArgs.keys[]", offset + 4, data
                     )
-                if _pad10 != _end9 and data[_end9:_pad10] != zeros[_pad10 - _end9]:
+                if _pad9 != _end8 and data[_end8:_pad9] != zeros[_pad9 - _end8]:
                     xdr.bad_padding(
-                        "RemoteDomainAuthorizedSshKeysSetArgs.keys[]", _end9
+                        "RemoteDomainAuthorizedSshKeysSetArgs.keys[]", _end8
                     )
                 try:
-                    _e5 = _decode(data[offset + 4 : _end9])
+                    _e5 = _decode(data[offset + 4 : _end8])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainAuthorizedSshKeysSetArgs.keys[]", offset + 4, error
                     )
-                offset = _pad10
+                offset = _pad9
                 _append7(_e5)
             obj.keys = _items6
             (obj.flags,) = _S_I.unpack_from(data, offset)
@@ -35203,22 +36421,22 @@ class RemoteDomainGetMessagesRet(xdr.XdrStruct):
             zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n1):
-                (_len5,) = _S_I_unpack(data, offset)
-                if _len5 > 4194304:
+                (_len7,) = _S_I_unpack(data, offset)
+                if _len7 > 4194304:
                     xdr.too_long(
-                        "RemoteDomainGetMessagesRet.msgs[]", offset, _len5, 4194304
+                        "RemoteDomainGetMessagesRet.msgs[]", offset, _len7, 4194304
                     )
-                _end6 = offset + 4 + _len5
-                _pad7 = _end6 + (-_len5 & 3)
-                if _pad7 > size:
+                _end5 = offset + 4 + _len7
+                _pad6 = _end5 + (-_len7 & 3)
+                if _pad6 > size:
                     xdr.truncated("RemoteDomainGetMessagesRet.msgs[]", offset + 4, data)
-                if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
-                    xdr.bad_padding("RemoteDomainGetMessagesRet.msgs[]", _end6)
+                if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
+                    xdr.bad_padding("RemoteDomainGetMessagesRet.msgs[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end6])
+                    _e2 = _decode(data[offset + 4 : _end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("RemoteDomainGetMessagesRet.msgs[]", offset + 4, error)
-                offset = _pad7
+                offset = _pad6
                 _append4(_e2)
             obj.msgs = _items3
         except struct.error:
@@ -35314,33 +36532,33 @@ class RemoteDomainEventMemoryDeviceSizeChangeMsg(xdr.XdrStruct):
             (obj.callbackID,) = _S_i.unpack_from(data, offset)
             offset += 4
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
                 xdr.too_long(
                     "RemoteDomainEventMemoryDeviceSizeChangeMsg.alias",
                     offset,
-                    _len1,
+                    _len3,
                     4194304,
                 )
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainEventMemoryDeviceSizeChangeMsg.alias", offset + 4, data
                 )
             try:
-                obj.alias = _decode(data[offset + 4 : _end2])
+                obj.alias = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventMemoryDeviceSizeChangeMsg.alias",
                     offset + 4,
                     error,
                 )
-            offset = _pad3
+            offset = _pad2
             _w4, obj.size = _S_IQ.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
                 xdr.bad_padding(
-                    "RemoteDomainEventMemoryDeviceSizeChangeMsg.alias", _end2
+                    "RemoteDomainEventMemoryDeviceSizeChangeMsg.alias", _end1
                 )
             offset += 8
         except struct.error:
@@ -35379,21 +36597,21 @@ class RemoteDomainFdAssociateArgs(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteDomainFdAssociateArgs.name", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteDomainFdAssociateArgs.name", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteDomainFdAssociateArgs.name", offset + 4, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteDomainFdAssociateArgs.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("RemoteDomainFdAssociateArgs.name", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteDomainFdAssociateArgs.name", _end1)
             offset += 4
         except struct.error:
             xdr.truncated("RemoteDomainFdAssociateArgs", offset, data)
@@ -36965,20 +38183,20 @@ def pack_remote_nonnull_string(out: bytearray, value: str) -> None:
 def unpack_remote_nonnull_string(data: xdr.Buffer, offset: int = 0) -> tuple[str, int]:
     try:
         _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
-        (_len1,) = _S_I.unpack_from(data, offset)
-        if _len1 > 4194304:
-            xdr.too_long("RemoteNonnullString", offset, _len1, 4194304)
-        _end2 = offset + 4 + _len1
-        _pad3 = _end2 + (-_len1 & 3)
-        if _pad3 > len(data):
+        (_len3,) = _S_I.unpack_from(data, offset)
+        if _len3 > 4194304:
+            xdr.too_long("RemoteNonnullString", offset, _len3, 4194304)
+        _end1 = offset + 4 + _len3
+        _pad2 = _end1 + (-_len3 & 3)
+        if _pad2 > len(data):
             xdr.truncated("RemoteNonnullString", offset + 4, data)
-        if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-            xdr.bad_padding("RemoteNonnullString", _end2)
+        if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+            xdr.bad_padding("RemoteNonnullString", _end1)
         try:
-            value = _decode(data[offset + 4 : _end2])
+            value = _decode(data[offset + 4 : _end1])
         except UnicodeDecodeError as error:
             xdr.bad_utf8("RemoteNonnullString", offset + 4, error)
-        offset = _pad3
+        offset = _pad2
     except struct.error:
         xdr.truncated("RemoteNonnullString", offset, data)
     return value, offset
@@ -37005,20 +38223,20 @@ def unpack_remote_string(data: xdr.Buffer, offset: int = 0) -> tuple[str | None,
         value: str | None = None
         if xdr.unpack_flag(data, offset, "RemoteString"):
             offset += 4
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("RemoteString", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("RemoteString", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("RemoteString", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("RemoteString", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("RemoteString", _end1)
             try:
-                value = _decode(data[offset + 4 : _end2])
+                value = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("RemoteString", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         else:
             offset += 4
     except struct.error:

@@ -304,21 +304,21 @@ class VirNetMessageNonnullDomain(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("VirNetMessageNonnullDomain.name", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("VirNetMessageNonnullDomain.name", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("VirNetMessageNonnullDomain.name", offset + 4, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("VirNetMessageNonnullDomain.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.uuid, obj.id = _S_I16si.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("VirNetMessageNonnullDomain.name", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("VirNetMessageNonnullDomain.name", _end1)
             offset += 20
         except struct.error:
             xdr.truncated("VirNetMessageNonnullDomain", offset, data)
@@ -343,21 +343,21 @@ class VirNetMessageNonnullNetwork(xdr.XdrStruct):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             obj = cls.__new__(cls)
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("VirNetMessageNonnullNetwork.name", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("VirNetMessageNonnullNetwork.name", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("VirNetMessageNonnullNetwork.name", offset + 4, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end2])
+                obj.name = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("VirNetMessageNonnullNetwork.name", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
             _w4, obj.uuid = _S_I16s.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_len1 & 3]:
-                xdr.bad_padding("VirNetMessageNonnullNetwork.name", _end2)
+            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
+                xdr.bad_padding("VirNetMessageNonnullNetwork.name", _end1)
             offset += 16
         except struct.error:
             xdr.truncated("VirNetMessageNonnullNetwork", offset, data)
@@ -466,20 +466,20 @@ class VirNetMessageError(xdr.XdrStruct):
             obj.message = None
             if xdr.unpack_flag(data, offset, "VirNetMessageError.message"):
                 offset += 4
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 4194304:
-                    xdr.too_long("VirNetMessageError.message", offset, _len1, 4194304)
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 4194304:
+                    xdr.too_long("VirNetMessageError.message", offset, _len3, 4194304)
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated("VirNetMessageError.message", offset + 4, data)
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("VirNetMessageError.message", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("VirNetMessageError.message", _end1)
                 try:
-                    obj.message = _decode(data[offset + 4 : _end2])
+                    obj.message = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("VirNetMessageError.message", offset + 4, error)
-                offset = _pad3
+                offset = _pad2
             else:
                 offset += 4
             (obj.level,) = _S_i.unpack_from(data, offset)
@@ -493,61 +493,61 @@ class VirNetMessageError(xdr.XdrStruct):
             obj.str1 = None
             if xdr.unpack_flag(data, offset, "VirNetMessageError.str1"):
                 offset += 4
-                (_len4,) = _S_I.unpack_from(data, offset)
-                if _len4 > 4194304:
-                    xdr.too_long("VirNetMessageError.str1", offset, _len4, 4194304)
-                _end5 = offset + 4 + _len4
-                _pad6 = _end5 + (-_len4 & 3)
-                if _pad6 > len(data):
+                (_len6,) = _S_I.unpack_from(data, offset)
+                if _len6 > 4194304:
+                    xdr.too_long("VirNetMessageError.str1", offset, _len6, 4194304)
+                _end4 = offset + 4 + _len6
+                _pad5 = _end4 + (-_len6 & 3)
+                if _pad5 > len(data):
                     xdr.truncated("VirNetMessageError.str1", offset + 4, data)
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("VirNetMessageError.str1", _end5)
+                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                    xdr.bad_padding("VirNetMessageError.str1", _end4)
                 try:
-                    obj.str1 = _decode(data[offset + 4 : _end5])
+                    obj.str1 = _decode(data[offset + 4 : _end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("VirNetMessageError.str1", offset + 4, error)
-                offset = _pad6
+                offset = _pad5
             else:
                 offset += 4
             obj.str2 = None
             if xdr.unpack_flag(data, offset, "VirNetMessageError.str2"):
                 offset += 4
-                (_len7,) = _S_I.unpack_from(data, offset)
-                if _len7 > 4194304:
-                    xdr.too_long("VirNetMessageError.str2", offset, _len7, 4194304)
-                _end8 = offset + 4 + _len7
-                _pad9 = _end8 + (-_len7 & 3)
-                if _pad9 > len(data):
+                (_len9,) = _S_I.unpack_from(data, offset)
+                if _len9 > 4194304:
+                    xdr.too_long("VirNetMessageError.str2", offset, _len9, 4194304)
+                _end7 = offset + 4 + _len9
+                _pad8 = _end7 + (-_len9 & 3)
+                if _pad8 > len(data):
                     xdr.truncated("VirNetMessageError.str2", offset + 4, data)
-                if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
-                    xdr.bad_padding("VirNetMessageError.str2", _end8)
+                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                    xdr.bad_padding("VirNetMessageError.str2", _end7)
                 try:
-                    obj.str2 = _decode(data[offset + 4 : _end8])
+                    obj.str2 = _decode(data[offset + 4 : _end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("VirNetMessageError.str2", offset + 4, error)
-                offset = _pad9
+                offset = _pad8
             else:
                 offset += 4
             obj.str3 = None
             if xdr.unpack_flag(data, offset, "VirNetMessageError.str3"):
                 offset += 4
-                (_len10,) = _S_I.unpack_from(data, offset)
-                if _len10 > 4194304:
-                    xdr.too_long("VirNetMessageError.str3", offset, _len10, 4194304)
-                _end11 = offset + 4 + _len10
-                _pad12 = _end11 + (-_len10 & 3)
-                if _pad12 > len(data):
+                (_len12,) = _S_I.unpack_from(data, offset)
+                if _len12 > 4194304:
+                    xdr.too_long("VirNetMessageError.str3", offset, _len12, 4194304)
+                _end10 = offset + 4 + _len12
+                _pad11 = _end10 + (-_len12 & 3)
+                if _pad11 > len(data):
                     xdr.truncated("VirNetMessageError.str3", offset + 4, data)
                 if (
-                    _pad12 != _end11
-                    and data[_end11:_pad12] != xdr.ZEROS[_pad12 - _end11]
+                    _pad11 != _end10
+                    and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
                 ):
-                    xdr.bad_padding("VirNetMessageError.str3", _end11)
+                    xdr.bad_padding("VirNetMessageError.str3", _end10)
                 try:
-                    obj.str3 = _decode(data[offset + 4 : _end11])
+                    obj.str3 = _decode(data[offset + 4 : _end10])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("VirNetMessageError.str3", offset + 4, error)
-                offset = _pad12
+                offset = _pad11
             else:
                 offset += 4
             obj.int1, obj.int2 = _S_ii.unpack_from(data, offset)
@@ -619,20 +619,20 @@ def unpack_vir_net_message_nonnull_string(
 ) -> tuple[str, int]:
     try:
         _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
-        (_len1,) = _S_I.unpack_from(data, offset)
-        if _len1 > 4194304:
-            xdr.too_long("VirNetMessageNonnullString", offset, _len1, 4194304)
-        _end2 = offset + 4 + _len1
-        _pad3 = _end2 + (-_len1 & 3)
-        if _pad3 > len(data):
+        (_len3,) = _S_I.unpack_from(data, offset)
+        if _len3 > 4194304:
+            xdr.too_long("VirNetMessageNonnullString", offset, _len3, 4194304)
+        _end1 = offset + 4 + _len3
+        _pad2 = _end1 + (-_len3 & 3)
+        if _pad2 > len(data):
             xdr.truncated("VirNetMessageNonnullString", offset + 4, data)
-        if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-            xdr.bad_padding("VirNetMessageNonnullString", _end2)
+        if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+            xdr.bad_padding("VirNetMessageNonnullString", _end1)
         try:
-            value = _decode(data[offset + 4 : _end2])
+            value = _decode(data[offset + 4 : _end1])
         except UnicodeDecodeError as error:
             xdr.bad_utf8("VirNetMessageNonnullString", offset + 4, error)
-        offset = _pad3
+        offset = _pad2
     except struct.error:
         xdr.truncated("VirNetMessageNonnullString", offset, data)
     return value, offset
@@ -661,20 +661,20 @@ def unpack_vir_net_message_string(
         value: str | None = None
         if xdr.unpack_flag(data, offset, "VirNetMessageString"):
             offset += 4
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 4194304:
-                xdr.too_long("VirNetMessageString", offset, _len1, 4194304)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 4194304:
+                xdr.too_long("VirNetMessageString", offset, _len3, 4194304)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("VirNetMessageString", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("VirNetMessageString", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("VirNetMessageString", _end1)
             try:
-                value = _decode(data[offset + 4 : _end2])
+                value = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("VirNetMessageString", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         else:
             offset += 4
     except struct.error:

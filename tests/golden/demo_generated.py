@@ -202,55 +202,55 @@ class DemoAllTypes(xdr.XdrStruct):
                 )
             obj.colour = _m3
             offset += 88
-            (_len4,) = _S_I.unpack_from(data, offset)
-            if _len4 > 255:
-                xdr.too_long("DemoAllTypes.name", offset, _len4, 255)
-            _end5 = offset + 4 + _len4
-            _pad6 = _end5 + (-_len4 & 3)
-            if _pad6 > len(data):
+            (_len6,) = _S_I.unpack_from(data, offset)
+            if _len6 > 255:
+                xdr.too_long("DemoAllTypes.name", offset, _len6, 255)
+            _end4 = offset + 4 + _len6
+            _pad5 = _end4 + (-_len6 & 3)
+            if _pad5 > len(data):
                 xdr.truncated("DemoAllTypes.name", offset + 4, data)
-            if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                xdr.bad_padding("DemoAllTypes.name", _end5)
+            if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
+                xdr.bad_padding("DemoAllTypes.name", _end4)
             try:
-                obj.name = _decode(data[offset + 4 : _end5])
+                obj.name = _decode(data[offset + 4 : _end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("DemoAllTypes.name", offset + 4, error)
-            offset = _pad6
-            (_len7,) = _S_I.unpack_from(data, offset)
-            _end8 = offset + 4 + _len7
-            _pad9 = _end8 + (-_len7 & 3)
-            if _pad9 > len(data):
+            offset = _pad5
+            (_len9,) = _S_I.unpack_from(data, offset)
+            _end7 = offset + 4 + _len9
+            _pad8 = _end7 + (-_len9 & 3)
+            if _pad8 > len(data):
                 xdr.truncated("DemoAllTypes.anything", offset + 4, data)
-            if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
-                xdr.bad_padding("DemoAllTypes.anything", _end8)
+            if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
+                xdr.bad_padding("DemoAllTypes.anything", _end7)
             try:
-                obj.anything = _decode(data[offset + 4 : _end8])
+                obj.anything = _decode(data[offset + 4 : _end7])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("DemoAllTypes.anything", offset + 4, error)
-            offset = _pad9
+            offset = _pad8
             obj.fixed_bytes, offset = xdr.unpack_fixed_opaque(
                 data, offset, 3, "DemoAllTypes.fixed_bytes"
             )
-            (_len10,) = _S_I.unpack_from(data, offset)
-            if _len10 > 255:
-                xdr.too_long("DemoAllTypes.some_bytes", offset, _len10, 255)
-            _end11 = offset + 4 + _len10
-            _pad12 = _end11 + (-_len10 & 3)
-            if _pad12 > len(data):
+            (_len12,) = _S_I.unpack_from(data, offset)
+            if _len12 > 255:
+                xdr.too_long("DemoAllTypes.some_bytes", offset, _len12, 255)
+            _end10 = offset + 4 + _len12
+            _pad11 = _end10 + (-_len12 & 3)
+            if _pad11 > len(data):
                 xdr.truncated("DemoAllTypes.some_bytes", offset + 4, data)
-            if _pad12 != _end11 and data[_end11:_pad12] != xdr.ZEROS[_pad12 - _end11]:
-                xdr.bad_padding("DemoAllTypes.some_bytes", _end11)
-            obj.some_bytes = bytes(data[offset + 4 : _end11])
-            offset = _pad12
-            (_len13,) = _S_I.unpack_from(data, offset)
-            _end14 = offset + 4 + _len13
-            _pad15 = _end14 + (-_len13 & 3)
-            if _pad15 > len(data):
+            if _pad11 != _end10 and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]:
+                xdr.bad_padding("DemoAllTypes.some_bytes", _end10)
+            obj.some_bytes = bytes(data[offset + 4 : _end10])
+            offset = _pad11
+            (_len15,) = _S_I.unpack_from(data, offset)
+            _end13 = offset + 4 + _len15
+            _pad14 = _end13 + (-_len15 & 3)
+            if _pad14 > len(data):
                 xdr.truncated("DemoAllTypes.any_bytes", offset + 4, data)
-            if _pad15 != _end14 and data[_end14:_pad15] != xdr.ZEROS[_pad15 - _end14]:
-                xdr.bad_padding("DemoAllTypes.any_bytes", _end14)
-            obj.any_bytes = bytes(data[offset + 4 : _end14])
-            offset = _pad15
+            if _pad14 != _end13 and data[_end13:_pad14] != xdr.ZEROS[_pad14 - _end13]:
+                xdr.bad_padding("DemoAllTypes.any_bytes", _end13)
+            obj.any_bytes = bytes(data[offset + 4 : _end13])
+            offset = _pad14
             _n16 = 4
             _raw17, offset = xdr.unpack_array(
                 data, offset, "i", _n16, 4, "DemoAllTypes.fixed_ints"
@@ -270,42 +270,42 @@ class DemoAllTypes(xdr.XdrStruct):
             zeros = xdr.ZEROS
             size = len(data)
             for _ in range(_n20):
-                (_len24,) = _S_I_unpack(data, offset)
-                if _len24 > 255:
-                    xdr.too_long("DemoAllTypes.names[]", offset, _len24, 255)
-                _end25 = offset + 4 + _len24
-                _pad26 = _end25 + (-_len24 & 3)
-                if _pad26 > size:
+                (_len26,) = _S_I_unpack(data, offset)
+                if _len26 > 255:
+                    xdr.too_long("DemoAllTypes.names[]", offset, _len26, 255)
+                _end24 = offset + 4 + _len26
+                _pad25 = _end24 + (-_len26 & 3)
+                if _pad25 > size:
                     xdr.truncated("DemoAllTypes.names[]", offset + 4, data)
-                if _pad26 != _end25 and data[_end25:_pad26] != zeros[_pad26 - _end25]:
-                    xdr.bad_padding("DemoAllTypes.names[]", _end25)
+                if _pad25 != _end24 and data[_end24:_pad25] != zeros[_pad25 - _end24]:
+                    xdr.bad_padding("DemoAllTypes.names[]", _end24)
                 try:
-                    _e21 = _decode(data[offset + 4 : _end25])
+                    _e21 = _decode(data[offset + 4 : _end24])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("DemoAllTypes.names[]", offset + 4, error)
-                offset = _pad26
+                offset = _pad25
                 _append23(_e21)
             obj.names = _items22
             obj.maybe_name = None
             if xdr.unpack_flag(data, offset, "DemoAllTypes.maybe_name"):
                 offset += 4
-                (_len27,) = _S_I.unpack_from(data, offset)
-                if _len27 > 255:
-                    xdr.too_long("DemoAllTypes.maybe_name", offset, _len27, 255)
-                _end28 = offset + 4 + _len27
-                _pad29 = _end28 + (-_len27 & 3)
-                if _pad29 > len(data):
+                (_len29,) = _S_I.unpack_from(data, offset)
+                if _len29 > 255:
+                    xdr.too_long("DemoAllTypes.maybe_name", offset, _len29, 255)
+                _end27 = offset + 4 + _len29
+                _pad28 = _end27 + (-_len29 & 3)
+                if _pad28 > len(data):
                     xdr.truncated("DemoAllTypes.maybe_name", offset + 4, data)
                 if (
-                    _pad29 != _end28
-                    and data[_end28:_pad29] != xdr.ZEROS[_pad29 - _end28]
+                    _pad28 != _end27
+                    and data[_end27:_pad28] != xdr.ZEROS[_pad28 - _end27]
                 ):
-                    xdr.bad_padding("DemoAllTypes.maybe_name", _end28)
+                    xdr.bad_padding("DemoAllTypes.maybe_name", _end27)
                 try:
-                    obj.maybe_name = _decode(data[offset + 4 : _end28])
+                    obj.maybe_name = _decode(data[offset + 4 : _end27])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("DemoAllTypes.maybe_name", offset + 4, error)
-                offset = _pad29
+                offset = _pad28
             else:
                 offset += 4
             obj.maybe_point = None
@@ -371,20 +371,20 @@ class DemoNode(xdr.XdrStruct):
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             heads: list[tuple[Any, ...]] = []
             while True:
-                (_len1,) = _S_I.unpack_from(data, offset)
-                if _len1 > 255:
-                    xdr.too_long("DemoNode.label", offset, _len1, 255)
-                _end2 = offset + 4 + _len1
-                _pad3 = _end2 + (-_len1 & 3)
-                if _pad3 > len(data):
+                (_len3,) = _S_I.unpack_from(data, offset)
+                if _len3 > 255:
+                    xdr.too_long("DemoNode.label", offset, _len3, 255)
+                _end1 = offset + 4 + _len3
+                _pad2 = _end1 + (-_len3 & 3)
+                if _pad2 > len(data):
                     xdr.truncated("DemoNode.label", offset + 4, data)
-                if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                    xdr.bad_padding("DemoNode.label", _end2)
+                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                    xdr.bad_padding("DemoNode.label", _end1)
                 try:
-                    label = _decode(data[offset + 4 : _end2])
+                    label = _decode(data[offset + 4 : _end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8("DemoNode.label", offset + 4, error)
-                offset = _pad3
+                offset = _pad2
                 heads.append((label,))
                 more = xdr.unpack_flag(data, offset, "DemoNode.next")
                 offset += 4
@@ -605,18 +605,18 @@ class DemoNumberDefault(DemoNumber):
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
-            (_len1,) = _S_I.unpack_from(data, offset)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("DemoNumberDefault.text", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("DemoNumberDefault.text", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("DemoNumberDefault.text", _end1)
             try:
-                text = _decode(data[offset + 4 : _end2])
+                text = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("DemoNumberDefault.text", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         except struct.error:
             xdr.truncated("DemoNumberDefault", offset, data)
         return cls(_disc, text), offset
@@ -698,15 +698,15 @@ class DemoNestedInner(xdr.XdrStruct):
             obj = cls.__new__(cls)
             (obj.a,) = _S_i.unpack_from(data, offset)
             offset += 4
-            (_len1,) = _S_I.unpack_from(data, offset)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("DemoNestedInner.b", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("DemoNestedInner.b", _end2)
-            obj.b = bytes(data[offset + 4 : _end2])
-            offset = _pad3
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("DemoNestedInner.b", _end1)
+            obj.b = bytes(data[offset + 4 : _end1])
+            offset = _pad2
         except struct.error:
             xdr.truncated("DemoNestedInner", offset, data)
         return obj, offset
@@ -861,20 +861,20 @@ def pack_demo_name(out: bytearray, value: str) -> None:
 def unpack_demo_name(data: xdr.Buffer, offset: int = 0) -> tuple[str, int]:
     try:
         _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
-        (_len1,) = _S_I.unpack_from(data, offset)
-        if _len1 > 255:
-            xdr.too_long("DemoName", offset, _len1, 255)
-        _end2 = offset + 4 + _len1
-        _pad3 = _end2 + (-_len1 & 3)
-        if _pad3 > len(data):
+        (_len3,) = _S_I.unpack_from(data, offset)
+        if _len3 > 255:
+            xdr.too_long("DemoName", offset, _len3, 255)
+        _end1 = offset + 4 + _len3
+        _pad2 = _end1 + (-_len3 & 3)
+        if _pad2 > len(data):
             xdr.truncated("DemoName", offset + 4, data)
-        if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-            xdr.bad_padding("DemoName", _end2)
+        if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+            xdr.bad_padding("DemoName", _end1)
         try:
-            value = _decode(data[offset + 4 : _end2])
+            value = _decode(data[offset + 4 : _end1])
         except UnicodeDecodeError as error:
             xdr.bad_utf8("DemoName", offset + 4, error)
-        offset = _pad3
+        offset = _pad2
     except struct.error:
         xdr.truncated("DemoName", offset, data)
     return value, offset
@@ -901,20 +901,20 @@ def unpack_demo_optional_name(
         value: str | None = None
         if xdr.unpack_flag(data, offset, "DemoOptionalName"):
             offset += 4
-            (_len1,) = _S_I.unpack_from(data, offset)
-            if _len1 > 255:
-                xdr.too_long("DemoOptionalName", offset, _len1, 255)
-            _end2 = offset + 4 + _len1
-            _pad3 = _end2 + (-_len1 & 3)
-            if _pad3 > len(data):
+            (_len3,) = _S_I.unpack_from(data, offset)
+            if _len3 > 255:
+                xdr.too_long("DemoOptionalName", offset, _len3, 255)
+            _end1 = offset + 4 + _len3
+            _pad2 = _end1 + (-_len3 & 3)
+            if _pad2 > len(data):
                 xdr.truncated("DemoOptionalName", offset + 4, data)
-            if _pad3 != _end2 and data[_end2:_pad3] != xdr.ZEROS[_pad3 - _end2]:
-                xdr.bad_padding("DemoOptionalName", _end2)
+            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
+                xdr.bad_padding("DemoOptionalName", _end1)
             try:
-                value = _decode(data[offset + 4 : _end2])
+                value = _decode(data[offset + 4 : _end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8("DemoOptionalName", offset + 4, error)
-            offset = _pad3
+            offset = _pad2
         else:
             offset += 4
     except struct.error:

@@ -125,12 +125,21 @@ def _members(enum: str) -> str:
 
 @dataclass(frozen=True)
 class PadCheck:
-    """A padding check left to the next fixed read: the item's length and
-    end variables and its path."""
+    """A padding check left to the next fixed read: where the item's bytes
+    end and its padding ends (variables), and its path."""
+
+    end: str
+    padded: str
+    path: str
+
+
+@dataclass(frozen=True)
+class ReadAhead:
+    """In an array loop, while ``more`` holds, the last fixed read of an
+    element also reads the next element's leading count into ``length``."""
 
     length: str
-    end: str
-    path: str
+    more: str
 
 
 @dataclass(frozen=True)
@@ -270,13 +279,19 @@ class CodecEmitter:
         w.dedent()
 
     # -------------------------------------------------------------- unpack
-    def unpack_items(self, w: Writer, items: list[Item]) -> None:
-        """Assign each item's decoded value to the variable ``item.expr``."""
+    def unpack_items(
+        self, w: Writer, items: list[Item], first_length: str | None = None, ahead: ReadAhead | None = None
+    ) -> None:
+        """Assign each item's decoded value to the variable ``item.expr``.
+        ``first_length`` holds the first item's count when it was read
+        already; ``ahead`` asks for the next element's count at the end."""
         runs = _runs(items, _groupable_unpack)
         pad: PadCheck | None = None
         for index, run in enumerate(runs):
+            tail = ahead if index == len(runs) - 1 else None
             if len(run) > 1 or _groupable_unpack(run[0].shape):
-                self._unpack_fixed_run(w, run, pad)
+                self._unpack_fixed_run(w, run, pad, tail)
+                tail = None
             elif run[0].shape.kind in ("string", "opaque"):
                 # What follows reads its first word anyway: it can take the
                 # item's last word along and check the padding there.
@@ -286,13 +301,21 @@ class CodecEmitter:
                     or _groupable_unpack(following[0].shape)
                     or self._inlinable_union(following[0].shape)
                 )
-                pad = self._unpack_counted_bytes(w, run[0], defer_padding=fuse)
-                continue
-            elif pad is not None:
-                self._inline_union(w, run[0], pad)
+                length = first_length if index == 0 else None
+                pad = self._unpack_counted_bytes(w, run[0], defer_padding=fuse, length=length)
+            elif self._inlinable_union(run[0].shape):
+                self._inline_union(w, run[0], pad, tail)
+                tail = None
             else:
                 self.unpack_one(w, run[0])
-            pad = None
+            if tail is not None:
+                self._read_ahead(w, tail)
+            if run[0].shape.kind not in ("string", "opaque"):
+                pad = None
+
+    def _read_ahead(self, w: Writer, ahead: ReadAhead) -> None:
+        w(f"if {ahead.more}:")
+        w(f"    ({ahead.length},) = {self.structs.name('>I')}.unpack_from(data, offset)")
 
     def _convert_numeric(self, w: Writer, raw: str, item: Item, at: str) -> None:
         """Turn the raw int ``raw`` into the item's value (bool or enum
@@ -309,20 +332,36 @@ class CodecEmitter:
             w(f'    xdr.bad_value("{item.path}", {at}, "{shape.enum} value", {raw})')
             w(f"{item.expr} = {member}")
 
-    def _fixed_read(self, w: Writer, targets: list[str], fmt: str, pad: PadCheck | None) -> None:
-        """``targets = unpack(fmt)`` at ``offset``; with ``pad``, the padded
-        item that ends there is checked on its last word, read along."""
-        if pad is None:
-            left = ", ".join(targets) + ("," if len(targets) == 1 else "")
-            w(f"{left} = {self.structs.name(fmt)}.unpack_from(data, offset)")
-            return
-        word = w.temp("w")
-        left = ", ".join([word, *targets])
-        w(f"{left} = {self.structs.name('>I' + fmt[1:])}.unpack_from(data, offset - 4)")
-        w(f"if {word} & xdr.PAD_MASKS[{pad.length} & 3]:")
-        w(f'    xdr.bad_padding("{pad.path}", {pad.end})')
+    def _fixed_read(
+        self, w: Writer, targets: list[str], fmt: str, pad: PadCheck | None, ahead: ReadAhead | None = None
+    ) -> None:
+        """``targets = unpack(fmt)`` at ``offset``.  With ``pad``, the padded
+        item that ends there is checked on its last word, read along; with
+        ``ahead``, the next element's count is read along too."""
+        word = w.temp("w") if pad is not None else None
+        if word is not None:
+            targets = [word, *targets]
+            fmt = ">I" + fmt[1:]
+        at = "offset - 4" if pad is not None else "offset"
 
-    def _unpack_fixed_run(self, w: Writer, run: list[Item], pad: PadCheck | None = None) -> None:
+        def read(names: list[str], code: str) -> str:
+            left = ", ".join(names) + ("," if len(names) == 1 else "")
+            return f"{left} = {self.structs.name(code)}.unpack_from(data, {at})"
+
+        if ahead is None:
+            w(read(targets, fmt))
+        else:
+            w(f"if {ahead.more}:")
+            w(f"    {read([*targets, ahead.length], fmt + 'I')}")
+            w("else:")
+            w(f"    {read(targets, fmt)}")
+        if pad is not None:
+            w(f"if {word} & xdr.PAD_MASKS[{pad.padded} - {pad.end}]:")
+            w(f'    xdr.bad_padding("{pad.path}", {pad.end})')
+
+    def _unpack_fixed_run(
+        self, w: Writer, run: list[Item], pad: PadCheck | None = None, ahead: ReadAhead | None = None
+    ) -> None:
         fmt = ">" + "".join(_code(i.shape) for i in run)
         targets = []
         converts = []
@@ -336,7 +375,7 @@ class CodecEmitter:
             else:
                 targets.append(item.expr)
             position += shape.bound if shape.kind == "fixed_opaque" else shape.size
-        self._fixed_read(w, targets, fmt, pad)
+        self._fixed_read(w, targets, fmt, pad, ahead)
         for raw, item, at in converts:
             self._convert_numeric(w, raw, item, f"offset + {at}" if at else "offset")
         w(f"offset += {_run_size(run)}")
@@ -378,7 +417,9 @@ class CodecEmitter:
         simple = ("numeric", "string", "opaque", "fixed_opaque", "struct")
         return info is not None and all(arm.shape is None or arm.shape.kind in simple for arm in info.arms)
 
-    def _inline_union(self, w: Writer, item: Item, pad: PadCheck | None = None) -> bool:
+    def _inline_union(
+        self, w: Writer, item: Item, pad: PadCheck | None = None, ahead: ReadAhead | None = None
+    ) -> bool:
         """Decode a union in place: read the discriminant, pick the arm, fill
         a bare arm instance (False if it is not inlinable)."""
         if not self._inlinable_union(item.shape):
@@ -406,7 +447,10 @@ class CodecEmitter:
             if arm.disc_stored:
                 w(f"{value}.{info.disc_attribute} = {_disc_value(info.disc, disc)}")
             if arm.attribute is not None and arm.shape is not None:
-                self.unpack_one(w, Item(f"{value}.{arm.attribute}", f"{arm.cls}.{arm.attribute}", arm.shape))
+                target = Item(f"{value}.{arm.attribute}", f"{arm.cls}.{arm.attribute}", arm.shape)
+                self.unpack_items(w, [target], ahead=ahead)
+            elif ahead is not None:
+                self._read_ahead(w, ahead)
             w(f"{item.expr} = {value}")
             w.dedent()
             keyword = "elif"
@@ -415,15 +459,18 @@ class CodecEmitter:
             w(f'    xdr.bad_value("{info.name}", offset - 4, "discriminant", {disc})')
         return True
 
-    def _unpack_counted_bytes(self, w: Writer, item: Item, defer_padding: bool = False) -> PadCheck | None:
+    def _unpack_counted_bytes(
+        self, w: Writer, item: Item, defer_padding: bool = False, length: str | None = None
+    ) -> PadCheck | None:
         """A string or variable-length opaque, inline (the hot path of most
         messages): count, bound, room, zero padding, then one slice.  With
         ``defer_padding`` the padding is left to the next fixed read, which
         gets the check it must make."""
         shape, target, path = item.shape, item.expr, item.path
-        length, end, padded = w.temp("len"), w.temp("end"), w.temp("pad")
-        w(f"({length},) = _S_I.unpack_from(data, offset)")
-        self.structs.name(">I")
+        end, padded = w.temp("end"), w.temp("pad")
+        if length is None:  # else read ahead by the previous array element
+            length = w.temp("len")
+            w(f"({length},) = {self.structs.name('>I')}.unpack_from(data, offset)")
         if shape.bound != MAX_UINT:
             w(f"if {length} > {shape.bound}:")
             w(f'    xdr.too_long("{path}", offset, {length}, {shape.bound})')
@@ -442,7 +489,7 @@ class CodecEmitter:
         else:
             w(f"{target} = bytes(data[offset + 4 : {end}])")
         w(f"offset = {padded}")
-        return PadCheck(length, end, path) if defer_padding else None
+        return PadCheck(end, padded, path) if defer_padding else None
 
     def _unpack_array(self, w: Writer, item: Item) -> None:
         shape, target, path = item.shape, item.expr, item.path
@@ -476,17 +523,26 @@ class CodecEmitter:
             new = w.temp("new")
             w(f"{new} = {elem.cls}.__new__")
         body = Writer(level=w.level + 1, counter=w.counter)
+        loop = "_"
         if fields is None:
             self.unpack_one(body, Item(each, f"{path}[]", elem))
         else:
             # a small struct element is decoded in the loop, without a call
             body(f"{each} = {new}({elem.cls})")
-            self.unpack_items(
-                body, [Item(f"{each}.{name}", f"{elem.cls}.{name}", field) for name, field in fields]
-            )
+            members = [Item(f"{each}.{name}", f"{elem.cls}.{name}", field) for name, field in fields]
+            if fields[0][1].kind in ("string", "opaque"):
+                # Each element reads the next one's leading count along with
+                # its own last fixed read: one unpack call fewer per element.
+                loop, last, length = body.temp("i"), body.temp("last"), body.temp("len")
+                w(f"{last} = {count} - 1")
+                w(f"if {count}:")
+                w(f"    ({length},) = {self.structs.name('>I')}.unpack_from(data, offset)")
+                self.unpack_items(body, members, length, ReadAhead(length, f"{loop} != {last}"))
+            else:
+                self.unpack_items(body, members)
         body(f"{append}({each})")
         w.counter = body.counter
         lines = _hoist(w, body.lines)
-        w(f"for _ in range({count}):")
+        w(f"for {loop} in range({count}):")
         w.lines.extend(lines)
         w(f"{target} = {items}")

@@ -27,8 +27,8 @@ F64 = struct.Struct(">d")
 FALSE = b"\0\0\0\0"  # bool FALSE, optional absent, empty count
 TRUE = b"\0\0\0\1"  # bool TRUE, optional present
 ZEROS = (b"", b"\0", b"\0\0", b"\0\0\0")  # padding by length
-# The padding bits of a padded item's last 4-byte word, by length % 4.
-PAD_MASKS = (0, 0xFFFFFF, 0xFFFF, 0xFF)
+# The padding bits of a padded item's last 4-byte word, by padding length.
+PAD_MASKS = (0, 0xFF, 0xFFFF, 0xFFFFFF)
 
 MAX_UINT = 0xFFFFFFFF
 
