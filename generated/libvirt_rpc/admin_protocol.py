@@ -272,16 +272,17 @@ class AdminTypedParamValueS(AdminTypedParamValue):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("AdminTypedParamValueS.s", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
+                xdr.truncated("AdminTypedParamValueS.s", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("AdminTypedParamValueS.s", _end1)
             try:
-                s = _decode(data[offset + 4 : _end1])
+                s = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
+                xdr.bad_utf8("AdminTypedParamValueS.s", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("AdminTypedParamValueS", offset, data)
@@ -311,14 +312,15 @@ class AdminTypedParam(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("AdminTypedParam.field", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("AdminTypedParam.field", offset + 4, data)
+                xdr.truncated("AdminTypedParam.field", offset, data)
             try:
-                obj.field = _decode(data[offset + 4 : _end1])
+                obj.field = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
+                xdr.bad_utf8("AdminTypedParam.field", offset, error)
             offset = _pad2
             _w5, _d4 = _S_Ii.unpack_from(data, offset - 4)
             if _w5 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -359,19 +361,20 @@ class AdminTypedParam(xdr.XdrStruct):
                 (_len15,) = _S_I.unpack_from(data, offset)
                 if _len15 > 4194304:
                     xdr.too_long("AdminTypedParamValueS.s", offset, _len15, 4194304)
-                _end13 = offset + 4 + _len15
+                offset += 4
+                _end13 = offset + _len15
                 _pad14 = _end13 + (-_len15 & 3)
                 if _pad14 > len(data):
-                    xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
+                    xdr.truncated("AdminTypedParamValueS.s", offset, data)
                 if (
                     _pad14 != _end13
                     and data[_end13:_pad14] != xdr.ZEROS[_pad14 - _end13]
                 ):
                     xdr.bad_padding("AdminTypedParamValueS.s", _end13)
                 try:
-                    _a12.s = _decode(data[offset + 4 : _end13])
+                    _a12.s = _decode(data[offset:_end13])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
+                    xdr.bad_utf8("AdminTypedParamValueS.s", offset, error)
                 offset = _pad14
                 obj.value = _a12
             else:
@@ -400,16 +403,17 @@ class AdminNonnullServer(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("AdminNonnullServer.name", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("AdminNonnullServer.name", offset + 4, data)
+                xdr.truncated("AdminNonnullServer.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("AdminNonnullServer.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("AdminNonnullServer.name", offset + 4, error)
+                xdr.bad_utf8("AdminNonnullServer.name", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("AdminNonnullServer", offset, data)
@@ -580,16 +584,17 @@ class AdminConnectListServersRet(xdr.XdrStruct):
                 _e2 = _new5(AdminNonnullServer)
                 if _len8 > 4194304:
                     xdr.too_long("AdminNonnullServer.name", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("AdminNonnullServer.name", offset + 4, data)
+                    xdr.truncated("AdminNonnullServer.name", offset, data)
                 if _pad10 != _end9 and data[_end9:_pad10] != zeros[_pad10 - _end9]:
                     xdr.bad_padding("AdminNonnullServer.name", _end9)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end9])
+                    _e2.name = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("AdminNonnullServer.name", offset + 4, error)
+                    xdr.bad_utf8("AdminNonnullServer.name", offset, error)
                 offset = _pad10
                 if _i6 != _last7:
                     (_len8,) = _S_I_unpack(data, offset)
@@ -628,14 +633,15 @@ class AdminConnectLookupServerArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "AdminConnectLookupServerArgs.name", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("AdminConnectLookupServerArgs.name", offset + 4, data)
+                xdr.truncated("AdminConnectLookupServerArgs.name", offset, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("AdminConnectLookupServerArgs.name", offset + 4, error)
+                xdr.bad_utf8("AdminConnectLookupServerArgs.name", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -773,14 +779,15 @@ class AdminServerGetThreadpoolParametersRet(xdr.XdrStruct):
                 _e2 = _new5(AdminTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("AdminTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("AdminTypedParam.field", offset + 4, data)
+                    xdr.truncated("AdminTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("AdminTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -839,19 +846,20 @@ class AdminServerGetThreadpoolParametersRet(xdr.XdrStruct):
                     (_len22,) = _S_I_unpack(data, offset)
                     if _len22 > 4194304:
                         xdr.too_long("AdminTypedParamValueS.s", offset, _len22, 4194304)
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("AdminTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("AdminTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("AdminTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -950,14 +958,15 @@ class AdminServerSetThreadpoolParametersArgs(xdr.XdrStruct):
                 _e2 = _new5(AdminTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("AdminTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("AdminTypedParam.field", offset + 4, data)
+                    xdr.truncated("AdminTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("AdminTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -1016,19 +1025,20 @@ class AdminServerSetThreadpoolParametersArgs(xdr.XdrStruct):
                     (_len22,) = _S_I_unpack(data, offset)
                     if _len22 > 4194304:
                         xdr.too_long("AdminTypedParamValueS.s", offset, _len22, 4194304)
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("AdminTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("AdminTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("AdminTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -1290,14 +1300,15 @@ class AdminClientGetInfoRet(xdr.XdrStruct):
                 _e2 = _new5(AdminTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("AdminTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("AdminTypedParam.field", offset + 4, data)
+                    xdr.truncated("AdminTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("AdminTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -1356,19 +1367,20 @@ class AdminClientGetInfoRet(xdr.XdrStruct):
                     (_len22,) = _S_I_unpack(data, offset)
                     if _len22 > 4194304:
                         xdr.too_long("AdminTypedParamValueS.s", offset, _len22, 4194304)
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("AdminTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("AdminTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("AdminTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -1510,14 +1522,15 @@ class AdminServerGetClientLimitsRet(xdr.XdrStruct):
                 _e2 = _new5(AdminTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("AdminTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("AdminTypedParam.field", offset + 4, data)
+                    xdr.truncated("AdminTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("AdminTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -1576,19 +1589,20 @@ class AdminServerGetClientLimitsRet(xdr.XdrStruct):
                     (_len22,) = _S_I_unpack(data, offset)
                     if _len22 > 4194304:
                         xdr.too_long("AdminTypedParamValueS.s", offset, _len22, 4194304)
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("AdminTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("AdminTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("AdminTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -1682,14 +1696,15 @@ class AdminServerSetClientLimitsArgs(xdr.XdrStruct):
                 _e2 = _new5(AdminTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("AdminTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("AdminTypedParam.field", offset + 4, data)
+                    xdr.truncated("AdminTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("AdminTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("AdminTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -1748,19 +1763,20 @@ class AdminServerSetClientLimitsArgs(xdr.XdrStruct):
                     (_len22,) = _S_I_unpack(data, offset)
                     if _len22 > 4194304:
                         xdr.too_long("AdminTypedParamValueS.s", offset, _len22, 4194304)
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("AdminTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("AdminTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("AdminTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("AdminTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("AdminTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -1869,18 +1885,15 @@ class AdminConnectGetLoggingOutputsRet(xdr.XdrStruct):
                 xdr.too_long(
                     "AdminConnectGetLoggingOutputsRet.outputs", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "AdminConnectGetLoggingOutputsRet.outputs", offset + 4, data
-                )
+                xdr.truncated("AdminConnectGetLoggingOutputsRet.outputs", offset, data)
             try:
-                obj.outputs = _decode(data[offset + 4 : _end1])
+                obj.outputs = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "AdminConnectGetLoggingOutputsRet.outputs", offset + 4, error
-                )
+                xdr.bad_utf8("AdminConnectGetLoggingOutputsRet.outputs", offset, error)
             offset = _pad2
             _w4, obj.noutputs = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -1960,19 +1973,20 @@ class AdminConnectGetLoggingFiltersRet(xdr.XdrStruct):
                         _len3,
                         4194304,
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
                     xdr.truncated(
-                        "AdminConnectGetLoggingFiltersRet.filters", offset + 4, data
+                        "AdminConnectGetLoggingFiltersRet.filters", offset, data
                     )
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("AdminConnectGetLoggingFiltersRet.filters", _end1)
                 try:
-                    obj.filters = _decode(data[offset + 4 : _end1])
+                    obj.filters = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "AdminConnectGetLoggingFiltersRet.filters", offset + 4, error
+                        "AdminConnectGetLoggingFiltersRet.filters", offset, error
                     )
                 offset = _pad2
             else:
@@ -2025,19 +2039,20 @@ class AdminConnectSetLoggingOutputsArgs(xdr.XdrStruct):
                         _len3,
                         4194304,
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
                     xdr.truncated(
-                        "AdminConnectSetLoggingOutputsArgs.outputs", offset + 4, data
+                        "AdminConnectSetLoggingOutputsArgs.outputs", offset, data
                     )
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("AdminConnectSetLoggingOutputsArgs.outputs", _end1)
                 try:
-                    obj.outputs = _decode(data[offset + 4 : _end1])
+                    obj.outputs = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "AdminConnectSetLoggingOutputsArgs.outputs", offset + 4, error
+                        "AdminConnectSetLoggingOutputsArgs.outputs", offset, error
                     )
                 offset = _pad2
             else:
@@ -2090,19 +2105,20 @@ class AdminConnectSetLoggingFiltersArgs(xdr.XdrStruct):
                         _len3,
                         4194304,
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
                     xdr.truncated(
-                        "AdminConnectSetLoggingFiltersArgs.filters", offset + 4, data
+                        "AdminConnectSetLoggingFiltersArgs.filters", offset, data
                     )
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("AdminConnectSetLoggingFiltersArgs.filters", _end1)
                 try:
-                    obj.filters = _decode(data[offset + 4 : _end1])
+                    obj.filters = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "AdminConnectSetLoggingFiltersArgs.filters", offset + 4, error
+                        "AdminConnectSetLoggingFiltersArgs.filters", offset, error
                     )
                 offset = _pad2
             else:
@@ -2232,16 +2248,17 @@ def unpack_admin_nonnull_string(data: xdr.Buffer, offset: int = 0) -> tuple[str,
         (_len3,) = _S_I.unpack_from(data, offset)
         if _len3 > 4194304:
             xdr.too_long("AdminNonnullString", offset, _len3, 4194304)
-        _end1 = offset + 4 + _len3
+        offset += 4
+        _end1 = offset + _len3
         _pad2 = _end1 + (-_len3 & 3)
         if _pad2 > len(data):
-            xdr.truncated("AdminNonnullString", offset + 4, data)
+            xdr.truncated("AdminNonnullString", offset, data)
         if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
             xdr.bad_padding("AdminNonnullString", _end1)
         try:
-            value = _decode(data[offset + 4 : _end1])
+            value = _decode(data[offset:_end1])
         except UnicodeDecodeError as error:
-            xdr.bad_utf8("AdminNonnullString", offset + 4, error)
+            xdr.bad_utf8("AdminNonnullString", offset, error)
         offset = _pad2
     except struct.error:
         xdr.truncated("AdminNonnullString", offset, data)
@@ -2272,16 +2289,17 @@ def unpack_admin_string(data: xdr.Buffer, offset: int = 0) -> tuple[str | None, 
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("AdminString", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("AdminString", offset + 4, data)
+                xdr.truncated("AdminString", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("AdminString", _end1)
             try:
-                value = _decode(data[offset + 4 : _end1])
+                value = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("AdminString", offset + 4, error)
+                xdr.bad_utf8("AdminString", offset, error)
             offset = _pad2
         else:
             offset += 4

@@ -60,14 +60,15 @@ class VirLockSpaceProtocolOwner(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 65536:
                 xdr.too_long("VirLockSpaceProtocolOwner.name", offset, _len3, 65536)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("VirLockSpaceProtocolOwner.name", offset + 4, data)
+                xdr.truncated("VirLockSpaceProtocolOwner.name", offset, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("VirLockSpaceProtocolOwner.name", offset + 4, error)
+                xdr.bad_utf8("VirLockSpaceProtocolOwner.name", offset, error)
             offset = _pad2
             _w4, obj.id, obj.pid = _S_III.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -162,14 +163,15 @@ class VirLockSpaceProtocolNewArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 65536:
                 xdr.too_long("VirLockSpaceProtocolNewArgs.path", offset, _len3, 65536)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("VirLockSpaceProtocolNewArgs.path", offset + 4, data)
+                xdr.truncated("VirLockSpaceProtocolNewArgs.path", offset, data)
             try:
-                obj.path = _decode(data[offset + 4 : _end1])
+                obj.path = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("VirLockSpaceProtocolNewArgs.path", offset + 4, error)
+                xdr.bad_utf8("VirLockSpaceProtocolNewArgs.path", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -215,19 +217,20 @@ class VirLockSpaceProtocolCreateResourceArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "VirLockSpaceProtocolCreateResourceArgs.path", offset, _len3, 65536
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "VirLockSpaceProtocolCreateResourceArgs.path", offset + 4, data
+                    "VirLockSpaceProtocolCreateResourceArgs.path", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("VirLockSpaceProtocolCreateResourceArgs.path", _end1)
             try:
-                obj.path = _decode(data[offset + 4 : _end1])
+                obj.path = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "VirLockSpaceProtocolCreateResourceArgs.path", offset + 4, error
+                    "VirLockSpaceProtocolCreateResourceArgs.path", offset, error
                 )
             offset = _pad2
             (_len6,) = _S_I.unpack_from(data, offset)
@@ -235,17 +238,18 @@ class VirLockSpaceProtocolCreateResourceArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "VirLockSpaceProtocolCreateResourceArgs.name", offset, _len6, 65536
                 )
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
                 xdr.truncated(
-                    "VirLockSpaceProtocolCreateResourceArgs.name", offset + 4, data
+                    "VirLockSpaceProtocolCreateResourceArgs.name", offset, data
                 )
             try:
-                obj.name = _decode(data[offset + 4 : _end4])
+                obj.name = _decode(data[offset:_end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "VirLockSpaceProtocolCreateResourceArgs.name", offset + 4, error
+                    "VirLockSpaceProtocolCreateResourceArgs.name", offset, error
                 )
             offset = _pad5
             _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
@@ -292,19 +296,20 @@ class VirLockSpaceProtocolDeleteResourceArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "VirLockSpaceProtocolDeleteResourceArgs.path", offset, _len3, 65536
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "VirLockSpaceProtocolDeleteResourceArgs.path", offset + 4, data
+                    "VirLockSpaceProtocolDeleteResourceArgs.path", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("VirLockSpaceProtocolDeleteResourceArgs.path", _end1)
             try:
-                obj.path = _decode(data[offset + 4 : _end1])
+                obj.path = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "VirLockSpaceProtocolDeleteResourceArgs.path", offset + 4, error
+                    "VirLockSpaceProtocolDeleteResourceArgs.path", offset, error
                 )
             offset = _pad2
             (_len6,) = _S_I.unpack_from(data, offset)
@@ -312,17 +317,18 @@ class VirLockSpaceProtocolDeleteResourceArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "VirLockSpaceProtocolDeleteResourceArgs.name", offset, _len6, 65536
                 )
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
                 xdr.truncated(
-                    "VirLockSpaceProtocolDeleteResourceArgs.name", offset + 4, data
+                    "VirLockSpaceProtocolDeleteResourceArgs.name", offset, data
                 )
             try:
-                obj.name = _decode(data[offset + 4 : _end4])
+                obj.name = _decode(data[offset:_end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "VirLockSpaceProtocolDeleteResourceArgs.name", offset + 4, error
+                    "VirLockSpaceProtocolDeleteResourceArgs.name", offset, error
                 )
             offset = _pad5
             _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
@@ -369,19 +375,20 @@ class VirLockSpaceProtocolAcquireResourceArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "VirLockSpaceProtocolAcquireResourceArgs.path", offset, _len3, 65536
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "VirLockSpaceProtocolAcquireResourceArgs.path", offset + 4, data
+                    "VirLockSpaceProtocolAcquireResourceArgs.path", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("VirLockSpaceProtocolAcquireResourceArgs.path", _end1)
             try:
-                obj.path = _decode(data[offset + 4 : _end1])
+                obj.path = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "VirLockSpaceProtocolAcquireResourceArgs.path", offset + 4, error
+                    "VirLockSpaceProtocolAcquireResourceArgs.path", offset, error
                 )
             offset = _pad2
             (_len6,) = _S_I.unpack_from(data, offset)
@@ -389,17 +396,18 @@ class VirLockSpaceProtocolAcquireResourceArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "VirLockSpaceProtocolAcquireResourceArgs.name", offset, _len6, 65536
                 )
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
                 xdr.truncated(
-                    "VirLockSpaceProtocolAcquireResourceArgs.name", offset + 4, data
+                    "VirLockSpaceProtocolAcquireResourceArgs.name", offset, data
                 )
             try:
-                obj.name = _decode(data[offset + 4 : _end4])
+                obj.name = _decode(data[offset:_end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "VirLockSpaceProtocolAcquireResourceArgs.name", offset + 4, error
+                    "VirLockSpaceProtocolAcquireResourceArgs.name", offset, error
                 )
             offset = _pad5
             _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
@@ -446,19 +454,20 @@ class VirLockSpaceProtocolReleaseResourceArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "VirLockSpaceProtocolReleaseResourceArgs.path", offset, _len3, 65536
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "VirLockSpaceProtocolReleaseResourceArgs.path", offset + 4, data
+                    "VirLockSpaceProtocolReleaseResourceArgs.path", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("VirLockSpaceProtocolReleaseResourceArgs.path", _end1)
             try:
-                obj.path = _decode(data[offset + 4 : _end1])
+                obj.path = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "VirLockSpaceProtocolReleaseResourceArgs.path", offset + 4, error
+                    "VirLockSpaceProtocolReleaseResourceArgs.path", offset, error
                 )
             offset = _pad2
             (_len6,) = _S_I.unpack_from(data, offset)
@@ -466,17 +475,18 @@ class VirLockSpaceProtocolReleaseResourceArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "VirLockSpaceProtocolReleaseResourceArgs.name", offset, _len6, 65536
                 )
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
                 xdr.truncated(
-                    "VirLockSpaceProtocolReleaseResourceArgs.name", offset + 4, data
+                    "VirLockSpaceProtocolReleaseResourceArgs.name", offset, data
                 )
             try:
-                obj.name = _decode(data[offset + 4 : _end4])
+                obj.name = _decode(data[offset:_end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "VirLockSpaceProtocolReleaseResourceArgs.name", offset + 4, error
+                    "VirLockSpaceProtocolReleaseResourceArgs.name", offset, error
                 )
             offset = _pad5
             _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
@@ -509,19 +519,20 @@ class VirLockSpaceProtocolCreateLockSpaceArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "VirLockSpaceProtocolCreateLockSpaceArgs.path", offset, _len3, 65536
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "VirLockSpaceProtocolCreateLockSpaceArgs.path", offset + 4, data
+                    "VirLockSpaceProtocolCreateLockSpaceArgs.path", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("VirLockSpaceProtocolCreateLockSpaceArgs.path", _end1)
             try:
-                obj.path = _decode(data[offset + 4 : _end1])
+                obj.path = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "VirLockSpaceProtocolCreateLockSpaceArgs.path", offset + 4, error
+                    "VirLockSpaceProtocolCreateLockSpaceArgs.path", offset, error
                 )
             offset = _pad2
         except struct.error:
@@ -608,16 +619,17 @@ def unpack_vir_lock_space_protocol_non_null_string(
         (_len3,) = _S_I.unpack_from(data, offset)
         if _len3 > 65536:
             xdr.too_long("VirLockSpaceProtocolNonNullString", offset, _len3, 65536)
-        _end1 = offset + 4 + _len3
+        offset += 4
+        _end1 = offset + _len3
         _pad2 = _end1 + (-_len3 & 3)
         if _pad2 > len(data):
-            xdr.truncated("VirLockSpaceProtocolNonNullString", offset + 4, data)
+            xdr.truncated("VirLockSpaceProtocolNonNullString", offset, data)
         if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
             xdr.bad_padding("VirLockSpaceProtocolNonNullString", _end1)
         try:
-            value = _decode(data[offset + 4 : _end1])
+            value = _decode(data[offset:_end1])
         except UnicodeDecodeError as error:
-            xdr.bad_utf8("VirLockSpaceProtocolNonNullString", offset + 4, error)
+            xdr.bad_utf8("VirLockSpaceProtocolNonNullString", offset, error)
         offset = _pad2
     except struct.error:
         xdr.truncated("VirLockSpaceProtocolNonNullString", offset, data)
@@ -650,16 +662,17 @@ def unpack_vir_lock_space_protocol_string(
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 65536:
                 xdr.too_long("VirLockSpaceProtocolString", offset, _len3, 65536)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("VirLockSpaceProtocolString", offset + 4, data)
+                xdr.truncated("VirLockSpaceProtocolString", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("VirLockSpaceProtocolString", _end1)
             try:
-                value = _decode(data[offset + 4 : _end1])
+                value = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("VirLockSpaceProtocolString", offset + 4, error)
+                xdr.bad_utf8("VirLockSpaceProtocolString", offset, error)
             offset = _pad2
         else:
             offset += 4

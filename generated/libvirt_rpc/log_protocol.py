@@ -54,16 +54,17 @@ class VirLogManagerProtocolDomain(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("VirLogManagerProtocolDomain.name", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("VirLogManagerProtocolDomain.name", offset + 4, data)
+                xdr.truncated("VirLogManagerProtocolDomain.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("VirLogManagerProtocolDomain.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("VirLogManagerProtocolDomain.name", offset + 4, error)
+                xdr.bad_utf8("VirLogManagerProtocolDomain.name", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("VirLogManagerProtocolDomain", offset, data)
@@ -167,25 +168,22 @@ class VirLogManagerProtocolDomainOpenLogFileArgs(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "VirLogManagerProtocolDomainOpenLogFileArgs.driver",
-                    offset + 4,
-                    data,
+                    "VirLogManagerProtocolDomainOpenLogFileArgs.driver", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding(
                     "VirLogManagerProtocolDomainOpenLogFileArgs.driver", _end1
                 )
             try:
-                obj.driver = _decode(data[offset + 4 : _end1])
+                obj.driver = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "VirLogManagerProtocolDomainOpenLogFileArgs.driver",
-                    offset + 4,
-                    error,
+                    "VirLogManagerProtocolDomainOpenLogFileArgs.driver", offset, error
                 )
             offset = _pad2
             obj.dom, offset = VirLogManagerProtocolDomain.unpack_from(data, offset)
@@ -197,17 +195,18 @@ class VirLogManagerProtocolDomainOpenLogFileArgs(xdr.XdrStruct):
                     _len6,
                     4194304,
                 )
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
                 xdr.truncated(
-                    "VirLogManagerProtocolDomainOpenLogFileArgs.path", offset + 4, data
+                    "VirLogManagerProtocolDomainOpenLogFileArgs.path", offset, data
                 )
             try:
-                obj.path = _decode(data[offset + 4 : _end4])
+                obj.path = _decode(data[offset:_end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "VirLogManagerProtocolDomainOpenLogFileArgs.path", offset + 4, error
+                    "VirLogManagerProtocolDomainOpenLogFileArgs.path", offset, error
                 )
             offset = _pad5
             _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
@@ -286,20 +285,21 @@ class VirLogManagerProtocolDomainGetLogFilePositionArgs(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
                     "VirLogManagerProtocolDomainGetLogFilePositionArgs.path",
-                    offset + 4,
+                    offset,
                     data,
                 )
             try:
-                obj.path = _decode(data[offset + 4 : _end1])
+                obj.path = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainGetLogFilePositionArgs.path",
-                    offset + 4,
+                    offset,
                     error,
                 )
             offset = _pad2
@@ -391,21 +391,22 @@ class VirLogManagerProtocolDomainReadLogFileArgs(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "VirLogManagerProtocolDomainReadLogFileArgs.path", offset + 4, data
+                    "VirLogManagerProtocolDomainReadLogFileArgs.path", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding(
                     "VirLogManagerProtocolDomainReadLogFileArgs.path", _end1
                 )
             try:
-                obj.path = _decode(data[offset + 4 : _end1])
+                obj.path = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "VirLogManagerProtocolDomainReadLogFileArgs.path", offset + 4, error
+                    "VirLogManagerProtocolDomainReadLogFileArgs.path", offset, error
                 )
             offset = _pad2
             obj.pos, offset = VirLogManagerProtocolLogFilePosition.unpack_from(
@@ -442,19 +443,20 @@ class VirLogManagerProtocolDomainReadLogFileRet(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "VirLogManagerProtocolDomainReadLogFileRet.data", offset + 4, data
+                    "VirLogManagerProtocolDomainReadLogFileRet.data", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("VirLogManagerProtocolDomainReadLogFileRet.data", _end1)
             try:
-                obj.data = _decode(data[offset + 4 : _end1])
+                obj.data = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "VirLogManagerProtocolDomainReadLogFileRet.data", offset + 4, error
+                    "VirLogManagerProtocolDomainReadLogFileRet.data", offset, error
                 )
             offset = _pad2
         except struct.error:
@@ -519,25 +521,22 @@ class VirLogManagerProtocolDomainAppendLogFileArgs(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "VirLogManagerProtocolDomainAppendLogFileArgs.driver",
-                    offset + 4,
-                    data,
+                    "VirLogManagerProtocolDomainAppendLogFileArgs.driver", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding(
                     "VirLogManagerProtocolDomainAppendLogFileArgs.driver", _end1
                 )
             try:
-                obj.driver = _decode(data[offset + 4 : _end1])
+                obj.driver = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "VirLogManagerProtocolDomainAppendLogFileArgs.driver",
-                    offset + 4,
-                    error,
+                    "VirLogManagerProtocolDomainAppendLogFileArgs.driver", offset, error
                 )
             offset = _pad2
             obj.dom, offset = VirLogManagerProtocolDomain.unpack_from(data, offset)
@@ -549,25 +548,22 @@ class VirLogManagerProtocolDomainAppendLogFileArgs(xdr.XdrStruct):
                     _len6,
                     4194304,
                 )
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
                 xdr.truncated(
-                    "VirLogManagerProtocolDomainAppendLogFileArgs.path",
-                    offset + 4,
-                    data,
+                    "VirLogManagerProtocolDomainAppendLogFileArgs.path", offset, data
                 )
             if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                 xdr.bad_padding(
                     "VirLogManagerProtocolDomainAppendLogFileArgs.path", _end4
                 )
             try:
-                obj.path = _decode(data[offset + 4 : _end4])
+                obj.path = _decode(data[offset:_end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "VirLogManagerProtocolDomainAppendLogFileArgs.path",
-                    offset + 4,
-                    error,
+                    "VirLogManagerProtocolDomainAppendLogFileArgs.path", offset, error
                 )
             offset = _pad5
             (_len9,) = _S_I.unpack_from(data, offset)
@@ -578,20 +574,19 @@ class VirLogManagerProtocolDomainAppendLogFileArgs(xdr.XdrStruct):
                     _len9,
                     4194304,
                 )
-            _end7 = offset + 4 + _len9
+            offset += 4
+            _end7 = offset + _len9
             _pad8 = _end7 + (-_len9 & 3)
             if _pad8 > len(data):
                 xdr.truncated(
-                    "VirLogManagerProtocolDomainAppendLogFileArgs.message",
-                    offset + 4,
-                    data,
+                    "VirLogManagerProtocolDomainAppendLogFileArgs.message", offset, data
                 )
             try:
-                obj.message = _decode(data[offset + 4 : _end7])
+                obj.message = _decode(data[offset:_end7])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "VirLogManagerProtocolDomainAppendLogFileArgs.message",
-                    offset + 4,
+                    offset,
                     error,
                 )
             offset = _pad8
@@ -697,16 +692,17 @@ def unpack_vir_log_manager_protocol_non_null_string(
         (_len3,) = _S_I.unpack_from(data, offset)
         if _len3 > 4194304:
             xdr.too_long("VirLogManagerProtocolNonNullString", offset, _len3, 4194304)
-        _end1 = offset + 4 + _len3
+        offset += 4
+        _end1 = offset + _len3
         _pad2 = _end1 + (-_len3 & 3)
         if _pad2 > len(data):
-            xdr.truncated("VirLogManagerProtocolNonNullString", offset + 4, data)
+            xdr.truncated("VirLogManagerProtocolNonNullString", offset, data)
         if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
             xdr.bad_padding("VirLogManagerProtocolNonNullString", _end1)
         try:
-            value = _decode(data[offset + 4 : _end1])
+            value = _decode(data[offset:_end1])
         except UnicodeDecodeError as error:
-            xdr.bad_utf8("VirLogManagerProtocolNonNullString", offset + 4, error)
+            xdr.bad_utf8("VirLogManagerProtocolNonNullString", offset, error)
         offset = _pad2
     except struct.error:
         xdr.truncated("VirLogManagerProtocolNonNullString", offset, data)
@@ -739,16 +735,17 @@ def unpack_vir_log_manager_protocol_string(
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("VirLogManagerProtocolString", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("VirLogManagerProtocolString", offset + 4, data)
+                xdr.truncated("VirLogManagerProtocolString", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("VirLogManagerProtocolString", _end1)
             try:
-                value = _decode(data[offset + 4 : _end1])
+                value = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("VirLogManagerProtocolString", offset + 4, error)
+                xdr.bad_utf8("VirLogManagerProtocolString", offset, error)
             offset = _pad2
         else:
             offset += 4

@@ -106,14 +106,15 @@ class QemuDomainMonitorCommandArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("QemuDomainMonitorCommandArgs.cmd", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("QemuDomainMonitorCommandArgs.cmd", offset + 4, data)
+                xdr.truncated("QemuDomainMonitorCommandArgs.cmd", offset, data)
             try:
-                obj.cmd = _decode(data[offset + 4 : _end1])
+                obj.cmd = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("QemuDomainMonitorCommandArgs.cmd", offset + 4, error)
+                xdr.bad_utf8("QemuDomainMonitorCommandArgs.cmd", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -143,16 +144,17 @@ class QemuDomainMonitorCommandRet(xdr.XdrStruct):
                 xdr.too_long(
                     "QemuDomainMonitorCommandRet.result", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("QemuDomainMonitorCommandRet.result", offset + 4, data)
+                xdr.truncated("QemuDomainMonitorCommandRet.result", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("QemuDomainMonitorCommandRet.result", _end1)
             try:
-                obj.result = _decode(data[offset + 4 : _end1])
+                obj.result = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("QemuDomainMonitorCommandRet.result", offset + 4, error)
+                xdr.bad_utf8("QemuDomainMonitorCommandRet.result", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("QemuDomainMonitorCommandRet", offset, data)
@@ -243,14 +245,15 @@ class QemuDomainAgentCommandArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("QemuDomainAgentCommandArgs.cmd", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("QemuDomainAgentCommandArgs.cmd", offset + 4, data)
+                xdr.truncated("QemuDomainAgentCommandArgs.cmd", offset, data)
             try:
-                obj.cmd = _decode(data[offset + 4 : _end1])
+                obj.cmd = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("QemuDomainAgentCommandArgs.cmd", offset + 4, error)
+                xdr.bad_utf8("QemuDomainAgentCommandArgs.cmd", offset, error)
             offset = _pad2
             _w4, obj.timeout, obj.flags = _S_IiI.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -288,16 +291,17 @@ class QemuDomainAgentCommandRet(xdr.XdrStruct):
                     xdr.too_long(
                         "QemuDomainAgentCommandRet.result", offset, _len3, 4194304
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
-                    xdr.truncated("QemuDomainAgentCommandRet.result", offset + 4, data)
+                    xdr.truncated("QemuDomainAgentCommandRet.result", offset, data)
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("QemuDomainAgentCommandRet.result", _end1)
                 try:
-                    obj.result = _decode(data[offset + 4 : _end1])
+                    obj.result = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("QemuDomainAgentCommandRet.result", offset + 4, error)
+                    xdr.bad_utf8("QemuDomainAgentCommandRet.result", offset, error)
                 offset = _pad2
             else:
                 offset += 4
@@ -372,25 +376,22 @@ class QemuConnectDomainMonitorEventRegisterArgs(xdr.XdrStruct):
                         _len3,
                         4194304,
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
                     xdr.truncated(
-                        "QemuConnectDomainMonitorEventRegisterArgs.event",
-                        offset + 4,
-                        data,
+                        "QemuConnectDomainMonitorEventRegisterArgs.event", offset, data
                     )
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding(
                         "QemuConnectDomainMonitorEventRegisterArgs.event", _end1
                     )
                 try:
-                    obj.event = _decode(data[offset + 4 : _end1])
+                    obj.event = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "QemuConnectDomainMonitorEventRegisterArgs.event",
-                        offset + 4,
-                        error,
+                        "QemuConnectDomainMonitorEventRegisterArgs.event", offset, error
                     )
                 offset = _pad2
             else:
@@ -512,14 +513,15 @@ class QemuDomainMonitorEventMsg(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("QemuDomainMonitorEventMsg.event", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("QemuDomainMonitorEventMsg.event", offset + 4, data)
+                xdr.truncated("QemuDomainMonitorEventMsg.event", offset, data)
             try:
-                obj.event = _decode(data[offset + 4 : _end1])
+                obj.event = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("QemuDomainMonitorEventMsg.event", offset + 4, error)
+                xdr.bad_utf8("QemuDomainMonitorEventMsg.event", offset, error)
             offset = _pad2
             _w4, obj.seconds, obj.micros = _S_IqI.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -533,16 +535,17 @@ class QemuDomainMonitorEventMsg(xdr.XdrStruct):
                     xdr.too_long(
                         "QemuDomainMonitorEventMsg.details", offset, _len7, 4194304
                     )
-                _end5 = offset + 4 + _len7
+                offset += 4
+                _end5 = offset + _len7
                 _pad6 = _end5 + (-_len7 & 3)
                 if _pad6 > len(data):
-                    xdr.truncated("QemuDomainMonitorEventMsg.details", offset + 4, data)
+                    xdr.truncated("QemuDomainMonitorEventMsg.details", offset, data)
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("QemuDomainMonitorEventMsg.details", _end5)
                 try:
-                    obj.details = _decode(data[offset + 4 : _end5])
+                    obj.details = _decode(data[offset:_end5])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("QemuDomainMonitorEventMsg.details", offset + 4, error)
+                    xdr.bad_utf8("QemuDomainMonitorEventMsg.details", offset, error)
                 offset = _pad6
             else:
                 offset += 4
@@ -592,18 +595,15 @@ class QemuDomainMonitorCommandWithFilesArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "QemuDomainMonitorCommandWithFilesArgs.cmd", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "QemuDomainMonitorCommandWithFilesArgs.cmd", offset + 4, data
-                )
+                xdr.truncated("QemuDomainMonitorCommandWithFilesArgs.cmd", offset, data)
             try:
-                obj.cmd = _decode(data[offset + 4 : _end1])
+                obj.cmd = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "QemuDomainMonitorCommandWithFilesArgs.cmd", offset + 4, error
-                )
+                xdr.bad_utf8("QemuDomainMonitorCommandWithFilesArgs.cmd", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -638,19 +638,20 @@ class QemuDomainMonitorCommandWithFilesRet(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "QemuDomainMonitorCommandWithFilesRet.result", offset + 4, data
+                    "QemuDomainMonitorCommandWithFilesRet.result", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("QemuDomainMonitorCommandWithFilesRet.result", _end1)
             try:
-                obj.result = _decode(data[offset + 4 : _end1])
+                obj.result = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "QemuDomainMonitorCommandWithFilesRet.result", offset + 4, error
+                    "QemuDomainMonitorCommandWithFilesRet.result", offset, error
                 )
             offset = _pad2
         except struct.error:

@@ -282,14 +282,15 @@ class RemoteNonnullDomain(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteNonnullDomain.name", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNonnullDomain.name", offset + 4, data)
+                xdr.truncated("RemoteNonnullDomain.name", offset, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNonnullDomain.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNonnullDomain.name", offset, error)
             offset = _pad2
             _w4, obj.uuid, obj.id = _S_I16si.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -321,14 +322,15 @@ class RemoteNonnullNetwork(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteNonnullNetwork.name", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNonnullNetwork.name", offset + 4, data)
+                xdr.truncated("RemoteNonnullNetwork.name", offset, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNonnullNetwork.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNonnullNetwork.name", offset, error)
             offset = _pad2
             _w4, obj.uuid = _S_I16s.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -390,14 +392,15 @@ class RemoteNonnullNwfilter(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteNonnullNwfilter.name", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNonnullNwfilter.name", offset + 4, data)
+                xdr.truncated("RemoteNonnullNwfilter.name", offset, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNonnullNwfilter.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNonnullNwfilter.name", offset, error)
             offset = _pad2
             _w4, obj.uuid = _S_I16s.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -435,36 +438,34 @@ class RemoteNonnullNwfilterBinding(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNonnullNwfilterBinding.portdev", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNonnullNwfilterBinding.portdev", offset + 4, data)
+                xdr.truncated("RemoteNonnullNwfilterBinding.portdev", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNonnullNwfilterBinding.portdev", _end1)
             try:
-                obj.portdev = _decode(data[offset + 4 : _end1])
+                obj.portdev = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNonnullNwfilterBinding.portdev", offset + 4, error)
+                xdr.bad_utf8("RemoteNonnullNwfilterBinding.portdev", offset, error)
             offset = _pad2
             (_len6,) = _S_I.unpack_from(data, offset)
             if _len6 > 4194304:
                 xdr.too_long(
                     "RemoteNonnullNwfilterBinding.filtername", offset, _len6, 4194304
                 )
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
-                xdr.truncated(
-                    "RemoteNonnullNwfilterBinding.filtername", offset + 4, data
-                )
+                xdr.truncated("RemoteNonnullNwfilterBinding.filtername", offset, data)
             if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                 xdr.bad_padding("RemoteNonnullNwfilterBinding.filtername", _end4)
             try:
-                obj.filtername = _decode(data[offset + 4 : _end4])
+                obj.filtername = _decode(data[offset:_end4])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteNonnullNwfilterBinding.filtername", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteNonnullNwfilterBinding.filtername", offset, error)
             offset = _pad5
         except struct.error:
             xdr.truncated("RemoteNonnullNwfilterBinding", offset, data)
@@ -492,30 +493,32 @@ class RemoteNonnullInterface(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteNonnullInterface.name", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNonnullInterface.name", offset + 4, data)
+                xdr.truncated("RemoteNonnullInterface.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNonnullInterface.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNonnullInterface.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNonnullInterface.name", offset, error)
             offset = _pad2
             (_len6,) = _S_I.unpack_from(data, offset)
             if _len6 > 4194304:
                 xdr.too_long("RemoteNonnullInterface.mac", offset, _len6, 4194304)
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
-                xdr.truncated("RemoteNonnullInterface.mac", offset + 4, data)
+                xdr.truncated("RemoteNonnullInterface.mac", offset, data)
             if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                 xdr.bad_padding("RemoteNonnullInterface.mac", _end4)
             try:
-                obj.mac = _decode(data[offset + 4 : _end4])
+                obj.mac = _decode(data[offset:_end4])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNonnullInterface.mac", offset + 4, error)
+                xdr.bad_utf8("RemoteNonnullInterface.mac", offset, error)
             offset = _pad5
         except struct.error:
             xdr.truncated("RemoteNonnullInterface", offset, data)
@@ -543,14 +546,15 @@ class RemoteNonnullStoragePool(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteNonnullStoragePool.name", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNonnullStoragePool.name", offset + 4, data)
+                xdr.truncated("RemoteNonnullStoragePool.name", offset, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNonnullStoragePool.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNonnullStoragePool.name", offset, error)
             offset = _pad2
             _w4, obj.uuid = _S_I16s.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -584,44 +588,47 @@ class RemoteNonnullStorageVol(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteNonnullStorageVol.pool", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNonnullStorageVol.pool", offset + 4, data)
+                xdr.truncated("RemoteNonnullStorageVol.pool", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNonnullStorageVol.pool", _end1)
             try:
-                obj.pool = _decode(data[offset + 4 : _end1])
+                obj.pool = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNonnullStorageVol.pool", offset + 4, error)
+                xdr.bad_utf8("RemoteNonnullStorageVol.pool", offset, error)
             offset = _pad2
             (_len6,) = _S_I.unpack_from(data, offset)
             if _len6 > 4194304:
                 xdr.too_long("RemoteNonnullStorageVol.name", offset, _len6, 4194304)
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
-                xdr.truncated("RemoteNonnullStorageVol.name", offset + 4, data)
+                xdr.truncated("RemoteNonnullStorageVol.name", offset, data)
             if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                 xdr.bad_padding("RemoteNonnullStorageVol.name", _end4)
             try:
-                obj.name = _decode(data[offset + 4 : _end4])
+                obj.name = _decode(data[offset:_end4])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNonnullStorageVol.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNonnullStorageVol.name", offset, error)
             offset = _pad5
             (_len9,) = _S_I.unpack_from(data, offset)
             if _len9 > 4194304:
                 xdr.too_long("RemoteNonnullStorageVol.key", offset, _len9, 4194304)
-            _end7 = offset + 4 + _len9
+            offset += 4
+            _end7 = offset + _len9
             _pad8 = _end7 + (-_len9 & 3)
             if _pad8 > len(data):
-                xdr.truncated("RemoteNonnullStorageVol.key", offset + 4, data)
+                xdr.truncated("RemoteNonnullStorageVol.key", offset, data)
             if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                 xdr.bad_padding("RemoteNonnullStorageVol.key", _end7)
             try:
-                obj.key = _decode(data[offset + 4 : _end7])
+                obj.key = _decode(data[offset:_end7])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNonnullStorageVol.key", offset + 4, error)
+                xdr.bad_utf8("RemoteNonnullStorageVol.key", offset, error)
             offset = _pad8
         except struct.error:
             xdr.truncated("RemoteNonnullStorageVol", offset, data)
@@ -647,16 +654,17 @@ class RemoteNonnullNodeDevice(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteNonnullNodeDevice.name", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNonnullNodeDevice.name", offset + 4, data)
+                xdr.truncated("RemoteNonnullNodeDevice.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNonnullNodeDevice.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNonnullNodeDevice.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNonnullNodeDevice.name", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNonnullNodeDevice", offset, data)
@@ -693,16 +701,17 @@ class RemoteNonnullSecret(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteNonnullSecret.usageID", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNonnullSecret.usageID", offset + 4, data)
+                xdr.truncated("RemoteNonnullSecret.usageID", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNonnullSecret.usageID", _end1)
             try:
-                obj.usageID = _decode(data[offset + 4 : _end1])
+                obj.usageID = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNonnullSecret.usageID", offset + 4, error)
+                xdr.bad_utf8("RemoteNonnullSecret.usageID", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNonnullSecret", offset, data)
@@ -739,16 +748,17 @@ class RemoteNonnullDomainCheckpoint(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNonnullDomainCheckpoint.name", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNonnullDomainCheckpoint.name", offset + 4, data)
+                xdr.truncated("RemoteNonnullDomainCheckpoint.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNonnullDomainCheckpoint.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNonnullDomainCheckpoint.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNonnullDomainCheckpoint.name", offset, error)
             offset = _pad2
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
         except struct.error:
@@ -784,16 +794,17 @@ class RemoteNonnullDomainSnapshot(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteNonnullDomainSnapshot.name", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNonnullDomainSnapshot.name", offset + 4, data)
+                xdr.truncated("RemoteNonnullDomainSnapshot.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNonnullDomainSnapshot.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNonnullDomainSnapshot.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNonnullDomainSnapshot.name", offset, error)
             offset = _pad2
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
         except struct.error:
@@ -890,16 +901,17 @@ class RemoteError(xdr.XdrStruct):
                 (_len3,) = _S_I.unpack_from(data, offset)
                 if _len3 > 4194304:
                     xdr.too_long("RemoteError.message", offset, _len3, 4194304)
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
-                    xdr.truncated("RemoteError.message", offset + 4, data)
+                    xdr.truncated("RemoteError.message", offset, data)
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("RemoteError.message", _end1)
                 try:
-                    obj.message = _decode(data[offset + 4 : _end1])
+                    obj.message = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteError.message", offset + 4, error)
+                    xdr.bad_utf8("RemoteError.message", offset, error)
                 offset = _pad2
             else:
                 offset += 4
@@ -917,16 +929,17 @@ class RemoteError(xdr.XdrStruct):
                 (_len6,) = _S_I.unpack_from(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteError.str1", offset, _len6, 4194304)
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
-                    xdr.truncated("RemoteError.str1", offset + 4, data)
+                    xdr.truncated("RemoteError.str1", offset, data)
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding("RemoteError.str1", _end4)
                 try:
-                    obj.str1 = _decode(data[offset + 4 : _end4])
+                    obj.str1 = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteError.str1", offset + 4, error)
+                    xdr.bad_utf8("RemoteError.str1", offset, error)
                 offset = _pad5
             else:
                 offset += 4
@@ -936,16 +949,17 @@ class RemoteError(xdr.XdrStruct):
                 (_len9,) = _S_I.unpack_from(data, offset)
                 if _len9 > 4194304:
                     xdr.too_long("RemoteError.str2", offset, _len9, 4194304)
-                _end7 = offset + 4 + _len9
+                offset += 4
+                _end7 = offset + _len9
                 _pad8 = _end7 + (-_len9 & 3)
                 if _pad8 > len(data):
-                    xdr.truncated("RemoteError.str2", offset + 4, data)
+                    xdr.truncated("RemoteError.str2", offset, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteError.str2", _end7)
                 try:
-                    obj.str2 = _decode(data[offset + 4 : _end7])
+                    obj.str2 = _decode(data[offset:_end7])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteError.str2", offset + 4, error)
+                    xdr.bad_utf8("RemoteError.str2", offset, error)
                 offset = _pad8
             else:
                 offset += 4
@@ -955,19 +969,20 @@ class RemoteError(xdr.XdrStruct):
                 (_len12,) = _S_I.unpack_from(data, offset)
                 if _len12 > 4194304:
                     xdr.too_long("RemoteError.str3", offset, _len12, 4194304)
-                _end10 = offset + 4 + _len12
+                offset += 4
+                _end10 = offset + _len12
                 _pad11 = _end10 + (-_len12 & 3)
                 if _pad11 > len(data):
-                    xdr.truncated("RemoteError.str3", offset + 4, data)
+                    xdr.truncated("RemoteError.str3", offset, data)
                 if (
                     _pad11 != _end10
                     and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
                 ):
                     xdr.bad_padding("RemoteError.str3", _end10)
                 try:
-                    obj.str3 = _decode(data[offset + 4 : _end10])
+                    obj.str3 = _decode(data[offset:_end10])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteError.str3", offset + 4, error)
+                    xdr.bad_utf8("RemoteError.str3", offset, error)
                 offset = _pad11
             else:
                 offset += 4
@@ -1229,16 +1244,17 @@ class RemoteTypedParamValueS(RemoteTypedParamValue):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteTypedParamValueS.s", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                xdr.truncated("RemoteTypedParamValueS.s", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteTypedParamValueS.s", _end1)
             try:
-                s = _decode(data[offset + 4 : _end1])
+                s = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteTypedParamValueS", offset, data)
@@ -1268,14 +1284,15 @@ class RemoteTypedParam(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteTypedParam.field", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                xdr.truncated("RemoteTypedParam.field", offset, data)
             try:
-                obj.field = _decode(data[offset + 4 : _end1])
+                obj.field = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                xdr.bad_utf8("RemoteTypedParam.field", offset, error)
             offset = _pad2
             _w5, _d4 = _S_Ii.unpack_from(data, offset - 4)
             if _w5 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -1316,19 +1333,20 @@ class RemoteTypedParam(xdr.XdrStruct):
                 (_len15,) = _S_I.unpack_from(data, offset)
                 if _len15 > 4194304:
                     xdr.too_long("RemoteTypedParamValueS.s", offset, _len15, 4194304)
-                _end13 = offset + 4 + _len15
+                offset += 4
+                _end13 = offset + _len15
                 _pad14 = _end13 + (-_len15 & 3)
                 if _pad14 > len(data):
-                    xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                    xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                 if (
                     _pad14 != _end13
                     and data[_end13:_pad14] != xdr.ZEROS[_pad14 - _end13]
                 ):
                     xdr.bad_padding("RemoteTypedParamValueS.s", _end13)
                 try:
-                    _a12.s = _decode(data[offset + 4 : _end13])
+                    _a12.s = _decode(data[offset:_end13])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                 offset = _pad14
                 obj.value = _a12
             else:
@@ -1362,14 +1380,15 @@ class RemoteNodeGetCpuStats(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteNodeGetCpuStats.field", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNodeGetCpuStats.field", offset + 4, data)
+                xdr.truncated("RemoteNodeGetCpuStats.field", offset, data)
             try:
-                obj.field = _decode(data[offset + 4 : _end1])
+                obj.field = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNodeGetCpuStats.field", offset + 4, error)
+                xdr.bad_utf8("RemoteNodeGetCpuStats.field", offset, error)
             offset = _pad2
             _w4, obj.value = _S_IQ.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -1404,14 +1423,15 @@ class RemoteNodeGetMemoryStats(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteNodeGetMemoryStats.field", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNodeGetMemoryStats.field", offset + 4, data)
+                xdr.truncated("RemoteNodeGetMemoryStats.field", offset, data)
             try:
-                obj.field = _decode(data[offset + 4 : _end1])
+                obj.field = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNodeGetMemoryStats.field", offset + 4, error)
+                xdr.bad_utf8("RemoteNodeGetMemoryStats.field", offset, error)
             offset = _pad2
             _w4, obj.value = _S_IQ.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -1446,14 +1466,15 @@ class RemoteDomainDiskError(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteDomainDiskError.disk", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainDiskError.disk", offset + 4, data)
+                xdr.truncated("RemoteDomainDiskError.disk", offset, data)
             try:
-                obj.disk = _decode(data[offset + 4 : _end1])
+                obj.disk = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainDiskError.disk", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainDiskError.disk", offset, error)
             offset = _pad2
             _w4, obj.error = _S_Ii.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -1498,16 +1519,17 @@ class RemoteConnectOpenArgs(xdr.XdrStruct):
                 (_len3,) = _S_I.unpack_from(data, offset)
                 if _len3 > 4194304:
                     xdr.too_long("RemoteConnectOpenArgs.name", offset, _len3, 4194304)
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
-                    xdr.truncated("RemoteConnectOpenArgs.name", offset + 4, data)
+                    xdr.truncated("RemoteConnectOpenArgs.name", offset, data)
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("RemoteConnectOpenArgs.name", _end1)
                 try:
-                    obj.name = _decode(data[offset + 4 : _end1])
+                    obj.name = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteConnectOpenArgs.name", offset + 4, error)
+                    xdr.bad_utf8("RemoteConnectOpenArgs.name", offset, error)
                 offset = _pad2
             else:
                 offset += 4
@@ -1591,16 +1613,17 @@ class RemoteConnectGetTypeRet(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteConnectGetTypeRet.type", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteConnectGetTypeRet.type", offset + 4, data)
+                xdr.truncated("RemoteConnectGetTypeRet.type", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteConnectGetTypeRet.type", _end1)
             try:
-                obj.type = _decode(data[offset + 4 : _end1])
+                obj.type = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteConnectGetTypeRet.type", offset + 4, error)
+                xdr.bad_utf8("RemoteConnectGetTypeRet.type", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteConnectGetTypeRet", offset, data)
@@ -1678,16 +1701,17 @@ class RemoteConnectGetHostnameRet(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteConnectGetHostnameRet.hostname", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteConnectGetHostnameRet.hostname", offset + 4, data)
+                xdr.truncated("RemoteConnectGetHostnameRet.hostname", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteConnectGetHostnameRet.hostname", _end1)
             try:
-                obj.hostname = _decode(data[offset + 4 : _end1])
+                obj.hostname = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteConnectGetHostnameRet.hostname", offset + 4, error)
+                xdr.bad_utf8("RemoteConnectGetHostnameRet.hostname", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteConnectGetHostnameRet", offset, data)
@@ -1740,16 +1764,17 @@ class RemoteConnectGetSysinfoRet(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteConnectGetSysinfoRet.sysinfo", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteConnectGetSysinfoRet.sysinfo", offset + 4, data)
+                xdr.truncated("RemoteConnectGetSysinfoRet.sysinfo", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteConnectGetSysinfoRet.sysinfo", _end1)
             try:
-                obj.sysinfo = _decode(data[offset + 4 : _end1])
+                obj.sysinfo = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteConnectGetSysinfoRet.sysinfo", offset + 4, error)
+                xdr.bad_utf8("RemoteConnectGetSysinfoRet.sysinfo", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteConnectGetSysinfoRet", offset, data)
@@ -1773,16 +1798,17 @@ class RemoteConnectGetUriRet(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteConnectGetUriRet.uri", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteConnectGetUriRet.uri", offset + 4, data)
+                xdr.truncated("RemoteConnectGetUriRet.uri", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteConnectGetUriRet.uri", _end1)
             try:
-                obj.uri = _decode(data[offset + 4 : _end1])
+                obj.uri = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteConnectGetUriRet.uri", offset + 4, error)
+                xdr.bad_utf8("RemoteConnectGetUriRet.uri", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteConnectGetUriRet", offset, data)
@@ -1818,16 +1844,17 @@ class RemoteConnectGetMaxVcpusArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteConnectGetMaxVcpusArgs.type", offset, _len3, 4194304
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
-                    xdr.truncated("RemoteConnectGetMaxVcpusArgs.type", offset + 4, data)
+                    xdr.truncated("RemoteConnectGetMaxVcpusArgs.type", offset, data)
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("RemoteConnectGetMaxVcpusArgs.type", _end1)
                 try:
-                    obj.type = _decode(data[offset + 4 : _end1])
+                    obj.type = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteConnectGetMaxVcpusArgs.type", offset + 4, error)
+                    xdr.bad_utf8("RemoteConnectGetMaxVcpusArgs.type", offset, error)
                 offset = _pad2
             else:
                 offset += 4
@@ -1951,19 +1978,20 @@ class RemoteConnectGetCapabilitiesRet(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteConnectGetCapabilitiesRet.capabilities", offset + 4, data
+                    "RemoteConnectGetCapabilitiesRet.capabilities", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteConnectGetCapabilitiesRet.capabilities", _end1)
             try:
-                obj.capabilities = _decode(data[offset + 4 : _end1])
+                obj.capabilities = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteConnectGetCapabilitiesRet.capabilities", offset + 4, error
+                    "RemoteConnectGetCapabilitiesRet.capabilities", offset, error
                 )
             offset = _pad2
         except struct.error:
@@ -2042,12 +2070,13 @@ class RemoteConnectGetDomainCapabilitiesArgs(xdr.XdrStruct):
                         _len3,
                         4194304,
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
                     xdr.truncated(
                         "RemoteConnectGetDomainCapabilitiesArgs.emulatorbin",
-                        offset + 4,
+                        offset,
                         data,
                     )
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
@@ -2055,11 +2084,11 @@ class RemoteConnectGetDomainCapabilitiesArgs(xdr.XdrStruct):
                         "RemoteConnectGetDomainCapabilitiesArgs.emulatorbin", _end1
                     )
                 try:
-                    obj.emulatorbin = _decode(data[offset + 4 : _end1])
+                    obj.emulatorbin = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectGetDomainCapabilitiesArgs.emulatorbin",
-                        offset + 4,
+                        offset,
                         error,
                     )
                 offset = _pad2
@@ -2078,21 +2107,22 @@ class RemoteConnectGetDomainCapabilitiesArgs(xdr.XdrStruct):
                         _len6,
                         4194304,
                     )
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
                     xdr.truncated(
-                        "RemoteConnectGetDomainCapabilitiesArgs.arch", offset + 4, data
+                        "RemoteConnectGetDomainCapabilitiesArgs.arch", offset, data
                     )
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding(
                         "RemoteConnectGetDomainCapabilitiesArgs.arch", _end4
                     )
                 try:
-                    obj.arch = _decode(data[offset + 4 : _end4])
+                    obj.arch = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteConnectGetDomainCapabilitiesArgs.arch", offset + 4, error
+                        "RemoteConnectGetDomainCapabilitiesArgs.arch", offset, error
                     )
                 offset = _pad5
             else:
@@ -2110,25 +2140,22 @@ class RemoteConnectGetDomainCapabilitiesArgs(xdr.XdrStruct):
                         _len9,
                         4194304,
                     )
-                _end7 = offset + 4 + _len9
+                offset += 4
+                _end7 = offset + _len9
                 _pad8 = _end7 + (-_len9 & 3)
                 if _pad8 > len(data):
                     xdr.truncated(
-                        "RemoteConnectGetDomainCapabilitiesArgs.machine",
-                        offset + 4,
-                        data,
+                        "RemoteConnectGetDomainCapabilitiesArgs.machine", offset, data
                     )
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding(
                         "RemoteConnectGetDomainCapabilitiesArgs.machine", _end7
                     )
                 try:
-                    obj.machine = _decode(data[offset + 4 : _end7])
+                    obj.machine = _decode(data[offset:_end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteConnectGetDomainCapabilitiesArgs.machine",
-                        offset + 4,
-                        error,
+                        "RemoteConnectGetDomainCapabilitiesArgs.machine", offset, error
                     )
                 offset = _pad8
             else:
@@ -2146,13 +2173,12 @@ class RemoteConnectGetDomainCapabilitiesArgs(xdr.XdrStruct):
                         _len12,
                         4194304,
                     )
-                _end10 = offset + 4 + _len12
+                offset += 4
+                _end10 = offset + _len12
                 _pad11 = _end10 + (-_len12 & 3)
                 if _pad11 > len(data):
                     xdr.truncated(
-                        "RemoteConnectGetDomainCapabilitiesArgs.virttype",
-                        offset + 4,
-                        data,
+                        "RemoteConnectGetDomainCapabilitiesArgs.virttype", offset, data
                     )
                 if (
                     _pad11 != _end10
@@ -2162,12 +2188,10 @@ class RemoteConnectGetDomainCapabilitiesArgs(xdr.XdrStruct):
                         "RemoteConnectGetDomainCapabilitiesArgs.virttype", _end10
                     )
                 try:
-                    obj.virttype = _decode(data[offset + 4 : _end10])
+                    obj.virttype = _decode(data[offset:_end10])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteConnectGetDomainCapabilitiesArgs.virttype",
-                        offset + 4,
-                        error,
+                        "RemoteConnectGetDomainCapabilitiesArgs.virttype", offset, error
                     )
                 offset = _pad11
             else:
@@ -2206,25 +2230,22 @@ class RemoteConnectGetDomainCapabilitiesRet(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteConnectGetDomainCapabilitiesRet.capabilities",
-                    offset + 4,
-                    data,
+                    "RemoteConnectGetDomainCapabilitiesRet.capabilities", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding(
                     "RemoteConnectGetDomainCapabilitiesRet.capabilities", _end1
                 )
             try:
-                obj.capabilities = _decode(data[offset + 4 : _end1])
+                obj.capabilities = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteConnectGetDomainCapabilitiesRet.capabilities",
-                    offset + 4,
-                    error,
+                    "RemoteConnectGetDomainCapabilitiesRet.capabilities", offset, error
                 )
             offset = _pad2
         except struct.error:
@@ -2314,14 +2335,15 @@ class RemoteNodeGetCpuStatsRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteNodeGetCpuStats)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteNodeGetCpuStats.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteNodeGetCpuStats.field", offset + 4, data)
+                    xdr.truncated("RemoteNodeGetCpuStats.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteNodeGetCpuStats.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteNodeGetCpuStats.field", offset, error)
                 offset = _pad10
                 if _i6 != _last7:
                     _w11, _e2.value, _len8 = _S_IQI_unpack(data, offset - 4)
@@ -2423,14 +2445,15 @@ class RemoteNodeGetMemoryStatsRet(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteNodeGetMemoryStats.field", offset, _len8, 4194304
                     )
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteNodeGetMemoryStats.field", offset + 4, data)
+                    xdr.truncated("RemoteNodeGetMemoryStats.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteNodeGetMemoryStats.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteNodeGetMemoryStats.field", offset, error)
                 offset = _pad10
                 if _i6 != _last7:
                     _w11, _e2.value, _len8 = _S_IQI_unpack(data, offset - 4)
@@ -2589,14 +2612,15 @@ class RemoteDomainGetSchedulerTypeRet(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainGetSchedulerTypeRet.type", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainGetSchedulerTypeRet.type", offset + 4, data)
+                xdr.truncated("RemoteDomainGetSchedulerTypeRet.type", offset, data)
             try:
-                obj.type = _decode(data[offset + 4 : _end1])
+                obj.type = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainGetSchedulerTypeRet.type", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainGetSchedulerTypeRet.type", offset, error)
             offset = _pad2
             _w4, obj.nparams = _S_Ii.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -2710,14 +2734,15 @@ class RemoteDomainGetSchedulerParametersRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -2778,19 +2803,20 @@ class RemoteDomainGetSchedulerParametersRet(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -2915,14 +2941,15 @@ class RemoteDomainGetSchedulerParametersFlagsRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -2983,19 +3010,20 @@ class RemoteDomainGetSchedulerParametersFlagsRet(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -3084,14 +3112,15 @@ class RemoteDomainSetSchedulerParametersArgs(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -3152,19 +3181,20 @@ class RemoteDomainSetSchedulerParametersArgs(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -3267,14 +3297,15 @@ class RemoteDomainSetSchedulerParametersFlagsArgs(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -3335,19 +3366,20 @@ class RemoteDomainSetSchedulerParametersFlagsArgs(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -3446,14 +3478,15 @@ class RemoteDomainSetBlkioParametersArgs(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -3514,19 +3547,20 @@ class RemoteDomainSetBlkioParametersArgs(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -3655,14 +3689,15 @@ class RemoteDomainGetBlkioParametersRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -3723,19 +3758,20 @@ class RemoteDomainGetBlkioParametersRet(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -3834,14 +3870,15 @@ class RemoteDomainSetMemoryParametersArgs(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -3902,19 +3939,20 @@ class RemoteDomainSetMemoryParametersArgs(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -4043,14 +4081,15 @@ class RemoteDomainGetMemoryParametersRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -4111,19 +4150,20 @@ class RemoteDomainGetMemoryParametersRet(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -4176,14 +4216,15 @@ class RemoteDomainBlockResizeArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteDomainBlockResizeArgs.disk", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainBlockResizeArgs.disk", offset + 4, data)
+                xdr.truncated("RemoteDomainBlockResizeArgs.disk", offset, data)
             try:
-                obj.disk = _decode(data[offset + 4 : _end1])
+                obj.disk = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainBlockResizeArgs.disk", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainBlockResizeArgs.disk", offset, error)
             offset = _pad2
             _w4, obj.size, obj.flags = _S_IQI.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -4272,14 +4313,15 @@ class RemoteDomainSetNumaParametersArgs(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -4340,19 +4382,20 @@ class RemoteDomainSetNumaParametersArgs(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -4481,14 +4524,15 @@ class RemoteDomainGetNumaParametersRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -4549,19 +4593,20 @@ class RemoteDomainGetNumaParametersRet(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -4657,14 +4702,15 @@ class RemoteDomainSetPerfEventsArgs(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -4725,19 +4771,20 @@ class RemoteDomainSetPerfEventsArgs(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -4851,14 +4898,15 @@ class RemoteDomainGetPerfEventsRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -4919,19 +4967,20 @@ class RemoteDomainGetPerfEventsRet(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -4974,16 +5023,17 @@ class RemoteDomainBlockStatsArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteDomainBlockStatsArgs.path", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainBlockStatsArgs.path", offset + 4, data)
+                xdr.truncated("RemoteDomainBlockStatsArgs.path", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainBlockStatsArgs.path", _end1)
             try:
-                obj.path = _decode(data[offset + 4 : _end1])
+                obj.path = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainBlockStatsArgs.path", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainBlockStatsArgs.path", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainBlockStatsArgs", offset, data)
@@ -5068,14 +5118,15 @@ class RemoteDomainBlockStatsFlagsArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainBlockStatsFlagsArgs.path", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainBlockStatsFlagsArgs.path", offset + 4, data)
+                xdr.truncated("RemoteDomainBlockStatsFlagsArgs.path", offset, data)
             try:
-                obj.path = _decode(data[offset + 4 : _end1])
+                obj.path = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainBlockStatsFlagsArgs.path", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainBlockStatsFlagsArgs.path", offset, error)
             offset = _pad2
             _w4, obj.nparams, obj.flags = _S_IiI.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -5157,14 +5208,15 @@ class RemoteDomainBlockStatsFlagsRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -5225,19 +5277,20 @@ class RemoteDomainBlockStatsFlagsRet(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -5286,16 +5339,17 @@ class RemoteDomainInterfaceStatsArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainInterfaceStatsArgs.device", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainInterfaceStatsArgs.device", offset + 4, data)
+                xdr.truncated("RemoteDomainInterfaceStatsArgs.device", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainInterfaceStatsArgs.device", _end1)
             try:
-                obj.device = _decode(data[offset + 4 : _end1])
+                obj.device = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainInterfaceStatsArgs.device", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainInterfaceStatsArgs.device", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainInterfaceStatsArgs", offset, data)
@@ -5416,19 +5470,20 @@ class RemoteDomainSetInterfaceParametersArgs(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteDomainSetInterfaceParametersArgs.device", offset + 4, data
+                    "RemoteDomainSetInterfaceParametersArgs.device", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainSetInterfaceParametersArgs.device", _end1)
             try:
-                obj.device = _decode(data[offset + 4 : _end1])
+                obj.device = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteDomainSetInterfaceParametersArgs.device", offset + 4, error
+                    "RemoteDomainSetInterfaceParametersArgs.device", offset, error
                 )
             offset = _pad2
             _n4 = xdr.unpack_count(
@@ -5466,14 +5521,15 @@ class RemoteDomainSetInterfaceParametersArgs(xdr.XdrStruct):
                 _e5 = _new8(RemoteTypedParam)
                 if _len11 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len11, 4194304)
-                _end12 = offset + 4 + _len11
+                offset += 4
+                _end12 = offset + _len11
                 _pad13 = _end12 + (-_len11 & 3)
                 if _pad13 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e5.field = _decode(data[offset + 4 : _end12])
+                    _e5.field = _decode(data[offset:_end12])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad13
                 _w15, _d14 = _S_Ii_unpack(data, offset - 4)
                 if _w15 & pad_masks[_pad13 - _end12]:
@@ -5534,19 +5590,20 @@ class RemoteDomainSetInterfaceParametersArgs(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len25, 4194304
                         )
-                    _end23 = offset + 4 + _len25
+                    offset += 4
+                    _end23 = offset + _len25
                     _pad24 = _end23 + (-_len25 & 3)
                     if _pad24 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad24 != _end23
                         and data[_end23:_pad24] != zeros[_pad24 - _end23]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end23)
                     try:
-                        _a22.s = _decode(data[offset + 4 : _end23])
+                        _a22.s = _decode(data[offset:_end23])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad24
                     if _i9 != _last10:
                         (_len11,) = _S_I_unpack(data, offset)
@@ -5610,17 +5667,18 @@ class RemoteDomainGetInterfaceParametersArgs(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteDomainGetInterfaceParametersArgs.device", offset + 4, data
+                    "RemoteDomainGetInterfaceParametersArgs.device", offset, data
                 )
             try:
-                obj.device = _decode(data[offset + 4 : _end1])
+                obj.device = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteDomainGetInterfaceParametersArgs.device", offset + 4, error
+                    "RemoteDomainGetInterfaceParametersArgs.device", offset, error
                 )
             offset = _pad2
             _w4, obj.nparams, obj.flags = _S_IiI.unpack_from(data, offset - 4)
@@ -5705,14 +5763,15 @@ class RemoteDomainGetInterfaceParametersRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -5773,19 +5832,20 @@ class RemoteDomainGetInterfaceParametersRet(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -5945,14 +6005,15 @@ class RemoteDomainBlockPeekArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteDomainBlockPeekArgs.path", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainBlockPeekArgs.path", offset + 4, data)
+                xdr.truncated("RemoteDomainBlockPeekArgs.path", offset, data)
             try:
-                obj.path = _decode(data[offset + 4 : _end1])
+                obj.path = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainBlockPeekArgs.path", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainBlockPeekArgs.path", offset, error)
             offset = _pad2
             _w4, obj.offset, obj.size, obj.flags = _S_IQII.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -5979,13 +6040,14 @@ class RemoteDomainBlockPeekRet(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteDomainBlockPeekRet.buffer", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainBlockPeekRet.buffer", offset + 4, data)
+                xdr.truncated("RemoteDomainBlockPeekRet.buffer", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainBlockPeekRet.buffer", _end1)
-            obj.buffer = bytes(data[offset + 4 : _end1])
+            obj.buffer = bytes(data[offset:_end1])
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainBlockPeekRet", offset, data)
@@ -6049,13 +6111,14 @@ class RemoteDomainMemoryPeekRet(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteDomainMemoryPeekRet.buffer", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainMemoryPeekRet.buffer", offset + 4, data)
+                xdr.truncated("RemoteDomainMemoryPeekRet.buffer", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainMemoryPeekRet.buffer", _end1)
-            obj.buffer = bytes(data[offset + 4 : _end1])
+            obj.buffer = bytes(data[offset:_end1])
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainMemoryPeekRet", offset, data)
@@ -6098,14 +6161,15 @@ class RemoteDomainGetBlockInfoArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainGetBlockInfoArgs.path", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainGetBlockInfoArgs.path", offset + 4, data)
+                xdr.truncated("RemoteDomainGetBlockInfoArgs.path", offset, data)
             try:
-                obj.path = _decode(data[offset + 4 : _end1])
+                obj.path = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainGetBlockInfoArgs.path", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainGetBlockInfoArgs.path", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -6258,14 +6322,15 @@ class RemoteDomainCreateXmlArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainCreateXmlArgs.xml_desc", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainCreateXmlArgs.xml_desc", offset + 4, data)
+                xdr.truncated("RemoteDomainCreateXmlArgs.xml_desc", offset, data)
             try:
-                obj.xml_desc = _decode(data[offset + 4 : _end1])
+                obj.xml_desc = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainCreateXmlArgs.xml_desc", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainCreateXmlArgs.xml_desc", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -6336,17 +6401,18 @@ class RemoteDomainCreateXmlWithFilesArgs(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteDomainCreateXmlWithFilesArgs.xml_desc", offset + 4, data
+                    "RemoteDomainCreateXmlWithFilesArgs.xml_desc", offset, data
                 )
             try:
-                obj.xml_desc = _decode(data[offset + 4 : _end1])
+                obj.xml_desc = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteDomainCreateXmlWithFilesArgs.xml_desc", offset + 4, error
+                    "RemoteDomainCreateXmlWithFilesArgs.xml_desc", offset, error
                 )
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
@@ -6498,16 +6564,17 @@ class RemoteDomainLookupByNameArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainLookupByNameArgs.name", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainLookupByNameArgs.name", offset + 4, data)
+                xdr.truncated("RemoteDomainLookupByNameArgs.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainLookupByNameArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainLookupByNameArgs.name", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainLookupByNameArgs.name", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainLookupByNameArgs", offset, data)
@@ -6853,16 +6920,17 @@ class RemoteDomainGetOsTypeRet(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteDomainGetOsTypeRet.type", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainGetOsTypeRet.type", offset + 4, data)
+                xdr.truncated("RemoteDomainGetOsTypeRet.type", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainGetOsTypeRet.type", _end1)
             try:
-                obj.type = _decode(data[offset + 4 : _end1])
+                obj.type = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainGetOsTypeRet.type", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainGetOsTypeRet.type", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainGetOsTypeRet", offset, data)
@@ -7150,16 +7218,17 @@ class RemoteDomainSaveArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteDomainSaveArgs.to", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainSaveArgs.to", offset + 4, data)
+                xdr.truncated("RemoteDomainSaveArgs.to", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainSaveArgs.to", _end1)
             try:
-                obj.to = _decode(data[offset + 4 : _end1])
+                obj.to = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainSaveArgs.to", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainSaveArgs.to", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainSaveArgs", offset, data)
@@ -7207,16 +7276,17 @@ class RemoteDomainSaveFlagsArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteDomainSaveFlagsArgs.to", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainSaveFlagsArgs.to", offset + 4, data)
+                xdr.truncated("RemoteDomainSaveFlagsArgs.to", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainSaveFlagsArgs.to", _end1)
             try:
-                obj.to = _decode(data[offset + 4 : _end1])
+                obj.to = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainSaveFlagsArgs.to", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainSaveFlagsArgs.to", offset, error)
             offset = _pad2
             obj.dxml = None
             if xdr.unpack_flag(data, offset, "RemoteDomainSaveFlagsArgs.dxml"):
@@ -7226,16 +7296,17 @@ class RemoteDomainSaveFlagsArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainSaveFlagsArgs.dxml", offset, _len6, 4194304
                     )
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
-                    xdr.truncated("RemoteDomainSaveFlagsArgs.dxml", offset + 4, data)
+                    xdr.truncated("RemoteDomainSaveFlagsArgs.dxml", offset, data)
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding("RemoteDomainSaveFlagsArgs.dxml", _end4)
                 try:
-                    obj.dxml = _decode(data[offset + 4 : _end4])
+                    obj.dxml = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteDomainSaveFlagsArgs.dxml", offset + 4, error)
+                    xdr.bad_utf8("RemoteDomainSaveFlagsArgs.dxml", offset, error)
                 offset = _pad5
             else:
                 offset += 4
@@ -7324,14 +7395,15 @@ class RemoteDomainSaveParamsArgs(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -7392,19 +7464,20 @@ class RemoteDomainSaveParamsArgs(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -7439,16 +7512,17 @@ class RemoteDomainRestoreArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteDomainRestoreArgs.from_", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainRestoreArgs.from_", offset + 4, data)
+                xdr.truncated("RemoteDomainRestoreArgs.from_", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainRestoreArgs.from_", _end1)
             try:
-                obj.from_ = _decode(data[offset + 4 : _end1])
+                obj.from_ = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainRestoreArgs.from_", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainRestoreArgs.from_", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainRestoreArgs", offset, data)
@@ -7488,16 +7562,17 @@ class RemoteDomainRestoreFlagsArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainRestoreFlagsArgs.from_", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainRestoreFlagsArgs.from_", offset + 4, data)
+                xdr.truncated("RemoteDomainRestoreFlagsArgs.from_", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainRestoreFlagsArgs.from_", _end1)
             try:
-                obj.from_ = _decode(data[offset + 4 : _end1])
+                obj.from_ = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainRestoreFlagsArgs.from_", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainRestoreFlagsArgs.from_", offset, error)
             offset = _pad2
             obj.dxml = None
             if xdr.unpack_flag(data, offset, "RemoteDomainRestoreFlagsArgs.dxml"):
@@ -7507,16 +7582,17 @@ class RemoteDomainRestoreFlagsArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainRestoreFlagsArgs.dxml", offset, _len6, 4194304
                     )
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
-                    xdr.truncated("RemoteDomainRestoreFlagsArgs.dxml", offset + 4, data)
+                    xdr.truncated("RemoteDomainRestoreFlagsArgs.dxml", offset, data)
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding("RemoteDomainRestoreFlagsArgs.dxml", _end4)
                 try:
-                    obj.dxml = _decode(data[offset + 4 : _end4])
+                    obj.dxml = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteDomainRestoreFlagsArgs.dxml", offset + 4, error)
+                    xdr.bad_utf8("RemoteDomainRestoreFlagsArgs.dxml", offset, error)
                 offset = _pad5
             else:
                 offset += 4
@@ -7595,14 +7671,15 @@ class RemoteDomainRestoreParamsArgs(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -7663,19 +7740,20 @@ class RemoteDomainRestoreParamsArgs(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -7724,18 +7802,15 @@ class RemoteDomainSaveImageGetXmlDescArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainSaveImageGetXmlDescArgs.file", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteDomainSaveImageGetXmlDescArgs.file", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainSaveImageGetXmlDescArgs.file", offset, data)
             try:
-                obj.file = _decode(data[offset + 4 : _end1])
+                obj.file = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteDomainSaveImageGetXmlDescArgs.file", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteDomainSaveImageGetXmlDescArgs.file", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -7767,20 +7842,17 @@ class RemoteDomainSaveImageGetXmlDescRet(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainSaveImageGetXmlDescRet.xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteDomainSaveImageGetXmlDescRet.xml", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainSaveImageGetXmlDescRet.xml", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainSaveImageGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteDomainSaveImageGetXmlDescRet.xml", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteDomainSaveImageGetXmlDescRet.xml", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainSaveImageGetXmlDescRet", offset, data)
@@ -7822,38 +7894,32 @@ class RemoteDomainSaveImageDefineXmlArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainSaveImageDefineXmlArgs.file", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteDomainSaveImageDefineXmlArgs.file", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainSaveImageDefineXmlArgs.file", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainSaveImageDefineXmlArgs.file", _end1)
             try:
-                obj.file = _decode(data[offset + 4 : _end1])
+                obj.file = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteDomainSaveImageDefineXmlArgs.file", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteDomainSaveImageDefineXmlArgs.file", offset, error)
             offset = _pad2
             (_len6,) = _S_I.unpack_from(data, offset)
             if _len6 > 4194304:
                 xdr.too_long(
                     "RemoteDomainSaveImageDefineXmlArgs.dxml", offset, _len6, 4194304
                 )
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
-                xdr.truncated(
-                    "RemoteDomainSaveImageDefineXmlArgs.dxml", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainSaveImageDefineXmlArgs.dxml", offset, data)
             try:
-                obj.dxml = _decode(data[offset + 4 : _end4])
+                obj.dxml = _decode(data[offset:_end4])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteDomainSaveImageDefineXmlArgs.dxml", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteDomainSaveImageDefineXmlArgs.dxml", offset, error)
             offset = _pad5
             _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w7 & xdr.PAD_MASKS[_pad5 - _end4]:
@@ -7898,14 +7964,15 @@ class RemoteDomainCoreDumpArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteDomainCoreDumpArgs.to", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainCoreDumpArgs.to", offset + 4, data)
+                xdr.truncated("RemoteDomainCoreDumpArgs.to", offset, data)
             try:
-                obj.to = _decode(data[offset + 4 : _end1])
+                obj.to = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainCoreDumpArgs.to", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainCoreDumpArgs.to", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -7957,14 +8024,15 @@ class RemoteDomainCoreDumpWithFormatArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainCoreDumpWithFormatArgs.to", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainCoreDumpWithFormatArgs.to", offset + 4, data)
+                xdr.truncated("RemoteDomainCoreDumpWithFormatArgs.to", offset, data)
             try:
-                obj.to = _decode(data[offset + 4 : _end1])
+                obj.to = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainCoreDumpWithFormatArgs.to", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainCoreDumpWithFormatArgs.to", offset, error)
             offset = _pad2
             _w4, obj.dumpformat, obj.flags = _S_III.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -8038,16 +8106,17 @@ class RemoteDomainScreenshotRet(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainScreenshotRet.mime", offset, _len3, 4194304
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
-                    xdr.truncated("RemoteDomainScreenshotRet.mime", offset + 4, data)
+                    xdr.truncated("RemoteDomainScreenshotRet.mime", offset, data)
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("RemoteDomainScreenshotRet.mime", _end1)
                 try:
-                    obj.mime = _decode(data[offset + 4 : _end1])
+                    obj.mime = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteDomainScreenshotRet.mime", offset + 4, error)
+                    xdr.bad_utf8("RemoteDomainScreenshotRet.mime", offset, error)
                 offset = _pad2
             else:
                 offset += 4
@@ -8108,16 +8177,17 @@ class RemoteDomainGetXmlDescRet(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteDomainGetXmlDescRet.xml", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainGetXmlDescRet.xml", offset + 4, data)
+                xdr.truncated("RemoteDomainGetXmlDescRet.xml", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainGetXmlDescRet.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainGetXmlDescRet.xml", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainGetXmlDescRet", offset, data)
@@ -8175,20 +8245,17 @@ class RemoteDomainMigratePrepareArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainMigratePrepareArgs.uri_in", offset, _len3, 4194304
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
-                    xdr.truncated(
-                        "RemoteDomainMigratePrepareArgs.uri_in", offset + 4, data
-                    )
+                    xdr.truncated("RemoteDomainMigratePrepareArgs.uri_in", offset, data)
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("RemoteDomainMigratePrepareArgs.uri_in", _end1)
                 try:
-                    obj.uri_in = _decode(data[offset + 4 : _end1])
+                    obj.uri_in = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteDomainMigratePrepareArgs.uri_in", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteDomainMigratePrepareArgs.uri_in", offset, error)
                 offset = _pad2
             else:
                 offset += 4
@@ -8202,20 +8269,17 @@ class RemoteDomainMigratePrepareArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainMigratePrepareArgs.dname", offset, _len6, 4194304
                     )
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
-                    xdr.truncated(
-                        "RemoteDomainMigratePrepareArgs.dname", offset + 4, data
-                    )
+                    xdr.truncated("RemoteDomainMigratePrepareArgs.dname", offset, data)
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding("RemoteDomainMigratePrepareArgs.dname", _end4)
                 try:
-                    obj.dname = _decode(data[offset + 4 : _end4])
+                    obj.dname = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteDomainMigratePrepareArgs.dname", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteDomainMigratePrepareArgs.dname", offset, error)
                 offset = _pad5
             else:
                 offset += 4
@@ -8254,13 +8318,14 @@ class RemoteDomainMigratePrepareRet(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainMigratePrepareRet.cookie", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainMigratePrepareRet.cookie", offset + 4, data)
+                xdr.truncated("RemoteDomainMigratePrepareRet.cookie", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainMigratePrepareRet.cookie", _end1)
-            obj.cookie = bytes(data[offset + 4 : _end1])
+            obj.cookie = bytes(data[offset:_end1])
             offset = _pad2
             obj.uri_out = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigratePrepareRet.uri_out"):
@@ -8270,20 +8335,17 @@ class RemoteDomainMigratePrepareRet(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainMigratePrepareRet.uri_out", offset, _len6, 4194304
                     )
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
-                    xdr.truncated(
-                        "RemoteDomainMigratePrepareRet.uri_out", offset + 4, data
-                    )
+                    xdr.truncated("RemoteDomainMigratePrepareRet.uri_out", offset, data)
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding("RemoteDomainMigratePrepareRet.uri_out", _end4)
                 try:
-                    obj.uri_out = _decode(data[offset + 4 : _end4])
+                    obj.uri_out = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteDomainMigratePrepareRet.uri_out", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteDomainMigratePrepareRet.uri_out", offset, error)
                 offset = _pad5
             else:
                 offset += 4
@@ -8349,27 +8411,29 @@ class RemoteDomainMigratePerformArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainMigratePerformArgs.cookie", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainMigratePerformArgs.cookie", offset + 4, data)
+                xdr.truncated("RemoteDomainMigratePerformArgs.cookie", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainMigratePerformArgs.cookie", _end1)
-            obj.cookie = bytes(data[offset + 4 : _end1])
+            obj.cookie = bytes(data[offset:_end1])
             offset = _pad2
             (_len6,) = _S_I.unpack_from(data, offset)
             if _len6 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigratePerformArgs.uri", offset, _len6, 4194304
                 )
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
-                xdr.truncated("RemoteDomainMigratePerformArgs.uri", offset + 4, data)
+                xdr.truncated("RemoteDomainMigratePerformArgs.uri", offset, data)
             try:
-                obj.uri = _decode(data[offset + 4 : _end4])
+                obj.uri = _decode(data[offset:_end4])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainMigratePerformArgs.uri", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainMigratePerformArgs.uri", offset, error)
             offset = _pad5
             _w7, obj.flags = _S_IQ.unpack_from(data, offset - 4)
             if _w7 & xdr.PAD_MASKS[_pad5 - _end4]:
@@ -8383,20 +8447,17 @@ class RemoteDomainMigratePerformArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainMigratePerformArgs.dname", offset, _len10, 4194304
                     )
-                _end8 = offset + 4 + _len10
+                offset += 4
+                _end8 = offset + _len10
                 _pad9 = _end8 + (-_len10 & 3)
                 if _pad9 > len(data):
-                    xdr.truncated(
-                        "RemoteDomainMigratePerformArgs.dname", offset + 4, data
-                    )
+                    xdr.truncated("RemoteDomainMigratePerformArgs.dname", offset, data)
                 if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                     xdr.bad_padding("RemoteDomainMigratePerformArgs.dname", _end8)
                 try:
-                    obj.dname = _decode(data[offset + 4 : _end8])
+                    obj.dname = _decode(data[offset:_end8])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteDomainMigratePerformArgs.dname", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteDomainMigratePerformArgs.dname", offset, error)
                 offset = _pad9
             else:
                 offset += 4
@@ -8439,43 +8500,46 @@ class RemoteDomainMigrateFinishArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainMigrateFinishArgs.dname", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainMigrateFinishArgs.dname", offset + 4, data)
+                xdr.truncated("RemoteDomainMigrateFinishArgs.dname", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainMigrateFinishArgs.dname", _end1)
             try:
-                obj.dname = _decode(data[offset + 4 : _end1])
+                obj.dname = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainMigrateFinishArgs.dname", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainMigrateFinishArgs.dname", offset, error)
             offset = _pad2
             (_len6,) = _S_I.unpack_from(data, offset)
             if _len6 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigrateFinishArgs.cookie", offset, _len6, 4194304
                 )
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
-                xdr.truncated("RemoteDomainMigrateFinishArgs.cookie", offset + 4, data)
+                xdr.truncated("RemoteDomainMigrateFinishArgs.cookie", offset, data)
             if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                 xdr.bad_padding("RemoteDomainMigrateFinishArgs.cookie", _end4)
-            obj.cookie = bytes(data[offset + 4 : _end4])
+            obj.cookie = bytes(data[offset:_end4])
             offset = _pad5
             (_len9,) = _S_I.unpack_from(data, offset)
             if _len9 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigrateFinishArgs.uri", offset, _len9, 4194304
                 )
-            _end7 = offset + 4 + _len9
+            offset += 4
+            _end7 = offset + _len9
             _pad8 = _end7 + (-_len9 & 3)
             if _pad8 > len(data):
-                xdr.truncated("RemoteDomainMigrateFinishArgs.uri", offset + 4, data)
+                xdr.truncated("RemoteDomainMigrateFinishArgs.uri", offset, data)
             try:
-                obj.uri = _decode(data[offset + 4 : _end7])
+                obj.uri = _decode(data[offset:_end7])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainMigrateFinishArgs.uri", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainMigrateFinishArgs.uri", offset, error)
             offset = _pad8
             _w10, obj.flags = _S_IQ.unpack_from(data, offset - 4)
             if _w10 & xdr.PAD_MASKS[_pad8 - _end7]:
@@ -8567,19 +8631,20 @@ class RemoteDomainMigratePrepare2Args(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainMigratePrepare2Args.uri_in", offset, _len3, 4194304
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
                     xdr.truncated(
-                        "RemoteDomainMigratePrepare2Args.uri_in", offset + 4, data
+                        "RemoteDomainMigratePrepare2Args.uri_in", offset, data
                     )
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("RemoteDomainMigratePrepare2Args.uri_in", _end1)
                 try:
-                    obj.uri_in = _decode(data[offset + 4 : _end1])
+                    obj.uri_in = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteDomainMigratePrepare2Args.uri_in", offset + 4, error
+                        "RemoteDomainMigratePrepare2Args.uri_in", offset, error
                     )
                 offset = _pad2
             else:
@@ -8594,20 +8659,17 @@ class RemoteDomainMigratePrepare2Args(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainMigratePrepare2Args.dname", offset, _len6, 4194304
                     )
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
-                    xdr.truncated(
-                        "RemoteDomainMigratePrepare2Args.dname", offset + 4, data
-                    )
+                    xdr.truncated("RemoteDomainMigratePrepare2Args.dname", offset, data)
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding("RemoteDomainMigratePrepare2Args.dname", _end4)
                 try:
-                    obj.dname = _decode(data[offset + 4 : _end4])
+                    obj.dname = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteDomainMigratePrepare2Args.dname", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteDomainMigratePrepare2Args.dname", offset, error)
                 offset = _pad5
             else:
                 offset += 4
@@ -8618,20 +8680,17 @@ class RemoteDomainMigratePrepare2Args(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainMigratePrepare2Args.dom_xml", offset, _len9, 4194304
                 )
-            _end7 = offset + 4 + _len9
+            offset += 4
+            _end7 = offset + _len9
             _pad8 = _end7 + (-_len9 & 3)
             if _pad8 > len(data):
-                xdr.truncated(
-                    "RemoteDomainMigratePrepare2Args.dom_xml", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainMigratePrepare2Args.dom_xml", offset, data)
             if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                 xdr.bad_padding("RemoteDomainMigratePrepare2Args.dom_xml", _end7)
             try:
-                obj.dom_xml = _decode(data[offset + 4 : _end7])
+                obj.dom_xml = _decode(data[offset:_end7])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteDomainMigratePrepare2Args.dom_xml", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteDomainMigratePrepare2Args.dom_xml", offset, error)
             offset = _pad8
         except struct.error:
             xdr.truncated("RemoteDomainMigratePrepare2Args", offset, data)
@@ -8666,13 +8725,14 @@ class RemoteDomainMigratePrepare2Ret(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainMigratePrepare2Ret.cookie", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainMigratePrepare2Ret.cookie", offset + 4, data)
+                xdr.truncated("RemoteDomainMigratePrepare2Ret.cookie", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainMigratePrepare2Ret.cookie", _end1)
-            obj.cookie = bytes(data[offset + 4 : _end1])
+            obj.cookie = bytes(data[offset:_end1])
             offset = _pad2
             obj.uri_out = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigratePrepare2Ret.uri_out"):
@@ -8682,19 +8742,20 @@ class RemoteDomainMigratePrepare2Ret(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainMigratePrepare2Ret.uri_out", offset, _len6, 4194304
                     )
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
                     xdr.truncated(
-                        "RemoteDomainMigratePrepare2Ret.uri_out", offset + 4, data
+                        "RemoteDomainMigratePrepare2Ret.uri_out", offset, data
                     )
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding("RemoteDomainMigratePrepare2Ret.uri_out", _end4)
                 try:
-                    obj.uri_out = _decode(data[offset + 4 : _end4])
+                    obj.uri_out = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteDomainMigratePrepare2Ret.uri_out", offset + 4, error
+                        "RemoteDomainMigratePrepare2Ret.uri_out", offset, error
                     )
                 offset = _pad5
             else:
@@ -8739,43 +8800,46 @@ class RemoteDomainMigrateFinish2Args(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainMigrateFinish2Args.dname", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainMigrateFinish2Args.dname", offset + 4, data)
+                xdr.truncated("RemoteDomainMigrateFinish2Args.dname", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainMigrateFinish2Args.dname", _end1)
             try:
-                obj.dname = _decode(data[offset + 4 : _end1])
+                obj.dname = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainMigrateFinish2Args.dname", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainMigrateFinish2Args.dname", offset, error)
             offset = _pad2
             (_len6,) = _S_I.unpack_from(data, offset)
             if _len6 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigrateFinish2Args.cookie", offset, _len6, 4194304
                 )
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
-                xdr.truncated("RemoteDomainMigrateFinish2Args.cookie", offset + 4, data)
+                xdr.truncated("RemoteDomainMigrateFinish2Args.cookie", offset, data)
             if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                 xdr.bad_padding("RemoteDomainMigrateFinish2Args.cookie", _end4)
-            obj.cookie = bytes(data[offset + 4 : _end4])
+            obj.cookie = bytes(data[offset:_end4])
             offset = _pad5
             (_len9,) = _S_I.unpack_from(data, offset)
             if _len9 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigrateFinish2Args.uri", offset, _len9, 4194304
                 )
-            _end7 = offset + 4 + _len9
+            offset += 4
+            _end7 = offset + _len9
             _pad8 = _end7 + (-_len9 & 3)
             if _pad8 > len(data):
-                xdr.truncated("RemoteDomainMigrateFinish2Args.uri", offset + 4, data)
+                xdr.truncated("RemoteDomainMigrateFinish2Args.uri", offset, data)
             try:
-                obj.uri = _decode(data[offset + 4 : _end7])
+                obj.uri = _decode(data[offset:_end7])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainMigrateFinish2Args.uri", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainMigrateFinish2Args.uri", offset, error)
             offset = _pad8
             _w10, obj.flags, obj.retcode = _S_IQi.unpack_from(data, offset - 4)
             if _w10 & xdr.PAD_MASKS[_pad8 - _end7]:
@@ -8880,19 +8944,20 @@ class RemoteConnectListDefinedDomainsRet(xdr.XdrStruct):
                         _len7,
                         4194304,
                     )
-                _end5 = offset + 4 + _len7
+                offset += 4
+                _end5 = offset + _len7
                 _pad6 = _end5 + (-_len7 & 3)
                 if _pad6 > size:
                     xdr.truncated(
-                        "RemoteConnectListDefinedDomainsRet.names[]", offset + 4, data
+                        "RemoteConnectListDefinedDomainsRet.names[]", offset, data
                     )
                 if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
                     xdr.bad_padding("RemoteConnectListDefinedDomainsRet.names[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end5])
+                    _e2 = _decode(data[offset:_end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteConnectListDefinedDomainsRet.names[]", offset + 4, error
+                        "RemoteConnectListDefinedDomainsRet.names[]", offset, error
                     )
                 offset = _pad6
                 _append4(_e2)
@@ -9089,16 +9154,17 @@ class RemoteDomainDefineXmlArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteDomainDefineXmlArgs.xml", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainDefineXmlArgs.xml", offset + 4, data)
+                xdr.truncated("RemoteDomainDefineXmlArgs.xml", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainDefineXmlArgs.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainDefineXmlArgs.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainDefineXmlArgs.xml", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainDefineXmlArgs", offset, data)
@@ -9157,14 +9223,15 @@ class RemoteDomainDefineXmlFlagsArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainDefineXmlFlagsArgs.xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainDefineXmlFlagsArgs.xml", offset + 4, data)
+                xdr.truncated("RemoteDomainDefineXmlFlagsArgs.xml", offset, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainDefineXmlFlagsArgs.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainDefineXmlFlagsArgs.xml", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -9558,13 +9625,14 @@ class RemoteDomainPinVcpuArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 2048:
                 xdr.too_long("RemoteDomainPinVcpuArgs.cpumap", offset, _len3, 2048)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainPinVcpuArgs.cpumap", offset + 4, data)
+                xdr.truncated("RemoteDomainPinVcpuArgs.cpumap", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainPinVcpuArgs.cpumap", _end1)
-            obj.cpumap = bytes(data[offset + 4 : _end1])
+            obj.cpumap = bytes(data[offset:_end1])
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainPinVcpuArgs", offset, data)
@@ -9614,11 +9682,12 @@ class RemoteDomainPinVcpuFlagsArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 2048:
                 xdr.too_long("RemoteDomainPinVcpuFlagsArgs.cpumap", offset, _len3, 2048)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainPinVcpuFlagsArgs.cpumap", offset + 4, data)
-            obj.cpumap = bytes(data[offset + 4 : _end1])
+                xdr.truncated("RemoteDomainPinVcpuFlagsArgs.cpumap", offset, data)
+            obj.cpumap = bytes(data[offset:_end1])
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -9697,11 +9766,12 @@ class RemoteDomainGetVcpuPinInfoRet(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainGetVcpuPinInfoRet.cpumaps", offset, _len3, 8388608
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainGetVcpuPinInfoRet.cpumaps", offset + 4, data)
-            obj.cpumaps = bytes(data[offset + 4 : _end1])
+                xdr.truncated("RemoteDomainGetVcpuPinInfoRet.cpumaps", offset, data)
+            obj.cpumaps = bytes(data[offset:_end1])
             offset = _pad2
             _w4, obj.num = _S_Ii.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -9746,11 +9816,12 @@ class RemoteDomainPinEmulatorArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 2048:
                 xdr.too_long("RemoteDomainPinEmulatorArgs.cpumap", offset, _len3, 2048)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainPinEmulatorArgs.cpumap", offset + 4, data)
-            obj.cpumap = bytes(data[offset + 4 : _end1])
+                xdr.truncated("RemoteDomainPinEmulatorArgs.cpumap", offset, data)
+            obj.cpumap = bytes(data[offset:_end1])
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -9828,13 +9899,12 @@ class RemoteDomainGetEmulatorPinInfoRet(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainGetEmulatorPinInfoRet.cpumaps", offset, _len3, 8388608
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteDomainGetEmulatorPinInfoRet.cpumaps", offset + 4, data
-                )
-            obj.cpumaps = bytes(data[offset + 4 : _end1])
+                xdr.truncated("RemoteDomainGetEmulatorPinInfoRet.cpumaps", offset, data)
+            obj.cpumaps = bytes(data[offset:_end1])
             offset = _pad2
             _w4, obj.ret = _S_Ii.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -9924,13 +9994,14 @@ class RemoteDomainGetVcpusRet(xdr.XdrStruct):
             (_len8,) = _S_I.unpack_from(data, offset)
             if _len8 > 8388608:
                 xdr.too_long("RemoteDomainGetVcpusRet.cpumaps", offset, _len8, 8388608)
-            _end6 = offset + 4 + _len8
+            offset += 4
+            _end6 = offset + _len8
             _pad7 = _end6 + (-_len8 & 3)
             if _pad7 > len(data):
-                xdr.truncated("RemoteDomainGetVcpusRet.cpumaps", offset + 4, data)
+                xdr.truncated("RemoteDomainGetVcpusRet.cpumaps", offset, data)
             if _pad7 != _end6 and data[_end6:_pad7] != xdr.ZEROS[_pad7 - _end6]:
                 xdr.bad_padding("RemoteDomainGetVcpusRet.cpumaps", _end6)
-            obj.cpumaps = bytes(data[offset + 4 : _end6])
+            obj.cpumaps = bytes(data[offset:_end6])
             offset = _pad7
         except struct.error:
             xdr.truncated("RemoteDomainGetVcpusRet", offset, data)
@@ -10016,13 +10087,14 @@ class RemoteDomainIothreadInfo(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 2048:
                 xdr.too_long("RemoteDomainIothreadInfo.cpumap", offset, _len3, 2048)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainIothreadInfo.cpumap", offset + 4, data)
+                xdr.truncated("RemoteDomainIothreadInfo.cpumap", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainIothreadInfo.cpumap", _end1)
-            obj.cpumap = bytes(data[offset + 4 : _end1])
+            obj.cpumap = bytes(data[offset:_end1])
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainIothreadInfo", offset, data)
@@ -10113,13 +10185,14 @@ class RemoteDomainGetIothreadInfoRet(xdr.XdrStruct):
                 (_len8,) = _S_I_unpack(data, offset)
                 if _len8 > 2048:
                     xdr.too_long("RemoteDomainIothreadInfo.cpumap", offset, _len8, 2048)
-                _end6 = offset + 4 + _len8
+                offset += 4
+                _end6 = offset + _len8
                 _pad7 = _end6 + (-_len8 & 3)
                 if _pad7 > size:
-                    xdr.truncated("RemoteDomainIothreadInfo.cpumap", offset + 4, data)
+                    xdr.truncated("RemoteDomainIothreadInfo.cpumap", offset, data)
                 if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
                     xdr.bad_padding("RemoteDomainIothreadInfo.cpumap", _end6)
-                _e2.cpumap = bytes(data[offset + 4 : _end6])
+                _e2.cpumap = bytes(data[offset:_end6])
                 offset = _pad7
                 _append4(_e2)
             obj.info = _items3
@@ -10176,11 +10249,12 @@ class RemoteDomainPinIothreadArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 2048:
                 xdr.too_long("RemoteDomainPinIothreadArgs.cpumap", offset, _len3, 2048)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainPinIothreadArgs.cpumap", offset + 4, data)
-            obj.cpumap = bytes(data[offset + 4 : _end1])
+                xdr.truncated("RemoteDomainPinIothreadArgs.cpumap", offset, data)
+            obj.cpumap = bytes(data[offset:_end1])
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -10361,14 +10435,15 @@ class RemoteDomainSetIothreadParamsArgs(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -10429,19 +10504,20 @@ class RemoteDomainSetIothreadParamsArgs(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -10673,16 +10749,17 @@ class RemoteDomainAttachDeviceArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteDomainAttachDeviceArgs.xml", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainAttachDeviceArgs.xml", offset + 4, data)
+                xdr.truncated("RemoteDomainAttachDeviceArgs.xml", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainAttachDeviceArgs.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainAttachDeviceArgs.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainAttachDeviceArgs.xml", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainAttachDeviceArgs", offset, data)
@@ -10725,14 +10802,15 @@ class RemoteDomainAttachDeviceFlagsArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainAttachDeviceFlagsArgs.xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainAttachDeviceFlagsArgs.xml", offset + 4, data)
+                xdr.truncated("RemoteDomainAttachDeviceFlagsArgs.xml", offset, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainAttachDeviceFlagsArgs.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainAttachDeviceFlagsArgs.xml", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -10770,16 +10848,17 @@ class RemoteDomainDetachDeviceArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteDomainDetachDeviceArgs.xml", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainDetachDeviceArgs.xml", offset + 4, data)
+                xdr.truncated("RemoteDomainDetachDeviceArgs.xml", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainDetachDeviceArgs.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainDetachDeviceArgs.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainDetachDeviceArgs.xml", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainDetachDeviceArgs", offset, data)
@@ -10822,14 +10901,15 @@ class RemoteDomainDetachDeviceFlagsArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainDetachDeviceFlagsArgs.xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainDetachDeviceFlagsArgs.xml", offset + 4, data)
+                xdr.truncated("RemoteDomainDetachDeviceFlagsArgs.xml", offset, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainDetachDeviceFlagsArgs.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainDetachDeviceFlagsArgs.xml", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -10876,14 +10956,15 @@ class RemoteDomainUpdateDeviceFlagsArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainUpdateDeviceFlagsArgs.xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainUpdateDeviceFlagsArgs.xml", offset + 4, data)
+                xdr.truncated("RemoteDomainUpdateDeviceFlagsArgs.xml", offset, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainUpdateDeviceFlagsArgs.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainUpdateDeviceFlagsArgs.xml", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -10932,18 +11013,15 @@ class RemoteDomainDetachDeviceAliasArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainDetachDeviceAliasArgs.alias", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteDomainDetachDeviceAliasArgs.alias", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainDetachDeviceAliasArgs.alias", offset, data)
             try:
-                obj.alias = _decode(data[offset + 4 : _end1])
+                obj.alias = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteDomainDetachDeviceAliasArgs.alias", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteDomainDetachDeviceAliasArgs.alias", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -11113,20 +11191,17 @@ class RemoteDomainSetMetadataArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainSetMetadataArgs.metadata", offset, _len3, 4194304
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
-                    xdr.truncated(
-                        "RemoteDomainSetMetadataArgs.metadata", offset + 4, data
-                    )
+                    xdr.truncated("RemoteDomainSetMetadataArgs.metadata", offset, data)
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("RemoteDomainSetMetadataArgs.metadata", _end1)
                 try:
-                    obj.metadata = _decode(data[offset + 4 : _end1])
+                    obj.metadata = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteDomainSetMetadataArgs.metadata", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteDomainSetMetadataArgs.metadata", offset, error)
                 offset = _pad2
             else:
                 offset += 4
@@ -11138,16 +11213,17 @@ class RemoteDomainSetMetadataArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainSetMetadataArgs.key", offset, _len6, 4194304
                     )
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
-                    xdr.truncated("RemoteDomainSetMetadataArgs.key", offset + 4, data)
+                    xdr.truncated("RemoteDomainSetMetadataArgs.key", offset, data)
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding("RemoteDomainSetMetadataArgs.key", _end4)
                 try:
-                    obj.key = _decode(data[offset + 4 : _end4])
+                    obj.key = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteDomainSetMetadataArgs.key", offset + 4, error)
+                    xdr.bad_utf8("RemoteDomainSetMetadataArgs.key", offset, error)
                 offset = _pad5
             else:
                 offset += 4
@@ -11159,16 +11235,17 @@ class RemoteDomainSetMetadataArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainSetMetadataArgs.uri", offset, _len9, 4194304
                     )
-                _end7 = offset + 4 + _len9
+                offset += 4
+                _end7 = offset + _len9
                 _pad8 = _end7 + (-_len9 & 3)
                 if _pad8 > len(data):
-                    xdr.truncated("RemoteDomainSetMetadataArgs.uri", offset + 4, data)
+                    xdr.truncated("RemoteDomainSetMetadataArgs.uri", offset, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteDomainSetMetadataArgs.uri", _end7)
                 try:
-                    obj.uri = _decode(data[offset + 4 : _end7])
+                    obj.uri = _decode(data[offset:_end7])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteDomainSetMetadataArgs.uri", offset + 4, error)
+                    xdr.bad_utf8("RemoteDomainSetMetadataArgs.uri", offset, error)
                 offset = _pad8
             else:
                 offset += 4
@@ -11232,16 +11309,17 @@ class RemoteDomainGetMetadataArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainGetMetadataArgs.uri", offset, _len3, 4194304
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
-                    xdr.truncated("RemoteDomainGetMetadataArgs.uri", offset + 4, data)
+                    xdr.truncated("RemoteDomainGetMetadataArgs.uri", offset, data)
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("RemoteDomainGetMetadataArgs.uri", _end1)
                 try:
-                    obj.uri = _decode(data[offset + 4 : _end1])
+                    obj.uri = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteDomainGetMetadataArgs.uri", offset + 4, error)
+                    xdr.bad_utf8("RemoteDomainGetMetadataArgs.uri", offset, error)
                 offset = _pad2
             else:
                 offset += 4
@@ -11273,16 +11351,17 @@ class RemoteDomainGetMetadataRet(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainGetMetadataRet.metadata", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainGetMetadataRet.metadata", offset + 4, data)
+                xdr.truncated("RemoteDomainGetMetadataRet.metadata", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainGetMetadataRet.metadata", _end1)
             try:
-                obj.metadata = _decode(data[offset + 4 : _end1])
+                obj.metadata = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainGetMetadataRet.metadata", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainGetMetadataRet.metadata", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainGetMetadataRet", offset, data)
@@ -11325,14 +11404,15 @@ class RemoteDomainBlockJobAbortArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainBlockJobAbortArgs.path", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainBlockJobAbortArgs.path", offset + 4, data)
+                xdr.truncated("RemoteDomainBlockJobAbortArgs.path", offset, data)
             try:
-                obj.path = _decode(data[offset + 4 : _end1])
+                obj.path = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainBlockJobAbortArgs.path", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainBlockJobAbortArgs.path", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -11379,14 +11459,15 @@ class RemoteDomainGetBlockJobInfoArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainGetBlockJobInfoArgs.path", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainGetBlockJobInfoArgs.path", offset + 4, data)
+                xdr.truncated("RemoteDomainGetBlockJobInfoArgs.path", offset, data)
             try:
-                obj.path = _decode(data[offset + 4 : _end1])
+                obj.path = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainGetBlockJobInfoArgs.path", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainGetBlockJobInfoArgs.path", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -11477,14 +11558,15 @@ class RemoteDomainBlockJobSetSpeedArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainBlockJobSetSpeedArgs.path", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainBlockJobSetSpeedArgs.path", offset + 4, data)
+                xdr.truncated("RemoteDomainBlockJobSetSpeedArgs.path", offset, data)
             try:
-                obj.path = _decode(data[offset + 4 : _end1])
+                obj.path = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainBlockJobSetSpeedArgs.path", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainBlockJobSetSpeedArgs.path", offset, error)
             offset = _pad2
             _w4, obj.bandwidth, obj.flags = _S_IQI.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -11530,14 +11612,15 @@ class RemoteDomainBlockPullArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteDomainBlockPullArgs.path", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainBlockPullArgs.path", offset + 4, data)
+                xdr.truncated("RemoteDomainBlockPullArgs.path", offset, data)
             try:
-                obj.path = _decode(data[offset + 4 : _end1])
+                obj.path = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainBlockPullArgs.path", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainBlockPullArgs.path", offset, error)
             offset = _pad2
             _w4, obj.bandwidth, obj.flags = _S_IQI.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -11590,16 +11673,17 @@ class RemoteDomainBlockRebaseArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteDomainBlockRebaseArgs.path", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainBlockRebaseArgs.path", offset + 4, data)
+                xdr.truncated("RemoteDomainBlockRebaseArgs.path", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainBlockRebaseArgs.path", _end1)
             try:
-                obj.path = _decode(data[offset + 4 : _end1])
+                obj.path = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainBlockRebaseArgs.path", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainBlockRebaseArgs.path", offset, error)
             offset = _pad2
             obj.base = None
             if xdr.unpack_flag(data, offset, "RemoteDomainBlockRebaseArgs.base"):
@@ -11609,16 +11693,17 @@ class RemoteDomainBlockRebaseArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainBlockRebaseArgs.base", offset, _len6, 4194304
                     )
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
-                    xdr.truncated("RemoteDomainBlockRebaseArgs.base", offset + 4, data)
+                    xdr.truncated("RemoteDomainBlockRebaseArgs.base", offset, data)
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding("RemoteDomainBlockRebaseArgs.base", _end4)
                 try:
-                    obj.base = _decode(data[offset + 4 : _end4])
+                    obj.base = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteDomainBlockRebaseArgs.base", offset + 4, error)
+                    xdr.bad_utf8("RemoteDomainBlockRebaseArgs.base", offset, error)
                 offset = _pad5
             else:
                 offset += 4
@@ -11679,32 +11764,34 @@ class RemoteDomainBlockCopyArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteDomainBlockCopyArgs.path", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainBlockCopyArgs.path", offset + 4, data)
+                xdr.truncated("RemoteDomainBlockCopyArgs.path", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainBlockCopyArgs.path", _end1)
             try:
-                obj.path = _decode(data[offset + 4 : _end1])
+                obj.path = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainBlockCopyArgs.path", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainBlockCopyArgs.path", offset, error)
             offset = _pad2
             (_len6,) = _S_I.unpack_from(data, offset)
             if _len6 > 4194304:
                 xdr.too_long(
                     "RemoteDomainBlockCopyArgs.destxml", offset, _len6, 4194304
                 )
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
-                xdr.truncated("RemoteDomainBlockCopyArgs.destxml", offset + 4, data)
+                xdr.truncated("RemoteDomainBlockCopyArgs.destxml", offset, data)
             if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                 xdr.bad_padding("RemoteDomainBlockCopyArgs.destxml", _end4)
             try:
-                obj.destxml = _decode(data[offset + 4 : _end4])
+                obj.destxml = _decode(data[offset:_end4])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainBlockCopyArgs.destxml", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainBlockCopyArgs.destxml", offset, error)
             offset = _pad5
             _n7 = xdr.unpack_count(
                 data, offset, 16, 12, "RemoteDomainBlockCopyArgs.params"
@@ -11741,14 +11828,15 @@ class RemoteDomainBlockCopyArgs(xdr.XdrStruct):
                 _e8 = _new11(RemoteTypedParam)
                 if _len14 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len14, 4194304)
-                _end15 = offset + 4 + _len14
+                offset += 4
+                _end15 = offset + _len14
                 _pad16 = _end15 + (-_len14 & 3)
                 if _pad16 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e8.field = _decode(data[offset + 4 : _end15])
+                    _e8.field = _decode(data[offset:_end15])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad16
                 _w18, _d17 = _S_Ii_unpack(data, offset - 4)
                 if _w18 & pad_masks[_pad16 - _end15]:
@@ -11809,19 +11897,20 @@ class RemoteDomainBlockCopyArgs(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len28, 4194304
                         )
-                    _end26 = offset + 4 + _len28
+                    offset += 4
+                    _end26 = offset + _len28
                     _pad27 = _end26 + (-_len28 & 3)
                     if _pad27 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad27 != _end26
                         and data[_end26:_pad27] != zeros[_pad27 - _end26]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end26)
                     try:
-                        _a25.s = _decode(data[offset + 4 : _end26])
+                        _a25.s = _decode(data[offset:_end26])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad27
                     if _i12 != _last13:
                         (_len14,) = _S_I_unpack(data, offset)
@@ -11888,16 +11977,17 @@ class RemoteDomainBlockCommitArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteDomainBlockCommitArgs.disk", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainBlockCommitArgs.disk", offset + 4, data)
+                xdr.truncated("RemoteDomainBlockCommitArgs.disk", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainBlockCommitArgs.disk", _end1)
             try:
-                obj.disk = _decode(data[offset + 4 : _end1])
+                obj.disk = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainBlockCommitArgs.disk", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainBlockCommitArgs.disk", offset, error)
             offset = _pad2
             obj.base = None
             if xdr.unpack_flag(data, offset, "RemoteDomainBlockCommitArgs.base"):
@@ -11907,16 +11997,17 @@ class RemoteDomainBlockCommitArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainBlockCommitArgs.base", offset, _len6, 4194304
                     )
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
-                    xdr.truncated("RemoteDomainBlockCommitArgs.base", offset + 4, data)
+                    xdr.truncated("RemoteDomainBlockCommitArgs.base", offset, data)
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding("RemoteDomainBlockCommitArgs.base", _end4)
                 try:
-                    obj.base = _decode(data[offset + 4 : _end4])
+                    obj.base = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteDomainBlockCommitArgs.base", offset + 4, error)
+                    xdr.bad_utf8("RemoteDomainBlockCommitArgs.base", offset, error)
                 offset = _pad5
             else:
                 offset += 4
@@ -11928,16 +12019,17 @@ class RemoteDomainBlockCommitArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainBlockCommitArgs.top", offset, _len9, 4194304
                     )
-                _end7 = offset + 4 + _len9
+                offset += 4
+                _end7 = offset + _len9
                 _pad8 = _end7 + (-_len9 & 3)
                 if _pad8 > len(data):
-                    xdr.truncated("RemoteDomainBlockCommitArgs.top", offset + 4, data)
+                    xdr.truncated("RemoteDomainBlockCommitArgs.top", offset, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteDomainBlockCommitArgs.top", _end7)
                 try:
-                    obj.top = _decode(data[offset + 4 : _end7])
+                    obj.top = _decode(data[offset:_end7])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteDomainBlockCommitArgs.top", offset + 4, error)
+                    xdr.bad_utf8("RemoteDomainBlockCommitArgs.top", offset, error)
                 offset = _pad8
             else:
                 offset += 4
@@ -11998,16 +12090,17 @@ class RemoteDomainSetBlockIoTuneArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainSetBlockIoTuneArgs.disk", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainSetBlockIoTuneArgs.disk", offset + 4, data)
+                xdr.truncated("RemoteDomainSetBlockIoTuneArgs.disk", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainSetBlockIoTuneArgs.disk", _end1)
             try:
-                obj.disk = _decode(data[offset + 4 : _end1])
+                obj.disk = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainSetBlockIoTuneArgs.disk", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainSetBlockIoTuneArgs.disk", offset, error)
             offset = _pad2
             _n4 = xdr.unpack_count(
                 data, offset, 32, 12, "RemoteDomainSetBlockIoTuneArgs.params"
@@ -12044,14 +12137,15 @@ class RemoteDomainSetBlockIoTuneArgs(xdr.XdrStruct):
                 _e5 = _new8(RemoteTypedParam)
                 if _len11 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len11, 4194304)
-                _end12 = offset + 4 + _len11
+                offset += 4
+                _end12 = offset + _len11
                 _pad13 = _end12 + (-_len11 & 3)
                 if _pad13 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e5.field = _decode(data[offset + 4 : _end12])
+                    _e5.field = _decode(data[offset:_end12])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad13
                 _w15, _d14 = _S_Ii_unpack(data, offset - 4)
                 if _w15 & pad_masks[_pad13 - _end12]:
@@ -12112,19 +12206,20 @@ class RemoteDomainSetBlockIoTuneArgs(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len25, 4194304
                         )
-                    _end23 = offset + 4 + _len25
+                    offset += 4
+                    _end23 = offset + _len25
                     _pad24 = _end23 + (-_len25 & 3)
                     if _pad24 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad24 != _end23
                         and data[_end23:_pad24] != zeros[_pad24 - _end23]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end23)
                     try:
-                        _a22.s = _decode(data[offset + 4 : _end23])
+                        _a22.s = _decode(data[offset:_end23])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad24
                     if _i9 != _last10:
                         (_len11,) = _S_I_unpack(data, offset)
@@ -12187,20 +12282,17 @@ class RemoteDomainGetBlockIoTuneArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainGetBlockIoTuneArgs.disk", offset, _len3, 4194304
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
-                    xdr.truncated(
-                        "RemoteDomainGetBlockIoTuneArgs.disk", offset + 4, data
-                    )
+                    xdr.truncated("RemoteDomainGetBlockIoTuneArgs.disk", offset, data)
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("RemoteDomainGetBlockIoTuneArgs.disk", _end1)
                 try:
-                    obj.disk = _decode(data[offset + 4 : _end1])
+                    obj.disk = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteDomainGetBlockIoTuneArgs.disk", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteDomainGetBlockIoTuneArgs.disk", offset, error)
                 offset = _pad2
             else:
                 offset += 4
@@ -12279,14 +12371,15 @@ class RemoteDomainGetBlockIoTuneRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -12347,19 +12440,20 @@ class RemoteDomainGetBlockIoTuneRet(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -12489,14 +12583,15 @@ class RemoteDomainGetCpuStatsRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -12557,19 +12652,20 @@ class RemoteDomainGetCpuStatsRet(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -12643,16 +12739,17 @@ class RemoteDomainGetHostnameRet(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainGetHostnameRet.hostname", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainGetHostnameRet.hostname", offset + 4, data)
+                xdr.truncated("RemoteDomainGetHostnameRet.hostname", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainGetHostnameRet.hostname", _end1)
             try:
-                obj.hostname = _decode(data[offset + 4 : _end1])
+                obj.hostname = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainGetHostnameRet.hostname", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainGetHostnameRet.hostname", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainGetHostnameRet", offset, data)
@@ -12747,20 +12844,17 @@ class RemoteConnectListNetworksRet(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteConnectListNetworksRet.names[]", offset, _len7, 4194304
                     )
-                _end5 = offset + 4 + _len7
+                offset += 4
+                _end5 = offset + _len7
                 _pad6 = _end5 + (-_len7 & 3)
                 if _pad6 > size:
-                    xdr.truncated(
-                        "RemoteConnectListNetworksRet.names[]", offset + 4, data
-                    )
+                    xdr.truncated("RemoteConnectListNetworksRet.names[]", offset, data)
                 if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
                     xdr.bad_padding("RemoteConnectListNetworksRet.names[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end5])
+                    _e2 = _decode(data[offset:_end5])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteConnectListNetworksRet.names[]", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteConnectListNetworksRet.names[]", offset, error)
                 offset = _pad6
                 _append4(_e2)
             obj.names = _items3
@@ -12864,21 +12958,22 @@ class RemoteConnectListDefinedNetworksRet(xdr.XdrStruct):
                         _len7,
                         4194304,
                     )
-                _end5 = offset + 4 + _len7
+                offset += 4
+                _end5 = offset + _len7
                 _pad6 = _end5 + (-_len7 & 3)
                 if _pad6 > size:
                     xdr.truncated(
-                        "RemoteConnectListDefinedNetworksRet.names[]", offset + 4, data
+                        "RemoteConnectListDefinedNetworksRet.names[]", offset, data
                     )
                 if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
                     xdr.bad_padding(
                         "RemoteConnectListDefinedNetworksRet.names[]", _end5
                     )
                 try:
-                    _e2 = _decode(data[offset + 4 : _end5])
+                    _e2 = _decode(data[offset:_end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteConnectListDefinedNetworksRet.names[]", offset + 4, error
+                        "RemoteConnectListDefinedNetworksRet.names[]", offset, error
                     )
                 offset = _pad6
                 _append4(_e2)
@@ -12953,16 +13048,17 @@ class RemoteNetworkLookupByNameArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNetworkLookupByNameArgs.name", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNetworkLookupByNameArgs.name", offset + 4, data)
+                xdr.truncated("RemoteNetworkLookupByNameArgs.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNetworkLookupByNameArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNetworkLookupByNameArgs.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNetworkLookupByNameArgs.name", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNetworkLookupByNameArgs", offset, data)
@@ -13012,16 +13108,17 @@ class RemoteNetworkCreateXmlArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteNetworkCreateXmlArgs.xml", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNetworkCreateXmlArgs.xml", offset + 4, data)
+                xdr.truncated("RemoteNetworkCreateXmlArgs.xml", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNetworkCreateXmlArgs.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNetworkCreateXmlArgs.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteNetworkCreateXmlArgs.xml", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNetworkCreateXmlArgs", offset, data)
@@ -13080,14 +13177,15 @@ class RemoteNetworkCreateXmlFlagsArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNetworkCreateXmlFlagsArgs.xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNetworkCreateXmlFlagsArgs.xml", offset + 4, data)
+                xdr.truncated("RemoteNetworkCreateXmlFlagsArgs.xml", offset, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNetworkCreateXmlFlagsArgs.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteNetworkCreateXmlFlagsArgs.xml", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -13141,16 +13239,17 @@ class RemoteNetworkDefineXmlArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteNetworkDefineXmlArgs.xml", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNetworkDefineXmlArgs.xml", offset + 4, data)
+                xdr.truncated("RemoteNetworkDefineXmlArgs.xml", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNetworkDefineXmlArgs.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNetworkDefineXmlArgs.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteNetworkDefineXmlArgs.xml", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNetworkDefineXmlArgs", offset, data)
@@ -13209,14 +13308,15 @@ class RemoteNetworkDefineXmlFlagsArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNetworkDefineXmlFlagsArgs.xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNetworkDefineXmlFlagsArgs.xml", offset + 4, data)
+                xdr.truncated("RemoteNetworkDefineXmlFlagsArgs.xml", offset, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNetworkDefineXmlFlagsArgs.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteNetworkDefineXmlFlagsArgs.xml", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -13328,14 +13428,15 @@ class RemoteNetworkUpdateArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteNetworkUpdateArgs.xml", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNetworkUpdateArgs.xml", offset + 4, data)
+                xdr.truncated("RemoteNetworkUpdateArgs.xml", offset, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNetworkUpdateArgs.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteNetworkUpdateArgs.xml", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -13450,16 +13551,17 @@ class RemoteNetworkGetXmlDescRet(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteNetworkGetXmlDescRet.xml", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNetworkGetXmlDescRet.xml", offset + 4, data)
+                xdr.truncated("RemoteNetworkGetXmlDescRet.xml", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNetworkGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNetworkGetXmlDescRet.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteNetworkGetXmlDescRet.xml", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNetworkGetXmlDescRet", offset, data)
@@ -13511,16 +13613,17 @@ class RemoteNetworkGetBridgeNameRet(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNetworkGetBridgeNameRet.name", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNetworkGetBridgeNameRet.name", offset + 4, data)
+                xdr.truncated("RemoteNetworkGetBridgeNameRet.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNetworkGetBridgeNameRet.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNetworkGetBridgeNameRet.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNetworkGetBridgeNameRet.name", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNetworkGetBridgeNameRet", offset, data)
@@ -13707,20 +13810,17 @@ class RemoteConnectListNwfiltersRet(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteConnectListNwfiltersRet.names[]", offset, _len7, 4194304
                     )
-                _end5 = offset + 4 + _len7
+                offset += 4
+                _end5 = offset + _len7
                 _pad6 = _end5 + (-_len7 & 3)
                 if _pad6 > size:
-                    xdr.truncated(
-                        "RemoteConnectListNwfiltersRet.names[]", offset + 4, data
-                    )
+                    xdr.truncated("RemoteConnectListNwfiltersRet.names[]", offset, data)
                 if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
                     xdr.bad_padding("RemoteConnectListNwfiltersRet.names[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end5])
+                    _e2 = _decode(data[offset:_end5])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteConnectListNwfiltersRet.names[]", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteConnectListNwfiltersRet.names[]", offset, error)
                 offset = _pad6
                 _append4(_e2)
             obj.names = _items3
@@ -13794,16 +13894,17 @@ class RemoteNwfilterLookupByNameArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNwfilterLookupByNameArgs.name", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNwfilterLookupByNameArgs.name", offset + 4, data)
+                xdr.truncated("RemoteNwfilterLookupByNameArgs.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNwfilterLookupByNameArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNwfilterLookupByNameArgs.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNwfilterLookupByNameArgs.name", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNwfilterLookupByNameArgs", offset, data)
@@ -13853,16 +13954,17 @@ class RemoteNwfilterDefineXmlArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteNwfilterDefineXmlArgs.xml", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNwfilterDefineXmlArgs.xml", offset + 4, data)
+                xdr.truncated("RemoteNwfilterDefineXmlArgs.xml", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNwfilterDefineXmlArgs.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNwfilterDefineXmlArgs.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteNwfilterDefineXmlArgs.xml", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNwfilterDefineXmlArgs", offset, data)
@@ -13921,14 +14023,15 @@ class RemoteNwfilterDefineXmlFlagsArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNwfilterDefineXmlFlagsArgs.xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNwfilterDefineXmlFlagsArgs.xml", offset + 4, data)
+                xdr.truncated("RemoteNwfilterDefineXmlFlagsArgs.xml", offset, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNwfilterDefineXmlFlagsArgs.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteNwfilterDefineXmlFlagsArgs.xml", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -14043,16 +14146,17 @@ class RemoteNwfilterGetXmlDescRet(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteNwfilterGetXmlDescRet.xml", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNwfilterGetXmlDescRet.xml", offset + 4, data)
+                xdr.truncated("RemoteNwfilterGetXmlDescRet.xml", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNwfilterGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNwfilterGetXmlDescRet.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteNwfilterGetXmlDescRet.xml", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNwfilterGetXmlDescRet", offset, data)
@@ -14147,19 +14251,20 @@ class RemoteConnectListInterfacesRet(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteConnectListInterfacesRet.names[]", offset, _len7, 4194304
                     )
-                _end5 = offset + 4 + _len7
+                offset += 4
+                _end5 = offset + _len7
                 _pad6 = _end5 + (-_len7 & 3)
                 if _pad6 > size:
                     xdr.truncated(
-                        "RemoteConnectListInterfacesRet.names[]", offset + 4, data
+                        "RemoteConnectListInterfacesRet.names[]", offset, data
                     )
                 if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
                     xdr.bad_padding("RemoteConnectListInterfacesRet.names[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end5])
+                    _e2 = _decode(data[offset:_end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteConnectListInterfacesRet.names[]", offset + 4, error
+                        "RemoteConnectListInterfacesRet.names[]", offset, error
                     )
                 offset = _pad6
                 _append4(_e2)
@@ -14267,25 +14372,22 @@ class RemoteConnectListDefinedInterfacesRet(xdr.XdrStruct):
                         _len7,
                         4194304,
                     )
-                _end5 = offset + 4 + _len7
+                offset += 4
+                _end5 = offset + _len7
                 _pad6 = _end5 + (-_len7 & 3)
                 if _pad6 > size:
                     xdr.truncated(
-                        "RemoteConnectListDefinedInterfacesRet.names[]",
-                        offset + 4,
-                        data,
+                        "RemoteConnectListDefinedInterfacesRet.names[]", offset, data
                     )
                 if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
                     xdr.bad_padding(
                         "RemoteConnectListDefinedInterfacesRet.names[]", _end5
                     )
                 try:
-                    _e2 = _decode(data[offset + 4 : _end5])
+                    _e2 = _decode(data[offset:_end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteConnectListDefinedInterfacesRet.names[]",
-                        offset + 4,
-                        error,
+                        "RemoteConnectListDefinedInterfacesRet.names[]", offset, error
                     )
                 offset = _pad6
                 _append4(_e2)
@@ -14314,16 +14416,17 @@ class RemoteInterfaceLookupByNameArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteInterfaceLookupByNameArgs.name", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteInterfaceLookupByNameArgs.name", offset + 4, data)
+                xdr.truncated("RemoteInterfaceLookupByNameArgs.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteInterfaceLookupByNameArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteInterfaceLookupByNameArgs.name", offset + 4, error)
+                xdr.bad_utf8("RemoteInterfaceLookupByNameArgs.name", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteInterfaceLookupByNameArgs", offset, data)
@@ -14377,20 +14480,17 @@ class RemoteInterfaceLookupByMacStringArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteInterfaceLookupByMacStringArgs.mac", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteInterfaceLookupByMacStringArgs.mac", offset + 4, data
-                )
+                xdr.truncated("RemoteInterfaceLookupByMacStringArgs.mac", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteInterfaceLookupByMacStringArgs.mac", _end1)
             try:
-                obj.mac = _decode(data[offset + 4 : _end1])
+                obj.mac = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteInterfaceLookupByMacStringArgs.mac", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteInterfaceLookupByMacStringArgs.mac", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteInterfaceLookupByMacStringArgs", offset, data)
@@ -14475,16 +14575,17 @@ class RemoteInterfaceGetXmlDescRet(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteInterfaceGetXmlDescRet.xml", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteInterfaceGetXmlDescRet.xml", offset + 4, data)
+                xdr.truncated("RemoteInterfaceGetXmlDescRet.xml", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteInterfaceGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteInterfaceGetXmlDescRet.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteInterfaceGetXmlDescRet.xml", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteInterfaceGetXmlDescRet", offset, data)
@@ -14515,14 +14616,15 @@ class RemoteInterfaceDefineXmlArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteInterfaceDefineXmlArgs.xml", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteInterfaceDefineXmlArgs.xml", offset + 4, data)
+                xdr.truncated("RemoteInterfaceDefineXmlArgs.xml", offset, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteInterfaceDefineXmlArgs.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteInterfaceDefineXmlArgs.xml", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -14783,16 +14885,17 @@ class RemoteAuthSaslInitRet(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteAuthSaslInitRet.mechlist", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteAuthSaslInitRet.mechlist", offset + 4, data)
+                xdr.truncated("RemoteAuthSaslInitRet.mechlist", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteAuthSaslInitRet.mechlist", _end1)
             try:
-                obj.mechlist = _decode(data[offset + 4 : _end1])
+                obj.mechlist = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteAuthSaslInitRet.mechlist", offset + 4, error)
+                xdr.bad_utf8("RemoteAuthSaslInitRet.mechlist", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteAuthSaslInitRet", offset, data)
@@ -14827,14 +14930,15 @@ class RemoteAuthSaslStartArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteAuthSaslStartArgs.mech", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteAuthSaslStartArgs.mech", offset + 4, data)
+                xdr.truncated("RemoteAuthSaslStartArgs.mech", offset, data)
             try:
-                obj.mech = _decode(data[offset + 4 : _end1])
+                obj.mech = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteAuthSaslStartArgs.mech", offset + 4, error)
+                xdr.bad_utf8("RemoteAuthSaslStartArgs.mech", offset, error)
             offset = _pad2
             _w4, obj.nil = _S_Ii.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -15086,19 +15190,20 @@ class RemoteConnectListStoragePoolsRet(xdr.XdrStruct):
                         _len7,
                         4194304,
                     )
-                _end5 = offset + 4 + _len7
+                offset += 4
+                _end5 = offset + _len7
                 _pad6 = _end5 + (-_len7 & 3)
                 if _pad6 > size:
                     xdr.truncated(
-                        "RemoteConnectListStoragePoolsRet.names[]", offset + 4, data
+                        "RemoteConnectListStoragePoolsRet.names[]", offset, data
                     )
                 if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
                     xdr.bad_padding("RemoteConnectListStoragePoolsRet.names[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end5])
+                    _e2 = _decode(data[offset:_end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteConnectListStoragePoolsRet.names[]", offset + 4, error
+                        "RemoteConnectListStoragePoolsRet.names[]", offset, error
                     )
                 offset = _pad6
                 _append4(_e2)
@@ -15206,25 +15311,22 @@ class RemoteConnectListDefinedStoragePoolsRet(xdr.XdrStruct):
                         _len7,
                         4194304,
                     )
-                _end5 = offset + 4 + _len7
+                offset += 4
+                _end5 = offset + _len7
                 _pad6 = _end5 + (-_len7 & 3)
                 if _pad6 > size:
                     xdr.truncated(
-                        "RemoteConnectListDefinedStoragePoolsRet.names[]",
-                        offset + 4,
-                        data,
+                        "RemoteConnectListDefinedStoragePoolsRet.names[]", offset, data
                     )
                 if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
                     xdr.bad_padding(
                         "RemoteConnectListDefinedStoragePoolsRet.names[]", _end5
                     )
                 try:
-                    _e2 = _decode(data[offset + 4 : _end5])
+                    _e2 = _decode(data[offset:_end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteConnectListDefinedStoragePoolsRet.names[]",
-                        offset + 4,
-                        error,
+                        "RemoteConnectListDefinedStoragePoolsRet.names[]", offset, error
                     )
                 offset = _pad6
                 _append4(_e2)
@@ -15277,19 +15379,20 @@ class RemoteConnectFindStoragePoolSourcesArgs(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteConnectFindStoragePoolSourcesArgs.type", offset + 4, data
+                    "RemoteConnectFindStoragePoolSourcesArgs.type", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteConnectFindStoragePoolSourcesArgs.type", _end1)
             try:
-                obj.type = _decode(data[offset + 4 : _end1])
+                obj.type = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteConnectFindStoragePoolSourcesArgs.type", offset + 4, error
+                    "RemoteConnectFindStoragePoolSourcesArgs.type", offset, error
                 )
             offset = _pad2
             obj.srcSpec = None
@@ -15305,25 +15408,22 @@ class RemoteConnectFindStoragePoolSourcesArgs(xdr.XdrStruct):
                         _len6,
                         4194304,
                     )
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
                     xdr.truncated(
-                        "RemoteConnectFindStoragePoolSourcesArgs.srcSpec",
-                        offset + 4,
-                        data,
+                        "RemoteConnectFindStoragePoolSourcesArgs.srcSpec", offset, data
                     )
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding(
                         "RemoteConnectFindStoragePoolSourcesArgs.srcSpec", _end4
                     )
                 try:
-                    obj.srcSpec = _decode(data[offset + 4 : _end4])
+                    obj.srcSpec = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteConnectFindStoragePoolSourcesArgs.srcSpec",
-                        offset + 4,
-                        error,
+                        "RemoteConnectFindStoragePoolSourcesArgs.srcSpec", offset, error
                     )
                 offset = _pad5
             else:
@@ -15356,19 +15456,20 @@ class RemoteConnectFindStoragePoolSourcesRet(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteConnectFindStoragePoolSourcesRet.xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteConnectFindStoragePoolSourcesRet.xml", offset + 4, data
+                    "RemoteConnectFindStoragePoolSourcesRet.xml", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteConnectFindStoragePoolSourcesRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteConnectFindStoragePoolSourcesRet.xml", offset + 4, error
+                    "RemoteConnectFindStoragePoolSourcesRet.xml", offset, error
                 )
             offset = _pad2
         except struct.error:
@@ -15445,20 +15546,17 @@ class RemoteStoragePoolLookupByNameArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteStoragePoolLookupByNameArgs.name", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteStoragePoolLookupByNameArgs.name", offset + 4, data
-                )
+                xdr.truncated("RemoteStoragePoolLookupByNameArgs.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteStoragePoolLookupByNameArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteStoragePoolLookupByNameArgs.name", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteStoragePoolLookupByNameArgs.name", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteStoragePoolLookupByNameArgs", offset, data)
@@ -15567,19 +15665,20 @@ class RemoteStoragePoolLookupByTargetPathArgs(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteStoragePoolLookupByTargetPathArgs.path", offset + 4, data
+                    "RemoteStoragePoolLookupByTargetPathArgs.path", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteStoragePoolLookupByTargetPathArgs.path", _end1)
             try:
-                obj.path = _decode(data[offset + 4 : _end1])
+                obj.path = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteStoragePoolLookupByTargetPathArgs.path", offset + 4, error
+                    "RemoteStoragePoolLookupByTargetPathArgs.path", offset, error
                 )
             offset = _pad2
         except struct.error:
@@ -15639,14 +15738,15 @@ class RemoteStoragePoolCreateXmlArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteStoragePoolCreateXmlArgs.xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteStoragePoolCreateXmlArgs.xml", offset + 4, data)
+                xdr.truncated("RemoteStoragePoolCreateXmlArgs.xml", offset, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteStoragePoolCreateXmlArgs.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteStoragePoolCreateXmlArgs.xml", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -15709,14 +15809,15 @@ class RemoteStoragePoolDefineXmlArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteStoragePoolDefineXmlArgs.xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteStoragePoolDefineXmlArgs.xml", offset + 4, data)
+                xdr.truncated("RemoteStoragePoolDefineXmlArgs.xml", offset, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteStoragePoolDefineXmlArgs.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteStoragePoolDefineXmlArgs.xml", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -15999,16 +16100,17 @@ class RemoteStoragePoolGetXmlDescRet(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteStoragePoolGetXmlDescRet.xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteStoragePoolGetXmlDescRet.xml", offset + 4, data)
+                xdr.truncated("RemoteStoragePoolGetXmlDescRet.xml", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteStoragePoolGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteStoragePoolGetXmlDescRet.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteStoragePoolGetXmlDescRet.xml", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteStoragePoolGetXmlDescRet", offset, data)
@@ -16298,19 +16400,20 @@ class RemoteStoragePoolListVolumesRet(xdr.XdrStruct):
                         _len7,
                         4194304,
                     )
-                _end5 = offset + 4 + _len7
+                offset += 4
+                _end5 = offset + _len7
                 _pad6 = _end5 + (-_len7 & 3)
                 if _pad6 > size:
                     xdr.truncated(
-                        "RemoteStoragePoolListVolumesRet.names[]", offset + 4, data
+                        "RemoteStoragePoolListVolumesRet.names[]", offset, data
                     )
                 if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
                     xdr.bad_padding("RemoteStoragePoolListVolumesRet.names[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end5])
+                    _e2 = _decode(data[offset:_end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteStoragePoolListVolumesRet.names[]", offset + 4, error
+                        "RemoteStoragePoolListVolumesRet.names[]", offset, error
                     )
                 offset = _pad6
                 _append4(_e2)
@@ -16351,16 +16454,17 @@ class RemoteStorageVolLookupByNameArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteStorageVolLookupByNameArgs.name", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteStorageVolLookupByNameArgs.name", offset + 4, data)
+                xdr.truncated("RemoteStorageVolLookupByNameArgs.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteStorageVolLookupByNameArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteStorageVolLookupByNameArgs.name", offset + 4, error)
+                xdr.bad_utf8("RemoteStorageVolLookupByNameArgs.name", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteStorageVolLookupByNameArgs", offset, data)
@@ -16412,16 +16516,17 @@ class RemoteStorageVolLookupByKeyArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteStorageVolLookupByKeyArgs.key", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteStorageVolLookupByKeyArgs.key", offset + 4, data)
+                xdr.truncated("RemoteStorageVolLookupByKeyArgs.key", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteStorageVolLookupByKeyArgs.key", _end1)
             try:
-                obj.key = _decode(data[offset + 4 : _end1])
+                obj.key = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteStorageVolLookupByKeyArgs.key", offset + 4, error)
+                xdr.bad_utf8("RemoteStorageVolLookupByKeyArgs.key", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteStorageVolLookupByKeyArgs", offset, data)
@@ -16475,16 +16580,17 @@ class RemoteStorageVolLookupByPathArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteStorageVolLookupByPathArgs.path", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteStorageVolLookupByPathArgs.path", offset + 4, data)
+                xdr.truncated("RemoteStorageVolLookupByPathArgs.path", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteStorageVolLookupByPathArgs.path", _end1)
             try:
-                obj.path = _decode(data[offset + 4 : _end1])
+                obj.path = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteStorageVolLookupByPathArgs.path", offset + 4, error)
+                xdr.bad_utf8("RemoteStorageVolLookupByPathArgs.path", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteStorageVolLookupByPathArgs", offset, data)
@@ -16553,14 +16659,15 @@ class RemoteStorageVolCreateXmlArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteStorageVolCreateXmlArgs.xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteStorageVolCreateXmlArgs.xml", offset + 4, data)
+                xdr.truncated("RemoteStorageVolCreateXmlArgs.xml", offset, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteStorageVolCreateXmlArgs.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteStorageVolCreateXmlArgs.xml", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -16642,16 +16749,17 @@ class RemoteStorageVolCreateXmlFromArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteStorageVolCreateXmlFromArgs.xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteStorageVolCreateXmlFromArgs.xml", offset + 4, data)
+                xdr.truncated("RemoteStorageVolCreateXmlFromArgs.xml", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteStorageVolCreateXmlFromArgs.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteStorageVolCreateXmlFromArgs.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteStorageVolCreateXmlFromArgs.xml", offset, error)
             offset = _pad2
             obj.clonevol, offset = RemoteNonnullStorageVol.unpack_from(data, offset)
             (obj.flags,) = _S_I.unpack_from(data, offset)
@@ -16851,16 +16959,17 @@ class RemoteStorageVolGetXmlDescRet(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteStorageVolGetXmlDescRet.xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteStorageVolGetXmlDescRet.xml", offset + 4, data)
+                xdr.truncated("RemoteStorageVolGetXmlDescRet.xml", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteStorageVolGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteStorageVolGetXmlDescRet.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteStorageVolGetXmlDescRet.xml", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteStorageVolGetXmlDescRet", offset, data)
@@ -17033,16 +17142,17 @@ class RemoteStorageVolGetPathRet(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteStorageVolGetPathRet.name", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteStorageVolGetPathRet.name", offset + 4, data)
+                xdr.truncated("RemoteStorageVolGetPathRet.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteStorageVolGetPathRet.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteStorageVolGetPathRet.name", offset + 4, error)
+                xdr.bad_utf8("RemoteStorageVolGetPathRet.name", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteStorageVolGetPathRet", offset, data)
@@ -17119,16 +17229,17 @@ class RemoteNodeNumOfDevicesArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteNodeNumOfDevicesArgs.cap", offset, _len3, 4194304
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
-                    xdr.truncated("RemoteNodeNumOfDevicesArgs.cap", offset + 4, data)
+                    xdr.truncated("RemoteNodeNumOfDevicesArgs.cap", offset, data)
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("RemoteNodeNumOfDevicesArgs.cap", _end1)
                 try:
-                    obj.cap = _decode(data[offset + 4 : _end1])
+                    obj.cap = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteNodeNumOfDevicesArgs.cap", offset + 4, error)
+                    xdr.bad_utf8("RemoteNodeNumOfDevicesArgs.cap", offset, error)
                 offset = _pad2
             else:
                 offset += 4
@@ -17199,16 +17310,17 @@ class RemoteNodeListDevicesArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteNodeListDevicesArgs.cap", offset, _len3, 4194304
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
-                    xdr.truncated("RemoteNodeListDevicesArgs.cap", offset + 4, data)
+                    xdr.truncated("RemoteNodeListDevicesArgs.cap", offset, data)
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("RemoteNodeListDevicesArgs.cap", _end1)
                 try:
-                    obj.cap = _decode(data[offset + 4 : _end1])
+                    obj.cap = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteNodeListDevicesArgs.cap", offset + 4, error)
+                    xdr.bad_utf8("RemoteNodeListDevicesArgs.cap", offset, error)
                 offset = _pad2
             else:
                 offset += 4
@@ -17254,16 +17366,17 @@ class RemoteNodeListDevicesRet(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteNodeListDevicesRet.names[]", offset, _len7, 4194304
                     )
-                _end5 = offset + 4 + _len7
+                offset += 4
+                _end5 = offset + _len7
                 _pad6 = _end5 + (-_len7 & 3)
                 if _pad6 > size:
-                    xdr.truncated("RemoteNodeListDevicesRet.names[]", offset + 4, data)
+                    xdr.truncated("RemoteNodeListDevicesRet.names[]", offset, data)
                 if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
                     xdr.bad_padding("RemoteNodeListDevicesRet.names[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end5])
+                    _e2 = _decode(data[offset:_end5])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteNodeListDevicesRet.names[]", offset + 4, error)
+                    xdr.bad_utf8("RemoteNodeListDevicesRet.names[]", offset, error)
                 offset = _pad6
                 _append4(_e2)
             obj.names = _items3
@@ -17293,16 +17406,17 @@ class RemoteNodeDeviceLookupByNameArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNodeDeviceLookupByNameArgs.name", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNodeDeviceLookupByNameArgs.name", offset + 4, data)
+                xdr.truncated("RemoteNodeDeviceLookupByNameArgs.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNodeDeviceLookupByNameArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNodeDeviceLookupByNameArgs.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNodeDeviceLookupByNameArgs.name", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNodeDeviceLookupByNameArgs", offset, data)
@@ -17373,19 +17487,20 @@ class RemoteNodeDeviceLookupScsiHostByWwnArgs(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteNodeDeviceLookupScsiHostByWwnArgs.wwnn", offset + 4, data
+                    "RemoteNodeDeviceLookupScsiHostByWwnArgs.wwnn", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNodeDeviceLookupScsiHostByWwnArgs.wwnn", _end1)
             try:
-                obj.wwnn = _decode(data[offset + 4 : _end1])
+                obj.wwnn = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteNodeDeviceLookupScsiHostByWwnArgs.wwnn", offset + 4, error
+                    "RemoteNodeDeviceLookupScsiHostByWwnArgs.wwnn", offset, error
                 )
             offset = _pad2
             (_len6,) = _S_I.unpack_from(data, offset)
@@ -17396,17 +17511,18 @@ class RemoteNodeDeviceLookupScsiHostByWwnArgs(xdr.XdrStruct):
                     _len6,
                     4194304,
                 )
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
                 xdr.truncated(
-                    "RemoteNodeDeviceLookupScsiHostByWwnArgs.wwpn", offset + 4, data
+                    "RemoteNodeDeviceLookupScsiHostByWwnArgs.wwpn", offset, data
                 )
             try:
-                obj.wwpn = _decode(data[offset + 4 : _end4])
+                obj.wwpn = _decode(data[offset:_end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteNodeDeviceLookupScsiHostByWwnArgs.wwpn", offset + 4, error
+                    "RemoteNodeDeviceLookupScsiHostByWwnArgs.wwpn", offset, error
                 )
             offset = _pad5
             _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
@@ -17470,14 +17586,15 @@ class RemoteNodeDeviceGetXmlDescArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNodeDeviceGetXmlDescArgs.name", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNodeDeviceGetXmlDescArgs.name", offset + 4, data)
+                xdr.truncated("RemoteNodeDeviceGetXmlDescArgs.name", offset, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNodeDeviceGetXmlDescArgs.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNodeDeviceGetXmlDescArgs.name", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -17507,16 +17624,17 @@ class RemoteNodeDeviceGetXmlDescRet(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNodeDeviceGetXmlDescRet.xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNodeDeviceGetXmlDescRet.xml", offset + 4, data)
+                xdr.truncated("RemoteNodeDeviceGetXmlDescRet.xml", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNodeDeviceGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNodeDeviceGetXmlDescRet.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteNodeDeviceGetXmlDescRet.xml", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNodeDeviceGetXmlDescRet", offset, data)
@@ -17542,16 +17660,17 @@ class RemoteNodeDeviceGetParentArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNodeDeviceGetParentArgs.name", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNodeDeviceGetParentArgs.name", offset + 4, data)
+                xdr.truncated("RemoteNodeDeviceGetParentArgs.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNodeDeviceGetParentArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNodeDeviceGetParentArgs.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNodeDeviceGetParentArgs.name", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNodeDeviceGetParentArgs", offset, data)
@@ -17590,19 +17709,20 @@ class RemoteNodeDeviceGetParentRet(xdr.XdrStruct):
                         _len3,
                         4194304,
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
                     xdr.truncated(
-                        "RemoteNodeDeviceGetParentRet.parentName", offset + 4, data
+                        "RemoteNodeDeviceGetParentRet.parentName", offset, data
                     )
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("RemoteNodeDeviceGetParentRet.parentName", _end1)
                 try:
-                    obj.parentName = _decode(data[offset + 4 : _end1])
+                    obj.parentName = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteNodeDeviceGetParentRet.parentName", offset + 4, error
+                        "RemoteNodeDeviceGetParentRet.parentName", offset, error
                     )
                 offset = _pad2
             else:
@@ -17631,16 +17751,17 @@ class RemoteNodeDeviceNumOfCapsArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNodeDeviceNumOfCapsArgs.name", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNodeDeviceNumOfCapsArgs.name", offset + 4, data)
+                xdr.truncated("RemoteNodeDeviceNumOfCapsArgs.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNodeDeviceNumOfCapsArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNodeDeviceNumOfCapsArgs.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNodeDeviceNumOfCapsArgs.name", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNodeDeviceNumOfCapsArgs", offset, data)
@@ -17701,14 +17822,15 @@ class RemoteNodeDeviceListCapsArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNodeDeviceListCapsArgs.name", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNodeDeviceListCapsArgs.name", offset + 4, data)
+                xdr.truncated("RemoteNodeDeviceListCapsArgs.name", offset, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNodeDeviceListCapsArgs.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNodeDeviceListCapsArgs.name", offset, error)
             offset = _pad2
             _w4, obj.maxnames = _S_Ii.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -17754,20 +17876,17 @@ class RemoteNodeDeviceListCapsRet(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteNodeDeviceListCapsRet.names[]", offset, _len7, 4194304
                     )
-                _end5 = offset + 4 + _len7
+                offset += 4
+                _end5 = offset + _len7
                 _pad6 = _end5 + (-_len7 & 3)
                 if _pad6 > size:
-                    xdr.truncated(
-                        "RemoteNodeDeviceListCapsRet.names[]", offset + 4, data
-                    )
+                    xdr.truncated("RemoteNodeDeviceListCapsRet.names[]", offset, data)
                 if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
                     xdr.bad_padding("RemoteNodeDeviceListCapsRet.names[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end5])
+                    _e2 = _decode(data[offset:_end5])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteNodeDeviceListCapsRet.names[]", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteNodeDeviceListCapsRet.names[]", offset, error)
                 offset = _pad6
                 _append4(_e2)
             obj.names = _items3
@@ -17793,16 +17912,17 @@ class RemoteNodeDeviceDettachArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteNodeDeviceDettachArgs.name", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNodeDeviceDettachArgs.name", offset + 4, data)
+                xdr.truncated("RemoteNodeDeviceDettachArgs.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNodeDeviceDettachArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNodeDeviceDettachArgs.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNodeDeviceDettachArgs.name", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNodeDeviceDettachArgs", offset, data)
@@ -17844,16 +17964,17 @@ class RemoteNodeDeviceDetachFlagsArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNodeDeviceDetachFlagsArgs.name", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNodeDeviceDetachFlagsArgs.name", offset + 4, data)
+                xdr.truncated("RemoteNodeDeviceDetachFlagsArgs.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNodeDeviceDetachFlagsArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNodeDeviceDetachFlagsArgs.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNodeDeviceDetachFlagsArgs.name", offset, error)
             offset = _pad2
             obj.driverName = None
             if xdr.unpack_flag(
@@ -17868,19 +17989,20 @@ class RemoteNodeDeviceDetachFlagsArgs(xdr.XdrStruct):
                         _len6,
                         4194304,
                     )
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
                     xdr.truncated(
-                        "RemoteNodeDeviceDetachFlagsArgs.driverName", offset + 4, data
+                        "RemoteNodeDeviceDetachFlagsArgs.driverName", offset, data
                     )
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding("RemoteNodeDeviceDetachFlagsArgs.driverName", _end4)
                 try:
-                    obj.driverName = _decode(data[offset + 4 : _end4])
+                    obj.driverName = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteNodeDeviceDetachFlagsArgs.driverName", offset + 4, error
+                        "RemoteNodeDeviceDetachFlagsArgs.driverName", offset, error
                     )
                 offset = _pad5
             else:
@@ -17911,16 +18033,17 @@ class RemoteNodeDeviceReAttachArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNodeDeviceReAttachArgs.name", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNodeDeviceReAttachArgs.name", offset + 4, data)
+                xdr.truncated("RemoteNodeDeviceReAttachArgs.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNodeDeviceReAttachArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNodeDeviceReAttachArgs.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNodeDeviceReAttachArgs.name", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNodeDeviceReAttachArgs", offset, data)
@@ -17944,16 +18067,17 @@ class RemoteNodeDeviceResetArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteNodeDeviceResetArgs.name", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNodeDeviceResetArgs.name", offset + 4, data)
+                xdr.truncated("RemoteNodeDeviceResetArgs.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNodeDeviceResetArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNodeDeviceResetArgs.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNodeDeviceResetArgs.name", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNodeDeviceResetArgs", offset, data)
@@ -17988,18 +18112,15 @@ class RemoteNodeDeviceCreateXmlArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNodeDeviceCreateXmlArgs.xml_desc", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteNodeDeviceCreateXmlArgs.xml_desc", offset + 4, data
-                )
+                xdr.truncated("RemoteNodeDeviceCreateXmlArgs.xml_desc", offset, data)
             try:
-                obj.xml_desc = _decode(data[offset + 4 : _end1])
+                obj.xml_desc = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteNodeDeviceCreateXmlArgs.xml_desc", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteNodeDeviceCreateXmlArgs.xml_desc", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -18053,16 +18174,17 @@ class RemoteNodeDeviceDestroyArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteNodeDeviceDestroyArgs.name", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNodeDeviceDestroyArgs.name", offset + 4, data)
+                xdr.truncated("RemoteNodeDeviceDestroyArgs.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNodeDeviceDestroyArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNodeDeviceDestroyArgs.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNodeDeviceDestroyArgs.name", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNodeDeviceDestroyArgs", offset, data)
@@ -18097,18 +18219,15 @@ class RemoteNodeDeviceDefineXmlArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNodeDeviceDefineXmlArgs.xml_desc", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteNodeDeviceDefineXmlArgs.xml_desc", offset + 4, data
-                )
+                xdr.truncated("RemoteNodeDeviceDefineXmlArgs.xml_desc", offset, data)
             try:
-                obj.xml_desc = _decode(data[offset + 4 : _end1])
+                obj.xml_desc = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteNodeDeviceDefineXmlArgs.xml_desc", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteNodeDeviceDefineXmlArgs.xml_desc", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -18171,14 +18290,15 @@ class RemoteNodeDeviceUndefineArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNodeDeviceUndefineArgs.name", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNodeDeviceUndefineArgs.name", offset + 4, data)
+                xdr.truncated("RemoteNodeDeviceUndefineArgs.name", offset, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNodeDeviceUndefineArgs.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNodeDeviceUndefineArgs.name", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -18213,14 +18333,15 @@ class RemoteNodeDeviceCreateArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteNodeDeviceCreateArgs.name", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNodeDeviceCreateArgs.name", offset + 4, data)
+                xdr.truncated("RemoteNodeDeviceCreateArgs.name", offset, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNodeDeviceCreateArgs.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNodeDeviceCreateArgs.name", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -18252,16 +18373,17 @@ class RemoteNodeDeviceGetAutostartArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNodeDeviceGetAutostartArgs.name", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNodeDeviceGetAutostartArgs.name", offset + 4, data)
+                xdr.truncated("RemoteNodeDeviceGetAutostartArgs.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNodeDeviceGetAutostartArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNodeDeviceGetAutostartArgs.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNodeDeviceGetAutostartArgs.name", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNodeDeviceGetAutostartArgs", offset, data)
@@ -18327,14 +18449,15 @@ class RemoteNodeDeviceSetAutostartArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNodeDeviceSetAutostartArgs.name", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNodeDeviceSetAutostartArgs.name", offset + 4, data)
+                xdr.truncated("RemoteNodeDeviceSetAutostartArgs.name", offset, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNodeDeviceSetAutostartArgs.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNodeDeviceSetAutostartArgs.name", offset, error)
             offset = _pad2
             _w4, obj.autostart = _S_Ii.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -18366,16 +18489,17 @@ class RemoteNodeDeviceIsPersistentArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNodeDeviceIsPersistentArgs.name", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNodeDeviceIsPersistentArgs.name", offset + 4, data)
+                xdr.truncated("RemoteNodeDeviceIsPersistentArgs.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNodeDeviceIsPersistentArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNodeDeviceIsPersistentArgs.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNodeDeviceIsPersistentArgs.name", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNodeDeviceIsPersistentArgs", offset, data)
@@ -18429,16 +18553,17 @@ class RemoteNodeDeviceIsActiveArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNodeDeviceIsActiveArgs.name", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNodeDeviceIsActiveArgs.name", offset + 4, data)
+                xdr.truncated("RemoteNodeDeviceIsActiveArgs.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNodeDeviceIsActiveArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNodeDeviceIsActiveArgs.name", offset + 4, error)
+                xdr.bad_utf8("RemoteNodeDeviceIsActiveArgs.name", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNodeDeviceIsActiveArgs", offset, data)
@@ -18649,25 +18774,22 @@ class RemoteConnectDomainXmlFromNativeArgs(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteConnectDomainXmlFromNativeArgs.nativeFormat",
-                    offset + 4,
-                    data,
+                    "RemoteConnectDomainXmlFromNativeArgs.nativeFormat", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding(
                     "RemoteConnectDomainXmlFromNativeArgs.nativeFormat", _end1
                 )
             try:
-                obj.nativeFormat = _decode(data[offset + 4 : _end1])
+                obj.nativeFormat = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteConnectDomainXmlFromNativeArgs.nativeFormat",
-                    offset + 4,
-                    error,
+                    "RemoteConnectDomainXmlFromNativeArgs.nativeFormat", offset, error
                 )
             offset = _pad2
             (_len6,) = _S_I.unpack_from(data, offset)
@@ -18678,21 +18800,18 @@ class RemoteConnectDomainXmlFromNativeArgs(xdr.XdrStruct):
                     _len6,
                     4194304,
                 )
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
                 xdr.truncated(
-                    "RemoteConnectDomainXmlFromNativeArgs.nativeConfig",
-                    offset + 4,
-                    data,
+                    "RemoteConnectDomainXmlFromNativeArgs.nativeConfig", offset, data
                 )
             try:
-                obj.nativeConfig = _decode(data[offset + 4 : _end4])
+                obj.nativeConfig = _decode(data[offset:_end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteConnectDomainXmlFromNativeArgs.nativeConfig",
-                    offset + 4,
-                    error,
+                    "RemoteConnectDomainXmlFromNativeArgs.nativeConfig", offset, error
                 )
             offset = _pad5
             _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
@@ -18733,19 +18852,20 @@ class RemoteConnectDomainXmlFromNativeRet(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteConnectDomainXmlFromNativeRet.domainXml", offset + 4, data
+                    "RemoteConnectDomainXmlFromNativeRet.domainXml", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteConnectDomainXmlFromNativeRet.domainXml", _end1)
             try:
-                obj.domainXml = _decode(data[offset + 4 : _end1])
+                obj.domainXml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteConnectDomainXmlFromNativeRet.domainXml", offset + 4, error
+                    "RemoteConnectDomainXmlFromNativeRet.domainXml", offset, error
                 )
             offset = _pad2
         except struct.error:
@@ -18794,21 +18914,22 @@ class RemoteConnectDomainXmlToNativeArgs(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteConnectDomainXmlToNativeArgs.nativeFormat", offset + 4, data
+                    "RemoteConnectDomainXmlToNativeArgs.nativeFormat", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding(
                     "RemoteConnectDomainXmlToNativeArgs.nativeFormat", _end1
                 )
             try:
-                obj.nativeFormat = _decode(data[offset + 4 : _end1])
+                obj.nativeFormat = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteConnectDomainXmlToNativeArgs.nativeFormat", offset + 4, error
+                    "RemoteConnectDomainXmlToNativeArgs.nativeFormat", offset, error
                 )
             offset = _pad2
             (_len6,) = _S_I.unpack_from(data, offset)
@@ -18819,17 +18940,18 @@ class RemoteConnectDomainXmlToNativeArgs(xdr.XdrStruct):
                     _len6,
                     4194304,
                 )
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
                 xdr.truncated(
-                    "RemoteConnectDomainXmlToNativeArgs.domainXml", offset + 4, data
+                    "RemoteConnectDomainXmlToNativeArgs.domainXml", offset, data
                 )
             try:
-                obj.domainXml = _decode(data[offset + 4 : _end4])
+                obj.domainXml = _decode(data[offset:_end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteConnectDomainXmlToNativeArgs.domainXml", offset + 4, error
+                    "RemoteConnectDomainXmlToNativeArgs.domainXml", offset, error
                 )
             offset = _pad5
             _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
@@ -18868,19 +18990,20 @@ class RemoteConnectDomainXmlToNativeRet(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteConnectDomainXmlToNativeRet.nativeConfig", offset + 4, data
+                    "RemoteConnectDomainXmlToNativeRet.nativeConfig", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteConnectDomainXmlToNativeRet.nativeConfig", _end1)
             try:
-                obj.nativeConfig = _decode(data[offset + 4 : _end1])
+                obj.nativeConfig = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteConnectDomainXmlToNativeRet.nativeConfig", offset + 4, error
+                    "RemoteConnectDomainXmlToNativeRet.nativeConfig", offset, error
                 )
             offset = _pad2
         except struct.error:
@@ -18976,20 +19099,17 @@ class RemoteConnectListSecretsRet(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteConnectListSecretsRet.uuids[]", offset, _len7, 4194304
                     )
-                _end5 = offset + 4 + _len7
+                offset += 4
+                _end5 = offset + _len7
                 _pad6 = _end5 + (-_len7 & 3)
                 if _pad6 > size:
-                    xdr.truncated(
-                        "RemoteConnectListSecretsRet.uuids[]", offset + 4, data
-                    )
+                    xdr.truncated("RemoteConnectListSecretsRet.uuids[]", offset, data)
                 if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
                     xdr.bad_padding("RemoteConnectListSecretsRet.uuids[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end5])
+                    _e2 = _decode(data[offset:_end5])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteConnectListSecretsRet.uuids[]", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteConnectListSecretsRet.uuids[]", offset, error)
                 offset = _pad6
                 _append4(_e2)
             obj.uuids = _items3
@@ -19068,14 +19188,15 @@ class RemoteSecretDefineXmlArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteSecretDefineXmlArgs.xml", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteSecretDefineXmlArgs.xml", offset + 4, data)
+                xdr.truncated("RemoteSecretDefineXmlArgs.xml", offset, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteSecretDefineXmlArgs.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteSecretDefineXmlArgs.xml", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -19164,16 +19285,17 @@ class RemoteSecretGetXmlDescRet(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteSecretGetXmlDescRet.xml", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteSecretGetXmlDescRet.xml", offset + 4, data)
+                xdr.truncated("RemoteSecretGetXmlDescRet.xml", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteSecretGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteSecretGetXmlDescRet.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteSecretGetXmlDescRet.xml", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteSecretGetXmlDescRet", offset, data)
@@ -19214,11 +19336,12 @@ class RemoteSecretSetValueArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 65536:
                 xdr.too_long("RemoteSecretSetValueArgs.value", offset, _len3, 65536)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteSecretSetValueArgs.value", offset + 4, data)
-            obj.value = bytes(data[offset + 4 : _end1])
+                xdr.truncated("RemoteSecretSetValueArgs.value", offset, data)
+            obj.value = bytes(data[offset:_end1])
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -19280,13 +19403,14 @@ class RemoteSecretGetValueRet(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 65536:
                 xdr.too_long("RemoteSecretGetValueRet.value", offset, _len3, 65536)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteSecretGetValueRet.value", offset + 4, data)
+                xdr.truncated("RemoteSecretGetValueRet.value", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteSecretGetValueRet.value", _end1)
-            obj.value = bytes(data[offset + 4 : _end1])
+            obj.value = bytes(data[offset:_end1])
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteSecretGetValueRet", offset, data)
@@ -19352,16 +19476,17 @@ class RemoteSecretLookupByUsageArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteSecretLookupByUsageArgs.usageID", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteSecretLookupByUsageArgs.usageID", offset + 4, data)
+                xdr.truncated("RemoteSecretLookupByUsageArgs.usageID", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteSecretLookupByUsageArgs.usageID", _end1)
             try:
-                obj.usageID = _decode(data[offset + 4 : _end1])
+                obj.usageID = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteSecretLookupByUsageArgs.usageID", offset + 4, error)
+                xdr.bad_utf8("RemoteSecretLookupByUsageArgs.usageID", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteSecretLookupByUsageArgs", offset, data)
@@ -19454,19 +19579,20 @@ class RemoteDomainMigratePrepareTunnelArgs(xdr.XdrStruct):
                         _len3,
                         4194304,
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
                     xdr.truncated(
-                        "RemoteDomainMigratePrepareTunnelArgs.dname", offset + 4, data
+                        "RemoteDomainMigratePrepareTunnelArgs.dname", offset, data
                     )
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("RemoteDomainMigratePrepareTunnelArgs.dname", _end1)
                 try:
-                    obj.dname = _decode(data[offset + 4 : _end1])
+                    obj.dname = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteDomainMigratePrepareTunnelArgs.dname", offset + 4, error
+                        "RemoteDomainMigratePrepareTunnelArgs.dname", offset, error
                     )
                 offset = _pad2
             else:
@@ -19481,19 +19607,20 @@ class RemoteDomainMigratePrepareTunnelArgs(xdr.XdrStruct):
                     _len6,
                     4194304,
                 )
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
                 xdr.truncated(
-                    "RemoteDomainMigratePrepareTunnelArgs.dom_xml", offset + 4, data
+                    "RemoteDomainMigratePrepareTunnelArgs.dom_xml", offset, data
                 )
             if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                 xdr.bad_padding("RemoteDomainMigratePrepareTunnelArgs.dom_xml", _end4)
             try:
-                obj.dom_xml = _decode(data[offset + 4 : _end4])
+                obj.dom_xml = _decode(data[offset:_end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteDomainMigratePrepareTunnelArgs.dom_xml", offset + 4, error
+                    "RemoteDomainMigratePrepareTunnelArgs.dom_xml", offset, error
                 )
             offset = _pad5
         except struct.error:
@@ -19967,14 +20094,15 @@ class RemoteConnectCompareCpuArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteConnectCompareCpuArgs.xml", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteConnectCompareCpuArgs.xml", offset + 4, data)
+                xdr.truncated("RemoteConnectCompareCpuArgs.xml", offset, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteConnectCompareCpuArgs.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteConnectCompareCpuArgs.xml", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -20052,19 +20180,20 @@ class RemoteConnectBaselineCpuArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteConnectBaselineCpuArgs.xmlCPUs[]", offset, _len7, 4194304
                     )
-                _end5 = offset + 4 + _len7
+                offset += 4
+                _end5 = offset + _len7
                 _pad6 = _end5 + (-_len7 & 3)
                 if _pad6 > size:
                     xdr.truncated(
-                        "RemoteConnectBaselineCpuArgs.xmlCPUs[]", offset + 4, data
+                        "RemoteConnectBaselineCpuArgs.xmlCPUs[]", offset, data
                     )
                 if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
                     xdr.bad_padding("RemoteConnectBaselineCpuArgs.xmlCPUs[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end5])
+                    _e2 = _decode(data[offset:_end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteConnectBaselineCpuArgs.xmlCPUs[]", offset + 4, error
+                        "RemoteConnectBaselineCpuArgs.xmlCPUs[]", offset, error
                     )
                 offset = _pad6
                 _append4(_e2)
@@ -20093,16 +20222,17 @@ class RemoteConnectBaselineCpuRet(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteConnectBaselineCpuRet.cpu", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteConnectBaselineCpuRet.cpu", offset + 4, data)
+                xdr.truncated("RemoteConnectBaselineCpuRet.cpu", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteConnectBaselineCpuRet.cpu", _end1)
             try:
-                obj.cpu = _decode(data[offset + 4 : _end1])
+                obj.cpu = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteConnectBaselineCpuRet.cpu", offset + 4, error)
+                xdr.bad_utf8("RemoteConnectBaselineCpuRet.cpu", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteConnectBaselineCpuRet", offset, data)
@@ -20306,14 +20436,15 @@ class RemoteDomainGetJobStatsRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -20374,19 +20505,20 @@ class RemoteDomainGetJobStatsRet(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -21204,30 +21336,32 @@ class RemoteDomainEventIoErrorMsg(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainEventIoErrorMsg.srcPath", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainEventIoErrorMsg.srcPath", offset + 4, data)
+                xdr.truncated("RemoteDomainEventIoErrorMsg.srcPath", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainEventIoErrorMsg.srcPath", _end1)
             try:
-                obj.srcPath = _decode(data[offset + 4 : _end1])
+                obj.srcPath = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainEventIoErrorMsg.srcPath", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainEventIoErrorMsg.srcPath", offset, error)
             offset = _pad2
             (_len6,) = _S_I.unpack_from(data, offset)
             if _len6 > 4194304:
                 xdr.too_long(
                     "RemoteDomainEventIoErrorMsg.devAlias", offset, _len6, 4194304
                 )
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
-                xdr.truncated("RemoteDomainEventIoErrorMsg.devAlias", offset + 4, data)
+                xdr.truncated("RemoteDomainEventIoErrorMsg.devAlias", offset, data)
             try:
-                obj.devAlias = _decode(data[offset + 4 : _end4])
+                obj.devAlias = _decode(data[offset:_end4])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainEventIoErrorMsg.devAlias", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainEventIoErrorMsg.devAlias", offset, error)
             offset = _pad5
             _w7, obj.action = _S_Ii.unpack_from(data, offset - 4)
             if _w7 & xdr.PAD_MASKS[_pad5 - _end4]:
@@ -21325,37 +21459,35 @@ class RemoteDomainEventIoErrorReasonMsg(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainEventIoErrorReasonMsg.srcPath", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteDomainEventIoErrorReasonMsg.srcPath", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainEventIoErrorReasonMsg.srcPath", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainEventIoErrorReasonMsg.srcPath", _end1)
             try:
-                obj.srcPath = _decode(data[offset + 4 : _end1])
+                obj.srcPath = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteDomainEventIoErrorReasonMsg.srcPath", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteDomainEventIoErrorReasonMsg.srcPath", offset, error)
             offset = _pad2
             (_len6,) = _S_I.unpack_from(data, offset)
             if _len6 > 4194304:
                 xdr.too_long(
                     "RemoteDomainEventIoErrorReasonMsg.devAlias", offset, _len6, 4194304
                 )
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
                 xdr.truncated(
-                    "RemoteDomainEventIoErrorReasonMsg.devAlias", offset + 4, data
+                    "RemoteDomainEventIoErrorReasonMsg.devAlias", offset, data
                 )
             try:
-                obj.devAlias = _decode(data[offset + 4 : _end4])
+                obj.devAlias = _decode(data[offset:_end4])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteDomainEventIoErrorReasonMsg.devAlias", offset + 4, error
+                    "RemoteDomainEventIoErrorReasonMsg.devAlias", offset, error
                 )
             offset = _pad5
             _w7, obj.action = _S_Ii.unpack_from(data, offset - 4)
@@ -21367,20 +21499,17 @@ class RemoteDomainEventIoErrorReasonMsg(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainEventIoErrorReasonMsg.reason", offset, _len10, 4194304
                 )
-            _end8 = offset + 4 + _len10
+            offset += 4
+            _end8 = offset + _len10
             _pad9 = _end8 + (-_len10 & 3)
             if _pad9 > len(data):
-                xdr.truncated(
-                    "RemoteDomainEventIoErrorReasonMsg.reason", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainEventIoErrorReasonMsg.reason", offset, data)
             if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                 xdr.bad_padding("RemoteDomainEventIoErrorReasonMsg.reason", _end8)
             try:
-                obj.reason = _decode(data[offset + 4 : _end8])
+                obj.reason = _decode(data[offset:_end8])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteDomainEventIoErrorReasonMsg.reason", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteDomainEventIoErrorReasonMsg.reason", offset, error)
             offset = _pad9
         except struct.error:
             xdr.truncated("RemoteDomainEventIoErrorReasonMsg", offset, data)
@@ -21464,36 +21593,34 @@ class RemoteDomainEventGraphicsAddress(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainEventGraphicsAddress.node", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainEventGraphicsAddress.node", offset + 4, data)
+                xdr.truncated("RemoteDomainEventGraphicsAddress.node", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainEventGraphicsAddress.node", _end1)
             try:
-                obj.node = _decode(data[offset + 4 : _end1])
+                obj.node = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainEventGraphicsAddress.node", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainEventGraphicsAddress.node", offset, error)
             offset = _pad2
             (_len6,) = _S_I.unpack_from(data, offset)
             if _len6 > 4194304:
                 xdr.too_long(
                     "RemoteDomainEventGraphicsAddress.service", offset, _len6, 4194304
                 )
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
-                xdr.truncated(
-                    "RemoteDomainEventGraphicsAddress.service", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainEventGraphicsAddress.service", offset, data)
             if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                 xdr.bad_padding("RemoteDomainEventGraphicsAddress.service", _end4)
             try:
-                obj.service = _decode(data[offset + 4 : _end4])
+                obj.service = _decode(data[offset:_end4])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteDomainEventGraphicsAddress.service", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteDomainEventGraphicsAddress.service", offset, error)
             offset = _pad5
         except struct.error:
             xdr.truncated("RemoteDomainEventGraphicsAddress", offset, data)
@@ -21525,40 +21652,34 @@ class RemoteDomainEventGraphicsIdentity(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainEventGraphicsIdentity.type", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteDomainEventGraphicsIdentity.type", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainEventGraphicsIdentity.type", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainEventGraphicsIdentity.type", _end1)
             try:
-                obj.type = _decode(data[offset + 4 : _end1])
+                obj.type = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteDomainEventGraphicsIdentity.type", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteDomainEventGraphicsIdentity.type", offset, error)
             offset = _pad2
             (_len6,) = _S_I.unpack_from(data, offset)
             if _len6 > 4194304:
                 xdr.too_long(
                     "RemoteDomainEventGraphicsIdentity.name", offset, _len6, 4194304
                 )
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
-                xdr.truncated(
-                    "RemoteDomainEventGraphicsIdentity.name", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainEventGraphicsIdentity.name", offset, data)
             if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                 xdr.bad_padding("RemoteDomainEventGraphicsIdentity.name", _end4)
             try:
-                obj.name = _decode(data[offset + 4 : _end4])
+                obj.name = _decode(data[offset:_end4])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteDomainEventGraphicsIdentity.name", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteDomainEventGraphicsIdentity.name", offset, error)
             offset = _pad5
         except struct.error:
             xdr.truncated("RemoteDomainEventGraphicsIdentity", offset, data)
@@ -21643,20 +21764,17 @@ class RemoteDomainEventGraphicsMsg(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainEventGraphicsMsg.authScheme", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteDomainEventGraphicsMsg.authScheme", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainEventGraphicsMsg.authScheme", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainEventGraphicsMsg.authScheme", _end1)
             try:
-                obj.authScheme = _decode(data[offset + 4 : _end1])
+                obj.authScheme = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteDomainEventGraphicsMsg.authScheme", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteDomainEventGraphicsMsg.authScheme", offset, error)
             offset = _pad2
             _n4 = xdr.unpack_count(
                 data, offset, 20, 8, "RemoteDomainEventGraphicsMsg.subject"
@@ -21680,19 +21798,20 @@ class RemoteDomainEventGraphicsMsg(xdr.XdrStruct):
                         _len11,
                         4194304,
                     )
-                _end12 = offset + 4 + _len11
+                offset += 4
+                _end12 = offset + _len11
                 _pad13 = _end12 + (-_len11 & 3)
                 if _pad13 > size:
                     xdr.truncated(
-                        "RemoteDomainEventGraphicsIdentity.type", offset + 4, data
+                        "RemoteDomainEventGraphicsIdentity.type", offset, data
                     )
                 if _pad13 != _end12 and data[_end12:_pad13] != zeros[_pad13 - _end12]:
                     xdr.bad_padding("RemoteDomainEventGraphicsIdentity.type", _end12)
                 try:
-                    _e5.type = _decode(data[offset + 4 : _end12])
+                    _e5.type = _decode(data[offset:_end12])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteDomainEventGraphicsIdentity.type", offset + 4, error
+                        "RemoteDomainEventGraphicsIdentity.type", offset, error
                     )
                 offset = _pad13
                 (_len16,) = _S_I_unpack(data, offset)
@@ -21703,19 +21822,20 @@ class RemoteDomainEventGraphicsMsg(xdr.XdrStruct):
                         _len16,
                         4194304,
                     )
-                _end14 = offset + 4 + _len16
+                offset += 4
+                _end14 = offset + _len16
                 _pad15 = _end14 + (-_len16 & 3)
                 if _pad15 > size:
                     xdr.truncated(
-                        "RemoteDomainEventGraphicsIdentity.name", offset + 4, data
+                        "RemoteDomainEventGraphicsIdentity.name", offset, data
                     )
                 if _pad15 != _end14 and data[_end14:_pad15] != zeros[_pad15 - _end14]:
                     xdr.bad_padding("RemoteDomainEventGraphicsIdentity.name", _end14)
                 try:
-                    _e5.name = _decode(data[offset + 4 : _end14])
+                    _e5.name = _decode(data[offset:_end14])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteDomainEventGraphicsIdentity.name", offset + 4, error
+                        "RemoteDomainEventGraphicsIdentity.name", offset, error
                     )
                 offset = _pad15
                 if _i9 != _last10:
@@ -21802,14 +21922,15 @@ class RemoteDomainEventBlockJobMsg(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainEventBlockJobMsg.path", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainEventBlockJobMsg.path", offset + 4, data)
+                xdr.truncated("RemoteDomainEventBlockJobMsg.path", offset, data)
             try:
-                obj.path = _decode(data[offset + 4 : _end1])
+                obj.path = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainEventBlockJobMsg.path", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainEventBlockJobMsg.path", offset, error)
             offset = _pad2
             _w4, obj.type, obj.status = _S_Iii.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -21922,19 +22043,20 @@ class RemoteDomainEventDiskChangeMsg(xdr.XdrStruct):
                         _len3,
                         4194304,
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
                     xdr.truncated(
-                        "RemoteDomainEventDiskChangeMsg.oldSrcPath", offset + 4, data
+                        "RemoteDomainEventDiskChangeMsg.oldSrcPath", offset, data
                     )
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("RemoteDomainEventDiskChangeMsg.oldSrcPath", _end1)
                 try:
-                    obj.oldSrcPath = _decode(data[offset + 4 : _end1])
+                    obj.oldSrcPath = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteDomainEventDiskChangeMsg.oldSrcPath", offset + 4, error
+                        "RemoteDomainEventDiskChangeMsg.oldSrcPath", offset, error
                     )
                 offset = _pad2
             else:
@@ -21952,19 +22074,20 @@ class RemoteDomainEventDiskChangeMsg(xdr.XdrStruct):
                         _len6,
                         4194304,
                     )
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
                     xdr.truncated(
-                        "RemoteDomainEventDiskChangeMsg.newSrcPath", offset + 4, data
+                        "RemoteDomainEventDiskChangeMsg.newSrcPath", offset, data
                     )
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding("RemoteDomainEventDiskChangeMsg.newSrcPath", _end4)
                 try:
-                    obj.newSrcPath = _decode(data[offset + 4 : _end4])
+                    obj.newSrcPath = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteDomainEventDiskChangeMsg.newSrcPath", offset + 4, error
+                        "RemoteDomainEventDiskChangeMsg.newSrcPath", offset, error
                     )
                 offset = _pad5
             else:
@@ -21974,18 +22097,15 @@ class RemoteDomainEventDiskChangeMsg(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainEventDiskChangeMsg.devAlias", offset, _len9, 4194304
                 )
-            _end7 = offset + 4 + _len9
+            offset += 4
+            _end7 = offset + _len9
             _pad8 = _end7 + (-_len9 & 3)
             if _pad8 > len(data):
-                xdr.truncated(
-                    "RemoteDomainEventDiskChangeMsg.devAlias", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainEventDiskChangeMsg.devAlias", offset, data)
             try:
-                obj.devAlias = _decode(data[offset + 4 : _end7])
+                obj.devAlias = _decode(data[offset:_end7])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteDomainEventDiskChangeMsg.devAlias", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteDomainEventDiskChangeMsg.devAlias", offset, error)
             offset = _pad8
             _w10, obj.reason = _S_Ii.unpack_from(data, offset - 4)
             if _w10 & xdr.PAD_MASKS[_pad8 - _end7]:
@@ -22072,18 +22192,15 @@ class RemoteDomainEventTrayChangeMsg(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainEventTrayChangeMsg.devAlias", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteDomainEventTrayChangeMsg.devAlias", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainEventTrayChangeMsg.devAlias", offset, data)
             try:
-                obj.devAlias = _decode(data[offset + 4 : _end1])
+                obj.devAlias = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteDomainEventTrayChangeMsg.devAlias", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteDomainEventTrayChangeMsg.devAlias", offset, error)
             offset = _pad2
             _w4, obj.reason = _S_Ii.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -22605,20 +22722,17 @@ class RemoteDomainManagedSaveGetXmlDescRet(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainManagedSaveGetXmlDescRet.xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteDomainManagedSaveGetXmlDescRet.xml", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainManagedSaveGetXmlDescRet.xml", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainManagedSaveGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteDomainManagedSaveGetXmlDescRet.xml", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteDomainManagedSaveGetXmlDescRet.xml", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainManagedSaveGetXmlDescRet", offset, data)
@@ -22679,19 +22793,20 @@ class RemoteDomainManagedSaveDefineXmlArgs(xdr.XdrStruct):
                         _len3,
                         4194304,
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
                     xdr.truncated(
-                        "RemoteDomainManagedSaveDefineXmlArgs.dxml", offset + 4, data
+                        "RemoteDomainManagedSaveDefineXmlArgs.dxml", offset, data
                     )
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("RemoteDomainManagedSaveDefineXmlArgs.dxml", _end1)
                 try:
-                    obj.dxml = _decode(data[offset + 4 : _end1])
+                    obj.dxml = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteDomainManagedSaveDefineXmlArgs.dxml", offset + 4, error
+                        "RemoteDomainManagedSaveDefineXmlArgs.dxml", offset, error
                     )
                 offset = _pad2
             else:
@@ -22741,17 +22856,18 @@ class RemoteDomainSnapshotCreateXmlArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainSnapshotCreateXmlArgs.xml_desc", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteDomainSnapshotCreateXmlArgs.xml_desc", offset + 4, data
+                    "RemoteDomainSnapshotCreateXmlArgs.xml_desc", offset, data
                 )
             try:
-                obj.xml_desc = _decode(data[offset + 4 : _end1])
+                obj.xml_desc = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteDomainSnapshotCreateXmlArgs.xml_desc", offset + 4, error
+                    "RemoteDomainSnapshotCreateXmlArgs.xml_desc", offset, error
                 )
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
@@ -22846,16 +22962,17 @@ class RemoteDomainSnapshotGetXmlDescRet(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainSnapshotGetXmlDescRet.xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainSnapshotGetXmlDescRet.xml", offset + 4, data)
+                xdr.truncated("RemoteDomainSnapshotGetXmlDescRet.xml", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainSnapshotGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainSnapshotGetXmlDescRet.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainSnapshotGetXmlDescRet.xml", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainSnapshotGetXmlDescRet", offset, data)
@@ -23002,19 +23119,20 @@ class RemoteDomainSnapshotListNamesRet(xdr.XdrStruct):
                         _len7,
                         4194304,
                     )
-                _end5 = offset + 4 + _len7
+                offset += 4
+                _end5 = offset + _len7
                 _pad6 = _end5 + (-_len7 & 3)
                 if _pad6 > size:
                     xdr.truncated(
-                        "RemoteDomainSnapshotListNamesRet.names[]", offset + 4, data
+                        "RemoteDomainSnapshotListNamesRet.names[]", offset, data
                     )
                 if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainSnapshotListNamesRet.names[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end5])
+                    _e2 = _decode(data[offset:_end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteDomainSnapshotListNamesRet.names[]", offset + 4, error
+                        "RemoteDomainSnapshotListNamesRet.names[]", offset, error
                     )
                 offset = _pad6
                 _append4(_e2)
@@ -23118,16 +23236,17 @@ class RemoteDomainListAllSnapshotsRet(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteNonnullDomainSnapshot.name", offset, _len8, 4194304
                     )
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteNonnullDomainSnapshot.name", offset + 4, data)
+                    xdr.truncated("RemoteNonnullDomainSnapshot.name", offset, data)
                 if _pad10 != _end9 and data[_end9:_pad10] != zeros[_pad10 - _end9]:
                     xdr.bad_padding("RemoteNonnullDomainSnapshot.name", _end9)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end9])
+                    _e2.name = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteNonnullDomainSnapshot.name", offset + 4, error)
+                    xdr.bad_utf8("RemoteNonnullDomainSnapshot.name", offset, error)
                 offset = _pad10
                 _e2.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
                 if _i6 != _last7:
@@ -23286,24 +23405,23 @@ class RemoteDomainSnapshotListChildrenNamesRet(xdr.XdrStruct):
                         _len7,
                         4194304,
                     )
-                _end5 = offset + 4 + _len7
+                offset += 4
+                _end5 = offset + _len7
                 _pad6 = _end5 + (-_len7 & 3)
                 if _pad6 > size:
                     xdr.truncated(
-                        "RemoteDomainSnapshotListChildrenNamesRet.names[]",
-                        offset + 4,
-                        data,
+                        "RemoteDomainSnapshotListChildrenNamesRet.names[]", offset, data
                     )
                 if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
                     xdr.bad_padding(
                         "RemoteDomainSnapshotListChildrenNamesRet.names[]", _end5
                     )
                 try:
-                    _e2 = _decode(data[offset + 4 : _end5])
+                    _e2 = _decode(data[offset:_end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainSnapshotListChildrenNamesRet.names[]",
-                        offset + 4,
+                        offset,
                         error,
                     )
                 offset = _pad6
@@ -23415,16 +23533,17 @@ class RemoteDomainSnapshotListAllChildrenRet(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteNonnullDomainSnapshot.name", offset, _len8, 4194304
                     )
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteNonnullDomainSnapshot.name", offset + 4, data)
+                    xdr.truncated("RemoteNonnullDomainSnapshot.name", offset, data)
                 if _pad10 != _end9 and data[_end9:_pad10] != zeros[_pad10 - _end9]:
                     xdr.bad_padding("RemoteNonnullDomainSnapshot.name", _end9)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end9])
+                    _e2.name = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteNonnullDomainSnapshot.name", offset + 4, error)
+                    xdr.bad_utf8("RemoteNonnullDomainSnapshot.name", offset, error)
                 offset = _pad10
                 _e2.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
                 if _i6 != _last7:
@@ -23479,18 +23598,15 @@ class RemoteDomainSnapshotLookupByNameArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainSnapshotLookupByNameArgs.name", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteDomainSnapshotLookupByNameArgs.name", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainSnapshotLookupByNameArgs.name", offset, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteDomainSnapshotLookupByNameArgs.name", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteDomainSnapshotLookupByNameArgs.name", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -23958,20 +24074,17 @@ class RemoteDomainOpenConsoleArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainOpenConsoleArgs.dev_name", offset, _len3, 4194304
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
-                    xdr.truncated(
-                        "RemoteDomainOpenConsoleArgs.dev_name", offset + 4, data
-                    )
+                    xdr.truncated("RemoteDomainOpenConsoleArgs.dev_name", offset, data)
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("RemoteDomainOpenConsoleArgs.dev_name", _end1)
                 try:
-                    obj.dev_name = _decode(data[offset + 4 : _end1])
+                    obj.dev_name = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteDomainOpenConsoleArgs.dev_name", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteDomainOpenConsoleArgs.dev_name", offset, error)
                 offset = _pad2
             else:
                 offset += 4
@@ -24026,16 +24139,17 @@ class RemoteDomainOpenChannelArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainOpenChannelArgs.name", offset, _len3, 4194304
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
-                    xdr.truncated("RemoteDomainOpenChannelArgs.name", offset + 4, data)
+                    xdr.truncated("RemoteDomainOpenChannelArgs.name", offset, data)
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("RemoteDomainOpenChannelArgs.name", _end1)
                 try:
-                    obj.name = _decode(data[offset + 4 : _end1])
+                    obj.name = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteDomainOpenChannelArgs.name", offset + 4, error)
+                    xdr.bad_utf8("RemoteDomainOpenChannelArgs.name", offset, error)
                 offset = _pad2
             else:
                 offset += 4
@@ -24250,20 +24364,17 @@ class RemoteDomainMigrateBegin3Args(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainMigrateBegin3Args.xmlin", offset, _len3, 4194304
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
-                    xdr.truncated(
-                        "RemoteDomainMigrateBegin3Args.xmlin", offset + 4, data
-                    )
+                    xdr.truncated("RemoteDomainMigrateBegin3Args.xmlin", offset, data)
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("RemoteDomainMigrateBegin3Args.xmlin", _end1)
                 try:
-                    obj.xmlin = _decode(data[offset + 4 : _end1])
+                    obj.xmlin = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteDomainMigrateBegin3Args.xmlin", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteDomainMigrateBegin3Args.xmlin", offset, error)
                 offset = _pad2
             else:
                 offset += 4
@@ -24277,20 +24388,17 @@ class RemoteDomainMigrateBegin3Args(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainMigrateBegin3Args.dname", offset, _len6, 4194304
                     )
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
-                    xdr.truncated(
-                        "RemoteDomainMigrateBegin3Args.dname", offset + 4, data
-                    )
+                    xdr.truncated("RemoteDomainMigrateBegin3Args.dname", offset, data)
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding("RemoteDomainMigrateBegin3Args.dname", _end4)
                 try:
-                    obj.dname = _decode(data[offset + 4 : _end4])
+                    obj.dname = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteDomainMigrateBegin3Args.dname", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteDomainMigrateBegin3Args.dname", offset, error)
                 offset = _pad5
             else:
                 offset += 4
@@ -24324,29 +24432,29 @@ class RemoteDomainMigrateBegin3Ret(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainMigrateBegin3Ret.cookie_out", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteDomainMigrateBegin3Ret.cookie_out", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainMigrateBegin3Ret.cookie_out", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainMigrateBegin3Ret.cookie_out", _end1)
-            obj.cookie_out = bytes(data[offset + 4 : _end1])
+            obj.cookie_out = bytes(data[offset:_end1])
             offset = _pad2
             (_len6,) = _S_I.unpack_from(data, offset)
             if _len6 > 4194304:
                 xdr.too_long("RemoteDomainMigrateBegin3Ret.xml", offset, _len6, 4194304)
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
-                xdr.truncated("RemoteDomainMigrateBegin3Ret.xml", offset + 4, data)
+                xdr.truncated("RemoteDomainMigrateBegin3Ret.xml", offset, data)
             if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                 xdr.bad_padding("RemoteDomainMigrateBegin3Ret.xml", _end4)
             try:
-                obj.xml = _decode(data[offset + 4 : _end4])
+                obj.xml = _decode(data[offset:_end4])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainMigrateBegin3Ret.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainMigrateBegin3Ret.xml", offset, error)
             offset = _pad5
         except struct.error:
             xdr.truncated("RemoteDomainMigrateBegin3Ret", offset, data)
@@ -24409,15 +24517,14 @@ class RemoteDomainMigratePrepare3Args(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainMigratePrepare3Args.cookie_in", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteDomainMigratePrepare3Args.cookie_in", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainMigratePrepare3Args.cookie_in", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainMigratePrepare3Args.cookie_in", _end1)
-            obj.cookie_in = bytes(data[offset + 4 : _end1])
+            obj.cookie_in = bytes(data[offset:_end1])
             offset = _pad2
             obj.uri_in = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigratePrepare3Args.uri_in"):
@@ -24427,19 +24534,20 @@ class RemoteDomainMigratePrepare3Args(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainMigratePrepare3Args.uri_in", offset, _len6, 4194304
                     )
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
                     xdr.truncated(
-                        "RemoteDomainMigratePrepare3Args.uri_in", offset + 4, data
+                        "RemoteDomainMigratePrepare3Args.uri_in", offset, data
                     )
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding("RemoteDomainMigratePrepare3Args.uri_in", _end4)
                 try:
-                    obj.uri_in = _decode(data[offset + 4 : _end4])
+                    obj.uri_in = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteDomainMigratePrepare3Args.uri_in", offset + 4, error
+                        "RemoteDomainMigratePrepare3Args.uri_in", offset, error
                     )
                 offset = _pad5
             else:
@@ -24454,20 +24562,17 @@ class RemoteDomainMigratePrepare3Args(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainMigratePrepare3Args.dname", offset, _len9, 4194304
                     )
-                _end7 = offset + 4 + _len9
+                offset += 4
+                _end7 = offset + _len9
                 _pad8 = _end7 + (-_len9 & 3)
                 if _pad8 > len(data):
-                    xdr.truncated(
-                        "RemoteDomainMigratePrepare3Args.dname", offset + 4, data
-                    )
+                    xdr.truncated("RemoteDomainMigratePrepare3Args.dname", offset, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteDomainMigratePrepare3Args.dname", _end7)
                 try:
-                    obj.dname = _decode(data[offset + 4 : _end7])
+                    obj.dname = _decode(data[offset:_end7])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteDomainMigratePrepare3Args.dname", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteDomainMigratePrepare3Args.dname", offset, error)
                 offset = _pad8
             else:
                 offset += 4
@@ -24478,20 +24583,17 @@ class RemoteDomainMigratePrepare3Args(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainMigratePrepare3Args.dom_xml", offset, _len12, 4194304
                 )
-            _end10 = offset + 4 + _len12
+            offset += 4
+            _end10 = offset + _len12
             _pad11 = _end10 + (-_len12 & 3)
             if _pad11 > len(data):
-                xdr.truncated(
-                    "RemoteDomainMigratePrepare3Args.dom_xml", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainMigratePrepare3Args.dom_xml", offset, data)
             if _pad11 != _end10 and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]:
                 xdr.bad_padding("RemoteDomainMigratePrepare3Args.dom_xml", _end10)
             try:
-                obj.dom_xml = _decode(data[offset + 4 : _end10])
+                obj.dom_xml = _decode(data[offset:_end10])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteDomainMigratePrepare3Args.dom_xml", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteDomainMigratePrepare3Args.dom_xml", offset, error)
             offset = _pad11
         except struct.error:
             xdr.truncated("RemoteDomainMigratePrepare3Args", offset, data)
@@ -24526,15 +24628,14 @@ class RemoteDomainMigratePrepare3Ret(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainMigratePrepare3Ret.cookie_out", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteDomainMigratePrepare3Ret.cookie_out", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainMigratePrepare3Ret.cookie_out", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainMigratePrepare3Ret.cookie_out", _end1)
-            obj.cookie_out = bytes(data[offset + 4 : _end1])
+            obj.cookie_out = bytes(data[offset:_end1])
             offset = _pad2
             obj.uri_out = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigratePrepare3Ret.uri_out"):
@@ -24544,19 +24645,20 @@ class RemoteDomainMigratePrepare3Ret(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainMigratePrepare3Ret.uri_out", offset, _len6, 4194304
                     )
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
                     xdr.truncated(
-                        "RemoteDomainMigratePrepare3Ret.uri_out", offset + 4, data
+                        "RemoteDomainMigratePrepare3Ret.uri_out", offset, data
                     )
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding("RemoteDomainMigratePrepare3Ret.uri_out", _end4)
                 try:
-                    obj.uri_out = _decode(data[offset + 4 : _end4])
+                    obj.uri_out = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteDomainMigratePrepare3Ret.uri_out", offset + 4, error
+                        "RemoteDomainMigratePrepare3Ret.uri_out", offset, error
                     )
                 offset = _pad5
             else:
@@ -24626,13 +24728,14 @@ class RemoteDomainMigratePrepareTunnel3Args(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteDomainMigratePrepareTunnel3Args.cookie_in", offset + 4, data
+                    "RemoteDomainMigratePrepareTunnel3Args.cookie_in", offset, data
                 )
-            obj.cookie_in = bytes(data[offset + 4 : _end1])
+            obj.cookie_in = bytes(data[offset:_end1])
             offset = _pad2
             _w4, obj.flags = _S_IQ.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -24653,21 +24756,22 @@ class RemoteDomainMigratePrepareTunnel3Args(xdr.XdrStruct):
                         _len7,
                         4194304,
                     )
-                _end5 = offset + 4 + _len7
+                offset += 4
+                _end5 = offset + _len7
                 _pad6 = _end5 + (-_len7 & 3)
                 if _pad6 > len(data):
                     xdr.truncated(
-                        "RemoteDomainMigratePrepareTunnel3Args.dname", offset + 4, data
+                        "RemoteDomainMigratePrepareTunnel3Args.dname", offset, data
                     )
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding(
                         "RemoteDomainMigratePrepareTunnel3Args.dname", _end5
                     )
                 try:
-                    obj.dname = _decode(data[offset + 4 : _end5])
+                    obj.dname = _decode(data[offset:_end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteDomainMigratePrepareTunnel3Args.dname", offset + 4, error
+                        "RemoteDomainMigratePrepareTunnel3Args.dname", offset, error
                     )
                 offset = _pad6
             else:
@@ -24682,19 +24786,20 @@ class RemoteDomainMigratePrepareTunnel3Args(xdr.XdrStruct):
                     _len10,
                     4194304,
                 )
-            _end8 = offset + 4 + _len10
+            offset += 4
+            _end8 = offset + _len10
             _pad9 = _end8 + (-_len10 & 3)
             if _pad9 > len(data):
                 xdr.truncated(
-                    "RemoteDomainMigratePrepareTunnel3Args.dom_xml", offset + 4, data
+                    "RemoteDomainMigratePrepareTunnel3Args.dom_xml", offset, data
                 )
             if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                 xdr.bad_padding("RemoteDomainMigratePrepareTunnel3Args.dom_xml", _end8)
             try:
-                obj.dom_xml = _decode(data[offset + 4 : _end8])
+                obj.dom_xml = _decode(data[offset:_end8])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteDomainMigratePrepareTunnel3Args.dom_xml", offset + 4, error
+                    "RemoteDomainMigratePrepareTunnel3Args.dom_xml", offset, error
                 )
             offset = _pad9
         except struct.error:
@@ -24729,17 +24834,18 @@ class RemoteDomainMigratePrepareTunnel3Ret(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteDomainMigratePrepareTunnel3Ret.cookie_out", offset + 4, data
+                    "RemoteDomainMigratePrepareTunnel3Ret.cookie_out", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding(
                     "RemoteDomainMigratePrepareTunnel3Ret.cookie_out", _end1
                 )
-            obj.cookie_out = bytes(data[offset + 4 : _end1])
+            obj.cookie_out = bytes(data[offset:_end1])
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainMigratePrepareTunnel3Ret", offset, data)
@@ -24827,20 +24933,17 @@ class RemoteDomainMigratePerform3Args(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainMigratePerform3Args.xmlin", offset, _len3, 4194304
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
-                    xdr.truncated(
-                        "RemoteDomainMigratePerform3Args.xmlin", offset + 4, data
-                    )
+                    xdr.truncated("RemoteDomainMigratePerform3Args.xmlin", offset, data)
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("RemoteDomainMigratePerform3Args.xmlin", _end1)
                 try:
-                    obj.xmlin = _decode(data[offset + 4 : _end1])
+                    obj.xmlin = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteDomainMigratePerform3Args.xmlin", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteDomainMigratePerform3Args.xmlin", offset, error)
                 offset = _pad2
             else:
                 offset += 4
@@ -24849,15 +24952,14 @@ class RemoteDomainMigratePerform3Args(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainMigratePerform3Args.cookie_in", offset, _len6, 4194304
                 )
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
-                xdr.truncated(
-                    "RemoteDomainMigratePerform3Args.cookie_in", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainMigratePerform3Args.cookie_in", offset, data)
             if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                 xdr.bad_padding("RemoteDomainMigratePerform3Args.cookie_in", _end4)
-            obj.cookie_in = bytes(data[offset + 4 : _end4])
+            obj.cookie_in = bytes(data[offset:_end4])
             offset = _pad5
             obj.dconnuri = None
             if xdr.unpack_flag(
@@ -24872,19 +24974,20 @@ class RemoteDomainMigratePerform3Args(xdr.XdrStruct):
                         _len9,
                         4194304,
                     )
-                _end7 = offset + 4 + _len9
+                offset += 4
+                _end7 = offset + _len9
                 _pad8 = _end7 + (-_len9 & 3)
                 if _pad8 > len(data):
                     xdr.truncated(
-                        "RemoteDomainMigratePerform3Args.dconnuri", offset + 4, data
+                        "RemoteDomainMigratePerform3Args.dconnuri", offset, data
                     )
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteDomainMigratePerform3Args.dconnuri", _end7)
                 try:
-                    obj.dconnuri = _decode(data[offset + 4 : _end7])
+                    obj.dconnuri = _decode(data[offset:_end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteDomainMigratePerform3Args.dconnuri", offset + 4, error
+                        "RemoteDomainMigratePerform3Args.dconnuri", offset, error
                     )
                 offset = _pad8
             else:
@@ -24897,23 +25000,20 @@ class RemoteDomainMigratePerform3Args(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainMigratePerform3Args.uri", offset, _len12, 4194304
                     )
-                _end10 = offset + 4 + _len12
+                offset += 4
+                _end10 = offset + _len12
                 _pad11 = _end10 + (-_len12 & 3)
                 if _pad11 > len(data):
-                    xdr.truncated(
-                        "RemoteDomainMigratePerform3Args.uri", offset + 4, data
-                    )
+                    xdr.truncated("RemoteDomainMigratePerform3Args.uri", offset, data)
                 if (
                     _pad11 != _end10
                     and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
                 ):
                     xdr.bad_padding("RemoteDomainMigratePerform3Args.uri", _end10)
                 try:
-                    obj.uri = _decode(data[offset + 4 : _end10])
+                    obj.uri = _decode(data[offset:_end10])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteDomainMigratePerform3Args.uri", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteDomainMigratePerform3Args.uri", offset, error)
                 offset = _pad11
             else:
                 offset += 4
@@ -24927,23 +25027,20 @@ class RemoteDomainMigratePerform3Args(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainMigratePerform3Args.dname", offset, _len15, 4194304
                     )
-                _end13 = offset + 4 + _len15
+                offset += 4
+                _end13 = offset + _len15
                 _pad14 = _end13 + (-_len15 & 3)
                 if _pad14 > len(data):
-                    xdr.truncated(
-                        "RemoteDomainMigratePerform3Args.dname", offset + 4, data
-                    )
+                    xdr.truncated("RemoteDomainMigratePerform3Args.dname", offset, data)
                 if (
                     _pad14 != _end13
                     and data[_end13:_pad14] != xdr.ZEROS[_pad14 - _end13]
                 ):
                     xdr.bad_padding("RemoteDomainMigratePerform3Args.dname", _end13)
                 try:
-                    obj.dname = _decode(data[offset + 4 : _end13])
+                    obj.dname = _decode(data[offset:_end13])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteDomainMigratePerform3Args.dname", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteDomainMigratePerform3Args.dname", offset, error)
                 offset = _pad14
             else:
                 offset += 4
@@ -24974,15 +25071,14 @@ class RemoteDomainMigratePerform3Ret(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainMigratePerform3Ret.cookie_out", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteDomainMigratePerform3Ret.cookie_out", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainMigratePerform3Ret.cookie_out", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainMigratePerform3Ret.cookie_out", _end1)
-            obj.cookie_out = bytes(data[offset + 4 : _end1])
+            obj.cookie_out = bytes(data[offset:_end1])
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainMigratePerform3Ret", offset, data)
@@ -25042,31 +25138,31 @@ class RemoteDomainMigrateFinish3Args(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainMigrateFinish3Args.dname", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainMigrateFinish3Args.dname", offset + 4, data)
+                xdr.truncated("RemoteDomainMigrateFinish3Args.dname", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainMigrateFinish3Args.dname", _end1)
             try:
-                obj.dname = _decode(data[offset + 4 : _end1])
+                obj.dname = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainMigrateFinish3Args.dname", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainMigrateFinish3Args.dname", offset, error)
             offset = _pad2
             (_len6,) = _S_I.unpack_from(data, offset)
             if _len6 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigrateFinish3Args.cookie_in", offset, _len6, 4194304
                 )
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
-                xdr.truncated(
-                    "RemoteDomainMigrateFinish3Args.cookie_in", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainMigrateFinish3Args.cookie_in", offset, data)
             if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                 xdr.bad_padding("RemoteDomainMigrateFinish3Args.cookie_in", _end4)
-            obj.cookie_in = bytes(data[offset + 4 : _end4])
+            obj.cookie_in = bytes(data[offset:_end4])
             offset = _pad5
             obj.dconnuri = None
             if xdr.unpack_flag(data, offset, "RemoteDomainMigrateFinish3Args.dconnuri"):
@@ -25079,19 +25175,20 @@ class RemoteDomainMigrateFinish3Args(xdr.XdrStruct):
                         _len9,
                         4194304,
                     )
-                _end7 = offset + 4 + _len9
+                offset += 4
+                _end7 = offset + _len9
                 _pad8 = _end7 + (-_len9 & 3)
                 if _pad8 > len(data):
                     xdr.truncated(
-                        "RemoteDomainMigrateFinish3Args.dconnuri", offset + 4, data
+                        "RemoteDomainMigrateFinish3Args.dconnuri", offset, data
                     )
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("RemoteDomainMigrateFinish3Args.dconnuri", _end7)
                 try:
-                    obj.dconnuri = _decode(data[offset + 4 : _end7])
+                    obj.dconnuri = _decode(data[offset:_end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteDomainMigrateFinish3Args.dconnuri", offset + 4, error
+                        "RemoteDomainMigrateFinish3Args.dconnuri", offset, error
                     )
                 offset = _pad8
             else:
@@ -25104,23 +25201,20 @@ class RemoteDomainMigrateFinish3Args(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainMigrateFinish3Args.uri", offset, _len12, 4194304
                     )
-                _end10 = offset + 4 + _len12
+                offset += 4
+                _end10 = offset + _len12
                 _pad11 = _end10 + (-_len12 & 3)
                 if _pad11 > len(data):
-                    xdr.truncated(
-                        "RemoteDomainMigrateFinish3Args.uri", offset + 4, data
-                    )
+                    xdr.truncated("RemoteDomainMigrateFinish3Args.uri", offset, data)
                 if (
                     _pad11 != _end10
                     and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
                 ):
                     xdr.bad_padding("RemoteDomainMigrateFinish3Args.uri", _end10)
                 try:
-                    obj.uri = _decode(data[offset + 4 : _end10])
+                    obj.uri = _decode(data[offset:_end10])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteDomainMigrateFinish3Args.uri", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteDomainMigrateFinish3Args.uri", offset, error)
                 offset = _pad11
             else:
                 offset += 4
@@ -25161,15 +25255,14 @@ class RemoteDomainMigrateFinish3Ret(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainMigrateFinish3Ret.cookie_out", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteDomainMigrateFinish3Ret.cookie_out", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainMigrateFinish3Ret.cookie_out", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainMigrateFinish3Ret.cookie_out", _end1)
-            obj.cookie_out = bytes(data[offset + 4 : _end1])
+            obj.cookie_out = bytes(data[offset:_end1])
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainMigrateFinish3Ret", offset, data)
@@ -25218,13 +25311,12 @@ class RemoteDomainMigrateConfirm3Args(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainMigrateConfirm3Args.cookie_in", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteDomainMigrateConfirm3Args.cookie_in", offset + 4, data
-                )
-            obj.cookie_in = bytes(data[offset + 4 : _end1])
+                xdr.truncated("RemoteDomainMigrateConfirm3Args.cookie_in", offset, data)
+            obj.cookie_in = bytes(data[offset:_end1])
             offset = _pad2
             _w4, obj.flags, obj.cancelled = _S_IQi.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -25594,14 +25686,15 @@ class RemoteDomainGetDiskErrorsRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteDomainDiskError)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteDomainDiskError.disk", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteDomainDiskError.disk", offset + 4, data)
+                    xdr.truncated("RemoteDomainDiskError.disk", offset, data)
                 try:
-                    _e2.disk = _decode(data[offset + 4 : _end9])
+                    _e2.disk = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteDomainDiskError.disk", offset + 4, error)
+                    xdr.bad_utf8("RemoteDomainDiskError.disk", offset, error)
                 offset = _pad10
                 if _i6 != _last7:
                     _w11, _e2.error, _len8 = _S_IiI_unpack(data, offset - 4)
@@ -25700,14 +25793,15 @@ class RemoteConnectListAllDomainsRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteNonnullDomain)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteNonnullDomain.name", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteNonnullDomain.name", offset + 4, data)
+                    xdr.truncated("RemoteNonnullDomain.name", offset, data)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end9])
+                    _e2.name = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteNonnullDomain.name", offset + 4, error)
+                    xdr.bad_utf8("RemoteNonnullDomain.name", offset, error)
                 offset = _pad10
                 if _i6 != _last7:
                     _w11, _e2.uuid, _e2.id, _len8 = _S_I16siI_unpack(data, offset - 4)
@@ -25810,14 +25904,15 @@ class RemoteConnectListAllStoragePoolsRet(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteNonnullStoragePool.name", offset, _len8, 4194304
                     )
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteNonnullStoragePool.name", offset + 4, data)
+                    xdr.truncated("RemoteNonnullStoragePool.name", offset, data)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end9])
+                    _e2.name = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteNonnullStoragePool.name", offset + 4, error)
+                    xdr.bad_utf8("RemoteNonnullStoragePool.name", offset, error)
                 offset = _pad10
                 if _i6 != _last7:
                     _w11, _e2.uuid, _len8 = _S_I16sI_unpack(data, offset - 4)
@@ -25925,46 +26020,49 @@ class RemoteStoragePoolListAllVolumesRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteNonnullStorageVol)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteNonnullStorageVol.pool", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteNonnullStorageVol.pool", offset + 4, data)
+                    xdr.truncated("RemoteNonnullStorageVol.pool", offset, data)
                 if _pad10 != _end9 and data[_end9:_pad10] != zeros[_pad10 - _end9]:
                     xdr.bad_padding("RemoteNonnullStorageVol.pool", _end9)
                 try:
-                    _e2.pool = _decode(data[offset + 4 : _end9])
+                    _e2.pool = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteNonnullStorageVol.pool", offset + 4, error)
+                    xdr.bad_utf8("RemoteNonnullStorageVol.pool", offset, error)
                 offset = _pad10
                 (_len13,) = _S_I_unpack(data, offset)
                 if _len13 > 4194304:
                     xdr.too_long(
                         "RemoteNonnullStorageVol.name", offset, _len13, 4194304
                     )
-                _end11 = offset + 4 + _len13
+                offset += 4
+                _end11 = offset + _len13
                 _pad12 = _end11 + (-_len13 & 3)
                 if _pad12 > size:
-                    xdr.truncated("RemoteNonnullStorageVol.name", offset + 4, data)
+                    xdr.truncated("RemoteNonnullStorageVol.name", offset, data)
                 if _pad12 != _end11 and data[_end11:_pad12] != zeros[_pad12 - _end11]:
                     xdr.bad_padding("RemoteNonnullStorageVol.name", _end11)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end11])
+                    _e2.name = _decode(data[offset:_end11])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteNonnullStorageVol.name", offset + 4, error)
+                    xdr.bad_utf8("RemoteNonnullStorageVol.name", offset, error)
                 offset = _pad12
                 (_len16,) = _S_I_unpack(data, offset)
                 if _len16 > 4194304:
                     xdr.too_long("RemoteNonnullStorageVol.key", offset, _len16, 4194304)
-                _end14 = offset + 4 + _len16
+                offset += 4
+                _end14 = offset + _len16
                 _pad15 = _end14 + (-_len16 & 3)
                 if _pad15 > size:
-                    xdr.truncated("RemoteNonnullStorageVol.key", offset + 4, data)
+                    xdr.truncated("RemoteNonnullStorageVol.key", offset, data)
                 if _pad15 != _end14 and data[_end14:_pad15] != zeros[_pad15 - _end14]:
                     xdr.bad_padding("RemoteNonnullStorageVol.key", _end14)
                 try:
-                    _e2.key = _decode(data[offset + 4 : _end14])
+                    _e2.key = _decode(data[offset:_end14])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteNonnullStorageVol.key", offset + 4, error)
+                    xdr.bad_utf8("RemoteNonnullStorageVol.key", offset, error)
                 offset = _pad15
                 if _i6 != _last7:
                     (_len8,) = _S_I_unpack(data, offset)
@@ -26058,14 +26156,15 @@ class RemoteConnectListAllNetworksRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteNonnullNetwork)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteNonnullNetwork.name", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteNonnullNetwork.name", offset + 4, data)
+                    xdr.truncated("RemoteNonnullNetwork.name", offset, data)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end9])
+                    _e2.name = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteNonnullNetwork.name", offset + 4, error)
+                    xdr.bad_utf8("RemoteNonnullNetwork.name", offset, error)
                 offset = _pad10
                 if _i6 != _last7:
                     _w11, _e2.uuid, _len8 = _S_I16sI_unpack(data, offset - 4)
@@ -26163,30 +26262,32 @@ class RemoteConnectListAllInterfacesRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteNonnullInterface)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteNonnullInterface.name", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteNonnullInterface.name", offset + 4, data)
+                    xdr.truncated("RemoteNonnullInterface.name", offset, data)
                 if _pad10 != _end9 and data[_end9:_pad10] != zeros[_pad10 - _end9]:
                     xdr.bad_padding("RemoteNonnullInterface.name", _end9)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end9])
+                    _e2.name = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteNonnullInterface.name", offset + 4, error)
+                    xdr.bad_utf8("RemoteNonnullInterface.name", offset, error)
                 offset = _pad10
                 (_len13,) = _S_I_unpack(data, offset)
                 if _len13 > 4194304:
                     xdr.too_long("RemoteNonnullInterface.mac", offset, _len13, 4194304)
-                _end11 = offset + 4 + _len13
+                offset += 4
+                _end11 = offset + _len13
                 _pad12 = _end11 + (-_len13 & 3)
                 if _pad12 > size:
-                    xdr.truncated("RemoteNonnullInterface.mac", offset + 4, data)
+                    xdr.truncated("RemoteNonnullInterface.mac", offset, data)
                 if _pad12 != _end11 and data[_end11:_pad12] != zeros[_pad12 - _end11]:
                     xdr.bad_padding("RemoteNonnullInterface.mac", _end11)
                 try:
-                    _e2.mac = _decode(data[offset + 4 : _end11])
+                    _e2.mac = _decode(data[offset:_end11])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteNonnullInterface.mac", offset + 4, error)
+                    xdr.bad_utf8("RemoteNonnullInterface.mac", offset, error)
                 offset = _pad12
                 if _i6 != _last7:
                     (_len8,) = _S_I_unpack(data, offset)
@@ -26281,16 +26382,17 @@ class RemoteConnectListAllNodeDevicesRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteNonnullNodeDevice)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteNonnullNodeDevice.name", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteNonnullNodeDevice.name", offset + 4, data)
+                    xdr.truncated("RemoteNonnullNodeDevice.name", offset, data)
                 if _pad10 != _end9 and data[_end9:_pad10] != zeros[_pad10 - _end9]:
                     xdr.bad_padding("RemoteNonnullNodeDevice.name", _end9)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end9])
+                    _e2.name = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteNonnullNodeDevice.name", offset + 4, error)
+                    xdr.bad_utf8("RemoteNonnullNodeDevice.name", offset, error)
                 offset = _pad10
                 if _i6 != _last7:
                     (_len8,) = _S_I_unpack(data, offset)
@@ -26384,14 +26486,15 @@ class RemoteConnectListAllNwfiltersRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteNonnullNwfilter)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteNonnullNwfilter.name", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteNonnullNwfilter.name", offset + 4, data)
+                    xdr.truncated("RemoteNonnullNwfilter.name", offset, data)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end9])
+                    _e2.name = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteNonnullNwfilter.name", offset + 4, error)
+                    xdr.bad_utf8("RemoteNonnullNwfilter.name", offset, error)
                 offset = _pad10
                 if _i6 != _last7:
                     _w11, _e2.uuid, _len8 = _S_I16sI_unpack(data, offset - 4)
@@ -26490,16 +26593,17 @@ class RemoteConnectListAllSecretsRet(xdr.XdrStruct):
                 (_len8,) = _S_I_unpack(data, offset)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteNonnullSecret.usageID", offset, _len8, 4194304)
-                _end6 = offset + 4 + _len8
+                offset += 4
+                _end6 = offset + _len8
                 _pad7 = _end6 + (-_len8 & 3)
                 if _pad7 > size:
-                    xdr.truncated("RemoteNonnullSecret.usageID", offset + 4, data)
+                    xdr.truncated("RemoteNonnullSecret.usageID", offset, data)
                 if _pad7 != _end6 and data[_end6:_pad7] != zeros[_pad7 - _end6]:
                     xdr.bad_padding("RemoteNonnullSecret.usageID", _end6)
                 try:
-                    _e2.usageID = _decode(data[offset + 4 : _end6])
+                    _e2.usageID = _decode(data[offset:_end6])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteNonnullSecret.usageID", offset + 4, error)
+                    xdr.bad_utf8("RemoteNonnullSecret.usageID", offset, error)
                 offset = _pad7
                 _append4(_e2)
             obj.secrets = _items3
@@ -26578,14 +26682,15 @@ class RemoteNodeSetMemoryParametersArgs(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -26646,19 +26751,20 @@ class RemoteNodeSetMemoryParametersArgs(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -26777,14 +26883,15 @@ class RemoteNodeGetMemoryParametersRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -26845,19 +26952,20 @@ class RemoteNodeGetMemoryParametersRet(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -26930,11 +27038,12 @@ class RemoteNodeGetCpuMapRet(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 2048:
                 xdr.too_long("RemoteNodeGetCpuMapRet.cpumap", offset, _len3, 2048)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNodeGetCpuMapRet.cpumap", offset + 4, data)
-            obj.cpumap = bytes(data[offset + 4 : _end1])
+                xdr.truncated("RemoteNodeGetCpuMapRet.cpumap", offset, data)
+            obj.cpumap = bytes(data[offset:_end1])
             offset = _pad2
             _w4, obj.online, obj.ret = _S_IIi.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -26987,16 +27096,17 @@ class RemoteDomainFstrimArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainFstrimArgs.mountPoint", offset, _len3, 4194304
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
-                    xdr.truncated("RemoteDomainFstrimArgs.mountPoint", offset + 4, data)
+                    xdr.truncated("RemoteDomainFstrimArgs.mountPoint", offset, data)
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("RemoteDomainFstrimArgs.mountPoint", _end1)
                 try:
-                    obj.mountPoint = _decode(data[offset + 4 : _end1])
+                    obj.mountPoint = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteDomainFstrimArgs.mountPoint", offset + 4, error)
+                    xdr.bad_utf8("RemoteDomainFstrimArgs.mountPoint", offset, error)
                 offset = _pad2
             else:
                 offset += 4
@@ -27184,14 +27294,15 @@ class RemoteDomainMigrateBegin3ParamsArgs(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -27252,19 +27363,20 @@ class RemoteDomainMigrateBegin3ParamsArgs(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -27313,35 +27425,33 @@ class RemoteDomainMigrateBegin3ParamsRet(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteDomainMigrateBegin3ParamsRet.cookie_out", offset + 4, data
+                    "RemoteDomainMigrateBegin3ParamsRet.cookie_out", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainMigrateBegin3ParamsRet.cookie_out", _end1)
-            obj.cookie_out = bytes(data[offset + 4 : _end1])
+            obj.cookie_out = bytes(data[offset:_end1])
             offset = _pad2
             (_len6,) = _S_I.unpack_from(data, offset)
             if _len6 > 4194304:
                 xdr.too_long(
                     "RemoteDomainMigrateBegin3ParamsRet.xml", offset, _len6, 4194304
                 )
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
-                xdr.truncated(
-                    "RemoteDomainMigrateBegin3ParamsRet.xml", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainMigrateBegin3ParamsRet.xml", offset, data)
             if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                 xdr.bad_padding("RemoteDomainMigrateBegin3ParamsRet.xml", _end4)
             try:
-                obj.xml = _decode(data[offset + 4 : _end4])
+                obj.xml = _decode(data[offset:_end4])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteDomainMigrateBegin3ParamsRet.xml", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteDomainMigrateBegin3ParamsRet.xml", offset, error)
             offset = _pad5
         except struct.error:
             xdr.truncated("RemoteDomainMigrateBegin3ParamsRet", offset, data)
@@ -27428,14 +27538,15 @@ class RemoteDomainMigratePrepare3ParamsArgs(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -27496,19 +27607,20 @@ class RemoteDomainMigratePrepare3ParamsArgs(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -27527,13 +27639,14 @@ class RemoteDomainMigratePrepare3ParamsArgs(xdr.XdrStruct):
                     _len25,
                     4194304,
                 )
-            _end23 = offset + 4 + _len25
+            offset += 4
+            _end23 = offset + _len25
             _pad24 = _end23 + (-_len25 & 3)
             if _pad24 > len(data):
                 xdr.truncated(
-                    "RemoteDomainMigratePrepare3ParamsArgs.cookie_in", offset + 4, data
+                    "RemoteDomainMigratePrepare3ParamsArgs.cookie_in", offset, data
                 )
-            obj.cookie_in = bytes(data[offset + 4 : _end23])
+            obj.cookie_in = bytes(data[offset:_end23])
             offset = _pad24
             _w26, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w26 & xdr.PAD_MASKS[_pad24 - _end23]:
@@ -27582,17 +27695,18 @@ class RemoteDomainMigratePrepare3ParamsRet(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteDomainMigratePrepare3ParamsRet.cookie_out", offset + 4, data
+                    "RemoteDomainMigratePrepare3ParamsRet.cookie_out", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding(
                     "RemoteDomainMigratePrepare3ParamsRet.cookie_out", _end1
                 )
-            obj.cookie_out = bytes(data[offset + 4 : _end1])
+            obj.cookie_out = bytes(data[offset:_end1])
             offset = _pad2
             obj.uri_out = None
             if xdr.unpack_flag(
@@ -27607,23 +27721,22 @@ class RemoteDomainMigratePrepare3ParamsRet(xdr.XdrStruct):
                         _len6,
                         4194304,
                     )
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
                     xdr.truncated(
-                        "RemoteDomainMigratePrepare3ParamsRet.uri_out", offset + 4, data
+                        "RemoteDomainMigratePrepare3ParamsRet.uri_out", offset, data
                     )
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding(
                         "RemoteDomainMigratePrepare3ParamsRet.uri_out", _end4
                     )
                 try:
-                    obj.uri_out = _decode(data[offset + 4 : _end4])
+                    obj.uri_out = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteDomainMigratePrepare3ParamsRet.uri_out",
-                        offset + 4,
-                        error,
+                        "RemoteDomainMigratePrepare3ParamsRet.uri_out", offset, error
                     )
                 offset = _pad5
             else:
@@ -27717,14 +27830,15 @@ class RemoteDomainMigratePrepareTunnel3ParamsArgs(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -27785,19 +27899,20 @@ class RemoteDomainMigratePrepareTunnel3ParamsArgs(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -27816,15 +27931,16 @@ class RemoteDomainMigratePrepareTunnel3ParamsArgs(xdr.XdrStruct):
                     _len25,
                     4194304,
                 )
-            _end23 = offset + 4 + _len25
+            offset += 4
+            _end23 = offset + _len25
             _pad24 = _end23 + (-_len25 & 3)
             if _pad24 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePrepareTunnel3ParamsArgs.cookie_in",
-                    offset + 4,
+                    offset,
                     data,
                 )
-            obj.cookie_in = bytes(data[offset + 4 : _end23])
+            obj.cookie_in = bytes(data[offset:_end23])
             offset = _pad24
             _w26, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w26 & xdr.PAD_MASKS[_pad24 - _end23]:
@@ -27863,19 +27979,20 @@ class RemoteDomainMigratePrepareTunnel3ParamsRet(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainMigratePrepareTunnel3ParamsRet.cookie_out",
-                    offset + 4,
+                    offset,
                     data,
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding(
                     "RemoteDomainMigratePrepareTunnel3ParamsRet.cookie_out", _end1
                 )
-            obj.cookie_out = bytes(data[offset + 4 : _end1])
+            obj.cookie_out = bytes(data[offset:_end1])
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainMigratePrepareTunnel3ParamsRet", offset, data)
@@ -27959,25 +28076,22 @@ class RemoteDomainMigratePerform3ParamsArgs(xdr.XdrStruct):
                         _len3,
                         4194304,
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
                     xdr.truncated(
-                        "RemoteDomainMigratePerform3ParamsArgs.dconnuri",
-                        offset + 4,
-                        data,
+                        "RemoteDomainMigratePerform3ParamsArgs.dconnuri", offset, data
                     )
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding(
                         "RemoteDomainMigratePerform3ParamsArgs.dconnuri", _end1
                     )
                 try:
-                    obj.dconnuri = _decode(data[offset + 4 : _end1])
+                    obj.dconnuri = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteDomainMigratePerform3ParamsArgs.dconnuri",
-                        offset + 4,
-                        error,
+                        "RemoteDomainMigratePerform3ParamsArgs.dconnuri", offset, error
                     )
                 offset = _pad2
             else:
@@ -28017,14 +28131,15 @@ class RemoteDomainMigratePerform3ParamsArgs(xdr.XdrStruct):
                 _e5 = _new8(RemoteTypedParam)
                 if _len11 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len11, 4194304)
-                _end12 = offset + 4 + _len11
+                offset += 4
+                _end12 = offset + _len11
                 _pad13 = _end12 + (-_len11 & 3)
                 if _pad13 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e5.field = _decode(data[offset + 4 : _end12])
+                    _e5.field = _decode(data[offset:_end12])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad13
                 _w15, _d14 = _S_Ii_unpack(data, offset - 4)
                 if _w15 & pad_masks[_pad13 - _end12]:
@@ -28085,19 +28200,20 @@ class RemoteDomainMigratePerform3ParamsArgs(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len25, 4194304
                         )
-                    _end23 = offset + 4 + _len25
+                    offset += 4
+                    _end23 = offset + _len25
                     _pad24 = _end23 + (-_len25 & 3)
                     if _pad24 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad24 != _end23
                         and data[_end23:_pad24] != zeros[_pad24 - _end23]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end23)
                     try:
-                        _a22.s = _decode(data[offset + 4 : _end23])
+                        _a22.s = _decode(data[offset:_end23])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad24
                     if _i9 != _last10:
                         (_len11,) = _S_I_unpack(data, offset)
@@ -28116,13 +28232,14 @@ class RemoteDomainMigratePerform3ParamsArgs(xdr.XdrStruct):
                     _len28,
                     4194304,
                 )
-            _end26 = offset + 4 + _len28
+            offset += 4
+            _end26 = offset + _len28
             _pad27 = _end26 + (-_len28 & 3)
             if _pad27 > len(data):
                 xdr.truncated(
-                    "RemoteDomainMigratePerform3ParamsArgs.cookie_in", offset + 4, data
+                    "RemoteDomainMigratePerform3ParamsArgs.cookie_in", offset, data
                 )
-            obj.cookie_in = bytes(data[offset + 4 : _end26])
+            obj.cookie_in = bytes(data[offset:_end26])
             offset = _pad27
             _w29, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w29 & xdr.PAD_MASKS[_pad27 - _end26]:
@@ -28161,17 +28278,18 @@ class RemoteDomainMigratePerform3ParamsRet(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteDomainMigratePerform3ParamsRet.cookie_out", offset + 4, data
+                    "RemoteDomainMigratePerform3ParamsRet.cookie_out", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding(
                     "RemoteDomainMigratePerform3ParamsRet.cookie_out", _end1
                 )
-            obj.cookie_out = bytes(data[offset + 4 : _end1])
+            obj.cookie_out = bytes(data[offset:_end1])
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainMigratePerform3ParamsRet", offset, data)
@@ -28258,14 +28376,15 @@ class RemoteDomainMigrateFinish3ParamsArgs(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -28326,19 +28445,20 @@ class RemoteDomainMigrateFinish3ParamsArgs(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -28357,13 +28477,14 @@ class RemoteDomainMigrateFinish3ParamsArgs(xdr.XdrStruct):
                     _len25,
                     4194304,
                 )
-            _end23 = offset + 4 + _len25
+            offset += 4
+            _end23 = offset + _len25
             _pad24 = _end23 + (-_len25 & 3)
             if _pad24 > len(data):
                 xdr.truncated(
-                    "RemoteDomainMigrateFinish3ParamsArgs.cookie_in", offset + 4, data
+                    "RemoteDomainMigrateFinish3ParamsArgs.cookie_in", offset, data
                 )
-            obj.cookie_in = bytes(data[offset + 4 : _end23])
+            obj.cookie_in = bytes(data[offset:_end23])
             offset = _pad24
             _w26, obj.flags, obj.cancelled = _S_IIi.unpack_from(data, offset - 4)
             if _w26 & xdr.PAD_MASKS[_pad24 - _end23]:
@@ -28412,15 +28533,16 @@ class RemoteDomainMigrateFinish3ParamsRet(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteDomainMigrateFinish3ParamsRet.cookie_out", offset + 4, data
+                    "RemoteDomainMigrateFinish3ParamsRet.cookie_out", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainMigrateFinish3ParamsRet.cookie_out", _end1)
-            obj.cookie_out = bytes(data[offset + 4 : _end1])
+            obj.cookie_out = bytes(data[offset:_end1])
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainMigrateFinish3ParamsRet", offset, data)
@@ -28519,14 +28641,15 @@ class RemoteDomainMigrateConfirm3ParamsArgs(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -28587,19 +28710,20 @@ class RemoteDomainMigrateConfirm3ParamsArgs(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -28618,13 +28742,14 @@ class RemoteDomainMigrateConfirm3ParamsArgs(xdr.XdrStruct):
                     _len25,
                     4194304,
                 )
-            _end23 = offset + 4 + _len25
+            offset += 4
+            _end23 = offset + _len25
             _pad24 = _end23 + (-_len25 & 3)
             if _pad24 > len(data):
                 xdr.truncated(
-                    "RemoteDomainMigrateConfirm3ParamsArgs.cookie_in", offset + 4, data
+                    "RemoteDomainMigrateConfirm3ParamsArgs.cookie_in", offset, data
                 )
-            obj.cookie_in = bytes(data[offset + 4 : _end23])
+            obj.cookie_in = bytes(data[offset:_end23])
             offset = _pad24
             _w26, obj.flags, obj.cancelled = _S_IIi.unpack_from(data, offset - 4)
             if _w26 & xdr.PAD_MASKS[_pad24 - _end23]:
@@ -28672,19 +28797,20 @@ class RemoteDomainEventDeviceRemovedMsg(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainEventDeviceRemovedMsg.devAlias", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteDomainEventDeviceRemovedMsg.devAlias", offset + 4, data
+                    "RemoteDomainEventDeviceRemovedMsg.devAlias", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainEventDeviceRemovedMsg.devAlias", _end1)
             try:
-                obj.devAlias = _decode(data[offset + 4 : _end1])
+                obj.devAlias = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteDomainEventDeviceRemovedMsg.devAlias", offset + 4, error
+                    "RemoteDomainEventDeviceRemovedMsg.devAlias", offset, error
                 )
             offset = _pad2
         except struct.error:
@@ -28781,14 +28907,15 @@ class RemoteDomainEventBlockJob2Msg(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainEventBlockJob2Msg.dst", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainEventBlockJob2Msg.dst", offset + 4, data)
+                xdr.truncated("RemoteDomainEventBlockJob2Msg.dst", offset, data)
             try:
-                obj.dst = _decode(data[offset + 4 : _end1])
+                obj.dst = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainEventBlockJob2Msg.dst", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainEventBlockJob2Msg.dst", offset, error)
             offset = _pad2
             _w4, obj.type, obj.status = _S_Iii.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -28863,20 +28990,17 @@ class RemoteDomainEventBlockThresholdMsg(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainEventBlockThresholdMsg.dev", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteDomainEventBlockThresholdMsg.dev", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainEventBlockThresholdMsg.dev", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainEventBlockThresholdMsg.dev", _end1)
             try:
-                obj.dev = _decode(data[offset + 4 : _end1])
+                obj.dev = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteDomainEventBlockThresholdMsg.dev", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteDomainEventBlockThresholdMsg.dev", offset, error)
             offset = _pad2
             obj.path = None
             if xdr.unpack_flag(data, offset, "RemoteDomainEventBlockThresholdMsg.path"):
@@ -28889,19 +29013,20 @@ class RemoteDomainEventBlockThresholdMsg(xdr.XdrStruct):
                         _len6,
                         4194304,
                     )
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
                     xdr.truncated(
-                        "RemoteDomainEventBlockThresholdMsg.path", offset + 4, data
+                        "RemoteDomainEventBlockThresholdMsg.path", offset, data
                     )
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding("RemoteDomainEventBlockThresholdMsg.path", _end4)
                 try:
-                    obj.path = _decode(data[offset + 4 : _end4])
+                    obj.path = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteDomainEventBlockThresholdMsg.path", offset + 4, error
+                        "RemoteDomainEventBlockThresholdMsg.path", offset, error
                     )
                 offset = _pad5
             else:
@@ -28998,14 +29123,15 @@ class RemoteDomainEventCallbackTunableMsg(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -29066,19 +29192,20 @@ class RemoteDomainEventCallbackTunableMsg(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -29143,23 +29270,22 @@ class RemoteDomainEventCallbackDeviceAddedMsg(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteDomainEventCallbackDeviceAddedMsg.devAlias", offset + 4, data
+                    "RemoteDomainEventCallbackDeviceAddedMsg.devAlias", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding(
                     "RemoteDomainEventCallbackDeviceAddedMsg.devAlias", _end1
                 )
             try:
-                obj.devAlias = _decode(data[offset + 4 : _end1])
+                obj.devAlias = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteDomainEventCallbackDeviceAddedMsg.devAlias",
-                    offset + 4,
-                    error,
+                    "RemoteDomainEventCallbackDeviceAddedMsg.devAlias", offset, error
                 )
             offset = _pad2
         except struct.error:
@@ -29228,18 +29354,15 @@ class RemoteConnectGetCpuModelNamesArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteConnectGetCpuModelNamesArgs.arch", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteConnectGetCpuModelNamesArgs.arch", offset + 4, data
-                )
+                xdr.truncated("RemoteConnectGetCpuModelNamesArgs.arch", offset, data)
             try:
-                obj.arch = _decode(data[offset + 4 : _end1])
+                obj.arch = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteConnectGetCpuModelNamesArgs.arch", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteConnectGetCpuModelNamesArgs.arch", offset, error)
             offset = _pad2
             _w4, obj.need_results, obj.flags = _S_IiI.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -29296,19 +29419,20 @@ class RemoteConnectGetCpuModelNamesRet(xdr.XdrStruct):
                         _len7,
                         4194304,
                     )
-                _end5 = offset + 4 + _len7
+                offset += 4
+                _end5 = offset + _len7
                 _pad6 = _end5 + (-_len7 & 3)
                 if _pad6 > size:
                     xdr.truncated(
-                        "RemoteConnectGetCpuModelNamesRet.models[]", offset + 4, data
+                        "RemoteConnectGetCpuModelNamesRet.models[]", offset, data
                     )
                 if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
                     xdr.bad_padding("RemoteConnectGetCpuModelNamesRet.models[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end5])
+                    _e2 = _decode(data[offset:_end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteConnectGetCpuModelNamesRet.models[]", offset + 4, error
+                        "RemoteConnectGetCpuModelNamesRet.models[]", offset, error
                     )
                 offset = _pad6
                 _append4(_e2)
@@ -29920,19 +30044,20 @@ class RemoteDomainFsfreezeArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainFsfreezeArgs.mountpoints[]", offset, _len7, 4194304
                     )
-                _end5 = offset + 4 + _len7
+                offset += 4
+                _end5 = offset + _len7
                 _pad6 = _end5 + (-_len7 & 3)
                 if _pad6 > size:
                     xdr.truncated(
-                        "RemoteDomainFsfreezeArgs.mountpoints[]", offset + 4, data
+                        "RemoteDomainFsfreezeArgs.mountpoints[]", offset, data
                     )
                 if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainFsfreezeArgs.mountpoints[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end5])
+                    _e2 = _decode(data[offset:_end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteDomainFsfreezeArgs.mountpoints[]", offset + 4, error
+                        "RemoteDomainFsfreezeArgs.mountpoints[]", offset, error
                     )
                 offset = _pad6
                 _append4(_e2)
@@ -30021,20 +30146,17 @@ class RemoteDomainFsthawArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainFsthawArgs.mountpoints[]", offset, _len7, 4194304
                     )
-                _end5 = offset + 4 + _len7
+                offset += 4
+                _end5 = offset + _len7
                 _pad6 = _end5 + (-_len7 & 3)
                 if _pad6 > size:
-                    xdr.truncated(
-                        "RemoteDomainFsthawArgs.mountpoints[]", offset + 4, data
-                    )
+                    xdr.truncated("RemoteDomainFsthawArgs.mountpoints[]", offset, data)
                 if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainFsthawArgs.mountpoints[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end5])
+                    _e2 = _decode(data[offset:_end5])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteDomainFsthawArgs.mountpoints[]", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteDomainFsthawArgs.mountpoints[]", offset, error)
                 offset = _pad6
                 _append4(_e2)
             obj.mountpoints = _items3
@@ -30289,14 +30411,15 @@ class RemoteNetworkDhcpLease(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteNetworkDhcpLease.iface", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNetworkDhcpLease.iface", offset + 4, data)
+                xdr.truncated("RemoteNetworkDhcpLease.iface", offset, data)
             try:
-                obj.iface = _decode(data[offset + 4 : _end1])
+                obj.iface = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNetworkDhcpLease.iface", offset + 4, error)
+                xdr.bad_utf8("RemoteNetworkDhcpLease.iface", offset, error)
             offset = _pad2
             _w4, obj.expirytime, obj.type = _S_Iqi.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -30308,16 +30431,17 @@ class RemoteNetworkDhcpLease(xdr.XdrStruct):
                 (_len7,) = _S_I.unpack_from(data, offset)
                 if _len7 > 4194304:
                     xdr.too_long("RemoteNetworkDhcpLease.mac", offset, _len7, 4194304)
-                _end5 = offset + 4 + _len7
+                offset += 4
+                _end5 = offset + _len7
                 _pad6 = _end5 + (-_len7 & 3)
                 if _pad6 > len(data):
-                    xdr.truncated("RemoteNetworkDhcpLease.mac", offset + 4, data)
+                    xdr.truncated("RemoteNetworkDhcpLease.mac", offset, data)
                 if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
                     xdr.bad_padding("RemoteNetworkDhcpLease.mac", _end5)
                 try:
-                    obj.mac = _decode(data[offset + 4 : _end5])
+                    obj.mac = _decode(data[offset:_end5])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteNetworkDhcpLease.mac", offset + 4, error)
+                    xdr.bad_utf8("RemoteNetworkDhcpLease.mac", offset, error)
                 offset = _pad6
             else:
                 offset += 4
@@ -30327,30 +30451,32 @@ class RemoteNetworkDhcpLease(xdr.XdrStruct):
                 (_len10,) = _S_I.unpack_from(data, offset)
                 if _len10 > 4194304:
                     xdr.too_long("RemoteNetworkDhcpLease.iaid", offset, _len10, 4194304)
-                _end8 = offset + 4 + _len10
+                offset += 4
+                _end8 = offset + _len10
                 _pad9 = _end8 + (-_len10 & 3)
                 if _pad9 > len(data):
-                    xdr.truncated("RemoteNetworkDhcpLease.iaid", offset + 4, data)
+                    xdr.truncated("RemoteNetworkDhcpLease.iaid", offset, data)
                 if _pad9 != _end8 and data[_end8:_pad9] != xdr.ZEROS[_pad9 - _end8]:
                     xdr.bad_padding("RemoteNetworkDhcpLease.iaid", _end8)
                 try:
-                    obj.iaid = _decode(data[offset + 4 : _end8])
+                    obj.iaid = _decode(data[offset:_end8])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteNetworkDhcpLease.iaid", offset + 4, error)
+                    xdr.bad_utf8("RemoteNetworkDhcpLease.iaid", offset, error)
                 offset = _pad9
             else:
                 offset += 4
             (_len13,) = _S_I.unpack_from(data, offset)
             if _len13 > 4194304:
                 xdr.too_long("RemoteNetworkDhcpLease.ipaddr", offset, _len13, 4194304)
-            _end11 = offset + 4 + _len13
+            offset += 4
+            _end11 = offset + _len13
             _pad12 = _end11 + (-_len13 & 3)
             if _pad12 > len(data):
-                xdr.truncated("RemoteNetworkDhcpLease.ipaddr", offset + 4, data)
+                xdr.truncated("RemoteNetworkDhcpLease.ipaddr", offset, data)
             try:
-                obj.ipaddr = _decode(data[offset + 4 : _end11])
+                obj.ipaddr = _decode(data[offset:_end11])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNetworkDhcpLease.ipaddr", offset + 4, error)
+                xdr.bad_utf8("RemoteNetworkDhcpLease.ipaddr", offset, error)
             offset = _pad12
             _w14, obj.prefix = _S_II.unpack_from(data, offset - 4)
             if _w14 & xdr.PAD_MASKS[_pad12 - _end11]:
@@ -30364,19 +30490,20 @@ class RemoteNetworkDhcpLease(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteNetworkDhcpLease.hostname", offset, _len17, 4194304
                     )
-                _end15 = offset + 4 + _len17
+                offset += 4
+                _end15 = offset + _len17
                 _pad16 = _end15 + (-_len17 & 3)
                 if _pad16 > len(data):
-                    xdr.truncated("RemoteNetworkDhcpLease.hostname", offset + 4, data)
+                    xdr.truncated("RemoteNetworkDhcpLease.hostname", offset, data)
                 if (
                     _pad16 != _end15
                     and data[_end15:_pad16] != xdr.ZEROS[_pad16 - _end15]
                 ):
                     xdr.bad_padding("RemoteNetworkDhcpLease.hostname", _end15)
                 try:
-                    obj.hostname = _decode(data[offset + 4 : _end15])
+                    obj.hostname = _decode(data[offset:_end15])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteNetworkDhcpLease.hostname", offset + 4, error)
+                    xdr.bad_utf8("RemoteNetworkDhcpLease.hostname", offset, error)
                 offset = _pad16
             else:
                 offset += 4
@@ -30388,19 +30515,20 @@ class RemoteNetworkDhcpLease(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteNetworkDhcpLease.clientid", offset, _len20, 4194304
                     )
-                _end18 = offset + 4 + _len20
+                offset += 4
+                _end18 = offset + _len20
                 _pad19 = _end18 + (-_len20 & 3)
                 if _pad19 > len(data):
-                    xdr.truncated("RemoteNetworkDhcpLease.clientid", offset + 4, data)
+                    xdr.truncated("RemoteNetworkDhcpLease.clientid", offset, data)
                 if (
                     _pad19 != _end18
                     and data[_end18:_pad19] != xdr.ZEROS[_pad19 - _end18]
                 ):
                     xdr.bad_padding("RemoteNetworkDhcpLease.clientid", _end18)
                 try:
-                    obj.clientid = _decode(data[offset + 4 : _end18])
+                    obj.clientid = _decode(data[offset:_end18])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteNetworkDhcpLease.clientid", offset + 4, error)
+                    xdr.bad_utf8("RemoteNetworkDhcpLease.clientid", offset, error)
                 offset = _pad19
             else:
                 offset += 4
@@ -30458,20 +30586,17 @@ class RemoteNetworkGetDhcpLeasesArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteNetworkGetDhcpLeasesArgs.mac", offset, _len3, 4194304
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
-                    xdr.truncated(
-                        "RemoteNetworkGetDhcpLeasesArgs.mac", offset + 4, data
-                    )
+                    xdr.truncated("RemoteNetworkGetDhcpLeasesArgs.mac", offset, data)
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("RemoteNetworkGetDhcpLeasesArgs.mac", _end1)
                 try:
-                    obj.mac = _decode(data[offset + 4 : _end1])
+                    obj.mac = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteNetworkGetDhcpLeasesArgs.mac", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteNetworkGetDhcpLeasesArgs.mac", offset, error)
                 offset = _pad2
             else:
                 offset += 4
@@ -30599,14 +30724,15 @@ class RemoteDomainStatsRecord(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -30667,19 +30793,20 @@ class RemoteDomainStatsRecord(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -30751,14 +30878,15 @@ class RemoteConnectGetAllDomainStatsArgs(xdr.XdrStruct):
                 _e2 = _new5(RemoteNonnullDomain)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteNonnullDomain.name", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteNonnullDomain.name", offset + 4, data)
+                    xdr.truncated("RemoteNonnullDomain.name", offset, data)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end9])
+                    _e2.name = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteNonnullDomain.name", offset + 4, error)
+                    xdr.bad_utf8("RemoteNonnullDomain.name", offset, error)
                 offset = _pad10
                 if _i6 != _last7:
                     _w11, _e2.uuid, _e2.id, _len8 = _S_I16siI_unpack(data, offset - 4)
@@ -30899,44 +31027,47 @@ class RemoteDomainFsinfo(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteDomainFsinfo.mountpoint", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainFsinfo.mountpoint", offset + 4, data)
+                xdr.truncated("RemoteDomainFsinfo.mountpoint", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainFsinfo.mountpoint", _end1)
             try:
-                obj.mountpoint = _decode(data[offset + 4 : _end1])
+                obj.mountpoint = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainFsinfo.mountpoint", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainFsinfo.mountpoint", offset, error)
             offset = _pad2
             (_len6,) = _S_I.unpack_from(data, offset)
             if _len6 > 4194304:
                 xdr.too_long("RemoteDomainFsinfo.name", offset, _len6, 4194304)
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
-                xdr.truncated("RemoteDomainFsinfo.name", offset + 4, data)
+                xdr.truncated("RemoteDomainFsinfo.name", offset, data)
             if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                 xdr.bad_padding("RemoteDomainFsinfo.name", _end4)
             try:
-                obj.name = _decode(data[offset + 4 : _end4])
+                obj.name = _decode(data[offset:_end4])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainFsinfo.name", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainFsinfo.name", offset, error)
             offset = _pad5
             (_len9,) = _S_I.unpack_from(data, offset)
             if _len9 > 4194304:
                 xdr.too_long("RemoteDomainFsinfo.fstype", offset, _len9, 4194304)
-            _end7 = offset + 4 + _len9
+            offset += 4
+            _end7 = offset + _len9
             _pad8 = _end7 + (-_len9 & 3)
             if _pad8 > len(data):
-                xdr.truncated("RemoteDomainFsinfo.fstype", offset + 4, data)
+                xdr.truncated("RemoteDomainFsinfo.fstype", offset, data)
             if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                 xdr.bad_padding("RemoteDomainFsinfo.fstype", _end7)
             try:
-                obj.fstype = _decode(data[offset + 4 : _end7])
+                obj.fstype = _decode(data[offset:_end7])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainFsinfo.fstype", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainFsinfo.fstype", offset, error)
             offset = _pad8
             _n10 = xdr.unpack_count(
                 data, offset, 256, 4, "RemoteDomainFsinfo.dev_aliases"
@@ -30953,16 +31084,17 @@ class RemoteDomainFsinfo(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainFsinfo.dev_aliases[]", offset, _len16, 4194304
                     )
-                _end14 = offset + 4 + _len16
+                offset += 4
+                _end14 = offset + _len16
                 _pad15 = _end14 + (-_len16 & 3)
                 if _pad15 > size:
-                    xdr.truncated("RemoteDomainFsinfo.dev_aliases[]", offset + 4, data)
+                    xdr.truncated("RemoteDomainFsinfo.dev_aliases[]", offset, data)
                 if _pad15 != _end14 and data[_end14:_pad15] != zeros[_pad15 - _end14]:
                     xdr.bad_padding("RemoteDomainFsinfo.dev_aliases[]", _end14)
                 try:
-                    _e11 = _decode(data[offset + 4 : _end14])
+                    _e11 = _decode(data[offset:_end14])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteDomainFsinfo.dev_aliases[]", offset + 4, error)
+                    xdr.bad_utf8("RemoteDomainFsinfo.dev_aliases[]", offset, error)
                 offset = _pad15
                 _append13(_e11)
             obj.dev_aliases = _items12
@@ -31082,14 +31214,15 @@ class RemoteDomainIpAddr(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteDomainIpAddr.addr", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainIpAddr.addr", offset + 4, data)
+                xdr.truncated("RemoteDomainIpAddr.addr", offset, data)
             try:
-                obj.addr = _decode(data[offset + 4 : _end1])
+                obj.addr = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainIpAddr.addr", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainIpAddr.addr", offset, error)
             offset = _pad2
             _w4, obj.prefix = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -31135,16 +31268,17 @@ class RemoteDomainInterface(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteDomainInterface.name", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainInterface.name", offset + 4, data)
+                xdr.truncated("RemoteDomainInterface.name", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainInterface.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainInterface.name", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainInterface.name", offset, error)
             offset = _pad2
             obj.hwaddr = None
             if xdr.unpack_flag(data, offset, "RemoteDomainInterface.hwaddr"):
@@ -31152,16 +31286,17 @@ class RemoteDomainInterface(xdr.XdrStruct):
                 (_len6,) = _S_I.unpack_from(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("RemoteDomainInterface.hwaddr", offset, _len6, 4194304)
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
-                    xdr.truncated("RemoteDomainInterface.hwaddr", offset + 4, data)
+                    xdr.truncated("RemoteDomainInterface.hwaddr", offset, data)
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding("RemoteDomainInterface.hwaddr", _end4)
                 try:
-                    obj.hwaddr = _decode(data[offset + 4 : _end4])
+                    obj.hwaddr = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteDomainInterface.hwaddr", offset + 4, error)
+                    xdr.bad_utf8("RemoteDomainInterface.hwaddr", offset, error)
                 offset = _pad5
             else:
                 offset += 4
@@ -31184,14 +31319,15 @@ class RemoteDomainInterface(xdr.XdrStruct):
                 (_len14,) = _S_I_unpack(data, offset)
                 if _len14 > 4194304:
                     xdr.too_long("RemoteDomainIpAddr.addr", offset, _len14, 4194304)
-                _end12 = offset + 4 + _len14
+                offset += 4
+                _end12 = offset + _len14
                 _pad13 = _end12 + (-_len14 & 3)
                 if _pad13 > size:
-                    xdr.truncated("RemoteDomainIpAddr.addr", offset + 4, data)
+                    xdr.truncated("RemoteDomainIpAddr.addr", offset, data)
                 try:
-                    _e8.addr = _decode(data[offset + 4 : _end12])
+                    _e8.addr = _decode(data[offset:_end12])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteDomainIpAddr.addr", offset + 4, error)
+                    xdr.bad_utf8("RemoteDomainIpAddr.addr", offset, error)
                 offset = _pad13
                 _w15, _e8.prefix = _S_II_unpack(data, offset - 4)
                 if _w15 & pad_masks[_pad13 - _end12]:
@@ -31337,20 +31473,17 @@ class RemoteDomainSetUserPasswordArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainSetUserPasswordArgs.user", offset, _len3, 4194304
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
-                    xdr.truncated(
-                        "RemoteDomainSetUserPasswordArgs.user", offset + 4, data
-                    )
+                    xdr.truncated("RemoteDomainSetUserPasswordArgs.user", offset, data)
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("RemoteDomainSetUserPasswordArgs.user", _end1)
                 try:
-                    obj.user = _decode(data[offset + 4 : _end1])
+                    obj.user = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteDomainSetUserPasswordArgs.user", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteDomainSetUserPasswordArgs.user", offset, error)
                 offset = _pad2
             else:
                 offset += 4
@@ -31367,19 +31500,20 @@ class RemoteDomainSetUserPasswordArgs(xdr.XdrStruct):
                         _len6,
                         4194304,
                     )
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
                     xdr.truncated(
-                        "RemoteDomainSetUserPasswordArgs.password", offset + 4, data
+                        "RemoteDomainSetUserPasswordArgs.password", offset, data
                     )
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding("RemoteDomainSetUserPasswordArgs.password", _end4)
                 try:
-                    obj.password = _decode(data[offset + 4 : _end4])
+                    obj.password = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteDomainSetUserPasswordArgs.password", offset + 4, error
+                        "RemoteDomainSetUserPasswordArgs.password", offset, error
                     )
                 offset = _pad5
             else:
@@ -31432,16 +31566,17 @@ class RemoteDomainRenameArgs(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainRenameArgs.new_name", offset, _len3, 4194304
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
-                    xdr.truncated("RemoteDomainRenameArgs.new_name", offset + 4, data)
+                    xdr.truncated("RemoteDomainRenameArgs.new_name", offset, data)
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("RemoteDomainRenameArgs.new_name", _end1)
                 try:
-                    obj.new_name = _decode(data[offset + 4 : _end1])
+                    obj.new_name = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteDomainRenameArgs.new_name", offset + 4, error)
+                    xdr.bad_utf8("RemoteDomainRenameArgs.new_name", offset, error)
                 offset = _pad2
             else:
                 offset += 4
@@ -31614,14 +31749,15 @@ class RemoteDomainEventCallbackJobCompletedMsg(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -31682,19 +31818,20 @@ class RemoteDomainEventCallbackJobCompletedMsg(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -31797,12 +31934,13 @@ class RemoteDomainEventCallbackDeviceRemovalFailedMsg(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteDomainEventCallbackDeviceRemovalFailedMsg.devAlias",
-                    offset + 4,
+                    offset,
                     data,
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
@@ -31810,11 +31948,11 @@ class RemoteDomainEventCallbackDeviceRemovalFailedMsg(xdr.XdrStruct):
                     "RemoteDomainEventCallbackDeviceRemovalFailedMsg.devAlias", _end1
                 )
             try:
-                obj.devAlias = _decode(data[offset + 4 : _end1])
+                obj.devAlias = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteDomainEventCallbackDeviceRemovalFailedMsg.devAlias",
-                    offset + 4,
+                    offset,
                     error,
                 )
             offset = _pad2
@@ -31922,14 +32060,15 @@ class RemoteDomainGetGuestVcpusRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -31990,19 +32129,20 @@ class RemoteDomainGetGuestVcpusRet(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -32057,14 +32197,15 @@ class RemoteDomainSetGuestVcpusArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainSetGuestVcpusArgs.cpumap", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainSetGuestVcpusArgs.cpumap", offset + 4, data)
+                xdr.truncated("RemoteDomainSetGuestVcpusArgs.cpumap", offset, data)
             try:
-                obj.cpumap = _decode(data[offset + 4 : _end1])
+                obj.cpumap = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainSetGuestVcpusArgs.cpumap", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainSetGuestVcpusArgs.cpumap", offset, error)
             offset = _pad2
             _w4, obj.state, obj.flags = _S_IiI.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -32107,14 +32248,15 @@ class RemoteDomainSetVcpuArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteDomainSetVcpuArgs.cpumap", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainSetVcpuArgs.cpumap", offset + 4, data)
+                xdr.truncated("RemoteDomainSetVcpuArgs.cpumap", offset, data)
             try:
-                obj.cpumap = _decode(data[offset + 4 : _end1])
+                obj.cpumap = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainSetVcpuArgs.cpumap", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainSetVcpuArgs.cpumap", offset, error)
             offset = _pad2
             _w4, obj.state, obj.flags = _S_IiI.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -32193,24 +32335,23 @@ class RemoteDomainEventCallbackMetadataChangeMsg(xdr.XdrStruct):
                         _len3,
                         4194304,
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
                     xdr.truncated(
-                        "RemoteDomainEventCallbackMetadataChangeMsg.nsuri",
-                        offset + 4,
-                        data,
+                        "RemoteDomainEventCallbackMetadataChangeMsg.nsuri", offset, data
                     )
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding(
                         "RemoteDomainEventCallbackMetadataChangeMsg.nsuri", _end1
                     )
                 try:
-                    obj.nsuri = _decode(data[offset + 4 : _end1])
+                    obj.nsuri = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteDomainEventCallbackMetadataChangeMsg.nsuri",
-                        offset + 4,
+                        offset,
                         error,
                     )
                 offset = _pad2
@@ -32507,14 +32648,15 @@ class RemoteDomainSetBlockThresholdArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainSetBlockThresholdArgs.dev", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainSetBlockThresholdArgs.dev", offset + 4, data)
+                xdr.truncated("RemoteDomainSetBlockThresholdArgs.dev", offset, data)
             try:
-                obj.dev = _decode(data[offset + 4 : _end1])
+                obj.dev = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainSetBlockThresholdArgs.dev", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainSetBlockThresholdArgs.dev", offset, error)
             offset = _pad2
             _w4, obj.threshold, obj.flags = _S_IQI.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -32641,25 +32783,22 @@ class RemoteConnectCompareHypervisorCpuArgs(xdr.XdrStruct):
                         _len3,
                         4194304,
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
                     xdr.truncated(
-                        "RemoteConnectCompareHypervisorCpuArgs.emulator",
-                        offset + 4,
-                        data,
+                        "RemoteConnectCompareHypervisorCpuArgs.emulator", offset, data
                     )
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding(
                         "RemoteConnectCompareHypervisorCpuArgs.emulator", _end1
                     )
                 try:
-                    obj.emulator = _decode(data[offset + 4 : _end1])
+                    obj.emulator = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteConnectCompareHypervisorCpuArgs.emulator",
-                        offset + 4,
-                        error,
+                        "RemoteConnectCompareHypervisorCpuArgs.emulator", offset, error
                     )
                 offset = _pad2
             else:
@@ -32677,19 +32816,20 @@ class RemoteConnectCompareHypervisorCpuArgs(xdr.XdrStruct):
                         _len6,
                         4194304,
                     )
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
                     xdr.truncated(
-                        "RemoteConnectCompareHypervisorCpuArgs.arch", offset + 4, data
+                        "RemoteConnectCompareHypervisorCpuArgs.arch", offset, data
                     )
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding("RemoteConnectCompareHypervisorCpuArgs.arch", _end4)
                 try:
-                    obj.arch = _decode(data[offset + 4 : _end4])
+                    obj.arch = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteConnectCompareHypervisorCpuArgs.arch", offset + 4, error
+                        "RemoteConnectCompareHypervisorCpuArgs.arch", offset, error
                     )
                 offset = _pad5
             else:
@@ -32707,25 +32847,22 @@ class RemoteConnectCompareHypervisorCpuArgs(xdr.XdrStruct):
                         _len9,
                         4194304,
                     )
-                _end7 = offset + 4 + _len9
+                offset += 4
+                _end7 = offset + _len9
                 _pad8 = _end7 + (-_len9 & 3)
                 if _pad8 > len(data):
                     xdr.truncated(
-                        "RemoteConnectCompareHypervisorCpuArgs.machine",
-                        offset + 4,
-                        data,
+                        "RemoteConnectCompareHypervisorCpuArgs.machine", offset, data
                     )
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding(
                         "RemoteConnectCompareHypervisorCpuArgs.machine", _end7
                     )
                 try:
-                    obj.machine = _decode(data[offset + 4 : _end7])
+                    obj.machine = _decode(data[offset:_end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteConnectCompareHypervisorCpuArgs.machine",
-                        offset + 4,
-                        error,
+                        "RemoteConnectCompareHypervisorCpuArgs.machine", offset, error
                     )
                 offset = _pad8
             else:
@@ -32743,13 +32880,12 @@ class RemoteConnectCompareHypervisorCpuArgs(xdr.XdrStruct):
                         _len12,
                         4194304,
                     )
-                _end10 = offset + 4 + _len12
+                offset += 4
+                _end10 = offset + _len12
                 _pad11 = _end10 + (-_len12 & 3)
                 if _pad11 > len(data):
                     xdr.truncated(
-                        "RemoteConnectCompareHypervisorCpuArgs.virttype",
-                        offset + 4,
-                        data,
+                        "RemoteConnectCompareHypervisorCpuArgs.virttype", offset, data
                     )
                 if (
                     _pad11 != _end10
@@ -32759,12 +32895,10 @@ class RemoteConnectCompareHypervisorCpuArgs(xdr.XdrStruct):
                         "RemoteConnectCompareHypervisorCpuArgs.virttype", _end10
                     )
                 try:
-                    obj.virttype = _decode(data[offset + 4 : _end10])
+                    obj.virttype = _decode(data[offset:_end10])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteConnectCompareHypervisorCpuArgs.virttype",
-                        offset + 4,
-                        error,
+                        "RemoteConnectCompareHypervisorCpuArgs.virttype", offset, error
                     )
                 offset = _pad11
             else:
@@ -32777,17 +32911,18 @@ class RemoteConnectCompareHypervisorCpuArgs(xdr.XdrStruct):
                     _len15,
                     4194304,
                 )
-            _end13 = offset + 4 + _len15
+            offset += 4
+            _end13 = offset + _len15
             _pad14 = _end13 + (-_len15 & 3)
             if _pad14 > len(data):
                 xdr.truncated(
-                    "RemoteConnectCompareHypervisorCpuArgs.xmlCPU", offset + 4, data
+                    "RemoteConnectCompareHypervisorCpuArgs.xmlCPU", offset, data
                 )
             try:
-                obj.xmlCPU = _decode(data[offset + 4 : _end13])
+                obj.xmlCPU = _decode(data[offset:_end13])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteConnectCompareHypervisorCpuArgs.xmlCPU", offset + 4, error
+                    "RemoteConnectCompareHypervisorCpuArgs.xmlCPU", offset, error
                 )
             offset = _pad14
             _w16, obj.flags = _S_II.unpack_from(data, offset - 4)
@@ -32910,25 +33045,22 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
                         _len3,
                         4194304,
                     )
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
                     xdr.truncated(
-                        "RemoteConnectBaselineHypervisorCpuArgs.emulator",
-                        offset + 4,
-                        data,
+                        "RemoteConnectBaselineHypervisorCpuArgs.emulator", offset, data
                     )
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding(
                         "RemoteConnectBaselineHypervisorCpuArgs.emulator", _end1
                     )
                 try:
-                    obj.emulator = _decode(data[offset + 4 : _end1])
+                    obj.emulator = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteConnectBaselineHypervisorCpuArgs.emulator",
-                        offset + 4,
-                        error,
+                        "RemoteConnectBaselineHypervisorCpuArgs.emulator", offset, error
                     )
                 offset = _pad2
             else:
@@ -32946,21 +33078,22 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
                         _len6,
                         4194304,
                     )
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
                     xdr.truncated(
-                        "RemoteConnectBaselineHypervisorCpuArgs.arch", offset + 4, data
+                        "RemoteConnectBaselineHypervisorCpuArgs.arch", offset, data
                     )
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding(
                         "RemoteConnectBaselineHypervisorCpuArgs.arch", _end4
                     )
                 try:
-                    obj.arch = _decode(data[offset + 4 : _end4])
+                    obj.arch = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteConnectBaselineHypervisorCpuArgs.arch", offset + 4, error
+                        "RemoteConnectBaselineHypervisorCpuArgs.arch", offset, error
                     )
                 offset = _pad5
             else:
@@ -32978,25 +33111,22 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
                         _len9,
                         4194304,
                     )
-                _end7 = offset + 4 + _len9
+                offset += 4
+                _end7 = offset + _len9
                 _pad8 = _end7 + (-_len9 & 3)
                 if _pad8 > len(data):
                     xdr.truncated(
-                        "RemoteConnectBaselineHypervisorCpuArgs.machine",
-                        offset + 4,
-                        data,
+                        "RemoteConnectBaselineHypervisorCpuArgs.machine", offset, data
                     )
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding(
                         "RemoteConnectBaselineHypervisorCpuArgs.machine", _end7
                     )
                 try:
-                    obj.machine = _decode(data[offset + 4 : _end7])
+                    obj.machine = _decode(data[offset:_end7])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteConnectBaselineHypervisorCpuArgs.machine",
-                        offset + 4,
-                        error,
+                        "RemoteConnectBaselineHypervisorCpuArgs.machine", offset, error
                     )
                 offset = _pad8
             else:
@@ -33014,13 +33144,12 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
                         _len12,
                         4194304,
                     )
-                _end10 = offset + 4 + _len12
+                offset += 4
+                _end10 = offset + _len12
                 _pad11 = _end10 + (-_len12 & 3)
                 if _pad11 > len(data):
                     xdr.truncated(
-                        "RemoteConnectBaselineHypervisorCpuArgs.virttype",
-                        offset + 4,
-                        data,
+                        "RemoteConnectBaselineHypervisorCpuArgs.virttype", offset, data
                     )
                 if (
                     _pad11 != _end10
@@ -33030,12 +33159,10 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
                         "RemoteConnectBaselineHypervisorCpuArgs.virttype", _end10
                     )
                 try:
-                    obj.virttype = _decode(data[offset + 4 : _end10])
+                    obj.virttype = _decode(data[offset:_end10])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteConnectBaselineHypervisorCpuArgs.virttype",
-                        offset + 4,
-                        error,
+                        "RemoteConnectBaselineHypervisorCpuArgs.virttype", offset, error
                     )
                 offset = _pad11
             else:
@@ -33058,24 +33185,23 @@ class RemoteConnectBaselineHypervisorCpuArgs(xdr.XdrStruct):
                         _len19,
                         4194304,
                     )
-                _end17 = offset + 4 + _len19
+                offset += 4
+                _end17 = offset + _len19
                 _pad18 = _end17 + (-_len19 & 3)
                 if _pad18 > size:
                     xdr.truncated(
-                        "RemoteConnectBaselineHypervisorCpuArgs.xmlCPUs[]",
-                        offset + 4,
-                        data,
+                        "RemoteConnectBaselineHypervisorCpuArgs.xmlCPUs[]", offset, data
                     )
                 if _pad18 != _end17 and data[_end17:_pad18] != zeros[_pad18 - _end17]:
                     xdr.bad_padding(
                         "RemoteConnectBaselineHypervisorCpuArgs.xmlCPUs[]", _end17
                     )
                 try:
-                    _e14 = _decode(data[offset + 4 : _end17])
+                    _e14 = _decode(data[offset:_end17])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
                         "RemoteConnectBaselineHypervisorCpuArgs.xmlCPUs[]",
-                        offset + 4,
+                        offset,
                         error,
                     )
                 offset = _pad18
@@ -33109,20 +33235,17 @@ class RemoteConnectBaselineHypervisorCpuRet(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteConnectBaselineHypervisorCpuRet.cpu", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteConnectBaselineHypervisorCpuRet.cpu", offset + 4, data
-                )
+                xdr.truncated("RemoteConnectBaselineHypervisorCpuRet.cpu", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteConnectBaselineHypervisorCpuRet.cpu", _end1)
             try:
-                obj.cpu = _decode(data[offset + 4 : _end1])
+                obj.cpu = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteConnectBaselineHypervisorCpuRet.cpu", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteConnectBaselineHypervisorCpuRet.cpu", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteConnectBaselineHypervisorCpuRet", offset, data)
@@ -33223,14 +33346,15 @@ class RemoteNodeGetSevInfoRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -33291,19 +33415,20 @@ class RemoteNodeGetSevInfoRet(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -33420,14 +33545,15 @@ class RemoteDomainGetLaunchSecurityInfoRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -33488,19 +33614,20 @@ class RemoteDomainGetLaunchSecurityInfoRet(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -33599,14 +33726,15 @@ class RemoteDomainSetLaunchSecurityStateArgs(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -33667,19 +33795,20 @@ class RemoteDomainSetLaunchSecurityStateArgs(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -33721,19 +33850,20 @@ class RemoteNwfilterBindingLookupByPortDevArgs(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteNwfilterBindingLookupByPortDevArgs.name", offset + 4, data
+                    "RemoteNwfilterBindingLookupByPortDevArgs.name", offset, data
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNwfilterBindingLookupByPortDevArgs.name", _end1)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteNwfilterBindingLookupByPortDevArgs.name", offset + 4, error
+                    "RemoteNwfilterBindingLookupByPortDevArgs.name", offset, error
                 )
             offset = _pad2
         except struct.error:
@@ -33800,18 +33930,15 @@ class RemoteNwfilterBindingCreateXmlArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNwfilterBindingCreateXmlArgs.xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteNwfilterBindingCreateXmlArgs.xml", offset + 4, data
-                )
+                xdr.truncated("RemoteNwfilterBindingCreateXmlArgs.xml", offset, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteNwfilterBindingCreateXmlArgs.xml", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteNwfilterBindingCreateXmlArgs.xml", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -33939,20 +34066,17 @@ class RemoteNwfilterBindingGetXmlDescRet(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNwfilterBindingGetXmlDescRet.xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteNwfilterBindingGetXmlDescRet.xml", offset + 4, data
-                )
+                xdr.truncated("RemoteNwfilterBindingGetXmlDescRet.xml", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNwfilterBindingGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteNwfilterBindingGetXmlDescRet.xml", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteNwfilterBindingGetXmlDescRet.xml", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNwfilterBindingGetXmlDescRet", offset, data)
@@ -34050,20 +34174,17 @@ class RemoteConnectListAllNwfilterBindingsRet(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteNonnullNwfilterBinding.portdev", offset, _len8, 4194304
                     )
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated(
-                        "RemoteNonnullNwfilterBinding.portdev", offset + 4, data
-                    )
+                    xdr.truncated("RemoteNonnullNwfilterBinding.portdev", offset, data)
                 if _pad10 != _end9 and data[_end9:_pad10] != zeros[_pad10 - _end9]:
                     xdr.bad_padding("RemoteNonnullNwfilterBinding.portdev", _end9)
                 try:
-                    _e2.portdev = _decode(data[offset + 4 : _end9])
+                    _e2.portdev = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteNonnullNwfilterBinding.portdev", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteNonnullNwfilterBinding.portdev", offset, error)
                 offset = _pad10
                 (_len13,) = _S_I_unpack(data, offset)
                 if _len13 > 4194304:
@@ -34073,19 +34194,20 @@ class RemoteConnectListAllNwfilterBindingsRet(xdr.XdrStruct):
                         _len13,
                         4194304,
                     )
-                _end11 = offset + 4 + _len13
+                offset += 4
+                _end11 = offset + _len13
                 _pad12 = _end11 + (-_len13 & 3)
                 if _pad12 > size:
                     xdr.truncated(
-                        "RemoteNonnullNwfilterBinding.filtername", offset + 4, data
+                        "RemoteNonnullNwfilterBinding.filtername", offset, data
                     )
                 if _pad12 != _end11 and data[_end11:_pad12] != zeros[_pad12 - _end11]:
                     xdr.bad_padding("RemoteNonnullNwfilterBinding.filtername", _end11)
                 try:
-                    _e2.filtername = _decode(data[offset + 4 : _end11])
+                    _e2.filtername = _decode(data[offset:_end11])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteNonnullNwfilterBinding.filtername", offset + 4, error
+                        "RemoteNonnullNwfilterBinding.filtername", offset, error
                     )
                 offset = _pad12
                 if _i6 != _last7:
@@ -34154,12 +34276,13 @@ class RemoteConnectGetStoragePoolCapabilitiesRet(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
                     "RemoteConnectGetStoragePoolCapabilitiesRet.capabilities",
-                    offset + 4,
+                    offset,
                     data,
                 )
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
@@ -34167,11 +34290,11 @@ class RemoteConnectGetStoragePoolCapabilitiesRet(xdr.XdrStruct):
                     "RemoteConnectGetStoragePoolCapabilitiesRet.capabilities", _end1
                 )
             try:
-                obj.capabilities = _decode(data[offset + 4 : _end1])
+                obj.capabilities = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
                     "RemoteConnectGetStoragePoolCapabilitiesRet.capabilities",
-                    offset + 4,
+                    offset,
                     error,
                 )
             offset = _pad2
@@ -34368,14 +34491,15 @@ class RemoteNetworkPortCreateXmlArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNetworkPortCreateXmlArgs.xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNetworkPortCreateXmlArgs.xml", offset + 4, data)
+                xdr.truncated("RemoteNetworkPortCreateXmlArgs.xml", offset, data)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNetworkPortCreateXmlArgs.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteNetworkPortCreateXmlArgs.xml", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -34493,14 +34617,15 @@ class RemoteNetworkPortSetParametersArgs(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -34561,19 +34686,20 @@ class RemoteNetworkPortSetParametersArgs(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -34702,14 +34828,15 @@ class RemoteNetworkPortGetParametersRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -34770,19 +34897,20 @@ class RemoteNetworkPortGetParametersRet(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -34854,16 +34982,17 @@ class RemoteNetworkPortGetXmlDescRet(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteNetworkPortGetXmlDescRet.xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteNetworkPortGetXmlDescRet.xml", offset + 4, data)
+                xdr.truncated("RemoteNetworkPortGetXmlDescRet.xml", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteNetworkPortGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteNetworkPortGetXmlDescRet.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteNetworkPortGetXmlDescRet.xml", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteNetworkPortGetXmlDescRet", offset, data)
@@ -34949,17 +35078,18 @@ class RemoteDomainCheckpointCreateXmlArgs(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteDomainCheckpointCreateXmlArgs.xml_desc", offset + 4, data
+                    "RemoteDomainCheckpointCreateXmlArgs.xml_desc", offset, data
                 )
             try:
-                obj.xml_desc = _decode(data[offset + 4 : _end1])
+                obj.xml_desc = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteDomainCheckpointCreateXmlArgs.xml_desc", offset + 4, error
+                    "RemoteDomainCheckpointCreateXmlArgs.xml_desc", offset, error
                 )
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
@@ -35060,20 +35190,17 @@ class RemoteDomainCheckpointGetXmlDescRet(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainCheckpointGetXmlDescRet.xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteDomainCheckpointGetXmlDescRet.xml", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainCheckpointGetXmlDescRet.xml", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainCheckpointGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteDomainCheckpointGetXmlDescRet.xml", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteDomainCheckpointGetXmlDescRet.xml", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainCheckpointGetXmlDescRet", offset, data)
@@ -35174,20 +35301,17 @@ class RemoteDomainListAllCheckpointsRet(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteNonnullDomainCheckpoint.name", offset, _len8, 4194304
                     )
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated(
-                        "RemoteNonnullDomainCheckpoint.name", offset + 4, data
-                    )
+                    xdr.truncated("RemoteNonnullDomainCheckpoint.name", offset, data)
                 if _pad10 != _end9 and data[_end9:_pad10] != zeros[_pad10 - _end9]:
                     xdr.bad_padding("RemoteNonnullDomainCheckpoint.name", _end9)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end9])
+                    _e2.name = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteNonnullDomainCheckpoint.name", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteNonnullDomainCheckpoint.name", offset, error)
                 offset = _pad10
                 _e2.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
                 if _i6 != _last7:
@@ -35304,20 +35428,17 @@ class RemoteDomainCheckpointListAllChildrenRet(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteNonnullDomainCheckpoint.name", offset, _len8, 4194304
                     )
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated(
-                        "RemoteNonnullDomainCheckpoint.name", offset + 4, data
-                    )
+                    xdr.truncated("RemoteNonnullDomainCheckpoint.name", offset, data)
                 if _pad10 != _end9 and data[_end9:_pad10] != zeros[_pad10 - _end9]:
                     xdr.bad_padding("RemoteNonnullDomainCheckpoint.name", _end9)
                 try:
-                    _e2.name = _decode(data[offset + 4 : _end9])
+                    _e2.name = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "RemoteNonnullDomainCheckpoint.name", offset + 4, error
-                    )
+                    xdr.bad_utf8("RemoteNonnullDomainCheckpoint.name", offset, error)
                 offset = _pad10
                 _e2.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
                 if _i6 != _last7:
@@ -35375,17 +35496,18 @@ class RemoteDomainCheckpointLookupByNameArgs(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteDomainCheckpointLookupByNameArgs.name", offset + 4, data
+                    "RemoteDomainCheckpointLookupByNameArgs.name", offset, data
                 )
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteDomainCheckpointLookupByNameArgs.name", offset + 4, error
+                    "RemoteDomainCheckpointLookupByNameArgs.name", offset, error
                 )
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
@@ -35625,14 +35747,15 @@ class RemoteDomainGetGuestInfoRet(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -35693,19 +35816,20 @@ class RemoteDomainGetGuestInfoRet(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -35789,14 +35913,15 @@ class RemoteConnectSetIdentityArgs(xdr.XdrStruct):
                 _e2 = _new5(RemoteTypedParam)
                 if _len8 > 4194304:
                     xdr.too_long("RemoteTypedParam.field", offset, _len8, 4194304)
-                _end9 = offset + 4 + _len8
+                offset += 4
+                _end9 = offset + _len8
                 _pad10 = _end9 + (-_len8 & 3)
                 if _pad10 > size:
-                    xdr.truncated("RemoteTypedParam.field", offset + 4, data)
+                    xdr.truncated("RemoteTypedParam.field", offset, data)
                 try:
-                    _e2.field = _decode(data[offset + 4 : _end9])
+                    _e2.field = _decode(data[offset:_end9])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteTypedParam.field", offset + 4, error)
+                    xdr.bad_utf8("RemoteTypedParam.field", offset, error)
                 offset = _pad10
                 _w12, _d11 = _S_Ii_unpack(data, offset - 4)
                 if _w12 & pad_masks[_pad10 - _end9]:
@@ -35857,19 +35982,20 @@ class RemoteConnectSetIdentityArgs(xdr.XdrStruct):
                         xdr.too_long(
                             "RemoteTypedParamValueS.s", offset, _len22, 4194304
                         )
-                    _end20 = offset + 4 + _len22
+                    offset += 4
+                    _end20 = offset + _len22
                     _pad21 = _end20 + (-_len22 & 3)
                     if _pad21 > size:
-                        xdr.truncated("RemoteTypedParamValueS.s", offset + 4, data)
+                        xdr.truncated("RemoteTypedParamValueS.s", offset, data)
                     if (
                         _pad21 != _end20
                         and data[_end20:_pad21] != zeros[_pad21 - _end20]
                     ):
                         xdr.bad_padding("RemoteTypedParamValueS.s", _end20)
                     try:
-                        _a19.s = _decode(data[offset + 4 : _end20])
+                        _a19.s = _decode(data[offset:_end20])
                     except UnicodeDecodeError as error:
-                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset + 4, error)
+                        xdr.bad_utf8("RemoteTypedParamValueS.s", offset, error)
                     offset = _pad21
                     if _i6 != _last7:
                         (_len8,) = _S_I_unpack(data, offset)
@@ -36002,20 +36128,17 @@ class RemoteDomainBackupBeginArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainBackupBeginArgs.backup_xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteDomainBackupBeginArgs.backup_xml", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainBackupBeginArgs.backup_xml", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainBackupBeginArgs.backup_xml", _end1)
             try:
-                obj.backup_xml = _decode(data[offset + 4 : _end1])
+                obj.backup_xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteDomainBackupBeginArgs.backup_xml", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteDomainBackupBeginArgs.backup_xml", offset, error)
             offset = _pad2
             obj.checkpoint_xml = None
             if xdr.unpack_flag(
@@ -36030,19 +36153,20 @@ class RemoteDomainBackupBeginArgs(xdr.XdrStruct):
                         _len6,
                         4194304,
                     )
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
                     xdr.truncated(
-                        "RemoteDomainBackupBeginArgs.checkpoint_xml", offset + 4, data
+                        "RemoteDomainBackupBeginArgs.checkpoint_xml", offset, data
                     )
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding("RemoteDomainBackupBeginArgs.checkpoint_xml", _end4)
                 try:
-                    obj.checkpoint_xml = _decode(data[offset + 4 : _end4])
+                    obj.checkpoint_xml = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteDomainBackupBeginArgs.checkpoint_xml", offset + 4, error
+                        "RemoteDomainBackupBeginArgs.checkpoint_xml", offset, error
                     )
                 offset = _pad5
             else:
@@ -36108,16 +36232,17 @@ class RemoteDomainBackupGetXmlDescRet(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainBackupGetXmlDescRet.xml", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainBackupGetXmlDescRet.xml", offset + 4, data)
+                xdr.truncated("RemoteDomainBackupGetXmlDescRet.xml", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainBackupGetXmlDescRet.xml", _end1)
             try:
-                obj.xml = _decode(data[offset + 4 : _end1])
+                obj.xml = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainBackupGetXmlDescRet.xml", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainBackupGetXmlDescRet.xml", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("RemoteDomainBackupGetXmlDescRet", offset, data)
@@ -36165,18 +36290,15 @@ class RemoteDomainAuthorizedSshKeysGetArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainAuthorizedSshKeysGetArgs.user", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteDomainAuthorizedSshKeysGetArgs.user", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainAuthorizedSshKeysGetArgs.user", offset, data)
             try:
-                obj.user = _decode(data[offset + 4 : _end1])
+                obj.user = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteDomainAuthorizedSshKeysGetArgs.user", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteDomainAuthorizedSshKeysGetArgs.user", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -36226,19 +36348,20 @@ class RemoteDomainAuthorizedSshKeysGetRet(xdr.XdrStruct):
                         _len7,
                         4194304,
                     )
-                _end5 = offset + 4 + _len7
+                offset += 4
+                _end5 = offset + _len7
                 _pad6 = _end5 + (-_len7 & 3)
                 if _pad6 > size:
                     xdr.truncated(
-                        "RemoteDomainAuthorizedSshKeysGetRet.keys[]", offset + 4, data
+                        "RemoteDomainAuthorizedSshKeysGetRet.keys[]", offset, data
                     )
                 if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainAuthorizedSshKeysGetRet.keys[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end5])
+                    _e2 = _decode(data[offset:_end5])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteDomainAuthorizedSshKeysGetRet.keys[]", offset + 4, error
+                        "RemoteDomainAuthorizedSshKeysGetRet.keys[]", offset, error
                     )
                 offset = _pad6
                 _append4(_e2)
@@ -36298,20 +36421,17 @@ class RemoteDomainAuthorizedSshKeysSetArgs(xdr.XdrStruct):
                 xdr.too_long(
                     "RemoteDomainAuthorizedSshKeysSetArgs.user", offset, _len3, 4194304
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated(
-                    "RemoteDomainAuthorizedSshKeysSetArgs.user", offset + 4, data
-                )
+                xdr.truncated("RemoteDomainAuthorizedSshKeysSetArgs.user", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteDomainAuthorizedSshKeysSetArgs.user", _end1)
             try:
-                obj.user = _decode(data[offset + 4 : _end1])
+                obj.user = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "RemoteDomainAuthorizedSshKeysSetArgs.user", offset + 4, error
-                )
+                xdr.bad_utf8("RemoteDomainAuthorizedSshKeysSetArgs.user", offset, error)
             offset = _pad2
             _n4 = xdr.unpack_count(
                 data, offset, 2048, 4, "RemoteDomainAuthorizedSshKeysSetArgs.keys"
@@ -36331,21 +36451,22 @@ class RemoteDomainAuthorizedSshKeysSetArgs(xdr.XdrStruct):
                         _len10,
                         4194304,
                     )
-                _end8 = offset + 4 + _len10
+                offset += 4
+                _end8 = offset + _len10
                 _pad9 = _end8 + (-_len10 & 3)
                 if _pad9 > size:
                     xdr.truncated(
-                        "RemoteDomainAuthorizedSshKeysSetArgs.keys[]", offset + 4, data
+                        "RemoteDomainAuthorizedSshKeysSetArgs.keys[]", offset, data
                     )
                 if _pad9 != _end8 and data[_end8:_pad9] != zeros[_pad9 - _end8]:
                     xdr.bad_padding(
                         "RemoteDomainAuthorizedSshKeysSetArgs.keys[]", _end8
                     )
                 try:
-                    _e5 = _decode(data[offset + 4 : _end8])
+                    _e5 = _decode(data[offset:_end8])
                 except UnicodeDecodeError as error:
                     xdr.bad_utf8(
-                        "RemoteDomainAuthorizedSshKeysSetArgs.keys[]", offset + 4, error
+                        "RemoteDomainAuthorizedSshKeysSetArgs.keys[]", offset, error
                     )
                 offset = _pad9
                 _append7(_e5)
@@ -36426,16 +36547,17 @@ class RemoteDomainGetMessagesRet(xdr.XdrStruct):
                     xdr.too_long(
                         "RemoteDomainGetMessagesRet.msgs[]", offset, _len7, 4194304
                     )
-                _end5 = offset + 4 + _len7
+                offset += 4
+                _end5 = offset + _len7
                 _pad6 = _end5 + (-_len7 & 3)
                 if _pad6 > size:
-                    xdr.truncated("RemoteDomainGetMessagesRet.msgs[]", offset + 4, data)
+                    xdr.truncated("RemoteDomainGetMessagesRet.msgs[]", offset, data)
                 if _pad6 != _end5 and data[_end5:_pad6] != zeros[_pad6 - _end5]:
                     xdr.bad_padding("RemoteDomainGetMessagesRet.msgs[]", _end5)
                 try:
-                    _e2 = _decode(data[offset + 4 : _end5])
+                    _e2 = _decode(data[offset:_end5])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("RemoteDomainGetMessagesRet.msgs[]", offset + 4, error)
+                    xdr.bad_utf8("RemoteDomainGetMessagesRet.msgs[]", offset, error)
                 offset = _pad6
                 _append4(_e2)
             obj.msgs = _items3
@@ -36540,19 +36662,18 @@ class RemoteDomainEventMemoryDeviceSizeChangeMsg(xdr.XdrStruct):
                     _len3,
                     4194304,
                 )
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
                 xdr.truncated(
-                    "RemoteDomainEventMemoryDeviceSizeChangeMsg.alias", offset + 4, data
+                    "RemoteDomainEventMemoryDeviceSizeChangeMsg.alias", offset, data
                 )
             try:
-                obj.alias = _decode(data[offset + 4 : _end1])
+                obj.alias = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
                 xdr.bad_utf8(
-                    "RemoteDomainEventMemoryDeviceSizeChangeMsg.alias",
-                    offset + 4,
-                    error,
+                    "RemoteDomainEventMemoryDeviceSizeChangeMsg.alias", offset, error
                 )
             offset = _pad2
             _w4, obj.size = _S_IQ.unpack_from(data, offset - 4)
@@ -36600,14 +36721,15 @@ class RemoteDomainFdAssociateArgs(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteDomainFdAssociateArgs.name", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteDomainFdAssociateArgs.name", offset + 4, data)
+                xdr.truncated("RemoteDomainFdAssociateArgs.name", offset, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteDomainFdAssociateArgs.name", offset + 4, error)
+                xdr.bad_utf8("RemoteDomainFdAssociateArgs.name", offset, error)
             offset = _pad2
             _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -38186,16 +38308,17 @@ def unpack_remote_nonnull_string(data: xdr.Buffer, offset: int = 0) -> tuple[str
         (_len3,) = _S_I.unpack_from(data, offset)
         if _len3 > 4194304:
             xdr.too_long("RemoteNonnullString", offset, _len3, 4194304)
-        _end1 = offset + 4 + _len3
+        offset += 4
+        _end1 = offset + _len3
         _pad2 = _end1 + (-_len3 & 3)
         if _pad2 > len(data):
-            xdr.truncated("RemoteNonnullString", offset + 4, data)
+            xdr.truncated("RemoteNonnullString", offset, data)
         if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
             xdr.bad_padding("RemoteNonnullString", _end1)
         try:
-            value = _decode(data[offset + 4 : _end1])
+            value = _decode(data[offset:_end1])
         except UnicodeDecodeError as error:
-            xdr.bad_utf8("RemoteNonnullString", offset + 4, error)
+            xdr.bad_utf8("RemoteNonnullString", offset, error)
         offset = _pad2
     except struct.error:
         xdr.truncated("RemoteNonnullString", offset, data)
@@ -38226,16 +38349,17 @@ def unpack_remote_string(data: xdr.Buffer, offset: int = 0) -> tuple[str | None,
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("RemoteString", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("RemoteString", offset + 4, data)
+                xdr.truncated("RemoteString", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("RemoteString", _end1)
             try:
-                value = _decode(data[offset + 4 : _end1])
+                value = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("RemoteString", offset + 4, error)
+                xdr.bad_utf8("RemoteString", offset, error)
             offset = _pad2
         else:
             offset += 4

@@ -307,14 +307,15 @@ class VirNetMessageNonnullDomain(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("VirNetMessageNonnullDomain.name", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("VirNetMessageNonnullDomain.name", offset + 4, data)
+                xdr.truncated("VirNetMessageNonnullDomain.name", offset, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("VirNetMessageNonnullDomain.name", offset + 4, error)
+                xdr.bad_utf8("VirNetMessageNonnullDomain.name", offset, error)
             offset = _pad2
             _w4, obj.uuid, obj.id = _S_I16si.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -346,14 +347,15 @@ class VirNetMessageNonnullNetwork(xdr.XdrStruct):
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("VirNetMessageNonnullNetwork.name", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("VirNetMessageNonnullNetwork.name", offset + 4, data)
+                xdr.truncated("VirNetMessageNonnullNetwork.name", offset, data)
             try:
-                obj.name = _decode(data[offset + 4 : _end1])
+                obj.name = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("VirNetMessageNonnullNetwork.name", offset + 4, error)
+                xdr.bad_utf8("VirNetMessageNonnullNetwork.name", offset, error)
             offset = _pad2
             _w4, obj.uuid = _S_I16s.unpack_from(data, offset - 4)
             if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
@@ -469,16 +471,17 @@ class VirNetMessageError(xdr.XdrStruct):
                 (_len3,) = _S_I.unpack_from(data, offset)
                 if _len3 > 4194304:
                     xdr.too_long("VirNetMessageError.message", offset, _len3, 4194304)
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
-                    xdr.truncated("VirNetMessageError.message", offset + 4, data)
+                    xdr.truncated("VirNetMessageError.message", offset, data)
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("VirNetMessageError.message", _end1)
                 try:
-                    obj.message = _decode(data[offset + 4 : _end1])
+                    obj.message = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("VirNetMessageError.message", offset + 4, error)
+                    xdr.bad_utf8("VirNetMessageError.message", offset, error)
                 offset = _pad2
             else:
                 offset += 4
@@ -496,16 +499,17 @@ class VirNetMessageError(xdr.XdrStruct):
                 (_len6,) = _S_I.unpack_from(data, offset)
                 if _len6 > 4194304:
                     xdr.too_long("VirNetMessageError.str1", offset, _len6, 4194304)
-                _end4 = offset + 4 + _len6
+                offset += 4
+                _end4 = offset + _len6
                 _pad5 = _end4 + (-_len6 & 3)
                 if _pad5 > len(data):
-                    xdr.truncated("VirNetMessageError.str1", offset + 4, data)
+                    xdr.truncated("VirNetMessageError.str1", offset, data)
                 if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                     xdr.bad_padding("VirNetMessageError.str1", _end4)
                 try:
-                    obj.str1 = _decode(data[offset + 4 : _end4])
+                    obj.str1 = _decode(data[offset:_end4])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("VirNetMessageError.str1", offset + 4, error)
+                    xdr.bad_utf8("VirNetMessageError.str1", offset, error)
                 offset = _pad5
             else:
                 offset += 4
@@ -515,16 +519,17 @@ class VirNetMessageError(xdr.XdrStruct):
                 (_len9,) = _S_I.unpack_from(data, offset)
                 if _len9 > 4194304:
                     xdr.too_long("VirNetMessageError.str2", offset, _len9, 4194304)
-                _end7 = offset + 4 + _len9
+                offset += 4
+                _end7 = offset + _len9
                 _pad8 = _end7 + (-_len9 & 3)
                 if _pad8 > len(data):
-                    xdr.truncated("VirNetMessageError.str2", offset + 4, data)
+                    xdr.truncated("VirNetMessageError.str2", offset, data)
                 if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                     xdr.bad_padding("VirNetMessageError.str2", _end7)
                 try:
-                    obj.str2 = _decode(data[offset + 4 : _end7])
+                    obj.str2 = _decode(data[offset:_end7])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("VirNetMessageError.str2", offset + 4, error)
+                    xdr.bad_utf8("VirNetMessageError.str2", offset, error)
                 offset = _pad8
             else:
                 offset += 4
@@ -534,19 +539,20 @@ class VirNetMessageError(xdr.XdrStruct):
                 (_len12,) = _S_I.unpack_from(data, offset)
                 if _len12 > 4194304:
                     xdr.too_long("VirNetMessageError.str3", offset, _len12, 4194304)
-                _end10 = offset + 4 + _len12
+                offset += 4
+                _end10 = offset + _len12
                 _pad11 = _end10 + (-_len12 & 3)
                 if _pad11 > len(data):
-                    xdr.truncated("VirNetMessageError.str3", offset + 4, data)
+                    xdr.truncated("VirNetMessageError.str3", offset, data)
                 if (
                     _pad11 != _end10
                     and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
                 ):
                     xdr.bad_padding("VirNetMessageError.str3", _end10)
                 try:
-                    obj.str3 = _decode(data[offset + 4 : _end10])
+                    obj.str3 = _decode(data[offset:_end10])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("VirNetMessageError.str3", offset + 4, error)
+                    xdr.bad_utf8("VirNetMessageError.str3", offset, error)
                 offset = _pad11
             else:
                 offset += 4
@@ -622,16 +628,17 @@ def unpack_vir_net_message_nonnull_string(
         (_len3,) = _S_I.unpack_from(data, offset)
         if _len3 > 4194304:
             xdr.too_long("VirNetMessageNonnullString", offset, _len3, 4194304)
-        _end1 = offset + 4 + _len3
+        offset += 4
+        _end1 = offset + _len3
         _pad2 = _end1 + (-_len3 & 3)
         if _pad2 > len(data):
-            xdr.truncated("VirNetMessageNonnullString", offset + 4, data)
+            xdr.truncated("VirNetMessageNonnullString", offset, data)
         if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
             xdr.bad_padding("VirNetMessageNonnullString", _end1)
         try:
-            value = _decode(data[offset + 4 : _end1])
+            value = _decode(data[offset:_end1])
         except UnicodeDecodeError as error:
-            xdr.bad_utf8("VirNetMessageNonnullString", offset + 4, error)
+            xdr.bad_utf8("VirNetMessageNonnullString", offset, error)
         offset = _pad2
     except struct.error:
         xdr.truncated("VirNetMessageNonnullString", offset, data)
@@ -664,16 +671,17 @@ def unpack_vir_net_message_string(
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("VirNetMessageString", offset, _len3, 4194304)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("VirNetMessageString", offset + 4, data)
+                xdr.truncated("VirNetMessageString", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("VirNetMessageString", _end1)
             try:
-                value = _decode(data[offset + 4 : _end1])
+                value = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("VirNetMessageString", offset + 4, error)
+                xdr.bad_utf8("VirNetMessageString", offset, error)
             offset = _pad2
         else:
             offset += 4

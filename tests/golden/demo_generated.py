@@ -205,28 +205,30 @@ class DemoAllTypes(xdr.XdrStruct):
             (_len6,) = _S_I.unpack_from(data, offset)
             if _len6 > 255:
                 xdr.too_long("DemoAllTypes.name", offset, _len6, 255)
-            _end4 = offset + 4 + _len6
+            offset += 4
+            _end4 = offset + _len6
             _pad5 = _end4 + (-_len6 & 3)
             if _pad5 > len(data):
-                xdr.truncated("DemoAllTypes.name", offset + 4, data)
+                xdr.truncated("DemoAllTypes.name", offset, data)
             if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
                 xdr.bad_padding("DemoAllTypes.name", _end4)
             try:
-                obj.name = _decode(data[offset + 4 : _end4])
+                obj.name = _decode(data[offset:_end4])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("DemoAllTypes.name", offset + 4, error)
+                xdr.bad_utf8("DemoAllTypes.name", offset, error)
             offset = _pad5
             (_len9,) = _S_I.unpack_from(data, offset)
-            _end7 = offset + 4 + _len9
+            offset += 4
+            _end7 = offset + _len9
             _pad8 = _end7 + (-_len9 & 3)
             if _pad8 > len(data):
-                xdr.truncated("DemoAllTypes.anything", offset + 4, data)
+                xdr.truncated("DemoAllTypes.anything", offset, data)
             if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
                 xdr.bad_padding("DemoAllTypes.anything", _end7)
             try:
-                obj.anything = _decode(data[offset + 4 : _end7])
+                obj.anything = _decode(data[offset:_end7])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("DemoAllTypes.anything", offset + 4, error)
+                xdr.bad_utf8("DemoAllTypes.anything", offset, error)
             offset = _pad8
             obj.fixed_bytes, offset = xdr.unpack_fixed_opaque(
                 data, offset, 3, "DemoAllTypes.fixed_bytes"
@@ -234,22 +236,24 @@ class DemoAllTypes(xdr.XdrStruct):
             (_len12,) = _S_I.unpack_from(data, offset)
             if _len12 > 255:
                 xdr.too_long("DemoAllTypes.some_bytes", offset, _len12, 255)
-            _end10 = offset + 4 + _len12
+            offset += 4
+            _end10 = offset + _len12
             _pad11 = _end10 + (-_len12 & 3)
             if _pad11 > len(data):
-                xdr.truncated("DemoAllTypes.some_bytes", offset + 4, data)
+                xdr.truncated("DemoAllTypes.some_bytes", offset, data)
             if _pad11 != _end10 and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]:
                 xdr.bad_padding("DemoAllTypes.some_bytes", _end10)
-            obj.some_bytes = bytes(data[offset + 4 : _end10])
+            obj.some_bytes = bytes(data[offset:_end10])
             offset = _pad11
             (_len15,) = _S_I.unpack_from(data, offset)
-            _end13 = offset + 4 + _len15
+            offset += 4
+            _end13 = offset + _len15
             _pad14 = _end13 + (-_len15 & 3)
             if _pad14 > len(data):
-                xdr.truncated("DemoAllTypes.any_bytes", offset + 4, data)
+                xdr.truncated("DemoAllTypes.any_bytes", offset, data)
             if _pad14 != _end13 and data[_end13:_pad14] != xdr.ZEROS[_pad14 - _end13]:
                 xdr.bad_padding("DemoAllTypes.any_bytes", _end13)
-            obj.any_bytes = bytes(data[offset + 4 : _end13])
+            obj.any_bytes = bytes(data[offset:_end13])
             offset = _pad14
             _n16 = 4
             _raw17, offset = xdr.unpack_array(
@@ -273,16 +277,17 @@ class DemoAllTypes(xdr.XdrStruct):
                 (_len26,) = _S_I_unpack(data, offset)
                 if _len26 > 255:
                     xdr.too_long("DemoAllTypes.names[]", offset, _len26, 255)
-                _end24 = offset + 4 + _len26
+                offset += 4
+                _end24 = offset + _len26
                 _pad25 = _end24 + (-_len26 & 3)
                 if _pad25 > size:
-                    xdr.truncated("DemoAllTypes.names[]", offset + 4, data)
+                    xdr.truncated("DemoAllTypes.names[]", offset, data)
                 if _pad25 != _end24 and data[_end24:_pad25] != zeros[_pad25 - _end24]:
                     xdr.bad_padding("DemoAllTypes.names[]", _end24)
                 try:
-                    _e21 = _decode(data[offset + 4 : _end24])
+                    _e21 = _decode(data[offset:_end24])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("DemoAllTypes.names[]", offset + 4, error)
+                    xdr.bad_utf8("DemoAllTypes.names[]", offset, error)
                 offset = _pad25
                 _append23(_e21)
             obj.names = _items22
@@ -292,19 +297,20 @@ class DemoAllTypes(xdr.XdrStruct):
                 (_len29,) = _S_I.unpack_from(data, offset)
                 if _len29 > 255:
                     xdr.too_long("DemoAllTypes.maybe_name", offset, _len29, 255)
-                _end27 = offset + 4 + _len29
+                offset += 4
+                _end27 = offset + _len29
                 _pad28 = _end27 + (-_len29 & 3)
                 if _pad28 > len(data):
-                    xdr.truncated("DemoAllTypes.maybe_name", offset + 4, data)
+                    xdr.truncated("DemoAllTypes.maybe_name", offset, data)
                 if (
                     _pad28 != _end27
                     and data[_end27:_pad28] != xdr.ZEROS[_pad28 - _end27]
                 ):
                     xdr.bad_padding("DemoAllTypes.maybe_name", _end27)
                 try:
-                    obj.maybe_name = _decode(data[offset + 4 : _end27])
+                    obj.maybe_name = _decode(data[offset:_end27])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("DemoAllTypes.maybe_name", offset + 4, error)
+                    xdr.bad_utf8("DemoAllTypes.maybe_name", offset, error)
                 offset = _pad28
             else:
                 offset += 4
@@ -374,16 +380,17 @@ class DemoNode(xdr.XdrStruct):
                 (_len3,) = _S_I.unpack_from(data, offset)
                 if _len3 > 255:
                     xdr.too_long("DemoNode.label", offset, _len3, 255)
-                _end1 = offset + 4 + _len3
+                offset += 4
+                _end1 = offset + _len3
                 _pad2 = _end1 + (-_len3 & 3)
                 if _pad2 > len(data):
-                    xdr.truncated("DemoNode.label", offset + 4, data)
+                    xdr.truncated("DemoNode.label", offset, data)
                 if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                     xdr.bad_padding("DemoNode.label", _end1)
                 try:
-                    label = _decode(data[offset + 4 : _end1])
+                    label = _decode(data[offset:_end1])
                 except UnicodeDecodeError as error:
-                    xdr.bad_utf8("DemoNode.label", offset + 4, error)
+                    xdr.bad_utf8("DemoNode.label", offset, error)
                 offset = _pad2
                 heads.append((label,))
                 more = xdr.unpack_flag(data, offset, "DemoNode.next")
@@ -606,16 +613,17 @@ class DemoNumberDefault(DemoNumber):
         try:
             _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
             (_len3,) = _S_I.unpack_from(data, offset)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("DemoNumberDefault.text", offset + 4, data)
+                xdr.truncated("DemoNumberDefault.text", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("DemoNumberDefault.text", _end1)
             try:
-                text = _decode(data[offset + 4 : _end1])
+                text = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("DemoNumberDefault.text", offset + 4, error)
+                xdr.bad_utf8("DemoNumberDefault.text", offset, error)
             offset = _pad2
         except struct.error:
             xdr.truncated("DemoNumberDefault", offset, data)
@@ -699,13 +707,14 @@ class DemoNestedInner(xdr.XdrStruct):
             (obj.a,) = _S_i.unpack_from(data, offset)
             offset += 4
             (_len3,) = _S_I.unpack_from(data, offset)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("DemoNestedInner.b", offset + 4, data)
+                xdr.truncated("DemoNestedInner.b", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("DemoNestedInner.b", _end1)
-            obj.b = bytes(data[offset + 4 : _end1])
+            obj.b = bytes(data[offset:_end1])
             offset = _pad2
         except struct.error:
             xdr.truncated("DemoNestedInner", offset, data)
@@ -864,16 +873,17 @@ def unpack_demo_name(data: xdr.Buffer, offset: int = 0) -> tuple[str, int]:
         (_len3,) = _S_I.unpack_from(data, offset)
         if _len3 > 255:
             xdr.too_long("DemoName", offset, _len3, 255)
-        _end1 = offset + 4 + _len3
+        offset += 4
+        _end1 = offset + _len3
         _pad2 = _end1 + (-_len3 & 3)
         if _pad2 > len(data):
-            xdr.truncated("DemoName", offset + 4, data)
+            xdr.truncated("DemoName", offset, data)
         if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
             xdr.bad_padding("DemoName", _end1)
         try:
-            value = _decode(data[offset + 4 : _end1])
+            value = _decode(data[offset:_end1])
         except UnicodeDecodeError as error:
-            xdr.bad_utf8("DemoName", offset + 4, error)
+            xdr.bad_utf8("DemoName", offset, error)
         offset = _pad2
     except struct.error:
         xdr.truncated("DemoName", offset, data)
@@ -904,16 +914,17 @@ def unpack_demo_optional_name(
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 255:
                 xdr.too_long("DemoOptionalName", offset, _len3, 255)
-            _end1 = offset + 4 + _len3
+            offset += 4
+            _end1 = offset + _len3
             _pad2 = _end1 + (-_len3 & 3)
             if _pad2 > len(data):
-                xdr.truncated("DemoOptionalName", offset + 4, data)
+                xdr.truncated("DemoOptionalName", offset, data)
             if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
                 xdr.bad_padding("DemoOptionalName", _end1)
             try:
-                value = _decode(data[offset + 4 : _end1])
+                value = _decode(data[offset:_end1])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("DemoOptionalName", offset + 4, error)
+                xdr.bad_utf8("DemoOptionalName", offset, error)
             offset = _pad2
         else:
             offset += 4

@@ -474,20 +474,21 @@ class CodecEmitter:
         if shape.bound != MAX_UINT:
             w(f"if {length} > {shape.bound}:")
             w(f'    xdr.too_long("{path}", offset, {length}, {shape.bound})')
-        w(f"{end} = offset + 4 + {length}")
+        w("offset += 4")
+        w(f"{end} = offset + {length}")
         w(f"{padded} = {end} + (-{length} & 3)")
         w(f"if {padded} > len(data):")
-        w(f'    xdr.truncated("{path}", offset + 4, data)')
+        w(f'    xdr.truncated("{path}", offset, data)')
         if not defer_padding:
             w(f"if {padded} != {end} and data[{end}:{padded}] != xdr.ZEROS[{padded} - {end}]:")
             w(f'    xdr.bad_padding("{path}", {end})')
         if shape.kind == "string":
             w("try:")
-            w(f"    {target} = _decode(data[offset + 4 : {end}])")
+            w(f"    {target} = _decode(data[offset:{end}])")
             w("except UnicodeDecodeError as error:")
-            w(f'    xdr.bad_utf8("{path}", offset + 4, error)')
+            w(f'    xdr.bad_utf8("{path}", offset, error)')
         else:
-            w(f"{target} = bytes(data[offset + 4 : {end}])")
+            w(f"{target} = bytes(data[offset:{end}])")
         w(f"offset = {padded}")
         return PadCheck(end, padded, path) if defer_padding else None
 
