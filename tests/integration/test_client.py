@@ -132,6 +132,29 @@ def test_lifecycle_events_for_start_and_destroy(libvirtd: Libvirtd) -> None:
         conn.connect_domain_event_callback_deregister_any(callbackID=callback_id)
 
 
+def test_event_handler_can_call_back(libvirtd: Libvirtd) -> None:
+    # Handlers run on the connection's reader thread; a call made there reads
+    # its own reply instead of waiting for that thread (which would hang).
+    with libvirt_rpc.open(libvirtd.uri_unix, timeout=10) as conn:
+        states: list[int] = []
+        done = threading.Event()
+
+        def on_event(event: object) -> None:
+            dom = event.message.msg.dom  # type: ignore[attr-defined]
+            states.append(conn.domain_get_info(dom=dom).state)
+            names = [d.name for d in conn.connect_list_all_domains(need_results=1, flags=0).domains]
+            assert dom.name in names
+            done.set()
+
+        callback_id = conn.on_domain_event(VIR_DOMAIN_EVENT_ID_LIFECYCLE, on_event)
+        dom = conn.domain_define_xml(xml=DOMAIN_XML.format(name="callback")).dom
+        assert done.wait(10), "the handler's calls did not return"
+        assert states and states[0] == 5  # VIR_DOMAIN_SHUTOFF: defined, not started
+        assert conn.domain_get_info(dom=dom).state == 5  # the connection still works
+        conn.connect_domain_event_callback_deregister_any(callbackID=callback_id)
+        conn.domain_undefine(dom=dom)
+
+
 def test_events_as_an_iterator(libvirtd: Libvirtd) -> None:
     with libvirt_rpc.open(libvirtd.uri_unix) as conn:
         conn.connect_domain_event_callback_register_any(

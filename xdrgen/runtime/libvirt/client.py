@@ -18,6 +18,7 @@ import itertools
 import logging
 import os
 import queue
+import select
 import struct
 import threading
 import time
@@ -167,6 +168,15 @@ class _Dispatcher:
                 box.put_nowait(event)
         else:
             log.warning("ignoring a %s message from the server", kind.name)
+
+
+def _read_error(exc: BaseException) -> LibvirtError:
+    """libvirt's words for a connection that failed while reading."""
+    if isinstance(exc, EOFError):
+        return ConnectionClosedError("internal error: End of file while reading data: Input/output error")
+    if isinstance(exc, wire.ProtocolError):
+        return ConnectionClosedError(f"internal error: protocol error from server: {exc}")
+    return ConnectionClosedError(f"internal error: cannot recv data: {exc}")
 
 
 def _is_ping(message: Message) -> bool:
@@ -564,7 +574,9 @@ class RpcClient(_Dispatcher):
             if self._closed is not None:
                 raise self._closed
             self._send(frame)
-            if not pending.wait(self.timeout):
+            if threading.current_thread() is self._reader:
+                self._read_own_reply(pending, proc)
+            elif not pending.wait(self.timeout):
                 raise CallTimeoutError(f"Timed out during operation: no reply to procedure {proc} in {self.timeout} s")
         finally:
             self._pending.pop(serial, None)
@@ -588,32 +600,55 @@ class RpcClient(_Dispatcher):
         self._fds.extend(fds)
         self._decoder.push(view[:count])
 
+    def _dispatch_buffered(self, view: memoryview, settled: _Pending | None = None) -> None:
+        """Dispatch the whole frames received so far (stopping once
+        ``settled`` has its reply)."""
+        while (settled is None or settled.message is None) and (frame := self._decoder.next_frame()) is not None:
+            message = wire.parse_frame(frame)
+            if message.nfds:
+                self._decoder.skip(message.nfds)
+                while len(self._fds) < message.nfds:
+                    self._receive(view)
+                message.fds = [self._fds.popleft() for _ in range(message.nfds)]
+            self.last_received = time.monotonic()
+            self._dispatch(message)
+
     def _read_loop(self) -> None:
         # Buffered: one read may carry several replies (and a frame may take
         # several reads), which matters when many calls are in flight.
-        error: LibvirtError
         view = memoryview(bytearray(wire.STREAM_CHUNK))
         try:
             while self._closed is None:
                 self._receive(view)
-                while (frame := self._decoder.next_frame()) is not None:
-                    message = wire.parse_frame(frame)
-                    if message.nfds:
-                        self._decoder.skip(message.nfds)
-                        while len(self._fds) < message.nfds:
-                            self._receive(view)
-                        message.fds = [self._fds.popleft() for _ in range(message.nfds)]
-                    self.last_received = time.monotonic()
-                    self._dispatch(message)
-            return
-        except EOFError:
-            error = ConnectionClosedError("internal error: End of file while reading data: Input/output error")
-        except wire.ProtocolError as exc:
-            error = ConnectionClosedError(f"internal error: protocol error from server: {exc}")
-        except OSError as exc:
-            error = ConnectionClosedError(f"internal error: cannot recv data: {exc}")
-        if self._closed is None:
+                self._dispatch_buffered(view)
+        except (EOFError, wire.ProtocolError, OSError) as exc:
+            if self._closed is None:
+                self._shutdown(_read_error(exc))
+
+    def _read_own_reply(self, pending: _Pending, proc: int) -> None:
+        """A call made by an event handler runs on the reader thread, which
+        is the one that would read its reply: read it here, dispatching what
+        comes before it (as libvirt's client lets callbacks call back)."""
+        view = memoryview(bytearray(wire.STREAM_CHUNK))
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        # TLS may hold decrypted bytes that select() cannot see
+        buffered = getattr(getattr(self._stream, "socket", None), "pending", lambda: 0)
+        try:
+            while pending.message is None and pending.error is None:
+                self._dispatch_buffered(view, pending)
+                if pending.message is not None or pending.error is not None:
+                    break
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not (buffered() or select.select([self._stream], [], [], left)[0]):
+                        raise CallTimeoutError(
+                            f"Timed out during operation: no reply to procedure {proc} in {self.timeout} s"
+                        )
+                self._receive(view)
+        except (EOFError, wire.ProtocolError, OSError) as exc:
+            error = _read_error(exc)
             self._shutdown(error)
+            raise error from exc
 
     def _answer_ping(self) -> None:
         try:
