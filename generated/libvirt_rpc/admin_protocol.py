@@ -268,7 +268,7 @@ class AdminTypedParamValueS(AdminTypedParamValue):
     @classmethod
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
                 xdr.too_long("AdminTypedParamValueS.s", offset, _len3, 4194304)
@@ -307,7 +307,7 @@ class AdminTypedParam(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
@@ -398,7 +398,7 @@ class AdminNonnullServer(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
@@ -565,7 +565,7 @@ class AdminConnectListServersRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 16384, 4, "AdminConnectListServersRet.servers"
@@ -626,7 +626,7 @@ class AdminConnectLookupServerArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
@@ -742,7 +742,7 @@ class AdminServerGetThreadpoolParametersRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 32, 12, "AdminServerGetThreadpoolParametersRet.params"
@@ -920,7 +920,7 @@ class AdminServerSetThreadpoolParametersArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             obj.srv, offset = AdminNonnullServer.unpack_from(data, offset)
             _n1 = xdr.unpack_count(
@@ -1265,7 +1265,7 @@ class AdminClientGetInfoRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(data, offset, 64, 12, "AdminClientGetInfoRet.params")
             offset += 4
@@ -1485,7 +1485,7 @@ class AdminServerGetClientLimitsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             _n1 = xdr.unpack_count(
                 data, offset, 32, 12, "AdminServerGetClientLimitsRet.params"
@@ -1658,7 +1658,7 @@ class AdminServerSetClientLimitsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             obj.srv, offset = AdminNonnullServer.unpack_from(data, offset)
             _n1 = xdr.unpack_count(
@@ -1878,7 +1878,7 @@ class AdminConnectGetLoggingOutputsRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
@@ -1958,7 +1958,7 @@ class AdminConnectGetLoggingFiltersRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             obj.filters = None
             if xdr.unpack_flag(
@@ -2024,7 +2024,7 @@ class AdminConnectSetLoggingOutputsArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             obj.outputs = None
             if xdr.unpack_flag(
@@ -2090,7 +2090,7 @@ class AdminConnectSetLoggingFiltersArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             obj.filters = None
             if xdr.unpack_flag(
@@ -2244,7 +2244,7 @@ def pack_admin_nonnull_string(out: bytearray, value: str) -> None:
 
 def unpack_admin_nonnull_string(data: xdr.Buffer, offset: int = 0) -> tuple[str, int]:
     try:
-        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
         (_len3,) = _S_I.unpack_from(data, offset)
         if _len3 > 4194304:
             xdr.too_long("AdminNonnullString", offset, _len3, 4194304)
@@ -2282,7 +2282,7 @@ def pack_admin_string(out: bytearray, value: str | None) -> None:
 
 def unpack_admin_string(data: xdr.Buffer, offset: int = 0) -> tuple[str | None, int]:
     try:
-        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
         value: str | None = None
         if xdr.unpack_flag(data, offset, "AdminString"):
             offset += 4

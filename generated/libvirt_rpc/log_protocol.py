@@ -47,7 +47,7 @@ class VirLogManagerProtocolDomain(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             (obj.uuid,) = _S_16s.unpack_from(data, offset)
             offset += 16
@@ -158,7 +158,7 @@ class VirLogManagerProtocolDomainOpenLogFileArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
@@ -275,7 +275,7 @@ class VirLogManagerProtocolDomainGetLogFilePositionArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
@@ -381,7 +381,7 @@ class VirLogManagerProtocolDomainReadLogFileArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
@@ -433,7 +433,7 @@ class VirLogManagerProtocolDomainReadLogFileRet(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
@@ -511,7 +511,7 @@ class VirLogManagerProtocolDomainAppendLogFileArgs(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
@@ -688,7 +688,7 @@ def unpack_vir_log_manager_protocol_non_null_string(
     data: xdr.Buffer, offset: int = 0
 ) -> tuple[str, int]:
     try:
-        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
         (_len3,) = _S_I.unpack_from(data, offset)
         if _len3 > 4194304:
             xdr.too_long("VirLogManagerProtocolNonNullString", offset, _len3, 4194304)
@@ -728,7 +728,7 @@ def unpack_vir_log_manager_protocol_string(
     data: xdr.Buffer, offset: int = 0
 ) -> tuple[str | None, int]:
     try:
-        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
         value: str | None = None
         if xdr.unpack_flag(data, offset, "VirLogManagerProtocolString"):
             offset += 4

@@ -302,7 +302,7 @@ class VirNetMessageNonnullDomain(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
@@ -342,7 +342,7 @@ class VirNetMessageNonnullNetwork(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             (_len3,) = _S_I.unpack_from(data, offset)
             if _len3 > 4194304:
@@ -461,7 +461,7 @@ class VirNetMessageError(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             obj.code, obj.domain = _S_ii.unpack_from(data, offset)
             offset += 8
@@ -624,7 +624,7 @@ def unpack_vir_net_message_nonnull_string(
     data: xdr.Buffer, offset: int = 0
 ) -> tuple[str, int]:
     try:
-        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
         (_len3,) = _S_I.unpack_from(data, offset)
         if _len3 > 4194304:
             xdr.too_long("VirNetMessageNonnullString", offset, _len3, 4194304)
@@ -664,7 +664,7 @@ def unpack_vir_net_message_string(
     data: xdr.Buffer, offset: int = 0
 ) -> tuple[str | None, int]:
     try:
-        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
         value: str | None = None
         if xdr.unpack_flag(data, offset, "VirNetMessageString"):
             offset += 4

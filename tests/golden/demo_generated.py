@@ -172,7 +172,7 @@ class DemoAllTypes(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             (
                 obj.i,
@@ -374,7 +374,7 @@ class DemoNode(xdr.XdrStruct):
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             heads: list[tuple[Any, ...]] = []
             while True:
                 (_len3,) = _S_I.unpack_from(data, offset)
@@ -611,7 +611,7 @@ class DemoNumberDefault(DemoNumber):
     @classmethod
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             (_len3,) = _S_I.unpack_from(data, offset)
             offset += 4
             _end1 = offset + _len3
@@ -869,7 +869,7 @@ def pack_demo_name(out: bytearray, value: str) -> None:
 
 def unpack_demo_name(data: xdr.Buffer, offset: int = 0) -> tuple[str, int]:
     try:
-        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
         (_len3,) = _S_I.unpack_from(data, offset)
         if _len3 > 255:
             xdr.too_long("DemoName", offset, _len3, 255)
@@ -907,7 +907,7 @@ def unpack_demo_optional_name(
     data: xdr.Buffer, offset: int = 0
 ) -> tuple[str | None, int]:
     try:
-        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE
+        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
         value: str | None = None
         if xdr.unpack_flag(data, offset, "DemoOptionalName"):
             offset += 4

@@ -79,7 +79,7 @@ def _hoist(w: Writer, lines: list[str]) -> list[str]:
     return text.split("\n")
 
 
-DECODER = "_decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.BUFFER_DECODE"
+DECODER = "_decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8"
 
 
 def with_decoder(lines: list[str]) -> list[str]:

@@ -575,8 +575,10 @@ class RpcClient(_Dispatcher):
                 raise self._closed
             self._send(frame)
             if threading.current_thread() is self._reader:
-                self._read_own_reply(pending, proc)
-            elif not pending.wait(self.timeout):
+                answered = self._read_own_reply(pending)
+            else:
+                answered = pending.wait(self.timeout)
+            if not answered:
                 raise CallTimeoutError(f"Timed out during operation: no reply to procedure {proc} in {self.timeout} s")
         finally:
             self._pending.pop(serial, None)
@@ -625,25 +627,24 @@ class RpcClient(_Dispatcher):
             if self._closed is None:
                 self._shutdown(_read_error(exc))
 
-    def _read_own_reply(self, pending: _Pending, proc: int) -> None:
+    def _read_own_reply(self, pending: _Pending) -> bool:
         """A call made by an event handler runs on the reader thread, which
         is the one that would read its reply: read it here, dispatching what
-        comes before it (as libvirt's client lets callbacks call back)."""
+        comes before it (as libvirt's client lets callbacks call back).
+        False if the call's timeout passes first."""
         view = memoryview(bytearray(wire.STREAM_CHUNK))
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         # TLS may hold decrypted bytes that select() cannot see
         buffered = getattr(getattr(self._stream, "socket", None), "pending", lambda: 0)
         try:
-            while pending.message is None and pending.error is None:
+            while True:
                 self._dispatch_buffered(view, pending)
                 if pending.message is not None or pending.error is not None:
-                    break
+                    return True
                 if deadline is not None:
                     left = deadline - time.monotonic()
                     if left <= 0 or not (buffered() or select.select([self._stream], [], [], left)[0]):
-                        raise CallTimeoutError(
-                            f"Timed out during operation: no reply to procedure {proc} in {self.timeout} s"
-                        )
+                        return False
                 self._receive(view)
         except (EOFError, wire.ProtocolError, OSError) as exc:
             error = _read_error(exc)
