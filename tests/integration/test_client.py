@@ -133,8 +133,8 @@ def test_lifecycle_events_for_start_and_destroy(libvirtd: Libvirtd) -> None:
 
 
 def test_event_handler_can_call_back(libvirtd: Libvirtd) -> None:
-    # Handlers run on the connection's reader thread; a call made there reads
-    # its own reply instead of waiting for that thread (which would hang).
+    # Handlers run on the connection's background thread, outside any read:
+    # a call made there reads its own reply like any other caller.
     with libvirt_rpc.open(libvirtd.uri_unix, timeout=10) as conn:
         states: list[int] = []
         done = threading.Event()

@@ -16,6 +16,7 @@ import asyncio
 import collections
 import itertools
 import logging
+import math
 import os
 import queue
 import select
@@ -28,6 +29,7 @@ from typing import Any, Generic, TypeVar
 
 from ..rpc import Packable
 from ..xdr import XdrError, XdrStruct
+from . import idle_watch
 from . import protocol as wire
 from .errors import CallTimeoutError, ConnectionClosedError, ErrorNumber, LibvirtError
 from .protocol import Message, MessageStatus, MessageType
@@ -157,17 +159,20 @@ class _Dispatcher:
                 stream._deliver(message)
         elif kind == MessageType.MESSAGE:
             event = self._router.event(message)
-            if event is None:
-                return
-            for handler in list(self._router.handlers):
-                try:
-                    handler(event)
-                except Exception:
-                    log.exception("event handler failed")
-            for box in list(self._event_queues):
-                box.put_nowait(event)
+            if event is not None:
+                self._publish(event)
         else:
             log.warning("ignoring a %s message from the server", kind.name)
+
+    def _publish(self, event: Event) -> None:
+        """Hand an event to the handlers and the ``events()`` iterators."""
+        for handler in list(self._router.handlers):
+            try:
+                handler(event)
+            except Exception:
+                log.exception("event handler failed")
+        for box in list(self._event_queues):
+            box.put_nowait(event)
 
 
 def _read_error(exc: BaseException) -> LibvirtError:
@@ -217,29 +222,59 @@ def _ping() -> bytearray:
 # blocking client
 
 
-class _Pending:
-    """A call waiting for its reply.  A bare lock, taken at creation and
-    released when the reply (or the connection's end) arrives, is the
-    cheapest way to park one thread (``threading.Event`` costs several
-    times more per call)."""
+class _Waiter:
+    """A thread waiting for something the connection will bring: a reply, or
+    a stream's next packet.  Its bare lock (taken at creation, released by
+    :meth:`wake`) is the cheapest way to park a thread: ``threading.Event``
+    costs several times more.  A wake-up that finds nobody waiting is kept
+    for the next :meth:`wait`, which then looks at :meth:`ready` again."""
 
-    __slots__ = ("key", "_lock", "message", "error")
+    __slots__ = ("_lock",)
 
-    def __init__(self, key: tuple[int, int, int, int]) -> None:
-        self.key = key
+    def __init__(self) -> None:
         self._lock = _thread.allocate_lock()
         self._lock.acquire()
-        self.message: Message | None = None
-        self.error: BaseException | None = None
 
-    def settle(self) -> None:
+    def ready(self) -> bool:
+        raise NotImplementedError
+
+    def wake(self) -> None:
         try:
             self._lock.release()
         except RuntimeError:
-            pass  # settled already (a reply and the shutdown raced)
+            pass  # a wake-up is pending already
 
     def wait(self, timeout: float | None) -> bool:
-        return self._lock.acquire(timeout=-1 if timeout is None else timeout)
+        return self._lock.acquire(timeout=-1 if timeout is None else max(timeout, 0.0))
+
+
+class _StreamWaiter(_Waiter):
+    """A stream's reader waiting for its next packet (or the connection's
+    end, as an exception)."""
+
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: collections.deque[Message | BaseException] = collections.deque()
+
+    def ready(self) -> bool:
+        return bool(self.items)
+
+
+class _Pending(_Waiter):
+    """A call waiting for its reply (or the connection's end)."""
+
+    __slots__ = ("key", "message", "error")
+
+    def __init__(self, key: tuple[int, int, int, int]) -> None:
+        super().__init__()
+        self.key = key
+        self.message: Message | None = None
+        self.error: BaseException | None = None
+
+    def ready(self) -> bool:
+        return self.message is not None or self.error is not None
 
 
 def _piece(stream: DataStream[Any] | AsyncDataStream[Any], message: Message) -> bytes | int:
@@ -290,7 +325,7 @@ class DataStream(Generic[R]):
         self.direction = direction
         self._client = client
         self._header = (prog, vers, proc, serial)
-        self._queue: queue.Queue[Any] = queue.Queue()
+        self._waiter = _StreamWaiter()
         self._buffer = bytearray()
         self._eof = False
         self._done = False
@@ -299,15 +334,19 @@ class DataStream(Generic[R]):
     def _forget(self) -> None:
         self._client._forget_stream(self._header[3])
 
-    # fed by the reader thread
+    # fed by whichever thread reads the connection
     def _deliver(self, message: Message) -> None:
-        self._queue.put(message)
+        self._waiter.items.append(message)
+        self._waiter.wake()
 
     def _fail(self, error: BaseException) -> None:
-        self._queue.put(error)
+        self._waiter.items.append(error)
+        self._waiter.wake()
 
     def _next(self) -> Message:
-        item = self._queue.get(timeout=self._client.timeout)
+        if not self._client._wait_for(self._waiter, self._client.timeout):
+            raise CallTimeoutError(None)
+        item = self._waiter.items.popleft()
         if isinstance(item, BaseException):
             raise item
         assert isinstance(item, Message)
@@ -318,11 +357,7 @@ class DataStream(Generic[R]):
         length of a hole (an ``int``)."""
         if self._eof:
             return b""
-        try:
-            message = self._next()
-        except queue.Empty:
-            raise CallTimeoutError(None) from None
-        return _piece(self, message)
+        return _piece(self, self._next())
 
     def read(self, size: int = -1) -> bytes:
         while not self._eof and (size < 0 or len(self._buffer) < size):
@@ -368,16 +403,16 @@ class DataStream(Generic[R]):
 
     def _check_error(self) -> None:
         """Raise an error the server sent while we were writing."""
-        try:
-            item = self._queue.get_nowait()
-        except queue.Empty:
+        items = self._waiter.items
+        if not items:
             return
+        item = items[0]
         if isinstance(item, BaseException):
             raise item
         if item.status == MessageStatus.ERROR:
+            items.popleft()
             self._done = True
             raise decode_error(item.payload)
-        self._queue.put(item)
 
     def finish(self) -> None:
         """Tell the server the stream is done and wait for its confirmation
@@ -389,13 +424,8 @@ class DataStream(Generic[R]):
             wire.encode_message(prog, vers, proc, MessageType.STREAM, serial, MessageStatus.OK)
         )
         try:
-            while True:
-                try:
-                    message = self._next()
-                except queue.Empty:
-                    raise CallTimeoutError(None) from None
-                if _confirms_finish(self, message):
-                    return
+            while not _confirms_finish(self, self._next()):
+                pass
         finally:
             self._done = True
             self._client._forget_stream(serial)
@@ -422,30 +452,47 @@ class DataStream(Generic[R]):
             self.abort()
 
 
+_WATCHER = "watcher"  # the role holder when the background thread reads
+
+
 class RpcClient(_Dispatcher):
     """A blocking libvirt RPC connection over a connected byte stream.
 
-    Thread-safe: any number of threads may call at once; a reader thread
-    hands each reply to its caller.  ``timeout`` is the default per-call
-    timeout in seconds (None: wait for ever).
+    Thread-safe: any number of threads may call at once.  It reads the way
+    libvirt's client does: a caller reads the socket itself until its reply
+    arrives, handing other callers their replies on the way, and passes the
+    reading on to a caller still waiting when it is done; while nobody
+    calls, a background thread watches the socket (see :mod:`.idle_watch`).
+    Event handlers always run on that thread.  ``timeout`` is the default
+    per-call timeout in seconds (None: wait for ever).
     """
 
     def __init__(self, stream: Any, *, timeout: float | None = None) -> None:
         self._stream = stream
         self.timeout = timeout
         self._send_lock = threading.Lock()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the reading role and the waiters
         self._serials = itertools.count(1)
         self._pending: dict[int, _Pending] = {}
         self._streams: dict[int, DataStream[Any]] = {}
         self._router = _Router()
         self._closed: LibvirtError | None = None
         self._event_queues: list[queue.Queue[Event | None]] = []
+        self._backlog: collections.deque[Event] = collections.deque()  # for the handlers
         self.last_received = time.monotonic()
         self._decoder = wire.FrameDecoder()
         self._fds: collections.deque[int] = collections.deque()
+        self._view = memoryview(bytearray(wire.STREAM_CHUNK))  # the reader's buffer
+        # who reads: None (nobody: the watch is armed), _WATCHER or a _Waiter
+        self._role: object = None
+        self._waiters: dict[_Waiter, None] = {}  # waiting for the role, in order
+        # TLS may hold decrypted bytes that poll() cannot see
+        self._buffered = getattr(getattr(stream, "socket", None), "pending", None)
+        self._poll = select.poll()
+        self._poll.register(stream.fileno(), select.POLLIN)
+        self._watch = idle_watch.watch(stream.fileno())
         self._keepalive: threading.Thread | None = None
-        self._reader = threading.Thread(target=self._read_loop, name="libvirt-rpc-reader", daemon=True)
+        self._reader = threading.Thread(target=self._watch_loop, name="libvirt-rpc-reader", daemon=True)
         self._reader.start()
 
     # ---- channel protocol
@@ -574,11 +621,7 @@ class RpcClient(_Dispatcher):
             if self._closed is not None:
                 raise self._closed
             self._send(frame)
-            if threading.current_thread() is self._reader:
-                answered = self._read_own_reply(pending)
-            else:
-                answered = pending.wait(self.timeout)
-            if not answered:
+            if not self._wait_for(pending, self.timeout):
                 raise CallTimeoutError(f"Timed out during operation: no reply to procedure {proc} in {self.timeout} s")
         finally:
             self._pending.pop(serial, None)
@@ -591,6 +634,80 @@ class RpcClient(_Dispatcher):
         with self._lock:
             self._streams.pop(serial, None)
 
+    # ---- reading: one reader at a time, caller or background thread
+    def _wait_for(self, waiter: _Waiter, timeout: float | None) -> bool:
+        """Block until ``waiter`` is ready, reading the connection ourselves
+        whenever nobody else does; False if ``timeout`` passes first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                self._waiters.pop(waiter, None)
+                if waiter.ready():
+                    return True
+                if self._closed is not None:
+                    raise self._closed
+                if self._role is None:
+                    self._role = waiter
+                    self._watch.disarm()
+                elif self._role is not waiter:
+                    self._waiters[waiter] = None
+            if self._role is waiter:
+                return self._read_for(waiter, deadline)
+            if not waiter.wait(None if deadline is None else deadline - time.monotonic()):
+                with self._lock:
+                    self._waiters.pop(waiter, None)
+                    if self._role is waiter:  # handed the role just as time ran out
+                        self._pass_role()
+                return waiter.ready()
+            # woken: ready, or handed the role (or a stale wake-up): look again
+
+    def _read_for(self, waiter: _Waiter, deadline: float | None) -> bool:
+        """Read (holding the role) until ``waiter`` is ready or time is up."""
+        view = self._view
+        try:
+            while True:
+                self._dispatch_buffered(view, waiter)
+                if waiter.ready() or not self._readable(deadline):
+                    break
+                self._receive(view)
+        except (EOFError, wire.ProtocolError, OSError) as exc:
+            self._shutdown(_read_error(exc))
+        finally:
+            with self._lock:
+                self._pass_role()
+        return waiter.ready()
+
+    def _pass_role(self, from_watcher: bool = False) -> None:
+        """Give up reading (``self._lock`` held): to the first waiter that
+        still waits, else to the background thread if bytes are buffered
+        that nobody would read, else back to the armed watch."""
+        while self._waiters:
+            waiter = next(iter(self._waiters))
+            del self._waiters[waiter]
+            if not waiter.ready():
+                self._role = waiter
+                waiter.wake()
+                return
+        if self._closed is not None:
+            self._role = None
+            self._watch.wake()
+        elif not from_watcher and (self._decoder.pending or (self._buffered is not None and self._buffered())):
+            self._role = _WATCHER
+            self._watch.wake()
+        else:
+            self._role = None
+            self._watch.arm()
+
+    def _readable(self, deadline: float | None) -> bool:
+        """Wait until a read would not block; False once ``deadline`` passes."""
+        if deadline is None or (self._buffered is not None and self._buffered()):
+            return True
+        left = deadline - time.monotonic()
+        return left > 0 and bool(self._poll.poll(max(1, math.ceil(left * 1000))))
+
+    def _ready_now(self) -> bool:
+        return (self._buffered is not None and self._buffered() > 0) or bool(self._poll.poll(0))
+
     def _receive(self, view: memoryview) -> None:
         """One read: its bytes go to the frame decoder, its descriptors to
         the queue that ``*_WITH_FDS`` messages take theirs from."""
@@ -602,10 +719,10 @@ class RpcClient(_Dispatcher):
         self._fds.extend(fds)
         self._decoder.push(view[:count])
 
-    def _dispatch_buffered(self, view: memoryview, settled: _Pending | None = None) -> None:
+    def _dispatch_buffered(self, view: memoryview, waiter: _Waiter | None = None) -> None:
         """Dispatch the whole frames received so far (stopping once
-        ``settled`` has its reply)."""
-        while (settled is None or settled.message is None) and (frame := self._decoder.next_frame()) is not None:
+        ``waiter`` is ready)."""
+        while (waiter is None or not waiter.ready()) and (frame := self._decoder.next_frame()) is not None:
             message = wire.parse_frame(frame)
             if message.nfds:
                 self._decoder.skip(message.nfds)
@@ -615,41 +732,49 @@ class RpcClient(_Dispatcher):
             self.last_received = time.monotonic()
             self._dispatch(message)
 
-    def _read_loop(self) -> None:
-        # Buffered: one read may carry several replies (and a frame may take
-        # several reads), which matters when many calls are in flight.
+    def _watch_loop(self) -> None:
+        """The background thread: reads while nobody calls, runs the event
+        handlers, and ends when the connection closes."""
         view = memoryview(bytearray(wire.STREAM_CHUNK))
         try:
             while self._closed is None:
-                self._receive(view)
-                self._dispatch_buffered(view)
-        except (EOFError, wire.ProtocolError, OSError) as exc:
-            if self._closed is None:
-                self._shutdown(_read_error(exc))
+                readable = self._watch.wait()
+                with self._lock:
+                    if self._role is None and readable:
+                        self._role = _WATCHER
+                    mine = self._role is _WATCHER
+                if mine:
+                    try:
+                        self._dispatch_buffered(view)
+                        # look again: a caller may have read the bytes that woke us
+                        while readable and self._ready_now():
+                            self._receive(view)
+                            self._dispatch_buffered(view)
+                            readable = self._buffered is not None and self._buffered() > 0
+                    except (EOFError, wire.ProtocolError, OSError) as exc:
+                        self._shutdown(_read_error(exc))
+                    finally:
+                        with self._lock:
+                            self._pass_role(from_watcher=True)
+                self._run_handlers()
+        finally:
+            self._run_handlers()
+            for box in list(self._event_queues):
+                box.put(None)
+            with self._lock:  # nobody arms or wakes a closed watch
+                self._watch.close()
 
-    def _read_own_reply(self, pending: _Pending) -> bool:
-        """A call made by an event handler runs on the reader thread, which
-        is the one that would read its reply: read it here, dispatching what
-        comes before it (as libvirt's client lets callbacks call back).
-        False if the call's timeout passes first."""
-        view = memoryview(bytearray(wire.STREAM_CHUNK))
-        deadline = None if self.timeout is None else time.monotonic() + self.timeout
-        # TLS may hold decrypted bytes that select() cannot see
-        buffered = getattr(getattr(self._stream, "socket", None), "pending", lambda: 0)
-        try:
-            while True:
-                self._dispatch_buffered(view, pending)
-                if pending.message is not None or pending.error is not None:
-                    return True
-                if deadline is not None:
-                    left = deadline - time.monotonic()
-                    if left <= 0 or not (buffered() or select.select([self._stream], [], [], left)[0]):
-                        return False
-                self._receive(view)
-        except (EOFError, wire.ProtocolError, OSError) as exc:
-            error = _read_error(exc)
-            self._shutdown(error)
-            raise error from exc
+    def _publish(self, event: Event) -> None:
+        # Handlers run on the background thread, never inside a caller's
+        # read (which holds the role a handler's own calls would need).
+        self._backlog.append(event)
+        if threading.current_thread() is not self._reader:
+            with self._lock:
+                self._watch.wake()
+
+    def _run_handlers(self) -> None:
+        while self._backlog:
+            super()._publish(self._backlog.popleft())
 
     def _answer_ping(self) -> None:
         try:
@@ -662,7 +787,7 @@ class RpcClient(_Dispatcher):
         if pending is None or pending.key != _reply_key(message):
             return False
         pending.message = message
-        pending.settle()
+        pending.wake()
         return True
 
     def _shutdown(self, error: LibvirtError) -> None:
@@ -672,13 +797,12 @@ class RpcClient(_Dispatcher):
             self._closed = error
             pending = list(self._pending.values())
             streams = list(self._streams.values())
+            self._watch.wake()  # the background thread ends (and ends the iterators)
         for item in pending:
             item.error = error
-            item.settle()
+            item.wake()
         for stream in streams:
             stream._fail(error)
-        for box in list(self._event_queues):
-            box.put(None)
         try:
             self._stream.close()
         except OSError:

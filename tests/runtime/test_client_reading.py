@@ -1,0 +1,244 @@
+"""How the blocking client reads: callers read their own replies and pass the
+reading on, a background thread reads while nobody calls, event handlers run
+on that thread.  Against a scripted peer on a socketpair, with both watches
+(epoll and the portable select one)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from libvirt_rpc.remote_protocol import RemoteConnectGetHostnameRet
+from xdrgen.runtime.libvirt import idle_watch
+from xdrgen.runtime.libvirt import protocol as wire
+from xdrgen.runtime.libvirt.client import Event, RpcClient
+from xdrgen.runtime.libvirt.errors import CallTimeoutError, ConnectionClosedError
+from xdrgen.runtime.libvirt.protocol import FrameDecoder, Message, MessageStatus, MessageType
+from xdrgen.runtime.libvirt.transport import UnixStream
+
+PROG, VERS, HOSTNAME = 0x20008086, 1, 59
+EVENT = 4000  # a procedure number the tests register as an event
+
+
+class Peer:
+    """The server side: reads calls, sends whatever frames a test scripts."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.decoder = FrameDecoder()
+        self.received: list[Message] = []
+
+    def take(self, count: int, timeout: float = 10) -> list[Message]:
+        """The next ``count`` messages from the client (calls, PONGs)."""
+        self.sock.settimeout(timeout)
+        while len(self.received) < count:
+            data = self.sock.recv(65536)
+            assert data, "the client closed the connection"
+            self.received += self.decoder.feed(data)
+        taken, self.received = self.received[:count], self.received[count:]
+        return taken
+
+    @staticmethod
+    def reply(call: Message, text: str | None = None) -> bytes:
+        body = RemoteConnectGetHostnameRet(text or f"host{call.serial}").encode()
+        return bytes(
+            wire.encode_message(call.prog, call.vers, call.proc, MessageType.REPLY, call.serial, MessageStatus.OK, body)
+        )
+
+    @staticmethod
+    def event(text: str) -> bytes:
+        body = RemoteConnectGetHostnameRet(text).encode()
+        return bytes(wire.encode_message(PROG, VERS, EVENT, MessageType.MESSAGE, 0, MessageStatus.OK, body))
+
+    def send(self, *frames: bytes) -> None:
+        self.sock.sendall(b"".join(frames))
+
+
+@pytest.fixture(params=["epoll", "select"])
+def pair(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[RpcClient, Peer]]:
+    if request.param == "select":
+        monkeypatch.setattr(idle_watch, "watch", idle_watch.SelectWatch)
+    elif not hasattr(idle_watch.select, "epoll"):
+        pytest.fail("no epoll on this platform")  # CI runs Linux: both must be tested
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    client = RpcClient(UnixStream(ours), timeout=10)
+    client.register_events(PROG, VERS, {EVENT: ("test_event", RemoteConnectGetHostnameRet)})
+    expected = idle_watch.SelectWatch if request.param == "select" else idle_watch.EpollWatch
+    assert type(client._watch) is expected
+    try:
+        yield client, Peer(theirs)
+    finally:
+        client.close()
+        theirs.close()
+
+
+def hostname(client: RpcClient) -> str:
+    return client.call(PROG, VERS, HOSTNAME, None, RemoteConnectGetHostnameRet).hostname
+
+
+def in_threads(count: int, target: object) -> tuple[list[threading.Thread], dict[int, object]]:
+    results: dict[int, object] = {}
+
+    def run(i: int) -> None:
+        try:
+            results[i] = target()  # type: ignore[operator]
+        except BaseException as exc:  # noqa: BLE001 - the test looks at it
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads, results
+
+
+def test_replies_in_any_order_reach_their_callers(pair: tuple[RpcClient, Peer]) -> None:
+    client, peer = pair
+    threads, results = in_threads(8, lambda: hostname(client))
+    calls = peer.take(8)
+    peer.send(*(peer.reply(call) for call in reversed(calls)))
+    for thread in threads:
+        thread.join(10)
+    assert sorted(results.values()) == sorted(f"host{call.serial}" for call in calls)
+
+
+def test_callers_take_turns_reading(pair: tuple[RpcClient, Peer]) -> None:
+    # Replies come one by one, the first for the last caller: whoever reads
+    # must hand the others theirs, and hand on the reading when done.
+    client, peer = pair
+    threads, results = in_threads(4, lambda: hostname(client))
+    calls = peer.take(4)
+    for call in reversed(calls):
+        peer.send(peer.reply(call))
+        time.sleep(0.02)
+    for thread in threads:
+        thread.join(10)
+    assert sorted(results.values()) == sorted(f"host{call.serial}" for call in calls)
+    # and the connection is idle again: the background thread reads
+    seen: list[str] = []
+    arrived = threading.Event()
+    client.add_event_handler(lambda event: (seen.append(event.message.hostname), arrived.set()))  # type: ignore[attr-defined]
+    peer.send(peer.event("idle"))
+    assert arrived.wait(10) and seen == ["idle"]
+
+
+def test_events_run_on_the_reader_thread_even_when_a_caller_reads_them(pair: tuple[RpcClient, Peer]) -> None:
+    client, peer = pair
+    seen: list[tuple[str, str]] = []
+    arrived = threading.Event()
+
+    def handler(event: Event) -> None:
+        seen.append((event.message.hostname, threading.current_thread().name))  # type: ignore[attr-defined]
+        if len(seen) == 2:
+            arrived.set()
+
+    client.add_event_handler(handler)
+    threads, results = in_threads(1, lambda: hostname(client))
+    (call,) = peer.take(1)
+    # the event before the reply is read by the caller; the one after it
+    # arrives in the same read and is left for the background thread
+    peer.send(peer.event("before"), peer.reply(call), peer.event("after"))
+    threads[0].join(10)
+    assert results == {0: f"host{call.serial}"}
+    assert arrived.wait(10)
+    assert seen == [("before", "libvirt-rpc-reader"), ("after", "libvirt-rpc-reader")]
+
+
+def test_events_iterator_sees_events_read_by_callers(pair: tuple[RpcClient, Peer]) -> None:
+    client, peer = pair
+    events = client.events(timeout=10)
+    threads, results = in_threads(1, lambda: hostname(client))
+    (call,) = peer.take(1)
+    peer.send(peer.event("first"), peer.reply(call))
+    threads[0].join(10)
+    peer.send(peer.event("second"))
+    assert [next(events).message.hostname for _ in range(2)] == ["first", "second"]  # type: ignore[attr-defined]
+
+
+def test_a_handler_may_call_back(pair: tuple[RpcClient, Peer]) -> None:
+    client, peer = pair
+    answers: list[str] = []
+    done = threading.Event()
+
+    def handler(event: Event) -> None:
+        answers.append(hostname(client))
+        done.set()
+
+    client.add_event_handler(handler)
+    peer.send(peer.event("call me"))
+    (call,) = peer.take(1)
+    peer.send(peer.reply(call, "called back"))
+    assert done.wait(10) and answers == ["called back"]
+
+
+def test_a_timed_out_call_leaves_the_connection_usable(pair: tuple[RpcClient, Peer]) -> None:
+    client, peer = pair
+    client.timeout = 0.3
+    started = time.monotonic()
+    with pytest.raises(CallTimeoutError):
+        hostname(client)
+    assert time.monotonic() - started < 5
+    (late,) = peer.take(1)
+    client.timeout = 10
+    threads, results = in_threads(1, lambda: hostname(client))
+    (call,) = peer.take(1)
+    peer.send(peer.reply(late, "too late"), peer.reply(call))  # the late one is dropped
+    threads[0].join(10)
+    assert results == {0: f"host{call.serial}"}
+
+
+def test_a_waiting_caller_times_out_while_another_reads(pair: tuple[RpcClient, Peer]) -> None:
+    client, peer = pair
+    client.timeout = 0.5
+    threads, results = in_threads(2, lambda: hostname(client))
+    first, second = peer.take(2)
+    time.sleep(1.0)  # both time out: the reader and the one waiting for its turn
+    for thread in threads:
+        thread.join(10)
+    assert all(isinstance(result, CallTimeoutError) for result in results.values()), results
+    client.timeout = 10
+    threads, results = in_threads(1, lambda: hostname(client))
+    (call,) = peer.take(1)
+    peer.send(peer.reply(call))
+    threads[0].join(10)
+    assert results == {0: f"host{call.serial}"}
+
+
+def test_pings_are_answered_idle_and_mid_call(pair: tuple[RpcClient, Peer]) -> None:
+    client, peer = pair
+    ping = bytes(
+        wire.encode_message(
+            wire.KEEPALIVE_PROGRAM, wire.KEEPALIVE_VERSION, wire.KEEPALIVE_PING,
+            MessageType.MESSAGE, 0, MessageStatus.OK,
+        )
+    )
+    peer.send(ping)
+    (pong,) = peer.take(1)
+    assert (pong.prog, pong.proc) == (wire.KEEPALIVE_PROGRAM, wire.KEEPALIVE_PONG)
+    threads, results = in_threads(1, lambda: hostname(client))
+    (call,) = peer.take(1)
+    peer.send(ping)
+    (pong,) = peer.take(1)  # answered by the caller, which is reading
+    assert (pong.prog, pong.proc) == (wire.KEEPALIVE_PROGRAM, wire.KEEPALIVE_PONG)
+    peer.send(peer.reply(call))
+    threads[0].join(10)
+    assert results == {0: f"host{call.serial}"}
+
+
+def test_a_dropped_connection_fails_every_caller_at_once(pair: tuple[RpcClient, Peer]) -> None:
+    client, peer = pair
+    threads, results = in_threads(4, lambda: hostname(client))
+    peer.take(4)
+    started = time.monotonic()
+    peer.sock.shutdown(socket.SHUT_RDWR)
+    for thread in threads:
+        thread.join(10)
+    assert time.monotonic() - started < 5
+    assert all(isinstance(result, ConnectionClosedError) for result in results.values()), results
+    with pytest.raises(ConnectionClosedError):
+        hostname(client)
+    client._reader.join(5)
+    assert not client._reader.is_alive()
