@@ -16,7 +16,6 @@ import asyncio
 import collections
 import itertools
 import logging
-import math
 import os
 import queue
 import select
@@ -141,16 +140,15 @@ class _Dispatcher:
         raise NotImplementedError
 
     def _dispatch(self, message: Message) -> None:
-        if _is_keepalive(message):
-            if _is_ping(message):
-                self._answer_ping()
-            return
         kind = message.type
-        if kind in (MessageType.REPLY, MessageType.REPLY_WITH_FDS):
+        if kind is MessageType.REPLY or kind is MessageType.REPLY_WITH_FDS:  # the usual case first
             for fd in message.fds:
                 os.close(fd)  # no stub returns descriptors yet: do not leak them
             if not self._settle(message):
                 log.warning("ignoring a reply nobody waits for (serial %d)", message.serial)
+        elif _is_keepalive(message):
+            if _is_ping(message):
+                self._answer_ping()
         elif kind in (MessageType.STREAM, MessageType.STREAM_HOLE):
             stream = self._streams.get(message.serial)
             if stream is None:
@@ -224,28 +222,41 @@ def _ping() -> bytearray:
 
 class _Waiter:
     """A thread waiting for something the connection will bring: a reply, or
-    a stream's next packet.  Its bare lock (taken at creation, released by
-    :meth:`wake`) is the cheapest way to park a thread: ``threading.Event``
-    costs several times more.  A wake-up that finds nobody waiting is kept
-    for the next :meth:`wait`, which then looks at :meth:`ready` again."""
+    a stream's next packet.
+
+    It parks on a bare lock (taken by :meth:`prepare`, released by
+    :meth:`wake`): the cheapest way to park a thread, ``threading.Event``
+    costs several times more.  A caller that reads its reply itself never
+    parks, so the lock is only made by :meth:`prepare`, which must come
+    before the waiter's last look at :meth:`ready` (whoever makes it ready
+    sets the result first and wakes second, so one of the two sees the
+    other).  A wake-up that finds nobody waiting is kept for the next
+    :meth:`wait`, which then looks at :meth:`ready` again."""
 
     __slots__ = ("_lock",)
 
     def __init__(self) -> None:
-        self._lock = _thread.allocate_lock()
-        self._lock.acquire()
+        self._lock: Any = None
 
     def ready(self) -> bool:
         raise NotImplementedError
 
+    def prepare(self) -> None:
+        if self._lock is None:
+            lock = _thread.allocate_lock()
+            lock.acquire()
+            self._lock = lock
+
     def wake(self) -> None:
-        try:
-            self._lock.release()
-        except RuntimeError:
-            pass  # a wake-up is pending already
+        lock = self._lock
+        if lock is not None:
+            try:
+                lock.release()
+            except RuntimeError:
+                pass  # a wake-up is pending already
 
     def wait(self, timeout: float | None) -> bool:
-        return self._lock.acquire(timeout=-1 if timeout is None else max(timeout, 0.0))
+        return bool(self._lock.acquire(timeout=-1 if timeout is None else max(timeout, 0.0)))
 
 
 class _StreamWaiter(_Waiter):
@@ -268,7 +279,7 @@ class _Pending(_Waiter):
     __slots__ = ("key", "message", "error")
 
     def __init__(self, key: tuple[int, int, int, int]) -> None:
-        super().__init__()
+        self._lock = None  # _Waiter.__init__, inline: this is made for every call
         self.key = key
         self.message: Message | None = None
         self.error: BaseException | None = None
@@ -650,6 +661,9 @@ class RpcClient(_Dispatcher):
                     self._role = waiter
                     self._watch.disarm()
                 elif self._role is not waiter:
+                    waiter.prepare()
+                    if waiter.ready():  # made ready before the lock existed
+                        return True
                     self._waiters[waiter] = None
             if self._role is waiter:
                 return self._read_for(waiter, deadline)
@@ -662,14 +676,15 @@ class RpcClient(_Dispatcher):
             # woken: ready, or handed the role (or a stale wake-up): look again
 
     def _read_for(self, waiter: _Waiter, deadline: float | None) -> bool:
-        """Read (holding the role) until ``waiter`` is ready or time is up."""
-        view = self._view
+        """Read (holding the role) until ``waiter`` is ready or time is up.
+
+        Each read waits in ``poll`` first, for the deadline's sake: a read
+        that waits by itself (``SO_RCVTIMEO``) saves that system call but
+        is also woken whenever the daemon makes room in our send buffer, a
+        second thread switch per call that costs more than the poll."""
         try:
-            while True:
-                self._dispatch_buffered(view, waiter)
-                if waiter.ready() or not self._readable(deadline):
-                    break
-                self._receive(view)
+            while not waiter.ready() and self._readable(deadline):
+                self._receive()
         except (EOFError, wire.ProtocolError, OSError) as exc:
             self._shutdown(_read_error(exc))
         finally:
@@ -679,11 +694,12 @@ class RpcClient(_Dispatcher):
 
     def _pass_role(self, from_watcher: bool = False) -> None:
         """Give up reading (``self._lock`` held): to the first waiter that
-        still waits, else to the background thread if bytes are buffered
-        that nobody would read, else back to the armed watch."""
-        while self._waiters:
-            waiter = next(iter(self._waiters))
-            del self._waiters[waiter]
+        still waits, else to the background thread if TLS holds bytes that
+        nobody would read, else back to the armed watch."""
+        waiters = self._waiters
+        while waiters:
+            waiter = next(iter(waiters))
+            del waiters[waiter]
             if not waiter.ready():
                 self._role = waiter
                 waiter.wake()
@@ -691,7 +707,7 @@ class RpcClient(_Dispatcher):
         if self._closed is not None:
             self._role = None
             self._watch.wake()
-        elif not from_watcher and (self._decoder.pending or (self._buffered is not None and self._buffered())):
+        elif not from_watcher and self._buffered is not None and self._buffered():
             self._role = _WATCHER
             self._watch.wake()
         else:
@@ -703,39 +719,42 @@ class RpcClient(_Dispatcher):
         if deadline is None or (self._buffered is not None and self._buffered()):
             return True
         left = deadline - time.monotonic()
-        return left > 0 and bool(self._poll.poll(max(1, math.ceil(left * 1000))))
+        return left > 0 and bool(self._poll.poll(int(left * 1000) + 1))
 
     def _ready_now(self) -> bool:
         return (self._buffered is not None and self._buffered() > 0) or bool(self._poll.poll(0))
 
-    def _receive(self, view: memoryview) -> None:
+    def _receive(self) -> None:
+        """One read; every whole frame it completes is dispatched at once
+        (so no frame waits in the buffer once its reader has gone)."""
+        self._read_more()
+        self.last_received = time.monotonic()
+        decoder = self._decoder
+        while (frame := decoder.next_frame()) is not None:
+            message = wire.parse_frame(frame)
+            if message.nfds:
+                decoder.skip(message.nfds)
+                while len(self._fds) < message.nfds:
+                    self._read_more()
+                message.fds = [self._fds.popleft() for _ in range(message.nfds)]
+            self._dispatch(message)
+
+    def _read_more(self) -> None:
         """One read: its bytes go to the frame decoder, its descriptors to
         the queue that ``*_WITH_FDS`` messages take theirs from."""
+        view = self._view
         count, fds = self._stream.recv_into_with_fds(view)
         if not count:
             for fd in fds:
                 os.close(fd)
             raise EOFError
-        self._fds.extend(fds)
+        if fds:
+            self._fds.extend(fds)
         self._decoder.push(view[:count])
-
-    def _dispatch_buffered(self, view: memoryview, waiter: _Waiter | None = None) -> None:
-        """Dispatch the whole frames received so far (stopping once
-        ``waiter`` is ready)."""
-        while (waiter is None or not waiter.ready()) and (frame := self._decoder.next_frame()) is not None:
-            message = wire.parse_frame(frame)
-            if message.nfds:
-                self._decoder.skip(message.nfds)
-                while len(self._fds) < message.nfds:
-                    self._receive(view)
-                message.fds = [self._fds.popleft() for _ in range(message.nfds)]
-            self.last_received = time.monotonic()
-            self._dispatch(message)
 
     def _watch_loop(self) -> None:
         """The background thread: reads while nobody calls, runs the event
         handlers, and ends when the connection closes."""
-        view = memoryview(bytearray(wire.STREAM_CHUNK))
         try:
             while self._closed is None:
                 readable = self._watch.wait()
@@ -745,12 +764,9 @@ class RpcClient(_Dispatcher):
                     mine = self._role is _WATCHER
                 if mine:
                     try:
-                        self._dispatch_buffered(view)
-                        # look again: a caller may have read the bytes that woke us
-                        while readable and self._ready_now():
-                            self._receive(view)
-                            self._dispatch_buffered(view)
-                            readable = self._buffered is not None and self._buffered() > 0
+                        # a caller may have read the bytes that woke us: look again
+                        while self._ready_now():
+                            self._receive()
                     except (EOFError, wire.ProtocolError, OSError) as exc:
                         self._shutdown(_read_error(exc))
                     finally:
@@ -784,7 +800,7 @@ class RpcClient(_Dispatcher):
 
     def _settle(self, message: Message) -> bool:
         pending = self._pending.get(message.serial)
-        if pending is None or pending.key != _reply_key(message):
+        if pending is None or pending.key != (message.prog, message.vers, message.proc, message.serial):
             return False
         pending.message = message
         pending.wake()

@@ -81,6 +81,9 @@ TLS_CONFIRMATION = b"\x01"
 MAX_FDS = 32
 
 _FD_SIZE = array.array("i").itemsize
+# recvmsg's room for a whole batch of descriptors, and close-on-exec for them
+_FDS_SPACE = socket.CMSG_SPACE(MAX_FDS * _FD_SIZE) if hasattr(socket, "CMSG_SPACE") else 0
+_CLOEXEC = getattr(socket, "MSG_CMSG_CLOEXEC", 0)
 # How long a child (ssh/ext) gets after SIGTERM before SIGKILL, like
 # virProcessAbort.
 _CHILD_GRACE = 1.5
@@ -308,9 +311,9 @@ class UnixStream(SocketStream):
     def recv_into_with_fds(self, buffer: WriteableBuffer) -> tuple[int, list[int]]:
         # A buffered reader cannot tell in advance where a descriptor's
         # carrier byte is, so every read takes ancillary data too.
-        space = socket.CMSG_SPACE(MAX_FDS * _FD_SIZE)
-        flags = getattr(socket, "MSG_CMSG_CLOEXEC", 0)
-        count, ancdata, _msg_flags, _ = self._sock.recvmsg_into([buffer], space, flags)
+        count, ancdata, _msg_flags, _ = self._sock.recvmsg_into([buffer], _FDS_SPACE, _CLOEXEC)
+        if not ancdata:  # the usual case: no descriptors
+            return count, []
         fds: list[int] = []
         for level, kind, payload in ancdata:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
@@ -321,9 +324,7 @@ class UnixStream(SocketStream):
 
     def _recv_fd_message(self) -> list[int]:
         # Room for a whole batch in case a peer packs several into one message.
-        space = socket.CMSG_SPACE(MAX_FDS * _FD_SIZE)
-        flags = getattr(socket, "MSG_CMSG_CLOEXEC", 0)
-        data, ancdata, msg_flags, _ = self._sock.recvmsg(1, space, flags)
+        data, ancdata, msg_flags, _ = self._sock.recvmsg(1, _FDS_SPACE, _CLOEXEC)
         fds: list[int] = []
         for level, kind, payload in ancdata:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
