@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import enum
 import struct
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from ..xdr import Buffer, XdrError
@@ -75,7 +76,7 @@ class Message:
     status: MessageStatus
     payload: memoryview
     nfds: int = 0
-    fds: list[int] = field(default_factory=list)
+    fds: Sequence[int] = ()  # the received descriptors (a client fills them in)
 
 
 def encode_message(
@@ -219,6 +220,10 @@ class FrameDecoder:
                 self._buffer = bytearray()
             return None
         self._need = 0
+        if len(buffer) == need:  # the usual case: the buffer holds just this frame
+            frame = bytes(buffer)
+            buffer.clear()
+            return frame
         with memoryview(buffer) as view:
             frame = bytes(view[:need])
         del buffer[:need]
