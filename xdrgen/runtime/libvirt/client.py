@@ -1,7 +1,8 @@
 """The libvirt RPC client: many calls in flight over one connection.
 
-:class:`RpcClient` (blocking, thread-safe: a reader thread matches replies to
-callers) and :class:`AsyncRpcClient` (asyncio: a reader task) implement the
+:class:`RpcClient` (blocking, thread-safe: callers read their own replies
+in turn, libvirt's way, and a background thread reads while nobody calls)
+and :class:`AsyncRpcClient` (asyncio: a reader task) implement the
 channel protocols that generated stubs call (:mod:`xdrgen.runtime.rpc`).
 Both route what arrives the same way (:class:`_Router`): replies by (prog,
 vers, proc, serial) to the waiting call, keepalive PINGs answered with PONG,
@@ -542,7 +543,7 @@ class RpcClient(_Dispatcher):
         self._router.register_events(prog, vers, table)
 
     def add_event_handler(self, handler: EventHandler) -> None:
-        """Call ``handler(event)`` (on the reader thread) for every event."""
+        """Call ``handler(event)`` (on the background thread) for every event."""
         self._router.handlers.append(handler)
 
     def remove_event_handler(self, handler: EventHandler) -> None:

@@ -79,8 +79,8 @@ class _Common:
         self.rpc.timeout = value
 
     def add_event_handler(self, handler: EventHandler) -> None:
-        """``handler(event)`` runs (on the reader thread, or in the event
-        loop) for each event."""
+        """``handler(event)`` runs (on the connection's background thread,
+        or in the event loop) for each event."""
         self.rpc.add_event_handler(handler)
 
     def set_keepalive(self, interval: float = 5.0, count: int = 5) -> None:
