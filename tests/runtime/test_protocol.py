@@ -8,6 +8,7 @@ import pytest
 from libvirt_rpc.virnetprotocol import VirNetMessageHeader, VirNetMessageStatus, VirNetMessageType
 from xdrgen.runtime.libvirt import protocol as wire
 from xdrgen.runtime.libvirt.protocol import FrameDecoder, MessageStatus, MessageType, ProtocolError
+from xdrgen.runtime.xdr import XdrError
 
 
 def frame(serial: int, payload: bytes = b"", kind: MessageType = MessageType.CALL) -> bytes:
@@ -24,6 +25,28 @@ def test_frame_header_matches_the_generated_header_type() -> None:
     assert data[:4] == (4 + 24 + 4).to_bytes(4, "big")
     assert data[4:28] == header.encode()
     assert data[28:] == b"\0\0\0\1"
+
+
+def test_encode_call_is_encode_message_for_calls() -> None:
+    from libvirt_rpc.remote_protocol import RemoteConnectGetHostnameRet
+
+    body = RemoteConnectGetHostnameRet("host")
+    for args in (body, None):
+        assert wire.encode_call(0x20008086, 1, 59, 9, args) == wire.encode_message(
+            0x20008086, 1, 59, MessageType.CALL, 9, MessageStatus.OK, args
+        )
+
+
+class _Huge:
+    def pack_into(self, out: bytearray) -> None:
+        out += bytes(wire.MAX_MESSAGE)  # plus the 28-byte header: over the limit
+
+
+def test_oversize_messages_are_refused_when_built() -> None:
+    with pytest.raises(XdrError, match="exceeds the 33554432-byte limit"):
+        wire.encode_call(1, 1, 1, 1, _Huge())
+    with pytest.raises(XdrError, match="exceeds the 33554432-byte limit"):
+        wire.encode_message(1, 1, 1, MessageType.REPLY, 1, MessageStatus.OK, _Huge())
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 4096, 1 << 20])

@@ -647,7 +647,7 @@ class RpcClient(_Dispatcher):
         # _closed again once the call is registered.
         if serial is None:
             serial = next(self._serials)
-        frame = wire.encode_message(prog, vers, proc, MessageType.CALL, serial, MessageStatus.OK, args)
+        frame = wire.encode_call(prog, vers, proc, serial, args)
         pending = _Pending((prog, vers, proc, serial))
         self._pending[serial] = pending
         try:
@@ -704,8 +704,13 @@ class RpcClient(_Dispatcher):
         that waits by itself (``SO_RCVTIMEO``) saves that system call but
         is also woken whenever the daemon makes room in our send buffer, a
         second thread switch per call that costs more than the poll."""
+        buffered = self._buffered  # TLS may hold decrypted bytes poll() cannot see
         try:
-            while not waiter.ready() and self._readable(deadline):
+            while not waiter.ready():
+                if deadline is not None and not (buffered is not None and buffered()):
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self._poll.poll(int(left * 1000) + 1):
+                        break  # time is up
                 self._receive()
         except (EOFError, wire.ProtocolError, OSError) as exc:
             self._shutdown(_read_error(exc))
@@ -735,13 +740,6 @@ class RpcClient(_Dispatcher):
         else:
             self._role = None
             self._watch.arm()
-
-    def _readable(self, deadline: float | None) -> bool:
-        """Wait until a read would not block; False once ``deadline`` passes."""
-        if deadline is None or (self._buffered is not None and self._buffered()):
-            return True
-        left = deadline - time.monotonic()
-        return left > 0 and bool(self._poll.poll(int(left * 1000) + 1))
 
     def _ready_now(self) -> bool:
         return (self._buffered is not None and self._buffered() > 0) or bool(self._poll.poll(0))
