@@ -1,7 +1,7 @@
 """How the blocking client reads: callers read their own replies and pass the
 reading on, a background thread reads while nobody calls, event handlers run
 on that thread.  Against a scripted peer on a socketpair, with both watches
-(epoll and the portable select one)."""
+(epoll and the portable poll one)."""
 
 from __future__ import annotations
 
@@ -58,16 +58,16 @@ class Peer:
         self.sock.sendall(b"".join(frames))
 
 
-@pytest.fixture(params=["epoll", "select"])
+@pytest.fixture(params=["epoll", "poll"])
 def pair(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[RpcClient, Peer]]:
-    if request.param == "select":
-        monkeypatch.setattr(idle_watch, "watch", idle_watch.SelectWatch)
+    if request.param == "poll":
+        monkeypatch.setattr(idle_watch, "watch", idle_watch.PollWatch)
     elif not hasattr(idle_watch.select, "epoll"):
         pytest.fail("no epoll on this platform")  # CI runs Linux: both must be tested
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     client = RpcClient(UnixStream(ours), timeout=10)
     client.register_events(PROG, VERS, {EVENT: ("test_event", RemoteConnectGetHostnameRet)})
-    expected = idle_watch.SelectWatch if request.param == "select" else idle_watch.EpollWatch
+    expected = idle_watch.PollWatch if request.param == "poll" else idle_watch.EpollWatch
     assert type(client._watch) is expected
     try:
         yield client, Peer(theirs)

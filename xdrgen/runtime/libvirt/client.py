@@ -777,7 +777,12 @@ class RpcClient(_Dispatcher):
         handlers, and ends when the connection closes."""
         try:
             while self._closed is None:
-                readable = self._watch.wait()
+                try:
+                    readable = self._watch.wait()
+                except OSError as exc:
+                    if self._closed is None:  # not just the socket closing under us
+                        self._shutdown(ConnectionClosedError(f"internal error: cannot watch the connection: {exc}"))
+                    break
                 with self._lock:
                     if self._role is None and readable:
                         self._role = _WATCHER

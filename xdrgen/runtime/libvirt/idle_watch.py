@@ -13,13 +13,14 @@ would pay for two thread switches:
     Linux: the socket is registered ``EPOLLONESHOT``; ``disarm`` and ``arm``
     change the kernel's interest list (one ``epoll_ctl`` each) while the
     thread stays asleep in ``epoll_wait``.
-:class:`SelectWatch`
+:class:`PollWatch`
     elsewhere: a flag and a condition; the thread may wake once per call
     when a reply it is not allowed to read arrives.  Correct, only slower.
 
 Both also have :meth:`wake`, which brings the thread out of its wait at once
-(work was queued for it, or the connection closed).  Only the watching thread
-calls :meth:`wait` and :meth:`close`; the client serialises :meth:`close`
+(work was queued for it, or the connection closed).  :meth:`wait` raises
+``OSError`` if it cannot wait at all.  Only the watching thread calls
+:meth:`wait` and :meth:`close`; the client serialises :meth:`close`
 with the other calls, which are no-ops afterwards (so a descriptor number
 reused after the close is never touched).
 """
@@ -85,8 +86,8 @@ class EpollWatch:
             os.close(self._wake_fd)
 
 
-class SelectWatch:
-    """The portable :class:`EpollWatch`: ``select`` plus a flag."""
+class PollWatch:
+    """The portable :class:`EpollWatch`: ``poll`` plus a flag."""
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
@@ -96,6 +97,9 @@ class SelectWatch:
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
+        self._both = select.poll()  # armed: the descriptor and the wake-up pipe
+        self._both.register(fd, select.POLLIN)
+        self._both.register(self._wake_r, select.POLLIN)
         self._closed = False
 
     def arm(self) -> None:
@@ -124,18 +128,14 @@ class SelectWatch:
                 self._changed.wait()
             watching = self._armed
             self._woken = False
-        ready = [self._fd, self._wake_r] if watching else [self._wake_r]
-        try:
-            readable = select.select(ready, [], [], None if watching else 0)[0]
-        except (OSError, ValueError):
-            return False  # the descriptor was closed under us: the caller sees why
-        if self._wake_r in readable:
+        ready = {fd for fd, _events in self._both.poll(None if watching else 0)}
+        if self._wake_r in ready:
             try:
                 os.read(self._wake_r, 4096)
             except BlockingIOError:
                 pass
         with self._changed:
-            if self._fd in readable and self._armed:
+            if self._fd in ready and self._armed:
                 self._armed = False  # one-shot, like EPOLLONESHOT
                 return True
         return False
@@ -147,8 +147,8 @@ class SelectWatch:
             os.close(self._wake_w)
 
 
-def watch(fd: int) -> EpollWatch | SelectWatch:
+def watch(fd: int) -> EpollWatch | PollWatch:
     """The cheapest watch this platform has."""
     if hasattr(select, "epoll") and hasattr(os, "eventfd"):
         return EpollWatch(fd)
-    return SelectWatch(fd)
+    return PollWatch(fd)
