@@ -242,3 +242,30 @@ def test_a_dropped_connection_fails_every_caller_at_once(pair: tuple[RpcClient, 
         hostname(client)
     client._reader.join(5)
     assert not client._reader.is_alive()
+
+
+def test_a_handler_may_read_a_stream(pair: tuple[RpcClient, Peer]) -> None:
+    # The handler runs on the background thread, the one that reads while
+    # nobody calls: its stream must read for itself, not wait for that thread.
+    client, peer = pair
+    got: list[bytes] = []
+    done = threading.Event()
+
+    def handler(event: Event) -> None:
+        stream = client.call_stream(PROG, VERS, HOSTNAME, None, RemoteConnectGetHostnameRet, "read")
+        got.append(stream.read())
+        done.set()
+
+    client.add_event_handler(handler)
+    peer.send(peer.event("download"))
+    (call,) = peer.take(1)
+    data = bytes(
+        wire.encode_message(call.prog, call.vers, call.proc, MessageType.STREAM, call.serial, MessageStatus.CONTINUE, b"data")
+    )
+    end = bytes(wire.encode_message(call.prog, call.vers, call.proc, MessageType.STREAM, call.serial, MessageStatus.OK))
+    peer.send(peer.reply(call))
+    time.sleep(0.05)
+    peer.send(data)
+    time.sleep(0.05)
+    peer.send(end)
+    assert done.wait(10) and got == [b"data"]
