@@ -269,3 +269,55 @@ def test_a_handler_may_read_a_stream(pair: tuple[RpcClient, Peer]) -> None:
     time.sleep(0.05)
     peer.send(end)
     assert done.wait(10) and got == [b"data"]
+
+
+def test_many_callers_replies_in_random_order_and_pieces(pair: tuple[RpcClient, Peer]) -> None:
+    # Replies in a shuffled order, cut at random places (frames split across
+    # reads, several in one read), events in between: every caller gets its
+    # own answer and the handler sees every event, in order, on one thread.
+    import random
+
+    client, peer = pair
+    rng = random.Random(4506)
+    threads_n, rounds = 8, 25
+    seen: list[tuple[str, str]] = []
+    all_seen = threading.Event()
+    total_events = threads_n * rounds
+
+    def handler(event: Event) -> None:
+        seen.append((event.message.hostname, threading.current_thread().name))  # type: ignore[attr-defined]
+        if len(seen) == total_events:
+            all_seen.set()
+
+    client.add_event_handler(handler)
+
+    def work() -> list[str]:
+        return [hostname(client) for _ in range(rounds)]
+
+    threads, results = in_threads(threads_n, work)
+    sent_events = 0
+    answered = 0
+    while answered < threads_n * rounds:
+        calls = peer.take(1)
+        calls += peer.take(min(len(peer.received), 7))  # and what else has come
+        rng.shuffle(calls)
+        stream = b""
+        for call in calls:
+            stream += peer.event(f"event{sent_events}") + peer.reply(call)
+            sent_events += 1
+        while stream:
+            cut = rng.randint(1, len(stream))
+            peer.send(stream[:cut])
+            stream = stream[cut:]
+        answered += len(calls)
+    for thread in threads:
+        thread.join(20)
+    for i in range(threads_n):
+        answers = results[i]
+        assert isinstance(answers, list) and len(answers) == rounds, answers
+        assert all(answer.startswith("host") for answer in answers)
+    serials = sorted(int(answer[4:]) for i in range(threads_n) for answer in results[i])  # type: ignore[union-attr]
+    assert serials == list(range(1, threads_n * rounds + 1))
+    assert all_seen.wait(10), len(seen)
+    assert [name for name, _ in seen] == [f"event{i}" for i in range(total_events)]
+    assert {thread for _, thread in seen} == {"libvirt-rpc-reader"}
