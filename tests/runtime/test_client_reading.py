@@ -321,3 +321,29 @@ def test_many_callers_replies_in_random_order_and_pieces(pair: tuple[RpcClient, 
     assert all_seen.wait(10), len(seen)
     assert [name for name, _ in seen] == [f"event{i}" for i in range(total_events)]
     assert {thread for _, thread in seen} == {"libvirt-rpc-reader"}
+
+
+def test_what_arrives_after_the_last_call_is_read(pair: tuple[RpcClient, Peer]) -> None:
+    # A call leaves the background thread's watch off (the next call would
+    # turn it off again); the thread turns it back on once calls stop.
+    client, peer = pair
+    arrived = threading.Event()
+    client.add_event_handler(lambda event: arrived.set())
+    for _ in range(3):
+        threads, results = in_threads(1, lambda: hostname(client))
+        (call,) = peer.take(1)
+        peer.send(peer.reply(call))
+        threads[0].join(10)
+    started = time.monotonic()
+    peer.send(peer.event("after the calls"))
+    assert arrived.wait(5)
+    ping = bytes(
+        wire.encode_message(
+            wire.KEEPALIVE_PROGRAM, wire.KEEPALIVE_VERSION, wire.KEEPALIVE_PING,
+            MessageType.MESSAGE, 0, MessageStatus.OK,
+        )
+    )
+    peer.send(ping)
+    (pong,) = peer.take(1, timeout=5)
+    assert pong.proc == wire.KEEPALIVE_PONG
+    assert time.monotonic() - started < 2

@@ -465,6 +465,11 @@ class DataStream(Generic[R]):
 
 
 _WATCHER = "watcher"  # the role holder when the background thread reads
+# A caller giving up the role leaves the watch off: back-to-back calls then
+# cost no epoll_ctl at all.  The background thread, woken when a call turns
+# the watch off, turns it back on once nobody has read for this long (what
+# arrives meanwhile waits at most that long, unless a call reads it first).
+_REARM_AFTER = 0.05
 
 
 class RpcClient(_Dispatcher):
@@ -505,6 +510,7 @@ class RpcClient(_Dispatcher):
         self._poll = select.poll()
         self._poll.register(stream.fileno(), select.POLLIN)
         self._watch = idle_watch.watch(stream.fileno())
+        self._armed = True  # the watch reports the socket (guarded by _lock)
         self._keepalive: threading.Thread | None = None
         self._reader = threading.Thread(target=self._watch_loop, name="libvirt-rpc-reader", daemon=True)
         self._reader.start()
@@ -681,7 +687,12 @@ class RpcClient(_Dispatcher):
                     raise self._closed
                 if self._role is None:
                     self._role = waiter
-                    self._watch.disarm()
+                    if self._armed:
+                        # the reply must not wake the background thread; it
+                        # is woken instead to re-arm once calls stop
+                        self._armed = False
+                        self._watch.disarm()
+                        self._watch.wake()
                 elif self._role is not waiter:
                     waiter.prepare()
                     if waiter.ready():  # made ready before the lock existed
@@ -739,7 +750,14 @@ class RpcClient(_Dispatcher):
             self._watch.wake()
         else:
             self._role = None
-            self._watch.arm()
+            if from_watcher:
+                self._arm()
+            # else: the next call is likely to come soon; the background
+            # thread arms the watch once none has for a while (_REARM_AFTER)
+
+    def _arm(self) -> None:
+        self._armed = True
+        self._watch.arm()
 
     def _ready_now(self) -> bool:
         return (self._buffered is not None and self._buffered() > 0) or bool(self._poll.poll(0))
@@ -777,15 +795,21 @@ class RpcClient(_Dispatcher):
         handlers, and ends when the connection closes."""
         try:
             while self._closed is None:
+                with self._lock:
+                    timeout = None if self._armed else _REARM_AFTER
                 try:
-                    readable = self._watch.wait()
+                    readable = self._watch.wait(timeout)
                 except OSError as exc:
                     if self._closed is None:  # not just the socket closing under us
                         self._shutdown(ConnectionClosedError(f"internal error: cannot watch the connection: {exc}"))
                     break
                 with self._lock:
-                    if self._role is None and readable:
-                        self._role = _WATCHER
+                    if readable:
+                        self._armed = False  # one-shot: it fired
+                        if self._role is None:
+                            self._role = _WATCHER
+                    elif self._role is None and not self._armed and self._closed is None:
+                        self._arm()  # nobody reads: watch again
                     mine = self._role is _WATCHER
                 if mine:
                     try:

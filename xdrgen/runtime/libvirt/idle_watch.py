@@ -6,8 +6,11 @@ reads the socket itself until its reply arrives, dispatching whatever comes
 first, and hands the reading over to the next waiting caller when it is done.
 Only while nobody calls does a background thread watch the socket (for
 events, keepalive PINGs and stream data).  Its watch must be switched off
-and on cheaply around each call without waking the thread, or every call
-would pay for two thread switches:
+when a call starts without waking the thread on the reply, or every call
+would pay for two thread switches.  (The client switches it back on only
+once calls stop: the thread, woken when it is switched off, waits with a
+timeout and re-arms when nobody reads.)
+
 
 :class:`EpollWatch`
     Linux: the socket is registered ``EPOLLONESHOT``; ``disarm`` and ``arm``
@@ -18,7 +21,8 @@ would pay for two thread switches:
     when a reply it is not allowed to read arrives.  Correct, only slower.
 
 Both also have :meth:`wake`, which brings the thread out of its wait at once
-(work was queued for it, or the connection closed).  :meth:`wait` raises
+(work was queued for it, the watch was switched off, or the connection
+closed).  :meth:`wait` raises
 ``OSError`` if it cannot wait at all.  Only the watching thread calls
 :meth:`wait` and :meth:`close`; the client serialises :meth:`close`
 with the other calls, which are no-ops afterwards (so a descriptor number
@@ -65,11 +69,11 @@ class EpollWatch:
         if not self._closed:
             os.eventfd_write(self._wake_fd, 1)
 
-    def wait(self) -> bool:
+    def wait(self, timeout: float | None = None) -> bool:
         """Sleep until the descriptor is readable (True; the watch is then
-        disarmed) or :meth:`wake` is called (False)."""
+        disarmed), :meth:`wake` is called or ``timeout`` passes (False)."""
         readable = False
-        for fd, _events in self._epoll.poll():
+        for fd, _events in self._epoll.poll(-1 if timeout is None else timeout):
             if fd == self._fd:
                 readable = True
             else:
@@ -122,10 +126,11 @@ class PollWatch:
         except BlockingIOError:
             pass  # a wake-up is pending already
 
-    def wait(self) -> bool:
+    def wait(self, timeout: float | None = None) -> bool:
         with self._changed:
             while not self._armed and not self._woken:
-                self._changed.wait()
+                if not self._changed.wait(timeout):
+                    return False
             watching = self._armed
             self._woken = False
         ready = {fd for fd, _events in self._both.poll(None if watching else 0)}
