@@ -733,7 +733,8 @@ class RpcClient(_Dispatcher):
     def _pass_role(self, from_watcher: bool = False) -> None:
         """Give up reading (``self._lock`` held): to the first waiter that
         still waits, else to the background thread if TLS holds bytes that
-        nobody would read, else back to the armed watch."""
+        nobody would read, else to nobody (the background thread arms its
+        watch: at once if it read, after _REARM_AFTER if a caller did)."""
         waiters = self._waiters
         while waiters:
             waiter = next(iter(waiters))
