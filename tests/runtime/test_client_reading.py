@@ -347,3 +347,30 @@ def test_what_arrives_after_the_last_call_is_read(pair: tuple[RpcClient, Peer]) 
     (pong,) = peer.take(1, timeout=5)
     assert pong.proc == wire.KEEPALIVE_PONG
     assert time.monotonic() - started < 2
+
+
+def test_a_reply_read_whole_before_its_descriptor_arrives(pair: tuple[RpcClient, Peer]) -> None:
+    # The reply comes alone in one read (the client's fast path), its
+    # descriptor a moment later: the client waits for it and stays in step.
+    import os
+
+    client, peer = pair
+    threads, results = in_threads(1, lambda: hostname(client))
+    (call,) = peer.take(1)
+    body = RemoteConnectGetHostnameRet("with fd").encode()
+    reply = wire.encode_message(
+        call.prog, call.vers, call.proc, MessageType.REPLY_WITH_FDS, call.serial, MessageStatus.OK, body, nfds=1
+    )
+    peer.send(bytes(reply))
+    time.sleep(0.05)
+    read_end, write_end = os.pipe()
+    UnixStream(peer.sock).send_fd(read_end)
+    os.close(read_end)
+    threads[0].join(10)
+    assert results == {0: "with fd"}
+    os.close(write_end)
+    threads, results = in_threads(1, lambda: hostname(client))
+    (call,) = peer.take(1)
+    peer.send(peer.reply(call))
+    threads[0].join(10)
+    assert results == {0: f"host{call.serial}"}

@@ -27,6 +27,19 @@ def test_frame_header_matches_the_generated_header_type() -> None:
     assert data[28:] == b"\0\0\0\1"
 
 
+def test_take_whole_takes_only_a_lone_whole_frame() -> None:
+    one, two = frame(1, b"\0\0\0\1"), frame(2)
+    decoder = FrameDecoder()
+    assert decoder.take_whole(memoryview(one)) == one  # exactly one frame: no buffering
+    assert decoder.pending == 0
+    assert decoder.take_whole(memoryview(one + two)) is None  # more: buffered
+    assert decoder.take_whole(memoryview(two)) is None  # something is buffered already
+    frames = []
+    while (whole := decoder.next_frame()) is not None:
+        frames.append(wire.parse_frame(whole).serial)
+    assert frames == [1, 2, 2]
+
+
 def test_encode_call_is_encode_message_for_calls() -> None:
     from libvirt_rpc.remote_protocol import RemoteConnectGetHostnameRet
 

@@ -766,21 +766,24 @@ class RpcClient(_Dispatcher):
     def _receive(self) -> None:
         """One read; every whole frame it completes is dispatched at once
         (so no frame waits in the buffer once its reader has gone)."""
-        self._read_more()
-        self.last_received = time.monotonic()
         decoder = self._decoder
-        while (frame := decoder.next_frame()) is not None:
+        frame = decoder.take_whole(self._read())  # the usual read: one whole reply
+        self.last_received = time.monotonic()
+        if frame is None:
+            frame = decoder.next_frame()
+        while frame is not None:
             message = wire.parse_frame(frame)
             if message.nfds:
                 decoder.skip(message.nfds)
                 while len(self._fds) < message.nfds:
-                    self._read_more()
+                    decoder.push(self._read())
                 message.fds = [self._fds.popleft() for _ in range(message.nfds)]
             self._dispatch(message)
+            frame = decoder.next_frame()
 
-    def _read_more(self) -> None:
-        """One read: its bytes go to the frame decoder, its descriptors to
-        the queue that ``*_WITH_FDS`` messages take theirs from."""
+    def _read(self) -> memoryview:
+        """One read: its bytes, and its descriptors into the queue that
+        ``*_WITH_FDS`` messages take theirs from."""
         view = self._view
         count, fds = self._stream.recv_into_with_fds(view)
         if not count:
@@ -789,7 +792,7 @@ class RpcClient(_Dispatcher):
             raise EOFError
         if fds:
             self._fds.extend(fds)
-        self._decoder.push(view[:count])
+        return view[:count]
 
     def _watch_loop(self) -> None:
         """The background thread: reads while nobody calls, runs the event

@@ -182,6 +182,18 @@ class FrameDecoder:
             messages.append(parse_frame(frame))
         return messages
 
+    def take_whole(self, data: memoryview) -> bytes | None:
+        """``data`` as one frame if it is exactly that and nothing is
+        buffered (the usual read of a reply; length checked as by
+        :meth:`next_frame`); else None, with ``data`` buffered as by
+        :meth:`push`."""
+        if not self._buffer and self._large is None and not self._skip and len(data) >= HEADER_SIZE:
+            if _U32.unpack_from(data, 0)[0] == len(data):
+                parse_length(data)
+                return bytes(data)
+        self.push(data)
+        return None
+
     def push(self, data: Buffer) -> None:
         """Buffer received bytes without decoding them (see :meth:`next_frame`)."""
         large = self._large
