@@ -767,7 +767,7 @@ class RpcClient(_Dispatcher):
         """One read; every whole frame it completes is dispatched at once
         (so no frame waits in the buffer once its reader has gone)."""
         decoder = self._decoder
-        frame = decoder.take_whole(self._read())  # the usual read: one whole reply
+        frame: bytes | bytearray | None = decoder.take_whole(self._read())  # the usual read: one whole reply
         self.last_received = time.monotonic()
         if frame is None:
             frame = decoder.next_frame()
