@@ -59,6 +59,9 @@ def mypy_result(tmp_path_factory: pytest.TempPathFactory) -> subprocess.Complete
     return subprocess.run(
         [
             sys.executable, "-m", "mypy", "--strict", "--no-error-summary",
+            # the checkout only: an installed copy (or an editable install's
+            # data-only site-packages/xdrgen) must not stand in for it
+            "--no-site-packages",
             "--cache-dir", str(tmp_path / "mypy_cache"), "-p", "libvirt_rpc",
         ],  # fmt: skip
         cwd=tmp_path,
