@@ -209,12 +209,7 @@ def test_a_waiting_caller_times_out_while_another_reads(pair: tuple[RpcClient, P
 
 def test_pings_are_answered_idle_and_mid_call(pair: tuple[RpcClient, Peer]) -> None:
     client, peer = pair
-    ping = bytes(
-        wire.encode_message(
-            wire.KEEPALIVE_PROGRAM, wire.KEEPALIVE_VERSION, wire.KEEPALIVE_PING,
-            MessageType.MESSAGE, 0, MessageStatus.OK,
-        )
-    )
+    ping = wire.PING_FRAME
     peer.send(ping)
     (pong,) = peer.take(1)
     assert (pong.prog, pong.proc) == (wire.KEEPALIVE_PROGRAM, wire.KEEPALIVE_PONG)
@@ -337,12 +332,7 @@ def test_what_arrives_after_the_last_call_is_read(pair: tuple[RpcClient, Peer]) 
     started = time.monotonic()
     peer.send(peer.event("after the calls"))
     assert arrived.wait(5)
-    ping = bytes(
-        wire.encode_message(
-            wire.KEEPALIVE_PROGRAM, wire.KEEPALIVE_VERSION, wire.KEEPALIVE_PING,
-            MessageType.MESSAGE, 0, MessageStatus.OK,
-        )
-    )
+    ping = wire.PING_FRAME
     peer.send(ping)
     (pong,) = peer.take(1, timeout=5)
     assert pong.proc == wire.KEEPALIVE_PONG

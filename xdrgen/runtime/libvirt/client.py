@@ -195,28 +195,6 @@ def _is_keepalive(message: Message) -> bool:
     return message.prog == wire.KEEPALIVE_PROGRAM
 
 
-def _pong() -> bytearray:
-    return wire.encode_message(
-        wire.KEEPALIVE_PROGRAM,
-        wire.KEEPALIVE_VERSION,
-        wire.KEEPALIVE_PONG,
-        MessageType.MESSAGE,
-        0,
-        MessageStatus.OK,
-    )
-
-
-def _ping() -> bytearray:
-    return wire.encode_message(
-        wire.KEEPALIVE_PROGRAM,
-        wire.KEEPALIVE_VERSION,
-        wire.KEEPALIVE_PING,
-        MessageType.MESSAGE,
-        0,
-        MessageStatus.OK,
-    )
-
-
 # ---------------------------------------------------------------------------
 # blocking client
 
@@ -599,7 +577,7 @@ class RpcClient(_Dispatcher):
                     return
                 if idle >= interval:
                     try:
-                        self._send(_ping())
+                        self._send(wire.PING_FRAME)
                     except LibvirtError:
                         return
 
@@ -847,7 +825,7 @@ class RpcClient(_Dispatcher):
 
     def _answer_ping(self) -> None:
         try:
-            self._send(_pong())
+            self._send(wire.PONG_FRAME)
         except LibvirtError:
             pass
 
@@ -1072,7 +1050,7 @@ class AsyncRpcClient(_Dispatcher):
                     return
                 if idle >= interval:
                     try:
-                        await self._send(_ping())
+                        await self._send(wire.PING_FRAME)
                     except LibvirtError:
                         return
 
@@ -1164,18 +1142,14 @@ class AsyncRpcClient(_Dispatcher):
                 # one read may hold several replies: decode them all
                 data = await self._reader_stream.read(wire.STREAM_CHUNK)
                 if not data:
-                    raise asyncio.IncompleteReadError(b"", None)
+                    raise EOFError
+                self.last_received = time.monotonic()
                 decoder.push(data)
                 while (frame := decoder.next_frame()) is not None:
-                    self.last_received = time.monotonic()
                     self._dispatch(wire.parse_frame(frame))
             return
-        except asyncio.IncompleteReadError:
-            error = ConnectionClosedError("internal error: End of file while reading data: Input/output error")
-        except wire.ProtocolError as exc:
-            error = ConnectionClosedError(f"internal error: protocol error from server: {exc}")
-        except (OSError, ConnectionError) as exc:
-            error = ConnectionClosedError(f"internal error: cannot recv data: {exc}")
+        except (EOFError, wire.ProtocolError, OSError) as exc:
+            error = _read_error(exc)
         except asyncio.CancelledError:
             error = ConnectionClosedError()
         self._shutdown(error)
@@ -1190,7 +1164,7 @@ class AsyncRpcClient(_Dispatcher):
                 self._writer.write(data)
 
     def _answer_ping(self) -> None:
-        self._loop.create_task(self._send_quietly(_pong()))
+        self._loop.create_task(self._send_quietly(wire.PONG_FRAME))
 
     def _settle(self, message: Message) -> bool:
         entry = self._pending.get(message.serial)
@@ -1200,7 +1174,7 @@ class AsyncRpcClient(_Dispatcher):
             entry[1].set_result(message)
         return True
 
-    async def _send_quietly(self, frame: bytearray) -> None:
+    async def _send_quietly(self, frame: bytes | bytearray) -> None:
         try:
             await self._send(frame)
         except LibvirtError:

@@ -122,6 +122,13 @@ def _too_large(out: bytearray) -> None:
     raise XdrError(f"message of {len(out)} bytes exceeds the {MAX_MESSAGE}-byte limit", path="message")
 
 
+#: The two keepalive messages, whole frames (both sides send them as they are).
+PING_FRAME, PONG_FRAME = (
+    bytes(encode_message(KEEPALIVE_PROGRAM, KEEPALIVE_VERSION, proc, MessageType.MESSAGE, 0, MessageStatus.OK))
+    for proc in (KEEPALIVE_PING, KEEPALIVE_PONG)
+)
+
+
 def parse_length(prefix: Buffer) -> int:
     """Check a frame's first 4 bytes before anything is read or allocated."""
     length: int = _U32.unpack_from(prefix, 0)[0]

@@ -55,6 +55,8 @@ from .protocol import (
     KEEPALIVE_PROGRAM,
     KEEPALIVE_VERSION,
     MAX_FDS,
+    PING_FRAME,
+    PONG_FRAME,
     STREAM_CHUNK,
     STRING_MAX,
     FrameDecoder,
@@ -108,8 +110,6 @@ _I32 = struct.Struct(">i")
 _U32 = struct.Struct(">I")
 _II = struct.Struct(">ii")
 _HOLE = struct.Struct(">qI")  # virNetStreamHole: hyper length, unsigned int flags
-_PONG = bytes(encode_message(KEEPALIVE_PROGRAM, KEEPALIVE_VERSION, KEEPALIVE_PONG, _MESSAGE, 0, _OK))
-_PING = bytes(encode_message(KEEPALIVE_PROGRAM, KEEPALIVE_VERSION, KEEPALIVE_PING, _MESSAGE, 0, _OK))
 _SUPPORTED = _I32.pack(1)
 
 T = TypeVar("T")
@@ -706,7 +706,7 @@ class Client(asyncio.Protocol):
         if prog == KEEPALIVE_PROGRAM and vers == KEEPALIVE_VERSION and type_ == _MESSAGE:
             # libvirtd's keepalive filter: PING gets a PONG, the rest is dropped.
             if proc == KEEPALIVE_PING:
-                self._write(_PONG)
+                self._write(PONG_FRAME)
             return
         program = self.server._programs.get((prog, vers))
         if program is None:
@@ -905,7 +905,7 @@ class Client(asyncio.Protocol):
                 self.abort(f"no keepalive response for {idle:.0f} s")
                 return
             self._countdown -= 1
-            self._write(_PING)
+            self._write(PING_FRAME)
             delay = limits.keepalive_interval
         else:
             delay = limits.keepalive_interval - idle

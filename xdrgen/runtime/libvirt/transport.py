@@ -312,25 +312,12 @@ class UnixStream(SocketStream):
         # A buffered reader cannot tell in advance where a descriptor's
         # carrier byte is, so every read takes ancillary data too.
         count, ancdata, _msg_flags, _ = self._sock.recvmsg_into([buffer], _FDS_SPACE, _CLOEXEC)
-        if not ancdata:  # the usual case: no descriptors
-            return count, []
-        fds: list[int] = []
-        for level, kind, payload in ancdata:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                got = array.array("i")
-                got.frombytes(payload[: len(payload) - len(payload) % _FD_SIZE])
-                fds.extend(got)
-        return count, fds
+        return count, _descriptors(ancdata) if ancdata else []
 
     def _recv_fd_message(self) -> list[int]:
         # Room for a whole batch in case a peer packs several into one message.
         data, ancdata, msg_flags, _ = self._sock.recvmsg(1, _FDS_SPACE, _CLOEXEC)
-        fds: list[int] = []
-        for level, kind, payload in ancdata:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                got = array.array("i")
-                got.frombytes(payload[: len(payload) - len(payload) % _FD_SIZE])
-                fds.extend(got)
+        fds = _descriptors(ancdata)
         if not data and not fds:
             raise EOFError("end of file while receiving file descriptors")
         if msg_flags & socket.MSG_CTRUNC or not fds:
@@ -338,6 +325,17 @@ class UnixStream(SocketStream):
                 os.close(fd)
             raise OSError(errno.EBADMSG, "Failed to recv file descriptor")
         return fds
+
+
+def _descriptors(ancdata: list[tuple[int, int, bytes]]) -> list[int]:
+    """The descriptors in ``recvmsg``'s ancillary data (``SCM_RIGHTS``)."""
+    fds: list[int] = []
+    for level, kind, payload in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            got = array.array("i")
+            got.frombytes(payload[: len(payload) - len(payload) % _FD_SIZE])
+            fds.extend(got)
+    return fds
 
 
 class CommandStream(SocketStream):
