@@ -39,6 +39,20 @@ struct shaded_list {
     shade shades<>;
     bool flags[3];
 };
+
+struct chain {
+    int node;
+    int more;
+    string heads<>;
+    chain *next;
+};
+
+union picked switch (int which) {
+case 1:
+    int _disc;
+default:
+    void;
+};
 """
 
 
@@ -53,6 +67,15 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
         return importlib.import_module("edge_types")
     finally:
         sys.path.remove(str(directory))
+
+
+def test_fields_named_like_the_decoders_own_locals(edge: ModuleType) -> None:
+    # a linked list decodes with locals `node`, `heads`, `more`; a union's
+    # discriminant is the local `_disc`: fields of those names must not clash
+    chain = edge.Chain(node=1, more=2, heads="three", next=edge.Chain(node=4, more=5, heads="six", next=None))
+    assert edge.Chain.decode(chain.encode()) == chain
+    picked = edge.PickedDisc(_disc=9)
+    assert edge.Picked.decode(picked.encode()) == picked
 
 
 def test_arrays_of_arrays_round_trip(edge: ModuleType) -> None:

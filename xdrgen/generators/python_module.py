@@ -366,8 +366,6 @@ class PythonModuleGenerator:
                 arm["field"] = attribute
                 self.codec.pack_items(pack, [Item(f"self.{attribute}", f"{arm_name}.{attribute}", shape)])
                 value_name = local_name(decl.name)
-                if value_name == "_disc":
-                    value_name = "_disc_value"
                 self.codec.unpack_items(unpack, [Item(value_name, f"{arm_name}.{attribute}", shape)])
                 args.append(value_name)
             arm_infos.append(

@@ -35,8 +35,12 @@ _NUMERIC = {
     ir.Builtin.BOOL: ("I", "bool"),
 }
 
-# Names generated methods use for their own locals and arguments.
-RESERVED_LOCALS = frozenset({"data", "offset", "cls", "self", "out", "xdr", "struct", "size"})
+# Names generated methods use for their own locals and arguments (a linked
+# list decodes with `heads`, `more` and `node`; a union keeps its
+# discriminant in `_disc`).
+RESERVED_LOCALS = frozenset(
+    {"data", "offset", "cls", "self", "out", "xdr", "struct", "size", "heads", "more", "node", "_disc"}
+)
 # Names of the methods every generated class has.
 RESERVED_ATTRIBUTES = frozenset(
     {"encode", "decode", "pack_into", "unpack_from", "unpack_arm"}
