@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .. import __version__, ir
 from ..resolve import Protocol
@@ -101,13 +102,11 @@ class StubModel:
             stream = "read"
         elif procedure.annotation("writestream") is not None:
             stream = "write"
-        notes = "\n".join(f"@{a.key}: {a.value}" for a in procedure.annotations)
-        text = "\n\n".join(part for part in (procedure.doc, notes) if part)
         return Method(
             name=method_name(procedure.name),
             number=procedure.number.number,
             procedure=procedure.name,
-            doc=docstring(text, f"``{procedure.name}`` (procedure {procedure.number.number})."),
+            doc=docstring(doc_text(procedure), f"``{procedure.name}`` (procedure {procedure.number.number})."),
             args=args,
             result=self._struct(procedure.result),
             parameters=tuple(parameters),
@@ -125,10 +124,9 @@ class StubModel:
                 )
             else:
                 methods.append(self.method(procedure))
-        stem = class_name(program.name.removesuffix("_PROGRAM").lower())
         return {
             "name": program.name,
-            "stem": stem,
+            "stem": program_stem(program),
             "number": program.number.number,
             "version": version.number.number,
             "methods": methods,
@@ -154,13 +152,27 @@ def generate_client(protocol: Protocol, package: str | None = None) -> str | Non
     model = StubModel(protocol, package)
     if not model.programs:
         return None
-    programs = [model.program(p) for p in model.programs]
-    source = Path(protocol.path).name
+    return render_stubs("python/client.j2", protocol, model, [model.program(p) for p in model.programs])
+
+
+def render_stubs(template: str, protocol: Protocol, model: StubModel, programs: list[Any]) -> str:
+    """A stub module (client or server) for ``programs``, formatted."""
     code = render(
-        "python/client.j2",
-        source=source,
+        template,
+        source=Path(protocol.path).name,
         version=__version__,
         programs=programs,
         imports=model.imports(),
     )
     return format_code(code)
+
+
+def doc_text(procedure: ir.ProcedureDef) -> str:
+    """A procedure's doc comment followed by its ``@key: value`` annotations."""
+    notes = "\n".join(f"@{a.key}: {a.value}" for a in procedure.annotations)
+    return "\n\n".join(part for part in (procedure.doc, notes) if part)
+
+
+def program_stem(program: ir.ProgramDef) -> str:
+    """The CapWords stem of a program's classes (``REMOTE_PROGRAM`` -> ``Remote``)."""
+    return class_name(program.name.removesuffix("_PROGRAM").lower())

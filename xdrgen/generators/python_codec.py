@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .python_shapes import MAX_UINT, Shape, ShapeBuilder
+from ..runtime.xdr import MAX_UINT
+from .python_shapes import Shape, ShapeBuilder
 
 
 @dataclass
@@ -101,7 +102,7 @@ def check_default_discriminant(w: Writer, disc: Shape, union: str, raw: str, at:
         w(f'    xdr.bad_value("{union}", {at}, "bool (0 or 1)", {raw})')
 
 
-def _disc_value(shape: Shape, raw: str) -> str:
+def disc_value(shape: Shape, raw: str) -> str:
     """A decoded discriminant as the arm class stores it."""
     if shape.is_bool:
         return f"{raw} == 1"
@@ -166,7 +167,7 @@ def _runs(items: list[Item], groupable) -> list[list[Item]]:  # type: ignore[no-
     """Split items into runs: consecutive groupable items form one run."""
     runs: list[list[Item]] = []
     for item in items:
-        if groupable(item.shape) and runs and len(runs[-1]) and groupable(runs[-1][-1].shape):
+        if groupable(item.shape) and runs and groupable(runs[-1][-1].shape):
             runs[-1].append(item)
         else:
             runs.append([item])
@@ -175,10 +176,6 @@ def _runs(items: list[Item], groupable) -> list[list[Item]]:  # type: ignore[no-
 
 def _code(shape: Shape) -> str:
     return f"{shape.bound}s" if shape.kind == "fixed_opaque" else shape.code
-
-
-def _run_size(run: list[Item]) -> int:
-    return sum(i.shape.bound if i.shape.kind == "fixed_opaque" else i.shape.size for i in run)
 
 
 class CodecEmitter:
@@ -378,12 +375,12 @@ class CodecEmitter:
         self._fixed_read(w, targets, fmt, pad, ahead)
         for raw, item, at in converts:
             self._convert_numeric(w, raw, item, f"offset + {at}" if at else "offset")
-        w(f"offset += {_run_size(run)}")
+        w(f"offset += {position}")
 
     def unpack_one(self, w: Writer, item: Item) -> None:
         shape, target, path = item.shape, item.expr, item.path
         kind = shape.kind
-        if kind == "numeric" or (kind == "fixed_opaque" and shape.bound % 4 == 0):
+        if _groupable_unpack(shape):
             self._unpack_fixed_run(w, [item])
         elif kind in ("string", "opaque"):
             self._unpack_counted_bytes(w, item)
@@ -445,7 +442,7 @@ class CodecEmitter:
             value = w.temp("a")
             w(f"{value} = {arm.cls}.__new__({arm.cls})")
             if arm.disc_stored:
-                w(f"{value}.{info.disc_attribute} = {_disc_value(info.disc, disc)}")
+                w(f"{value}.{info.disc_attribute} = {disc_value(info.disc, disc)}")
             if arm.attribute is not None and arm.shape is not None:
                 target = Item(f"{value}.{arm.attribute}", f"{arm.cls}.{arm.attribute}", arm.shape)
                 self.unpack_items(w, [target], ahead=ahead)

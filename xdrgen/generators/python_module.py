@@ -21,6 +21,7 @@ from .python_codec import (
     StructRegistry,
     Writer,
     check_default_discriminant,
+    disc_value,
     with_decoder,
 )
 from .python_shapes import (
@@ -359,7 +360,7 @@ class PythonModuleGenerator:
             unpack = Writer()
             args = []
             if arm["fixed_disc"] is None:
-                args.append(self._disc_value(disc_shape))
+                args.append(disc_value(disc_shape, "_disc"))
             if decl.kind is not ir.DeclKind.VOID:
                 assert decl.name is not None
                 attribute = field_name(decl.name)
@@ -401,13 +402,6 @@ class PythonModuleGenerator:
             "disc_check": disc_check.lines,
         }
         self.module.blocks.append(render("python/union.j2", union=union))
-
-    def _disc_value(self, shape: Shape) -> str:
-        if shape.is_bool:
-            return "_disc == 1"
-        if shape.enum is not None:
-            return f"_{shape.enum}_MEMBERS[_disc]"
-        return "_disc"
 
     def _arm_name(self, union: str, decl: ir.Declaration, labels: tuple[ir.Value, ...] | None, used: set[str]) -> str:
         if labels is None:

@@ -21,15 +21,11 @@ names and types.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from .. import __version__, ir
+from .. import ir
 from ..resolve import Protocol
-from .formatting import format_code
-from .python_client import Method, StubModel, method_name
+from .python_client import Method, StubModel, doc_text, method_name, program_stem, render_stubs
 from .python_module import docstring
-from .python_shapes import class_name
-from .render import render
 
 
 @dataclass(frozen=True)
@@ -40,7 +36,6 @@ class Handler:
     kind: str  # "call" or "event"
     priority: str  # libvirt's @priority, "low" when absent (as gendispatch.pl)
     annotations: tuple[tuple[str, str], ...]
-    message: str | None  # event payload class
 
 
 @dataclass(frozen=True)
@@ -49,7 +44,6 @@ class ServerProgram:
     stem: str
     number: int
     version: int
-    version_name: str
     handlers: tuple[Handler, ...]
 
     @property
@@ -69,30 +63,27 @@ class ServerModel(StubModel):
         annotations = tuple((a.key, a.value) for a in procedure.annotations)
         priority = procedure.annotation("priority") or "low"
         if procedure.message is not None:
-            message = self._struct(procedure.message)
-            notes = "\n".join(f"@{k}: {v}" for k, v in annotations)
-            text = "\n\n".join(part for part in (procedure.doc, notes) if part)
             number = procedure.number.number
             method = Method(
                 name=method_name(procedure.name),
                 number=number,
                 procedure=procedure.name,
                 doc=docstring(
-                    text,
+                    doc_text(procedure),
                     f"Send event ``{procedure.name}`` (procedure {number}) to ``client``.",
                 ),
-                args=message,
+                args=self._struct(procedure.message),
                 result=None,
                 parameters=(),
                 stream=None,
             )
-            return Handler(method, "event", priority, annotations, message)
-        return Handler(self.method(procedure), "call", priority, annotations, None)
+            return Handler(method, "event", priority, annotations)
+        return Handler(self.method(procedure), "call", priority, annotations)
 
     def server_programs(self) -> list[ServerProgram]:
         out = []
         for program in self.programs:
-            stem = class_name(program.name.removesuffix("_PROGRAM").lower())
+            stem = program_stem(program)
             for index, version in enumerate(program.versions):
                 # A second version of a program gets its number in the class name.
                 suffix = "" if index == 0 else f"V{version.number.number}"
@@ -102,7 +93,6 @@ class ServerModel(StubModel):
                         stem=stem + suffix,
                         number=program.number.number,
                         version=version.number.number,
-                        version_name=version.name,
                         handlers=tuple(self.handler(p) for p in version.procedures),
                     )
                 )
@@ -114,13 +104,4 @@ def generate_server(protocol: Protocol, package: str | None = None) -> str | Non
     model = ServerModel(protocol, package)
     if not model.programs:
         return None
-    programs = model.server_programs()
-    source = Path(protocol.path).name
-    code = render(
-        "python/server.j2",
-        source=source,
-        version=__version__,
-        programs=programs,
-        imports=model.imports(),
-    )
-    return format_code(code)
+    return render_stubs("python/server.j2", protocol, model, model.server_programs())

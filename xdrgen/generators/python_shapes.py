@@ -15,8 +15,8 @@ from pathlib import Path
 from .. import ir
 from ..errors import XdrgenError
 from ..resolve import Protocol
+from ..runtime.xdr import MAX_UINT
 
-MAX_UINT = 0xFFFFFFFF
 
 # struct codes and Python hints of the numeric primitives
 _NUMERIC = {

@@ -18,11 +18,6 @@ from typing import Any, NoReturn, Self
 Buffer = bytes | bytearray | memoryview
 
 U32 = struct.Struct(">I")
-I32 = struct.Struct(">i")
-U64 = struct.Struct(">Q")
-I64 = struct.Struct(">q")
-F32 = struct.Struct(">f")
-F64 = struct.Struct(">d")
 
 FALSE = b"\0\0\0\0"  # bool FALSE, optional absent, empty count
 TRUE = b"\0\0\0\1"  # bool TRUE, optional present
