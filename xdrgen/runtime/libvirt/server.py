@@ -41,7 +41,7 @@ import struct
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from concurrent.futures import Future as ConcurrentFuture
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ClassVar, NamedTuple, Self, TypeVar
 
@@ -51,7 +51,6 @@ from .protocol import (
     FRAME_HEADER,
     HEADER_SIZE,
     KEEPALIVE_PING,
-    KEEPALIVE_PONG,
     KEEPALIVE_PROGRAM,
     KEEPALIVE_VERSION,
     MAX_FDS,
@@ -708,19 +707,9 @@ class Client(asyncio.Protocol):
             if proc == KEEPALIVE_PING:
                 self._write(PONG_FRAME)
             return
-        program = self.server._programs.get((prog, vers))
-        if program is None:
-            self._send_error(
-                prog,
-                vers,
-                proc,
-                _REPLY,
-                serial,
-                rpc_error(
-                    ErrorNumber.VIR_ERR_RPC,
-                    f"Cannot find program {_s32(prog)} version {_s32(vers)}",
-                ),
-            )
+        calls = self.server._programs.get((prog, vers))
+        if calls is None:
+            self._reject(prog, vers, proc, serial, f"Cannot find program {_s32(prog)} version {_s32(vers)}")
             return
         payload = memoryview(frame)[HEADER_SIZE:]
         if type_ == _CALL or type_ == _CALL_WITH_FDS:
@@ -738,7 +727,7 @@ class Client(asyncio.Protocol):
                     self.abort("file descriptor passing is not supported")
                     return
                 payload = payload[4:]
-            self._call(program, prog, vers, proc, serial, status, payload)
+            self._call(calls, prog, vers, proc, serial, status, payload)
         elif type_ == _STREAM or type_ == _STREAM_HOLE:
             stream = self._streams.get((prog, vers, proc, serial))
             if stream is not None:
@@ -749,7 +738,7 @@ class Client(asyncio.Protocol):
 
     def _call(
         self,
-        program: _Program,
+        calls: _Calls,
         prog: int,
         vers: int,
         proc: int,
@@ -758,25 +747,11 @@ class Client(asyncio.Protocol):
         payload: memoryview,
     ) -> None:
         if status != _OK:
-            self._send_error(
-                prog,
-                vers,
-                proc,
-                _REPLY,
-                serial,
-                rpc_error(ErrorNumber.VIR_ERR_RPC, f"Unexpected message status {status & 0xFFFFFFFF}"),
-            )
+            self._reject(prog, vers, proc, serial, f"Unexpected message status {status & 0xFFFFFFFF}")
             return
-        entry = program.calls.get(proc)
+        entry = calls.get(proc)
         if entry is None:
-            self._send_error(
-                prog,
-                vers,
-                proc,
-                _REPLY,
-                serial,
-                rpc_error(ErrorNumber.VIR_ERR_RPC, f"unknown procedure: {proc}"),
-            )
+            self._reject(prog, vers, proc, serial, f"unknown procedure: {proc}")
             return
         procedure, method = entry
         if (
@@ -794,14 +769,7 @@ class Client(asyncio.Protocol):
             else:
                 args = procedure.args.unpack_from(payload, 0)[0]
         except (XdrError, RecursionError, ValueError):
-            self._send_error(
-                prog,
-                vers,
-                proc,
-                _REPLY,
-                serial,
-                rpc_error(ErrorNumber.VIR_ERR_RPC, "Unable to decode message payload"),
-            )
+            self._reject(prog, vers, proc, serial, "Unable to decode message payload")
             return
         call = Call(self, prog, vers, proc, serial, procedure)
         if procedure.stream is not None:
@@ -837,10 +805,7 @@ class Client(asyncio.Protocol):
             frame = encode_message(call.prog, call.vers, call.proc, _REPLY, call.serial, _OK, result)
         except (XdrError, AttributeError, TypeError):
             log.exception("client %d: cannot encode the reply of %s", self.id, call.procedure.name)
-            self._in_flight += 1
-            self._reply_error(
-                call, rpc_error(ErrorNumber.VIR_ERR_RPC, "Unable to encode message payload")
-            )
+            self._fail_call(call, rpc_error(ErrorNumber.VIR_ERR_RPC, "Unable to encode message payload"))
             return
         self._write(frame)
         if call.close_after_reply:
@@ -852,11 +817,14 @@ class Client(asyncio.Protocol):
 
     def _reply_error(self, call: Call, error: LibvirtError) -> None:
         self._in_flight -= 1
-        if self.closed:
-            return
+        if not self.closed:
+            self._fail_call(call, error)
+
+    def _fail_call(self, call: Call, error: LibvirtError) -> None:
+        """Answer ``call`` (no longer counted in flight) with ``error``."""
         if call.stream is not None:
             call.stream._fail(StreamError("the call failed"))
-        self._send_error(call.prog, call.vers, call.proc, _REPLY, call.serial, error)
+        self._send_error(call.prog, call.vers, call.proc, call.serial, error)
         if call.close_after_reply:
             self.close()
             return
@@ -864,10 +832,12 @@ class Client(asyncio.Protocol):
 
     # -- writing ------------------------------------------------------------
 
-    def _send_error(
-        self, prog: int, vers: int, proc: int, type_: int, serial: int, error: LibvirtError
-    ) -> None:
-        self._write(encode_message(prog, vers, proc, type_, serial, _ERROR, encode_error(error)))  # type: ignore[arg-type]
+    def _send_error(self, prog: int, vers: int, proc: int, serial: int, error: LibvirtError) -> None:
+        self._write(encode_message(prog, vers, proc, _REPLY, serial, _ERROR, encode_error(error)))
+
+    def _reject(self, prog: int, vers: int, proc: int, serial: int, info: str) -> None:
+        """Refuse a call before it runs, as libvirtd does (VIR_ERR_RPC)."""
+        self._send_error(prog, vers, proc, serial, rpc_error(ErrorNumber.VIR_ERR_RPC, info))
 
     def _write(self, frame: bytes | bytearray) -> None:
         transport = self.transport
@@ -916,11 +886,8 @@ class Client(asyncio.Protocol):
 # The server
 
 
-@dataclass
-class _Program:
-    handler: ProgramHandler
-    #: callable procedures: number -> (entry, bound handler method)
-    calls: dict[int, tuple[Procedure, Callable[..., Awaitable[Any]]]] = field(default_factory=dict)
+#: a program's callable procedures: number -> (entry, bound handler method)
+_Calls = dict[int, tuple["Procedure", Callable[..., Awaitable[Any]]]]
 
 
 class Server:
@@ -929,16 +896,16 @@ class Server:
     def __init__(self, handlers: Iterable[ProgramHandler], *, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
         self._handlers = list(handlers)
-        self._programs: dict[tuple[int, int], _Program] = {}
+        self._programs: dict[tuple[int, int], _Calls] = {}
         for handler in self._handlers:
             key = (handler.PROGRAM, handler.VERSION)
             if key in self._programs:
                 raise ValueError(f"two handlers for program {key[0]:#x} version {key[1]}")
-            program = _Program(handler)
-            for number, procedure in handler.PROCEDURES.items():
-                if procedure.kind == "call":
-                    program.calls[number] = (procedure, getattr(handler, procedure.method))
-            self._programs[key] = program
+            self._programs[key] = {
+                number: (procedure, getattr(handler, procedure.method))
+                for number, procedure in handler.PROCEDURES.items()
+                if procedure.kind == "call"
+            }
         self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self._listeners: list[asyncio.Server] = []
         self._unix_paths: list[str] = []
