@@ -353,12 +353,11 @@ class Hypervisor:
 
     def __init__(self) -> None:
         self.domains: dict[str, Domain] = {}
-        self.next_id = 1
         self.next_callback = 0
         self.registrations: dict[int, _Registration] = {}
         self.handler: TestDaemon | None = None
         self.add(default_domain())
-        self.next_id = 2
+        self.next_id = 2  # the default domain runs as id 1
 
     def add(self, domain: Domain) -> None:
         self.domains[domain.name] = domain
@@ -369,11 +368,14 @@ class Hypervisor:
             raise rpc_error(E.VIR_ERR_NO_DOMAIN, domain=FROM_TEST)
         return domain
 
+    def _with_uuid(self, uuid: bytes) -> Domain | None:
+        return next((d for d in self.domains.values() if d.uuid == uuid), None)
+
     def by_uuid(self, uuid: bytes) -> Domain:
-        for domain in self.domains.values():
-            if domain.uuid == uuid:
-                return domain
-        raise rpc_error(E.VIR_ERR_NO_DOMAIN, domain=FROM_TEST)
+        domain = self._with_uuid(uuid)
+        if domain is None:
+            raise rpc_error(E.VIR_ERR_NO_DOMAIN, domain=FROM_TEST)
+        return domain
 
     def by_id(self, id: int) -> Domain:
         for domain in self.domains.values():
@@ -383,9 +385,9 @@ class Hypervisor:
 
     def of(self, handle: rp.RemoteNonnullDomain) -> Domain:
         """The domain a client's handle names (testDomObjFromDomain)."""
-        for domain in self.domains.values():
-            if domain.uuid == handle.uuid:
-                return domain
+        domain = self._with_uuid(handle.uuid)
+        if domain is not None:
+            return domain
         text = str(uuidlib.UUID(bytes=handle.uuid)) if len(handle.uuid) == 16 else "?"
         raise rpc_error(
             E.VIR_ERR_NO_DOMAIN,
@@ -480,6 +482,11 @@ class TestDaemon(RemoteHandler):
         if conn.uri is None:
             raise rpc_error(E.VIR_ERR_INTERNAL_ERROR, "hypervisor connection not open")
         return conn
+
+    def _domain(self, call: Call, handle: rp.RemoteNonnullDomain) -> Domain:
+        """The domain a call's handle names, on an open connection."""
+        self._open(call)
+        return self.hv.of(handle)
 
     def _writable(self, call: Call, api: str) -> _Connection:
         conn = self._open(call)
@@ -643,62 +650,53 @@ class TestDaemon(RemoteHandler):
     async def domain_get_info(
         self, call: Call, args: rp.RemoteDomainGetInfoArgs
     ) -> rp.RemoteDomainGetInfoRet:
-        self._open(call)
-        d = self.hv.of(args.dom)
+        d = self._domain(call, args.dom)
         # The test driver reports the time of day as CPU time.
         return rp.RemoteDomainGetInfoRet(d.state, d.max_memory, d.memory, d.vcpus, time.time_ns())
 
     async def domain_get_state(
         self, call: Call, args: rp.RemoteDomainGetStateArgs
     ) -> rp.RemoteDomainGetStateRet:
-        self._open(call)
-        d = self.hv.of(args.dom)
+        d = self._domain(call, args.dom)
         return rp.RemoteDomainGetStateRet(d.state, d.reason)
 
     async def domain_get_os_type(
         self, call: Call, args: rp.RemoteDomainGetOsTypeArgs
     ) -> rp.RemoteDomainGetOsTypeRet:
-        self._open(call)
-        self.hv.of(args.dom)
+        self._domain(call, args.dom)
         return rp.RemoteDomainGetOsTypeRet("linux")  # what the test driver answers
 
     async def domain_get_max_memory(
         self, call: Call, args: rp.RemoteDomainGetMaxMemoryArgs
     ) -> rp.RemoteDomainGetMaxMemoryRet:
-        self._open(call)
-        return rp.RemoteDomainGetMaxMemoryRet(self.hv.of(args.dom).max_memory)
+        return rp.RemoteDomainGetMaxMemoryRet(self._domain(call, args.dom).max_memory)
 
     async def domain_get_xml_desc(
         self, call: Call, args: rp.RemoteDomainGetXmlDescArgs
     ) -> rp.RemoteDomainGetXmlDescRet:
-        self._open(call)
-        d = self.hv.of(args.dom)
+        d = self._domain(call, args.dom)
         return rp.RemoteDomainGetXmlDescRet(d.xml(inactive=bool(args.flags & VIR_DOMAIN_XML_INACTIVE)))
 
     async def domain_is_active(
         self, call: Call, args: rp.RemoteDomainIsActiveArgs
     ) -> rp.RemoteDomainIsActiveRet:
-        self._open(call)
-        return rp.RemoteDomainIsActiveRet(int(self.hv.of(args.dom).active))
+        return rp.RemoteDomainIsActiveRet(int(self._domain(call, args.dom).active))
 
     async def domain_is_persistent(
         self, call: Call, args: rp.RemoteDomainIsPersistentArgs
     ) -> rp.RemoteDomainIsPersistentRet:
-        self._open(call)
-        return rp.RemoteDomainIsPersistentRet(int(self.hv.of(args.dom).persistent))
+        return rp.RemoteDomainIsPersistentRet(int(self._domain(call, args.dom).persistent))
 
     async def domain_is_updated(
         self, call: Call, args: rp.RemoteDomainIsUpdatedArgs
     ) -> rp.RemoteDomainIsUpdatedRet:
-        self._open(call)
-        self.hv.of(args.dom)
+        self._domain(call, args.dom)
         return rp.RemoteDomainIsUpdatedRet(0)
 
     async def domain_get_autostart(
         self, call: Call, args: rp.RemoteDomainGetAutostartArgs
     ) -> rp.RemoteDomainGetAutostartRet:
-        self._open(call)
-        return rp.RemoteDomainGetAutostartRet(int(self.hv.of(args.dom).autostart))
+        return rp.RemoteDomainGetAutostartRet(int(self._domain(call, args.dom).autostart))
 
     async def domain_set_autostart(self, call: Call, args: rp.RemoteDomainSetAutostartArgs) -> None:
         self._writable(call, "virDomainSetAutostart")
@@ -707,22 +705,19 @@ class TestDaemon(RemoteHandler):
     async def domain_has_managed_save_image(
         self, call: Call, args: rp.RemoteDomainHasManagedSaveImageArgs
     ) -> rp.RemoteDomainHasManagedSaveImageRet:
-        self._open(call)
-        self.hv.of(args.dom)
+        self._domain(call, args.dom)
         return rp.RemoteDomainHasManagedSaveImageRet(0)
 
     async def domain_snapshot_num(
         self, call: Call, args: rp.RemoteDomainSnapshotNumArgs
     ) -> rp.RemoteDomainSnapshotNumRet:
-        self._open(call)
-        self.hv.of(args.dom)
+        self._domain(call, args.dom)
         return rp.RemoteDomainSnapshotNumRet(0)
 
     async def domain_get_security_label(
         self, call: Call, args: rp.RemoteDomainGetSecurityLabelArgs
     ) -> rp.RemoteDomainGetSecurityLabelRet:
-        self._open(call)
-        d = self.hv.of(args.dom)
+        d = self._domain(call, args.dom)
         if d.active:
             return rp.RemoteDomainGetSecurityLabelRet(_c_string("libvirt-test"), 1)
         return rp.RemoteDomainGetSecurityLabelRet(_c_string(""), 0)
@@ -730,15 +725,13 @@ class TestDaemon(RemoteHandler):
     async def domain_get_messages(
         self, call: Call, args: rp.RemoteDomainGetMessagesArgs
     ) -> rp.RemoteDomainGetMessagesRet:
-        self._open(call)
-        self.hv.of(args.dom)
+        self._domain(call, args.dom)
         return rp.RemoteDomainGetMessagesRet([])
 
     async def domain_screenshot(
         self, call: Call, args: rp.RemoteDomainScreenshotArgs
     ) -> rp.RemoteDomainScreenshotRet:
-        self._open(call)
-        d = self.hv.of(args.dom)
+        d = self._domain(call, args.dom)
         if not d.active:
             raise rpc_error(
                 E.VIR_ERR_OPERATION_INVALID, "domain is not running", domain=FROM_TEST
