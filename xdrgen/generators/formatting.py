@@ -38,18 +38,31 @@ def format_code(code: str) -> str:
     generating, so results are cached by content (as black caches files):
     the key covers black's version, the mode and the text, so a hit is
     exactly what black would print."""
-    cache = _cache_dir()
-    key = hashlib.sha256(f"{_BLACK_VERSION}\0{_MODE!r}\0{code}".encode()).hexdigest()
-    path = cache / key[:2] / key if cache is not None else None
-    if path is not None:
-        try:
-            return path.read_text(encoding="utf-8")
-        except OSError:
-            pass
+    path = _cache_path(code)
+    cached = _cached(path)
+    if cached is not None:
+        return cached
     formatted = black.format_str(code, mode=_MODE)
     if path is not None:
         _store(path, formatted)
     return formatted
+
+
+def _cache_path(code: str) -> Path | None:
+    cache = _cache_dir()
+    if cache is None:
+        return None
+    key = hashlib.sha256(f"{_BLACK_VERSION}\0{_MODE!r}\0{code}".encode()).hexdigest()
+    return cache / key[:2] / key
+
+
+def _cached(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
 
 
 def _store(path: Path, text: str) -> None:
@@ -87,6 +100,13 @@ def format_module(header: str, blocks: list[str]) -> str:
     if lines < _PARALLEL_LINES or workers < 2:
         return format_code(header.rstrip("\n") + "\n\n\n" + "\n\n\n".join(blocks) + "\n")
     pieces = [header.rstrip("\n") + "\n", *_chunks(blocks, workers * 2)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        formatted = list(pool.map(format_code, pieces))
-    return "\n\n\n".join(piece.strip("\n") for piece in formatted) + "\n"
+    # Look in the cache here: workers (each importing black) only for misses.
+    formatted = [_cached(_cache_path(piece)) for piece in pieces]
+    misses = [i for i, text in enumerate(formatted) if text is None]
+    if len(misses) == 1:
+        formatted[misses[0]] = format_code(pieces[misses[0]])
+    elif misses:
+        with ProcessPoolExecutor(max_workers=min(workers, len(misses))) as pool:
+            for i, text in zip(misses, pool.map(format_code, [pieces[i] for i in misses])):
+                formatted[i] = text
+    return "\n\n\n".join((piece or "").strip("\n") for piece in formatted) + "\n"
