@@ -49,9 +49,9 @@ line on stderr is the CLI's ``FILE:LINE:COL: error: MESSAGE``.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import shutil
 import tempfile
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +60,7 @@ from hatchling.plugin import hookimpl
 
 from . import __version__
 from .errors import XdrgenError
-from .ir import Location
-from .project import Target, config_error, target_from_table
+from .project import Target, config_error, read_xdrgen_table, target_from_table
 
 #: Keys of ``[tool.xdrgen]`` that hook options may override.
 TARGET_KEYS = frozenset(
@@ -118,15 +117,7 @@ class XdrgenBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         """The Target that ``[tool.xdrgen]`` and the hook options describe,
         and whether they name an ``output`` directory."""
         pyproject = self.pyproject
-        try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except OSError as error:
-            raise XdrgenError(Location(str(pyproject), 0, 0), f"cannot read: {error.strerror}") from None
-        except tomllib.TOMLDecodeError as error:
-            raise XdrgenError(Location(str(pyproject), 0, 0), f"invalid TOML: {error}") from None
-        table = data.get("tool", {}).get("xdrgen", {})
-        if not isinstance(table, dict):
-            raise config_error(pyproject, "[tool.xdrgen] must be a table")
+        table = read_xdrgen_table(pyproject)
         unknown = sorted(set(self.config) - TARGET_KEYS - HOOK_KEYS)
         if unknown:
             raise config_error(
@@ -150,7 +141,7 @@ class XdrgenBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             temporary = Path(tempfile.mkdtemp(prefix="xdrgen-build-"))
             self._temporary.append(temporary)
             atexit.register(shutil.rmtree, temporary, ignore_errors=True)
-            directory = Target(inputs=(), package=target.package, output=temporary).package_dir
+            directory = dataclasses.replace(target, output=temporary).package_dir
         write_files(directory, files)
 
         prefix = "/".join(target.package.split(".")) + "/" if target.package else ""

@@ -51,16 +51,24 @@ class Target:
 
 def load_config(pyproject: Path) -> Target:
     """Read ``[tool.xdrgen]`` from a pyproject.toml; paths are relative to it."""
+    config = read_xdrgen_table(pyproject)
+    if not config:
+        raise config_error(pyproject, "[tool.xdrgen]: missing table")
+    return target_from_table(pyproject, config)
+
+
+def read_xdrgen_table(pyproject: Path) -> dict[str, Any]:
+    """The ``[tool.xdrgen]`` table of a pyproject.toml ({} when absent)."""
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except OSError as error:
         raise config_error(pyproject, f"cannot read: {error.strerror}") from None
     except tomllib.TOMLDecodeError as error:
         raise config_error(pyproject, f"invalid TOML: {error}") from None
-    config = data.get("tool", {}).get("xdrgen")
-    if not config:
-        raise config_error(pyproject, "[tool.xdrgen]: missing table")
-    return target_from_table(pyproject, config)
+    table = data.get("tool", {}).get("xdrgen", {})
+    if not isinstance(table, dict):
+        raise config_error(pyproject, "[tool.xdrgen] must be a table")
+    return table
 
 
 def target_from_table(pyproject: Path, config: Mapping[str, Any]) -> Target:
