@@ -386,8 +386,8 @@ class CodecEmitter:
             self._unpack_counted_bytes(w, item)
         elif kind == "fixed_opaque":
             w(f'{target}, offset = xdr.unpack_fixed_opaque(data, offset, {shape.bound}, "{path}")')
-        elif kind == "union" and self._inline_union(w, item):
-            pass
+        elif self._inlinable_union(shape):
+            self._inline_union(w, item)
         elif kind in ("struct", "union"):
             w(f"{target}, offset = {shape.cls}.unpack_from(data, offset)")
         elif kind == "optional":
@@ -416,11 +416,9 @@ class CodecEmitter:
 
     def _inline_union(
         self, w: Writer, item: Item, pad: PadCheck | None = None, ahead: ReadAhead | None = None
-    ) -> bool:
-        """Decode a union in place: read the discriminant, pick the arm, fill
-        a bare arm instance (False if it is not inlinable)."""
-        if not self._inlinable_union(item.shape):
-            return False
+    ) -> None:
+        """Decode an inlinable union in place: read the discriminant, pick
+        the arm, fill a bare arm instance."""
         info = self.shapes.unions[item.shape.cls or ""]
         disc = w.temp("d")
         self._fixed_read(w, [disc], ">" + info.disc.code, pad)
@@ -454,7 +452,6 @@ class CodecEmitter:
         if not info.has_default:
             w("else:")
             w(f'    xdr.bad_value("{info.name}", offset - 4, "discriminant", {disc})')
-        return True
 
     def _unpack_counted_bytes(
         self, w: Writer, item: Item, defer_padding: bool = False, length: str | None = None

@@ -9,6 +9,7 @@ The text is rendered from ``templates/python/`` and formatted with black.
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -538,8 +539,6 @@ def _program_constants(program: ir.ProgramDef) -> list[tuple[str, int, ir.Locati
 
 
 def _packed_literal(code: str, value: int) -> str:
-    import struct
-
     return repr(struct.pack(">" + code, value))
 
 

@@ -173,7 +173,7 @@ def unpack_fixed_opaque(
     if padded > len(data):
         truncated(path, offset, data)
     if padded != end and data[end:padded] != ZEROS[padded - end]:
-        raise XdrError("non-zero padding", path=path, offset=end)
+        bad_padding(path, end)
     return bytes(data[offset:end]), padded
 
 
@@ -295,9 +295,7 @@ def check_enum(
     """An enum field given something other than one of its members: a plain
     int is accepted if it is a member's value; a member of another enum,
     a bool or a non-int is refused."""
-    if isinstance(value, enum.Enum) or isinstance(value, bool):
-        bad_type(path, len(out), "enum member", value)
-    if not isinstance(value, int):
+    if isinstance(value, (enum.Enum, bool)) or not isinstance(value, int):
         bad_type(path, len(out), "enum member", value)
     if value not in members:
         bad_value(path, len(out), "enum value", value)
