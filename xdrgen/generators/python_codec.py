@@ -8,6 +8,7 @@ small helpers of :mod:`xdrgen.runtime.xdr`, nested types call their class.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..runtime.xdr import MAX_UINT
@@ -109,6 +110,13 @@ def disc_value(shape: Shape, raw: str) -> str:
     if shape.enum is not None:
         return f"{_members(shape.enum)}[{raw}]"
     return raw
+
+
+def label_test(value: str, labels: Sequence[int], negate: bool = False) -> str:
+    """The condition that ``value`` is one of ``labels`` (or none of them)."""
+    if len(labels) == 1:
+        return f"{value} {'!=' if negate else '=='} {labels[0]}"
+    return f"{value} {'not in' if negate else 'in'} ({', '.join(map(str, labels))})"
 
 
 def _annotation(target: str, hint: str) -> str:
@@ -426,12 +434,7 @@ class CodecEmitter:
         keyword = "if"
         for arm in info.arms:
             if arm.values:
-                test = (
-                    f"{disc} == {arm.values[0]}"
-                    if len(arm.values) == 1
-                    else f"{disc} in ({', '.join(map(str, arm.values))})"
-                )
-                w(f"{keyword} {test}:")
+                w(f"{keyword} {label_test(disc, arm.values)}:")
             else:
                 w("else:")
             w.indent()

@@ -23,6 +23,7 @@ from .python_codec import (
     Writer,
     check_default_discriminant,
     disc_value,
+    label_test,
     with_decoder,
 )
 from .python_shapes import (
@@ -324,7 +325,7 @@ class PythonModuleGenerator:
             min_arm = size if min_arm is None else min(min_arm, size)
             arm: dict[str, Any] = {
                 "name": self._claim(arm_name, decl.location),
-                "test": _label_test(labels) if labels else None,
+                "test": label_test("_disc", [label.number for label in labels]) if labels else None,
                 "fixed_disc": None,
                 "field": None,
                 "hint": shape.hint,
@@ -345,17 +346,12 @@ class PythonModuleGenerator:
                 if labels is not None:
                     literals = [self._label_literal(disc_shape, label.number) for label in labels]
                     arm["disc_hint"] = f"Literal[{', '.join(literals)}]"
-                    allowed = ", ".join(str(l.number) for l in labels)
-                    pack(f"if self.{disc_field} not in ({allowed}):")
+                    pack(f"if {label_test(f'self.{disc_field}', [l.number for l in labels], negate=True)}:")
                     pack(f'    xdr.bad_value("{path}", len(out), "discriminant of this arm", self.{disc_field})')
                 else:
                     arm["disc_hint"] = disc_hint
                     if explicit_values:
-                        taken = ", ".join(str(v) for v in explicit_values)
-                        if len(explicit_values) == 1:
-                            pack(f"if self.{disc_field} == {taken}:")
-                        else:
-                            pack(f"if self.{disc_field} in ({taken}):")
+                        pack(f"if {label_test(f'self.{disc_field}', explicit_values)}:")
                         pack(f'    xdr.bad_value("{path}", len(out), "discriminant of the default arm", self.{disc_field})')
                 self.codec.pack_items(pack, [Item(f"self.{disc_field}", path, disc_shape)])
             unpack = Writer()
@@ -517,13 +513,6 @@ class PythonModuleGenerator:
             structs=sorted((name, fmt) for fmt, name in self.structs.formats.items()),
         )
         return format_module(code, self.module.blocks)
-
-
-def _label_test(labels: tuple[ir.Value, ...]) -> str:
-    """The condition on ``_disc`` that selects an arm."""
-    if len(labels) == 1:
-        return f"_disc == {labels[0].number}"
-    return f"_disc in ({', '.join(str(label.number) for label in labels)})"
 
 
 def _program_constants(program: ir.ProgramDef) -> list[tuple[str, int, ir.Location]]:
