@@ -440,7 +440,7 @@ exec {ssh} -F /dev/null -o UserKnownHostsFile="$HOME/.ssh/known_hosts" \\
 """
 
 
-def _virsh_env() -> dict[str, str]:
+def virsh_env() -> dict[str, str]:
     """Environment for virsh: C locale, a throwaway HOME, the ssh wrapper.
 
     virsh (as any libvirt client) may create ~/.cache/libvirt and
@@ -477,7 +477,7 @@ def virsh(
     cmd = [require_binary("virsh"), "-c", uri, *args]
     return subprocess.run(
         cmd,
-        env=_virsh_env(),
+        env=virsh_env(),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -80,12 +80,12 @@ def hostname(client: RpcClient) -> str:
     return client.call(PROG, VERS, HOSTNAME, None, RemoteConnectGetHostnameRet).hostname
 
 
-def in_threads(count: int, target: object) -> tuple[list[threading.Thread], dict[int, object]]:
+def in_threads(count: int, target: Callable[[], object]) -> tuple[list[threading.Thread], dict[int, object]]:
     results: dict[int, object] = {}
 
     def run(i: int) -> None:
         try:
-            results[i] = target()  # type: ignore[operator]
+            results[i] = target()
         except BaseException as exc:  # noqa: BLE001 - the test looks at it
             results[i] = exc
 
@@ -93,6 +93,15 @@ def in_threads(count: int, target: object) -> tuple[list[threading.Thread], dict
     for thread in threads:
         thread.start()
     return threads, results
+
+
+def one_call(client: RpcClient, peer: Peer, *before: bytes) -> None:
+    """One call from another thread, answered after the frames ``before``."""
+    threads, results = in_threads(1, lambda: hostname(client))
+    (call,) = peer.take(1)
+    peer.send(*before, peer.reply(call))
+    threads[0].join(10)
+    assert results == {0: f"host{call.serial}"}
 
 
 def test_replies_in_any_order_reach_their_callers(pair: tuple[RpcClient, Peer]) -> None:
@@ -150,10 +159,7 @@ def test_events_run_on_the_reader_thread_even_when_a_caller_reads_them(pair: tup
 def test_events_iterator_sees_events_read_by_callers(pair: tuple[RpcClient, Peer]) -> None:
     client, peer = pair
     events = client.events(timeout=10)
-    threads, results = in_threads(1, lambda: hostname(client))
-    (call,) = peer.take(1)
-    peer.send(peer.event("first"), peer.reply(call))
-    threads[0].join(10)
+    one_call(client, peer, peer.event("first"))
     peer.send(peer.event("second"))
     assert [next(events).message.hostname for _ in range(2)] == ["first", "second"]  # type: ignore[attr-defined]
 
@@ -183,11 +189,7 @@ def test_a_timed_out_call_leaves_the_connection_usable(pair: tuple[RpcClient, Pe
     assert time.monotonic() - started < 5
     (late,) = peer.take(1)
     client.timeout = 10
-    threads, results = in_threads(1, lambda: hostname(client))
-    (call,) = peer.take(1)
-    peer.send(peer.reply(late, "too late"), peer.reply(call))  # the late one is dropped
-    threads[0].join(10)
-    assert results == {0: f"host{call.serial}"}
+    one_call(client, peer, peer.reply(late, "too late"))  # the late one is dropped
 
 
 def test_a_waiting_caller_times_out_while_another_reads(pair: tuple[RpcClient, Peer]) -> None:
@@ -200,11 +202,7 @@ def test_a_waiting_caller_times_out_while_another_reads(pair: tuple[RpcClient, P
         thread.join(10)
     assert all(isinstance(result, CallTimeoutError) for result in results.values()), results
     client.timeout = 10
-    threads, results = in_threads(1, lambda: hostname(client))
-    (call,) = peer.take(1)
-    peer.send(peer.reply(call))
-    threads[0].join(10)
-    assert results == {0: f"host{call.serial}"}
+    one_call(client, peer)
 
 
 def test_pings_are_answered_idle_and_mid_call(pair: tuple[RpcClient, Peer]) -> None:
@@ -325,10 +323,7 @@ def test_what_arrives_after_the_last_call_is_read(pair: tuple[RpcClient, Peer]) 
     arrived = threading.Event()
     client.add_event_handler(lambda event: arrived.set())
     for _ in range(3):
-        threads, results = in_threads(1, lambda: hostname(client))
-        (call,) = peer.take(1)
-        peer.send(peer.reply(call))
-        threads[0].join(10)
+        one_call(client, peer)
     started = time.monotonic()
     peer.send(peer.event("after the calls"))
     assert arrived.wait(5)
@@ -359,8 +354,4 @@ def test_a_reply_read_whole_before_its_descriptor_arrives(pair: tuple[RpcClient,
     threads[0].join(10)
     assert results == {0: "with fd"}
     os.close(write_end)
-    threads, results = in_threads(1, lambda: hostname(client))
-    (call,) = peer.take(1)
-    peer.send(peer.reply(call))
-    threads[0].join(10)
-    assert results == {0: f"host{call.serial}"}
+    one_call(client, peer)

@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 from libvirt_rpc import remote_protocol as rp
-from testd_support import Libvirtd, Testd, WireTap, normalise, require_binary, virsh
+from testd_support import Libvirtd, Testd, WireTap, normalise, require_binary, virsh, virsh_env
 from xdrgen.runtime.libvirt.protocol import MessageType
 
 TEST_UUID = "6695eb01-f6a4-8304-79aa-97f2502e193f"
@@ -110,12 +110,6 @@ def run(uri: str, script: str, cwd: Path | None = None) -> tuple[int, str, str]:
             check=False,
         )
     return result.returncode, normalise(result.stdout), normalise(result.stderr)
-
-
-def virsh_env() -> dict[str, str]:
-    from daemons import _virsh_env
-
-    return _virsh_env()
 
 
 def test_read_only_commands_match_libvirtd(testd: Testd, real_libvirtd: Libvirtd) -> None:

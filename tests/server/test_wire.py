@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import libvirt_rpc
-from testd_support import REMOTE, Libvirtd, Testd, require_binary
+from testd_support import REMOTE, Libvirtd, Testd, require_binary, virsh_env
 
 VIR_DOMAIN_EVENT_ID_LIFECYCLE = 0
 
@@ -93,7 +93,7 @@ def test_tshark_decodes_virsh_and_our_daemon(testd: Testd, tmp_path: Path) -> No
         )
         result = subprocess.run(
             [require_binary("virsh"), "-c", testd.uri_tcp, session],
-            env=_virsh_env(),
+            env=virsh_env(),
             cwd=tmp_path,
             capture_output=True,
             text=True,
@@ -122,12 +122,6 @@ def test_tshark_decodes_virsh_and_our_daemon(testd: Testd, tmp_path: Path) -> No
     assert [r for r in capture.rows if r.get("_ws.malformed")] == []
     undecoded = [r["libvirt.serial"] for r in capture.rows if r.get("libvirt.unknown")]
     assert undecoded == [["4242"]]
-
-
-def _virsh_env() -> dict[str, str]:
-    from daemons import _virsh_env
-
-    return _virsh_env()
 
 
 def _client_session(uri: str) -> list[Any]:

@@ -30,7 +30,7 @@ _INTEGRATION = str(ROOT / "tests" / "integration")
 if _INTEGRATION not in sys.path:
     sys.path.insert(0, _INTEGRATION)
 
-from daemons import Libvirtd, free_port, require_binary, unix_accepts, virsh  # noqa: E402
+from daemons import Libvirtd, free_port, require_binary, unix_accepts, virsh, virsh_env  # noqa: E402
 
 from libvirt_rpc import remote_protocol as rp  # noqa: E402
 from xdrgen.runtime.libvirt.protocol import (  # noqa: E402
@@ -51,6 +51,7 @@ __all__ = [
     "normalise",
     "require_binary",
     "virsh",
+    "virsh_env",
     "REMOTE",
 ]
 
