@@ -2,7 +2,8 @@
 
 :class:`RpcClient` (blocking, thread-safe: callers read their own replies
 in turn, libvirt's way, and a background thread reads while nobody calls)
-and :class:`AsyncRpcClient` (asyncio: a reader task) implement the
+and :class:`AsyncRpcClient` (asyncio: the transport hands it what arrives)
+implement the
 channel protocols that generated stubs call (:mod:`xdrgen.runtime.rpc`).
 Both route what arrives the same way (:class:`_Router`): replies by (prog,
 vers, proc, serial) to the waiting call, keepalive PINGs answered with PONG,
@@ -957,12 +958,42 @@ class AsyncDataStream(Generic[R]):
             self._client._streams.pop(serial, None)
 
 
+class _Receiver(asyncio.Protocol):
+    """Takes over a connection's transport from asyncio's stream protocol:
+    what arrives goes straight to the client (no reader task to wake, no
+    second buffer); flow control and the close go on to the stream
+    protocol, so the ``StreamWriter`` keeps working (``drain``,
+    ``wait_closed``)."""
+
+    def __init__(self, client: AsyncRpcClient, streams: asyncio.BaseProtocol) -> None:
+        self._client = client
+        self._streams = streams
+
+    def data_received(self, data: bytes) -> None:
+        self._client._received(data)
+
+    def eof_received(self) -> bool | None:
+        self._client._lost(None)
+        return None  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._client._lost(exc)
+        self._streams.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._streams.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._streams.resume_writing()
+
+
 class AsyncRpcClient(_Dispatcher):
-    """The asyncio libvirt RPC connection: a reader task hands replies to the
-    awaiting coroutines.  Create it inside a running event loop."""
+    """The asyncio libvirt RPC connection: the transport hands what arrives
+    to :meth:`_received`, which settles the awaiting calls' futures.  Create
+    it inside a running event loop, before anything is read from
+    ``reader``."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, timeout: float | None = None) -> None:
-        self._reader_stream = reader
         self._writer = writer
         self.timeout = timeout
         self._serials = itertools.count(1)
@@ -979,7 +1010,16 @@ class AsyncRpcClient(_Dispatcher):
         self._outbox: list[bytes | bytearray] = []  # small frames, sent at the loop turn's end
         self.last_received = time.monotonic()
         self._keepalive: asyncio.Task[None] | None = None
-        self._task = self._loop.create_task(self._read_loop())
+        self._decoder = wire.FrameDecoder()
+        self._lost_connection = self._loop.create_future()
+        transport = writer.transport
+        transport.set_protocol(_Receiver(self, transport.get_protocol()))
+        # ``reader`` gets nothing from now on; what it already held (nothing,
+        # unless the server spoke first) is taken by a task, and whatever
+        # arrives before that task has run waits behind it
+        self._early: list[bytes] | None = []
+        reader.feed_eof()
+        self._task = self._loop.create_task(self._take_early(reader))
 
     async def call(self, prog: int, vers: int, proc: int, args: Packable | None, result: type[T]) -> T:
         value = _result(await self._call(prog, vers, proc, args), result)
@@ -1066,7 +1106,7 @@ class AsyncRpcClient(_Dispatcher):
             if helper is not None:
                 helper.cancel()
         try:
-            await asyncio.wait_for(self._task, 5)
+            await asyncio.wait_for(asyncio.shield(self._lost_connection), 5)
         except (asyncio.TimeoutError, asyncio.CancelledError):
             pass
         try:
@@ -1075,26 +1115,33 @@ class AsyncRpcClient(_Dispatcher):
             pass
 
     async def _send(self, frame: bytes | bytearray) -> None:
+        if self._queue(frame):
+            await self._drain()
+
+    def _queue(self, frame: bytes | bytearray) -> bool:
+        """Queue one whole frame for sending (whole frames never interleave);
+        True if the caller should then wait in :meth:`_drain`."""
         if self._closed is not None:
             raise self._closed
+        if len(frame) >= wire.INITIAL_BUFFER:
+            self._flush()  # stream data: in order, and not copied again
+            self._writer.write(frame)
+        else:
+            # The calls made in one turn of the event loop (by the tasks
+            # that one read of replies woke) leave together at its end:
+            # one send, and one read for the daemon instead of one per
+            # call -- it then spends a fifth less CPU per call.
+            if not self._outbox:
+                self._loop.call_soon(self._flush)
+            self._outbox.append(frame)
+        # waiting for the buffer to drain is only worth it when the peer is
+        # slow to read
+        return self._writer.transport.get_write_buffer_size() > wire.INITIAL_BUFFER
+
+    async def _drain(self) -> None:
         try:
-            if len(frame) >= wire.INITIAL_BUFFER:
-                self._flush()  # stream data: in order, and not copied again
-                self._writer.write(frame)
-            else:
-                # The calls made in one turn of the event loop (by the tasks
-                # that one read of replies woke) leave together at its end:
-                # one send, and one read for the daemon instead of one per
-                # call -- it then spends a fifth less CPU per call.
-                if not self._outbox:
-                    self._loop.call_soon(self._flush)
-                self._outbox.append(frame)
-            # write() queues whole frames, so frames never interleave;
-            # waiting for the buffer to drain is only worth it when the
-            # peer is slow to read.
-            if self._writer.transport.get_write_buffer_size() > wire.INITIAL_BUFFER:
-                async with self._send_lock:
-                    await self._writer.drain()
+            async with self._send_lock:
+                await self._writer.drain()
         except (OSError, ConnectionError) as exc:
             error = ConnectionClosedError(f"internal error: cannot send data: {exc}")
             self._shutdown(error)
@@ -1105,14 +1152,15 @@ class AsyncRpcClient(_Dispatcher):
             raise self._closed
         if serial is None:
             serial = next(self._serials)
-        frame = wire.encode_message(prog, vers, proc, MessageType.CALL, serial, MessageStatus.OK, args)
+        frame = wire.encode_call(prog, vers, proc, serial, args)
         future: asyncio.Future[Message] = self._loop.create_future()
-        deadline = None if self.timeout is None else self._loop.time() + self.timeout
-        self._pending[serial] = ((prog, vers, proc, serial), future, deadline)
-        if deadline is not None and self._sweeper is None:
+        timeout = self.timeout
+        self._pending[serial] = ((prog, vers, proc, serial), future, None if timeout is None else self._loop.time() + timeout)
+        if timeout is not None and self._sweeper is None:
             self._sweeper = self._loop.create_task(self._sweep_timeouts())
         try:
-            await self._send(frame)
+            if self._queue(frame):
+                await self._drain()
             return await future
         finally:
             self._pending.pop(serial, None)
@@ -1134,25 +1182,42 @@ class AsyncRpcClient(_Dispatcher):
                         )
                     )
 
-    async def _read_loop(self) -> None:
-        error: LibvirtError
-        decoder = wire.FrameDecoder()
+    async def _take_early(self, reader: asyncio.StreamReader) -> None:
         try:
-            while self._closed is None:
-                # one read may hold several replies: decode them all
-                data = await self._reader_stream.read(wire.STREAM_CHUNK)
-                if not data:
-                    raise EOFError
-                self.last_received = time.monotonic()
-                decoder.push(data)
-                while (frame := decoder.next_frame()) is not None:
-                    self._dispatch(wire.parse_frame(frame))
+            data = await reader.read()
+        except (OSError, ConnectionError) as exc:  # lost before we took over
+            self._lost(exc)
             return
-        except (EOFError, wire.ProtocolError, OSError) as exc:
-            error = _read_error(exc)
-        except asyncio.CancelledError:
-            error = ConnectionClosedError()
-        self._shutdown(error)
+        early, self._early = self._early, None
+        for chunk in [data, *(early or ())]:
+            if chunk:
+                self._received(chunk)
+
+    def _received(self, data: bytes) -> None:
+        """Bytes from the transport: every whole frame is dispatched at once
+        (one read often holds several replies)."""
+        if self._early is not None:
+            self._early.append(data)
+            return
+        if self._closed is not None:
+            return
+        self.last_received = time.monotonic()
+        decoder = self._decoder
+        try:
+            frame: bytes | bytearray | None = decoder.take_whole(data)  # the usual read: one whole reply
+            if frame is None:
+                frame = decoder.next_frame()
+            while frame is not None:
+                self._dispatch(wire.parse_frame(frame))
+                frame = decoder.next_frame()
+        except wire.ProtocolError as exc:
+            self._shutdown(_read_error(exc))
+
+    def _lost(self, exc: Exception | None) -> None:
+        """The transport's end (EOF, an error, or our own close)."""
+        if not self._lost_connection.done():
+            self._lost_connection.set_result(None)
+        self._shutdown(_read_error(EOFError() if exc is None else exc))
 
     def _flush(self) -> None:
         """Send the frames queued by :meth:`_send`."""
@@ -1195,8 +1260,7 @@ class AsyncRpcClient(_Dispatcher):
             self._writer.close()
         except (OSError, RuntimeError):
             pass
-        current = asyncio.current_task()
-        if current is not self._task and not self._task.done():
+        if not self._task.done():
             self._task.cancel()
 
 

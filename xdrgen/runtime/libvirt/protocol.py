@@ -189,7 +189,7 @@ class FrameDecoder:
             messages.append(parse_frame(frame))
         return messages
 
-    def take_whole(self, data: memoryview) -> bytes | None:
+    def take_whole(self, data: Buffer) -> bytes | None:
         """``data`` as one frame if it is exactly that and nothing is
         buffered (the usual read of a reply; length checked as by
         :meth:`next_frame`); else None, with ``data`` buffered as by
