@@ -1,0 +1,47 @@
+"""A scripted libvirt server for the client-reading tests: it reads the
+client's calls and sends whatever frames a test writes."""
+
+from __future__ import annotations
+
+import socket
+
+from libvirt_rpc.remote_protocol import RemoteConnectGetHostnameRet
+from xdrgen.runtime.libvirt import protocol as wire
+from xdrgen.runtime.libvirt.protocol import FrameDecoder, Message, MessageStatus, MessageType
+
+PROG, VERS, HOSTNAME = 0x20008086, 1, 59
+EVENT = 4000  # a procedure number the tests register as an event
+
+
+class Peer:
+    """The server side: reads calls, sends whatever frames a test scripts."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.decoder = FrameDecoder()
+        self.received: list[Message] = []
+
+    def take(self, count: int, timeout: float = 10) -> list[Message]:
+        """The next ``count`` messages from the client (calls, PONGs)."""
+        self.sock.settimeout(timeout)
+        while len(self.received) < count:
+            data = self.sock.recv(65536)
+            assert data, "the client closed the connection"
+            self.received += self.decoder.feed(data)
+        taken, self.received = self.received[:count], self.received[count:]
+        return taken
+
+    @staticmethod
+    def reply(call: Message, text: str | None = None) -> bytes:
+        body = RemoteConnectGetHostnameRet(text or f"host{call.serial}").encode()
+        return bytes(
+            wire.encode_message(call.prog, call.vers, call.proc, MessageType.REPLY, call.serial, MessageStatus.OK, body)
+        )
+
+    @staticmethod
+    def event(text: str) -> bytes:
+        body = RemoteConnectGetHostnameRet(text).encode()
+        return bytes(wire.encode_message(PROG, VERS, EVENT, MessageType.MESSAGE, 0, MessageStatus.OK, body))
+
+    def send(self, *frames: bytes) -> None:
+        self.sock.sendall(b"".join(frames))

@@ -1,0 +1,140 @@
+"""How the asyncio client reads: the transport hands it what arrives (its own
+protocol takes over from asyncio's stream protocol), replies settle the
+awaiting calls in any order and in any pieces, and whatever the stream
+reader held before the takeover is read first.  Against a scripted peer on
+a socketpair (the peer's blocking reads run in a worker thread)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+
+import pytest
+
+from libvirt_rpc.remote_protocol import RemoteConnectGetHostnameRet
+from xdrgen.runtime.libvirt import protocol as wire
+from xdrgen.runtime.libvirt.client import AsyncRpcClient, Event
+from xdrgen.runtime.libvirt.errors import ConnectionClosedError
+
+from scripted_peer import EVENT, HOSTNAME, PROG, VERS, Peer
+
+
+async def hostname(client: AsyncRpcClient) -> str:
+    return (await client.call(PROG, VERS, HOSTNAME, None, RemoteConnectGetHostnameRet)).hostname
+
+
+async def connect(ours: socket.socket) -> AsyncRpcClient:
+    reader, writer = await asyncio.open_unix_connection(sock=ours)
+    client = AsyncRpcClient(reader, writer, timeout=10)
+    client.register_events(PROG, VERS, {EVENT: ("test_event", RemoteConnectGetHostnameRet)})
+    return client
+
+
+def run(test: object) -> None:
+    asyncio.run(test)  # type: ignore[arg-type]
+
+
+def test_replies_in_random_order_and_pieces_reach_their_callers() -> None:
+    async def scenario() -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        client = await connect(ours)
+        peer = Peer(theirs)
+        seen: list[str] = []
+        client.add_event_handler(lambda event: seen.append(event.message.hostname))  # type: ignore[attr-defined]
+        rng = random.Random(5531)
+        try:
+            tasks = [asyncio.create_task(hostname(client)) for _ in range(16)]
+            calls = await asyncio.to_thread(peer.take, 16)
+            frames = [peer.reply(call) for call in calls] + [peer.event(f"e{i}") for i in range(3)]
+            rng.shuffle(frames)
+            data = b"".join(frames)
+            cuts = sorted(rng.sample(range(1, len(data)), 12))
+            for start, end in zip([0, *cuts], [*cuts, len(data)]):
+                peer.send(data[start:end])
+                await asyncio.sleep(0.001)
+            results = await asyncio.wait_for(asyncio.gather(*tasks), 10)
+        finally:
+            await client.close()
+            theirs.close()
+        assert sorted(results) == sorted(f"host{call.serial}" for call in calls)
+        assert sorted(seen) == ["e0", "e1", "e2"]
+
+    run(scenario())
+
+
+def test_what_the_stream_reader_held_before_the_takeover_is_read_first() -> None:
+    # The peer speaks before the client exists: a PING and an event wait in
+    # asyncio's StreamReader.  The client takes them over, in order, before
+    # anything that arrives later.
+    async def scenario() -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        peer = Peer(theirs)
+        reader, writer = await asyncio.open_unix_connection(sock=ours)
+        peer.send(wire.PING_FRAME, peer.event("early"))
+        for _ in range(200):  # until the reader has buffered both frames
+            if len(reader._buffer) == len(wire.PING_FRAME) + len(peer.event("early")):
+                break
+            await asyncio.sleep(0.005)
+        else:
+            pytest.fail("the stream reader never buffered the early frames")
+        client = AsyncRpcClient(reader, writer, timeout=10)
+        client.register_events(PROG, VERS, {EVENT: ("test_event", RemoteConnectGetHostnameRet)})
+        events: list[Event] = []
+        client.add_event_handler(events.append)
+        # bytes the transport delivers before the takeover task has run
+        # (a read callback queued behind it in the same loop turn) wait
+        writer.transport.get_protocol().data_received(peer.event("late"))  # type: ignore[attr-defined]
+        try:
+            (pong,) = await asyncio.to_thread(peer.take, 1)
+            task = asyncio.create_task(hostname(client))
+            (call,) = await asyncio.to_thread(peer.take, 1)
+            peer.send(peer.reply(call))
+            assert await asyncio.wait_for(task, 10) == f"host{call.serial}"
+        finally:
+            await client.close()
+            theirs.close()
+        assert (pong.prog, pong.proc) == (wire.KEEPALIVE_PROGRAM, wire.KEEPALIVE_PONG)
+        assert [event.message.hostname for event in events] == ["early", "late"]  # type: ignore[attr-defined]
+
+    run(scenario())
+
+
+def test_a_dropped_connection_fails_pending_and_later_calls() -> None:
+    async def scenario() -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        client = await connect(ours)
+        peer = Peer(theirs)
+        try:
+            tasks = [asyncio.create_task(hostname(client)) for _ in range(4)]
+            await asyncio.to_thread(peer.take, 4)
+            theirs.close()
+            outcomes = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 5)
+            assert all(isinstance(outcome, ConnectionClosedError) for outcome in outcomes)
+            assert "End of file" in str(outcomes[0])
+            assert client.closed
+            with pytest.raises(ConnectionClosedError):
+                await hostname(client)
+        finally:
+            await asyncio.wait_for(client.close(), 10)
+
+    run(scenario())
+
+
+def test_a_broken_frame_closes_the_connection_with_a_protocol_error() -> None:
+    async def scenario() -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        client = await connect(ours)
+        peer = Peer(theirs)
+        try:
+            task = asyncio.create_task(hostname(client))
+            await asyncio.to_thread(peer.take, 1)
+            peer.send((wire.MAX_MESSAGE + 1).to_bytes(4, "big"))
+            with pytest.raises(ConnectionClosedError, match="protocol error"):
+                await asyncio.wait_for(task, 5)
+        finally:
+            await asyncio.wait_for(client.close(), 10)
+            theirs.close()
+        assert client._writer.transport.is_closing()
+
+    run(scenario())
