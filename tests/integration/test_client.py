@@ -255,8 +255,15 @@ def test_asyncio_client(libvirtd: Libvirtd) -> None:
     asyncio.run(main())
 
 
-def test_read_only_connection_is_refused_writes(libvirtd: Libvirtd) -> None:
-    with libvirt_rpc.open(libvirtd.uri_unix, readonly=True) as conn:
+@pytest.mark.parametrize("socket", ["rw socket, read-only flag", "read-only socket"])
+def test_read_only_connection_is_refused_writes(libvirtd: Libvirtd, socket: str) -> None:
+    # the flag asks CONNECT_OPEN for a read-only connection; on libvirtd's
+    # read-only socket the daemon makes it one without being asked
+    if socket == "read-only socket":
+        opened = libvirt_rpc.open(libvirtd.uri_unix_ro)
+    else:
+        opened = libvirt_rpc.open(libvirtd.uri_unix, readonly=True)
+    with opened as conn:
         dom = conn.domain_lookup_by_name(name="test").dom
         with pytest.raises(libvirt_rpc.LibvirtError) as caught:
             conn.domain_suspend(dom=dom)
