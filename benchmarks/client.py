@@ -37,9 +37,11 @@ not counted), then counts the calls completed in ``--duration`` seconds of
 wall time; the measurements are interleaved, ``--repeat`` rounds, and the best
 round of each is kept.  A second table gives the CPU time the client process
 (all its threads) spent per call over the same runs: on a busy machine it
-moves much less than calls/s does (the load average is printed; above half
-the CPU count the calls/s are flagged as unreliable).  Before the tables the
-script checks that both clients read the same ``dom.info()``.
+moves much less than calls/s does.  The CPU that everything else on the
+machine used meanwhile (and the time a hypervisor took from our virtual
+CPUs, "steal") is printed; above a tenth of the machine the calls/s are
+flagged as unreliable.  Before the tables the script checks that both
+clients read the same ``dom.info()``.
 
 The last line says whether the target "ours >= 1.0x libvirt-python both
 sequential and concurrent" (in calls/s) holds; "concurrent" means both
@@ -245,6 +247,34 @@ def measure_ours_async(uri: str, tasks: int, warmup: float, duration: float) -> 
 # ---- driver
 
 
+def _machine_cpu() -> tuple[float, float] | None:
+    """CPU-seconds the whole machine has been busy, and stolen from it by the
+    hypervisor, since boot (Linux ``/proc/stat``); None elsewhere."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(x) for x in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / tick, steal / tick
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU-seconds of one process (all its threads) so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu() -> float:
+    """CPU-seconds of this process and the children it has waited for (the
+    libvirt-python runs)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short run (about 10 s; smoke test)")
@@ -278,13 +308,13 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     t0 = time.perf_counter()
-    load_before = os.getloadavg()[0]
     rows = ["sequential", f"{n}-threads", f"{n}-tasks"]
     ours: dict[str, list[Result]] = {row: [] for row in rows}
     theirs: dict[str, list[Result]] = {row: [] for row in rows[:2]}
     with tempfile.TemporaryDirectory(prefix="xdrgen-bench-home-") as home, Libvirtd() as daemon:
         env = libvirt_python_env(home)
         uri = daemon.uri_unix
+        machine_before, ours_before, daemon_before = _machine_cpu(), _own_cpu(), _process_cpu(daemon.pid)
         for _ in range(repeat):
             result, our_info = measure_ours_threads(uri, 1, warmup, duration)
             ours[rows[0]].append(result)
@@ -293,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
             ours[rows[1]].append(measure_ours_threads(uri, n, warmup, duration)[0])
             theirs[rows[1]].append(measure_libvirt_python(args.python, env, uri, n, warmup, duration)[0])
             ours[rows[2]].append(measure_ours_async(uri, n, warmup, duration))
-    load_after = os.getloadavg()[0]
+        machine_after, ours_after, daemon_after = _machine_cpu(), _own_cpu(), _process_cpu(daemon.pid)
+    elapsed = time.perf_counter() - t0
     # Both clients must have seen the same domain (cpuTime moves; leave it out).
     if our_info[:4] != their_info[:4]:
         raise SystemExit(f"the clients disagree on dom.info(): ours {our_info}, libvirt-python {their_info}")
@@ -332,11 +363,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{row:<12}{mine * 1e6:>12.1f}{other * 1e6:>12.1f}{mine / other:>10.2f}x")
     print()
     cpus = os.cpu_count() or 1
-    print(
-        f"total time {time.perf_counter() - t0:.1f} s; load average {load_before:.1f} before, "
-        f"{load_after:.1f} after, on {cpus} CPUs"
-        + (" -- the machine was busy: calls/s are unreliable" if max(load_before, load_after) > cpus / 2 else "")
-    )
+    line = f"total time {elapsed:.1f} s on {cpus} CPUs"
+    if machine_before is not None and machine_after is not None:
+        # what the benchmark's own processes did not use: the rest of the machine
+        busy = machine_after[0] - machine_before[0]
+        others = busy - (ours_after - ours_before) - (daemon_after - daemon_before)
+        steal = machine_after[1] - machine_before[1]
+        disturbed = (max(others, 0.0) + steal) / (elapsed * cpus)
+        line += (
+            f"; other processes used {max(others, 0.0):.1f} CPU-s, the hypervisor stole {steal:.1f} CPU-s"
+            + (" -- the machine was busy: calls/s are unreliable" if disturbed > 0.1 else "")
+        )
+    print(line)
     met = all(r >= TARGET for r in ratios.values())
     detail = ", ".join(f"{row} {ratios[row]:.2f}x" for row in rows)
     print(
