@@ -7,8 +7,10 @@ a socketpair (the peer's blocking reads run in a worker thread)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import socket
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -31,19 +33,28 @@ async def connect(ours: socket.socket) -> AsyncRpcClient:
     return client
 
 
+@contextlib.asynccontextmanager
+async def paired() -> AsyncIterator[tuple[AsyncRpcClient, Peer]]:
+    """A client and the scripted peer at the other end of a socketpair."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    client = await connect(ours)
+    try:
+        yield client, Peer(theirs)
+    finally:
+        await asyncio.wait_for(client.close(), 10)
+        theirs.close()
+
+
 def run(test: object) -> None:
     asyncio.run(test)  # type: ignore[arg-type]
 
 
 def test_replies_in_random_order_and_pieces_reach_their_callers() -> None:
     async def scenario() -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        client = await connect(ours)
-        peer = Peer(theirs)
         seen: list[str] = []
-        client.add_event_handler(lambda event: seen.append(event.message.hostname))  # type: ignore[attr-defined]
         rng = random.Random(5531)
-        try:
+        async with paired() as (client, peer):
+            client.add_event_handler(lambda event: seen.append(event.message.hostname))  # type: ignore[attr-defined]
             tasks = [asyncio.create_task(hostname(client)) for _ in range(16)]
             calls = await asyncio.to_thread(peer.take, 16)
             frames = [peer.reply(call) for call in calls] + [peer.event(f"e{i}") for i in range(3)]
@@ -54,9 +65,6 @@ def test_replies_in_random_order_and_pieces_reach_their_callers() -> None:
                 peer.send(data[start:end])
                 await asyncio.sleep(0.001)
             results = await asyncio.wait_for(asyncio.gather(*tasks), 10)
-        finally:
-            await client.close()
-            theirs.close()
         assert sorted(results) == sorted(f"host{call.serial}" for call in calls)
         assert sorted(seen) == ["e0", "e1", "e2"]
 
@@ -102,39 +110,28 @@ def test_what_the_stream_reader_held_before_the_takeover_is_read_first() -> None
 
 def test_a_dropped_connection_fails_pending_and_later_calls() -> None:
     async def scenario() -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        client = await connect(ours)
-        peer = Peer(theirs)
-        try:
+        async with paired() as (client, peer):
             tasks = [asyncio.create_task(hostname(client)) for _ in range(4)]
             await asyncio.to_thread(peer.take, 4)
-            theirs.close()
+            peer.sock.close()
             outcomes = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 5)
             assert all(isinstance(outcome, ConnectionClosedError) for outcome in outcomes)
             assert "End of file" in str(outcomes[0])
             assert client.closed
             with pytest.raises(ConnectionClosedError):
                 await hostname(client)
-        finally:
-            await asyncio.wait_for(client.close(), 10)
 
     run(scenario())
 
 
 def test_a_broken_frame_closes_the_connection_with_a_protocol_error() -> None:
     async def scenario() -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        client = await connect(ours)
-        peer = Peer(theirs)
-        try:
+        async with paired() as (client, peer):
             task = asyncio.create_task(hostname(client))
             await asyncio.to_thread(peer.take, 1)
             peer.send((wire.MAX_MESSAGE + 1).to_bytes(4, "big"))
             with pytest.raises(ConnectionClosedError, match="protocol error"):
                 await asyncio.wait_for(task, 5)
-        finally:
-            await asyncio.wait_for(client.close(), 10)
-            theirs.close()
         assert client._writer.transport.is_closing()
 
     run(scenario())
