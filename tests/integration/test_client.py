@@ -56,6 +56,22 @@ def test_open_list_lookup_info(libvirtd: Libvirtd, sshd: Sshd, transport: str) -
         assert conn.connect_get_uri().uri == "test:///default"
 
 
+@pytest.mark.parametrize("transport", ["unix", "tcp", "tls", "ssh"])
+def test_asyncio_open_list_lookup_info(libvirtd: Libvirtd, sshd: Sshd, transport: str) -> None:
+    # the asyncio client takes each transport over from asyncio's streams
+    async def main() -> None:
+        async with await libvirt_rpc.open_async(uris(libvirtd, sshd)[transport], timeout=20) as conn:
+            listed = await conn.connect_list_all_domains(need_results=1, flags=0)
+            assert [d.name for d in listed.domains] == ["test"] and listed.ret == 1
+            dom = (await conn.domain_lookup_by_name(name="test")).dom
+            infos = await asyncio.gather(*(conn.domain_get_info(dom=dom) for _ in range(8)))
+            assert {(info.state, info.nrVirtCpu) for info in infos} == {(VIR_DOMAIN_RUNNING, 2)}
+            assert (await conn.connect_get_uri()).uri == "test:///default"
+        assert conn.rpc.closed
+
+    asyncio.run(asyncio.wait_for(main(), 60))
+
+
 def test_readme_example(libvirtd: Libvirtd) -> None:
     """The five lines of the README, over unix and TCP."""
     for uri in (libvirtd.uri_unix, libvirtd.uri_tcp):
