@@ -3,8 +3,8 @@
 :class:`RpcClient` (blocking, thread-safe: callers read their own replies
 in turn, libvirt's way, and a background thread reads while nobody calls)
 and :class:`AsyncRpcClient` (asyncio: the transport hands it what arrives)
-implement the
-channel protocols that generated stubs call (:mod:`xdrgen.runtime.rpc`).
+implement the channel protocols that generated stubs call
+(:mod:`xdrgen.runtime.rpc`).
 Both route what arrives the same way (:class:`_Router`): replies by (prog,
 vers, proc, serial) to the waiting call, keepalive PINGs answered with PONG,
 MESSAGE events to handlers, STREAM/STREAM_HOLE packets to the stream of their
