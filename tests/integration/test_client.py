@@ -184,6 +184,21 @@ def test_events_as_an_iterator(libvirtd: Libvirtd) -> None:
         assert event.message.msg.dom.name == "test"  # type: ignore[attr-defined]
 
 
+def _pool_xml(pool_dir: Path) -> str:
+    return (
+        f"<pool type='dir'><name>xdrgen-{os.getpid()}-{pool_dir.parent.name}</name>"
+        f"<target><path>{pool_dir}</path></target></pool>"
+    )
+
+
+def _volume_xml(size: int) -> str:
+    return (
+        "<volume><name>data.img</name>"
+        f"<capacity unit='bytes'>{size}</capacity>"
+        "<target><format type='raw'/></target></volume>"
+    )
+
+
 def test_storage_volume_upload_then_download(libvirtd: Libvirtd, tmp_path: Path) -> None:
     """The test driver has no volume streams; the daemon's storage driver has
     them, on a transient directory pool of the test's own."""
@@ -192,18 +207,9 @@ def test_storage_volume_upload_then_download(libvirtd: Libvirtd, tmp_path: Path)
     uri = f"storage:///system?socket={libvirtd.socket_path}"
     payload = os.urandom(300_000) + b"tail"
     with libvirt_rpc.open(uri) as conn:
-        pool_xml = (
-            f"<pool type='dir'><name>xdrgen-{os.getpid()}</name>"
-            f"<target><path>{pool_dir}</path></target></pool>"
-        )
-        pool = conn.storage_pool_create_xml(xml=pool_xml, flags=0).pool
+        pool = conn.storage_pool_create_xml(xml=_pool_xml(pool_dir), flags=0).pool
         try:
-            vol_xml = (
-                "<volume><name>data.img</name>"
-                f"<capacity unit='bytes'>{len(payload)}</capacity>"
-                "<target><format type='raw'/></target></volume>"
-            )
-            vol = conn.storage_vol_create_xml(pool=pool, xml=vol_xml, flags=0).vol
+            vol = conn.storage_vol_create_xml(pool=pool, xml=_volume_xml(len(payload)), flags=0).vol
             upload = conn.storage_vol_upload(vol=vol, offset=0, length=len(payload), flags=0)
             upload.write(payload)
             upload.finish()
@@ -215,6 +221,34 @@ def test_storage_volume_upload_then_download(libvirtd: Libvirtd, tmp_path: Path)
             conn.storage_vol_delete(vol=vol, flags=0)
         finally:
             conn.storage_pool_destroy(pool=pool)
+
+
+def test_asyncio_storage_volume_upload_then_download(libvirtd: Libvirtd, tmp_path: Path) -> None:
+    # Megabytes each way: many STREAM packets, the write buffer fills (the
+    # asyncio client waits for it to drain) and replies arrive in pieces.
+    pool_dir = tmp_path / "pool"
+    pool_dir.mkdir()
+    uri = f"storage:///system?socket={libvirtd.socket_path}"
+    payload = os.urandom(6_000_000) + b"tail"
+
+    async def main() -> None:
+        async with await libvirt_rpc.open_async(uri) as conn:
+            pool = (await conn.storage_pool_create_xml(xml=_pool_xml(pool_dir), flags=0)).pool
+            try:
+                vol = (await conn.storage_vol_create_xml(pool=pool, xml=_volume_xml(len(payload)), flags=0)).vol
+                upload = await conn.storage_vol_upload(vol=vol, offset=0, length=len(payload), flags=0)
+                await upload.write(payload)
+                await upload.finish()
+                assert (pool_dir / "data.img").read_bytes()[: len(payload)] == payload
+                download = await conn.storage_vol_download(vol=vol, offset=0, length=0, flags=0)
+                data = await download.read()
+                await download.finish()
+                assert data[: len(payload)] == payload
+                await conn.storage_vol_delete(vol=vol, flags=0)
+            finally:
+                await conn.storage_pool_destroy(pool=pool)
+
+    asyncio.run(asyncio.wait_for(main(), 30))
 
 
 def test_screenshot_stream(libvirtd: Libvirtd) -> None:
