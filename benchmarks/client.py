@@ -261,9 +261,13 @@ def _machine_cpu() -> tuple[float, float] | None:
 
 
 def _process_cpu(pid: int) -> float:
-    """CPU-seconds of one process (all its threads) so far."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
+    """CPU-seconds of one process (all its threads) so far; 0 without
+    ``/proc`` (where :func:`_machine_cpu` gives None, so it is not used)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -272,7 +276,6 @@ def _own_cpu() -> float:
     libvirt-python runs)."""
     times = os.times()
     return times.user + times.system + times.children_user + times.children_system
-
 
 
 def main(argv: list[str] | None = None) -> int:
