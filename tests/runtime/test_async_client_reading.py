@@ -80,7 +80,7 @@ def test_what_the_stream_reader_held_before_the_takeover_is_read_first() -> None
         peer = Peer(theirs)
         reader, writer = await asyncio.open_unix_connection(sock=ours)
         peer.send(wire.PING_FRAME, peer.event("early"))
-        for _ in range(200):  # until the reader has buffered both frames
+        for _ in range(2000):  # until the reader has buffered both frames (10 s at most)
             if len(reader._buffer) == len(wire.PING_FRAME) + len(peer.event("early")):
                 break
             await asyncio.sleep(0.005)
