@@ -195,8 +195,7 @@ class FrameDecoder:
         :meth:`next_frame`); else None, with ``data`` buffered as by
         :meth:`push`."""
         if not self._buffer and self._large is None and not self._skip and len(data) >= HEADER_SIZE:
-            if _U32.unpack_from(data, 0)[0] == len(data):
-                parse_length(data)
+            if parse_length(data) == len(data):
                 return bytes(data)
         self.push(data)
         return None

@@ -51,6 +51,7 @@ from .errors import (
     LibvirtError,
     error_message,
 )
+from .protocol import MAX_FDS
 from .uri import LibvirtURI, shell_escape_twice
 
 if TYPE_CHECKING:
@@ -76,9 +77,6 @@ __all__ = [
 # and address (virNetServerClientCheckAccess); virNetClientSetTLSSession
 # insists on exactly this byte.
 TLS_CONFIRMATION = b"\x01"
-
-# VIR_NET_MESSAGE_NUM_FDS_MAX: the most descriptors one message may carry.
-MAX_FDS = 32
 
 _FD_SIZE = array.array("i").itemsize
 # recvmsg's room for a whole batch of descriptors, and close-on-exec for them
