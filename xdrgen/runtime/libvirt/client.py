@@ -304,6 +304,34 @@ def _confirms_finish(stream: DataStream[Any] | AsyncDataStream[Any], message: Me
     return True
 
 
+def _stream_frame(
+    header: tuple[int, int, int, int], kind: MessageType, status: MessageStatus, body: Any = None
+) -> bytearray:
+    """One STREAM/STREAM_HOLE frame of the stream whose call is ``header``."""
+    prog, vers, proc, serial = header
+    return wire.encode_message(prog, vers, proc, kind, serial, status, body)
+
+
+def _data_frames(header: tuple[int, int, int, int], data: bytes) -> Iterator[bytearray]:
+    """``data`` as STREAM CONTINUE frames of at most :data:`wire.STREAM_CHUNK` bytes."""
+    view = memoryview(data)
+    for start in range(0, len(view), wire.STREAM_CHUNK):
+        yield _stream_frame(header, MessageType.STREAM, MessageStatus.CONTINUE, view[start : start + wire.STREAM_CHUNK])
+
+
+def _hole_frame(header: tuple[int, int, int, int], length: int, flags: int) -> bytearray:
+    return _stream_frame(header, MessageType.STREAM_HOLE, MessageStatus.CONTINUE, _HOLE.pack(length, flags))
+
+
+def _take(buffer: bytearray, size: int) -> bytes:
+    """The first ``size`` bytes of ``buffer`` (all if negative), removed."""
+    if size < 0:
+        size = len(buffer)
+    data = bytes(buffer[:size])
+    del buffer[:size]
+    return data
+
+
 class DataStream(Generic[R]):
     """A data stream of a ``@readstream``/``@writestream`` procedure.
 
@@ -325,13 +353,9 @@ class DataStream(Generic[R]):
     def _forget(self) -> None:
         self._client._forget_stream(self._header[3])
 
-    # fed by whichever thread reads the connection
-    def _deliver(self, message: Message) -> None:
-        self._waiter.items.append(message)
-        self._waiter.wake()
-
-    def _fail(self, error: BaseException) -> None:
-        self._waiter.items.append(error)
+    # fed by whichever thread reads the connection (an error: the connection ended)
+    def _deliver(self, item: Message | BaseException) -> None:
+        self._waiter.items.append(item)
         self._waiter.wake()
 
     def _next(self) -> Message:
@@ -353,15 +377,8 @@ class DataStream(Generic[R]):
     def read(self, size: int = -1) -> bytes:
         while not self._eof and (size < 0 or len(self._buffer) < size):
             chunk = self.read_chunk()
-            if isinstance(chunk, int):
-                self._buffer += bytes(chunk)  # a hole reads as zeros
-            else:
-                self._buffer += chunk
-        if size < 0:
-            size = len(self._buffer)
-        data = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return data
+            self._buffer += bytes(chunk) if isinstance(chunk, int) else chunk  # a hole reads as zeros
+        return _take(self._buffer, size)
 
     def __iter__(self) -> Iterator[bytes]:
         while True:
@@ -371,26 +388,13 @@ class DataStream(Generic[R]):
             yield chunk
 
     def write(self, data: bytes) -> int:
-        prog, vers, proc, serial = self._header
-        view = memoryview(data)
-        for start in range(0, len(view), wire.STREAM_CHUNK):
-            self._client._send(
-                wire.encode_message(
-                    prog, vers, proc, MessageType.STREAM, serial, MessageStatus.CONTINUE,
-                    view[start : start + wire.STREAM_CHUNK],
-                )
-            )
+        for frame in _data_frames(self._header, data):
+            self._client._send(frame)
         self._check_error()
         return len(data)
 
     def send_hole(self, length: int, flags: int = 0) -> None:
-        prog, vers, proc, serial = self._header
-        self._client._send(
-            wire.encode_message(
-                prog, vers, proc, MessageType.STREAM_HOLE, serial, MessageStatus.CONTINUE,
-                _HOLE.pack(length, flags),
-            )
-        )
+        self._client._send(_hole_frame(self._header, length, flags))
 
     def _check_error(self) -> None:
         """Raise an error the server sent while we were writing."""
@@ -410,28 +414,22 @@ class DataStream(Generic[R]):
         (unread data of a read stream is dropped)."""
         if self._done:
             return
-        prog, vers, proc, serial = self._header
-        self._client._send(
-            wire.encode_message(prog, vers, proc, MessageType.STREAM, serial, MessageStatus.OK)
-        )
+        self._client._send(_stream_frame(self._header, MessageType.STREAM, MessageStatus.OK))
         try:
             while not _confirms_finish(self, self._next()):
                 pass
         finally:
             self._done = True
-            self._client._forget_stream(serial)
+            self._forget()
 
     def abort(self) -> None:
         if self._done:
             return
         self._done = True
-        prog, vers, proc, serial = self._header
         try:
-            self._client._send(
-                wire.encode_message(prog, vers, proc, MessageType.STREAM, serial, MessageStatus.ERROR)
-            )
+            self._client._send(_stream_frame(self._header, MessageType.STREAM, MessageStatus.ERROR))
         finally:
-            self._client._forget_stream(serial)
+            self._forget()
 
     def __enter__(self) -> DataStream[R]:
         return self
@@ -850,7 +848,7 @@ class RpcClient(_Dispatcher):
             item.error = error
             item.wake()
         for stream in streams:
-            stream._fail(error)
+            stream._deliver(error)
         try:
             self._stream.close()
         except OSError:
@@ -896,12 +894,8 @@ class AsyncDataStream(Generic[R]):
     async def read(self, size: int = -1) -> bytes:
         while not self._eof and (size < 0 or len(self._buffer) < size):
             chunk = await self.read_chunk()
-            self._buffer += bytes(chunk) if isinstance(chunk, int) else chunk
-        if size < 0:
-            size = len(self._buffer)
-        data = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return data
+            self._buffer += bytes(chunk) if isinstance(chunk, int) else chunk  # a hole reads as zeros
+        return _take(self._buffer, size)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         while True:
@@ -911,51 +905,32 @@ class AsyncDataStream(Generic[R]):
             yield chunk
 
     async def write(self, data: bytes) -> int:
-        prog, vers, proc, serial = self._header
-        view = memoryview(data)
-        for start in range(0, len(view), wire.STREAM_CHUNK):
-            await self._client._send(
-                wire.encode_message(
-                    prog, vers, proc, MessageType.STREAM, serial, MessageStatus.CONTINUE,
-                    view[start : start + wire.STREAM_CHUNK],
-                )
-            )
+        for frame in _data_frames(self._header, data):
+            await self._client._send(frame)
         return len(data)
 
     async def send_hole(self, length: int, flags: int = 0) -> None:
-        prog, vers, proc, serial = self._header
-        await self._client._send(
-            wire.encode_message(
-                prog, vers, proc, MessageType.STREAM_HOLE, serial, MessageStatus.CONTINUE,
-                _HOLE.pack(length, flags),
-            )
-        )
+        await self._client._send(_hole_frame(self._header, length, flags))
 
     async def finish(self) -> None:
         if self._done:
             return
-        prog, vers, proc, serial = self._header
-        await self._client._send(
-            wire.encode_message(prog, vers, proc, MessageType.STREAM, serial, MessageStatus.OK)
-        )
+        await self._client._send(_stream_frame(self._header, MessageType.STREAM, MessageStatus.OK))
         try:
             while not _confirms_finish(self, await self._next()):
                 pass
         finally:
             self._done = True
-            self._client._streams.pop(serial, None)
+            self._forget()
 
     async def abort(self) -> None:
         if self._done:
             return
         self._done = True
-        prog, vers, proc, serial = self._header
         try:
-            await self._client._send(
-                wire.encode_message(prog, vers, proc, MessageType.STREAM, serial, MessageStatus.ERROR)
-            )
+            await self._client._send(_stream_frame(self._header, MessageType.STREAM, MessageStatus.ERROR))
         finally:
-            self._client._streams.pop(serial, None)
+            self._forget()
 
 
 class _Receiver(asyncio.Protocol):
