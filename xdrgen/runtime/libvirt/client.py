@@ -184,6 +184,21 @@ def _read_error(exc: BaseException) -> LibvirtError:
     return ConnectionClosedError(f"internal error: cannot recv data: {exc}")
 
 
+def _keepalive_tick(interval: float) -> float:
+    """How often a keepalive loop looks at the connection."""
+    return min(interval, 1.0) if interval > 1 else interval
+
+
+def _keepalive_due(last_received: float, interval: float, count: int) -> LibvirtError | bool:
+    """What a keepalive loop does now: the error that closes a connection
+    silent for ``count`` intervals after the first, True to send a PING
+    (quiet for an interval), False to wait (libvirt's virKeepAliveTimer)."""
+    idle = time.monotonic() - last_received
+    if idle >= interval * (count + 1):
+        return ConnectionClosedError("internal error: connection closed due to keepalive timeout")
+    return idle >= interval
+
+
 def _is_ping(message: Message) -> bool:
     return (
         message.prog == wire.KEEPALIVE_PROGRAM
@@ -564,17 +579,12 @@ class RpcClient(_Dispatcher):
 
         def loop() -> None:
             while self._closed is None:
-                time.sleep(min(interval, 1.0) if interval > 1 else interval)
-                idle = time.monotonic() - self.last_received
-                if idle >= interval * (count + 1):
-                    self._shutdown(
-                        ConnectionClosedError(
-                            "internal error: connection closed due to keepalive timeout",
-                            code=ErrorNumber.VIR_ERR_INTERNAL_ERROR,
-                        )
-                    )
+                time.sleep(_keepalive_tick(interval))
+                due = _keepalive_due(self.last_received, interval, count)
+                if isinstance(due, LibvirtError):
+                    self._shutdown(due)
                     return
-                if idle >= interval:
+                if due:
                     try:
                         self._send(wire.PING_FRAME)
                     except LibvirtError:
@@ -1056,14 +1066,12 @@ class AsyncRpcClient(_Dispatcher):
 
         async def loop() -> None:
             while self._closed is None:
-                await asyncio.sleep(min(interval, 1.0) if interval > 1 else interval)
-                idle = time.monotonic() - self.last_received
-                if idle >= interval * (count + 1):
-                    self._shutdown(
-                        ConnectionClosedError("internal error: connection closed due to keepalive timeout")
-                    )
+                await asyncio.sleep(_keepalive_tick(interval))
+                due = _keepalive_due(self.last_received, interval, count)
+                if isinstance(due, LibvirtError):
+                    self._shutdown(due)
                     return
-                if idle >= interval:
+                if due:
                     try:
                         await self._send(wire.PING_FRAME)
                     except LibvirtError:
