@@ -840,7 +840,7 @@ class RpcClient(_Dispatcher):
 
     def _settle(self, message: Message) -> bool:
         pending = self._pending.get(message.serial)
-        if pending is None or pending.key != (message.prog, message.vers, message.proc, message.serial):
+        if pending is None or pending.key != _reply_key(message):
             return False
         pending.message = message
         pending.wake()
