@@ -1,4 +1,4 @@
-"""The hatchling build hook (xdrgen/build_hook.py) on examples/hello_rpc.
+"""The hatchling build hook (xdrgen/compiler/build_hook.py) on examples/hello_rpc.
 
 Everything runs offline: xdrgen's own wheel is built from this checkout, and
 the example is built with ``--no-build-isolation --no-index`` by the
@@ -137,7 +137,7 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("wheels")
     run(sys.executable, "-m", "pip", "wheel", ROOT, "--no-deps", "--no-index",
         "--no-build-isolation", "-w", directory, cwd=directory)
-    assert list(directory.glob("xdrgen-*.whl"))
+    assert list(directory.glob("xdrgen_py-*.whl"))
     return directory
 
 
@@ -149,7 +149,7 @@ def xdrgen_wheel_path(tmp_path_factory: pytest.TempPathFactory, wheels: Path) ->
     --system-site-packages would not see hatchling when the test environment
     is itself a venv.)"""
     directory = tmp_path_factory.mktemp("xdrgen-wheel")
-    (wheel,) = wheels.glob("xdrgen-*.whl")
+    (wheel,) = wheels.glob("xdrgen_py-*.whl")
     run(sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--target", directory,
         wheel, cwd=directory)
     where = run(sys.executable, "-c", "import xdrgen; print(xdrgen.__file__)",
@@ -161,7 +161,7 @@ def xdrgen_wheel_path(tmp_path_factory: pytest.TempPathFactory, wheels: Path) ->
         "print(inspect.getfile(m.entry_points(group='hatch')['xdrgen'].load()))",
         cwd=directory.parent, pythonpath=[directory],
     ).stdout
-    assert Path(hook.strip()) == directory / "xdrgen" / "build_hook.py", hook
+    assert Path(hook.strip()) == directory / "xdrgen" / "compiler" / "build_hook.py", hook
     return directory
 
 
@@ -178,7 +178,8 @@ def test_wheel_in_test_environment(tmp_path: Path, wheels: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         metadata = archive.read("hello_rpc-0.1.0.dist-info/METADATA").decode()
         archive.extractall(tmp_path / "site")
-    assert re.search(r"^Requires-Dist: xdrgen>=", metadata, re.M), metadata
+    # the runtime alone: no compiler extra
+    assert re.search(r"^Requires-Dist: xdrgen-py>=[0-9.]+$", metadata, re.M), metadata
     assert tree(project) == before  # no generated files left in the project
 
     process = run(sys.executable, "-c", ROUND_TRIP, cwd=tmp_path / "site")
@@ -270,8 +271,8 @@ def test_syntax_error_fails_the_build(tmp_path: Path, wheels: Path) -> None:
 
 def test_target_matches_load_config() -> None:
     """The hook reads [tool.xdrgen] the way `xdrgen generate` does."""
-    from xdrgen.build_hook import target_from_table
-    from xdrgen.project import load_config
+    from xdrgen.compiler.build_hook import target_from_table
+    from xdrgen.compiler.project import load_config
 
     import tomllib
 

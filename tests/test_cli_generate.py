@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from xdrgen.cli import main
+from xdrgen.compiler.cli import main
 
 from support import GOLDEN
 
@@ -61,7 +61,7 @@ def test_missing_config_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_formatting_cache_gives_what_black_gives(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from xdrgen.generators import formatting
+    from xdrgen.compiler.generators import formatting
 
     code = "x = {  'a':1 }\n"
     monkeypatch.setenv("XDRGEN_CACHE_DIR", str(tmp_path / "cache"))

@@ -11,8 +11,8 @@ from types import ModuleType
 
 import pytest
 
-from xdrgen.generators.python_module import generate_python
-from xdrgen.resolve import load
+from xdrgen.compiler.generators.python_module import generate_python
+from xdrgen.compiler.resolve import load
 from xdrgen.runtime.xdr import XdrError
 
 EDGE_X = """
@@ -130,7 +130,8 @@ def test_enum_field_refuses_another_enums_member() -> None:
     assert vn.VirNetMessageHeader(1, 1, 1, 0, 1, 0).encode()[12:16] == b"\0\0\0\0"
 
 
-RPCSVC = sorted((Path(__file__).resolve().parent.parent.parent / "shared" / "protocols" / "rpcsvc").glob("*.x"))
+RPCSVC = sorted((Path(__file__).resolve().parent.parent / "protocols" / "rpcsvc").glob("*.x"))
+assert RPCSVC, "protocols/rpcsvc/*.x is missing"
 
 
 @pytest.mark.parametrize("source", RPCSVC, ids=lambda p: p.name)

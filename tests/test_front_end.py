@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from xdrgen.cli import main
-from xdrgen.errors import XdrgenError
-from xdrgen.resolve import load
+from xdrgen.compiler.cli import main
+from xdrgen.compiler.errors import XdrgenError
+from xdrgen.compiler.resolve import load
 
 from support import GOLDEN, LIBVIRT_DEFINES, LIBVIRT_X, ROOT, RPCSVC_X, define_args
 
@@ -201,7 +201,7 @@ def test_structs_match_libvirt_reference(
 def test_remote_structs_layout() -> None:
     """remote_protocol has no reference file here; check the parts whose
     layout is known from libvirt's src/remote_protocol-structs."""
-    from xdrgen.generators.structs import generate_structs
+    from xdrgen.compiler.generators.structs import generate_structs
 
     text = generate_structs(load(LIBVIRT_X / "remote_protocol.x", defines=LIBVIRT_DEFINES))
     assert text.startswith("/* -*- c -*- */\nenum {\n        VIR_TYPED_PARAM_INT = 1,\n")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from xdrgen.cli import main
+from xdrgen.compiler.cli import main
 
 CASES = {
     "missing_semicolon": (

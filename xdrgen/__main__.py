@@ -1,7 +1,8 @@
-"""``python -m xdrgen``: the same as the ``xdrgen`` command."""
+"""``python -m xdrgen``: the compiler's command line (needs the ``[compiler]`` extra)."""
 
 import sys
 
-from .cli import main
+from .compiler.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,8 +1,8 @@
 """Hypothesis strategies of valid Python values for any type of a resolved
 protocol, driven by the IR.
 
-:class:`ProtocolStrategies` walks the resolved IR (``xdrgen.resolve.load``)
-with the generator's own :class:`~xdrgen.generators.python_shapes.ShapeBuilder`,
+:class:`ProtocolStrategies` walks the resolved IR (``xdrgen.compiler.resolve.load``)
+with the generator's own :class:`~xdrgen.compiler.generators.python_shapes.ShapeBuilder`,
 so typedefs, bounds and inline types are seen exactly as the code generator
 sees them, and finds each generated class by name in the module of the file
 that owns the type.  Values respect every rule the encoder checks: bounds
@@ -27,16 +27,16 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from xdrgen import ir
-from xdrgen.generators.python_shapes import (
+from xdrgen.compiler import ir
+from xdrgen.compiler.generators.python_shapes import (
     Shape,
     ShapeBuilder,
     class_name,
     field_name,
     module_name,
 )
-from xdrgen.project import load_config
-from xdrgen.resolve import Protocol, load
+from xdrgen.compiler.project import load_config
+from xdrgen.compiler.resolve import Protocol, load
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -372,7 +372,7 @@ def import_generated(path: Path, name: str) -> ModuleType:
 
 def generate_demo(directory: Path, name: str = "demo_codecs") -> ModuleType:
     """Generate demo.x into ``directory`` and import it as ``name``."""
-    from xdrgen.generators.python_module import generate_python
+    from xdrgen.compiler.generators.python_module import generate_python
 
     path = directory / f"{name}.py"
     path.write_text(generate_python(demo_protocol()), encoding="utf-8")

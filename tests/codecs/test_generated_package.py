@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from xdrgen.generators.python_module import generate_python
+from xdrgen.compiler.generators.python_module import generate_python
 
 from strategies import ROOT, demo_protocol
 
@@ -52,10 +52,18 @@ def xdrgen(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproce
 
 @pytest.fixture(scope="module")
 def mypy_result(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
-    """``mypy --strict -p libvirt_rpc``, run once."""
+    """``mypy --strict -p libvirt_rpc``, run once, on the package as a wheel
+    lays it out: its two halves (libvirt/ and generated/) in one directory
+    (mypy does not follow ``pkgutil.extend_path``)."""
     tmp_path = tmp_path_factory.mktemp("mypy")
+    package = tmp_path / "site" / "libvirt_rpc"
+    package.mkdir(parents=True)
+    for half in (ROOT / "libvirt" / "libvirt_rpc", ROOT / "generated" / "libvirt_rpc"):
+        for source in half.iterdir():
+            if source.name != "__pycache__":
+                (package / source.name).symlink_to(source)
     env = dict(os.environ)
-    env["MYPYPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "generated")])
+    env["MYPYPATH"] = os.pathsep.join([str(ROOT), str(package.parent)])
     return subprocess.run(
         [
             sys.executable, "-m", "mypy", "--strict", "--no-error-summary",

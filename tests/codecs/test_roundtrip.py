@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from xdrgen import ir
-from xdrgen.generators.python_module import snake_case
+from xdrgen.compiler import ir
+from xdrgen.compiler.generators.python_module import snake_case
 from xdrgen.runtime import xdr
 
 from strategies import (

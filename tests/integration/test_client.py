@@ -15,7 +15,7 @@ import pytest
 
 import libvirt_rpc
 from libvirt_rpc.remote_protocol import RemoteTypedParamValueI, RemoteTypedParamValueUi
-from xdrgen.runtime.libvirt.errors import ConnectionClosedError
+from libvirt_rpc.errors import ConnectionClosedError
 
 from daemons import Libvirtd, Sshd
 

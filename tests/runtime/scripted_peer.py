@@ -6,8 +6,8 @@ from __future__ import annotations
 import socket
 
 from libvirt_rpc.remote_protocol import RemoteConnectGetHostnameRet
-from xdrgen.runtime.libvirt import protocol as wire
-from xdrgen.runtime.libvirt.protocol import FrameDecoder, Message, MessageStatus, MessageType
+from xdrgen.runtime.virnet import framing as wire
+from xdrgen.runtime.virnet.framing import FrameDecoder, Message, MessageStatus, MessageType
 
 PROG, VERS, HOSTNAME = 0x20008086, 1, 59
 EVENT = 4000  # a procedure number the tests register as an event

@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from libvirt_rpc.remote_protocol import RemoteConnectGetHostnameRet
-from xdrgen.runtime.libvirt import protocol as wire
-from xdrgen.runtime.libvirt.client import AsyncRpcClient, Event
-from xdrgen.runtime.libvirt.errors import ConnectionClosedError
+from xdrgen.runtime.virnet import framing as wire
+from libvirt_rpc.client import AsyncRpcClient, Event
+from libvirt_rpc.errors import ConnectionClosedError
 
 from scripted_peer import EVENT, HOSTNAME, PROG, VERS, Peer
 

@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from libvirt_rpc.remote_protocol import RemoteConnectGetHostnameRet
-from xdrgen.runtime.libvirt import idle_watch
-from xdrgen.runtime.libvirt import protocol as wire
-from xdrgen.runtime.libvirt.client import Event, RpcClient
-from xdrgen.runtime.libvirt.errors import CallTimeoutError, ConnectionClosedError
-from xdrgen.runtime.libvirt.protocol import MessageStatus, MessageType
-from xdrgen.runtime.libvirt.transport import UnixStream
+from libvirt_rpc import idle_watch
+from xdrgen.runtime.virnet import framing as wire
+from libvirt_rpc.client import Event, RpcClient
+from libvirt_rpc.errors import CallTimeoutError, ConnectionClosedError
+from xdrgen.runtime.virnet.framing import MessageStatus, MessageType
+from libvirt_rpc.transport import UnixStream
 
 from scripted_peer import EVENT, HOSTNAME, PROG, VERS, Peer
 

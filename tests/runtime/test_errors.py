@@ -1,4 +1,4 @@
-"""libvirt error numbers, messages and exceptions (xdrgen.runtime.libvirt.errors)."""
+"""libvirt error numbers, messages and exceptions (libvirt_rpc.errors)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from xdrgen.runtime.libvirt.errors import (
+from libvirt_rpc.errors import (
     CallTimeoutError,
     ConnectionClosedError,
     ErrorDomain,

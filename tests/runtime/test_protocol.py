@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from libvirt_rpc.virnetprotocol import VirNetMessageHeader, VirNetMessageStatus, VirNetMessageType
-from xdrgen.runtime.libvirt import protocol as wire
-from xdrgen.runtime.libvirt.protocol import FrameDecoder, MessageStatus, MessageType, ProtocolError
+from xdrgen.runtime.virnet import framing as wire
+from xdrgen.runtime.virnet.framing import FrameDecoder, MessageStatus, MessageType, ProtocolError
 from xdrgen.runtime.xdr import XdrError
 
 
@@ -112,8 +112,8 @@ def test_client_stays_in_step_after_a_reply_with_descriptors() -> None:
     import threading
 
     from libvirt_rpc.remote_protocol import RemoteConnectGetHostnameRet
-    from xdrgen.runtime.libvirt.client import RpcClient
-    from xdrgen.runtime.libvirt.transport import UnixStream
+    from libvirt_rpc.client import RpcClient
+    from libvirt_rpc.transport import UnixStream
 
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     server = UnixStream(theirs)

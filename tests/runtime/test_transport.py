@@ -1,4 +1,4 @@
-"""Transports to libvirtd (xdrgen.runtime.libvirt.transport).
+"""Transports to libvirtd (libvirt_rpc.transport).
 
 Everything runs against real local endpoints started here: UNIX and TCP echo
 servers on loopback in threads, a TLS echo server with certificates made by
@@ -25,13 +25,13 @@ from pathlib import Path
 
 import pytest
 
-from xdrgen.runtime.libvirt.errors import (
+from libvirt_rpc.errors import (
     CallTimeoutError,
     ErrorDomain,
     ErrorNumber,
     LibvirtError,
 )
-from xdrgen.runtime.libvirt.transport import (
+from libvirt_rpc.transport import (
     TLS_CONFIRMATION,
     CommandStream,
     CommandStreamWriter,
@@ -44,7 +44,7 @@ from xdrgen.runtime.libvirt.transport import (
     ssh_argv,
     ssh_remote_command,
 )
-from xdrgen.runtime.libvirt.uri import LibvirtURI
+from libvirt_rpc.uri import LibvirtURI
 
 LOOPBACK = "127.0.0.1"
 

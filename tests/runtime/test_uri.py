@@ -1,4 +1,4 @@
-"""libvirt URI parsing (xdrgen.runtime.libvirt.uri).
+"""libvirt URI parsing (libvirt_rpc.uri).
 
 Expected values for the forwarded name, socket paths and errors were taken
 from libvirt 9.0's own client (``virsh`` with debug logging: "proceeding with
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from xdrgen.runtime.libvirt.errors import ErrorDomain, ErrorNumber, LibvirtError
-from xdrgen.runtime.libvirt.uri import (
+from libvirt_rpc.errors import ErrorDomain, ErrorNumber, LibvirtError
+from libvirt_rpc.uri import (
     CLIENT_PARAMS,
     InvalidURIError,
     LibvirtURI,

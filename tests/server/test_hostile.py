@@ -20,7 +20,7 @@ import pytest
 
 from libvirt_rpc import remote_protocol as rp
 from testd_support import REMOTE, Libvirtd, RawConnection, Testd, raw_frame
-from xdrgen.runtime.libvirt.protocol import (
+from xdrgen.runtime.virnet.framing import (
     KEEPALIVE_PING,
     KEEPALIVE_PROGRAM,
     MAX_MESSAGE,

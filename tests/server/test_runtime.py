@@ -14,8 +14,8 @@ import pytest
 from libvirt_rpc import remote_protocol as rp
 from libvirt_rpc.remote_protocol_server import RemoteHandler
 from testd_support import REMOTE, RawConnection, raw_frame
-from xdrgen.runtime.libvirt.errors import ErrorDomain, ErrorNumber
-from xdrgen.runtime.libvirt.protocol import (
+from libvirt_rpc.errors import ErrorDomain, ErrorNumber
+from xdrgen.runtime.virnet.framing import (
     KEEPALIVE_PING,
     KEEPALIVE_PONG,
     KEEPALIVE_PROGRAM,
@@ -24,7 +24,7 @@ from xdrgen.runtime.libvirt.protocol import (
     MessageType,
     encode_message,
 )
-from xdrgen.runtime.libvirt.server import (
+from libvirt_rpc.server import (
     Call,
     Hole,
     Limits,

@@ -15,9 +15,9 @@ import pytest
 import libvirt_rpc
 from libvirt_rpc import remote_protocol as rp
 from testd_support import ROOT, RawConnection, Testd
-from xdrgen.runtime.libvirt.errors import ErrorNumber
-from xdrgen.runtime.libvirt.server import ServerThread, start_in_thread
-from xdrgen.runtime.libvirt.testd import Hypervisor, TestDaemon, parse_domain_xml
+from libvirt_rpc.errors import ErrorNumber
+from libvirt_rpc.server import ServerThread, start_in_thread
+from libvirt_rpc.testd import Hypervisor, TestDaemon, parse_domain_xml
 
 ACTIVE, INACTIVE, PERSISTENT, TRANSIENT, RUNNING, PAUSED, SHUTOFF = 1, 2, 4, 8, 16, 32, 64
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from libvirt_rpc import remote_protocol as rp
 from testd_support import Libvirtd, Testd, WireTap, normalise, require_binary, virsh, virsh_env
-from xdrgen.runtime.libvirt.protocol import MessageType
+from xdrgen.runtime.virnet.framing import MessageType
 
 TEST_UUID = "6695eb01-f6a4-8304-79aa-97f2502e193f"
 

@@ -33,7 +33,7 @@ if _INTEGRATION not in sys.path:
 from daemons import Libvirtd, free_port, require_binary, unix_accepts, virsh, virsh_env  # noqa: E402
 
 from libvirt_rpc import remote_protocol as rp  # noqa: E402
-from xdrgen.runtime.libvirt.protocol import (  # noqa: E402
+from xdrgen.runtime.virnet.framing import (  # noqa: E402
     FRAME_HEADER,
     FrameDecoder,
     Message,

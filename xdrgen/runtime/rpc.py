@@ -1,7 +1,7 @@
 """What generated client stubs call: the channel protocols.
 
 A channel carries calls of one or more RPC programs over one connection;
-the libvirt connection classes of :mod:`xdrgen.runtime.libvirt.client`
+the libvirt connection classes of :mod:`libvirt_rpc.client`
 implement them.  Stubs only encode arguments and name the result type.
 """
 

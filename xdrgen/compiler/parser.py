@@ -1,4 +1,4 @@
-"""Parse one .x file into a :class:`~xdrgen.ir.Specification`.
+"""Parse one .x file into a :class:`~xdrgen.compiler.ir.Specification`.
 
 The grammar is ``grammars/xdr.lark`` (LALR).  Comments are skipped by the
 grammar and read separately here, to attach doc comments and libvirt's

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..runtime.xdr import MAX_UINT
+from ...runtime.xdr import MAX_UINT
 from .python_shapes import Shape, ShapeBuilder
 
 

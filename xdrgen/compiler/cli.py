@@ -9,7 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
+from .. import __version__
+from . import missing_dependency
 from .errors import XdrgenError
 
 
@@ -172,6 +173,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except OSError as error:
         print(f"xdrgen: error: {error}", file=sys.stderr)
+        return 1
+    except ImportError as error:
+        advice = missing_dependency(error)
+        if advice is None:
+            raise
+        print(advice, file=sys.stderr)
         return 1
 
 

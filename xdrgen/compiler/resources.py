@@ -1,19 +1,20 @@
 """Where the grammar and the templates are, in a checkout or an installed wheel.
 
-The wheel carries ``grammars/`` and ``templates/`` inside the ``xdrgen``
-package (see ``[tool.hatch.build]`` in pyproject.toml); a checkout or an
-editable install has them at the top of the repository.
+The wheel carries ``grammars/`` and ``templates/`` inside the
+``xdrgen.compiler`` package (see ``[tool.hatch.build]`` in pyproject.toml);
+a checkout or an editable install has them at the top of the repository.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-_PACKAGE = Path(__file__).resolve().parent
+_COMPILER = Path(__file__).resolve().parent
+_CHECKOUT = _COMPILER.parent.parent
 
 
 def _data_dir(name: str) -> Path:
-    for candidate in (_PACKAGE / name, _PACKAGE.parent / name):
+    for candidate in (_COMPILER / name, _CHECKOUT / name):
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError(f"xdrgen: cannot find its {name}/ directory")

@@ -4,7 +4,7 @@ A project that keeps only its ``.x`` files under version control enables the
 hook in its pyproject.toml::
 
     [build-system]
-    requires = ["hatchling", "xdrgen"]
+    requires = ["hatchling", "xdrgen-py[compiler]"]
     build-backend = "hatchling.build"
 
     [tool.hatch.build.hooks.xdrgen]
@@ -16,7 +16,7 @@ hook in its pyproject.toml::
 
 and every wheel (standard or editable) it builds carries the generated
 package, produced by the same code as ``xdrgen generate``
-(:func:`xdrgen.project.generate_files`).
+(:func:`xdrgen.compiler.project.generate_files`).
 
 Where the files go:
 
@@ -37,10 +37,11 @@ narrower than the default.
 Options in ``[tool.hatch.build.hooks.xdrgen]`` (or a target's
 ``hooks.xdrgen`` table) override the keys of ``[tool.xdrgen]`` of the same
 name (``inputs``, ``package``, ``include-dirs``, ``defines``, ``output``,
-``exports``, ``modules``); paths are relative to the project root.  One more
-option, ``runtime-dependency`` (default true), adds ``xdrgen>=VERSION`` to the
-wheel's dependencies unless the project already lists xdrgen: generated code
-imports :mod:`xdrgen.runtime`.
+``package-init``); paths are relative to the project root.  One more
+option, ``runtime-dependency`` (default true), adds ``xdrgen-py>=VERSION`` (the
+runtime alone, without the compiler's extra) to the wheel's dependencies
+unless the project already lists xdrgen-py: generated code imports
+:mod:`xdrgen.runtime`.
 
 Errors in a ``.x`` file (or in the configuration) fail the build; the first
 line on stderr is the CLI's ``FILE:LINE:COL: error: MESSAGE``.
@@ -58,13 +59,14 @@ from typing import Any
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 from hatchling.plugin import hookimpl
 
-from . import __version__
+from .. import DISTRIBUTION, __version__
+from . import missing_dependency
 from .errors import XdrgenError
 from .project import Target, config_error, read_xdrgen_table, target_from_table
 
 #: Keys of ``[tool.xdrgen]`` that hook options may override.
 TARGET_KEYS = frozenset(
-    {"inputs", "package", "include-dirs", "defines", "output", "exports", "modules"}
+    {"inputs", "package", "include-dirs", "defines", "output", "package-init"}
 )
 #: Keys of the hook table that belong to the hook itself or to hatchling.
 HOOK_KEYS = frozenset(
@@ -103,6 +105,12 @@ class XdrgenBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             message = error.format()
             self.app.display_error(message)
             raise XdrgenBuildError(message) from None
+        except ImportError as error:
+            advice = missing_dependency(error)
+            if advice is None:
+                raise
+            self.app.display_error(advice)
+            raise XdrgenBuildError(advice) from None
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
         self._cleanup()
@@ -150,7 +158,7 @@ class XdrgenBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             force_include[str(directory / name)] = prefix + name
 
         if self.config.get("runtime-dependency", True) and not self._depends_on_xdrgen():
-            build_data.setdefault("dependencies", []).append(f"xdrgen>={__version__}")
+            build_data.setdefault("dependencies", []).append(f"{DISTRIBUTION}>={__version__}")
 
         where = _relative(directory, Path(self.root)) if output_given else "the wheel only"
         self.app.display_info(
@@ -165,7 +173,7 @@ class XdrgenBuildHook(BuildHookInterface):  # type: ignore[type-arg]
 
         for text in self.metadata.core.dependencies:
             try:
-                if canonicalize_name(Requirement(text).name) == "xdrgen":
+                if canonicalize_name(Requirement(text).name) == DISTRIBUTION:
                     return True
             except InvalidRequirement:
                 continue

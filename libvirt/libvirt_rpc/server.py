@@ -45,9 +45,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ClassVar, NamedTuple, Self, TypeVar
 
-from ..xdr import XdrError
+from xdrgen.runtime.xdr import XdrError
 from .errors import ErrorDomain, ErrorLevel, ErrorNumber, LibvirtError, error_format, error_message
-from .protocol import (
+from xdrgen.runtime.virnet.framing import (
     FRAME_HEADER,
     HEADER_SIZE,
     KEEPALIVE_PING,

@@ -28,12 +28,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from ..rpc import Packable
-from ..xdr import XdrError, XdrStruct
+from xdrgen.runtime.rpc import Packable
+from xdrgen.runtime.xdr import XdrError, XdrStruct
 from . import idle_watch
-from . import protocol as wire
+from xdrgen.runtime.virnet import framing as wire
 from .errors import CallTimeoutError, ConnectionClosedError, ErrorNumber, LibvirtError
-from .protocol import Message, MessageStatus, MessageType
+from xdrgen.runtime.virnet.framing import Message, MessageStatus, MessageType
 
 log = logging.getLogger("xdrgen.libvirt.client")
 

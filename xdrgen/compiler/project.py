@@ -8,8 +8,7 @@ The same code serves ``xdrgen generate``, ``xdrgen check`` and the build hook::
     package = "libvirt_rpc"
     include-dirs = ["protocols/libvirt"]
     defines = { VIR_UUID_BUFLEN = 16 }
-    exports = ["xdrgen.runtime.libvirt.client:open"]   # re-exported by __init__
-    modules = { testd = "xdrgen.runtime.libvirt.testd" } # forwarding modules
+    package-init = false    # the package's __init__.py is hand-written elsewhere
 """
 
 from __future__ import annotations
@@ -19,14 +18,18 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import __version__
+from .. import __version__
 from .errors import XdrgenError
-from .generators.formatting import format_code
-from .generators.render import render
 from .ir import Location
-from .resolve import Protocol, load
+
+if TYPE_CHECKING:
+    from .resolve import Protocol
+
+# The generators (lark, jinja2, black) are imported when files are generated,
+# so that reading the configuration works without the compiler's extra and
+# the build hook can say what to install.
 
 
 @dataclass(frozen=True)
@@ -38,8 +41,9 @@ class Target:
     include_dirs: tuple[str, ...] = ()
     defines: Mapping[str, str] = field(default_factory=dict)
     output: Path | None = None  # directory that receives the package directory
-    exports: tuple[str, ...] = ()
-    modules: Mapping[str, str] = field(default_factory=dict)
+    #: write the package's ``__init__.py``; false when a hand-written one
+    #: (kept in another directory of the same package) takes its place
+    package_init: bool = True
 
     @property
     def package_dir(self) -> Path:
@@ -90,14 +94,16 @@ def target_from_table(pyproject: Path, config: Mapping[str, Any]) -> Target:
     output = config.get("output", ".")
     if not isinstance(output, str):
         raise config_error(pyproject, "[tool.xdrgen]: 'output' must be a string")
+    package_init = config.get("package-init", True)
+    if not isinstance(package_init, bool):
+        raise config_error(pyproject, "[tool.xdrgen]: 'package-init' must be true or false")
     return Target(
         inputs=tuple(inputs),
         package=package,
         include_dirs=tuple(str(root / d) for d in _strings(pyproject, config, "include-dirs")),
         defines={str(k): str(v) for k, v in _table(pyproject, config, "defines").items()},
         output=root / output,
-        exports=tuple(_strings(pyproject, config, "exports")),
-        modules={str(k): str(v) for k, v in _table(pyproject, config, "modules").items()},
+        package_init=package_init,
     )
 
 
@@ -125,6 +131,7 @@ def generate_files(target: Target) -> dict[str, str]:
     from .generators.python_client import generate_client
     from .generators.python_module import generate_python
     from .generators.python_server import generate_server
+    from .resolve import load
 
     files: dict[str, str] = {}
     protocols: list[Protocol] = []
@@ -139,27 +146,22 @@ def generate_files(target: Target) -> dict[str, str]:
             if text is not None:
                 files[f"{protocol.name}_{suffix}.py"] = text
     if target.package is not None:
-        files["__init__.py"] = package_init(target, protocols)
+        if target.package_init:
+            files["__init__.py"] = package_init(target, protocols)
         files["py.typed"] = ""  # PEP 561: the modules carry type hints
-        for name, module in sorted(target.modules.items()):
-            files[f"{name}.py"] = format_code(
-                render("python/forward.j2", module=module, version=__version__)
-            )
     return files
 
 
 def package_init(target: Target, protocols: list[Protocol]) -> str:
-    exports = []
-    for item in target.exports:
-        module, _, name = item.partition(":")
-        exports.append((module, name))
+    from .generators.formatting import format_code
+    from .generators.render import render
+
     return format_code(
         render(
             "python/package_init.j2",
             package=target.package,
             version=__version__,
             modules=[(p.name, Path(p.path).name) for p in protocols],
-            exports=exports,
         )
     )
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from .. import ir
 from ..errors import XdrgenError
 from ..resolve import Protocol
-from ..runtime.xdr import MAX_UINT
+from ...runtime.xdr import MAX_UINT
 
 
 # struct codes and Python hints of the numeric primitives

@@ -51,7 +51,7 @@ from .errors import (
     LibvirtError,
     error_message,
 )
-from .protocol import MAX_FDS
+from xdrgen.runtime.virnet.framing import MAX_FDS
 from .uri import LibvirtURI, shell_escape_twice
 
 if TYPE_CHECKING:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import __version__, ir
+from ... import __version__
+from .. import ir
 from ..resolve import Protocol
 from .formatting import format_code
 from .python_module import docstring

@@ -1,7 +1,7 @@
 """The intermediate representation: what a .x file says, as frozen dataclasses.
 
 The parser builds these nodes with ``Value.resolved`` left empty; the resolver
-(:mod:`xdrgen.resolve`) returns copies with every constant expression
+(:mod:`xdrgen.compiler.resolve`) returns copies with every constant expression
 evaluated.  Generators read only resolved nodes.  Nothing here holds state
 between parses.
 """

@@ -13,7 +13,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import __version__, ir
+from ... import __version__
+from .. import ir
 from ..errors import XdrgenError
 from ..resolve import Protocol
 from .python_codec import (

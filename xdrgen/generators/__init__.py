@@ -1,2 +1,0 @@
-"""Back ends: each module turns a resolved :class:`~xdrgen.resolve.Protocol`
-into one kind of output, rendered from the templates under ``templates/``."""

@@ -1,1 +1,0 @@
-"""The libvirt RPC runtime: URIs, transports, errors, framing, client, server."""
