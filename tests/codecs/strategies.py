@@ -28,13 +28,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from xdrgen.compiler import ir
-from xdrgen.compiler.generators.python_shapes import (
-    Shape,
-    ShapeBuilder,
-    class_name,
-    field_name,
-    module_name,
-)
+from xdrgen.compiler.generators.python_shapes import Shape, ShapeBuilder
+from xdrgen.compiler.naming import class_name, field_name, module_name
 from xdrgen.compiler.project import load_config
 from xdrgen.compiler.resolve import Protocol, load
 

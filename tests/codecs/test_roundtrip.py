@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from xdrgen.compiler import ir
-from xdrgen.compiler.generators.python_module import snake_case
+from xdrgen.compiler.naming import snake_case
 from xdrgen.runtime import xdr
 
 from strategies import (

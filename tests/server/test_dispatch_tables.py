@@ -16,7 +16,7 @@ import pytest
 
 from testd_support import ROOT
 from xdrgen.compiler import ir
-from xdrgen.compiler.generators.python_client import method_name
+from xdrgen.compiler.naming import method_name
 from xdrgen.compiler.generators.python_server import generate_server
 from xdrgen.compiler.project import load_config
 from xdrgen.compiler.resolve import Protocol, load

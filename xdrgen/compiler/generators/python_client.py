@@ -20,22 +20,9 @@ from .. import ir
 from ..resolve import Protocol
 from .formatting import format_code
 from .python_module import docstring
-from .python_shapes import Shape, ShapeBuilder, class_name, field_name, module_name
+from ..naming import class_name, field_name, method_name, module_name, parameter_name, program_stem
+from .python_shapes import Shape, ShapeBuilder
 from .render import render
-
-
-def method_name(procedure: str) -> str:
-    """``REMOTE_PROC_DOMAIN_GET_INFO`` -> ``domain_get_info``;
-    ``NFSPROC_GETATTR`` -> ``getattr``."""
-    for marker in ("_PROC_", "PROC_"):
-        if marker in procedure:
-            return procedure.split(marker, 1)[1].lower()
-    return procedure.lower()
-
-
-def parameter_name(name: str) -> str:
-    name = field_name(name)
-    return "self_" if name == "self" else name
 
 
 @dataclass(frozen=True)
@@ -127,7 +114,7 @@ class StubModel:
                 methods.append(self.method(procedure))
         return {
             "name": program.name,
-            "stem": program_stem(program),
+            "stem": program_stem(program.name),
             "number": program.number.number,
             "version": version.number.number,
             "methods": methods,
@@ -172,8 +159,3 @@ def doc_text(procedure: ir.ProcedureDef) -> str:
     """A procedure's doc comment followed by its ``@key: value`` annotations."""
     notes = "\n".join(f"@{a.key}: {a.value}" for a in procedure.annotations)
     return "\n\n".join(part for part in (procedure.doc, notes) if part)
-
-
-def program_stem(program: ir.ProgramDef) -> str:
-    """The CapWords stem of a program's classes (``REMOTE_PROGRAM`` -> ``Remote``)."""
-    return class_name(program.name.removesuffix("_PROGRAM").lower())

@@ -27,16 +27,8 @@ from .python_codec import (
     label_test,
     with_decoder,
 )
-from .python_shapes import (
-    Shape,
-    ShapeBuilder,
-    UnionArmInfo,
-    UnionInfo,
-    class_name,
-    field_name,
-    local_name,
-    module_name,
-)
+from ..naming import class_name, field_name, local_name, module_name, snake_case
+from .python_shapes import Shape, ShapeBuilder, UnionArmInfo, UnionInfo
 from .formatting import format_module
 from .render import render
 
@@ -56,11 +48,6 @@ def comment(text: str | None) -> str | None:
     if not text:
         return None
     return "\n#: ".join(line.rstrip() for line in text.strip().split("\n"))
-
-
-def snake_case(name: str) -> str:
-    name = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
-    return name.lower()
 
 
 @dataclass

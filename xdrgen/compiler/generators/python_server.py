@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 from .. import ir
 from ..resolve import Protocol
-from .python_client import Method, StubModel, doc_text, method_name, program_stem, render_stubs
+from ..naming import method_name, program_stem
+from .python_client import Method, StubModel, doc_text, render_stubs
 from .python_module import docstring
 
 
@@ -83,7 +84,7 @@ class ServerModel(StubModel):
     def server_programs(self) -> list[ServerProgram]:
         out = []
         for program in self.programs:
-            stem = program_stem(program)
+            stem = program_stem(program.name)
             for index, version in enumerate(program.versions):
                 # A second version of a program gets its number in the class name.
                 suffix = "" if index == 0 else f"V{version.number.number}"

@@ -2,18 +2,17 @@
 resolved: the input of the codec code emitter.
 
 A :class:`Shape` is built once per declaration by :class:`ShapeBuilder`, which
-also names Python classes (``remote_domain_get_info_ret`` ->
-``RemoteDomainGetInfoRet``) and remembers which come from other modules.
+also names Python classes (with :mod:`..naming`) and remembers which come
+from other modules.
 """
 
 from __future__ import annotations
 
-import keyword
 from dataclasses import dataclass
-from pathlib import Path
 
 from .. import ir
 from ..errors import XdrgenError
+from ..naming import class_name, field_name, module_name
 from ..resolve import Protocol
 from ...runtime.xdr import MAX_UINT
 
@@ -34,18 +33,6 @@ _NUMERIC = {
     ir.Builtin.DOUBLE: ("d", "float"),
     ir.Builtin.BOOL: ("I", "bool"),
 }
-
-# Names generated methods use for their own locals and arguments (a linked
-# list decodes with `heads`, `more` and `node`; a union keeps its
-# discriminant in `_disc`).
-RESERVED_LOCALS = frozenset(
-    {"data", "offset", "cls", "self", "out", "xdr", "struct", "size", "heads", "more", "node", "_disc"}
-)
-# Names of the methods every generated class has.
-RESERVED_ATTRIBUTES = frozenset(
-    {"encode", "decode", "pack_into", "unpack_from", "unpack_arm"}
-)
-
 
 @dataclass(frozen=True)
 class Shape:
@@ -90,32 +77,6 @@ class UnionInfo:
     disc_attribute: str
     arms: tuple[UnionArmInfo, ...]
     has_default: bool
-
-
-def class_name(name: str) -> str:
-    """CapWords from a C name: ``remote_domain_get_info_ret`` ->
-    ``RemoteDomainGetInfoRet``, ``virNetMessageHeader`` -> ``VirNetMessageHeader``."""
-    parts = [p for p in name.split("_") if p]
-    text = "".join(p[0].upper() + p[1:] for p in parts)
-    return text or "Unnamed"
-
-
-def field_name(name: str) -> str:
-    """A field keeps its XDR name; Python keywords and the generated methods'
-    names get a trailing underscore."""
-    if keyword.iskeyword(name) or name in RESERVED_ATTRIBUTES:
-        return name + "_"
-    return name
-
-
-def local_name(name: str) -> str:
-    """The local variable that holds a field while decoding."""
-    name = field_name(name)
-    return name + "_" if name in RESERVED_LOCALS else name
-
-
-def module_name(path: str) -> str:
-    return Path(path).stem
 
 
 class ShapeBuilder:

@@ -1,0 +1,79 @@
+"""Every rule that turns an XDR name into a Python name, in one place.
+
+- types: CapWords classes (``remote_domain_get_info_ret`` ->
+  ``RemoteDomainGetInfoRet``); constants and enum members keep their names;
+- fields keep their XDR names, with a trailing ``_`` for Python keywords and
+  the generated methods' names; decoders' locals avoid the methods' own;
+- modules are named after their ``.x`` file;
+- procedures become lower-case methods (``REMOTE_PROC_DOMAIN_GET_INFO`` ->
+  ``domain_get_info``), programs the CapWords stem of their classes
+  (``REMOTE_PROGRAM`` -> ``Remote``);
+- typedef codec functions use the snake_case name (``pack_remote_string``).
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from pathlib import Path
+
+# Names generated methods use for their own locals and arguments (a linked
+# list decodes with `heads`, `more` and `node`; a union keeps its
+# discriminant in `_disc`).
+RESERVED_LOCALS = frozenset(
+    {"data", "offset", "cls", "self", "out", "xdr", "struct", "size", "heads", "more", "node", "_disc"}
+)
+# Names of the methods every generated class has.
+RESERVED_ATTRIBUTES = frozenset(
+    {"encode", "decode", "pack_into", "unpack_from", "unpack_arm"}
+)
+
+
+def class_name(name: str) -> str:
+    """CapWords from a C name: ``remote_domain_get_info_ret`` ->
+    ``RemoteDomainGetInfoRet``, ``virNetMessageHeader`` -> ``VirNetMessageHeader``."""
+    parts = [p for p in name.split("_") if p]
+    text = "".join(p[0].upper() + p[1:] for p in parts)
+    return text or "Unnamed"
+
+
+def field_name(name: str) -> str:
+    """A field keeps its XDR name; Python keywords and the generated methods'
+    names get a trailing underscore."""
+    if keyword.iskeyword(name) or name in RESERVED_ATTRIBUTES:
+        return name + "_"
+    return name
+
+
+def local_name(name: str) -> str:
+    """The local variable that holds a field while decoding."""
+    name = field_name(name)
+    return name + "_" if name in RESERVED_LOCALS else name
+
+
+def module_name(path: str) -> str:
+    return Path(path).stem
+
+
+def snake_case(name: str) -> str:
+    name = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
+    return name.lower()
+
+
+def method_name(procedure: str) -> str:
+    """``REMOTE_PROC_DOMAIN_GET_INFO`` -> ``domain_get_info``;
+    ``NFSPROC_GETATTR`` -> ``getattr``."""
+    for marker in ("_PROC_", "PROC_"):
+        if marker in procedure:
+            return procedure.split(marker, 1)[1].lower()
+    return procedure.lower()
+
+
+def parameter_name(name: str) -> str:
+    name = field_name(name)
+    return "self_" if name == "self" else name
+
+
+def program_stem(program_name: str) -> str:
+    """The CapWords stem of a program's classes (``REMOTE_PROGRAM`` -> ``Remote``)."""
+    return class_name(program_name.removesuffix("_PROGRAM").lower())
