@@ -151,3 +151,21 @@ def test_command_line(tmp_path: Path) -> None:
         assert not socket_path.exists()
     finally:
         daemon.stop()
+
+
+def test_each_procedure_has_one_mixin() -> None:
+    """TestDaemon joins one mixin per object kind; a procedure two mixins
+    define would be served by whichever comes first in the bases, silently."""
+    from libvirt_rpc.remote_protocol_server import RemoteHandler
+    from libvirt_rpc.testd.base import ProceduresBase
+
+    mixins = [c for c in TestDaemon.__mro__ if issubclass(c, ProceduresBase) and c not in (TestDaemon, ProceduresBase)]
+    assert len(mixins) >= 3, mixins
+    procedures = {p.method for p in RemoteHandler.PROCEDURES.values()} | {"client_connected", "client_closed"}
+    owners: dict[str, list[str]] = {}
+    for mixin in mixins:
+        for name in vars(mixin):
+            if name in procedures:
+                owners.setdefault(name, []).append(mixin.__name__)
+    assert owners["connect_open"] == ["ConnectProcedures"] and owners["domain_get_info"] == ["DomainProcedures"]
+    assert not {name: kinds for name, kinds in owners.items() if len(kinds) > 1}
