@@ -13,9 +13,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from libvirt_rpc.remote_protocol import RemoteConnectGetHostnameRet
-from libvirt_rpc import idle_watch
 from xdrgen.runtime.virnet import framing as wire
-from libvirt_rpc.client import Event, RpcClient
+from libvirt_rpc.client import Event, RpcClient, idle_watch
 from libvirt_rpc.errors import CallTimeoutError, ConnectionClosedError
 from xdrgen.runtime.virnet.framing import MessageStatus, MessageType
 from libvirt_rpc.transport import UnixStream

@@ -1,0 +1,29 @@
+"""The libvirt RPC client: many calls in flight over one connection.
+
+:class:`RpcClient` (blocking, thread-safe: callers read their own replies
+in turn, libvirt's way, and a background thread reads while nobody calls;
+:mod:`.blocking`) and :class:`AsyncRpcClient` (asyncio: the transport hands
+it what arrives; :mod:`.asyncio_client`) implement the channel protocols
+that generated stubs call (:mod:`xdrgen.runtime.rpc`).
+Both route what arrives the same way (:mod:`.routing`): replies by (prog,
+vers, proc, serial) to the waiting call, keepalive PINGs answered with PONG,
+MESSAGE events to handlers, STREAM/STREAM_HOLE packets to the stream of their
+call (whose frames both stream classes build with :mod:`.streams`).  When
+the connection drops every pending and later call fails at once.
+"""
+
+from __future__ import annotations
+
+from .asyncio_client import AsyncDataStream, AsyncRpcClient
+from .blocking import DataStream, RpcClient
+from .routing import Event, EventHandler, decode_error
+
+__all__ = [
+    "AsyncDataStream",
+    "AsyncRpcClient",
+    "DataStream",
+    "Event",
+    "EventHandler",
+    "RpcClient",
+    "decode_error",
+]

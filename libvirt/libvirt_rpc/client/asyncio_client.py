@@ -1,0 +1,411 @@
+"""The asyncio client, :class:`AsyncRpcClient`, and its :class:`AsyncDataStream`.
+
+The transport hands what arrives straight to the client (:class:`_Receiver`),
+which settles the awaiting calls' futures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Generic
+
+from xdrgen.runtime.rpc import Packable
+from xdrgen.runtime.virnet import framing as wire
+from xdrgen.runtime.virnet.framing import Message, MessageStatus, MessageType
+from xdrgen.runtime.xdr import XdrStruct
+
+from ..errors import CallTimeoutError, ConnectionClosedError, LibvirtError
+from .routing import (
+    Event,
+    EventHandler,
+    T,
+    _Dispatcher,
+    _keepalive_due,
+    _keepalive_tick,
+    _read_error,
+    _reply_key,
+    _result,
+    _Router,
+)
+from .streams import R, _confirms_finish, _data_frames, _hole_frame, _piece, _stream_frame, _take
+
+
+class AsyncDataStream(Generic[R]):
+    """The asyncio flavour of :class:`DataStream`."""
+
+    def __init__(self, client: AsyncRpcClient, prog: int, vers: int, proc: int, serial: int, direction: str) -> None:
+        self.direction = direction
+        self._client = client
+        self._header = (prog, vers, proc, serial)
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._buffer = bytearray()
+        self._eof = False
+        self._done = False
+        self.result: R = None  # type: ignore[assignment]
+
+    def _forget(self) -> None:
+        self._client._streams.pop(self._header[3], None)
+
+    def _deliver(self, message: Message | BaseException) -> None:
+        self._queue.put_nowait(message)
+
+    async def _next(self) -> Message:
+        async with asyncio.timeout(self._client.timeout):
+            item = await self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        assert isinstance(item, Message)
+        return item
+
+    async def read_chunk(self) -> bytes | int:
+        if self._eof:
+            return b""
+        return _piece(self, await self._next())
+
+    async def read(self, size: int = -1) -> bytes:
+        while not self._eof and (size < 0 or len(self._buffer) < size):
+            chunk = await self.read_chunk()
+            self._buffer += bytes(chunk) if isinstance(chunk, int) else chunk  # a hole reads as zeros
+        return _take(self._buffer, size)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            chunk = await self.read(wire.STREAM_CHUNK)
+            if not chunk:
+                return
+            yield chunk
+
+    async def write(self, data: bytes) -> int:
+        for frame in _data_frames(self._header, data):
+            await self._client._send(frame)
+        return len(data)
+
+    async def send_hole(self, length: int, flags: int = 0) -> None:
+        await self._client._send(_hole_frame(self._header, length, flags))
+
+    async def finish(self) -> None:
+        if self._done:
+            return
+        await self._client._send(_stream_frame(self._header, MessageType.STREAM, MessageStatus.OK))
+        try:
+            while not _confirms_finish(self, await self._next()):
+                pass
+        finally:
+            self._done = True
+            self._forget()
+
+    async def abort(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            await self._client._send(_stream_frame(self._header, MessageType.STREAM, MessageStatus.ERROR))
+        finally:
+            self._forget()
+
+
+class _Receiver(asyncio.Protocol):
+    """Takes over a connection's transport from asyncio's stream protocol:
+    what arrives goes straight to the client (no reader task to wake, no
+    second buffer); flow control and the close go on to the stream
+    protocol, so the ``StreamWriter`` keeps working (``drain``,
+    ``wait_closed``)."""
+
+    def __init__(self, client: AsyncRpcClient, streams: asyncio.BaseProtocol) -> None:
+        self._client = client
+        self._streams = streams
+
+    def data_received(self, data: bytes) -> None:
+        self._client._received(data)
+
+    def eof_received(self) -> bool | None:
+        self._client._lost(None)
+        return None  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._client._lost(exc)
+        self._streams.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._streams.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._streams.resume_writing()
+
+
+class AsyncRpcClient(_Dispatcher):
+    """The asyncio libvirt RPC connection: the transport hands what arrives
+    to :meth:`_received`, which settles the awaiting calls' futures.  Create
+    it inside a running event loop, before anything is read from
+    ``reader``."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, timeout: float | None = None) -> None:
+        self._writer = writer
+        self.timeout = timeout
+        self._serials = itertools.count(1)
+        self._loop = asyncio.get_running_loop()
+        self._pending: dict[
+            int, tuple[tuple[int, int, int, int], asyncio.Future[Message], float | None]
+        ] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        self._streams: dict[int, AsyncDataStream[Any]] = {}
+        self._router = _Router()
+        self._closed: LibvirtError | None = None
+        self._event_queues: list[asyncio.Queue[Event | None]] = []
+        self._send_lock = asyncio.Lock()
+        self._outbox: list[bytes | bytearray] = []  # small frames, sent at the loop turn's end
+        self.last_received = time.monotonic()
+        self._keepalive: asyncio.Task[None] | None = None
+        self._decoder = wire.FrameDecoder()
+        self._lost_connection = self._loop.create_future()
+        transport = writer.transport
+        transport.set_protocol(_Receiver(self, transport.get_protocol()))
+        # ``reader`` gets nothing from now on; what it already held (nothing,
+        # unless the server spoke first) is taken by a task, and whatever
+        # arrives before that task has run waits behind it
+        self._early: list[bytes] | None = []
+        reader.feed_eof()
+        self._task = self._loop.create_task(self._take_early(reader))
+
+    async def call(self, prog: int, vers: int, proc: int, args: Packable | None, result: type[T]) -> T:
+        value = _result(await self._call(prog, vers, proc, args), result)
+        assert value is not None
+        return value
+
+    async def call_void(self, prog: int, vers: int, proc: int, args: Packable | None) -> None:
+        _result(await self._call(prog, vers, proc, args), None)
+
+    async def call_stream(
+        self,
+        prog: int,
+        vers: int,
+        proc: int,
+        args: Packable | None,
+        result: type[Any] | None,
+        direction: str,
+    ) -> AsyncDataStream[Any]:
+        serial = next(self._serials)
+        stream: AsyncDataStream[Any] = AsyncDataStream(self, prog, vers, proc, serial, direction)
+        self._streams[serial] = stream
+        try:
+            stream.result = _result(await self._call(prog, vers, proc, args, serial=serial), result)
+        except BaseException:
+            self._streams.pop(serial, None)
+            raise
+        return stream
+
+    def register_events(self, prog: int, vers: int, table: dict[int, tuple[str, type[XdrStruct]]]) -> None:
+        self._router.register_events(prog, vers, table)
+
+    def add_event_handler(self, handler: EventHandler) -> None:
+        self._router.handlers.append(handler)
+
+    def remove_event_handler(self, handler: EventHandler) -> None:
+        self._router.handlers.remove(handler)
+
+    def events(self) -> AsyncIterator[Event]:
+        """Events from now on (the subscription starts with this call), until
+        the connection closes."""
+        box: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._event_queues.append(box)
+
+        async def iterate() -> AsyncIterator[Event]:
+            try:
+                while True:
+                    item = await box.get()
+                    if item is None:
+                        return
+                    yield item
+            finally:
+                self._event_queues.remove(box)
+
+        return iterate()
+
+    def start_keepalive(self, interval: float = 5.0, count: int = 5) -> None:
+        if self._keepalive is not None:
+            return
+
+        async def loop() -> None:
+            while self._closed is None:
+                await asyncio.sleep(_keepalive_tick(interval))
+                due = _keepalive_due(self.last_received, interval, count)
+                if isinstance(due, LibvirtError):
+                    self._shutdown(due)
+                    return
+                if due:
+                    try:
+                        await self._send(wire.PING_FRAME)
+                    except LibvirtError:
+                        return
+
+        self._keepalive = asyncio.get_running_loop().create_task(loop())
+
+    @property
+    def closed(self) -> bool:
+        return self._closed is not None
+
+    async def close(self) -> None:
+        self._shutdown(ConnectionClosedError())
+        for helper in (self._keepalive, self._sweeper):
+            if helper is not None:
+                helper.cancel()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._lost_connection), 5)
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            pass
+        try:
+            await self._writer.wait_closed()
+        except (OSError, ConnectionError):
+            pass
+
+    async def _send(self, frame: bytes | bytearray) -> None:
+        if self._queue(frame):
+            await self._drain()
+
+    def _queue(self, frame: bytes | bytearray) -> bool:
+        """Queue one whole frame for sending (whole frames never interleave);
+        True if the caller should then wait in :meth:`_drain`."""
+        if self._closed is not None:
+            raise self._closed
+        if len(frame) >= wire.INITIAL_BUFFER:
+            self._flush()  # stream data: in order, and not copied again
+            self._writer.write(frame)
+        else:
+            # The calls made in one turn of the event loop (by the tasks
+            # that one read of replies woke) leave together at its end:
+            # one send, and one read for the daemon instead of one per
+            # call -- it then spends a fifth less CPU per call.
+            if not self._outbox:
+                self._loop.call_soon(self._flush)
+            self._outbox.append(frame)
+        # waiting for the buffer to drain is only worth it when the peer is
+        # slow to read
+        return self._writer.transport.get_write_buffer_size() > wire.INITIAL_BUFFER
+
+    async def _drain(self) -> None:
+        try:
+            async with self._send_lock:
+                await self._writer.drain()
+        except (OSError, ConnectionError) as exc:
+            error = ConnectionClosedError(f"internal error: cannot send data: {exc}")
+            self._shutdown(error)
+            raise error from exc
+
+    async def _call(self, prog: int, vers: int, proc: int, args: Packable | None, serial: int | None = None) -> Message:
+        if self._closed is not None:
+            raise self._closed
+        if serial is None:
+            serial = next(self._serials)
+        frame = wire.encode_call(prog, vers, proc, serial, args)
+        future: asyncio.Future[Message] = self._loop.create_future()
+        timeout = self.timeout
+        self._pending[serial] = ((prog, vers, proc, serial), future, None if timeout is None else self._loop.time() + timeout)
+        if timeout is not None and self._sweeper is None:
+            self._sweeper = self._loop.create_task(self._sweep_timeouts())
+        try:
+            if self._queue(frame):
+                await self._drain()
+            return await future
+        finally:
+            self._pending.pop(serial, None)
+
+    async def _sweep_timeouts(self) -> None:
+        """Fail calls past their deadline.  One task for all calls is far
+        cheaper than a timer per call; a deadline is met within a quarter of
+        the timeout (at most a second) late."""
+        while self._closed is None:
+            period = min(1.0, (self.timeout or 4.0) / 4)
+            await asyncio.sleep(period)
+            now = self._loop.time()
+            for key, future, deadline in list(self._pending.values()):
+                if deadline is not None and now >= deadline and not future.done():
+                    future.set_exception(
+                        CallTimeoutError(
+                            f"Timed out during operation: no reply to procedure {key[2]} "
+                            f"in {self.timeout} s"
+                        )
+                    )
+
+    async def _take_early(self, reader: asyncio.StreamReader) -> None:
+        try:
+            data = await reader.read()
+        except (OSError, ConnectionError) as exc:  # lost before we took over
+            self._lost(exc)
+            return
+        early, self._early = self._early, None
+        for chunk in [data, *(early or ())]:
+            if chunk:
+                self._received(chunk)
+
+    def _received(self, data: bytes) -> None:
+        """Bytes from the transport: every whole frame is dispatched at once
+        (one read often holds several replies)."""
+        if self._early is not None:
+            self._early.append(data)
+            return
+        if self._closed is not None:
+            return
+        self.last_received = time.monotonic()
+        decoder = self._decoder
+        try:
+            frame: bytes | bytearray | None = decoder.take_whole(data)  # the usual read: one whole reply
+            if frame is None:
+                frame = decoder.next_frame()
+            while frame is not None:
+                self._dispatch(wire.parse_frame(frame))
+                frame = decoder.next_frame()
+        except wire.ProtocolError as exc:
+            self._shutdown(_read_error(exc))
+
+    def _lost(self, exc: Exception | None) -> None:
+        """The transport's end (EOF, an error, or our own close)."""
+        if not self._lost_connection.done():
+            self._lost_connection.set_result(None)
+        self._shutdown(_read_error(EOFError() if exc is None else exc))
+
+    def _flush(self) -> None:
+        """Send the frames queued by :meth:`_send`."""
+        outbox = self._outbox
+        if outbox:
+            data = outbox[0] if len(outbox) == 1 else b"".join(outbox)
+            outbox.clear()
+            if self._closed is None:
+                self._writer.write(data)
+
+    def _answer_ping(self) -> None:
+        self._loop.create_task(self._send_quietly(wire.PONG_FRAME))
+
+    def _settle(self, message: Message) -> bool:
+        entry = self._pending.get(message.serial)
+        if entry is None or entry[0] != _reply_key(message):
+            return False
+        if not entry[1].done():
+            entry[1].set_result(message)
+        return True
+
+    async def _send_quietly(self, frame: bytes | bytearray) -> None:
+        try:
+            await self._send(frame)
+        except LibvirtError:
+            pass
+
+    def _shutdown(self, error: LibvirtError) -> None:
+        if self._closed is not None:
+            return
+        self._closed = error
+        for _key, future, _deadline in list(self._pending.values()):
+            if not future.done():
+                future.set_exception(error)
+        for stream in list(self._streams.values()):
+            stream._deliver(error)
+        for box in list(self._event_queues):
+            box.put_nowait(None)
+        try:
+            self._writer.close()
+        except (OSError, RuntimeError):
+            pass
+        if not self._task.done():
+            self._task.cancel()

@@ -1,0 +1,629 @@
+"""The blocking client, :class:`RpcClient`, and its :class:`DataStream`.
+
+Thread-safe: callers read their own replies in turn, libvirt's way, and a
+background thread reads while nobody calls (:mod:`.idle_watch`).  The
+waiters (:class:`_Waiter`) are how a thread parks until the connection
+brings what it waits for.
+"""
+
+from __future__ import annotations
+
+import _thread
+import collections
+import itertools
+import os
+import queue
+import select
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, Generic
+
+from xdrgen.runtime.rpc import Packable
+from xdrgen.runtime.virnet import framing as wire
+from xdrgen.runtime.virnet.framing import Message, MessageStatus, MessageType
+from xdrgen.runtime.xdr import XdrStruct
+
+from ..errors import CallTimeoutError, ConnectionClosedError, LibvirtError
+from . import idle_watch
+from .routing import (
+    Event,
+    EventHandler,
+    T,
+    _Dispatcher,
+    _keepalive_due,
+    _keepalive_tick,
+    _read_error,
+    _reply_key,
+    _result,
+    _Router,
+    decode_error,
+)
+from .streams import R, _confirms_finish, _data_frames, _hole_frame, _piece, _stream_frame, _take
+
+
+class _Waiter:
+    """A thread waiting for something the connection will bring: a reply, or
+    a stream's next packet.
+
+    It parks on a bare lock (taken by :meth:`prepare`, released by
+    :meth:`wake`): the cheapest way to park a thread, ``threading.Event``
+    costs several times more.  A caller that reads its reply itself never
+    parks, so the lock is only made by :meth:`prepare`, which must come
+    before the waiter's last look at :meth:`ready` (whoever makes it ready
+    sets the result first and wakes second, so one of the two sees the
+    other).  A wake-up that finds nobody waiting is kept for the next
+    :meth:`wait`, which then looks at :meth:`ready` again."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock: Any = None
+
+    def ready(self) -> bool:
+        raise NotImplementedError
+
+    def prepare(self) -> None:
+        if self._lock is None:
+            lock = _thread.allocate_lock()
+            lock.acquire()
+            self._lock = lock
+
+    def wake(self) -> None:
+        lock = self._lock
+        if lock is not None:
+            try:
+                lock.release()
+            except RuntimeError:
+                pass  # a wake-up is pending already
+
+    def wait(self, timeout: float | None) -> bool:
+        return bool(self._lock.acquire(timeout=-1 if timeout is None else max(timeout, 0.0)))
+
+
+class _StreamWaiter(_Waiter):
+    """A stream's reader waiting for its next packet (or the connection's
+    end, as an exception)."""
+
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: collections.deque[Message | BaseException] = collections.deque()
+
+    def ready(self) -> bool:
+        return bool(self.items)
+
+
+class _Pending(_Waiter):
+    """A call waiting for its reply (or the connection's end)."""
+
+    __slots__ = ("key", "message", "error")
+
+    def __init__(self, key: tuple[int, int, int, int]) -> None:
+        self._lock = None  # _Waiter.__init__, inline: this is made for every call
+        self.key = key
+        self.message: Message | None = None
+        self.error: BaseException | None = None
+
+    def ready(self) -> bool:
+        return self.message is not None or self.error is not None
+
+
+
+class DataStream(Generic[R]):
+    """A data stream of a ``@readstream``/``@writestream`` procedure.
+
+    Reading returns ``b""`` at the end; holes of sparse streams are skipped
+    by :meth:`read` and reported by :meth:`read_chunk`.  :meth:`finish` ends
+    the stream and waits for the server to confirm it.
+    """
+
+    def __init__(self, client: RpcClient, prog: int, vers: int, proc: int, serial: int, direction: str) -> None:
+        self.direction = direction
+        self._client = client
+        self._header = (prog, vers, proc, serial)
+        self._waiter = _StreamWaiter()
+        self._buffer = bytearray()
+        self._eof = False
+        self._done = False
+        self.result: R = None  # type: ignore[assignment]
+
+    def _forget(self) -> None:
+        self._client._forget_stream(self._header[3])
+
+    # fed by whichever thread reads the connection (an error: the connection ended)
+    def _deliver(self, item: Message | BaseException) -> None:
+        self._waiter.items.append(item)
+        self._waiter.wake()
+
+    def _next(self) -> Message:
+        if not self._client._wait_for(self._waiter, self._client.timeout):
+            raise CallTimeoutError(None)
+        item = self._waiter.items.popleft()
+        if isinstance(item, BaseException):
+            raise item
+        assert isinstance(item, Message)
+        return item
+
+    def read_chunk(self) -> bytes | int:
+        """The next piece from the server: data (``b""`` at the end) or the
+        length of a hole (an ``int``)."""
+        if self._eof:
+            return b""
+        return _piece(self, self._next())
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._eof and (size < 0 or len(self._buffer) < size):
+            chunk = self.read_chunk()
+            self._buffer += bytes(chunk) if isinstance(chunk, int) else chunk  # a hole reads as zeros
+        return _take(self._buffer, size)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            chunk = self.read(wire.STREAM_CHUNK)
+            if not chunk:
+                return
+            yield chunk
+
+    def write(self, data: bytes) -> int:
+        for frame in _data_frames(self._header, data):
+            self._client._send(frame)
+        self._check_error()
+        return len(data)
+
+    def send_hole(self, length: int, flags: int = 0) -> None:
+        self._client._send(_hole_frame(self._header, length, flags))
+
+    def _check_error(self) -> None:
+        """Raise an error the server sent while we were writing."""
+        items = self._waiter.items
+        if not items:
+            return
+        item = items[0]
+        if isinstance(item, BaseException):
+            raise item
+        if item.status == MessageStatus.ERROR:
+            items.popleft()
+            self._done = True
+            raise decode_error(item.payload)
+
+    def finish(self) -> None:
+        """Tell the server the stream is done and wait for its confirmation
+        (unread data of a read stream is dropped)."""
+        if self._done:
+            return
+        self._client._send(_stream_frame(self._header, MessageType.STREAM, MessageStatus.OK))
+        try:
+            while not _confirms_finish(self, self._next()):
+                pass
+        finally:
+            self._done = True
+            self._forget()
+
+    def abort(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            self._client._send(_stream_frame(self._header, MessageType.STREAM, MessageStatus.ERROR))
+        finally:
+            self._forget()
+
+    def __enter__(self) -> DataStream[R]:
+        return self
+
+    def __exit__(self, kind: object, *rest: object) -> None:
+        if kind is None:
+            self.finish()
+        else:
+            self.abort()
+
+
+_WATCHER = "watcher"  # the role holder when the background thread reads
+# A caller giving up the role leaves the watch off: back-to-back calls then
+# cost no epoll_ctl at all.  The background thread, woken when a call turns
+# the watch off, turns it back on once nobody has read for this long (what
+# arrives meanwhile waits at most that long, unless a call reads it first).
+_REARM_AFTER = 0.05
+
+
+class RpcClient(_Dispatcher):
+    """A blocking libvirt RPC connection over a connected byte stream.
+
+    Thread-safe: any number of threads may call at once.  It reads the way
+    libvirt's client does: a caller reads the socket itself until its reply
+    arrives, handing other callers their replies on the way, and passes the
+    reading on to a caller still waiting when it is done; while nobody
+    calls, a background thread watches the socket (see :mod:`.idle_watch`).
+    Event handlers always run on that thread.  ``timeout`` is the default
+    per-call timeout in seconds (None: wait for ever).
+    """
+
+    def __init__(self, stream: Any, *, timeout: float | None = None) -> None:
+        self._stream = stream
+        self.timeout = timeout
+        self._send_lock = threading.Lock()  # guards the outbox, never held while sending
+        self._outbox: list[bytes | bytearray] = []
+        self._sending = False  # a thread is sending the outbox
+        self._lock = threading.Lock()  # guards the reading role and the waiters
+        self._serials = itertools.count(1)
+        self._pending: dict[int, _Pending] = {}
+        self._streams: dict[int, DataStream[Any]] = {}
+        self._router = _Router()
+        self._closed: LibvirtError | None = None
+        self._event_queues: list[queue.Queue[Event | None]] = []
+        self._backlog: collections.deque[Event] = collections.deque()  # for the handlers
+        self.last_received = time.monotonic()
+        self._decoder = wire.FrameDecoder()
+        self._fds: collections.deque[int] = collections.deque()
+        self._view = memoryview(bytearray(wire.STREAM_CHUNK))  # the reader's buffer
+        # who reads: None (nobody: the watch is armed), _WATCHER or a _Waiter
+        self._role: object = None
+        self._waiters: dict[_Waiter, None] = {}  # waiting for the role, in order
+        # TLS may hold decrypted bytes that poll() cannot see
+        self._buffered = getattr(getattr(stream, "socket", None), "pending", None)
+        self._poll = select.poll()
+        self._poll.register(stream.fileno(), select.POLLIN)
+        self._watch = idle_watch.watch(stream.fileno())
+        self._armed = True  # the watch reports the socket (guarded by _lock)
+        self._keepalive: threading.Thread | None = None
+        self._reader = threading.Thread(target=self._watch_loop, name="libvirt-rpc-reader", daemon=True)
+        self._reader.start()
+
+    # ---- channel protocol
+    def call(self, prog: int, vers: int, proc: int, args: Packable | None, result: type[T]) -> T:
+        value = _result(self._call(prog, vers, proc, args), result)
+        assert value is not None
+        return value
+
+    def call_void(self, prog: int, vers: int, proc: int, args: Packable | None) -> None:
+        _result(self._call(prog, vers, proc, args), None)
+
+    def call_stream(
+        self,
+        prog: int,
+        vers: int,
+        proc: int,
+        args: Packable | None,
+        result: type[Any] | None,
+        direction: str,
+    ) -> DataStream[Any]:
+        serial = next(self._serials)
+        stream: DataStream[Any] = DataStream(self, prog, vers, proc, serial, direction)
+        with self._lock:
+            self._streams[serial] = stream
+        try:
+            stream.result = _result(self._call(prog, vers, proc, args, serial=serial), result)
+        except BaseException:
+            self._forget_stream(serial)
+            raise
+        return stream
+
+    # ---- events
+    def register_events(self, prog: int, vers: int, table: dict[int, tuple[str, type[XdrStruct]]]) -> None:
+        self._router.register_events(prog, vers, table)
+
+    def add_event_handler(self, handler: EventHandler) -> None:
+        """Call ``handler(event)`` (on the background thread) for every event."""
+        self._router.handlers.append(handler)
+
+    def remove_event_handler(self, handler: EventHandler) -> None:
+        self._router.handlers.remove(handler)
+
+    def events(self, timeout: float | None = None) -> Iterator[Event]:
+        """Iterate over events from now on (the subscription starts with this
+        call), until the connection closes or ``timeout`` seconds pass
+        without one."""
+        box: queue.Queue[Event | None] = queue.Queue()
+        self._event_queues.append(box)
+
+        def iterate() -> Iterator[Event]:
+            try:
+                while True:
+                    try:
+                        item = box.get(timeout=timeout)
+                    except queue.Empty:
+                        return
+                    if item is None:
+                        return
+                    yield item
+            finally:
+                self._event_queues.remove(box)
+
+        return iterate()
+
+    # ---- keepalive
+    def start_keepalive(self, interval: float = 5.0, count: int = 5) -> None:
+        """Ping the server when it has been quiet for ``interval`` seconds;
+        close the connection once it stays silent for ``count`` more
+        intervals (libvirt's ``virConnectSetKeepAlive``)."""
+        if self._keepalive is not None:
+            return
+
+        def loop() -> None:
+            while self._closed is None:
+                time.sleep(_keepalive_tick(interval))
+                due = _keepalive_due(self.last_received, interval, count)
+                if isinstance(due, LibvirtError):
+                    self._shutdown(due)
+                    return
+                if due:
+                    try:
+                        self._send(wire.PING_FRAME)
+                    except LibvirtError:
+                        return
+
+        self._keepalive = threading.Thread(target=loop, name="libvirt-rpc-keepalive", daemon=True)
+        self._keepalive.start()
+
+    # ---- lifecycle
+    @property
+    def closed(self) -> bool:
+        return self._closed is not None
+
+    def close(self) -> None:
+        self._shutdown(ConnectionClosedError())
+        if threading.current_thread() is not self._reader:
+            self._reader.join(timeout=5)
+
+    # ---- internals
+    def _send(self, frame: bytes | bytearray) -> None:
+        """Queue ``frame`` and send it, unless another thread is sending: that
+        one then sends it with its own, in the same system call (fewer
+        sends, and fewer threads fighting over the GIL around them)."""
+        if self._closed is not None:
+            raise self._closed
+        outbox = self._outbox
+        with self._send_lock:
+            if self._sending:
+                outbox.append(frame)
+                return
+            self._sending = True
+        data = frame
+        try:
+            while True:
+                self._stream.sendall(data)
+                with self._send_lock:
+                    if not outbox:
+                        self._sending = False
+                        return
+                    data = outbox[0] if len(outbox) == 1 else b"".join(outbox)
+                    outbox.clear()
+        except OSError as exc:
+            with self._send_lock:
+                self._sending = False
+                outbox.clear()
+            error = ConnectionClosedError(f"internal error: cannot send data: {exc}")
+            self._shutdown(error)
+            raise error from exc
+
+    def _call(self, prog: int, vers: int, proc: int, args: Packable | None, serial: int | None = None) -> Message:
+        # No lock on this path: the serial counter and the dict operations
+        # are atomic under the GIL; the shutdown race is closed by looking at
+        # _closed again once the call is registered.
+        if serial is None:
+            serial = next(self._serials)
+        frame = wire.encode_call(prog, vers, proc, serial, args)
+        pending = _Pending((prog, vers, proc, serial))
+        self._pending[serial] = pending
+        try:
+            if self._closed is not None:
+                raise self._closed
+            self._send(frame)
+            if not self._wait_for(pending, self.timeout):
+                raise CallTimeoutError(f"Timed out during operation: no reply to procedure {proc} in {self.timeout} s")
+        finally:
+            self._pending.pop(serial, None)
+        if pending.error is not None:
+            raise pending.error
+        assert pending.message is not None
+        return pending.message
+
+    def _forget_stream(self, serial: int) -> None:
+        with self._lock:
+            self._streams.pop(serial, None)
+
+    # ---- reading: one reader at a time, caller or background thread
+    def _wait_for(self, waiter: _Waiter, timeout: float | None) -> bool:
+        """Block until ``waiter`` is ready, reading the connection ourselves
+        whenever nobody else does; False if ``timeout`` passes first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                self._waiters.pop(waiter, None)
+                if waiter.ready():
+                    return True
+                if self._closed is not None:
+                    raise self._closed
+                if self._role is None:
+                    self._role = waiter
+                    if self._armed:
+                        # the reply must not wake the background thread; it
+                        # is woken instead to re-arm once calls stop
+                        self._armed = False
+                        self._watch.disarm()
+                        self._watch.wake()
+                elif self._role is not waiter:
+                    waiter.prepare()
+                    if waiter.ready():  # made ready before the lock existed
+                        return True
+                    self._waiters[waiter] = None
+            if self._role is waiter:
+                return self._read_for(waiter, deadline)
+            if not waiter.wait(None if deadline is None else deadline - time.monotonic()):
+                with self._lock:
+                    self._waiters.pop(waiter, None)
+                    if self._role is waiter:  # handed the role just as time ran out
+                        self._pass_role()
+                return waiter.ready()
+            # woken: ready, or handed the role (or a stale wake-up): look again
+
+    def _read_for(self, waiter: _Waiter, deadline: float | None) -> bool:
+        """Read (holding the role) until ``waiter`` is ready or time is up.
+
+        Each read waits in ``poll`` first, for the deadline's sake: a read
+        that waits by itself (``SO_RCVTIMEO``) saves that system call but
+        is also woken whenever the daemon makes room in our send buffer, a
+        second thread switch per call that costs more than the poll."""
+        buffered = self._buffered  # TLS may hold decrypted bytes poll() cannot see
+        try:
+            while not waiter.ready():
+                if deadline is not None and not (buffered is not None and buffered()):
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self._poll.poll(int(left * 1000) + 1):
+                        break  # time is up
+                self._receive()
+        except (EOFError, wire.ProtocolError, OSError) as exc:
+            self._shutdown(_read_error(exc))
+        finally:
+            with self._lock:
+                self._pass_role()
+        return waiter.ready()
+
+    def _pass_role(self, from_watcher: bool = False) -> None:
+        """Give up reading (``self._lock`` held): to the first waiter that
+        still waits, else to the background thread if TLS holds bytes that
+        nobody would read, else to nobody (the background thread arms its
+        watch: at once if it read, after _REARM_AFTER if a caller did)."""
+        waiters = self._waiters
+        while waiters:
+            waiter = next(iter(waiters))
+            del waiters[waiter]
+            if not waiter.ready():
+                self._role = waiter
+                waiter.wake()
+                return
+        if self._closed is not None:
+            self._role = None
+            self._watch.wake()
+        elif not from_watcher and self._buffered is not None and self._buffered():
+            self._role = _WATCHER
+            self._watch.wake()
+        else:
+            self._role = None
+            if from_watcher:
+                self._arm()
+            # else: the next call is likely to come soon; the background
+            # thread arms the watch once none has for a while (_REARM_AFTER)
+
+    def _arm(self) -> None:
+        self._armed = True
+        self._watch.arm()
+
+    def _ready_now(self) -> bool:
+        return (self._buffered is not None and self._buffered() > 0) or bool(self._poll.poll(0))
+
+    def _receive(self) -> None:
+        """One read; every whole frame it completes is dispatched at once
+        (so no frame waits in the buffer once its reader has gone)."""
+        decoder = self._decoder
+        frame: bytes | bytearray | None = decoder.take_whole(self._read())  # the usual read: one whole reply
+        self.last_received = time.monotonic()
+        if frame is None:
+            frame = decoder.next_frame()
+        while frame is not None:
+            message = wire.parse_frame(frame)
+            if message.nfds:
+                decoder.skip(message.nfds)
+                while len(self._fds) < message.nfds:
+                    decoder.push(self._read())
+                message.fds = [self._fds.popleft() for _ in range(message.nfds)]
+            self._dispatch(message)
+            frame = decoder.next_frame()
+
+    def _read(self) -> memoryview:
+        """One read: its bytes, and its descriptors into the queue that
+        ``*_WITH_FDS`` messages take theirs from."""
+        view = self._view
+        count, fds = self._stream.recv_into_with_fds(view)
+        if not count:
+            for fd in fds:
+                os.close(fd)
+            raise EOFError
+        if fds:
+            self._fds.extend(fds)
+        return view[:count]
+
+    def _watch_loop(self) -> None:
+        """The background thread: reads while nobody calls, runs the event
+        handlers, and ends when the connection closes."""
+        try:
+            while self._closed is None:
+                with self._lock:
+                    timeout = None if self._armed else _REARM_AFTER
+                try:
+                    readable = self._watch.wait(timeout)
+                except OSError as exc:
+                    if self._closed is None:  # not just the socket closing under us
+                        self._shutdown(ConnectionClosedError(f"internal error: cannot watch the connection: {exc}"))
+                    break
+                with self._lock:
+                    if readable:
+                        self._armed = False  # one-shot: it fired
+                        if self._role is None:
+                            self._role = _WATCHER
+                    elif self._role is None and not self._armed and self._closed is None:
+                        self._arm()  # nobody reads: watch again
+                    mine = self._role is _WATCHER
+                if mine:
+                    try:
+                        # a caller may have read the bytes that woke us: look again
+                        while self._ready_now():
+                            self._receive()
+                    except (EOFError, wire.ProtocolError, OSError) as exc:
+                        self._shutdown(_read_error(exc))
+                    finally:
+                        with self._lock:
+                            self._pass_role(from_watcher=True)
+                self._run_handlers()
+        finally:
+            self._run_handlers()
+            for box in list(self._event_queues):
+                box.put(None)
+            with self._lock:  # nobody arms or wakes a closed watch
+                self._watch.close()
+
+    def _publish(self, event: Event) -> None:
+        # Handlers run on the background thread, never inside a caller's
+        # read (which holds the role a handler's own calls would need).
+        self._backlog.append(event)
+        if threading.current_thread() is not self._reader:
+            with self._lock:
+                self._watch.wake()
+
+    def _run_handlers(self) -> None:
+        while self._backlog:
+            super()._publish(self._backlog.popleft())
+
+    def _answer_ping(self) -> None:
+        try:
+            self._send(wire.PONG_FRAME)
+        except LibvirtError:
+            pass
+
+    def _settle(self, message: Message) -> bool:
+        pending = self._pending.get(message.serial)
+        if pending is None or pending.key != _reply_key(message):
+            return False
+        pending.message = message
+        pending.wake()
+        return True
+
+    def _shutdown(self, error: LibvirtError) -> None:
+        with self._lock:
+            if self._closed is not None:
+                return
+            self._closed = error
+            pending = list(self._pending.values())
+            streams = list(self._streams.values())
+            self._watch.wake()  # the background thread ends (and ends the iterators)
+        for item in pending:
+            item.error = error
+            item.wake()
+        for stream in streams:
+            stream._deliver(error)
+        try:
+            self._stream.close()
+        except OSError:
+            pass
