@@ -14,7 +14,8 @@ import pytest
 from libvirt_rpc import remote_protocol as rp
 from libvirt_rpc.remote_protocol_server import RemoteHandler
 from testd_support import REMOTE, RawConnection, raw_frame
-from libvirt_rpc.errors import ErrorDomain, ErrorNumber
+from libvirt_rpc.errors import ErrorDomain, ErrorNumber, LibvirtError
+from libvirt_rpc.virnetprotocol import VIR_NET_MESSAGE_STRING_MAX, VirNetMessageError
 from xdrgen.runtime.virnet.framing import (
     KEEPALIVE_PING,
     KEEPALIVE_PONG,
@@ -31,10 +32,10 @@ from libvirt_rpc.server import (
     Server,
     ServerThread,
     StreamError,
-    encode_error,
     rpc_error,
     start_in_thread,
 )
+from libvirt_rpc.server.errors import remote_error
 
 CALL, REPLY, MESSAGE, STREAM = MessageType.CALL, MessageType.REPLY, MessageType.MESSAGE, MessageType.STREAM
 OK, ERROR, CONTINUE = MessageStatus.OK, MessageStatus.ERROR, MessageStatus.CONTINUE
@@ -183,6 +184,37 @@ def test_handler_errors_travel_as_remote_error(served: tuple[ServerThread, Handl
         error = error_of(conn.call(23, rp.RemoteDomainLookupByNameArgs("garbage")))
         assert (error.code, error.message) == (ErrorNumber.VIR_ERR_RPC, "Unable to encode message payload")
         assert conn.call(59, result=rp.RemoteConnectGetHostnameRet).hostname == "unit-host"
+
+
+def test_remote_error_wire_format() -> None:
+    error = LibvirtError("m", code=ErrorNumber.VIR_ERR_RPC, domain=ErrorDomain.VIR_FROM_RPC, str2="ab", int1=-1, int2=2)
+    assert remote_error(error).encode() == bytes.fromhex(
+        "00000027 00000007"  # code (VIR_ERR_RPC), domain (VIR_FROM_RPC)
+        "00000001 00000001 6d000000"  # message "m"
+        "00000002 00000000"  # level, no dom
+        "00000000 00000001 00000002 61620000 00000000"  # str1 absent, str2 "ab", str3 absent
+        "ffffffff 00000002 00000000"  # int1, int2, no net
+    )
+
+
+def test_remote_error_carries_what_a_c_int_and_the_string_limit_allow() -> None:
+    """Whatever a handler puts in its error, the reply goes out: numbers keep
+    their low 32 bits (as a C int would), text UTF-8 cannot carry becomes
+    "?", and strings are cut at the protocol's 4 MiB limit (before a
+    character the cut would split)."""
+    limit = VIR_NET_MESSAGE_STRING_MAX
+    error = LibvirtError(
+        "x" * (limit + 10), code=2**32 + 5, domain=2**31, level=2**40 + 7,
+        str1="lone \ud800 surrogate", str2="x" + "é" * (limit // 2), str3="", int1=-(2**31) - 1, int2=2**64 - 1,
+    )  # fmt: skip
+    decoded = VirNetMessageError.decode(remote_error(error).encode())
+    assert (decoded.code, decoded.domain, decoded.level) == (5, -(2**31), 7)
+    assert (decoded.int1, decoded.int2) == (2**31 - 1, -1)
+    assert decoded.message == "x" * limit
+    assert decoded.str1 == "lone ? surrogate"
+    assert decoded.str2 == "x" + "é" * (limit // 2 - 1)
+    assert decoded.str3 == ""
+    assert decoded.dom is None and decoded.net is None
 
 
 def test_unimplemented_and_event_procedures_are_unknown(served: tuple[ServerThread, Handler]) -> None:
@@ -371,7 +403,7 @@ def test_write_stream_aborted_by_the_client(served: tuple[ServerThread, Handler]
     with connect(thread) as conn:
         serial = conn.call(208, rp.RemoteStorageVolUploadArgs(VOL, 0, 0, 0)).serial
         conn.send(encode_message(REMOTE, 1, 208, STREAM, serial, CONTINUE, b"partial"))
-        abort = encode_error(rpc_error(ErrorNumber.VIR_ERR_OPERATION_ABORTED, "stop"))
+        abort = remote_error(rpc_error(ErrorNumber.VIR_ERR_OPERATION_ABORTED, "stop"))
         conn.send(encode_message(REMOTE, 1, 208, STREAM, serial, ERROR, abort))
         confirm = conn.recv()
         assert (confirm.type, confirm.status, bytes(confirm.payload)) == (STREAM, OK, b"")

@@ -3,7 +3,7 @@
 For every libvirt-style program of a ``.x`` file the generated
 ``<name>_server.py`` holds a class such as ``RemoteHandler``:
 
-- ``PROCEDURES``: procedure number -> :class:`libvirt_rpc.server.Procedure`
+- ``PROCEDURES``: procedure number -> :class:`xdrgen.runtime.dispatch.Procedure`
   (name, handler method, argument and result classes, ``kind`` "call" or
   "event", stream direction, priority and every ``@key: value`` annotation);
 - one ``async`` method per callable procedure, typed with its ``_args`` and
@@ -12,10 +12,10 @@ For every libvirt-style program of a ``.x`` file the generated
 - one ``send_<event>()`` method per event procedure, which sends the typed
   message to a client as an RPC ``MESSAGE``.
 
-The runtime (:mod:`libvirt_rpc.server`) reads the table to decode
-calls, call the handler and encode the reply.  The per-procedure facts come
-from the same :class:`StubModel` as the client stubs, so both sides agree on
-names and types.
+The server (:mod:`libvirt_rpc.server`, which re-exports the table types)
+reads the table to decode calls, call the handler and encode the reply.
+The per-procedure facts come from the same :class:`StubModel` as the client
+stubs, so both sides agree on names and types.
 """
 
 from __future__ import annotations
