@@ -128,7 +128,8 @@ def test_wheels_carry_their_layers(wheels: Path) -> None:
         metadata = next(archive.read(n).decode() for n in names if n.endswith("METADATA"))
     # both halves of the package, in one directory
     assert {"libvirt_rpc/__init__.py", "libvirt_rpc/connection.py", "libvirt_rpc/remote_protocol.py",
-            "libvirt_rpc/remote_protocol_server.py", "libvirt_rpc/py.typed"} <= names  # fmt: skip
+            "libvirt_rpc/remote_protocol_server.py", "libvirt_rpc/py.typed",
+            "libvirt_rpc/transport/__init__.py", "libvirt_rpc/transport/registry.py"} <= names  # fmt: skip
     assert not any(n.startswith("xdrgen/") for n in names)
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
     assert requires == ["Requires-Dist: xdrgen-py==0.1.0"], requires

@@ -13,6 +13,7 @@ from __future__ import annotations
 import array
 import asyncio
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -32,6 +33,7 @@ from libvirt_rpc.errors import (
     LibvirtError,
 )
 from libvirt_rpc.transport import (
+    REGISTRY,
     TLS_CONFIRMATION,
     CommandStream,
     CommandStreamWriter,
@@ -44,7 +46,7 @@ from libvirt_rpc.transport import (
     ssh_argv,
     ssh_remote_command,
 )
-from libvirt_rpc.uri import LibvirtURI
+from libvirt_rpc.uri import TRANSPORTS, LibvirtURI
 
 LOOPBACK = "127.0.0.1"
 
@@ -709,11 +711,30 @@ def test_missing_command() -> None:
         open_stream("test+ssh://127.0.0.1/default?command=/nonexistent/ssh", 5)
 
 
-def test_libssh_transports_refused() -> None:
-    for transport in ("libssh", "libssh2"):
-        with pytest.raises(LibvirtError) as info:
-            open_stream(f"test+{transport}://127.0.0.1/default", 5)
-        assert info.value.code is ErrorNumber.VIR_ERR_NO_SUPPORT
+@pytest.mark.parametrize("transport", ["libssh", "libssh2"])
+def test_libssh_transports_refused(transport: str) -> None:
+    uri = f"test+{transport}://127.0.0.1/default"
+    message = f"transport '{transport}' needs an in-process SSH library; use '+ssh'"
+    with pytest.raises(LibvirtError, match=re.escape(message)) as info:
+        open_stream(uri, 5)
+    assert info.value.code is ErrorNumber.VIR_ERR_NO_SUPPORT
+    with pytest.raises(LibvirtError, match=re.escape(message)) as info:
+        asyncio.run(open_async_stream(uri, 5))
+    assert info.value.code is ErrorNumber.VIR_ERR_NO_SUPPORT
+
+
+def test_command_argv_only_for_command_transports() -> None:
+    with pytest.raises(ValueError, match="transport 'tcp' does not run a command"):
+        command_argv(LibvirtURI.parse("test+tcp://127.0.0.1/default"))
+
+
+# -- the registry -------------------------------------------------------------------------
+
+
+def test_registry_covers_every_uri_transport() -> None:
+    """Every transport a URI may name has one entry, filed under its own name."""
+    assert sorted(REGISTRY) == sorted(TRANSPORTS)
+    assert all(entry.name == name for name, entry in REGISTRY.items())
 
 
 # ssh command lines as libvirt 9.0's virsh runs them (recorded with a fake ssh

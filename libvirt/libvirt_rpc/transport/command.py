@@ -1,0 +1,213 @@
+"""Transports that run a child process and talk over its stdin/stdout
+(``ssh``, ``ext``): :class:`CommandTransport` and its streams.
+
+Like libvirt, the child gets one end of a ``socketpair`` as its stdin and
+stdout, so every stream has a single file descriptor and socket timeouts work
+the same way for all transports.  The child's stderr is collected in a file
+for error messages (:meth:`CommandStream.error_output`).  The child is
+started and the stream returned at once; a failing child shows up as EOF on
+the first read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import subprocess
+import tempfile
+from abc import abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO
+
+from ..uri import LibvirtURI
+from .base import Deadline, SocketStream, Stream, Transport, system_error
+
+__all__ = ["CommandStream", "CommandStreamWriter", "CommandTransport"]
+
+# How long a child (ssh/ext) gets after SIGTERM before SIGKILL, like
+# virProcessAbort.
+_CHILD_GRACE = 1.5
+
+
+class _ChildStderr:
+    """A child's stderr, kept in a temporary file until :meth:`finish`."""
+
+    def __init__(self, file: IO[bytes] | None) -> None:
+        self._file = file
+        self._text: str | None = None
+
+    def text(self) -> str:
+        """What the child wrote so far (all of it after :meth:`finish`)."""
+        if self._text is not None:
+            return self._text
+        if self._file is None or self._file.closed:
+            return ""
+        self._file.seek(0)
+        return self._file.read().decode("utf-8", "replace").strip()
+
+    def finish(self) -> None:
+        """Keep the text and close the file (the child has exited)."""
+        if self._text is None:
+            self._text = self.text()
+            if self._file is not None:
+                self._file.close()
+
+
+class CommandStream(SocketStream):
+    """A :class:`Stream` to a child process (ssh, ext) over a socketpair.
+
+    :meth:`close` closes our end and then ends the child as libvirt does
+    (SIGTERM, then SIGKILL after a grace period).
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        process: subprocess.Popen[bytes],
+        stderr_file: IO[bytes] | None = None,
+        transport: str = "ssh",
+    ) -> None:
+        super().__init__(sock, transport)
+        self.process = process
+        self._stderr = _ChildStderr(stderr_file)
+
+    def error_output(self) -> str:
+        return self._stderr.text()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        super().close()
+        _end_process_sync(self.process)
+        self._stderr.finish()
+
+
+def _end_process_sync(process: subprocess.Popen[bytes]) -> None:
+    """virProcessAbort: reap if gone, else SIGTERM, wait, then SIGKILL."""
+    if process.poll() is not None:
+        return
+    try:
+        process.send_signal(signal.SIGTERM)
+        process.wait(_CHILD_GRACE)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    except ProcessLookupError:
+        process.wait()
+
+
+class CommandStreamWriter(asyncio.StreamWriter):
+    """A ``StreamWriter`` that also owns the ssh/ext child process.
+
+    ``close()`` closes the socket and signals the child; ``wait_closed()``
+    also waits for the child to exit (SIGKILL after a grace period).
+    """
+
+    def __init__(
+        self,
+        transport: asyncio.WriteTransport,
+        protocol: asyncio.StreamReaderProtocol,
+        reader: asyncio.StreamReader,
+        loop: asyncio.AbstractEventLoop,
+        process: asyncio.subprocess.Process,
+        stderr_file: IO[bytes],
+    ) -> None:
+        super().__init__(transport, protocol, reader, loop)
+        self.process = process
+        self._stderr = _ChildStderr(stderr_file)
+
+    def error_output(self) -> str:
+        """What the child wrote to stderr so far."""
+        return self._stderr.text()
+
+    def close(self) -> None:
+        super().close()
+        if self.process.returncode is None:
+            try:
+                self.process.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    async def wait_closed(self) -> None:
+        try:
+            await super().wait_closed()
+        finally:
+            await self._reap()
+
+    async def _reap(self) -> None:
+        if self.process.returncode is None:
+            try:
+                await asyncio.wait_for(self.process.wait(), _CHILD_GRACE)
+            except TimeoutError:
+                try:
+                    self.process.kill()
+                except ProcessLookupError:
+                    pass
+                await self.process.wait()
+        self._stderr.finish()
+
+
+@contextmanager
+def _child_ends(argv: list[str]) -> Iterator[tuple[socket.socket, socket.socket, IO[bytes]]]:
+    """Our end of a socketpair, the child's end (its stdin and stdout) and a
+    file for its stderr, for the block that starts the child.  The child's
+    end is closed afterwards (the child has its own copy); failing to start
+    it is libvirt's "Cannot run" error."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    stderr_file = tempfile.TemporaryFile()
+    try:
+        yield ours, theirs, stderr_file
+    except OSError as exc:
+        ours.close()
+        stderr_file.close()
+        raise system_error(f"Cannot run '{argv[0]}'", exc) from exc
+    finally:
+        theirs.close()
+
+
+def _spawn(argv: list[str], transport: str) -> CommandStream:
+    with _child_ends(argv) as (ours, theirs, stderr_file):
+        process = subprocess.Popen(
+            argv, stdin=theirs.fileno(), stdout=theirs.fileno(), stderr=stderr_file
+        )
+    return CommandStream(ours, process, stderr_file, transport)
+
+
+async def _spawn_async(
+    argv: list[str], limit: int
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    loop = asyncio.get_running_loop()
+    with _child_ends(argv) as (ours, theirs, stderr_file):
+        process = await asyncio.create_subprocess_exec(
+            *argv, stdin=theirs.fileno(), stdout=theirs.fileno(), stderr=stderr_file
+        )
+    reader = asyncio.StreamReader(limit=limit, loop=loop)
+    protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+    try:
+        sock_transport, _ = await loop.create_unix_connection(lambda: protocol, sock=ours)
+    except BaseException:
+        ours.close()
+        process.kill()
+        await process.wait()
+        stderr_file.close()
+        raise
+    writer = CommandStreamWriter(sock_transport, protocol, reader, loop, process, stderr_file)
+    return reader, writer
+
+
+class CommandTransport(Transport):
+    """A transport that runs :meth:`argv` (without a shell)."""
+
+    @abstractmethod
+    def argv(self, uri: LibvirtURI, readonly: bool = False) -> list[str]:
+        """The child's command line."""
+
+    def open(self, uri: LibvirtURI, readonly: bool, deadline: Deadline) -> Stream:
+        return _spawn(self.argv(uri, readonly), self.name)
+
+    async def open_async(
+        self, uri: LibvirtURI, readonly: bool, timeout: float | None, limit: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await _spawn_async(self.argv(uri, readonly), limit)
