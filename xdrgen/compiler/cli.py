@@ -33,6 +33,15 @@ def _add_front_end_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_settings_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="PYPROJECT",
+        help="also take include-dirs and defines from [tool.xdrgen] of PYPROJECT "
+        "(-I and -D given here come after them)",
+    )
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xdrgen",
@@ -48,6 +57,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parse.add_argument("file", metavar="FILE.x")
     _add_front_end_options(parse)
+    _add_settings_option(parse)
     parse.add_argument("--json", action="store_true", help="print the resolved IR as JSON")
 
     structs = commands.add_parser(
@@ -55,6 +65,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     structs.add_argument("file", metavar="FILE.x")
     _add_front_end_options(structs)
+    _add_settings_option(structs)
     structs.add_argument("-o", dest="output", metavar="OUT", help="write to OUT instead of stdout")
 
     generate = commands.add_parser(
@@ -85,12 +96,18 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .project import load_config
     from .resolve import load, parse_defines
 
+    include_dirs: tuple[str, ...] = ()
+    defines: dict[str, str] = {}
+    if args.config is not None:
+        settings = load_config(Path(args.config))
+        include_dirs, defines = settings.include_dirs, dict(settings.defines)
     return load(
         args.file,
-        include_dirs=tuple(args.include_dirs),
-        defines=parse_defines(args.defines),
+        include_dirs=include_dirs + tuple(args.include_dirs),
+        defines={**defines, **parse_defines(args.defines)},
     )
 
 
