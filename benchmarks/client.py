@@ -51,6 +51,8 @@ exit status does not depend on the numbers.
 
 from __future__ import annotations
 
+import checkout  # noqa: F401  (this checkout's xdrgen and libvirt_rpc first)
+
 import argparse
 import asyncio
 import json

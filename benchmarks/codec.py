@@ -38,6 +38,8 @@ for each payload (the exit status does not depend on it).
 
 from __future__ import annotations
 
+import checkout  # noqa: F401  (this checkout's xdrgen and libvirt_rpc first)
+
 import argparse
 import dataclasses
 import platform
