@@ -1,5 +1,5 @@
 """The test daemon's own behaviour beyond what the virsh comparisons cover:
-its command line, list filters, XML parsing, shared state, read-only
+its command line, list filters, XML parsing, state common to all connections, read-only
 connections (through the pure-Python client, in-process)."""
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def names(conn: libvirt_rpc.Connection, flags: int) -> list[str]:
     return sorted(d.name for d in conn.connect_list_all_domains(need_results=1, flags=flags).domains)
 
 
-def test_list_filters_and_shared_state(daemon: ServerThread) -> None:
+def test_list_filters_and_state_common_to_connections(daemon: ServerThread) -> None:
     with libvirt_rpc.open(uri(daemon)) as conn:
         conn.domain_define_xml(xml=XML.format(name="off", unit="GiB", memory=1))
         paused = conn.domain_define_xml(xml=XML.format(name="paused", unit="MiB", memory=512)).dom
