@@ -31,6 +31,14 @@ def _add_front_end_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="define a preprocessor symbol; an integer VALUE is also a constant",
     )
+    parser.add_argument(
+        "--type",
+        dest="type_map",
+        metavar="NAME=XDRTYPE",
+        action="append",
+        default=[],
+        help='the XDR type of a name no .x file defines, e.g. --type u_int32="unsigned int"',
+    )
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -63,11 +71,17 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("files", metavar="FILE.x", nargs="*")
     _add_front_end_options(generate)
-    generate.add_argument("-o", dest="output", metavar="DIR", help="directory for the modules")
+    generate.add_argument(
+        "-o",
+        dest="output",
+        metavar="DIR",
+        help="directory for the modules (with --package, for the package's directory)",
+    )
     generate.add_argument(
         "--package",
         metavar="NAME",
-        help="the modules' package (imports between modules use it; writes __init__.py)",
+        help="the modules' package: written to DIR/NAME/ with an __init__.py; imports "
+        "between modules use it",
     )
     generate.add_argument(
         "--config",
@@ -86,11 +100,13 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from .resolve import load, parse_defines
+    from .type_map import parse_type_options
 
     return load(
         args.file,
         include_dirs=tuple(args.include_dirs),
         defines=parse_defines(args.defines),
+        type_map=parse_type_options(args.type_map),
     )
 
 
@@ -122,21 +138,34 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from .project import Target, generate_files, load_config, write_files
+    from .project import (
+        Target,
+        generate_files,
+        is_package_name,
+        load_config,
+        package_name_problem,
+        write_files,
+    )
     from .resolve import parse_defines
+    from .type_map import parse_type_options
 
     if args.files:
         if args.output is None:
             print("xdrgen generate: error: -o DIR is required with FILE.x arguments", file=sys.stderr)
+            return 2
+        if args.package is not None and not is_package_name(args.package):
+            print(f"xdrgen generate: error: {package_name_problem(args.package)}", file=sys.stderr)
             return 2
         target = Target(
             inputs=tuple(Path(f) for f in args.files),
             package=args.package,
             include_dirs=tuple(args.include_dirs),
             defines=parse_defines(args.defines),
+            type_map=parse_type_options(args.type_map),
             output=Path(args.output),
         )
-        directory = Path(args.output)
+        # With --package the package is a directory in DIR, as with [tool.xdrgen]
+        directory = target.package_dir
     else:
         target = load_config(Path(args.config))
         if args.output:
