@@ -37,7 +37,7 @@ narrower than the default.
 Options in ``[tool.hatch.build.hooks.xdrgen]`` (or a target's
 ``hooks.xdrgen`` table) override the keys of ``[tool.xdrgen]`` of the same
 name (``inputs``, ``package``, ``include-dirs``, ``defines``, ``type-map``,
-``output``, ``package-init``); paths are relative to the project root.  One more
+``imports``, ``output``, ``package-init``); paths are relative to the project root.  One more
 option, ``runtime-dependency`` (default true), adds ``xdrgen-py>=VERSION`` (the
 runtime alone, without the compiler's extra) to the wheel's dependencies
 unless the project already lists xdrgen-py: generated code imports
@@ -66,7 +66,7 @@ from .project import Target, config_error, read_xdrgen_table, target_from_table
 
 #: Keys of ``[tool.xdrgen]`` that hook options may override.
 TARGET_KEYS = frozenset(
-    {"inputs", "package", "include-dirs", "defines", "type-map", "output", "package-init"}
+    {"inputs", "package", "include-dirs", "defines", "type-map", "imports", "output", "package-init"}
 )
 #: Keys of the hook table that belong to the hook itself or to hatchling.
 HOOK_KEYS = frozenset(

@@ -39,6 +39,15 @@ def _add_front_end_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         help='the XDR type of a name no .x file defines, e.g. --type u_int32="unsigned int"',
     )
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        metavar="FILE.x",
+        action="append",
+        default=[],
+        help="use the types and constants of FILE.x, as if the file had "
+        '%%#include "FILE.h" (names a C header has that another .x file defines)',
+    )
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -107,6 +116,7 @@ def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         include_dirs=tuple(args.include_dirs),
         defines=parse_defines(args.defines),
         type_map=parse_type_options(args.type_map),
+        imports=tuple(args.imports),
     )
 
 
@@ -162,6 +172,7 @@ def _generate(args: argparse.Namespace) -> int:
             include_dirs=tuple(args.include_dirs),
             defines=parse_defines(args.defines),
             type_map=parse_type_options(args.type_map),
+            imports=tuple(Path(item) for item in args.imports),
             output=Path(args.output),
         )
         # With --package the package is a directory in DIR, as with [tool.xdrgen]

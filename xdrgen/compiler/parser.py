@@ -519,7 +519,7 @@ def parse_text(
         includes.extend(nested.includes)
 
     imports = []
-    for item in pre.passthrough:
+    for item in pre.header_lines:
         match = _HEADER_INCLUDE.match(item.text)
         if match is None:
             continue

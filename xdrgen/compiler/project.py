@@ -10,8 +10,10 @@ The same code serves ``xdrgen generate``, ``xdrgen check`` and the build hook::
     defines = { VIR_UUID_BUFLEN = 16 }
     package-init = false    # the package's __init__.py is hand-written elsewhere
 
+    imports = ["nfs/nfs_prot.x"]   # .x files whose names the inputs may use
+
     [tool.xdrgen.type-map]  # XDR types of names that no .x file defines
-    fattr3 = "opaque<>"
+    uid_t = "unsigned int"
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class Target:
     defines: Mapping[str, str] = field(default_factory=dict)
     #: NAME -> XDR type for names no .x file defines (:mod:`.type_map`)
     type_map: Mapping[str, str] = field(default_factory=dict)
+    #: .x files whose names every input may use (``--import``)
+    imports: tuple[Path, ...] = ()
     output: Path | None = None  # directory that receives the package directory
     #: write the package's ``__init__.py``; false when a hand-written one
     #: (kept in another directory of the same package) takes its place
@@ -112,6 +116,7 @@ def target_from_table(pyproject: Path, config: Mapping[str, Any]) -> Target:
         include_dirs=tuple(str(root / d) for d in _strings(pyproject, config, "include-dirs")),
         defines={str(k): str(v) for k, v in _table(pyproject, config, "defines").items()},
         type_map=_type_map(pyproject, config),
+        imports=tuple(root / item for item in _strings(pyproject, config, "imports")),
         output=root / output,
         package_init=package_init,
     )
@@ -176,6 +181,7 @@ def generate_files(target: Target) -> dict[str, str]:
             include_dirs=target.include_dirs,
             defines=target.defines,
             type_map=target.type_map,
+            imports=target.imports,
         )
         _claim_module(sources, protocol.name, path)
         protocols.append(protocol)

@@ -11,7 +11,7 @@ programs.  Everything it builds is local to one call.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,7 +89,9 @@ class _Resolver:
         externals: Mapping[str, int],
         prelude: ir.Specification | None,
     ) -> None:
-        self.spec = spec
+        self.spec = dataclasses.replace(
+            spec, definitions=_without_repeated_typedefs(spec.definitions)
+        )
         self.imports = imports
         self.externals = dict(externals)
         self.prelude = prelude
@@ -206,7 +208,7 @@ class _Resolver:
             name in self.locations
             or name in self.constant_exprs
             or name in self.types
-            or name in BUILTIN_CONSTANTS
+            or self._fallback_constant(name) is not None
             or self._prelude_type(name) is not None
         )
 
@@ -223,9 +225,10 @@ class _Resolver:
                 raise XdrgenError(
                     location, f"expected an integer, but '{name}' is a string constant"
                 )
-            if name in BUILTIN_CONSTANTS:
-                self.constant_values[name] = BUILTIN_CONSTANTS[name]
-                return BUILTIN_CONSTANTS[name]
+            fallback = self._fallback_constant(name)
+            if fallback is not None:
+                self.constant_values[name] = fallback
+                return fallback
             raise XdrgenError(
                 location,
                 f"undefined constant '{name}' (define it in a .x file or with "
@@ -257,6 +260,15 @@ class _Resolver:
         if node.resolved is not None or node.string is not None:
             return node
         return dataclasses.replace(node, resolved=self._evaluate(node))
+
+    def _fallback_constant(self, name: str) -> int | None:
+        """TRUE/FALSE, or a constant of the ONC RPC headers (the prelude)."""
+        if name in BUILTIN_CONSTANTS:
+            return BUILTIN_CONSTANTS[name]
+        for definition in self.prelude.definitions if self.prelude else ():
+            if isinstance(definition, ir.ConstDef) and definition.name == name:
+                return definition.value.literal
+        return None
 
     # ---- types
     def _prelude_type(self, name: str) -> ir.TypeDefinition | None:
@@ -575,6 +587,41 @@ def _claim_number(
     seen[number] = location
 
 
+_NOWHERE = ir.Location("", 0, 0)
+
+
+def _shape(node: Any) -> Any:
+    """``node`` with its locations and doc comments taken out, to compare."""
+
+    def plain(item: Any) -> Any:
+        if isinstance(item, ir.Location):
+            return _NOWHERE
+        if isinstance(item, ir.Declaration) and item.doc is not None:
+            return dataclasses.replace(item, doc=None)
+        return item
+
+    return ir.rebuild(node, plain)
+
+
+def _without_repeated_typedefs(
+    definitions: tuple[ir.Definition, ...],
+) -> tuple[ir.Definition, ...]:
+    """C11 lets a typedef be repeated with the same type (NFS-Ganesha's
+    nfs4.x defines ``nfs_fh4`` twice); the repeat is dropped.  A repeat with
+    another type stays, for the duplicate definition error."""
+    first: dict[str, ir.TypedefDef] = {}
+    out = []
+    for definition in definitions:
+        if isinstance(definition, ir.TypedefDef):
+            seen = first.setdefault(definition.name, definition)
+            if seen is not definition and _shape(seen.declaration) == _shape(
+                definition.declaration
+            ):
+                continue
+        out.append(definition)
+    return tuple(out)
+
+
 def _is_tag_alias(definition: ir.Definition) -> bool:
     """``typedef struct foo foo;``: C's way to name a struct, a no-op in XDR."""
     if not isinstance(definition, ir.TypedefDef):
@@ -627,12 +674,19 @@ def load(
     include_dirs: tuple[str, ...] = (),
     defines: Mapping[str, str] | None = None,
     type_map: Mapping[str, str] | None = None,
+    imports: Sequence[str | Path] = (),
 ) -> Protocol:
     """Parse and resolve a .x file and the .x files it imports; ``type_map``
-    gives the XDR types of names no file defines (see :mod:`.type_map`)."""
+    gives the XDR types of names no file defines (see :mod:`.type_map`);
+    ``imports`` are .x files whose names the file may use as though it had
+    ``%#include "name.h"`` (the names of a C header that another .x makes)."""
     defines = dict(defines or {})
     cache: dict[str, Protocol] = {}
-    return _load(Path(path), include_dirs, defines, cache, (), prelude(type_map))
+    types = prelude(type_map)
+    extra = tuple(
+        _load(Path(item), include_dirs, defines, cache, (), types) for item in imports
+    )
+    return _load(Path(path), include_dirs, defines, cache, (), types, extra)
 
 
 def _load(
@@ -642,6 +696,7 @@ def _load(
     cache: dict[str, Protocol],
     stack: tuple[str, ...],
     prelude: ir.Specification,
+    extra: tuple[Protocol, ...] = (),
 ) -> Protocol:
     key = str(path.resolve())
     if key in cache:
@@ -655,6 +710,7 @@ def _load(
         imports.append(
             _load(Path(item.path), include_dirs, defines, cache, (*stack, key), prelude)
         )
+    imports.extend(item for item in extra if item not in imports)
     protocol = _Resolver(
         spec, tuple(imports), integer_defines(defines), prelude
     ).run()

@@ -24,7 +24,8 @@ from .parser import parse_file, parse_text
 from .resources import prelude_path
 
 COMMAND_LINE = "<type map>"
-_SHAPE = re.compile(r"^(?P<base>[^\[<]*?)\s*(?P<shape>[\[<].*)?$", re.DOTALL)
+# The array shape after the type (and after an inline body's closing brace)
+_SHAPE = re.compile(r"^(?P<base>(?:[^\[<{]|\{.*\})*?)\s*(?P<shape>[\[<][^}]*)?$", re.DOTALL)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
