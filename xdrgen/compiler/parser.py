@@ -13,6 +13,7 @@ import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import lark
 from lark import Lark, Token, Transformer, v_args
@@ -412,9 +413,9 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         return _flatten(children)
 
 
-def _flatten(items: list[object]) -> list[object]:
+def _flatten(items: list[Any]) -> list[Any]:
     """Definitions with the lists that namespace blocks return spliced in."""
-    out: list[object] = []
+    out: list[Any] = []
     for item in items:
         out.extend(item if isinstance(item, list) else [item])
     return out
