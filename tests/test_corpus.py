@@ -66,3 +66,17 @@ def test_readme_lists_every_file_with_its_hash() -> None:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         assert f"`{corpus_key(path)}`" in table, corpus_key(path)
         assert digest in table, f"{corpus_key(path)}: SHA-256 {digest} not in README.md"
+
+
+def test_published_vectors_name_corpus_types() -> None:
+    """Each saved Stellar value names a type of the Stellar files and is
+    base64 of whole XDR words."""
+    import base64
+    import json
+
+    data = json.loads((CORPUS / "vectors" / "stellar-py-sdk.json").read_text(encoding="utf-8"))
+    types = load(CORPUS / "stellar" / "Stellar-ledger.x").types
+    assert len(data["vectors"]) >= 50
+    for vector in data["vectors"]:
+        assert vector["type"] in types, vector["type"]
+        assert len(base64.b64decode(vector["base64"], validate=True)) % 4 == 0
