@@ -150,7 +150,8 @@ def test_the_type_map_adds_and_replaces_entries(tmp_path: Path) -> None:
     )  # fmt: skip
     name = underlying(protocol, "name_t")
     assert (name.kind, name.bound and name.bound.number) == (ir.DeclKind.VAR_ARRAY, 255)
-    assert isinstance(underlying(protocol, "pair").type.inline, ir.StructBody)
+    pair = protocol.types["pair"]  # a struct of its own, as "struct pair { ... };"
+    assert isinstance(pair, ir.StructDef) and [f.name for f in pair.body.fields] == ["x", "y"]
 
 
 def test_a_bad_type_map_entry_is_a_clear_error(tmp_path: Path) -> None:

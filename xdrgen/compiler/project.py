@@ -202,7 +202,7 @@ def generate_files(target: Target) -> dict[str, str]:
 def _claim_module(sources: dict[str, Path], name: str, path: Path) -> None:
     """Two inputs whose file names give one module name are an error."""
     other = sources.setdefault(name, path)
-    if other != path:
+    if other.resolve() != path.resolve():
         raise XdrgenError(
             Location(str(path), 0, 0),
             f"'{path.name}' and '{other.name}' would both be the module '{name}'",

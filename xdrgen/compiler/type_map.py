@@ -43,7 +43,7 @@ def parse_type_options(items: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def entry_definition(name: str, xdr_type: str) -> ir.TypedefDef:
+def entry_definition(name: str, xdr_type: str) -> ir.TypeDefinition:
     """``typedef XDRTYPE NAME;`` for one entry (``opaque[16]`` puts the name
     before the shape: ``typedef opaque NAME[16];``)."""
     where = ir.Location(COMMAND_LINE, 0, 0)
@@ -62,7 +62,21 @@ def entry_definition(name: str, xdr_type: str) -> ir.TypedefDef:
         ) from None
     (definition,) = spec.definitions
     assert isinstance(definition, ir.TypedefDef)
-    return definition
+    return _named_body(definition)
+
+
+def _named_body(definition: ir.TypedefDef) -> ir.TypeDefinition:
+    """``typedef struct { ... } NAME;`` is ``struct NAME { ... };`` in XDR:
+    an entry with a plain inline body becomes that definition itself."""
+    decl = definition.declaration
+    body = decl.type.inline
+    if decl.kind is not ir.DeclKind.PLAIN or body is None:
+        return definition
+    kinds: dict[type, type] = {
+        ir.StructBody: ir.StructDef, ir.UnionBody: ir.UnionDef, ir.EnumBody: ir.EnumDef,
+    }  # fmt: skip
+    made: ir.TypeDefinition = kinds[type(body)](definition.name, body, definition.location)
+    return made
 
 
 def prelude(type_map: Mapping[str, str] | None = None) -> ir.Specification:
