@@ -364,3 +364,23 @@ def test_package_goes_into_its_own_directory(tmp_path: Path) -> None:
     # without --package the modules go into DIR itself
     assert main(["generate", str(source), "-o", str(tmp_path / "flat")]) == 0
     assert sorted(p.name for p in (tmp_path / "flat").iterdir()) == ["t.py"]
+
+
+def test_pyproject_gives_type_map_and_imports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "proto").mkdir()
+    (tmp_path / "proto" / "nfs3.x").write_text("struct fattr3 { unsigned int mode; };\n")
+    (tmp_path / "proto" / "acl.x").write_text("struct acl { fattr3 attr; uid_t owner; };\n")
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        '[tool.xdrgen]\ninputs = ["proto/acl.x"]\noutput = "gen"\npackage = "acl_pkg"\n'
+        'imports = ["proto/nfs3.x"]\n\n[tool.xdrgen.type-map]\nuid_t = "unsigned int"\n'
+    )
+    assert main(["generate", "--config", str(pyproject)]) == 0
+    assert (tmp_path / "gen" / "acl_pkg" / "acl.py").is_file()
+    capsys.readouterr()
+    pyproject.write_text(pyproject.read_text().replace('"unsigned int"', "4"))
+    assert main(["generate", "--config", str(pyproject)]) == 1
+    assert "[tool.xdrgen.type-map]: uid_t must be an XDR type in a string" in capsys.readouterr().err
+    pyproject.write_text('[tool.xdrgen]\ninputs = ["proto/acl.x"]\npackage = "acl-pkg"\n')
+    assert main(["generate", "--config", str(pyproject)]) == 1
+    assert "package 'acl-pkg' is not a Python package name" in capsys.readouterr().err

@@ -30,9 +30,9 @@ Where the files go:
 Only the generated files are mapped, one by one, at ``<package path>/<name>``
 in the wheel, so stale modules in an ``output`` directory are not shipped.
 The sdist target generates nothing (a wheel built from the sdist generates
-again); it only makes sure the ``inputs`` and the ``.x`` files directly in
-``include-dirs`` are in the sdist, even when the sdist's file selection is
-narrower than the default.
+again); it only makes sure the ``inputs``, the ``imports`` and the ``.x``
+files directly in ``include-dirs`` are in the sdist, even when the sdist's
+file selection is narrower than the default.
 
 Options in ``[tool.hatch.build.hooks.xdrgen]`` (or a target's
 ``hooks.xdrgen`` table) override the keys of ``[tool.xdrgen]`` of the same
@@ -187,7 +187,7 @@ class XdrgenBuildHook(BuildHookInterface):  # type: ignore[type-arg]
 
     def _include_sources(self, target: Target, build_data: dict[str, Any]) -> None:
         root = Path(self.root).resolve()
-        sources = list(target.inputs)
+        sources = [*target.inputs, *target.imports]
         for directory in target.include_dirs:
             sources.extend(sorted(Path(directory).glob("*.x")))
         force_include = build_data.setdefault("force_include", {})

@@ -173,7 +173,7 @@ class EnumDef:
     body: EnumBody
     location: Location
     doc: str | None = None
-    namespace: tuple[str, ...] = ()  # enclosing xdrpp namespaces, outermost first
+    namespace: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ class StructDef:
     body: StructBody
     location: Location
     doc: str | None = None
-    namespace: tuple[str, ...] = ()  # enclosing xdrpp namespaces, outermost first
+    namespace: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,7 @@ class UnionDef:
     body: UnionBody
     location: Location
     doc: str | None = None
-    namespace: tuple[str, ...] = ()  # enclosing xdrpp namespaces, outermost first
+    namespace: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -200,7 +200,7 @@ class TypedefDef:
     declaration: Declaration
     location: Location
     doc: str | None = None
-    namespace: tuple[str, ...] = ()  # enclosing xdrpp namespaces, outermost first
+    namespace: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
