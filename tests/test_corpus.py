@@ -55,7 +55,8 @@ def test_one_run_reports_every_undefined_name(capsys: pytest.CaptureFixture[str]
         reported.add(match.group(2))
     assert reported == expected
     assert lines[-1].startswith(f"note: {len(expected)} names are defined by no file")
-    for way in ("-D NAME=VALUE", "[tool.xdrgen.defines]", "--type NAME=XDRTYPE", "[tool.xdrgen.type-map]"):
+    ways = ("-D NAME=VALUE", "[tool.xdrgen.defines]", "--type NAME=XDRTYPE", "[tool.xdrgen.type-map]", "--import FILE.x")
+    for way in ways:
         assert way in lines[-1]
 
 

@@ -555,8 +555,9 @@ class Undefined:
 
 
 SUPPLY_ADVICE = (
-    "give constants with -D NAME=VALUE or [tool.xdrgen.defines], and types "
-    "with --type NAME=XDRTYPE or [tool.xdrgen.type-map]"
+    "give constants with -D NAME=VALUE or [tool.xdrgen.defines], types with "
+    "--type NAME=XDRTYPE or [tool.xdrgen.type-map], the names of another .x "
+    "file with --import FILE.x or [tool.xdrgen] imports"
 )
 
 
