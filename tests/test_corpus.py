@@ -50,12 +50,20 @@ def test_one_run_reports_every_undefined_name(capsys: pytest.CaptureFixture[str]
     expected = set(entry["defines"]) | set(entry["types"])
     reported = set()
     for line in lines[:-1]:
-        match = re.fullmatch(rf"{re.escape(str(source))}:\d+:\d+: error: undefined (constant|type) '(\w+)'", line)
+        match = re.fullmatch(
+            rf"{re.escape(str(source))}:\d+:\d+: error: undefined (constant|type) '(\w+)'", line
+        )
         assert match, line
         reported.add(match.group(2))
     assert reported == expected
     assert lines[-1].startswith(f"note: {len(expected)} names are defined by no file")
-    ways = ("-D NAME=VALUE", "[tool.xdrgen.defines]", "--type NAME=XDRTYPE", "[tool.xdrgen.type-map]", "--import FILE.x")
+    ways = (
+        "-D NAME=VALUE",
+        "[tool.xdrgen.defines]",
+        "--type NAME=XDRTYPE",
+        "[tool.xdrgen.type-map]",
+        "--import FILE.x",
+    )
     for way in ways:
         assert way in lines[-1]
 

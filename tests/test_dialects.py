@@ -57,8 +57,8 @@ def test_names_in_nested_namespaces_follow_cpp_lookup(tmp_path: Path) -> None:
         "enum color { RED, REDDER };\n"
         "namespace outer { namespace inner {\n"
         "  enum other { RED = 5, BLUE = 6 };\n"
-        "  const MINE = RED;\n"          # inner::RED
-        "  const TOP = ::RED;\n"         # the global one
+        "  const MINE = RED;\n"  # inner::RED
+        "  const TOP = ::RED;\n"  # the global one
         "  const QUALIFIED = color::REDDER;\n"
         "  const PATH = outer::inner::BLUE;\n"
         "} }\n"
@@ -160,7 +160,9 @@ def test_a_bad_type_map_entry_is_a_clear_error(tmp_path: Path) -> None:
     assert main(["parse", str(tmp_path / "t.x"), "--type", "x"]) == 1
 
 
-def test_type_options_on_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_type_options_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = tmp_path / "t.x"
     source.write_text("struct s { handle_t h; };\n")
     assert main(["parse", str(source), "--type", "handle_t=opaque[8]", "--json"]) == 0
@@ -229,9 +231,7 @@ def test_zero_length_arrays(tmp_path: Path) -> None:
 
 
 def test_a_repeated_identical_typedef_is_dropped(tmp_path: Path) -> None:
-    protocol = resolve(
-        tmp_path, "typedef opaque fh<128>;\n/* again */\ntypedef opaque  fh<128>;\n"
-    )
+    protocol = resolve(tmp_path, "typedef opaque fh<128>;\n/* again */\ntypedef opaque  fh<128>;\n")
     assert sum(1 for d in protocol.spec.definitions if getattr(d, "name", "") == "fh") == 1
     with pytest.raises(XdrgenError, match="duplicate definition of 'fh'"):
         resolve(tmp_path, "typedef opaque fh<128>;\ntypedef opaque fh<64>;\n")
@@ -266,8 +266,12 @@ def test_header_include_with_a_directory_finds_the_x_file(tmp_path: Path) -> Non
     assert [Path(p.path).name for p in protocol.imports] == ["Stellar-types.x", "extra.x"]
 
 
-def test_import_option_gives_another_files_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "nfs3.x").write_text("const NFS3_FHSIZE = 64;\nstruct fattr3 { unsigned int mode; };\n")
+def test_import_option_gives_another_files_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "nfs3.x").write_text(
+        "const NFS3_FHSIZE = 64;\nstruct fattr3 { unsigned int mode; };\n"
+    )
     source = tmp_path / "acl.x"
     source.write_text("struct acl { fattr3 attr; opaque fh<NFS3_FHSIZE>; };\n")
     assert main(["parse", str(source)]) == 1
@@ -312,7 +316,9 @@ def test_module_names_are_python_names(file_name: str, module: str) -> None:
 def test_files_with_dashes_generate_importable_modules(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
-    (src / "Stellar-types.x").write_text("typedef unsigned int uint32;\nstruct Hash { opaque h[32]; };\n")
+    (src / "Stellar-types.x").write_text(
+        "typedef unsigned int uint32;\nstruct Hash { opaque h[32]; };\n"
+    )
     (src / "Stellar-SCP.x").write_text(
         '%#include "xdr/Stellar-types.h"\nnamespace stellar {\nstruct SCPBallot { uint32 counter; Hash value; };\n}\n'
     )
@@ -329,14 +335,29 @@ def test_files_with_dashes_generate_importable_modules(tmp_path: Path) -> None:
         "b = SCPBallot(counter=3, value=Hash(h=bytes(32)))\n"
         "assert SCPBallot.decode(b.encode()) == b\n"
     )
-    run = subprocess.run([sys.executable, "-c", code], cwd=out, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=out, capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0, run.stderr
 
 
-def test_two_files_that_make_one_module_are_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_two_files_that_make_one_module_are_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "a-b.x").write_text("const A = 1;\n")
     (tmp_path / "a_b.x").write_text("const B = 1;\n")
-    assert main(["generate", str(tmp_path / "a-b.x"), str(tmp_path / "a_b.x"), "-o", str(tmp_path / "o")]) == 1
+    assert (
+        main(
+            [
+                "generate",
+                str(tmp_path / "a-b.x"),
+                str(tmp_path / "a_b.x"),
+                "-o",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 1
+    )
     assert "would both be the module 'a_b'" in capsys.readouterr().err
 
 
@@ -360,13 +381,19 @@ def test_package_goes_into_its_own_directory(tmp_path: Path) -> None:
     out = tmp_path / "o"
     assert main(["generate", str(source), "-o", str(out), "--package", "pkg.sub"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["pkg"]
-    assert sorted(p.name for p in (out / "pkg" / "sub").iterdir()) == ["__init__.py", "py.typed", "t.py"]
+    assert sorted(p.name for p in (out / "pkg" / "sub").iterdir()) == [
+        "__init__.py",
+        "py.typed",
+        "t.py",
+    ]
     # without --package the modules go into DIR itself
     assert main(["generate", str(source), "-o", str(tmp_path / "flat")]) == 0
     assert sorted(p.name for p in (tmp_path / "flat").iterdir()) == ["t.py"]
 
 
-def test_pyproject_gives_type_map_and_imports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_pyproject_gives_type_map_and_imports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "proto").mkdir()
     (tmp_path / "proto" / "nfs3.x").write_text("struct fattr3 { unsigned int mode; };\n")
     (tmp_path / "proto" / "acl.x").write_text("struct acl { fattr3 attr; uid_t owner; };\n")
@@ -380,7 +407,9 @@ def test_pyproject_gives_type_map_and_imports(tmp_path: Path, capsys: pytest.Cap
     capsys.readouterr()
     pyproject.write_text(pyproject.read_text().replace('"unsigned int"', "4"))
     assert main(["generate", "--config", str(pyproject)]) == 1
-    assert "[tool.xdrgen.type-map]: uid_t must be an XDR type in a string" in capsys.readouterr().err
+    assert (
+        "[tool.xdrgen.type-map]: uid_t must be an XDR type in a string" in capsys.readouterr().err
+    )
     pyproject.write_text('[tool.xdrgen]\ninputs = ["proto/acl.x"]\npackage = "acl-pkg"\n')
     assert main(["generate", "--config", str(pyproject)]) == 1
     assert "package 'acl-pkg' is not a Python package name" in capsys.readouterr().err

@@ -66,8 +66,11 @@ def _finite(node: Any, types: Mapping[str, ir.TypeDefinition], finite: set[str])
         if node.type.inline is not None:
             return _finite(node.type.inline, types, finite)
         name = node.type.name
-        return name is None or name not in types or name in finite or isinstance(
-            types[name], ir.EnumDef
+        return (
+            name is None
+            or name not in types
+            or name in finite
+            or isinstance(types[name], ir.EnumDef)
         )
     return True  # an enum body
 

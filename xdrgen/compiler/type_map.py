@@ -37,7 +37,7 @@ def parse_type_options(items: Iterable[str]) -> dict[str, str]:
         if not equals:
             raise XdrgenError(
                 ir.Location(COMMAND_LINE, 0, 0),
-                f"--type {item!r}: expected NAME=XDRTYPE, e.g. u_int32=\"unsigned int\"",
+                f'--type {item!r}: expected NAME=XDRTYPE, e.g. u_int32="unsigned int"',
             )
         out[name.strip()] = xdr_type.strip()
     return out
@@ -58,7 +58,7 @@ def entry_definition(name: str, xdr_type: str) -> ir.TypeDefinition:
         raise XdrgenError(
             where,
             f"type map: {name} = {xdr_type!r} is not an XDR type "
-            f"(such as \"unsigned int\", \"opaque[16]\", \"string<>\"): {error.message}",
+            f'(such as "unsigned int", "opaque[16]", "string<>"): {error.message}',
         ) from None
     (definition,) = spec.definitions
     assert isinstance(definition, ir.TypedefDef)
