@@ -168,7 +168,11 @@ def test_generation_is_deterministic(tmp_path: Path) -> None:
     for run in runs:
         stdout, stderr = run.communicate(timeout=300)
         assert run.returncode == 0, stdout + stderr
-    files = [{p.name: p.read_bytes() for p in sorted(out.iterdir())} for out in outputs]
+    # -o DIR --package NAME writes the package directory DIR/NAME
+    assert [sorted(p.name for p in out.iterdir()) for out in outputs] == [["demo_pkg"]] * 2
+    files = [
+        {p.name: p.read_bytes() for p in sorted((out / "demo_pkg").iterdir())} for out in outputs
+    ]
     assert set(files[0]) == {"__init__.py", "demo.py", "py.typed"}
     assert files[0] == files[1]
     # and it is what the golden file says

@@ -30,14 +30,14 @@ Where the files go:
 Only the generated files are mapped, one by one, at ``<package path>/<name>``
 in the wheel, so stale modules in an ``output`` directory are not shipped.
 The sdist target generates nothing (a wheel built from the sdist generates
-again); it only makes sure the ``inputs`` and the ``.x`` files directly in
-``include-dirs`` are in the sdist, even when the sdist's file selection is
-narrower than the default.
+again); it only makes sure the ``inputs``, the ``imports`` and the ``.x``
+files directly in ``include-dirs`` are in the sdist, even when the sdist's
+file selection is narrower than the default.
 
 Options in ``[tool.hatch.build.hooks.xdrgen]`` (or a target's
 ``hooks.xdrgen`` table) override the keys of ``[tool.xdrgen]`` of the same
-name (``inputs``, ``package``, ``include-dirs``, ``defines``, ``output``,
-``package-init``); paths are relative to the project root.  One more
+name (``inputs``, ``package``, ``include-dirs``, ``defines``, ``type-map``,
+``imports``, ``output``, ``package-init``); paths are relative to the project root.  One more
 option, ``runtime-dependency`` (default true), adds ``xdrgen-py>=VERSION`` (the
 runtime alone, without the compiler's extra) to the wheel's dependencies
 unless the project already lists xdrgen-py: generated code imports
@@ -66,7 +66,7 @@ from .project import Target, config_error, read_xdrgen_table, target_from_table
 
 #: Keys of ``[tool.xdrgen]`` that hook options may override.
 TARGET_KEYS = frozenset(
-    {"inputs", "package", "include-dirs", "defines", "output", "package-init"}
+    {"inputs", "package", "include-dirs", "defines", "type-map", "imports", "output", "package-init"}
 )
 #: Keys of the hook table that belong to the hook itself or to hatchling.
 HOOK_KEYS = frozenset(
@@ -187,7 +187,7 @@ class XdrgenBuildHook(BuildHookInterface):  # type: ignore[type-arg]
 
     def _include_sources(self, target: Target, build_data: dict[str, Any]) -> None:
         root = Path(self.root).resolve()
-        sources = list(target.inputs)
+        sources = [*target.inputs, *target.imports]
         for directory in target.include_dirs:
             sources.extend(sorted(Path(directory).glob("*.x")))
         force_include = build_data.setdefault("force_include", {})

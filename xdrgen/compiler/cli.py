@@ -31,14 +31,31 @@ def _add_front_end_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="define a preprocessor symbol; an integer VALUE is also a constant",
     )
+    parser.add_argument(
+        "--type",
+        dest="type_map",
+        metavar="NAME=XDRTYPE",
+        action="append",
+        default=[],
+        help='the XDR type of a name no .x file defines, e.g. --type u_int32="unsigned int"',
+    )
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        metavar="FILE.x",
+        action="append",
+        default=[],
+        help="use the types and constants of FILE.x, as if the file had "
+        '%%#include "FILE.h" (names a C header has that another .x file defines)',
+    )
 
 
 def _add_settings_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         metavar="PYPROJECT",
-        help="also take include-dirs and defines from [tool.xdrgen] of PYPROJECT "
-        "(-I and -D given here come after them)",
+        help="also take include-dirs, defines, type-map and imports from [tool.xdrgen] "
+        "of PYPROJECT (options given here come after them)",
     )
 
 
@@ -74,11 +91,17 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("files", metavar="FILE.x", nargs="*")
     _add_front_end_options(generate)
-    generate.add_argument("-o", dest="output", metavar="DIR", help="directory for the modules")
+    generate.add_argument(
+        "-o",
+        dest="output",
+        metavar="DIR",
+        help="directory for the modules (with --package, for the package's directory)",
+    )
     generate.add_argument(
         "--package",
         metavar="NAME",
-        help="the modules' package (imports between modules use it; writes __init__.py)",
+        help="the modules' package: written to DIR/NAME/ with an __init__.py; imports "
+        "between modules use it",
     )
     generate.add_argument(
         "--config",
@@ -96,18 +119,18 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from .project import load_config
+    from .project import Target, load_config
     from .resolve import load, parse_defines
+    from .type_map import parse_type_options
 
-    include_dirs: tuple[str, ...] = ()
-    defines: dict[str, str] = {}
-    if args.config is not None:
-        settings = load_config(Path(args.config))
-        include_dirs, defines = settings.include_dirs, dict(settings.defines)
+    # [tool.xdrgen] of --config first (no settings without it), then the options
+    settings = load_config(Path(args.config)) if args.config else Target(inputs=(), package=None)
     return load(
         args.file,
-        include_dirs=include_dirs + tuple(args.include_dirs),
-        defines={**defines, **parse_defines(args.defines)},
+        include_dirs=settings.include_dirs + tuple(args.include_dirs),
+        defines={**settings.defines, **parse_defines(args.defines)},
+        type_map={**settings.type_map, **parse_type_options(args.type_map)},
+        imports=(*settings.imports, *args.imports),
     )
 
 
@@ -139,21 +162,35 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from .project import Target, generate_files, load_config, write_files
+    from .project import (
+        Target,
+        generate_files,
+        is_package_name,
+        load_config,
+        package_name_problem,
+        write_files,
+    )
     from .resolve import parse_defines
+    from .type_map import parse_type_options
 
     if args.files:
         if args.output is None:
             print("xdrgen generate: error: -o DIR is required with FILE.x arguments", file=sys.stderr)
+            return 2
+        if args.package is not None and not is_package_name(args.package):
+            print(f"xdrgen generate: error: {package_name_problem(args.package)}", file=sys.stderr)
             return 2
         target = Target(
             inputs=tuple(Path(f) for f in args.files),
             package=args.package,
             include_dirs=tuple(args.include_dirs),
             defines=parse_defines(args.defines),
+            type_map=parse_type_options(args.type_map),
+            imports=tuple(Path(item) for item in args.imports),
             output=Path(args.output),
         )
-        directory = Path(args.output)
+        # With --package the package is a directory in DIR, as with [tool.xdrgen]
+        directory = target.package_dir
     else:
         target = load_config(Path(args.config))
         if args.output:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +31,8 @@ class Location:
 class Value:
     """A constant expression as written: a literal or a constant's name.
 
-    ``resolved`` is None until the resolver evaluates it.
+    ``resolved`` is None until the resolver evaluates it.  ``string`` is set
+    (and nothing else) for rpcgen's string constants, ``const K = "...";``.
     """
 
     text: str
@@ -39,6 +40,7 @@ class Value:
     literal: int | None = None
     name: str | None = None
     resolved: int | None = None
+    string: str | None = None
 
     @property
     def number(self) -> int:
@@ -162,6 +164,7 @@ class ConstDef:
     value: Value
     location: Location
     doc: str | None = None
+    namespace: tuple[str, ...] = ()  # enclosing xdrpp namespaces, outermost first
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,7 @@ class EnumDef:
     body: EnumBody
     location: Location
     doc: str | None = None
+    namespace: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,7 @@ class StructDef:
     body: StructBody
     location: Location
     doc: str | None = None
+    namespace: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -186,6 +191,7 @@ class UnionDef:
     body: UnionBody
     location: Location
     doc: str | None = None
+    namespace: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -194,6 +200,7 @@ class TypedefDef:
     declaration: Declaration
     location: Location
     doc: str | None = None
+    namespace: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -243,6 +250,7 @@ class ProgramDef:
     location: Location
     doc: str | None = None
     derived: bool = False
+    namespace: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -250,6 +258,17 @@ class PassThrough:
     """A ``%`` line, kept verbatim (without the ``%``)."""
 
     text: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class Pragma:
+    """A ``pragma WORD...;`` line of the Linux kernel's xdrgen (``pragma
+    header nlm3;``, ``pragma public T;``, ``pragma big_endian T;``,
+    ``pragma exclude T;``): hints for its C output, kept in the IR; they do
+    not change the wire format or the Python code."""
+
+    words: tuple[str, ...]
     location: Location
 
 
@@ -282,6 +301,25 @@ class Specification:
     defines: tuple[tuple[str, int, Location], ...] = ()
     doc: str | None = None
     includes: tuple[str, ...] = field(default=())  # files spliced in by #include
+    pragmas: tuple[Pragma, ...] = ()
+
+
+def rebuild(node: Any, visit: Callable[[Any], Any]) -> Any:
+    """Rebuild a tree of IR nodes bottom-up, calling ``visit`` on each node
+    after its children are rebuilt (tuples are walked through)."""
+    if isinstance(node, tuple):
+        return tuple(rebuild(item, visit) for item in node)
+    if not dataclasses.is_dataclass(node) or isinstance(node, type):
+        return node
+    changes = {}
+    for item in dataclasses.fields(node):
+        old = getattr(node, item.name)
+        new = rebuild(old, visit)
+        if new is not old:
+            changes[item.name] = new
+    if changes:
+        node = dataclasses.replace(node, **changes)
+    return visit(node)
 
 
 def iter_nodes(node: Any) -> Iterator[Any]:

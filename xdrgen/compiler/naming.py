@@ -4,7 +4,7 @@
   ``RemoteDomainGetInfoRet``); constants and enum members keep their names;
 - fields keep their XDR names, with a trailing ``_`` for Python keywords and
   the generated methods' names; decoders' locals avoid the methods' own;
-- modules are named after their ``.x`` file;
+- modules are named after their ``.x`` file, made a valid lower-case name;
 - procedures become lower-case methods (``REMOTE_PROC_DOMAIN_GET_INFO`` ->
   ``domain_get_info``), programs the CapWords stem of their classes
   (``REMOTE_PROGRAM`` -> ``Remote``);
@@ -52,7 +52,14 @@ def local_name(name: str) -> str:
 
 
 def module_name(path: str) -> str:
-    return Path(path).stem
+    """The module a ``.x`` file becomes: its file name without ``.x``, in
+    lower case, with every character that cannot be in a Python name made
+    ``_`` (``Stellar-types.x`` -> ``stellar_types``, ``cli1-xdr.x`` ->
+    ``cli1_xdr``); a leading digit or a keyword gets a ``_`` more."""
+    name = re.sub(r"\W", "_", Path(path).stem.lower(), flags=re.ASCII) or "_"
+    if name[0].isdigit():
+        name = "_" + name
+    return name + "_" if keyword.iskeyword(name) else name
 
 
 def snake_case(name: str) -> str:

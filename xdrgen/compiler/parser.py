@@ -7,10 +7,13 @@ grammar and read separately here, to attach doc comments and libvirt's
 
 from __future__ import annotations
 
+import codecs
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import lark
 from lark import Lark, Token, Transformer, v_args
@@ -207,6 +210,9 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         (token,) = children
         return ir.Value(str(token), self._loc(meta), name=str(token))
 
+    def name(self, meta, children):  # type: ignore[no-untyped-def]
+        return children[0]  # an identifier, or an xdrpp ns::name
+
     # ---- type specifiers
     def _builtin(
         self, meta: lark.tree.Meta, children: list[Token], signed: ir.Builtin, unsigned: ir.Builtin
@@ -336,6 +342,24 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         doc, _ = self._doc(meta)
         return ir.ConstDef(str(children[0]), children[1], self._loc(meta), doc)
 
+    def string_constant_def(self, meta, children):  # type: ignore[no-untyped-def]
+        name, literal = children
+        value = ir.Value(str(literal), self._tok_loc(literal), string=_c_string(literal))
+        doc, _ = self._doc(meta)
+        return ir.ConstDef(str(name), value, self._loc(meta), doc)
+
+    def namespace_def(self, meta, children):  # type: ignore[no-untyped-def]
+        name, *definitions = children
+        return [
+            item
+            if isinstance(item, ir.Pragma)
+            else dataclasses.replace(item, namespace=(str(name), *item.namespace))
+            for item in _flatten(definitions)
+        ]
+
+    def pragma_def(self, meta, children):  # type: ignore[no-untyped-def]
+        return ir.Pragma(tuple(str(word) for word in children), self._loc(meta))
+
     def typedef_def(self, meta, children):  # type: ignore[no-untyped-def]
         decl = children[0]
         doc, _ = self._doc(meta)
@@ -356,7 +380,9 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         return ir.UnionDef(str(children[0]), children[1], self._loc(meta), doc)
 
     def proc_type(self, meta, children):  # type: ignore[no-untyped-def]
-        (item,) = children
+        # ``string<N>`` as an argument is rpcgen's xdr_wrapstring: the bound
+        # is not checked, so it is not kept.
+        item = children[0]
         if isinstance(item, Token):
             if str(item) == "void":
                 return None
@@ -384,7 +410,20 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         return ir.ProgramDef(str(name), number, tuple(versions), self._loc(meta), doc)
 
     def start(self, meta, children):  # type: ignore[no-untyped-def]
-        return list(children)
+        return _flatten(children)
+
+
+def _flatten(items: list[Any]) -> list[Any]:
+    """Definitions with the lists that namespace blocks return spliced in."""
+    out: list[Any] = []
+    for item in items:
+        out.extend(item if isinstance(item, list) else [item])
+    return out
+
+
+def _c_string(token: Token) -> str:
+    """The text of a C string literal (its escapes decoded)."""
+    return codecs.decode(str(token)[1:-1], "unicode_escape")
 
 
 def _integer(token: Token) -> int:
@@ -444,11 +483,13 @@ def parse_text(
     except lark.exceptions.UnexpectedInput as error:
         raise _syntax_error(error, path) from None
     try:
-        definitions: list[ir.Definition] = builder.transform(tree)
+        nodes: list[ir.Definition | ir.Pragma] = builder.transform(tree)
     except lark.exceptions.VisitError as error:
         if isinstance(error.orig_exc, XdrgenError):
             raise error.orig_exc from None
         raise
+    definitions = [node for node in nodes if not isinstance(node, ir.Pragma)]
+    pragmas = [node for node in nodes if isinstance(node, ir.Pragma)]
 
     passthrough = list(pre.passthrough)
     includes: list[str] = []
@@ -479,11 +520,11 @@ def parse_text(
         includes.extend(nested.includes)
 
     imports = []
-    for item in pre.passthrough:
+    for item in pre.header_lines:
         match = _HEADER_INCLUDE.match(item.text)
         if match is None:
             continue
-        candidate = find_file(f"{match.group(1)}.x", path, include_dirs)
+        candidate = _header_source(match.group(1), path, include_dirs)
         if candidate is not None and str(candidate) != path:
             imports.append(ir.Import(f"{match.group(1)}.h", str(candidate), item.location))
 
@@ -508,7 +549,18 @@ def parse_text(
         defines=tuple(defines_out),
         doc=file_doc or None,
         includes=tuple(includes),
+        pragmas=tuple(pragmas),
     )
+
+
+def _header_source(stem: str, path: str, include_dirs: tuple[str, ...]) -> Path | None:
+    """The .x file behind ``%#include "stem.h"``: ``stem.x`` on the include
+    path, else the file of that name alone (Stellar's ``"xdr/Stellar-types.h"``
+    is generated from ``Stellar-types.x`` into an ``xdr/`` directory)."""
+    found = find_file(f"{stem}.x", path, include_dirs)
+    if found is None and "/" in stem:
+        found = find_file(f"{Path(stem).name}.x", path, include_dirs)
+    return found
 
 
 def search_dirs(path: str, include_dirs: tuple[str, ...]) -> list[str]:

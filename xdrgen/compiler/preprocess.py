@@ -39,6 +39,9 @@ class Preprocessed:
     includes: list[Include] = field(default_factory=list)
     defines: dict[str, tuple[str, Location]] = field(default_factory=dict)
     header_defines: dict[str, tuple[int, Location]] = field(default_factory=dict)
+    #: every %-line, whatever branch it is in: rpcgen -h defines RPC_HDR, so
+    #: the header gets the %#include lines of ``#ifdef RPC_HDR`` branches
+    header_lines: list[PassThrough] = field(default_factory=list)
 
 
 @dataclass
@@ -102,6 +105,7 @@ def preprocess(
                 result.passthrough.append(
                     PassThrough(line[1:], Location(path, number, 1))
                 )
+            result.header_lines.append(PassThrough(line[1:], Location(path, number, 1)))
             lines_out.append("")
             continue
         lines_out.append(line if active else "")

@@ -9,11 +9,17 @@ The same code serves ``xdrgen generate``, ``xdrgen check`` and the build hook::
     include-dirs = ["protocols/libvirt"]
     defines = { VIR_UUID_BUFLEN = 16 }
     package-init = false    # the package's __init__.py is hand-written elsewhere
+
+    imports = ["nfs/nfs_prot.x"]   # .x files whose names the inputs may use
+
+    [tool.xdrgen.type-map]  # XDR types of names that no .x file defines
+    uid_t = "unsigned int"
 """
 
 from __future__ import annotations
 
 import difflib
+import keyword
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from .errors import XdrgenError
 from .ir import Location
+from .naming import module_name
 
 if TYPE_CHECKING:
     from .resolve import Protocol
@@ -40,6 +47,10 @@ class Target:
     package: str | None
     include_dirs: tuple[str, ...] = ()
     defines: Mapping[str, str] = field(default_factory=dict)
+    #: NAME -> XDR type for names no .x file defines (:mod:`.type_map`)
+    type_map: Mapping[str, str] = field(default_factory=dict)
+    #: .x files whose names every input may use (``--import``)
+    imports: tuple[Path, ...] = ()
     output: Path | None = None  # directory that receives the package directory
     #: write the package's ``__init__.py``; false when a hand-written one
     #: (kept in another directory of the same package) takes its place
@@ -91,6 +102,8 @@ def target_from_table(pyproject: Path, config: Mapping[str, Any]) -> Target:
     package = config.get("package")
     if package is not None and not isinstance(package, str):
         raise config_error(pyproject, "[tool.xdrgen]: 'package' must be a string")
+    if package is not None and not is_package_name(package):
+        raise config_error(pyproject, f"[tool.xdrgen]: {package_name_problem(package)}")
     output = config.get("output", ".")
     if not isinstance(output, str):
         raise config_error(pyproject, "[tool.xdrgen]: 'output' must be a string")
@@ -102,6 +115,8 @@ def target_from_table(pyproject: Path, config: Mapping[str, Any]) -> Target:
         package=package,
         include_dirs=tuple(str(root / d) for d in _strings(pyproject, config, "include-dirs")),
         defines={str(k): str(v) for k, v in _table(pyproject, config, "defines").items()},
+        type_map=_type_map(pyproject, config),
+        imports=tuple(root / item for item in _strings(pyproject, config, "imports")),
         output=root / output,
         package_init=package_init,
     )
@@ -121,6 +136,30 @@ def _table(pyproject: Path, config: Mapping[str, Any], key: str) -> Mapping[str,
     return value
 
 
+def _type_map(pyproject: Path, config: Mapping[str, Any]) -> dict[str, str]:
+    table = _table(pyproject, config, "type-map")
+    for name, value in table.items():
+        if not isinstance(value, str):
+            raise config_error(
+                pyproject,
+                f"[tool.xdrgen.type-map]: {name} must be an XDR type in a string, "
+                f"such as \"unsigned int\"",
+            )
+    return dict(table)
+
+
+def is_package_name(name: str) -> bool:
+    """A dotted name of Python identifiers (``libvirt_rpc``, ``a.b``)."""
+    return all(part.isidentifier() and not keyword.iskeyword(part) for part in name.split("."))
+
+
+def package_name_problem(name: str) -> str:
+    return (
+        f"package {name!r} is not a Python package name: use identifiers "
+        f"separated by dots, such as {module_name(name.replace('.', '_'))!r}"
+    )
+
+
 def config_error(pyproject: Path, message: str) -> XdrgenError:
     """An error about the configuration file, located at its start."""
     return XdrgenError(Location(str(pyproject), 0, 0), message)
@@ -135,8 +174,16 @@ def generate_files(target: Target) -> dict[str, str]:
 
     files: dict[str, str] = {}
     protocols: list[Protocol] = []
+    sources: dict[str, Path] = {}
     for path in target.inputs:
-        protocol = load(path, include_dirs=target.include_dirs, defines=target.defines)
+        protocol = load(
+            path,
+            include_dirs=target.include_dirs,
+            defines=target.defines,
+            type_map=target.type_map,
+            imports=target.imports,
+        )
+        _claim_module(sources, protocol.name, path)
         protocols.append(protocol)
         files[f"{protocol.name}.py"] = generate_python(protocol, target.package)
         # Client stubs and server dispatch tables, for files that define RPC
@@ -150,6 +197,16 @@ def generate_files(target: Target) -> dict[str, str]:
             files["__init__.py"] = package_init(target, protocols)
         files["py.typed"] = ""  # PEP 561: the modules carry type hints
     return files
+
+
+def _claim_module(sources: dict[str, Path], name: str, path: Path) -> None:
+    """Two inputs whose file names give one module name are an error."""
+    other = sources.setdefault(name, path)
+    if other.resolve() != path.resolve():
+        raise XdrgenError(
+            Location(str(path), 0, 0),
+            f"'{path.name}' and '{other.name}' would both be the module '{name}'",
+        )
 
 
 def package_init(target: Target, protocols: list[Protocol]) -> str:

@@ -11,7 +11,7 @@ programs.  Everything it builds is local to one call.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,18 @@ from typing import Any
 from . import ir
 from .errors import XdrgenError
 from .libvirt_programs import derive_programs
+from .namespaces import flatten
+from .naming import module_name
 from .parser import parse_file
-from .resources import prelude_path
+from .recursion import check_finite
+from .type_map import prelude
 
 _COMMAND_LINE = "<command line>"
+
+#: RFC 4506 section 4.4 defines bool as ``enum { FALSE = 0, TRUE = 1 }``;
+#: rpcgen's files use the names as constants (case labels, values), which C
+#: takes from <rpc/types.h>.  A file's own definition wins.
+BUILTIN_CONSTANTS = {"FALSE": 0, "TRUE": 1}
 
 _DISCRIMINANT_BUILTINS = {
     ir.Builtin.INT,
@@ -54,6 +62,8 @@ class Protocol:
     owner: Mapping[str, str]
     programs: tuple[ir.ProgramDef, ...]
     externals: Mapping[str, int]
+    #: rpcgen's string constants (``const HEXMODULUS = "d4a0...";``)
+    strings: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def path(self) -> str:
@@ -61,31 +71,14 @@ class Protocol:
 
     @property
     def name(self) -> str:
-        return Path(self.spec.path).stem
+        """The Python module the file becomes."""
+        return module_name(self.spec.path)
 
     def lookup(self, name: str) -> ir.TypeDefinition:
         return self.types[name]
 
     def is_local(self, name: str) -> bool:
         return self.owner.get(name) == self.spec.path
-
-
-def _walk(node: Any, visit: Any) -> Any:
-    """Rebuild a tree of IR dataclasses bottom-up, calling ``visit`` on each
-    node after its children are rebuilt."""
-    if isinstance(node, tuple):
-        return tuple(_walk(item, visit) for item in node)
-    if not dataclasses.is_dataclass(node) or isinstance(node, type):
-        return node
-    changes = {}
-    for item in dataclasses.fields(node):
-        old = getattr(node, item.name)
-        new = _walk(old, visit)
-        if new is not old:
-            changes[item.name] = new
-    if changes:
-        node = dataclasses.replace(node, **changes)
-    return visit(node)
 
 
 class _Resolver:
@@ -96,7 +89,9 @@ class _Resolver:
         externals: Mapping[str, int],
         prelude: ir.Specification | None,
     ) -> None:
-        self.spec = spec
+        self.spec = dataclasses.replace(
+            spec, definitions=_without_repeated_typedefs(spec.definitions)
+        )
         self.imports = imports
         self.externals = dict(externals)
         self.prelude = prelude
@@ -108,6 +103,7 @@ class _Resolver:
         self.locations: dict[str, ir.Location] = {}
         self.resolving: list[str] = []
         self.used_externals: set[str] = set()
+        self.strings: dict[str, str] = {}
 
     # ---- collecting names
     def _declare(self, name: str, location: ir.Location) -> None:
@@ -141,6 +137,7 @@ class _Resolver:
                     self.types[name] = type_definition
                     self.owner[name] = imported.owner[name]
                     self.locations[name] = type_definition.location
+            self.strings.update(imported.strings)
             for name, value in imported.constants.items():
                 if name not in self.constant_exprs and name not in imported.externals:
                     self.constant_exprs[name] = (ir.Location(imported.path, 0, 0), value)
@@ -148,7 +145,10 @@ class _Resolver:
 
         procedure_numbers: dict[str, tuple[ir.Location, ir.Value]] = {}
         for definition in self.spec.definitions:
-            if isinstance(definition, ir.ConstDef):
+            if isinstance(definition, ir.ConstDef) and definition.value.string is not None:
+                self._declare(definition.name, definition.location)
+                self.strings[definition.name] = definition.value.string
+            elif isinstance(definition, ir.ConstDef):
                 self._add_constant(definition.name, definition.location, definition.value)
             elif isinstance(definition, ir.ProgramDef):
                 self._add_constant(definition.name, definition.location, definition.number)
@@ -184,6 +184,34 @@ class _Resolver:
                 self.constant_exprs[name] = (ir.Location(_COMMAND_LINE, 0, 0), value)
         self.procedure_numbers = procedure_numbers
 
+    # ---- names no file defines
+    def check_all_defined(self) -> None:
+        """Every name the file uses is defined somewhere, or one error lists
+        all that are not (each at its first use), with the ways to give them."""
+        missing: dict[str, Undefined] = {}
+        for node in ir.iter_nodes(self.spec.definitions):
+            if isinstance(node, ir.Value) and node.name is not None:
+                name, kind = node.name, "constant"
+            elif isinstance(node, ir.TypeSpec) and node.name is not None:
+                name, kind = node.name, "type"
+            else:
+                continue
+            if name in missing or self._is_defined(name):
+                continue
+            what = node.describe() if isinstance(node, ir.TypeSpec) else name
+            missing[name] = Undefined(kind, what, node.location)
+        if missing:
+            raise UndefinedNames(sorted(missing.values(), key=lambda u: u.location))
+
+    def _is_defined(self, name: str) -> bool:
+        return (
+            name in self.locations
+            or name in self.constant_exprs
+            or name in self.types
+            or self._fallback_constant(name) is not None
+            or self._prelude_type(name) is not None
+        )
+
     # ---- constants
     def constant(self, name: str, location: ir.Location) -> int:
         if name in self.constant_values:
@@ -193,6 +221,14 @@ class _Resolver:
                 raise XdrgenError(
                     location, f"expected a constant, but '{name}' is a type"
                 )
+            if name in self.strings:
+                raise XdrgenError(
+                    location, f"expected an integer, but '{name}' is a string constant"
+                )
+            fallback = self._fallback_constant(name)
+            if fallback is not None:
+                self.constant_values[name] = fallback
+                return fallback
             raise XdrgenError(
                 location,
                 f"undefined constant '{name}' (define it in a .x file or with "
@@ -221,9 +257,18 @@ class _Resolver:
         return self.constant(expr.name, expr.location)
 
     def value(self, node: ir.Value) -> ir.Value:
-        if node.resolved is not None:
+        if node.resolved is not None or node.string is not None:
             return node
         return dataclasses.replace(node, resolved=self._evaluate(node))
+
+    def _fallback_constant(self, name: str) -> int | None:
+        """TRUE/FALSE, or a constant of the ONC RPC headers (the prelude)."""
+        if name in BUILTIN_CONSTANTS:
+            return BUILTIN_CONSTANTS[name]
+        for definition in self.prelude.definitions if self.prelude else ():
+            if isinstance(definition, ir.ConstDef) and definition.name == name:
+                return definition.value.literal
+        return None
 
     # ---- types
     def _prelude_type(self, name: str) -> ir.TypeDefinition | None:
@@ -295,10 +340,10 @@ class _Resolver:
                     f"'{bound.name}' is a type",
                 )
             assert bound.resolved is not None
-            if bound.resolved <= 0:
+            if bound.resolved < 0:  # <0> and [0] hold nothing; rpcgen takes them
                 raise XdrgenError(
                     bound.location,
-                    f"the bound of '{decl.name}' must be positive, got "
+                    f"the bound of '{decl.name}' must not be negative, got "
                     f"{bound.text} = {bound.resolved}",
                 )
             if bound.resolved > 0xFFFFFFFF:
@@ -408,85 +453,21 @@ class _Resolver:
                             self.type_definition(spec)
 
     def _check_enum(self, body: ir.EnumBody) -> None:
-        values: dict[int, ir.EnumMember] = {}
+        # Two members with one value are aliases, as in C (rpcgen takes them;
+        # Python's IntEnum makes the second an alias of the first).
         for member in body.members:
             value = self.constant(member.name, member.location)
-            if value in values:
-                raise XdrgenError(
-                    member.location,
-                    f"duplicate enum value {value}: '{member.name}' and "
-                    f"'{values[value].name}'",
-                    values[value].location,
-                )
             if not -(2**31) <= value < 2**31:
                 raise XdrgenError(
                     member.location,
                     f"enum value {value} of '{member.name}' does not fit in a "
                     "signed 32-bit int",
                 )
-            values[value] = member
-
-    def check_recursion(self) -> None:
-        """A struct or union that contains itself by value (not through an
-        optional or a variable-length array) would be infinitely large."""
-        done: set[str] = set()
-
-        def contained(body: Any) -> list[tuple[str, ir.Declaration]]:
-            out = []
-            decls: list[ir.Declaration] = []
-            if isinstance(body, ir.StructBody):
-                decls = list(body.fields)
-            elif isinstance(body, ir.UnionBody):
-                decls = [a.declaration for a in body.arms]
-                if body.default is not None:
-                    decls.append(body.default)
-            for decl in decls:
-                if decl.kind not in (ir.DeclKind.PLAIN, ir.DeclKind.FIXED_ARRAY):
-                    continue
-                if decl.type.name is not None:
-                    out.append((decl.type.name, decl))
-                elif decl.type.inline is not None:
-                    out.extend(contained(decl.type.inline))
-            return out
-
-        def body_of(name: str) -> Any:
-            definition = self.types.get(name)
-            if isinstance(definition, (ir.StructDef, ir.UnionDef)):
-                return definition.body
-            if isinstance(definition, ir.TypedefDef):
-                decl = definition.declaration
-                if decl.kind in (ir.DeclKind.PLAIN, ir.DeclKind.FIXED_ARRAY):
-                    if decl.type.name is not None:
-                        return ir.StructBody((decl,))
-                    return decl.type.inline
-            return None
-
-        def visit(name: str, path: list[str]) -> None:
-            if name in done:
-                return
-            if name in path:
-                return
-            path.append(name)
-            for child, decl in contained(body_of(name)):
-                if child in path:
-                    chain = " -> ".join([*path[path.index(child) :], child])
-                    raise XdrgenError(
-                        decl.location,
-                        f"'{child}' contains itself ({chain}) through "
-                        f"'{decl.name}': use an optional ('*') or a "
-                        "variable-length array",
-                    )
-                visit(child, path)
-            path.pop()
-            done.add(name)
-
-        for definition in self.spec.definitions:
-            if self.owner.get(definition.name) == self.spec.path:
-                visit(definition.name, [])
 
     def run(self) -> Protocol:
         self.adopted: list[ir.TypeDefinition] = []
         self.collect()
+        self.check_all_defined()
         for name, (location, expr) in list(self.constant_exprs.items()):
             if isinstance(expr, ir.Value) or isinstance(expr, tuple):
                 self.constant(name, location)
@@ -494,10 +475,10 @@ class _Resolver:
         def fill(node: Any) -> Any:
             return self.value(node) if isinstance(node, ir.Value) else node
 
-        definitions: tuple[ir.Definition, ...] = _walk(self.spec.definitions, fill)
+        definitions: tuple[ir.Definition, ...] = ir.rebuild(self.spec.definitions, fill)
         self.check_definitions(definitions)
         if self.adopted:
-            adopted = _walk(tuple(self.adopted), fill)
+            adopted = ir.rebuild(tuple(self.adopted), fill)
             self.check_definitions(adopted)
             definitions = (*adopted, *definitions)
             for definition in adopted:
@@ -506,7 +487,10 @@ class _Resolver:
             if isinstance(definition, (ir.EnumDef, ir.StructDef, ir.UnionDef, ir.TypedefDef)):
                 if not _is_tag_alias(definition):
                     self.types[definition.name] = definition
-        self.check_recursion()
+        check_finite(
+            self.types,
+            [d.name for d in self.spec.definitions if self.owner.get(d.name) == self.spec.path],
+        )
         self._check_programs(definitions)
 
         spec = dataclasses.replace(self.spec, definitions=definitions)
@@ -531,6 +515,7 @@ class _Resolver:
             owner=dict(self.owner),
             programs=programs,
             externals=used_externals,
+            strings=dict(self.strings),
         )
 
     def _check_programs(self, definitions: tuple[ir.Definition, ...]) -> None:
@@ -560,6 +545,39 @@ class _Resolver:
                         )
 
 
+@dataclass(frozen=True)
+class Undefined:
+    """A name that no file defines, at its first use."""
+
+    kind: str  # "constant" or "type"
+    what: str  # as written: 'X', 'struct foo'
+    location: ir.Location
+
+
+SUPPLY_ADVICE = (
+    "give constants with -D NAME=VALUE or [tool.xdrgen.defines], types with "
+    "--type NAME=XDRTYPE or [tool.xdrgen.type-map], the names of another .x "
+    "file with --import FILE.x or [tool.xdrgen] imports"
+)
+
+
+class UndefinedNames(XdrgenError):
+    """Names that no file defines: all of them, in one error (the first is
+    the error's location; ``str()`` has one line for each, then the advice)."""
+
+    def __init__(self, names: list[Undefined]) -> None:
+        self.names = names
+        first = names[0]
+        super().__init__(first.location, f"undefined {first.kind} '{first.what}'")
+
+    def format(self) -> str:
+        lines = [f"{u.location}: error: undefined {u.kind} '{u.what}'" for u in self.names]
+        count = len(self.names)
+        plural = "name is" if count == 1 else "names are"
+        lines.append(f"note: {count} {plural} defined by no file: {SUPPLY_ADVICE}")
+        return "\n".join(lines)
+
+
 def _claim_number(
     seen: dict[int, ir.Location], number: int, location: ir.Location, what: str
 ) -> None:
@@ -568,6 +586,41 @@ def _claim_number(
     if number in seen:
         raise XdrgenError(location, "duplicate " + what.format(number), seen[number])
     seen[number] = location
+
+
+_NOWHERE = ir.Location("", 0, 0)
+
+
+def _shape(node: Any) -> Any:
+    """``node`` with its locations and doc comments taken out, to compare."""
+
+    def plain(item: Any) -> Any:
+        if isinstance(item, ir.Location):
+            return _NOWHERE
+        if isinstance(item, ir.Declaration) and item.doc is not None:
+            return dataclasses.replace(item, doc=None)
+        return item
+
+    return ir.rebuild(node, plain)
+
+
+def _without_repeated_typedefs(
+    definitions: tuple[ir.Definition, ...],
+) -> tuple[ir.Definition, ...]:
+    """C11 lets a typedef be repeated with the same type (NFS-Ganesha's
+    nfs4.x defines ``nfs_fh4`` twice); the repeat is dropped.  A repeat with
+    another type stays, for the duplicate definition error."""
+    first: dict[str, ir.TypedefDef] = {}
+    out = []
+    for definition in definitions:
+        if isinstance(definition, ir.TypedefDef):
+            seen = first.setdefault(definition.name, definition)
+            if seen is not definition and _shape(seen.declaration) == _shape(
+                definition.declaration
+            ):
+                continue
+        out.append(definition)
+    return tuple(out)
 
 
 def _is_tag_alias(definition: ir.Definition) -> bool:
@@ -621,12 +674,20 @@ def load(
     *,
     include_dirs: tuple[str, ...] = (),
     defines: Mapping[str, str] | None = None,
+    type_map: Mapping[str, str] | None = None,
+    imports: Sequence[str | Path] = (),
 ) -> Protocol:
-    """Parse and resolve a .x file and the .x files it imports."""
+    """Parse and resolve a .x file and the .x files it imports; ``type_map``
+    gives the XDR types of names no file defines (see :mod:`.type_map`);
+    ``imports`` are .x files whose names the file may use as though it had
+    ``%#include "name.h"`` (the names of a C header that another .x makes)."""
     defines = dict(defines or {})
     cache: dict[str, Protocol] = {}
-    prelude = parse_file(prelude_path())
-    return _load(Path(path), include_dirs, defines, cache, (), prelude)
+    types = prelude(type_map)
+    extra = tuple(
+        _load(Path(item), include_dirs, defines, cache, (), types) for item in imports
+    )
+    return _load(Path(path), include_dirs, defines, cache, (), types, extra)
 
 
 def _load(
@@ -636,11 +697,12 @@ def _load(
     cache: dict[str, Protocol],
     stack: tuple[str, ...],
     prelude: ir.Specification,
+    extra: tuple[Protocol, ...] = (),
 ) -> Protocol:
     key = str(path.resolve())
     if key in cache:
         return cache[key]
-    spec = parse_file(str(path), defines=defines, include_dirs=include_dirs)
+    spec = flatten(parse_file(str(path), defines=defines, include_dirs=include_dirs))
     imports = []
     for item in spec.imports:
         target = str(Path(item.path).resolve())
@@ -649,6 +711,7 @@ def _load(
         imports.append(
             _load(Path(item.path), include_dirs, defines, cache, (*stack, key), prelude)
         )
+    imports.extend(item for item in extra if item not in imports)
     protocol = _Resolver(
         spec, tuple(imports), integer_defines(defines), prelude
     ).run()
