@@ -16,7 +16,7 @@ import asyncio
 import itertools
 import random
 from collections.abc import Sequence
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 from ..xdr import Buffer, XdrError
 from . import messages
@@ -215,8 +215,7 @@ class AsyncTcpChannel(AsyncChannel, asyncio.Protocol):
 
     # ---- receiving
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(asyncio.Transport, transport)
         self.peer = transport.get_extra_info("peername")
 
     def data_received(self, data: bytes) -> None:

@@ -17,7 +17,7 @@ import collections
 import logging
 import socket
 from collections.abc import Iterable
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from ..xdr import Buffer, XdrError
 from . import messages
@@ -171,10 +171,9 @@ class _TcpConnection(_Endpoint, asyncio.Protocol):
         self._outbox: list[Reply] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-        self._peer = transport.get_extra_info("peername")
-        transport.set_write_buffer_limits(high=self._server.max_output)
+        self._transport = stream = cast(asyncio.Transport, transport)
+        self._peer = stream.get_extra_info("peername")
+        stream.set_write_buffer_limits(high=self._server.max_output)
         self._server._endpoints.add(self)
 
     def data_received(self, data: bytes) -> None:
@@ -249,8 +248,7 @@ class _UdpEndpoint(_Endpoint, asyncio.DatagramProtocol):
         self._transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        self._transport = cast(asyncio.DatagramTransport, transport)  # asyncio's own is no subclass
         self._server._endpoints.add(self)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Sequence
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from ..xdr import Buffer, XdrError
 from .auth import Auth
@@ -143,8 +143,7 @@ class AsyncUdpChannel(AsyncChannel, asyncio.DatagramProtocol):
             timer.cancel()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        self._transport = cast(asyncio.DatagramTransport, transport)  # asyncio's own is no subclass
         self.peer = transport.get_extra_info("peername")
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
