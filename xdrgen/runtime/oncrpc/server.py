@@ -167,8 +167,8 @@ class _TcpConnection(_Endpoint, asyncio.Protocol):
         self._peer: Any = None
         self._backlog: collections.deque[bytes] = collections.deque()  # read, not started
         self._reading = True
-        self._writing = True
-        self._outbox: list[Reply] = []
+        self._outbox: list[Reply] = []  # replies for the next write
+        self._outbox_size = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = stream = cast(asyncio.Transport, transport)
@@ -190,15 +190,21 @@ class _TcpConnection(_Endpoint, asyncio.Protocol):
         """Start what was read, as far as the limits allow; read on only
         when nothing waits."""
         backlog = self._backlog
-        while backlog and self._writing and len(self._running) < self._limit:
+        while backlog and self._can_start():
             self._start(backlog.popleft(), self._peer)
-        reading = not backlog and self._writing and len(self._running) < self._limit
+        reading = not backlog and self._can_start()
         if reading != self._reading and self._transport is not None and not self._transport.is_closing():
             self._reading = reading
             if reading:
                 self._transport.resume_reading()
             else:
                 self._transport.pause_reading()
+
+    def _can_start(self) -> bool:
+        if len(self._running) >= self._limit or self._transport is None:
+            return False
+        # what waits to be sent: the replies of this turn, and the transport's buffer
+        return self._outbox_size + self._transport.get_write_buffer_size() < self._server.max_output
 
     def _finished(self, task: asyncio.Task[Reply | None], peer: Any) -> None:
         super()._finished(task, peer)
@@ -209,9 +215,11 @@ class _TcpConnection(_Endpoint, asyncio.Protocol):
         if not self._outbox:
             self._loop.call_soon(self._flush)
         self._outbox.append(reply)
+        self._outbox_size += len(reply)
 
     def _flush(self) -> None:
         outbox, self._outbox = self._outbox, []
+        self._outbox_size = 0
         transport = self._transport
         if transport is None or transport.is_closing():
             return
@@ -222,11 +230,9 @@ class _TcpConnection(_Endpoint, asyncio.Protocol):
             transport.write(b"".join(finish_record(reply, fragment_size) for reply in outbox))
 
     def pause_writing(self) -> None:
-        self._writing = False
-        self._work()
+        self._work()  # stops reading
 
     def resume_writing(self) -> None:
-        self._writing = True
         self._work()
 
     def connection_lost(self, exc: Exception | None) -> None:
