@@ -45,7 +45,8 @@ def universal_address(host: str, port: int) -> str:
     """``host`` (an IP address) and ``port`` as a universal address."""
     if not 0 <= port <= 0xFFFF:
         raise ValueError(f"port {port} is out of range")
-    return f"{ipaddress.ip_address(host)}.{port >> 8}.{port & 0xFF}"
+    ipaddress.ip_address(host)  # an address, not a name
+    return f"{host}.{port >> 8}.{port & 0xFF}"
 
 
 def parse_universal_address(uaddr: str) -> tuple[str, int]:
@@ -56,10 +57,10 @@ def parse_universal_address(uaddr: str) -> tuple[str, int]:
         p1, p2 = int(high), int(rest)
         if not (0 <= p1 <= 0xFF and 0 <= p2 <= 0xFF):
             raise ValueError
-        address = ipaddress.ip_address(host)
+        ipaddress.ip_address(host)
     except ValueError:
         raise ValueError(f"{uaddr!r} is not a universal address") from None
-    return str(address), p1 * 256 + p2
+    return host, p1 * 256 + p2
 
 
 def netid(transport: str, host: str) -> str:
@@ -158,11 +159,18 @@ RPCBPROC_DUMP = Procedure(4, "RPCBPROC_DUMP", "rpcbproc_dump", (), Chain(Registr
 
 
 class Rpcbind:
-    """Calls to one rpcbind daemon over ``channel``."""
+    """Calls to one rpcbind daemon over ``channel``, a ``transport``
+    ("tcp" or "udp") connection to the daemon at ``host`` (an IP address).
 
-    def __init__(self, channel: SyncChannel, host: str) -> None:
+    rpcbind answers GETADDR for the transport the question came over (it
+    ignores the netid asked for), so a port is looked up over the transport
+    it is wanted for."""
+
+    def __init__(self, channel: SyncChannel, host: str, transport: str) -> None:
         self.channel = channel
-        self.host = host  # the daemon's IP address
+        self.host = host
+        self.transport = transport
+        self.netid = netid(transport, host)
 
     @classmethod
     def connect(
@@ -181,7 +189,7 @@ class Rpcbind:
         else:
             raise ValueError(f"transport must be 'tcp' or 'udp', not {transport!r}")
         assert isinstance(channel, (TcpChannel, UdpChannel))
-        return cls(channel, channel.peer[0])
+        return cls(channel, channel.peer[0], transport)
 
     def _call(self, vers: int, procedure: Procedure[R], *args: Any) -> R:
         return self.channel.call(RPCBIND_PROGRAM, vers, procedure, args)
@@ -194,22 +202,28 @@ class Rpcbind:
             return self._call(3, procedure, *args)
 
     # ---- looking up
-    def getaddr(self, prog: int, vers: int, netid: str) -> str:
+    def getaddr(self, prog: int, vers: int) -> str:
         """The universal address of program ``prog`` version ``vers`` on
-        ``netid`` (``""`` if it is not registered)."""
-        return self._newest(RPCBPROC_GETADDR, Registration(prog, vers, netid, "", ""))
+        this connection's transport (``""`` if it is not registered; like
+        TI-RPC, rpcbind may give that of another version of the program
+        if this one is not registered: its server then answers
+        PROG_MISMATCH)."""
+        return self._newest(RPCBPROC_GETADDR, Registration(prog, vers, self.netid, "", ""))
 
-    def getport(self, prog: int, vers: int, transport: str = "tcp") -> int:
-        """The port of program ``prog`` version ``vers`` on ``transport``
-        (raises ProgramNotRegistered if there is none)."""
+    def getport(self, prog: int, vers: int) -> int:
+        """The port of program ``prog`` version ``vers`` on this
+        connection's transport (raises ProgramNotRegistered if there is
+        none); a portmapper's GETPORT when the daemon is that old."""
         try:
-            uaddr = self.getaddr(prog, vers, netid(transport, self.host))
+            uaddr = self.getaddr(prog, vers)
         except _OLDER:
-            port = self._call(2, PMAPPROC_GETPORT, PortMapping(prog, vers, _PROTOCOLS[transport], 0))
+            port = self._call(2, PMAPPROC_GETPORT, PortMapping(prog, vers, _PROTOCOLS[self.transport], 0))
         else:
             port = parse_universal_address(uaddr)[1] if uaddr else 0
         if port == 0:
-            raise ProgramNotRegistered(f"program {prog} version {vers} is not registered for {transport} at {self.host}")
+            raise ProgramNotRegistered(
+                f"program {prog} version {vers} is not registered for {self.transport} at {self.host}"
+            )
         return port
 
     def dump(self) -> list[Registration]:
@@ -262,7 +276,7 @@ def getport(
     """Ask the rpcbind of ``host`` (over ``transport`` itself) for the port
     of program ``prog`` version ``vers`` on ``transport``."""
     with Rpcbind.connect(host, port, transport=transport, timeout=timeout) as rpcbind:
-        return rpcbind.getport(prog, vers, transport)
+        return rpcbind.getport(prog, vers)
 
 
 # ---- registering a server ---------------------------------------------------
