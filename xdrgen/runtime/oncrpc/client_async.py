@@ -24,7 +24,7 @@ from .auth import AUTH_NONE, Auth
 from .client_sync import DEFAULT_TIMEOUT
 from .errors import ConnectionClosed, RpcTimeout, connection_error, copy_error
 from .procedures import Procedure
-from .record import CLIENT_MAX_RECORD, MARK_SIZE, RecordReader, finish_record
+from .record import CLIENT_MAX_RECORD, MARK_SIZE, RecordReader, check_fragment_size, finish_record
 
 R = TypeVar("R")
 
@@ -161,6 +161,7 @@ class AsyncTcpChannel(AsyncChannel, asyncio.Protocol):
         fragment_size: int | None = None,
     ) -> None:
         super().__init__(auth=auth, timeout=timeout)
+        check_fragment_size(fragment_size)
         self.fragment_size = fragment_size
         self.peer: Any = None
         self._records = RecordReader(max_record)

@@ -31,7 +31,7 @@ from . import messages
 from .auth import AUTH_NONE, Auth
 from .errors import ConnectionClosed, RpcError, RpcTimeout, connection_error, connection_refused, copy_error
 from .procedures import Procedure
-from .record import CLIENT_MAX_RECORD, MARK_SIZE, RecordReader, finish_record
+from .record import CLIENT_MAX_RECORD, MARK_SIZE, RecordReader, check_fragment_size, finish_record
 
 R = TypeVar("R")
 
@@ -278,6 +278,8 @@ class SocketChannel(SyncChannel):
     """A :class:`SyncChannel` on a non-blocking socket, waiting in ``poll``
     (so that every wait honours the caller's deadline)."""
 
+    receive_size = RECEIVE_SIZE
+
     def __init__(self, sock: socket.socket, *, auth: Auth | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
         super().__init__(auth=auth, timeout=timeout)
         sock.setblocking(False)
@@ -288,6 +290,9 @@ class SocketChannel(SyncChannel):
         self._write_poll = select.poll()
         self._write_poll.register(sock, select.POLLOUT)
         self._send_lock = threading.Lock()
+        # received bytes land here (a fresh buffer per receive would cost an
+        # allocation as large as the biggest possible read)
+        self._buffer = memoryview(bytearray(self.receive_size))
 
     def _send(self, data: Buffer, deadline: float) -> None:
         if not self._send_lock.acquire(timeout=max(deadline - time.monotonic(), 0.0)):
@@ -326,8 +331,16 @@ class SocketChannel(SyncChannel):
             except BlockingIOError:
                 pass
 
-    def _wait_readable(self, timeout: float) -> bool:
-        return bool(self._read_poll.poll(poll_ms(timeout)))
+    def _read(self, timeout: float) -> memoryview | None:
+        """What one receive brings within ``timeout`` seconds (None: nothing
+        yet; valid until the next read)."""
+        if not self._read_poll.poll(poll_ms(timeout)):
+            return None
+        try:
+            count = self.sock.recv_into(self._buffer)
+        except BlockingIOError:
+            return None
+        return self._buffer[:count]
 
     def _shutdown(self) -> None:
         try:
@@ -359,6 +372,7 @@ class TcpChannel(SocketChannel):
         super().__init__(sock, auth=auth, timeout=timeout)
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        check_fragment_size(fragment_size)
         self.fragment_size = fragment_size
         self._records = RecordReader(max_record)
 
@@ -385,11 +399,8 @@ class TcpChannel(SocketChannel):
         return finish_record(message, self.fragment_size)
 
     def _receive(self, timeout: float) -> Sequence[bytes]:
-        if not self._wait_readable(timeout):
-            return ()
-        try:
-            data = self.sock.recv(RECEIVE_SIZE)
-        except BlockingIOError:
+        data = self._read(timeout)
+        if data is None:
             return ()
         if not data:
             raise ConnectionClosed("the server closed the connection")

@@ -35,8 +35,7 @@ def finish_record(message: bytearray, fragment_size: int | None = None) -> bytea
     if length <= limit:
         _U32.pack_into(message, 0, LAST_FRAGMENT | length)
         return message
-    if limit <= 0:
-        raise ValueError(f"fragment size must be positive, not {fragment_size}")
+    check_fragment_size(limit)
     out = bytearray()
     view = memoryview(message)[MARK_SIZE:]
     for start in range(0, length, limit):
@@ -45,6 +44,11 @@ def finish_record(message: bytearray, fragment_size: int | None = None) -> bytea
         out += _U32.pack(last | len(piece))
         out += piece
     return out
+
+
+def check_fragment_size(fragment_size: int | None) -> None:
+    if fragment_size is not None and not 0 < fragment_size <= MAX_FRAGMENT:
+        raise ValueError(f"a fragment holds 1 to {MAX_FRAGMENT} bytes, not {fragment_size}")
 
 
 class RecordReader:

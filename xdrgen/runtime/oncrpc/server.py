@@ -24,7 +24,7 @@ from . import messages
 from .dispatch import Dispatcher, Reply
 from .handler import Handler
 from .messages import AcceptStat
-from .record import MARK_SIZE, SERVER_MAX_RECORD, RecordReader, finish_record
+from .record import MARK_SIZE, SERVER_MAX_RECORD, RecordReader, check_fragment_size, finish_record
 from .udp import MAX_DATAGRAM
 
 log = logging.getLogger("xdrgen.runtime.oncrpc.server")
@@ -48,6 +48,7 @@ class Server:
         udp_max_in_flight: int = DEFAULT_UDP_MAX_IN_FLIGHT,
         fragment_size: int | None = None,
     ) -> None:
+        check_fragment_size(fragment_size)
         self.dispatcher = Dispatcher(handlers)
         self.max_record = max_record
         self.max_in_flight = max_in_flight
@@ -62,7 +63,16 @@ class Server:
 
     @property
     def programs(self) -> list[tuple[int, int]]:
+        """The (program, version) pairs served."""
         return self.dispatcher.programs
+
+    @property
+    def listeners(self) -> list[tuple[str, Any]]:
+        """("tcp" or "udp", address) of each listener, as
+        :func:`.rpcbind.register` takes them."""
+        return [("tcp", address) for address in self.tcp_addresses] + [
+            ("udp", address) for address in self.udp_addresses
+        ]
 
     async def listen_tcp(self, host: str | None = "127.0.0.1", port: int = 0) -> Any:
         """Listen on TCP; return the address (its port, when 0 was asked,

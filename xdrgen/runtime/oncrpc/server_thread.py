@@ -66,20 +66,12 @@ class ServerThread:
             raise self._failure
         if self.register:
             try:
-                rpcbind.register(self.server.programs, self._listeners())
+                rpcbind.register(self.server.programs, self.server.listeners)
             except BaseException:
                 self.stop()
                 raise
             self._registered = True
         return self
-
-    def _listeners(self) -> list[tuple[str, Any]]:
-        listeners = []
-        if self.tcp_address is not None:
-            listeners.append(("tcp", self.tcp_address))
-        if self.udp_address is not None:
-            listeners.append(("udp", self.udp_address))
-        return listeners
 
     async def _serve(self) -> None:
         try:

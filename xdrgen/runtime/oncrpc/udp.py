@@ -54,6 +54,8 @@ def open_socket(host: str, port: int) -> socket.socket:
 class UdpChannel(SocketChannel):
     """Blocking calls over UDP, thread-safe."""
 
+    receive_size = _RECEIVE_SIZE
+
     def __init__(
         self,
         sock: socket.socket,
@@ -81,12 +83,8 @@ class UdpChannel(SocketChannel):
         return check_datagram(message)
 
     def _receive(self, timeout: float) -> Sequence[bytes]:
-        if not self._wait_readable(timeout):
-            return ()
-        try:
-            return (self.sock.recv(_RECEIVE_SIZE),)
-        except BlockingIOError:
-            return ()
+        data = self._read(timeout)
+        return () if data is None else (bytes(data),)
 
 
 class AsyncUdpChannel(AsyncChannel, asyncio.DatagramProtocol):
