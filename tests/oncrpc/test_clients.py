@@ -295,3 +295,24 @@ def test_calls_larger_than_a_datagram_are_refused_over_udp() -> None:
     with UdpPeer(lambda *_: None) as peer, UdpChannel.connect("127.0.0.1", peer.port) as channel:
         with pytest.raises(XdrError, match="UDP limit"):
             channel.call(TOY_PROGRAM, 3, TOYPROC_SINK, (bytes(70000),))
+
+
+def test_async_timeouts_in_any_order_are_each_honoured() -> None:
+    """A short per-call timeout after long ones, and the other way round."""
+    done = threading.Event()
+
+    async def scenario(port: int) -> None:
+        async with await AsyncTcpChannel.connect("127.0.0.1", port, timeout=0.6) as channel:
+
+            async def timed(timeout: float | None) -> float:
+                start = time.monotonic()
+                with pytest.raises(RpcTimeout):
+                    await channel.call(TOY_PROGRAM, 3, TOYPROC_NULL, timeout=timeout)
+                return time.monotonic() - start
+
+            long, short, default = await asyncio.gather(timed(1.0), timed(0.2), timed(None))
+            assert 0.99 < long < 1.4 and 0.19 < short < 0.5 and 0.59 < default < 1.0
+
+    with TcpPeer(lambda connection, records: done.wait(10)) as peer:
+        asyncio.run(scenario(peer.port))
+        done.set()

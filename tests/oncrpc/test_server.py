@@ -151,6 +151,17 @@ def test_many_tasks_share_one_connection(served: ServerThread, transport: str) -
     assert asyncio.run(scenario()) < 2.0  # 50 sleeps of 0.2 s, all in flight
 
 
+def test_the_alarms_of_finished_calls_do_not_pile_up(served: ServerThread) -> None:
+    async def scenario(transport: str) -> int:
+        async with ToyV3AsyncClient.connect("127.0.0.1", port_of(served, transport), transport=transport) as client:
+            for _ in range(500):  # each ends long before its timeout and retransmission
+                await client.toyproc_null()
+            return len(client.channel._alarms._heap)
+
+    for transport in TRANSPORTS:
+        assert asyncio.run(scenario(transport)) <= 2 + 64
+
+
 def test_fragments_both_ways() -> None:
     with ServerThread([Toy()], udp=None, fragment_size=1000) as served:
         channel = TcpChannel.connect("127.0.0.1", served.tcp_port, fragment_size=100)

@@ -20,6 +20,7 @@ from typing import Any, Self, TypeVar, cast
 
 from ..xdr import Buffer, XdrError
 from . import messages
+from .alarms import Alarms
 from .auth import AUTH_NONE, Auth
 from .client_sync import DEFAULT_TIMEOUT
 from .errors import ConnectionClosed, RpcTimeout, connection_error, copy_error
@@ -30,6 +31,8 @@ R = TypeVar("R")
 
 # Calls larger than this are written at once, not joined with others.
 _JOIN_LIMIT = 64 * 1024
+# kinds of alarms (subclasses add theirs)
+TIMEOUT = 0
 
 
 class AsyncChannel:
@@ -50,6 +53,7 @@ class AsyncChannel:
         self._closed: ConnectionClosed | None = None
         self._loop = asyncio.get_running_loop()
         self._writable: asyncio.Future[None] | None = None  # set while writing is paused
+        self._alarms = Alarms(self._loop, self._alarm, self._pending)
 
     # ---- what subclasses provide
     def _frame(self, message: bytearray) -> Buffer:
@@ -58,8 +62,13 @@ class AsyncChannel:
     def _transmit(self, xid: int, data: Buffer) -> None:
         raise NotImplementedError
 
-    def _forget(self, xid: int) -> None:
-        """The call ``xid`` is over."""
+    def _alarm(self, xid: int, kind: int, payload: Any) -> None:
+        """An alarm of call ``xid`` (still in flight) is due."""
+        if kind == TIMEOUT:
+            future = self._pending[xid]
+            if not future.done():
+                name, timeout = payload
+                future.set_exception(RpcTimeout(f"no reply to {name} within {timeout} s"))
 
     def _close_transport(self) -> None:
         raise NotImplementedError
@@ -85,16 +94,14 @@ class AsyncChannel:
         data = self._frame(message)
         future: asyncio.Future[bytes] = self._loop.create_future()
         self._pending[xid] = future
-        timer = self._loop.call_later(timeout, _expire, future, procedure.name, timeout)
+        self._alarms.add(timeout, xid, TIMEOUT, (procedure.name, timeout))
         try:
             self._transmit(xid, data)
             if self._writable is not None:  # the peer is slow to read
                 await asyncio.shield(self._writable)
             reply = await future
         finally:
-            timer.cancel()
             del self._pending[xid]
-            self._forget(xid)
         return procedure.decode_reply(reply)
 
     def _deliver(self, reply: bytes) -> None:
@@ -114,6 +121,7 @@ class AsyncChannel:
             if not future.done():
                 future.set_exception(copy_error(error))
         if close:
+            self._alarms.cancel()
             self._close_transport()
 
     def pause_writing(self) -> None:
@@ -139,11 +147,6 @@ class AsyncChannel:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
-
-
-def _expire(future: asyncio.Future[bytes], name: str, timeout: float) -> None:
-    if not future.done():
-        future.set_exception(RpcTimeout(f"no reply to {name} within {timeout} s"))
 
 
 class AsyncTcpChannel(AsyncChannel, asyncio.Protocol):

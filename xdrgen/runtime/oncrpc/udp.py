@@ -22,6 +22,7 @@ from .client_sync import DEFAULT_TIMEOUT, SocketChannel
 from .errors import ConnectionClosed, connection_refused
 
 DEFAULT_RETRANSMIT = 1.0
+_RETRANSMIT = 1  # an alarm kind (see client_async.TIMEOUT)
 MAX_DATAGRAM = 65507  # what a UDP/IPv4 datagram can carry
 _RECEIVE_SIZE = 65536
 
@@ -101,7 +102,6 @@ class AsyncUdpChannel(AsyncChannel, asyncio.DatagramProtocol):
         self.retransmit = retransmit
         self.peer: Any = None
         self._transport: asyncio.DatagramTransport | None = None
-        self._timers: dict[int, asyncio.TimerHandle] = {}
 
     @classmethod
     async def connect(
@@ -130,15 +130,17 @@ class AsyncUdpChannel(AsyncChannel, asyncio.DatagramProtocol):
         self._send(xid, data, self.retransmit)
 
     def _send(self, xid: int, data: Buffer, interval: float) -> None:
-        if xid not in self._pending or self._transport is None:
-            return  # answered (or given up) meanwhile
-        self._transport.sendto(data)
-        self._timers[xid] = self._loop.call_later(interval, self._send, xid, data, interval * 2)
+        if self._transport is not None:
+            self._transport.sendto(data)
+            self._alarms.add(interval, xid, _RETRANSMIT, (data, interval))
 
-    def _forget(self, xid: int) -> None:
-        timer = self._timers.pop(xid, None)
-        if timer is not None:
-            timer.cancel()
+    def _alarm(self, xid: int, kind: int, payload: Any) -> None:
+        if kind == _RETRANSMIT:
+            if not self._pending[xid].done():
+                data, interval = payload
+                self._send(xid, data, interval * 2)
+        else:
+            super()._alarm(xid, kind, payload)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.DatagramTransport, transport)  # asyncio's own is no subclass
@@ -155,9 +157,6 @@ class AsyncUdpChannel(AsyncChannel, asyncio.DatagramProtocol):
         self._fail(ConnectionClosed(f"the socket was closed{f': {exc}' if exc else ''}"))
 
     def _close_transport(self) -> None:
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
         if self._transport is not None:
             self._transport.close()
 
