@@ -12,23 +12,15 @@ import asyncio
 from collections.abc import Coroutine, Generator
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
-from . import rpcbind
+from . import rpcbind, transports
 from .auth import Auth
-from .client_async import AsyncChannel, AsyncTcpChannel
-from .client_sync import DEFAULT_TIMEOUT, SyncChannel, TcpChannel
+from .channel import DEFAULT_TIMEOUT
+from .client_async import AsyncChannel
+from .client_sync import SyncChannel
 from .procedures import Procedure
-from .udp import AsyncUdpChannel, UdpChannel
 
 R = TypeVar("R")
 C = TypeVar("C", bound="AsyncClient")
-
-TRANSPORTS = ("tcp", "udp")
-
-
-def _check_transport(transport: str) -> None:
-    if transport not in TRANSPORTS:
-        raise ValueError(f"transport must be 'tcp' or 'udp', not {transport!r}")
-
 
 def open_channel(
     host: str,
@@ -42,12 +34,10 @@ def open_channel(
 ) -> SyncChannel:
     """A blocking channel to ``host``; without a port, rpcbind on ``host``
     says where program ``prog`` version ``vers`` listens."""
-    _check_transport(transport)
+    transports.check(transport)
     if port is None:
         port = rpcbind.getport(host, prog, vers, transport, timeout=timeout)
-    if transport == "tcp":
-        return TcpChannel.connect(host, port, auth=auth, timeout=timeout)
-    return UdpChannel.connect(host, port, auth=auth, timeout=timeout)
+    return transports.SYNC[transport].connect(host, port, auth=auth, timeout=timeout)
 
 
 async def open_async_channel(
@@ -61,12 +51,10 @@ async def open_async_channel(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> AsyncChannel:
     """:func:`open_channel` for asyncio."""
-    _check_transport(transport)
+    transports.check(transport)
     if port is None:
         port = await asyncio.to_thread(rpcbind.getport, host, prog, vers, transport, timeout=timeout)
-    if transport == "tcp":
-        return await AsyncTcpChannel.connect(host, port, auth=auth, timeout=timeout)
-    return await AsyncUdpChannel.connect(host, port, auth=auth, timeout=timeout)
+    return await transports.ASYNC[transport].connect(host, port, auth=auth, timeout=timeout)
 
 
 class Client:

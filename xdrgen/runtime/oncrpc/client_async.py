@@ -13,19 +13,17 @@ record marking (:class:`.udp.AsyncUdpChannel`, datagrams).
 from __future__ import annotations
 
 import asyncio
-import itertools
-import random
 from collections.abc import Sequence
 from typing import Any, Self, TypeVar, cast
 
 from ..xdr import Buffer, XdrError
 from . import messages
 from .alarms import Alarms
-from .auth import AUTH_NONE, Auth
-from .client_sync import DEFAULT_TIMEOUT
+from .auth import Auth
+from .channel import DEFAULT_TIMEOUT, Channel, RecordFraming
 from .errors import ConnectionClosed, RpcTimeout, connection_error, copy_error
 from .procedures import Procedure
-from .record import CLIENT_MAX_RECORD, MARK_SIZE, RecordReader, check_fragment_size, finish_record
+from .record import CLIENT_MAX_RECORD, RecordReader
 
 R = TypeVar("R")
 
@@ -35,20 +33,15 @@ _JOIN_LIMIT = 64 * 1024
 TIMEOUT = 0
 
 
-class AsyncChannel:
+class AsyncChannel(Channel):
     """Calls over one connection, from any number of tasks.
 
     Subclasses frame a message (:meth:`_frame`) and send it
     (:meth:`_transmit`), and call :meth:`_deliver` with each message that
     arrives and :meth:`_fail` when the connection ends."""
 
-    reserve = 0
-
     def __init__(self, *, auth: Auth | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self.auth = auth or AUTH_NONE
-        self.timeout = timeout
-        self._auth_bytes = self.auth.encode()
-        self._xids = itertools.count(random.getrandbits(32))
+        super().__init__(auth=auth, timeout=timeout)
         self._pending: dict[int, asyncio.Future[bytes]] = {}
         self._closed: ConnectionClosed | None = None
         self._loop = asyncio.get_running_loop()
@@ -56,9 +49,6 @@ class AsyncChannel:
         self._alarms = Alarms(self._loop, self._alarm, self._pending)
 
     # ---- what subclasses provide
-    def _frame(self, message: bytearray) -> Buffer:
-        raise NotImplementedError
-
     def _transmit(self, xid: int, data: Buffer) -> None:
         raise NotImplementedError
 
@@ -88,10 +78,7 @@ class AsyncChannel:
             raise copy_error(self._closed)
         if timeout is None:
             timeout = self.timeout
-        xid = next(self._xids) & 0xFFFFFFFF
-        message = messages.start_call(xid, prog, vers, procedure.number, self._auth_bytes, self.reserve)
-        procedure.pack_args(args, message)
-        data = self._frame(message)
+        xid, data = self._encode(prog, vers, procedure, args)
         future: asyncio.Future[bytes] = self._loop.create_future()
         self._pending[xid] = future
         self._alarms.add(timeout, xid, TIMEOUT, (procedure.name, timeout))
@@ -149,11 +136,9 @@ class AsyncChannel:
         await self.close()
 
 
-class AsyncTcpChannel(AsyncChannel, asyncio.Protocol):
+class AsyncTcpChannel(RecordFraming, AsyncChannel, asyncio.Protocol):
     """Calls over TCP (or any stream), with record marking; it is its
     transport's protocol."""
-
-    reserve = MARK_SIZE
 
     def __init__(
         self,
@@ -164,8 +149,7 @@ class AsyncTcpChannel(AsyncChannel, asyncio.Protocol):
         fragment_size: int | None = None,
     ) -> None:
         super().__init__(auth=auth, timeout=timeout)
-        check_fragment_size(fragment_size)
-        self.fragment_size = fragment_size
+        self._set_fragment_size(fragment_size)
         self.peer: Any = None
         self._records = RecordReader(max_record)
         self._transport: asyncio.Transport | None = None
@@ -194,9 +178,6 @@ class AsyncTcpChannel(AsyncChannel, asyncio.Protocol):
         return channel
 
     # ---- sending
-    def _frame(self, message: bytearray) -> Buffer:
-        return finish_record(message, self.fragment_size)
-
     def _transmit(self, xid: int, data: Buffer) -> None:
         outbox = self._outbox
         if len(data) >= _JOIN_LIMIT:

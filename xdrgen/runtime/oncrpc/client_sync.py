@@ -17,8 +17,6 @@ retransmission).
 from __future__ import annotations
 
 import _thread
-import itertools
-import random
 import select
 import socket
 import threading
@@ -28,14 +26,14 @@ from typing import Any, Self, TypeVar
 
 from ..xdr import Buffer, XdrError
 from . import messages
-from .auth import AUTH_NONE, Auth
+from .auth import Auth
+from .channel import DEFAULT_TIMEOUT, Channel, RecordFraming
 from .errors import ConnectionClosed, RpcError, RpcTimeout, connection_error, connection_refused, copy_error
 from .procedures import Procedure
-from .record import CLIENT_MAX_RECORD, MARK_SIZE, RecordReader, check_fragment_size, finish_record
+from .record import CLIENT_MAX_RECORD, RecordReader
 
 R = TypeVar("R")
 
-DEFAULT_TIMEOUT = 30.0
 RECEIVE_SIZE = 256 * 1024
 
 
@@ -79,21 +77,17 @@ def poll_ms(seconds: float) -> float:
     return max(seconds, 0.0) * 1000.0
 
 
-class SyncChannel:
+class SyncChannel(Channel):
     """Calls over one connection, blocking, thread-safe.
 
     Subclasses say how a message is framed (:meth:`_frame`), sent
     (:meth:`_send`) and received (:meth:`_receive`), and whether a call is
     sent again when no reply comes (:attr:`retransmit`)."""
 
-    reserve = 0  # bytes left free at a message's front for its framing
     retransmit: float | None = None  # seconds before the first retransmission
 
     def __init__(self, *, auth: Auth | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self.auth = auth or AUTH_NONE
-        self.timeout = timeout
-        self._auth_bytes = self.auth.encode()
-        self._xids = itertools.count(random.getrandbits(32))
+        super().__init__(auth=auth, timeout=timeout)
         self._lock = threading.Lock()
         self._pending: dict[int, Waiter] = {}
         self._reader: Waiter | None = None  # the call that reads now
@@ -101,9 +95,6 @@ class SyncChannel:
         self._closed: ConnectionClosed | None = None
 
     # ---- what subclasses provide
-    def _frame(self, message: bytearray) -> Buffer:
-        raise NotImplementedError
-
     def _send(self, data: Buffer, deadline: float) -> None:
         raise NotImplementedError
 
@@ -133,10 +124,7 @@ class SyncChannel:
         if timeout is None:
             timeout = self.timeout
         deadline = time.monotonic() + timeout
-        xid = next(self._xids) & 0xFFFFFFFF
-        message = messages.start_call(xid, prog, vers, procedure.number, self._auth_bytes, self.reserve)
-        procedure.pack_args(args, message)
-        data = self._frame(message)
+        xid, data = self._encode(prog, vers, procedure, args)
         waiter = Waiter()
         self._pending[xid] = waiter  # atomic under the GIL; _fail copies the dict
         try:
@@ -352,13 +340,11 @@ class SocketChannel(SyncChannel):
         self.sock.close()
 
 
-class TcpChannel(SocketChannel):
+class TcpChannel(RecordFraming, SocketChannel):
     """Calls over TCP (or any stream socket), with record marking.
 
     ``max_record`` bounds a reply; ``fragment_size`` splits calls larger
     than it into several fragments."""
-
-    reserve = MARK_SIZE
 
     def __init__(
         self,
@@ -372,8 +358,7 @@ class TcpChannel(SocketChannel):
         super().__init__(sock, auth=auth, timeout=timeout)
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        check_fragment_size(fragment_size)
-        self.fragment_size = fragment_size
+        self._set_fragment_size(fragment_size)
         self._records = RecordReader(max_record)
 
     @classmethod
@@ -394,9 +379,6 @@ class TcpChannel(SocketChannel):
         except OSError as exc:
             raise ConnectionClosed(f"cannot connect to {host} port {port}: {exc}") from exc
         return cls(sock, auth=auth, timeout=timeout, max_record=max_record, fragment_size=fragment_size)
-
-    def _frame(self, message: bytearray) -> Buffer:
-        return finish_record(message, self.fragment_size)
 
     def _receive(self, timeout: float) -> Sequence[bytes]:
         data = self._read(timeout)

@@ -19,11 +19,12 @@ from typing import Any, Self, TypeVar
 
 from .. import xdr
 from ..xdr import Buffer
-from .client_sync import DEFAULT_TIMEOUT, SyncChannel, TcpChannel
+from . import transports
+from .channel import DEFAULT_TIMEOUT
+from .client_sync import SyncChannel
 from .codecs import BOOL, UINT, Chain, String
 from .errors import ProcedureUnavailable, ProgramMismatch, ProgramNotRegistered, RpcError
 from .procedures import Procedure
-from .udp import UdpChannel
 
 R = TypeVar("R")
 
@@ -66,9 +67,7 @@ def parse_universal_address(uaddr: str) -> tuple[str, int]:
 def netid(transport: str, host: str) -> str:
     """The netid of ``transport`` ("tcp" or "udp") for an address:
     ``tcp``/``udp`` for IPv4, ``tcp6``/``udp6`` for IPv6."""
-    if transport not in _PROTOCOLS:
-        raise ValueError(f"transport must be 'tcp' or 'udp', not {transport!r}")
-    return transport + ("6" if ipaddress.ip_address(host).version == 6 else "")
+    return transports.check(transport) + ("6" if ipaddress.ip_address(host).version == 6 else "")
 
 
 # ---- the protocol's types ---------------------------------------------------
@@ -181,14 +180,7 @@ class Rpcbind:
         transport: str = "tcp",
         timeout: float = DEFAULT_TIMEOUT,
     ) -> Self:
-        channel: SyncChannel
-        if transport == "tcp":
-            channel = TcpChannel.connect(host, port, timeout=timeout)
-        elif transport == "udp":
-            channel = UdpChannel.connect(host, port, timeout=timeout)
-        else:
-            raise ValueError(f"transport must be 'tcp' or 'udp', not {transport!r}")
-        assert isinstance(channel, (TcpChannel, UdpChannel))
+        channel = transports.SYNC[transports.check(transport)].connect(host, port, timeout=timeout)
         return cls(channel, channel.peer[0], transport)
 
     def _call(self, vers: int, procedure: Procedure[R], *args: Any) -> R:

@@ -25,7 +25,7 @@ from .dispatch import Dispatcher, Reply
 from .handler import Handler
 from .messages import AcceptStat
 from .record import MARK_SIZE, SERVER_MAX_RECORD, RecordReader, check_fragment_size, finish_record
-from .udp import MAX_DATAGRAM
+from .channel import MAX_DATAGRAM
 
 log = logging.getLogger("xdrgen.runtime.oncrpc.server")
 

@@ -15,25 +15,16 @@ import socket
 from collections.abc import Sequence
 from typing import Any, Self, cast
 
-from ..xdr import Buffer, XdrError
+from ..xdr import Buffer
 from .auth import Auth
 from .client_async import AsyncChannel
-from .client_sync import DEFAULT_TIMEOUT, SocketChannel
+from .channel import DEFAULT_TIMEOUT, DatagramFraming
+from .client_sync import SocketChannel
 from .errors import ConnectionClosed, connection_refused
 
 DEFAULT_RETRANSMIT = 1.0
 _RETRANSMIT = 1  # an alarm kind (see client_async.TIMEOUT)
-MAX_DATAGRAM = 65507  # what a UDP/IPv4 datagram can carry
 _RECEIVE_SIZE = 65536
-
-
-def check_datagram(message: bytearray) -> bytearray:
-    if len(message) > MAX_DATAGRAM:
-        raise XdrError(
-            f"message of {len(message)} bytes exceeds the {MAX_DATAGRAM}-byte UDP limit (use TCP)",
-            path="datagram",
-        )
-    return message
 
 
 def open_socket(host: str, port: int) -> socket.socket:
@@ -52,7 +43,7 @@ def open_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-class UdpChannel(SocketChannel):
+class UdpChannel(DatagramFraming, SocketChannel):
     """Blocking calls over UDP, thread-safe."""
 
     receive_size = _RECEIVE_SIZE
@@ -80,15 +71,12 @@ class UdpChannel(SocketChannel):
     ) -> Self:
         return cls(open_socket(host, port), auth=auth, timeout=timeout, retransmit=retransmit)
 
-    def _frame(self, message: bytearray) -> Buffer:
-        return check_datagram(message)
-
     def _receive(self, timeout: float) -> Sequence[bytes]:
         data = self._read(timeout)
         return () if data is None else (bytes(data),)
 
 
-class AsyncUdpChannel(AsyncChannel, asyncio.DatagramProtocol):
+class AsyncUdpChannel(DatagramFraming, AsyncChannel, asyncio.DatagramProtocol):
     """asyncio calls over UDP; it is its transport's protocol."""
 
     def __init__(
@@ -122,9 +110,6 @@ class AsyncUdpChannel(AsyncChannel, asyncio.DatagramProtocol):
             sock.close()
             raise ConnectionClosed(f"cannot reach {host} port {port}: {exc}") from exc
         return channel
-
-    def _frame(self, message: bytearray) -> Buffer:
-        return check_datagram(message)
 
     def _transmit(self, xid: int, data: Buffer) -> None:
         self._send(xid, data, self.retransmit)
