@@ -15,6 +15,7 @@ from toy import TOY_PROGRAM, Toy, ToyV2, ToyV3AsyncClient, ToyV3Client
 
 from xdrgen.runtime.oncrpc import (
     Call,
+    ConnectionClosed,
     Handler,
     ProgramMismatch,
     ProgramNotRegistered,
@@ -262,3 +263,27 @@ def test_falls_back_to_portmapper_version_2() -> None:
                 assert client.unset(TOY_PROGRAM, 3)
                 with pytest.raises(ProgramNotRegistered):
                     client.getport(TOY_PROGRAM, 3)
+
+
+def test_servers_register_with_a_portmapper_too() -> None:
+    portmapper = Portmapper()
+    with ServerThread([portmapper], udp=None) as old:
+        assert old.tcp_port
+        where = ("127.0.0.1", old.tcp_port)
+        with ServerThread([Toy(), ToyV2()], register=True, rpcbind_address=where) as served:
+            assert portmapper.table == {
+                (TOY_PROGRAM, vers, proto): port
+                for vers in (2, 3)
+                for proto, port in ((6, served.tcp_port), (17, served.udp_port))
+            }
+        assert portmapper.table == {}
+
+
+def test_a_failed_registration_stops_the_server() -> None:
+    with ServerThread([Portmapper()], udp=None) as placeholder:
+        closed = placeholder.tcp_port
+    assert closed
+    served = ServerThread([Toy()], register=True, rpcbind_address=("127.0.0.1", closed))
+    with pytest.raises(ConnectionClosed):
+        served.start()
+    assert served._thread is not None and not served._thread.is_alive()

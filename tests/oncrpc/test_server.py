@@ -306,3 +306,19 @@ def test_v2_is_served_alongside(served: ServerThread) -> None:
     assert ToyV2.VERSION == 2
     with ToyV2Client.connect("127.0.0.1", served.udp_port, transport="udp") as client:
         assert client.toyproc_echo("v2") == "V2"
+
+
+def test_the_asyncio_server_in_a_running_loop() -> None:
+    async def scenario() -> None:
+        async with oncrpc.Server([Toy()]) as server:
+            tcp = await server.listen_tcp("127.0.0.1", 0)
+            udp = await server.listen_udp("127.0.0.1", 0)
+            assert server.listeners == [("tcp", tcp), ("udp", udp)]
+            serving = asyncio.create_task(server.serve_forever())
+            for transport, address in server.listeners:
+                async with ToyV3AsyncClient.connect("127.0.0.1", address[1], transport=transport) as client:
+                    assert await client.toyproc_add(20, 22) == 42
+            server.close()
+            await asyncio.wait_for(serving, 5)
+
+    asyncio.run(scenario())

@@ -20,8 +20,9 @@ class ServerThread:
     (host, port) pair, port 0 for any free one, or None for none).
 
     :meth:`start` returns once the server listens; with ``register`` it
-    also registers every program version with the local rpcbind, and
-    :meth:`stop` removes them again.  ``options`` go to :class:`Server`."""
+    also registers every program version with the rpcbind at
+    ``rpcbind_address`` (the local one), and :meth:`stop` removes them
+    again.  ``options`` go to :class:`Server`."""
 
     def __init__(
         self,
@@ -29,12 +30,14 @@ class ServerThread:
         tcp: tuple[str, int] | None = ("127.0.0.1", 0),
         udp: tuple[str, int] | None = ("127.0.0.1", 0),
         register: bool = False,
+        rpcbind_address: tuple[str, int] = ("127.0.0.1", rpcbind.RPCBIND_PORT),
         **options: Any,
     ) -> None:
         if tcp is None and udp is None:
             raise ValueError("nothing to listen on: give tcp or udp")
         self.server = Server(handlers, **options)
         self.register = register
+        self.rpcbind_address = rpcbind_address
         self.tcp_address: Any = None
         self.udp_address: Any = None
         self._tcp = tcp
@@ -66,7 +69,8 @@ class ServerThread:
             raise self._failure
         if self.register:
             try:
-                rpcbind.register(self.server.programs, self.server.listeners)
+                host, port = self.rpcbind_address
+                rpcbind.register(self.server.programs, self.server.listeners, host=host, port=port)
             except BaseException:
                 self.stop()
                 raise
@@ -97,7 +101,8 @@ class ServerThread:
         try:
             if self._registered:
                 self._registered = False
-                rpcbind.unregister(self.server.programs)
+                host, port = self.rpcbind_address
+                rpcbind.unregister(self.server.programs, host=host, port=port)
         finally:
             if self._loop is not None and self._thread is not None and self._thread.is_alive():
                 self._loop.call_soon_threadsafe(self.server.close)
