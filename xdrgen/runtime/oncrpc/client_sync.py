@@ -287,6 +287,8 @@ class SocketChannel(SyncChannel):
             raise RpcTimeout("timed out waiting to send (other calls fill the connection)")
         try:
             self._send_all(data, deadline)
+        except RpcError:
+            raise  # a timeout (RpcTimeout is a TimeoutError, an OSError)
         except ConnectionRefusedError as exc:
             error = connection_refused(exc)
             self._fail(error, close=False)
