@@ -20,8 +20,9 @@ base types and typedefs use module-level codec objects --
 :data:`INT`, :data:`UINT`, :data:`HYPER`, :data:`UHYPER`, :data:`BOOL`,
 :data:`FLOAT`, :data:`DOUBLE`, ``String(max, name)``, ``Opaque(max,
 name)``, ``FixedOpaque(n, name)``, ``Array(item, max, name)``,
-``Optional(item, name)`` -- or the generator's own objects with the same
-two methods.  ``void`` is no codec: no argument, or ``None`` as result.
+``Optional(item, name)``, ``Chain(item, name)`` (a ``struct list { T item;
+list *next; }`` chain as a Python list) -- or the generator's own objects
+with the same two methods.  ``void`` is no codec: no argument, or ``None`` as result.
 
 Procedures.  One :class:`Procedure` per procedure, shared by client and
 server::
@@ -105,6 +106,7 @@ from .codecs import (
     UHYPER,
     UINT,
     Array,
+    Chain,
     Codec,
     FixedOpaque,
     Opaque,
@@ -148,6 +150,7 @@ __all__ = [
     "AuthSys",
     "BOOL",
     "Call",
+    "Chain",
     "Client",
     "Codec",
     "ConnectionClosed",
