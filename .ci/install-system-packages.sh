@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages the integration tests need (real libvirtd, sshd,
-# TLS tooling, optional tshark dissector). Idempotent: skips apt entirely when
-# everything is already installed.
+# TLS tooling, optional tshark dissector, ONC RPC peers). Idempotent: skips apt
+# entirely when everything is already installed.
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
@@ -16,6 +16,14 @@ required=(
     python3-libvirt         # reference client for benchmarks (/usr/bin/python3)
     tshark                  # wire checks: tests/server/test_wire.py decodes captures
     libvirt-wireshark       # ... with libvirt's dissector
+    rpcbind                 # ONC RPC: the rpcbind tests/oncrpc registers with, and rpcinfo
+    nfs-common              # showmount
+    rpcsvc-proto            # rpcgen and the rpcsvc .x files
+    libtirpc-dev            # TI-RPC headers: C reference clients and servers
+    nfs-ganesha             # a real NFS/MOUNT server
+    nfs-ganesha-vfs         # ... with its VFS backend
+    tcpdump                 # packet captures of RPC traffic
+    sasl2-bin               # saslpasswd2
 )
 # Installed only when this Debian release has them.
 optional=()
