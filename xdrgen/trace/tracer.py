@@ -1,0 +1,94 @@
+"""The trace itself: pieces of a connection in, filtered lines out.
+
+The proxy, the capture reader (and later our own client and server) hand
+it what they saw; it names the messages from the catalog, decodes payloads
+when they are shown, and writes one line per message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TextIO
+
+from .framing import Header, Piece
+from .lines import LineFormatter
+from .matching import Filter
+from .message import Codecs, TraceMessage
+
+
+class Output:
+    """Lines to a text stream.  Writes are buffered; :meth:`flush` pushes
+    them out (the proxy does so at most every few tens of milliseconds, so
+    a busy connection costs no write per message)."""
+
+    def __init__(self, stream: TextIO, *, owned: bool = False) -> None:
+        self._stream = stream
+        self._owned = owned
+        self.pending = False
+
+    def line(self, text: str) -> None:
+        self._stream.write(text + "\n")
+        self.pending = True
+
+    def flush(self) -> None:
+        if self.pending:
+            self.pending = False
+            self._stream.flush()
+
+    def close(self) -> None:
+        self.flush()
+        if self._owned:
+            self._stream.close()
+
+
+class Tracer:
+    """Names, filters, formats and writes.  ``payload`` (the formatter's)
+    decides whether messages are decoded at all."""
+
+    def __init__(self, codecs: Codecs, formatter: LineFormatter, output: Output, filter: Filter | None = None) -> None:
+        self.codecs = codecs
+        self.formatter = formatter
+        self.output = output
+        self.filter = filter or Filter()
+
+    @property
+    def wants_payload(self) -> bool:
+        return self.formatter.payload
+
+    def opened(self, time: float, conn: int, client: str, server: str) -> None:
+        self.output.line(self.formatter.opened(time, conn, client, server))
+
+    def closed(self, time: float, conn: int, client: str, server: str, reason: str = "") -> None:
+        self.output.line(self.formatter.closed(time, conn, client, server, reason))
+
+    def note(self, time: float, conn: int, direction: str, text: str) -> None:
+        self.output.line(self.formatter.note(time, conn, direction, text))
+
+    def piece(self, conn: int, direction: str, time: float, piece: Piece, notes: Sequence[str] = ()) -> None:
+        """Trace one piece of a stream: a message's line, or a line for
+        bytes that are not a message (carriers and preambles print none)."""
+        header = piece.header
+        if header is None:
+            if piece.problem is not None:
+                self.output.line(self.formatter.raw(time, conn, direction, piece.size, piece.problem))
+            return
+        frame = piece.data if self.formatter.payload else None
+        self.header(conn, direction, time, header, frame, notes)
+
+    def header(
+        self, conn: int, direction: str, time: float, header: Header, frame: bytes | None, notes: Sequence[str] = ()
+    ) -> None:
+        program, procedure = self.codecs.catalog.names(header.program, header.version, header.procedure)
+        if not self.filter.shows(program, procedure, header):
+            return
+        message = TraceMessage(conn, direction, time, header, program, procedure, frame=frame)
+        if frame is not None:
+            message.payload, message.undecodable = self.codecs.decode(header, frame)
+        elif header.problem is not None:
+            message.undecodable = header.problem
+        self.message(message, notes)
+
+    def message(self, message: TraceMessage, notes: Sequence[str] = ()) -> None:
+        if not self.filter.shows(message.program_name, message.procedure_name, message.header):
+            return
+        self.output.line(self.formatter.message(message, list(notes)))
