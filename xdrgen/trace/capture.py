@@ -79,7 +79,7 @@ def segments(file: BinaryIO) -> Iterator[Segment]:
         tcp = getattr(ip, "data", None)
         if not isinstance(tcp, dpkt.tcp.TCP) or isinstance(ip, bytes):
             continue
-        if isinstance(ip, dpkt.ip.IP) and (ip.off & dpkt.ip.IP_OFFMASK or ip.off & dpkt.ip.IP_MF):
+        if isinstance(ip, dpkt.ip.IP) and (ip.offset or ip.mf):
             continue  # fragments: not reassembled (TCP over loopback never fragments)
         if start is None:
             start = float(timestamp)

@@ -19,10 +19,12 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-READ_SIZE = 256 * 1024
+READ_SIZE = 64 * 1024
 HIGH_WATER = 256 * 1024  # bytes waiting to be written before the other side is paused
 _FD_SIZE = array.array("i").itemsize
 _FDS_SPACE = socket.CMSG_SPACE(64 * _FD_SIZE)
+_CTRUNC = int(socket.MSG_CTRUNC)  # a plain int: IntFlag arithmetic is slow
+_CLOEXEC = int(socket.MSG_CMSG_CLOEXEC)
 
 
 def _nothing(*_args: Any) -> None:
@@ -114,7 +116,7 @@ class UnixEndpoint(Endpoint):
 
     def _readable(self) -> None:
         try:
-            data, ancdata, flags, _ = self._sock.recvmsg(READ_SIZE, _FDS_SPACE, socket.MSG_CMSG_CLOEXEC)
+            data, ancdata, flags, _ = self._sock.recvmsg(READ_SIZE, _FDS_SPACE, _CLOEXEC)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as error:
@@ -122,7 +124,7 @@ class UnixEndpoint(Endpoint):
             self.on_error(error)
             return
         fds = _descriptors(ancdata) if ancdata else []
-        if flags & socket.MSG_CTRUNC:
+        if flags & _CTRUNC:
             close_fds(fds)
             self.pause_reading()
             self.on_error(OSError("more descriptors than a message may carry"))

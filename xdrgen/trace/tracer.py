@@ -86,7 +86,7 @@ class Tracer:
             message.payload, message.undecodable = self.codecs.decode(header, frame)
         elif header.problem is not None:
             message.undecodable = header.problem
-        self.message(message, notes)
+        self.output.line(self.formatter.message(message, list(notes)))
 
     def message(self, message: TraceMessage, notes: Sequence[str] = ()) -> None:
         if not self.filter.shows(message.program_name, message.procedure_name, message.header):

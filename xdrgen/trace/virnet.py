@@ -101,6 +101,10 @@ class VirNetSplitter:
         self._hunting = False  # after a gap: looking for the next header
 
     def feed(self, data: Buffer) -> list[Piece]:
+        if not (self._seen or self._raw or self._hunting) and self._broken is None and len(data) >= HEADER_SIZE:
+            # The usual read: exactly one whole message, nothing pending.
+            if int.from_bytes(data[:4], "big") == len(data) <= MAX_MESSAGE:
+                return [self._whole(data)]
         pieces: list[Piece] = []
         view = memoryview(data)
         while view:
@@ -144,12 +148,16 @@ class VirNetSplitter:
         self._seen += take
         view = view[take:]
         if self._seen == self._need:
-            header = parse_header(buffer)
-            pieces.append(Piece(self._need, header, bytes(buffer) if self._keep else None, header.problem))
-            if header.type in ("call_with_fds", "reply_with_fds"):
-                self._raw = header.nfds
+            pieces.append(self._whole(buffer))
             self._reset()
         return view
+
+    def _whole(self, frame: Buffer) -> Piece:
+        """The piece of one whole message (or its first bytes without
+        ``keep``); its descriptors' carrier bytes come next."""
+        header = parse_header(frame)
+        self._raw = header.nfds
+        return Piece(header.length, header, bytes(frame) if self._keep else None, header.problem)
 
     def _reset(self) -> None:
         self._buffer = bytearray()
