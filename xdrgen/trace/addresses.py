@@ -111,6 +111,11 @@ def tls_context(pkipath: str | None, *, server: bool, verify: bool = True) -> ss
         raise AddressError(f"TLS set-up from {os.path.dirname(files.cert)!r} failed: {error}") from error
     if server:
         context.verify_mode = ssl.CERT_REQUIRED if verify else ssl.CERT_NONE
+        # No TLS 1.3 session tickets: libvirt's client waits for the socket
+        # to be readable and then reads its one confirmation byte; a ticket
+        # arriving first makes that read fail ("Unable to read TLS
+        # confirmation: Resource temporarily unavailable").
+        context.num_tickets = 0
     elif not verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE

@@ -117,6 +117,7 @@ class Proxy:
             upstream = await asyncio.wait_for(self._connect(), CONNECT_TIMEOUT)
         except (OSError, ssl.SSLError, asyncio.TimeoutError) as error:
             client.close()
+            # The client sees its connection closed, as if the server had refused it.
             print(f"xdrgen.trace: connection {conn}: cannot reach {config.upstream}: {error!r}", file=sys.stderr)
             return
         link = Link(self, conn, client, upstream)
@@ -147,12 +148,12 @@ async def _endpoint(
     endpoint = TransportEndpoint(name, tls=tls is not None)
     if tls is None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    if server_side:
+    if tls is None:
+        await (loop.connect_accepted_socket if server_side else loop.create_connection)(lambda: endpoint, sock=sock)
+    elif server_side:
         await loop.connect_accepted_socket(lambda: endpoint, sock, ssl=tls, ssl_handshake_timeout=CONNECT_TIMEOUT)
     else:
-        await loop.create_connection(
-            lambda: endpoint, sock=sock, ssl=tls, server_hostname=(host or None) if tls else None
-        )
+        await loop.create_connection(lambda: endpoint, sock=sock, ssl=tls, server_hostname=host or None)
     return endpoint
 
 
