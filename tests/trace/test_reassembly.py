@@ -61,6 +61,18 @@ def test_lost_bytes_become_a_gap_at_the_end() -> None:
     assert direction.flush() == [Gap(20), DATA[30:40]]
 
 
+def test_an_acknowledged_hole_is_a_gap_at_once() -> None:
+    """The receiver acknowledged bytes the capture lacks: they were lost by
+    the capture and will not be sent again."""
+    direction = Direction()
+    direction.syn(0)
+    direction.segment(1, DATA[:10])
+    assert direction.segment(31, DATA[30:40]) == []
+    assert direction.acked(11) == []  # nothing beyond what arrived
+    assert direction.acked(41) == [Gap(20), DATA[30:40]]
+    assert direction.segment(41, DATA[40:45]) == [DATA[40:45]]
+
+
 def test_too_much_waiting_data_skips_the_gap() -> None:
     direction = Direction()
     direction.syn(0)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from daemons import require_binary
 
@@ -68,6 +69,23 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = WAIT_TIMEO
         time.sleep(0.02)
 
 
+def read_until(proc: subprocess.Popen[Any], pattern: str) -> str:
+    """A process's standard error up to a line matching ``pattern`` (read
+    unbuffered: select() must see every byte); kill it if that never comes."""
+    assert proc.stderr is not None
+    fd = proc.stderr.fileno()
+    deadline = time.monotonic() + START_TIMEOUT
+    text = ""
+    while re.search(pattern, text) is None:
+        ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
+        data = os.read(fd, 4096) if ready else b""
+        if not data:
+            proc.kill()
+            raise RuntimeError(f"{proc.args[0]} did not start: {text}")
+        text += data.decode()
+    return text
+
+
 class TraceProxy:
     """``python -m libvirt_rpc.trace proxy`` in ``directory``, lines to
     ``directory/trace.txt``; listens on ``directory/proxy.sock`` unless
@@ -86,18 +104,9 @@ class TraceProxy:
         self.address = self._wait_ready()
 
     def _wait_ready(self) -> str:
-        assert self.proc.stderr is not None
-        fd = self.proc.stderr.fileno()
-        deadline = time.monotonic() + START_TIMEOUT
-        text = ""
-        while (match := re.search(r"listening on (\S+), upstream", text)) is None:
-            ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
-            data = os.read(fd, 4096) if ready else b""
-            if not data:
-                self.proc.kill()
-                raise RuntimeError(f"the proxy did not start: {text}")
-            text += data.decode()
-        self.stderr = text
+        self.stderr = read_until(self.proc, r"listening on (\S+), upstream")
+        match = re.search(r"listening on (\S+), upstream", self.stderr)
+        assert match is not None
         return match.group(1)
 
     @property
@@ -153,13 +162,7 @@ class Tcpdump:
         cmd = [require_binary("tcpdump"), "-i", "lo", "-U", "--immediate-mode", "-Z", "root",
                "-w", str(path), f"tcp port {port}"]  # fmt: skip
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        assert self.proc.stderr is not None
-        fd = self.proc.stderr.fileno()
-        ready, _, _ = select.select([fd], [], [], START_TIMEOUT)
-        first = os.read(fd, 4096).decode() if ready else ""
-        if "listening on" not in first:
-            self.proc.kill()
-            raise RuntimeError(f"tcpdump did not start: {first}")
+        self.stderr = read_until(self.proc, "listening on")
 
     def stop(self) -> Path:
         time.sleep(0.2)  # the last packets (FIN, ACK) of a closing connection

@@ -38,6 +38,7 @@ class Segment:
     data: bytes
     syn: bool
     ack: bool
+    acknowledged: int  # the ACK number (when ``ack``)
     fin: bool
     rst: bool
 
@@ -92,6 +93,7 @@ def segments(file: BinaryIO) -> Iterator[Segment]:
             bytes(tcp.data),
             bool(flags & dpkt.tcp.TH_SYN),
             bool(flags & dpkt.tcp.TH_ACK),
+            tcp.ack,
             bool(flags & dpkt.tcp.TH_FIN),
             bool(flags & dpkt.tcp.TH_RST),
         )
@@ -180,6 +182,9 @@ class CaptureReader:
             return
         delivered = stream.segment(segment.seq, segment.data, segment.fin)
         self._deliver(connection, direction, delivered, segment.time)
+        if segment.ack:
+            other = _other(direction)
+            self._deliver(connection, other, connection.streams[other].acked(segment.acknowledged), segment.time)
         if stream.finished and not connection.closing:
             connection.closing = f"closed by {'client' if direction == CLIENT_TO_SERVER else 'server'}"
         if all(s.finished for s in connection.streams.values()):

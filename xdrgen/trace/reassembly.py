@@ -5,7 +5,8 @@ Sequence numbers are compared modulo 2**32.  A segment ahead of what is
 expected waits (up to :data:`MAX_PENDING` bytes per direction); a segment
 wholly behind is a retransmission and is dropped, one that straddles the
 expected number is trimmed.  When the bytes in between never come (the
-capture lost them), the stream reports a gap of their size and goes on.
+capture lost them: the receiver acknowledged them, or too much waits), the
+stream reports a gap of their size and goes on.
 Standard library only.
 """
 
@@ -66,6 +67,19 @@ class Direction:
             if self.pending_bytes > MAX_PENDING:
                 self._skip_gap(out)
         self._check_end()
+        return out
+
+    def acked(self, ack: int) -> list[Delivery]:
+        """The receiver acknowledged the bytes before ``ack``: a hole before
+        waiting data that it covers was lost by the capture, not by the
+        network, and will not come again; stop waiting for it."""
+        out: list[Delivery] = []
+        if self.next_seq is None or not self.pending or _distance(ack, self.next_seq) <= 0:
+            return out
+        first = min(_distance(seq, self.next_seq) for seq in self.pending)
+        if first <= _distance(ack, self.next_seq):
+            self._skip_gap(out)
+            self._check_end()
         return out
 
     def flush(self) -> list[Delivery]:
