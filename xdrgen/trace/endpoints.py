@@ -136,6 +136,18 @@ class UnixEndpoint(Endpoint):
         self.on_data(data, fds)
 
     def write(self, data: bytes, fds: Sequence[int] = ()) -> None:
+        if not (fds or self._backlog or self._closed):
+            # The usual case: the socket takes it all at once.
+            try:
+                sent = self._sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError as error:
+                self.on_error(error)
+                return
+            if sent == len(data):
+                return
+            data = data[sent:]
         if self._closed:
             close_fds(fds)
             return

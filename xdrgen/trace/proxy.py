@@ -247,22 +247,23 @@ class Flow:
 
     # -- reading
     def _data(self, data: bytes, fds: list[int]) -> None:
-        now = self.link.proxy.clock()
         if self._strip:
             data = self._strip_confirmation(data)
             if not data:
                 close_fds(fds)
                 return
-        if fds:
-            self._fds.append((self._received + len(data) - 1, fds))
-        self._received += len(data)
-        pieces = self.splitter.feed(data)
         if self.rewriter is None:
-            self._send(data, self._fds_before(self._received))
-            for piece in pieces:
+            # Out first, looked at after: the peer works while we trace.
+            self._send(data, fds)
+            now = self.link.proxy.clock()
+            for piece in self.splitter.feed(data):
                 self.tracer.piece(self.link.conn, self.direction, now, piece)
         else:
-            for piece in pieces:
+            now = self.link.proxy.clock()
+            if fds:
+                self._fds.append((self._received + len(data) - 1, fds))
+            self._received += len(data)
+            for piece in self.splitter.feed(data):
                 self._rewrite(now, piece)
         self.link.proxy.output_written()
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from .framing import Header, Piece
-from .lines import LineFormatter
+from .lines import LineFormatter, message_line
 from .matching import Filter
 from .message import Codecs, TraceMessage
 
@@ -80,6 +80,11 @@ class Tracer:
     ) -> None:
         program, procedure = self.codecs.catalog.names(header.program, header.version, header.procedure)
         if not self.filter.shows(program, procedure, header):
+            return
+        formatter = self.formatter
+        if not (formatter.json or formatter.payload or notes or header.problem):
+            # The usual line: no message object, no notes (the proxy's hot path).
+            self.output.line(message_line(time, conn, direction, program, procedure, header))
             return
         message = TraceMessage(conn, direction, time, header, program, procedure, frame=frame)
         if frame is not None:
