@@ -45,15 +45,18 @@ ProxyFactory = Callable[..., TraceProxy]
 
 @pytest.fixture
 def trace_proxy(tmp_path: Path, libvirtd: Libvirtd) -> Iterator[ProxyFactory]:
-    """Start proxies: ``trace_proxy(*options, upstream=..., listen=...)``
-    (by default in front of libvirtd's unix socket, listening on a unix
-    socket of the test's own); all are stopped at the end."""
+    """Start proxies: ``trace_proxy(*options, upstream=..., listen=...,
+    generic=...)`` (by default ``python -m libvirt_rpc.trace`` in front of
+    libvirtd's unix socket, listening on a unix socket of the test's own;
+    ``generic``: ``python -m xdrgen.trace`` with the package and framing
+    named); all are stopped at the end."""
     started: list[TraceProxy] = []
 
-    def start(*options: str, upstream: str | None = None, listen: str | None = None) -> TraceProxy:
+    def start(*options: str, upstream: str | None = None, listen: str | None = None, generic: bool = False) -> TraceProxy:
         directory = tmp_path / f"proxy{len(started)}"
         directory.mkdir()
-        proxy = TraceProxy(directory, upstream or f"unix:{libvirtd.socket_path}", *options, listen=listen)
+        upstream = upstream or f"unix:{libvirtd.socket_path}"
+        proxy = TraceProxy(directory, upstream, *options, listen=listen, generic=generic)
         started.append(proxy)
         return proxy
 

@@ -129,6 +129,15 @@ def test_lost_bytes_are_reported_and_reading_goes_on(virsh_capture: Path, tmp_pa
     assert len(original) - 2 <= len(after) < len(original)  # the message(s) in the lost segment
 
 
+def test_a_capture_cut_short_reads_up_to_the_cut(virsh_capture: Path, tmp_path: Path) -> None:
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(virsh_capture.read_bytes()[:1500])
+    result = read_capture(cut)
+    assert result.returncode == 0 and "the file ends inside a packet" in result.stderr
+    lines = message_lines(result.stdout.splitlines())
+    assert lines and lines[0].procedure == "auth_list"
+
+
 @pytest.fixture(scope="module")
 def own_capture(testd: Testd, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Our client talking to our daemon over TCP, two connections at once."""

@@ -9,6 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import ProxyFactory
 from daemons import Libvirtd, require_binary, virsh, virsh_env
 from testd_support import normalise
@@ -30,11 +32,12 @@ def is_subsequence(wanted: list[str], seen: list[str]) -> bool:
     return all(name in remaining for name in wanted)
 
 
-def test_virsh_domname_trace(trace_proxy: ProxyFactory) -> None:
+@pytest.mark.parametrize("generic", [False, True], ids=["libvirt_rpc.trace", "xdrgen.trace"])
+def test_virsh_domname_trace(trace_proxy: ProxyFactory, generic: bool) -> None:
     """The sequence of the blog's ``virsh domname`` trace: auth_list,
     connect_open, the lookup, connect_close; each call answered with the
     same serial, lengths as libvirt sends them."""
-    proxy = trace_proxy()
+    proxy = trace_proxy(generic=generic)
     result = virsh(proxy.uri(), "domname", "1")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "test"

@@ -91,11 +91,16 @@ class TraceProxy:
     ``directory/trace.txt``; listens on ``directory/proxy.sock`` unless
     told otherwise."""
 
-    def __init__(self, directory: Path, upstream: str, *options: str, listen: str | None = None) -> None:
+    def __init__(
+        self, directory: Path, upstream: str, *options: str, listen: str | None = None, generic: bool = False
+    ) -> None:
         self.dir = directory
         self.output = directory / "trace.txt"
         self.listen = listen or f"unix:{directory / 'proxy.sock'}"
-        cmd = [sys.executable, "-m", "libvirt_rpc.trace", "proxy", "--listen", self.listen,
+        # libvirt's preset, or the generic tool told the package and framing
+        entry = ["xdrgen.trace", "proxy", "--package", "libvirt_rpc", "--framing", "libvirt"] if generic else [
+            "libvirt_rpc.trace", "proxy"]  # fmt: skip
+        cmd = [sys.executable, "-m", *entry, "--listen", self.listen,
                "--upstream", upstream, "--output", str(self.output), *options]  # fmt: skip
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
@@ -165,7 +170,16 @@ class Tcpdump:
         self.stderr = read_until(self.proc, "listening on")
 
     def stop(self) -> Path:
-        time.sleep(0.2)  # the last packets (FIN, ACK) of a closing connection
+        """Stop once the file stopped growing: tcpdump drops what is still
+        in the kernel's ring when it is interrupted, and on a busy machine
+        it may be some way behind."""
+        size, still = -1, 0
+        deadline = time.monotonic() + WAIT_TIMEOUT
+        while still < 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            now = self.path.stat().st_size if self.path.exists() else 0
+            still = still + 1 if now == size else 0
+            size = now
         self.proc.send_signal(signal.SIGINT)
         try:
             self.proc.wait(timeout=10)

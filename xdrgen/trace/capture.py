@@ -13,7 +13,7 @@ capture began later, the side that sent the first call).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -52,27 +52,40 @@ class Summary:
     traced: int = 0
     tls: int = 0
     gaps: int = 0
+    truncated: bool = False
 
     def text(self) -> str:
         other = self.connections - self.traced
         tls = f", {self.tls} of them TLS (encrypted: not decodable)" if self.tls else ""
         gaps = f"; {self.gaps} gap(s) of lost bytes" if self.gaps else ""
-        return f"{self.packets} packets, {self.connections} TCP connections, {self.traced} traced, {other} not{tls}{gaps}"
+        cut = "; the file ends inside a packet" if self.truncated else ""
+        counts = f"{self.packets} packets, {self.connections} TCP connections, {self.traced} traced, {other} not"
+        return f"{counts}{tls}{gaps}{cut}"
 
 
-def segments(file: BinaryIO) -> Iterator[Segment]:
-    """The TCP segments of a capture, with their time since the first packet."""
+def segments(file: BinaryIO, truncated: Callable[[], None] | None = None) -> Iterator[Segment]:
+    """The TCP segments of a capture, with their time since the first
+    packet; ``truncated`` is called when the file ends inside a packet."""
     try:
         import dpkt  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError as error:
         raise CaptureError("reading captures needs dpkt: pip install 'xdrgen-py[trace]'") from error
     try:
         reader = dpkt.pcap.UniversalReader(file)
-    except ValueError as error:
+    except (ValueError, dpkt.UnpackError) as error:
         raise CaptureError(f"not a pcap or pcapng file: {error}") from error
     link = _link_decoder(dpkt, reader.datalink())
     start: float | None = None
-    for timestamp, frame in reader:
+    packets = iter(reader)
+    while True:
+        try:
+            timestamp, frame = next(packets)
+        except StopIteration:
+            return
+        except dpkt.UnpackError:
+            if truncated is not None:
+                truncated()
+            return
         try:
             ip = link(frame)
         except (dpkt.UnpackError, IndexError, ValueError):
@@ -154,7 +167,7 @@ class CaptureReader:
 
     def read(self, file: BinaryIO) -> Summary:
         time = 0.0
-        for segment in segments(file):
+        for segment in segments(file, lambda: setattr(self.summary, "truncated", True)):
             time = segment.time
             self.summary.packets += 1
             self._segment(segment)

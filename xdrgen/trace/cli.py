@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -101,11 +102,18 @@ def main(
         if args.command == "read":
             return _read(args, tracer, chosen, prog)
         return _proxy(args, tracer, chosen, prog)
+    except BrokenPipeError:
+        # The reader of our output went away (``... | head``): stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except _FAILURES as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
     finally:
-        output.close()
+        try:
+            output.close()
+        except BrokenPipeError:
+            pass
 
 
 def _output(path: str | None) -> Output:
