@@ -27,6 +27,7 @@ def virsh_capture(libvirtd: Libvirtd, tmp_path_factory: pytest.TempPathFactory) 
     tcpdump = Tcpdump(directory / "virsh.pcap", libvirtd.tcp_port)
     result = virsh(libvirtd.uri_tcp, VIRSH_COMMANDS.format(shot=directory / "shot.png"))
     path = tcpdump.stop()
+    assert tcpdump.dropped == 0, tcpdump.stderr
     assert "Screenshot saved" in result.stdout and "failed to get domain 'nosuch'" in result.stderr, result.stderr
     return path
 
@@ -165,8 +166,10 @@ def own_capture(testd: Testd, tmp_path_factory: pytest.TempPathFactory) -> Itera
         thread.start()
     for thread in threads:
         thread.join(60)
-    yield tcpdump.stop()
+    path = tcpdump.stop()
     assert not errors, errors
+    assert tcpdump.dropped == 0, tcpdump.stderr
+    yield path
 
 
 def test_our_own_traffic_decodes_without_a_single_undecodable_frame(own_capture: Path) -> None:

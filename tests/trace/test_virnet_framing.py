@@ -109,6 +109,7 @@ def test_after_a_gap_the_next_plausible_header_is_found() -> None:
     assert splitter.feed(OPEN[:10]) == []
     lost = splitter.gap(50)
     assert [p.size for p in lost] == [10] and lost[0].problem == "50 bytes lost"
+    assert [(p.size, p.problem) for p in splitter.gap(8)] == [(0, "8 bytes lost")]  # between messages too
     # the rest of a message whose start was lost, then whole ones
     pieces = splitter.feed(STREAM[-300:] + OPENED + ERROR)
     assert [p.problem for p in pieces] == ["bytes after a gap", None, None]

@@ -69,8 +69,12 @@ class Tracer:
         bytes that are not a message (carriers and preambles print none)."""
         header = piece.header
         if header is None:
-            if piece.problem is not None:
+            if piece.problem is None:
+                return
+            if piece.size:
                 self.output.line(self.formatter.raw(time, conn, direction, piece.size, piece.problem))
+            else:
+                self.note(time, conn, direction, piece.problem)
             return
         frame = piece.data if self.formatter.payload else None
         self.header(conn, direction, time, header, frame, notes)

@@ -164,10 +164,9 @@ class VirNetSplitter:
         self._need = self._seen = 0
 
     def gap(self, size: int) -> list[Piece]:
-        pieces = []
-        if self._seen:
-            pieces.append(Piece(self._seen, data=bytes(self._buffer), problem=f"{size} bytes lost"))
-            self._reset()
+        # The loss is reported even between two messages (nothing partial).
+        pieces = [Piece(self._seen, data=bytes(self._buffer), problem=f"{size} bytes lost")]
+        self._reset()
         self._raw = 0
         if self._broken is None:
             self._hunting = True
