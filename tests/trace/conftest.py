@@ -4,9 +4,11 @@ either.  Nothing here skips: a missing binary fails with how to install it."""
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -15,29 +17,25 @@ for _dir in (_HERE, _HERE.parent / "server", _HERE.parent / "integration"):
     if str(_dir) not in sys.path:
         sys.path.insert(0, str(_dir))
 
-from daemons import DaemonError, Libvirtd  # noqa: E402
-from testd_support import Testd  # noqa: E402
+from daemons import Libvirtd  # noqa: E402
 from trace_support import TraceProxy  # noqa: E402
 
 
-@pytest.fixture(scope="session")
-def libvirtd() -> Iterator[Libvirtd]:
-    """A private libvirtd: unix, TCP and TLS listeners, test:///default."""
-    try:
-        daemon = Libvirtd()
-    except DaemonError as error:
-        pytest.fail(f"could not start libvirtd: {error}", pytrace=False)
-    with daemon:
-        yield daemon
+def _fixtures_of(conftest: Path) -> ModuleType:
+    """Another directory's conftest, loaded under a name of its own (both
+    are called ``conftest``), to share its fixtures."""
+    spec = importlib.util.spec_from_file_location("trace_shares_server_fixtures", conftest)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-@pytest.fixture(scope="session")
-def testd() -> Iterator[Testd]:
-    daemon = Testd()
-    try:
-        yield daemon
-    finally:
-        daemon.stop()
+_server = _fixtures_of(_HERE.parent / "server" / "conftest.py")
+#: A private libvirtd (unix, TCP and TLS listeners; test:///default).
+libvirtd = _server.real_libvirtd
+#: ``python -m libvirt_rpc.testd`` on a unix socket and a TCP port.
+testd = _server.testd
 
 
 ProxyFactory = Callable[..., TraceProxy]

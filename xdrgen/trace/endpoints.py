@@ -19,10 +19,11 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..runtime.virnet.descriptors import FD_SIZE, received_descriptors
+
 READ_SIZE = 64 * 1024
 HIGH_WATER = 256 * 1024  # bytes waiting to be written before the other side is paused
-_FD_SIZE = array.array("i").itemsize
-_FDS_SPACE = socket.CMSG_SPACE(64 * _FD_SIZE)
+_FDS_SPACE = socket.CMSG_SPACE(64 * FD_SIZE)
 _CTRUNC = int(socket.MSG_CTRUNC)  # a plain int: IntFlag arithmetic is slow
 _CLOEXEC = int(socket.MSG_CMSG_CLOEXEC)
 
@@ -123,7 +124,7 @@ class UnixEndpoint(Endpoint):
             self.pause_reading()
             self.on_error(error)
             return
-        fds = _descriptors(ancdata) if ancdata else []
+        fds = received_descriptors(ancdata) if ancdata else []
         if flags & _CTRUNC:
             close_fds(fds)
             self.pause_reading()
@@ -228,16 +229,6 @@ class UnixEndpoint(Endpoint):
         self._drop_backlog()
         self._closed = True
         self._sock.close()
-
-
-def _descriptors(ancdata: list[tuple[int, int, bytes]]) -> list[int]:
-    fds: list[int] = []
-    for level, kind, payload in ancdata:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            got = array.array("i")
-            got.frombytes(payload[: len(payload) - len(payload) % _FD_SIZE])
-            fds.extend(got)
-    return fds
 
 
 class TransportEndpoint(Endpoint, asyncio.Protocol):
