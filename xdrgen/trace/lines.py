@@ -29,12 +29,19 @@ _HEX_SHOWN = 64  # bytes of an undecodable payload shown in hex
 def message_line(
     time: float, conn: int, direction: str, program: str, procedure: str, header: Header, notes: str = ""
 ) -> str:
-    """One message's line (the hot path: plain string formatting)."""
+    """One message's line."""
+    return finish_line(time, conn, direction, line_middle(program, procedure, header), header, notes)
+
+
+def line_middle(program: str, procedure: str, header: Header) -> str:
+    """``remote.1.connect_open(call, ok, ``: the same for every message of
+    a procedure, type and status (the proxy keeps them)."""
+    return f"{program}.{header.version}.{procedure}({header.type}, {header.status}, "
+
+
+def finish_line(time: float, conn: int, direction: str, middle: str, header: Header, notes: str = "") -> str:
     extra = f" nfds={header.nfds}" if header.nfds else ""
-    return (
-        f"{time:7.3f} {conn} {direction} {program}.{header.version}.{procedure}"
-        f"({header.type}, {header.status}, {header.serial}) len={header.length}{extra}{notes}"
-    )
+    return f"{time:7.3f} {conn} {direction} {middle}{header.serial}) len={header.length}{extra}{notes}"
 
 
 def notes_text(notes: list[str], undecodable: str | None = None) -> str:

@@ -26,7 +26,9 @@ from .framing import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Framing, FramingSession
 from .rewrite import Rewriter
 from .tracer import Tracer
 
-FLUSH_INTERVAL = 0.05  # seconds a trace line may wait in the output buffer
+FLUSH_INTERVAL = 0.05  # seconds a message may wait to be traced and its line to be written
+BACKLOG_BYTES = 256 * 1024  # ... or this many bytes of messages
+BACKLOG_READS = 4096  # ... or this many reads
 CONNECT_TIMEOUT = 30.0
 
 
@@ -36,6 +38,41 @@ class ProxyConfig:
     upstream: Address
     listen_tls: ssl.SSLContext | None = None
     upstream_tls: ssl.SSLContext | None = None
+
+
+class Backlog:
+    """What was passed on but not traced yet, in the order it came.
+
+    Tracing costs a few microseconds a message.  Done right after passing
+    the message on, it mostly delays the answer: the peer just woken often
+    takes this CPU, and when it answers we are still tracing.  Done in
+    batches (every :data:`FLUSH_INTERVAL`, or sooner past
+    :data:`BACKLOG_BYTES`), it mostly falls where nothing waits for us,
+    and the batch runs faster too.  Everything else the trace writes
+    (connections opened and closed) waits for the backlog, so lines stay
+    in order."""
+
+    def __init__(self, tracer: Tracer) -> None:
+        self._tracer = tracer
+        self._items: list[tuple[Flow, float, bytes]] = []
+        self._bytes = 0
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def add(self, flow: Flow, time: float, data: bytes) -> bool:
+        """Keep ``data`` to trace; True when the backlog should be traced now."""
+        self._items.append((flow, time, data))
+        self._bytes += len(data)
+        return self._bytes > BACKLOG_BYTES or len(self._items) > BACKLOG_READS
+
+    def trace(self) -> None:
+        items, self._items, self._bytes = self._items, [], 0
+        piece = self._tracer.piece
+        for flow, time, data in items:
+            conn, direction = flow.link.conn, flow.direction
+            for each in flow.splitter.feed(data):
+                piece(conn, direction, time, each)
 
 
 class Proxy:
@@ -48,6 +85,7 @@ class Proxy:
         self._connections = 0
         self._links: set[Link] = set()
         self._flush_timer: asyncio.TimerHandle | None = None
+        self.backlog = Backlog(tracer)
         self._listener: socket.socket | None = None
         self.address: Address | None = None  # where it listens, port resolved
 
@@ -55,12 +93,19 @@ class Proxy:
         return time.monotonic() - self._start
 
     def output_written(self) -> None:
-        """Flush the trace soon (one write per interval, not per message)."""
-        if self._flush_timer is None and self.tracer.output.pending:
+        """Trace and flush soon (one write per interval, not per message)."""
+        if self._flush_timer is None and (self.backlog or self.tracer.output.pending):
             self._flush_timer = asyncio.get_running_loop().call_later(FLUSH_INTERVAL, self._flush)
+
+    def passed_on(self, flow: Flow, data: bytes) -> None:
+        """``flow`` passed ``data`` on: trace it soon."""
+        if self.backlog.add(flow, self.clock(), data):
+            self.backlog.trace()
+        self.output_written()
 
     def _flush(self) -> None:
         self._flush_timer = None
+        self.backlog.trace()
         self.tracer.output.flush()
 
     def listen(self) -> Address:
@@ -102,7 +147,7 @@ class Proxy:
                 task.cancel()
             if self._flush_timer is not None:
                 self._flush_timer.cancel()
-            self.tracer.output.flush()
+            self._flush()
 
     async def _serve(self, conn: int, sock: socket.socket) -> None:
         config = self.config
@@ -180,6 +225,7 @@ class Link:
         self._reason = ""
 
     def start(self) -> None:
+        self.proxy.backlog.trace()
         self.proxy.tracer.opened(self.proxy.clock(), self.conn, self.client.name, self.upstream.name)
         self.proxy.output_written()
         if self._inject:
@@ -205,6 +251,7 @@ class Link:
         self.backward.stop()
         self.client.close()
         self.upstream.close()
+        self.proxy.backlog.trace()
         self.proxy.tracer.closed(self.proxy.clock(), self.conn, self.client.name, self.upstream.name, reason)
         self.proxy.output_written()
         self.proxy.forget(self)
@@ -253,18 +300,15 @@ class Flow:
                 close_fds(fds)
                 return
         if self.rewriter is None:
-            # Out first, looked at after: the peer works while we trace.
-            self._send(data, fds)
-            now = self.link.proxy.clock()
-            for piece in self.splitter.feed(data):
-                self.tracer.piece(self.link.conn, self.direction, now, piece)
-        else:
-            now = self.link.proxy.clock()
-            if fds:
-                self._fds.append((self._received + len(data) - 1, fds))
-            self._received += len(data)
-            for piece in self.splitter.feed(data):
-                self._rewrite(now, piece)
+            self._send(data, fds)  # out first, looked at later (see Backlog)
+            self.link.proxy.passed_on(self, data)
+            return
+        now = self.link.proxy.clock()
+        if fds:
+            self._fds.append((self._received + len(data) - 1, fds))
+        self._received += len(data)
+        for piece in self.splitter.feed(data):
+            self._rewrite(now, piece)
         self.link.proxy.output_written()
 
     def _strip_confirmation(self, data: bytes) -> bytes:
@@ -323,6 +367,7 @@ class Flow:
 
     def _fds_dropped(self, count: int) -> None:
         text = f"{count} file descriptor(s) dropped: {self.destination.name} is no unix socket"
+        self.link.proxy.backlog.trace()
         self.tracer.note(self.link.proxy.clock(), self.link.conn, self.direction, text)
 
     # -- writing, in order, some of it later

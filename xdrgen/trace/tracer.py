@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from .framing import Header, Piece
-from .lines import LineFormatter, message_line
+from .lines import LineFormatter, finish_line, line_middle
 from .matching import Filter
 from .message import Codecs, TraceMessage
 
@@ -50,6 +50,14 @@ class Tracer:
         self.formatter = formatter
         self.output = output
         self.filter = filter or Filter()
+        self._plain = not (formatter.json or formatter.payload)
+        self._middles: dict[tuple[int, int, int, str, str], str] = {}
+
+    def _middle(self, header: Header) -> str:
+        """``remote.1.connect_open(call, ok, `` -- or "" when the filter
+        hides such messages."""
+        program, procedure = self.codecs.catalog.names(header.program, header.version, header.procedure)
+        return line_middle(program, procedure, header) if self.filter.shows(program, procedure, header) else ""
 
     @property
     def wants_payload(self) -> bool:
@@ -82,13 +90,20 @@ class Tracer:
     def header(
         self, conn: int, direction: str, time: float, header: Header, frame: bytes | None, notes: Sequence[str] = ()
     ) -> None:
+        if self._plain and not notes and header.problem is None:
+            # The usual line (the proxy's hot path): its middle part is the
+            # same for every message of a procedure, type and status.
+            key = (header.program, header.version, header.procedure, header.type, header.status)
+            middle = self._middles.get(key)
+            if middle is None:
+                middle = self._middle(header)
+                if len(self._middles) < 65536:
+                    self._middles[key] = middle
+            if middle:
+                self.output.line(finish_line(time, conn, direction, middle, header))
+            return
         program, procedure = self.codecs.catalog.names(header.program, header.version, header.procedure)
         if not self.filter.shows(program, procedure, header):
-            return
-        formatter = self.formatter
-        if not (formatter.json or formatter.payload or notes or header.problem):
-            # The usual line: no message object, no notes (the proxy's hot path).
-            self.output.line(message_line(time, conn, direction, program, procedure, header))
             return
         message = TraceMessage(conn, direction, time, header, program, procedure, frame=frame)
         if frame is not None:

@@ -46,11 +46,24 @@ def payload_kind(type_: int, status: int) -> str:
     return "none"
 
 
+#: (type, status) -> (type name, status name, payload kind) for the
+#: messages without descriptors: one look-up on the hot path.
+_PLAIN = {
+    (int(t), int(s)): (t.name.lower(), s.name.lower(), payload_kind(t, s))
+    for t in MessageType
+    for s in MessageStatus
+    if t not in WITH_FDS
+}
+
+
 def parse_header(frame: Buffer) -> Header:
     """The header of one whole frame, or of its first 28 (32) bytes when
     the length word says how long the whole is.  Never raises for a frame
     of at least 28 bytes: what is odd goes into :attr:`Header.problem`."""
     length, prog, vers, proc, type_, serial, status = FRAME_HEADER.unpack_from(frame, 0)
+    plain = _PLAIN.get((type_, status))
+    if plain is not None:
+        return Header(prog, vers, proc, plain[0], plain[1], serial, length, HEADER_SIZE, plain[2])
     problem = None
     nfds = 0
     offset = HEADER_SIZE
