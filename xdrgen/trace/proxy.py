@@ -99,9 +99,10 @@ class Proxy:
 
     def passed_on(self, flow: Flow, data: bytes) -> None:
         """``flow`` passed ``data`` on: trace it soon."""
-        if self.backlog.add(flow, self.clock(), data):
+        if self.backlog.add(flow, time.monotonic() - self._start, data):
             self.backlog.trace()
-        self.output_written()
+        if self._flush_timer is None:
+            self.output_written()
 
     def _flush(self) -> None:
         self._flush_timer = None
@@ -285,6 +286,8 @@ class Flow:
         self._pauses: set[str] = set()
         self._eof = False
         self.done = False
+        self._write = destination.write
+        self._passed_on = proxy.passed_on
         source.on_data = self._data
         source.on_eof = self._source_eof
         source.on_error = lambda error: link.failed(self, error)
@@ -300,8 +303,12 @@ class Flow:
                 close_fds(fds)
                 return
         if self.rewriter is None:
-            self._send(data, fds)  # out first, looked at later (see Backlog)
-            self.link.proxy.passed_on(self, data)
+            # Out first, looked at later (see Backlog).
+            if self._held:
+                self._send(data, fds)
+            else:
+                self._write(data, fds)
+            self._passed_on(self, data)
             return
         now = self.link.proxy.clock()
         if fds:
