@@ -51,6 +51,8 @@ def test_virsh_domname_trace(trace_proxy: ProxyFactory, generic: bool) -> None:
     assert " 1 + client=unix:" in lines[0] and f"server=unix:{proxy.address[5:]}" not in lines[0]
     assert " 1 - client=unix:" in lines[-1]
     assert all(not m.rest for m in messages)  # nothing undecodable, nothing rewritten
+    proxy.stop()
+    assert proxy.proc.returncode == 0 and not os.path.exists(proxy.socket_path)  # SIGTERM: a clean stop
 
 
 def test_virsh_list_dominfo_and_a_lifecycle(trace_proxy: ProxyFactory, libvirtd: Libvirtd, tmp_path: Path) -> None:

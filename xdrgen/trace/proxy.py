@@ -12,6 +12,8 @@ Descriptors passed on unix sockets go on with the byte that carried them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import socket
 import ssl
 import sys
@@ -142,6 +144,10 @@ class Proxy:
                 task.add_done_callback(tasks.discard)
         finally:
             self._listener.close()
+            listen = self.config.listen
+            if listen.kind == "unix" and not listen.path.startswith("@"):
+                with contextlib.suppress(OSError):
+                    os.unlink(listen.path)
             for link in list(self._links):
                 link.close("proxy stopped")
             for task in tasks:
