@@ -200,7 +200,6 @@ async def _endpoint(
     endpoint = TransportEndpoint(name, tls=tls is not None)
     if tls is None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    if tls is None:
         await (loop.connect_accepted_socket if server_side else loop.create_connection)(lambda: endpoint, sock=sock)
     elif server_side:
         await loop.connect_accepted_socket(lambda: endpoint, sock, ssl=tls, ssl_handshake_timeout=CONNECT_TIMEOUT)
@@ -308,12 +307,8 @@ class Flow:
             if not data:
                 close_fds(fds)
                 return
-        if self.rewriter is None:
-            # Out first, looked at later (see Backlog).
-            if self._held:
-                self._send(data, fds)
-            else:
-                self._write(data, fds)
+        if self.rewriter is None:  # nothing is held back: out first, looked at later (see Backlog)
+            self._write(data, fds)
             self._passed_on(self, data)
             return
         now = self.link.proxy.clock()
@@ -430,9 +425,14 @@ class Flow:
 
     def _source_eof(self) -> None:
         self._eof = True
+        now = self.link.proxy.clock()
         if self.rewriter is not None:
             for piece in self.splitter.end():
-                self._rewrite(self.link.proxy.clock(), piece)
+                self._rewrite(now, piece)
+        else:
+            self.link.proxy.backlog.trace()
+            for piece in self.splitter.end():
+                self.tracer.piece(self.link.conn, self.direction, now, piece)
         if not self._held:
             self._finish()
 
