@@ -8,12 +8,24 @@ when they are shown, and writes one line per message.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from .framing import Header, Piece
 from .lines import LineFormatter, finish_line, line_middle
 from .matching import Filter
 from .message import Codecs, TraceMessage
+
+
+class LineSink(Protocol):
+    """Where the tracer's lines go: :class:`Output`, or log records."""
+
+    pending: bool
+
+    def line(self, text: str) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class Output:
@@ -45,7 +57,7 @@ class Tracer:
     """Names, filters, formats and writes.  ``payload`` (the formatter's)
     decides whether messages are decoded at all."""
 
-    def __init__(self, codecs: Codecs, formatter: LineFormatter, output: Output, filter: Filter | None = None) -> None:
+    def __init__(self, codecs: Codecs, formatter: LineFormatter, output: LineSink, filter: Filter | None = None) -> None:
         self.codecs = codecs
         self.formatter = formatter
         self.output = output
