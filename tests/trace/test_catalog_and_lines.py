@@ -138,3 +138,14 @@ def test_selectors() -> None:
     for bad in ("", ".x", "remote."):
         with pytest.raises(SelectorError):
             Selector.parse(bad)
+
+
+def test_a_framing_can_add_detail_to_the_line() -> None:
+    """What an ONC RPC framing will show after the length (the credentials)."""
+    from xdrgen.trace.framing import Header
+    from xdrgen.trace.lines import message_line
+
+    header = Header(100003, 3, 1, "call", "ok", 0x1234, 120, 40, "args", detail="auth=sys(uid=0 gid=0)")
+    assert message_line(1.5, 2, ">", "nfs", "getattr", header) == (
+        "  1.500 2 > nfs.3.getattr(call, ok, 4660) len=120 auth=sys(uid=0 gid=0)"
+    )

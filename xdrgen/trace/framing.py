@@ -3,10 +3,12 @@
 A framing splits one direction of a byte stream into messages, reads each
 message's header, and frames a changed message again.  libvirt's framing
 (a length word and a 24-byte header, :mod:`xdrgen.trace.virnet`) is one;
-RFC 5531 record marking (XIDs, replies matched to their calls) is the
-other one this interface leaves room for: a framing hands out one
-:class:`FramingSession` per connection, so that the two directions of a
-connection can share state (the calls a reply answers).
+RFC 5531 record marking is the other one this interface leaves room for:
+a framing hands out one :class:`FramingSession` per connection, so that
+the two directions share state -- an ONC RPC reply carries only its XID
+(:attr:`Header.serial`), and its program, version and procedure come from
+the call the client's splitter saw with that XID; the credentials go into
+:attr:`Header.detail`; ``encode`` writes one record fragment.
 
 Nothing here does I/O.
 """
@@ -53,6 +55,9 @@ class Header:
     payload: str
     nfds: int = 0
     problem: str | None = None
+    #: What else the framing shows after the length (RFC 5531: the
+    #: credentials, ``auth=sys(uid=0 gid=0 host)``); empty for libvirt.
+    detail: str = ""
 
 
 @dataclass(slots=True)

@@ -41,6 +41,8 @@ def line_middle(program: str, procedure: str, header: Header) -> str:
 
 def finish_line(time: float, conn: int, direction: str, middle: str, header: Header, notes: str = "") -> str:
     extra = f" nfds={header.nfds}" if header.nfds else ""
+    if header.detail:
+        extra += f" {header.detail}"
     return f"{time:7.3f} {conn} {direction} {middle}{header.serial}) len={header.length}{extra}{notes}"
 
 
@@ -126,6 +128,8 @@ class LineFormatter:
         }
         if header.nfds:
             out["nfds"] = header.nfds
+        if header.detail:
+            out["detail"] = header.detail
         if notes:
             out["notes"] = notes
         if message.undecodable:
