@@ -14,9 +14,10 @@ its unix socket and writes one line per message to a file (no payloads).
 Our client (``libvirt_rpc.open`` + ``conn.domain_get_info(dom=dom)`` in a
 loop, one call at a time) runs ``direct`` (libvirtd's socket) and
 ``proxied`` (the proxy's), interleaved, ``--repeat`` rounds of
-``--duration`` seconds after a warm-up; the best round of each counts.
-The client's CPU time per call is printed too: on a busy machine it moves
-much less than calls/s does.
+``--duration`` seconds after a warm-up; the best round of each counts,
+and each round's own ratio is printed with their median (on a busy machine
+calls/s move by tens of per cent between rounds).  The client's CPU time
+per call is printed too: it moves much less than calls/s does.
 
 Then ``--messages`` messages (calls and replies) go through the proxy on
 one connection while the proxy's resident set (``VmRSS``) is sampled every
@@ -35,6 +36,7 @@ import os
 import re
 import select
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -144,11 +146,15 @@ def main(argv: list[str] | None = None) -> int:
         proxy = Proxy(Path(tmp), libvirtd.socket_path)
         try:
             best: dict[str, Result] = {}
+            rounds: list[float] = []  # proxied/direct of each round
             for _ in range(args.repeat):
+                rates = {}
                 for name, uri in (("direct", libvirtd.uri_unix), ("proxied", proxy.uri)):
                     result = measure(uri, args.warmup, args.duration)
+                    rates[name] = result.rate
                     if name not in best or result.rate > best[name].rate:
                         best[name] = result
+                rounds.append(rates["proxied"] / rates["direct"])
             samples = memory_run(proxy, args.messages)
         finally:
             proxy.stop()
@@ -160,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<10}{result.rate:>10.0f}{result.cpu * 1e6:>15.1f} us")
     ratio = best["proxied"].rate / best["direct"].rate
     print(f"ratio proxied/direct: {ratio:.2f}x")
+    print(f"each round: {' '.join(f'{r:.2f}' for r in rounds)} (median {statistics.median(rounds):.2f}x)")
 
     print(f"\nproxy memory over {samples[-1][0]} messages (KiB)")
     print(f"{'messages':>10}{'VmRSS':>10}{'VmHWM':>10}")
