@@ -15,6 +15,7 @@ required=(
     openssl                 # CA / server / client certificates for TLS tests
     python3-libvirt         # reference client for benchmarks (/usr/bin/python3)
     tshark                  # wire checks: tests/server/test_wire.py decodes captures
+    tcpdump                 # captures that tests/trace/ reads back
     libvirt-wireshark       # ... with libvirt's dissector
     rpcbind                 # ONC RPC: the rpcbind tests/oncrpc registers with, and rpcinfo
     nfs-common              # showmount

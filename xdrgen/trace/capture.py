@@ -1,0 +1,293 @@
+"""Trace lines from a capture file (pcap or pcapng, as tcpdump and
+Wireshark write them).
+
+dpkt (the ``[trace]`` extra) reads the file and the link, IP and TCP
+headers; :mod:`xdrgen.trace.reassembly` puts each direction's segments
+back in order; the framing splits the streams into messages.  Which TCP
+connections carry the protocol: those on the ``--port`` numbers given, or
+else those whose first bytes look like a message of a program the catalog
+knows (any port).  The client is the side that sent the SYN (or, when the
+capture began later, the side that sent the first call).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from .framing import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Framing, FramingSession, Splitter
+from .reassembly import Delivery, Direction, Gap
+from .tracer import Tracer
+
+SNIFF_SIZE = 28  # bytes of a stream's start that tell whether it is the protocol
+_TLS_HANDSHAKE = b"\x16\x03"
+
+
+class CaptureError(Exception):
+    """The file is no capture dpkt can read, or dpkt is missing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    time: float
+    source: tuple[str, int]
+    destination: tuple[str, int]
+    seq: int
+    data: bytes
+    syn: bool
+    ack: bool
+    acknowledged: int  # the ACK number (when ``ack``)
+    fin: bool
+    rst: bool
+
+
+@dataclass(slots=True)
+class Summary:
+    """What the reader saw besides the traced messages (printed at the end)."""
+
+    packets: int = 0
+    connections: int = 0
+    traced: int = 0
+    tls: int = 0
+    gaps: int = 0
+    truncated: bool = False
+
+    def text(self) -> str:
+        other = self.connections - self.traced
+        tls = f", {self.tls} of them TLS (encrypted: not decodable)" if self.tls else ""
+        gaps = f"; {self.gaps} gap(s) of lost bytes" if self.gaps else ""
+        cut = "; the file ends inside a packet" if self.truncated else ""
+        counts = f"{self.packets} packets, {self.connections} TCP connections, {self.traced} traced, {other} not"
+        return f"{counts}{tls}{gaps}{cut}"
+
+
+def segments(file: BinaryIO, truncated: Callable[[], None] | None = None) -> Iterator[Segment]:
+    """The TCP segments of a capture, with their time since the first
+    packet; ``truncated`` is called when the file ends inside a packet."""
+    try:
+        import dpkt  # type: ignore[import-not-found,import-untyped,unused-ignore]
+    except ImportError as error:
+        raise CaptureError("reading captures needs dpkt: pip install 'xdrgen-py[trace]'") from error
+    try:
+        reader = dpkt.pcap.UniversalReader(file)
+    except (ValueError, dpkt.UnpackError) as error:
+        raise CaptureError(f"not a pcap or pcapng file: {error}") from error
+    link = _link_decoder(dpkt, reader.datalink())
+    start: float | None = None
+    packets = iter(reader)
+    while True:
+        try:
+            timestamp, frame = next(packets)
+        except StopIteration:
+            return
+        except dpkt.UnpackError:
+            if truncated is not None:
+                truncated()
+            return
+        try:
+            ip = link(frame)
+        except (dpkt.UnpackError, IndexError, ValueError):
+            continue
+        tcp = getattr(ip, "data", None)
+        if not isinstance(tcp, dpkt.tcp.TCP) or isinstance(ip, bytes):
+            continue
+        if isinstance(ip, dpkt.ip.IP) and (ip.offset or ip.mf):
+            continue  # fragments: not reassembled (TCP over loopback never fragments)
+        if start is None:
+            start = float(timestamp)
+        flags = tcp.flags
+        yield Segment(
+            float(timestamp) - start,
+            (str(ipaddress.ip_address(ip.src)), tcp.sport),
+            (str(ipaddress.ip_address(ip.dst)), tcp.dport),
+            tcp.seq,
+            bytes(tcp.data),
+            bool(flags & dpkt.tcp.TH_SYN),
+            bool(flags & dpkt.tcp.TH_ACK),
+            tcp.ack,
+            bool(flags & dpkt.tcp.TH_FIN),
+            bool(flags & dpkt.tcp.TH_RST),
+        )
+
+
+def _link_decoder(dpkt: Any, datalink: int) -> Any:
+    """A function from a link-layer frame to its IP packet."""
+    decoders = {
+        dpkt.pcap.DLT_EN10MB: lambda b: dpkt.ethernet.Ethernet(b).data,
+        dpkt.pcap.DLT_LINUX_SLL: lambda b: dpkt.sll.SLL(b).data,
+        276: lambda b: dpkt.sll2.SLL2(b).data,  # DLT_LINUX_SLL2 (tcpdump -i any)
+        dpkt.pcap.DLT_NULL: lambda b: dpkt.loopback.Loopback(b).data,
+        dpkt.pcap.DLT_LOOP: lambda b: dpkt.loopback.Loopback(b).data,
+    }
+    if datalink in decoders:
+        return decoders[datalink]
+    if datalink in (dpkt.pcap.DLT_RAW, 12, 14, 228, 229):  # raw IPv4/IPv6
+        return lambda b: (dpkt.ip6.IP6 if b[0] >> 4 == 6 else dpkt.ip.IP)(b)
+    raise CaptureError(f"link type {datalink} is not supported (Ethernet, Linux cooked, loopback, raw IP are)")
+
+
+@dataclass(slots=True)
+class _Connection:
+    """One TCP connection of the capture, from its first segment on."""
+
+    ends: tuple[tuple[str, int], tuple[str, int]]  # (client, server) as far as known
+    opened: float
+    client_known: bool = False
+    number: int = 0  # its number in the trace, once it is traced
+    verdict: bool | None = None  # traced or not, once known
+    streams: dict[str, Direction] = field(default_factory=lambda: {CLIENT_TO_SERVER: Direction(), SERVER_TO_CLIENT: Direction()})
+    sniffed: dict[str, bytes] = field(default_factory=lambda: {CLIENT_TO_SERVER: b"", SERVER_TO_CLIENT: b""})
+    session: FramingSession | None = None
+    splitters: dict[str, Splitter] = field(default_factory=dict)
+    closing: str = ""
+
+    def direction(self, source: tuple[str, int]) -> str:
+        return CLIENT_TO_SERVER if source == self.ends[0] else SERVER_TO_CLIENT
+
+    def swap(self) -> None:
+        """The side taken for the client is the server."""
+        self.ends = (self.ends[1], self.ends[0])
+        self.streams = {d: self.streams[_other(d)] for d in self.streams}
+        self.sniffed = {d: self.sniffed[_other(d)] for d in self.sniffed}
+        self.client_known = True
+
+
+class CaptureReader:
+    """Feeds a capture's segments through reassembly and the tracer."""
+
+    def __init__(self, tracer: Tracer, framing: Framing, ports: Iterable[int] = ()) -> None:
+        self.tracer = tracer
+        self.framing = framing
+        self.ports = frozenset(ports)
+        self.summary = Summary()
+        self._connections: dict[frozenset[tuple[str, int]], _Connection] = {}
+        self._keep = tracer.wants_payload
+
+    def read(self, file: BinaryIO) -> Summary:
+        time = 0.0
+        for segment in segments(file, lambda: setattr(self.summary, "truncated", True)):
+            time = segment.time
+            self.summary.packets += 1
+            self._segment(segment)
+        for connection in list(self._connections.values()):
+            for direction, stream in connection.streams.items():
+                self._deliver(connection, direction, stream.flush(), time)
+            self._end(connection, time, connection.closing or "capture ended")
+        return self.summary
+
+    def _segment(self, segment: Segment) -> None:
+        key = frozenset((segment.source, segment.destination))
+        connection = self._connections.get(key)
+        if connection is None:
+            if not segment.data and not segment.syn:
+                return  # the end (or a bare ack) of a connection no longer followed
+            connection = self._new(segment)
+            self._connections[key] = connection
+        direction = connection.direction(segment.source)
+        stream = connection.streams[direction]
+        if segment.syn:
+            stream.syn(segment.seq)
+            return
+        if segment.rst:
+            self._end(connection, segment.time, f"reset by {'client' if direction == CLIENT_TO_SERVER else 'server'}")
+            return
+        delivered = stream.segment(segment.seq, segment.data, segment.fin)
+        self._deliver(connection, direction, delivered, segment.time)
+        if segment.ack:
+            other = _other(direction)
+            self._deliver(connection, other, connection.streams[other].acked(segment.acknowledged), segment.time)
+        if stream.finished and not connection.closing:
+            connection.closing = f"closed by {'client' if direction == CLIENT_TO_SERVER else 'server'}"
+        if all(s.finished for s in connection.streams.values()):
+            self._end(connection, segment.time, connection.closing)
+
+    def _new(self, segment: Segment) -> _Connection:
+        self.summary.connections += 1
+        source, destination = segment.source, segment.destination
+        if segment.syn and not segment.ack:
+            ends, known = (source, destination), True
+        elif segment.syn:
+            ends, known = (destination, source), True
+        elif source[1] in self.ports:
+            ends, known = (destination, source), True
+        else:
+            ends, known = (source, destination), bool(self.ports) and destination[1] in self.ports
+        connection = _Connection(ends, segment.time, known)
+        if self.ports:
+            connection.verdict = connection.ends[1][1] in self.ports
+        return connection
+
+    def _deliver(self, connection: _Connection, direction: str, delivered: list[Delivery], time: float) -> None:
+        if connection.verdict is None:
+            self._sniff(connection, direction, delivered, time)
+            return
+        if not connection.verdict or not delivered:
+            return
+        self._start(connection)
+        splitter = connection.splitters[direction]
+        for item in delivered:
+            if isinstance(item, Gap):
+                self.summary.gaps += 1
+                pieces = splitter.gap(item.size)
+            else:
+                pieces = splitter.feed(item)
+            for piece in pieces:
+                self.tracer.piece(connection.number, direction, time, piece)
+
+    def _sniff(self, connection: _Connection, direction: str, delivered: list[Delivery], time: float) -> None:
+        """Hold a stream's first bytes until they tell whether it is the
+        protocol; then trace everything held, the client's bytes first."""
+        data = connection.sniffed[direction]
+        for item in delivered:
+            if isinstance(item, Gap):
+                connection.verdict = False  # cannot tell where messages start
+                return
+            data += item
+        connection.sniffed[direction] = data
+        if len(data) < SNIFF_SIZE:
+            return
+        if data.startswith(_TLS_HANDSHAKE):
+            self.summary.tls += 1
+            connection.verdict = False
+            return
+        if not self.framing.plausible(data, self.tracer.codecs.catalog.knows):
+            other = _other(direction)
+            if len(connection.sniffed[other]) >= SNIFF_SIZE or connection.streams[other].finished:
+                connection.verdict = False
+            return
+        connection.verdict = True
+        if not connection.client_known and self.framing.is_call(data) != (direction == CLIENT_TO_SERVER):
+            connection.swap()
+        held, connection.sniffed = connection.sniffed, {}
+        for each in (CLIENT_TO_SERVER, SERVER_TO_CLIENT):
+            if held.get(each):
+                self._deliver(connection, each, [held[each]], time)
+
+    def _start(self, connection: _Connection) -> None:
+        if connection.number:
+            return
+        self.summary.traced += 1
+        connection.number = self.summary.traced
+        connection.session = self.framing.session(self.tracer.codecs.catalog.knows)
+        for direction in (CLIENT_TO_SERVER, SERVER_TO_CLIENT):
+            connection.splitters[direction] = connection.session.splitter(direction, keep=self._keep)
+        client, server = (f"tcp:{host}:{port}" for host, port in connection.ends)
+        self.tracer.opened(connection.opened, connection.number, client, server)
+
+    def _end(self, connection: _Connection, time: float, reason: str) -> None:
+        key = frozenset(connection.ends)
+        if self._connections.pop(key, None) is None:
+            return
+        if not connection.number:
+            return
+        for direction, splitter in connection.splitters.items():
+            for piece in splitter.end():
+                self.tracer.piece(connection.number, direction, time, piece)
+        client, server = (f"tcp:{host}:{port}" for host, port in connection.ends)
+        self.tracer.closed(time, connection.number, client, server, reason)
+
+
+def _other(direction: str) -> str:
+    return SERVER_TO_CLIENT if direction == CLIENT_TO_SERVER else CLIENT_TO_SERVER

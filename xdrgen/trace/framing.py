@@ -1,0 +1,142 @@
+"""What the tracer needs of a wire framing, whatever the protocol.
+
+A framing splits one direction of a byte stream into messages, reads each
+message's header, and frames a changed message again.  libvirt's framing
+(a length word and a 24-byte header, :mod:`xdrgen.trace.virnet`) is one;
+RFC 5531 record marking is the other one this interface leaves room for:
+a framing hands out one :class:`FramingSession` per connection, so that
+the two directions share state -- an ONC RPC reply carries only its XID
+(:attr:`Header.serial`), and its program, version and procedure come from
+the call the client's splitter saw with that XID; the credentials go into
+:attr:`Header.detail`; ``encode`` writes one record fragment.
+
+Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..runtime.xdr import Buffer
+
+#: Whether a (program, version) is one the catalog knows.
+ProgramCheck = Callable[[int, int], bool]
+
+CLIENT_TO_SERVER = ">"
+SERVER_TO_CLIENT = "<"
+
+
+@dataclass(slots=True)
+class Header:
+    """One message's header as a trace line shows it.
+
+    ``type`` and ``status`` are lower-case words ("call", "reply",
+    "message", "stream", ...; "ok", "error", "continue"), or the number
+    when the framing does not know it.  ``payload`` says what the bytes
+    after ``offset`` are, so that the payload can be decoded with the
+    generated codecs: "args" (a call's arguments, an event's message),
+    "result" (a reply's result), "error" (the framing's error struct),
+    "stream" (raw data), "hole" (the framing's stream-hole struct) or
+    "none" (nothing to decode).  ``problem`` is why the header itself is
+    unusual (an unknown type, too many descriptors): such a message is
+    passed on untouched and marked.
+    """
+
+    program: int
+    version: int
+    procedure: int
+    type: str
+    status: str
+    serial: int
+    length: int
+    offset: int
+    payload: str
+    nfds: int = 0
+    problem: str | None = None
+    #: What else the framing shows after the length (RFC 5531: the
+    #: credentials, ``auth=sys(uid=0 gid=0 host)``); empty for libvirt.
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class Piece:
+    """A run of one direction's bytes: a message (``header`` set) or bytes
+    that are not one (``header`` None): a descriptor's carrier byte, a
+    TLS confirmation, or everything after the stream stopped making sense
+    (``problem`` says why).  ``data`` is the bytes, or None for a message
+    when the splitter was told not to keep payloads (a proxy that only
+    prints lines forwards what it reads and needs nothing but headers)."""
+
+    size: int
+    header: Header | None = None
+    data: bytes | None = None
+    problem: str | None = None
+
+
+class Splitter(Protocol):
+    """Splits one direction of a connection into :class:`Piece` s."""
+
+    def feed(self, data: Buffer) -> list[Piece]:
+        """Take the next bytes of the stream; return the pieces they
+        complete, in stream order (their sizes add up to every byte fed
+        so far, less what is still incomplete)."""
+        ...
+
+    def gap(self, size: int) -> list[Piece]:
+        """``size`` bytes of the stream are missing (a capture lost them):
+        return what was incomplete, and find the next message if the
+        framing can."""
+        ...
+
+    def end(self) -> list[Piece]:
+        """The stream ended: what was incomplete, as a piece with a problem."""
+        ...
+
+
+class FramingSession(Protocol):
+    """The framing of one connection (state both directions share)."""
+
+    def splitter(self, direction: str, *, keep: bool, preamble: int = 0) -> Splitter:
+        """A splitter for ``direction`` (``>`` client to server, ``<``
+        back); ``keep``: whole messages in :attr:`Piece.data`;
+        ``preamble``: bytes at the start that are not messages."""
+        ...
+
+    def encode(self, header: Header, body: bytes, original: bytes) -> bytes:
+        """Frame a message again around a new ``body`` (the header's
+        fields as they are now, every length recomputed); ``original``
+        is the frame it replaces."""
+        ...
+
+
+class Framing(Protocol):
+    """A wire framing, by name (see :data:`xdrgen.trace.FRAMINGS`)."""
+
+    name: str
+    #: What a TLS server sends after the handshake before any message
+    #: (libvirt: one byte, 1); a proxy that ends TLS on one side only
+    #: adds or removes it.
+    tls_confirmation: bytes
+    #: Where the catalog finds the error struct and the stream-hole struct
+    #: (module of the generated package, class), if the framing has them.
+    error_type: tuple[str, str] | None
+    hole_type: tuple[str, str] | None
+
+    def session(self, known_program: ProgramCheck | None = None) -> FramingSession:
+        """The framing of a new connection; ``known_program`` (whether a
+        program and version are in the catalog) helps find the next
+        message after bytes were lost."""
+        ...
+
+    def plausible(self, data: Buffer, known_program: ProgramCheck | None = None) -> bool:
+        """Whether ``data`` (the first bytes of a stream) looks like the
+        start of a message of a program ``known_program`` knows: how a
+        capture reader finds this protocol on any port."""
+        ...
+
+    def is_call(self, data: Buffer) -> bool:
+        """Whether a stream's first bytes are a call (so its sender is the
+        client, when the capture missed the connection's start)."""
+        ...
