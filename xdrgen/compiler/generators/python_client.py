@@ -93,13 +93,19 @@ class StubModel:
         return Method(
             name=method_name(procedure.name),
             number=procedure.number.number,
-            procedure=procedure.name,
+            procedure=self.constant(procedure.name),
             doc=docstring(doc_text(procedure), f"``{procedure.name}`` (procedure {procedure.number.number})."),
             args=args,
             result=self._struct(procedure.result),
             parameters=tuple(parameters),
             stream=stream,
         )
+
+    def constant(self, name: str) -> str:
+        """A program, version or procedure number, by the name the types
+        module defines it under (imported from there)."""
+        self.local.add(name)
+        return name
 
     def program(self, program: ir.ProgramDef) -> dict[str, object]:
         version = program.versions[0]
@@ -108,7 +114,11 @@ class StubModel:
         for procedure in version.procedures:
             if procedure.message is not None:
                 events.append(
-                    (procedure.number.number, method_name(procedure.name), self._struct(procedure.message))
+                    (
+                        self.constant(procedure.name),
+                        method_name(procedure.name),
+                        self._struct(procedure.message),
+                    )
                 )
             else:
                 methods.append(self.method(procedure))
@@ -116,7 +126,9 @@ class StubModel:
             "name": program.name,
             "stem": program_stem(program.name),
             "number": program.number.number,
+            "program": self.constant(program.name),
             "version": version.number.number,
+            "version_name": self.constant(version.name),
             "methods": methods,
             "events": events,
         }

@@ -124,10 +124,6 @@ def _annotation(target: str, hint: str) -> str:
     return "" if "." in target else f": {hint}"
 
 
-def _bound(value: int) -> str:
-    return "xdr.MAX_UINT" if value == MAX_UINT else str(value)
-
-
 def _members(enum: str) -> str:
     return f"_{enum}_MEMBERS"
 
@@ -231,11 +227,11 @@ class CodecEmitter:
         if kind == "numeric":
             self._pack_numeric_run(w, [item])
         elif kind == "string":
-            w(f'xdr.pack_string(out, {expr}, {_bound(shape.bound)}, "{path}")')
+            w(f'xdr.pack_string(out, {expr}, {shape.bound_text}, "{path}")')
         elif kind == "opaque":
-            w(f'xdr.pack_opaque(out, {expr}, {_bound(shape.bound)}, "{path}")')
+            w(f'xdr.pack_opaque(out, {expr}, {shape.bound_text}, "{path}")')
         elif kind == "fixed_opaque":
-            w(f'xdr.pack_fixed_opaque(out, {expr}, {shape.bound}, "{path}")')
+            w(f'xdr.pack_fixed_opaque(out, {expr}, {shape.bound_text}, "{path}")')
         elif kind in ("struct", "union"):
             w(f"if not isinstance({expr}, {shape.cls}):")
             w(f'    xdr.bad_type("{path}", len(out), "{shape.cls}", {expr})')
@@ -265,9 +261,9 @@ class CodecEmitter:
         value = w.temp("v")
         w(f"{value} = {item.expr}")
         if shape.kind == "var_array":
-            w(f'out += xdr.U32.pack(xdr.check_array(out, {value}, {_bound(shape.bound)}, "{path}"))')
+            w(f'out += xdr.U32.pack(xdr.check_array(out, {value}, {shape.bound_text}, "{path}"))')
         else:
-            w(f'xdr.check_fixed_array(out, {value}, {shape.bound}, "{path}")')
+            w(f'xdr.check_fixed_array(out, {value}, {shape.bound_text}, "{path}")')
         if elem.kind == "numeric":
             if elem.is_bool or elem.enum is not None:
                 each = w.temp("e")
@@ -393,7 +389,7 @@ class CodecEmitter:
         elif kind in ("string", "opaque"):
             self._unpack_counted_bytes(w, item)
         elif kind == "fixed_opaque":
-            w(f'{target}, offset = xdr.unpack_fixed_opaque(data, offset, {shape.bound}, "{path}")')
+            w(f'{target}, offset = xdr.unpack_fixed_opaque(data, offset, {shape.bound_text}, "{path}")')
         elif self._inlinable_union(shape):
             self._inline_union(w, item)
         elif kind in ("struct", "union"):
@@ -469,8 +465,8 @@ class CodecEmitter:
             length = w.temp("len")
             w(f"({length},) = {self.structs.name('>I')}.unpack_from(data, offset)")
         if shape.bound != MAX_UINT:
-            w(f"if {length} > {shape.bound}:")
-            w(f'    xdr.too_long("{path}", offset, {length}, {shape.bound})')
+            w(f"if {length} > {shape.bound_text}:")
+            w(f'    xdr.too_long("{path}", offset, {length}, {shape.bound_text})')
         w("offset += 4")
         w(f"{end} = offset + {length}")
         w(f"{padded} = {end} + (-{length} & 3)")
@@ -496,10 +492,10 @@ class CodecEmitter:
         count = w.temp("n")
         if shape.kind == "var_array":
             size = self.shapes.min_size(elem)
-            w(f'{count} = xdr.unpack_count(data, offset, {_bound(shape.bound)}, {size}, "{path}")')
+            w(f'{count} = xdr.unpack_count(data, offset, {shape.bound_text}, {size}, "{path}")')
             w("offset += 4")
         else:
-            w(f"{count} = {shape.bound}")
+            w(f"{count} = {shape.bound_text}")
         if elem.kind == "numeric":
             raw = w.temp("raw")
             w(f'{raw}, offset = xdr.unpack_array(data, offset, "{elem.code}", {count}, {elem.size}, "{path}")')

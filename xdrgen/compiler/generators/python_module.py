@@ -79,21 +79,32 @@ class PythonModuleGenerator:
         return name
 
     # ---- constants
+    def _value_text(self, value: ir.Value) -> str:
+        """A constant's value as the .x wrote it: a literal in the same base,
+        or the name of a constant this module has already defined."""
+        if value.name is not None and value.name in self.module.names:
+            return value.name
+        if value.literal is not None:
+            return integer_literal(value.text)
+        return str(value.number)
+
     def _constants(self) -> None:
         constants = []
         for definition in self.protocol.spec.definitions:
             if isinstance(definition, ir.ConstDef):
+                text = self._value_text(definition.value)
                 constants.append(
                     {
                         "name": self._claim(definition.name, definition.location),
-                        "value": definition.value.number,
+                        "value": text,
                         "doc": comment(definition.doc),
                     }
                 )
             elif isinstance(definition, ir.ProgramDef):
                 for name, value, location in _program_constants(definition):
+                    text = self._value_text(value)
                     constants.append(
-                        {"name": self._claim(name, location), "value": value, "doc": None}
+                        {"name": self._claim(name, location), "value": text, "doc": None}
                     )
         for name, value, location in self.protocol.spec.defines:
             if name not in self.module.names:
@@ -484,10 +495,13 @@ class PythonModuleGenerator:
             if re.search(rf"\b{re.escape(marker)}", text)
         ]
         imports = []
-        for module in sorted(self.shapes.imported):
-            names = sorted(self.shapes.imported[module])
+        used: dict[str, set[str]] = {}
+        for table in (self.shapes.imported, self.shapes.imported_constants):
+            for module, names in table.items():
+                used.setdefault(module, set()).update(names)
+        for module in sorted(used):
             target = f"{self.package}.{module}" if self.package else module
-            imports.append((target, names))
+            imports.append((target, sorted(used[module])))
         source = f"{module_name(protocol.path)}.x"
         doc = docstring(protocol.spec.doc, f"XDR types of ``{source}``.")
         code = render(
@@ -503,16 +517,27 @@ class PythonModuleGenerator:
         return format_module(code, self.module.blocks)
 
 
-def _program_constants(program: ir.ProgramDef) -> list[tuple[str, int, ir.Location]]:
-    out = [(program.name, program.number.number, program.location)]
+def _program_constants(program: ir.ProgramDef) -> list[tuple[str, ir.Value, ir.Location]]:
+    out = [(program.name, program.number, program.location)]
     seen = set()
     for version in program.versions:
-        out.append((version.name, version.number.number, version.location))
+        out.append((version.name, version.number, version.location))
         for procedure in version.procedures:
             if procedure.name not in seen:
                 seen.add(procedure.name)
-                out.append((procedure.name, procedure.number.number, procedure.location))
+                out.append((procedure.name, procedure.number, procedure.location))
     return out
+
+
+def integer_literal(text: str) -> str:
+    """A C integer literal of a .x file in Python's spelling (as black
+    writes it): hexadecimal digits in upper case, ``0755`` as ``0o755``."""
+    sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
+    if digits[:2] in ("0x", "0X"):
+        return f"{sign}0x{digits[2:].upper()}"
+    if len(digits) > 1 and digits.startswith("0"):
+        return f"{sign}0o{digits[1:]}"
+    return text
 
 
 def _packed_literal(code: str, value: int) -> str:

@@ -45,6 +45,7 @@ class ServerProgram:
     stem: str
     number: int
     version: int
+    version_name: str
     handlers: tuple[Handler, ...]
 
     @property
@@ -68,7 +69,7 @@ class ServerModel(StubModel):
             method = Method(
                 name=method_name(procedure.name),
                 number=number,
-                procedure=procedure.name,
+                procedure=self.constant(procedure.name),
                 doc=docstring(
                     doc_text(procedure),
                     f"Send event ``{procedure.name}`` (procedure {number}) to ``client``.",
@@ -90,10 +91,11 @@ class ServerModel(StubModel):
                 suffix = "" if index == 0 else f"V{version.number.number}"
                 out.append(
                     ServerProgram(
-                        name=program.name,
+                        name=self.constant(program.name),
                         stem=stem + suffix,
                         number=program.number.number,
                         version=version.number.number,
+                        version_name=self.constant(version.name),
                         handlers=tuple(self.handler(p) for p in version.procedures),
                     )
                 )

@@ -52,11 +52,21 @@ class Shape:
     bound: int = MAX_UINT
     elem: Shape | None = None
     cls: str | None = None
+    #: the constant the bound was written as (``REMOTE_STRING_MAX``), if any
+    bound_name: str | None = None
 
     @property
     def size(self) -> int:
         """Bytes of a numeric primitive."""
         return 8 if self.code in ("q", "Q", "d") else 4
+
+    @property
+    def bound_text(self) -> str:
+        """The bound as generated code spells it: the constant's name when
+        the .x used one, ``xdr.MAX_UINT`` for "no maximum" (``<>``)."""
+        if self.bound_name is not None:
+            return self.bound_name
+        return "xdr.MAX_UINT" if self.bound == MAX_UINT else str(self.bound)
 
 
 @dataclass(frozen=True)
@@ -85,6 +95,9 @@ class ShapeBuilder:
     def __init__(self, protocol: Protocol) -> None:
         self.protocol = protocol
         self.imported: dict[str, set[str]] = {}  # module -> class names used
+        # module -> constants used as bounds that another module defines
+        self.imported_constants: dict[str, set[str]] = {}
+        self._constant_modules = imported_constant_modules(protocol)
         self.inline: list[tuple[str, ir.EnumBody | ir.StructBody | ir.UnionBody, ir.Location]] = []
         self._min_sizes: dict[str, int] = {}
         self._structs: dict[str, ir.StructBody] = {}  # local struct classes
@@ -101,6 +114,16 @@ class ShapeBuilder:
             self.imported.setdefault(module_name(owner), set()).add(cls)
         return cls
 
+    def bound_name(self, value: ir.Value | None) -> str | None:
+        """The constant a bound was written as, imported when another module
+        defines it; None for a literal."""
+        if value is None or value.name is None:
+            return None
+        module = self._constant_modules.get(value.name)
+        if module is not None:
+            self.imported_constants.setdefault(module, set()).add(value.name)
+        return value.name
+
     # ---- shapes
     def shape(self, decl: ir.Declaration, context: str) -> Shape:
         """``context`` names inline types: the parent class + the field."""
@@ -108,19 +131,20 @@ class ShapeBuilder:
             return Shape("void", "None")
         spec = decl.type
         bound = decl.bound.number if decl.bound is not None else MAX_UINT
+        name = self.bound_name(decl.bound)
         if spec.builtin is ir.Builtin.STRING:
-            return Shape("string", "str", bound=bound)
+            return Shape("string", "str", bound=bound, bound_name=name)
         if spec.builtin is ir.Builtin.OPAQUE:
             if decl.kind is ir.DeclKind.FIXED_ARRAY:
-                return Shape("fixed_opaque", "bytes", bound=bound)
-            return Shape("opaque", "bytes", bound=bound)
+                return Shape("fixed_opaque", "bytes", bound=bound, bound_name=name)
+            return Shape("opaque", "bytes", bound=bound, bound_name=name)
         base = self.type_shape(spec, context)
         if decl.kind is ir.DeclKind.PLAIN:
             return base
         if decl.kind is ir.DeclKind.OPTIONAL:
             return Shape("optional", f"{base.hint} | None", elem=base)
         kind = "fixed_array" if decl.kind is ir.DeclKind.FIXED_ARRAY else "var_array"
-        return Shape(kind, f"list[{base.hint}]", elem=base, bound=bound)
+        return Shape(kind, f"list[{base.hint}]", elem=base, bound=bound, bound_name=name)
 
     def type_shape(self, spec: ir.TypeSpec, context: str) -> Shape:
         if spec.builtin is not None:
@@ -186,3 +210,37 @@ class ShapeBuilder:
 
     def set_min_size(self, cls: str, size: int) -> None:
         self._min_sizes[cls] = max(size, 4)
+
+
+def module_constants(protocol: Protocol) -> set[str]:
+    """The constants a protocol's own module defines: ``const``s, program,
+    version and procedure numbers, enum members, ``#define``s and the ``-D``
+    values it uses."""
+    names: set[str] = set(protocol.externals)
+    names.update(name for name, _, _ in protocol.spec.defines)
+    for definition in protocol.spec.definitions:
+        if isinstance(definition, ir.ConstDef):
+            names.add(definition.name)
+        elif isinstance(definition, ir.ProgramDef):
+            names.add(definition.name)
+            for version in definition.versions:
+                names.add(version.name)
+                names.update(p.name for p in version.procedures)
+        for node in ir.iter_nodes(definition):
+            if isinstance(node, ir.EnumBody):
+                names.update(member.name for member in node.members)
+    return names
+
+
+def imported_constant_modules(protocol: Protocol) -> dict[str, str]:
+    """Constant name -> the module that defines it, for the constants of the
+    files this one imports (and the files those import)."""
+    own = module_constants(protocol)
+    out: dict[str, str] = {}
+    pending = list(protocol.imports)
+    while pending:
+        imported = pending.pop(0)
+        for name in module_constants(imported) - own:
+            out.setdefault(name, module_name(imported.path))
+        pending.extend(imported.imports)
+    return out
