@@ -24,9 +24,7 @@ License along with this library.  If not, see
 
 from __future__ import annotations
 
-import enum
 import struct
-from dataclasses import dataclass
 from typing import ClassVar, Final, Self, TypeAlias
 
 from xdrgen.runtime import xdr
@@ -108,341 +106,269 @@ class AdminTypedParamValue(xdr.XdrUnion):
         xdr.bad_value("AdminTypedParamValue", offset, "discriminant", _disc)
 
 
-@dataclass(slots=True)
 class AdminTypedParamValueI(AdminTypedParamValue):
     """Arm ``case VIR_TYPED_PARAM_INT:`` of ``union admin_typed_param_value``."""
 
-    type: ClassVar[int] = 1
+    __slots__ = __match_args__ = ("i",)
+
+    type: ClassVar[int] = VIR_TYPED_PARAM_INT
     i: int
+
+    def __init__(self, i: int) -> None:
+        self.i = i
 
     def pack_into(self, out: bytearray) -> None:
         out += b"\x00\x00\x00\x01"
         try:
             out += _S_i.pack(self.i)
-        except (struct.error, OverflowError):
-            xdr.pack_failed("AdminTypedParamValueI.i", len(out), (self.i,), ">i")
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(self, len(out), "i", ">i")
 
     @classmethod
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
         try:
             (i,) = _S_i.unpack_from(data, offset)
-            offset += 4
         except struct.error:
-            xdr.truncated("AdminTypedParamValueI", offset, data)
-        return cls(i), offset
+            xdr.truncated(cls.__name__, offset, data)
+        return cls(i), offset + 4
 
 
-@dataclass(slots=True)
 class AdminTypedParamValueUi(AdminTypedParamValue):
     """Arm ``case VIR_TYPED_PARAM_UINT:`` of ``union admin_typed_param_value``."""
 
-    type: ClassVar[int] = 2
+    __slots__ = __match_args__ = ("ui",)
+
+    type: ClassVar[int] = VIR_TYPED_PARAM_UINT
     ui: int
+
+    def __init__(self, ui: int) -> None:
+        self.ui = ui
 
     def pack_into(self, out: bytearray) -> None:
         out += b"\x00\x00\x00\x02"
         try:
             out += _S_I.pack(self.ui)
-        except (struct.error, OverflowError):
-            xdr.pack_failed("AdminTypedParamValueUi.ui", len(out), (self.ui,), ">I")
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(self, len(out), "ui", ">I")
 
     @classmethod
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
         try:
             (ui,) = _S_I.unpack_from(data, offset)
-            offset += 4
         except struct.error:
-            xdr.truncated("AdminTypedParamValueUi", offset, data)
-        return cls(ui), offset
+            xdr.truncated(cls.__name__, offset, data)
+        return cls(ui), offset + 4
 
 
-@dataclass(slots=True)
 class AdminTypedParamValueL(AdminTypedParamValue):
     """Arm ``case VIR_TYPED_PARAM_LLONG:`` of ``union admin_typed_param_value``."""
 
-    type: ClassVar[int] = 3
+    __slots__ = __match_args__ = ("l",)
+
+    type: ClassVar[int] = VIR_TYPED_PARAM_LLONG
     l: int
+
+    def __init__(self, l: int) -> None:
+        self.l = l
 
     def pack_into(self, out: bytearray) -> None:
         out += b"\x00\x00\x00\x03"
         try:
             out += _S_q.pack(self.l)
-        except (struct.error, OverflowError):
-            xdr.pack_failed("AdminTypedParamValueL.l", len(out), (self.l,), ">q")
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(self, len(out), "l", ">q")
 
     @classmethod
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
         try:
             (l,) = _S_q.unpack_from(data, offset)
-            offset += 8
         except struct.error:
-            xdr.truncated("AdminTypedParamValueL", offset, data)
-        return cls(l), offset
+            xdr.truncated(cls.__name__, offset, data)
+        return cls(l), offset + 8
 
 
-@dataclass(slots=True)
 class AdminTypedParamValueUl(AdminTypedParamValue):
     """Arm ``case VIR_TYPED_PARAM_ULLONG:`` of ``union admin_typed_param_value``."""
 
-    type: ClassVar[int] = 4
+    __slots__ = __match_args__ = ("ul",)
+
+    type: ClassVar[int] = VIR_TYPED_PARAM_ULLONG
     ul: int
+
+    def __init__(self, ul: int) -> None:
+        self.ul = ul
 
     def pack_into(self, out: bytearray) -> None:
         out += b"\x00\x00\x00\x04"
         try:
             out += _S_Q.pack(self.ul)
-        except (struct.error, OverflowError):
-            xdr.pack_failed("AdminTypedParamValueUl.ul", len(out), (self.ul,), ">Q")
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(self, len(out), "ul", ">Q")
 
     @classmethod
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
         try:
             (ul,) = _S_Q.unpack_from(data, offset)
-            offset += 8
         except struct.error:
-            xdr.truncated("AdminTypedParamValueUl", offset, data)
-        return cls(ul), offset
+            xdr.truncated(cls.__name__, offset, data)
+        return cls(ul), offset + 8
 
 
-@dataclass(slots=True)
 class AdminTypedParamValueD(AdminTypedParamValue):
     """Arm ``case VIR_TYPED_PARAM_DOUBLE:`` of ``union admin_typed_param_value``."""
 
-    type: ClassVar[int] = 5
+    __slots__ = __match_args__ = ("d",)
+
+    type: ClassVar[int] = VIR_TYPED_PARAM_DOUBLE
     d: float
+
+    def __init__(self, d: float) -> None:
+        self.d = d
 
     def pack_into(self, out: bytearray) -> None:
         out += b"\x00\x00\x00\x05"
         try:
             out += _S_d.pack(self.d)
-        except (struct.error, OverflowError):
-            xdr.pack_failed("AdminTypedParamValueD.d", len(out), (self.d,), ">d")
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(self, len(out), "d", ">d")
 
     @classmethod
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
         try:
             (d,) = _S_d.unpack_from(data, offset)
-            offset += 8
         except struct.error:
-            xdr.truncated("AdminTypedParamValueD", offset, data)
-        return cls(d), offset
+            xdr.truncated(cls.__name__, offset, data)
+        return cls(d), offset + 8
 
 
-@dataclass(slots=True)
 class AdminTypedParamValueB(AdminTypedParamValue):
     """Arm ``case VIR_TYPED_PARAM_BOOLEAN:`` of ``union admin_typed_param_value``."""
 
-    type: ClassVar[int] = 6
+    __slots__ = __match_args__ = ("b",)
+
+    type: ClassVar[int] = VIR_TYPED_PARAM_BOOLEAN
     b: int
+
+    def __init__(self, b: int) -> None:
+        self.b = b
 
     def pack_into(self, out: bytearray) -> None:
         out += b"\x00\x00\x00\x06"
         try:
             out += _S_i.pack(self.b)
-        except (struct.error, OverflowError):
-            xdr.pack_failed("AdminTypedParamValueB.b", len(out), (self.b,), ">i")
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(self, len(out), "b", ">i")
 
     @classmethod
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
         try:
             (b,) = _S_i.unpack_from(data, offset)
-            offset += 4
         except struct.error:
-            xdr.truncated("AdminTypedParamValueB", offset, data)
-        return cls(b), offset
+            xdr.truncated(cls.__name__, offset, data)
+        return cls(b), offset + 4
 
 
-@dataclass(slots=True)
 class AdminTypedParamValueS(AdminTypedParamValue):
     """Arm ``case VIR_TYPED_PARAM_STRING:`` of ``union admin_typed_param_value``."""
 
-    type: ClassVar[int] = 7
+    __slots__ = __match_args__ = ("s",)
+
+    type: ClassVar[int] = VIR_TYPED_PARAM_STRING
     s: str
+
+    def __init__(self, s: str) -> None:
+        self.s = s
 
     def pack_into(self, out: bytearray) -> None:
         out += b"\x00\x00\x00\x07"
-        xdr.pack_string(out, self.s, ADMIN_STRING_MAX, "AdminTypedParamValueS.s")
+        xdr.pack_string(out, self.s, ADMIN_STRING_MAX, self, "s")
 
     @classmethod
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
-        try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > ADMIN_STRING_MAX:
-                xdr.too_long("AdminTypedParamValueS.s", offset, _len3, ADMIN_STRING_MAX)
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated("AdminTypedParamValueS.s", offset, data)
-            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                xdr.bad_padding("AdminTypedParamValueS.s", _end1)
-            try:
-                s = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8("AdminTypedParamValueS.s", offset, error)
-            offset = _pad2
-        except struct.error:
-            xdr.truncated("AdminTypedParamValueS", offset, data)
+        s, offset = xdr.unpack_string(data, offset, ADMIN_STRING_MAX, cls, "s")
         return cls(s), offset
 
 
-@dataclass(slots=True)
 class AdminTypedParam(xdr.XdrStruct):
     """``struct admin_typed_param``."""
+
+    __slots__ = __match_args__ = ("field", "value")
 
     field: str
     value: AdminTypedParamValue
 
+    def __init__(self, field: str, value: AdminTypedParamValue) -> None:
+        self.field = field
+        self.value = value
+
     def pack_into(self, out: bytearray) -> None:
-        xdr.pack_string(out, self.field, ADMIN_STRING_MAX, "AdminTypedParam.field")
+        xdr.pack_string(out, self.field, ADMIN_STRING_MAX, self, "field")
         if not isinstance(self.value, AdminTypedParamValue):
-            xdr.bad_type(
-                "AdminTypedParam.value", len(out), "AdminTypedParamValue", self.value
-            )
+            xdr.bad_field(self, "value", len(out), AdminTypedParamValue)
         self.value.pack_into(out)
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-            obj = cls.__new__(cls)
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > ADMIN_STRING_MAX:
-                xdr.too_long("AdminTypedParam.field", offset, _len3, ADMIN_STRING_MAX)
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated("AdminTypedParam.field", offset, data)
-            try:
-                obj.field = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8("AdminTypedParam.field", offset, error)
-            offset = _pad2
-            _w5, _d4 = _S_Ii.unpack_from(data, offset - 4)
-            if _w5 & xdr.PAD_MASKS[_pad2 - _end1]:
-                xdr.bad_padding("AdminTypedParam.field", _end1)
-            offset += 4
-            if _d4 == 1:
-                _a6 = AdminTypedParamValueI.__new__(AdminTypedParamValueI)
-                (_a6.i,) = _S_i.unpack_from(data, offset)
-                offset += 4
-                obj.value = _a6
-            elif _d4 == 2:
-                _a7 = AdminTypedParamValueUi.__new__(AdminTypedParamValueUi)
-                (_a7.ui,) = _S_I.unpack_from(data, offset)
-                offset += 4
-                obj.value = _a7
-            elif _d4 == 3:
-                _a8 = AdminTypedParamValueL.__new__(AdminTypedParamValueL)
-                (_a8.l,) = _S_q.unpack_from(data, offset)
-                offset += 8
-                obj.value = _a8
-            elif _d4 == 4:
-                _a9 = AdminTypedParamValueUl.__new__(AdminTypedParamValueUl)
-                (_a9.ul,) = _S_Q.unpack_from(data, offset)
-                offset += 8
-                obj.value = _a9
-            elif _d4 == 5:
-                _a10 = AdminTypedParamValueD.__new__(AdminTypedParamValueD)
-                (_a10.d,) = _S_d.unpack_from(data, offset)
-                offset += 8
-                obj.value = _a10
-            elif _d4 == 6:
-                _a11 = AdminTypedParamValueB.__new__(AdminTypedParamValueB)
-                (_a11.b,) = _S_i.unpack_from(data, offset)
-                offset += 4
-                obj.value = _a11
-            elif _d4 == 7:
-                _a12 = AdminTypedParamValueS.__new__(AdminTypedParamValueS)
-                (_len15,) = _S_I.unpack_from(data, offset)
-                if _len15 > ADMIN_STRING_MAX:
-                    xdr.too_long(
-                        "AdminTypedParamValueS.s", offset, _len15, ADMIN_STRING_MAX
-                    )
-                offset += 4
-                _end13 = offset + _len15
-                _pad14 = _end13 + (-_len15 & 3)
-                if _pad14 > len(data):
-                    xdr.truncated("AdminTypedParamValueS.s", offset, data)
-                if (
-                    _pad14 != _end13
-                    and data[_end13:_pad14] != xdr.ZEROS[_pad14 - _end13]
-                ):
-                    xdr.bad_padding("AdminTypedParamValueS.s", _end13)
-                try:
-                    _a12.s = _decode(data[offset:_end13])
-                except UnicodeDecodeError as error:
-                    xdr.bad_utf8("AdminTypedParamValueS.s", offset, error)
-                offset = _pad14
-                obj.value = _a12
-            else:
-                xdr.bad_value("AdminTypedParamValue", offset - 4, "discriminant", _d4)
-        except struct.error:
-            xdr.truncated("AdminTypedParam", offset, data)
+        obj = cls.__new__(cls)
+        obj.field, offset = xdr.unpack_string(
+            data, offset, ADMIN_STRING_MAX, cls, "field"
+        )
+        obj.value, offset = AdminTypedParamValue.unpack_from(data, offset)
         return obj, offset
 
 
-@dataclass(slots=True)
 class AdminNonnullServer(xdr.XdrStruct):
     """``struct admin_nonnull_server``.
 
     A server which may NOT be NULL"""
 
+    __slots__ = __match_args__ = ("name",)
+
     name: str
 
+    def __init__(self, name: str) -> None:
+        self.name = name
+
     def pack_into(self, out: bytearray) -> None:
-        xdr.pack_string(out, self.name, ADMIN_STRING_MAX, "AdminNonnullServer.name")
+        xdr.pack_string(out, self.name, ADMIN_STRING_MAX, self, "name")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-            obj = cls.__new__(cls)
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > ADMIN_STRING_MAX:
-                xdr.too_long("AdminNonnullServer.name", offset, _len3, ADMIN_STRING_MAX)
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated("AdminNonnullServer.name", offset, data)
-            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                xdr.bad_padding("AdminNonnullServer.name", _end1)
-            try:
-                obj.name = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8("AdminNonnullServer.name", offset, error)
-            offset = _pad2
-        except struct.error:
-            xdr.truncated("AdminNonnullServer", offset, data)
+        obj = cls.__new__(cls)
+        obj.name, offset = xdr.unpack_string(
+            data, offset, ADMIN_STRING_MAX, cls, "name"
+        )
         return obj, offset
 
 
-@dataclass(slots=True)
 class AdminNonnullClient(xdr.XdrStruct):
     """``struct admin_nonnull_client``.
 
     A client which may NOT be NULL"""
+
+    __slots__ = __match_args__ = ("srv", "id", "timestamp", "transport")
 
     srv: AdminNonnullServer
     id: int
     timestamp: int
     transport: int
 
+    def __init__(
+        self, srv: AdminNonnullServer, id: int, timestamp: int, transport: int
+    ) -> None:
+        self.srv = srv
+        self.id = id
+        self.timestamp = timestamp
+        self.transport = transport
+
     def pack_into(self, out: bytearray) -> None:
         if not isinstance(self.srv, AdminNonnullServer):
-            xdr.bad_type(
-                "AdminNonnullClient.srv", len(out), "AdminNonnullServer", self.srv
-            )
+            xdr.bad_field(self, "srv", len(out), AdminNonnullServer)
         self.srv.pack_into(out)
         try:
             out += _S_QqI.pack(self.id, self.timestamp, self.transport)
-        except (struct.error, OverflowError):
-            xdr.pack_failed_fields(
-                "AdminNonnullClient", len(out), self, "id timestamp transport", ">QqI"
-            )
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(self, len(out), "id timestamp transport", ">QqI")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
@@ -450,269 +376,195 @@ class AdminNonnullClient(xdr.XdrStruct):
             obj = cls.__new__(cls)
             obj.srv, offset = AdminNonnullServer.unpack_from(data, offset)
             obj.id, obj.timestamp, obj.transport = _S_QqI.unpack_from(data, offset)
-            offset += 20
         except struct.error:
-            xdr.truncated("AdminNonnullClient", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 20
 
 
-@dataclass(slots=True)
-class AdminConnectOpenArgs(xdr.XdrStruct):
-    """``struct admin_connect_open_args``."""
+class _Flags(xdr.XdrStruct):
+    """The fields ``flags`` and their codec, shared by the structs below that have them."""
+
+    __slots__ = __match_args__ = ("flags",)
 
     flags: int
 
+    def __init__(self, flags: int) -> None:
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed("AdminConnectOpenArgs.flags", len(out), (self.flags,), ">I")
+        xdr.pack_number(out, _S_I, self.flags, self, "flags")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
             obj = cls.__new__(cls)
             (obj.flags,) = _S_I.unpack_from(data, offset)
-            offset += 4
         except struct.error:
-            xdr.truncated("AdminConnectOpenArgs", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
 
 
-@dataclass(slots=True)
+class AdminConnectOpenArgs(_Flags):
+    """``struct admin_connect_open_args``."""
+
+    __slots__ = ()
+
+
 class AdminConnectGetLibVersionRet(xdr.XdrStruct):
     """``struct admin_connect_get_lib_version_ret``."""
 
+    __slots__ = __match_args__ = ("libVer",)
+
     libVer: int
 
+    def __init__(self, libVer: int) -> None:
+        self.libVer = libVer
+
     def pack_into(self, out: bytearray) -> None:
-        try:
-            out += _S_Q.pack(self.libVer)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "AdminConnectGetLibVersionRet.libVer", len(out), (self.libVer,), ">Q"
-            )
+        xdr.pack_number(out, _S_Q, self.libVer, self, "libVer")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
             obj = cls.__new__(cls)
             (obj.libVer,) = _S_Q.unpack_from(data, offset)
-            offset += 8
         except struct.error:
-            xdr.truncated("AdminConnectGetLibVersionRet", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 8
 
 
-@dataclass(slots=True)
 class AdminConnectListServersArgs(xdr.XdrStruct):
     """``struct admin_connect_list_servers_args``."""
+
+    __slots__ = __match_args__ = ("need_results", "flags")
 
     need_results: int
     flags: int
 
+    def __init__(self, need_results: int, flags: int) -> None:
+        self.need_results = need_results
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
         try:
             out += _S_II.pack(self.need_results, self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed_fields(
-                "AdminConnectListServersArgs",
-                len(out),
-                self,
-                "need_results flags",
-                ">II",
-            )
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(self, len(out), "need_results flags", ">II")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
             obj = cls.__new__(cls)
             obj.need_results, obj.flags = _S_II.unpack_from(data, offset)
-            offset += 8
         except struct.error:
-            xdr.truncated("AdminConnectListServersArgs", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 8
 
 
-@dataclass(slots=True)
 class AdminConnectListServersRet(xdr.XdrStruct):
     """``struct admin_connect_list_servers_ret``."""
+
+    __slots__ = __match_args__ = ("servers", "ret")
 
     servers: list[AdminNonnullServer]
     ret: int
 
+    def __init__(self, servers: list[AdminNonnullServer], ret: int) -> None:
+        self.servers = servers
+        self.ret = ret
+
     def pack_into(self, out: bytearray) -> None:
-        _v1 = self.servers
-        out += xdr.U32.pack(
-            xdr.check_array(
-                out, _v1, ADMIN_SERVER_LIST_MAX, "AdminConnectListServersRet.servers"
-            )
+        xdr.pack_list(
+            out,
+            self.servers,
+            ADMIN_SERVER_LIST_MAX,
+            AdminNonnullServer,
+            self,
+            "servers",
         )
-        for _e2 in _v1:
-            if not isinstance(_e2, AdminNonnullServer):
-                xdr.bad_type(
-                    "AdminConnectListServersRet.servers[]",
-                    len(out),
-                    "AdminNonnullServer",
-                    _e2,
-                )
-            _e2.pack_into(out)
-        try:
-            out += _S_I.pack(self.ret)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "AdminConnectListServersRet.ret", len(out), (self.ret,), ">I"
-            )
+        xdr.pack_number(out, _S_I, self.ret, self, "ret")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
-            _n1 = xdr.unpack_count(
+            obj.servers, offset = xdr.unpack_list(
                 data,
                 offset,
                 ADMIN_SERVER_LIST_MAX,
                 4,
-                "AdminConnectListServersRet.servers",
+                _unpack_AdminNonnullServer_list,
+                cls,
+                "servers",
             )
-            offset += 4
-            _items3: list[AdminNonnullServer] = []
-            _append4 = _items3.append
-            _new5 = AdminNonnullServer.__new__
-            _last7 = _n1 - 1
-            if _n1:
-                (_len8,) = _S_I.unpack_from(data, offset)
-            _S_I_unpack = _S_I.unpack_from
-            zeros = xdr.ZEROS
-            size = len(data)
-            for _i6 in range(_n1):
-                _e2 = _new5(AdminNonnullServer)
-                if _len8 > ADMIN_STRING_MAX:
-                    xdr.too_long(
-                        "AdminNonnullServer.name", offset, _len8, ADMIN_STRING_MAX
-                    )
-                offset += 4
-                _end9 = offset + _len8
-                _pad10 = _end9 + (-_len8 & 3)
-                if _pad10 > size:
-                    xdr.truncated("AdminNonnullServer.name", offset, data)
-                if _pad10 != _end9 and data[_end9:_pad10] != zeros[_pad10 - _end9]:
-                    xdr.bad_padding("AdminNonnullServer.name", _end9)
-                try:
-                    _e2.name = _decode(data[offset:_end9])
-                except UnicodeDecodeError as error:
-                    xdr.bad_utf8("AdminNonnullServer.name", offset, error)
-                offset = _pad10
-                if _i6 != _last7:
-                    (_len8,) = _S_I_unpack(data, offset)
-                _append4(_e2)
-            obj.servers = _items3
             (obj.ret,) = _S_I.unpack_from(data, offset)
-            offset += 4
         except struct.error:
-            xdr.truncated("AdminConnectListServersRet", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
 
 
-@dataclass(slots=True)
 class AdminConnectLookupServerArgs(xdr.XdrStruct):
     """``struct admin_connect_lookup_server_args``."""
+
+    __slots__ = __match_args__ = ("name", "flags")
 
     name: str
     flags: int
 
+    def __init__(self, name: str, flags: int) -> None:
+        self.name = name
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
-        xdr.pack_string(
-            out, self.name, ADMIN_STRING_MAX, "AdminConnectLookupServerArgs.name"
-        )
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "AdminConnectLookupServerArgs.flags", len(out), (self.flags,), ">I"
-            )
+        pack_admin_nonnull_string(out, self.name, self, "name")
+        xdr.pack_number(out, _S_I, self.flags, self, "flags")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > ADMIN_STRING_MAX:
-                xdr.too_long(
-                    "AdminConnectLookupServerArgs.name", offset, _len3, ADMIN_STRING_MAX
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated("AdminConnectLookupServerArgs.name", offset, data)
-            try:
-                obj.name = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8("AdminConnectLookupServerArgs.name", offset, error)
-            offset = _pad2
-            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
-                xdr.bad_padding("AdminConnectLookupServerArgs.name", _end1)
-            offset += 4
+            obj.name, offset = unpack_admin_nonnull_string(data, offset, cls, "name")
+            (obj.flags,) = _S_I.unpack_from(data, offset)
         except struct.error:
-            xdr.truncated("AdminConnectLookupServerArgs", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
 
 
-@dataclass(slots=True)
 class AdminConnectLookupServerRet(xdr.XdrStruct):
     """``struct admin_connect_lookup_server_ret``."""
 
+    __slots__ = __match_args__ = ("srv",)
+
     srv: AdminNonnullServer
 
+    def __init__(self, srv: AdminNonnullServer) -> None:
+        self.srv = srv
+
     def pack_into(self, out: bytearray) -> None:
-        if not isinstance(self.srv, AdminNonnullServer):
-            xdr.bad_type(
-                "AdminConnectLookupServerRet.srv",
-                len(out),
-                "AdminNonnullServer",
-                self.srv,
-            )
-        self.srv.pack_into(out)
+        xdr.pack_value(out, self.srv, AdminNonnullServer, self, "srv")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            obj = cls.__new__(cls)
-            obj.srv, offset = AdminNonnullServer.unpack_from(data, offset)
-        except struct.error:
-            xdr.truncated("AdminConnectLookupServerRet", offset, data)
+        obj = cls.__new__(cls)
+        obj.srv, offset = AdminNonnullServer.unpack_from(data, offset)
         return obj, offset
 
 
-@dataclass(slots=True)
-class AdminServerGetThreadpoolParametersArgs(xdr.XdrStruct):
-    """``struct admin_server_get_threadpool_parameters_args``."""
+class _SrvFlags(xdr.XdrStruct):
+    """The fields ``srv``, ``flags`` and their codec, shared by the structs below that have them."""
+
+    __slots__ = __match_args__ = ("srv", "flags")
 
     srv: AdminNonnullServer
     flags: int
 
+    def __init__(self, srv: AdminNonnullServer, flags: int) -> None:
+        self.srv = srv
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
-        if not isinstance(self.srv, AdminNonnullServer):
-            xdr.bad_type(
-                "AdminServerGetThreadpoolParametersArgs.srv",
-                len(out),
-                "AdminNonnullServer",
-                self.srv,
-            )
-        self.srv.pack_into(out)
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "AdminServerGetThreadpoolParametersArgs.flags",
-                len(out),
-                (self.flags,),
-                ">I",
-            )
+        xdr.pack_value(out, self.srv, AdminNonnullServer, self, "srv")
+        xdr.pack_number(out, _S_I, self.flags, self, "flags")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
@@ -720,401 +572,120 @@ class AdminServerGetThreadpoolParametersArgs(xdr.XdrStruct):
             obj = cls.__new__(cls)
             obj.srv, offset = AdminNonnullServer.unpack_from(data, offset)
             (obj.flags,) = _S_I.unpack_from(data, offset)
-            offset += 4
         except struct.error:
-            xdr.truncated("AdminServerGetThreadpoolParametersArgs", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
 
 
-@dataclass(slots=True)
+class AdminServerGetThreadpoolParametersArgs(_SrvFlags):
+    """``struct admin_server_get_threadpool_parameters_args``."""
+
+    __slots__ = ()
+
+
 class AdminServerGetThreadpoolParametersRet(xdr.XdrStruct):
     """``struct admin_server_get_threadpool_parameters_ret``."""
 
+    __slots__ = __match_args__ = ("params",)
+
     params: list[AdminTypedParam]
 
+    def __init__(self, params: list[AdminTypedParam]) -> None:
+        self.params = params
+
     def pack_into(self, out: bytearray) -> None:
-        _v1 = self.params
-        out += xdr.U32.pack(
-            xdr.check_array(
-                out,
-                _v1,
-                ADMIN_SERVER_THREADPOOL_PARAMETERS_MAX,
-                "AdminServerGetThreadpoolParametersRet.params",
-            )
+        xdr.pack_list(
+            out,
+            self.params,
+            ADMIN_SERVER_THREADPOOL_PARAMETERS_MAX,
+            AdminTypedParam,
+            self,
+            "params",
         )
-        for _e2 in _v1:
-            if not isinstance(_e2, AdminTypedParam):
-                xdr.bad_type(
-                    "AdminServerGetThreadpoolParametersRet.params[]",
-                    len(out),
-                    "AdminTypedParam",
-                    _e2,
-                )
-            _e2.pack_into(out)
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-            obj = cls.__new__(cls)
-            _n1 = xdr.unpack_count(
-                data,
-                offset,
-                ADMIN_SERVER_THREADPOOL_PARAMETERS_MAX,
-                12,
-                "AdminServerGetThreadpoolParametersRet.params",
-            )
-            offset += 4
-            _items3: list[AdminTypedParam] = []
-            _append4 = _items3.append
-            _new5 = AdminTypedParam.__new__
-            _last7 = _n1 - 1
-            if _n1:
-                (_len8,) = _S_I.unpack_from(data, offset)
-            _S_I_unpack = _S_I.unpack_from
-            _S_II_unpack = _S_II.unpack_from
-            _S_Ii_unpack = _S_Ii.unpack_from
-            _S_Q_unpack = _S_Q.unpack_from
-            _S_QI_unpack = _S_QI.unpack_from
-            _S_d_unpack = _S_d.unpack_from
-            _S_dI_unpack = _S_dI.unpack_from
-            _S_i_unpack = _S_i.unpack_from
-            _S_iI_unpack = _S_iI.unpack_from
-            _S_q_unpack = _S_q.unpack_from
-            _S_qI_unpack = _S_qI.unpack_from
-            _new_AdminTypedParamValueB = AdminTypedParamValueB.__new__
-            _new_AdminTypedParamValueD = AdminTypedParamValueD.__new__
-            _new_AdminTypedParamValueI = AdminTypedParamValueI.__new__
-            _new_AdminTypedParamValueL = AdminTypedParamValueL.__new__
-            _new_AdminTypedParamValueS = AdminTypedParamValueS.__new__
-            _new_AdminTypedParamValueUi = AdminTypedParamValueUi.__new__
-            _new_AdminTypedParamValueUl = AdminTypedParamValueUl.__new__
-            zeros = xdr.ZEROS
-            pad_masks = xdr.PAD_MASKS
-            size = len(data)
-            for _i6 in range(_n1):
-                _e2 = _new5(AdminTypedParam)
-                if _len8 > ADMIN_STRING_MAX:
-                    xdr.too_long(
-                        "AdminTypedParam.field", offset, _len8, ADMIN_STRING_MAX
-                    )
-                offset += 4
-                _end9 = offset + _len8
-                _pad10 = _end9 + (-_len8 & 3)
-                if _pad10 > size:
-                    xdr.truncated("AdminTypedParam.field", offset, data)
-                try:
-                    _e2.field = _decode(data[offset:_end9])
-                except UnicodeDecodeError as error:
-                    xdr.bad_utf8("AdminTypedParam.field", offset, error)
-                offset = _pad10
-                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
-                if _w12 & pad_masks[_pad10 - _end9]:
-                    xdr.bad_padding("AdminTypedParam.field", _end9)
-                offset += 4
-                if _d11 == 1:
-                    _a13 = _new_AdminTypedParamValueI(AdminTypedParamValueI)
-                    if _i6 != _last7:
-                        _a13.i, _len8 = _S_iI_unpack(data, offset)
-                    else:
-                        (_a13.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a13
-                elif _d11 == 2:
-                    _a14 = _new_AdminTypedParamValueUi(AdminTypedParamValueUi)
-                    if _i6 != _last7:
-                        _a14.ui, _len8 = _S_II_unpack(data, offset)
-                    else:
-                        (_a14.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a14
-                elif _d11 == 3:
-                    _a15 = _new_AdminTypedParamValueL(AdminTypedParamValueL)
-                    if _i6 != _last7:
-                        _a15.l, _len8 = _S_qI_unpack(data, offset)
-                    else:
-                        (_a15.l,) = _S_q_unpack(data, offset)
-                    offset += 8
-                    _e2.value = _a15
-                elif _d11 == 4:
-                    _a16 = _new_AdminTypedParamValueUl(AdminTypedParamValueUl)
-                    if _i6 != _last7:
-                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
-                    else:
-                        (_a16.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
-                    _e2.value = _a16
-                elif _d11 == 5:
-                    _a17 = _new_AdminTypedParamValueD(AdminTypedParamValueD)
-                    if _i6 != _last7:
-                        _a17.d, _len8 = _S_dI_unpack(data, offset)
-                    else:
-                        (_a17.d,) = _S_d_unpack(data, offset)
-                    offset += 8
-                    _e2.value = _a17
-                elif _d11 == 6:
-                    _a18 = _new_AdminTypedParamValueB(AdminTypedParamValueB)
-                    if _i6 != _last7:
-                        _a18.b, _len8 = _S_iI_unpack(data, offset)
-                    else:
-                        (_a18.b,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a18
-                elif _d11 == 7:
-                    _a19 = _new_AdminTypedParamValueS(AdminTypedParamValueS)
-                    (_len22,) = _S_I_unpack(data, offset)
-                    if _len22 > ADMIN_STRING_MAX:
-                        xdr.too_long(
-                            "AdminTypedParamValueS.s", offset, _len22, ADMIN_STRING_MAX
-                        )
-                    offset += 4
-                    _end20 = offset + _len22
-                    _pad21 = _end20 + (-_len22 & 3)
-                    if _pad21 > size:
-                        xdr.truncated("AdminTypedParamValueS.s", offset, data)
-                    if (
-                        _pad21 != _end20
-                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
-                    ):
-                        xdr.bad_padding("AdminTypedParamValueS.s", _end20)
-                    try:
-                        _a19.s = _decode(data[offset:_end20])
-                    except UnicodeDecodeError as error:
-                        xdr.bad_utf8("AdminTypedParamValueS.s", offset, error)
-                    offset = _pad21
-                    if _i6 != _last7:
-                        (_len8,) = _S_I_unpack(data, offset)
-                    _e2.value = _a19
-                else:
-                    xdr.bad_value(
-                        "AdminTypedParamValue", offset - 4, "discriminant", _d11
-                    )
-                _append4(_e2)
-            obj.params = _items3
-        except struct.error:
-            xdr.truncated("AdminServerGetThreadpoolParametersRet", offset, data)
+        obj = cls.__new__(cls)
+        obj.params, offset = xdr.unpack_list(
+            data,
+            offset,
+            ADMIN_SERVER_THREADPOOL_PARAMETERS_MAX,
+            12,
+            _unpack_AdminTypedParam_list,
+            cls,
+            "params",
+        )
         return obj, offset
 
 
-@dataclass(slots=True)
 class AdminServerSetThreadpoolParametersArgs(xdr.XdrStruct):
     """``struct admin_server_set_threadpool_parameters_args``."""
+
+    __slots__ = __match_args__ = ("srv", "params", "flags")
 
     srv: AdminNonnullServer
     params: list[AdminTypedParam]
     flags: int
 
+    def __init__(
+        self, srv: AdminNonnullServer, params: list[AdminTypedParam], flags: int
+    ) -> None:
+        self.srv = srv
+        self.params = params
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
-        if not isinstance(self.srv, AdminNonnullServer):
-            xdr.bad_type(
-                "AdminServerSetThreadpoolParametersArgs.srv",
-                len(out),
-                "AdminNonnullServer",
-                self.srv,
-            )
-        self.srv.pack_into(out)
-        _v1 = self.params
-        out += xdr.U32.pack(
-            xdr.check_array(
-                out,
-                _v1,
-                ADMIN_SERVER_THREADPOOL_PARAMETERS_MAX,
-                "AdminServerSetThreadpoolParametersArgs.params",
-            )
+        xdr.pack_value(out, self.srv, AdminNonnullServer, self, "srv")
+        xdr.pack_list(
+            out,
+            self.params,
+            ADMIN_SERVER_THREADPOOL_PARAMETERS_MAX,
+            AdminTypedParam,
+            self,
+            "params",
         )
-        for _e2 in _v1:
-            if not isinstance(_e2, AdminTypedParam):
-                xdr.bad_type(
-                    "AdminServerSetThreadpoolParametersArgs.params[]",
-                    len(out),
-                    "AdminTypedParam",
-                    _e2,
-                )
-            _e2.pack_into(out)
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "AdminServerSetThreadpoolParametersArgs.flags",
-                len(out),
-                (self.flags,),
-                ">I",
-            )
+        xdr.pack_number(out, _S_I, self.flags, self, "flags")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             obj.srv, offset = AdminNonnullServer.unpack_from(data, offset)
-            _n1 = xdr.unpack_count(
+            obj.params, offset = xdr.unpack_list(
                 data,
                 offset,
                 ADMIN_SERVER_THREADPOOL_PARAMETERS_MAX,
                 12,
-                "AdminServerSetThreadpoolParametersArgs.params",
+                _unpack_AdminTypedParam_list,
+                cls,
+                "params",
             )
-            offset += 4
-            _items3: list[AdminTypedParam] = []
-            _append4 = _items3.append
-            _new5 = AdminTypedParam.__new__
-            _last7 = _n1 - 1
-            if _n1:
-                (_len8,) = _S_I.unpack_from(data, offset)
-            _S_I_unpack = _S_I.unpack_from
-            _S_II_unpack = _S_II.unpack_from
-            _S_Ii_unpack = _S_Ii.unpack_from
-            _S_Q_unpack = _S_Q.unpack_from
-            _S_QI_unpack = _S_QI.unpack_from
-            _S_d_unpack = _S_d.unpack_from
-            _S_dI_unpack = _S_dI.unpack_from
-            _S_i_unpack = _S_i.unpack_from
-            _S_iI_unpack = _S_iI.unpack_from
-            _S_q_unpack = _S_q.unpack_from
-            _S_qI_unpack = _S_qI.unpack_from
-            _new_AdminTypedParamValueB = AdminTypedParamValueB.__new__
-            _new_AdminTypedParamValueD = AdminTypedParamValueD.__new__
-            _new_AdminTypedParamValueI = AdminTypedParamValueI.__new__
-            _new_AdminTypedParamValueL = AdminTypedParamValueL.__new__
-            _new_AdminTypedParamValueS = AdminTypedParamValueS.__new__
-            _new_AdminTypedParamValueUi = AdminTypedParamValueUi.__new__
-            _new_AdminTypedParamValueUl = AdminTypedParamValueUl.__new__
-            zeros = xdr.ZEROS
-            pad_masks = xdr.PAD_MASKS
-            size = len(data)
-            for _i6 in range(_n1):
-                _e2 = _new5(AdminTypedParam)
-                if _len8 > ADMIN_STRING_MAX:
-                    xdr.too_long(
-                        "AdminTypedParam.field", offset, _len8, ADMIN_STRING_MAX
-                    )
-                offset += 4
-                _end9 = offset + _len8
-                _pad10 = _end9 + (-_len8 & 3)
-                if _pad10 > size:
-                    xdr.truncated("AdminTypedParam.field", offset, data)
-                try:
-                    _e2.field = _decode(data[offset:_end9])
-                except UnicodeDecodeError as error:
-                    xdr.bad_utf8("AdminTypedParam.field", offset, error)
-                offset = _pad10
-                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
-                if _w12 & pad_masks[_pad10 - _end9]:
-                    xdr.bad_padding("AdminTypedParam.field", _end9)
-                offset += 4
-                if _d11 == 1:
-                    _a13 = _new_AdminTypedParamValueI(AdminTypedParamValueI)
-                    if _i6 != _last7:
-                        _a13.i, _len8 = _S_iI_unpack(data, offset)
-                    else:
-                        (_a13.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a13
-                elif _d11 == 2:
-                    _a14 = _new_AdminTypedParamValueUi(AdminTypedParamValueUi)
-                    if _i6 != _last7:
-                        _a14.ui, _len8 = _S_II_unpack(data, offset)
-                    else:
-                        (_a14.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a14
-                elif _d11 == 3:
-                    _a15 = _new_AdminTypedParamValueL(AdminTypedParamValueL)
-                    if _i6 != _last7:
-                        _a15.l, _len8 = _S_qI_unpack(data, offset)
-                    else:
-                        (_a15.l,) = _S_q_unpack(data, offset)
-                    offset += 8
-                    _e2.value = _a15
-                elif _d11 == 4:
-                    _a16 = _new_AdminTypedParamValueUl(AdminTypedParamValueUl)
-                    if _i6 != _last7:
-                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
-                    else:
-                        (_a16.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
-                    _e2.value = _a16
-                elif _d11 == 5:
-                    _a17 = _new_AdminTypedParamValueD(AdminTypedParamValueD)
-                    if _i6 != _last7:
-                        _a17.d, _len8 = _S_dI_unpack(data, offset)
-                    else:
-                        (_a17.d,) = _S_d_unpack(data, offset)
-                    offset += 8
-                    _e2.value = _a17
-                elif _d11 == 6:
-                    _a18 = _new_AdminTypedParamValueB(AdminTypedParamValueB)
-                    if _i6 != _last7:
-                        _a18.b, _len8 = _S_iI_unpack(data, offset)
-                    else:
-                        (_a18.b,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a18
-                elif _d11 == 7:
-                    _a19 = _new_AdminTypedParamValueS(AdminTypedParamValueS)
-                    (_len22,) = _S_I_unpack(data, offset)
-                    if _len22 > ADMIN_STRING_MAX:
-                        xdr.too_long(
-                            "AdminTypedParamValueS.s", offset, _len22, ADMIN_STRING_MAX
-                        )
-                    offset += 4
-                    _end20 = offset + _len22
-                    _pad21 = _end20 + (-_len22 & 3)
-                    if _pad21 > size:
-                        xdr.truncated("AdminTypedParamValueS.s", offset, data)
-                    if (
-                        _pad21 != _end20
-                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
-                    ):
-                        xdr.bad_padding("AdminTypedParamValueS.s", _end20)
-                    try:
-                        _a19.s = _decode(data[offset:_end20])
-                    except UnicodeDecodeError as error:
-                        xdr.bad_utf8("AdminTypedParamValueS.s", offset, error)
-                    offset = _pad21
-                    if _i6 != _last7:
-                        (_len8,) = _S_I_unpack(data, offset)
-                    _e2.value = _a19
-                else:
-                    xdr.bad_value(
-                        "AdminTypedParamValue", offset - 4, "discriminant", _d11
-                    )
-                _append4(_e2)
-            obj.params = _items3
             (obj.flags,) = _S_I.unpack_from(data, offset)
-            offset += 4
         except struct.error:
-            xdr.truncated("AdminServerSetThreadpoolParametersArgs", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
 
 
-@dataclass(slots=True)
 class AdminServerListClientsArgs(xdr.XdrStruct):
     """``struct admin_server_list_clients_args``."""
+
+    __slots__ = __match_args__ = ("srv", "need_results", "flags")
 
     srv: AdminNonnullServer
     need_results: int
     flags: int
 
+    def __init__(self, srv: AdminNonnullServer, need_results: int, flags: int) -> None:
+        self.srv = srv
+        self.need_results = need_results
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
-        if not isinstance(self.srv, AdminNonnullServer):
-            xdr.bad_type(
-                "AdminServerListClientsArgs.srv",
-                len(out),
-                "AdminNonnullServer",
-                self.srv,
-            )
-        self.srv.pack_into(out)
+        xdr.pack_value(out, self.srv, AdminNonnullServer, self, "srv")
         try:
             out += _S_II.pack(self.need_results, self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed_fields(
-                "AdminServerListClientsArgs",
-                len(out),
-                self,
-                "need_results flags",
-                ">II",
-            )
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(self, len(out), "need_results flags", ">II")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
@@ -1122,95 +693,73 @@ class AdminServerListClientsArgs(xdr.XdrStruct):
             obj = cls.__new__(cls)
             obj.srv, offset = AdminNonnullServer.unpack_from(data, offset)
             obj.need_results, obj.flags = _S_II.unpack_from(data, offset)
-            offset += 8
         except struct.error:
-            xdr.truncated("AdminServerListClientsArgs", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 8
 
 
-@dataclass(slots=True)
 class AdminServerListClientsRet(xdr.XdrStruct):
     """``struct admin_server_list_clients_ret``."""
+
+    __slots__ = __match_args__ = ("clients", "ret")
 
     clients: list[AdminNonnullClient]
     ret: int
 
+    def __init__(self, clients: list[AdminNonnullClient], ret: int) -> None:
+        self.clients = clients
+        self.ret = ret
+
     def pack_into(self, out: bytearray) -> None:
-        _v1 = self.clients
-        out += xdr.U32.pack(
-            xdr.check_array(
-                out, _v1, ADMIN_CLIENT_LIST_MAX, "AdminServerListClientsRet.clients"
-            )
+        xdr.pack_list(
+            out,
+            self.clients,
+            ADMIN_CLIENT_LIST_MAX,
+            AdminNonnullClient,
+            self,
+            "clients",
         )
-        for _e2 in _v1:
-            if not isinstance(_e2, AdminNonnullClient):
-                xdr.bad_type(
-                    "AdminServerListClientsRet.clients[]",
-                    len(out),
-                    "AdminNonnullClient",
-                    _e2,
-                )
-            _e2.pack_into(out)
-        try:
-            out += _S_I.pack(self.ret)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "AdminServerListClientsRet.ret", len(out), (self.ret,), ">I"
-            )
+        xdr.pack_number(out, _S_I, self.ret, self, "ret")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
             obj = cls.__new__(cls)
-            _n1 = xdr.unpack_count(
+            obj.clients, offset = xdr.unpack_list(
                 data,
                 offset,
                 ADMIN_CLIENT_LIST_MAX,
                 24,
-                "AdminServerListClientsRet.clients",
+                _unpack_AdminNonnullClient_list,
+                cls,
+                "clients",
             )
-            offset += 4
-            _items3: list[AdminNonnullClient] = []
-            _append4 = _items3.append
-            _new5 = AdminNonnullClient.__new__
-            _S_QqI_unpack = _S_QqI.unpack_from
-            for _ in range(_n1):
-                _e2 = _new5(AdminNonnullClient)
-                _e2.srv, offset = AdminNonnullServer.unpack_from(data, offset)
-                _e2.id, _e2.timestamp, _e2.transport = _S_QqI_unpack(data, offset)
-                offset += 20
-                _append4(_e2)
-            obj.clients = _items3
             (obj.ret,) = _S_I.unpack_from(data, offset)
-            offset += 4
         except struct.error:
-            xdr.truncated("AdminServerListClientsRet", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
 
 
-@dataclass(slots=True)
 class AdminServerLookupClientArgs(xdr.XdrStruct):
     """``struct admin_server_lookup_client_args``."""
+
+    __slots__ = __match_args__ = ("srv", "id", "flags")
 
     srv: AdminNonnullServer
     id: int
     flags: int
 
+    def __init__(self, srv: AdminNonnullServer, id: int, flags: int) -> None:
+        self.srv = srv
+        self.id = id
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
-        if not isinstance(self.srv, AdminNonnullServer):
-            xdr.bad_type(
-                "AdminServerLookupClientArgs.srv",
-                len(out),
-                "AdminNonnullServer",
-                self.srv,
-            )
-        self.srv.pack_into(out)
+        xdr.pack_value(out, self.srv, AdminNonnullServer, self, "srv")
         try:
             out += _S_QI.pack(self.id, self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed_fields(
-                "AdminServerLookupClientArgs", len(out), self, "id flags", ">QI"
-            )
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(self, len(out), "id flags", ">QI")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
@@ -1218,57 +767,46 @@ class AdminServerLookupClientArgs(xdr.XdrStruct):
             obj = cls.__new__(cls)
             obj.srv, offset = AdminNonnullServer.unpack_from(data, offset)
             obj.id, obj.flags = _S_QI.unpack_from(data, offset)
-            offset += 12
         except struct.error:
-            xdr.truncated("AdminServerLookupClientArgs", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 12
 
 
-@dataclass(slots=True)
 class AdminServerLookupClientRet(xdr.XdrStruct):
     """``struct admin_server_lookup_client_ret``."""
 
+    __slots__ = __match_args__ = ("clnt",)
+
     clnt: AdminNonnullClient
 
+    def __init__(self, clnt: AdminNonnullClient) -> None:
+        self.clnt = clnt
+
     def pack_into(self, out: bytearray) -> None:
-        if not isinstance(self.clnt, AdminNonnullClient):
-            xdr.bad_type(
-                "AdminServerLookupClientRet.clnt",
-                len(out),
-                "AdminNonnullClient",
-                self.clnt,
-            )
-        self.clnt.pack_into(out)
+        xdr.pack_value(out, self.clnt, AdminNonnullClient, self, "clnt")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            obj = cls.__new__(cls)
-            obj.clnt, offset = AdminNonnullClient.unpack_from(data, offset)
-        except struct.error:
-            xdr.truncated("AdminServerLookupClientRet", offset, data)
+        obj = cls.__new__(cls)
+        obj.clnt, offset = AdminNonnullClient.unpack_from(data, offset)
         return obj, offset
 
 
-@dataclass(slots=True)
-class AdminClientGetInfoArgs(xdr.XdrStruct):
-    """``struct admin_client_get_info_args``."""
+class _ClntFlags(xdr.XdrStruct):
+    """The fields ``clnt``, ``flags`` and their codec, shared by the structs below that have them."""
+
+    __slots__ = __match_args__ = ("clnt", "flags")
 
     clnt: AdminNonnullClient
     flags: int
 
+    def __init__(self, clnt: AdminNonnullClient, flags: int) -> None:
+        self.clnt = clnt
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
-        if not isinstance(self.clnt, AdminNonnullClient):
-            xdr.bad_type(
-                "AdminClientGetInfoArgs.clnt", len(out), "AdminNonnullClient", self.clnt
-            )
-        self.clnt.pack_into(out)
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "AdminClientGetInfoArgs.flags", len(out), (self.flags,), ">I"
-            )
+        xdr.pack_value(out, self.clnt, AdminNonnullClient, self, "clnt")
+        xdr.pack_number(out, _S_I, self.flags, self, "flags")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
@@ -1276,976 +814,304 @@ class AdminClientGetInfoArgs(xdr.XdrStruct):
             obj = cls.__new__(cls)
             obj.clnt, offset = AdminNonnullClient.unpack_from(data, offset)
             (obj.flags,) = _S_I.unpack_from(data, offset)
-            offset += 4
         except struct.error:
-            xdr.truncated("AdminClientGetInfoArgs", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
 
 
-@dataclass(slots=True)
+class AdminClientGetInfoArgs(_ClntFlags):
+    """``struct admin_client_get_info_args``."""
+
+    __slots__ = ()
+
+
 class AdminClientGetInfoRet(xdr.XdrStruct):
     """``struct admin_client_get_info_ret``."""
 
+    __slots__ = __match_args__ = ("params",)
+
     params: list[AdminTypedParam]
 
+    def __init__(self, params: list[AdminTypedParam]) -> None:
+        self.params = params
+
     def pack_into(self, out: bytearray) -> None:
-        _v1 = self.params
-        out += xdr.U32.pack(
-            xdr.check_array(
-                out,
-                _v1,
-                ADMIN_CLIENT_INFO_PARAMETERS_MAX,
-                "AdminClientGetInfoRet.params",
-            )
+        xdr.pack_list(
+            out,
+            self.params,
+            ADMIN_CLIENT_INFO_PARAMETERS_MAX,
+            AdminTypedParam,
+            self,
+            "params",
         )
-        for _e2 in _v1:
-            if not isinstance(_e2, AdminTypedParam):
-                xdr.bad_type(
-                    "AdminClientGetInfoRet.params[]", len(out), "AdminTypedParam", _e2
-                )
-            _e2.pack_into(out)
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-            obj = cls.__new__(cls)
-            _n1 = xdr.unpack_count(
-                data,
-                offset,
-                ADMIN_CLIENT_INFO_PARAMETERS_MAX,
-                12,
-                "AdminClientGetInfoRet.params",
-            )
-            offset += 4
-            _items3: list[AdminTypedParam] = []
-            _append4 = _items3.append
-            _new5 = AdminTypedParam.__new__
-            _last7 = _n1 - 1
-            if _n1:
-                (_len8,) = _S_I.unpack_from(data, offset)
-            _S_I_unpack = _S_I.unpack_from
-            _S_II_unpack = _S_II.unpack_from
-            _S_Ii_unpack = _S_Ii.unpack_from
-            _S_Q_unpack = _S_Q.unpack_from
-            _S_QI_unpack = _S_QI.unpack_from
-            _S_d_unpack = _S_d.unpack_from
-            _S_dI_unpack = _S_dI.unpack_from
-            _S_i_unpack = _S_i.unpack_from
-            _S_iI_unpack = _S_iI.unpack_from
-            _S_q_unpack = _S_q.unpack_from
-            _S_qI_unpack = _S_qI.unpack_from
-            _new_AdminTypedParamValueB = AdminTypedParamValueB.__new__
-            _new_AdminTypedParamValueD = AdminTypedParamValueD.__new__
-            _new_AdminTypedParamValueI = AdminTypedParamValueI.__new__
-            _new_AdminTypedParamValueL = AdminTypedParamValueL.__new__
-            _new_AdminTypedParamValueS = AdminTypedParamValueS.__new__
-            _new_AdminTypedParamValueUi = AdminTypedParamValueUi.__new__
-            _new_AdminTypedParamValueUl = AdminTypedParamValueUl.__new__
-            zeros = xdr.ZEROS
-            pad_masks = xdr.PAD_MASKS
-            size = len(data)
-            for _i6 in range(_n1):
-                _e2 = _new5(AdminTypedParam)
-                if _len8 > ADMIN_STRING_MAX:
-                    xdr.too_long(
-                        "AdminTypedParam.field", offset, _len8, ADMIN_STRING_MAX
-                    )
-                offset += 4
-                _end9 = offset + _len8
-                _pad10 = _end9 + (-_len8 & 3)
-                if _pad10 > size:
-                    xdr.truncated("AdminTypedParam.field", offset, data)
-                try:
-                    _e2.field = _decode(data[offset:_end9])
-                except UnicodeDecodeError as error:
-                    xdr.bad_utf8("AdminTypedParam.field", offset, error)
-                offset = _pad10
-                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
-                if _w12 & pad_masks[_pad10 - _end9]:
-                    xdr.bad_padding("AdminTypedParam.field", _end9)
-                offset += 4
-                if _d11 == 1:
-                    _a13 = _new_AdminTypedParamValueI(AdminTypedParamValueI)
-                    if _i6 != _last7:
-                        _a13.i, _len8 = _S_iI_unpack(data, offset)
-                    else:
-                        (_a13.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a13
-                elif _d11 == 2:
-                    _a14 = _new_AdminTypedParamValueUi(AdminTypedParamValueUi)
-                    if _i6 != _last7:
-                        _a14.ui, _len8 = _S_II_unpack(data, offset)
-                    else:
-                        (_a14.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a14
-                elif _d11 == 3:
-                    _a15 = _new_AdminTypedParamValueL(AdminTypedParamValueL)
-                    if _i6 != _last7:
-                        _a15.l, _len8 = _S_qI_unpack(data, offset)
-                    else:
-                        (_a15.l,) = _S_q_unpack(data, offset)
-                    offset += 8
-                    _e2.value = _a15
-                elif _d11 == 4:
-                    _a16 = _new_AdminTypedParamValueUl(AdminTypedParamValueUl)
-                    if _i6 != _last7:
-                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
-                    else:
-                        (_a16.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
-                    _e2.value = _a16
-                elif _d11 == 5:
-                    _a17 = _new_AdminTypedParamValueD(AdminTypedParamValueD)
-                    if _i6 != _last7:
-                        _a17.d, _len8 = _S_dI_unpack(data, offset)
-                    else:
-                        (_a17.d,) = _S_d_unpack(data, offset)
-                    offset += 8
-                    _e2.value = _a17
-                elif _d11 == 6:
-                    _a18 = _new_AdminTypedParamValueB(AdminTypedParamValueB)
-                    if _i6 != _last7:
-                        _a18.b, _len8 = _S_iI_unpack(data, offset)
-                    else:
-                        (_a18.b,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a18
-                elif _d11 == 7:
-                    _a19 = _new_AdminTypedParamValueS(AdminTypedParamValueS)
-                    (_len22,) = _S_I_unpack(data, offset)
-                    if _len22 > ADMIN_STRING_MAX:
-                        xdr.too_long(
-                            "AdminTypedParamValueS.s", offset, _len22, ADMIN_STRING_MAX
-                        )
-                    offset += 4
-                    _end20 = offset + _len22
-                    _pad21 = _end20 + (-_len22 & 3)
-                    if _pad21 > size:
-                        xdr.truncated("AdminTypedParamValueS.s", offset, data)
-                    if (
-                        _pad21 != _end20
-                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
-                    ):
-                        xdr.bad_padding("AdminTypedParamValueS.s", _end20)
-                    try:
-                        _a19.s = _decode(data[offset:_end20])
-                    except UnicodeDecodeError as error:
-                        xdr.bad_utf8("AdminTypedParamValueS.s", offset, error)
-                    offset = _pad21
-                    if _i6 != _last7:
-                        (_len8,) = _S_I_unpack(data, offset)
-                    _e2.value = _a19
-                else:
-                    xdr.bad_value(
-                        "AdminTypedParamValue", offset - 4, "discriminant", _d11
-                    )
-                _append4(_e2)
-            obj.params = _items3
-        except struct.error:
-            xdr.truncated("AdminClientGetInfoRet", offset, data)
+        obj = cls.__new__(cls)
+        obj.params, offset = xdr.unpack_list(
+            data,
+            offset,
+            ADMIN_CLIENT_INFO_PARAMETERS_MAX,
+            12,
+            _unpack_AdminTypedParam_list,
+            cls,
+            "params",
+        )
         return obj, offset
 
 
-@dataclass(slots=True)
-class AdminClientCloseArgs(xdr.XdrStruct):
+class AdminClientCloseArgs(_ClntFlags):
     """``struct admin_client_close_args``."""
 
-    clnt: AdminNonnullClient
-    flags: int
-
-    def pack_into(self, out: bytearray) -> None:
-        if not isinstance(self.clnt, AdminNonnullClient):
-            xdr.bad_type(
-                "AdminClientCloseArgs.clnt", len(out), "AdminNonnullClient", self.clnt
-            )
-        self.clnt.pack_into(out)
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed("AdminClientCloseArgs.flags", len(out), (self.flags,), ">I")
-
-    @classmethod
-    def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            obj = cls.__new__(cls)
-            obj.clnt, offset = AdminNonnullClient.unpack_from(data, offset)
-            (obj.flags,) = _S_I.unpack_from(data, offset)
-            offset += 4
-        except struct.error:
-            xdr.truncated("AdminClientCloseArgs", offset, data)
-        return obj, offset
+    __slots__ = ()
 
 
-@dataclass(slots=True)
-class AdminServerGetClientLimitsArgs(xdr.XdrStruct):
+class AdminServerGetClientLimitsArgs(_SrvFlags):
     """``struct admin_server_get_client_limits_args``."""
 
-    srv: AdminNonnullServer
-    flags: int
-
-    def pack_into(self, out: bytearray) -> None:
-        if not isinstance(self.srv, AdminNonnullServer):
-            xdr.bad_type(
-                "AdminServerGetClientLimitsArgs.srv",
-                len(out),
-                "AdminNonnullServer",
-                self.srv,
-            )
-        self.srv.pack_into(out)
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "AdminServerGetClientLimitsArgs.flags", len(out), (self.flags,), ">I"
-            )
-
-    @classmethod
-    def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            obj = cls.__new__(cls)
-            obj.srv, offset = AdminNonnullServer.unpack_from(data, offset)
-            (obj.flags,) = _S_I.unpack_from(data, offset)
-            offset += 4
-        except struct.error:
-            xdr.truncated("AdminServerGetClientLimitsArgs", offset, data)
-        return obj, offset
+    __slots__ = ()
 
 
-@dataclass(slots=True)
 class AdminServerGetClientLimitsRet(xdr.XdrStruct):
     """``struct admin_server_get_client_limits_ret``."""
 
+    __slots__ = __match_args__ = ("params",)
+
     params: list[AdminTypedParam]
 
+    def __init__(self, params: list[AdminTypedParam]) -> None:
+        self.params = params
+
     def pack_into(self, out: bytearray) -> None:
-        _v1 = self.params
-        out += xdr.U32.pack(
-            xdr.check_array(
-                out,
-                _v1,
-                ADMIN_SERVER_CLIENT_LIMITS_MAX,
-                "AdminServerGetClientLimitsRet.params",
-            )
+        xdr.pack_list(
+            out,
+            self.params,
+            ADMIN_SERVER_CLIENT_LIMITS_MAX,
+            AdminTypedParam,
+            self,
+            "params",
         )
-        for _e2 in _v1:
-            if not isinstance(_e2, AdminTypedParam):
-                xdr.bad_type(
-                    "AdminServerGetClientLimitsRet.params[]",
-                    len(out),
-                    "AdminTypedParam",
-                    _e2,
-                )
-            _e2.pack_into(out)
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-            obj = cls.__new__(cls)
-            _n1 = xdr.unpack_count(
-                data,
-                offset,
-                ADMIN_SERVER_CLIENT_LIMITS_MAX,
-                12,
-                "AdminServerGetClientLimitsRet.params",
-            )
-            offset += 4
-            _items3: list[AdminTypedParam] = []
-            _append4 = _items3.append
-            _new5 = AdminTypedParam.__new__
-            _last7 = _n1 - 1
-            if _n1:
-                (_len8,) = _S_I.unpack_from(data, offset)
-            _S_I_unpack = _S_I.unpack_from
-            _S_II_unpack = _S_II.unpack_from
-            _S_Ii_unpack = _S_Ii.unpack_from
-            _S_Q_unpack = _S_Q.unpack_from
-            _S_QI_unpack = _S_QI.unpack_from
-            _S_d_unpack = _S_d.unpack_from
-            _S_dI_unpack = _S_dI.unpack_from
-            _S_i_unpack = _S_i.unpack_from
-            _S_iI_unpack = _S_iI.unpack_from
-            _S_q_unpack = _S_q.unpack_from
-            _S_qI_unpack = _S_qI.unpack_from
-            _new_AdminTypedParamValueB = AdminTypedParamValueB.__new__
-            _new_AdminTypedParamValueD = AdminTypedParamValueD.__new__
-            _new_AdminTypedParamValueI = AdminTypedParamValueI.__new__
-            _new_AdminTypedParamValueL = AdminTypedParamValueL.__new__
-            _new_AdminTypedParamValueS = AdminTypedParamValueS.__new__
-            _new_AdminTypedParamValueUi = AdminTypedParamValueUi.__new__
-            _new_AdminTypedParamValueUl = AdminTypedParamValueUl.__new__
-            zeros = xdr.ZEROS
-            pad_masks = xdr.PAD_MASKS
-            size = len(data)
-            for _i6 in range(_n1):
-                _e2 = _new5(AdminTypedParam)
-                if _len8 > ADMIN_STRING_MAX:
-                    xdr.too_long(
-                        "AdminTypedParam.field", offset, _len8, ADMIN_STRING_MAX
-                    )
-                offset += 4
-                _end9 = offset + _len8
-                _pad10 = _end9 + (-_len8 & 3)
-                if _pad10 > size:
-                    xdr.truncated("AdminTypedParam.field", offset, data)
-                try:
-                    _e2.field = _decode(data[offset:_end9])
-                except UnicodeDecodeError as error:
-                    xdr.bad_utf8("AdminTypedParam.field", offset, error)
-                offset = _pad10
-                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
-                if _w12 & pad_masks[_pad10 - _end9]:
-                    xdr.bad_padding("AdminTypedParam.field", _end9)
-                offset += 4
-                if _d11 == 1:
-                    _a13 = _new_AdminTypedParamValueI(AdminTypedParamValueI)
-                    if _i6 != _last7:
-                        _a13.i, _len8 = _S_iI_unpack(data, offset)
-                    else:
-                        (_a13.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a13
-                elif _d11 == 2:
-                    _a14 = _new_AdminTypedParamValueUi(AdminTypedParamValueUi)
-                    if _i6 != _last7:
-                        _a14.ui, _len8 = _S_II_unpack(data, offset)
-                    else:
-                        (_a14.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a14
-                elif _d11 == 3:
-                    _a15 = _new_AdminTypedParamValueL(AdminTypedParamValueL)
-                    if _i6 != _last7:
-                        _a15.l, _len8 = _S_qI_unpack(data, offset)
-                    else:
-                        (_a15.l,) = _S_q_unpack(data, offset)
-                    offset += 8
-                    _e2.value = _a15
-                elif _d11 == 4:
-                    _a16 = _new_AdminTypedParamValueUl(AdminTypedParamValueUl)
-                    if _i6 != _last7:
-                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
-                    else:
-                        (_a16.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
-                    _e2.value = _a16
-                elif _d11 == 5:
-                    _a17 = _new_AdminTypedParamValueD(AdminTypedParamValueD)
-                    if _i6 != _last7:
-                        _a17.d, _len8 = _S_dI_unpack(data, offset)
-                    else:
-                        (_a17.d,) = _S_d_unpack(data, offset)
-                    offset += 8
-                    _e2.value = _a17
-                elif _d11 == 6:
-                    _a18 = _new_AdminTypedParamValueB(AdminTypedParamValueB)
-                    if _i6 != _last7:
-                        _a18.b, _len8 = _S_iI_unpack(data, offset)
-                    else:
-                        (_a18.b,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a18
-                elif _d11 == 7:
-                    _a19 = _new_AdminTypedParamValueS(AdminTypedParamValueS)
-                    (_len22,) = _S_I_unpack(data, offset)
-                    if _len22 > ADMIN_STRING_MAX:
-                        xdr.too_long(
-                            "AdminTypedParamValueS.s", offset, _len22, ADMIN_STRING_MAX
-                        )
-                    offset += 4
-                    _end20 = offset + _len22
-                    _pad21 = _end20 + (-_len22 & 3)
-                    if _pad21 > size:
-                        xdr.truncated("AdminTypedParamValueS.s", offset, data)
-                    if (
-                        _pad21 != _end20
-                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
-                    ):
-                        xdr.bad_padding("AdminTypedParamValueS.s", _end20)
-                    try:
-                        _a19.s = _decode(data[offset:_end20])
-                    except UnicodeDecodeError as error:
-                        xdr.bad_utf8("AdminTypedParamValueS.s", offset, error)
-                    offset = _pad21
-                    if _i6 != _last7:
-                        (_len8,) = _S_I_unpack(data, offset)
-                    _e2.value = _a19
-                else:
-                    xdr.bad_value(
-                        "AdminTypedParamValue", offset - 4, "discriminant", _d11
-                    )
-                _append4(_e2)
-            obj.params = _items3
-        except struct.error:
-            xdr.truncated("AdminServerGetClientLimitsRet", offset, data)
+        obj = cls.__new__(cls)
+        obj.params, offset = xdr.unpack_list(
+            data,
+            offset,
+            ADMIN_SERVER_CLIENT_LIMITS_MAX,
+            12,
+            _unpack_AdminTypedParam_list,
+            cls,
+            "params",
+        )
         return obj, offset
 
 
-@dataclass(slots=True)
 class AdminServerSetClientLimitsArgs(xdr.XdrStruct):
     """``struct admin_server_set_client_limits_args``."""
 
+    __slots__ = __match_args__ = ("srv", "params", "flags")
+
     srv: AdminNonnullServer
     params: list[AdminTypedParam]
     flags: int
 
+    def __init__(
+        self, srv: AdminNonnullServer, params: list[AdminTypedParam], flags: int
+    ) -> None:
+        self.srv = srv
+        self.params = params
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
-        if not isinstance(self.srv, AdminNonnullServer):
-            xdr.bad_type(
-                "AdminServerSetClientLimitsArgs.srv",
-                len(out),
-                "AdminNonnullServer",
-                self.srv,
-            )
-        self.srv.pack_into(out)
-        _v1 = self.params
-        out += xdr.U32.pack(
-            xdr.check_array(
-                out,
-                _v1,
-                ADMIN_SERVER_CLIENT_LIMITS_MAX,
-                "AdminServerSetClientLimitsArgs.params",
-            )
+        xdr.pack_value(out, self.srv, AdminNonnullServer, self, "srv")
+        xdr.pack_list(
+            out,
+            self.params,
+            ADMIN_SERVER_CLIENT_LIMITS_MAX,
+            AdminTypedParam,
+            self,
+            "params",
         )
-        for _e2 in _v1:
-            if not isinstance(_e2, AdminTypedParam):
-                xdr.bad_type(
-                    "AdminServerSetClientLimitsArgs.params[]",
-                    len(out),
-                    "AdminTypedParam",
-                    _e2,
-                )
-            _e2.pack_into(out)
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "AdminServerSetClientLimitsArgs.flags", len(out), (self.flags,), ">I"
-            )
+        xdr.pack_number(out, _S_I, self.flags, self, "flags")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             obj.srv, offset = AdminNonnullServer.unpack_from(data, offset)
-            _n1 = xdr.unpack_count(
+            obj.params, offset = xdr.unpack_list(
                 data,
                 offset,
                 ADMIN_SERVER_CLIENT_LIMITS_MAX,
                 12,
-                "AdminServerSetClientLimitsArgs.params",
+                _unpack_AdminTypedParam_list,
+                cls,
+                "params",
             )
-            offset += 4
-            _items3: list[AdminTypedParam] = []
-            _append4 = _items3.append
-            _new5 = AdminTypedParam.__new__
-            _last7 = _n1 - 1
-            if _n1:
-                (_len8,) = _S_I.unpack_from(data, offset)
-            _S_I_unpack = _S_I.unpack_from
-            _S_II_unpack = _S_II.unpack_from
-            _S_Ii_unpack = _S_Ii.unpack_from
-            _S_Q_unpack = _S_Q.unpack_from
-            _S_QI_unpack = _S_QI.unpack_from
-            _S_d_unpack = _S_d.unpack_from
-            _S_dI_unpack = _S_dI.unpack_from
-            _S_i_unpack = _S_i.unpack_from
-            _S_iI_unpack = _S_iI.unpack_from
-            _S_q_unpack = _S_q.unpack_from
-            _S_qI_unpack = _S_qI.unpack_from
-            _new_AdminTypedParamValueB = AdminTypedParamValueB.__new__
-            _new_AdminTypedParamValueD = AdminTypedParamValueD.__new__
-            _new_AdminTypedParamValueI = AdminTypedParamValueI.__new__
-            _new_AdminTypedParamValueL = AdminTypedParamValueL.__new__
-            _new_AdminTypedParamValueS = AdminTypedParamValueS.__new__
-            _new_AdminTypedParamValueUi = AdminTypedParamValueUi.__new__
-            _new_AdminTypedParamValueUl = AdminTypedParamValueUl.__new__
-            zeros = xdr.ZEROS
-            pad_masks = xdr.PAD_MASKS
-            size = len(data)
-            for _i6 in range(_n1):
-                _e2 = _new5(AdminTypedParam)
-                if _len8 > ADMIN_STRING_MAX:
-                    xdr.too_long(
-                        "AdminTypedParam.field", offset, _len8, ADMIN_STRING_MAX
-                    )
-                offset += 4
-                _end9 = offset + _len8
-                _pad10 = _end9 + (-_len8 & 3)
-                if _pad10 > size:
-                    xdr.truncated("AdminTypedParam.field", offset, data)
-                try:
-                    _e2.field = _decode(data[offset:_end9])
-                except UnicodeDecodeError as error:
-                    xdr.bad_utf8("AdminTypedParam.field", offset, error)
-                offset = _pad10
-                _w12, _d11 = _S_Ii_unpack(data, offset - 4)
-                if _w12 & pad_masks[_pad10 - _end9]:
-                    xdr.bad_padding("AdminTypedParam.field", _end9)
-                offset += 4
-                if _d11 == 1:
-                    _a13 = _new_AdminTypedParamValueI(AdminTypedParamValueI)
-                    if _i6 != _last7:
-                        _a13.i, _len8 = _S_iI_unpack(data, offset)
-                    else:
-                        (_a13.i,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a13
-                elif _d11 == 2:
-                    _a14 = _new_AdminTypedParamValueUi(AdminTypedParamValueUi)
-                    if _i6 != _last7:
-                        _a14.ui, _len8 = _S_II_unpack(data, offset)
-                    else:
-                        (_a14.ui,) = _S_I_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a14
-                elif _d11 == 3:
-                    _a15 = _new_AdminTypedParamValueL(AdminTypedParamValueL)
-                    if _i6 != _last7:
-                        _a15.l, _len8 = _S_qI_unpack(data, offset)
-                    else:
-                        (_a15.l,) = _S_q_unpack(data, offset)
-                    offset += 8
-                    _e2.value = _a15
-                elif _d11 == 4:
-                    _a16 = _new_AdminTypedParamValueUl(AdminTypedParamValueUl)
-                    if _i6 != _last7:
-                        _a16.ul, _len8 = _S_QI_unpack(data, offset)
-                    else:
-                        (_a16.ul,) = _S_Q_unpack(data, offset)
-                    offset += 8
-                    _e2.value = _a16
-                elif _d11 == 5:
-                    _a17 = _new_AdminTypedParamValueD(AdminTypedParamValueD)
-                    if _i6 != _last7:
-                        _a17.d, _len8 = _S_dI_unpack(data, offset)
-                    else:
-                        (_a17.d,) = _S_d_unpack(data, offset)
-                    offset += 8
-                    _e2.value = _a17
-                elif _d11 == 6:
-                    _a18 = _new_AdminTypedParamValueB(AdminTypedParamValueB)
-                    if _i6 != _last7:
-                        _a18.b, _len8 = _S_iI_unpack(data, offset)
-                    else:
-                        (_a18.b,) = _S_i_unpack(data, offset)
-                    offset += 4
-                    _e2.value = _a18
-                elif _d11 == 7:
-                    _a19 = _new_AdminTypedParamValueS(AdminTypedParamValueS)
-                    (_len22,) = _S_I_unpack(data, offset)
-                    if _len22 > ADMIN_STRING_MAX:
-                        xdr.too_long(
-                            "AdminTypedParamValueS.s", offset, _len22, ADMIN_STRING_MAX
-                        )
-                    offset += 4
-                    _end20 = offset + _len22
-                    _pad21 = _end20 + (-_len22 & 3)
-                    if _pad21 > size:
-                        xdr.truncated("AdminTypedParamValueS.s", offset, data)
-                    if (
-                        _pad21 != _end20
-                        and data[_end20:_pad21] != zeros[_pad21 - _end20]
-                    ):
-                        xdr.bad_padding("AdminTypedParamValueS.s", _end20)
-                    try:
-                        _a19.s = _decode(data[offset:_end20])
-                    except UnicodeDecodeError as error:
-                        xdr.bad_utf8("AdminTypedParamValueS.s", offset, error)
-                    offset = _pad21
-                    if _i6 != _last7:
-                        (_len8,) = _S_I_unpack(data, offset)
-                    _e2.value = _a19
-                else:
-                    xdr.bad_value(
-                        "AdminTypedParamValue", offset - 4, "discriminant", _d11
-                    )
-                _append4(_e2)
-            obj.params = _items3
             (obj.flags,) = _S_I.unpack_from(data, offset)
-            offset += 4
         except struct.error:
-            xdr.truncated("AdminServerSetClientLimitsArgs", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
 
 
-@dataclass(slots=True)
-class AdminServerUpdateTlsFilesArgs(xdr.XdrStruct):
+class AdminServerUpdateTlsFilesArgs(_SrvFlags):
     """``struct admin_server_update_tls_files_args``."""
 
-    srv: AdminNonnullServer
-    flags: int
-
-    def pack_into(self, out: bytearray) -> None:
-        if not isinstance(self.srv, AdminNonnullServer):
-            xdr.bad_type(
-                "AdminServerUpdateTlsFilesArgs.srv",
-                len(out),
-                "AdminNonnullServer",
-                self.srv,
-            )
-        self.srv.pack_into(out)
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "AdminServerUpdateTlsFilesArgs.flags", len(out), (self.flags,), ">I"
-            )
-
-    @classmethod
-    def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            obj = cls.__new__(cls)
-            obj.srv, offset = AdminNonnullServer.unpack_from(data, offset)
-            (obj.flags,) = _S_I.unpack_from(data, offset)
-            offset += 4
-        except struct.error:
-            xdr.truncated("AdminServerUpdateTlsFilesArgs", offset, data)
-        return obj, offset
+    __slots__ = ()
 
 
-@dataclass(slots=True)
-class AdminConnectGetLoggingOutputsArgs(xdr.XdrStruct):
+class AdminConnectGetLoggingOutputsArgs(_Flags):
     """``struct admin_connect_get_logging_outputs_args``."""
 
-    flags: int
-
-    def pack_into(self, out: bytearray) -> None:
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "AdminConnectGetLoggingOutputsArgs.flags", len(out), (self.flags,), ">I"
-            )
-
-    @classmethod
-    def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            obj = cls.__new__(cls)
-            (obj.flags,) = _S_I.unpack_from(data, offset)
-            offset += 4
-        except struct.error:
-            xdr.truncated("AdminConnectGetLoggingOutputsArgs", offset, data)
-        return obj, offset
+    __slots__ = ()
 
 
-@dataclass(slots=True)
 class AdminConnectGetLoggingOutputsRet(xdr.XdrStruct):
     """``struct admin_connect_get_logging_outputs_ret``."""
+
+    __slots__ = __match_args__ = ("outputs", "noutputs")
 
     outputs: str
     noutputs: int
 
+    def __init__(self, outputs: str, noutputs: int) -> None:
+        self.outputs = outputs
+        self.noutputs = noutputs
+
     def pack_into(self, out: bytearray) -> None:
-        xdr.pack_string(
-            out,
-            self.outputs,
-            ADMIN_STRING_MAX,
-            "AdminConnectGetLoggingOutputsRet.outputs",
-        )
-        try:
-            out += _S_I.pack(self.noutputs)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "AdminConnectGetLoggingOutputsRet.noutputs",
-                len(out),
-                (self.noutputs,),
-                ">I",
-            )
+        pack_admin_nonnull_string(out, self.outputs, self, "outputs")
+        xdr.pack_number(out, _S_I, self.noutputs, self, "noutputs")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > ADMIN_STRING_MAX:
-                xdr.too_long(
-                    "AdminConnectGetLoggingOutputsRet.outputs",
-                    offset,
-                    _len3,
-                    ADMIN_STRING_MAX,
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated("AdminConnectGetLoggingOutputsRet.outputs", offset, data)
-            try:
-                obj.outputs = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8("AdminConnectGetLoggingOutputsRet.outputs", offset, error)
-            offset = _pad2
-            _w4, obj.noutputs = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
-                xdr.bad_padding("AdminConnectGetLoggingOutputsRet.outputs", _end1)
-            offset += 4
+            obj.outputs, offset = unpack_admin_nonnull_string(
+                data, offset, cls, "outputs"
+            )
+            (obj.noutputs,) = _S_I.unpack_from(data, offset)
         except struct.error:
-            xdr.truncated("AdminConnectGetLoggingOutputsRet", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
 
 
-@dataclass(slots=True)
-class AdminConnectGetLoggingFiltersArgs(xdr.XdrStruct):
+class AdminConnectGetLoggingFiltersArgs(_Flags):
     """``struct admin_connect_get_logging_filters_args``."""
 
-    flags: int
-
-    def pack_into(self, out: bytearray) -> None:
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "AdminConnectGetLoggingFiltersArgs.flags", len(out), (self.flags,), ">I"
-            )
-
-    @classmethod
-    def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            obj = cls.__new__(cls)
-            (obj.flags,) = _S_I.unpack_from(data, offset)
-            offset += 4
-        except struct.error:
-            xdr.truncated("AdminConnectGetLoggingFiltersArgs", offset, data)
-        return obj, offset
+    __slots__ = ()
 
 
-@dataclass(slots=True)
 class AdminConnectGetLoggingFiltersRet(xdr.XdrStruct):
     """``struct admin_connect_get_logging_filters_ret``."""
+
+    __slots__ = __match_args__ = ("filters", "nfilters")
 
     filters: str | None
     nfilters: int
 
+    def __init__(self, filters: str | None, nfilters: int) -> None:
+        self.filters = filters
+        self.nfilters = nfilters
+
     def pack_into(self, out: bytearray) -> None:
-        _v1 = self.filters
-        if _v1 is None:
-            out += xdr.FALSE
-        else:
-            out += xdr.TRUE
-            xdr.pack_string(
-                out, _v1, ADMIN_STRING_MAX, "AdminConnectGetLoggingFiltersRet.filters"
-            )
-        try:
-            out += _S_I.pack(self.nfilters)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "AdminConnectGetLoggingFiltersRet.nfilters",
-                len(out),
-                (self.nfilters,),
-                ">I",
-            )
+        pack_admin_string(out, self.filters, self, "filters")
+        xdr.pack_number(out, _S_I, self.nfilters, self, "nfilters")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
-            obj.filters = None
-            if xdr.unpack_flag(
-                data, offset, "AdminConnectGetLoggingFiltersRet.filters"
-            ):
-                offset += 4
-                (_len3,) = _S_I.unpack_from(data, offset)
-                if _len3 > ADMIN_STRING_MAX:
-                    xdr.too_long(
-                        "AdminConnectGetLoggingFiltersRet.filters",
-                        offset,
-                        _len3,
-                        ADMIN_STRING_MAX,
-                    )
-                offset += 4
-                _end1 = offset + _len3
-                _pad2 = _end1 + (-_len3 & 3)
-                if _pad2 > len(data):
-                    xdr.truncated(
-                        "AdminConnectGetLoggingFiltersRet.filters", offset, data
-                    )
-                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                    xdr.bad_padding("AdminConnectGetLoggingFiltersRet.filters", _end1)
-                try:
-                    obj.filters = _decode(data[offset:_end1])
-                except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "AdminConnectGetLoggingFiltersRet.filters", offset, error
-                    )
-                offset = _pad2
-            else:
-                offset += 4
+            obj.filters, offset = unpack_admin_string(data, offset, cls, "filters")
             (obj.nfilters,) = _S_I.unpack_from(data, offset)
-            offset += 4
         except struct.error:
-            xdr.truncated("AdminConnectGetLoggingFiltersRet", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
 
 
-@dataclass(slots=True)
 class AdminConnectSetLoggingOutputsArgs(xdr.XdrStruct):
     """``struct admin_connect_set_logging_outputs_args``."""
+
+    __slots__ = __match_args__ = ("outputs", "flags")
 
     outputs: str | None
     flags: int
 
+    def __init__(self, outputs: str | None, flags: int) -> None:
+        self.outputs = outputs
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
-        _v1 = self.outputs
-        if _v1 is None:
-            out += xdr.FALSE
-        else:
-            out += xdr.TRUE
-            xdr.pack_string(
-                out, _v1, ADMIN_STRING_MAX, "AdminConnectSetLoggingOutputsArgs.outputs"
-            )
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "AdminConnectSetLoggingOutputsArgs.flags", len(out), (self.flags,), ">I"
-            )
+        pack_admin_string(out, self.outputs, self, "outputs")
+        xdr.pack_number(out, _S_I, self.flags, self, "flags")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
-            obj.outputs = None
-            if xdr.unpack_flag(
-                data, offset, "AdminConnectSetLoggingOutputsArgs.outputs"
-            ):
-                offset += 4
-                (_len3,) = _S_I.unpack_from(data, offset)
-                if _len3 > ADMIN_STRING_MAX:
-                    xdr.too_long(
-                        "AdminConnectSetLoggingOutputsArgs.outputs",
-                        offset,
-                        _len3,
-                        ADMIN_STRING_MAX,
-                    )
-                offset += 4
-                _end1 = offset + _len3
-                _pad2 = _end1 + (-_len3 & 3)
-                if _pad2 > len(data):
-                    xdr.truncated(
-                        "AdminConnectSetLoggingOutputsArgs.outputs", offset, data
-                    )
-                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                    xdr.bad_padding("AdminConnectSetLoggingOutputsArgs.outputs", _end1)
-                try:
-                    obj.outputs = _decode(data[offset:_end1])
-                except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "AdminConnectSetLoggingOutputsArgs.outputs", offset, error
-                    )
-                offset = _pad2
-            else:
-                offset += 4
+            obj.outputs, offset = unpack_admin_string(data, offset, cls, "outputs")
             (obj.flags,) = _S_I.unpack_from(data, offset)
-            offset += 4
         except struct.error:
-            xdr.truncated("AdminConnectSetLoggingOutputsArgs", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
 
 
-@dataclass(slots=True)
 class AdminConnectSetLoggingFiltersArgs(xdr.XdrStruct):
     """``struct admin_connect_set_logging_filters_args``."""
+
+    __slots__ = __match_args__ = ("filters", "flags")
 
     filters: str | None
     flags: int
 
+    def __init__(self, filters: str | None, flags: int) -> None:
+        self.filters = filters
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
-        _v1 = self.filters
-        if _v1 is None:
-            out += xdr.FALSE
-        else:
-            out += xdr.TRUE
-            xdr.pack_string(
-                out, _v1, ADMIN_STRING_MAX, "AdminConnectSetLoggingFiltersArgs.filters"
-            )
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "AdminConnectSetLoggingFiltersArgs.flags", len(out), (self.flags,), ">I"
-            )
+        pack_admin_string(out, self.filters, self, "filters")
+        xdr.pack_number(out, _S_I, self.flags, self, "flags")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
-            obj.filters = None
-            if xdr.unpack_flag(
-                data, offset, "AdminConnectSetLoggingFiltersArgs.filters"
-            ):
-                offset += 4
-                (_len3,) = _S_I.unpack_from(data, offset)
-                if _len3 > ADMIN_STRING_MAX:
-                    xdr.too_long(
-                        "AdminConnectSetLoggingFiltersArgs.filters",
-                        offset,
-                        _len3,
-                        ADMIN_STRING_MAX,
-                    )
-                offset += 4
-                _end1 = offset + _len3
-                _pad2 = _end1 + (-_len3 & 3)
-                if _pad2 > len(data):
-                    xdr.truncated(
-                        "AdminConnectSetLoggingFiltersArgs.filters", offset, data
-                    )
-                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                    xdr.bad_padding("AdminConnectSetLoggingFiltersArgs.filters", _end1)
-                try:
-                    obj.filters = _decode(data[offset:_end1])
-                except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "AdminConnectSetLoggingFiltersArgs.filters", offset, error
-                    )
-                offset = _pad2
-            else:
-                offset += 4
+            obj.filters, offset = unpack_admin_string(data, offset, cls, "filters")
             (obj.flags,) = _S_I.unpack_from(data, offset)
-            offset += 4
         except struct.error:
-            xdr.truncated("AdminConnectSetLoggingFiltersArgs", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
 
 
-@dataclass(slots=True)
 class AdminConnectSetDaemonTimeoutArgs(xdr.XdrStruct):
     """``struct admin_connect_set_daemon_timeout_args``."""
+
+    __slots__ = __match_args__ = ("timeout", "flags")
 
     timeout: int
     flags: int
 
+    def __init__(self, timeout: int, flags: int) -> None:
+        self.timeout = timeout
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
         try:
             out += _S_II.pack(self.timeout, self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed_fields(
-                "AdminConnectSetDaemonTimeoutArgs",
-                len(out),
-                self,
-                "timeout flags",
-                ">II",
-            )
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(self, len(out), "timeout flags", ">II")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
             obj = cls.__new__(cls)
             obj.timeout, obj.flags = _S_II.unpack_from(data, offset)
-            offset += 8
         except struct.error:
-            xdr.truncated("AdminConnectSetDaemonTimeoutArgs", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 8
 
 
-class AdminProcedure(enum.IntEnum):
+class AdminProcedure(xdr.XdrEnum):
     """``enum admin_procedure``."""
 
     ADMIN_PROC_CONNECT_OPEN = 1
@@ -2269,52 +1135,29 @@ class AdminProcedure(enum.IntEnum):
     ADMIN_PROC_CONNECT_SET_DAEMON_TIMEOUT = 19
 
 
-_AdminProcedure_MEMBERS: Final[dict[int, AdminProcedure]] = {
-    member.value: member for member in AdminProcedure
-}
-ADMIN_PROC_CONNECT_OPEN: Final = AdminProcedure.ADMIN_PROC_CONNECT_OPEN
-ADMIN_PROC_CONNECT_CLOSE: Final = AdminProcedure.ADMIN_PROC_CONNECT_CLOSE
-ADMIN_PROC_CONNECT_GET_LIB_VERSION: Final = (
-    AdminProcedure.ADMIN_PROC_CONNECT_GET_LIB_VERSION
-)
-ADMIN_PROC_CONNECT_LIST_SERVERS: Final = AdminProcedure.ADMIN_PROC_CONNECT_LIST_SERVERS
-ADMIN_PROC_CONNECT_LOOKUP_SERVER: Final = (
-    AdminProcedure.ADMIN_PROC_CONNECT_LOOKUP_SERVER
-)
-ADMIN_PROC_SERVER_GET_THREADPOOL_PARAMETERS: Final = (
-    AdminProcedure.ADMIN_PROC_SERVER_GET_THREADPOOL_PARAMETERS
-)
-ADMIN_PROC_SERVER_SET_THREADPOOL_PARAMETERS: Final = (
-    AdminProcedure.ADMIN_PROC_SERVER_SET_THREADPOOL_PARAMETERS
-)
-ADMIN_PROC_SERVER_LIST_CLIENTS: Final = AdminProcedure.ADMIN_PROC_SERVER_LIST_CLIENTS
-ADMIN_PROC_SERVER_LOOKUP_CLIENT: Final = AdminProcedure.ADMIN_PROC_SERVER_LOOKUP_CLIENT
-ADMIN_PROC_CLIENT_GET_INFO: Final = AdminProcedure.ADMIN_PROC_CLIENT_GET_INFO
-ADMIN_PROC_CLIENT_CLOSE: Final = AdminProcedure.ADMIN_PROC_CLIENT_CLOSE
-ADMIN_PROC_SERVER_GET_CLIENT_LIMITS: Final = (
-    AdminProcedure.ADMIN_PROC_SERVER_GET_CLIENT_LIMITS
-)
-ADMIN_PROC_SERVER_SET_CLIENT_LIMITS: Final = (
-    AdminProcedure.ADMIN_PROC_SERVER_SET_CLIENT_LIMITS
-)
-ADMIN_PROC_CONNECT_GET_LOGGING_OUTPUTS: Final = (
-    AdminProcedure.ADMIN_PROC_CONNECT_GET_LOGGING_OUTPUTS
-)
-ADMIN_PROC_CONNECT_GET_LOGGING_FILTERS: Final = (
-    AdminProcedure.ADMIN_PROC_CONNECT_GET_LOGGING_FILTERS
-)
-ADMIN_PROC_CONNECT_SET_LOGGING_OUTPUTS: Final = (
-    AdminProcedure.ADMIN_PROC_CONNECT_SET_LOGGING_OUTPUTS
-)
-ADMIN_PROC_CONNECT_SET_LOGGING_FILTERS: Final = (
-    AdminProcedure.ADMIN_PROC_CONNECT_SET_LOGGING_FILTERS
-)
-ADMIN_PROC_SERVER_UPDATE_TLS_FILES: Final = (
-    AdminProcedure.ADMIN_PROC_SERVER_UPDATE_TLS_FILES
-)
-ADMIN_PROC_CONNECT_SET_DAEMON_TIMEOUT: Final = (
-    AdminProcedure.ADMIN_PROC_CONNECT_SET_DAEMON_TIMEOUT
-)
+_AdminProcedure_MEMBERS = {member.value: member for member in AdminProcedure}
+# The members are module constants too (in their order).
+(
+    ADMIN_PROC_CONNECT_OPEN,
+    ADMIN_PROC_CONNECT_CLOSE,
+    ADMIN_PROC_CONNECT_GET_LIB_VERSION,
+    ADMIN_PROC_CONNECT_LIST_SERVERS,
+    ADMIN_PROC_CONNECT_LOOKUP_SERVER,
+    ADMIN_PROC_SERVER_GET_THREADPOOL_PARAMETERS,
+    ADMIN_PROC_SERVER_SET_THREADPOOL_PARAMETERS,
+    ADMIN_PROC_SERVER_LIST_CLIENTS,
+    ADMIN_PROC_SERVER_LOOKUP_CLIENT,
+    ADMIN_PROC_CLIENT_GET_INFO,
+    ADMIN_PROC_CLIENT_CLOSE,
+    ADMIN_PROC_SERVER_GET_CLIENT_LIMITS,
+    ADMIN_PROC_SERVER_SET_CLIENT_LIMITS,
+    ADMIN_PROC_CONNECT_GET_LOGGING_OUTPUTS,
+    ADMIN_PROC_CONNECT_GET_LOGGING_FILTERS,
+    ADMIN_PROC_CONNECT_SET_LOGGING_OUTPUTS,
+    ADMIN_PROC_CONNECT_SET_LOGGING_FILTERS,
+    ADMIN_PROC_SERVER_UPDATE_TLS_FILES,
+    ADMIN_PROC_CONNECT_SET_DAEMON_TIMEOUT,
+) = AdminProcedure
 
 
 AdminNonnullString: TypeAlias = str
@@ -2323,31 +1166,31 @@ AdminNonnullString: TypeAlias = str
 A long string, which may NOT be NULL."""
 
 
-def pack_admin_nonnull_string(out: bytearray, value: str) -> None:
-    xdr.pack_string(out, value, ADMIN_STRING_MAX, "AdminNonnullString")
+def pack_admin_nonnull_string(
+    out: bytearray,
+    value: str,
+    path: object = "AdminNonnullString",
+    field: str | None = None,
+) -> None:
+    xdr.pack_string(out, value, ADMIN_STRING_MAX, path, field)
 
 
-def unpack_admin_nonnull_string(data: xdr.Buffer, offset: int = 0) -> tuple[str, int]:
+def unpack_admin_nonnull_string(
+    data: xdr.Buffer,
+    offset: int = 0,
+    path: object = "AdminNonnullString",
+    field: str | None = None,
+) -> tuple[str, int]:
     try:
-        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-        (_len3,) = _S_I.unpack_from(data, offset)
-        if _len3 > ADMIN_STRING_MAX:
-            xdr.too_long("AdminNonnullString", offset, _len3, ADMIN_STRING_MAX)
-        offset += 4
-        _end1 = offset + _len3
-        _pad2 = _end1 + (-_len3 & 3)
-        if _pad2 > len(data):
-            xdr.truncated("AdminNonnullString", offset, data)
-        if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-            xdr.bad_padding("AdminNonnullString", _end1)
-        try:
-            value = _decode(data[offset:_end1])
-        except UnicodeDecodeError as error:
-            xdr.bad_utf8("AdminNonnullString", offset, error)
-        offset = _pad2
+        value, offset = xdr.unpack_string(data, offset, ADMIN_STRING_MAX, path, field)
     except struct.error:
-        xdr.truncated("AdminNonnullString", offset, data)
+        xdr.truncated(xdr.path_of(path, field), offset, data)
     return value, offset
+
+
+AdminNonnullStringCodec: Final = xdr.TypedefCodec(
+    "AdminNonnullString", pack_admin_nonnull_string, unpack_admin_nonnull_string
+)
 
 
 AdminString: TypeAlias = str | None
@@ -2356,38 +1199,218 @@ AdminString: TypeAlias = str | None
 A long string, which may be NULL."""
 
 
-def pack_admin_string(out: bytearray, value: str | None) -> None:
-    _v1 = value
-    if _v1 is None:
-        out += xdr.FALSE
-    else:
-        out += xdr.TRUE
-        xdr.pack_string(out, _v1, ADMIN_STRING_MAX, "AdminString")
+def pack_admin_string(
+    out: bytearray,
+    value: str | None,
+    path: object = "AdminString",
+    field: str | None = None,
+) -> None:
+    xdr.pack_optional_string(out, value, ADMIN_STRING_MAX, path, field)
 
 
-def unpack_admin_string(data: xdr.Buffer, offset: int = 0) -> tuple[str | None, int]:
+def unpack_admin_string(
+    data: xdr.Buffer,
+    offset: int = 0,
+    path: object = "AdminString",
+    field: str | None = None,
+) -> tuple[str | None, int]:
+    try:
+        value, offset = xdr.unpack_optional_string(
+            data, offset, ADMIN_STRING_MAX, path, field
+        )
+    except struct.error:
+        xdr.truncated(xdr.path_of(path, field), offset, data)
+    return value, offset
+
+
+AdminStringCodec: Final = xdr.TypedefCodec(
+    "AdminString", pack_admin_string, unpack_admin_string
+)
+
+
+def _unpack_AdminNonnullClient_list(
+    data: xdr.Buffer, offset: int, count: int
+) -> tuple[list[AdminNonnullClient], int]:
+    """``count`` AdminNonnullClient values in a row (the elements of an array)."""
+    try:
+        items: list[AdminNonnullClient] = []
+        _append2 = items.append
+        _new3 = AdminNonnullClient.__new__
+        _S_QqI_unpack = _S_QqI.unpack_from
+        for _ in range(count):
+            _e1 = _new3(AdminNonnullClient)
+            _e1.srv, offset = AdminNonnullServer.unpack_from(data, offset)
+            _e1.id, _e1.timestamp, _e1.transport = _S_QqI_unpack(data, offset)
+            offset += 20
+            _append2(_e1)
+    except struct.error:
+        xdr.truncated("AdminNonnullClient", offset, data)
+    return items, offset
+
+
+def _unpack_AdminNonnullServer_list(
+    data: xdr.Buffer, offset: int, count: int
+) -> tuple[list[AdminNonnullServer], int]:
+    """``count`` AdminNonnullServer values in a row (the elements of an array)."""
     try:
         _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-        value: str | None = None
-        if xdr.unpack_flag(data, offset, "AdminString"):
+        items: list[AdminNonnullServer] = []
+        _append2 = items.append
+        _new3 = AdminNonnullServer.__new__
+        _last5 = count - 1
+        if count:
+            (_len6,) = _S_I.unpack_from(data, offset)
+        _S_I_unpack = _S_I.unpack_from
+        zeros = xdr.ZEROS
+        size = len(data)
+        for _i4 in range(count):
+            _e1 = _new3(AdminNonnullServer)
+            if _len6 > ADMIN_STRING_MAX:
+                xdr.too_long("AdminNonnullServer.name", offset, _len6, ADMIN_STRING_MAX)
             offset += 4
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > ADMIN_STRING_MAX:
-                xdr.too_long("AdminString", offset, _len3, ADMIN_STRING_MAX)
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated("AdminString", offset, data)
-            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                xdr.bad_padding("AdminString", _end1)
+            _end7 = offset + _len6
+            _pad8 = _end7 + (-_len6 & 3)
+            if _pad8 > size:
+                xdr.truncated("AdminNonnullServer.name", offset, data)
+            if data[_end7:_pad8] != zeros[_pad8 - _end7]:
+                xdr.bad_padding("AdminNonnullServer.name", _end7)
             try:
-                value = _decode(data[offset:_end1])
+                _e1.name = _decode(data[offset:_end7])
             except UnicodeDecodeError as error:
-                xdr.bad_utf8("AdminString", offset, error)
-            offset = _pad2
-        else:
-            offset += 4
+                xdr.bad_utf8("AdminNonnullServer.name", offset, error)
+            offset = _pad8
+            if _i4 != _last5:
+                (_len6,) = _S_I_unpack(data, offset)
+            _append2(_e1)
     except struct.error:
-        xdr.truncated("AdminString", offset, data)
-    return value, offset
+        xdr.truncated("AdminNonnullServer", offset, data)
+    return items, offset
+
+
+def _unpack_AdminTypedParam_list(
+    data: xdr.Buffer, offset: int, count: int
+) -> tuple[list[AdminTypedParam], int]:
+    """``count`` AdminTypedParam values in a row (the elements of an array)."""
+    try:
+        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
+        items: list[AdminTypedParam] = []
+        _append2 = items.append
+        _new3 = AdminTypedParam.__new__
+        _last5 = count - 1
+        if count:
+            (_len6,) = _S_I.unpack_from(data, offset)
+        _S_I_unpack = _S_I.unpack_from
+        _S_II_unpack = _S_II.unpack_from
+        _S_Ii_unpack = _S_Ii.unpack_from
+        _S_Q_unpack = _S_Q.unpack_from
+        _S_QI_unpack = _S_QI.unpack_from
+        _S_d_unpack = _S_d.unpack_from
+        _S_dI_unpack = _S_dI.unpack_from
+        _S_i_unpack = _S_i.unpack_from
+        _S_iI_unpack = _S_iI.unpack_from
+        _S_q_unpack = _S_q.unpack_from
+        _S_qI_unpack = _S_qI.unpack_from
+        _new_AdminTypedParamValueB = AdminTypedParamValueB.__new__
+        _new_AdminTypedParamValueD = AdminTypedParamValueD.__new__
+        _new_AdminTypedParamValueI = AdminTypedParamValueI.__new__
+        _new_AdminTypedParamValueL = AdminTypedParamValueL.__new__
+        _new_AdminTypedParamValueS = AdminTypedParamValueS.__new__
+        _new_AdminTypedParamValueUi = AdminTypedParamValueUi.__new__
+        _new_AdminTypedParamValueUl = AdminTypedParamValueUl.__new__
+        zeros = xdr.ZEROS
+        pad_masks = xdr.PAD_MASKS
+        size = len(data)
+        for _i4 in range(count):
+            _e1 = _new3(AdminTypedParam)
+            if _len6 > ADMIN_STRING_MAX:
+                xdr.too_long("AdminTypedParam.field", offset, _len6, ADMIN_STRING_MAX)
+            offset += 4
+            _end7 = offset + _len6
+            _pad8 = _end7 + (-_len6 & 3)
+            if _pad8 > size:
+                xdr.truncated("AdminTypedParam.field", offset, data)
+            try:
+                _e1.field = _decode(data[offset:_end7])
+            except UnicodeDecodeError as error:
+                xdr.bad_utf8("AdminTypedParam.field", offset, error)
+            offset = _pad8
+            _w10, _d9 = _S_Ii_unpack(data, offset - 4)
+            if _w10 & pad_masks[_pad8 - _end7]:
+                xdr.bad_padding("AdminTypedParam.field", _end7)
+            offset += 4
+            if _d9 == 1:
+                _a11 = _new_AdminTypedParamValueI(AdminTypedParamValueI)
+                if _i4 != _last5:
+                    _a11.i, _len6 = _S_iI_unpack(data, offset)
+                else:
+                    (_a11.i,) = _S_i_unpack(data, offset)
+                offset += 4
+                _e1.value = _a11
+            elif _d9 == 2:
+                _a12 = _new_AdminTypedParamValueUi(AdminTypedParamValueUi)
+                if _i4 != _last5:
+                    _a12.ui, _len6 = _S_II_unpack(data, offset)
+                else:
+                    (_a12.ui,) = _S_I_unpack(data, offset)
+                offset += 4
+                _e1.value = _a12
+            elif _d9 == 3:
+                _a13 = _new_AdminTypedParamValueL(AdminTypedParamValueL)
+                if _i4 != _last5:
+                    _a13.l, _len6 = _S_qI_unpack(data, offset)
+                else:
+                    (_a13.l,) = _S_q_unpack(data, offset)
+                offset += 8
+                _e1.value = _a13
+            elif _d9 == 4:
+                _a14 = _new_AdminTypedParamValueUl(AdminTypedParamValueUl)
+                if _i4 != _last5:
+                    _a14.ul, _len6 = _S_QI_unpack(data, offset)
+                else:
+                    (_a14.ul,) = _S_Q_unpack(data, offset)
+                offset += 8
+                _e1.value = _a14
+            elif _d9 == 5:
+                _a15 = _new_AdminTypedParamValueD(AdminTypedParamValueD)
+                if _i4 != _last5:
+                    _a15.d, _len6 = _S_dI_unpack(data, offset)
+                else:
+                    (_a15.d,) = _S_d_unpack(data, offset)
+                offset += 8
+                _e1.value = _a15
+            elif _d9 == 6:
+                _a16 = _new_AdminTypedParamValueB(AdminTypedParamValueB)
+                if _i4 != _last5:
+                    _a16.b, _len6 = _S_iI_unpack(data, offset)
+                else:
+                    (_a16.b,) = _S_i_unpack(data, offset)
+                offset += 4
+                _e1.value = _a16
+            elif _d9 == 7:
+                _a17 = _new_AdminTypedParamValueS(AdminTypedParamValueS)
+                (_len20,) = _S_I_unpack(data, offset)
+                if _len20 > ADMIN_STRING_MAX:
+                    xdr.too_long(
+                        "AdminTypedParamValueS.s", offset, _len20, ADMIN_STRING_MAX
+                    )
+                offset += 4
+                _end18 = offset + _len20
+                _pad19 = _end18 + (-_len20 & 3)
+                if _pad19 > size:
+                    xdr.truncated("AdminTypedParamValueS.s", offset, data)
+                if data[_end18:_pad19] != zeros[_pad19 - _end18]:
+                    xdr.bad_padding("AdminTypedParamValueS.s", _end18)
+                try:
+                    _a17.s = _decode(data[offset:_end18])
+                except UnicodeDecodeError as error:
+                    xdr.bad_utf8("AdminTypedParamValueS.s", offset, error)
+                offset = _pad19
+                if _i4 != _last5:
+                    (_len6,) = _S_I_unpack(data, offset)
+                _e1.value = _a17
+            else:
+                xdr.bad_value("AdminTypedParamValue", offset - 4, "discriminant", _d9)
+            _append2(_e1)
+    except struct.error:
+        xdr.truncated("AdminTypedParam", offset, data)
+    return items, offset

@@ -72,7 +72,7 @@ class AdminClient:
     def __init__(self, channel: rpc.Channel) -> None:
         self._channel = channel
 
-    def connect_open(self, *, flags: int) -> None:
+    def connect_open(self, *, flags: int = 0) -> None:
         """``ADMIN_PROC_CONNECT_OPEN`` (procedure 1).
 
         @generate: none"""
@@ -104,7 +104,7 @@ class AdminClient:
         )
 
     def connect_list_servers(
-        self, *, need_results: int, flags: int
+        self, *, need_results: int, flags: int = 0
     ) -> AdminConnectListServersRet:
         """``ADMIN_PROC_CONNECT_LIST_SERVERS`` (procedure 4).
 
@@ -118,7 +118,7 @@ class AdminClient:
         )
 
     def connect_lookup_server(
-        self, *, name: str, flags: int
+        self, *, name: str, flags: int = 0
     ) -> AdminConnectLookupServerRet:
         """``ADMIN_PROC_CONNECT_LOOKUP_SERVER`` (procedure 5).
 
@@ -132,7 +132,7 @@ class AdminClient:
         )
 
     def server_get_threadpool_parameters(
-        self, *, srv: AdminNonnullServer, flags: int
+        self, *, srv: AdminNonnullServer, flags: int = 0
     ) -> AdminServerGetThreadpoolParametersRet:
         """``ADMIN_PROC_SERVER_GET_THREADPOOL_PARAMETERS`` (procedure 6).
 
@@ -146,7 +146,7 @@ class AdminClient:
         )
 
     def server_set_threadpool_parameters(
-        self, *, srv: AdminNonnullServer, params: list[AdminTypedParam], flags: int
+        self, *, srv: AdminNonnullServer, params: list[AdminTypedParam], flags: int = 0
     ) -> None:
         """``ADMIN_PROC_SERVER_SET_THREADPOOL_PARAMETERS`` (procedure 7).
 
@@ -159,7 +159,7 @@ class AdminClient:
         )
 
     def server_list_clients(
-        self, *, srv: AdminNonnullServer, need_results: int, flags: int
+        self, *, srv: AdminNonnullServer, need_results: int, flags: int = 0
     ) -> AdminServerListClientsRet:
         """``ADMIN_PROC_SERVER_LIST_CLIENTS`` (procedure 8).
 
@@ -173,7 +173,7 @@ class AdminClient:
         )
 
     def server_lookup_client(
-        self, *, srv: AdminNonnullServer, id: int, flags: int
+        self, *, srv: AdminNonnullServer, id: int, flags: int = 0
     ) -> AdminServerLookupClientRet:
         """``ADMIN_PROC_SERVER_LOOKUP_CLIENT`` (procedure 9).
 
@@ -187,7 +187,7 @@ class AdminClient:
         )
 
     def client_get_info(
-        self, *, clnt: AdminNonnullClient, flags: int
+        self, *, clnt: AdminNonnullClient, flags: int = 0
     ) -> AdminClientGetInfoRet:
         """``ADMIN_PROC_CLIENT_GET_INFO`` (procedure 10).
 
@@ -200,7 +200,7 @@ class AdminClient:
             AdminClientGetInfoRet,
         )
 
-    def client_close(self, *, clnt: AdminNonnullClient, flags: int) -> None:
+    def client_close(self, *, clnt: AdminNonnullClient, flags: int = 0) -> None:
         """``ADMIN_PROC_CLIENT_CLOSE`` (procedure 11).
 
         @generate: both"""
@@ -212,7 +212,7 @@ class AdminClient:
         )
 
     def server_get_client_limits(
-        self, *, srv: AdminNonnullServer, flags: int
+        self, *, srv: AdminNonnullServer, flags: int = 0
     ) -> AdminServerGetClientLimitsRet:
         """``ADMIN_PROC_SERVER_GET_CLIENT_LIMITS`` (procedure 12).
 
@@ -226,7 +226,7 @@ class AdminClient:
         )
 
     def server_set_client_limits(
-        self, *, srv: AdminNonnullServer, params: list[AdminTypedParam], flags: int
+        self, *, srv: AdminNonnullServer, params: list[AdminTypedParam], flags: int = 0
     ) -> None:
         """``ADMIN_PROC_SERVER_SET_CLIENT_LIMITS`` (procedure 13).
 
@@ -239,7 +239,7 @@ class AdminClient:
         )
 
     def connect_get_logging_outputs(
-        self, *, flags: int
+        self, *, flags: int = 0
     ) -> AdminConnectGetLoggingOutputsRet:
         """``ADMIN_PROC_CONNECT_GET_LOGGING_OUTPUTS`` (procedure 14).
 
@@ -253,7 +253,7 @@ class AdminClient:
         )
 
     def connect_get_logging_filters(
-        self, *, flags: int
+        self, *, flags: int = 0
     ) -> AdminConnectGetLoggingFiltersRet:
         """``ADMIN_PROC_CONNECT_GET_LOGGING_FILTERS`` (procedure 15).
 
@@ -266,7 +266,9 @@ class AdminClient:
             AdminConnectGetLoggingFiltersRet,
         )
 
-    def connect_set_logging_outputs(self, *, outputs: str | None, flags: int) -> None:
+    def connect_set_logging_outputs(
+        self, *, outputs: str | None = None, flags: int = 0
+    ) -> None:
         """``ADMIN_PROC_CONNECT_SET_LOGGING_OUTPUTS`` (procedure 16).
 
         @generate: both"""
@@ -277,7 +279,9 @@ class AdminClient:
             AdminConnectSetLoggingOutputsArgs(outputs, flags),
         )
 
-    def connect_set_logging_filters(self, *, filters: str | None, flags: int) -> None:
+    def connect_set_logging_filters(
+        self, *, filters: str | None = None, flags: int = 0
+    ) -> None:
         """``ADMIN_PROC_CONNECT_SET_LOGGING_FILTERS`` (procedure 17).
 
         @generate: both"""
@@ -288,7 +292,9 @@ class AdminClient:
             AdminConnectSetLoggingFiltersArgs(filters, flags),
         )
 
-    def server_update_tls_files(self, *, srv: AdminNonnullServer, flags: int) -> None:
+    def server_update_tls_files(
+        self, *, srv: AdminNonnullServer, flags: int = 0
+    ) -> None:
         """``ADMIN_PROC_SERVER_UPDATE_TLS_FILES`` (procedure 18).
 
         @generate: both"""
@@ -299,7 +305,7 @@ class AdminClient:
             AdminServerUpdateTlsFilesArgs(srv, flags),
         )
 
-    def connect_set_daemon_timeout(self, *, timeout: int, flags: int) -> None:
+    def connect_set_daemon_timeout(self, *, timeout: int, flags: int = 0) -> None:
         """``ADMIN_PROC_CONNECT_SET_DAEMON_TIMEOUT`` (procedure 19).
 
         @generate: both"""
@@ -322,7 +328,7 @@ class AsyncAdminClient:
     def __init__(self, channel: rpc.AsyncChannel) -> None:
         self._channel = channel
 
-    async def connect_open(self, *, flags: int) -> None:
+    async def connect_open(self, *, flags: int = 0) -> None:
         """``ADMIN_PROC_CONNECT_OPEN`` (procedure 1).
 
         @generate: none"""
@@ -354,7 +360,7 @@ class AsyncAdminClient:
         )
 
     async def connect_list_servers(
-        self, *, need_results: int, flags: int
+        self, *, need_results: int, flags: int = 0
     ) -> AdminConnectListServersRet:
         """``ADMIN_PROC_CONNECT_LIST_SERVERS`` (procedure 4).
 
@@ -368,7 +374,7 @@ class AsyncAdminClient:
         )
 
     async def connect_lookup_server(
-        self, *, name: str, flags: int
+        self, *, name: str, flags: int = 0
     ) -> AdminConnectLookupServerRet:
         """``ADMIN_PROC_CONNECT_LOOKUP_SERVER`` (procedure 5).
 
@@ -382,7 +388,7 @@ class AsyncAdminClient:
         )
 
     async def server_get_threadpool_parameters(
-        self, *, srv: AdminNonnullServer, flags: int
+        self, *, srv: AdminNonnullServer, flags: int = 0
     ) -> AdminServerGetThreadpoolParametersRet:
         """``ADMIN_PROC_SERVER_GET_THREADPOOL_PARAMETERS`` (procedure 6).
 
@@ -396,7 +402,7 @@ class AsyncAdminClient:
         )
 
     async def server_set_threadpool_parameters(
-        self, *, srv: AdminNonnullServer, params: list[AdminTypedParam], flags: int
+        self, *, srv: AdminNonnullServer, params: list[AdminTypedParam], flags: int = 0
     ) -> None:
         """``ADMIN_PROC_SERVER_SET_THREADPOOL_PARAMETERS`` (procedure 7).
 
@@ -409,7 +415,7 @@ class AsyncAdminClient:
         )
 
     async def server_list_clients(
-        self, *, srv: AdminNonnullServer, need_results: int, flags: int
+        self, *, srv: AdminNonnullServer, need_results: int, flags: int = 0
     ) -> AdminServerListClientsRet:
         """``ADMIN_PROC_SERVER_LIST_CLIENTS`` (procedure 8).
 
@@ -423,7 +429,7 @@ class AsyncAdminClient:
         )
 
     async def server_lookup_client(
-        self, *, srv: AdminNonnullServer, id: int, flags: int
+        self, *, srv: AdminNonnullServer, id: int, flags: int = 0
     ) -> AdminServerLookupClientRet:
         """``ADMIN_PROC_SERVER_LOOKUP_CLIENT`` (procedure 9).
 
@@ -437,7 +443,7 @@ class AsyncAdminClient:
         )
 
     async def client_get_info(
-        self, *, clnt: AdminNonnullClient, flags: int
+        self, *, clnt: AdminNonnullClient, flags: int = 0
     ) -> AdminClientGetInfoRet:
         """``ADMIN_PROC_CLIENT_GET_INFO`` (procedure 10).
 
@@ -450,7 +456,7 @@ class AsyncAdminClient:
             AdminClientGetInfoRet,
         )
 
-    async def client_close(self, *, clnt: AdminNonnullClient, flags: int) -> None:
+    async def client_close(self, *, clnt: AdminNonnullClient, flags: int = 0) -> None:
         """``ADMIN_PROC_CLIENT_CLOSE`` (procedure 11).
 
         @generate: both"""
@@ -462,7 +468,7 @@ class AsyncAdminClient:
         )
 
     async def server_get_client_limits(
-        self, *, srv: AdminNonnullServer, flags: int
+        self, *, srv: AdminNonnullServer, flags: int = 0
     ) -> AdminServerGetClientLimitsRet:
         """``ADMIN_PROC_SERVER_GET_CLIENT_LIMITS`` (procedure 12).
 
@@ -476,7 +482,7 @@ class AsyncAdminClient:
         )
 
     async def server_set_client_limits(
-        self, *, srv: AdminNonnullServer, params: list[AdminTypedParam], flags: int
+        self, *, srv: AdminNonnullServer, params: list[AdminTypedParam], flags: int = 0
     ) -> None:
         """``ADMIN_PROC_SERVER_SET_CLIENT_LIMITS`` (procedure 13).
 
@@ -489,7 +495,7 @@ class AsyncAdminClient:
         )
 
     async def connect_get_logging_outputs(
-        self, *, flags: int
+        self, *, flags: int = 0
     ) -> AdminConnectGetLoggingOutputsRet:
         """``ADMIN_PROC_CONNECT_GET_LOGGING_OUTPUTS`` (procedure 14).
 
@@ -503,7 +509,7 @@ class AsyncAdminClient:
         )
 
     async def connect_get_logging_filters(
-        self, *, flags: int
+        self, *, flags: int = 0
     ) -> AdminConnectGetLoggingFiltersRet:
         """``ADMIN_PROC_CONNECT_GET_LOGGING_FILTERS`` (procedure 15).
 
@@ -517,7 +523,7 @@ class AsyncAdminClient:
         )
 
     async def connect_set_logging_outputs(
-        self, *, outputs: str | None, flags: int
+        self, *, outputs: str | None = None, flags: int = 0
     ) -> None:
         """``ADMIN_PROC_CONNECT_SET_LOGGING_OUTPUTS`` (procedure 16).
 
@@ -530,7 +536,7 @@ class AsyncAdminClient:
         )
 
     async def connect_set_logging_filters(
-        self, *, filters: str | None, flags: int
+        self, *, filters: str | None = None, flags: int = 0
     ) -> None:
         """``ADMIN_PROC_CONNECT_SET_LOGGING_FILTERS`` (procedure 17).
 
@@ -543,7 +549,7 @@ class AsyncAdminClient:
         )
 
     async def server_update_tls_files(
-        self, *, srv: AdminNonnullServer, flags: int
+        self, *, srv: AdminNonnullServer, flags: int = 0
     ) -> None:
         """``ADMIN_PROC_SERVER_UPDATE_TLS_FILES`` (procedure 18).
 
@@ -555,7 +561,7 @@ class AsyncAdminClient:
             AdminServerUpdateTlsFilesArgs(srv, flags),
         )
 
-    async def connect_set_daemon_timeout(self, *, timeout: int, flags: int) -> None:
+    async def connect_set_daemon_timeout(self, *, timeout: int, flags: int = 0) -> None:
         """``ADMIN_PROC_CONNECT_SET_DAEMON_TIMEOUT`` (procedure 19).
 
         @generate: both"""

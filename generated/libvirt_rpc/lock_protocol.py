@@ -5,9 +5,7 @@
 
 from __future__ import annotations
 
-import enum
 import struct
-from dataclasses import dataclass
 from typing import Final, Self, TypeAlias
 
 from xdrgen.runtime import xdr
@@ -15,7 +13,6 @@ from xdrgen.runtime import xdr
 _S_16s = struct.Struct(">16s")
 _S_I = struct.Struct(">I")
 _S_II = struct.Struct(">II")
-_S_III = struct.Struct(">III")
 
 
 #: Length of long, but not unbounded, strings.
@@ -29,88 +26,59 @@ VIR_LOCK_SPACE_PROTOCOL_PROGRAM_VERSION: Final = 1
 VIR_UUID_BUFLEN: Final = 16
 
 
-@dataclass(slots=True)
 class VirLockSpaceProtocolOwner(xdr.XdrStruct):
     """``struct virLockSpaceProtocolOwner``."""
+
+    __slots__ = __match_args__ = ("uuid", "name", "id", "pid")
 
     uuid: bytes
     name: str
     id: int
     pid: int
 
+    def __init__(self, uuid: bytes, name: str, id: int, pid: int) -> None:
+        self.uuid = uuid
+        self.name = name
+        self.id = id
+        self.pid = pid
+
     def pack_into(self, out: bytearray) -> None:
-        xdr.pack_fixed_opaque(
-            out, self.uuid, VIR_UUID_BUFLEN, "VirLockSpaceProtocolOwner.uuid"
-        )
-        xdr.pack_string(
-            out,
-            self.name,
-            VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-            "VirLockSpaceProtocolOwner.name",
-        )
+        xdr.pack_fixed_opaque(out, self.uuid, VIR_UUID_BUFLEN, self, "uuid")
+        pack_vir_lock_space_protocol_non_null_string(out, self.name, self, "name")
         try:
             out += _S_II.pack(self.id, self.pid)
-        except (struct.error, OverflowError):
-            xdr.pack_failed_fields(
-                "VirLockSpaceProtocolOwner", len(out), self, "id pid", ">II"
-            )
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(self, len(out), "id pid", ">II")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             (obj.uuid,) = _S_16s.unpack_from(data, offset)
-            offset += 16
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > VIR_LOCK_SPACE_PROTOCOL_STRING_MAX:
-                xdr.too_long(
-                    "VirLockSpaceProtocolOwner.name",
-                    offset,
-                    _len3,
-                    VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated("VirLockSpaceProtocolOwner.name", offset, data)
-            try:
-                obj.name = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8("VirLockSpaceProtocolOwner.name", offset, error)
-            offset = _pad2
-            _w4, obj.id, obj.pid = _S_III.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
-                xdr.bad_padding("VirLockSpaceProtocolOwner.name", _end1)
-            offset += 8
+            obj.name, offset = unpack_vir_lock_space_protocol_non_null_string(
+                data, offset + 16, cls, "name"
+            )
+            obj.id, obj.pid = _S_II.unpack_from(data, offset)
         except struct.error:
-            xdr.truncated("VirLockSpaceProtocolOwner", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 8
 
 
-@dataclass(slots=True)
 class VirLockSpaceProtocolRegisterArgs(xdr.XdrStruct):
     """``struct virLockSpaceProtocolRegisterArgs``."""
+
+    __slots__ = __match_args__ = ("owner", "flags")
 
     owner: VirLockSpaceProtocolOwner
     flags: int
 
+    def __init__(self, owner: VirLockSpaceProtocolOwner, flags: int) -> None:
+        self.owner = owner
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
-        if not isinstance(self.owner, VirLockSpaceProtocolOwner):
-            xdr.bad_type(
-                "VirLockSpaceProtocolRegisterArgs.owner",
-                len(out),
-                "VirLockSpaceProtocolOwner",
-                self.owner,
-            )
-        self.owner.pack_into(out)
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "VirLockSpaceProtocolRegisterArgs.flags", len(out), (self.flags,), ">I"
-            )
+        xdr.pack_value(out, self.owner, VirLockSpaceProtocolOwner, self, "owner")
+        xdr.pack_number(out, _S_I, self.flags, self, "flags")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
@@ -118,503 +86,145 @@ class VirLockSpaceProtocolRegisterArgs(xdr.XdrStruct):
             obj = cls.__new__(cls)
             obj.owner, offset = VirLockSpaceProtocolOwner.unpack_from(data, offset)
             (obj.flags,) = _S_I.unpack_from(data, offset)
-            offset += 4
         except struct.error:
-            xdr.truncated("VirLockSpaceProtocolRegisterArgs", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
 
 
-@dataclass(slots=True)
 class VirLockSpaceProtocolRestrictArgs(xdr.XdrStruct):
     """``struct virLockSpaceProtocolRestrictArgs``."""
 
+    __slots__ = __match_args__ = ("flags",)
+
     flags: int
 
+    def __init__(self, flags: int) -> None:
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "VirLockSpaceProtocolRestrictArgs.flags", len(out), (self.flags,), ">I"
-            )
+        xdr.pack_number(out, _S_I, self.flags, self, "flags")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
             obj = cls.__new__(cls)
             (obj.flags,) = _S_I.unpack_from(data, offset)
-            offset += 4
         except struct.error:
-            xdr.truncated("VirLockSpaceProtocolRestrictArgs", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
 
 
-@dataclass(slots=True)
 class VirLockSpaceProtocolNewArgs(xdr.XdrStruct):
     """``struct virLockSpaceProtocolNewArgs``."""
 
+    __slots__ = __match_args__ = ("path", "flags")
+
     path: str
     flags: int
 
+    def __init__(self, path: str, flags: int) -> None:
+        self.path = path
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
-        xdr.pack_string(
-            out,
-            self.path,
-            VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-            "VirLockSpaceProtocolNewArgs.path",
-        )
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "VirLockSpaceProtocolNewArgs.flags", len(out), (self.flags,), ">I"
-            )
+        pack_vir_lock_space_protocol_non_null_string(out, self.path, self, "path")
+        xdr.pack_number(out, _S_I, self.flags, self, "flags")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > VIR_LOCK_SPACE_PROTOCOL_STRING_MAX:
-                xdr.too_long(
-                    "VirLockSpaceProtocolNewArgs.path",
-                    offset,
-                    _len3,
-                    VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated("VirLockSpaceProtocolNewArgs.path", offset, data)
-            try:
-                obj.path = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8("VirLockSpaceProtocolNewArgs.path", offset, error)
-            offset = _pad2
-            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
-                xdr.bad_padding("VirLockSpaceProtocolNewArgs.path", _end1)
-            offset += 4
+            obj.path, offset = unpack_vir_lock_space_protocol_non_null_string(
+                data, offset, cls, "path"
+            )
+            (obj.flags,) = _S_I.unpack_from(data, offset)
         except struct.error:
-            xdr.truncated("VirLockSpaceProtocolNewArgs", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
 
 
-@dataclass(slots=True)
-class VirLockSpaceProtocolCreateResourceArgs(xdr.XdrStruct):
+class _PathNameFlags(xdr.XdrStruct):
+    """The fields ``path``, ``name``, ``flags`` and their codec, shared by the structs below that have them."""
+
+    __slots__ = __match_args__ = ("path", "name", "flags")
+
+    path: str
+    name: str
+    flags: int
+
+    def __init__(self, path: str, name: str, flags: int) -> None:
+        self.path = path
+        self.name = name
+        self.flags = flags
+
+    def pack_into(self, out: bytearray) -> None:
+        pack_vir_lock_space_protocol_non_null_string(out, self.path, self, "path")
+        pack_vir_lock_space_protocol_non_null_string(out, self.name, self, "name")
+        xdr.pack_number(out, _S_I, self.flags, self, "flags")
+
+    @classmethod
+    def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
+        try:
+            obj = cls.__new__(cls)
+            obj.path, offset = unpack_vir_lock_space_protocol_non_null_string(
+                data, offset, cls, "path"
+            )
+            obj.name, offset = unpack_vir_lock_space_protocol_non_null_string(
+                data, offset, cls, "name"
+            )
+            (obj.flags,) = _S_I.unpack_from(data, offset)
+        except struct.error:
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
+
+
+class VirLockSpaceProtocolCreateResourceArgs(_PathNameFlags):
     """``struct virLockSpaceProtocolCreateResourceArgs``."""
 
-    path: str
-    name: str
-    flags: int
-
-    def pack_into(self, out: bytearray) -> None:
-        xdr.pack_string(
-            out,
-            self.path,
-            VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-            "VirLockSpaceProtocolCreateResourceArgs.path",
-        )
-        xdr.pack_string(
-            out,
-            self.name,
-            VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-            "VirLockSpaceProtocolCreateResourceArgs.name",
-        )
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "VirLockSpaceProtocolCreateResourceArgs.flags",
-                len(out),
-                (self.flags,),
-                ">I",
-            )
-
-    @classmethod
-    def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-            obj = cls.__new__(cls)
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > VIR_LOCK_SPACE_PROTOCOL_STRING_MAX:
-                xdr.too_long(
-                    "VirLockSpaceProtocolCreateResourceArgs.path",
-                    offset,
-                    _len3,
-                    VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated(
-                    "VirLockSpaceProtocolCreateResourceArgs.path", offset, data
-                )
-            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                xdr.bad_padding("VirLockSpaceProtocolCreateResourceArgs.path", _end1)
-            try:
-                obj.path = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "VirLockSpaceProtocolCreateResourceArgs.path", offset, error
-                )
-            offset = _pad2
-            (_len6,) = _S_I.unpack_from(data, offset)
-            if _len6 > VIR_LOCK_SPACE_PROTOCOL_STRING_MAX:
-                xdr.too_long(
-                    "VirLockSpaceProtocolCreateResourceArgs.name",
-                    offset,
-                    _len6,
-                    VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-                )
-            offset += 4
-            _end4 = offset + _len6
-            _pad5 = _end4 + (-_len6 & 3)
-            if _pad5 > len(data):
-                xdr.truncated(
-                    "VirLockSpaceProtocolCreateResourceArgs.name", offset, data
-                )
-            try:
-                obj.name = _decode(data[offset:_end4])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "VirLockSpaceProtocolCreateResourceArgs.name", offset, error
-                )
-            offset = _pad5
-            _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w7 & xdr.PAD_MASKS[_pad5 - _end4]:
-                xdr.bad_padding("VirLockSpaceProtocolCreateResourceArgs.name", _end4)
-            offset += 4
-        except struct.error:
-            xdr.truncated("VirLockSpaceProtocolCreateResourceArgs", offset, data)
-        return obj, offset
+    __slots__ = ()
 
 
-@dataclass(slots=True)
-class VirLockSpaceProtocolDeleteResourceArgs(xdr.XdrStruct):
+class VirLockSpaceProtocolDeleteResourceArgs(_PathNameFlags):
     """``struct virLockSpaceProtocolDeleteResourceArgs``."""
 
-    path: str
-    name: str
-    flags: int
-
-    def pack_into(self, out: bytearray) -> None:
-        xdr.pack_string(
-            out,
-            self.path,
-            VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-            "VirLockSpaceProtocolDeleteResourceArgs.path",
-        )
-        xdr.pack_string(
-            out,
-            self.name,
-            VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-            "VirLockSpaceProtocolDeleteResourceArgs.name",
-        )
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "VirLockSpaceProtocolDeleteResourceArgs.flags",
-                len(out),
-                (self.flags,),
-                ">I",
-            )
-
-    @classmethod
-    def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-            obj = cls.__new__(cls)
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > VIR_LOCK_SPACE_PROTOCOL_STRING_MAX:
-                xdr.too_long(
-                    "VirLockSpaceProtocolDeleteResourceArgs.path",
-                    offset,
-                    _len3,
-                    VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated(
-                    "VirLockSpaceProtocolDeleteResourceArgs.path", offset, data
-                )
-            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                xdr.bad_padding("VirLockSpaceProtocolDeleteResourceArgs.path", _end1)
-            try:
-                obj.path = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "VirLockSpaceProtocolDeleteResourceArgs.path", offset, error
-                )
-            offset = _pad2
-            (_len6,) = _S_I.unpack_from(data, offset)
-            if _len6 > VIR_LOCK_SPACE_PROTOCOL_STRING_MAX:
-                xdr.too_long(
-                    "VirLockSpaceProtocolDeleteResourceArgs.name",
-                    offset,
-                    _len6,
-                    VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-                )
-            offset += 4
-            _end4 = offset + _len6
-            _pad5 = _end4 + (-_len6 & 3)
-            if _pad5 > len(data):
-                xdr.truncated(
-                    "VirLockSpaceProtocolDeleteResourceArgs.name", offset, data
-                )
-            try:
-                obj.name = _decode(data[offset:_end4])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "VirLockSpaceProtocolDeleteResourceArgs.name", offset, error
-                )
-            offset = _pad5
-            _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w7 & xdr.PAD_MASKS[_pad5 - _end4]:
-                xdr.bad_padding("VirLockSpaceProtocolDeleteResourceArgs.name", _end4)
-            offset += 4
-        except struct.error:
-            xdr.truncated("VirLockSpaceProtocolDeleteResourceArgs", offset, data)
-        return obj, offset
+    __slots__ = ()
 
 
-@dataclass(slots=True)
-class VirLockSpaceProtocolAcquireResourceArgs(xdr.XdrStruct):
+class VirLockSpaceProtocolAcquireResourceArgs(_PathNameFlags):
     """``struct virLockSpaceProtocolAcquireResourceArgs``."""
 
-    path: str
-    name: str
-    flags: int
-
-    def pack_into(self, out: bytearray) -> None:
-        xdr.pack_string(
-            out,
-            self.path,
-            VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-            "VirLockSpaceProtocolAcquireResourceArgs.path",
-        )
-        xdr.pack_string(
-            out,
-            self.name,
-            VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-            "VirLockSpaceProtocolAcquireResourceArgs.name",
-        )
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "VirLockSpaceProtocolAcquireResourceArgs.flags",
-                len(out),
-                (self.flags,),
-                ">I",
-            )
-
-    @classmethod
-    def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-            obj = cls.__new__(cls)
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > VIR_LOCK_SPACE_PROTOCOL_STRING_MAX:
-                xdr.too_long(
-                    "VirLockSpaceProtocolAcquireResourceArgs.path",
-                    offset,
-                    _len3,
-                    VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated(
-                    "VirLockSpaceProtocolAcquireResourceArgs.path", offset, data
-                )
-            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                xdr.bad_padding("VirLockSpaceProtocolAcquireResourceArgs.path", _end1)
-            try:
-                obj.path = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "VirLockSpaceProtocolAcquireResourceArgs.path", offset, error
-                )
-            offset = _pad2
-            (_len6,) = _S_I.unpack_from(data, offset)
-            if _len6 > VIR_LOCK_SPACE_PROTOCOL_STRING_MAX:
-                xdr.too_long(
-                    "VirLockSpaceProtocolAcquireResourceArgs.name",
-                    offset,
-                    _len6,
-                    VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-                )
-            offset += 4
-            _end4 = offset + _len6
-            _pad5 = _end4 + (-_len6 & 3)
-            if _pad5 > len(data):
-                xdr.truncated(
-                    "VirLockSpaceProtocolAcquireResourceArgs.name", offset, data
-                )
-            try:
-                obj.name = _decode(data[offset:_end4])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "VirLockSpaceProtocolAcquireResourceArgs.name", offset, error
-                )
-            offset = _pad5
-            _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w7 & xdr.PAD_MASKS[_pad5 - _end4]:
-                xdr.bad_padding("VirLockSpaceProtocolAcquireResourceArgs.name", _end4)
-            offset += 4
-        except struct.error:
-            xdr.truncated("VirLockSpaceProtocolAcquireResourceArgs", offset, data)
-        return obj, offset
+    __slots__ = ()
 
 
-@dataclass(slots=True)
-class VirLockSpaceProtocolReleaseResourceArgs(xdr.XdrStruct):
+class VirLockSpaceProtocolReleaseResourceArgs(_PathNameFlags):
     """``struct virLockSpaceProtocolReleaseResourceArgs``."""
 
-    path: str
-    name: str
-    flags: int
-
-    def pack_into(self, out: bytearray) -> None:
-        xdr.pack_string(
-            out,
-            self.path,
-            VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-            "VirLockSpaceProtocolReleaseResourceArgs.path",
-        )
-        xdr.pack_string(
-            out,
-            self.name,
-            VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-            "VirLockSpaceProtocolReleaseResourceArgs.name",
-        )
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "VirLockSpaceProtocolReleaseResourceArgs.flags",
-                len(out),
-                (self.flags,),
-                ">I",
-            )
-
-    @classmethod
-    def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-            obj = cls.__new__(cls)
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > VIR_LOCK_SPACE_PROTOCOL_STRING_MAX:
-                xdr.too_long(
-                    "VirLockSpaceProtocolReleaseResourceArgs.path",
-                    offset,
-                    _len3,
-                    VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated(
-                    "VirLockSpaceProtocolReleaseResourceArgs.path", offset, data
-                )
-            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                xdr.bad_padding("VirLockSpaceProtocolReleaseResourceArgs.path", _end1)
-            try:
-                obj.path = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "VirLockSpaceProtocolReleaseResourceArgs.path", offset, error
-                )
-            offset = _pad2
-            (_len6,) = _S_I.unpack_from(data, offset)
-            if _len6 > VIR_LOCK_SPACE_PROTOCOL_STRING_MAX:
-                xdr.too_long(
-                    "VirLockSpaceProtocolReleaseResourceArgs.name",
-                    offset,
-                    _len6,
-                    VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-                )
-            offset += 4
-            _end4 = offset + _len6
-            _pad5 = _end4 + (-_len6 & 3)
-            if _pad5 > len(data):
-                xdr.truncated(
-                    "VirLockSpaceProtocolReleaseResourceArgs.name", offset, data
-                )
-            try:
-                obj.name = _decode(data[offset:_end4])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "VirLockSpaceProtocolReleaseResourceArgs.name", offset, error
-                )
-            offset = _pad5
-            _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w7 & xdr.PAD_MASKS[_pad5 - _end4]:
-                xdr.bad_padding("VirLockSpaceProtocolReleaseResourceArgs.name", _end4)
-            offset += 4
-        except struct.error:
-            xdr.truncated("VirLockSpaceProtocolReleaseResourceArgs", offset, data)
-        return obj, offset
+    __slots__ = ()
 
 
-@dataclass(slots=True)
 class VirLockSpaceProtocolCreateLockSpaceArgs(xdr.XdrStruct):
     """``struct virLockSpaceProtocolCreateLockSpaceArgs``."""
 
+    __slots__ = __match_args__ = ("path",)
+
     path: str
 
+    def __init__(self, path: str) -> None:
+        self.path = path
+
     def pack_into(self, out: bytearray) -> None:
-        xdr.pack_string(
-            out,
-            self.path,
-            VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-            "VirLockSpaceProtocolCreateLockSpaceArgs.path",
-        )
+        pack_vir_lock_space_protocol_non_null_string(out, self.path, self, "path")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-            obj = cls.__new__(cls)
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > VIR_LOCK_SPACE_PROTOCOL_STRING_MAX:
-                xdr.too_long(
-                    "VirLockSpaceProtocolCreateLockSpaceArgs.path",
-                    offset,
-                    _len3,
-                    VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated(
-                    "VirLockSpaceProtocolCreateLockSpaceArgs.path", offset, data
-                )
-            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                xdr.bad_padding("VirLockSpaceProtocolCreateLockSpaceArgs.path", _end1)
-            try:
-                obj.path = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "VirLockSpaceProtocolCreateLockSpaceArgs.path", offset, error
-                )
-            offset = _pad2
-        except struct.error:
-            xdr.truncated("VirLockSpaceProtocolCreateLockSpaceArgs", offset, data)
+        obj = cls.__new__(cls)
+        obj.path, offset = unpack_vir_lock_space_protocol_non_null_string(
+            data, offset, cls, "path"
+        )
         return obj, offset
 
 
-class VirLockSpaceProtocolProcedure(enum.IntEnum):
+class VirLockSpaceProtocolProcedure(xdr.XdrEnum):
     """``enum virLockSpaceProtocolProcedure``."""
 
     VIR_LOCK_SPACE_PROTOCOL_PROC_REGISTER = 1
@@ -627,52 +237,53 @@ class VirLockSpaceProtocolProcedure(enum.IntEnum):
     VIR_LOCK_SPACE_PROTOCOL_PROC_CREATE_LOCKSPACE = 8
 
 
-_VirLockSpaceProtocolProcedure_MEMBERS: Final[
-    dict[int, VirLockSpaceProtocolProcedure]
-] = {member.value: member for member in VirLockSpaceProtocolProcedure}
-VIR_LOCK_SPACE_PROTOCOL_PROC_REGISTER: Final = (
-    VirLockSpaceProtocolProcedure.VIR_LOCK_SPACE_PROTOCOL_PROC_REGISTER
-)
-VIR_LOCK_SPACE_PROTOCOL_PROC_RESTRICT: Final = (
-    VirLockSpaceProtocolProcedure.VIR_LOCK_SPACE_PROTOCOL_PROC_RESTRICT
-)
-VIR_LOCK_SPACE_PROTOCOL_PROC_NEW: Final = (
-    VirLockSpaceProtocolProcedure.VIR_LOCK_SPACE_PROTOCOL_PROC_NEW
-)
-VIR_LOCK_SPACE_PROTOCOL_PROC_CREATE_RESOURCE: Final = (
-    VirLockSpaceProtocolProcedure.VIR_LOCK_SPACE_PROTOCOL_PROC_CREATE_RESOURCE
-)
-VIR_LOCK_SPACE_PROTOCOL_PROC_DELETE_RESOURCE: Final = (
-    VirLockSpaceProtocolProcedure.VIR_LOCK_SPACE_PROTOCOL_PROC_DELETE_RESOURCE
-)
-VIR_LOCK_SPACE_PROTOCOL_PROC_ACQUIRE_RESOURCE: Final = (
-    VirLockSpaceProtocolProcedure.VIR_LOCK_SPACE_PROTOCOL_PROC_ACQUIRE_RESOURCE
-)
-VIR_LOCK_SPACE_PROTOCOL_PROC_RELEASE_RESOURCE: Final = (
-    VirLockSpaceProtocolProcedure.VIR_LOCK_SPACE_PROTOCOL_PROC_RELEASE_RESOURCE
-)
-VIR_LOCK_SPACE_PROTOCOL_PROC_CREATE_LOCKSPACE: Final = (
-    VirLockSpaceProtocolProcedure.VIR_LOCK_SPACE_PROTOCOL_PROC_CREATE_LOCKSPACE
-)
+_VirLockSpaceProtocolProcedure_MEMBERS = {
+    member.value: member for member in VirLockSpaceProtocolProcedure
+}
+# The members are module constants too (in their order).
+(
+    VIR_LOCK_SPACE_PROTOCOL_PROC_REGISTER,
+    VIR_LOCK_SPACE_PROTOCOL_PROC_RESTRICT,
+    VIR_LOCK_SPACE_PROTOCOL_PROC_NEW,
+    VIR_LOCK_SPACE_PROTOCOL_PROC_CREATE_RESOURCE,
+    VIR_LOCK_SPACE_PROTOCOL_PROC_DELETE_RESOURCE,
+    VIR_LOCK_SPACE_PROTOCOL_PROC_ACQUIRE_RESOURCE,
+    VIR_LOCK_SPACE_PROTOCOL_PROC_RELEASE_RESOURCE,
+    VIR_LOCK_SPACE_PROTOCOL_PROC_CREATE_LOCKSPACE,
+) = VirLockSpaceProtocolProcedure
 
 
 VirLockSpaceProtocolUUID: TypeAlias = bytes
 """``typedef virLockSpaceProtocolUUID``."""
 
 
-def pack_vir_lock_space_protocol_uuid(out: bytearray, value: bytes) -> None:
-    xdr.pack_fixed_opaque(out, value, VIR_UUID_BUFLEN, "VirLockSpaceProtocolUUID")
+def pack_vir_lock_space_protocol_uuid(
+    out: bytearray,
+    value: bytes,
+    path: object = "VirLockSpaceProtocolUUID",
+    field: str | None = None,
+) -> None:
+    xdr.pack_fixed_opaque(out, value, VIR_UUID_BUFLEN, path, field)
 
 
 def unpack_vir_lock_space_protocol_uuid(
-    data: xdr.Buffer, offset: int = 0
+    data: xdr.Buffer,
+    offset: int = 0,
+    path: object = "VirLockSpaceProtocolUUID",
+    field: str | None = None,
 ) -> tuple[bytes, int]:
     try:
         (value,) = _S_16s.unpack_from(data, offset)
-        offset += 16
     except struct.error:
-        xdr.truncated("VirLockSpaceProtocolUUID", offset, data)
-    return value, offset
+        xdr.truncated(xdr.path_of(path, field), offset, data)
+    return value, offset + 16
+
+
+VirLockSpaceProtocolUUIDCodec: Final = xdr.TypedefCodec(
+    "VirLockSpaceProtocolUUID",
+    pack_vir_lock_space_protocol_uuid,
+    unpack_vir_lock_space_protocol_uuid,
+)
 
 
 VirLockSpaceProtocolNonNullString: TypeAlias = str
@@ -681,43 +292,35 @@ VirLockSpaceProtocolNonNullString: TypeAlias = str
 A long string, which may NOT be NULL."""
 
 
-def pack_vir_lock_space_protocol_non_null_string(out: bytearray, value: str) -> None:
-    xdr.pack_string(
-        out,
-        value,
-        VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-        "VirLockSpaceProtocolNonNullString",
-    )
+def pack_vir_lock_space_protocol_non_null_string(
+    out: bytearray,
+    value: str,
+    path: object = "VirLockSpaceProtocolNonNullString",
+    field: str | None = None,
+) -> None:
+    xdr.pack_string(out, value, VIR_LOCK_SPACE_PROTOCOL_STRING_MAX, path, field)
 
 
 def unpack_vir_lock_space_protocol_non_null_string(
-    data: xdr.Buffer, offset: int = 0
+    data: xdr.Buffer,
+    offset: int = 0,
+    path: object = "VirLockSpaceProtocolNonNullString",
+    field: str | None = None,
 ) -> tuple[str, int]:
     try:
-        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-        (_len3,) = _S_I.unpack_from(data, offset)
-        if _len3 > VIR_LOCK_SPACE_PROTOCOL_STRING_MAX:
-            xdr.too_long(
-                "VirLockSpaceProtocolNonNullString",
-                offset,
-                _len3,
-                VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-            )
-        offset += 4
-        _end1 = offset + _len3
-        _pad2 = _end1 + (-_len3 & 3)
-        if _pad2 > len(data):
-            xdr.truncated("VirLockSpaceProtocolNonNullString", offset, data)
-        if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-            xdr.bad_padding("VirLockSpaceProtocolNonNullString", _end1)
-        try:
-            value = _decode(data[offset:_end1])
-        except UnicodeDecodeError as error:
-            xdr.bad_utf8("VirLockSpaceProtocolNonNullString", offset, error)
-        offset = _pad2
+        value, offset = xdr.unpack_string(
+            data, offset, VIR_LOCK_SPACE_PROTOCOL_STRING_MAX, path, field
+        )
     except struct.error:
-        xdr.truncated("VirLockSpaceProtocolNonNullString", offset, data)
+        xdr.truncated(xdr.path_of(path, field), offset, data)
     return value, offset
+
+
+VirLockSpaceProtocolNonNullStringCodec: Final = xdr.TypedefCodec(
+    "VirLockSpaceProtocolNonNullString",
+    pack_vir_lock_space_protocol_non_null_string,
+    unpack_vir_lock_space_protocol_non_null_string,
+)
 
 
 VirLockSpaceProtocolString: TypeAlias = str | None
@@ -726,47 +329,34 @@ VirLockSpaceProtocolString: TypeAlias = str | None
 A long string, which may be NULL."""
 
 
-def pack_vir_lock_space_protocol_string(out: bytearray, value: str | None) -> None:
-    _v1 = value
-    if _v1 is None:
-        out += xdr.FALSE
-    else:
-        out += xdr.TRUE
-        xdr.pack_string(
-            out, _v1, VIR_LOCK_SPACE_PROTOCOL_STRING_MAX, "VirLockSpaceProtocolString"
-        )
+def pack_vir_lock_space_protocol_string(
+    out: bytearray,
+    value: str | None,
+    path: object = "VirLockSpaceProtocolString",
+    field: str | None = None,
+) -> None:
+    xdr.pack_optional_string(
+        out, value, VIR_LOCK_SPACE_PROTOCOL_STRING_MAX, path, field
+    )
 
 
 def unpack_vir_lock_space_protocol_string(
-    data: xdr.Buffer, offset: int = 0
+    data: xdr.Buffer,
+    offset: int = 0,
+    path: object = "VirLockSpaceProtocolString",
+    field: str | None = None,
 ) -> tuple[str | None, int]:
     try:
-        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-        value: str | None = None
-        if xdr.unpack_flag(data, offset, "VirLockSpaceProtocolString"):
-            offset += 4
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > VIR_LOCK_SPACE_PROTOCOL_STRING_MAX:
-                xdr.too_long(
-                    "VirLockSpaceProtocolString",
-                    offset,
-                    _len3,
-                    VIR_LOCK_SPACE_PROTOCOL_STRING_MAX,
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated("VirLockSpaceProtocolString", offset, data)
-            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                xdr.bad_padding("VirLockSpaceProtocolString", _end1)
-            try:
-                value = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8("VirLockSpaceProtocolString", offset, error)
-            offset = _pad2
-        else:
-            offset += 4
+        value, offset = xdr.unpack_optional_string(
+            data, offset, VIR_LOCK_SPACE_PROTOCOL_STRING_MAX, path, field
+        )
     except struct.error:
-        xdr.truncated("VirLockSpaceProtocolString", offset, data)
+        xdr.truncated(xdr.path_of(path, field), offset, data)
     return value, offset
+
+
+VirLockSpaceProtocolStringCodec: Final = xdr.TypedefCodec(
+    "VirLockSpaceProtocolString",
+    pack_vir_lock_space_protocol_string,
+    unpack_vir_lock_space_protocol_string,
+)

@@ -40,7 +40,7 @@ class VirLockSpaceProtocolClient:
     def __init__(self, channel: rpc.Channel) -> None:
         self._channel = channel
 
-    def register(self, *, owner: VirLockSpaceProtocolOwner, flags: int) -> None:
+    def register(self, *, owner: VirLockSpaceProtocolOwner, flags: int = 0) -> None:
         """``VIR_LOCK_SPACE_PROTOCOL_PROC_REGISTER`` (procedure 1).
 
         @generate: none
@@ -52,7 +52,7 @@ class VirLockSpaceProtocolClient:
             VirLockSpaceProtocolRegisterArgs(owner, flags),
         )
 
-    def restrict(self, *, flags: int) -> None:
+    def restrict(self, *, flags: int = 0) -> None:
         """``VIR_LOCK_SPACE_PROTOCOL_PROC_RESTRICT`` (procedure 2).
 
         @generate: none
@@ -64,7 +64,7 @@ class VirLockSpaceProtocolClient:
             VirLockSpaceProtocolRestrictArgs(flags),
         )
 
-    def new(self, *, path: str, flags: int) -> None:
+    def new(self, *, path: str, flags: int = 0) -> None:
         """``VIR_LOCK_SPACE_PROTOCOL_PROC_NEW`` (procedure 3).
 
         @generate: none
@@ -76,7 +76,7 @@ class VirLockSpaceProtocolClient:
             VirLockSpaceProtocolNewArgs(path, flags),
         )
 
-    def create_resource(self, *, path: str, name: str, flags: int) -> None:
+    def create_resource(self, *, path: str, name: str, flags: int = 0) -> None:
         """``VIR_LOCK_SPACE_PROTOCOL_PROC_CREATE_RESOURCE`` (procedure 4).
 
         @generate: none
@@ -88,7 +88,7 @@ class VirLockSpaceProtocolClient:
             VirLockSpaceProtocolCreateResourceArgs(path, name, flags),
         )
 
-    def delete_resource(self, *, path: str, name: str, flags: int) -> None:
+    def delete_resource(self, *, path: str, name: str, flags: int = 0) -> None:
         """``VIR_LOCK_SPACE_PROTOCOL_PROC_DELETE_RESOURCE`` (procedure 5).
 
         @generate: none
@@ -100,7 +100,7 @@ class VirLockSpaceProtocolClient:
             VirLockSpaceProtocolDeleteResourceArgs(path, name, flags),
         )
 
-    def acquire_resource(self, *, path: str, name: str, flags: int) -> None:
+    def acquire_resource(self, *, path: str, name: str, flags: int = 0) -> None:
         """``VIR_LOCK_SPACE_PROTOCOL_PROC_ACQUIRE_RESOURCE`` (procedure 6).
 
         @generate: none
@@ -112,7 +112,7 @@ class VirLockSpaceProtocolClient:
             VirLockSpaceProtocolAcquireResourceArgs(path, name, flags),
         )
 
-    def release_resource(self, *, path: str, name: str, flags: int) -> None:
+    def release_resource(self, *, path: str, name: str, flags: int = 0) -> None:
         """``VIR_LOCK_SPACE_PROTOCOL_PROC_RELEASE_RESOURCE`` (procedure 7).
 
         @generate: none
@@ -148,7 +148,9 @@ class AsyncVirLockSpaceProtocolClient:
     def __init__(self, channel: rpc.AsyncChannel) -> None:
         self._channel = channel
 
-    async def register(self, *, owner: VirLockSpaceProtocolOwner, flags: int) -> None:
+    async def register(
+        self, *, owner: VirLockSpaceProtocolOwner, flags: int = 0
+    ) -> None:
         """``VIR_LOCK_SPACE_PROTOCOL_PROC_REGISTER`` (procedure 1).
 
         @generate: none
@@ -160,7 +162,7 @@ class AsyncVirLockSpaceProtocolClient:
             VirLockSpaceProtocolRegisterArgs(owner, flags),
         )
 
-    async def restrict(self, *, flags: int) -> None:
+    async def restrict(self, *, flags: int = 0) -> None:
         """``VIR_LOCK_SPACE_PROTOCOL_PROC_RESTRICT`` (procedure 2).
 
         @generate: none
@@ -172,7 +174,7 @@ class AsyncVirLockSpaceProtocolClient:
             VirLockSpaceProtocolRestrictArgs(flags),
         )
 
-    async def new(self, *, path: str, flags: int) -> None:
+    async def new(self, *, path: str, flags: int = 0) -> None:
         """``VIR_LOCK_SPACE_PROTOCOL_PROC_NEW`` (procedure 3).
 
         @generate: none
@@ -184,7 +186,7 @@ class AsyncVirLockSpaceProtocolClient:
             VirLockSpaceProtocolNewArgs(path, flags),
         )
 
-    async def create_resource(self, *, path: str, name: str, flags: int) -> None:
+    async def create_resource(self, *, path: str, name: str, flags: int = 0) -> None:
         """``VIR_LOCK_SPACE_PROTOCOL_PROC_CREATE_RESOURCE`` (procedure 4).
 
         @generate: none
@@ -196,7 +198,7 @@ class AsyncVirLockSpaceProtocolClient:
             VirLockSpaceProtocolCreateResourceArgs(path, name, flags),
         )
 
-    async def delete_resource(self, *, path: str, name: str, flags: int) -> None:
+    async def delete_resource(self, *, path: str, name: str, flags: int = 0) -> None:
         """``VIR_LOCK_SPACE_PROTOCOL_PROC_DELETE_RESOURCE`` (procedure 5).
 
         @generate: none
@@ -208,7 +210,7 @@ class AsyncVirLockSpaceProtocolClient:
             VirLockSpaceProtocolDeleteResourceArgs(path, name, flags),
         )
 
-    async def acquire_resource(self, *, path: str, name: str, flags: int) -> None:
+    async def acquire_resource(self, *, path: str, name: str, flags: int = 0) -> None:
         """``VIR_LOCK_SPACE_PROTOCOL_PROC_ACQUIRE_RESOURCE`` (procedure 6).
 
         @generate: none
@@ -220,7 +222,7 @@ class AsyncVirLockSpaceProtocolClient:
             VirLockSpaceProtocolAcquireResourceArgs(path, name, flags),
         )
 
-    async def release_resource(self, *, path: str, name: str, flags: int) -> None:
+    async def release_resource(self, *, path: str, name: str, flags: int = 0) -> None:
         """``VIR_LOCK_SPACE_PROTOCOL_PROC_RELEASE_RESOURCE`` (procedure 7).
 
         @generate: none

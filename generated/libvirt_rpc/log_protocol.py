@@ -5,16 +5,13 @@
 
 from __future__ import annotations
 
-import enum
 import struct
-from dataclasses import dataclass
 from typing import Final, Self, TypeAlias
 
 from xdrgen.runtime import xdr
 
 _S_16s = struct.Struct(">16s")
 _S_I = struct.Struct(">I")
-_S_II = struct.Struct(">II")
 _S_QI = struct.Struct(">QI")
 _S_QQ = struct.Struct(">QQ")
 _S_i = struct.Struct(">i")
@@ -31,461 +28,255 @@ VIR_LOG_MANAGER_PROTOCOL_PROGRAM_VERSION: Final = 1
 VIR_UUID_BUFLEN: Final = 16
 
 
-@dataclass(slots=True)
 class VirLogManagerProtocolDomain(xdr.XdrStruct):
     """``struct virLogManagerProtocolDomain``."""
+
+    __slots__ = __match_args__ = ("uuid", "name")
 
     uuid: bytes
     name: str
 
+    def __init__(self, uuid: bytes, name: str) -> None:
+        self.uuid = uuid
+        self.name = name
+
     def pack_into(self, out: bytearray) -> None:
-        xdr.pack_fixed_opaque(
-            out, self.uuid, VIR_UUID_BUFLEN, "VirLogManagerProtocolDomain.uuid"
-        )
-        xdr.pack_string(
-            out,
-            self.name,
-            VIR_LOG_MANAGER_PROTOCOL_STRING_MAX,
-            "VirLogManagerProtocolDomain.name",
-        )
+        xdr.pack_fixed_opaque(out, self.uuid, VIR_UUID_BUFLEN, self, "uuid")
+        pack_vir_log_manager_protocol_non_null_string(out, self.name, self, "name")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             (obj.uuid,) = _S_16s.unpack_from(data, offset)
-            offset += 16
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > VIR_LOG_MANAGER_PROTOCOL_STRING_MAX:
-                xdr.too_long(
-                    "VirLogManagerProtocolDomain.name",
-                    offset,
-                    _len3,
-                    VIR_LOG_MANAGER_PROTOCOL_STRING_MAX,
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated("VirLogManagerProtocolDomain.name", offset, data)
-            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                xdr.bad_padding("VirLogManagerProtocolDomain.name", _end1)
-            try:
-                obj.name = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8("VirLogManagerProtocolDomain.name", offset, error)
-            offset = _pad2
+            obj.name, offset = unpack_vir_log_manager_protocol_non_null_string(
+                data, offset + 16, cls, "name"
+            )
         except struct.error:
-            xdr.truncated("VirLogManagerProtocolDomain", offset, data)
+            xdr.truncated(cls.__name__, offset, data)
         return obj, offset
 
 
-@dataclass(slots=True)
 class VirLogManagerProtocolLogFilePosition(xdr.XdrStruct):
     """``struct virLogManagerProtocolLogFilePosition``."""
+
+    __slots__ = __match_args__ = ("inode", "offset")
 
     inode: int
     offset: int
 
+    def __init__(self, inode: int, offset: int) -> None:
+        self.inode = inode
+        self.offset = offset
+
     def pack_into(self, out: bytearray) -> None:
         try:
             out += _S_QQ.pack(self.inode, self.offset)
-        except (struct.error, OverflowError):
-            xdr.pack_failed_fields(
-                "VirLogManagerProtocolLogFilePosition",
-                len(out),
-                self,
-                "inode offset",
-                ">QQ",
-            )
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(self, len(out), "inode offset", ">QQ")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
             obj = cls.__new__(cls)
             obj.inode, obj.offset = _S_QQ.unpack_from(data, offset)
-            offset += 16
         except struct.error:
-            xdr.truncated("VirLogManagerProtocolLogFilePosition", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 16
 
 
-class VirLogManagerProtocolDomainOpenLogFileFlags(enum.IntEnum):
+class VirLogManagerProtocolDomainOpenLogFileFlags(xdr.XdrEnum):
     """``enum virLogManagerProtocolDomainOpenLogFileFlags``."""
 
     VIR_LOG_MANAGER_PROTOCOL_DOMAIN_OPEN_LOG_FILE_TRUNCATE = 1
 
 
-_VirLogManagerProtocolDomainOpenLogFileFlags_MEMBERS: Final[
-    dict[int, VirLogManagerProtocolDomainOpenLogFileFlags]
-] = {member.value: member for member in VirLogManagerProtocolDomainOpenLogFileFlags}
-VIR_LOG_MANAGER_PROTOCOL_DOMAIN_OPEN_LOG_FILE_TRUNCATE: Final = (
-    VirLogManagerProtocolDomainOpenLogFileFlags.VIR_LOG_MANAGER_PROTOCOL_DOMAIN_OPEN_LOG_FILE_TRUNCATE
+_VirLogManagerProtocolDomainOpenLogFileFlags_MEMBERS = {
+    member.value: member for member in VirLogManagerProtocolDomainOpenLogFileFlags
+}
+# The members are module constants too (in their order).
+(VIR_LOG_MANAGER_PROTOCOL_DOMAIN_OPEN_LOG_FILE_TRUNCATE,) = (
+    VirLogManagerProtocolDomainOpenLogFileFlags
 )
 
 
-@dataclass(slots=True)
 class VirLogManagerProtocolDomainOpenLogFileArgs(xdr.XdrStruct):
     """``struct virLogManagerProtocolDomainOpenLogFileArgs``.
 
     Obtain a file handle suitable for writing to a
     log file for a domain"""
 
+    __slots__ = __match_args__ = ("driver", "dom", "path", "flags")
+
     driver: str
     dom: VirLogManagerProtocolDomain
     path: str
     flags: int
 
+    def __init__(
+        self, driver: str, dom: VirLogManagerProtocolDomain, path: str, flags: int
+    ) -> None:
+        self.driver = driver
+        self.dom = dom
+        self.path = path
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
-        xdr.pack_string(
-            out,
-            self.driver,
-            VIR_LOG_MANAGER_PROTOCOL_STRING_MAX,
-            "VirLogManagerProtocolDomainOpenLogFileArgs.driver",
-        )
-        if not isinstance(self.dom, VirLogManagerProtocolDomain):
-            xdr.bad_type(
-                "VirLogManagerProtocolDomainOpenLogFileArgs.dom",
-                len(out),
-                "VirLogManagerProtocolDomain",
-                self.dom,
-            )
-        self.dom.pack_into(out)
-        xdr.pack_string(
-            out,
-            self.path,
-            VIR_LOG_MANAGER_PROTOCOL_STRING_MAX,
-            "VirLogManagerProtocolDomainOpenLogFileArgs.path",
-        )
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "VirLogManagerProtocolDomainOpenLogFileArgs.flags",
-                len(out),
-                (self.flags,),
-                ">I",
-            )
+        pack_vir_log_manager_protocol_non_null_string(out, self.driver, self, "driver")
+        xdr.pack_value(out, self.dom, VirLogManagerProtocolDomain, self, "dom")
+        pack_vir_log_manager_protocol_non_null_string(out, self.path, self, "path")
+        xdr.pack_number(out, _S_I, self.flags, self, "flags")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > VIR_LOG_MANAGER_PROTOCOL_STRING_MAX:
-                xdr.too_long(
-                    "VirLogManagerProtocolDomainOpenLogFileArgs.driver",
-                    offset,
-                    _len3,
-                    VIR_LOG_MANAGER_PROTOCOL_STRING_MAX,
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated(
-                    "VirLogManagerProtocolDomainOpenLogFileArgs.driver", offset, data
-                )
-            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                xdr.bad_padding(
-                    "VirLogManagerProtocolDomainOpenLogFileArgs.driver", _end1
-                )
-            try:
-                obj.driver = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "VirLogManagerProtocolDomainOpenLogFileArgs.driver", offset, error
-                )
-            offset = _pad2
+            obj.driver, offset = unpack_vir_log_manager_protocol_non_null_string(
+                data, offset, cls, "driver"
+            )
             obj.dom, offset = VirLogManagerProtocolDomain.unpack_from(data, offset)
-            (_len6,) = _S_I.unpack_from(data, offset)
-            if _len6 > VIR_LOG_MANAGER_PROTOCOL_STRING_MAX:
-                xdr.too_long(
-                    "VirLogManagerProtocolDomainOpenLogFileArgs.path",
-                    offset,
-                    _len6,
-                    VIR_LOG_MANAGER_PROTOCOL_STRING_MAX,
-                )
-            offset += 4
-            _end4 = offset + _len6
-            _pad5 = _end4 + (-_len6 & 3)
-            if _pad5 > len(data):
-                xdr.truncated(
-                    "VirLogManagerProtocolDomainOpenLogFileArgs.path", offset, data
-                )
-            try:
-                obj.path = _decode(data[offset:_end4])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "VirLogManagerProtocolDomainOpenLogFileArgs.path", offset, error
-                )
-            offset = _pad5
-            _w7, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w7 & xdr.PAD_MASKS[_pad5 - _end4]:
-                xdr.bad_padding(
-                    "VirLogManagerProtocolDomainOpenLogFileArgs.path", _end4
-                )
-            offset += 4
+            obj.path, offset = unpack_vir_log_manager_protocol_non_null_string(
+                data, offset, cls, "path"
+            )
+            (obj.flags,) = _S_I.unpack_from(data, offset)
         except struct.error:
-            xdr.truncated("VirLogManagerProtocolDomainOpenLogFileArgs", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
 
 
-@dataclass(slots=True)
-class VirLogManagerProtocolDomainOpenLogFileRet(xdr.XdrStruct):
-    """``struct virLogManagerProtocolDomainOpenLogFileRet``."""
+class _Pos(xdr.XdrStruct):
+    """The fields ``pos`` and their codec, shared by the structs below that have them."""
+
+    __slots__ = __match_args__ = ("pos",)
 
     pos: VirLogManagerProtocolLogFilePosition
 
+    def __init__(self, pos: VirLogManagerProtocolLogFilePosition) -> None:
+        self.pos = pos
+
     def pack_into(self, out: bytearray) -> None:
-        if not isinstance(self.pos, VirLogManagerProtocolLogFilePosition):
-            xdr.bad_type(
-                "VirLogManagerProtocolDomainOpenLogFileRet.pos",
-                len(out),
-                "VirLogManagerProtocolLogFilePosition",
-                self.pos,
-            )
-        self.pos.pack_into(out)
+        xdr.pack_value(out, self.pos, VirLogManagerProtocolLogFilePosition, self, "pos")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            obj = cls.__new__(cls)
-            obj.pos, offset = VirLogManagerProtocolLogFilePosition.unpack_from(
-                data, offset
-            )
-        except struct.error:
-            xdr.truncated("VirLogManagerProtocolDomainOpenLogFileRet", offset, data)
+        obj = cls.__new__(cls)
+        obj.pos, offset = VirLogManagerProtocolLogFilePosition.unpack_from(data, offset)
         return obj, offset
 
 
-@dataclass(slots=True)
+class VirLogManagerProtocolDomainOpenLogFileRet(_Pos):
+    """``struct virLogManagerProtocolDomainOpenLogFileRet``."""
+
+    __slots__ = ()
+
+
 class VirLogManagerProtocolDomainGetLogFilePositionArgs(xdr.XdrStruct):
     """``struct virLogManagerProtocolDomainGetLogFilePositionArgs``."""
+
+    __slots__ = __match_args__ = ("path", "flags")
 
     path: str
     flags: int
 
+    def __init__(self, path: str, flags: int) -> None:
+        self.path = path
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
-        xdr.pack_string(
-            out,
-            self.path,
-            VIR_LOG_MANAGER_PROTOCOL_STRING_MAX,
-            "VirLogManagerProtocolDomainGetLogFilePositionArgs.path",
-        )
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "VirLogManagerProtocolDomainGetLogFilePositionArgs.flags",
-                len(out),
-                (self.flags,),
-                ">I",
-            )
+        pack_vir_log_manager_protocol_non_null_string(out, self.path, self, "path")
+        xdr.pack_number(out, _S_I, self.flags, self, "flags")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > VIR_LOG_MANAGER_PROTOCOL_STRING_MAX:
-                xdr.too_long(
-                    "VirLogManagerProtocolDomainGetLogFilePositionArgs.path",
-                    offset,
-                    _len3,
-                    VIR_LOG_MANAGER_PROTOCOL_STRING_MAX,
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated(
-                    "VirLogManagerProtocolDomainGetLogFilePositionArgs.path",
-                    offset,
-                    data,
-                )
-            try:
-                obj.path = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "VirLogManagerProtocolDomainGetLogFilePositionArgs.path",
-                    offset,
-                    error,
-                )
-            offset = _pad2
-            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
-                xdr.bad_padding(
-                    "VirLogManagerProtocolDomainGetLogFilePositionArgs.path", _end1
-                )
-            offset += 4
-        except struct.error:
-            xdr.truncated(
-                "VirLogManagerProtocolDomainGetLogFilePositionArgs", offset, data
+            obj.path, offset = unpack_vir_log_manager_protocol_non_null_string(
+                data, offset, cls, "path"
             )
-        return obj, offset
+            (obj.flags,) = _S_I.unpack_from(data, offset)
+        except struct.error:
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
 
 
-@dataclass(slots=True)
-class VirLogManagerProtocolDomainGetLogFilePositionRet(xdr.XdrStruct):
+class VirLogManagerProtocolDomainGetLogFilePositionRet(_Pos):
     """``struct virLogManagerProtocolDomainGetLogFilePositionRet``."""
 
-    pos: VirLogManagerProtocolLogFilePosition
-
-    def pack_into(self, out: bytearray) -> None:
-        if not isinstance(self.pos, VirLogManagerProtocolLogFilePosition):
-            xdr.bad_type(
-                "VirLogManagerProtocolDomainGetLogFilePositionRet.pos",
-                len(out),
-                "VirLogManagerProtocolLogFilePosition",
-                self.pos,
-            )
-        self.pos.pack_into(out)
-
-    @classmethod
-    def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            obj = cls.__new__(cls)
-            obj.pos, offset = VirLogManagerProtocolLogFilePosition.unpack_from(
-                data, offset
-            )
-        except struct.error:
-            xdr.truncated(
-                "VirLogManagerProtocolDomainGetLogFilePositionRet", offset, data
-            )
-        return obj, offset
+    __slots__ = ()
 
 
-@dataclass(slots=True)
 class VirLogManagerProtocolDomainReadLogFileArgs(xdr.XdrStruct):
     """``struct virLogManagerProtocolDomainReadLogFileArgs``."""
+
+    __slots__ = __match_args__ = ("path", "pos", "maxlen", "flags")
 
     path: str
     pos: VirLogManagerProtocolLogFilePosition
     maxlen: int
     flags: int
 
+    def __init__(
+        self,
+        path: str,
+        pos: VirLogManagerProtocolLogFilePosition,
+        maxlen: int,
+        flags: int,
+    ) -> None:
+        self.path = path
+        self.pos = pos
+        self.maxlen = maxlen
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
-        xdr.pack_string(
-            out,
-            self.path,
-            VIR_LOG_MANAGER_PROTOCOL_STRING_MAX,
-            "VirLogManagerProtocolDomainReadLogFileArgs.path",
-        )
-        if not isinstance(self.pos, VirLogManagerProtocolLogFilePosition):
-            xdr.bad_type(
-                "VirLogManagerProtocolDomainReadLogFileArgs.pos",
-                len(out),
-                "VirLogManagerProtocolLogFilePosition",
-                self.pos,
-            )
-        self.pos.pack_into(out)
+        pack_vir_log_manager_protocol_non_null_string(out, self.path, self, "path")
+        xdr.pack_value(out, self.pos, VirLogManagerProtocolLogFilePosition, self, "pos")
         try:
             out += _S_QI.pack(self.maxlen, self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed_fields(
-                "VirLogManagerProtocolDomainReadLogFileArgs",
-                len(out),
-                self,
-                "maxlen flags",
-                ">QI",
-            )
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(self, len(out), "maxlen flags", ">QI")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > VIR_LOG_MANAGER_PROTOCOL_STRING_MAX:
-                xdr.too_long(
-                    "VirLogManagerProtocolDomainReadLogFileArgs.path",
-                    offset,
-                    _len3,
-                    VIR_LOG_MANAGER_PROTOCOL_STRING_MAX,
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated(
-                    "VirLogManagerProtocolDomainReadLogFileArgs.path", offset, data
-                )
-            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                xdr.bad_padding(
-                    "VirLogManagerProtocolDomainReadLogFileArgs.path", _end1
-                )
-            try:
-                obj.path = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "VirLogManagerProtocolDomainReadLogFileArgs.path", offset, error
-                )
-            offset = _pad2
+            obj.path, offset = unpack_vir_log_manager_protocol_non_null_string(
+                data, offset, cls, "path"
+            )
             obj.pos, offset = VirLogManagerProtocolLogFilePosition.unpack_from(
                 data, offset
             )
             obj.maxlen, obj.flags = _S_QI.unpack_from(data, offset)
-            offset += 12
         except struct.error:
-            xdr.truncated("VirLogManagerProtocolDomainReadLogFileArgs", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 12
 
 
-@dataclass(slots=True)
 class VirLogManagerProtocolDomainReadLogFileRet(xdr.XdrStruct):
     """``struct virLogManagerProtocolDomainReadLogFileRet``."""
 
+    __slots__ = __match_args__ = ("data",)
+
     data: str
 
+    def __init__(self, data: str) -> None:
+        self.data = data
+
     def pack_into(self, out: bytearray) -> None:
-        xdr.pack_string(
-            out,
-            self.data,
-            VIR_LOG_MANAGER_PROTOCOL_STRING_MAX,
-            "VirLogManagerProtocolDomainReadLogFileRet.data",
-        )
+        pack_vir_log_manager_protocol_non_null_string(out, self.data, self, "data")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-            obj = cls.__new__(cls)
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > VIR_LOG_MANAGER_PROTOCOL_STRING_MAX:
-                xdr.too_long(
-                    "VirLogManagerProtocolDomainReadLogFileRet.data",
-                    offset,
-                    _len3,
-                    VIR_LOG_MANAGER_PROTOCOL_STRING_MAX,
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated(
-                    "VirLogManagerProtocolDomainReadLogFileRet.data", offset, data
-                )
-            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                xdr.bad_padding("VirLogManagerProtocolDomainReadLogFileRet.data", _end1)
-            try:
-                obj.data = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "VirLogManagerProtocolDomainReadLogFileRet.data", offset, error
-                )
-            offset = _pad2
-        except struct.error:
-            xdr.truncated("VirLogManagerProtocolDomainReadLogFileRet", offset, data)
+        obj = cls.__new__(cls)
+        obj.data, offset = unpack_vir_log_manager_protocol_non_null_string(
+            data, offset, cls, "data"
+        )
         return obj, offset
 
 
-@dataclass(slots=True)
 class VirLogManagerProtocolDomainAppendLogFileArgs(xdr.XdrStruct):
     """``struct virLogManagerProtocolDomainAppendLogFileArgs``."""
+
+    __slots__ = __match_args__ = ("driver", "dom", "path", "message", "flags")
 
     driver: str
     dom: VirLogManagerProtocolDomain
@@ -493,165 +284,73 @@ class VirLogManagerProtocolDomainAppendLogFileArgs(xdr.XdrStruct):
     message: str
     flags: int
 
+    def __init__(
+        self,
+        driver: str,
+        dom: VirLogManagerProtocolDomain,
+        path: str,
+        message: str,
+        flags: int,
+    ) -> None:
+        self.driver = driver
+        self.dom = dom
+        self.path = path
+        self.message = message
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
-        xdr.pack_string(
-            out,
-            self.driver,
-            VIR_LOG_MANAGER_PROTOCOL_STRING_MAX,
-            "VirLogManagerProtocolDomainAppendLogFileArgs.driver",
+        pack_vir_log_manager_protocol_non_null_string(out, self.driver, self, "driver")
+        xdr.pack_value(out, self.dom, VirLogManagerProtocolDomain, self, "dom")
+        pack_vir_log_manager_protocol_non_null_string(out, self.path, self, "path")
+        pack_vir_log_manager_protocol_non_null_string(
+            out, self.message, self, "message"
         )
-        if not isinstance(self.dom, VirLogManagerProtocolDomain):
-            xdr.bad_type(
-                "VirLogManagerProtocolDomainAppendLogFileArgs.dom",
-                len(out),
-                "VirLogManagerProtocolDomain",
-                self.dom,
-            )
-        self.dom.pack_into(out)
-        xdr.pack_string(
-            out,
-            self.path,
-            VIR_LOG_MANAGER_PROTOCOL_STRING_MAX,
-            "VirLogManagerProtocolDomainAppendLogFileArgs.path",
-        )
-        xdr.pack_string(
-            out,
-            self.message,
-            VIR_LOG_MANAGER_PROTOCOL_STRING_MAX,
-            "VirLogManagerProtocolDomainAppendLogFileArgs.message",
-        )
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "VirLogManagerProtocolDomainAppendLogFileArgs.flags",
-                len(out),
-                (self.flags,),
-                ">I",
-            )
+        xdr.pack_number(out, _S_I, self.flags, self, "flags")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > VIR_LOG_MANAGER_PROTOCOL_STRING_MAX:
-                xdr.too_long(
-                    "VirLogManagerProtocolDomainAppendLogFileArgs.driver",
-                    offset,
-                    _len3,
-                    VIR_LOG_MANAGER_PROTOCOL_STRING_MAX,
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated(
-                    "VirLogManagerProtocolDomainAppendLogFileArgs.driver", offset, data
-                )
-            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                xdr.bad_padding(
-                    "VirLogManagerProtocolDomainAppendLogFileArgs.driver", _end1
-                )
-            try:
-                obj.driver = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "VirLogManagerProtocolDomainAppendLogFileArgs.driver", offset, error
-                )
-            offset = _pad2
+            obj.driver, offset = unpack_vir_log_manager_protocol_non_null_string(
+                data, offset, cls, "driver"
+            )
             obj.dom, offset = VirLogManagerProtocolDomain.unpack_from(data, offset)
-            (_len6,) = _S_I.unpack_from(data, offset)
-            if _len6 > VIR_LOG_MANAGER_PROTOCOL_STRING_MAX:
-                xdr.too_long(
-                    "VirLogManagerProtocolDomainAppendLogFileArgs.path",
-                    offset,
-                    _len6,
-                    VIR_LOG_MANAGER_PROTOCOL_STRING_MAX,
-                )
-            offset += 4
-            _end4 = offset + _len6
-            _pad5 = _end4 + (-_len6 & 3)
-            if _pad5 > len(data):
-                xdr.truncated(
-                    "VirLogManagerProtocolDomainAppendLogFileArgs.path", offset, data
-                )
-            if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
-                xdr.bad_padding(
-                    "VirLogManagerProtocolDomainAppendLogFileArgs.path", _end4
-                )
-            try:
-                obj.path = _decode(data[offset:_end4])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "VirLogManagerProtocolDomainAppendLogFileArgs.path", offset, error
-                )
-            offset = _pad5
-            (_len9,) = _S_I.unpack_from(data, offset)
-            if _len9 > VIR_LOG_MANAGER_PROTOCOL_STRING_MAX:
-                xdr.too_long(
-                    "VirLogManagerProtocolDomainAppendLogFileArgs.message",
-                    offset,
-                    _len9,
-                    VIR_LOG_MANAGER_PROTOCOL_STRING_MAX,
-                )
-            offset += 4
-            _end7 = offset + _len9
-            _pad8 = _end7 + (-_len9 & 3)
-            if _pad8 > len(data):
-                xdr.truncated(
-                    "VirLogManagerProtocolDomainAppendLogFileArgs.message", offset, data
-                )
-            try:
-                obj.message = _decode(data[offset:_end7])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "VirLogManagerProtocolDomainAppendLogFileArgs.message",
-                    offset,
-                    error,
-                )
-            offset = _pad8
-            _w10, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w10 & xdr.PAD_MASKS[_pad8 - _end7]:
-                xdr.bad_padding(
-                    "VirLogManagerProtocolDomainAppendLogFileArgs.message", _end7
-                )
-            offset += 4
+            obj.path, offset = unpack_vir_log_manager_protocol_non_null_string(
+                data, offset, cls, "path"
+            )
+            obj.message, offset = unpack_vir_log_manager_protocol_non_null_string(
+                data, offset, cls, "message"
+            )
+            (obj.flags,) = _S_I.unpack_from(data, offset)
         except struct.error:
-            xdr.truncated("VirLogManagerProtocolDomainAppendLogFileArgs", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
 
 
-@dataclass(slots=True)
 class VirLogManagerProtocolDomainAppendLogFileRet(xdr.XdrStruct):
     """``struct virLogManagerProtocolDomainAppendLogFileRet``."""
 
+    __slots__ = __match_args__ = ("ret",)
+
     ret: int
 
+    def __init__(self, ret: int) -> None:
+        self.ret = ret
+
     def pack_into(self, out: bytearray) -> None:
-        try:
-            out += _S_i.pack(self.ret)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "VirLogManagerProtocolDomainAppendLogFileRet.ret",
-                len(out),
-                (self.ret,),
-                ">i",
-            )
+        xdr.pack_number(out, _S_i, self.ret, self, "ret")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
             obj = cls.__new__(cls)
             (obj.ret,) = _S_i.unpack_from(data, offset)
-            offset += 4
         except struct.error:
-            xdr.truncated("VirLogManagerProtocolDomainAppendLogFileRet", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
 
 
-class VirLogManagerProtocolProcedure(enum.IntEnum):
+class VirLogManagerProtocolProcedure(xdr.XdrEnum):
     """``enum virLogManagerProtocolProcedure``."""
 
     VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_OPEN_LOG_FILE = 1
@@ -660,40 +359,49 @@ class VirLogManagerProtocolProcedure(enum.IntEnum):
     VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_APPEND_LOG_FILE = 4
 
 
-_VirLogManagerProtocolProcedure_MEMBERS: Final[
-    dict[int, VirLogManagerProtocolProcedure]
-] = {member.value: member for member in VirLogManagerProtocolProcedure}
-VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_OPEN_LOG_FILE: Final = (
-    VirLogManagerProtocolProcedure.VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_OPEN_LOG_FILE
-)
-VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_GET_LOG_FILE_POSITION: Final = (
-    VirLogManagerProtocolProcedure.VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_GET_LOG_FILE_POSITION
-)
-VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_READ_LOG_FILE: Final = (
-    VirLogManagerProtocolProcedure.VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_READ_LOG_FILE
-)
-VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_APPEND_LOG_FILE: Final = (
-    VirLogManagerProtocolProcedure.VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_APPEND_LOG_FILE
-)
+_VirLogManagerProtocolProcedure_MEMBERS = {
+    member.value: member for member in VirLogManagerProtocolProcedure
+}
+# The members are module constants too (in their order).
+(
+    VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_OPEN_LOG_FILE,
+    VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_GET_LOG_FILE_POSITION,
+    VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_READ_LOG_FILE,
+    VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_APPEND_LOG_FILE,
+) = VirLogManagerProtocolProcedure
 
 
 VirLogManagerProtocolUUID: TypeAlias = bytes
 """``typedef virLogManagerProtocolUUID``."""
 
 
-def pack_vir_log_manager_protocol_uuid(out: bytearray, value: bytes) -> None:
-    xdr.pack_fixed_opaque(out, value, VIR_UUID_BUFLEN, "VirLogManagerProtocolUUID")
+def pack_vir_log_manager_protocol_uuid(
+    out: bytearray,
+    value: bytes,
+    path: object = "VirLogManagerProtocolUUID",
+    field: str | None = None,
+) -> None:
+    xdr.pack_fixed_opaque(out, value, VIR_UUID_BUFLEN, path, field)
 
 
 def unpack_vir_log_manager_protocol_uuid(
-    data: xdr.Buffer, offset: int = 0
+    data: xdr.Buffer,
+    offset: int = 0,
+    path: object = "VirLogManagerProtocolUUID",
+    field: str | None = None,
 ) -> tuple[bytes, int]:
     try:
         (value,) = _S_16s.unpack_from(data, offset)
-        offset += 16
     except struct.error:
-        xdr.truncated("VirLogManagerProtocolUUID", offset, data)
-    return value, offset
+        xdr.truncated(xdr.path_of(path, field), offset, data)
+    return value, offset + 16
+
+
+VirLogManagerProtocolUUIDCodec: Final = xdr.TypedefCodec(
+    "VirLogManagerProtocolUUID",
+    pack_vir_log_manager_protocol_uuid,
+    unpack_vir_log_manager_protocol_uuid,
+)
 
 
 VirLogManagerProtocolNonNullString: TypeAlias = str
@@ -702,43 +410,35 @@ VirLogManagerProtocolNonNullString: TypeAlias = str
 A long string, which may NOT be NULL."""
 
 
-def pack_vir_log_manager_protocol_non_null_string(out: bytearray, value: str) -> None:
-    xdr.pack_string(
-        out,
-        value,
-        VIR_LOG_MANAGER_PROTOCOL_STRING_MAX,
-        "VirLogManagerProtocolNonNullString",
-    )
+def pack_vir_log_manager_protocol_non_null_string(
+    out: bytearray,
+    value: str,
+    path: object = "VirLogManagerProtocolNonNullString",
+    field: str | None = None,
+) -> None:
+    xdr.pack_string(out, value, VIR_LOG_MANAGER_PROTOCOL_STRING_MAX, path, field)
 
 
 def unpack_vir_log_manager_protocol_non_null_string(
-    data: xdr.Buffer, offset: int = 0
+    data: xdr.Buffer,
+    offset: int = 0,
+    path: object = "VirLogManagerProtocolNonNullString",
+    field: str | None = None,
 ) -> tuple[str, int]:
     try:
-        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-        (_len3,) = _S_I.unpack_from(data, offset)
-        if _len3 > VIR_LOG_MANAGER_PROTOCOL_STRING_MAX:
-            xdr.too_long(
-                "VirLogManagerProtocolNonNullString",
-                offset,
-                _len3,
-                VIR_LOG_MANAGER_PROTOCOL_STRING_MAX,
-            )
-        offset += 4
-        _end1 = offset + _len3
-        _pad2 = _end1 + (-_len3 & 3)
-        if _pad2 > len(data):
-            xdr.truncated("VirLogManagerProtocolNonNullString", offset, data)
-        if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-            xdr.bad_padding("VirLogManagerProtocolNonNullString", _end1)
-        try:
-            value = _decode(data[offset:_end1])
-        except UnicodeDecodeError as error:
-            xdr.bad_utf8("VirLogManagerProtocolNonNullString", offset, error)
-        offset = _pad2
+        value, offset = xdr.unpack_string(
+            data, offset, VIR_LOG_MANAGER_PROTOCOL_STRING_MAX, path, field
+        )
     except struct.error:
-        xdr.truncated("VirLogManagerProtocolNonNullString", offset, data)
+        xdr.truncated(xdr.path_of(path, field), offset, data)
     return value, offset
+
+
+VirLogManagerProtocolNonNullStringCodec: Final = xdr.TypedefCodec(
+    "VirLogManagerProtocolNonNullString",
+    pack_vir_log_manager_protocol_non_null_string,
+    unpack_vir_log_manager_protocol_non_null_string,
+)
 
 
 VirLogManagerProtocolString: TypeAlias = str | None
@@ -747,47 +447,34 @@ VirLogManagerProtocolString: TypeAlias = str | None
 A long string, which may be NULL."""
 
 
-def pack_vir_log_manager_protocol_string(out: bytearray, value: str | None) -> None:
-    _v1 = value
-    if _v1 is None:
-        out += xdr.FALSE
-    else:
-        out += xdr.TRUE
-        xdr.pack_string(
-            out, _v1, VIR_LOG_MANAGER_PROTOCOL_STRING_MAX, "VirLogManagerProtocolString"
-        )
+def pack_vir_log_manager_protocol_string(
+    out: bytearray,
+    value: str | None,
+    path: object = "VirLogManagerProtocolString",
+    field: str | None = None,
+) -> None:
+    xdr.pack_optional_string(
+        out, value, VIR_LOG_MANAGER_PROTOCOL_STRING_MAX, path, field
+    )
 
 
 def unpack_vir_log_manager_protocol_string(
-    data: xdr.Buffer, offset: int = 0
+    data: xdr.Buffer,
+    offset: int = 0,
+    path: object = "VirLogManagerProtocolString",
+    field: str | None = None,
 ) -> tuple[str | None, int]:
     try:
-        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-        value: str | None = None
-        if xdr.unpack_flag(data, offset, "VirLogManagerProtocolString"):
-            offset += 4
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > VIR_LOG_MANAGER_PROTOCOL_STRING_MAX:
-                xdr.too_long(
-                    "VirLogManagerProtocolString",
-                    offset,
-                    _len3,
-                    VIR_LOG_MANAGER_PROTOCOL_STRING_MAX,
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated("VirLogManagerProtocolString", offset, data)
-            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                xdr.bad_padding("VirLogManagerProtocolString", _end1)
-            try:
-                value = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8("VirLogManagerProtocolString", offset, error)
-            offset = _pad2
-        else:
-            offset += 4
+        value, offset = xdr.unpack_optional_string(
+            data, offset, VIR_LOG_MANAGER_PROTOCOL_STRING_MAX, path, field
+        )
     except struct.error:
-        xdr.truncated("VirLogManagerProtocolString", offset, data)
+        xdr.truncated(xdr.path_of(path, field), offset, data)
     return value, offset
+
+
+VirLogManagerProtocolStringCodec: Final = xdr.TypedefCodec(
+    "VirLogManagerProtocolString",
+    pack_vir_log_manager_protocol_string,
+    unpack_vir_log_manager_protocol_string,
+)

@@ -38,7 +38,12 @@ class VirLogManagerProtocolClient:
         self._channel = channel
 
     def domain_open_log_file(
-        self, *, driver: str, dom: VirLogManagerProtocolDomain, path: str, flags: int
+        self,
+        *,
+        driver: str,
+        dom: VirLogManagerProtocolDomain,
+        path: str,
+        flags: int = 0,
     ) -> VirLogManagerProtocolDomainOpenLogFileRet:
         """``VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_OPEN_LOG_FILE`` (procedure 1).
 
@@ -53,7 +58,7 @@ class VirLogManagerProtocolClient:
         )
 
     def domain_get_log_file_position(
-        self, *, path: str, flags: int
+        self, *, path: str, flags: int = 0
     ) -> VirLogManagerProtocolDomainGetLogFilePositionRet:
         """``VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_GET_LOG_FILE_POSITION`` (procedure 2).
 
@@ -73,7 +78,7 @@ class VirLogManagerProtocolClient:
         path: str,
         pos: VirLogManagerProtocolLogFilePosition,
         maxlen: int,
-        flags: int,
+        flags: int = 0,
     ) -> VirLogManagerProtocolDomainReadLogFileRet:
         """``VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_READ_LOG_FILE`` (procedure 3).
 
@@ -94,7 +99,7 @@ class VirLogManagerProtocolClient:
         dom: VirLogManagerProtocolDomain,
         path: str,
         message: str,
-        flags: int,
+        flags: int = 0,
     ) -> VirLogManagerProtocolDomainAppendLogFileRet:
         """``VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_APPEND_LOG_FILE`` (procedure 4).
 
@@ -123,7 +128,12 @@ class AsyncVirLogManagerProtocolClient:
         self._channel = channel
 
     async def domain_open_log_file(
-        self, *, driver: str, dom: VirLogManagerProtocolDomain, path: str, flags: int
+        self,
+        *,
+        driver: str,
+        dom: VirLogManagerProtocolDomain,
+        path: str,
+        flags: int = 0,
     ) -> VirLogManagerProtocolDomainOpenLogFileRet:
         """``VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_OPEN_LOG_FILE`` (procedure 1).
 
@@ -138,7 +148,7 @@ class AsyncVirLogManagerProtocolClient:
         )
 
     async def domain_get_log_file_position(
-        self, *, path: str, flags: int
+        self, *, path: str, flags: int = 0
     ) -> VirLogManagerProtocolDomainGetLogFilePositionRet:
         """``VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_GET_LOG_FILE_POSITION`` (procedure 2).
 
@@ -158,7 +168,7 @@ class AsyncVirLogManagerProtocolClient:
         path: str,
         pos: VirLogManagerProtocolLogFilePosition,
         maxlen: int,
-        flags: int,
+        flags: int = 0,
     ) -> VirLogManagerProtocolDomainReadLogFileRet:
         """``VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_READ_LOG_FILE`` (procedure 3).
 
@@ -179,7 +189,7 @@ class AsyncVirLogManagerProtocolClient:
         dom: VirLogManagerProtocolDomain,
         path: str,
         message: str,
-        flags: int,
+        flags: int = 0,
     ) -> VirLogManagerProtocolDomainAppendLogFileRet:
         """``VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_APPEND_LOG_FILE`` (procedure 4).
 

@@ -8,9 +8,7 @@ the libvirt_lxc helper program."""
 
 from __future__ import annotations
 
-import enum
 import struct
-from dataclasses import dataclass
 from typing import Final, Self
 
 from xdrgen.runtime import xdr
@@ -23,7 +21,7 @@ VIR_LXC_MONITOR_PROGRAM: Final = 0x12341234
 VIR_LXC_MONITOR_PROGRAM_VERSION: Final = 1
 
 
-class VirLXCMonitorExitStatus(enum.IntEnum):
+class VirLXCMonitorExitStatus(xdr.XdrEnum):
     """``enum virLXCMonitorExitStatus``."""
 
     VIR_LXC_MONITOR_EXIT_STATUS_ERROR = 0
@@ -31,40 +29,33 @@ class VirLXCMonitorExitStatus(enum.IntEnum):
     VIR_LXC_MONITOR_EXIT_STATUS_REBOOT = 2
 
 
-_VirLXCMonitorExitStatus_MEMBERS: Final[dict[int, VirLXCMonitorExitStatus]] = {
+_VirLXCMonitorExitStatus_MEMBERS = {
     member.value: member for member in VirLXCMonitorExitStatus
 }
-VIR_LXC_MONITOR_EXIT_STATUS_ERROR: Final = (
-    VirLXCMonitorExitStatus.VIR_LXC_MONITOR_EXIT_STATUS_ERROR
-)
-VIR_LXC_MONITOR_EXIT_STATUS_SHUTDOWN: Final = (
-    VirLXCMonitorExitStatus.VIR_LXC_MONITOR_EXIT_STATUS_SHUTDOWN
-)
-VIR_LXC_MONITOR_EXIT_STATUS_REBOOT: Final = (
-    VirLXCMonitorExitStatus.VIR_LXC_MONITOR_EXIT_STATUS_REBOOT
-)
+# The members are module constants too (in their order).
+(
+    VIR_LXC_MONITOR_EXIT_STATUS_ERROR,
+    VIR_LXC_MONITOR_EXIT_STATUS_SHUTDOWN,
+    VIR_LXC_MONITOR_EXIT_STATUS_REBOOT,
+) = VirLXCMonitorExitStatus
 
 
-@dataclass(slots=True)
 class VirLXCMonitorExitEventMsg(xdr.XdrStruct):
     """``struct virLXCMonitorExitEventMsg``."""
 
+    __slots__ = __match_args__ = ("status",)
+
     status: VirLXCMonitorExitStatus
+
+    def __init__(self, status: VirLXCMonitorExitStatus) -> None:
+        self.status = status
 
     def pack_into(self, out: bytearray) -> None:
         if self.status.__class__ is not VirLXCMonitorExitStatus:
             xdr.check_enum(
-                out,
-                self.status,
-                _VirLXCMonitorExitStatus_MEMBERS,
-                "VirLXCMonitorExitEventMsg.status",
+                out, self.status, _VirLXCMonitorExitStatus_MEMBERS, self, "status"
             )
-        try:
-            out += _S_i.pack(self.status)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "VirLXCMonitorExitEventMsg.status", len(out), (self.status,), ">i"
-            )
+        xdr.pack_number(out, _S_i, self.status, self, "status")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
@@ -74,44 +65,41 @@ class VirLXCMonitorExitEventMsg(xdr.XdrStruct):
             _m2 = _VirLXCMonitorExitStatus_MEMBERS.get(_r1)
             if _m2 is None:
                 xdr.bad_value(
-                    "VirLXCMonitorExitEventMsg.status",
+                    xdr.path_of(cls, "status"),
                     offset,
                     "VirLXCMonitorExitStatus value",
                     _r1,
                 )
             obj.status = _m2
-            offset += 4
         except struct.error:
-            xdr.truncated("VirLXCMonitorExitEventMsg", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
 
 
-@dataclass(slots=True)
 class VirLXCMonitorInitEventMsg(xdr.XdrStruct):
     """``struct virLXCMonitorInitEventMsg``."""
 
+    __slots__ = __match_args__ = ("initpid",)
+
     initpid: int
 
+    def __init__(self, initpid: int) -> None:
+        self.initpid = initpid
+
     def pack_into(self, out: bytearray) -> None:
-        try:
-            out += _S_Q.pack(self.initpid)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "VirLXCMonitorInitEventMsg.initpid", len(out), (self.initpid,), ">Q"
-            )
+        xdr.pack_number(out, _S_Q, self.initpid, self, "initpid")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
             obj = cls.__new__(cls)
             (obj.initpid,) = _S_Q.unpack_from(data, offset)
-            offset += 8
         except struct.error:
-            xdr.truncated("VirLXCMonitorInitEventMsg", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 8
 
 
-class VirLXCMonitorProcedure(enum.IntEnum):
+class VirLXCMonitorProcedure(xdr.XdrEnum):
     """``enum virLXCMonitorProcedure``."""
 
     #: skipgen skipgen
@@ -120,12 +108,11 @@ class VirLXCMonitorProcedure(enum.IntEnum):
     VIR_LXC_MONITOR_PROC_INIT_EVENT = 2
 
 
-_VirLXCMonitorProcedure_MEMBERS: Final[dict[int, VirLXCMonitorProcedure]] = {
+_VirLXCMonitorProcedure_MEMBERS = {
     member.value: member for member in VirLXCMonitorProcedure
 }
-VIR_LXC_MONITOR_PROC_EXIT_EVENT: Final = (
-    VirLXCMonitorProcedure.VIR_LXC_MONITOR_PROC_EXIT_EVENT
-)
-VIR_LXC_MONITOR_PROC_INIT_EVENT: Final = (
-    VirLXCMonitorProcedure.VIR_LXC_MONITOR_PROC_INIT_EVENT
-)
+# The members are module constants too (in their order).
+(
+    VIR_LXC_MONITOR_PROC_EXIT_EVENT,
+    VIR_LXC_MONITOR_PROC_INIT_EVENT,
+) = VirLXCMonitorProcedure

@@ -24,9 +24,7 @@ License along with this library.  If not, see
 
 from __future__ import annotations
 
-import enum
 import struct
-from dataclasses import dataclass
 from typing import Final, Self
 
 from xdrgen.runtime import xdr
@@ -62,30 +60,23 @@ VIR_TYPED_PARAM_ULLONG: Final = 4
 VIR_UUID_BUFLEN: Final = 16
 
 
-@dataclass(slots=True)
 class LxcDomainOpenNamespaceArgs(xdr.XdrStruct):
     """``struct lxc_domain_open_namespace_args``.
 
     ----- Protocol. -----"""
 
+    __slots__ = __match_args__ = ("dom", "flags")
+
     dom: RemoteNonnullDomain
     flags: int
 
+    def __init__(self, dom: RemoteNonnullDomain, flags: int) -> None:
+        self.dom = dom
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
-        if not isinstance(self.dom, RemoteNonnullDomain):
-            xdr.bad_type(
-                "LxcDomainOpenNamespaceArgs.dom",
-                len(out),
-                "RemoteNonnullDomain",
-                self.dom,
-            )
-        self.dom.pack_into(out)
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "LxcDomainOpenNamespaceArgs.flags", len(out), (self.flags,), ">I"
-            )
+        xdr.pack_value(out, self.dom, RemoteNonnullDomain, self, "dom")
+        xdr.pack_number(out, _S_I, self.flags, self, "flags")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
@@ -93,19 +84,17 @@ class LxcDomainOpenNamespaceArgs(xdr.XdrStruct):
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
             (obj.flags,) = _S_I.unpack_from(data, offset)
-            offset += 4
         except struct.error:
-            xdr.truncated("LxcDomainOpenNamespaceArgs", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
 
 
-class LxcProcedure(enum.IntEnum):
+class LxcProcedure(xdr.XdrEnum):
     """``enum lxc_procedure``."""
 
     LXC_PROC_DOMAIN_OPEN_NAMESPACE = 1
 
 
-_LxcProcedure_MEMBERS: Final[dict[int, LxcProcedure]] = {
-    member.value: member for member in LxcProcedure
-}
-LXC_PROC_DOMAIN_OPEN_NAMESPACE: Final = LxcProcedure.LXC_PROC_DOMAIN_OPEN_NAMESPACE
+_LxcProcedure_MEMBERS = {member.value: member for member in LxcProcedure}
+# The members are module constants too (in their order).
+(LXC_PROC_DOMAIN_OPEN_NAMESPACE,) = LxcProcedure

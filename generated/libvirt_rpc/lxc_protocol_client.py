@@ -26,7 +26,9 @@ class LxcClient:
     def __init__(self, channel: rpc.Channel) -> None:
         self._channel = channel
 
-    def domain_open_namespace(self, *, dom: RemoteNonnullDomain, flags: int) -> None:
+    def domain_open_namespace(
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
+    ) -> None:
         """``LXC_PROC_DOMAIN_OPEN_NAMESPACE`` (procedure 1).
 
         @generate: none
@@ -52,7 +54,7 @@ class AsyncLxcClient:
         self._channel = channel
 
     async def domain_open_namespace(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> None:
         """``LXC_PROC_DOMAIN_OPEN_NAMESPACE`` (procedure 1).
 

@@ -24,18 +24,23 @@ License along with this library.  If not, see
 
 from __future__ import annotations
 
-import enum
 import struct
-from dataclasses import dataclass
 from typing import Final, Self
 
 from xdrgen.runtime import xdr
-from libvirt_rpc.remote_protocol import REMOTE_STRING_MAX, RemoteNonnullDomain
+from libvirt_rpc.remote_protocol import (
+    REMOTE_STRING_MAX,
+    RemoteNonnullDomain,
+    pack_remote_domain,
+    pack_remote_nonnull_string,
+    pack_remote_string,
+    unpack_remote_domain,
+    unpack_remote_nonnull_string,
+    unpack_remote_string,
+)
 
 _S_I = struct.Struct(">I")
 _S_II = struct.Struct(">II")
-_S_IiI = struct.Struct(">IiI")
-_S_IqI = struct.Struct(">IqI")
 _S_i = struct.Struct(">i")
 _S_iI = struct.Struct(">iI")
 _S_qI = struct.Struct(">qI")
@@ -68,419 +73,256 @@ VIR_TYPED_PARAM_ULLONG: Final = 4
 VIR_UUID_BUFLEN: Final = 16
 
 
-@dataclass(slots=True)
-class QemuDomainMonitorCommandArgs(xdr.XdrStruct):
-    """``struct qemu_domain_monitor_command_args``.
+class _DomCmdFlags(xdr.XdrStruct):
+    """The fields ``dom``, ``cmd``, ``flags`` and their codec, shared by the structs below that have them."""
 
-    ----- Protocol. -----"""
+    __slots__ = __match_args__ = ("dom", "cmd", "flags")
 
     dom: RemoteNonnullDomain
     cmd: str
     flags: int
 
+    def __init__(self, dom: RemoteNonnullDomain, cmd: str, flags: int) -> None:
+        self.dom = dom
+        self.cmd = cmd
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
-        if not isinstance(self.dom, RemoteNonnullDomain):
-            xdr.bad_type(
-                "QemuDomainMonitorCommandArgs.dom",
-                len(out),
-                "RemoteNonnullDomain",
-                self.dom,
-            )
-        self.dom.pack_into(out)
-        xdr.pack_string(
-            out, self.cmd, REMOTE_STRING_MAX, "QemuDomainMonitorCommandArgs.cmd"
-        )
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "QemuDomainMonitorCommandArgs.flags", len(out), (self.flags,), ">I"
-            )
+        xdr.pack_value(out, self.dom, RemoteNonnullDomain, self, "dom")
+        pack_remote_nonnull_string(out, self.cmd, self, "cmd")
+        xdr.pack_number(out, _S_I, self.flags, self, "flags")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > REMOTE_STRING_MAX:
-                xdr.too_long(
-                    "QemuDomainMonitorCommandArgs.cmd", offset, _len3, REMOTE_STRING_MAX
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated("QemuDomainMonitorCommandArgs.cmd", offset, data)
-            try:
-                obj.cmd = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8("QemuDomainMonitorCommandArgs.cmd", offset, error)
-            offset = _pad2
-            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
-                xdr.bad_padding("QemuDomainMonitorCommandArgs.cmd", _end1)
-            offset += 4
+            obj.cmd, offset = unpack_remote_nonnull_string(data, offset, cls, "cmd")
+            (obj.flags,) = _S_I.unpack_from(data, offset)
         except struct.error:
-            xdr.truncated("QemuDomainMonitorCommandArgs", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
 
 
-@dataclass(slots=True)
-class QemuDomainMonitorCommandRet(xdr.XdrStruct):
-    """``struct qemu_domain_monitor_command_ret``."""
+class QemuDomainMonitorCommandArgs(_DomCmdFlags):
+    """``struct qemu_domain_monitor_command_args``.
+
+    ----- Protocol. -----"""
+
+    __slots__ = ()
+
+
+class _Result(xdr.XdrStruct):
+    """The fields ``result`` and their codec, shared by the structs below that have them."""
+
+    __slots__ = __match_args__ = ("result",)
 
     result: str
 
+    def __init__(self, result: str) -> None:
+        self.result = result
+
     def pack_into(self, out: bytearray) -> None:
-        xdr.pack_string(
-            out, self.result, REMOTE_STRING_MAX, "QemuDomainMonitorCommandRet.result"
-        )
+        pack_remote_nonnull_string(out, self.result, self, "result")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-            obj = cls.__new__(cls)
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > REMOTE_STRING_MAX:
-                xdr.too_long(
-                    "QemuDomainMonitorCommandRet.result",
-                    offset,
-                    _len3,
-                    REMOTE_STRING_MAX,
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated("QemuDomainMonitorCommandRet.result", offset, data)
-            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                xdr.bad_padding("QemuDomainMonitorCommandRet.result", _end1)
-            try:
-                obj.result = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8("QemuDomainMonitorCommandRet.result", offset, error)
-            offset = _pad2
-        except struct.error:
-            xdr.truncated("QemuDomainMonitorCommandRet", offset, data)
+        obj = cls.__new__(cls)
+        obj.result, offset = unpack_remote_nonnull_string(data, offset, cls, "result")
         return obj, offset
 
 
-@dataclass(slots=True)
+class QemuDomainMonitorCommandRet(_Result):
+    """``struct qemu_domain_monitor_command_ret``."""
+
+    __slots__ = ()
+
+
 class QemuDomainAttachArgs(xdr.XdrStruct):
     """``struct qemu_domain_attach_args``."""
+
+    __slots__ = __match_args__ = ("pid_value", "flags")
 
     pid_value: int
     flags: int
 
+    def __init__(self, pid_value: int, flags: int) -> None:
+        self.pid_value = pid_value
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
         try:
             out += _S_II.pack(self.pid_value, self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed_fields(
-                "QemuDomainAttachArgs", len(out), self, "pid_value flags", ">II"
-            )
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(self, len(out), "pid_value flags", ">II")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
             obj = cls.__new__(cls)
             obj.pid_value, obj.flags = _S_II.unpack_from(data, offset)
-            offset += 8
         except struct.error:
-            xdr.truncated("QemuDomainAttachArgs", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 8
 
 
-@dataclass(slots=True)
 class QemuDomainAttachRet(xdr.XdrStruct):
     """``struct qemu_domain_attach_ret``."""
 
+    __slots__ = __match_args__ = ("dom",)
+
     dom: RemoteNonnullDomain
 
+    def __init__(self, dom: RemoteNonnullDomain) -> None:
+        self.dom = dom
+
     def pack_into(self, out: bytearray) -> None:
-        if not isinstance(self.dom, RemoteNonnullDomain):
-            xdr.bad_type(
-                "QemuDomainAttachRet.dom", len(out), "RemoteNonnullDomain", self.dom
-            )
-        self.dom.pack_into(out)
+        xdr.pack_value(out, self.dom, RemoteNonnullDomain, self, "dom")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            obj = cls.__new__(cls)
-            obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-        except struct.error:
-            xdr.truncated("QemuDomainAttachRet", offset, data)
+        obj = cls.__new__(cls)
+        obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
         return obj, offset
 
 
-@dataclass(slots=True)
 class QemuDomainAgentCommandArgs(xdr.XdrStruct):
     """``struct qemu_domain_agent_command_args``."""
+
+    __slots__ = __match_args__ = ("dom", "cmd", "timeout", "flags")
 
     dom: RemoteNonnullDomain
     cmd: str
     timeout: int
     flags: int
 
+    def __init__(
+        self, dom: RemoteNonnullDomain, cmd: str, timeout: int, flags: int
+    ) -> None:
+        self.dom = dom
+        self.cmd = cmd
+        self.timeout = timeout
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
-        if not isinstance(self.dom, RemoteNonnullDomain):
-            xdr.bad_type(
-                "QemuDomainAgentCommandArgs.dom",
-                len(out),
-                "RemoteNonnullDomain",
-                self.dom,
-            )
-        self.dom.pack_into(out)
-        xdr.pack_string(
-            out, self.cmd, REMOTE_STRING_MAX, "QemuDomainAgentCommandArgs.cmd"
-        )
+        xdr.pack_value(out, self.dom, RemoteNonnullDomain, self, "dom")
+        pack_remote_nonnull_string(out, self.cmd, self, "cmd")
         try:
             out += _S_iI.pack(self.timeout, self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed_fields(
-                "QemuDomainAgentCommandArgs", len(out), self, "timeout flags", ">iI"
-            )
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(self, len(out), "timeout flags", ">iI")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > REMOTE_STRING_MAX:
-                xdr.too_long(
-                    "QemuDomainAgentCommandArgs.cmd", offset, _len3, REMOTE_STRING_MAX
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated("QemuDomainAgentCommandArgs.cmd", offset, data)
-            try:
-                obj.cmd = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8("QemuDomainAgentCommandArgs.cmd", offset, error)
-            offset = _pad2
-            _w4, obj.timeout, obj.flags = _S_IiI.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
-                xdr.bad_padding("QemuDomainAgentCommandArgs.cmd", _end1)
-            offset += 8
+            obj.cmd, offset = unpack_remote_nonnull_string(data, offset, cls, "cmd")
+            obj.timeout, obj.flags = _S_iI.unpack_from(data, offset)
         except struct.error:
-            xdr.truncated("QemuDomainAgentCommandArgs", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 8
 
 
-@dataclass(slots=True)
 class QemuDomainAgentCommandRet(xdr.XdrStruct):
     """``struct qemu_domain_agent_command_ret``."""
 
+    __slots__ = __match_args__ = ("result",)
+
     result: str | None
 
+    def __init__(self, result: str | None) -> None:
+        self.result = result
+
     def pack_into(self, out: bytearray) -> None:
-        _v1 = self.result
-        if _v1 is None:
-            out += xdr.FALSE
-        else:
-            out += xdr.TRUE
-            xdr.pack_string(
-                out, _v1, REMOTE_STRING_MAX, "QemuDomainAgentCommandRet.result"
-            )
+        pack_remote_string(out, self.result, self, "result")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-            obj = cls.__new__(cls)
-            obj.result = None
-            if xdr.unpack_flag(data, offset, "QemuDomainAgentCommandRet.result"):
-                offset += 4
-                (_len3,) = _S_I.unpack_from(data, offset)
-                if _len3 > REMOTE_STRING_MAX:
-                    xdr.too_long(
-                        "QemuDomainAgentCommandRet.result",
-                        offset,
-                        _len3,
-                        REMOTE_STRING_MAX,
-                    )
-                offset += 4
-                _end1 = offset + _len3
-                _pad2 = _end1 + (-_len3 & 3)
-                if _pad2 > len(data):
-                    xdr.truncated("QemuDomainAgentCommandRet.result", offset, data)
-                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                    xdr.bad_padding("QemuDomainAgentCommandRet.result", _end1)
-                try:
-                    obj.result = _decode(data[offset:_end1])
-                except UnicodeDecodeError as error:
-                    xdr.bad_utf8("QemuDomainAgentCommandRet.result", offset, error)
-                offset = _pad2
-            else:
-                offset += 4
-        except struct.error:
-            xdr.truncated("QemuDomainAgentCommandRet", offset, data)
+        obj = cls.__new__(cls)
+        obj.result, offset = unpack_remote_string(data, offset, cls, "result")
         return obj, offset
 
 
-@dataclass(slots=True)
 class QemuConnectDomainMonitorEventRegisterArgs(xdr.XdrStruct):
     """``struct qemu_connect_domain_monitor_event_register_args``."""
+
+    __slots__ = __match_args__ = ("dom", "event", "flags")
 
     dom: RemoteNonnullDomain | None
     event: str | None
     flags: int
 
+    def __init__(
+        self, dom: RemoteNonnullDomain | None, event: str | None, flags: int
+    ) -> None:
+        self.dom = dom
+        self.event = event
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
-        _v1 = self.dom
-        if _v1 is None:
-            out += xdr.FALSE
-        else:
-            out += xdr.TRUE
-            if not isinstance(_v1, RemoteNonnullDomain):
-                xdr.bad_type(
-                    "QemuConnectDomainMonitorEventRegisterArgs.dom",
-                    len(out),
-                    "RemoteNonnullDomain",
-                    _v1,
-                )
-            _v1.pack_into(out)
-        _v2 = self.event
-        if _v2 is None:
-            out += xdr.FALSE
-        else:
-            out += xdr.TRUE
-            xdr.pack_string(
-                out,
-                _v2,
-                REMOTE_STRING_MAX,
-                "QemuConnectDomainMonitorEventRegisterArgs.event",
-            )
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "QemuConnectDomainMonitorEventRegisterArgs.flags",
-                len(out),
-                (self.flags,),
-                ">I",
-            )
+        pack_remote_domain(out, self.dom, self, "dom")
+        pack_remote_string(out, self.event, self, "event")
+        xdr.pack_number(out, _S_I, self.flags, self, "flags")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
-            obj.dom = None
-            if xdr.unpack_flag(
-                data, offset, "QemuConnectDomainMonitorEventRegisterArgs.dom"
-            ):
-                offset += 4
-                obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            else:
-                offset += 4
-            obj.event = None
-            if xdr.unpack_flag(
-                data, offset, "QemuConnectDomainMonitorEventRegisterArgs.event"
-            ):
-                offset += 4
-                (_len3,) = _S_I.unpack_from(data, offset)
-                if _len3 > REMOTE_STRING_MAX:
-                    xdr.too_long(
-                        "QemuConnectDomainMonitorEventRegisterArgs.event",
-                        offset,
-                        _len3,
-                        REMOTE_STRING_MAX,
-                    )
-                offset += 4
-                _end1 = offset + _len3
-                _pad2 = _end1 + (-_len3 & 3)
-                if _pad2 > len(data):
-                    xdr.truncated(
-                        "QemuConnectDomainMonitorEventRegisterArgs.event", offset, data
-                    )
-                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                    xdr.bad_padding(
-                        "QemuConnectDomainMonitorEventRegisterArgs.event", _end1
-                    )
-                try:
-                    obj.event = _decode(data[offset:_end1])
-                except UnicodeDecodeError as error:
-                    xdr.bad_utf8(
-                        "QemuConnectDomainMonitorEventRegisterArgs.event", offset, error
-                    )
-                offset = _pad2
-            else:
-                offset += 4
+            obj.dom, offset = unpack_remote_domain(data, offset, cls, "dom")
+            obj.event, offset = unpack_remote_string(data, offset, cls, "event")
             (obj.flags,) = _S_I.unpack_from(data, offset)
-            offset += 4
         except struct.error:
-            xdr.truncated("QemuConnectDomainMonitorEventRegisterArgs", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
 
 
-@dataclass(slots=True)
-class QemuConnectDomainMonitorEventRegisterRet(xdr.XdrStruct):
+class _CallbackID(xdr.XdrStruct):
+    """The fields ``callbackID`` and their codec, shared by the structs below that have them."""
+
+    __slots__ = __match_args__ = ("callbackID",)
+
+    callbackID: int
+
+    def __init__(self, callbackID: int) -> None:
+        self.callbackID = callbackID
+
+    def pack_into(self, out: bytearray) -> None:
+        xdr.pack_number(out, _S_i, self.callbackID, self, "callbackID")
+
+    @classmethod
+    def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
+        try:
+            obj = cls.__new__(cls)
+            (obj.callbackID,) = _S_i.unpack_from(data, offset)
+        except struct.error:
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
+
+
+class QemuConnectDomainMonitorEventRegisterRet(_CallbackID):
     """``struct qemu_connect_domain_monitor_event_register_ret``."""
 
-    callbackID: int
-
-    def pack_into(self, out: bytearray) -> None:
-        try:
-            out += _S_i.pack(self.callbackID)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "QemuConnectDomainMonitorEventRegisterRet.callbackID",
-                len(out),
-                (self.callbackID,),
-                ">i",
-            )
-
-    @classmethod
-    def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            obj = cls.__new__(cls)
-            (obj.callbackID,) = _S_i.unpack_from(data, offset)
-            offset += 4
-        except struct.error:
-            xdr.truncated("QemuConnectDomainMonitorEventRegisterRet", offset, data)
-        return obj, offset
+    __slots__ = ()
 
 
-@dataclass(slots=True)
-class QemuConnectDomainMonitorEventDeregisterArgs(xdr.XdrStruct):
+class QemuConnectDomainMonitorEventDeregisterArgs(_CallbackID):
     """``struct qemu_connect_domain_monitor_event_deregister_args``."""
 
-    callbackID: int
-
-    def pack_into(self, out: bytearray) -> None:
-        try:
-            out += _S_i.pack(self.callbackID)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "QemuConnectDomainMonitorEventDeregisterArgs.callbackID",
-                len(out),
-                (self.callbackID,),
-                ">i",
-            )
-
-    @classmethod
-    def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            obj = cls.__new__(cls)
-            (obj.callbackID,) = _S_i.unpack_from(data, offset)
-            offset += 4
-        except struct.error:
-            xdr.truncated("QemuConnectDomainMonitorEventDeregisterArgs", offset, data)
-        return obj, offset
+    __slots__ = ()
 
 
-@dataclass(slots=True)
 class QemuDomainMonitorEventMsg(xdr.XdrStruct):
     """``struct qemu_domain_monitor_event_msg``."""
+
+    __slots__ = __match_args__ = (
+        "callbackID",
+        "dom",
+        "event",
+        "seconds",
+        "micros",
+        "details",
+    )
 
     callbackID: int
     dom: RemoteNonnullDomain
@@ -489,214 +331,61 @@ class QemuDomainMonitorEventMsg(xdr.XdrStruct):
     micros: int
     details: str | None
 
+    def __init__(
+        self,
+        callbackID: int,
+        dom: RemoteNonnullDomain,
+        event: str,
+        seconds: int,
+        micros: int,
+        details: str | None,
+    ) -> None:
+        self.callbackID = callbackID
+        self.dom = dom
+        self.event = event
+        self.seconds = seconds
+        self.micros = micros
+        self.details = details
+
     def pack_into(self, out: bytearray) -> None:
-        try:
-            out += _S_i.pack(self.callbackID)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "QemuDomainMonitorEventMsg.callbackID",
-                len(out),
-                (self.callbackID,),
-                ">i",
-            )
-        if not isinstance(self.dom, RemoteNonnullDomain):
-            xdr.bad_type(
-                "QemuDomainMonitorEventMsg.dom",
-                len(out),
-                "RemoteNonnullDomain",
-                self.dom,
-            )
-        self.dom.pack_into(out)
-        xdr.pack_string(
-            out, self.event, REMOTE_STRING_MAX, "QemuDomainMonitorEventMsg.event"
-        )
+        xdr.pack_number(out, _S_i, self.callbackID, self, "callbackID")
+        xdr.pack_value(out, self.dom, RemoteNonnullDomain, self, "dom")
+        pack_remote_nonnull_string(out, self.event, self, "event")
         try:
             out += _S_qI.pack(self.seconds, self.micros)
-        except (struct.error, OverflowError):
-            xdr.pack_failed_fields(
-                "QemuDomainMonitorEventMsg", len(out), self, "seconds micros", ">qI"
-            )
-        _v1 = self.details
-        if _v1 is None:
-            out += xdr.FALSE
-        else:
-            out += xdr.TRUE
-            xdr.pack_string(
-                out, _v1, REMOTE_STRING_MAX, "QemuDomainMonitorEventMsg.details"
-            )
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(self, len(out), "seconds micros", ">qI")
+        pack_remote_string(out, self.details, self, "details")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             (obj.callbackID,) = _S_i.unpack_from(data, offset)
-            offset += 4
-            obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > REMOTE_STRING_MAX:
-                xdr.too_long(
-                    "QemuDomainMonitorEventMsg.event", offset, _len3, REMOTE_STRING_MAX
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated("QemuDomainMonitorEventMsg.event", offset, data)
-            try:
-                obj.event = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8("QemuDomainMonitorEventMsg.event", offset, error)
-            offset = _pad2
-            _w4, obj.seconds, obj.micros = _S_IqI.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
-                xdr.bad_padding("QemuDomainMonitorEventMsg.event", _end1)
-            offset += 12
-            obj.details = None
-            if xdr.unpack_flag(data, offset, "QemuDomainMonitorEventMsg.details"):
-                offset += 4
-                (_len7,) = _S_I.unpack_from(data, offset)
-                if _len7 > REMOTE_STRING_MAX:
-                    xdr.too_long(
-                        "QemuDomainMonitorEventMsg.details",
-                        offset,
-                        _len7,
-                        REMOTE_STRING_MAX,
-                    )
-                offset += 4
-                _end5 = offset + _len7
-                _pad6 = _end5 + (-_len7 & 3)
-                if _pad6 > len(data):
-                    xdr.truncated("QemuDomainMonitorEventMsg.details", offset, data)
-                if _pad6 != _end5 and data[_end5:_pad6] != xdr.ZEROS[_pad6 - _end5]:
-                    xdr.bad_padding("QemuDomainMonitorEventMsg.details", _end5)
-                try:
-                    obj.details = _decode(data[offset:_end5])
-                except UnicodeDecodeError as error:
-                    xdr.bad_utf8("QemuDomainMonitorEventMsg.details", offset, error)
-                offset = _pad6
-            else:
-                offset += 4
+            obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset + 4)
+            obj.event, offset = unpack_remote_nonnull_string(data, offset, cls, "event")
+            obj.seconds, obj.micros = _S_qI.unpack_from(data, offset)
+            obj.details, offset = unpack_remote_string(
+                data, offset + 12, cls, "details"
+            )
         except struct.error:
-            xdr.truncated("QemuDomainMonitorEventMsg", offset, data)
+            xdr.truncated(cls.__name__, offset, data)
         return obj, offset
 
 
-@dataclass(slots=True)
-class QemuDomainMonitorCommandWithFilesArgs(xdr.XdrStruct):
+class QemuDomainMonitorCommandWithFilesArgs(_DomCmdFlags):
     """``struct qemu_domain_monitor_command_with_files_args``."""
 
-    dom: RemoteNonnullDomain
-    cmd: str
-    flags: int
-
-    def pack_into(self, out: bytearray) -> None:
-        if not isinstance(self.dom, RemoteNonnullDomain):
-            xdr.bad_type(
-                "QemuDomainMonitorCommandWithFilesArgs.dom",
-                len(out),
-                "RemoteNonnullDomain",
-                self.dom,
-            )
-        self.dom.pack_into(out)
-        xdr.pack_string(
-            out,
-            self.cmd,
-            REMOTE_STRING_MAX,
-            "QemuDomainMonitorCommandWithFilesArgs.cmd",
-        )
-        try:
-            out += _S_I.pack(self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "QemuDomainMonitorCommandWithFilesArgs.flags",
-                len(out),
-                (self.flags,),
-                ">I",
-            )
-
-    @classmethod
-    def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-            obj = cls.__new__(cls)
-            obj.dom, offset = RemoteNonnullDomain.unpack_from(data, offset)
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > REMOTE_STRING_MAX:
-                xdr.too_long(
-                    "QemuDomainMonitorCommandWithFilesArgs.cmd",
-                    offset,
-                    _len3,
-                    REMOTE_STRING_MAX,
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated("QemuDomainMonitorCommandWithFilesArgs.cmd", offset, data)
-            try:
-                obj.cmd = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8("QemuDomainMonitorCommandWithFilesArgs.cmd", offset, error)
-            offset = _pad2
-            _w4, obj.flags = _S_II.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
-                xdr.bad_padding("QemuDomainMonitorCommandWithFilesArgs.cmd", _end1)
-            offset += 4
-        except struct.error:
-            xdr.truncated("QemuDomainMonitorCommandWithFilesArgs", offset, data)
-        return obj, offset
+    __slots__ = ()
 
 
-@dataclass(slots=True)
-class QemuDomainMonitorCommandWithFilesRet(xdr.XdrStruct):
+class QemuDomainMonitorCommandWithFilesRet(_Result):
     """``struct qemu_domain_monitor_command_with_files_ret``."""
 
-    result: str
-
-    def pack_into(self, out: bytearray) -> None:
-        xdr.pack_string(
-            out,
-            self.result,
-            REMOTE_STRING_MAX,
-            "QemuDomainMonitorCommandWithFilesRet.result",
-        )
-
-    @classmethod
-    def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
-        try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-            obj = cls.__new__(cls)
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > REMOTE_STRING_MAX:
-                xdr.too_long(
-                    "QemuDomainMonitorCommandWithFilesRet.result",
-                    offset,
-                    _len3,
-                    REMOTE_STRING_MAX,
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated(
-                    "QemuDomainMonitorCommandWithFilesRet.result", offset, data
-                )
-            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                xdr.bad_padding("QemuDomainMonitorCommandWithFilesRet.result", _end1)
-            try:
-                obj.result = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8(
-                    "QemuDomainMonitorCommandWithFilesRet.result", offset, error
-                )
-            offset = _pad2
-        except struct.error:
-            xdr.truncated("QemuDomainMonitorCommandWithFilesRet", offset, data)
-        return obj, offset
+    __slots__ = ()
 
 
-class QemuProcedure(enum.IntEnum):
+class QemuProcedure(xdr.XdrEnum):
     """``enum qemu_procedure``."""
 
     QEMU_PROC_DOMAIN_MONITOR_COMMAND = 1
@@ -708,19 +397,14 @@ class QemuProcedure(enum.IntEnum):
     QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES = 7
 
 
-_QemuProcedure_MEMBERS: Final[dict[int, QemuProcedure]] = {
-    member.value: member for member in QemuProcedure
-}
-QEMU_PROC_DOMAIN_MONITOR_COMMAND: Final = QemuProcedure.QEMU_PROC_DOMAIN_MONITOR_COMMAND
-QEMU_PROC_DOMAIN_ATTACH: Final = QemuProcedure.QEMU_PROC_DOMAIN_ATTACH
-QEMU_PROC_DOMAIN_AGENT_COMMAND: Final = QemuProcedure.QEMU_PROC_DOMAIN_AGENT_COMMAND
-QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_REGISTER: Final = (
-    QemuProcedure.QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_REGISTER
-)
-QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_DEREGISTER: Final = (
-    QemuProcedure.QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_DEREGISTER
-)
-QEMU_PROC_DOMAIN_MONITOR_EVENT: Final = QemuProcedure.QEMU_PROC_DOMAIN_MONITOR_EVENT
-QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES: Final = (
-    QemuProcedure.QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES
-)
+_QemuProcedure_MEMBERS = {member.value: member for member in QemuProcedure}
+# The members are module constants too (in their order).
+(
+    QEMU_PROC_DOMAIN_MONITOR_COMMAND,
+    QEMU_PROC_DOMAIN_ATTACH,
+    QEMU_PROC_DOMAIN_AGENT_COMMAND,
+    QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_REGISTER,
+    QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_DEREGISTER,
+    QEMU_PROC_DOMAIN_MONITOR_EVENT,
+    QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES,
+) = QemuProcedure

@@ -49,7 +49,7 @@ class QemuClient:
         self._channel = channel
 
     def domain_monitor_command(
-        self, *, dom: RemoteNonnullDomain, cmd: str, flags: int
+        self, *, dom: RemoteNonnullDomain, cmd: str, flags: int = 0
     ) -> QemuDomainMonitorCommandRet:
         """``QEMU_PROC_DOMAIN_MONITOR_COMMAND`` (procedure 1).
 
@@ -64,7 +64,7 @@ class QemuClient:
             QemuDomainMonitorCommandRet,
         )
 
-    def domain_attach(self, *, pid_value: int, flags: int) -> QemuDomainAttachRet:
+    def domain_attach(self, *, pid_value: int, flags: int = 0) -> QemuDomainAttachRet:
         """``QEMU_PROC_DOMAIN_ATTACH`` (procedure 2).
 
         @generate: both
@@ -80,7 +80,7 @@ class QemuClient:
         )
 
     def domain_agent_command(
-        self, *, dom: RemoteNonnullDomain, cmd: str, timeout: int, flags: int
+        self, *, dom: RemoteNonnullDomain, cmd: str, timeout: int, flags: int = 0
     ) -> QemuDomainAgentCommandRet:
         """``QEMU_PROC_DOMAIN_AGENT_COMMAND`` (procedure 3).
 
@@ -96,7 +96,11 @@ class QemuClient:
         )
 
     def connect_domain_monitor_event_register(
-        self, *, dom: RemoteNonnullDomain | None, event: str | None, flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain | None = None,
+        event: str | None = None,
+        flags: int = 0,
     ) -> QemuConnectDomainMonitorEventRegisterRet:
         """``QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_REGISTER`` (procedure 4).
 
@@ -127,7 +131,7 @@ class QemuClient:
         )
 
     def domain_monitor_command_with_files(
-        self, *, dom: RemoteNonnullDomain, cmd: str, flags: int
+        self, *, dom: RemoteNonnullDomain, cmd: str, flags: int = 0
     ) -> QemuDomainMonitorCommandWithFilesRet:
         """``QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES`` (procedure 7).
 
@@ -160,7 +164,7 @@ class AsyncQemuClient:
         self._channel = channel
 
     async def domain_monitor_command(
-        self, *, dom: RemoteNonnullDomain, cmd: str, flags: int
+        self, *, dom: RemoteNonnullDomain, cmd: str, flags: int = 0
     ) -> QemuDomainMonitorCommandRet:
         """``QEMU_PROC_DOMAIN_MONITOR_COMMAND`` (procedure 1).
 
@@ -175,7 +179,9 @@ class AsyncQemuClient:
             QemuDomainMonitorCommandRet,
         )
 
-    async def domain_attach(self, *, pid_value: int, flags: int) -> QemuDomainAttachRet:
+    async def domain_attach(
+        self, *, pid_value: int, flags: int = 0
+    ) -> QemuDomainAttachRet:
         """``QEMU_PROC_DOMAIN_ATTACH`` (procedure 2).
 
         @generate: both
@@ -191,7 +197,7 @@ class AsyncQemuClient:
         )
 
     async def domain_agent_command(
-        self, *, dom: RemoteNonnullDomain, cmd: str, timeout: int, flags: int
+        self, *, dom: RemoteNonnullDomain, cmd: str, timeout: int, flags: int = 0
     ) -> QemuDomainAgentCommandRet:
         """``QEMU_PROC_DOMAIN_AGENT_COMMAND`` (procedure 3).
 
@@ -207,7 +213,11 @@ class AsyncQemuClient:
         )
 
     async def connect_domain_monitor_event_register(
-        self, *, dom: RemoteNonnullDomain | None, event: str | None, flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain | None = None,
+        event: str | None = None,
+        flags: int = 0,
     ) -> QemuConnectDomainMonitorEventRegisterRet:
         """``QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_REGISTER`` (procedure 4).
 
@@ -238,7 +248,7 @@ class AsyncQemuClient:
         )
 
     async def domain_monitor_command_with_files(
-        self, *, dom: RemoteNonnullDomain, cmd: str, flags: int
+        self, *, dom: RemoteNonnullDomain, cmd: str, flags: int = 0
     ) -> QemuDomainMonitorCommandWithFilesRet:
         """``QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES`` (procedure 7).
 

@@ -1346,7 +1346,7 @@ class RemoteClient:
     def __init__(self, channel: rpc.Channel) -> None:
         self._channel = channel
 
-    def connect_open(self, *, name: str | None, flags: int) -> None:
+    def connect_open(self, *, name: str | None = None, flags: int = 0) -> None:
         """``REMOTE_PROC_CONNECT_OPEN`` (procedure 1).
 
         @generate: none
@@ -1397,7 +1397,9 @@ class RemoteClient:
             RemoteConnectGetVersionRet,
         )
 
-    def connect_get_max_vcpus(self, *, type: str | None) -> RemoteConnectGetMaxVcpusRet:
+    def connect_get_max_vcpus(
+        self, *, type: str | None = None
+    ) -> RemoteConnectGetMaxVcpusRet:
         """``REMOTE_PROC_CONNECT_GET_MAX_VCPUS`` (procedure 5).
 
         @generate: both
@@ -1463,7 +1465,7 @@ class RemoteClient:
         )
 
     def domain_create_xml(
-        self, *, xml_desc: str, flags: int
+        self, *, xml_desc: str, flags: int = 0
     ) -> RemoteDomainCreateXmlRet:
         """``REMOTE_PROC_DOMAIN_CREATE_XML`` (procedure 10).
 
@@ -1519,7 +1521,7 @@ class RemoteClient:
         )
 
     def domain_get_xml_desc(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetXmlDescRet:
         """``REMOTE_PROC_DOMAIN_GET_XML_DESC`` (procedure 14).
 
@@ -1716,7 +1718,7 @@ class RemoteClient:
             RemoteDomainPinVcpuArgs(dom, vcpu, cpumap),
         )
 
-    def domain_reboot(self, *, dom: RemoteNonnullDomain, flags: int) -> None:
+    def domain_reboot(self, *, dom: RemoteNonnullDomain, flags: int = 0) -> None:
         """``REMOTE_PROC_DOMAIN_REBOOT`` (procedure 27).
 
         @generate: both
@@ -1930,7 +1932,7 @@ class RemoteClient:
         )
 
     def network_get_xml_desc(
-        self, *, net: RemoteNonnullNetwork, flags: int
+        self, *, net: RemoteNonnullNetwork, flags: int = 0
     ) -> RemoteNetworkGetXmlDescRet:
         """``REMOTE_PROC_NETWORK_GET_XML_DESC`` (procedure 43).
 
@@ -2079,7 +2081,7 @@ class RemoteClient:
         )
 
     def domain_core_dump(
-        self, *, dom: RemoteNonnullDomain, to: str, flags: int
+        self, *, dom: RemoteNonnullDomain, to: str, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_CORE_DUMP`` (procedure 53).
 
@@ -2192,7 +2194,12 @@ class RemoteClient:
         )
 
     def domain_migrate_prepare(
-        self, *, uri_in: str | None, flags: int, dname: str | None, resource: int
+        self,
+        *,
+        uri_in: str | None = None,
+        flags: int = 0,
+        dname: str | None = None,
+        resource: int,
     ) -> RemoteDomainMigratePrepareRet:
         """``REMOTE_PROC_DOMAIN_MIGRATE_PREPARE`` (procedure 61).
 
@@ -2214,8 +2221,8 @@ class RemoteClient:
         dom: RemoteNonnullDomain,
         cookie: bytes,
         uri: str,
-        flags: int,
-        dname: str | None,
+        flags: int = 0,
+        dname: str | None = None,
         resource: int,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_MIGRATE_PERFORM`` (procedure 62).
@@ -2230,7 +2237,7 @@ class RemoteClient:
         )
 
     def domain_migrate_finish(
-        self, *, dname: str, cookie: bytes, uri: str, flags: int
+        self, *, dname: str, cookie: bytes, uri: str, flags: int = 0
     ) -> RemoteDomainMigrateFinishRet:
         """``REMOTE_PROC_DOMAIN_MIGRATE_FINISH`` (procedure 63).
 
@@ -2410,7 +2417,7 @@ class RemoteClient:
         )
 
     def connect_find_storage_pool_sources(
-        self, *, type: str, srcSpec: str | None, flags: int
+        self, *, type: str, srcSpec: str | None = None, flags: int = 0
     ) -> RemoteConnectFindStoragePoolSourcesRet:
         """``REMOTE_PROC_CONNECT_FIND_STORAGE_POOL_SOURCES`` (procedure 75).
 
@@ -2425,7 +2432,7 @@ class RemoteClient:
         )
 
     def storage_pool_create_xml(
-        self, *, xml: str, flags: int
+        self, *, xml: str, flags: int = 0
     ) -> RemoteStoragePoolCreateXmlRet:
         """``REMOTE_PROC_STORAGE_POOL_CREATE_XML`` (procedure 76).
 
@@ -2441,7 +2448,7 @@ class RemoteClient:
         )
 
     def storage_pool_define_xml(
-        self, *, xml: str, flags: int
+        self, *, xml: str, flags: int = 0
     ) -> RemoteStoragePoolDefineXmlRet:
         """``REMOTE_PROC_STORAGE_POOL_DEFINE_XML`` (procedure 77).
 
@@ -2458,7 +2465,7 @@ class RemoteClient:
         )
 
     def storage_pool_create(
-        self, *, pool: RemoteNonnullStoragePool, flags: int
+        self, *, pool: RemoteNonnullStoragePool, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_STORAGE_POOL_CREATE`` (procedure 78).
 
@@ -2471,7 +2478,9 @@ class RemoteClient:
             RemoteStoragePoolCreateArgs(pool, flags),
         )
 
-    def storage_pool_build(self, *, pool: RemoteNonnullStoragePool, flags: int) -> None:
+    def storage_pool_build(
+        self, *, pool: RemoteNonnullStoragePool, flags: int = 0
+    ) -> None:
         """``REMOTE_PROC_STORAGE_POOL_BUILD`` (procedure 79).
 
         @generate: both
@@ -2497,7 +2506,7 @@ class RemoteClient:
         )
 
     def storage_pool_delete(
-        self, *, pool: RemoteNonnullStoragePool, flags: int
+        self, *, pool: RemoteNonnullStoragePool, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_STORAGE_POOL_DELETE`` (procedure 81).
 
@@ -2524,7 +2533,7 @@ class RemoteClient:
         )
 
     def storage_pool_refresh(
-        self, *, pool: RemoteNonnullStoragePool, flags: int
+        self, *, pool: RemoteNonnullStoragePool, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_STORAGE_POOL_REFRESH`` (procedure 83).
 
@@ -2602,7 +2611,7 @@ class RemoteClient:
         )
 
     def storage_pool_get_xml_desc(
-        self, *, pool: RemoteNonnullStoragePool, flags: int
+        self, *, pool: RemoteNonnullStoragePool, flags: int = 0
     ) -> RemoteStoragePoolGetXmlDescRet:
         """``REMOTE_PROC_STORAGE_POOL_GET_XML_DESC`` (procedure 88).
 
@@ -2683,7 +2692,7 @@ class RemoteClient:
         )
 
     def storage_vol_create_xml(
-        self, *, pool: RemoteNonnullStoragePool, xml: str, flags: int
+        self, *, pool: RemoteNonnullStoragePool, xml: str, flags: int = 0
     ) -> RemoteStorageVolCreateXmlRet:
         """``REMOTE_PROC_STORAGE_VOL_CREATE_XML`` (procedure 93).
 
@@ -2697,7 +2706,9 @@ class RemoteClient:
             RemoteStorageVolCreateXmlRet,
         )
 
-    def storage_vol_delete(self, *, vol: RemoteNonnullStorageVol, flags: int) -> None:
+    def storage_vol_delete(
+        self, *, vol: RemoteNonnullStorageVol, flags: int = 0
+    ) -> None:
         """``REMOTE_PROC_STORAGE_VOL_DELETE`` (procedure 94).
 
         @generate: both
@@ -2772,7 +2783,7 @@ class RemoteClient:
         )
 
     def storage_vol_get_xml_desc(
-        self, *, vol: RemoteNonnullStorageVol, flags: int
+        self, *, vol: RemoteNonnullStorageVol, flags: int = 0
     ) -> RemoteStorageVolGetXmlDescRet:
         """``REMOTE_PROC_STORAGE_VOL_GET_XML_DESC`` (procedure 99).
 
@@ -2834,7 +2845,13 @@ class RemoteClient:
         )
 
     def domain_block_peek(
-        self, *, dom: RemoteNonnullDomain, path: str, offset: int, size: int, flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        path: str,
+        offset: int,
+        size: int,
+        flags: int = 0,
     ) -> RemoteDomainBlockPeekRet:
         """``REMOTE_PROC_DOMAIN_BLOCK_PEEK`` (procedure 103).
 
@@ -2849,7 +2866,7 @@ class RemoteClient:
         )
 
     def domain_memory_peek(
-        self, *, dom: RemoteNonnullDomain, offset: int, size: int, flags: int
+        self, *, dom: RemoteNonnullDomain, offset: int, size: int, flags: int = 0
     ) -> RemoteDomainMemoryPeekRet:
         """``REMOTE_PROC_DOMAIN_MEMORY_PEEK`` (procedure 104).
 
@@ -2895,9 +2912,9 @@ class RemoteClient:
     def domain_migrate_prepare2(
         self,
         *,
-        uri_in: str | None,
-        flags: int,
-        dname: str | None,
+        uri_in: str | None = None,
+        flags: int = 0,
+        dname: str | None = None,
         resource: int,
         dom_xml: str,
     ) -> RemoteDomainMigratePrepare2Ret:
@@ -2916,7 +2933,7 @@ class RemoteClient:
         )
 
     def domain_migrate_finish2(
-        self, *, dname: str, cookie: bytes, uri: str, flags: int, retcode: int
+        self, *, dname: str, cookie: bytes, uri: str, flags: int = 0, retcode: int
     ) -> RemoteDomainMigrateFinish2Ret:
         """``REMOTE_PROC_DOMAIN_MIGRATE_FINISH2`` (procedure 109).
 
@@ -2945,7 +2962,7 @@ class RemoteClient:
         )
 
     def node_num_of_devices(
-        self, *, cap: str | None, flags: int
+        self, *, cap: str | None = None, flags: int = 0
     ) -> RemoteNodeNumOfDevicesRet:
         """``REMOTE_PROC_NODE_NUM_OF_DEVICES`` (procedure 111).
 
@@ -2962,7 +2979,7 @@ class RemoteClient:
         )
 
     def node_list_devices(
-        self, *, cap: str | None, maxnames: int, flags: int
+        self, *, cap: str | None = None, maxnames: int, flags: int = 0
     ) -> RemoteNodeListDevicesRet:
         """``REMOTE_PROC_NODE_LIST_DEVICES`` (procedure 112).
 
@@ -2995,7 +3012,7 @@ class RemoteClient:
         )
 
     def node_device_get_xml_desc(
-        self, *, name: str, flags: int
+        self, *, name: str, flags: int = 0
     ) -> RemoteNodeDeviceGetXmlDescRet:
         """``REMOTE_PROC_NODE_DEVICE_GET_XML_DESC`` (procedure 114).
 
@@ -3120,7 +3137,7 @@ class RemoteClient:
         )
 
     def node_device_create_xml(
-        self, *, xml_desc: str, flags: int
+        self, *, xml_desc: str, flags: int = 0
     ) -> RemoteNodeDeviceCreateXmlRet:
         """``REMOTE_PROC_NODE_DEVICE_CREATE_XML`` (procedure 123).
 
@@ -3154,7 +3171,7 @@ class RemoteClient:
         pool: RemoteNonnullStoragePool,
         xml: str,
         clonevol: RemoteNonnullStorageVol,
-        flags: int,
+        flags: int = 0,
     ) -> RemoteStorageVolCreateXmlFromRet:
         """``REMOTE_PROC_STORAGE_VOL_CREATE_XML_FROM`` (procedure 125).
 
@@ -3231,7 +3248,7 @@ class RemoteClient:
         )
 
     def interface_get_xml_desc(
-        self, *, iface: RemoteNonnullInterface, flags: int
+        self, *, iface: RemoteNonnullInterface, flags: int = 0
     ) -> RemoteInterfaceGetXmlDescRet:
         """``REMOTE_PROC_INTERFACE_GET_XML_DESC`` (procedure 130).
 
@@ -3246,7 +3263,7 @@ class RemoteClient:
         )
 
     def interface_define_xml(
-        self, *, xml: str, flags: int
+        self, *, xml: str, flags: int = 0
     ) -> RemoteInterfaceDefineXmlRet:
         """``REMOTE_PROC_INTERFACE_DEFINE_XML`` (procedure 131).
 
@@ -3275,7 +3292,9 @@ class RemoteClient:
             RemoteInterfaceUndefineArgs(iface),
         )
 
-    def interface_create(self, *, iface: RemoteNonnullInterface, flags: int) -> None:
+    def interface_create(
+        self, *, iface: RemoteNonnullInterface, flags: int = 0
+    ) -> None:
         """``REMOTE_PROC_INTERFACE_CREATE`` (procedure 133).
 
         @generate: both
@@ -3287,7 +3306,9 @@ class RemoteClient:
             RemoteInterfaceCreateArgs(iface, flags),
         )
 
-    def interface_destroy(self, *, iface: RemoteNonnullInterface, flags: int) -> None:
+    def interface_destroy(
+        self, *, iface: RemoteNonnullInterface, flags: int = 0
+    ) -> None:
         """``REMOTE_PROC_INTERFACE_DESTROY`` (procedure 134).
 
         @generate: both
@@ -3301,7 +3322,7 @@ class RemoteClient:
         )
 
     def connect_domain_xml_from_native(
-        self, *, nativeFormat: str, nativeConfig: str, flags: int
+        self, *, nativeFormat: str, nativeConfig: str, flags: int = 0
     ) -> RemoteConnectDomainXmlFromNativeRet:
         """``REMOTE_PROC_CONNECT_DOMAIN_XML_FROM_NATIVE`` (procedure 135).
 
@@ -3316,7 +3337,7 @@ class RemoteClient:
         )
 
     def connect_domain_xml_to_native(
-        self, *, nativeFormat: str, domainXml: str, flags: int
+        self, *, nativeFormat: str, domainXml: str, flags: int = 0
     ) -> RemoteConnectDomainXmlToNativeRet:
         """``REMOTE_PROC_CONNECT_DOMAIN_XML_TO_NATIVE`` (procedure 136).
 
@@ -3408,7 +3429,9 @@ class RemoteClient:
             RemoteSecretLookupByUuidRet,
         )
 
-    def secret_define_xml(self, *, xml: str, flags: int) -> RemoteSecretDefineXmlRet:
+    def secret_define_xml(
+        self, *, xml: str, flags: int = 0
+    ) -> RemoteSecretDefineXmlRet:
         """``REMOTE_PROC_SECRET_DEFINE_XML`` (procedure 142).
 
         @generate: both
@@ -3424,7 +3447,7 @@ class RemoteClient:
         )
 
     def secret_get_xml_desc(
-        self, *, secret: RemoteNonnullSecret, flags: int
+        self, *, secret: RemoteNonnullSecret, flags: int = 0
     ) -> RemoteSecretGetXmlDescRet:
         """``REMOTE_PROC_SECRET_GET_XML_DESC`` (procedure 143).
 
@@ -3440,7 +3463,7 @@ class RemoteClient:
         )
 
     def secret_set_value(
-        self, *, secret: RemoteNonnullSecret, value: bytes, flags: int
+        self, *, secret: RemoteNonnullSecret, value: bytes, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_SECRET_SET_VALUE`` (procedure 144).
 
@@ -3455,7 +3478,7 @@ class RemoteClient:
         )
 
     def secret_get_value(
-        self, *, secret: RemoteNonnullSecret, flags: int
+        self, *, secret: RemoteNonnullSecret, flags: int = 0
     ) -> RemoteSecretGetValueRet:
         """``REMOTE_PROC_SECRET_GET_VALUE`` (procedure 145).
 
@@ -3500,7 +3523,7 @@ class RemoteClient:
         )
 
     def domain_migrate_prepare_tunnel(
-        self, *, flags: int, dname: str | None, resource: int, dom_xml: str
+        self, *, flags: int = 0, dname: str | None = None, resource: int, dom_xml: str
     ) -> rpc.DataStream[None]:
         """``REMOTE_PROC_DOMAIN_MIGRATE_PREPARE_TUNNEL`` (procedure 148).
 
@@ -3657,7 +3680,7 @@ class RemoteClient:
         )
 
     def connect_compare_cpu(
-        self, *, xml: str, flags: int
+        self, *, xml: str, flags: int = 0
     ) -> RemoteConnectCompareCpuRet:
         """``REMOTE_PROC_CONNECT_COMPARE_CPU`` (procedure 158).
 
@@ -3673,7 +3696,7 @@ class RemoteClient:
         )
 
     def domain_memory_stats(
-        self, *, dom: RemoteNonnullDomain, maxStats: int, flags: int
+        self, *, dom: RemoteNonnullDomain, maxStats: int, flags: int = 0
     ) -> RemoteDomainMemoryStatsRet:
         """``REMOTE_PROC_DOMAIN_MEMORY_STATS`` (procedure 159).
 
@@ -3688,7 +3711,7 @@ class RemoteClient:
         )
 
     def domain_attach_device_flags(
-        self, *, dom: RemoteNonnullDomain, xml: str, flags: int
+        self, *, dom: RemoteNonnullDomain, xml: str, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_ATTACH_DEVICE_FLAGS`` (procedure 160).
 
@@ -3704,7 +3727,7 @@ class RemoteClient:
         )
 
     def domain_detach_device_flags(
-        self, *, dom: RemoteNonnullDomain, xml: str, flags: int
+        self, *, dom: RemoteNonnullDomain, xml: str, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_DETACH_DEVICE_FLAGS`` (procedure 161).
 
@@ -3720,7 +3743,7 @@ class RemoteClient:
         )
 
     def connect_baseline_cpu(
-        self, *, xmlCPUs: list[str], flags: int
+        self, *, xmlCPUs: list[str], flags: int = 0
     ) -> RemoteConnectBaselineCpuRet:
         """``REMOTE_PROC_CONNECT_BASELINE_CPU`` (procedure 162).
 
@@ -3761,7 +3784,7 @@ class RemoteClient:
             RemoteDomainAbortJobArgs(dom),
         )
 
-    def storage_vol_wipe(self, *, vol: RemoteNonnullStorageVol, flags: int) -> None:
+    def storage_vol_wipe(self, *, vol: RemoteNonnullStorageVol, flags: int = 0) -> None:
         """``REMOTE_PROC_STORAGE_VOL_WIPE`` (procedure 165).
 
         @generate: both
@@ -3774,7 +3797,7 @@ class RemoteClient:
         )
 
     def domain_migrate_set_max_downtime(
-        self, *, dom: RemoteNonnullDomain, downtime: int, flags: int
+        self, *, dom: RemoteNonnullDomain, downtime: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_MIGRATE_SET_MAX_DOWNTIME`` (procedure 166).
 
@@ -3815,7 +3838,7 @@ class RemoteClient:
         )
 
     def domain_update_device_flags(
-        self, *, dom: RemoteNonnullDomain, xml: str, flags: int
+        self, *, dom: RemoteNonnullDomain, xml: str, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_UPDATE_DEVICE_FLAGS`` (procedure 174).
 
@@ -3859,7 +3882,7 @@ class RemoteClient:
         )
 
     def nwfilter_get_xml_desc(
-        self, *, nwfilter: RemoteNonnullNwfilter, flags: int
+        self, *, nwfilter: RemoteNonnullNwfilter, flags: int = 0
     ) -> RemoteNwfilterGetXmlDescRet:
         """``REMOTE_PROC_NWFILTER_GET_XML_DESC`` (procedure 177).
 
@@ -3932,7 +3955,7 @@ class RemoteClient:
             RemoteNwfilterUndefineArgs(nwfilter),
         )
 
-    def domain_managed_save(self, *, dom: RemoteNonnullDomain, flags: int) -> None:
+    def domain_managed_save(self, *, dom: RemoteNonnullDomain, flags: int = 0) -> None:
         """``REMOTE_PROC_DOMAIN_MANAGED_SAVE`` (procedure 182).
 
         @generate: both
@@ -3945,7 +3968,7 @@ class RemoteClient:
         )
 
     def domain_has_managed_save_image(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainHasManagedSaveImageRet:
         """``REMOTE_PROC_DOMAIN_HAS_MANAGED_SAVE_IMAGE`` (procedure 183).
 
@@ -3960,7 +3983,7 @@ class RemoteClient:
         )
 
     def domain_managed_save_remove(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_MANAGED_SAVE_REMOVE`` (procedure 184).
 
@@ -3974,7 +3997,7 @@ class RemoteClient:
         )
 
     def domain_snapshot_create_xml(
-        self, *, dom: RemoteNonnullDomain, xml_desc: str, flags: int
+        self, *, dom: RemoteNonnullDomain, xml_desc: str, flags: int = 0
     ) -> RemoteDomainSnapshotCreateXmlRet:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_CREATE_XML`` (procedure 185).
 
@@ -3990,7 +4013,7 @@ class RemoteClient:
         )
 
     def domain_snapshot_get_xml_desc(
-        self, *, snap: RemoteNonnullDomainSnapshot, flags: int
+        self, *, snap: RemoteNonnullDomainSnapshot, flags: int = 0
     ) -> RemoteDomainSnapshotGetXmlDescRet:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_GET_XML_DESC`` (procedure 186).
 
@@ -4007,7 +4030,7 @@ class RemoteClient:
         )
 
     def domain_snapshot_num(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainSnapshotNumRet:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_NUM`` (procedure 187).
 
@@ -4023,7 +4046,7 @@ class RemoteClient:
         )
 
     def domain_snapshot_list_names(
-        self, *, dom: RemoteNonnullDomain, maxnames: int, flags: int
+        self, *, dom: RemoteNonnullDomain, maxnames: int, flags: int = 0
     ) -> RemoteDomainSnapshotListNamesRet:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_LIST_NAMES`` (procedure 188).
 
@@ -4039,7 +4062,7 @@ class RemoteClient:
         )
 
     def domain_snapshot_lookup_by_name(
-        self, *, dom: RemoteNonnullDomain, name: str, flags: int
+        self, *, dom: RemoteNonnullDomain, name: str, flags: int = 0
     ) -> RemoteDomainSnapshotLookupByNameRet:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_LOOKUP_BY_NAME`` (procedure 189).
 
@@ -4055,7 +4078,7 @@ class RemoteClient:
         )
 
     def domain_has_current_snapshot(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainHasCurrentSnapshotRet:
         """``REMOTE_PROC_DOMAIN_HAS_CURRENT_SNAPSHOT`` (procedure 190).
 
@@ -4070,7 +4093,7 @@ class RemoteClient:
         )
 
     def domain_snapshot_current(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainSnapshotCurrentRet:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_CURRENT`` (procedure 191).
 
@@ -4085,7 +4108,7 @@ class RemoteClient:
         )
 
     def domain_revert_to_snapshot(
-        self, *, snap: RemoteNonnullDomainSnapshot, flags: int
+        self, *, snap: RemoteNonnullDomainSnapshot, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_REVERT_TO_SNAPSHOT`` (procedure 192).
 
@@ -4099,7 +4122,7 @@ class RemoteClient:
         )
 
     def domain_snapshot_delete(
-        self, *, snap: RemoteNonnullDomainSnapshot, flags: int
+        self, *, snap: RemoteNonnullDomainSnapshot, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_DELETE`` (procedure 193).
 
@@ -4113,7 +4136,7 @@ class RemoteClient:
         )
 
     def domain_get_block_info(
-        self, *, dom: RemoteNonnullDomain, path: str, flags: int
+        self, *, dom: RemoteNonnullDomain, path: str, flags: int = 0
     ) -> RemoteDomainGetBlockInfoRet:
         """``REMOTE_PROC_DOMAIN_GET_BLOCK_INFO`` (procedure 194).
 
@@ -4128,7 +4151,7 @@ class RemoteClient:
         )
 
     def domain_create_with_flags(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainCreateWithFlagsRet:
         """``REMOTE_PROC_DOMAIN_CREATE_WITH_FLAGS`` (procedure 196).
 
@@ -4143,7 +4166,11 @@ class RemoteClient:
         )
 
     def domain_set_memory_parameters(
-        self, *, dom: RemoteNonnullDomain, params: list[RemoteTypedParam], flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        params: list[RemoteTypedParam],
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_MEMORY_PARAMETERS`` (procedure 197).
 
@@ -4159,7 +4186,7 @@ class RemoteClient:
         )
 
     def domain_get_memory_parameters(
-        self, *, dom: RemoteNonnullDomain, nparams: int, flags: int
+        self, *, dom: RemoteNonnullDomain, nparams: int, flags: int = 0
     ) -> RemoteDomainGetMemoryParametersRet:
         """``REMOTE_PROC_DOMAIN_GET_MEMORY_PARAMETERS`` (procedure 198).
 
@@ -4174,7 +4201,7 @@ class RemoteClient:
         )
 
     def domain_set_vcpus_flags(
-        self, *, dom: RemoteNonnullDomain, nvcpus: int, flags: int
+        self, *, dom: RemoteNonnullDomain, nvcpus: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_VCPUS_FLAGS`` (procedure 199).
 
@@ -4191,7 +4218,7 @@ class RemoteClient:
         )
 
     def domain_get_vcpus_flags(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetVcpusFlagsRet:
         """``REMOTE_PROC_DOMAIN_GET_VCPUS_FLAGS`` (procedure 200).
 
@@ -4207,7 +4234,7 @@ class RemoteClient:
         )
 
     def domain_open_console(
-        self, *, dom: RemoteNonnullDomain, dev_name: str | None, flags: int
+        self, *, dom: RemoteNonnullDomain, dev_name: str | None = None, flags: int = 0
     ) -> rpc.DataStream[None]:
         """``REMOTE_PROC_DOMAIN_OPEN_CONSOLE`` (procedure 201).
 
@@ -4239,7 +4266,7 @@ class RemoteClient:
             RemoteDomainIsUpdatedRet,
         )
 
-    def connect_get_sysinfo(self, *, flags: int) -> RemoteConnectGetSysinfoRet:
+    def connect_get_sysinfo(self, *, flags: int = 0) -> RemoteConnectGetSysinfoRet:
         """``REMOTE_PROC_CONNECT_GET_SYSINFO`` (procedure 203).
 
         @generate: both
@@ -4254,7 +4281,7 @@ class RemoteClient:
         )
 
     def domain_set_memory_flags(
-        self, *, dom: RemoteNonnullDomain, memory: int, flags: int
+        self, *, dom: RemoteNonnullDomain, memory: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_MEMORY_FLAGS`` (procedure 204).
 
@@ -4270,7 +4297,11 @@ class RemoteClient:
         )
 
     def domain_set_blkio_parameters(
-        self, *, dom: RemoteNonnullDomain, params: list[RemoteTypedParam], flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        params: list[RemoteTypedParam],
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_BLKIO_PARAMETERS`` (procedure 205).
 
@@ -4286,7 +4317,7 @@ class RemoteClient:
         )
 
     def domain_get_blkio_parameters(
-        self, *, dom: RemoteNonnullDomain, nparams: int, flags: int
+        self, *, dom: RemoteNonnullDomain, nparams: int, flags: int = 0
     ) -> RemoteDomainGetBlkioParametersRet:
         """``REMOTE_PROC_DOMAIN_GET_BLKIO_PARAMETERS`` (procedure 206).
 
@@ -4301,7 +4332,7 @@ class RemoteClient:
         )
 
     def domain_migrate_set_max_speed(
-        self, *, dom: RemoteNonnullDomain, bandwidth: int, flags: int
+        self, *, dom: RemoteNonnullDomain, bandwidth: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_MIGRATE_SET_MAX_SPEED`` (procedure 207).
 
@@ -4315,7 +4346,7 @@ class RemoteClient:
         )
 
     def storage_vol_upload(
-        self, *, vol: RemoteNonnullStorageVol, offset: int, length: int, flags: int
+        self, *, vol: RemoteNonnullStorageVol, offset: int, length: int, flags: int = 0
     ) -> rpc.DataStream[None]:
         """``REMOTE_PROC_STORAGE_VOL_UPLOAD`` (procedure 208).
 
@@ -4333,7 +4364,7 @@ class RemoteClient:
         )
 
     def storage_vol_download(
-        self, *, vol: RemoteNonnullStorageVol, offset: int, length: int, flags: int
+        self, *, vol: RemoteNonnullStorageVol, offset: int, length: int, flags: int = 0
     ) -> rpc.DataStream[None]:
         """``REMOTE_PROC_STORAGE_VOL_DOWNLOAD`` (procedure 209).
 
@@ -4350,7 +4381,7 @@ class RemoteClient:
             "read",
         )
 
-    def domain_inject_nmi(self, *, dom: RemoteNonnullDomain, flags: int) -> None:
+    def domain_inject_nmi(self, *, dom: RemoteNonnullDomain, flags: int = 0) -> None:
         """``REMOTE_PROC_DOMAIN_INJECT_NMI`` (procedure 210).
 
         @generate: both
@@ -4363,7 +4394,7 @@ class RemoteClient:
         )
 
     def domain_screenshot(
-        self, *, dom: RemoteNonnullDomain, screen: int, flags: int
+        self, *, dom: RemoteNonnullDomain, screen: int, flags: int = 0
     ) -> rpc.DataStream[RemoteDomainScreenshotRet]:
         """``REMOTE_PROC_DOMAIN_SCREENSHOT`` (procedure 211).
 
@@ -4380,7 +4411,7 @@ class RemoteClient:
         )
 
     def domain_get_state(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetStateRet:
         """``REMOTE_PROC_DOMAIN_GET_STATE`` (procedure 212).
 
@@ -4399,9 +4430,9 @@ class RemoteClient:
         self,
         *,
         dom: RemoteNonnullDomain,
-        xmlin: str | None,
-        flags: int,
-        dname: str | None,
+        xmlin: str | None = None,
+        flags: int = 0,
+        dname: str | None = None,
         resource: int,
     ) -> RemoteDomainMigrateBegin3Ret:
         """``REMOTE_PROC_DOMAIN_MIGRATE_BEGIN3`` (procedure 213).
@@ -4420,9 +4451,9 @@ class RemoteClient:
         self,
         *,
         cookie_in: bytes,
-        uri_in: str | None,
-        flags: int,
-        dname: str | None,
+        uri_in: str | None = None,
+        flags: int = 0,
+        dname: str | None = None,
         resource: int,
         dom_xml: str,
     ) -> RemoteDomainMigratePrepare3Ret:
@@ -4446,8 +4477,8 @@ class RemoteClient:
         self,
         *,
         cookie_in: bytes,
-        flags: int,
-        dname: str | None,
+        flags: int = 0,
+        dname: str | None = None,
         resource: int,
         dom_xml: str,
     ) -> rpc.DataStream[RemoteDomainMigratePrepareTunnel3Ret]:
@@ -4473,12 +4504,12 @@ class RemoteClient:
         self,
         *,
         dom: RemoteNonnullDomain,
-        xmlin: str | None,
+        xmlin: str | None = None,
         cookie_in: bytes,
-        dconnuri: str | None,
-        uri: str | None,
-        flags: int,
-        dname: str | None,
+        dconnuri: str | None = None,
+        uri: str | None = None,
+        flags: int = 0,
+        dname: str | None = None,
         resource: int,
     ) -> RemoteDomainMigratePerform3Ret:
         """``REMOTE_PROC_DOMAIN_MIGRATE_PERFORM3`` (procedure 216).
@@ -4500,9 +4531,9 @@ class RemoteClient:
         *,
         dname: str,
         cookie_in: bytes,
-        dconnuri: str | None,
-        uri: str | None,
-        flags: int,
+        dconnuri: str | None = None,
+        uri: str | None = None,
+        flags: int = 0,
         cancelled: int,
     ) -> RemoteDomainMigrateFinish3Ret:
         """``REMOTE_PROC_DOMAIN_MIGRATE_FINISH3`` (procedure 217).
@@ -4520,7 +4551,12 @@ class RemoteClient:
         )
 
     def domain_migrate_confirm3(
-        self, *, dom: RemoteNonnullDomain, cookie_in: bytes, flags: int, cancelled: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        cookie_in: bytes,
+        flags: int = 0,
+        cancelled: int,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_MIGRATE_CONFIRM3`` (procedure 218).
 
@@ -4534,7 +4570,11 @@ class RemoteClient:
         )
 
     def domain_set_scheduler_parameters_flags(
-        self, *, dom: RemoteNonnullDomain, params: list[RemoteTypedParam], flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        params: list[RemoteTypedParam],
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS`` (procedure 219).
 
@@ -4549,7 +4589,7 @@ class RemoteClient:
             RemoteDomainSetSchedulerParametersFlagsArgs(dom, params, flags),
         )
 
-    def interface_change_begin(self, *, flags: int) -> None:
+    def interface_change_begin(self, *, flags: int = 0) -> None:
         """``REMOTE_PROC_INTERFACE_CHANGE_BEGIN`` (procedure 220).
 
         @generate: both
@@ -4561,7 +4601,7 @@ class RemoteClient:
             RemoteInterfaceChangeBeginArgs(flags),
         )
 
-    def interface_change_commit(self, *, flags: int) -> None:
+    def interface_change_commit(self, *, flags: int = 0) -> None:
         """``REMOTE_PROC_INTERFACE_CHANGE_COMMIT`` (procedure 221).
 
         @generate: both
@@ -4573,7 +4613,7 @@ class RemoteClient:
             RemoteInterfaceChangeCommitArgs(flags),
         )
 
-    def interface_change_rollback(self, *, flags: int) -> None:
+    def interface_change_rollback(self, *, flags: int = 0) -> None:
         """``REMOTE_PROC_INTERFACE_CHANGE_ROLLBACK`` (procedure 222).
 
         @generate: both
@@ -4586,7 +4626,7 @@ class RemoteClient:
         )
 
     def domain_get_scheduler_parameters_flags(
-        self, *, dom: RemoteNonnullDomain, nparams: int, flags: int
+        self, *, dom: RemoteNonnullDomain, nparams: int, flags: int = 0
     ) -> RemoteDomainGetSchedulerParametersFlagsRet:
         """``REMOTE_PROC_DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS`` (procedure 223).
 
@@ -4601,7 +4641,7 @@ class RemoteClient:
         )
 
     def domain_pin_vcpu_flags(
-        self, *, dom: RemoteNonnullDomain, vcpu: int, cpumap: bytes, flags: int
+        self, *, dom: RemoteNonnullDomain, vcpu: int, cpumap: bytes, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_PIN_VCPU_FLAGS`` (procedure 225).
 
@@ -4623,7 +4663,7 @@ class RemoteClient:
         codeset: int,
         holdtime: int,
         keycodes: list[int],
-        flags: int,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SEND_KEY`` (procedure 226).
 
@@ -4637,7 +4677,7 @@ class RemoteClient:
         )
 
     def node_get_cpu_stats(
-        self, *, cpuNum: int, nparams: int, flags: int
+        self, *, cpuNum: int, nparams: int, flags: int = 0
     ) -> RemoteNodeGetCpuStatsRet:
         """``REMOTE_PROC_NODE_GET_CPU_STATS`` (procedure 227).
 
@@ -4653,7 +4693,7 @@ class RemoteClient:
         )
 
     def node_get_memory_stats(
-        self, *, nparams: int, cellNum: int, flags: int
+        self, *, nparams: int, cellNum: int, flags: int = 0
     ) -> RemoteNodeGetMemoryStatsRet:
         """``REMOTE_PROC_NODE_GET_MEMORY_STATS`` (procedure 228).
 
@@ -4669,7 +4709,7 @@ class RemoteClient:
         )
 
     def domain_get_control_info(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetControlInfoRet:
         """``REMOTE_PROC_DOMAIN_GET_CONTROL_INFO`` (procedure 229).
 
@@ -4685,7 +4725,7 @@ class RemoteClient:
         )
 
     def domain_get_vcpu_pin_info(
-        self, *, dom: RemoteNonnullDomain, ncpumaps: int, maplen: int, flags: int
+        self, *, dom: RemoteNonnullDomain, ncpumaps: int, maplen: int, flags: int = 0
     ) -> RemoteDomainGetVcpuPinInfoRet:
         """``REMOTE_PROC_DOMAIN_GET_VCPU_PIN_INFO`` (procedure 230).
 
@@ -4699,7 +4739,9 @@ class RemoteClient:
             RemoteDomainGetVcpuPinInfoRet,
         )
 
-    def domain_undefine_flags(self, *, dom: RemoteNonnullDomain, flags: int) -> None:
+    def domain_undefine_flags(
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
+    ) -> None:
         """``REMOTE_PROC_DOMAIN_UNDEFINE_FLAGS`` (procedure 231).
 
         @generate: both
@@ -4713,7 +4755,12 @@ class RemoteClient:
         )
 
     def domain_save_flags(
-        self, *, dom: RemoteNonnullDomain, to: str, dxml: str | None, flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        to: str,
+        dxml: str | None = None,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SAVE_FLAGS`` (procedure 232).
 
@@ -4726,7 +4773,9 @@ class RemoteClient:
             RemoteDomainSaveFlagsArgs(dom, to, dxml, flags),
         )
 
-    def domain_restore_flags(self, *, from_: str, dxml: str | None, flags: int) -> None:
+    def domain_restore_flags(
+        self, *, from_: str, dxml: str | None = None, flags: int = 0
+    ) -> None:
         """``REMOTE_PROC_DOMAIN_RESTORE_FLAGS`` (procedure 233).
 
         @generate: both
@@ -4739,7 +4788,7 @@ class RemoteClient:
             RemoteDomainRestoreFlagsArgs(from_, dxml, flags),
         )
 
-    def domain_destroy_flags(self, *, dom: RemoteNonnullDomain, flags: int) -> None:
+    def domain_destroy_flags(self, *, dom: RemoteNonnullDomain, flags: int = 0) -> None:
         """``REMOTE_PROC_DOMAIN_DESTROY_FLAGS`` (procedure 234).
 
         @generate: both
@@ -4753,7 +4802,7 @@ class RemoteClient:
         )
 
     def domain_save_image_get_xml_desc(
-        self, *, file: str, flags: int
+        self, *, file: str, flags: int = 0
     ) -> RemoteDomainSaveImageGetXmlDescRet:
         """``REMOTE_PROC_DOMAIN_SAVE_IMAGE_GET_XML_DESC`` (procedure 235).
 
@@ -4768,7 +4817,9 @@ class RemoteClient:
             RemoteDomainSaveImageGetXmlDescRet,
         )
 
-    def domain_save_image_define_xml(self, *, file: str, dxml: str, flags: int) -> None:
+    def domain_save_image_define_xml(
+        self, *, file: str, dxml: str, flags: int = 0
+    ) -> None:
         """``REMOTE_PROC_DOMAIN_SAVE_IMAGE_DEFINE_XML`` (procedure 236).
 
         @generate: both
@@ -4783,7 +4834,7 @@ class RemoteClient:
         )
 
     def domain_block_job_abort(
-        self, *, dom: RemoteNonnullDomain, path: str, flags: int
+        self, *, dom: RemoteNonnullDomain, path: str, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_BLOCK_JOB_ABORT`` (procedure 237).
 
@@ -4797,7 +4848,7 @@ class RemoteClient:
         )
 
     def domain_get_block_job_info(
-        self, *, dom: RemoteNonnullDomain, path: str, flags: int
+        self, *, dom: RemoteNonnullDomain, path: str, flags: int = 0
     ) -> RemoteDomainGetBlockJobInfoRet:
         """``REMOTE_PROC_DOMAIN_GET_BLOCK_JOB_INFO`` (procedure 238).
 
@@ -4812,7 +4863,7 @@ class RemoteClient:
         )
 
     def domain_block_job_set_speed(
-        self, *, dom: RemoteNonnullDomain, path: str, bandwidth: int, flags: int
+        self, *, dom: RemoteNonnullDomain, path: str, bandwidth: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_BLOCK_JOB_SET_SPEED`` (procedure 239).
 
@@ -4826,7 +4877,7 @@ class RemoteClient:
         )
 
     def domain_block_pull(
-        self, *, dom: RemoteNonnullDomain, path: str, bandwidth: int, flags: int
+        self, *, dom: RemoteNonnullDomain, path: str, bandwidth: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_BLOCK_PULL`` (procedure 240).
 
@@ -4840,7 +4891,7 @@ class RemoteClient:
         )
 
     def domain_migrate_get_max_speed(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainMigrateGetMaxSpeedRet:
         """``REMOTE_PROC_DOMAIN_MIGRATE_GET_MAX_SPEED`` (procedure 242).
 
@@ -4855,7 +4906,7 @@ class RemoteClient:
         )
 
     def domain_block_stats_flags(
-        self, *, dom: RemoteNonnullDomain, path: str, nparams: int, flags: int
+        self, *, dom: RemoteNonnullDomain, path: str, nparams: int, flags: int = 0
     ) -> RemoteDomainBlockStatsFlagsRet:
         """``REMOTE_PROC_DOMAIN_BLOCK_STATS_FLAGS`` (procedure 243).
 
@@ -4870,7 +4921,7 @@ class RemoteClient:
         )
 
     def domain_snapshot_get_parent(
-        self, *, snap: RemoteNonnullDomainSnapshot, flags: int
+        self, *, snap: RemoteNonnullDomainSnapshot, flags: int = 0
     ) -> RemoteDomainSnapshotGetParentRet:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_GET_PARENT`` (procedure 244).
 
@@ -4885,7 +4936,7 @@ class RemoteClient:
             RemoteDomainSnapshotGetParentRet,
         )
 
-    def domain_reset(self, *, dom: RemoteNonnullDomain, flags: int) -> None:
+    def domain_reset(self, *, dom: RemoteNonnullDomain, flags: int = 0) -> None:
         """``REMOTE_PROC_DOMAIN_RESET`` (procedure 245).
 
         @generate: both
@@ -4898,7 +4949,7 @@ class RemoteClient:
         )
 
     def domain_snapshot_num_children(
-        self, *, snap: RemoteNonnullDomainSnapshot, flags: int
+        self, *, snap: RemoteNonnullDomainSnapshot, flags: int = 0
     ) -> RemoteDomainSnapshotNumChildrenRet:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_NUM_CHILDREN`` (procedure 246).
 
@@ -4914,7 +4965,7 @@ class RemoteClient:
         )
 
     def domain_snapshot_list_children_names(
-        self, *, snap: RemoteNonnullDomainSnapshot, maxnames: int, flags: int
+        self, *, snap: RemoteNonnullDomainSnapshot, maxnames: int, flags: int = 0
     ) -> RemoteDomainSnapshotListChildrenNamesRet:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_LIST_CHILDREN_NAMES`` (procedure 247).
 
@@ -4930,7 +4981,7 @@ class RemoteClient:
         )
 
     def domain_open_graphics(
-        self, *, dom: RemoteNonnullDomain, idx: int, flags: int
+        self, *, dom: RemoteNonnullDomain, idx: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_OPEN_GRAPHICS`` (procedure 249).
 
@@ -4944,7 +4995,7 @@ class RemoteClient:
         )
 
     def node_suspend_for_duration(
-        self, *, target: int, duration: int, flags: int
+        self, *, target: int, duration: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_NODE_SUSPEND_FOR_DURATION`` (procedure 250).
 
@@ -4958,7 +5009,7 @@ class RemoteClient:
         )
 
     def domain_block_resize(
-        self, *, dom: RemoteNonnullDomain, disk: str, size: int, flags: int
+        self, *, dom: RemoteNonnullDomain, disk: str, size: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_BLOCK_RESIZE`` (procedure 251).
 
@@ -4977,7 +5028,7 @@ class RemoteClient:
         dom: RemoteNonnullDomain,
         disk: str,
         params: list[RemoteTypedParam],
-        flags: int,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_BLOCK_IO_TUNE`` (procedure 252).
 
@@ -4993,7 +5044,12 @@ class RemoteClient:
         )
 
     def domain_get_block_io_tune(
-        self, *, dom: RemoteNonnullDomain, disk: str | None, nparams: int, flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        disk: str | None = None,
+        nparams: int,
+        flags: int = 0,
     ) -> RemoteDomainGetBlockIoTuneRet:
         """``REMOTE_PROC_DOMAIN_GET_BLOCK_IO_TUNE`` (procedure 253).
 
@@ -5008,7 +5064,11 @@ class RemoteClient:
         )
 
     def domain_set_numa_parameters(
-        self, *, dom: RemoteNonnullDomain, params: list[RemoteTypedParam], flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        params: list[RemoteTypedParam],
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_NUMA_PARAMETERS`` (procedure 254).
 
@@ -5024,7 +5084,7 @@ class RemoteClient:
         )
 
     def domain_get_numa_parameters(
-        self, *, dom: RemoteNonnullDomain, nparams: int, flags: int
+        self, *, dom: RemoteNonnullDomain, nparams: int, flags: int = 0
     ) -> RemoteDomainGetNumaParametersRet:
         """``REMOTE_PROC_DOMAIN_GET_NUMA_PARAMETERS`` (procedure 255).
 
@@ -5044,7 +5104,7 @@ class RemoteClient:
         dom: RemoteNonnullDomain,
         device: str,
         params: list[RemoteTypedParam],
-        flags: int,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_INTERFACE_PARAMETERS`` (procedure 256).
 
@@ -5060,7 +5120,7 @@ class RemoteClient:
         )
 
     def domain_get_interface_parameters(
-        self, *, dom: RemoteNonnullDomain, device: str, nparams: int, flags: int
+        self, *, dom: RemoteNonnullDomain, device: str, nparams: int, flags: int = 0
     ) -> RemoteDomainGetInterfaceParametersRet:
         """``REMOTE_PROC_DOMAIN_GET_INTERFACE_PARAMETERS`` (procedure 257).
 
@@ -5074,7 +5134,9 @@ class RemoteClient:
             RemoteDomainGetInterfaceParametersRet,
         )
 
-    def domain_shutdown_flags(self, *, dom: RemoteNonnullDomain, flags: int) -> None:
+    def domain_shutdown_flags(
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
+    ) -> None:
         """``REMOTE_PROC_DOMAIN_SHUTDOWN_FLAGS`` (procedure 258).
 
         @generate: both
@@ -5088,7 +5150,7 @@ class RemoteClient:
         )
 
     def storage_vol_wipe_pattern(
-        self, *, vol: RemoteNonnullStorageVol, algorithm: int, flags: int
+        self, *, vol: RemoteNonnullStorageVol, algorithm: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_STORAGE_VOL_WIPE_PATTERN`` (procedure 259).
 
@@ -5102,7 +5164,7 @@ class RemoteClient:
         )
 
     def storage_vol_resize(
-        self, *, vol: RemoteNonnullStorageVol, capacity: int, flags: int
+        self, *, vol: RemoteNonnullStorageVol, capacity: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_STORAGE_VOL_RESIZE`` (procedure 260).
 
@@ -5116,7 +5178,7 @@ class RemoteClient:
         )
 
     def domain_pm_suspend_for_duration(
-        self, *, dom: RemoteNonnullDomain, target: int, duration: int, flags: int
+        self, *, dom: RemoteNonnullDomain, target: int, duration: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_PM_SUSPEND_FOR_DURATION`` (procedure 261).
 
@@ -5136,7 +5198,7 @@ class RemoteClient:
         nparams: int,
         start_cpu: int,
         ncpus: int,
-        flags: int,
+        flags: int = 0,
     ) -> RemoteDomainGetCpuStatsRet:
         """``REMOTE_PROC_DOMAIN_GET_CPU_STATS`` (procedure 262).
 
@@ -5151,7 +5213,7 @@ class RemoteClient:
         )
 
     def domain_get_disk_errors(
-        self, *, dom: RemoteNonnullDomain, maxerrors: int, flags: int
+        self, *, dom: RemoteNonnullDomain, maxerrors: int, flags: int = 0
     ) -> RemoteDomainGetDiskErrorsRet:
         """``REMOTE_PROC_DOMAIN_GET_DISK_ERRORS`` (procedure 263).
 
@@ -5170,10 +5232,10 @@ class RemoteClient:
         *,
         dom: RemoteNonnullDomain,
         type: int,
-        metadata: str | None,
-        key: str | None,
-        uri: str | None,
-        flags: int,
+        metadata: str | None = None,
+        key: str | None = None,
+        uri: str | None = None,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_METADATA`` (procedure 264).
 
@@ -5189,7 +5251,12 @@ class RemoteClient:
         )
 
     def domain_get_metadata(
-        self, *, dom: RemoteNonnullDomain, type: int, uri: str | None, flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        type: int,
+        uri: str | None = None,
+        flags: int = 0,
     ) -> RemoteDomainGetMetadataRet:
         """``REMOTE_PROC_DOMAIN_GET_METADATA`` (procedure 265).
 
@@ -5208,9 +5275,9 @@ class RemoteClient:
         *,
         dom: RemoteNonnullDomain,
         path: str,
-        base: str | None,
+        base: str | None = None,
         bandwidth: int,
-        flags: int,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_BLOCK_REBASE`` (procedure 266).
 
@@ -5223,7 +5290,7 @@ class RemoteClient:
             RemoteDomainBlockRebaseArgs(dom, path, base, bandwidth, flags),
         )
 
-    def domain_pm_wakeup(self, *, dom: RemoteNonnullDomain, flags: int) -> None:
+    def domain_pm_wakeup(self, *, dom: RemoteNonnullDomain, flags: int = 0) -> None:
         """``REMOTE_PROC_DOMAIN_PM_WAKEUP`` (procedure 267).
 
         @generate: both
@@ -5236,7 +5303,7 @@ class RemoteClient:
         )
 
     def domain_snapshot_is_current(
-        self, *, snap: RemoteNonnullDomainSnapshot, flags: int
+        self, *, snap: RemoteNonnullDomainSnapshot, flags: int = 0
     ) -> RemoteDomainSnapshotIsCurrentRet:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_IS_CURRENT`` (procedure 271).
 
@@ -5251,7 +5318,7 @@ class RemoteClient:
         )
 
     def domain_snapshot_has_metadata(
-        self, *, snap: RemoteNonnullDomainSnapshot, flags: int
+        self, *, snap: RemoteNonnullDomainSnapshot, flags: int = 0
     ) -> RemoteDomainSnapshotHasMetadataRet:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_HAS_METADATA`` (procedure 272).
 
@@ -5266,7 +5333,7 @@ class RemoteClient:
         )
 
     def connect_list_all_domains(
-        self, *, need_results: int, flags: int
+        self, *, need_results: int, flags: int = 0
     ) -> RemoteConnectListAllDomainsRet:
         """``REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS`` (procedure 273).
 
@@ -5283,7 +5350,7 @@ class RemoteClient:
         )
 
     def domain_list_all_snapshots(
-        self, *, dom: RemoteNonnullDomain, need_results: int, flags: int
+        self, *, dom: RemoteNonnullDomain, need_results: int, flags: int = 0
     ) -> RemoteDomainListAllSnapshotsRet:
         """``REMOTE_PROC_DOMAIN_LIST_ALL_SNAPSHOTS`` (procedure 274).
 
@@ -5299,7 +5366,11 @@ class RemoteClient:
         )
 
     def domain_snapshot_list_all_children(
-        self, *, snapshot: RemoteNonnullDomainSnapshot, need_results: int, flags: int
+        self,
+        *,
+        snapshot: RemoteNonnullDomainSnapshot,
+        need_results: int,
+        flags: int = 0,
     ) -> RemoteDomainSnapshotListAllChildrenRet:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_LIST_ALL_CHILDREN`` (procedure 275).
 
@@ -5315,7 +5386,7 @@ class RemoteClient:
         )
 
     def domain_get_hostname(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetHostnameRet:
         """``REMOTE_PROC_DOMAIN_GET_HOSTNAME`` (procedure 277).
 
@@ -5346,7 +5417,7 @@ class RemoteClient:
         )
 
     def domain_pin_emulator(
-        self, *, dom: RemoteNonnullDomain, cpumap: bytes, flags: int
+        self, *, dom: RemoteNonnullDomain, cpumap: bytes, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_PIN_EMULATOR`` (procedure 279).
 
@@ -5362,7 +5433,7 @@ class RemoteClient:
         )
 
     def domain_get_emulator_pin_info(
-        self, *, dom: RemoteNonnullDomain, maplen: int, flags: int
+        self, *, dom: RemoteNonnullDomain, maplen: int, flags: int = 0
     ) -> RemoteDomainGetEmulatorPinInfoRet:
         """``REMOTE_PROC_DOMAIN_GET_EMULATOR_PIN_INFO`` (procedure 280).
 
@@ -5377,7 +5448,7 @@ class RemoteClient:
         )
 
     def connect_list_all_storage_pools(
-        self, *, need_results: int, flags: int
+        self, *, need_results: int, flags: int = 0
     ) -> RemoteConnectListAllStoragePoolsRet:
         """``REMOTE_PROC_CONNECT_LIST_ALL_STORAGE_POOLS`` (procedure 281).
 
@@ -5394,7 +5465,7 @@ class RemoteClient:
         )
 
     def storage_pool_list_all_volumes(
-        self, *, pool: RemoteNonnullStoragePool, need_results: int, flags: int
+        self, *, pool: RemoteNonnullStoragePool, need_results: int, flags: int = 0
     ) -> RemoteStoragePoolListAllVolumesRet:
         """``REMOTE_PROC_STORAGE_POOL_LIST_ALL_VOLUMES`` (procedure 282).
 
@@ -5411,7 +5482,7 @@ class RemoteClient:
         )
 
     def connect_list_all_networks(
-        self, *, need_results: int, flags: int
+        self, *, need_results: int, flags: int = 0
     ) -> RemoteConnectListAllNetworksRet:
         """``REMOTE_PROC_CONNECT_LIST_ALL_NETWORKS`` (procedure 283).
 
@@ -5428,7 +5499,7 @@ class RemoteClient:
         )
 
     def connect_list_all_interfaces(
-        self, *, need_results: int, flags: int
+        self, *, need_results: int, flags: int = 0
     ) -> RemoteConnectListAllInterfacesRet:
         """``REMOTE_PROC_CONNECT_LIST_ALL_INTERFACES`` (procedure 284).
 
@@ -5445,7 +5516,7 @@ class RemoteClient:
         )
 
     def connect_list_all_node_devices(
-        self, *, need_results: int, flags: int
+        self, *, need_results: int, flags: int = 0
     ) -> RemoteConnectListAllNodeDevicesRet:
         """``REMOTE_PROC_CONNECT_LIST_ALL_NODE_DEVICES`` (procedure 285).
 
@@ -5462,7 +5533,7 @@ class RemoteClient:
         )
 
     def connect_list_all_nwfilters(
-        self, *, need_results: int, flags: int
+        self, *, need_results: int, flags: int = 0
     ) -> RemoteConnectListAllNwfiltersRet:
         """``REMOTE_PROC_CONNECT_LIST_ALL_NWFILTERS`` (procedure 286).
 
@@ -5479,7 +5550,7 @@ class RemoteClient:
         )
 
     def connect_list_all_secrets(
-        self, *, need_results: int, flags: int
+        self, *, need_results: int, flags: int = 0
     ) -> RemoteConnectListAllSecretsRet:
         """``REMOTE_PROC_CONNECT_LIST_ALL_SECRETS`` (procedure 287).
 
@@ -5496,7 +5567,7 @@ class RemoteClient:
         )
 
     def node_set_memory_parameters(
-        self, *, params: list[RemoteTypedParam], flags: int
+        self, *, params: list[RemoteTypedParam], flags: int = 0
     ) -> None:
         """``REMOTE_PROC_NODE_SET_MEMORY_PARAMETERS`` (procedure 288).
 
@@ -5510,7 +5581,7 @@ class RemoteClient:
         )
 
     def node_get_memory_parameters(
-        self, *, nparams: int, flags: int
+        self, *, nparams: int, flags: int = 0
     ) -> RemoteNodeGetMemoryParametersRet:
         """``REMOTE_PROC_NODE_GET_MEMORY_PARAMETERS`` (procedure 289).
 
@@ -5529,10 +5600,10 @@ class RemoteClient:
         *,
         dom: RemoteNonnullDomain,
         disk: str,
-        base: str | None,
-        top: str | None,
+        base: str | None = None,
+        top: str | None = None,
         bandwidth: int,
-        flags: int,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_BLOCK_COMMIT`` (procedure 290).
 
@@ -5553,7 +5624,7 @@ class RemoteClient:
         section: int,
         parentIndex: int,
         xml: str,
-        flags: int,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_NETWORK_UPDATE`` (procedure 291).
 
@@ -5570,7 +5641,7 @@ class RemoteClient:
         )
 
     def node_get_cpu_map(
-        self, *, need_map: int, need_online: int, flags: int
+        self, *, need_map: int, need_online: int, flags: int = 0
     ) -> RemoteNodeGetCpuMapRet:
         """``REMOTE_PROC_NODE_GET_CPU_MAP`` (procedure 293).
 
@@ -5588,9 +5659,9 @@ class RemoteClient:
         self,
         *,
         dom: RemoteNonnullDomain,
-        mountPoint: str | None,
+        mountPoint: str | None = None,
         minimum: int,
-        flags: int,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_FSTRIM`` (procedure 294).
 
@@ -5604,7 +5675,7 @@ class RemoteClient:
         )
 
     def domain_send_process_signal(
-        self, *, dom: RemoteNonnullDomain, pid_value: int, signum: int, flags: int
+        self, *, dom: RemoteNonnullDomain, pid_value: int, signum: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SEND_PROCESS_SIGNAL`` (procedure 295).
 
@@ -5618,7 +5689,7 @@ class RemoteClient:
         )
 
     def domain_open_channel(
-        self, *, dom: RemoteNonnullDomain, name: str | None, flags: int
+        self, *, dom: RemoteNonnullDomain, name: str | None = None, flags: int = 0
     ) -> rpc.DataStream[None]:
         """``REMOTE_PROC_DOMAIN_OPEN_CHANNEL`` (procedure 296).
 
@@ -5635,7 +5706,7 @@ class RemoteClient:
         )
 
     def node_device_lookup_scsi_host_by_wwn(
-        self, *, wwnn: str, wwpn: str, flags: int
+        self, *, wwnn: str, wwpn: str, flags: int = 0
     ) -> RemoteNodeDeviceLookupScsiHostByWwnRet:
         """``REMOTE_PROC_NODE_DEVICE_LOOKUP_SCSI_HOST_BY_WWN`` (procedure 297).
 
@@ -5651,7 +5722,7 @@ class RemoteClient:
         )
 
     def domain_get_job_stats(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetJobStatsRet:
         """``REMOTE_PROC_DOMAIN_GET_JOB_STATS`` (procedure 298).
 
@@ -5666,7 +5737,7 @@ class RemoteClient:
         )
 
     def domain_migrate_get_compression_cache(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainMigrateGetCompressionCacheRet:
         """``REMOTE_PROC_DOMAIN_MIGRATE_GET_COMPRESSION_CACHE`` (procedure 299).
 
@@ -5681,7 +5752,7 @@ class RemoteClient:
         )
 
     def domain_migrate_set_compression_cache(
-        self, *, dom: RemoteNonnullDomain, cacheSize: int, flags: int
+        self, *, dom: RemoteNonnullDomain, cacheSize: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_MIGRATE_SET_COMPRESSION_CACHE`` (procedure 300).
 
@@ -5695,7 +5766,7 @@ class RemoteClient:
         )
 
     def node_device_detach_flags(
-        self, *, name: str, driverName: str | None, flags: int
+        self, *, name: str, driverName: str | None = None, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_NODE_DEVICE_DETACH_FLAGS`` (procedure 301).
 
@@ -5709,7 +5780,11 @@ class RemoteClient:
         )
 
     def domain_migrate_begin3_params(
-        self, *, dom: RemoteNonnullDomain, params: list[RemoteTypedParam], flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        params: list[RemoteTypedParam],
+        flags: int = 0,
     ) -> RemoteDomainMigrateBegin3ParamsRet:
         """``REMOTE_PROC_DOMAIN_MIGRATE_BEGIN3_PARAMS`` (procedure 302).
 
@@ -5724,7 +5799,7 @@ class RemoteClient:
         )
 
     def domain_migrate_prepare3_params(
-        self, *, params: list[RemoteTypedParam], cookie_in: bytes, flags: int
+        self, *, params: list[RemoteTypedParam], cookie_in: bytes, flags: int = 0
     ) -> RemoteDomainMigratePrepare3ParamsRet:
         """``REMOTE_PROC_DOMAIN_MIGRATE_PREPARE3_PARAMS`` (procedure 303).
 
@@ -5741,7 +5816,7 @@ class RemoteClient:
         )
 
     def domain_migrate_prepare_tunnel3_params(
-        self, *, params: list[RemoteTypedParam], cookie_in: bytes, flags: int
+        self, *, params: list[RemoteTypedParam], cookie_in: bytes, flags: int = 0
     ) -> RemoteDomainMigratePrepareTunnel3ParamsRet:
         """``REMOTE_PROC_DOMAIN_MIGRATE_PREPARE_TUNNEL3_PARAMS`` (procedure 304).
 
@@ -5761,10 +5836,10 @@ class RemoteClient:
         self,
         *,
         dom: RemoteNonnullDomain,
-        dconnuri: str | None,
+        dconnuri: str | None = None,
         params: list[RemoteTypedParam],
         cookie_in: bytes,
-        flags: int,
+        flags: int = 0,
     ) -> RemoteDomainMigratePerform3ParamsRet:
         """``REMOTE_PROC_DOMAIN_MIGRATE_PERFORM3_PARAMS`` (procedure 305).
 
@@ -5785,7 +5860,7 @@ class RemoteClient:
         *,
         params: list[RemoteTypedParam],
         cookie_in: bytes,
-        flags: int,
+        flags: int = 0,
         cancelled: int,
     ) -> RemoteDomainMigrateFinish3ParamsRet:
         """``REMOTE_PROC_DOMAIN_MIGRATE_FINISH3_PARAMS`` (procedure 306).
@@ -5806,7 +5881,7 @@ class RemoteClient:
         dom: RemoteNonnullDomain,
         params: list[RemoteTypedParam],
         cookie_in: bytes,
-        flags: int,
+        flags: int = 0,
         cancelled: int,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_MIGRATE_CONFIRM3_PARAMS`` (procedure 307).
@@ -5823,7 +5898,7 @@ class RemoteClient:
         )
 
     def domain_set_memory_stats_period(
-        self, *, dom: RemoteNonnullDomain, period: int, flags: int
+        self, *, dom: RemoteNonnullDomain, period: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_MEMORY_STATS_PERIOD`` (procedure 308).
 
@@ -5839,7 +5914,7 @@ class RemoteClient:
         )
 
     def domain_create_xml_with_files(
-        self, *, xml_desc: str, flags: int
+        self, *, xml_desc: str, flags: int = 0
     ) -> RemoteDomainCreateXmlWithFilesRet:
         """``REMOTE_PROC_DOMAIN_CREATE_XML_WITH_FILES`` (procedure 309).
 
@@ -5855,7 +5930,7 @@ class RemoteClient:
         )
 
     def domain_create_with_files(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainCreateWithFilesRet:
         """``REMOTE_PROC_DOMAIN_CREATE_WITH_FILES`` (procedure 310).
 
@@ -5870,7 +5945,7 @@ class RemoteClient:
         )
 
     def connect_get_cpu_model_names(
-        self, *, arch: str, need_results: int, flags: int
+        self, *, arch: str, need_results: int, flags: int = 0
     ) -> RemoteConnectGetCpuModelNamesRet:
         """``REMOTE_PROC_CONNECT_GET_CPU_MODEL_NAMES`` (procedure 312).
 
@@ -5885,7 +5960,7 @@ class RemoteClient:
         )
 
     def connect_network_event_register_any(
-        self, *, eventID: int, net: RemoteNonnullNetwork | None
+        self, *, eventID: int, net: RemoteNonnullNetwork | None = None
     ) -> RemoteConnectNetworkEventRegisterAnyRet:
         """``REMOTE_PROC_CONNECT_NETWORK_EVENT_REGISTER_ANY`` (procedure 313).
 
@@ -5915,7 +5990,7 @@ class RemoteClient:
         )
 
     def connect_domain_event_callback_register_any(
-        self, *, eventID: int, dom: RemoteNonnullDomain | None
+        self, *, eventID: int, dom: RemoteNonnullDomain | None = None
     ) -> RemoteConnectDomainEventCallbackRegisterAnyRet:
         """``REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY`` (procedure 316).
 
@@ -5945,7 +6020,7 @@ class RemoteClient:
         )
 
     def domain_core_dump_with_format(
-        self, *, dom: RemoteNonnullDomain, to: str, dumpformat: int, flags: int
+        self, *, dom: RemoteNonnullDomain, to: str, dumpformat: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_CORE_DUMP_WITH_FORMAT`` (procedure 334).
 
@@ -5959,7 +6034,7 @@ class RemoteClient:
         )
 
     def domain_fsfreeze(
-        self, *, dom: RemoteNonnullDomain, mountpoints: list[str], flags: int
+        self, *, dom: RemoteNonnullDomain, mountpoints: list[str], flags: int = 0
     ) -> RemoteDomainFsfreezeRet:
         """``REMOTE_PROC_DOMAIN_FSFREEZE`` (procedure 335).
 
@@ -5974,7 +6049,7 @@ class RemoteClient:
         )
 
     def domain_fsthaw(
-        self, *, dom: RemoteNonnullDomain, mountpoints: list[str], flags: int
+        self, *, dom: RemoteNonnullDomain, mountpoints: list[str], flags: int = 0
     ) -> RemoteDomainFsthawRet:
         """``REMOTE_PROC_DOMAIN_FSTHAW`` (procedure 336).
 
@@ -5989,7 +6064,7 @@ class RemoteClient:
         )
 
     def domain_get_time(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetTimeRet:
         """``REMOTE_PROC_DOMAIN_GET_TIME`` (procedure 337).
 
@@ -6004,7 +6079,7 @@ class RemoteClient:
         )
 
     def domain_set_time(
-        self, *, dom: RemoteNonnullDomain, seconds: int, nseconds: int, flags: int
+        self, *, dom: RemoteNonnullDomain, seconds: int, nseconds: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_TIME`` (procedure 338).
 
@@ -6018,7 +6093,7 @@ class RemoteClient:
         )
 
     def node_get_free_pages(
-        self, *, pages: list[int], startCell: int, cellCount: int, flags: int
+        self, *, pages: list[int], startCell: int, cellCount: int, flags: int = 0
     ) -> RemoteNodeGetFreePagesRet:
         """``REMOTE_PROC_NODE_GET_FREE_PAGES`` (procedure 340).
 
@@ -6037,9 +6112,9 @@ class RemoteClient:
         self,
         *,
         net: RemoteNonnullNetwork,
-        mac: str | None,
+        mac: str | None = None,
         need_results: int,
-        flags: int,
+        flags: int = 0,
     ) -> RemoteNetworkGetDhcpLeasesRet:
         """``REMOTE_PROC_NETWORK_GET_DHCP_LEASES`` (procedure 341).
 
@@ -6056,11 +6131,11 @@ class RemoteClient:
     def connect_get_domain_capabilities(
         self,
         *,
-        emulatorbin: str | None,
-        arch: str | None,
-        machine: str | None,
-        virttype: str | None,
-        flags: int,
+        emulatorbin: str | None = None,
+        arch: str | None = None,
+        machine: str | None = None,
+        virttype: str | None = None,
+        flags: int = 0,
     ) -> RemoteConnectGetDomainCapabilitiesRet:
         """``REMOTE_PROC_CONNECT_GET_DOMAIN_CAPABILITIES`` (procedure 342).
 
@@ -6077,7 +6152,7 @@ class RemoteClient:
         )
 
     def domain_open_graphics_fd(
-        self, *, dom: RemoteNonnullDomain, idx: int, flags: int
+        self, *, dom: RemoteNonnullDomain, idx: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD`` (procedure 343).
 
@@ -6091,7 +6166,7 @@ class RemoteClient:
         )
 
     def connect_get_all_domain_stats(
-        self, *, doms: list[RemoteNonnullDomain], stats: int, flags: int
+        self, *, doms: list[RemoteNonnullDomain], stats: int, flags: int = 0
     ) -> RemoteConnectGetAllDomainStatsRet:
         """``REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS`` (procedure 344).
 
@@ -6113,7 +6188,7 @@ class RemoteClient:
         path: str,
         destxml: str,
         params: list[RemoteTypedParam],
-        flags: int,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_BLOCK_COPY`` (procedure 345).
 
@@ -6133,7 +6208,7 @@ class RemoteClient:
         pageCounts: list[int],
         startCell: int,
         cellCount: int,
-        flags: int,
+        flags: int = 0,
     ) -> RemoteNodeAllocPagesRet:
         """``REMOTE_PROC_NODE_ALLOC_PAGES`` (procedure 347).
 
@@ -6150,7 +6225,7 @@ class RemoteClient:
         )
 
     def domain_get_fsinfo(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetFsinfoRet:
         """``REMOTE_PROC_DOMAIN_GET_FSINFO`` (procedure 349).
 
@@ -6165,7 +6240,7 @@ class RemoteClient:
         )
 
     def domain_define_xml_flags(
-        self, *, xml: str, flags: int
+        self, *, xml: str, flags: int = 0
     ) -> RemoteDomainDefineXmlFlagsRet:
         """``REMOTE_PROC_DOMAIN_DEFINE_XML_FLAGS`` (procedure 350).
 
@@ -6182,7 +6257,7 @@ class RemoteClient:
         )
 
     def domain_get_iothread_info(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetIothreadInfoRet:
         """``REMOTE_PROC_DOMAIN_GET_IOTHREAD_INFO`` (procedure 351).
 
@@ -6197,7 +6272,12 @@ class RemoteClient:
         )
 
     def domain_pin_iothread(
-        self, *, dom: RemoteNonnullDomain, iothreads_id: int, cpumap: bytes, flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        iothreads_id: int,
+        cpumap: bytes,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_PIN_IOTHREAD`` (procedure 352).
 
@@ -6213,7 +6293,7 @@ class RemoteClient:
         )
 
     def domain_interface_addresses(
-        self, *, dom: RemoteNonnullDomain, source: int, flags: int
+        self, *, dom: RemoteNonnullDomain, source: int, flags: int = 0
     ) -> RemoteDomainInterfaceAddressesRet:
         """``REMOTE_PROC_DOMAIN_INTERFACE_ADDRESSES`` (procedure 353).
 
@@ -6229,7 +6309,7 @@ class RemoteClient:
         )
 
     def domain_add_iothread(
-        self, *, dom: RemoteNonnullDomain, iothread_id: int, flags: int
+        self, *, dom: RemoteNonnullDomain, iothread_id: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_ADD_IOTHREAD`` (procedure 355).
 
@@ -6245,7 +6325,7 @@ class RemoteClient:
         )
 
     def domain_del_iothread(
-        self, *, dom: RemoteNonnullDomain, iothread_id: int, flags: int
+        self, *, dom: RemoteNonnullDomain, iothread_id: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_DEL_IOTHREAD`` (procedure 356).
 
@@ -6264,9 +6344,9 @@ class RemoteClient:
         self,
         *,
         dom: RemoteNonnullDomain,
-        user: str | None,
-        password: str | None,
-        flags: int,
+        user: str | None = None,
+        password: str | None = None,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_USER_PASSWORD`` (procedure 357).
 
@@ -6280,7 +6360,7 @@ class RemoteClient:
         )
 
     def domain_rename(
-        self, *, dom: RemoteNonnullDomain, new_name: str | None, flags: int
+        self, *, dom: RemoteNonnullDomain, new_name: str | None = None, flags: int = 0
     ) -> RemoteDomainRenameRet:
         """``REMOTE_PROC_DOMAIN_RENAME`` (procedure 358).
 
@@ -6322,7 +6402,7 @@ class RemoteClient:
         )
 
     def domain_migrate_start_post_copy(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_MIGRATE_START_POST_COPY`` (procedure 364).
 
@@ -6336,7 +6416,7 @@ class RemoteClient:
         )
 
     def domain_get_perf_events(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetPerfEventsRet:
         """``REMOTE_PROC_DOMAIN_GET_PERF_EVENTS`` (procedure 365).
 
@@ -6351,7 +6431,11 @@ class RemoteClient:
         )
 
     def domain_set_perf_events(
-        self, *, dom: RemoteNonnullDomain, params: list[RemoteTypedParam], flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        params: list[RemoteTypedParam],
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_PERF_EVENTS`` (procedure 366).
 
@@ -6365,7 +6449,7 @@ class RemoteClient:
         )
 
     def connect_storage_pool_event_register_any(
-        self, *, eventID: int, pool: RemoteNonnullStoragePool | None
+        self, *, eventID: int, pool: RemoteNonnullStoragePool | None = None
     ) -> RemoteConnectStoragePoolEventRegisterAnyRet:
         """``REMOTE_PROC_CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY`` (procedure 368).
 
@@ -6395,7 +6479,7 @@ class RemoteClient:
         )
 
     def domain_get_guest_vcpus(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetGuestVcpusRet:
         """``REMOTE_PROC_DOMAIN_GET_GUEST_VCPUS`` (procedure 371).
 
@@ -6410,7 +6494,7 @@ class RemoteClient:
         )
 
     def domain_set_guest_vcpus(
-        self, *, dom: RemoteNonnullDomain, cpumap: str, state: int, flags: int
+        self, *, dom: RemoteNonnullDomain, cpumap: str, state: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_GUEST_VCPUS`` (procedure 372).
 
@@ -6424,7 +6508,7 @@ class RemoteClient:
         )
 
     def connect_node_device_event_register_any(
-        self, *, eventID: int, dev: RemoteNonnullNodeDevice | None
+        self, *, eventID: int, dev: RemoteNonnullNodeDevice | None = None
     ) -> RemoteConnectNodeDeviceEventRegisterAnyRet:
         """``REMOTE_PROC_CONNECT_NODE_DEVICE_EVENT_REGISTER_ANY`` (procedure 374).
 
@@ -6454,7 +6538,7 @@ class RemoteClient:
         )
 
     def storage_vol_get_info_flags(
-        self, *, vol: RemoteNonnullStorageVol, flags: int
+        self, *, vol: RemoteNonnullStorageVol, flags: int = 0
     ) -> RemoteStorageVolGetInfoFlagsRet:
         """``REMOTE_PROC_STORAGE_VOL_GET_INFO_FLAGS`` (procedure 378).
 
@@ -6470,7 +6554,7 @@ class RemoteClient:
         )
 
     def connect_secret_event_register_any(
-        self, *, eventID: int, secret: RemoteNonnullSecret | None
+        self, *, eventID: int, secret: RemoteNonnullSecret | None = None
     ) -> RemoteConnectSecretEventRegisterAnyRet:
         """``REMOTE_PROC_CONNECT_SECRET_EVENT_REGISTER_ANY`` (procedure 380).
 
@@ -6500,7 +6584,7 @@ class RemoteClient:
         )
 
     def domain_set_vcpu(
-        self, *, dom: RemoteNonnullDomain, cpumap: str, state: int, flags: int
+        self, *, dom: RemoteNonnullDomain, cpumap: str, state: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_VCPU`` (procedure 384).
 
@@ -6516,7 +6600,7 @@ class RemoteClient:
         )
 
     def domain_set_block_threshold(
-        self, *, dom: RemoteNonnullDomain, dev: str, threshold: int, flags: int
+        self, *, dom: RemoteNonnullDomain, dev: str, threshold: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_BLOCK_THRESHOLD`` (procedure 386).
 
@@ -6530,7 +6614,7 @@ class RemoteClient:
         )
 
     def domain_migrate_get_max_downtime(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainMigrateGetMaxDowntimeRet:
         """``REMOTE_PROC_DOMAIN_MIGRATE_GET_MAX_DOWNTIME`` (procedure 387).
 
@@ -6545,7 +6629,7 @@ class RemoteClient:
         )
 
     def domain_managed_save_get_xml_desc(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainManagedSaveGetXmlDescRet:
         """``REMOTE_PROC_DOMAIN_MANAGED_SAVE_GET_XML_DESC`` (procedure 388).
 
@@ -6561,7 +6645,7 @@ class RemoteClient:
         )
 
     def domain_managed_save_define_xml(
-        self, *, dom: RemoteNonnullDomain, dxml: str | None, flags: int
+        self, *, dom: RemoteNonnullDomain, dxml: str | None = None, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_MANAGED_SAVE_DEFINE_XML`` (procedure 389).
 
@@ -6576,7 +6660,7 @@ class RemoteClient:
         )
 
     def domain_set_lifecycle_action(
-        self, *, dom: RemoteNonnullDomain, type: int, action: int, flags: int
+        self, *, dom: RemoteNonnullDomain, type: int, action: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_LIFECYCLE_ACTION`` (procedure 390).
 
@@ -6606,7 +6690,7 @@ class RemoteClient:
         )
 
     def domain_detach_device_alias(
-        self, *, dom: RemoteNonnullDomain, alias: str, flags: int
+        self, *, dom: RemoteNonnullDomain, alias: str, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_DETACH_DEVICE_ALIAS`` (procedure 392).
 
@@ -6624,12 +6708,12 @@ class RemoteClient:
     def connect_compare_hypervisor_cpu(
         self,
         *,
-        emulator: str | None,
-        arch: str | None,
-        machine: str | None,
-        virttype: str | None,
+        emulator: str | None = None,
+        arch: str | None = None,
+        machine: str | None = None,
+        virttype: str | None = None,
         xmlCPU: str,
-        flags: int,
+        flags: int = 0,
     ) -> RemoteConnectCompareHypervisorCpuRet:
         """``REMOTE_PROC_CONNECT_COMPARE_HYPERVISOR_CPU`` (procedure 393).
 
@@ -6648,12 +6732,12 @@ class RemoteClient:
     def connect_baseline_hypervisor_cpu(
         self,
         *,
-        emulator: str | None,
-        arch: str | None,
-        machine: str | None,
-        virttype: str | None,
+        emulator: str | None = None,
+        arch: str | None = None,
+        machine: str | None = None,
+        virttype: str | None = None,
         xmlCPUs: list[str],
-        flags: int,
+        flags: int = 0,
     ) -> RemoteConnectBaselineHypervisorCpuRet:
         """``REMOTE_PROC_CONNECT_BASELINE_HYPERVISOR_CPU`` (procedure 394).
 
@@ -6669,7 +6753,9 @@ class RemoteClient:
             RemoteConnectBaselineHypervisorCpuRet,
         )
 
-    def node_get_sev_info(self, *, nparams: int, flags: int) -> RemoteNodeGetSevInfoRet:
+    def node_get_sev_info(
+        self, *, nparams: int, flags: int = 0
+    ) -> RemoteNodeGetSevInfoRet:
         """``REMOTE_PROC_NODE_GET_SEV_INFO`` (procedure 395).
 
         @generate: none
@@ -6683,7 +6769,7 @@ class RemoteClient:
         )
 
     def domain_get_launch_security_info(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetLaunchSecurityInfoRet:
         """``REMOTE_PROC_DOMAIN_GET_LAUNCH_SECURITY_INFO`` (procedure 396).
 
@@ -6714,7 +6800,7 @@ class RemoteClient:
         )
 
     def nwfilter_binding_get_xml_desc(
-        self, *, nwfilter: RemoteNonnullNwfilterBinding, flags: int
+        self, *, nwfilter: RemoteNonnullNwfilterBinding, flags: int = 0
     ) -> RemoteNwfilterBindingGetXmlDescRet:
         """``REMOTE_PROC_NWFILTER_BINDING_GET_XML_DESC`` (procedure 398).
 
@@ -6730,7 +6816,7 @@ class RemoteClient:
         )
 
     def nwfilter_binding_create_xml(
-        self, *, xml: str, flags: int
+        self, *, xml: str, flags: int = 0
     ) -> RemoteNwfilterBindingCreateXmlRet:
         """``REMOTE_PROC_NWFILTER_BINDING_CREATE_XML`` (procedure 399).
 
@@ -6761,7 +6847,7 @@ class RemoteClient:
         )
 
     def connect_list_all_nwfilter_bindings(
-        self, *, need_results: int, flags: int
+        self, *, need_results: int, flags: int = 0
     ) -> RemoteConnectListAllNwfilterBindingsRet:
         """``REMOTE_PROC_CONNECT_LIST_ALL_NWFILTER_BINDINGS`` (procedure 401).
 
@@ -6783,7 +6869,7 @@ class RemoteClient:
         dom: RemoteNonnullDomain,
         iothread_id: int,
         params: list[RemoteTypedParam],
-        flags: int,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_IOTHREAD_PARAMS`` (procedure 402).
 
@@ -6799,7 +6885,7 @@ class RemoteClient:
         )
 
     def connect_get_storage_pool_capabilities(
-        self, *, flags: int
+        self, *, flags: int = 0
     ) -> RemoteConnectGetStoragePoolCapabilitiesRet:
         """``REMOTE_PROC_CONNECT_GET_STORAGE_POOL_CAPABILITIES`` (procedure 403).
 
@@ -6814,7 +6900,7 @@ class RemoteClient:
         )
 
     def network_list_all_ports(
-        self, *, network: RemoteNonnullNetwork, need_results: int, flags: int
+        self, *, network: RemoteNonnullNetwork, need_results: int, flags: int = 0
     ) -> RemoteNetworkListAllPortsRet:
         """``REMOTE_PROC_NETWORK_LIST_ALL_PORTS`` (procedure 404).
 
@@ -6847,7 +6933,7 @@ class RemoteClient:
         )
 
     def network_port_create_xml(
-        self, *, network: RemoteNonnullNetwork, xml: str, flags: int
+        self, *, network: RemoteNonnullNetwork, xml: str, flags: int = 0
     ) -> RemoteNetworkPortCreateXmlRet:
         """``REMOTE_PROC_NETWORK_PORT_CREATE_XML`` (procedure 406).
 
@@ -6862,7 +6948,7 @@ class RemoteClient:
         )
 
     def network_port_get_parameters(
-        self, *, port: RemoteNonnullNetworkPort, nparams: int, flags: int
+        self, *, port: RemoteNonnullNetworkPort, nparams: int, flags: int = 0
     ) -> RemoteNetworkPortGetParametersRet:
         """``REMOTE_PROC_NETWORK_PORT_GET_PARAMETERS`` (procedure 407).
 
@@ -6881,7 +6967,7 @@ class RemoteClient:
         *,
         port: RemoteNonnullNetworkPort,
         params: list[RemoteTypedParam],
-        flags: int,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_NETWORK_PORT_SET_PARAMETERS`` (procedure 408).
 
@@ -6895,7 +6981,7 @@ class RemoteClient:
         )
 
     def network_port_get_xml_desc(
-        self, *, port: RemoteNonnullNetworkPort, flags: int
+        self, *, port: RemoteNonnullNetworkPort, flags: int = 0
     ) -> RemoteNetworkPortGetXmlDescRet:
         """``REMOTE_PROC_NETWORK_PORT_GET_XML_DESC`` (procedure 409).
 
@@ -6910,7 +6996,7 @@ class RemoteClient:
         )
 
     def network_port_delete(
-        self, *, port: RemoteNonnullNetworkPort, flags: int
+        self, *, port: RemoteNonnullNetworkPort, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_NETWORK_PORT_DELETE`` (procedure 410).
 
@@ -6924,7 +7010,7 @@ class RemoteClient:
         )
 
     def domain_checkpoint_create_xml(
-        self, *, dom: RemoteNonnullDomain, xml_desc: str, flags: int
+        self, *, dom: RemoteNonnullDomain, xml_desc: str, flags: int = 0
     ) -> RemoteDomainCheckpointCreateXmlRet:
         """``REMOTE_PROC_DOMAIN_CHECKPOINT_CREATE_XML`` (procedure 411).
 
@@ -6940,7 +7026,7 @@ class RemoteClient:
         )
 
     def domain_checkpoint_get_xml_desc(
-        self, *, checkpoint: RemoteNonnullDomainCheckpoint, flags: int
+        self, *, checkpoint: RemoteNonnullDomainCheckpoint, flags: int = 0
     ) -> RemoteDomainCheckpointGetXmlDescRet:
         """``REMOTE_PROC_DOMAIN_CHECKPOINT_GET_XML_DESC`` (procedure 412).
 
@@ -6956,7 +7042,7 @@ class RemoteClient:
         )
 
     def domain_list_all_checkpoints(
-        self, *, dom: RemoteNonnullDomain, need_results: int, flags: int
+        self, *, dom: RemoteNonnullDomain, need_results: int, flags: int = 0
     ) -> RemoteDomainListAllCheckpointsRet:
         """``REMOTE_PROC_DOMAIN_LIST_ALL_CHECKPOINTS`` (procedure 413).
 
@@ -6976,7 +7062,7 @@ class RemoteClient:
         *,
         checkpoint: RemoteNonnullDomainCheckpoint,
         need_results: int,
-        flags: int,
+        flags: int = 0,
     ) -> RemoteDomainCheckpointListAllChildrenRet:
         """``REMOTE_PROC_DOMAIN_CHECKPOINT_LIST_ALL_CHILDREN`` (procedure 414).
 
@@ -6992,7 +7078,7 @@ class RemoteClient:
         )
 
     def domain_checkpoint_lookup_by_name(
-        self, *, dom: RemoteNonnullDomain, name: str, flags: int
+        self, *, dom: RemoteNonnullDomain, name: str, flags: int = 0
     ) -> RemoteDomainCheckpointLookupByNameRet:
         """``REMOTE_PROC_DOMAIN_CHECKPOINT_LOOKUP_BY_NAME`` (procedure 415).
 
@@ -7008,7 +7094,7 @@ class RemoteClient:
         )
 
     def domain_checkpoint_get_parent(
-        self, *, checkpoint: RemoteNonnullDomainCheckpoint, flags: int
+        self, *, checkpoint: RemoteNonnullDomainCheckpoint, flags: int = 0
     ) -> RemoteDomainCheckpointGetParentRet:
         """``REMOTE_PROC_DOMAIN_CHECKPOINT_GET_PARENT`` (procedure 416).
 
@@ -7024,7 +7110,7 @@ class RemoteClient:
         )
 
     def domain_checkpoint_delete(
-        self, *, checkpoint: RemoteNonnullDomainCheckpoint, flags: int
+        self, *, checkpoint: RemoteNonnullDomainCheckpoint, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_CHECKPOINT_DELETE`` (procedure 417).
 
@@ -7038,7 +7124,7 @@ class RemoteClient:
         )
 
     def domain_get_guest_info(
-        self, *, dom: RemoteNonnullDomain, types: int, flags: int
+        self, *, dom: RemoteNonnullDomain, types: int, flags: int = 0
     ) -> RemoteDomainGetGuestInfoRet:
         """``REMOTE_PROC_DOMAIN_GET_GUEST_INFO`` (procedure 418).
 
@@ -7053,7 +7139,7 @@ class RemoteClient:
         )
 
     def connect_set_identity(
-        self, *, params: list[RemoteTypedParam], flags: int
+        self, *, params: list[RemoteTypedParam], flags: int = 0
     ) -> None:
         """``REMOTE_PROC_CONNECT_SET_IDENTITY`` (procedure 419).
 
@@ -7067,7 +7153,7 @@ class RemoteClient:
         )
 
     def domain_agent_set_response_timeout(
-        self, *, dom: RemoteNonnullDomain, timeout: int, flags: int
+        self, *, dom: RemoteNonnullDomain, timeout: int, flags: int = 0
     ) -> RemoteDomainAgentSetResponseTimeoutRet:
         """``REMOTE_PROC_DOMAIN_AGENT_SET_RESPONSE_TIMEOUT`` (procedure 420).
 
@@ -7086,8 +7172,8 @@ class RemoteClient:
         *,
         dom: RemoteNonnullDomain,
         backup_xml: str,
-        checkpoint_xml: str | None,
-        flags: int,
+        checkpoint_xml: str | None = None,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_BACKUP_BEGIN`` (procedure 421).
 
@@ -7102,7 +7188,7 @@ class RemoteClient:
         )
 
     def domain_backup_get_xml_desc(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainBackupGetXmlDescRet:
         """``REMOTE_PROC_DOMAIN_BACKUP_GET_XML_DESC`` (procedure 422).
 
@@ -7118,7 +7204,7 @@ class RemoteClient:
         )
 
     def domain_authorized_ssh_keys_get(
-        self, *, dom: RemoteNonnullDomain, user: str, flags: int
+        self, *, dom: RemoteNonnullDomain, user: str, flags: int = 0
     ) -> RemoteDomainAuthorizedSshKeysGetRet:
         """``REMOTE_PROC_DOMAIN_AUTHORIZED_SSH_KEYS_GET`` (procedure 424).
 
@@ -7133,7 +7219,7 @@ class RemoteClient:
         )
 
     def domain_authorized_ssh_keys_set(
-        self, *, dom: RemoteNonnullDomain, user: str, keys: list[str], flags: int
+        self, *, dom: RemoteNonnullDomain, user: str, keys: list[str], flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_AUTHORIZED_SSH_KEYS_SET`` (procedure 425).
 
@@ -7147,7 +7233,7 @@ class RemoteClient:
         )
 
     def domain_get_messages(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetMessagesRet:
         """``REMOTE_PROC_DOMAIN_GET_MESSAGES`` (procedure 426).
 
@@ -7162,7 +7248,7 @@ class RemoteClient:
         )
 
     def domain_start_dirty_rate_calc(
-        self, *, dom: RemoteNonnullDomain, seconds: int, flags: int
+        self, *, dom: RemoteNonnullDomain, seconds: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_START_DIRTY_RATE_CALC`` (procedure 427).
 
@@ -7176,7 +7262,7 @@ class RemoteClient:
         )
 
     def node_device_define_xml(
-        self, *, xml_desc: str, flags: int
+        self, *, xml_desc: str, flags: int = 0
     ) -> RemoteNodeDeviceDefineXmlRet:
         """``REMOTE_PROC_NODE_DEVICE_DEFINE_XML`` (procedure 428).
 
@@ -7190,7 +7276,7 @@ class RemoteClient:
             RemoteNodeDeviceDefineXmlRet,
         )
 
-    def node_device_undefine(self, *, name: str, flags: int) -> None:
+    def node_device_undefine(self, *, name: str, flags: int = 0) -> None:
         """``REMOTE_PROC_NODE_DEVICE_UNDEFINE`` (procedure 429).
 
         @generate: both
@@ -7203,7 +7289,7 @@ class RemoteClient:
             RemoteNodeDeviceUndefineArgs(name, flags),
         )
 
-    def node_device_create(self, *, name: str, flags: int) -> None:
+    def node_device_create(self, *, name: str, flags: int = 0) -> None:
         """``REMOTE_PROC_NODE_DEVICE_CREATE`` (procedure 430).
 
         @generate: both
@@ -7217,7 +7303,7 @@ class RemoteClient:
         )
 
     def nwfilter_define_xml_flags(
-        self, *, xml: str, flags: int
+        self, *, xml: str, flags: int = 0
     ) -> RemoteNwfilterDefineXmlFlagsRet:
         """``REMOTE_PROC_NWFILTER_DEFINE_XML_FLAGS`` (procedure 431).
 
@@ -7234,7 +7320,7 @@ class RemoteClient:
         )
 
     def network_define_xml_flags(
-        self, *, xml: str, flags: int
+        self, *, xml: str, flags: int = 0
     ) -> RemoteNetworkDefineXmlFlagsRet:
         """``REMOTE_PROC_NETWORK_DEFINE_XML_FLAGS`` (procedure 432).
 
@@ -7310,7 +7396,7 @@ class RemoteClient:
         )
 
     def network_create_xml_flags(
-        self, *, xml: str, flags: int
+        self, *, xml: str, flags: int = 0
     ) -> RemoteNetworkCreateXmlFlagsRet:
         """``REMOTE_PROC_NETWORK_CREATE_XML_FLAGS`` (procedure 437).
 
@@ -7327,7 +7413,11 @@ class RemoteClient:
         )
 
     def domain_set_launch_security_state(
-        self, *, dom: RemoteNonnullDomain, params: list[RemoteTypedParam], flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        params: list[RemoteTypedParam],
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_LAUNCH_SECURITY_STATE`` (procedure 439).
 
@@ -7341,7 +7431,11 @@ class RemoteClient:
         )
 
     def domain_save_params(
-        self, *, dom: RemoteNonnullDomain, params: list[RemoteTypedParam], flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        params: list[RemoteTypedParam],
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SAVE_PARAMS`` (procedure 440).
 
@@ -7355,7 +7449,7 @@ class RemoteClient:
         )
 
     def domain_restore_params(
-        self, *, params: list[RemoteTypedParam], flags: int
+        self, *, params: list[RemoteTypedParam], flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_RESTORE_PARAMS`` (procedure 441).
 
@@ -7369,7 +7463,9 @@ class RemoteClient:
             RemoteDomainRestoreParamsArgs(params, flags),
         )
 
-    def domain_abort_job_flags(self, *, dom: RemoteNonnullDomain, flags: int) -> None:
+    def domain_abort_job_flags(
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
+    ) -> None:
         """``REMOTE_PROC_DOMAIN_ABORT_JOB_FLAGS`` (procedure 442).
 
         @generate: both
@@ -7382,7 +7478,7 @@ class RemoteClient:
         )
 
     def domain_fd_associate(
-        self, *, dom: RemoteNonnullDomain, name: str, flags: int
+        self, *, dom: RemoteNonnullDomain, name: str, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_FD_ASSOCIATE`` (procedure 443).
 
@@ -7612,7 +7708,7 @@ class AsyncRemoteClient:
     def __init__(self, channel: rpc.AsyncChannel) -> None:
         self._channel = channel
 
-    async def connect_open(self, *, name: str | None, flags: int) -> None:
+    async def connect_open(self, *, name: str | None = None, flags: int = 0) -> None:
         """``REMOTE_PROC_CONNECT_OPEN`` (procedure 1).
 
         @generate: none
@@ -7664,7 +7760,7 @@ class AsyncRemoteClient:
         )
 
     async def connect_get_max_vcpus(
-        self, *, type: str | None
+        self, *, type: str | None = None
     ) -> RemoteConnectGetMaxVcpusRet:
         """``REMOTE_PROC_CONNECT_GET_MAX_VCPUS`` (procedure 5).
 
@@ -7731,7 +7827,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_create_xml(
-        self, *, xml_desc: str, flags: int
+        self, *, xml_desc: str, flags: int = 0
     ) -> RemoteDomainCreateXmlRet:
         """``REMOTE_PROC_DOMAIN_CREATE_XML`` (procedure 10).
 
@@ -7787,7 +7883,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_xml_desc(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetXmlDescRet:
         """``REMOTE_PROC_DOMAIN_GET_XML_DESC`` (procedure 14).
 
@@ -7990,7 +8086,7 @@ class AsyncRemoteClient:
             RemoteDomainPinVcpuArgs(dom, vcpu, cpumap),
         )
 
-    async def domain_reboot(self, *, dom: RemoteNonnullDomain, flags: int) -> None:
+    async def domain_reboot(self, *, dom: RemoteNonnullDomain, flags: int = 0) -> None:
         """``REMOTE_PROC_DOMAIN_REBOOT`` (procedure 27).
 
         @generate: both
@@ -8210,7 +8306,7 @@ class AsyncRemoteClient:
         )
 
     async def network_get_xml_desc(
-        self, *, net: RemoteNonnullNetwork, flags: int
+        self, *, net: RemoteNonnullNetwork, flags: int = 0
     ) -> RemoteNetworkGetXmlDescRet:
         """``REMOTE_PROC_NETWORK_GET_XML_DESC`` (procedure 43).
 
@@ -8365,7 +8461,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_core_dump(
-        self, *, dom: RemoteNonnullDomain, to: str, flags: int
+        self, *, dom: RemoteNonnullDomain, to: str, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_CORE_DUMP`` (procedure 53).
 
@@ -8478,7 +8574,12 @@ class AsyncRemoteClient:
         )
 
     async def domain_migrate_prepare(
-        self, *, uri_in: str | None, flags: int, dname: str | None, resource: int
+        self,
+        *,
+        uri_in: str | None = None,
+        flags: int = 0,
+        dname: str | None = None,
+        resource: int,
     ) -> RemoteDomainMigratePrepareRet:
         """``REMOTE_PROC_DOMAIN_MIGRATE_PREPARE`` (procedure 61).
 
@@ -8500,8 +8601,8 @@ class AsyncRemoteClient:
         dom: RemoteNonnullDomain,
         cookie: bytes,
         uri: str,
-        flags: int,
-        dname: str | None,
+        flags: int = 0,
+        dname: str | None = None,
         resource: int,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_MIGRATE_PERFORM`` (procedure 62).
@@ -8516,7 +8617,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_migrate_finish(
-        self, *, dname: str, cookie: bytes, uri: str, flags: int
+        self, *, dname: str, cookie: bytes, uri: str, flags: int = 0
     ) -> RemoteDomainMigrateFinishRet:
         """``REMOTE_PROC_DOMAIN_MIGRATE_FINISH`` (procedure 63).
 
@@ -8698,7 +8799,7 @@ class AsyncRemoteClient:
         )
 
     async def connect_find_storage_pool_sources(
-        self, *, type: str, srcSpec: str | None, flags: int
+        self, *, type: str, srcSpec: str | None = None, flags: int = 0
     ) -> RemoteConnectFindStoragePoolSourcesRet:
         """``REMOTE_PROC_CONNECT_FIND_STORAGE_POOL_SOURCES`` (procedure 75).
 
@@ -8713,7 +8814,7 @@ class AsyncRemoteClient:
         )
 
     async def storage_pool_create_xml(
-        self, *, xml: str, flags: int
+        self, *, xml: str, flags: int = 0
     ) -> RemoteStoragePoolCreateXmlRet:
         """``REMOTE_PROC_STORAGE_POOL_CREATE_XML`` (procedure 76).
 
@@ -8729,7 +8830,7 @@ class AsyncRemoteClient:
         )
 
     async def storage_pool_define_xml(
-        self, *, xml: str, flags: int
+        self, *, xml: str, flags: int = 0
     ) -> RemoteStoragePoolDefineXmlRet:
         """``REMOTE_PROC_STORAGE_POOL_DEFINE_XML`` (procedure 77).
 
@@ -8746,7 +8847,7 @@ class AsyncRemoteClient:
         )
 
     async def storage_pool_create(
-        self, *, pool: RemoteNonnullStoragePool, flags: int
+        self, *, pool: RemoteNonnullStoragePool, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_STORAGE_POOL_CREATE`` (procedure 78).
 
@@ -8760,7 +8861,7 @@ class AsyncRemoteClient:
         )
 
     async def storage_pool_build(
-        self, *, pool: RemoteNonnullStoragePool, flags: int
+        self, *, pool: RemoteNonnullStoragePool, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_STORAGE_POOL_BUILD`` (procedure 79).
 
@@ -8787,7 +8888,7 @@ class AsyncRemoteClient:
         )
 
     async def storage_pool_delete(
-        self, *, pool: RemoteNonnullStoragePool, flags: int
+        self, *, pool: RemoteNonnullStoragePool, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_STORAGE_POOL_DELETE`` (procedure 81).
 
@@ -8814,7 +8915,7 @@ class AsyncRemoteClient:
         )
 
     async def storage_pool_refresh(
-        self, *, pool: RemoteNonnullStoragePool, flags: int
+        self, *, pool: RemoteNonnullStoragePool, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_STORAGE_POOL_REFRESH`` (procedure 83).
 
@@ -8892,7 +8993,7 @@ class AsyncRemoteClient:
         )
 
     async def storage_pool_get_xml_desc(
-        self, *, pool: RemoteNonnullStoragePool, flags: int
+        self, *, pool: RemoteNonnullStoragePool, flags: int = 0
     ) -> RemoteStoragePoolGetXmlDescRet:
         """``REMOTE_PROC_STORAGE_POOL_GET_XML_DESC`` (procedure 88).
 
@@ -8973,7 +9074,7 @@ class AsyncRemoteClient:
         )
 
     async def storage_vol_create_xml(
-        self, *, pool: RemoteNonnullStoragePool, xml: str, flags: int
+        self, *, pool: RemoteNonnullStoragePool, xml: str, flags: int = 0
     ) -> RemoteStorageVolCreateXmlRet:
         """``REMOTE_PROC_STORAGE_VOL_CREATE_XML`` (procedure 93).
 
@@ -8988,7 +9089,7 @@ class AsyncRemoteClient:
         )
 
     async def storage_vol_delete(
-        self, *, vol: RemoteNonnullStorageVol, flags: int
+        self, *, vol: RemoteNonnullStorageVol, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_STORAGE_VOL_DELETE`` (procedure 94).
 
@@ -9066,7 +9167,7 @@ class AsyncRemoteClient:
         )
 
     async def storage_vol_get_xml_desc(
-        self, *, vol: RemoteNonnullStorageVol, flags: int
+        self, *, vol: RemoteNonnullStorageVol, flags: int = 0
     ) -> RemoteStorageVolGetXmlDescRet:
         """``REMOTE_PROC_STORAGE_VOL_GET_XML_DESC`` (procedure 99).
 
@@ -9128,7 +9229,13 @@ class AsyncRemoteClient:
         )
 
     async def domain_block_peek(
-        self, *, dom: RemoteNonnullDomain, path: str, offset: int, size: int, flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        path: str,
+        offset: int,
+        size: int,
+        flags: int = 0,
     ) -> RemoteDomainBlockPeekRet:
         """``REMOTE_PROC_DOMAIN_BLOCK_PEEK`` (procedure 103).
 
@@ -9143,7 +9250,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_memory_peek(
-        self, *, dom: RemoteNonnullDomain, offset: int, size: int, flags: int
+        self, *, dom: RemoteNonnullDomain, offset: int, size: int, flags: int = 0
     ) -> RemoteDomainMemoryPeekRet:
         """``REMOTE_PROC_DOMAIN_MEMORY_PEEK`` (procedure 104).
 
@@ -9193,9 +9300,9 @@ class AsyncRemoteClient:
     async def domain_migrate_prepare2(
         self,
         *,
-        uri_in: str | None,
-        flags: int,
-        dname: str | None,
+        uri_in: str | None = None,
+        flags: int = 0,
+        dname: str | None = None,
         resource: int,
         dom_xml: str,
     ) -> RemoteDomainMigratePrepare2Ret:
@@ -9214,7 +9321,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_migrate_finish2(
-        self, *, dname: str, cookie: bytes, uri: str, flags: int, retcode: int
+        self, *, dname: str, cookie: bytes, uri: str, flags: int = 0, retcode: int
     ) -> RemoteDomainMigrateFinish2Ret:
         """``REMOTE_PROC_DOMAIN_MIGRATE_FINISH2`` (procedure 109).
 
@@ -9243,7 +9350,7 @@ class AsyncRemoteClient:
         )
 
     async def node_num_of_devices(
-        self, *, cap: str | None, flags: int
+        self, *, cap: str | None = None, flags: int = 0
     ) -> RemoteNodeNumOfDevicesRet:
         """``REMOTE_PROC_NODE_NUM_OF_DEVICES`` (procedure 111).
 
@@ -9260,7 +9367,7 @@ class AsyncRemoteClient:
         )
 
     async def node_list_devices(
-        self, *, cap: str | None, maxnames: int, flags: int
+        self, *, cap: str | None = None, maxnames: int, flags: int = 0
     ) -> RemoteNodeListDevicesRet:
         """``REMOTE_PROC_NODE_LIST_DEVICES`` (procedure 112).
 
@@ -9293,7 +9400,7 @@ class AsyncRemoteClient:
         )
 
     async def node_device_get_xml_desc(
-        self, *, name: str, flags: int
+        self, *, name: str, flags: int = 0
     ) -> RemoteNodeDeviceGetXmlDescRet:
         """``REMOTE_PROC_NODE_DEVICE_GET_XML_DESC`` (procedure 114).
 
@@ -9422,7 +9529,7 @@ class AsyncRemoteClient:
         )
 
     async def node_device_create_xml(
-        self, *, xml_desc: str, flags: int
+        self, *, xml_desc: str, flags: int = 0
     ) -> RemoteNodeDeviceCreateXmlRet:
         """``REMOTE_PROC_NODE_DEVICE_CREATE_XML`` (procedure 123).
 
@@ -9456,7 +9563,7 @@ class AsyncRemoteClient:
         pool: RemoteNonnullStoragePool,
         xml: str,
         clonevol: RemoteNonnullStorageVol,
-        flags: int,
+        flags: int = 0,
     ) -> RemoteStorageVolCreateXmlFromRet:
         """``REMOTE_PROC_STORAGE_VOL_CREATE_XML_FROM`` (procedure 125).
 
@@ -9535,7 +9642,7 @@ class AsyncRemoteClient:
         )
 
     async def interface_get_xml_desc(
-        self, *, iface: RemoteNonnullInterface, flags: int
+        self, *, iface: RemoteNonnullInterface, flags: int = 0
     ) -> RemoteInterfaceGetXmlDescRet:
         """``REMOTE_PROC_INTERFACE_GET_XML_DESC`` (procedure 130).
 
@@ -9550,7 +9657,7 @@ class AsyncRemoteClient:
         )
 
     async def interface_define_xml(
-        self, *, xml: str, flags: int
+        self, *, xml: str, flags: int = 0
     ) -> RemoteInterfaceDefineXmlRet:
         """``REMOTE_PROC_INTERFACE_DEFINE_XML`` (procedure 131).
 
@@ -9580,7 +9687,7 @@ class AsyncRemoteClient:
         )
 
     async def interface_create(
-        self, *, iface: RemoteNonnullInterface, flags: int
+        self, *, iface: RemoteNonnullInterface, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_INTERFACE_CREATE`` (procedure 133).
 
@@ -9594,7 +9701,7 @@ class AsyncRemoteClient:
         )
 
     async def interface_destroy(
-        self, *, iface: RemoteNonnullInterface, flags: int
+        self, *, iface: RemoteNonnullInterface, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_INTERFACE_DESTROY`` (procedure 134).
 
@@ -9609,7 +9716,7 @@ class AsyncRemoteClient:
         )
 
     async def connect_domain_xml_from_native(
-        self, *, nativeFormat: str, nativeConfig: str, flags: int
+        self, *, nativeFormat: str, nativeConfig: str, flags: int = 0
     ) -> RemoteConnectDomainXmlFromNativeRet:
         """``REMOTE_PROC_CONNECT_DOMAIN_XML_FROM_NATIVE`` (procedure 135).
 
@@ -9624,7 +9731,7 @@ class AsyncRemoteClient:
         )
 
     async def connect_domain_xml_to_native(
-        self, *, nativeFormat: str, domainXml: str, flags: int
+        self, *, nativeFormat: str, domainXml: str, flags: int = 0
     ) -> RemoteConnectDomainXmlToNativeRet:
         """``REMOTE_PROC_CONNECT_DOMAIN_XML_TO_NATIVE`` (procedure 136).
 
@@ -9721,7 +9828,7 @@ class AsyncRemoteClient:
         )
 
     async def secret_define_xml(
-        self, *, xml: str, flags: int
+        self, *, xml: str, flags: int = 0
     ) -> RemoteSecretDefineXmlRet:
         """``REMOTE_PROC_SECRET_DEFINE_XML`` (procedure 142).
 
@@ -9738,7 +9845,7 @@ class AsyncRemoteClient:
         )
 
     async def secret_get_xml_desc(
-        self, *, secret: RemoteNonnullSecret, flags: int
+        self, *, secret: RemoteNonnullSecret, flags: int = 0
     ) -> RemoteSecretGetXmlDescRet:
         """``REMOTE_PROC_SECRET_GET_XML_DESC`` (procedure 143).
 
@@ -9754,7 +9861,7 @@ class AsyncRemoteClient:
         )
 
     async def secret_set_value(
-        self, *, secret: RemoteNonnullSecret, value: bytes, flags: int
+        self, *, secret: RemoteNonnullSecret, value: bytes, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_SECRET_SET_VALUE`` (procedure 144).
 
@@ -9769,7 +9876,7 @@ class AsyncRemoteClient:
         )
 
     async def secret_get_value(
-        self, *, secret: RemoteNonnullSecret, flags: int
+        self, *, secret: RemoteNonnullSecret, flags: int = 0
     ) -> RemoteSecretGetValueRet:
         """``REMOTE_PROC_SECRET_GET_VALUE`` (procedure 145).
 
@@ -9814,7 +9921,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_migrate_prepare_tunnel(
-        self, *, flags: int, dname: str | None, resource: int, dom_xml: str
+        self, *, flags: int = 0, dname: str | None = None, resource: int, dom_xml: str
     ) -> rpc.AsyncDataStream[None]:
         """``REMOTE_PROC_DOMAIN_MIGRATE_PREPARE_TUNNEL`` (procedure 148).
 
@@ -9973,7 +10080,7 @@ class AsyncRemoteClient:
         )
 
     async def connect_compare_cpu(
-        self, *, xml: str, flags: int
+        self, *, xml: str, flags: int = 0
     ) -> RemoteConnectCompareCpuRet:
         """``REMOTE_PROC_CONNECT_COMPARE_CPU`` (procedure 158).
 
@@ -9989,7 +10096,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_memory_stats(
-        self, *, dom: RemoteNonnullDomain, maxStats: int, flags: int
+        self, *, dom: RemoteNonnullDomain, maxStats: int, flags: int = 0
     ) -> RemoteDomainMemoryStatsRet:
         """``REMOTE_PROC_DOMAIN_MEMORY_STATS`` (procedure 159).
 
@@ -10004,7 +10111,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_attach_device_flags(
-        self, *, dom: RemoteNonnullDomain, xml: str, flags: int
+        self, *, dom: RemoteNonnullDomain, xml: str, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_ATTACH_DEVICE_FLAGS`` (procedure 160).
 
@@ -10020,7 +10127,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_detach_device_flags(
-        self, *, dom: RemoteNonnullDomain, xml: str, flags: int
+        self, *, dom: RemoteNonnullDomain, xml: str, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_DETACH_DEVICE_FLAGS`` (procedure 161).
 
@@ -10036,7 +10143,7 @@ class AsyncRemoteClient:
         )
 
     async def connect_baseline_cpu(
-        self, *, xmlCPUs: list[str], flags: int
+        self, *, xmlCPUs: list[str], flags: int = 0
     ) -> RemoteConnectBaselineCpuRet:
         """``REMOTE_PROC_CONNECT_BASELINE_CPU`` (procedure 162).
 
@@ -10078,7 +10185,7 @@ class AsyncRemoteClient:
         )
 
     async def storage_vol_wipe(
-        self, *, vol: RemoteNonnullStorageVol, flags: int
+        self, *, vol: RemoteNonnullStorageVol, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_STORAGE_VOL_WIPE`` (procedure 165).
 
@@ -10092,7 +10199,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_migrate_set_max_downtime(
-        self, *, dom: RemoteNonnullDomain, downtime: int, flags: int
+        self, *, dom: RemoteNonnullDomain, downtime: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_MIGRATE_SET_MAX_DOWNTIME`` (procedure 166).
 
@@ -10133,7 +10240,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_update_device_flags(
-        self, *, dom: RemoteNonnullDomain, xml: str, flags: int
+        self, *, dom: RemoteNonnullDomain, xml: str, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_UPDATE_DEVICE_FLAGS`` (procedure 174).
 
@@ -10181,7 +10288,7 @@ class AsyncRemoteClient:
         )
 
     async def nwfilter_get_xml_desc(
-        self, *, nwfilter: RemoteNonnullNwfilter, flags: int
+        self, *, nwfilter: RemoteNonnullNwfilter, flags: int = 0
     ) -> RemoteNwfilterGetXmlDescRet:
         """``REMOTE_PROC_NWFILTER_GET_XML_DESC`` (procedure 177).
 
@@ -10257,7 +10364,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_managed_save(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_MANAGED_SAVE`` (procedure 182).
 
@@ -10271,7 +10378,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_has_managed_save_image(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainHasManagedSaveImageRet:
         """``REMOTE_PROC_DOMAIN_HAS_MANAGED_SAVE_IMAGE`` (procedure 183).
 
@@ -10286,7 +10393,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_managed_save_remove(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_MANAGED_SAVE_REMOVE`` (procedure 184).
 
@@ -10300,7 +10407,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_snapshot_create_xml(
-        self, *, dom: RemoteNonnullDomain, xml_desc: str, flags: int
+        self, *, dom: RemoteNonnullDomain, xml_desc: str, flags: int = 0
     ) -> RemoteDomainSnapshotCreateXmlRet:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_CREATE_XML`` (procedure 185).
 
@@ -10316,7 +10423,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_snapshot_get_xml_desc(
-        self, *, snap: RemoteNonnullDomainSnapshot, flags: int
+        self, *, snap: RemoteNonnullDomainSnapshot, flags: int = 0
     ) -> RemoteDomainSnapshotGetXmlDescRet:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_GET_XML_DESC`` (procedure 186).
 
@@ -10333,7 +10440,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_snapshot_num(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainSnapshotNumRet:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_NUM`` (procedure 187).
 
@@ -10349,7 +10456,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_snapshot_list_names(
-        self, *, dom: RemoteNonnullDomain, maxnames: int, flags: int
+        self, *, dom: RemoteNonnullDomain, maxnames: int, flags: int = 0
     ) -> RemoteDomainSnapshotListNamesRet:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_LIST_NAMES`` (procedure 188).
 
@@ -10365,7 +10472,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_snapshot_lookup_by_name(
-        self, *, dom: RemoteNonnullDomain, name: str, flags: int
+        self, *, dom: RemoteNonnullDomain, name: str, flags: int = 0
     ) -> RemoteDomainSnapshotLookupByNameRet:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_LOOKUP_BY_NAME`` (procedure 189).
 
@@ -10381,7 +10488,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_has_current_snapshot(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainHasCurrentSnapshotRet:
         """``REMOTE_PROC_DOMAIN_HAS_CURRENT_SNAPSHOT`` (procedure 190).
 
@@ -10396,7 +10503,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_snapshot_current(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainSnapshotCurrentRet:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_CURRENT`` (procedure 191).
 
@@ -10411,7 +10518,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_revert_to_snapshot(
-        self, *, snap: RemoteNonnullDomainSnapshot, flags: int
+        self, *, snap: RemoteNonnullDomainSnapshot, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_REVERT_TO_SNAPSHOT`` (procedure 192).
 
@@ -10425,7 +10532,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_snapshot_delete(
-        self, *, snap: RemoteNonnullDomainSnapshot, flags: int
+        self, *, snap: RemoteNonnullDomainSnapshot, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_DELETE`` (procedure 193).
 
@@ -10439,7 +10546,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_block_info(
-        self, *, dom: RemoteNonnullDomain, path: str, flags: int
+        self, *, dom: RemoteNonnullDomain, path: str, flags: int = 0
     ) -> RemoteDomainGetBlockInfoRet:
         """``REMOTE_PROC_DOMAIN_GET_BLOCK_INFO`` (procedure 194).
 
@@ -10454,7 +10561,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_create_with_flags(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainCreateWithFlagsRet:
         """``REMOTE_PROC_DOMAIN_CREATE_WITH_FLAGS`` (procedure 196).
 
@@ -10469,7 +10576,11 @@ class AsyncRemoteClient:
         )
 
     async def domain_set_memory_parameters(
-        self, *, dom: RemoteNonnullDomain, params: list[RemoteTypedParam], flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        params: list[RemoteTypedParam],
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_MEMORY_PARAMETERS`` (procedure 197).
 
@@ -10485,7 +10596,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_memory_parameters(
-        self, *, dom: RemoteNonnullDomain, nparams: int, flags: int
+        self, *, dom: RemoteNonnullDomain, nparams: int, flags: int = 0
     ) -> RemoteDomainGetMemoryParametersRet:
         """``REMOTE_PROC_DOMAIN_GET_MEMORY_PARAMETERS`` (procedure 198).
 
@@ -10500,7 +10611,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_set_vcpus_flags(
-        self, *, dom: RemoteNonnullDomain, nvcpus: int, flags: int
+        self, *, dom: RemoteNonnullDomain, nvcpus: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_VCPUS_FLAGS`` (procedure 199).
 
@@ -10517,7 +10628,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_vcpus_flags(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetVcpusFlagsRet:
         """``REMOTE_PROC_DOMAIN_GET_VCPUS_FLAGS`` (procedure 200).
 
@@ -10533,7 +10644,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_open_console(
-        self, *, dom: RemoteNonnullDomain, dev_name: str | None, flags: int
+        self, *, dom: RemoteNonnullDomain, dev_name: str | None = None, flags: int = 0
     ) -> rpc.AsyncDataStream[None]:
         """``REMOTE_PROC_DOMAIN_OPEN_CONSOLE`` (procedure 201).
 
@@ -10565,7 +10676,9 @@ class AsyncRemoteClient:
             RemoteDomainIsUpdatedRet,
         )
 
-    async def connect_get_sysinfo(self, *, flags: int) -> RemoteConnectGetSysinfoRet:
+    async def connect_get_sysinfo(
+        self, *, flags: int = 0
+    ) -> RemoteConnectGetSysinfoRet:
         """``REMOTE_PROC_CONNECT_GET_SYSINFO`` (procedure 203).
 
         @generate: both
@@ -10580,7 +10693,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_set_memory_flags(
-        self, *, dom: RemoteNonnullDomain, memory: int, flags: int
+        self, *, dom: RemoteNonnullDomain, memory: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_MEMORY_FLAGS`` (procedure 204).
 
@@ -10596,7 +10709,11 @@ class AsyncRemoteClient:
         )
 
     async def domain_set_blkio_parameters(
-        self, *, dom: RemoteNonnullDomain, params: list[RemoteTypedParam], flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        params: list[RemoteTypedParam],
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_BLKIO_PARAMETERS`` (procedure 205).
 
@@ -10612,7 +10729,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_blkio_parameters(
-        self, *, dom: RemoteNonnullDomain, nparams: int, flags: int
+        self, *, dom: RemoteNonnullDomain, nparams: int, flags: int = 0
     ) -> RemoteDomainGetBlkioParametersRet:
         """``REMOTE_PROC_DOMAIN_GET_BLKIO_PARAMETERS`` (procedure 206).
 
@@ -10627,7 +10744,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_migrate_set_max_speed(
-        self, *, dom: RemoteNonnullDomain, bandwidth: int, flags: int
+        self, *, dom: RemoteNonnullDomain, bandwidth: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_MIGRATE_SET_MAX_SPEED`` (procedure 207).
 
@@ -10641,7 +10758,7 @@ class AsyncRemoteClient:
         )
 
     async def storage_vol_upload(
-        self, *, vol: RemoteNonnullStorageVol, offset: int, length: int, flags: int
+        self, *, vol: RemoteNonnullStorageVol, offset: int, length: int, flags: int = 0
     ) -> rpc.AsyncDataStream[None]:
         """``REMOTE_PROC_STORAGE_VOL_UPLOAD`` (procedure 208).
 
@@ -10659,7 +10776,7 @@ class AsyncRemoteClient:
         )
 
     async def storage_vol_download(
-        self, *, vol: RemoteNonnullStorageVol, offset: int, length: int, flags: int
+        self, *, vol: RemoteNonnullStorageVol, offset: int, length: int, flags: int = 0
     ) -> rpc.AsyncDataStream[None]:
         """``REMOTE_PROC_STORAGE_VOL_DOWNLOAD`` (procedure 209).
 
@@ -10676,7 +10793,9 @@ class AsyncRemoteClient:
             "read",
         )
 
-    async def domain_inject_nmi(self, *, dom: RemoteNonnullDomain, flags: int) -> None:
+    async def domain_inject_nmi(
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
+    ) -> None:
         """``REMOTE_PROC_DOMAIN_INJECT_NMI`` (procedure 210).
 
         @generate: both
@@ -10689,7 +10808,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_screenshot(
-        self, *, dom: RemoteNonnullDomain, screen: int, flags: int
+        self, *, dom: RemoteNonnullDomain, screen: int, flags: int = 0
     ) -> rpc.AsyncDataStream[RemoteDomainScreenshotRet]:
         """``REMOTE_PROC_DOMAIN_SCREENSHOT`` (procedure 211).
 
@@ -10706,7 +10825,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_state(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetStateRet:
         """``REMOTE_PROC_DOMAIN_GET_STATE`` (procedure 212).
 
@@ -10725,9 +10844,9 @@ class AsyncRemoteClient:
         self,
         *,
         dom: RemoteNonnullDomain,
-        xmlin: str | None,
-        flags: int,
-        dname: str | None,
+        xmlin: str | None = None,
+        flags: int = 0,
+        dname: str | None = None,
         resource: int,
     ) -> RemoteDomainMigrateBegin3Ret:
         """``REMOTE_PROC_DOMAIN_MIGRATE_BEGIN3`` (procedure 213).
@@ -10746,9 +10865,9 @@ class AsyncRemoteClient:
         self,
         *,
         cookie_in: bytes,
-        uri_in: str | None,
-        flags: int,
-        dname: str | None,
+        uri_in: str | None = None,
+        flags: int = 0,
+        dname: str | None = None,
         resource: int,
         dom_xml: str,
     ) -> RemoteDomainMigratePrepare3Ret:
@@ -10772,8 +10891,8 @@ class AsyncRemoteClient:
         self,
         *,
         cookie_in: bytes,
-        flags: int,
-        dname: str | None,
+        flags: int = 0,
+        dname: str | None = None,
         resource: int,
         dom_xml: str,
     ) -> rpc.AsyncDataStream[RemoteDomainMigratePrepareTunnel3Ret]:
@@ -10799,12 +10918,12 @@ class AsyncRemoteClient:
         self,
         *,
         dom: RemoteNonnullDomain,
-        xmlin: str | None,
+        xmlin: str | None = None,
         cookie_in: bytes,
-        dconnuri: str | None,
-        uri: str | None,
-        flags: int,
-        dname: str | None,
+        dconnuri: str | None = None,
+        uri: str | None = None,
+        flags: int = 0,
+        dname: str | None = None,
         resource: int,
     ) -> RemoteDomainMigratePerform3Ret:
         """``REMOTE_PROC_DOMAIN_MIGRATE_PERFORM3`` (procedure 216).
@@ -10826,9 +10945,9 @@ class AsyncRemoteClient:
         *,
         dname: str,
         cookie_in: bytes,
-        dconnuri: str | None,
-        uri: str | None,
-        flags: int,
+        dconnuri: str | None = None,
+        uri: str | None = None,
+        flags: int = 0,
         cancelled: int,
     ) -> RemoteDomainMigrateFinish3Ret:
         """``REMOTE_PROC_DOMAIN_MIGRATE_FINISH3`` (procedure 217).
@@ -10846,7 +10965,12 @@ class AsyncRemoteClient:
         )
 
     async def domain_migrate_confirm3(
-        self, *, dom: RemoteNonnullDomain, cookie_in: bytes, flags: int, cancelled: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        cookie_in: bytes,
+        flags: int = 0,
+        cancelled: int,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_MIGRATE_CONFIRM3`` (procedure 218).
 
@@ -10860,7 +10984,11 @@ class AsyncRemoteClient:
         )
 
     async def domain_set_scheduler_parameters_flags(
-        self, *, dom: RemoteNonnullDomain, params: list[RemoteTypedParam], flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        params: list[RemoteTypedParam],
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS`` (procedure 219).
 
@@ -10875,7 +11003,7 @@ class AsyncRemoteClient:
             RemoteDomainSetSchedulerParametersFlagsArgs(dom, params, flags),
         )
 
-    async def interface_change_begin(self, *, flags: int) -> None:
+    async def interface_change_begin(self, *, flags: int = 0) -> None:
         """``REMOTE_PROC_INTERFACE_CHANGE_BEGIN`` (procedure 220).
 
         @generate: both
@@ -10887,7 +11015,7 @@ class AsyncRemoteClient:
             RemoteInterfaceChangeBeginArgs(flags),
         )
 
-    async def interface_change_commit(self, *, flags: int) -> None:
+    async def interface_change_commit(self, *, flags: int = 0) -> None:
         """``REMOTE_PROC_INTERFACE_CHANGE_COMMIT`` (procedure 221).
 
         @generate: both
@@ -10899,7 +11027,7 @@ class AsyncRemoteClient:
             RemoteInterfaceChangeCommitArgs(flags),
         )
 
-    async def interface_change_rollback(self, *, flags: int) -> None:
+    async def interface_change_rollback(self, *, flags: int = 0) -> None:
         """``REMOTE_PROC_INTERFACE_CHANGE_ROLLBACK`` (procedure 222).
 
         @generate: both
@@ -10912,7 +11040,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_scheduler_parameters_flags(
-        self, *, dom: RemoteNonnullDomain, nparams: int, flags: int
+        self, *, dom: RemoteNonnullDomain, nparams: int, flags: int = 0
     ) -> RemoteDomainGetSchedulerParametersFlagsRet:
         """``REMOTE_PROC_DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS`` (procedure 223).
 
@@ -10927,7 +11055,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_pin_vcpu_flags(
-        self, *, dom: RemoteNonnullDomain, vcpu: int, cpumap: bytes, flags: int
+        self, *, dom: RemoteNonnullDomain, vcpu: int, cpumap: bytes, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_PIN_VCPU_FLAGS`` (procedure 225).
 
@@ -10949,7 +11077,7 @@ class AsyncRemoteClient:
         codeset: int,
         holdtime: int,
         keycodes: list[int],
-        flags: int,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SEND_KEY`` (procedure 226).
 
@@ -10963,7 +11091,7 @@ class AsyncRemoteClient:
         )
 
     async def node_get_cpu_stats(
-        self, *, cpuNum: int, nparams: int, flags: int
+        self, *, cpuNum: int, nparams: int, flags: int = 0
     ) -> RemoteNodeGetCpuStatsRet:
         """``REMOTE_PROC_NODE_GET_CPU_STATS`` (procedure 227).
 
@@ -10979,7 +11107,7 @@ class AsyncRemoteClient:
         )
 
     async def node_get_memory_stats(
-        self, *, nparams: int, cellNum: int, flags: int
+        self, *, nparams: int, cellNum: int, flags: int = 0
     ) -> RemoteNodeGetMemoryStatsRet:
         """``REMOTE_PROC_NODE_GET_MEMORY_STATS`` (procedure 228).
 
@@ -10995,7 +11123,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_control_info(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetControlInfoRet:
         """``REMOTE_PROC_DOMAIN_GET_CONTROL_INFO`` (procedure 229).
 
@@ -11011,7 +11139,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_vcpu_pin_info(
-        self, *, dom: RemoteNonnullDomain, ncpumaps: int, maplen: int, flags: int
+        self, *, dom: RemoteNonnullDomain, ncpumaps: int, maplen: int, flags: int = 0
     ) -> RemoteDomainGetVcpuPinInfoRet:
         """``REMOTE_PROC_DOMAIN_GET_VCPU_PIN_INFO`` (procedure 230).
 
@@ -11026,7 +11154,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_undefine_flags(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_UNDEFINE_FLAGS`` (procedure 231).
 
@@ -11041,7 +11169,12 @@ class AsyncRemoteClient:
         )
 
     async def domain_save_flags(
-        self, *, dom: RemoteNonnullDomain, to: str, dxml: str | None, flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        to: str,
+        dxml: str | None = None,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SAVE_FLAGS`` (procedure 232).
 
@@ -11055,7 +11188,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_restore_flags(
-        self, *, from_: str, dxml: str | None, flags: int
+        self, *, from_: str, dxml: str | None = None, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_RESTORE_FLAGS`` (procedure 233).
 
@@ -11070,7 +11203,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_destroy_flags(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_DESTROY_FLAGS`` (procedure 234).
 
@@ -11085,7 +11218,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_save_image_get_xml_desc(
-        self, *, file: str, flags: int
+        self, *, file: str, flags: int = 0
     ) -> RemoteDomainSaveImageGetXmlDescRet:
         """``REMOTE_PROC_DOMAIN_SAVE_IMAGE_GET_XML_DESC`` (procedure 235).
 
@@ -11101,7 +11234,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_save_image_define_xml(
-        self, *, file: str, dxml: str, flags: int
+        self, *, file: str, dxml: str, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SAVE_IMAGE_DEFINE_XML`` (procedure 236).
 
@@ -11117,7 +11250,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_block_job_abort(
-        self, *, dom: RemoteNonnullDomain, path: str, flags: int
+        self, *, dom: RemoteNonnullDomain, path: str, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_BLOCK_JOB_ABORT`` (procedure 237).
 
@@ -11131,7 +11264,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_block_job_info(
-        self, *, dom: RemoteNonnullDomain, path: str, flags: int
+        self, *, dom: RemoteNonnullDomain, path: str, flags: int = 0
     ) -> RemoteDomainGetBlockJobInfoRet:
         """``REMOTE_PROC_DOMAIN_GET_BLOCK_JOB_INFO`` (procedure 238).
 
@@ -11146,7 +11279,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_block_job_set_speed(
-        self, *, dom: RemoteNonnullDomain, path: str, bandwidth: int, flags: int
+        self, *, dom: RemoteNonnullDomain, path: str, bandwidth: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_BLOCK_JOB_SET_SPEED`` (procedure 239).
 
@@ -11160,7 +11293,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_block_pull(
-        self, *, dom: RemoteNonnullDomain, path: str, bandwidth: int, flags: int
+        self, *, dom: RemoteNonnullDomain, path: str, bandwidth: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_BLOCK_PULL`` (procedure 240).
 
@@ -11174,7 +11307,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_migrate_get_max_speed(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainMigrateGetMaxSpeedRet:
         """``REMOTE_PROC_DOMAIN_MIGRATE_GET_MAX_SPEED`` (procedure 242).
 
@@ -11189,7 +11322,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_block_stats_flags(
-        self, *, dom: RemoteNonnullDomain, path: str, nparams: int, flags: int
+        self, *, dom: RemoteNonnullDomain, path: str, nparams: int, flags: int = 0
     ) -> RemoteDomainBlockStatsFlagsRet:
         """``REMOTE_PROC_DOMAIN_BLOCK_STATS_FLAGS`` (procedure 243).
 
@@ -11204,7 +11337,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_snapshot_get_parent(
-        self, *, snap: RemoteNonnullDomainSnapshot, flags: int
+        self, *, snap: RemoteNonnullDomainSnapshot, flags: int = 0
     ) -> RemoteDomainSnapshotGetParentRet:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_GET_PARENT`` (procedure 244).
 
@@ -11219,7 +11352,7 @@ class AsyncRemoteClient:
             RemoteDomainSnapshotGetParentRet,
         )
 
-    async def domain_reset(self, *, dom: RemoteNonnullDomain, flags: int) -> None:
+    async def domain_reset(self, *, dom: RemoteNonnullDomain, flags: int = 0) -> None:
         """``REMOTE_PROC_DOMAIN_RESET`` (procedure 245).
 
         @generate: both
@@ -11232,7 +11365,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_snapshot_num_children(
-        self, *, snap: RemoteNonnullDomainSnapshot, flags: int
+        self, *, snap: RemoteNonnullDomainSnapshot, flags: int = 0
     ) -> RemoteDomainSnapshotNumChildrenRet:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_NUM_CHILDREN`` (procedure 246).
 
@@ -11248,7 +11381,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_snapshot_list_children_names(
-        self, *, snap: RemoteNonnullDomainSnapshot, maxnames: int, flags: int
+        self, *, snap: RemoteNonnullDomainSnapshot, maxnames: int, flags: int = 0
     ) -> RemoteDomainSnapshotListChildrenNamesRet:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_LIST_CHILDREN_NAMES`` (procedure 247).
 
@@ -11264,7 +11397,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_open_graphics(
-        self, *, dom: RemoteNonnullDomain, idx: int, flags: int
+        self, *, dom: RemoteNonnullDomain, idx: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_OPEN_GRAPHICS`` (procedure 249).
 
@@ -11278,7 +11411,7 @@ class AsyncRemoteClient:
         )
 
     async def node_suspend_for_duration(
-        self, *, target: int, duration: int, flags: int
+        self, *, target: int, duration: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_NODE_SUSPEND_FOR_DURATION`` (procedure 250).
 
@@ -11292,7 +11425,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_block_resize(
-        self, *, dom: RemoteNonnullDomain, disk: str, size: int, flags: int
+        self, *, dom: RemoteNonnullDomain, disk: str, size: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_BLOCK_RESIZE`` (procedure 251).
 
@@ -11311,7 +11444,7 @@ class AsyncRemoteClient:
         dom: RemoteNonnullDomain,
         disk: str,
         params: list[RemoteTypedParam],
-        flags: int,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_BLOCK_IO_TUNE`` (procedure 252).
 
@@ -11327,7 +11460,12 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_block_io_tune(
-        self, *, dom: RemoteNonnullDomain, disk: str | None, nparams: int, flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        disk: str | None = None,
+        nparams: int,
+        flags: int = 0,
     ) -> RemoteDomainGetBlockIoTuneRet:
         """``REMOTE_PROC_DOMAIN_GET_BLOCK_IO_TUNE`` (procedure 253).
 
@@ -11342,7 +11480,11 @@ class AsyncRemoteClient:
         )
 
     async def domain_set_numa_parameters(
-        self, *, dom: RemoteNonnullDomain, params: list[RemoteTypedParam], flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        params: list[RemoteTypedParam],
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_NUMA_PARAMETERS`` (procedure 254).
 
@@ -11358,7 +11500,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_numa_parameters(
-        self, *, dom: RemoteNonnullDomain, nparams: int, flags: int
+        self, *, dom: RemoteNonnullDomain, nparams: int, flags: int = 0
     ) -> RemoteDomainGetNumaParametersRet:
         """``REMOTE_PROC_DOMAIN_GET_NUMA_PARAMETERS`` (procedure 255).
 
@@ -11378,7 +11520,7 @@ class AsyncRemoteClient:
         dom: RemoteNonnullDomain,
         device: str,
         params: list[RemoteTypedParam],
-        flags: int,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_INTERFACE_PARAMETERS`` (procedure 256).
 
@@ -11394,7 +11536,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_interface_parameters(
-        self, *, dom: RemoteNonnullDomain, device: str, nparams: int, flags: int
+        self, *, dom: RemoteNonnullDomain, device: str, nparams: int, flags: int = 0
     ) -> RemoteDomainGetInterfaceParametersRet:
         """``REMOTE_PROC_DOMAIN_GET_INTERFACE_PARAMETERS`` (procedure 257).
 
@@ -11409,7 +11551,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_shutdown_flags(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SHUTDOWN_FLAGS`` (procedure 258).
 
@@ -11424,7 +11566,7 @@ class AsyncRemoteClient:
         )
 
     async def storage_vol_wipe_pattern(
-        self, *, vol: RemoteNonnullStorageVol, algorithm: int, flags: int
+        self, *, vol: RemoteNonnullStorageVol, algorithm: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_STORAGE_VOL_WIPE_PATTERN`` (procedure 259).
 
@@ -11438,7 +11580,7 @@ class AsyncRemoteClient:
         )
 
     async def storage_vol_resize(
-        self, *, vol: RemoteNonnullStorageVol, capacity: int, flags: int
+        self, *, vol: RemoteNonnullStorageVol, capacity: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_STORAGE_VOL_RESIZE`` (procedure 260).
 
@@ -11452,7 +11594,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_pm_suspend_for_duration(
-        self, *, dom: RemoteNonnullDomain, target: int, duration: int, flags: int
+        self, *, dom: RemoteNonnullDomain, target: int, duration: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_PM_SUSPEND_FOR_DURATION`` (procedure 261).
 
@@ -11472,7 +11614,7 @@ class AsyncRemoteClient:
         nparams: int,
         start_cpu: int,
         ncpus: int,
-        flags: int,
+        flags: int = 0,
     ) -> RemoteDomainGetCpuStatsRet:
         """``REMOTE_PROC_DOMAIN_GET_CPU_STATS`` (procedure 262).
 
@@ -11487,7 +11629,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_disk_errors(
-        self, *, dom: RemoteNonnullDomain, maxerrors: int, flags: int
+        self, *, dom: RemoteNonnullDomain, maxerrors: int, flags: int = 0
     ) -> RemoteDomainGetDiskErrorsRet:
         """``REMOTE_PROC_DOMAIN_GET_DISK_ERRORS`` (procedure 263).
 
@@ -11506,10 +11648,10 @@ class AsyncRemoteClient:
         *,
         dom: RemoteNonnullDomain,
         type: int,
-        metadata: str | None,
-        key: str | None,
-        uri: str | None,
-        flags: int,
+        metadata: str | None = None,
+        key: str | None = None,
+        uri: str | None = None,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_METADATA`` (procedure 264).
 
@@ -11525,7 +11667,12 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_metadata(
-        self, *, dom: RemoteNonnullDomain, type: int, uri: str | None, flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        type: int,
+        uri: str | None = None,
+        flags: int = 0,
     ) -> RemoteDomainGetMetadataRet:
         """``REMOTE_PROC_DOMAIN_GET_METADATA`` (procedure 265).
 
@@ -11544,9 +11691,9 @@ class AsyncRemoteClient:
         *,
         dom: RemoteNonnullDomain,
         path: str,
-        base: str | None,
+        base: str | None = None,
         bandwidth: int,
-        flags: int,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_BLOCK_REBASE`` (procedure 266).
 
@@ -11559,7 +11706,9 @@ class AsyncRemoteClient:
             RemoteDomainBlockRebaseArgs(dom, path, base, bandwidth, flags),
         )
 
-    async def domain_pm_wakeup(self, *, dom: RemoteNonnullDomain, flags: int) -> None:
+    async def domain_pm_wakeup(
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
+    ) -> None:
         """``REMOTE_PROC_DOMAIN_PM_WAKEUP`` (procedure 267).
 
         @generate: both
@@ -11572,7 +11721,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_snapshot_is_current(
-        self, *, snap: RemoteNonnullDomainSnapshot, flags: int
+        self, *, snap: RemoteNonnullDomainSnapshot, flags: int = 0
     ) -> RemoteDomainSnapshotIsCurrentRet:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_IS_CURRENT`` (procedure 271).
 
@@ -11587,7 +11736,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_snapshot_has_metadata(
-        self, *, snap: RemoteNonnullDomainSnapshot, flags: int
+        self, *, snap: RemoteNonnullDomainSnapshot, flags: int = 0
     ) -> RemoteDomainSnapshotHasMetadataRet:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_HAS_METADATA`` (procedure 272).
 
@@ -11602,7 +11751,7 @@ class AsyncRemoteClient:
         )
 
     async def connect_list_all_domains(
-        self, *, need_results: int, flags: int
+        self, *, need_results: int, flags: int = 0
     ) -> RemoteConnectListAllDomainsRet:
         """``REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS`` (procedure 273).
 
@@ -11619,7 +11768,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_list_all_snapshots(
-        self, *, dom: RemoteNonnullDomain, need_results: int, flags: int
+        self, *, dom: RemoteNonnullDomain, need_results: int, flags: int = 0
     ) -> RemoteDomainListAllSnapshotsRet:
         """``REMOTE_PROC_DOMAIN_LIST_ALL_SNAPSHOTS`` (procedure 274).
 
@@ -11635,7 +11784,11 @@ class AsyncRemoteClient:
         )
 
     async def domain_snapshot_list_all_children(
-        self, *, snapshot: RemoteNonnullDomainSnapshot, need_results: int, flags: int
+        self,
+        *,
+        snapshot: RemoteNonnullDomainSnapshot,
+        need_results: int,
+        flags: int = 0,
     ) -> RemoteDomainSnapshotListAllChildrenRet:
         """``REMOTE_PROC_DOMAIN_SNAPSHOT_LIST_ALL_CHILDREN`` (procedure 275).
 
@@ -11651,7 +11804,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_hostname(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetHostnameRet:
         """``REMOTE_PROC_DOMAIN_GET_HOSTNAME`` (procedure 277).
 
@@ -11682,7 +11835,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_pin_emulator(
-        self, *, dom: RemoteNonnullDomain, cpumap: bytes, flags: int
+        self, *, dom: RemoteNonnullDomain, cpumap: bytes, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_PIN_EMULATOR`` (procedure 279).
 
@@ -11698,7 +11851,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_emulator_pin_info(
-        self, *, dom: RemoteNonnullDomain, maplen: int, flags: int
+        self, *, dom: RemoteNonnullDomain, maplen: int, flags: int = 0
     ) -> RemoteDomainGetEmulatorPinInfoRet:
         """``REMOTE_PROC_DOMAIN_GET_EMULATOR_PIN_INFO`` (procedure 280).
 
@@ -11713,7 +11866,7 @@ class AsyncRemoteClient:
         )
 
     async def connect_list_all_storage_pools(
-        self, *, need_results: int, flags: int
+        self, *, need_results: int, flags: int = 0
     ) -> RemoteConnectListAllStoragePoolsRet:
         """``REMOTE_PROC_CONNECT_LIST_ALL_STORAGE_POOLS`` (procedure 281).
 
@@ -11730,7 +11883,7 @@ class AsyncRemoteClient:
         )
 
     async def storage_pool_list_all_volumes(
-        self, *, pool: RemoteNonnullStoragePool, need_results: int, flags: int
+        self, *, pool: RemoteNonnullStoragePool, need_results: int, flags: int = 0
     ) -> RemoteStoragePoolListAllVolumesRet:
         """``REMOTE_PROC_STORAGE_POOL_LIST_ALL_VOLUMES`` (procedure 282).
 
@@ -11747,7 +11900,7 @@ class AsyncRemoteClient:
         )
 
     async def connect_list_all_networks(
-        self, *, need_results: int, flags: int
+        self, *, need_results: int, flags: int = 0
     ) -> RemoteConnectListAllNetworksRet:
         """``REMOTE_PROC_CONNECT_LIST_ALL_NETWORKS`` (procedure 283).
 
@@ -11764,7 +11917,7 @@ class AsyncRemoteClient:
         )
 
     async def connect_list_all_interfaces(
-        self, *, need_results: int, flags: int
+        self, *, need_results: int, flags: int = 0
     ) -> RemoteConnectListAllInterfacesRet:
         """``REMOTE_PROC_CONNECT_LIST_ALL_INTERFACES`` (procedure 284).
 
@@ -11781,7 +11934,7 @@ class AsyncRemoteClient:
         )
 
     async def connect_list_all_node_devices(
-        self, *, need_results: int, flags: int
+        self, *, need_results: int, flags: int = 0
     ) -> RemoteConnectListAllNodeDevicesRet:
         """``REMOTE_PROC_CONNECT_LIST_ALL_NODE_DEVICES`` (procedure 285).
 
@@ -11798,7 +11951,7 @@ class AsyncRemoteClient:
         )
 
     async def connect_list_all_nwfilters(
-        self, *, need_results: int, flags: int
+        self, *, need_results: int, flags: int = 0
     ) -> RemoteConnectListAllNwfiltersRet:
         """``REMOTE_PROC_CONNECT_LIST_ALL_NWFILTERS`` (procedure 286).
 
@@ -11815,7 +11968,7 @@ class AsyncRemoteClient:
         )
 
     async def connect_list_all_secrets(
-        self, *, need_results: int, flags: int
+        self, *, need_results: int, flags: int = 0
     ) -> RemoteConnectListAllSecretsRet:
         """``REMOTE_PROC_CONNECT_LIST_ALL_SECRETS`` (procedure 287).
 
@@ -11832,7 +11985,7 @@ class AsyncRemoteClient:
         )
 
     async def node_set_memory_parameters(
-        self, *, params: list[RemoteTypedParam], flags: int
+        self, *, params: list[RemoteTypedParam], flags: int = 0
     ) -> None:
         """``REMOTE_PROC_NODE_SET_MEMORY_PARAMETERS`` (procedure 288).
 
@@ -11846,7 +11999,7 @@ class AsyncRemoteClient:
         )
 
     async def node_get_memory_parameters(
-        self, *, nparams: int, flags: int
+        self, *, nparams: int, flags: int = 0
     ) -> RemoteNodeGetMemoryParametersRet:
         """``REMOTE_PROC_NODE_GET_MEMORY_PARAMETERS`` (procedure 289).
 
@@ -11865,10 +12018,10 @@ class AsyncRemoteClient:
         *,
         dom: RemoteNonnullDomain,
         disk: str,
-        base: str | None,
-        top: str | None,
+        base: str | None = None,
+        top: str | None = None,
         bandwidth: int,
-        flags: int,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_BLOCK_COMMIT`` (procedure 290).
 
@@ -11889,7 +12042,7 @@ class AsyncRemoteClient:
         section: int,
         parentIndex: int,
         xml: str,
-        flags: int,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_NETWORK_UPDATE`` (procedure 291).
 
@@ -11906,7 +12059,7 @@ class AsyncRemoteClient:
         )
 
     async def node_get_cpu_map(
-        self, *, need_map: int, need_online: int, flags: int
+        self, *, need_map: int, need_online: int, flags: int = 0
     ) -> RemoteNodeGetCpuMapRet:
         """``REMOTE_PROC_NODE_GET_CPU_MAP`` (procedure 293).
 
@@ -11924,9 +12077,9 @@ class AsyncRemoteClient:
         self,
         *,
         dom: RemoteNonnullDomain,
-        mountPoint: str | None,
+        mountPoint: str | None = None,
         minimum: int,
-        flags: int,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_FSTRIM`` (procedure 294).
 
@@ -11940,7 +12093,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_send_process_signal(
-        self, *, dom: RemoteNonnullDomain, pid_value: int, signum: int, flags: int
+        self, *, dom: RemoteNonnullDomain, pid_value: int, signum: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SEND_PROCESS_SIGNAL`` (procedure 295).
 
@@ -11954,7 +12107,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_open_channel(
-        self, *, dom: RemoteNonnullDomain, name: str | None, flags: int
+        self, *, dom: RemoteNonnullDomain, name: str | None = None, flags: int = 0
     ) -> rpc.AsyncDataStream[None]:
         """``REMOTE_PROC_DOMAIN_OPEN_CHANNEL`` (procedure 296).
 
@@ -11971,7 +12124,7 @@ class AsyncRemoteClient:
         )
 
     async def node_device_lookup_scsi_host_by_wwn(
-        self, *, wwnn: str, wwpn: str, flags: int
+        self, *, wwnn: str, wwpn: str, flags: int = 0
     ) -> RemoteNodeDeviceLookupScsiHostByWwnRet:
         """``REMOTE_PROC_NODE_DEVICE_LOOKUP_SCSI_HOST_BY_WWN`` (procedure 297).
 
@@ -11987,7 +12140,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_job_stats(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetJobStatsRet:
         """``REMOTE_PROC_DOMAIN_GET_JOB_STATS`` (procedure 298).
 
@@ -12002,7 +12155,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_migrate_get_compression_cache(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainMigrateGetCompressionCacheRet:
         """``REMOTE_PROC_DOMAIN_MIGRATE_GET_COMPRESSION_CACHE`` (procedure 299).
 
@@ -12017,7 +12170,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_migrate_set_compression_cache(
-        self, *, dom: RemoteNonnullDomain, cacheSize: int, flags: int
+        self, *, dom: RemoteNonnullDomain, cacheSize: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_MIGRATE_SET_COMPRESSION_CACHE`` (procedure 300).
 
@@ -12031,7 +12184,7 @@ class AsyncRemoteClient:
         )
 
     async def node_device_detach_flags(
-        self, *, name: str, driverName: str | None, flags: int
+        self, *, name: str, driverName: str | None = None, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_NODE_DEVICE_DETACH_FLAGS`` (procedure 301).
 
@@ -12045,7 +12198,11 @@ class AsyncRemoteClient:
         )
 
     async def domain_migrate_begin3_params(
-        self, *, dom: RemoteNonnullDomain, params: list[RemoteTypedParam], flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        params: list[RemoteTypedParam],
+        flags: int = 0,
     ) -> RemoteDomainMigrateBegin3ParamsRet:
         """``REMOTE_PROC_DOMAIN_MIGRATE_BEGIN3_PARAMS`` (procedure 302).
 
@@ -12060,7 +12217,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_migrate_prepare3_params(
-        self, *, params: list[RemoteTypedParam], cookie_in: bytes, flags: int
+        self, *, params: list[RemoteTypedParam], cookie_in: bytes, flags: int = 0
     ) -> RemoteDomainMigratePrepare3ParamsRet:
         """``REMOTE_PROC_DOMAIN_MIGRATE_PREPARE3_PARAMS`` (procedure 303).
 
@@ -12077,7 +12234,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_migrate_prepare_tunnel3_params(
-        self, *, params: list[RemoteTypedParam], cookie_in: bytes, flags: int
+        self, *, params: list[RemoteTypedParam], cookie_in: bytes, flags: int = 0
     ) -> RemoteDomainMigratePrepareTunnel3ParamsRet:
         """``REMOTE_PROC_DOMAIN_MIGRATE_PREPARE_TUNNEL3_PARAMS`` (procedure 304).
 
@@ -12097,10 +12254,10 @@ class AsyncRemoteClient:
         self,
         *,
         dom: RemoteNonnullDomain,
-        dconnuri: str | None,
+        dconnuri: str | None = None,
         params: list[RemoteTypedParam],
         cookie_in: bytes,
-        flags: int,
+        flags: int = 0,
     ) -> RemoteDomainMigratePerform3ParamsRet:
         """``REMOTE_PROC_DOMAIN_MIGRATE_PERFORM3_PARAMS`` (procedure 305).
 
@@ -12121,7 +12278,7 @@ class AsyncRemoteClient:
         *,
         params: list[RemoteTypedParam],
         cookie_in: bytes,
-        flags: int,
+        flags: int = 0,
         cancelled: int,
     ) -> RemoteDomainMigrateFinish3ParamsRet:
         """``REMOTE_PROC_DOMAIN_MIGRATE_FINISH3_PARAMS`` (procedure 306).
@@ -12142,7 +12299,7 @@ class AsyncRemoteClient:
         dom: RemoteNonnullDomain,
         params: list[RemoteTypedParam],
         cookie_in: bytes,
-        flags: int,
+        flags: int = 0,
         cancelled: int,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_MIGRATE_CONFIRM3_PARAMS`` (procedure 307).
@@ -12159,7 +12316,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_set_memory_stats_period(
-        self, *, dom: RemoteNonnullDomain, period: int, flags: int
+        self, *, dom: RemoteNonnullDomain, period: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_MEMORY_STATS_PERIOD`` (procedure 308).
 
@@ -12175,7 +12332,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_create_xml_with_files(
-        self, *, xml_desc: str, flags: int
+        self, *, xml_desc: str, flags: int = 0
     ) -> RemoteDomainCreateXmlWithFilesRet:
         """``REMOTE_PROC_DOMAIN_CREATE_XML_WITH_FILES`` (procedure 309).
 
@@ -12191,7 +12348,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_create_with_files(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainCreateWithFilesRet:
         """``REMOTE_PROC_DOMAIN_CREATE_WITH_FILES`` (procedure 310).
 
@@ -12206,7 +12363,7 @@ class AsyncRemoteClient:
         )
 
     async def connect_get_cpu_model_names(
-        self, *, arch: str, need_results: int, flags: int
+        self, *, arch: str, need_results: int, flags: int = 0
     ) -> RemoteConnectGetCpuModelNamesRet:
         """``REMOTE_PROC_CONNECT_GET_CPU_MODEL_NAMES`` (procedure 312).
 
@@ -12221,7 +12378,7 @@ class AsyncRemoteClient:
         )
 
     async def connect_network_event_register_any(
-        self, *, eventID: int, net: RemoteNonnullNetwork | None
+        self, *, eventID: int, net: RemoteNonnullNetwork | None = None
     ) -> RemoteConnectNetworkEventRegisterAnyRet:
         """``REMOTE_PROC_CONNECT_NETWORK_EVENT_REGISTER_ANY`` (procedure 313).
 
@@ -12251,7 +12408,7 @@ class AsyncRemoteClient:
         )
 
     async def connect_domain_event_callback_register_any(
-        self, *, eventID: int, dom: RemoteNonnullDomain | None
+        self, *, eventID: int, dom: RemoteNonnullDomain | None = None
     ) -> RemoteConnectDomainEventCallbackRegisterAnyRet:
         """``REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY`` (procedure 316).
 
@@ -12283,7 +12440,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_core_dump_with_format(
-        self, *, dom: RemoteNonnullDomain, to: str, dumpformat: int, flags: int
+        self, *, dom: RemoteNonnullDomain, to: str, dumpformat: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_CORE_DUMP_WITH_FORMAT`` (procedure 334).
 
@@ -12297,7 +12454,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_fsfreeze(
-        self, *, dom: RemoteNonnullDomain, mountpoints: list[str], flags: int
+        self, *, dom: RemoteNonnullDomain, mountpoints: list[str], flags: int = 0
     ) -> RemoteDomainFsfreezeRet:
         """``REMOTE_PROC_DOMAIN_FSFREEZE`` (procedure 335).
 
@@ -12312,7 +12469,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_fsthaw(
-        self, *, dom: RemoteNonnullDomain, mountpoints: list[str], flags: int
+        self, *, dom: RemoteNonnullDomain, mountpoints: list[str], flags: int = 0
     ) -> RemoteDomainFsthawRet:
         """``REMOTE_PROC_DOMAIN_FSTHAW`` (procedure 336).
 
@@ -12327,7 +12484,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_time(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetTimeRet:
         """``REMOTE_PROC_DOMAIN_GET_TIME`` (procedure 337).
 
@@ -12342,7 +12499,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_set_time(
-        self, *, dom: RemoteNonnullDomain, seconds: int, nseconds: int, flags: int
+        self, *, dom: RemoteNonnullDomain, seconds: int, nseconds: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_TIME`` (procedure 338).
 
@@ -12356,7 +12513,7 @@ class AsyncRemoteClient:
         )
 
     async def node_get_free_pages(
-        self, *, pages: list[int], startCell: int, cellCount: int, flags: int
+        self, *, pages: list[int], startCell: int, cellCount: int, flags: int = 0
     ) -> RemoteNodeGetFreePagesRet:
         """``REMOTE_PROC_NODE_GET_FREE_PAGES`` (procedure 340).
 
@@ -12375,9 +12532,9 @@ class AsyncRemoteClient:
         self,
         *,
         net: RemoteNonnullNetwork,
-        mac: str | None,
+        mac: str | None = None,
         need_results: int,
-        flags: int,
+        flags: int = 0,
     ) -> RemoteNetworkGetDhcpLeasesRet:
         """``REMOTE_PROC_NETWORK_GET_DHCP_LEASES`` (procedure 341).
 
@@ -12394,11 +12551,11 @@ class AsyncRemoteClient:
     async def connect_get_domain_capabilities(
         self,
         *,
-        emulatorbin: str | None,
-        arch: str | None,
-        machine: str | None,
-        virttype: str | None,
-        flags: int,
+        emulatorbin: str | None = None,
+        arch: str | None = None,
+        machine: str | None = None,
+        virttype: str | None = None,
+        flags: int = 0,
     ) -> RemoteConnectGetDomainCapabilitiesRet:
         """``REMOTE_PROC_CONNECT_GET_DOMAIN_CAPABILITIES`` (procedure 342).
 
@@ -12415,7 +12572,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_open_graphics_fd(
-        self, *, dom: RemoteNonnullDomain, idx: int, flags: int
+        self, *, dom: RemoteNonnullDomain, idx: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD`` (procedure 343).
 
@@ -12429,7 +12586,7 @@ class AsyncRemoteClient:
         )
 
     async def connect_get_all_domain_stats(
-        self, *, doms: list[RemoteNonnullDomain], stats: int, flags: int
+        self, *, doms: list[RemoteNonnullDomain], stats: int, flags: int = 0
     ) -> RemoteConnectGetAllDomainStatsRet:
         """``REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS`` (procedure 344).
 
@@ -12451,7 +12608,7 @@ class AsyncRemoteClient:
         path: str,
         destxml: str,
         params: list[RemoteTypedParam],
-        flags: int,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_BLOCK_COPY`` (procedure 345).
 
@@ -12471,7 +12628,7 @@ class AsyncRemoteClient:
         pageCounts: list[int],
         startCell: int,
         cellCount: int,
-        flags: int,
+        flags: int = 0,
     ) -> RemoteNodeAllocPagesRet:
         """``REMOTE_PROC_NODE_ALLOC_PAGES`` (procedure 347).
 
@@ -12488,7 +12645,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_fsinfo(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetFsinfoRet:
         """``REMOTE_PROC_DOMAIN_GET_FSINFO`` (procedure 349).
 
@@ -12503,7 +12660,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_define_xml_flags(
-        self, *, xml: str, flags: int
+        self, *, xml: str, flags: int = 0
     ) -> RemoteDomainDefineXmlFlagsRet:
         """``REMOTE_PROC_DOMAIN_DEFINE_XML_FLAGS`` (procedure 350).
 
@@ -12520,7 +12677,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_iothread_info(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetIothreadInfoRet:
         """``REMOTE_PROC_DOMAIN_GET_IOTHREAD_INFO`` (procedure 351).
 
@@ -12535,7 +12692,12 @@ class AsyncRemoteClient:
         )
 
     async def domain_pin_iothread(
-        self, *, dom: RemoteNonnullDomain, iothreads_id: int, cpumap: bytes, flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        iothreads_id: int,
+        cpumap: bytes,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_PIN_IOTHREAD`` (procedure 352).
 
@@ -12551,7 +12713,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_interface_addresses(
-        self, *, dom: RemoteNonnullDomain, source: int, flags: int
+        self, *, dom: RemoteNonnullDomain, source: int, flags: int = 0
     ) -> RemoteDomainInterfaceAddressesRet:
         """``REMOTE_PROC_DOMAIN_INTERFACE_ADDRESSES`` (procedure 353).
 
@@ -12567,7 +12729,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_add_iothread(
-        self, *, dom: RemoteNonnullDomain, iothread_id: int, flags: int
+        self, *, dom: RemoteNonnullDomain, iothread_id: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_ADD_IOTHREAD`` (procedure 355).
 
@@ -12583,7 +12745,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_del_iothread(
-        self, *, dom: RemoteNonnullDomain, iothread_id: int, flags: int
+        self, *, dom: RemoteNonnullDomain, iothread_id: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_DEL_IOTHREAD`` (procedure 356).
 
@@ -12602,9 +12764,9 @@ class AsyncRemoteClient:
         self,
         *,
         dom: RemoteNonnullDomain,
-        user: str | None,
-        password: str | None,
-        flags: int,
+        user: str | None = None,
+        password: str | None = None,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_USER_PASSWORD`` (procedure 357).
 
@@ -12618,7 +12780,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_rename(
-        self, *, dom: RemoteNonnullDomain, new_name: str | None, flags: int
+        self, *, dom: RemoteNonnullDomain, new_name: str | None = None, flags: int = 0
     ) -> RemoteDomainRenameRet:
         """``REMOTE_PROC_DOMAIN_RENAME`` (procedure 358).
 
@@ -12660,7 +12822,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_migrate_start_post_copy(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_MIGRATE_START_POST_COPY`` (procedure 364).
 
@@ -12674,7 +12836,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_perf_events(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetPerfEventsRet:
         """``REMOTE_PROC_DOMAIN_GET_PERF_EVENTS`` (procedure 365).
 
@@ -12689,7 +12851,11 @@ class AsyncRemoteClient:
         )
 
     async def domain_set_perf_events(
-        self, *, dom: RemoteNonnullDomain, params: list[RemoteTypedParam], flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        params: list[RemoteTypedParam],
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_PERF_EVENTS`` (procedure 366).
 
@@ -12703,7 +12869,7 @@ class AsyncRemoteClient:
         )
 
     async def connect_storage_pool_event_register_any(
-        self, *, eventID: int, pool: RemoteNonnullStoragePool | None
+        self, *, eventID: int, pool: RemoteNonnullStoragePool | None = None
     ) -> RemoteConnectStoragePoolEventRegisterAnyRet:
         """``REMOTE_PROC_CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY`` (procedure 368).
 
@@ -12735,7 +12901,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_guest_vcpus(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetGuestVcpusRet:
         """``REMOTE_PROC_DOMAIN_GET_GUEST_VCPUS`` (procedure 371).
 
@@ -12750,7 +12916,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_set_guest_vcpus(
-        self, *, dom: RemoteNonnullDomain, cpumap: str, state: int, flags: int
+        self, *, dom: RemoteNonnullDomain, cpumap: str, state: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_GUEST_VCPUS`` (procedure 372).
 
@@ -12764,7 +12930,7 @@ class AsyncRemoteClient:
         )
 
     async def connect_node_device_event_register_any(
-        self, *, eventID: int, dev: RemoteNonnullNodeDevice | None
+        self, *, eventID: int, dev: RemoteNonnullNodeDevice | None = None
     ) -> RemoteConnectNodeDeviceEventRegisterAnyRet:
         """``REMOTE_PROC_CONNECT_NODE_DEVICE_EVENT_REGISTER_ANY`` (procedure 374).
 
@@ -12796,7 +12962,7 @@ class AsyncRemoteClient:
         )
 
     async def storage_vol_get_info_flags(
-        self, *, vol: RemoteNonnullStorageVol, flags: int
+        self, *, vol: RemoteNonnullStorageVol, flags: int = 0
     ) -> RemoteStorageVolGetInfoFlagsRet:
         """``REMOTE_PROC_STORAGE_VOL_GET_INFO_FLAGS`` (procedure 378).
 
@@ -12812,7 +12978,7 @@ class AsyncRemoteClient:
         )
 
     async def connect_secret_event_register_any(
-        self, *, eventID: int, secret: RemoteNonnullSecret | None
+        self, *, eventID: int, secret: RemoteNonnullSecret | None = None
     ) -> RemoteConnectSecretEventRegisterAnyRet:
         """``REMOTE_PROC_CONNECT_SECRET_EVENT_REGISTER_ANY`` (procedure 380).
 
@@ -12842,7 +13008,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_set_vcpu(
-        self, *, dom: RemoteNonnullDomain, cpumap: str, state: int, flags: int
+        self, *, dom: RemoteNonnullDomain, cpumap: str, state: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_VCPU`` (procedure 384).
 
@@ -12858,7 +13024,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_set_block_threshold(
-        self, *, dom: RemoteNonnullDomain, dev: str, threshold: int, flags: int
+        self, *, dom: RemoteNonnullDomain, dev: str, threshold: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_BLOCK_THRESHOLD`` (procedure 386).
 
@@ -12872,7 +13038,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_migrate_get_max_downtime(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainMigrateGetMaxDowntimeRet:
         """``REMOTE_PROC_DOMAIN_MIGRATE_GET_MAX_DOWNTIME`` (procedure 387).
 
@@ -12887,7 +13053,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_managed_save_get_xml_desc(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainManagedSaveGetXmlDescRet:
         """``REMOTE_PROC_DOMAIN_MANAGED_SAVE_GET_XML_DESC`` (procedure 388).
 
@@ -12903,7 +13069,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_managed_save_define_xml(
-        self, *, dom: RemoteNonnullDomain, dxml: str | None, flags: int
+        self, *, dom: RemoteNonnullDomain, dxml: str | None = None, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_MANAGED_SAVE_DEFINE_XML`` (procedure 389).
 
@@ -12918,7 +13084,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_set_lifecycle_action(
-        self, *, dom: RemoteNonnullDomain, type: int, action: int, flags: int
+        self, *, dom: RemoteNonnullDomain, type: int, action: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_LIFECYCLE_ACTION`` (procedure 390).
 
@@ -12948,7 +13114,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_detach_device_alias(
-        self, *, dom: RemoteNonnullDomain, alias: str, flags: int
+        self, *, dom: RemoteNonnullDomain, alias: str, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_DETACH_DEVICE_ALIAS`` (procedure 392).
 
@@ -12966,12 +13132,12 @@ class AsyncRemoteClient:
     async def connect_compare_hypervisor_cpu(
         self,
         *,
-        emulator: str | None,
-        arch: str | None,
-        machine: str | None,
-        virttype: str | None,
+        emulator: str | None = None,
+        arch: str | None = None,
+        machine: str | None = None,
+        virttype: str | None = None,
         xmlCPU: str,
-        flags: int,
+        flags: int = 0,
     ) -> RemoteConnectCompareHypervisorCpuRet:
         """``REMOTE_PROC_CONNECT_COMPARE_HYPERVISOR_CPU`` (procedure 393).
 
@@ -12990,12 +13156,12 @@ class AsyncRemoteClient:
     async def connect_baseline_hypervisor_cpu(
         self,
         *,
-        emulator: str | None,
-        arch: str | None,
-        machine: str | None,
-        virttype: str | None,
+        emulator: str | None = None,
+        arch: str | None = None,
+        machine: str | None = None,
+        virttype: str | None = None,
         xmlCPUs: list[str],
-        flags: int,
+        flags: int = 0,
     ) -> RemoteConnectBaselineHypervisorCpuRet:
         """``REMOTE_PROC_CONNECT_BASELINE_HYPERVISOR_CPU`` (procedure 394).
 
@@ -13012,7 +13178,7 @@ class AsyncRemoteClient:
         )
 
     async def node_get_sev_info(
-        self, *, nparams: int, flags: int
+        self, *, nparams: int, flags: int = 0
     ) -> RemoteNodeGetSevInfoRet:
         """``REMOTE_PROC_NODE_GET_SEV_INFO`` (procedure 395).
 
@@ -13027,7 +13193,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_launch_security_info(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetLaunchSecurityInfoRet:
         """``REMOTE_PROC_DOMAIN_GET_LAUNCH_SECURITY_INFO`` (procedure 396).
 
@@ -13058,7 +13224,7 @@ class AsyncRemoteClient:
         )
 
     async def nwfilter_binding_get_xml_desc(
-        self, *, nwfilter: RemoteNonnullNwfilterBinding, flags: int
+        self, *, nwfilter: RemoteNonnullNwfilterBinding, flags: int = 0
     ) -> RemoteNwfilterBindingGetXmlDescRet:
         """``REMOTE_PROC_NWFILTER_BINDING_GET_XML_DESC`` (procedure 398).
 
@@ -13074,7 +13240,7 @@ class AsyncRemoteClient:
         )
 
     async def nwfilter_binding_create_xml(
-        self, *, xml: str, flags: int
+        self, *, xml: str, flags: int = 0
     ) -> RemoteNwfilterBindingCreateXmlRet:
         """``REMOTE_PROC_NWFILTER_BINDING_CREATE_XML`` (procedure 399).
 
@@ -13105,7 +13271,7 @@ class AsyncRemoteClient:
         )
 
     async def connect_list_all_nwfilter_bindings(
-        self, *, need_results: int, flags: int
+        self, *, need_results: int, flags: int = 0
     ) -> RemoteConnectListAllNwfilterBindingsRet:
         """``REMOTE_PROC_CONNECT_LIST_ALL_NWFILTER_BINDINGS`` (procedure 401).
 
@@ -13127,7 +13293,7 @@ class AsyncRemoteClient:
         dom: RemoteNonnullDomain,
         iothread_id: int,
         params: list[RemoteTypedParam],
-        flags: int,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_IOTHREAD_PARAMS`` (procedure 402).
 
@@ -13143,7 +13309,7 @@ class AsyncRemoteClient:
         )
 
     async def connect_get_storage_pool_capabilities(
-        self, *, flags: int
+        self, *, flags: int = 0
     ) -> RemoteConnectGetStoragePoolCapabilitiesRet:
         """``REMOTE_PROC_CONNECT_GET_STORAGE_POOL_CAPABILITIES`` (procedure 403).
 
@@ -13158,7 +13324,7 @@ class AsyncRemoteClient:
         )
 
     async def network_list_all_ports(
-        self, *, network: RemoteNonnullNetwork, need_results: int, flags: int
+        self, *, network: RemoteNonnullNetwork, need_results: int, flags: int = 0
     ) -> RemoteNetworkListAllPortsRet:
         """``REMOTE_PROC_NETWORK_LIST_ALL_PORTS`` (procedure 404).
 
@@ -13191,7 +13357,7 @@ class AsyncRemoteClient:
         )
 
     async def network_port_create_xml(
-        self, *, network: RemoteNonnullNetwork, xml: str, flags: int
+        self, *, network: RemoteNonnullNetwork, xml: str, flags: int = 0
     ) -> RemoteNetworkPortCreateXmlRet:
         """``REMOTE_PROC_NETWORK_PORT_CREATE_XML`` (procedure 406).
 
@@ -13206,7 +13372,7 @@ class AsyncRemoteClient:
         )
 
     async def network_port_get_parameters(
-        self, *, port: RemoteNonnullNetworkPort, nparams: int, flags: int
+        self, *, port: RemoteNonnullNetworkPort, nparams: int, flags: int = 0
     ) -> RemoteNetworkPortGetParametersRet:
         """``REMOTE_PROC_NETWORK_PORT_GET_PARAMETERS`` (procedure 407).
 
@@ -13225,7 +13391,7 @@ class AsyncRemoteClient:
         *,
         port: RemoteNonnullNetworkPort,
         params: list[RemoteTypedParam],
-        flags: int,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_NETWORK_PORT_SET_PARAMETERS`` (procedure 408).
 
@@ -13239,7 +13405,7 @@ class AsyncRemoteClient:
         )
 
     async def network_port_get_xml_desc(
-        self, *, port: RemoteNonnullNetworkPort, flags: int
+        self, *, port: RemoteNonnullNetworkPort, flags: int = 0
     ) -> RemoteNetworkPortGetXmlDescRet:
         """``REMOTE_PROC_NETWORK_PORT_GET_XML_DESC`` (procedure 409).
 
@@ -13254,7 +13420,7 @@ class AsyncRemoteClient:
         )
 
     async def network_port_delete(
-        self, *, port: RemoteNonnullNetworkPort, flags: int
+        self, *, port: RemoteNonnullNetworkPort, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_NETWORK_PORT_DELETE`` (procedure 410).
 
@@ -13268,7 +13434,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_checkpoint_create_xml(
-        self, *, dom: RemoteNonnullDomain, xml_desc: str, flags: int
+        self, *, dom: RemoteNonnullDomain, xml_desc: str, flags: int = 0
     ) -> RemoteDomainCheckpointCreateXmlRet:
         """``REMOTE_PROC_DOMAIN_CHECKPOINT_CREATE_XML`` (procedure 411).
 
@@ -13284,7 +13450,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_checkpoint_get_xml_desc(
-        self, *, checkpoint: RemoteNonnullDomainCheckpoint, flags: int
+        self, *, checkpoint: RemoteNonnullDomainCheckpoint, flags: int = 0
     ) -> RemoteDomainCheckpointGetXmlDescRet:
         """``REMOTE_PROC_DOMAIN_CHECKPOINT_GET_XML_DESC`` (procedure 412).
 
@@ -13300,7 +13466,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_list_all_checkpoints(
-        self, *, dom: RemoteNonnullDomain, need_results: int, flags: int
+        self, *, dom: RemoteNonnullDomain, need_results: int, flags: int = 0
     ) -> RemoteDomainListAllCheckpointsRet:
         """``REMOTE_PROC_DOMAIN_LIST_ALL_CHECKPOINTS`` (procedure 413).
 
@@ -13320,7 +13486,7 @@ class AsyncRemoteClient:
         *,
         checkpoint: RemoteNonnullDomainCheckpoint,
         need_results: int,
-        flags: int,
+        flags: int = 0,
     ) -> RemoteDomainCheckpointListAllChildrenRet:
         """``REMOTE_PROC_DOMAIN_CHECKPOINT_LIST_ALL_CHILDREN`` (procedure 414).
 
@@ -13336,7 +13502,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_checkpoint_lookup_by_name(
-        self, *, dom: RemoteNonnullDomain, name: str, flags: int
+        self, *, dom: RemoteNonnullDomain, name: str, flags: int = 0
     ) -> RemoteDomainCheckpointLookupByNameRet:
         """``REMOTE_PROC_DOMAIN_CHECKPOINT_LOOKUP_BY_NAME`` (procedure 415).
 
@@ -13352,7 +13518,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_checkpoint_get_parent(
-        self, *, checkpoint: RemoteNonnullDomainCheckpoint, flags: int
+        self, *, checkpoint: RemoteNonnullDomainCheckpoint, flags: int = 0
     ) -> RemoteDomainCheckpointGetParentRet:
         """``REMOTE_PROC_DOMAIN_CHECKPOINT_GET_PARENT`` (procedure 416).
 
@@ -13368,7 +13534,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_checkpoint_delete(
-        self, *, checkpoint: RemoteNonnullDomainCheckpoint, flags: int
+        self, *, checkpoint: RemoteNonnullDomainCheckpoint, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_CHECKPOINT_DELETE`` (procedure 417).
 
@@ -13382,7 +13548,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_guest_info(
-        self, *, dom: RemoteNonnullDomain, types: int, flags: int
+        self, *, dom: RemoteNonnullDomain, types: int, flags: int = 0
     ) -> RemoteDomainGetGuestInfoRet:
         """``REMOTE_PROC_DOMAIN_GET_GUEST_INFO`` (procedure 418).
 
@@ -13397,7 +13563,7 @@ class AsyncRemoteClient:
         )
 
     async def connect_set_identity(
-        self, *, params: list[RemoteTypedParam], flags: int
+        self, *, params: list[RemoteTypedParam], flags: int = 0
     ) -> None:
         """``REMOTE_PROC_CONNECT_SET_IDENTITY`` (procedure 419).
 
@@ -13411,7 +13577,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_agent_set_response_timeout(
-        self, *, dom: RemoteNonnullDomain, timeout: int, flags: int
+        self, *, dom: RemoteNonnullDomain, timeout: int, flags: int = 0
     ) -> RemoteDomainAgentSetResponseTimeoutRet:
         """``REMOTE_PROC_DOMAIN_AGENT_SET_RESPONSE_TIMEOUT`` (procedure 420).
 
@@ -13430,8 +13596,8 @@ class AsyncRemoteClient:
         *,
         dom: RemoteNonnullDomain,
         backup_xml: str,
-        checkpoint_xml: str | None,
-        flags: int,
+        checkpoint_xml: str | None = None,
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_BACKUP_BEGIN`` (procedure 421).
 
@@ -13446,7 +13612,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_backup_get_xml_desc(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainBackupGetXmlDescRet:
         """``REMOTE_PROC_DOMAIN_BACKUP_GET_XML_DESC`` (procedure 422).
 
@@ -13462,7 +13628,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_authorized_ssh_keys_get(
-        self, *, dom: RemoteNonnullDomain, user: str, flags: int
+        self, *, dom: RemoteNonnullDomain, user: str, flags: int = 0
     ) -> RemoteDomainAuthorizedSshKeysGetRet:
         """``REMOTE_PROC_DOMAIN_AUTHORIZED_SSH_KEYS_GET`` (procedure 424).
 
@@ -13477,7 +13643,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_authorized_ssh_keys_set(
-        self, *, dom: RemoteNonnullDomain, user: str, keys: list[str], flags: int
+        self, *, dom: RemoteNonnullDomain, user: str, keys: list[str], flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_AUTHORIZED_SSH_KEYS_SET`` (procedure 425).
 
@@ -13491,7 +13657,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_get_messages(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> RemoteDomainGetMessagesRet:
         """``REMOTE_PROC_DOMAIN_GET_MESSAGES`` (procedure 426).
 
@@ -13506,7 +13672,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_start_dirty_rate_calc(
-        self, *, dom: RemoteNonnullDomain, seconds: int, flags: int
+        self, *, dom: RemoteNonnullDomain, seconds: int, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_START_DIRTY_RATE_CALC`` (procedure 427).
 
@@ -13520,7 +13686,7 @@ class AsyncRemoteClient:
         )
 
     async def node_device_define_xml(
-        self, *, xml_desc: str, flags: int
+        self, *, xml_desc: str, flags: int = 0
     ) -> RemoteNodeDeviceDefineXmlRet:
         """``REMOTE_PROC_NODE_DEVICE_DEFINE_XML`` (procedure 428).
 
@@ -13534,7 +13700,7 @@ class AsyncRemoteClient:
             RemoteNodeDeviceDefineXmlRet,
         )
 
-    async def node_device_undefine(self, *, name: str, flags: int) -> None:
+    async def node_device_undefine(self, *, name: str, flags: int = 0) -> None:
         """``REMOTE_PROC_NODE_DEVICE_UNDEFINE`` (procedure 429).
 
         @generate: both
@@ -13547,7 +13713,7 @@ class AsyncRemoteClient:
             RemoteNodeDeviceUndefineArgs(name, flags),
         )
 
-    async def node_device_create(self, *, name: str, flags: int) -> None:
+    async def node_device_create(self, *, name: str, flags: int = 0) -> None:
         """``REMOTE_PROC_NODE_DEVICE_CREATE`` (procedure 430).
 
         @generate: both
@@ -13561,7 +13727,7 @@ class AsyncRemoteClient:
         )
 
     async def nwfilter_define_xml_flags(
-        self, *, xml: str, flags: int
+        self, *, xml: str, flags: int = 0
     ) -> RemoteNwfilterDefineXmlFlagsRet:
         """``REMOTE_PROC_NWFILTER_DEFINE_XML_FLAGS`` (procedure 431).
 
@@ -13578,7 +13744,7 @@ class AsyncRemoteClient:
         )
 
     async def network_define_xml_flags(
-        self, *, xml: str, flags: int
+        self, *, xml: str, flags: int = 0
     ) -> RemoteNetworkDefineXmlFlagsRet:
         """``REMOTE_PROC_NETWORK_DEFINE_XML_FLAGS`` (procedure 432).
 
@@ -13654,7 +13820,7 @@ class AsyncRemoteClient:
         )
 
     async def network_create_xml_flags(
-        self, *, xml: str, flags: int
+        self, *, xml: str, flags: int = 0
     ) -> RemoteNetworkCreateXmlFlagsRet:
         """``REMOTE_PROC_NETWORK_CREATE_XML_FLAGS`` (procedure 437).
 
@@ -13671,7 +13837,11 @@ class AsyncRemoteClient:
         )
 
     async def domain_set_launch_security_state(
-        self, *, dom: RemoteNonnullDomain, params: list[RemoteTypedParam], flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        params: list[RemoteTypedParam],
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SET_LAUNCH_SECURITY_STATE`` (procedure 439).
 
@@ -13685,7 +13855,11 @@ class AsyncRemoteClient:
         )
 
     async def domain_save_params(
-        self, *, dom: RemoteNonnullDomain, params: list[RemoteTypedParam], flags: int
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        params: list[RemoteTypedParam],
+        flags: int = 0,
     ) -> None:
         """``REMOTE_PROC_DOMAIN_SAVE_PARAMS`` (procedure 440).
 
@@ -13699,7 +13873,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_restore_params(
-        self, *, params: list[RemoteTypedParam], flags: int
+        self, *, params: list[RemoteTypedParam], flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_RESTORE_PARAMS`` (procedure 441).
 
@@ -13714,7 +13888,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_abort_job_flags(
-        self, *, dom: RemoteNonnullDomain, flags: int
+        self, *, dom: RemoteNonnullDomain, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_ABORT_JOB_FLAGS`` (procedure 442).
 
@@ -13728,7 +13902,7 @@ class AsyncRemoteClient:
         )
 
     async def domain_fd_associate(
-        self, *, dom: RemoteNonnullDomain, name: str, flags: int
+        self, *, dom: RemoteNonnullDomain, name: str, flags: int = 0
     ) -> None:
         """``REMOTE_PROC_DOMAIN_FD_ASSOCIATE`` (procedure 443).
 

@@ -9133,6 +9133,7 @@ class RemoteHandler(server.ProgramHandler):
         @acl: domain:start
         @acl: domain:write
 
+
         A ``@writestream`` procedure: ``call.stream`` carries its data
         after the reply."""
         raise server.unsupported(call)
@@ -9599,6 +9600,7 @@ class RemoteHandler(server.ProgramHandler):
         @readstream: 2
         @acl: domain:open_device
 
+
         A ``@readstream`` procedure: ``call.stream`` carries its data
         after the reply."""
         raise server.unsupported(call)
@@ -9673,6 +9675,7 @@ class RemoteHandler(server.ProgramHandler):
         @sparseflag: VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM
         @acl: storage_vol:data_write
 
+
         A ``@writestream`` procedure: ``call.stream`` carries its data
         after the reply."""
         raise server.unsupported(call)
@@ -9686,6 +9689,7 @@ class RemoteHandler(server.ProgramHandler):
         @readstream: 1
         @sparseflag: VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM
         @acl: storage_vol:data_read
+
 
         A ``@readstream`` procedure: ``call.stream`` carries its data
         after the reply."""
@@ -9708,6 +9712,7 @@ class RemoteHandler(server.ProgramHandler):
         @generate: both
         @readstream: 1
         @acl: domain:screenshot
+
 
         A ``@readstream`` procedure: ``call.stream`` carries its data
         after the reply."""
@@ -9753,6 +9758,7 @@ class RemoteHandler(server.ProgramHandler):
         @acl: domain:migrate
         @acl: domain:start
         @acl: domain:write
+
 
         A ``@writestream`` procedure: ``call.stream`` carries its data
         after the reply."""
@@ -10463,6 +10469,7 @@ class RemoteHandler(server.ProgramHandler):
         @generate: both
         @readstream: 2
         @acl: domain:open_device
+
 
         A ``@readstream`` procedure: ``call.stream`` carries its data
         after the reply."""

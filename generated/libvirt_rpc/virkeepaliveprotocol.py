@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import enum
 import struct
-from dataclasses import dataclass
 from typing import Final
 
 from xdrgen.runtime import xdr
@@ -14,15 +12,16 @@ KEEPALIVE_PROGRAM: Final = 0x6B656570
 KEEPALIVE_PROTOCOL_VERSION: Final = 1
 
 
-class KeepaliveProcedure(enum.IntEnum):
+class KeepaliveProcedure(xdr.XdrEnum):
     """``enum keepalive_procedure``."""
 
     KEEPALIVE_PROC_PING = 1
     KEEPALIVE_PROC_PONG = 2
 
 
-_KeepaliveProcedure_MEMBERS: Final[dict[int, KeepaliveProcedure]] = {
-    member.value: member for member in KeepaliveProcedure
-}
-KEEPALIVE_PROC_PING: Final = KeepaliveProcedure.KEEPALIVE_PROC_PING
-KEEPALIVE_PROC_PONG: Final = KeepaliveProcedure.KEEPALIVE_PROC_PONG
+_KeepaliveProcedure_MEMBERS = {member.value: member for member in KeepaliveProcedure}
+# The members are module constants too (in their order).
+(
+    KEEPALIVE_PROC_PING,
+    KEEPALIVE_PROC_PONG,
+) = KeepaliveProcedure

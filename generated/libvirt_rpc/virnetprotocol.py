@@ -22,17 +22,13 @@ License along with this library.  If not, see
 
 from __future__ import annotations
 
-import enum
 import struct
-from dataclasses import dataclass
 from typing import Final, Self, TypeAlias
 
 from xdrgen.runtime import xdr
 
 _S_16s = struct.Struct(">16s")
-_S_I = struct.Struct(">I")
-_S_I16s = struct.Struct(">I16s")
-_S_I16si = struct.Struct(">I16si")
+_S_16si = struct.Struct(">16si")
 _S_IIiiIi = struct.Struct(">IIiiIi")
 _S_i = struct.Struct(">i")
 _S_ii = struct.Struct(">ii")
@@ -69,7 +65,7 @@ VIR_NET_MESSAGE_HEADER_XDR_LEN: Final = 4
 VIR_UUID_BUFLEN: Final = 16
 
 
-class VirNetMessageType(enum.IntEnum):
+class VirNetMessageType(xdr.XdrEnum):
     """``enum virNetMessageType``.
 
     RPC wire format
@@ -174,19 +170,20 @@ class VirNetMessageType(enum.IntEnum):
     VIR_NET_STREAM_HOLE = 6
 
 
-_VirNetMessageType_MEMBERS: Final[dict[int, VirNetMessageType]] = {
-    member.value: member for member in VirNetMessageType
-}
-VIR_NET_CALL: Final = VirNetMessageType.VIR_NET_CALL
-VIR_NET_REPLY: Final = VirNetMessageType.VIR_NET_REPLY
-VIR_NET_MESSAGE: Final = VirNetMessageType.VIR_NET_MESSAGE
-VIR_NET_STREAM: Final = VirNetMessageType.VIR_NET_STREAM
-VIR_NET_CALL_WITH_FDS: Final = VirNetMessageType.VIR_NET_CALL_WITH_FDS
-VIR_NET_REPLY_WITH_FDS: Final = VirNetMessageType.VIR_NET_REPLY_WITH_FDS
-VIR_NET_STREAM_HOLE: Final = VirNetMessageType.VIR_NET_STREAM_HOLE
+_VirNetMessageType_MEMBERS = {member.value: member for member in VirNetMessageType}
+# The members are module constants too (in their order).
+(
+    VIR_NET_CALL,
+    VIR_NET_REPLY,
+    VIR_NET_MESSAGE,
+    VIR_NET_STREAM,
+    VIR_NET_CALL_WITH_FDS,
+    VIR_NET_REPLY_WITH_FDS,
+    VIR_NET_STREAM_HOLE,
+) = VirNetMessageType
 
 
-class VirNetMessageStatus(enum.IntEnum):
+class VirNetMessageStatus(xdr.XdrEnum):
     """``enum virNetMessageStatus``."""
 
     #: Status is always VIR_NET_OK for calls.
@@ -199,17 +196,19 @@ class VirNetMessageStatus(enum.IntEnum):
     VIR_NET_CONTINUE = 2
 
 
-_VirNetMessageStatus_MEMBERS: Final[dict[int, VirNetMessageStatus]] = {
-    member.value: member for member in VirNetMessageStatus
-}
-VIR_NET_OK: Final = VirNetMessageStatus.VIR_NET_OK
-VIR_NET_ERROR: Final = VirNetMessageStatus.VIR_NET_ERROR
-VIR_NET_CONTINUE: Final = VirNetMessageStatus.VIR_NET_CONTINUE
+_VirNetMessageStatus_MEMBERS = {member.value: member for member in VirNetMessageStatus}
+# The members are module constants too (in their order).
+(
+    VIR_NET_OK,
+    VIR_NET_ERROR,
+    VIR_NET_CONTINUE,
+) = VirNetMessageStatus
 
 
-@dataclass(slots=True)
 class VirNetMessageHeader(xdr.XdrStruct):
     """``struct virNetMessageHeader``."""
+
+    __slots__ = __match_args__ = ("prog", "vers", "proc", "type", "serial", "status")
 
     #: Unique ID for the program
     prog: int
@@ -223,29 +222,36 @@ class VirNetMessageHeader(xdr.XdrStruct):
     serial: int
     status: VirNetMessageStatus
 
+    def __init__(
+        self,
+        prog: int,
+        vers: int,
+        proc: int,
+        type: VirNetMessageType,
+        serial: int,
+        status: VirNetMessageStatus,
+    ) -> None:
+        self.prog = prog
+        self.vers = vers
+        self.proc = proc
+        self.type = type
+        self.serial = serial
+        self.status = status
+
     def pack_into(self, out: bytearray) -> None:
         if self.type.__class__ is not VirNetMessageType:
-            xdr.check_enum(
-                out, self.type, _VirNetMessageType_MEMBERS, "VirNetMessageHeader.type"
-            )
+            xdr.check_enum(out, self.type, _VirNetMessageType_MEMBERS, self, "type")
         if self.status.__class__ is not VirNetMessageStatus:
             xdr.check_enum(
-                out,
-                self.status,
-                _VirNetMessageStatus_MEMBERS,
-                "VirNetMessageHeader.status",
+                out, self.status, _VirNetMessageStatus_MEMBERS, self, "status"
             )
         try:
             out += _S_IIiiIi.pack(
                 self.prog, self.vers, self.proc, self.type, self.serial, self.status
             )
-        except (struct.error, OverflowError):
-            xdr.pack_failed_fields(
-                "VirNetMessageHeader",
-                len(out),
-                self,
-                "prog vers proc type serial status",
-                ">IIiiIi",
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(
+                self, len(out), "prog vers proc type serial status", ">IIiiIi"
             )
 
     @classmethod
@@ -258,7 +264,7 @@ class VirNetMessageHeader(xdr.XdrStruct):
             _m3 = _VirNetMessageType_MEMBERS.get(_r1)
             if _m3 is None:
                 xdr.bad_value(
-                    "VirNetMessageHeader.type",
+                    xdr.path_of(cls, "type"),
                     offset + 12,
                     "VirNetMessageType value",
                     _r1,
@@ -267,128 +273,82 @@ class VirNetMessageHeader(xdr.XdrStruct):
             _m4 = _VirNetMessageStatus_MEMBERS.get(_r2)
             if _m4 is None:
                 xdr.bad_value(
-                    "VirNetMessageHeader.status",
+                    xdr.path_of(cls, "status"),
                     offset + 20,
                     "VirNetMessageStatus value",
                     _r2,
                 )
             obj.status = _m4
-            offset += 24
         except struct.error:
-            xdr.truncated("VirNetMessageHeader", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 24
 
 
-@dataclass(slots=True)
 class VirNetMessageNonnullDomain(xdr.XdrStruct):
     """``struct virNetMessageNonnullDomain``.
 
     A domain which may not be NULL."""
 
+    __slots__ = __match_args__ = ("name", "uuid", "id")
+
     name: str
     uuid: bytes
     id: int
 
+    def __init__(self, name: str, uuid: bytes, id: int) -> None:
+        self.name = name
+        self.uuid = uuid
+        self.id = id
+
     def pack_into(self, out: bytearray) -> None:
-        xdr.pack_string(
-            out,
-            self.name,
-            VIR_NET_MESSAGE_STRING_MAX,
-            "VirNetMessageNonnullDomain.name",
-        )
-        xdr.pack_fixed_opaque(
-            out, self.uuid, VIR_UUID_BUFLEN, "VirNetMessageNonnullDomain.uuid"
-        )
-        try:
-            out += _S_i.pack(self.id)
-        except (struct.error, OverflowError):
-            xdr.pack_failed("VirNetMessageNonnullDomain.id", len(out), (self.id,), ">i")
+        pack_vir_net_message_nonnull_string(out, self.name, self, "name")
+        xdr.pack_fixed_opaque(out, self.uuid, VIR_UUID_BUFLEN, self, "uuid")
+        xdr.pack_number(out, _S_i, self.id, self, "id")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > VIR_NET_MESSAGE_STRING_MAX:
-                xdr.too_long(
-                    "VirNetMessageNonnullDomain.name",
-                    offset,
-                    _len3,
-                    VIR_NET_MESSAGE_STRING_MAX,
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated("VirNetMessageNonnullDomain.name", offset, data)
-            try:
-                obj.name = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8("VirNetMessageNonnullDomain.name", offset, error)
-            offset = _pad2
-            _w4, obj.uuid, obj.id = _S_I16si.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
-                xdr.bad_padding("VirNetMessageNonnullDomain.name", _end1)
-            offset += 20
+            obj.name, offset = unpack_vir_net_message_nonnull_string(
+                data, offset, cls, "name"
+            )
+            obj.uuid, obj.id = _S_16si.unpack_from(data, offset)
         except struct.error:
-            xdr.truncated("VirNetMessageNonnullDomain", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 20
 
 
-@dataclass(slots=True)
 class VirNetMessageNonnullNetwork(xdr.XdrStruct):
     """``struct virNetMessageNonnullNetwork``.
 
     A network which may not be NULL."""
 
+    __slots__ = __match_args__ = ("name", "uuid")
+
     name: str
     uuid: bytes
 
+    def __init__(self, name: str, uuid: bytes) -> None:
+        self.name = name
+        self.uuid = uuid
+
     def pack_into(self, out: bytearray) -> None:
-        xdr.pack_string(
-            out,
-            self.name,
-            VIR_NET_MESSAGE_STRING_MAX,
-            "VirNetMessageNonnullNetwork.name",
-        )
-        xdr.pack_fixed_opaque(
-            out, self.uuid, VIR_UUID_BUFLEN, "VirNetMessageNonnullNetwork.uuid"
-        )
+        pack_vir_net_message_nonnull_string(out, self.name, self, "name")
+        xdr.pack_fixed_opaque(out, self.uuid, VIR_UUID_BUFLEN, self, "uuid")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > VIR_NET_MESSAGE_STRING_MAX:
-                xdr.too_long(
-                    "VirNetMessageNonnullNetwork.name",
-                    offset,
-                    _len3,
-                    VIR_NET_MESSAGE_STRING_MAX,
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated("VirNetMessageNonnullNetwork.name", offset, data)
-            try:
-                obj.name = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8("VirNetMessageNonnullNetwork.name", offset, error)
-            offset = _pad2
-            _w4, obj.uuid = _S_I16s.unpack_from(data, offset - 4)
-            if _w4 & xdr.PAD_MASKS[_pad2 - _end1]:
-                xdr.bad_padding("VirNetMessageNonnullNetwork.name", _end1)
-            offset += 16
+            obj.name, offset = unpack_vir_net_message_nonnull_string(
+                data, offset, cls, "name"
+            )
+            (obj.uuid,) = _S_16s.unpack_from(data, offset)
         except struct.error:
-            xdr.truncated("VirNetMessageNonnullNetwork", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 16
 
 
-@dataclass(slots=True)
 class VirNetMessageError(xdr.XdrStruct):
     """``struct virNetMessageError``.
 
@@ -397,6 +357,20 @@ class VirNetMessageError(xdr.XdrStruct):
     libvirtd.  This means, no changing or reordering the enums as
     defined in <virterror.h> (but we don't do that anyway, for separate
     ABI reasons)."""
+
+    __slots__ = __match_args__ = (
+        "code",
+        "domain",
+        "message",
+        "level",
+        "dom",
+        "str1",
+        "str2",
+        "str3",
+        "int1",
+        "int2",
+        "net",
+    )
 
     code: int
     domain: int
@@ -412,291 +386,165 @@ class VirNetMessageError(xdr.XdrStruct):
     #: unused
     net: VirNetMessageNonnullNetwork | None
 
+    def __init__(
+        self,
+        code: int,
+        domain: int,
+        message: str | None,
+        level: int,
+        dom: VirNetMessageNonnullDomain | None,
+        str1: str | None,
+        str2: str | None,
+        str3: str | None,
+        int1: int,
+        int2: int,
+        net: VirNetMessageNonnullNetwork | None,
+    ) -> None:
+        self.code = code
+        self.domain = domain
+        self.message = message
+        self.level = level
+        self.dom = dom
+        self.str1 = str1
+        self.str2 = str2
+        self.str3 = str3
+        self.int1 = int1
+        self.int2 = int2
+        self.net = net
+
     def pack_into(self, out: bytearray) -> None:
         try:
             out += _S_ii.pack(self.code, self.domain)
-        except (struct.error, OverflowError):
-            xdr.pack_failed_fields(
-                "VirNetMessageError", len(out), self, "code domain", ">ii"
-            )
-        _v1 = self.message
-        if _v1 is None:
-            out += xdr.FALSE
-        else:
-            out += xdr.TRUE
-            xdr.pack_string(
-                out, _v1, VIR_NET_MESSAGE_STRING_MAX, "VirNetMessageError.message"
-            )
-        try:
-            out += _S_i.pack(self.level)
-        except (struct.error, OverflowError):
-            xdr.pack_failed("VirNetMessageError.level", len(out), (self.level,), ">i")
-        _v2 = self.dom
-        if _v2 is None:
-            out += xdr.FALSE
-        else:
-            out += xdr.TRUE
-            if not isinstance(_v2, VirNetMessageNonnullDomain):
-                xdr.bad_type(
-                    "VirNetMessageError.dom",
-                    len(out),
-                    "VirNetMessageNonnullDomain",
-                    _v2,
-                )
-            _v2.pack_into(out)
-        _v3 = self.str1
-        if _v3 is None:
-            out += xdr.FALSE
-        else:
-            out += xdr.TRUE
-            xdr.pack_string(
-                out, _v3, VIR_NET_MESSAGE_STRING_MAX, "VirNetMessageError.str1"
-            )
-        _v4 = self.str2
-        if _v4 is None:
-            out += xdr.FALSE
-        else:
-            out += xdr.TRUE
-            xdr.pack_string(
-                out, _v4, VIR_NET_MESSAGE_STRING_MAX, "VirNetMessageError.str2"
-            )
-        _v5 = self.str3
-        if _v5 is None:
-            out += xdr.FALSE
-        else:
-            out += xdr.TRUE
-            xdr.pack_string(
-                out, _v5, VIR_NET_MESSAGE_STRING_MAX, "VirNetMessageError.str3"
-            )
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(self, len(out), "code domain", ">ii")
+        pack_vir_net_message_string(out, self.message, self, "message")
+        xdr.pack_number(out, _S_i, self.level, self, "level")
+        pack_vir_net_message_domain(out, self.dom, self, "dom")
+        pack_vir_net_message_string(out, self.str1, self, "str1")
+        pack_vir_net_message_string(out, self.str2, self, "str2")
+        pack_vir_net_message_string(out, self.str3, self, "str3")
         try:
             out += _S_ii.pack(self.int1, self.int2)
-        except (struct.error, OverflowError):
-            xdr.pack_failed_fields(
-                "VirNetMessageError", len(out), self, "int1 int2", ">ii"
-            )
-        _v6 = self.net
-        if _v6 is None:
-            out += xdr.FALSE
-        else:
-            out += xdr.TRUE
-            if not isinstance(_v6, VirNetMessageNonnullNetwork):
-                xdr.bad_type(
-                    "VirNetMessageError.net",
-                    len(out),
-                    "VirNetMessageNonnullNetwork",
-                    _v6,
-                )
-            _v6.pack_into(out)
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(self, len(out), "int1 int2", ">ii")
+        pack_vir_net_message_network(out, self.net, self, "net")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             obj.code, obj.domain = _S_ii.unpack_from(data, offset)
-            offset += 8
-            obj.message = None
-            if xdr.unpack_flag(data, offset, "VirNetMessageError.message"):
-                offset += 4
-                (_len3,) = _S_I.unpack_from(data, offset)
-                if _len3 > VIR_NET_MESSAGE_STRING_MAX:
-                    xdr.too_long(
-                        "VirNetMessageError.message",
-                        offset,
-                        _len3,
-                        VIR_NET_MESSAGE_STRING_MAX,
-                    )
-                offset += 4
-                _end1 = offset + _len3
-                _pad2 = _end1 + (-_len3 & 3)
-                if _pad2 > len(data):
-                    xdr.truncated("VirNetMessageError.message", offset, data)
-                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                    xdr.bad_padding("VirNetMessageError.message", _end1)
-                try:
-                    obj.message = _decode(data[offset:_end1])
-                except UnicodeDecodeError as error:
-                    xdr.bad_utf8("VirNetMessageError.message", offset, error)
-                offset = _pad2
-            else:
-                offset += 4
+            obj.message, offset = unpack_vir_net_message_string(
+                data, offset + 8, cls, "message"
+            )
             (obj.level,) = _S_i.unpack_from(data, offset)
-            offset += 4
-            obj.dom = None
-            if xdr.unpack_flag(data, offset, "VirNetMessageError.dom"):
-                offset += 4
-                obj.dom, offset = VirNetMessageNonnullDomain.unpack_from(data, offset)
-            else:
-                offset += 4
-            obj.str1 = None
-            if xdr.unpack_flag(data, offset, "VirNetMessageError.str1"):
-                offset += 4
-                (_len6,) = _S_I.unpack_from(data, offset)
-                if _len6 > VIR_NET_MESSAGE_STRING_MAX:
-                    xdr.too_long(
-                        "VirNetMessageError.str1",
-                        offset,
-                        _len6,
-                        VIR_NET_MESSAGE_STRING_MAX,
-                    )
-                offset += 4
-                _end4 = offset + _len6
-                _pad5 = _end4 + (-_len6 & 3)
-                if _pad5 > len(data):
-                    xdr.truncated("VirNetMessageError.str1", offset, data)
-                if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
-                    xdr.bad_padding("VirNetMessageError.str1", _end4)
-                try:
-                    obj.str1 = _decode(data[offset:_end4])
-                except UnicodeDecodeError as error:
-                    xdr.bad_utf8("VirNetMessageError.str1", offset, error)
-                offset = _pad5
-            else:
-                offset += 4
-            obj.str2 = None
-            if xdr.unpack_flag(data, offset, "VirNetMessageError.str2"):
-                offset += 4
-                (_len9,) = _S_I.unpack_from(data, offset)
-                if _len9 > VIR_NET_MESSAGE_STRING_MAX:
-                    xdr.too_long(
-                        "VirNetMessageError.str2",
-                        offset,
-                        _len9,
-                        VIR_NET_MESSAGE_STRING_MAX,
-                    )
-                offset += 4
-                _end7 = offset + _len9
-                _pad8 = _end7 + (-_len9 & 3)
-                if _pad8 > len(data):
-                    xdr.truncated("VirNetMessageError.str2", offset, data)
-                if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                    xdr.bad_padding("VirNetMessageError.str2", _end7)
-                try:
-                    obj.str2 = _decode(data[offset:_end7])
-                except UnicodeDecodeError as error:
-                    xdr.bad_utf8("VirNetMessageError.str2", offset, error)
-                offset = _pad8
-            else:
-                offset += 4
-            obj.str3 = None
-            if xdr.unpack_flag(data, offset, "VirNetMessageError.str3"):
-                offset += 4
-                (_len12,) = _S_I.unpack_from(data, offset)
-                if _len12 > VIR_NET_MESSAGE_STRING_MAX:
-                    xdr.too_long(
-                        "VirNetMessageError.str3",
-                        offset,
-                        _len12,
-                        VIR_NET_MESSAGE_STRING_MAX,
-                    )
-                offset += 4
-                _end10 = offset + _len12
-                _pad11 = _end10 + (-_len12 & 3)
-                if _pad11 > len(data):
-                    xdr.truncated("VirNetMessageError.str3", offset, data)
-                if (
-                    _pad11 != _end10
-                    and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]
-                ):
-                    xdr.bad_padding("VirNetMessageError.str3", _end10)
-                try:
-                    obj.str3 = _decode(data[offset:_end10])
-                except UnicodeDecodeError as error:
-                    xdr.bad_utf8("VirNetMessageError.str3", offset, error)
-                offset = _pad11
-            else:
-                offset += 4
+            obj.dom, offset = unpack_vir_net_message_domain(
+                data, offset + 4, cls, "dom"
+            )
+            obj.str1, offset = unpack_vir_net_message_string(data, offset, cls, "str1")
+            obj.str2, offset = unpack_vir_net_message_string(data, offset, cls, "str2")
+            obj.str3, offset = unpack_vir_net_message_string(data, offset, cls, "str3")
             obj.int1, obj.int2 = _S_ii.unpack_from(data, offset)
-            offset += 8
-            obj.net = None
-            if xdr.unpack_flag(data, offset, "VirNetMessageError.net"):
-                offset += 4
-                obj.net, offset = VirNetMessageNonnullNetwork.unpack_from(data, offset)
-            else:
-                offset += 4
+            obj.net, offset = unpack_vir_net_message_network(
+                data, offset + 8, cls, "net"
+            )
         except struct.error:
-            xdr.truncated("VirNetMessageError", offset, data)
+            xdr.truncated(cls.__name__, offset, data)
         return obj, offset
 
 
-@dataclass(slots=True)
 class VirNetStreamHole(xdr.XdrStruct):
     """``struct virNetStreamHole``."""
+
+    __slots__ = __match_args__ = ("length", "flags")
 
     length: int
     flags: int
 
+    def __init__(self, length: int, flags: int) -> None:
+        self.length = length
+        self.flags = flags
+
     def pack_into(self, out: bytearray) -> None:
         try:
             out += _S_qI.pack(self.length, self.flags)
-        except (struct.error, OverflowError):
-            xdr.pack_failed_fields(
-                "VirNetStreamHole", len(out), self, "length flags", ">qI"
-            )
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(self, len(out), "length flags", ">qI")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
             obj = cls.__new__(cls)
             obj.length, obj.flags = _S_qI.unpack_from(data, offset)
-            offset += 12
         except struct.error:
-            xdr.truncated("VirNetStreamHole", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 12
 
 
 VirNetMessageUUID: TypeAlias = bytes
 """``typedef virNetMessageUUID``."""
 
 
-def pack_vir_net_message_uuid(out: bytearray, value: bytes) -> None:
-    xdr.pack_fixed_opaque(out, value, VIR_UUID_BUFLEN, "VirNetMessageUUID")
+def pack_vir_net_message_uuid(
+    out: bytearray,
+    value: bytes,
+    path: object = "VirNetMessageUUID",
+    field: str | None = None,
+) -> None:
+    xdr.pack_fixed_opaque(out, value, VIR_UUID_BUFLEN, path, field)
 
 
-def unpack_vir_net_message_uuid(data: xdr.Buffer, offset: int = 0) -> tuple[bytes, int]:
+def unpack_vir_net_message_uuid(
+    data: xdr.Buffer,
+    offset: int = 0,
+    path: object = "VirNetMessageUUID",
+    field: str | None = None,
+) -> tuple[bytes, int]:
     try:
         (value,) = _S_16s.unpack_from(data, offset)
-        offset += 16
     except struct.error:
-        xdr.truncated("VirNetMessageUUID", offset, data)
-    return value, offset
+        xdr.truncated(xdr.path_of(path, field), offset, data)
+    return value, offset + 16
+
+
+VirNetMessageUUIDCodec: Final = xdr.TypedefCodec(
+    "VirNetMessageUUID", pack_vir_net_message_uuid, unpack_vir_net_message_uuid
+)
 
 
 VirNetMessageNonnullString: TypeAlias = str
 """``typedef virNetMessageNonnullString``."""
 
 
-def pack_vir_net_message_nonnull_string(out: bytearray, value: str) -> None:
-    xdr.pack_string(
-        out, value, VIR_NET_MESSAGE_STRING_MAX, "VirNetMessageNonnullString"
-    )
+def pack_vir_net_message_nonnull_string(
+    out: bytearray,
+    value: str,
+    path: object = "VirNetMessageNonnullString",
+    field: str | None = None,
+) -> None:
+    xdr.pack_string(out, value, VIR_NET_MESSAGE_STRING_MAX, path, field)
 
 
 def unpack_vir_net_message_nonnull_string(
-    data: xdr.Buffer, offset: int = 0
+    data: xdr.Buffer,
+    offset: int = 0,
+    path: object = "VirNetMessageNonnullString",
+    field: str | None = None,
 ) -> tuple[str, int]:
     try:
-        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-        (_len3,) = _S_I.unpack_from(data, offset)
-        if _len3 > VIR_NET_MESSAGE_STRING_MAX:
-            xdr.too_long(
-                "VirNetMessageNonnullString", offset, _len3, VIR_NET_MESSAGE_STRING_MAX
-            )
-        offset += 4
-        _end1 = offset + _len3
-        _pad2 = _end1 + (-_len3 & 3)
-        if _pad2 > len(data):
-            xdr.truncated("VirNetMessageNonnullString", offset, data)
-        if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-            xdr.bad_padding("VirNetMessageNonnullString", _end1)
-        try:
-            value = _decode(data[offset:_end1])
-        except UnicodeDecodeError as error:
-            xdr.bad_utf8("VirNetMessageNonnullString", offset, error)
-        offset = _pad2
+        value, offset = xdr.unpack_string(
+            data, offset, VIR_NET_MESSAGE_STRING_MAX, path, field
+        )
     except struct.error:
-        xdr.truncated("VirNetMessageNonnullString", offset, data)
+        xdr.truncated(xdr.path_of(path, field), offset, data)
     return value, offset
+
+
+VirNetMessageNonnullStringCodec: Final = xdr.TypedefCodec(
+    "VirNetMessageNonnullString",
+    pack_vir_net_message_nonnull_string,
+    unpack_vir_net_message_nonnull_string,
+)
 
 
 VirNetMessageString: TypeAlias = str | None
@@ -705,45 +553,33 @@ VirNetMessageString: TypeAlias = str | None
 A long string, which may be NULL."""
 
 
-def pack_vir_net_message_string(out: bytearray, value: str | None) -> None:
-    _v1 = value
-    if _v1 is None:
-        out += xdr.FALSE
-    else:
-        out += xdr.TRUE
-        xdr.pack_string(out, _v1, VIR_NET_MESSAGE_STRING_MAX, "VirNetMessageString")
+def pack_vir_net_message_string(
+    out: bytearray,
+    value: str | None,
+    path: object = "VirNetMessageString",
+    field: str | None = None,
+) -> None:
+    xdr.pack_optional_string(out, value, VIR_NET_MESSAGE_STRING_MAX, path, field)
 
 
 def unpack_vir_net_message_string(
-    data: xdr.Buffer, offset: int = 0
+    data: xdr.Buffer,
+    offset: int = 0,
+    path: object = "VirNetMessageString",
+    field: str | None = None,
 ) -> tuple[str | None, int]:
     try:
-        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-        value: str | None = None
-        if xdr.unpack_flag(data, offset, "VirNetMessageString"):
-            offset += 4
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > VIR_NET_MESSAGE_STRING_MAX:
-                xdr.too_long(
-                    "VirNetMessageString", offset, _len3, VIR_NET_MESSAGE_STRING_MAX
-                )
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated("VirNetMessageString", offset, data)
-            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                xdr.bad_padding("VirNetMessageString", _end1)
-            try:
-                value = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8("VirNetMessageString", offset, error)
-            offset = _pad2
-        else:
-            offset += 4
+        value, offset = xdr.unpack_optional_string(
+            data, offset, VIR_NET_MESSAGE_STRING_MAX, path, field
+        )
     except struct.error:
-        xdr.truncated("VirNetMessageString", offset, data)
+        xdr.truncated(xdr.path_of(path, field), offset, data)
     return value, offset
+
+
+VirNetMessageStringCodec: Final = xdr.TypedefCodec(
+    "VirNetMessageString", pack_vir_net_message_string, unpack_vir_net_message_string
+)
 
 
 VirNetMessageDomain: TypeAlias = VirNetMessageNonnullDomain | None
@@ -751,33 +587,32 @@ VirNetMessageDomain: TypeAlias = VirNetMessageNonnullDomain | None
 
 
 def pack_vir_net_message_domain(
-    out: bytearray, value: VirNetMessageNonnullDomain | None
+    out: bytearray,
+    value: VirNetMessageNonnullDomain | None,
+    path: object = "VirNetMessageDomain",
+    field: str | None = None,
 ) -> None:
-    _v1 = value
-    if _v1 is None:
-        out += xdr.FALSE
-    else:
-        out += xdr.TRUE
-        if not isinstance(_v1, VirNetMessageNonnullDomain):
-            xdr.bad_type(
-                "VirNetMessageDomain", len(out), "VirNetMessageNonnullDomain", _v1
-            )
-        _v1.pack_into(out)
+    xdr.pack_optional_value(out, value, VirNetMessageNonnullDomain, path, field)
 
 
 def unpack_vir_net_message_domain(
-    data: xdr.Buffer, offset: int = 0
+    data: xdr.Buffer,
+    offset: int = 0,
+    path: object = "VirNetMessageDomain",
+    field: str | None = None,
 ) -> tuple[VirNetMessageNonnullDomain | None, int]:
     try:
-        value: VirNetMessageNonnullDomain | None = None
-        if xdr.unpack_flag(data, offset, "VirNetMessageDomain"):
-            offset += 4
-            value, offset = VirNetMessageNonnullDomain.unpack_from(data, offset)
-        else:
-            offset += 4
+        value, offset = xdr.unpack_optional_value(
+            data, offset, VirNetMessageNonnullDomain, path, field
+        )
     except struct.error:
-        xdr.truncated("VirNetMessageDomain", offset, data)
+        xdr.truncated(xdr.path_of(path, field), offset, data)
     return value, offset
+
+
+VirNetMessageDomainCodec: Final = xdr.TypedefCodec(
+    "VirNetMessageDomain", pack_vir_net_message_domain, unpack_vir_net_message_domain
+)
 
 
 VirNetMessageNetwork: TypeAlias = VirNetMessageNonnullNetwork | None
@@ -785,30 +620,29 @@ VirNetMessageNetwork: TypeAlias = VirNetMessageNonnullNetwork | None
 
 
 def pack_vir_net_message_network(
-    out: bytearray, value: VirNetMessageNonnullNetwork | None
+    out: bytearray,
+    value: VirNetMessageNonnullNetwork | None,
+    path: object = "VirNetMessageNetwork",
+    field: str | None = None,
 ) -> None:
-    _v1 = value
-    if _v1 is None:
-        out += xdr.FALSE
-    else:
-        out += xdr.TRUE
-        if not isinstance(_v1, VirNetMessageNonnullNetwork):
-            xdr.bad_type(
-                "VirNetMessageNetwork", len(out), "VirNetMessageNonnullNetwork", _v1
-            )
-        _v1.pack_into(out)
+    xdr.pack_optional_value(out, value, VirNetMessageNonnullNetwork, path, field)
 
 
 def unpack_vir_net_message_network(
-    data: xdr.Buffer, offset: int = 0
+    data: xdr.Buffer,
+    offset: int = 0,
+    path: object = "VirNetMessageNetwork",
+    field: str | None = None,
 ) -> tuple[VirNetMessageNonnullNetwork | None, int]:
     try:
-        value: VirNetMessageNonnullNetwork | None = None
-        if xdr.unpack_flag(data, offset, "VirNetMessageNetwork"):
-            offset += 4
-            value, offset = VirNetMessageNonnullNetwork.unpack_from(data, offset)
-        else:
-            offset += 4
+        value, offset = xdr.unpack_optional_value(
+            data, offset, VirNetMessageNonnullNetwork, path, field
+        )
     except struct.error:
-        xdr.truncated("VirNetMessageNetwork", offset, data)
+        xdr.truncated(xdr.path_of(path, field), offset, data)
     return value, offset
+
+
+VirNetMessageNetworkCodec: Final = xdr.TypedefCodec(
+    "VirNetMessageNetwork", pack_vir_net_message_network, unpack_vir_net_message_network
+)

@@ -8,9 +8,7 @@ The golden files next to it are what `xdrgen parse --json` and
 
 from __future__ import annotations
 
-import enum
 import struct
-from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Literal, Self, TypeAlias
 
 from xdrgen.runtime import xdr
@@ -48,7 +46,7 @@ DEMO_OFFSET_PROC: Final = 4
 DEMO_LIMIT: Final = 64
 
 
-class DemoColour(enum.IntEnum):
+class DemoColour(xdr.XdrEnum):
     """``enum demo_colour``.
 
     Colours, with implicit and explicit values."""
@@ -60,20 +58,49 @@ class DemoColour(enum.IntEnum):
     DEMO_BLACK = 11
 
 
-_DemoColour_MEMBERS: Final[dict[int, DemoColour]] = {
-    member.value: member for member in DemoColour
-}
-DEMO_RED: Final = DemoColour.DEMO_RED
-DEMO_GREEN: Final = DemoColour.DEMO_GREEN
-DEMO_BLUE: Final = DemoColour.DEMO_BLUE
-DEMO_BLACK: Final = DemoColour.DEMO_BLACK
+_DemoColour_MEMBERS = {member.value: member for member in DemoColour}
+# The members are module constants too (in their order).
+(
+    DEMO_RED,
+    DEMO_GREEN,
+    DEMO_BLUE,
+    DEMO_BLACK,
+) = DemoColour
 
 
-@dataclass(slots=True)
 class DemoAllTypes(xdr.XdrStruct):
     """``struct demo_all_types``.
 
     Every kind of declaration in one struct."""
+
+    __slots__ = __match_args__ = (
+        "i",
+        "ui",
+        "u",
+        "h",
+        "uh",
+        "f",
+        "d",
+        "b",
+        "c",
+        "uc",
+        "s",
+        "us",
+        "l",
+        "ul",
+        "colour",
+        "uuid",
+        "name",
+        "anything",
+        "fixed_bytes",
+        "some_bytes",
+        "any_bytes",
+        "fixed_ints",
+        "some_hypers",
+        "names",
+        "maybe_name",
+        "maybe_point",
+    )
 
     #: a signed 32-bit integer
     i: int
@@ -103,11 +130,67 @@ class DemoAllTypes(xdr.XdrStruct):
     maybe_name: str | None
     maybe_point: DemoPoint | None
 
+    def __init__(
+        self,
+        i: int,
+        ui: int,
+        u: int,
+        h: int,
+        uh: int,
+        f: float,
+        d: float,
+        b: bool,
+        c: int,
+        uc: int,
+        s: int,
+        us: int,
+        l: int,
+        ul: int,
+        colour: DemoColour,
+        uuid: bytes,
+        name: str,
+        anything: str,
+        fixed_bytes: bytes,
+        some_bytes: bytes,
+        any_bytes: bytes,
+        fixed_ints: list[int],
+        some_hypers: list[int],
+        names: list[str],
+        maybe_name: str | None,
+        maybe_point: DemoPoint | None,
+    ) -> None:
+        self.i = i
+        self.ui = ui
+        self.u = u
+        self.h = h
+        self.uh = uh
+        self.f = f
+        self.d = d
+        self.b = b
+        self.c = c
+        self.uc = uc
+        self.s = s
+        self.us = us
+        self.l = l
+        self.ul = ul
+        self.colour = colour
+        self.uuid = uuid
+        self.name = name
+        self.anything = anything
+        self.fixed_bytes = fixed_bytes
+        self.some_bytes = some_bytes
+        self.any_bytes = any_bytes
+        self.fixed_ints = fixed_ints
+        self.some_hypers = some_hypers
+        self.names = names
+        self.maybe_name = maybe_name
+        self.maybe_point = maybe_point
+
     def pack_into(self, out: bytearray) -> None:
         if self.b.__class__ is not bool:
-            xdr.check_bool(out, self.b, "DemoAllTypes.b")
+            xdr.check_bool(out, self.b, self, "b")
         if self.colour.__class__ is not DemoColour:
-            xdr.check_enum(out, self.colour, _DemoColour_MEMBERS, "DemoAllTypes.colour")
+            xdr.check_enum(out, self.colour, _DemoColour_MEMBERS, self, "colour")
         try:
             out += _S_iIIqQfdIiIiIiIi.pack(
                 self.i,
@@ -126,51 +209,33 @@ class DemoAllTypes(xdr.XdrStruct):
                 self.ul,
                 self.colour,
             )
-        except (struct.error, OverflowError):
-            xdr.pack_failed_fields(
-                "DemoAllTypes",
-                len(out),
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(
                 self,
+                len(out),
                 "i ui u h uh f d b c uc s us l ul colour",
                 ">iIIqQfdIiIiIiIi",
             )
-        xdr.pack_fixed_opaque(out, self.uuid, 16, "DemoAllTypes.uuid")
-        xdr.pack_string(out, self.name, DEMO_NAME_MAX, "DemoAllTypes.name")
-        xdr.pack_string(out, self.anything, xdr.MAX_UINT, "DemoAllTypes.anything")
-        xdr.pack_fixed_opaque(out, self.fixed_bytes, 3, "DemoAllTypes.fixed_bytes")
-        xdr.pack_opaque(out, self.some_bytes, DEMO_LIST_MAX, "DemoAllTypes.some_bytes")
-        xdr.pack_opaque(out, self.any_bytes, xdr.MAX_UINT, "DemoAllTypes.any_bytes")
+        xdr.pack_fixed_opaque(out, self.uuid, 16, self, "uuid")
+        xdr.pack_string(out, self.name, DEMO_NAME_MAX, self, "name")
+        xdr.pack_string(out, self.anything, xdr.MAX_UINT, self, "anything")
+        xdr.pack_fixed_opaque(out, self.fixed_bytes, 3, self, "fixed_bytes")
+        xdr.pack_opaque(out, self.some_bytes, DEMO_LIST_MAX, self, "some_bytes")
+        xdr.pack_opaque(out, self.any_bytes, xdr.MAX_UINT, self, "any_bytes")
         _v1 = self.fixed_ints
-        xdr.check_fixed_array(out, _v1, 4, "DemoAllTypes.fixed_ints")
-        xdr.pack_array(out, _v1, "i", "DemoAllTypes.fixed_ints")
+        xdr.check_fixed_array(out, _v1, 4, self, "fixed_ints")
+        xdr.pack_array(out, _v1, "i", self, "fixed_ints")
         _v2 = self.some_hypers
-        out += xdr.U32.pack(xdr.check_array(out, _v2, 8, "DemoAllTypes.some_hypers"))
-        xdr.pack_array(out, _v2, "Q", "DemoAllTypes.some_hypers")
-        _v3 = self.names
-        out += xdr.U32.pack(
-            xdr.check_array(out, _v3, xdr.MAX_UINT, "DemoAllTypes.names")
-        )
-        for _e4 in _v3:
-            xdr.pack_string(out, _e4, DEMO_NAME_MAX, "DemoAllTypes.names[]")
-        _v5 = self.maybe_name
-        if _v5 is None:
-            out += xdr.FALSE
-        else:
-            out += xdr.TRUE
-            xdr.pack_string(out, _v5, DEMO_NAME_MAX, "DemoAllTypes.maybe_name")
-        _v6 = self.maybe_point
-        if _v6 is None:
-            out += xdr.FALSE
-        else:
-            out += xdr.TRUE
-            if not isinstance(_v6, DemoPoint):
-                xdr.bad_type("DemoAllTypes.maybe_point", len(out), "DemoPoint", _v6)
-            _v6.pack_into(out)
+        xdr.pack_count(out, _v2, 8, self, "some_hypers")
+        xdr.pack_array(out, _v2, "Q", self, "some_hypers")
+        xdr.pack_count(out, self.names, xdr.MAX_UINT, self, "names")
+        xdr.pack_strings(out, self.names, DEMO_NAME_MAX, self, "names[]")
+        pack_demo_optional_name(out, self.maybe_name, self, "maybe_name")
+        xdr.pack_optional_value(out, self.maybe_point, DemoPoint, self, "maybe_point")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             obj = cls.__new__(cls)
             (
                 obj.i,
@@ -191,209 +256,119 @@ class DemoAllTypes(xdr.XdrStruct):
                 obj.uuid,
             ) = _S_iIIqQfdIiIiIiIi16s.unpack_from(data, offset)
             if _r1 > 1:
-                xdr.bad_value("DemoAllTypes.b", offset + 40, "bool (0 or 1)", _r1)
+                xdr.bad_value(xdr.path_of(cls, "b"), offset + 40, "bool (0 or 1)", _r1)
             obj.b = _r1 == 1
             _m3 = _DemoColour_MEMBERS.get(_r2)
             if _m3 is None:
                 xdr.bad_value(
-                    "DemoAllTypes.colour", offset + 68, "DemoColour value", _r2
+                    xdr.path_of(cls, "colour"), offset + 68, "DemoColour value", _r2
                 )
             obj.colour = _m3
-            offset += 88
-            (_len6,) = _S_I.unpack_from(data, offset)
-            if _len6 > DEMO_NAME_MAX:
-                xdr.too_long("DemoAllTypes.name", offset, _len6, DEMO_NAME_MAX)
-            offset += 4
-            _end4 = offset + _len6
-            _pad5 = _end4 + (-_len6 & 3)
-            if _pad5 > len(data):
-                xdr.truncated("DemoAllTypes.name", offset, data)
-            if _pad5 != _end4 and data[_end4:_pad5] != xdr.ZEROS[_pad5 - _end4]:
-                xdr.bad_padding("DemoAllTypes.name", _end4)
-            try:
-                obj.name = _decode(data[offset:_end4])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8("DemoAllTypes.name", offset, error)
-            offset = _pad5
-            (_len9,) = _S_I.unpack_from(data, offset)
-            offset += 4
-            _end7 = offset + _len9
-            _pad8 = _end7 + (-_len9 & 3)
-            if _pad8 > len(data):
-                xdr.truncated("DemoAllTypes.anything", offset, data)
-            if _pad8 != _end7 and data[_end7:_pad8] != xdr.ZEROS[_pad8 - _end7]:
-                xdr.bad_padding("DemoAllTypes.anything", _end7)
-            try:
-                obj.anything = _decode(data[offset:_end7])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8("DemoAllTypes.anything", offset, error)
-            offset = _pad8
+            obj.name, offset = xdr.unpack_string(
+                data, offset + 88, DEMO_NAME_MAX, cls, "name"
+            )
+            obj.anything, offset = xdr.unpack_string(
+                data, offset, xdr.MAX_UINT, cls, "anything"
+            )
             obj.fixed_bytes, offset = xdr.unpack_fixed_opaque(
-                data, offset, 3, "DemoAllTypes.fixed_bytes"
+                data, offset, 3, cls, "fixed_bytes"
             )
-            (_len12,) = _S_I.unpack_from(data, offset)
-            if _len12 > DEMO_LIST_MAX:
-                xdr.too_long("DemoAllTypes.some_bytes", offset, _len12, DEMO_LIST_MAX)
-            offset += 4
-            _end10 = offset + _len12
-            _pad11 = _end10 + (-_len12 & 3)
-            if _pad11 > len(data):
-                xdr.truncated("DemoAllTypes.some_bytes", offset, data)
-            if _pad11 != _end10 and data[_end10:_pad11] != xdr.ZEROS[_pad11 - _end10]:
-                xdr.bad_padding("DemoAllTypes.some_bytes", _end10)
-            obj.some_bytes = bytes(data[offset:_end10])
-            offset = _pad11
-            (_len15,) = _S_I.unpack_from(data, offset)
-            offset += 4
-            _end13 = offset + _len15
-            _pad14 = _end13 + (-_len15 & 3)
-            if _pad14 > len(data):
-                xdr.truncated("DemoAllTypes.any_bytes", offset, data)
-            if _pad14 != _end13 and data[_end13:_pad14] != xdr.ZEROS[_pad14 - _end13]:
-                xdr.bad_padding("DemoAllTypes.any_bytes", _end13)
-            obj.any_bytes = bytes(data[offset:_end13])
-            offset = _pad14
-            _n16 = 4
-            _raw17, offset = xdr.unpack_array(
-                data, offset, "i", _n16, 4, "DemoAllTypes.fixed_ints"
+            obj.some_bytes, offset = xdr.unpack_opaque(
+                data, offset, DEMO_LIST_MAX, cls, "some_bytes"
             )
-            obj.fixed_ints = list(_raw17)
-            _n18 = xdr.unpack_count(data, offset, 8, 8, "DemoAllTypes.some_hypers")
-            offset += 4
-            _raw19, offset = xdr.unpack_array(
-                data, offset, "Q", _n18, 8, "DemoAllTypes.some_hypers"
+            obj.any_bytes, offset = xdr.unpack_opaque(
+                data, offset, xdr.MAX_UINT, cls, "any_bytes"
             )
-            obj.some_hypers = list(_raw19)
-            _n20 = xdr.unpack_count(data, offset, xdr.MAX_UINT, 4, "DemoAllTypes.names")
+            _n4 = 4
+            _raw5, offset = xdr.unpack_array(
+                data, offset, "i", _n4, 4, cls, "fixed_ints"
+            )
+            obj.fixed_ints = list(_raw5)
+            _n6 = xdr.unpack_count(data, offset, 8, 8, cls, "some_hypers")
             offset += 4
-            _items22: list[str] = []
-            _append23 = _items22.append
-            _S_I_unpack = _S_I.unpack_from
-            zeros = xdr.ZEROS
-            size = len(data)
-            for _ in range(_n20):
-                (_len26,) = _S_I_unpack(data, offset)
-                if _len26 > DEMO_NAME_MAX:
-                    xdr.too_long("DemoAllTypes.names[]", offset, _len26, DEMO_NAME_MAX)
-                offset += 4
-                _end24 = offset + _len26
-                _pad25 = _end24 + (-_len26 & 3)
-                if _pad25 > size:
-                    xdr.truncated("DemoAllTypes.names[]", offset, data)
-                if _pad25 != _end24 and data[_end24:_pad25] != zeros[_pad25 - _end24]:
-                    xdr.bad_padding("DemoAllTypes.names[]", _end24)
-                try:
-                    _e21 = _decode(data[offset:_end24])
-                except UnicodeDecodeError as error:
-                    xdr.bad_utf8("DemoAllTypes.names[]", offset, error)
-                offset = _pad25
-                _append23(_e21)
-            obj.names = _items22
-            obj.maybe_name = None
-            if xdr.unpack_flag(data, offset, "DemoAllTypes.maybe_name"):
-                offset += 4
-                (_len29,) = _S_I.unpack_from(data, offset)
-                if _len29 > DEMO_NAME_MAX:
-                    xdr.too_long(
-                        "DemoAllTypes.maybe_name", offset, _len29, DEMO_NAME_MAX
-                    )
-                offset += 4
-                _end27 = offset + _len29
-                _pad28 = _end27 + (-_len29 & 3)
-                if _pad28 > len(data):
-                    xdr.truncated("DemoAllTypes.maybe_name", offset, data)
-                if (
-                    _pad28 != _end27
-                    and data[_end27:_pad28] != xdr.ZEROS[_pad28 - _end27]
-                ):
-                    xdr.bad_padding("DemoAllTypes.maybe_name", _end27)
-                try:
-                    obj.maybe_name = _decode(data[offset:_end27])
-                except UnicodeDecodeError as error:
-                    xdr.bad_utf8("DemoAllTypes.maybe_name", offset, error)
-                offset = _pad28
-            else:
-                offset += 4
-            obj.maybe_point = None
-            if xdr.unpack_flag(data, offset, "DemoAllTypes.maybe_point"):
-                offset += 4
-                obj.maybe_point, offset = DemoPoint.unpack_from(data, offset)
-            else:
-                offset += 4
+            _raw7, offset = xdr.unpack_array(
+                data, offset, "Q", _n6, 8, cls, "some_hypers"
+            )
+            obj.some_hypers = list(_raw7)
+            _n8 = xdr.unpack_count(data, offset, xdr.MAX_UINT, 4, cls, "names")
+            offset += 4
+            obj.names, offset = xdr.unpack_strings(
+                data, offset, _n8, DEMO_NAME_MAX, cls, "names[]"
+            )
+            obj.maybe_name, offset = unpack_demo_optional_name(
+                data, offset, cls, "maybe_name"
+            )
+            obj.maybe_point, offset = xdr.unpack_optional_value(
+                data, offset, DemoPoint, cls, "maybe_point"
+            )
         except struct.error:
-            xdr.truncated("DemoAllTypes", offset, data)
+            xdr.truncated(cls.__name__, offset, data)
         return obj, offset
 
 
-@dataclass(slots=True)
 class DemoPoint(xdr.XdrStruct):
     """``struct demo_point``."""
+
+    __slots__ = __match_args__ = ("x", "y")
 
     x: int
     y: int
 
+    def __init__(self, x: int, y: int) -> None:
+        self.x = x
+        self.y = y
+
     def pack_into(self, out: bytearray) -> None:
         try:
             out += _S_ii.pack(self.x, self.y)
-        except (struct.error, OverflowError):
-            xdr.pack_failed_fields("DemoPoint", len(out), self, "x y", ">ii")
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(self, len(out), "x y", ">ii")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
             obj = cls.__new__(cls)
             obj.x, obj.y = _S_ii.unpack_from(data, offset)
-            offset += 8
         except struct.error:
-            xdr.truncated("DemoPoint", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 8
 
 
-@dataclass(slots=True, eq=False, repr=False)
 class DemoNode(xdr.XdrStruct):
     """``struct demo_node``.
 
     A linked list through an optional."""
 
+    __slots__ = __match_args__ = ("label", "next")
+
     label: str
     next: DemoNode | None
+
+    def __init__(self, label: str, next: DemoNode | None) -> None:
+        self.label = label
+        self.next = next
 
     def pack_into(self, out: bytearray) -> None:
         node: DemoNode = self
         while True:
-            xdr.pack_string(out, node.label, DEMO_NAME_MAX, "DemoNode.label")
+            pack_demo_name(out, node.label, node, "label")
             following = node.next
             if following is None:
                 out += xdr.FALSE
                 break
             if not isinstance(following, DemoNode):
-                xdr.bad_type("DemoNode.next", len(out), "DemoNode", following)
+                xdr.bad_field(node, "next", len(out), DemoNode)
             out += xdr.TRUE
             node = following
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
             heads: list[tuple[Any, ...]] = []
             while True:
-                (_len3,) = _S_I.unpack_from(data, offset)
-                if _len3 > DEMO_NAME_MAX:
-                    xdr.too_long("DemoNode.label", offset, _len3, DEMO_NAME_MAX)
-                offset += 4
-                _end1 = offset + _len3
-                _pad2 = _end1 + (-_len3 & 3)
-                if _pad2 > len(data):
-                    xdr.truncated("DemoNode.label", offset, data)
-                if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                    xdr.bad_padding("DemoNode.label", _end1)
-                try:
-                    label = _decode(data[offset:_end1])
-                except UnicodeDecodeError as error:
-                    xdr.bad_utf8("DemoNode.label", offset, error)
-                offset = _pad2
+                label, offset = unpack_demo_name(data, offset, cls, "label")
                 heads.append((label,))
-                more = xdr.unpack_flag(data, offset, "DemoNode.next")
+                more = xdr.unpack_flag(data, offset, cls, "next")
                 offset += 4
                 if not more:
                     break
@@ -402,7 +377,7 @@ class DemoNode(xdr.XdrStruct):
                 node = cls(label, node)
             assert node is not None
         except struct.error:
-            xdr.truncated("DemoNode", offset, data)
+            xdr.truncated(cls.__name__, offset, data)
         return node, offset
 
     def __eq__(self, other: object) -> bool:
@@ -447,69 +422,67 @@ class DemoResult(xdr.XdrUnion):
         xdr.bad_value("DemoResult", offset, "discriminant", _disc)
 
 
-@dataclass(slots=True)
 class DemoResultValue(DemoResult):
     """Arm ``case DEMO_RED: case DEMO_GREEN:`` of ``union demo_result``."""
+
+    __slots__ = __match_args__ = ("colour", "value")
 
     colour: Literal[DemoColour.DEMO_RED, DemoColour.DEMO_GREEN]
     value: int
 
+    def __init__(
+        self, colour: Literal[DemoColour.DEMO_RED, DemoColour.DEMO_GREEN], value: int
+    ) -> None:
+        self.colour = colour
+        self.value = value
+
     def pack_into(self, out: bytearray) -> None:
         if self.colour not in (0, 1):
             xdr.bad_value(
-                "DemoResultValue.colour",
+                xdr.path_of(self, "colour"),
                 len(out),
                 "discriminant of this arm",
                 self.colour,
             )
         if self.colour.__class__ is not DemoColour:
-            xdr.check_enum(
-                out, self.colour, _DemoColour_MEMBERS, "DemoResultValue.colour"
-            )
-        try:
-            out += _S_i.pack(self.colour)
-        except (struct.error, OverflowError):
-            xdr.pack_failed("DemoResultValue.colour", len(out), (self.colour,), ">i")
-        try:
-            out += _S_i.pack(self.value)
-        except (struct.error, OverflowError):
-            xdr.pack_failed("DemoResultValue.value", len(out), (self.value,), ">i")
+            xdr.check_enum(out, self.colour, _DemoColour_MEMBERS, self, "colour")
+        xdr.pack_number(out, _S_i, self.colour, self, "colour")
+        xdr.pack_number(out, _S_i, self.value, self, "value")
 
     @classmethod
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
         try:
             (value,) = _S_i.unpack_from(data, offset)
-            offset += 4
         except struct.error:
-            xdr.truncated("DemoResultValue", offset, data)
-        return cls(_DemoColour_MEMBERS[_disc], value), offset
+            xdr.truncated(cls.__name__, offset, data)
+        return cls(_DemoColour_MEMBERS[_disc], value), offset + 4
 
 
-@dataclass(slots=True)
 class DemoResultPoint(DemoResult):
     """Arm ``case DEMO_BLUE:`` of ``union demo_result``."""
+
+    __slots__ = __match_args__ = ("point",)
 
     colour: ClassVar[DemoColour] = DemoColour.DEMO_BLUE
     point: DemoPoint
 
+    def __init__(self, point: DemoPoint) -> None:
+        self.point = point
+
     def pack_into(self, out: bytearray) -> None:
-        out += b"\x00\x00\x00\n"
-        if not isinstance(self.point, DemoPoint):
-            xdr.bad_type("DemoResultPoint.point", len(out), "DemoPoint", self.point)
-        self.point.pack_into(out)
+        out += b"\x00\x00\x00\x0a"
+        xdr.pack_value(out, self.point, DemoPoint, self, "point")
 
     @classmethod
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
-        try:
-            point, offset = DemoPoint.unpack_from(data, offset)
-        except struct.error:
-            xdr.truncated("DemoResultPoint", offset, data)
+        point, offset = DemoPoint.unpack_from(data, offset)
         return cls(point), offset
 
 
-@dataclass(slots=True)
 class DemoResultDemoBlack(DemoResult):
     """Arm ``case DEMO_BLACK:`` of ``union demo_result``."""
+
+    __slots__ = __match_args__ = ()
 
     colour: ClassVar[DemoColour] = DemoColour.DEMO_BLACK
 
@@ -539,94 +512,80 @@ class DemoNumber(xdr.XdrUnion):
         return DemoNumberDefault.unpack_arm(data, offset + 4, _disc)
 
 
-@dataclass(slots=True)
 class DemoNumberBig(DemoNumber):
     """Arm ``case 1:`` of ``union demo_number``."""
+
+    __slots__ = __match_args__ = ("big",)
 
     kind: ClassVar[int] = 1
     big: int
 
+    def __init__(self, big: int) -> None:
+        self.big = big
+
     def pack_into(self, out: bytearray) -> None:
         out += b"\x00\x00\x00\x01"
-        try:
-            out += _S_q.pack(self.big)
-        except (struct.error, OverflowError):
-            xdr.pack_failed("DemoNumberBig.big", len(out), (self.big,), ">q")
+        xdr.pack_number(out, _S_q, self.big, self, "big")
 
     @classmethod
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
         try:
             (big,) = _S_q.unpack_from(data, offset)
-            offset += 8
         except struct.error:
-            xdr.truncated("DemoNumberBig", offset, data)
-        return cls(big), offset
+            xdr.truncated(cls.__name__, offset, data)
+        return cls(big), offset + 8
 
 
-@dataclass(slots=True)
 class DemoNumberReal(DemoNumber):
     """Arm ``case -1:`` of ``union demo_number``."""
+
+    __slots__ = __match_args__ = ("real",)
 
     kind: ClassVar[int] = -1
     real: float
 
+    def __init__(self, real: float) -> None:
+        self.real = real
+
     def pack_into(self, out: bytearray) -> None:
         out += b"\xff\xff\xff\xff"
-        try:
-            out += _S_d.pack(self.real)
-        except (struct.error, OverflowError):
-            xdr.pack_failed("DemoNumberReal.real", len(out), (self.real,), ">d")
+        xdr.pack_number(out, _S_d, self.real, self, "real")
 
     @classmethod
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
         try:
             (real,) = _S_d.unpack_from(data, offset)
-            offset += 8
         except struct.error:
-            xdr.truncated("DemoNumberReal", offset, data)
-        return cls(real), offset
+            xdr.truncated(cls.__name__, offset, data)
+        return cls(real), offset + 8
 
 
-@dataclass(slots=True)
 class DemoNumberDefault(DemoNumber):
     """Arm ``default:`` of ``union demo_number``."""
+
+    __slots__ = __match_args__ = ("kind", "text")
 
     kind: int
     text: str
 
+    def __init__(self, kind: int, text: str) -> None:
+        self.kind = kind
+        self.text = text
+
     def pack_into(self, out: bytearray) -> None:
         if self.kind in (1, -1):
             xdr.bad_value(
-                "DemoNumberDefault.kind",
+                xdr.path_of(self, "kind"),
                 len(out),
                 "discriminant of the default arm",
                 self.kind,
             )
-        try:
-            out += _S_i.pack(self.kind)
-        except (struct.error, OverflowError):
-            xdr.pack_failed("DemoNumberDefault.kind", len(out), (self.kind,), ">i")
-        xdr.pack_string(out, self.text, xdr.MAX_UINT, "DemoNumberDefault.text")
+        xdr.pack_number(out, _S_i, self.kind, self, "kind")
+        xdr.pack_string(out, self.text, xdr.MAX_UINT, self, "text")
 
     @classmethod
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
-        try:
-            _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-            (_len3,) = _S_I.unpack_from(data, offset)
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated("DemoNumberDefault.text", offset, data)
-            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                xdr.bad_padding("DemoNumberDefault.text", _end1)
-            try:
-                text = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8("DemoNumberDefault.text", offset, error)
-            offset = _pad2
-        except struct.error:
-            xdr.truncated("DemoNumberDefault", offset, data)
+        text, offset = xdr.unpack_string(data, offset, xdr.MAX_UINT, cls, "text")
         return cls(_disc, text), offset
 
 
@@ -648,33 +607,34 @@ class DemoFlag(xdr.XdrUnion):
         xdr.bad_value("DemoFlag", offset, "discriminant", _disc)
 
 
-@dataclass(slots=True)
 class DemoFlagValue(DemoFlag):
     """Arm ``case TRUE:`` of ``union demo_flag``."""
+
+    __slots__ = __match_args__ = ("value",)
 
     set: ClassVar[bool] = True
     value: int
 
+    def __init__(self, value: int) -> None:
+        self.value = value
+
     def pack_into(self, out: bytearray) -> None:
         out += b"\x00\x00\x00\x01"
-        try:
-            out += _S_I.pack(self.value)
-        except (struct.error, OverflowError):
-            xdr.pack_failed("DemoFlagValue.value", len(out), (self.value,), ">I")
+        xdr.pack_number(out, _S_I, self.value, self, "value")
 
     @classmethod
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
         try:
             (value,) = _S_I.unpack_from(data, offset)
-            offset += 4
         except struct.error:
-            xdr.truncated("DemoFlagValue", offset, data)
-        return cls(value), offset
+            xdr.truncated(cls.__name__, offset, data)
+        return cls(value), offset + 4
 
 
-@dataclass(slots=True)
 class DemoFlagFalse(DemoFlag):
     """Arm ``case FALSE:`` of ``union demo_flag``."""
+
+    __slots__ = __match_args__ = ()
 
     set: ClassVar[bool] = False
 
@@ -686,38 +646,33 @@ class DemoFlagFalse(DemoFlag):
         return cls(), offset
 
 
-@dataclass(slots=True)
 class DemoNestedInner(xdr.XdrStruct):
     """An anonymous struct."""
+
+    __slots__ = __match_args__ = ("a", "b")
 
     a: int
     b: bytes
 
+    def __init__(self, a: int, b: bytes) -> None:
+        self.a = a
+        self.b = b
+
     def pack_into(self, out: bytearray) -> None:
         try:
             out += _S_i.pack(self.a)
-        except (struct.error, OverflowError):
-            xdr.pack_failed("DemoNestedInner.a", len(out), (self.a,), ">i")
-        xdr.pack_opaque(out, self.b, xdr.MAX_UINT, "DemoNestedInner.b")
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(self, len(out), "a", ">i")
+        xdr.pack_opaque(out, self.b, xdr.MAX_UINT, self, "b")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
         try:
             obj = cls.__new__(cls)
             (obj.a,) = _S_i.unpack_from(data, offset)
-            offset += 4
-            (_len3,) = _S_I.unpack_from(data, offset)
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated("DemoNestedInner.b", offset, data)
-            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                xdr.bad_padding("DemoNestedInner.b", _end1)
-            obj.b = bytes(data[offset:_end1])
-            offset = _pad2
+            obj.b, offset = xdr.unpack_opaque(data, offset + 4, xdr.MAX_UINT, cls, "b")
         except struct.error:
-            xdr.truncated("DemoNestedInner", offset, data)
+            xdr.truncated(cls.__name__, offset, data)
         return obj, offset
 
 
@@ -739,91 +694,98 @@ class DemoNestedChoice(xdr.XdrUnion):
         return DemoNestedChoiceDefault.unpack_arm(data, offset + 4, _disc)
 
 
-@dataclass(slots=True)
 class DemoNestedChoiceZero(DemoNestedChoice):
     """Arm ``case 0:`` of ``union DemoNestedChoice``."""
 
+    __slots__ = __match_args__ = ("zero",)
+
     which: ClassVar[int] = 0
     zero: int
+
+    def __init__(self, zero: int) -> None:
+        self.zero = zero
 
     def pack_into(self, out: bytearray) -> None:
         out += b"\x00\x00\x00\x00"
         try:
             out += _S_i.pack(self.zero)
-        except (struct.error, OverflowError):
-            xdr.pack_failed("DemoNestedChoiceZero.zero", len(out), (self.zero,), ">i")
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(self, len(out), "zero", ">i")
 
     @classmethod
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
         try:
             (zero,) = _S_i.unpack_from(data, offset)
-            offset += 4
         except struct.error:
-            xdr.truncated("DemoNestedChoiceZero", offset, data)
-        return cls(zero), offset
+            xdr.truncated(cls.__name__, offset, data)
+        return cls(zero), offset + 4
 
 
-@dataclass(slots=True)
 class DemoNestedChoiceDefault(DemoNestedChoice):
     """Arm ``default:`` of ``union DemoNestedChoice``."""
 
+    __slots__ = __match_args__ = ("which",)
+
     which: int
+
+    def __init__(self, which: int) -> None:
+        self.which = which
 
     def pack_into(self, out: bytearray) -> None:
         if self.which == 0:
             xdr.bad_value(
-                "DemoNestedChoiceDefault.which",
+                xdr.path_of(self, "which"),
                 len(out),
                 "discriminant of the default arm",
                 self.which,
             )
         try:
             out += _S_I.pack(self.which)
-        except (struct.error, OverflowError):
-            xdr.pack_failed(
-                "DemoNestedChoiceDefault.which", len(out), (self.which,), ">I"
-            )
+        except xdr.PACK_ERRORS:
+            xdr.pack_run_failed(self, len(out), "which", ">I")
 
     @classmethod
     def unpack_arm(cls, data: xdr.Buffer, offset: int, _disc: int) -> tuple[Self, int]:
         return cls(_disc), offset
 
 
-class DemoNestedAnon(enum.IntEnum):
+class DemoNestedAnon(xdr.XdrEnum):
     """An anonymous enum."""
 
     DEMO_ANON_A = 1
     DEMO_ANON_B = 2
 
 
-_DemoNestedAnon_MEMBERS: Final[dict[int, DemoNestedAnon]] = {
-    member.value: member for member in DemoNestedAnon
-}
-DEMO_ANON_A: Final = DemoNestedAnon.DEMO_ANON_A
-DEMO_ANON_B: Final = DemoNestedAnon.DEMO_ANON_B
+_DemoNestedAnon_MEMBERS = {member.value: member for member in DemoNestedAnon}
+# The members are module constants too (in their order).
+(
+    DEMO_ANON_A,
+    DEMO_ANON_B,
+) = DemoNestedAnon
 
 
-@dataclass(slots=True)
 class DemoNested(xdr.XdrStruct):
     """``struct demo_nested``."""
+
+    __slots__ = __match_args__ = ("inner", "choice", "anon")
 
     inner: DemoNestedInner
     choice: DemoNestedChoice
     anon: DemoNestedAnon
 
+    def __init__(
+        self, inner: DemoNestedInner, choice: DemoNestedChoice, anon: DemoNestedAnon
+    ) -> None:
+        self.inner = inner
+        self.choice = choice
+        self.anon = anon
+
     def pack_into(self, out: bytearray) -> None:
-        if not isinstance(self.inner, DemoNestedInner):
-            xdr.bad_type("DemoNested.inner", len(out), "DemoNestedInner", self.inner)
-        self.inner.pack_into(out)
-        if not isinstance(self.choice, DemoNestedChoice):
-            xdr.bad_type("DemoNested.choice", len(out), "DemoNestedChoice", self.choice)
-        self.choice.pack_into(out)
+        xdr.pack_value(out, self.inner, DemoNestedInner, self, "inner")
+        xdr.pack_value(out, self.choice, DemoNestedChoice, self, "choice")
         if self.anon.__class__ is not DemoNestedAnon:
-            xdr.check_enum(out, self.anon, _DemoNestedAnon_MEMBERS, "DemoNested.anon")
-        try:
-            out += _S_i.pack(self.anon)
-        except (struct.error, OverflowError):
-            xdr.pack_failed("DemoNested.anon", len(out), (self.anon,), ">i")
+            xdr.check_enum(out, self.anon, _DemoNestedAnon_MEMBERS, self, "anon")
+        xdr.pack_number(out, _S_i, self.anon, self, "anon")
 
     @classmethod
     def unpack_from(cls, data: xdr.Buffer, offset: int = 0) -> tuple[Self, int]:
@@ -834,139 +796,163 @@ class DemoNested(xdr.XdrStruct):
             (_r1,) = _S_i.unpack_from(data, offset)
             _m2 = _DemoNestedAnon_MEMBERS.get(_r1)
             if _m2 is None:
-                xdr.bad_value("DemoNested.anon", offset, "DemoNestedAnon value", _r1)
+                xdr.bad_value(
+                    xdr.path_of(cls, "anon"), offset, "DemoNestedAnon value", _r1
+                )
             obj.anon = _m2
-            offset += 4
         except struct.error:
-            xdr.truncated("DemoNested", offset, data)
-        return obj, offset
+            xdr.truncated(cls.__name__, offset, data)
+        return obj, offset + 4
 
 
 DemoUuid: TypeAlias = bytes
 """``typedef demo_uuid``."""
 
 
-def pack_demo_uuid(out: bytearray, value: bytes) -> None:
-    xdr.pack_fixed_opaque(out, value, 16, "DemoUuid")
+def pack_demo_uuid(
+    out: bytearray, value: bytes, path: object = "DemoUuid", field: str | None = None
+) -> None:
+    xdr.pack_fixed_opaque(out, value, 16, path, field)
 
 
-def unpack_demo_uuid(data: xdr.Buffer, offset: int = 0) -> tuple[bytes, int]:
+def unpack_demo_uuid(
+    data: xdr.Buffer,
+    offset: int = 0,
+    path: object = "DemoUuid",
+    field: str | None = None,
+) -> tuple[bytes, int]:
     try:
         (value,) = _S_16s.unpack_from(data, offset)
-        offset += 16
     except struct.error:
-        xdr.truncated("DemoUuid", offset, data)
-    return value, offset
+        xdr.truncated(xdr.path_of(path, field), offset, data)
+    return value, offset + 16
+
+
+DemoUuidCodec: Final = xdr.TypedefCodec("DemoUuid", pack_demo_uuid, unpack_demo_uuid)
 
 
 DemoName: TypeAlias = str
 """``typedef demo_name``."""
 
 
-def pack_demo_name(out: bytearray, value: str) -> None:
-    xdr.pack_string(out, value, DEMO_NAME_MAX, "DemoName")
+def pack_demo_name(
+    out: bytearray, value: str, path: object = "DemoName", field: str | None = None
+) -> None:
+    xdr.pack_string(out, value, DEMO_NAME_MAX, path, field)
 
 
-def unpack_demo_name(data: xdr.Buffer, offset: int = 0) -> tuple[str, int]:
+def unpack_demo_name(
+    data: xdr.Buffer,
+    offset: int = 0,
+    path: object = "DemoName",
+    field: str | None = None,
+) -> tuple[str, int]:
     try:
-        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-        (_len3,) = _S_I.unpack_from(data, offset)
-        if _len3 > DEMO_NAME_MAX:
-            xdr.too_long("DemoName", offset, _len3, DEMO_NAME_MAX)
-        offset += 4
-        _end1 = offset + _len3
-        _pad2 = _end1 + (-_len3 & 3)
-        if _pad2 > len(data):
-            xdr.truncated("DemoName", offset, data)
-        if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-            xdr.bad_padding("DemoName", _end1)
-        try:
-            value = _decode(data[offset:_end1])
-        except UnicodeDecodeError as error:
-            xdr.bad_utf8("DemoName", offset, error)
-        offset = _pad2
+        value, offset = xdr.unpack_string(data, offset, DEMO_NAME_MAX, path, field)
     except struct.error:
-        xdr.truncated("DemoName", offset, data)
+        xdr.truncated(xdr.path_of(path, field), offset, data)
     return value, offset
+
+
+DemoNameCodec: Final = xdr.TypedefCodec("DemoName", pack_demo_name, unpack_demo_name)
 
 
 DemoOptionalName: TypeAlias = str | None
 """``typedef demo_optional_name``."""
 
 
-def pack_demo_optional_name(out: bytearray, value: str | None) -> None:
-    _v1 = value
-    if _v1 is None:
-        out += xdr.FALSE
-    else:
-        out += xdr.TRUE
-        xdr.pack_string(out, _v1, DEMO_NAME_MAX, "DemoOptionalName")
+def pack_demo_optional_name(
+    out: bytearray,
+    value: str | None,
+    path: object = "DemoOptionalName",
+    field: str | None = None,
+) -> None:
+    xdr.pack_optional_string(out, value, DEMO_NAME_MAX, path, field)
 
 
 def unpack_demo_optional_name(
-    data: xdr.Buffer, offset: int = 0
+    data: xdr.Buffer,
+    offset: int = 0,
+    path: object = "DemoOptionalName",
+    field: str | None = None,
 ) -> tuple[str | None, int]:
     try:
-        _decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8
-        value: str | None = None
-        if xdr.unpack_flag(data, offset, "DemoOptionalName"):
-            offset += 4
-            (_len3,) = _S_I.unpack_from(data, offset)
-            if _len3 > DEMO_NAME_MAX:
-                xdr.too_long("DemoOptionalName", offset, _len3, DEMO_NAME_MAX)
-            offset += 4
-            _end1 = offset + _len3
-            _pad2 = _end1 + (-_len3 & 3)
-            if _pad2 > len(data):
-                xdr.truncated("DemoOptionalName", offset, data)
-            if _pad2 != _end1 and data[_end1:_pad2] != xdr.ZEROS[_pad2 - _end1]:
-                xdr.bad_padding("DemoOptionalName", _end1)
-            try:
-                value = _decode(data[offset:_end1])
-            except UnicodeDecodeError as error:
-                xdr.bad_utf8("DemoOptionalName", offset, error)
-            offset = _pad2
-        else:
-            offset += 4
+        value, offset = xdr.unpack_optional_string(
+            data, offset, DEMO_NAME_MAX, path, field
+        )
     except struct.error:
-        xdr.truncated("DemoOptionalName", offset, data)
+        xdr.truncated(xdr.path_of(path, field), offset, data)
     return value, offset
+
+
+DemoOptionalNameCodec: Final = xdr.TypedefCodec(
+    "DemoOptionalName", pack_demo_optional_name, unpack_demo_optional_name
+)
 
 
 DemoIntList: TypeAlias = list[int]
 """``typedef demo_int_list``."""
 
 
-def pack_demo_int_list(out: bytearray, value: list[int]) -> None:
-    _v1 = value
-    out += xdr.U32.pack(xdr.check_array(out, _v1, xdr.MAX_UINT, "DemoIntList"))
-    xdr.pack_array(out, _v1, "i", "DemoIntList")
+def pack_demo_int_list(
+    out: bytearray,
+    value: list[int],
+    path: object = "DemoIntList",
+    field: str | None = None,
+) -> None:
+    xdr.pack_count(out, value, xdr.MAX_UINT, path, field)
+    xdr.pack_array(out, value, "i", path, field)
 
 
-def unpack_demo_int_list(data: xdr.Buffer, offset: int = 0) -> tuple[list[int], int]:
+def unpack_demo_int_list(
+    data: xdr.Buffer,
+    offset: int = 0,
+    path: object = "DemoIntList",
+    field: str | None = None,
+) -> tuple[list[int], int]:
     try:
-        _n1 = xdr.unpack_count(data, offset, xdr.MAX_UINT, 4, "DemoIntList")
+        _n1 = xdr.unpack_count(data, offset, xdr.MAX_UINT, 4, path, field)
         offset += 4
-        _raw2, offset = xdr.unpack_array(data, offset, "i", _n1, 4, "DemoIntList")
+        _raw2, offset = xdr.unpack_array(data, offset, "i", _n1, 4, path, field)
         value = list(_raw2)
     except struct.error:
-        xdr.truncated("DemoIntList", offset, data)
+        xdr.truncated(xdr.path_of(path, field), offset, data)
     return value, offset
+
+
+DemoIntListCodec: Final = xdr.TypedefCodec(
+    "DemoIntList", pack_demo_int_list, unpack_demo_int_list
+)
 
 
 DemoPointAlias: TypeAlias = DemoPoint
 """``typedef demo_point_alias``."""
 
 
-def pack_demo_point_alias(out: bytearray, value: DemoPoint) -> None:
+def pack_demo_point_alias(
+    out: bytearray,
+    value: DemoPoint,
+    path: object = "DemoPointAlias",
+    field: str | None = None,
+) -> None:
     if not isinstance(value, DemoPoint):
-        xdr.bad_type("DemoPointAlias", len(out), "DemoPoint", value)
+        xdr.bad_type(xdr.path_of(path, field), len(out), "DemoPoint", value)
     value.pack_into(out)
 
 
-def unpack_demo_point_alias(data: xdr.Buffer, offset: int = 0) -> tuple[DemoPoint, int]:
+def unpack_demo_point_alias(
+    data: xdr.Buffer,
+    offset: int = 0,
+    path: object = "DemoPointAlias",
+    field: str | None = None,
+) -> tuple[DemoPoint, int]:
     try:
         value, offset = DemoPoint.unpack_from(data, offset)
     except struct.error:
-        xdr.truncated("DemoPointAlias", offset, data)
+        xdr.truncated(xdr.path_of(path, field), offset, data)
     return value, offset
+
+
+DemoPointAliasCodec: Final = xdr.TypedefCodec(
+    "DemoPointAlias", pack_demo_point_alias, unpack_demo_point_alias
+)

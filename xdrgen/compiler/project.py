@@ -135,8 +135,9 @@ def generate_files(target: Target) -> dict[str, str]:
 
     files: dict[str, str] = {}
     protocols: list[Protocol] = []
+    loaded: dict[str, Protocol] = {}  # a file several inputs import is read once
     for path in target.inputs:
-        protocol = load(path, include_dirs=target.include_dirs, defines=target.defines)
+        protocol = load(path, include_dirs=target.include_dirs, defines=target.defines, cache=loaded)
         protocols.append(protocol)
         files[f"{protocol.name}.py"] = generate_python(protocol, target.package)
         # Client stubs and server dispatch tables, for files that define RPC
@@ -153,17 +154,16 @@ def generate_files(target: Target) -> dict[str, str]:
 
 
 def package_init(target: Target, protocols: list[Protocol]) -> str:
-    from .generators.formatting import format_code
+    from .generators.layout import fit_block, join_module
     from .generators.render import render
 
-    return format_code(
-        render(
-            "python/package_init.j2",
-            package=target.package,
-            version=__version__,
-            modules=[(p.name, Path(p.path).name) for p in protocols],
-        )
+    text = render(
+        "python/package/init.j2",
+        package=target.package,
+        version=__version__,
+        modules=[(p.name, Path(p.path).name) for p in protocols],
     )
+    return join_module(fit_block(text), [])
 
 
 def write_files(directory: Path, files: Mapping[str, str]) -> list[Path]:

@@ -621,12 +621,14 @@ def load(
     *,
     include_dirs: tuple[str, ...] = (),
     defines: Mapping[str, str] | None = None,
+    cache: dict[str, Protocol] | None = None,
 ) -> Protocol:
-    """Parse and resolve a .x file and the .x files it imports."""
+    """Parse and resolve a .x file and the .x files it imports.  Loads of
+    several files with the same options may share a ``cache`` (resolved
+    path -> Protocol), so that a file they all import is read once."""
     defines = dict(defines or {})
-    cache: dict[str, Protocol] = {}
     prelude = parse_file(prelude_path())
-    return _load(Path(path), include_dirs, defines, cache, (), prelude)
+    return _load(Path(path), include_dirs, defines, {} if cache is None else cache, (), prelude)
 
 
 def _load(

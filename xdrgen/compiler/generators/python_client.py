@@ -17,10 +17,10 @@ from typing import Any
 
 from ... import __version__
 from .. import ir
-from ..resolve import Protocol
-from .formatting import format_code
-from .python_module import docstring
 from ..naming import class_name, field_name, method_name, module_name, parameter_name, program_stem
+from ..resolve import Protocol
+from . import layout
+from .python_module import docstring
 from .python_shapes import Shape, ShapeBuilder
 from .render import render
 
@@ -30,6 +30,7 @@ class Parameter:
     name: str
     attribute: str
     hint: str
+    default: str | None = None  # flags default to 0, optional values to None
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,12 @@ class StubModel:
                     shape = self.shapes.shape(decl, class_name(spec.name) + class_name(decl.name))
                     self._use(shape)
                     parameters.append(
-                        Parameter(parameter_name(decl.name), field_name(decl.name), shape.hint)
+                        Parameter(
+                            parameter_name(decl.name),
+                            field_name(decl.name),
+                            shape.hint,
+                            _default(decl.name, shape),
+                        )
                     )
         stream = None
         if procedure.annotation("readstream") is not None:
@@ -152,19 +158,34 @@ def generate_client(protocol: Protocol, package: str | None = None) -> str | Non
     model = StubModel(protocol, package)
     if not model.programs:
         return None
-    return render_stubs("python/client.j2", protocol, model, [model.program(p) for p in model.programs])
+    programs = [model.program(p) for p in model.programs]
+    blocks = [
+        render("python/client/program.j2", program=program, flavour=flavour)
+        for program in programs
+        for flavour in ("", "Async")
+    ]
+    return render_stubs("python/client/header.j2", protocol, model, blocks)
 
 
-def render_stubs(template: str, protocol: Protocol, model: StubModel, programs: list[Any]) -> str:
-    """A stub module (client or server) for ``programs``, formatted."""
-    code = render(
-        template,
+def render_stubs(header: str, protocol: Protocol, model: StubModel, blocks: list[str]) -> str:
+    """A stub module (client or server): the header, then ``blocks``."""
+    text = render(
+        header,
         source=Path(protocol.path).name,
         version=__version__,
-        programs=programs,
         imports=model.imports(),
     )
-    return format_code(code)
+    return layout.join_module(layout.fit_block(text), (layout.fit_block(b) for b in blocks))
+
+
+def _default(name: str, shape: Shape) -> str | None:
+    """Arguments a caller may leave out, as in libvirt-python: ``flags``
+    (0) and optional values (None)."""
+    if name == "flags" and shape.kind == "numeric" and shape.enum is None and not shape.is_bool:
+        return "0"
+    if shape.kind == "optional":
+        return "None"
+    return None
 
 
 def doc_text(procedure: ir.ProcedureDef) -> str:

@@ -27,6 +27,7 @@ from ..resolve import Protocol
 from ..naming import method_name, program_stem
 from .python_client import Method, StubModel, doc_text, render_stubs
 from .python_module import docstring
+from .render import render
 
 
 @dataclass(frozen=True)
@@ -107,4 +108,5 @@ def generate_server(protocol: Protocol, package: str | None = None) -> str | Non
     model = ServerModel(protocol, package)
     if not model.programs:
         return None
-    return render_stubs("python/server.j2", protocol, model, model.server_programs())
+    blocks = [render("python/server/program.j2", program=p) for p in model.server_programs()]
+    return render_stubs("python/server/header.j2", protocol, model, blocks)

@@ -8,6 +8,7 @@ from other modules.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from .. import ir
@@ -34,6 +35,11 @@ _NUMERIC = {
     ir.Builtin.BOOL: ("I", "bool"),
 }
 
+# An array element with more strings or opaque fields than this is decoded
+# by its own ``unpack_from`` rather than in the list decoder's loop.
+INLINE_COUNTED = 1
+
+
 @dataclass(frozen=True)
 class Shape:
     """kind is one of: numeric, string, opaque, fixed_opaque, var_array,
@@ -54,6 +60,8 @@ class Shape:
     cls: str | None = None
     #: the constant the bound was written as (``REMOTE_STRING_MAX``), if any
     bound_name: str | None = None
+    #: the typedef this shape was declared through (``remote_string``), if any
+    typedef: str | None = None
 
     @property
     def size(self) -> int:
@@ -105,6 +113,14 @@ class ShapeBuilder:
         self.unions: dict[str, UnionInfo] = {}
 
     # ---- naming
+    def typedef_function(self, function: str, typedef: str) -> str:
+        """A typedef's ``pack_x``/``unpack_x`` function, imported if the
+        typedef lives in another module."""
+        owner = self.protocol.owner.get(typedef, self.protocol.path)
+        if owner != self.protocol.path:
+            self.imported.setdefault(module_name(owner), set()).add(function)
+        return function
+
     def type_class(self, name: str) -> str:
         """The Python class for a named type, importing it if it lives in
         another module."""
@@ -113,6 +129,10 @@ class ShapeBuilder:
         if owner != self.protocol.path:
             self.imported.setdefault(module_name(owner), set()).add(cls)
         return cls
+
+    def constant_module(self, name: str) -> str | None:
+        """The module that defines a constant this one imports, if any."""
+        return self._constant_modules.get(name)
 
     def bound_name(self, value: ir.Value | None) -> str | None:
         """The constant a bound was written as, imported when another module
@@ -164,7 +184,8 @@ class ShapeBuilder:
         assert spec.name is not None
         definition = self.protocol.types[spec.name]
         if isinstance(definition, ir.TypedefDef):
-            return self.shape(definition.declaration, class_name(spec.name))
+            shape = self.shape(definition.declaration, class_name(spec.name))
+            return dataclasses.replace(shape, typedef=spec.name)
         cls = self.type_class(spec.name)
         if isinstance(definition, ir.EnumDef):
             return Shape("numeric", cls, code="i", enum=cls)
@@ -192,9 +213,10 @@ class ShapeBuilder:
         return self._min_sizes.get(shape.cls, 4)
 
     def inlinable_fields(self, shape: Shape) -> list[tuple[str, Shape]] | None:
-        """The fields of a struct of this module whose decoding can be
-        inlined where an array decodes its elements: scalars, strings,
-        opaque data and nested structs/unions (which decode themselves)."""
+        """The fields of a small struct of this module, whose decoding is
+        inlined where an array decodes its elements: scalars, at most one
+        string or opaque item, and nested structs/unions (which decode
+        themselves).  Bigger elements call their own ``unpack_from``."""
         if shape.kind != "struct" or shape.cls not in self._structs:
             return None
         fields = []
@@ -206,6 +228,8 @@ class ShapeBuilder:
             if field.cls == shape.cls:
                 return None
             fields.append((field_name(decl.name), field))
+        if sum(f.kind in ("string", "opaque") for _, f in fields) > INLINE_COUNTED:
+            return None
         return fields
 
     def set_min_size(self, cls: str, size: int) -> None:
@@ -215,20 +239,14 @@ class ShapeBuilder:
 def module_constants(protocol: Protocol) -> set[str]:
     """The constants a protocol's own module defines: ``const``s, program,
     version and procedure numbers, enum members, ``#define``s and the ``-D``
-    values it uses."""
-    names: set[str] = set(protocol.externals)
-    names.update(name for name, _, _ in protocol.spec.defines)
-    for definition in protocol.spec.definitions:
-        if isinstance(definition, ir.ConstDef):
-            names.add(definition.name)
-        elif isinstance(definition, ir.ProgramDef):
-            names.add(definition.name)
-            for version in definition.versions:
-                names.add(version.name)
-                names.update(p.name for p in version.procedures)
-        for node in ir.iter_nodes(definition):
-            if isinstance(node, ir.EnumBody):
-                names.update(member.name for member in node.members)
+    values it uses (those it imports are another module's)."""
+    return (set(protocol.constants) - _imported_constants(protocol)) | set(protocol.externals)
+
+
+def _imported_constants(protocol: Protocol) -> set[str]:
+    names: set[str] = set()
+    for imported in protocol.imports:
+        names.update(imported.constants)
     return names
 
 
