@@ -106,8 +106,9 @@ _CLOSING = ")]}"
 # Tokens that make an expression split at them (black's "delimiters"); a
 # line whose wrapping would depend on them is left to black.
 _DELIMITERS = frozenset(
-    "+ - * / // % & | ^ << >> ** < > <= >= == != and or not in is if else for lambda".split()
+    "+ - * / // % & | ^ << >> ** < > <= >= == != and or in is if else for lambda".split()
 )
+_UNARY = frozenset("+ - ~".split())  # also signs, which are no delimiters
 _KEYWORD_STATEMENTS = ("return ", "if ", "elif ", "while ", "del ")
 
 
@@ -308,12 +309,15 @@ def _check_expression(line: _Line, code: str, start: int, opening: int) -> None:
     """What precedes the split bracket (in the value) must not hold a
     delimiter black would split at first (an operator, ``and``/``or``, a
     comma) nor another call (``f(a).g(b)``, which black weighs differently)."""
+    previous = None
     for index in line.top_level(start, opening - 1):
         text = line.tokens[index][0]
-        if text in _DELIMITERS or text == "," or text in _CLOSING:
+        sign = text in _UNARY and (previous is None or previous in _DELIMITERS or previous in _OPENING)
+        if (text in _DELIMITERS and not sign) or text == "," or text in _CLOSING:
             raise _Unsupported(code)
         if text in _OPENING and index != opening:
             raise _Unsupported(code)
+        previous = text
 
 
 def _fit_item(indent: str, item: str) -> list[str]:
