@@ -1181,10 +1181,7 @@ def unpack_admin_nonnull_string(
     path: object = "AdminNonnullString",
     field: str | None = None,
 ) -> tuple[str, int]:
-    try:
-        value, offset = xdr.unpack_string(data, offset, ADMIN_STRING_MAX, path, field)
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    value, offset = xdr.unpack_string(data, offset, ADMIN_STRING_MAX, path, field)
     return value, offset
 
 
@@ -1214,12 +1211,9 @@ def unpack_admin_string(
     path: object = "AdminString",
     field: str | None = None,
 ) -> tuple[str | None, int]:
-    try:
-        value, offset = xdr.unpack_optional_string(
-            data, offset, ADMIN_STRING_MAX, path, field
-        )
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    value, offset = xdr.unpack_optional_string(
+        data, offset, ADMIN_STRING_MAX, path, field
+    )
     return value, offset
 
 

@@ -307,12 +307,9 @@ def unpack_vir_lock_space_protocol_non_null_string(
     path: object = "VirLockSpaceProtocolNonNullString",
     field: str | None = None,
 ) -> tuple[str, int]:
-    try:
-        value, offset = xdr.unpack_string(
-            data, offset, VIR_LOCK_SPACE_PROTOCOL_STRING_MAX, path, field
-        )
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    value, offset = xdr.unpack_string(
+        data, offset, VIR_LOCK_SPACE_PROTOCOL_STRING_MAX, path, field
+    )
     return value, offset
 
 
@@ -346,12 +343,9 @@ def unpack_vir_lock_space_protocol_string(
     path: object = "VirLockSpaceProtocolString",
     field: str | None = None,
 ) -> tuple[str | None, int]:
-    try:
-        value, offset = xdr.unpack_optional_string(
-            data, offset, VIR_LOCK_SPACE_PROTOCOL_STRING_MAX, path, field
-        )
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    value, offset = xdr.unpack_optional_string(
+        data, offset, VIR_LOCK_SPACE_PROTOCOL_STRING_MAX, path, field
+    )
     return value, offset
 
 

@@ -425,12 +425,9 @@ def unpack_vir_log_manager_protocol_non_null_string(
     path: object = "VirLogManagerProtocolNonNullString",
     field: str | None = None,
 ) -> tuple[str, int]:
-    try:
-        value, offset = xdr.unpack_string(
-            data, offset, VIR_LOG_MANAGER_PROTOCOL_STRING_MAX, path, field
-        )
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    value, offset = xdr.unpack_string(
+        data, offset, VIR_LOG_MANAGER_PROTOCOL_STRING_MAX, path, field
+    )
     return value, offset
 
 
@@ -464,12 +461,9 @@ def unpack_vir_log_manager_protocol_string(
     path: object = "VirLogManagerProtocolString",
     field: str | None = None,
 ) -> tuple[str | None, int]:
-    try:
-        value, offset = xdr.unpack_optional_string(
-            data, offset, VIR_LOG_MANAGER_PROTOCOL_STRING_MAX, path, field
-        )
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    value, offset = xdr.unpack_optional_string(
+        data, offset, VIR_LOG_MANAGER_PROTOCOL_STRING_MAX, path, field
+    )
     return value, offset
 
 

@@ -17113,10 +17113,7 @@ def unpack_remote_nonnull_string(
     path: object = "RemoteNonnullString",
     field: str | None = None,
 ) -> tuple[str, int]:
-    try:
-        value, offset = xdr.unpack_string(data, offset, REMOTE_STRING_MAX, path, field)
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    value, offset = xdr.unpack_string(data, offset, REMOTE_STRING_MAX, path, field)
     return value, offset
 
 
@@ -17146,12 +17143,9 @@ def unpack_remote_string(
     path: object = "RemoteString",
     field: str | None = None,
 ) -> tuple[str | None, int]:
-    try:
-        value, offset = xdr.unpack_optional_string(
-            data, offset, REMOTE_STRING_MAX, path, field
-        )
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    value, offset = xdr.unpack_optional_string(
+        data, offset, REMOTE_STRING_MAX, path, field
+    )
     return value, offset
 
 
@@ -17211,12 +17205,9 @@ def unpack_remote_domain(
     path: object = "RemoteDomain",
     field: str | None = None,
 ) -> tuple[RemoteNonnullDomain | None, int]:
-    try:
-        value, offset = xdr.unpack_optional_value(
-            data, offset, RemoteNonnullDomain, path, field
-        )
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    value, offset = xdr.unpack_optional_value(
+        data, offset, RemoteNonnullDomain, path, field
+    )
     return value, offset
 
 
@@ -17244,12 +17235,9 @@ def unpack_remote_network(
     path: object = "RemoteNetwork",
     field: str | None = None,
 ) -> tuple[RemoteNonnullNetwork | None, int]:
-    try:
-        value, offset = xdr.unpack_optional_value(
-            data, offset, RemoteNonnullNetwork, path, field
-        )
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    value, offset = xdr.unpack_optional_value(
+        data, offset, RemoteNonnullNetwork, path, field
+    )
     return value, offset
 
 
@@ -17277,12 +17265,9 @@ def unpack_remote_network_port(
     path: object = "RemoteNetworkPort",
     field: str | None = None,
 ) -> tuple[RemoteNonnullNetworkPort | None, int]:
-    try:
-        value, offset = xdr.unpack_optional_value(
-            data, offset, RemoteNonnullNetworkPort, path, field
-        )
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    value, offset = xdr.unpack_optional_value(
+        data, offset, RemoteNonnullNetworkPort, path, field
+    )
     return value, offset
 
 
@@ -17310,12 +17295,9 @@ def unpack_remote_nwfilter(
     path: object = "RemoteNwfilter",
     field: str | None = None,
 ) -> tuple[RemoteNonnullNwfilter | None, int]:
-    try:
-        value, offset = xdr.unpack_optional_value(
-            data, offset, RemoteNonnullNwfilter, path, field
-        )
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    value, offset = xdr.unpack_optional_value(
+        data, offset, RemoteNonnullNwfilter, path, field
+    )
     return value, offset
 
 
@@ -17343,12 +17325,9 @@ def unpack_remote_nwfilter_binding(
     path: object = "RemoteNwfilterBinding",
     field: str | None = None,
 ) -> tuple[RemoteNonnullNwfilterBinding | None, int]:
-    try:
-        value, offset = xdr.unpack_optional_value(
-            data, offset, RemoteNonnullNwfilterBinding, path, field
-        )
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    value, offset = xdr.unpack_optional_value(
+        data, offset, RemoteNonnullNwfilterBinding, path, field
+    )
     return value, offset
 
 
@@ -17378,12 +17357,9 @@ def unpack_remote_storage_pool(
     path: object = "RemoteStoragePool",
     field: str | None = None,
 ) -> tuple[RemoteNonnullStoragePool | None, int]:
-    try:
-        value, offset = xdr.unpack_optional_value(
-            data, offset, RemoteNonnullStoragePool, path, field
-        )
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    value, offset = xdr.unpack_optional_value(
+        data, offset, RemoteNonnullStoragePool, path, field
+    )
     return value, offset
 
 
@@ -17411,12 +17387,9 @@ def unpack_remote_storage_vol(
     path: object = "RemoteStorageVol",
     field: str | None = None,
 ) -> tuple[RemoteNonnullStorageVol | None, int]:
-    try:
-        value, offset = xdr.unpack_optional_value(
-            data, offset, RemoteNonnullStorageVol, path, field
-        )
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    value, offset = xdr.unpack_optional_value(
+        data, offset, RemoteNonnullStorageVol, path, field
+    )
     return value, offset
 
 
@@ -17444,12 +17417,9 @@ def unpack_remote_node_device(
     path: object = "RemoteNodeDevice",
     field: str | None = None,
 ) -> tuple[RemoteNonnullNodeDevice | None, int]:
-    try:
-        value, offset = xdr.unpack_optional_value(
-            data, offset, RemoteNonnullNodeDevice, path, field
-        )
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    value, offset = xdr.unpack_optional_value(
+        data, offset, RemoteNonnullNodeDevice, path, field
+    )
     return value, offset
 
 
@@ -17477,12 +17447,9 @@ def unpack_remote_secret(
     path: object = "RemoteSecret",
     field: str | None = None,
 ) -> tuple[RemoteNonnullSecret | None, int]:
-    try:
-        value, offset = xdr.unpack_optional_value(
-            data, offset, RemoteNonnullSecret, path, field
-        )
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    value, offset = xdr.unpack_optional_value(
+        data, offset, RemoteNonnullSecret, path, field
+    )
     return value, offset
 
 

@@ -531,12 +531,9 @@ def unpack_vir_net_message_nonnull_string(
     path: object = "VirNetMessageNonnullString",
     field: str | None = None,
 ) -> tuple[str, int]:
-    try:
-        value, offset = xdr.unpack_string(
-            data, offset, VIR_NET_MESSAGE_STRING_MAX, path, field
-        )
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    value, offset = xdr.unpack_string(
+        data, offset, VIR_NET_MESSAGE_STRING_MAX, path, field
+    )
     return value, offset
 
 
@@ -568,12 +565,9 @@ def unpack_vir_net_message_string(
     path: object = "VirNetMessageString",
     field: str | None = None,
 ) -> tuple[str | None, int]:
-    try:
-        value, offset = xdr.unpack_optional_string(
-            data, offset, VIR_NET_MESSAGE_STRING_MAX, path, field
-        )
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    value, offset = xdr.unpack_optional_string(
+        data, offset, VIR_NET_MESSAGE_STRING_MAX, path, field
+    )
     return value, offset
 
 
@@ -601,12 +595,9 @@ def unpack_vir_net_message_domain(
     path: object = "VirNetMessageDomain",
     field: str | None = None,
 ) -> tuple[VirNetMessageNonnullDomain | None, int]:
-    try:
-        value, offset = xdr.unpack_optional_value(
-            data, offset, VirNetMessageNonnullDomain, path, field
-        )
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    value, offset = xdr.unpack_optional_value(
+        data, offset, VirNetMessageNonnullDomain, path, field
+    )
     return value, offset
 
 
@@ -634,12 +625,9 @@ def unpack_vir_net_message_network(
     path: object = "VirNetMessageNetwork",
     field: str | None = None,
 ) -> tuple[VirNetMessageNonnullNetwork | None, int]:
-    try:
-        value, offset = xdr.unpack_optional_value(
-            data, offset, VirNetMessageNonnullNetwork, path, field
-        )
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    value, offset = xdr.unpack_optional_value(
+        data, offset, VirNetMessageNonnullNetwork, path, field
+    )
     return value, offset
 
 

@@ -847,10 +847,7 @@ def unpack_demo_name(
     path: object = "DemoName",
     field: str | None = None,
 ) -> tuple[str, int]:
-    try:
-        value, offset = xdr.unpack_string(data, offset, DEMO_NAME_MAX, path, field)
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    value, offset = xdr.unpack_string(data, offset, DEMO_NAME_MAX, path, field)
     return value, offset
 
 
@@ -876,12 +873,7 @@ def unpack_demo_optional_name(
     path: object = "DemoOptionalName",
     field: str | None = None,
 ) -> tuple[str | None, int]:
-    try:
-        value, offset = xdr.unpack_optional_string(
-            data, offset, DEMO_NAME_MAX, path, field
-        )
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    value, offset = xdr.unpack_optional_string(data, offset, DEMO_NAME_MAX, path, field)
     return value, offset
 
 
@@ -910,13 +902,10 @@ def unpack_demo_int_list(
     path: object = "DemoIntList",
     field: str | None = None,
 ) -> tuple[list[int], int]:
-    try:
-        _n1 = xdr.unpack_count(data, offset, xdr.MAX_UINT, 4, path, field)
-        offset += 4
-        _raw2, offset = xdr.unpack_array(data, offset, "i", _n1, 4, path, field)
-        value = list(_raw2)
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    _n1 = xdr.unpack_count(data, offset, xdr.MAX_UINT, 4, path, field)
+    offset += 4
+    _raw2, offset = xdr.unpack_array(data, offset, "i", _n1, 4, path, field)
+    value = list(_raw2)
     return value, offset
 
 
@@ -946,10 +935,7 @@ def unpack_demo_point_alias(
     path: object = "DemoPointAlias",
     field: str | None = None,
 ) -> tuple[DemoPoint, int]:
-    try:
-        value, offset = DemoPoint.unpack_from(data, offset)
-    except struct.error:
-        xdr.truncated(xdr.path_of(path, field), offset, data)
+    value, offset = DemoPoint.unpack_from(data, offset)
     return value, offset
 
 

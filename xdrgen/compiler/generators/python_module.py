@@ -477,6 +477,7 @@ class PythonModuleGenerator:
             doc=layout.docstring(docstring(definition.doc, f"``typedef {definition.name}``."), ""),
             pack=pack.lines or ["pass"],
             unpack=with_decoder(unpack.lines),
+            guarded=reads_fixed(unpack.lines),
             end=end,
         )
 
