@@ -338,14 +338,7 @@ def unpack_strings(
 ) -> tuple[list[str], int]:
     """``count`` strings of at most ``maximum`` bytes each (the elements of
     an array: the path is theirs, ``X.names[]``)."""
-    items = []
-    try:
-        for _ in range(count):
-            item, offset = unpack_string(data, offset, maximum, path, field)
-            items.append(item)
-    except struct.error:
-        truncated(path_of(path, field), offset, data)
-    return items, offset
+    return _unpack_each(unpack_string, data, offset, count, maximum, path, field)
 
 
 def unpack_opaques(
@@ -357,13 +350,22 @@ def unpack_opaques(
     field: str | None = None,
 ) -> tuple[list[bytes], int]:
     """``count`` opaque items of at most ``maximum`` bytes each."""
+    return _unpack_each(unpack_opaque, data, offset, count, maximum, path, field)
+
+
+def _unpack_each(
+    unpack: Callable[[Buffer, int, int, object, str | None], tuple[T, int]],
+    data: Buffer,
+    offset: int,
+    count: int,
+    maximum: int,
+    path: object,
+    field: str | None,
+) -> tuple[list[T], int]:
     items = []
-    try:
-        for _ in range(count):
-            item, offset = unpack_opaque(data, offset, maximum, path, field)
-            items.append(item)
-    except struct.error:
-        truncated(path_of(path, field), offset, data)
+    for _ in range(count):
+        item, offset = unpack(data, offset, maximum, path, field)
+        items.append(item)
     return items, offset
 
 
