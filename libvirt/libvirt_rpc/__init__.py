@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 # (generated/); in an installed wheel both halves share one directory.
 __path__ = pkgutil.extend_path(__path__, __name__)
 
-if TYPE_CHECKING:
-    from .connection import AsyncConnection, Connection, open, open_async
-    from .errors import ErrorDomain, ErrorNumber, LibvirtError
+if TYPE_CHECKING:  # what __getattr__ gives, for type checkers
+    from .connection import AsyncConnection, Connection, open, open_async  # noqa: F401
+    from .errors import ErrorDomain, ErrorNumber, LibvirtError  # noqa: F401
 
 __version__ = "0.1.0"
 
