@@ -20,7 +20,7 @@ from xdrgen.compiler.generators import layout
 from xdrgen.compiler.generators.python_client import generate_client
 from xdrgen.compiler.generators.python_module import generate_python
 from xdrgen.compiler.generators.python_server import generate_server
-from xdrgen.compiler.project import generate_files, load_config
+from xdrgen.compiler.project import Target, generate_files, load_config
 from xdrgen.compiler.resolve import load
 
 from support import GOLDEN, ROOT, RPCSVC_X
@@ -72,6 +72,14 @@ def test_other_protocols_are_what_black_prints(source: Path) -> None:
         text = generator(protocol, "pkg")
         if text is not None:
             assert black_changes(text) is None, generator.__name__
+
+
+def test_a_package_with_its_init_is_what_black_prints() -> None:
+    files = generate_files(Target(inputs=(GOLDEN / "demo.x",), package="demo_pkg"))
+    assert "__init__.py" in files
+    for name, text in files.items():
+        if name.endswith(".py"):
+            assert black_changes(text) is None, name
 
 
 LONG_LINES = [
