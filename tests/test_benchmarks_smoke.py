@@ -1,8 +1,10 @@
-"""Smoke test of ``benchmarks/codec.py``: the script runs, its three codecs
-agree on the bytes (it asserts that before timing) and it prints its table.
+"""Smoke tests of ``benchmarks/codec.py`` (the script runs, its three
+codecs agree on the bytes -- it asserts that before timing -- and it prints
+its table), ``benchmarks/generate.py`` and ``benchmarks/import_time.py`` (they
+run and print their ratio against the anchor measured in the same run).
 
-Speed is not checked here: the performance target lives only in the
-benchmark's own output.
+Speed is not checked here: the performance targets live only in the
+benchmarks' own output.
 """
 
 from __future__ import annotations
@@ -46,3 +48,30 @@ def test_codec_benchmark_quick_run() -> None:
         line.startswith("target generated decode >= 2x xdrlib-style:")
         for line in out.splitlines()
     ), out
+
+
+def run_benchmark(name: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / name), "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_generate_benchmark_quick_run() -> None:
+    out = run_benchmark("generate.py")
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[2:4]}
+    assert set(rows) == {"xdrgen", "rpcgen"}
+    assert all(float(row[0]) > 0 for row in rows.values())
+    assert "xdrgen / rpcgen:" in out.splitlines()[-1]
+
+
+def test_import_time_benchmark_quick_run() -> None:
+    out = run_benchmark("import_time.py")
+    for row in ("import libvirt_rpc", "libvirt_rpc.open", "import libvirt"):
+        assert any(line.startswith(row + " ") for line in out.splitlines()), out
+    assert "libvirt_rpc.open / import libvirt:" in out.splitlines()[-1]

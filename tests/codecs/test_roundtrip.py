@@ -106,6 +106,7 @@ def test_every_generated_class_is_covered() -> None:
             if isinstance(obj, type)
             and obj.__module__ == module.__name__
             and issubclass(obj, (xdr.XdrStruct, xdr.XdrUnion))
+            and not name.startswith("_")  # the bases that structs share
         }
         expected = set(strategies.struct_names(module_name))
         for union in strategies.union_names(module_name):

@@ -7,11 +7,15 @@ import dataclasses
 import json
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 from .. import __version__
 from . import missing_dependency
 from .errors import XdrgenError
+
+if TYPE_CHECKING:
+    from .project import Target
 
 
 def _add_front_end_options(parser: argparse.ArgumentParser) -> None:
@@ -162,14 +166,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from .project import (
-        Target,
-        generate_files,
-        is_package_name,
-        load_config,
-        package_name_problem,
-        write_files,
-    )
+    from .project import Target, is_package_name, load_config, package_name_problem, write_files
     from .resolve import parse_defines
     from .type_map import parse_type_options
 
@@ -196,16 +193,26 @@ def _generate(args: argparse.Namespace) -> int:
         if args.output:
             target = dataclasses.replace(target, output=Path(args.output))
         directory = target.package_dir
-    for path in write_files(directory, generate_files(target)):
+    for path in write_files(directory, _generate_files(target)):
         print(path)
     return 0
 
 
+def _generate_files(target: Target) -> dict[str, str]:
+    """``generate_files``, with a progress line on a terminal when it takes
+    over a second."""
+    from .progress import Progress
+    from .project import STEPS_PER_INPUT, generate_files
+
+    with Progress(STEPS_PER_INPUT * len(target.inputs)) as progress:
+        return generate_files(target, progress.step)
+
+
 def _check(args: argparse.Namespace) -> int:
-    from .project import check_files, generate_files, load_config
+    from .project import check_files, load_config
 
     target = load_config(Path(args.config))
-    diff = check_files(target.package_dir, generate_files(target))
+    diff = check_files(target.package_dir, _generate_files(target))
     if diff:
         sys.stdout.write(diff)
         print(

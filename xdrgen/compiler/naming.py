@@ -8,7 +8,12 @@
 - procedures become lower-case methods (``REMOTE_PROC_DOMAIN_GET_INFO`` ->
   ``domain_get_info``), programs the CapWords stem of their classes
   (``REMOTE_PROGRAM`` -> ``Remote``);
-- typedef codec functions use the snake_case name (``pack_remote_string``).
+- typedef codec functions use the snake_case name (``pack_remote_string``),
+  the typedef's codec object its class name (``RemoteStringCodec``);
+- list decoders are private, named after their element class
+  (``_unpack_RemoteNonnullDomain_list``); so are the base classes that
+  structs with the same fields share, named after the fields
+  (``_DomFlags``).
 """
 
 from __future__ import annotations
@@ -84,3 +89,24 @@ def parameter_name(name: str) -> str:
 def program_stem(program_name: str) -> str:
     """The CapWords stem of a program's classes (``REMOTE_PROGRAM`` -> ``Remote``)."""
     return class_name(program_name.removesuffix("_PROGRAM").lower())
+
+
+def typedef_function(role: str, typedef: str) -> str:
+    """``pack_remote_string`` / ``unpack_remote_string`` for ``remote_string``."""
+    return f"{role}_{snake_case(typedef)}"
+
+
+def typedef_codec(typedef: str) -> str:
+    """The typedef's codec object: ``RemoteStringCodec``."""
+    return class_name(typedef) + "Codec"
+
+
+def list_decoder_name(element_class: str) -> str:
+    """The module's private decoder of a list of ``element_class`` values."""
+    return f"_unpack_{element_class}_list"
+
+
+def shared_struct_name(fields: list[str]) -> str:
+    """The private base class of structs whose fields are ``fields``:
+    ``["dom", "flags"]`` -> ``_DomFlags``."""
+    return "_" + "".join(class_name(name) for name in fields)

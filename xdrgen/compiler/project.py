@@ -21,7 +21,7 @@ from __future__ import annotations
 import difflib
 import keyword
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -165,8 +165,14 @@ def config_error(pyproject: Path, message: str) -> XdrgenError:
     return XdrgenError(Location(str(pyproject), 0, 0), message)
 
 
-def generate_files(target: Target) -> dict[str, str]:
-    """File name (relative to the package directory) -> generated text."""
+#: What generating one input takes, step by step (for a progress display).
+STEPS_PER_INPUT = 4
+
+
+def generate_files(target: Target, step: Callable[[str], None] | None = None) -> dict[str, str]:
+    """File name (relative to the package directory) -> generated text.
+    ``step(label)`` is called as each of the :data:`STEPS_PER_INPUT` steps
+    of each input starts."""
     from .generators.python_client import generate_client
     from .generators.python_module import generate_python
     from .generators.python_server import generate_server
@@ -175,20 +181,26 @@ def generate_files(target: Target) -> dict[str, str]:
     files: dict[str, str] = {}
     protocols: list[Protocol] = []
     sources: dict[str, Path] = {}
+    loaded: dict[str, Protocol] = {}  # a file several inputs import is read once
+    report = step or (lambda label: None)
     for path in target.inputs:
+        report(f"{path.name}: reading")
         protocol = load(
             path,
             include_dirs=target.include_dirs,
             defines=target.defines,
             type_map=target.type_map,
             imports=target.imports,
+            cache=loaded,
         )
         _claim_module(sources, protocol.name, path)
         protocols.append(protocol)
+        report(f"{path.name}: types")
         files[f"{protocol.name}.py"] = generate_python(protocol, target.package)
         # Client stubs and server dispatch tables, for files that define RPC
         # programs (None when there is nothing to generate).
         for suffix, generator in (("client", generate_client), ("server", generate_server)):
+            report(f"{path.name}: {suffix} stubs")
             text = generator(protocol, target.package)
             if text is not None:
                 files[f"{protocol.name}_{suffix}.py"] = text
@@ -210,17 +222,16 @@ def _claim_module(sources: dict[str, Path], name: str, path: Path) -> None:
 
 
 def package_init(target: Target, protocols: list[Protocol]) -> str:
-    from .generators.formatting import format_code
+    from .generators.layout import fit_block, join_module
     from .generators.render import render
 
-    return format_code(
-        render(
-            "python/package_init.j2",
-            package=target.package,
-            version=__version__,
-            modules=[(p.name, Path(p.path).name) for p in protocols],
-        )
+    text = render(
+        "python/package/init.j2",
+        package=target.package,
+        version=__version__,
+        modules=[(p.name, Path(p.path).name) for p in protocols],
     )
+    return join_module(fit_block(text), [])
 
 
 def write_files(directory: Path, files: Mapping[str, str]) -> list[Path]:

@@ -676,13 +676,16 @@ def load(
     defines: Mapping[str, str] | None = None,
     type_map: Mapping[str, str] | None = None,
     imports: Sequence[str | Path] = (),
+    cache: dict[str, Protocol] | None = None,
 ) -> Protocol:
     """Parse and resolve a .x file and the .x files it imports; ``type_map``
     gives the XDR types of names no file defines (see :mod:`.type_map`);
     ``imports`` are .x files whose names the file may use as though it had
-    ``%#include "name.h"`` (the names of a C header that another .x makes)."""
+    ``%#include "name.h"`` (the names of a C header that another .x makes).
+    Loads of several files with the same options may share a ``cache``
+    (resolved path -> Protocol), so that a file they all import is read once."""
     defines = dict(defines or {})
-    cache: dict[str, Protocol] = {}
+    cache = {} if cache is None else cache
     types = prelude(type_map)
     extra = tuple(
         _load(Path(item), include_dirs, defines, cache, (), types) for item in imports

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ... import __version__
 from .. import ir
-from ..resolve import Protocol
-from .formatting import format_code
-from .python_module import docstring
 from ..naming import class_name, field_name, method_name, module_name, parameter_name, program_stem
+from ..resolve import Protocol
+from . import layout
+from .python_module import docstring
 from .python_shapes import Shape, ShapeBuilder
 from .render import render
 
@@ -30,6 +29,7 @@ class Parameter:
     name: str
     attribute: str
     hint: str
+    default: str | None = None  # flags default to 0, optional values to None
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,12 @@ class StubModel:
                     shape = self.shapes.shape(decl, class_name(spec.name) + class_name(decl.name))
                     self._use(shape)
                     parameters.append(
-                        Parameter(parameter_name(decl.name), field_name(decl.name), shape.hint)
+                        Parameter(
+                            parameter_name(decl.name),
+                            field_name(decl.name),
+                            shape.hint,
+                            _default(decl.name, shape),
+                        )
                     )
         stream = None
         if procedure.annotation("readstream") is not None:
@@ -93,13 +98,19 @@ class StubModel:
         return Method(
             name=method_name(procedure.name),
             number=procedure.number.number,
-            procedure=procedure.name,
+            procedure=self.constant(procedure.name),
             doc=docstring(doc_text(procedure), f"``{procedure.name}`` (procedure {procedure.number.number})."),
             args=args,
             result=self._struct(procedure.result),
             parameters=tuple(parameters),
             stream=stream,
         )
+
+    def constant(self, name: str) -> str:
+        """A program, version or procedure number, by the name the types
+        module defines it under (imported from there)."""
+        self.local.add(name)
+        return name
 
     def program(self, program: ir.ProgramDef) -> dict[str, object]:
         version = program.versions[0]
@@ -108,7 +119,11 @@ class StubModel:
         for procedure in version.procedures:
             if procedure.message is not None:
                 events.append(
-                    (procedure.number.number, method_name(procedure.name), self._struct(procedure.message))
+                    (
+                        self.constant(procedure.name),
+                        method_name(procedure.name),
+                        self._struct(procedure.message),
+                    )
                 )
             else:
                 methods.append(self.method(procedure))
@@ -116,7 +131,9 @@ class StubModel:
             "name": program.name,
             "stem": program_stem(program.name),
             "number": program.number.number,
+            "program": self.constant(program.name),
             "version": version.number.number,
+            "version_name": self.constant(version.name),
             "methods": methods,
             "events": events,
         }
@@ -140,19 +157,34 @@ def generate_client(protocol: Protocol, package: str | None = None) -> str | Non
     model = StubModel(protocol, package)
     if not model.programs:
         return None
-    return render_stubs("python/client.j2", protocol, model, [model.program(p) for p in model.programs])
+    programs = [model.program(p) for p in model.programs]
+    blocks = [
+        render("python/client/program.j2", program=program, flavour=flavour)
+        for program in programs
+        for flavour in ("", "Async")
+    ]
+    return render_stubs("python/client/header.j2", protocol, model, blocks)
 
 
-def render_stubs(template: str, protocol: Protocol, model: StubModel, programs: list[Any]) -> str:
-    """A stub module (client or server) for ``programs``, formatted."""
-    code = render(
-        template,
+def render_stubs(header: str, protocol: Protocol, model: StubModel, blocks: list[str]) -> str:
+    """A stub module (client or server): the header, then ``blocks``."""
+    text = render(
+        header,
         source=Path(protocol.path).name,
         version=__version__,
-        programs=programs,
         imports=model.imports(),
     )
-    return format_code(code)
+    return layout.join_module(layout.fit_block(text), (layout.fit_block(b) for b in blocks))
+
+
+def _default(name: str, shape: Shape) -> str | None:
+    """Arguments a caller may leave out, as in libvirt-python: ``flags``
+    (0) and optional values (None)."""
+    if name == "flags" and shape.kind == "numeric" and shape.enum is None and not shape.is_bool:
+        return "0"
+    if shape.kind == "optional":
+        return "None"
+    return None
 
 
 def doc_text(procedure: ir.ProcedureDef) -> str:

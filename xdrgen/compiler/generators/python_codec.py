@@ -2,7 +2,14 @@
 
 The output is straight-line code: runs of fixed-size fields become one
 precompiled ``struct.Struct`` pack or unpack, variable-size parts call the
-small helpers of :mod:`xdrgen.runtime.xdr`, nested types call their class.
+small helpers of :mod:`xdrgen.runtime.xdr`, nested types call their class,
+typedefs beyond a plain string or number call their ``pack_x``/``unpack_x``
+functions, and arrays of structs or unions call one list decoder per element
+type.  Inside those list decoders (the hot loops of big replies) small
+elements, their strings and their unions are decoded in place instead.
+
+Which statements to emit is decided here; the longer fixed pieces of text
+are templates under ``templates/python/codec/``.
 """
 
 from __future__ import annotations
@@ -12,7 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ...runtime.xdr import MAX_UINT
+from ..naming import list_decoder_name, typedef_function
 from .python_shapes import Shape, ShapeBuilder
+from .render import render
 
 
 @dataclass
@@ -25,6 +34,11 @@ class Writer:
 
     def __call__(self, line: str) -> None:
         self.lines.append("    " * self.level + line)
+
+    def snippet(self, template: str, **context: object) -> None:
+        """The lines of ``templates/python/codec/<template>.j2``, indented."""
+        for line in render(f"python/codec/{template}.j2", **context).rstrip("\n").split("\n"):
+            self(line)
 
     def temp(self, stem: str) -> str:
         self.counter += 1
@@ -81,6 +95,13 @@ def _hoist(w: Writer, lines: list[str]) -> list[str]:
     return text.split("\n")
 
 
+def reads_fixed(lines: list[str]) -> bool:
+    """Whether decoding statements read with a ``struct.Struct`` directly:
+    a cut input then raises ``struct.error``, which the decoder turns into
+    ``xdr.truncated`` (the runtime's helpers do that themselves)."""
+    return any(_UNPACKER.search(line) for line in lines)
+
+
 DECODER = "_decode = xdr.BYTES_DECODE if data.__class__ is bytes else xdr.decode_utf8"
 
 
@@ -119,17 +140,60 @@ def label_test(value: str, labels: Sequence[int], negate: bool = False) -> str:
     return f"{value} {'not in' if negate else 'in'} ({', '.join(map(str, labels))})"
 
 
+@dataclass(frozen=True)
+class ErrorPath:
+    """Where an item is, for error messages, as generated code spells it:
+    the field ``name`` of ``owner`` (``self``, ``cls``: the runtime builds
+    "Type.name" only when it reports an error, so classes that share code
+    report their own names), or, without an owner, ``name`` is the code of
+    the whole path (a string literal, or a typedef function's ``path``)."""
+
+    owner: str | None
+    name: str
+
+    @property
+    def _field(self) -> str:
+        # a typedef function passes on the ``path, field`` it was given
+        return self.name if self.owner == "path" else f'"{self.name}"'
+
+    @property
+    def args(self) -> str:
+        """As the trailing arguments of a runtime helper."""
+        return f"{self.owner}, {self._field}" if self.owner else self.name
+
+    @property
+    def text(self) -> str:
+        """As one string expression (in code that runs on errors only)."""
+        return f"xdr.path_of({self.owner}, {self._field})" if self.owner else self.name
+
+    def element(self) -> ErrorPath:
+        """The path of an array's elements (``X.names[]``)."""
+        if self.owner == "path":
+            return ErrorPath(None, f'{self.text} + "[]"')
+        if self.owner is not None:
+            return ErrorPath(self.owner, self.name + "[]")
+        if self.name.startswith('"'):
+            return ErrorPath(None, self.name[:-1] + '[]"')
+        return ErrorPath(None, f'{self.name} + "[]"')
+
+
+def quoted(path: str) -> ErrorPath:
+    """A fixed error path (``"RemoteNonnullDomain.name"``)."""
+    return ErrorPath(None, f'"{path}"')
+
+
 def _annotation(target: str, hint: str) -> str:
     """Locals get a type annotation; attribute targets have one already."""
     return "" if "." in target else f": {hint}"
 
 
-def _bound(value: int) -> str:
-    return "xdr.MAX_UINT" if value == MAX_UINT else str(value)
-
-
 def _members(enum: str) -> str:
     return f"_{enum}_MEMBERS"
+
+
+def _tuple_target(names: list[str]) -> str:
+    """An assignment target list as black writes it (``(x,)`` for one)."""
+    return f"({names[0]},)" if len(names) == 1 else ", ".join(names)
 
 
 @dataclass(frozen=True)
@@ -139,7 +203,7 @@ class PadCheck:
 
     end: str
     padded: str
-    path: str
+    path: ErrorPath
 
 
 @dataclass(frozen=True)
@@ -154,10 +218,11 @@ class ReadAhead:
 @dataclass(frozen=True)
 class Item:
     """One field to pack or unpack: its Python expression/variable, the path
-    used in error messages, and its shape."""
+    used in error messages (as code: a string literal, or a typedef
+    function's ``path`` parameter), and its shape."""
 
     expr: str
-    path: str
+    path: ErrorPath
     shape: Shape
 
 
@@ -190,6 +255,29 @@ class CodecEmitter:
     def __init__(self, shapes: ShapeBuilder, structs: StructRegistry) -> None:
         self.shapes = shapes
         self.structs = structs
+        #: element class -> its shape, for the list decoders to emit
+        self.list_decoders: dict[str, Shape] = {}
+        # True while emitting a list decoder's loop: decode in place there
+        self.inline = False
+        # True while emitting a type that is packed once per array element
+        # (checks stay inline there); elsewhere a nested value's type is
+        # checked by a helper
+        self.hot = True
+        # bytes a fixed read has consumed that ``offset`` does not count yet:
+        # the next call reads at ``offset + N`` (outside loops only)
+        self.advance = 0
+
+    def offset(self) -> str:
+        """``offset`` as the next decoding call takes it (consumes the
+        pending advance)."""
+        advance, self.advance = self.advance, 0
+        return f"offset + {advance}" if advance else "offset"
+
+    def flush(self, w: Writer) -> None:
+        """Make ``offset`` count what fixed reads consumed."""
+        if self.advance:
+            w(f"offset += {self.advance}")
+            self.advance = 0
 
     # ---------------------------------------------------------------- pack
     def pack_items(self, w: Writer, items: list[Item]) -> None:
@@ -201,54 +289,76 @@ class CodecEmitter:
 
     def _check_numeric(self, w: Writer, item: Item) -> None:
         shape = item.shape
-        if shape.is_bool:
-            w(f"if {item.expr}.__class__ is not bool:")
-            w(f'    xdr.check_bool(out, {item.expr}, "{item.path}")')
-        elif shape.enum is not None:
-            w(f"if {item.expr}.__class__ is not {shape.enum}:")
-            w(f'    xdr.check_enum(out, {item.expr}, {_members(shape.enum)}, "{item.path}")')
+        if shape.is_bool or shape.enum is not None:
+            w.snippet("check_numeric", item=item, members=_members(shape.enum or ""))
 
     def _pack_numeric_run(self, w: Writer, run: list[Item]) -> None:
         for item in run:
             self._check_numeric(w, item)
         fmt = ">" + "".join(i.shape.code for i in run)
-        name = self.structs.name(fmt)
-        args = ", ".join(i.expr for i in run)
-        w("try:")
-        w(f"    out += {name}.pack({args})")
-        w("except (struct.error, OverflowError):")
-        owners = {i.expr.rpartition(".")[0] for i in run}
-        if len(run) > 1 and len(owners) == 1 and "" not in owners:
-            path = run[0].path.rpartition(".")[0]
-            names = " ".join(i.expr.rpartition(".")[2] for i in run)
-            w(f'    xdr.pack_failed_fields("{path}", len(out), {owners.pop()}, "{names}", "{fmt}")')
-        else:
-            w(f'    xdr.pack_failed("{run[0].path}", len(out), ({args},), "{fmt}")')
+        if len(run) == 1 and not self.hot:
+            item = run[0]
+            w(f"xdr.pack_number(out, {self.structs.name(fmt)}, {item.expr}, {item.path.args})")
+            return
+        owners = {i.path.owner for i in run}
+        fields = None
+        if owners == {run[0].expr.partition(".")[0]} and all(i.expr.count(".") == 1 for i in run):
+            # fields of one object: the runtime finds the culprit by name
+            fields = (owners.pop(), " ".join(i.path.name for i in run))
+        w.snippet(
+            "pack_run",
+            struct=self.structs.name(fmt),
+            args=", ".join(i.expr for i in run),
+            fmt=fmt,
+            path=run[0].path.text,
+            fields=fields,
+        )
+
+    def _typedef_call(self, item: Item) -> str | None:
+        """Outside the hot loops, a field declared through a typedef of a
+        string, opaque data, an optional or an array calls the typedef's
+        own functions (the name of the function, or None)."""
+        shape = item.shape
+        if self.hot or shape.typedef is None or item.path.owner in (None, "path"):
+            return None
+        if shape.kind in ("numeric", "struct", "union", "void") or _groupable_unpack(shape):
+            return None
+        return shape.typedef
 
     def pack_one(self, w: Writer, item: Item) -> None:
         shape, expr, path = item.shape, item.expr, item.path
         kind = shape.kind
-        if kind == "numeric":
+        elem = shape.elem
+        typedef = self._typedef_call(item)
+        if typedef is not None:
+            function = self.shapes.typedef_function(typedef_function("pack", typedef), typedef)
+            w(f"{function}(out, {expr}, {path.args})")
+        elif kind == "numeric":
             self._pack_numeric_run(w, [item])
         elif kind == "string":
-            w(f'xdr.pack_string(out, {expr}, {_bound(shape.bound)}, "{path}")')
+            w(f"xdr.pack_string(out, {expr}, {shape.bound_text}, {path.args})")
         elif kind == "opaque":
-            w(f'xdr.pack_opaque(out, {expr}, {_bound(shape.bound)}, "{path}")')
+            w(f"xdr.pack_opaque(out, {expr}, {shape.bound_text}, {path.args})")
         elif kind == "fixed_opaque":
-            w(f'xdr.pack_fixed_opaque(out, {expr}, {shape.bound}, "{path}")')
+            w(f"xdr.pack_fixed_opaque(out, {expr}, {shape.bound_text}, {path.args})")
+        elif kind in ("struct", "union") and not self.hot:
+            w(f"xdr.pack_value(out, {expr}, {shape.cls}, {path.args})")
         elif kind in ("struct", "union"):
             w(f"if not isinstance({expr}, {shape.cls}):")
-            w(f'    xdr.bad_type("{path}", len(out), "{shape.cls}", {expr})')
+            if path.owner is not None and expr == f"{path.owner}.{path.name}":
+                w(f'    xdr.bad_field({path.owner}, "{path.name}", len(out), {shape.cls})')
+            else:
+                w(f'    xdr.bad_type({path.text}, len(out), "{shape.cls}", {expr})')
             w(f"{expr}.pack_into(out)")
+        elif kind == "optional" and elem is not None and elem.kind == "string":
+            w(f"xdr.pack_optional_string(out, {expr}, {elem.bound_text}, {path.args})")
+        elif kind == "optional" and elem is not None and elem.kind in ("struct", "union"):
+            w(f"xdr.pack_optional_value(out, {expr}, {elem.cls}, {path.args})")
         elif kind == "optional":
             assert shape.elem is not None
             value = w.temp("v")
-            w(f"{value} = {expr}")
-            w(f"if {value} is None:")
-            w("    out += xdr.FALSE")
-            w("else:")
+            w.snippet("pack_optional", value=value, expr=expr)
             w.indent()
-            w("out += xdr.TRUE")
             self.pack_one(w, Item(value, path, shape.elem))
             w.dedent()
         elif kind in ("var_array", "fixed_array"):
@@ -259,15 +369,20 @@ class CodecEmitter:
             raise AssertionError(kind)
 
     def _pack_array(self, w: Writer, item: Item) -> None:
-        shape, path = item.shape, item.path
+        shape, path, value = item.shape, item.path, item.expr
         elem = shape.elem
         assert elem is not None
-        value = w.temp("v")
-        w(f"{value} = {item.expr}")
+        if shape.kind == "var_array" and elem.kind in ("struct", "union"):
+            w(f"xdr.pack_list(out, {value}, {shape.bound_text}, {elem.cls}, {path.args})")
+            return
+        if "." in value and elem.kind not in ("string", "opaque", "struct", "union"):
+            value = w.temp("v")  # read once: the loop below reads it again
+            w(f"{value} = {item.expr}")
         if shape.kind == "var_array":
-            w(f'out += xdr.U32.pack(xdr.check_array(out, {value}, {_bound(shape.bound)}, "{path}"))')
+            w(f"xdr.pack_count(out, {value}, {shape.bound_text}, {path.args})")
         else:
-            w(f'xdr.check_fixed_array(out, {value}, {shape.bound}, "{path}")')
+            w(f"xdr.check_fixed_array(out, {value}, {shape.bound_text}, {path.args})")
+        each_path = path.element()
         if elem.kind == "numeric":
             if elem.is_bool or elem.enum is not None:
                 each = w.temp("e")
@@ -275,13 +390,18 @@ class CodecEmitter:
                 w.indent()
                 self._check_numeric(w, Item(each, path, elem))
                 w.dedent()
-            w(f'xdr.pack_array(out, {value}, "{elem.code}", "{path}")')
-            return
-        each = w.temp("e")
-        w(f"for {each} in {value}:")
-        w.indent()
-        self.pack_one(w, Item(each, f"{path}[]", elem))
-        w.dedent()
+            w(f'xdr.pack_array(out, {value}, "{elem.code}", {path.args})')
+        elif elem.kind in ("string", "opaque"):
+            helper = "pack_strings" if elem.kind == "string" else "pack_opaques"
+            w(f"xdr.{helper}(out, {value}, {elem.bound_text}, {each_path.args})")
+        elif elem.kind in ("struct", "union"):
+            w(f"xdr.pack_values(out, {value}, {elem.cls}, {each_path.args})")
+        else:
+            each = w.temp("e")
+            w(f"for {each} in {value}:")
+            w.indent()
+            self.pack_one(w, Item(each, each_path, elem))
+            w.dedent()
 
     # -------------------------------------------------------------- unpack
     def unpack_items(
@@ -289,15 +409,17 @@ class CodecEmitter:
     ) -> None:
         """Assign each item's decoded value to the variable ``item.expr``.
         ``first_length`` holds the first item's count when it was read
-        already; ``ahead`` asks for the next element's count at the end."""
+        already; ``ahead`` asks for the next element's count at the end
+        (both only in list decoders' loops)."""
         runs = _runs(items, _groupable_unpack)
         pad: PadCheck | None = None
         for index, run in enumerate(runs):
             tail = ahead if index == len(runs) - 1 else None
             if len(run) > 1 or _groupable_unpack(run[0].shape):
+                self.flush(w)
                 self._unpack_fixed_run(w, run, pad, tail)
                 tail = None
-            elif run[0].shape.kind in ("string", "opaque"):
+            elif self.inline and run[0].shape.kind in ("string", "opaque"):
                 # What follows reads its first word anyway: it can take the
                 # item's last word along and check the padding there.
                 following = runs[index + 1] if index + 1 < len(runs) else None
@@ -315,7 +437,7 @@ class CodecEmitter:
                 self.unpack_one(w, run[0])
             if tail is not None:
                 self._read_ahead(w, tail)
-            if run[0].shape.kind not in ("string", "opaque"):
+            if not (self.inline and run[0].shape.kind in ("string", "opaque")):
                 pad = None
 
     def _read_ahead(self, w: Writer, ahead: ReadAhead) -> None:
@@ -326,16 +448,11 @@ class CodecEmitter:
         """Turn the raw int ``raw`` into the item's value (bool or enum
         member), checking it."""
         shape = item.shape
-        if shape.is_bool:
-            w(f"if {raw} > 1:")
-            w(f'    xdr.bad_value("{item.path}", {at}, "bool (0 or 1)", {raw})')
-            w(f"{item.expr} = {raw} == 1")
-        elif shape.enum is not None:
-            member = w.temp("m")
-            w(f"{member} = {_members(shape.enum)}.get({raw})")
-            w(f"if {member} is None:")
-            w(f'    xdr.bad_value("{item.path}", {at}, "{shape.enum} value", {raw})')
-            w(f"{item.expr} = {member}")
+        member = w.temp("m") if shape.enum is not None else None
+        w.snippet(
+            "convert_numeric", raw=raw, item=item, at=at, member=member,
+            members=_members(shape.enum or ""),
+        )  # fmt: skip
 
     def _fixed_read(
         self, w: Writer, targets: list[str], fmt: str, pad: PadCheck | None, ahead: ReadAhead | None = None
@@ -350,8 +467,7 @@ class CodecEmitter:
         at = "offset - 4" if pad is not None else "offset"
 
         def read(names: list[str], code: str) -> str:
-            left = ", ".join(names) + ("," if len(names) == 1 else "")
-            return f"{left} = {self.structs.name(code)}.unpack_from(data, {at})"
+            return f"{_tuple_target(names)} = {self.structs.name(code)}.unpack_from(data, {at})"
 
         if ahead is None:
             w(read(targets, fmt))
@@ -362,7 +478,7 @@ class CodecEmitter:
             w(f"    {read(targets, fmt)}")
         if pad is not None:
             w(f"if {word} & xdr.PAD_MASKS[{pad.padded} - {pad.end}]:")
-            w(f'    xdr.bad_padding("{pad.path}", {pad.end})')
+            w(f"    xdr.bad_padding({pad.path.text}, {pad.end})")
 
     def _unpack_fixed_run(
         self, w: Writer, run: list[Item], pad: PadCheck | None = None, ahead: ReadAhead | None = None
@@ -383,31 +499,47 @@ class CodecEmitter:
         self._fixed_read(w, targets, fmt, pad, ahead)
         for raw, item, at in converts:
             self._convert_numeric(w, raw, item, f"offset + {at}" if at else "offset")
-        w(f"offset += {position}")
+        if self.inline or pad is not None or ahead is not None:
+            w(f"offset += {position}")
+        else:
+            self.advance = position
 
     def unpack_one(self, w: Writer, item: Item) -> None:
         shape, target, path = item.shape, item.expr, item.path
         kind = shape.kind
-        if _groupable_unpack(shape):
+        elem = shape.elem
+        typedef = self._typedef_call(item)
+        if typedef is not None:
+            function = self.shapes.typedef_function(typedef_function("unpack", typedef), typedef)
+            w(f"{target}, offset = {function}(data, {self.offset()}, {path.args})")
+        elif _groupable_unpack(shape):
+            self.flush(w)
             self._unpack_fixed_run(w, [item])
-        elif kind in ("string", "opaque"):
+        elif kind in ("string", "opaque") and self.inline:
             self._unpack_counted_bytes(w, item)
+        elif kind in ("string", "opaque"):
+            helper = "unpack_string" if kind == "string" else "unpack_opaque"
+            w(f"{target}, offset = xdr.{helper}(data, {self.offset()}, {shape.bound_text}, {path.args})")
         elif kind == "fixed_opaque":
-            w(f'{target}, offset = xdr.unpack_fixed_opaque(data, offset, {shape.bound}, "{path}")')
+            at = self.offset()
+            w(f"{target}, offset = xdr.unpack_fixed_opaque(data, {at}, {shape.bound_text}, {path.args})")
         elif self._inlinable_union(shape):
             self._inline_union(w, item)
         elif kind in ("struct", "union"):
-            w(f"{target}, offset = {shape.cls}.unpack_from(data, offset)")
+            w(f"{target}, offset = {shape.cls}.unpack_from(data, {self.offset()})")
+        elif kind == "optional" and elem is not None and elem.kind == "string":
+            at = self.offset()
+            w(f"{target}, offset = xdr.unpack_optional_string(data, {at}, {elem.bound_text}, {path.args})")
+        elif kind == "optional" and elem is not None and elem.kind in ("struct", "union"):
+            at = self.offset()
+            w(f"{target}, offset = xdr.unpack_optional_value(data, {at}, {elem.cls}, {path.args})")
         elif kind == "optional":
+            self.flush(w)
             assert shape.elem is not None
-            w(f"{target}{_annotation(target, shape.hint)} = None")
-            w(f'if xdr.unpack_flag(data, offset, "{path}"):')
+            w.snippet("unpack_optional", target=target, annotation=_annotation(target, shape.hint), path=path)
             w.indent()
-            w("offset += 4")
             self.unpack_one(w, Item(target, path, shape.elem))
             w.dedent()
-            w("else:")
-            w("    offset += 4")
         elif kind in ("var_array", "fixed_array"):
             self._unpack_array(w, item)
         elif kind == "void":
@@ -415,10 +547,19 @@ class CodecEmitter:
         else:  # pragma: no cover
             raise AssertionError(kind)
 
+    def unpack_body(self, w: Writer, items: list[Item]) -> str:
+        """``unpack_items`` for a method body: returns how the final offset
+        is spelled (``offset + 4`` when a fixed read came last)."""
+        self.unpack_items(w, items)
+        return self.offset()
+
     def _inlinable_union(self, shape: Shape) -> bool:
-        """A union of this module whose arms are scalars, strings, opaque
-        data or structs is decoded in place (others call ``unpack_from``)."""
-        info = self.shapes.unions.get(shape.cls or "") if shape.kind == "union" else None
+        """In a list decoder's loop, a union of this module whose arms are
+        scalars, strings, opaque data or structs is decoded in place
+        (elsewhere it calls ``unpack_from``)."""
+        if not self.inline or shape.kind != "union":
+            return False
+        info = self.shapes.unions.get(shape.cls or "")
         simple = ("numeric", "string", "opaque", "fixed_opaque", "struct")
         return info is not None and all(arm.shape is None or arm.shape.kind in simple for arm in info.arms)
 
@@ -445,7 +586,7 @@ class CodecEmitter:
             if arm.disc_stored:
                 w(f"{value}.{info.disc_attribute} = {disc_value(info.disc, disc)}")
             if arm.attribute is not None and arm.shape is not None:
-                target = Item(f"{value}.{arm.attribute}", f"{arm.cls}.{arm.attribute}", arm.shape)
+                target = Item(f"{value}.{arm.attribute}", quoted(f"{arm.cls}.{arm.attribute}"), arm.shape)
                 self.unpack_items(w, [target], ahead=ahead)
             elif ahead is not None:
                 self._read_ahead(w, ahead)
@@ -459,63 +600,73 @@ class CodecEmitter:
     def _unpack_counted_bytes(
         self, w: Writer, item: Item, defer_padding: bool = False, length: str | None = None
     ) -> PadCheck | None:
-        """A string or variable-length opaque, inline (the hot path of most
-        messages): count, bound, room, zero padding, then one slice.  With
+        """A string or variable-length opaque, in place (the hot path of big
+        replies): count, bound, room, zero padding, then one slice.  With
         ``defer_padding`` the padding is left to the next fixed read, which
         gets the check it must make."""
-        shape, target, path = item.shape, item.expr, item.path
+        shape = item.shape
         end, padded = w.temp("end"), w.temp("pad")
-        if length is None:  # else read ahead by the previous array element
+        read_length = length is None  # else read ahead by the previous element
+        if length is None:
             length = w.temp("len")
-            w(f"({length},) = {self.structs.name('>I')}.unpack_from(data, offset)")
-        if shape.bound != MAX_UINT:
-            w(f"if {length} > {shape.bound}:")
-            w(f'    xdr.too_long("{path}", offset, {length}, {shape.bound})')
-        w("offset += 4")
-        w(f"{end} = offset + {length}")
-        w(f"{padded} = {end} + (-{length} & 3)")
-        w(f"if {padded} > len(data):")
-        w(f'    xdr.truncated("{path}", offset, data)')
-        if not defer_padding:
-            w(f"if {padded} != {end} and data[{end}:{padded}] != xdr.ZEROS[{padded} - {end}]:")
-            w(f'    xdr.bad_padding("{path}", {end})')
-        if shape.kind == "string":
-            w("try:")
-            w(f"    {target} = _decode(data[offset:{end}])")
-            w("except UnicodeDecodeError as error:")
-            w(f'    xdr.bad_utf8("{path}", offset, error)')
-        else:
-            w(f"{target} = bytes(data[offset:{end}])")
-        w(f"offset = {padded}")
-        return PadCheck(end, padded, path) if defer_padding else None
+        w.snippet(
+            "unpack_counted", item=item, length=length, read_length=read_length,
+            unpack_u32=self.structs.name(">I"), end=end, padded=padded,
+            bounded=shape.bound != MAX_UINT, bound=shape.bound_text,
+            defer_padding=defer_padding,
+        )  # fmt: skip
+        return PadCheck(end, padded, item.path) if defer_padding else None
 
     def _unpack_array(self, w: Writer, item: Item) -> None:
         shape, target, path = item.shape, item.expr, item.path
         elem = shape.elem
         assert elem is not None
+        if shape.kind == "var_array" and elem.kind in ("struct", "union"):
+            assert elem.cls is not None
+            self.list_decoders.setdefault(elem.cls, elem)
+            size = self.shapes.min_size(elem)
+            decoder = list_decoder_name(elem.cls)
+            at = self.offset()
+            w(f"{target}, offset = xdr.unpack_list(data, {at}, {shape.bound_text}, {size}, {decoder}, {path.args})")
+            return
+        self.flush(w)
         count = w.temp("n")
         if shape.kind == "var_array":
             size = self.shapes.min_size(elem)
-            w(f'{count} = xdr.unpack_count(data, offset, {_bound(shape.bound)}, {size}, "{path}")')
+            w(f"{count} = xdr.unpack_count(data, offset, {shape.bound_text}, {size}, {path.args})")
             w("offset += 4")
         else:
-            w(f"{count} = {shape.bound}")
+            w(f"{count} = {shape.bound_text}")
+        each_path = path.element()
         if elem.kind == "numeric":
             raw = w.temp("raw")
-            w(f'{raw}, offset = xdr.unpack_array(data, offset, "{elem.code}", {count}, {elem.size}, "{path}")')
+            w(f'{raw}, offset = xdr.unpack_array(data, offset, "{elem.code}", {count}, {elem.size}, {path.args})')
             if elem.is_bool:
-                w(f'{target} = xdr.check_bools({raw}, "{path}", offset - 4 * {count})')
+                w(f"{target} = xdr.check_bools({raw}, {path.text}, offset - 4 * {count})")
             elif elem.enum is not None:
-                w(f'{target} = xdr.check_enums({raw}, {_members(elem.enum)}, "{path}", offset - 4 * {count})')
+                w(f"{target} = xdr.check_enums({raw}, {_members(elem.enum)}, {path.text}, offset - 4 * {count})")
             else:
                 w(f"{target} = list({raw})")
-            return
-        each = w.temp("e")
-        items = w.temp("items")
-        fields = self.shapes.inlinable_fields(elem)
+        elif elem.kind in ("string", "opaque"):
+            helper = "unpack_strings" if elem.kind == "string" else "unpack_opaques"
+            w(f"{target}, offset = xdr.{helper}(data, offset, {count}, {elem.bound_text}, {each_path.args})")
+        elif elem.kind in ("struct", "union"):
+            assert elem.cls is not None
+            self.list_decoders.setdefault(elem.cls, elem)
+            w(f"{target}, offset = {list_decoder_name(elem.cls)}(data, offset, {count})")
+        else:
+            self.unpack_loop(w, target, shape.hint, count, Item("", each_path, elem))
+
+    def unpack_loop(self, w: Writer, target: str, hint: str, count: str, each: Item) -> None:
+        """``target`` = a list of ``count`` elements decoded in a loop;
+        small structs of this module are decoded in the loop itself."""
+        elem = each.shape
+        value = w.temp("e")
+        items = target if target.isidentifier() else w.temp("items")
+        fields = self.shapes.inlinable_fields(elem) if self.inline else None
         # What the loop looks up each time is bound to locals first.
         append = w.temp("append")  # unique: arrays of arrays nest loops
-        w(f"{items}: {shape.hint} = []")
+        w(f"{items}: {hint} = []")
         w(f"{append} = {items}.append")
         if fields is not None:
             new = w.temp("new")
@@ -523,11 +674,11 @@ class CodecEmitter:
         body = Writer(level=w.level + 1, counter=w.counter)
         loop = "_"
         if fields is None:
-            self.unpack_one(body, Item(each, f"{path}[]", elem))
+            self.unpack_one(body, Item(value, each.path, elem))
         else:
             # a small struct element is decoded in the loop, without a call
-            body(f"{each} = {new}({elem.cls})")
-            members = [Item(f"{each}.{name}", f"{elem.cls}.{name}", field) for name, field in fields]
+            body(f"{value} = {new}({elem.cls})")
+            members = [Item(f"{value}.{name}", quoted(f"{elem.cls}.{name}"), field) for name, field in fields]
             if fields[0][1].kind in ("string", "opaque"):
                 # Each element reads the next one's leading count along with
                 # its own last fixed read: one unpack call fewer per element.
@@ -538,9 +689,10 @@ class CodecEmitter:
                 self.unpack_items(body, members, length, ReadAhead(length, f"{loop} != {last}"))
             else:
                 self.unpack_items(body, members)
-        body(f"{append}({each})")
+        body(f"{append}({value})")
         w.counter = body.counter
         lines = _hoist(w, body.lines)
         w(f"for {loop} in range({count}):")
         w.lines.extend(lines)
-        w(f"{target} = {items}")
+        if items != target:
+            w(f"{target} = {items}")

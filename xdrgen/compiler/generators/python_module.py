@@ -1,9 +1,13 @@
-"""One Python module of typed dataclass codecs per .x file.
+"""One Python module of typed codecs per .x file.
 
-Constants become module constants, enums ``enum.IntEnum``, structs
-``@dataclass(slots=True)`` classes, unions a base class with one dataclass
-per arm, typedefs a ``TypeAlias`` with ``pack_x``/``unpack_x`` functions.
-The text is rendered from ``templates/python/`` and formatted with black.
+Constants become module constants, enums ``xdr.XdrEnum`` (an ``IntEnum``)
+classes, structs classes written the way ``@dataclass(slots=True)`` would
+make them (``__slots__``, ``__init__``, ``__match_args__``; equality, repr and
+the :mod:`dataclasses` field table come from the runtime base class), unions
+a base class with one such class per arm, typedefs a ``TypeAlias`` with
+``pack_x``/``unpack_x`` functions and a codec object.  The text comes from
+``templates/python/<construct>/<role>.j2``; :mod:`.layout` lays each block
+out as black would.
 """
 
 from __future__ import annotations
@@ -16,44 +20,60 @@ from typing import Any
 from ... import __version__
 from .. import ir
 from ..errors import XdrgenError
+from ..naming import (
+    class_name,
+    field_name,
+    list_decoder_name,
+    local_name,
+    module_name,
+    shared_struct_name,
+    typedef_codec,
+    typedef_function,
+)
 from ..resolve import Protocol
+from . import layout
 from .python_codec import (
     CodecEmitter,
+    ErrorPath,
     Item,
     StructRegistry,
     Writer,
     check_default_discriminant,
     disc_value,
     label_test,
+    quoted,
+    reads_fixed,
     with_decoder,
 )
-from ..naming import class_name, field_name, local_name, module_name, snake_case
 from .python_shapes import Shape, ShapeBuilder, UnionArmInfo, UnionInfo
-from .formatting import format_module
 from .render import render
 
 
 def docstring(text: str | None, fallback: str) -> str:
-    """Text safe inside a triple-quoted docstring."""
+    """A docstring's text: the fallback line, then the .x comment."""
     text = (text or "").strip()
-    text = f"{fallback}\n\n{text}" if text else fallback
-    text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-    if text.endswith('"'):
-        text = text[:-1] + '\\"'
-    return text
-
-
-def comment(text: str | None) -> str | None:
-    """Text for ``#:`` comment lines above a field."""
-    if not text:
-        return None
-    return "\n#: ".join(line.rstrip() for line in text.strip().split("\n"))
+    return f"{fallback}\n\n{text}" if text else fallback
 
 
 @dataclass
 class _Module:
     blocks: list[str] = field(default_factory=list)
     names: dict[str, ir.Location] = field(default_factory=dict)
+
+
+def _slots(names: list[str]) -> str:
+    """``("a", "b")`` / ``("a",)`` / ``()``."""
+    if len(names) == 1:
+        return f'("{names[0]}",)'
+    return "(" + ", ".join(f'"{n}"' for n in names) + ")"
+
+
+def _fields(fields: list[tuple[str, str, str | None]], indent: str = "    ") -> list[dict[str, Any]]:
+    """(name, hint, .x comment) -> what the class templates list."""
+    return [
+        {"name": name, "hint": hint, "comment": layout.comment_lines(doc, indent)}
+        for name, hint, doc in fields
+    ]
 
 
 class PythonModuleGenerator:
@@ -64,7 +84,10 @@ class PythonModuleGenerator:
         self.structs = StructRegistry()
         self.codec = CodecEmitter(self.shapes, self.structs)
         self.module = _Module()
-        self.uses_enum = False
+        # structs that have the same fields share a base class with them
+        self.field_sets = _field_sets(protocol)
+        self.elements = _element_types(protocol)
+        self.bases: dict[tuple[tuple[str, Shape], ...], str] = {}
 
     # ---- names
     def _claim(self, name: str, location: ir.Location) -> str:
@@ -78,60 +101,66 @@ class PythonModuleGenerator:
         self.module.names[name] = location
         return name
 
+    def _block(self, template: str, **context: Any) -> None:
+        self.module.blocks.append(render(f"python/{template}.j2", **context))
+
     # ---- constants
+    def _value_text(self, value: ir.Value) -> str:
+        """A constant's value as the .x wrote it: a literal in the same base,
+        or the name of a constant this module has already defined."""
+        if value.name is not None and value.name in self.module.names:
+            return value.name
+        if value.literal is not None:
+            return layout.integer_literal(value.text)
+        return str(value.number)
+
     def _constants(self) -> None:
         constants = []
+
+        def add(name: str, location: ir.Location, value: str, doc: str | None) -> None:
+            comment = layout.comment_lines(doc, "")
+            constants.append({"name": self._claim(name, location), "value": value, "comment": comment})
+
         for definition in self.protocol.spec.definitions:
             if isinstance(definition, ir.ConstDef):
-                constants.append(
-                    {
-                        "name": self._claim(definition.name, definition.location),
-                        "value": definition.value.number,
-                        "doc": comment(definition.doc),
-                    }
-                )
+                add(definition.name, definition.location, self._value_text(definition.value), definition.doc)
             elif isinstance(definition, ir.ProgramDef):
                 for name, value, location in _program_constants(definition):
-                    constants.append(
-                        {"name": self._claim(name, location), "value": value, "doc": None}
-                    )
-        for name, value, location in self.protocol.spec.defines:
+                    add(name, location, self._value_text(value), None)
+        for name, number, location in self.protocol.spec.defines:
             if name not in self.module.names:
-                constants.append({"name": self._claim(name, location), "value": value, "doc": "#define"})
-        for name, value in self.protocol.externals.items():
+                add(name, location, str(number), "#define")
+        for name, number in self.protocol.externals.items():
             if name not in self.module.names and self.protocol.owner.get(name) is None:
-                constants.append(
-                    {
-                        "name": self._claim(name, ir.Location("<command line>", 0, 0)),
-                        "value": value,
-                        "doc": "Defined outside the .x file (-D).",
-                    }
-                )
+                location = ir.Location("<command line>", 0, 0)
+                add(name, location, str(number), "Defined outside the .x file (-D).")
         if constants:
-            self.module.blocks.append(render("python/constants.j2", constants=constants))
+            self._block("module/constants", constants=constants)
 
     # ---- enums
     def _enum(self, name: str, body: ir.EnumBody, doc: str | None, c_name: str | None, location: ir.Location) -> None:
-        self.uses_enum = True
+        self._claim(name, location)
         members = []
         for member in body.members:
             members.append(
                 {
                     "name": self._claim(field_name(member.name), member.location),
                     "value": self.protocol.constants[member.name],
-                    "doc": comment(member.doc),
+                    "comment": layout.comment_lines(member.doc, "    "),
                 }
             )
         fallback = f"``enum {c_name}``." if c_name else "An anonymous enum."
-        self.module.blocks.append(
-            render(
-                "python/enum.j2",
-                enum={"name": self._claim(name, location), "doc": docstring(doc, fallback), "members": members},
-            )
+        self._block(
+            "enum/class",
+            name=name,
+            doc=layout.docstring(docstring(doc, fallback), "    "),
+            members=members,
+            table=f"_{name}_MEMBERS",
         )
 
     # ---- structs
     def _struct(self, name: str, body: ir.StructBody, doc: str | None, c_name: str | None, location: ir.Location) -> None:
+        self.codec.hot = c_name is None or c_name in self.elements
         fields = []
         items_pack = []
         items_unpack = []
@@ -141,17 +170,28 @@ class PythonModuleGenerator:
             shape = self.shapes.shape(decl, name + class_name(decl.name))
             shapes.append(shape)
             attribute = field_name(decl.name)
-            fields.append({"name": attribute, "hint": shape.hint, "doc": comment(decl.doc)})
-            items_pack.append(Item(f"self.{attribute}", f"{name}.{attribute}", shape))
-            items_unpack.append(Item(f"obj.{attribute}", f"{name}.{attribute}", shape))
+            fields.append((attribute, shape.hint, decl.doc))
+            items_pack.append(Item(f"self.{attribute}", ErrorPath("self", attribute), shape))
+            items_unpack.append(Item(f"obj.{attribute}", ErrorPath("cls", attribute), shape))
         self.shapes.set_min_size(name, sum(self.shapes.min_size(s) for s in shapes))
         fallback = f"``struct {c_name}``." if c_name else "An anonymous struct."
-        data: dict[str, Any] = {
+        names = [f[0] for f in fields]
+        key = tuple(zip(names, shapes))
+        if c_name is not None and self.field_sets.get(key, 0) > 1:
+            doc_text = layout.docstring(docstring(doc, fallback), "    ")
+            self._block(
+                "struct/shared", name=self._claim(name, location), doc=doc_text,
+                base=self._base(key, items_pack, items_unpack, location),
+                fields=_fields(fields),
+            )  # fmt: skip
+            return
+        context: dict[str, Any] = {
             "name": self._claim(name, location),
-            "doc": docstring(doc, fallback),
-            "fields": fields,
-            "extra": [],
-            "custom_eq": False,
+            "doc": layout.docstring(docstring(doc, fallback), "    "),
+            "slots": _slots(names),
+            "fields": _fields(fields),
+            "self_name": "self_" if "self" in names else "self",
+            "classvar": None,
         }
         recursive = [
             i
@@ -159,121 +199,124 @@ class PythonModuleGenerator:
             if s.kind == "optional" and s.elem is not None and s.elem.cls == name
         ]
         if len(recursive) == 1:
-            locals_ = [
+            heads = [
                 Item(local_name(d.name or ""), i.path, i.shape)
                 for d, i in zip(body.fields, items_unpack)
             ]
-            self._linked_list(data, items_pack, locals_, recursive[0])
-        else:
-            pack = Writer()
-            self.codec.pack_items(pack, items_pack)
-            # Decoding fills a bare instance: no __init__ call per value.
-            unpack = Writer()
-            unpack("obj = cls.__new__(cls)")
-            self.codec.unpack_items(unpack, items_unpack)
-            data["pack"] = pack.lines
-            data["unpack"] = with_decoder(unpack.lines)
-            data["result"] = "obj"
-        self.module.blocks.append(render("python/struct.j2", struct=data))
+            self._block("struct/linked_list", **context, **self._linked_list(name, items_pack, heads, recursive[0]))
+            return
+        pack = Writer()
+        self.codec.pack_items(pack, items_pack)
+        # Decoding fills a bare instance: no __init__ call per value.
+        unpack = Writer()
+        unpack("obj = cls.__new__(cls)")
+        end = self.codec.unpack_body(unpack, items_unpack)
+        self._block(
+            "struct/class", **context, pack=pack.lines, unpack=with_decoder(unpack.lines),
+            guarded=reads_fixed(unpack.lines), end=end,
+        )  # fmt: skip
 
-    def _linked_list(self, data: dict[str, Any], items_pack: list[Item], items_unpack: list[Item], index: int) -> None:
+    def _base(
+        self,
+        key: tuple[tuple[str, Shape], ...],
+        items_pack: list[Item],
+        items_unpack: list[Item],
+        location: ir.Location,
+    ) -> str:
+        """The base class of the structs with these fields: their slots,
+        ``__init__`` and codec, written once."""
+        base = self.bases.get(key)
+        if base is not None:
+            return base
+        names = [name for name, _ in key]
+        stem = shared_struct_name(names)
+        base, suffix = stem, 2
+        while base in self.module.names:
+            base, suffix = f"{stem}{suffix}", suffix + 1
+        self.bases[key] = self._claim(base, location)
+        pack = Writer()
+        self.codec.pack_items(pack, items_pack)
+        unpack = Writer()
+        unpack("obj = cls.__new__(cls)")
+        end = self.codec.unpack_body(unpack, items_unpack)
+        listed = ", ".join(f"``{name}``" for name in names)
+        self._block(
+            "struct/class",
+            name=base,
+            doc=layout.docstring(
+                f"The fields {listed} and their codec, shared by the structs below that have them.",
+                "    ",
+            ),
+            slots=_slots(names),
+            fields=_fields([(name, shape.hint, None) for name, shape in key]),
+            self_name="self_" if "self" in names else "self",
+            classvar=None,
+            pack=pack.lines,
+            unpack=with_decoder(unpack.lines),
+            guarded=reads_fixed(unpack.lines),
+            end=end,
+        )
+        return base
+
+    def _linked_list(self, name: str, items_pack: list[Item], items_unpack: list[Item], index: int) -> dict[str, Any]:
         """A struct that points to the next one of its kind (``struct node {
         ...; node *next; }``) is packed and unpacked in a loop, so a long list
-        does not recurse once per element."""
-        name = data["name"]
+        does not recurse once per element; equality and repr loop too."""
         link = items_pack[index]
         attribute = link.expr.removeprefix("self.")
-        head_p = [Item(i.expr.replace("self.", "node.", 1), i.path, i.shape) for i in items_pack[:index]]
-        tail_p = [Item(i.expr.replace("self.", "node.", 1), i.path, i.shape) for i in items_pack[index + 1 :]]
-        w = Writer()
-        w(f"node: {name} = self")
-        if tail_p:
-            w(f"stack: list[{name}] = []")
-        w("while True:")
-        w.indent()
-        self.codec.pack_items(w, head_p)
-        if tail_p:
-            w("stack.append(node)")
-        w(f"following = node.{attribute}")
-        w("if following is None:")
-        w("    out += xdr.FALSE")
-        w("    break")
-        w(f"if not isinstance(following, {name}):")
-        w(f'    xdr.bad_type("{link.path}", len(out), "{name}", following)')
-        w("out += xdr.TRUE")
-        w("node = following")
-        w.dedent()
-        if tail_p:
-            w("for node in reversed(stack):")
-            w.indent()
-            self.codec.pack_items(w, tail_p)
-            w.dedent()
-        data["pack"] = w.lines
+
+        def packed(items: list[Item]) -> list[str]:
+            w = Writer()
+            nodes = [Item(f"node.{i.path.name}", ErrorPath("node", i.path.name), i.shape) for i in items]
+            self.codec.pack_items(w, nodes)
+            return w.lines
+
+        def unpacked(items: list[Item]) -> list[str]:
+            w = Writer()
+            self.codec.unpack_items(w, items)
+            self.codec.flush(w)
+            return w.lines
 
         heads = items_unpack[:index]
         tails = items_unpack[index + 1 :]
-        u = Writer()
-        u("heads: list[tuple[Any, ...]] = []")
-        u("while True:")
-        u.indent()
-        self.codec.unpack_items(u, heads)
-        u(f"heads.append(({''.join(i.expr + ', ' for i in heads)}))")
-        u(f'more = xdr.unpack_flag(data, offset, "{link.path}")')
-        u("offset += 4")
-        u("if not more:")
-        u("    break")
-        u.dedent()
-        u("node: Self | None = None")
-        head_names = ", ".join(i.expr for i in heads)
-        u(f"for ({head_names}{',' if len(heads) == 1 else ''}) in reversed(heads):" if heads else "for _ in heads:")
-        u.indent()
-        self.codec.unpack_items(u, tails)
-        args = [i.expr for i in heads] + ["node"] + [i.expr for i in tails]
-        u(f"node = cls({', '.join(args)})")
-        u.dedent()
-        u("assert node is not None")
-        data["unpack"] = with_decoder(u.lines)
-        data["result"] = "node"
+        head_names = [i.expr for i in heads]
         others = [i.expr.removeprefix("self.") for i in items_pack if i is not link]
-        extra = Writer()
-        extra("def __eq__(self, other: object) -> bool:")
-        extra.indent()
-        extra(f"mine: {name} | None = self")
-        extra("theirs: object = other")
-        extra("while mine is not None:")
-        extra(f"    if not isinstance(theirs, {name}):")
-        extra("        return False")
-        if others:
-            left = ", ".join(f"mine.{o}" for o in others)
-            right = ", ".join(f"theirs.{o}" for o in others)
-            extra(f"    if ({left},) != ({right},):")
-            extra("        return False")
-        extra(f"    mine, theirs = mine.{attribute}, theirs.{attribute}")
-        extra("return theirs is None")
-        extra.dedent()
-        extra("")
-        extra("def __repr__(self) -> str:")
-        extra.indent()
-        extra("parts = []")
-        extra(f"node: {name} | None = self")
-        extra("while node is not None:")
-        fields_repr = "".join(f"{o}={{node.{o}!r}}, " for o in others)
-        extra(f'    parts.append(f"{name}({fields_repr}{attribute}=")')
-        extra(f"    node = node.{attribute}")
-        extra('return "".join(parts) + "None" + ")" * len(parts)')
-        extra.dedent()
-        data["extra"] = extra.lines
-        data["custom_eq"] = True
+        return {
+            "link": attribute,
+            "head_pack": packed(items_pack[:index]),
+            "tail_pack": packed(items_pack[index + 1 :]),
+            "head_unpack": with_decoder(unpacked(heads)),
+            "tail_unpack": unpacked(tails),
+            "heads_tuple": _tuple_expression(head_names),
+            "heads_target": _for_target(head_names),
+            "args": ", ".join([*head_names, "node", *(i.expr for i in tails)]),
+            "others": others,
+            "mine_fields": _tuple_expression([f"mine.{o}" for o in others]),
+            "their_fields": _tuple_expression([f"theirs.{o}" for o in others]),
+        }
 
     # ---- unions
-    def _label_literal(self, shape: Shape, value: int) -> str:
+    def _label_literal(self, shape: Shape, label: ir.Value) -> str:
         """A case label as the Python value of the discriminant."""
+        value = label.number
         if shape.is_bool:
             return "True" if value else "False"
         if shape.enum is not None:
             member = self._enum_member_name(shape, value)
             return f"{shape.enum}.{member}"
+        if label.name is not None and self._visible_constant(label.name):
+            return label.name
         return str(value)
+
+    def _visible_constant(self, name: str) -> bool:
+        """A constant this module defines (so far) or imports."""
+        if name in self.module.names:
+            return True
+        module = self.shapes.constant_module(name)
+        if module is None:
+            return False
+        self.shapes.imported_constants.setdefault(module, set()).add(name)
+        return True
 
     def _enum_member_name(self, shape: Shape, value: int) -> str:
         for definition in [*self.protocol.types.values()]:
@@ -289,13 +332,11 @@ class PythonModuleGenerator:
         raise AssertionError(f"no member {value} in {shape.enum}")
 
     def _union(self, name: str, body: ir.UnionBody, doc: str | None, c_name: str | None, location: ir.Location) -> None:
+        self.codec.hot = c_name is None or c_name in self.elements
         self._claim(name, location)
         assert body.discriminant.name is not None
         disc_field = field_name(body.discriminant.name)
         disc_shape = self.shapes.shape(body.discriminant, name + class_name(body.discriminant.name))
-        disc_hint = disc_shape.hint
-        disc_code = disc_shape.code
-        disc_struct = self.structs.name(">" + disc_code)
         arms_data = []
         arm_infos: list[UnionArmInfo] = []
         used: set[str] = set()
@@ -311,61 +352,70 @@ class PythonModuleGenerator:
             shape = self.shapes.shape(decl, arm_name + "Value")
             size = self.shapes.min_size(shape)
             min_arm = size if min_arm is None else min(min_arm, size)
-            arm: dict[str, Any] = {
-                "name": self._claim(arm_name, decl.location),
-                "test": label_test("_disc", [label.number for label in labels]) if labels else None,
-                "fixed_disc": None,
-                "field": None,
-                "hint": shape.hint,
-                "field_doc": comment(decl.doc),
-            }
             case_text = (
                 " ".join(f"case {label.text}:" for label in labels) if labels else "default:"
             )
-            arm["doc"] = docstring(None, f"Arm ``{case_text}`` of ``union {c_name or name}``.")
+            arm: dict[str, Any] = {
+                "name": self._claim(arm_name, decl.location),
+                "union": name,
+                "doc": layout.docstring(f"Arm ``{case_text}`` of ``union {c_name or name}``.", "    "),
+                "test": label_test("_disc", [label.number for label in labels]) if labels else None,
+                "classvar": None,
+            }
+            fields: list[tuple[str, str, str | None]] = []
             pack = Writer()
-            path = f"{arm_name}.{disc_field}"
+            path = ErrorPath("self", disc_field)
             if labels is not None and len(labels) == 1:
-                value = labels[0].number
-                arm["fixed_disc"] = self._label_literal(disc_shape, value)
-                packed = _packed_literal(disc_code, value)
-                pack(f"out += {packed}")
+                fixed = self._label_literal(disc_shape, labels[0])
+                arm["classvar"] = f"{disc_field}: ClassVar[{disc_shape.hint}] = {fixed}"
+                pack(f"out += {layout.bytes_literal(struct.pack('>' + disc_shape.code, labels[0].number))}")
             else:
                 if labels is not None:
-                    literals = [self._label_literal(disc_shape, label.number) for label in labels]
-                    arm["disc_hint"] = f"Literal[{', '.join(literals)}]"
-                    pack(f"if {label_test(f'self.{disc_field}', [l.number for l in labels], negate=True)}:")
-                    pack(f'    xdr.bad_value("{path}", len(out), "discriminant of this arm", self.{disc_field})')
+                    literals = [self._label_literal(disc_shape, label) for label in labels]
+                    fields.append((disc_field, f"Literal[{', '.join(literals)}]", None))
+                    test = label_test(f"self.{disc_field}", [label.number for label in labels], negate=True)
+                    pack(f"if {test}:")
+                    pack(f'    xdr.bad_value({path.text}, len(out), "discriminant of this arm", self.{disc_field})')
                 else:
-                    arm["disc_hint"] = disc_hint
+                    fields.append((disc_field, disc_shape.hint, None))
                     if explicit_values:
                         pack(f"if {label_test(f'self.{disc_field}', explicit_values)}:")
-                        pack(f'    xdr.bad_value("{path}", len(out), "discriminant of the default arm", self.{disc_field})')
+                        pack(f'    xdr.bad_value({path.text}, len(out), "discriminant of the default arm", self.{disc_field})')
                 self.codec.pack_items(pack, [Item(f"self.{disc_field}", path, disc_shape)])
             unpack = Writer()
+            end = "offset"
             args = []
-            if arm["fixed_disc"] is None:
+            if arm["classvar"] is None:
                 args.append(disc_value(disc_shape, "_disc"))
+            attribute = None
             if decl.kind is not ir.DeclKind.VOID:
                 assert decl.name is not None
                 attribute = field_name(decl.name)
-                arm["field"] = attribute
-                self.codec.pack_items(pack, [Item(f"self.{attribute}", f"{arm_name}.{attribute}", shape)])
+                fields.append((attribute, shape.hint, decl.doc))
+                self.codec.pack_items(pack, [Item(f"self.{attribute}", ErrorPath("self", attribute), shape)])
                 value_name = local_name(decl.name)
-                self.codec.unpack_items(unpack, [Item(value_name, f"{arm_name}.{attribute}", shape)])
+                end = self.codec.unpack_body(unpack, [Item(value_name, ErrorPath("cls", attribute), shape)])
                 args.append(value_name)
             arm_infos.append(
                 UnionArmInfo(
                     arm_name,
                     tuple(label.number for label in labels) if labels else (),
-                    arm["fixed_disc"] is None,
-                    arm["field"],
+                    arm["classvar"] is None,
+                    attribute,
                     shape if decl.kind is not ir.DeclKind.VOID else None,
                 )
             )
-            arm["pack"] = pack.lines or ["pass"]
-            arm["unpack"] = with_decoder(unpack.lines)
-            arm["result"] = f"cls({', '.join(args)})"
+            names = [f[0] for f in fields]
+            arm.update(
+                slots=_slots(names),
+                fields=_fields(fields),
+                self_name="self_" if "self" in names else "self",
+                pack=pack.lines or ["pass"],
+                unpack=with_decoder(unpack.lines),
+                guarded=reads_fixed(unpack.lines),
+                result=f"cls({', '.join(args)})",
+                end=end,
+            )
             arms_data.append(arm)
         self.shapes.set_min_size(name, 4 + (min_arm or 0))
         self.shapes.unions[name] = UnionInfo(
@@ -375,18 +425,17 @@ class PythonModuleGenerator:
         if body.default is not None:
             check_default_discriminant(disc_check, disc_shape, name, "_disc", "offset")
         fallback = f"``union {c_name}``." if c_name else "An anonymous union."
-        union = {
-            "name": name,
-            "doc": docstring(doc, fallback + " Decodes to one of its arm classes below."),
-            "disc": "_disc",
-            "disc_field": disc_field,
-            "disc_hint": disc_hint,
-            "disc_struct": disc_struct,
-            "arms": arms_data,
-            "default": arms_data[-1]["name"] if body.default is not None else None,
-            "disc_check": disc_check.lines,
-        }
-        self.module.blocks.append(render("python/union.j2", union=union))
+        self._block(
+            "union/base",
+            name=name,
+            doc=layout.docstring(docstring(doc, fallback + " Decodes to one of its arm classes below."), "    "),
+            disc_struct=self.structs.name(">" + disc_shape.code),
+            arms=arms_data,
+            default=arms_data[-1]["name"] if body.default is not None else None,
+            disc_check=disc_check.lines,
+        )
+        for arm in arms_data:
+            self._block("union/arm", **arm)
 
     def _arm_name(self, union: str, decl: ir.Declaration, labels: tuple[ir.Value, ...] | None, used: set[str]) -> str:
         if labels is None:
@@ -408,27 +457,50 @@ class PythonModuleGenerator:
 
     # ---- typedefs
     def _typedef(self, definition: ir.TypedefDef) -> str:
-        shape = self.shapes.shape(definition.declaration, class_name(definition.name))
-        pack = Writer()
-        self.codec.pack_items(pack, [Item("value", class_name(definition.name), shape)])
-        unpack = Writer()
-        self.codec.unpack_items(unpack, [Item("value", class_name(definition.name), shape)])
         name = class_name(definition.name)
-        c_name = snake_case(definition.name)
-        self._claim(name, definition.location)
-        self._claim(f"pack_{c_name}", definition.location)
-        self._claim(f"unpack_{c_name}", definition.location)
+        shape = self.shapes.shape(definition.declaration, name)
+        self.codec.hot = True  # the typedef's own code: no call to itself
+        pack = Writer()
+        self.codec.pack_items(pack, [Item("value", ErrorPath("path", "field"), shape)])
+        unpack = Writer()
+        end = self.codec.unpack_body(unpack, [Item("value", ErrorPath("path", "field"), shape)])
+        functions = [typedef_function(role, definition.name) for role in ("pack", "unpack")]
+        for claimed in (name, *functions, typedef_codec(definition.name)):
+            self._claim(claimed, definition.location)
         return render(
-            "python/typedef.j2",
-            typedef={
-                "name": name,
-                "c_name": c_name,
-                "hint": shape.hint,
-                "doc": docstring(definition.doc, f"``typedef {definition.name}``."),
-                "pack": pack.lines or ["pass"],
-                "unpack": with_decoder(unpack.lines),
-            },
+            "python/typedef/functions.j2",
+            name=name,
+            pack_function=functions[0],
+            unpack_function=functions[1],
+            codec=typedef_codec(definition.name),
+            hint=shape.hint,
+            doc=layout.docstring(docstring(definition.doc, f"``typedef {definition.name}``."), ""),
+            pack=pack.lines or ["pass"],
+            unpack=with_decoder(unpack.lines),
+            guarded=reads_fixed(unpack.lines),
+            end=end,
         )
+
+    # ---- list decoders
+    def _list_decoders(self) -> list[str]:
+        """One decoder per element type that arrays of this module hold: the
+        loop (with small elements decoded in place) is written once."""
+        blocks = []
+        done: set[str] = set()
+        self.codec.inline = True
+        while len(done) < len(self.codec.list_decoders):
+            for cls, shape in sorted(self.codec.list_decoders.items()):
+                if cls in done:
+                    continue
+                done.add(cls)
+                w = Writer()
+                self.codec.unpack_loop(w, "items", f"list[{cls}]", "count", Item("", quoted(f"{cls}[]"), shape))
+                function = self._claim(list_decoder_name(cls), ir.Location(self.protocol.path, 0, 0))
+                blocks.append(
+                    render("python/list/decoder.j2", function=function, cls=cls, body=with_decoder(w.lines))
+                )
+        self.codec.inline = False
+        return blocks
 
     # ---- inline types
     def _flush_inline(self, done: int) -> int:
@@ -469,8 +541,9 @@ class PythonModuleGenerator:
                 done = self._flush_inline(done)
                 self.module.blocks.extend(blocks)
         self.module.blocks.extend(typedef_blocks)
+        self.module.blocks.extend(self._list_decoders())
 
-        text = "\n\n".join(self.module.blocks)
+        text = "\n".join(self.module.blocks)
         typing_names = [
             name
             for name, marker in (
@@ -484,39 +557,95 @@ class PythonModuleGenerator:
             if re.search(rf"\b{re.escape(marker)}", text)
         ]
         imports = []
-        for module in sorted(self.shapes.imported):
-            names = sorted(self.shapes.imported[module])
+        used: dict[str, set[str]] = {}
+        for table in (self.shapes.imported, self.shapes.imported_constants):
+            for module, names in table.items():
+                used.setdefault(module, set()).update(names)
+        for module in sorted(used):
             target = f"{self.package}.{module}" if self.package else module
-            imports.append((target, names))
+            imports.append((target, sorted(used[module])))
         source = f"{module_name(protocol.path)}.x"
-        doc = docstring(protocol.spec.doc, f"XDR types of ``{source}``.")
-        code = render(
-            "python/module.j2",
-            doc=doc,
+        header = render(
+            "python/module/header.j2",
+            doc=layout.docstring(docstring(protocol.spec.doc, f"XDR types of ``{source}``."), ""),
             version=__version__,
             source=source,
-            uses_enum=self.uses_enum,
             typing_names=typing_names,
             imports=imports,
             structs=sorted((name, fmt) for fmt, name in self.structs.formats.items()),
         )
-        return format_module(code, self.module.blocks)
+        return layout.join_module(
+            layout.fit_block(header), (layout.fit_block(block) for block in self.module.blocks)
+        )
 
 
-def _program_constants(program: ir.ProgramDef) -> list[tuple[str, int, ir.Location]]:
-    out = [(program.name, program.number.number, program.location)]
+def _element_types(protocol: Protocol) -> set[str]:
+    """The structs and unions packed once per element of some array: the
+    arrays' element types and, through their fields and arms, what those
+    contain."""
+    found: set[str] = set()
+    pending: list[str] = []
+
+    def underlying(spec: ir.TypeSpec) -> str | None:
+        while spec.name is not None:
+            definition = protocol.types.get(spec.name)
+            if not isinstance(definition, ir.TypedefDef):
+                return spec.name
+            spec = definition.declaration.type
+        return None
+
+    for node in ir.iter_nodes(protocol.spec.definitions):
+        if isinstance(node, ir.Declaration) and node.kind in (ir.DeclKind.VAR_ARRAY, ir.DeclKind.FIXED_ARRAY):
+            pending.append(underlying(node.type) or "")
+        elif isinstance(node, ir.TypedefDef) and node.declaration.kind in (ir.DeclKind.VAR_ARRAY, ir.DeclKind.FIXED_ARRAY):
+            pending.append(underlying(node.declaration.type) or "")
+    while pending:
+        name = pending.pop()
+        if name in found or name not in protocol.types:
+            continue
+        found.add(name)
+        for node in ir.iter_nodes(protocol.types[name]):
+            if isinstance(node, ir.TypeSpec) and node.name is not None:
+                pending.append(underlying(node) or "")
+    return found
+
+
+def _field_sets(protocol: Protocol) -> dict[tuple[tuple[str, Shape], ...], int]:
+    """How many structs of the file have each list of (field, shape)."""
+    shapes = ShapeBuilder(protocol)  # a scratch one: shapes register imports
+    counts: dict[tuple[tuple[str, Shape], ...], int] = {}
+    for definition in protocol.spec.definitions:
+        if isinstance(definition, ir.StructDef):
+            name = class_name(definition.name)
+            key = tuple(
+                (field_name(d.name or ""), shapes.shape(d, name + class_name(d.name or "")))
+                for d in definition.body.fields
+            )
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _tuple_expression(names: list[str]) -> str:
+    return f"({names[0]},)" if len(names) == 1 else f"({', '.join(names)})"
+
+
+def _for_target(names: list[str]) -> str:
+    """A ``for`` loop's target list as black writes it."""
+    if not names:
+        return "_"
+    return f"({names[0]},)" if len(names) == 1 else ", ".join(names)
+
+
+def _program_constants(program: ir.ProgramDef) -> list[tuple[str, ir.Value, ir.Location]]:
+    out = [(program.name, program.number, program.location)]
     seen = set()
     for version in program.versions:
-        out.append((version.name, version.number.number, version.location))
+        out.append((version.name, version.number, version.location))
         for procedure in version.procedures:
             if procedure.name not in seen:
                 seen.add(procedure.name)
-                out.append((procedure.name, procedure.number.number, procedure.location))
+                out.append((procedure.name, procedure.number, procedure.location))
     return out
-
-
-def _packed_literal(code: str, value: int) -> str:
-    return repr(struct.pack(">" + code, value))
 
 
 def generate_python(protocol: Protocol, package: str | None = None) -> str:

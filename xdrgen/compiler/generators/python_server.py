@@ -27,6 +27,7 @@ from ..resolve import Protocol
 from ..naming import method_name, program_stem
 from .python_client import Method, StubModel, doc_text, render_stubs
 from .python_module import docstring
+from .render import render
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class ServerProgram:
     stem: str
     number: int
     version: int
+    version_name: str
     handlers: tuple[Handler, ...]
 
     @property
@@ -68,7 +70,7 @@ class ServerModel(StubModel):
             method = Method(
                 name=method_name(procedure.name),
                 number=number,
-                procedure=procedure.name,
+                procedure=self.constant(procedure.name),
                 doc=docstring(
                     doc_text(procedure),
                     f"Send event ``{procedure.name}`` (procedure {number}) to ``client``.",
@@ -90,10 +92,11 @@ class ServerModel(StubModel):
                 suffix = "" if index == 0 else f"V{version.number.number}"
                 out.append(
                     ServerProgram(
-                        name=program.name,
+                        name=self.constant(program.name),
                         stem=stem + suffix,
                         number=program.number.number,
                         version=version.number.number,
+                        version_name=self.constant(version.name),
                         handlers=tuple(self.handler(p) for p in version.procedures),
                     )
                 )
@@ -105,4 +108,5 @@ def generate_server(protocol: Protocol, package: str | None = None) -> str | Non
     model = ServerModel(protocol, package)
     if not model.programs:
         return None
-    return render_stubs("python/server.j2", protocol, model, model.server_programs())
+    blocks = [render("python/server/program.j2", program=p) for p in model.server_programs()]
+    return render_stubs("python/server/header.j2", protocol, model, blocks)

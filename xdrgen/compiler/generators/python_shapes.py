@@ -8,6 +8,7 @@ from other modules.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from .. import ir
@@ -34,6 +35,11 @@ _NUMERIC = {
     ir.Builtin.BOOL: ("I", "bool"),
 }
 
+# An array element with more strings or opaque fields than this is decoded
+# by its own ``unpack_from`` rather than in the list decoder's loop.
+INLINE_COUNTED = 1
+
+
 @dataclass(frozen=True)
 class Shape:
     """kind is one of: numeric, string, opaque, fixed_opaque, var_array,
@@ -52,11 +58,23 @@ class Shape:
     bound: int = MAX_UINT
     elem: Shape | None = None
     cls: str | None = None
+    #: the constant the bound was written as (``REMOTE_STRING_MAX``), if any
+    bound_name: str | None = None
+    #: the typedef this shape was declared through (``remote_string``), if any
+    typedef: str | None = None
 
     @property
     def size(self) -> int:
         """Bytes of a numeric primitive."""
         return 8 if self.code in ("q", "Q", "d") else 4
+
+    @property
+    def bound_text(self) -> str:
+        """The bound as generated code spells it: the constant's name when
+        the .x used one, ``xdr.MAX_UINT`` for "no maximum" (``<>``)."""
+        if self.bound_name is not None:
+            return self.bound_name
+        return "xdr.MAX_UINT" if self.bound == MAX_UINT else str(self.bound)
 
 
 @dataclass(frozen=True)
@@ -85,6 +103,9 @@ class ShapeBuilder:
     def __init__(self, protocol: Protocol) -> None:
         self.protocol = protocol
         self.imported: dict[str, set[str]] = {}  # module -> class names used
+        # module -> constants used as bounds that another module defines
+        self.imported_constants: dict[str, set[str]] = {}
+        self._constant_modules = imported_constant_modules(protocol)
         self.inline: list[tuple[str, ir.EnumBody | ir.StructBody | ir.UnionBody, ir.Location]] = []
         self._min_sizes: dict[str, int] = {}
         self._structs: dict[str, ir.StructBody] = {}  # local struct classes
@@ -92,6 +113,14 @@ class ShapeBuilder:
         self.unions: dict[str, UnionInfo] = {}
 
     # ---- naming
+    def typedef_function(self, function: str, typedef: str) -> str:
+        """A typedef's ``pack_x``/``unpack_x`` function, imported if the
+        typedef lives in another module."""
+        owner = self.protocol.owner.get(typedef, self.protocol.path)
+        if owner != self.protocol.path:
+            self.imported.setdefault(module_name(owner), set()).add(function)
+        return function
+
     def type_class(self, name: str) -> str:
         """The Python class for a named type, importing it if it lives in
         another module."""
@@ -101,6 +130,20 @@ class ShapeBuilder:
             self.imported.setdefault(module_name(owner), set()).add(cls)
         return cls
 
+    def constant_module(self, name: str) -> str | None:
+        """The module that defines a constant this one imports, if any."""
+        return self._constant_modules.get(name)
+
+    def bound_name(self, value: ir.Value | None) -> str | None:
+        """The constant a bound was written as, imported when another module
+        defines it; None for a literal."""
+        if value is None or value.name is None:
+            return None
+        module = self._constant_modules.get(value.name)
+        if module is not None:
+            self.imported_constants.setdefault(module, set()).add(value.name)
+        return value.name
+
     # ---- shapes
     def shape(self, decl: ir.Declaration, context: str) -> Shape:
         """``context`` names inline types: the parent class + the field."""
@@ -108,19 +151,20 @@ class ShapeBuilder:
             return Shape("void", "None")
         spec = decl.type
         bound = decl.bound.number if decl.bound is not None else MAX_UINT
+        name = self.bound_name(decl.bound)
         if spec.builtin is ir.Builtin.STRING:
-            return Shape("string", "str", bound=bound)
+            return Shape("string", "str", bound=bound, bound_name=name)
         if spec.builtin is ir.Builtin.OPAQUE:
             if decl.kind is ir.DeclKind.FIXED_ARRAY:
-                return Shape("fixed_opaque", "bytes", bound=bound)
-            return Shape("opaque", "bytes", bound=bound)
+                return Shape("fixed_opaque", "bytes", bound=bound, bound_name=name)
+            return Shape("opaque", "bytes", bound=bound, bound_name=name)
         base = self.type_shape(spec, context)
         if decl.kind is ir.DeclKind.PLAIN:
             return base
         if decl.kind is ir.DeclKind.OPTIONAL:
             return Shape("optional", f"{base.hint} | None", elem=base)
         kind = "fixed_array" if decl.kind is ir.DeclKind.FIXED_ARRAY else "var_array"
-        return Shape(kind, f"list[{base.hint}]", elem=base, bound=bound)
+        return Shape(kind, f"list[{base.hint}]", elem=base, bound=bound, bound_name=name)
 
     def type_shape(self, spec: ir.TypeSpec, context: str) -> Shape:
         if spec.builtin is not None:
@@ -140,7 +184,8 @@ class ShapeBuilder:
         assert spec.name is not None
         definition = self.protocol.types[spec.name]
         if isinstance(definition, ir.TypedefDef):
-            return self.shape(definition.declaration, class_name(spec.name))
+            shape = self.shape(definition.declaration, class_name(spec.name))
+            return dataclasses.replace(shape, typedef=spec.name)
         cls = self.type_class(spec.name)
         if isinstance(definition, ir.EnumDef):
             return Shape("numeric", cls, code="i", enum=cls)
@@ -168,9 +213,10 @@ class ShapeBuilder:
         return self._min_sizes.get(shape.cls, 4)
 
     def inlinable_fields(self, shape: Shape) -> list[tuple[str, Shape]] | None:
-        """The fields of a struct of this module whose decoding can be
-        inlined where an array decodes its elements: scalars, strings,
-        opaque data and nested structs/unions (which decode themselves)."""
+        """The fields of a small struct of this module, whose decoding is
+        inlined where an array decodes its elements: scalars, at most one
+        string or opaque item, and nested structs/unions (which decode
+        themselves).  Bigger elements call their own ``unpack_from``."""
         if shape.kind != "struct" or shape.cls not in self._structs:
             return None
         fields = []
@@ -182,7 +228,37 @@ class ShapeBuilder:
             if field.cls == shape.cls:
                 return None
             fields.append((field_name(decl.name), field))
+        if sum(f.kind in ("string", "opaque") for _, f in fields) > INLINE_COUNTED:
+            return None
         return fields
 
     def set_min_size(self, cls: str, size: int) -> None:
         self._min_sizes[cls] = max(size, 4)
+
+
+def module_constants(protocol: Protocol) -> set[str]:
+    """The constants a protocol's own module defines: ``const``s, program,
+    version and procedure numbers, enum members, ``#define``s and the ``-D``
+    values it uses (those it imports are another module's)."""
+    return (set(protocol.constants) - _imported_constants(protocol)) | set(protocol.externals)
+
+
+def _imported_constants(protocol: Protocol) -> set[str]:
+    names: set[str] = set()
+    for imported in protocol.imports:
+        names.update(imported.constants)
+    return names
+
+
+def imported_constant_modules(protocol: Protocol) -> dict[str, str]:
+    """Constant name -> the module that defines it, for the constants of the
+    files this one imports (and the files those import)."""
+    own = module_constants(protocol)
+    out: dict[str, str] = {}
+    pending = list(protocol.imports)
+    while pending:
+        imported = pending.pop(0)
+        for name in module_constants(imported) - own:
+            out.setdefault(name, module_name(imported.path))
+        pending.extend(imported.imports)
+    return out

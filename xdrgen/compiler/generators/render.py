@@ -7,13 +7,14 @@ import functools
 import jinja2
 
 from ..resources import templates_dir
+from .layout import docstring
 
 
 @functools.cache
 def environment() -> jinja2.Environment:
     """One environment per process: templates are compiled once and the
     environment holds no per-run state."""
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -21,6 +22,9 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         autoescape=False,
     )
+    # {{ text | docstring(8) }}: a docstring as black prints it 8 columns in
+    env.filters["docstring"] = lambda text, width: docstring(text, " " * width)
+    return env
 
 
 def render(template: str, **context: object) -> str:
