@@ -47,6 +47,6 @@ procedure no mixin defines keeps the generated "unknown procedure" answer.
 from .cli import main
 from .handler import TestDaemon
 from .model import Domain, Hypervisor, default_domain
-from .xml import parse_domain_xml
+from .xml.domain import parse_domain_xml
 
 __all__ = ["Domain", "Hypervisor", "TestDaemon", "default_domain", "main", "parse_domain_xml"]
