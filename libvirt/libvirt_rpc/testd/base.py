@@ -9,6 +9,7 @@ libvirtd answers for an API the test driver lacks (:mod:`.api`)."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import TYPE_CHECKING
 
 from libvirt_rpc import remote_protocol as rp
@@ -64,6 +65,22 @@ def check_flags(flags: int, supported: int, function: str) -> None:
     extra = flags & ~supported
     if extra:
         raise invalid_argument(f"unsupported flags ({extra:#x}) in function {function}", function)
+
+
+def system_error(message: str, errno: int) -> LibvirtError:
+    """virReportSystemError in the test driver: the message with
+    strerror(errno) appended, the errno in int1."""
+    text = f"{message}: {os.strerror(errno) if errno else 'Success'}"
+    return LibvirtError(
+        text,
+        code=E.VIR_ERR_SYSTEM_ERROR,
+        domain=FROM_TEST,
+        level=ErrorLevel.VIR_ERR_ERROR,
+        str1="%s",
+        str2=text,
+        int1=errno,
+        int2=-1,
+    )
 
 
 def error_without_error() -> LibvirtError:

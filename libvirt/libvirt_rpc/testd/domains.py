@@ -275,41 +275,8 @@ class DomainProcedures(ProceduresBase):
 
     # -- defining and creating ----------------------------------------------
 
-    def _add(self, new: DomainDef, live: bool) -> tuple[Domain, bool]:
-        """virDomainObjListAdd: the domain ``new`` defines, and whether one
-        of that name was there; ``live``: for starting it now."""
-        old = self.hv.domains.get(new.name)
-        for other in self.hv.domains.values():
-            if other.uuid == new.uuid and other.name != new.name:
-                raise rpc_error(
-                    E.VIR_ERR_OPERATION_FAILED,
-                    f"domain '{other.name}' is already defined with uuid {other.uuid_str}",
-                    domain=FROM_DOMAIN,
-                )
-        if old is None:
-            domain = Domain(new, persistent=not live)
-            self.hv.add(domain)
-            return domain, False
-        if old.uuid != new.uuid:
-            raise rpc_error(
-                E.VIR_ERR_OPERATION_FAILED,
-                f"domain '{old.name}' already exists with uuid {old.uuid_str}",
-                domain=FROM_DOMAIN,
-            )
-        if live and old.active:
-            raise rpc_error(E.VIR_ERR_OPERATION_INVALID, f"domain '{old.name}' is already active", domain=FROM_DOMAIN)
-        # virDomainObjAssignDef
-        if old.active:
-            old.next_definition = new
-        elif live:
-            old.next_definition = old.next_definition or old.definition
-            old.definition = new
-        else:
-            old.definition = new
-        return old, True
-
     def _define(self, xml: str) -> rp.RemoteNonnullDomain:
-        domain, existed = self._add(parse_domain_def(xml), live=False)
+        domain, existed = self.hv.assign(parse_domain_def(xml), live=False)
         domain.persistent = True
         self.hv.emit(domain, EVENT_DEFINED, DEFINED_UPDATED if existed else DEFINED_ADDED)
         return domain.handle()
@@ -332,7 +299,7 @@ class DomainProcedures(ProceduresBase):
     ) -> rp.RemoteDomainCreateXmlRet:
         self._writable(call, "virDomainCreateXML")
         check_flags(args.flags, 4, "testDomainCreateXML")  # VALIDATE
-        domain, _ = self._add(parse_domain_def(args.xml_desc), live=True)
+        domain, _ = self.hv.assign(parse_domain_def(args.xml_desc), live=True)
         self.hv.start(domain, RUNNING_BOOTED)
         return rp.RemoteDomainCreateXmlRet(domain.handle())
 

@@ -11,6 +11,7 @@ from .model import Hypervisor
 from .networks import NetworkProcedures
 from .node import NodeProcedures
 from .nodedevs import NodeDeviceProcedures
+from .saves import SaveProcedures
 from .snapshots import SnapshotProcedures
 from .storage import StorageProcedures
 from .tuning import TuningProcedures
@@ -24,6 +25,7 @@ class TestDaemon(
     VcpuProcedures,
     TuningProcedures,
     GuestProcedures,
+    SaveProcedures,
     SnapshotProcedures,
     NetworkProcedures,
     StorageProcedures,

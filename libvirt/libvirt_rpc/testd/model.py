@@ -353,6 +353,39 @@ class Hypervisor:
             domain=FROM_TEST,
         )
 
+    def assign(self, new: DomainDef, live: bool) -> tuple[Domain, bool]:
+        """virDomainObjListAdd: the domain ``new`` defines, and whether one
+        of that name was there; ``live``: for starting it now."""
+        old = self.domains.get(new.name)
+        for other in self.domains.values():
+            if other.uuid == new.uuid and other.name != new.name:
+                raise rpc_error(
+                    E.VIR_ERR_OPERATION_FAILED,
+                    f"domain '{other.name}' is already defined with uuid {other.uuid_str}",
+                    domain=ErrorDomain.VIR_FROM_DOMAIN,
+                )
+        if old is None:
+            domain = Domain(new, persistent=not live)
+            self.add(domain)
+            return domain, False
+        if old.uuid != new.uuid:
+            raise rpc_error(
+                E.VIR_ERR_OPERATION_FAILED,
+                f"domain '{old.name}' already exists with uuid {old.uuid_str}",
+                domain=ErrorDomain.VIR_FROM_DOMAIN,
+            )
+        if live and old.active:
+            raise rpc_error(E.VIR_ERR_OPERATION_INVALID, f"domain '{old.name}' is already active", domain=ErrorDomain.VIR_FROM_DOMAIN)
+        # virDomainObjAssignDef
+        if old.active:
+            old.next_definition = new
+        elif live:
+            old.next_definition = old.next_definition or old.definition
+            old.definition = new
+        else:
+            old.definition = new
+        return old, True
+
     # -- lifecycle --------------------------------------------------------
 
     def start(self, domain: Domain, reason: int = RUNNING_BOOTED, detail: int = STARTED_BOOTED) -> None:

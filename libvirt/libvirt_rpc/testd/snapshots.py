@@ -31,7 +31,7 @@ REVERT_RUNNING, REVERT_PAUSED, REVERT_FORCE = 1, 2, 4
 DELETE_CHILDREN, DELETE_CHILDREN_ONLY = 1, 4
 
 # what reverting does to the domain: reasons and event details "from snapshot"
-SHUTOFF_FROM_SNAPSHOT, RUNNING_FROM_SNAPSHOT, PAUSED_FROM_SNAPSHOT = 7, 8, 9
+SHUTOFF_FROM_SNAPSHOT, RUNNING_FROM_SNAPSHOT, PAUSED_FROM_SNAPSHOT = 7, 4, 7
 STOPPED_FROM_SNAPSHOT, STARTED_FROM_SNAPSHOT, SUSPENDED_FROM_SNAPSHOT = 6, 3, 5
 
 
@@ -106,7 +106,7 @@ class SnapshotProcedures(ProceduresBase):
             snapshot.description = request.description
         else:
             if name in d.snapshots:
-                raise driver_error(E.VIR_ERR_OPERATION_FAILED, f"domain snapshot {name} already exists")
+                raise driver_error(E.VIR_ERR_OPERATION_FAILED, f"domain moment {name} already exists")
             state = STATE_NAMES[d.state]
             disks = [
                 (disk.find("target").get("dev", ""), "internal" if disk.get("device", "disk") == "disk" else "no")  # type: ignore[union-attr]

@@ -106,10 +106,12 @@ def parse_document(text: str, root: str, what: str, domain: int) -> ET.Element:
     the document in parse errors ("domain_definition", ...)."""
     try:
         element = ET.fromstring(text)
-    except ET.ParseError as error:
-        raise xml_error(f"({what}):{error}", domain) from None
+    except ET.ParseError as error:  # libxml2 words it otherwise
+        raise rpc_error(E.VIR_ERR_XML_DETAIL, f"({what}):{error}", domain=domain) from None
     if element.tag != root:
-        raise xml_error(f"unexpected root element <{element.tag}>, expecting <{root}>", domain)
+        raise xml_error(
+            f"expecting root element of '{root}', not '{element.tag}'", ErrorDomain.VIR_FROM_XML
+        )
     return element
 
 
