@@ -110,6 +110,9 @@ class DomainDef:
     vcpupin: dict[int, CpuSet] = dataclasses.field(default_factory=dict)
     emulatorpin: CpuSet | None = None
     iothreads: list[int] = dataclasses.field(default_factory=list)  # IOThread IDs
+    #: whether the IDs were given (an <iothreadids> list, iothreadadd) rather
+    #: than numbered from an <iothreads> count
+    iothread_ids_given: bool = False
     iothreadpin: dict[int, CpuSet] = dataclasses.field(default_factory=dict)
     numa_mode: str | None = None
     numa_nodeset: CpuSet | None = None

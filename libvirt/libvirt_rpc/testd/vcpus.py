@@ -183,6 +183,7 @@ class VcpuProcedures(ProceduresBase):
                 domain=ErrorDomain.VIR_FROM_DOMAIN,
             )
         definition.iothreads.append(args.iothread_id)
+        definition.iothread_ids_given = True
 
     async def domain_del_iothread(self, call: Call, args: rp.RemoteDomainDelIothreadArgs) -> None:
         self._writable(call, "virDomainDelIOThread")

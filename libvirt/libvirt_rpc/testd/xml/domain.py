@@ -45,6 +45,7 @@ def format_domain_xml(d: DomainDef, id: int = -1) -> str:
     w.leaf("vcpu", d.max_vcpus, [("placement", "static"), ("current", current)])
     if d.iothreads:
         w.leaf("iothreads", len(d.iothreads))
+    if d.iothreads and d.iothread_ids_given:
         w.open("iothreadids")
         for iothread in d.iothreads:
             w.empty("iothread", [("id", iothread)])
@@ -91,6 +92,55 @@ def _kib(element: ET.Element | None, what: str) -> int | None:
     return None if size is None else -(-size // 1024)  # rounded up, as libvirt does
 
 
+# The order libvirt writes devices in, by element.
+_DEVICE_ORDER = (
+    "emulator", "disk", "controller", "lease", "filesystem", "interface", "smartcard", "serial",
+    "parallel", "console", "channel", "input", "tpm", "graphics", "sound", "audio", "video",
+    "hostdev", "redirdev", "redirfilter", "hub", "watchdog", "memballoon", "rng", "nvram",
+    "panic", "shmem", "memory", "iommu", "vsock", "crypto",
+)  # fmt: skip
+# virDomainDiskDefAssignAddress: per bus, units per bus and buses per
+# controller; and the implicit controllers, in the order libvirt adds them.
+_DRIVE_LAYOUT = {"ide": (2, 2), "scsi": (7, 1), "fdc": (2, 1), "sata": (6, 1)}
+
+
+def _disk_index(name: str) -> int | None:
+    """virDiskNameToIndex: "hda" 0, "sdq" 16, "vdaa" 26."""
+    prefix = next((p for p in ("fd", "hd", "vd", "sd", "xvd", "ubd") if name.startswith(p)), None)
+    letters = name[len(prefix) :] if prefix else ""
+    if not letters.isalpha() or not letters.islower():
+        return None
+    index = 0
+    for letter in letters:
+        index = index * 26 + ord(letter) - ord("a") + 1
+    return index - 1
+
+
+def _complete_disks(devices: ET.Element) -> None:
+    """The drive addresses of disks on IDE, SCSI, SATA and floppy buses, and
+    the controllers they need, as libvirt adds them."""
+    needed: dict[str, int] = {}
+    for disk in devices.findall("disk"):
+        target = disk.find("target")
+        bus = target.get("bus") if target is not None else None
+        index = _disk_index(target.get("dev", "")) if target is not None else None
+        if bus not in _DRIVE_LAYOUT or index is None:
+            continue
+        units, buses = _DRIVE_LAYOUT[bus]
+        address = disk.find("address")
+        if address is None:
+            per_controller = units * buses
+            controller, rest = divmod(index, per_controller)
+            values = {"type": "drive", "controller": controller, "bus": rest // units, "target": 0, "unit": rest % units}
+            address = ET.SubElement(disk, "address", {k: str(v) for k, v in values.items()})
+        needed[bus] = max(needed.get(bus, -1), int(address.get("controller", "0")))
+    present = {(c.get("type"), c.get("index")) for c in devices.findall("controller")}
+    for bus in _DRIVE_LAYOUT:
+        for index in range(needed.get(bus, -1) + 1):
+            if (bus, str(index)) not in present:
+                devices.append(ET.Element("controller", {"type": bus, "index": str(index)}))
+
+
 def _complete_interfaces(devices: ET.Element) -> None:
     """What libvirt adds to a network interface: a MAC address (random, in
     QEMU's 52:54:00 range) and, from the test driver, a ``testnetN`` name."""
@@ -106,6 +156,10 @@ def _complete_interfaces(devices: ET.Element) -> None:
             target = ET.Element("target", dev=f"testnet{number}")
             after = [i for i, child in enumerate(interface) if child.tag in ("mac", "source")]
             interface.insert(after[-1] + 1, target)
+
+
+def _device_rank(device: ET.Element) -> int:
+    return _DEVICE_ORDER.index(device.tag) if device.tag in _DEVICE_ORDER else len(_DEVICE_ORDER)
 
 
 def _uuid(root: ET.Element) -> bytes:
@@ -140,6 +194,7 @@ def _tuning(root: ET.Element, d: DomainDef) -> None:
     for pin in root.findall("cputune/vcpupin"):
         d.vcpupin[int(pin.get("vcpu", "0"))] = cpumap.parse(pin.get("cpuset", ""))
     d.iothreads = [int(i.get("id", "0")) for i in root.findall("iothreadids/iothread")]
+    d.iothread_ids_given = bool(d.iothreads)
     count = text_of(root, "iothreads")
     if count is not None and not d.iothreads:
         d.iothreads = list(range(1, int(count) + 1))
@@ -187,6 +242,7 @@ def parse_domain_def(text: str) -> DomainDef:
         raise rpc_error(E.VIR_ERR_OS_TYPE, "(null)", domain=_FROM_DOMAIN)
     devices_el = root.find("devices")
     if devices_el is not None:
+        _complete_disks(devices_el)
         _complete_interfaces(devices_el)
     d = DomainDef(
         name=name,
@@ -199,7 +255,7 @@ def parse_domain_def(text: str) -> DomainDef:
         arch=os_type_el.get("arch", "i686"),
         title=text_of(root, "title"),
         description=text_of(root, "description"),
-        devices=list(devices_el) if devices_el is not None else [],
+        devices=sorted(devices_el, key=_device_rank) if devices_el is not None else [],
     )
     for action in ("on_poweroff", "on_reboot", "on_crash"):
         value = text_of(root, action)
