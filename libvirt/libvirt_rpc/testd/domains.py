@@ -41,7 +41,6 @@ from .model import (
     UNDEFINED_REMOVED,
     UNDEFINED_RENAMED,
     Domain,
-    DomainDef,
 )
 from .xml.domain import parse_domain_def
 

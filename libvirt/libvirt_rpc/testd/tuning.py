@@ -12,7 +12,7 @@ from ..errors import ErrorNumber as E
 from ..server import Call
 from . import cpumap
 from .base import ProceduresBase, check_flags, driver_error
-from .model import AFFECT_CONFIG, AFFECT_LIVE, MEMORY_UNLIMITED, PERF_EVENTS, DomainDef
+from .model import AFFECT_CONFIG, AFFECT_LIVE, MEMORY_UNLIMITED, PERF_EVENTS
 from .params import BOOLEAN, INT, STRING, STRING_OKAY, UINT, ULLONG, param, serialize, validate
 from .xml.domain import (
     BANDWIDTH_FIELDS,

@@ -100,7 +100,7 @@ def parse_network_xml(text: str) -> NetworkDef:
     try:
         uuid = uuidlib.UUID(raw_uuid).bytes if raw_uuid else uuidlib.uuid4().bytes
     except ValueError:
-        raise xml_error(f"malformed uuid element", _FROM_NETWORK) from None
+        raise xml_error("malformed uuid element", _FROM_NETWORK) from None
     n = NetworkDef(name=name, uuid=uuid)
     forward = root.find("forward")
     if forward is not None:
