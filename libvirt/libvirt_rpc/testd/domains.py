@@ -53,8 +53,9 @@ _UNDEFINE_MANAGED_SAVE, _UNDEFINE_SNAPSHOTS_METADATA = 1, 2
 # virDomainMetadataType
 METADATA_DESCRIPTION, METADATA_TITLE, METADATA_ELEMENT = range(3)
 
-# virConnectListAllDomainsFlags
-_LIST_GROUPS: Groups[Domain] = (
+# virConnectListAllDomainsFlags; the first three groups are
+# virConnectGetAllDomainStats's too.
+STATE_GROUPS: Groups[Domain] = (
     ((1, lambda d: d.active), (2, lambda d: not d.active)),
     ((4, lambda d: d.persistent), (8, lambda d: not d.persistent)),
     (
@@ -63,6 +64,8 @@ _LIST_GROUPS: Groups[Domain] = (
         (64, lambda d: d.state == SHUTOFF),
         (128, lambda d: d.state not in (RUNNING, PAUSED, SHUTOFF)),
     ),
+)
+_LIST_GROUPS: Groups[Domain] = STATE_GROUPS + (
     ((256, lambda d: d.managed_save), (512, lambda d: not d.managed_save)),
     ((1024, lambda d: d.autostart), (2048, lambda d: not d.autostart)),
     ((4096, lambda d: bool(d.snapshots)), (8192, lambda d: not d.snapshots)),

@@ -13,8 +13,9 @@ from libvirt_rpc import remote_protocol as rp
 from ..errors import ErrorNumber as E
 from ..server import Call
 from .base import ProceduresBase, check_flags, driver_error, not_running
-from .listing import Groups, select
-from .model import PAUSED, RUNNING, SHUTOFF, Domain
+from .domains import STATE_GROUPS
+from .listing import select
+from .model import RUNNING
 from .params import INT, STRING_OKAY, ULLONG, param, serialize
 
 # virDomainMemoryStatTags, in the order the test driver reports them
@@ -32,18 +33,6 @@ _MOUNT_POINTS = ("/", "/boot")
 # virConnectGetAllDomainStats
 STATS_STATE = 1
 _STATS_ENFORCE = 1 << 31
-_STATS_GROUPS: Groups[Domain] = (
-    ((1, lambda d: d.active), (2, lambda d: not d.active)),
-    ((4, lambda d: d.persistent), (8, lambda d: not d.persistent)),
-    (
-        (16, lambda d: d.state == RUNNING),
-        (32, lambda d: d.state == PAUSED),
-        (64, lambda d: d.state == SHUTOFF),
-        (128, lambda d: d.state not in (RUNNING, PAUSED, SHUTOFF)),
-    ),
-)
-
-
 def _time_base() -> int:
     """g_get_real_time(): the test driver's seed for made-up counters (µs)."""
     return time.time_ns() // 1000
@@ -128,7 +117,7 @@ class GuestProcedures(ProceduresBase):
         if args.doms:
             domains = [self.hv.of(handle) for handle in args.doms]
         else:
-            domains = select(self.hv.domains.values(), args.flags, _STATS_GROUPS)
+            domains = select(self.hv.domains.values(), args.flags, STATE_GROUPS)
         records = []
         for d in domains:
             params = []

@@ -23,6 +23,7 @@ from ..errors import ErrorNumber as E
 from ..server import Client, rpc_error
 from .base import invalid_argument
 from .cpumap import CpuSet
+from .listing import Defined
 from .interfaces import HostInterface, default_interfaces
 from .networks import Network, default_networks
 from .nodedevs import NodeDevice, default_node_devices
@@ -176,7 +177,7 @@ class Snapshot:
 
 
 @dataclasses.dataclass
-class Domain:
+class Domain(Defined):
     """A domain's run state around its definition(s)."""
 
     definition: DomainDef
@@ -194,14 +195,6 @@ class Domain:
     guest_time: tuple[int, int] = (627319920, 0)
     #: whether "/" and "/boot" are frozen
     frozen: list[bool] = dataclasses.field(default_factory=lambda: [False, False])
-
-    @property
-    def name(self) -> str:
-        return self.definition.name
-
-    @property
-    def uuid(self) -> bytes:
-        return self.definition.uuid
 
     @property
     def max_memory(self) -> int:

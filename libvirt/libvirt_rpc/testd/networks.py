@@ -14,7 +14,7 @@ from ..errors import ErrorDomain
 from ..errors import ErrorNumber as E
 from ..server import Call, rpc_error
 from .base import ProceduresBase, check_flags, driver_error
-from .listing import Groups, select
+from .listing import Defined, Groups, select
 from .xml.network import NetworkDef, format_network_xml, parse_network_xml
 
 FROM_NETWORK = ErrorDomain.VIR_FROM_NETWORK
@@ -26,19 +26,11 @@ _EVENT_ID_LAST = 1
 
 
 @dataclasses.dataclass
-class Network:
+class Network(Defined):
     definition: NetworkDef
     active: bool = False
     persistent: bool = True
     autostart: bool = False
-
-    @property
-    def name(self) -> str:
-        return self.definition.name
-
-    @property
-    def uuid(self) -> bytes:
-        return self.definition.uuid
 
     def handle(self) -> rp.RemoteNonnullNetwork:
         return rp.RemoteNonnullNetwork(self.name, self.uuid)

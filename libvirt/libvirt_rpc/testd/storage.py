@@ -13,7 +13,7 @@ from ..errors import ErrorDomain
 from ..errors import ErrorNumber as E
 from ..server import Call, rpc_error
 from .base import ProceduresBase, check_flags, driver_error
-from .listing import Groups, select
+from .listing import Defined, Groups, select
 from .xml.storage import (
     VOLUME_TYPES,
     PoolDef,
@@ -43,20 +43,12 @@ _TYPE_FLAGS = ("dir", "fs", "netfs", "logical", "disk", "iscsi", "scsi", "mpath"
 
 
 @dataclasses.dataclass
-class Pool:
+class Pool(Defined):
     definition: PoolDef
     active: bool = False
     persistent: bool = True
     autostart: bool = False
     volumes: dict[str, VolumeDef] = dataclasses.field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return self.definition.name
-
-    @property
-    def uuid(self) -> bytes:
-        return self.definition.uuid
 
     def handle(self) -> rp.RemoteNonnullStoragePool:
         return rp.RemoteNonnullStoragePool(self.name, self.uuid)

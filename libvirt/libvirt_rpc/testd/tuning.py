@@ -4,7 +4,8 @@ bandwidth, each on the live or the persistent definition as the flags say."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping
 
 from libvirt_rpc import remote_protocol as rp
 
@@ -12,10 +13,9 @@ from ..errors import ErrorNumber as E
 from ..server import Call
 from . import cpumap
 from .base import ProceduresBase, check_flags, driver_error
-from .model import AFFECT_CONFIG, AFFECT_LIVE, MEMORY_UNLIMITED, PERF_EVENTS
-from .params import BOOLEAN, INT, STRING, STRING_OKAY, UINT, ULLONG, param, serialize, validate
+from .model import AFFECT_CONFIG, AFFECT_LIVE, MEMORY_UNLIMITED, PERF_EVENTS, Domain, DomainDef
+from .params import BOOLEAN, INT, STRING, STRING_OKAY, UINT, ULLONG, Value, param, serialize, validate
 from .xml.domain import (
-    BANDWIDTH_FIELDS,
     IOTUNE_FIELDS,
     MEMTUNE_LIMITS,
     disk_iotune,
@@ -32,17 +32,38 @@ _BLKIO_DEVICE_PARAMS = (
     "device_read_bytes_sec", "device_write_bytes_sec",
 )  # fmt: skip
 IOTUNE_MAX = 1000000000000000
+_BANDWIDTH_PARAMS = (("inbound", ("average", "peak", "burst", "floor")), ("outbound", ("average", "peak", "burst")))
 
 
-def _reply(requested: int, params: Sequence[rp.RemoteTypedParam], flags: int) -> tuple[list[rp.RemoteTypedParam], int]:
-    """What a get-parameters procedure answers: with nparams 0 only how many
-    there are; else the first ``requested`` (and nparams 0, as libvirtd)."""
-    if requested == 0:
-        return [], len(params)
-    return serialize(params[:requested], flags), 0
+Build = Callable[[DomainDef], list[rp.RemoteTypedParam]]
 
 
 class TuningProcedures(ProceduresBase):
+    def _tunables(
+        self, call: Call, handle: rp.RemoteNonnullDomain, flags: int, requested: int, function: str, count: int, build: Build
+    ) -> tuple[list[rp.RemoteTypedParam], int]:
+        """A get-parameters procedure: with nparams 0 only how many there
+        are; else the first ``requested`` of the definition the flags name
+        (and nparams 0, as libvirtd answers)."""
+        self._open(call)
+        check_flags(flags, _AFFECT | STRING_OKAY, function)
+        if requested == 0:
+            return [], count
+        definition = self._domain(call, handle).one_definition(flags & _AFFECT)
+        return serialize(build(definition)[:requested], flags), 0
+
+    def _tunables_to_change(
+        self, call: Call, handle: rp.RemoteNonnullDomain, flags: int, params: list[rp.RemoteTypedParam],
+        api: str, function: str, allowed: Mapping[str, int],
+    ) -> tuple[Domain, DomainDef, dict[str, Value]]:
+        """A set-parameters procedure's checks: the domain, the definition
+        the flags name, and the parameters."""
+        self._writable(call, api)
+        check_flags(flags, _AFFECT, function)
+        values = validate(params, allowed)
+        d = self.hv.of(handle)
+        return d, d.one_definition(flags), values
+
     # -- memory size ----------------------------------------------------------
 
     def _set_memory(self, handle: rp.RemoteNonnullDomain, memory: int, flags: int) -> None:
@@ -135,22 +156,22 @@ class TuningProcedures(ProceduresBase):
     async def domain_get_memory_parameters(
         self, call: Call, args: rp.RemoteDomainGetMemoryParametersArgs
     ) -> rp.RemoteDomainGetMemoryParametersRet:
-        self._open(call)
-        check_flags(args.flags, _AFFECT | STRING_OKAY, "testDomainGetMemoryParameters")
-        if args.nparams == 0:
-            return rp.RemoteDomainGetMemoryParametersRet([], len(MEMTUNE_LIMITS))
-        definition = self._domain(call, args.dom).one_definition(args.flags & _AFFECT)
-        params = [param(limit, ULLONG, definition.memory_limit(limit)) for limit in MEMTUNE_LIMITS]
-        return rp.RemoteDomainGetMemoryParametersRet(*_reply(args.nparams, params, args.flags))
+        def build(d: DomainDef) -> list[rp.RemoteTypedParam]:
+            return [param(limit, ULLONG, d.memory_limit(limit)) for limit in MEMTUNE_LIMITS]
+
+        return rp.RemoteDomainGetMemoryParametersRet(
+            *self._tunables(
+                call, args.dom, args.flags, args.nparams, "testDomainGetMemoryParameters", len(MEMTUNE_LIMITS), build
+            )
+        )
 
     async def domain_set_memory_parameters(
         self, call: Call, args: rp.RemoteDomainSetMemoryParametersArgs
     ) -> None:
-        self._writable(call, "virDomainSetMemoryParameters")
-        check_flags(args.flags, _AFFECT, "testDomainSetMemoryParameters")
-        values = validate(args.params, {limit: ULLONG for limit in MEMTUNE_LIMITS})
-        d = self.hv.of(args.dom)
-        definition = d.one_definition(args.flags)
+        d, definition, values = self._tunables_to_change(
+            call, args.dom, args.flags, args.params, "virDomainSetMemoryParameters",
+            "testDomainSetMemoryParameters", {limit: ULLONG for limit in MEMTUNE_LIMITS},
+        )  # fmt: skip
         if "hard_limit" in values or "swap_hard_limit" in values:
             hard = int(values.get("hard_limit", d.definition.memory_limit("hard_limit")))
             swap = int(values.get("swap_hard_limit", d.definition.memory_limit("swap_hard_limit")))
@@ -170,20 +191,19 @@ class TuningProcedures(ProceduresBase):
     async def domain_get_blkio_parameters(
         self, call: Call, args: rp.RemoteDomainGetBlkioParametersArgs
     ) -> rp.RemoteDomainGetBlkioParametersRet:
-        self._open(call)
-        check_flags(args.flags, _AFFECT | STRING_OKAY, "testDomainGetBlkioParameters")
-        if args.nparams == 0:
-            return rp.RemoteDomainGetBlkioParametersRet([], 1 + len(_BLKIO_DEVICE_PARAMS))
-        definition = self._domain(call, args.dom).one_definition(args.flags & _AFFECT)
-        params = [param("weight", UINT, definition.blkio_weight)]
-        params += [param(name, STRING, "") for name in _BLKIO_DEVICE_PARAMS]
-        return rp.RemoteDomainGetBlkioParametersRet(*_reply(args.nparams, params, args.flags))
+        def build(d: DomainDef) -> list[rp.RemoteTypedParam]:
+            return [param("weight", UINT, d.blkio_weight)] + [param(n, STRING, "") for n in _BLKIO_DEVICE_PARAMS]
+
+        count = 1 + len(_BLKIO_DEVICE_PARAMS)
+        return rp.RemoteDomainGetBlkioParametersRet(
+            *self._tunables(call, args.dom, args.flags, args.nparams, "testDomainGetBlkioParameters", count, build)
+        )
 
     async def domain_set_blkio_parameters(self, call: Call, args: rp.RemoteDomainSetBlkioParametersArgs) -> None:
-        self._writable(call, "virDomainSetBlkioParameters")
-        check_flags(args.flags, _AFFECT, "testDomainSetBlkioParameters")
-        values = validate(args.params, {"weight": UINT})  # per-device limits are not kept here
-        definition = self.hv.of(args.dom).one_definition(args.flags)
+        _, definition, values = self._tunables_to_change(
+            call, args.dom, args.flags, args.params, "virDomainSetBlkioParameters",
+            "testDomainSetBlkioParameters", {"weight": UINT},  # per-device limits are not kept here
+        )  # fmt: skip
         if "weight" in values:
             definition.blkio_weight = int(values["weight"])
 
@@ -192,22 +212,20 @@ class TuningProcedures(ProceduresBase):
     async def domain_get_numa_parameters(
         self, call: Call, args: rp.RemoteDomainGetNumaParametersArgs
     ) -> rp.RemoteDomainGetNumaParametersRet:
-        self._open(call)
-        check_flags(args.flags, _AFFECT | STRING_OKAY, "testDomainGetNumaParameters")
-        if args.nparams == 0:
-            return rp.RemoteDomainGetNumaParametersRet([], 2)
-        definition = self._domain(call, args.dom).one_definition(args.flags & _AFFECT)
-        mode = NUMA_MODES.index(definition.numa_mode or "strict")
-        nodeset = cpumap.format(definition.numa_nodeset) if definition.numa_nodeset is not None else ""
-        params = [param("numa_mode", INT, mode), param("numa_nodeset", STRING, nodeset)]
-        return rp.RemoteDomainGetNumaParametersRet(*_reply(args.nparams, params, args.flags))
+        def build(d: DomainDef) -> list[rp.RemoteTypedParam]:
+            nodeset = cpumap.format(d.numa_nodeset) if d.numa_nodeset is not None else ""
+            mode = NUMA_MODES.index(d.numa_mode or "strict")
+            return [param("numa_mode", INT, mode), param("numa_nodeset", STRING, nodeset)]
+
+        return rp.RemoteDomainGetNumaParametersRet(
+            *self._tunables(call, args.dom, args.flags, args.nparams, "testDomainGetNumaParameters", 2, build)
+        )
 
     async def domain_set_numa_parameters(self, call: Call, args: rp.RemoteDomainSetNumaParametersArgs) -> None:
-        self._writable(call, "virDomainSetNumaParameters")
-        check_flags(args.flags, _AFFECT, "testDomainSetNumaParameters")
-        values = validate(args.params, {"numa_mode": INT, "numa_nodeset": STRING})
-        d = self.hv.of(args.dom)
-        definition = d.one_definition(args.flags)
+        d, definition, values = self._tunables_to_change(
+            call, args.dom, args.flags, args.params, "virDomainSetNumaParameters",
+            "testDomainSetNumaParameters", {"numa_mode": INT, "numa_nodeset": STRING},
+        )  # fmt: skip
         mode = None
         if "numa_mode" in values:
             number = int(values["numa_mode"])
@@ -245,10 +263,10 @@ class TuningProcedures(ProceduresBase):
         return rp.RemoteDomainGetPerfEventsRet(params)
 
     async def domain_set_perf_events(self, call: Call, args: rp.RemoteDomainSetPerfEventsArgs) -> None:
-        self._writable(call, "virDomainSetPerfEvents")
-        check_flags(args.flags, _AFFECT, "testDomainSetPerfEvents")
-        values = validate(args.params, {event: BOOLEAN for event in PERF_EVENTS})
-        definition = self.hv.of(args.dom).one_definition(args.flags)
+        _, definition, values = self._tunables_to_change(
+            call, args.dom, args.flags, args.params, "virDomainSetPerfEvents",
+            "testDomainSetPerfEvents", {event: BOOLEAN for event in PERF_EVENTS},
+        )  # fmt: skip
         for event, enabled in values.items():
             definition.perf[event] = bool(enabled)
 
@@ -257,26 +275,26 @@ class TuningProcedures(ProceduresBase):
     async def domain_get_block_io_tune(
         self, call: Call, args: rp.RemoteDomainGetBlockIoTuneArgs
     ) -> rp.RemoteDomainGetBlockIoTuneRet:
-        self._open(call)
-        check_flags(args.flags, _AFFECT | STRING_OKAY, "testDomainGetBlockIoTune")
-        if args.nparams == 0:
-            return rp.RemoteDomainGetBlockIoTuneRet([], len(IOTUNE_FIELDS))
-        definition = self._domain(call, args.dom).one_definition(args.flags & _AFFECT)
-        disk = definition.disk(args.disk or "")
-        if disk is None:
-            raise driver_error(E.VIR_ERR_INVALID_ARG, f"disk '{args.disk}' was not found in the domain config")
-        values = disk_iotune(disk)
-        params = [
-            param(f, STRING, str(values.get(f, ""))) if f == "group_name" else param(f, ULLONG, int(values.get(f, 0)))
-            for f in IOTUNE_FIELDS
-        ]
-        return rp.RemoteDomainGetBlockIoTuneRet(*_reply(args.nparams, params, args.flags))
+        def build(d: DomainDef) -> list[rp.RemoteTypedParam]:
+            disk = d.disk(args.disk or "")
+            if disk is None:
+                raise driver_error(E.VIR_ERR_INVALID_ARG, f"disk '{args.disk}' was not found in the domain config")
+            values = disk_iotune(disk)
+            return [
+                param(f, STRING, str(values.get(f, ""))) if f == "group_name" else param(f, ULLONG, int(values.get(f, 0)))
+                for f in IOTUNE_FIELDS
+            ]
+
+        count = len(IOTUNE_FIELDS)
+        return rp.RemoteDomainGetBlockIoTuneRet(
+            *self._tunables(call, args.dom, args.flags, args.nparams, "testDomainGetBlockIoTune", count, build)
+        )
 
     async def domain_set_block_io_tune(self, call: Call, args: rp.RemoteDomainSetBlockIoTuneArgs) -> None:
-        self._writable(call, "virDomainSetBlockIoTune")
-        check_flags(args.flags, _AFFECT, "testDomainSetBlockIoTune")
-        new = validate(args.params, {f: STRING if f == "group_name" else ULLONG for f in IOTUNE_FIELDS})
-        definition = self.hv.of(args.dom).one_definition(args.flags)
+        _, definition, new = self._tunables_to_change(
+            call, args.dom, args.flags, args.params, "virDomainSetBlockIoTune",
+            "testDomainSetBlockIoTune", {f: STRING if f == "group_name" else ULLONG for f in IOTUNE_FIELDS},
+        )  # fmt: skip
         disk = definition.disk(args.disk)
         if disk is None:
             raise driver_error(E.VIR_ERR_INVALID_ARG, f"missing persistent configuration for disk '{args.disk}'")
@@ -309,34 +327,34 @@ class TuningProcedures(ProceduresBase):
     async def domain_get_interface_parameters(
         self, call: Call, args: rp.RemoteDomainGetInterfaceParametersArgs
     ) -> rp.RemoteDomainGetInterfaceParametersRet:
-        self._open(call)
-        check_flags(args.flags, _AFFECT | STRING_OKAY, "testDomainGetInterfaceParameters")
-        if args.nparams == 0:
-            return rp.RemoteDomainGetInterfaceParametersRet([], 7)
-        definition = self._domain(call, args.dom).one_definition(args.flags & _AFFECT)
-        net = definition.interface(args.device)
+        def build(d: DomainDef) -> list[rp.RemoteTypedParam]:
+            bandwidth = interface_bandwidth(self._domain_interface(d, args.device))
+            return [
+                param(f"{direction}.{field}", UINT, bandwidth.get(direction, {}).get(field, 0))
+                for direction, fields in _BANDWIDTH_PARAMS
+                for field in fields
+            ]
+
+        return rp.RemoteDomainGetInterfaceParametersRet(
+            *self._tunables(call, args.dom, args.flags, args.nparams, "testDomainGetInterfaceParameters", 7, build)
+        )
+
+    @staticmethod
+    def _domain_interface(definition: DomainDef, device: str) -> ET.Element:
+        net = definition.interface(device)
         if net is None:
-            raise driver_error(E.VIR_ERR_INVALID_ARG, f"'{args.device}' is not a known interface")
-        bandwidth = interface_bandwidth(net)
-        params = [
-            param(f"{direction}.{field}", UINT, bandwidth.get(direction, {}).get(field, 0))
-            for direction, fields in (("inbound", ("average", "peak", "burst", "floor")), ("outbound", ("average", "peak", "burst")))
-            for field in fields
-        ]
-        return rp.RemoteDomainGetInterfaceParametersRet(*_reply(args.nparams, params, args.flags))
+            raise driver_error(E.VIR_ERR_INVALID_ARG, f"'{device}' is not a known interface")
+        return net
 
     async def domain_set_interface_parameters(
         self, call: Call, args: rp.RemoteDomainSetInterfaceParametersArgs
     ) -> None:
-        self._writable(call, "virDomainSetInterfaceParameters")
-        check_flags(args.flags, _AFFECT, "testDomainSetInterfaceParameters")
-        allowed = {f"inbound.{f}": UINT for f in BANDWIDTH_FIELDS}
-        allowed.update({f"outbound.{f}": UINT for f in BANDWIDTH_FIELDS if f != "floor"})
-        values = validate(args.params, allowed)
-        definition = self.hv.of(args.dom).one_definition(args.flags)
-        net = definition.interface(args.device)
-        if net is None:
-            raise driver_error(E.VIR_ERR_INVALID_ARG, f"'{args.device}' is not a known interface")
+        allowed = {f"{direction}.{field}": UINT for direction, fields in _BANDWIDTH_PARAMS for field in fields}
+        _, definition, values = self._tunables_to_change(
+            call, args.dom, args.flags, args.params, "virDomainSetInterfaceParameters",
+            "testDomainSetInterfaceParameters", allowed,
+        )  # fmt: skip
+        net = self._domain_interface(definition, args.device)
         bandwidth = interface_bandwidth(net)
         for direction, required in (("inbound", ("average", "floor")), ("outbound", ("average",))):
             given = {k.split(".", 1)[1]: int(v) for k, v in values.items() if k.startswith(direction + ".")}

@@ -10,6 +10,7 @@ capabilities and sysinfo).
 
 from __future__ import annotations
 
+import uuid as uuidlib
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 
@@ -128,6 +129,17 @@ def scaled(element: ET.Element | None, what: str, default_unit: str, domain: int
     except ValueError:
         raise xml_error(f"invalid value for {what}", domain) from None
     return value * _UNITS[unit]
+
+
+def uuid_of(root: ET.Element, domain: int) -> bytes:
+    """The ``<uuid>`` of a definition, a random one when it has none."""
+    raw = text_of(root, "uuid")
+    if raw is None:
+        return uuidlib.uuid4().bytes
+    try:
+        return uuidlib.UUID(raw).bytes
+    except ValueError:
+        raise xml_error("malformed uuid element", domain) from None
 
 
 def text_of(root: ET.Element, path: str) -> str | None:

@@ -12,7 +12,7 @@ from ...errors import ErrorNumber as E
 from ...server import rpc_error
 from .. import cpumap
 from ..model import PERF_EVENTS, Domain, DomainDef
-from . import Writer, escape, parse_document, scaled, text_of, xml_error
+from . import Writer, parse_document, scaled, text_of, uuid_of, xml_error
 
 _FROM_DOMAIN = ErrorDomain.VIR_FROM_DOMAIN
 MEMTUNE_LIMITS = ("hard_limit", "soft_limit", "swap_hard_limit")
@@ -162,16 +162,6 @@ def _device_rank(device: ET.Element) -> int:
     return _DEVICE_ORDER.index(device.tag) if device.tag in _DEVICE_ORDER else len(_DEVICE_ORDER)
 
 
-def _uuid(root: ET.Element) -> bytes:
-    raw = text_of(root, "uuid")
-    if raw is None:
-        return uuidlib.uuid4().bytes
-    try:
-        return uuidlib.UUID(raw).bytes
-    except ValueError:
-        raise xml_error("malformed uuid element") from None
-
-
 def _vcpus(root: ET.Element) -> tuple[int, int]:
     element = root.find("vcpu")
     try:
@@ -229,7 +219,7 @@ def parse_domain_def(text: str) -> DomainDef:
     name = text_of(root, "name")
     if name is None:
         raise rpc_error(E.VIR_ERR_NO_NAME, "domain", domain=_FROM_DOMAIN)
-    uuid = _uuid(root)
+    uuid = uuid_of(root, _FROM_DOMAIN)
     max_memory = _kib(root.find("memory"), "memory")
     if max_memory is None:
         raise xml_error("missing element memory")
@@ -269,8 +259,6 @@ def parse_domain_xml(text: str) -> Domain:
     """A new (inactive, persistent) domain defined by ``text``."""
     return Domain(parse_domain_def(text))
 
-
-__all__ = ["escape", "format_domain_xml", "parse_domain_def", "parse_domain_xml"]
 
 
 # -- device tuning kept in the device elements --------------------------------

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from ...errors import ErrorDomain
 from ...errors import ErrorNumber as E
 from ...server import rpc_error
-from . import Writer, parse_document, text_of, xml_error
+from . import Writer, parse_document, uuid_of, text_of, xml_error
 
 _FROM_NETWORK = ErrorDomain.VIR_FROM_NETWORK
 _FORWARD_MODES = ("nat", "route", "open", "bridge", "private", "vepa", "passthrough", "hostdev")
@@ -96,11 +96,7 @@ def parse_network_xml(text: str) -> NetworkDef:
     name = text_of(root, "name")
     if name is None:
         raise rpc_error(E.VIR_ERR_NO_NAME, "network", domain=_FROM_NETWORK)
-    raw_uuid = text_of(root, "uuid")
-    try:
-        uuid = uuidlib.UUID(raw_uuid).bytes if raw_uuid else uuidlib.uuid4().bytes
-    except ValueError:
-        raise xml_error("malformed uuid element", _FROM_NETWORK) from None
+    uuid = uuid_of(root, _FROM_NETWORK)
     n = NetworkDef(name=name, uuid=uuid)
     forward = root.find("forward")
     if forward is not None:

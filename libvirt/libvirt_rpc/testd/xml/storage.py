@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from ...errors import ErrorDomain
 from ...errors import ErrorNumber as E
 from ...server import rpc_error
-from . import Writer, parse_document, scaled, text_of, xml_error
+from . import Writer, parse_document, uuid_of, scaled, text_of, xml_error
 
 _FROM_STORAGE = ErrorDomain.VIR_FROM_STORAGE
 
@@ -98,11 +98,7 @@ def parse_pool_xml(text: str) -> PoolDef:
     name = text_of(root, "name")
     if name is None:
         raise rpc_error(E.VIR_ERR_XML_ERROR, "missing pool source name element", domain=_FROM_STORAGE)
-    raw_uuid = text_of(root, "uuid")
-    try:
-        uuid = uuidlib.UUID(raw_uuid).bytes if raw_uuid else uuidlib.uuid4().bytes
-    except ValueError:
-        raise xml_error("malformed uuid element", _FROM_STORAGE) from None
+    uuid = uuid_of(root, _FROM_STORAGE)
     source = root.find("source")
     permissions = root.find("target/permissions")
     return PoolDef(
