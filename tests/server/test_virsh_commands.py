@@ -15,6 +15,7 @@ socket path (each daemon has its own).
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 
@@ -351,7 +352,8 @@ SESSIONS = {
         "dump test {dir}/core.img --crash",
         "domstate --reason test",
         "restore {dir}/nothere",
-        "save-image-dumpxml {dir}/core.img",
+        # (reading a core dump as a save image fails with whatever errno the
+        # daemon's thread last had: libvirtd's message varies)
         "save-image-define {dir}/saved.img bad.xml",
     ],
     "snapshots": [
@@ -376,6 +378,74 @@ SESSIONS = {
         "snapshot-list test --leaves --name",
         "snapshot-delete test --children s2",
         "snapshot-list test",
+    ],
+    "checkpoints": [
+        "checkpoint-create-as test c1 --description hello",
+        "checkpoint-create-as test c2",
+        "checkpoint-list test --parent",
+        "checkpoint-list test --tree",
+        "checkpoint-info test c1",
+        "checkpoint-dumpxml test c2",
+        "checkpoint-dumpxml test c1 --no-domain",
+        "checkpoint-parent test c1",
+        "snapshot-create-as test s1",
+        "list --all --with-checkpoint",
+        "checkpoint-delete test c1",
+        "checkpoint-list test --leaves --name",
+        "checkpoint-create-as test c2",
+        "checkpoint-delete test c2 --children",
+        "destroy test",
+        "checkpoint-create-as test c3",
+    ],
+    "metadata": [
+        "metadata test --uri http://x.org/ --key k --set '<a b=\"1\"><c>text &amp; more</c><d/></a>'",
+        "metadata test --uri http://x.org/",
+        "metadata test --uri http://y.org/ --key y --set '<z/>' --config",
+        "dumpxml test",
+        "dumpxml --inactive test",
+        "metadata test --uri http://x.org/ --remove",
+        "metadata test --uri http://x.org/",
+        "dumpxml test",
+        "dommemstat test --period 7",
+        "dumpxml test",
+    ],
+    "network_update": [
+        "net-update default add ip-dhcp-host \"<host mac='00:16:3e:77:e2:ed' name='foo' ip='192.168.122.10'/>\"",
+        "net-update default add ip-dhcp-host \"<host mac='00:16:3e:77:e2:ed' name='foo' ip='192.168.122.10'/>\"",
+        "net-update default add-first ip-dhcp-host \"<host mac='00:16:3e:77:e2:ee' ip='192.168.122.11'/>\" --config",
+        "net-dumpxml default",
+        "net-update default modify ip-dhcp-host \"<host mac='00:16:3e:77:e2:ed' name='bar' ip='192.168.122.12'/>\"",
+        "net-update default delete ip-dhcp-host \"<host mac='00:16:3e:77:e2:ff'/>\"",
+        "net-update default add ip-dhcp-range \"<range start='192.168.122.100' end='192.168.122.110'/>\"",
+        "net-update default modify ip-dhcp-range \"<range start='192.168.122.100' end='192.168.122.110'/>\"",
+        "net-update default delete ip-dhcp-range \"<range start='192.168.122.2' end='192.168.122.254'/>\"",
+        "net-dumpxml default",
+        "net-update default add bridge \"<bridge name='x'/>\"",
+        "net-update default add ip-dhcp-host \"<nothost/>\"",
+        "net-destroy default",
+        "net-update default delete ip-dhcp-host \"<host mac='00:16:3e:77:e2:ed'/>\"",
+        "net-update default add ip-dhcp-host \"<host mac='00:16:3e:77:e2:ab' ip='192.168.122.13'/>\" --live",
+        "net-dumpxml default",
+    ],
+    "what_the_test_driver_lacks": [
+        "guestinfo test",
+        "guestvcpus test",
+        "get-user-sshkeys test root",
+        "domblkthreshold test vda 100",
+        "blockjob test vda",
+        "blockresize test vda 10G",
+        "domdisplay test",
+        "dompmsuspend test mem",
+        "net-port-list default",
+        "vol-create-as default-pool v1 1M",
+        "vol-clone v1 v2 --pool default-pool",
+        "vol-resize v1 2M --pool default-pool",
+        "vol-wipe v1 --pool default-pool",
+        "attach-disk test /tmp/x.img vdb",
+        "detach-disk test vda",
+        "attach-interface test network default",
+        "domjobabort test",
+        "migrate-getspeed test",
     ],
     "networks": [
         "net-define net1.xml",
@@ -490,7 +560,7 @@ def test_session_matches_libvirtd(
             written.unlink()
         files.rmdir()
     theirs, ours = outputs
-    assert ours == theirs
+    assert ours == theirs, "\n".join(difflib.unified_diff(repr(theirs).split("\\n"), repr(ours).split("\\n"), lineterm=""))
     assert "Traceback" not in fresh_testd.log()  # no handler failed
 
 

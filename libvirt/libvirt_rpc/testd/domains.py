@@ -5,7 +5,9 @@ and the registrations for their events."""
 
 from __future__ import annotations
 
+import copy
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from libvirt_rpc import remote_protocol as rp
@@ -42,7 +44,7 @@ from .model import (
     UNDEFINED_RENAMED,
     Domain,
 )
-from .xml.domain import parse_domain_def
+from .xml.domain import libxml_text, parse_domain_def, without_namespaces
 
 FROM_DOMAIN = ErrorDomain.VIR_FROM_DOMAIN
 VIR_DOMAIN_EVENT_ID_LAST = 27  # libvirt 9.0.0
@@ -69,7 +71,7 @@ _LIST_GROUPS: Groups[Domain] = STATE_GROUPS + (
     ((256, lambda d: d.managed_save), (512, lambda d: not d.managed_save)),
     ((1024, lambda d: d.autostart), (2048, lambda d: not d.autostart)),
     ((4096, lambda d: bool(d.snapshots)), (8192, lambda d: not d.snapshots)),
-    ((16384, lambda d: False), (32768, lambda d: True)),  # checkpoints
+    ((16384, lambda d: bool(d.checkpoints)), (32768, lambda d: not d.checkpoints)),
 )
 
 SCREENSHOT = Path("/usr/share/libvirt/test-screenshot.png")
@@ -256,7 +258,11 @@ class DomainProcedures(ProceduresBase):
         self._open(call)
         check_flags(args.flags, AFFECT_LIVE | AFFECT_CONFIG, "testDomainGetMetadata")
         definition = self._domain(call, args.dom).one_definition(args.flags)
-        value = {METADATA_DESCRIPTION: definition.description, METADATA_TITLE: definition.title}.get(args.type)
+        if args.type == METADATA_ELEMENT:
+            found = [element for uri, _, element in definition.metadata or () if uri == args.uri]
+            value = libxml_text(found[0]) if found else None
+        else:
+            value = definition.description if args.type == METADATA_DESCRIPTION else definition.title
         if value is None:
             raise rpc_error(
                 E.VIR_ERR_NO_DOMAIN_METADATA, "Requested metadata element is not present", domain=FROM_DOMAIN
@@ -266,13 +272,22 @@ class DomainProcedures(ProceduresBase):
     async def domain_set_metadata(self, call: Call, args: rp.RemoteDomainSetMetadataArgs) -> None:
         self._writable(call, "virDomainSetMetadata")
         check_flags(args.flags, AFFECT_LIVE | AFFECT_CONFIG, "testDomainSetMetadata")
-        if args.type not in (METADATA_DESCRIPTION, METADATA_TITLE):
-            raise rpc_error(
-                E.VIR_ERR_ARGUMENT_UNSUPPORTED, "metadata elements are not kept here", domain=FROM_DOMAIN
-            )
-        field = "description" if args.type == METADATA_DESCRIPTION else "title"
+        element = None
+        if args.type == METADATA_ELEMENT and args.metadata:
+            try:
+                element = without_namespaces(ET.fromstring(args.metadata))
+            except ET.ParseError:
+                raise rpc_error(E.VIR_ERR_XML_ERROR, "(metadata_xml)", domain=FROM_DOMAIN) from None
         for definition in self.hv.of(args.dom).definitions(args.flags):
-            if definition is not None:
+            if definition is None:
+                continue
+            if args.type == METADATA_ELEMENT:
+                kept = [m for m in definition.metadata or () if m[0] != args.uri]
+                if element is not None:
+                    kept.append((args.uri or "", args.key or "", copy.deepcopy(element)))
+                definition.metadata = kept
+            else:
+                field = "description" if args.type == METADATA_DESCRIPTION else "title"
                 setattr(definition, field, args.metadata or None)
 
     # -- defining and creating ----------------------------------------------

@@ -3,6 +3,7 @@ procedures per object kind, joined over one :class:`~.model.Hypervisor`."""
 
 from __future__ import annotations
 
+from .checkpoints import CheckpointProcedures
 from .connect import ConnectProcedures, hostname
 from .domains import DomainProcedures
 from .guest import GuestProcedures
@@ -27,6 +28,7 @@ class TestDaemon(
     GuestProcedures,
     SaveProcedures,
     SnapshotProcedures,
+    CheckpointProcedures,
     NetworkProcedures,
     StorageProcedures,
     InterfaceProcedures,

@@ -101,6 +101,9 @@ class DomainDef:
     arch: str = "i686"
     title: str | None = None
     description: str | None = None
+    #: the <metadata> elements: (namespace URI, prefix, element without
+    #: namespace); None: no <metadata> at all (libvirt keeps it once there)
+    metadata: list[tuple[str, str, ET.Element]] | None = None
     on_poweroff: str = "destroy"
     on_reboot: str = "restart"
     on_crash: str = "destroy"
@@ -177,6 +180,18 @@ class Snapshot:
 
 
 @dataclasses.dataclass
+class Checkpoint:
+    """A domain checkpoint: a dirty bitmap per disk since it was taken."""
+
+    name: str
+    description: str | None
+    creation_time: int
+    parent: str | None
+    domain: DomainDef
+    disks: list[tuple[str, str]]  # (target, "bitmap" or "no")
+
+
+@dataclasses.dataclass
 class Domain(Defined):
     """A domain's run state around its definition(s)."""
 
@@ -191,6 +206,8 @@ class Domain(Defined):
     managed_save: bool = False
     snapshots: dict[str, Snapshot] = dataclasses.field(default_factory=dict)
     current_snapshot: str | None = None
+    checkpoints: dict[str, Checkpoint] = dataclasses.field(default_factory=dict)
+    current_checkpoint: str | None = None
     #: the guest's clock (seconds, nanoseconds), as the test driver starts it
     guest_time: tuple[int, int] = (627319920, 0)
     #: whether "/" and "/boot" are frozen

@@ -4,6 +4,7 @@ stop and describe networks."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
@@ -15,19 +16,23 @@ from ..errors import ErrorNumber as E
 from ..server import Call, rpc_error
 from .base import ProceduresBase, check_flags, driver_error
 from .listing import Defined, Groups, select
-from .xml.network import NetworkDef, format_network_xml, parse_network_xml
+from .xml.network import NetworkDef, format_network_xml, parse_network_xml, update_network
 
 FROM_NETWORK = ErrorDomain.VIR_FROM_NETWORK
 
 # virNetworkEventLifecycleType
 EVENT_DEFINED, EVENT_UNDEFINED, EVENT_STARTED, EVENT_STOPPED = range(4)
 EVENT_ID_LIFECYCLE = 0
+UPDATE_AFFECT_LIVE, UPDATE_AFFECT_CONFIG = 1, 2
 _EVENT_ID_LAST = 1
 
 
 @dataclasses.dataclass
 class Network(Defined):
     definition: NetworkDef
+    #: the persistent definition once a change went to it alone while the
+    #: network ran (libvirt's newDef)
+    next_definition: NetworkDef | None = None
     active: bool = False
     persistent: bool = True
     autostart: bool = False
@@ -252,6 +257,39 @@ class NetworkProcedures(ProceduresBase):
         self._network_event(network, EVENT_STOPPED)
         if not network.persistent:
             del self.hv.networks[network.name]
+
+    async def network_update(self, call: Call, args: rp.RemoteNetworkUpdateArgs) -> None:
+        """virNetworkObjUpdate: the change made to copies of the live and/or
+        the persistent definition, which replace them once it worked."""
+        self._writable(call, "virNetworkUpdate", FROM_NETWORK)
+        check_flags(args.flags, UPDATE_AFFECT_LIVE | UPDATE_AFFECT_CONFIG, "testNetworkUpdate")
+        self._open(call)
+        network = self._network_with_uuid(args.net.uuid)
+        flags = args.flags or (UPDATE_AFFECT_LIVE if network.active else UPDATE_AFFECT_CONFIG)
+        if flags & UPDATE_AFFECT_LIVE and not network.active:
+            raise rpc_error(E.VIR_ERR_OPERATION_INVALID, "network is not running", domain=FROM_NETWORK)
+        config = live = None
+        if flags & UPDATE_AFFECT_CONFIG:
+            if not network.persistent:
+                raise rpc_error(
+                    E.VIR_ERR_OPERATION_INVALID,
+                    "cannot change persistent config of a transient network",
+                    domain=FROM_NETWORK,
+                )
+            if network.active and network.next_definition is None:
+                network.next_definition = copy.deepcopy(network.definition)
+            config = copy.deepcopy(network.next_definition or network.definition)
+            update_network(config, args.command, args.section, args.parentIndex, args.xml)
+        if flags & UPDATE_AFFECT_LIVE:
+            live = copy.deepcopy(network.definition)
+            update_network(live, args.command, args.section, args.parentIndex, args.xml)
+        if config is not None:
+            if network.active:
+                network.next_definition = config
+            else:
+                network.definition = config
+        if live is not None:
+            network.definition = live
 
     # -- events -----------------------------------------------------------
 

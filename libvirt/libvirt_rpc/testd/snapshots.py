@@ -11,6 +11,7 @@ from libvirt_rpc import remote_protocol as rp
 from ..errors import ErrorDomain
 from ..errors import ErrorNumber as E
 from ..server import Call
+from . import moments
 from .base import ProceduresBase, check_flags, driver_error
 from .model import EVENT_SUSPENDED, PAUSED, Domain, Snapshot
 from .xml.snapshot import format_snapshot_xml, parse_snapshot_xml
@@ -35,37 +36,21 @@ SHUTOFF_FROM_SNAPSHOT, RUNNING_FROM_SNAPSHOT, PAUSED_FROM_SNAPSHOT = 7, 4, 7
 STOPPED_FROM_SNAPSHOT, STARTED_FROM_SNAPSHOT, SUSPENDED_FROM_SNAPSHOT = 6, 3, 5
 
 
-def _children(d: Domain, name: str | None) -> list[Snapshot]:
-    return sorted((s for s in d.snapshots.values() if s.parent == name), key=lambda s: s.name)
-
-
-def _descendants(d: Domain, name: str | None) -> list[Snapshot]:
-    """Parents before children (libvirt's topological order)."""
-    out = []
-    for child in _children(d, name):
-        out.append(child)
-        out += _descendants(d, child.name)
-    return out
-
-
 def _filter(d: Domain, snapshots: list[Snapshot], flags: int) -> list[Snapshot]:
     """virDomainSnapshotObjListFilter: leaves, metadata (all have it),
     state and location (all are internal)."""
+    if flags & (_METADATA | _NO_METADATA) and not flags & _METADATA:
+        return []
+    if flags & (_INTERNAL | _EXTERNAL) and not flags & _INTERNAL:
+        return []
     out = []
-    for s in snapshots:
-        leaf = not _children(d, s.name)
-        if flags & (_LEAVES | _NO_LEAVES) and not (flags & _LEAVES and leaf or flags & _NO_LEAVES and not leaf):
-            continue
-        if flags & (_METADATA | _NO_METADATA) and not flags & _METADATA:
-            continue
+    for s in moments.by_leaves(d.snapshots, snapshots, bool(flags & _LEAVES), bool(flags & _NO_LEAVES)):
         states = flags & (_INACTIVE | _ACTIVE | _DISK_ONLY)
         if states and not (
             states & _INACTIVE and s.state == "shutoff"
             or states & _ACTIVE and s.state not in ("shutoff", "disk-snapshot")
             or states & _DISK_ONLY and s.state == "disk-snapshot"
         ):
-            continue
-        if flags & (_INTERNAL | _EXTERNAL) and not flags & _INTERNAL:
             continue
         out.append(s)
     return out
@@ -95,6 +80,8 @@ class SnapshotProcedures(ProceduresBase):
         self._writable(call, "virDomainSnapshotCreateXML", FROM_SNAPSHOT)
         check_flags(args.flags, _CREATE_FLAGS, "testDomainSnapshotCreateXML")
         d = self.hv.of(args.dom)
+        if d.checkpoints:
+            raise driver_error(E.VIR_ERR_OPERATION_UNSUPPORTED, "cannot create snapshot while checkpoint exists")
         if not d.persistent and args.flags & CREATE_HALT:
             raise driver_error(E.VIR_ERR_OPERATION_INVALID, "cannot halt after transient domain snapshot")
         request = parse_snapshot_xml(args.xml_desc)
@@ -136,7 +123,7 @@ class SnapshotProcedures(ProceduresBase):
         self._open(call)
         check_flags(flags, _LIST_FLAGS, "testDomainListAllSnapshots")
         d = self._domain(call, handle)
-        snapshots = _children(d, None) if flags & ROOTS else _descendants(d, None)
+        snapshots = moments.children(d.snapshots, None) if flags & ROOTS else moments.descendants(d.snapshots, None)
         return d, _filter(d, snapshots, flags)
 
     def _snapshot_children(
@@ -145,7 +132,8 @@ class SnapshotProcedures(ProceduresBase):
         self._open(call)
         check_flags(flags, _LIST_FLAGS, "testDomainSnapshotListAllChildren")
         d, snapshot = self._snapshot(call, handle)
-        found = _descendants(d, snapshot.name) if flags & DESCENDANTS else _children(d, snapshot.name)
+        tree = moments.descendants if flags & DESCENDANTS else moments.children
+        found = tree(d.snapshots, snapshot.name)
         return d, _filter(d, found, flags)
 
     async def domain_snapshot_num(
@@ -275,16 +263,10 @@ class SnapshotProcedures(ProceduresBase):
         self._writable(call, "virDomainSnapshotDelete", FROM_SNAPSHOT)
         check_flags(args.flags, DELETE_CHILDREN | DELETE_CHILDREN_ONLY, "testDomainSnapshotDelete")
         d, snapshot = self._snapshot(call, args.snap)
-        if args.flags & (DELETE_CHILDREN | DELETE_CHILDREN_ONLY):
-            for descendant in _descendants(d, snapshot.name):
-                del d.snapshots[descendant.name]
-                if d.current_snapshot == descendant.name:
-                    d.current_snapshot = snapshot.name
-        else:
-            for child in _children(d, snapshot.name):
-                child.parent = snapshot.parent
-        if not args.flags & DELETE_CHILDREN_ONLY:
-            del d.snapshots[snapshot.name]
-            if d.current_snapshot == snapshot.name:
-                d.current_snapshot = snapshot.parent
-
+        d.current_snapshot = moments.delete(
+            d.snapshots,
+            snapshot,
+            d.current_snapshot,
+            with_children=bool(args.flags & DELETE_CHILDREN),
+            children_only=bool(args.flags & DELETE_CHILDREN_ONLY),
+        )

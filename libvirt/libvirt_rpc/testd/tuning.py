@@ -20,6 +20,7 @@ from .xml.domain import (
     MEMTUNE_LIMITS,
     disk_iotune,
     interface_bandwidth,
+    set_balloon_period,
     set_disk_iotune,
     set_interface_bandwidth,
 )
@@ -105,6 +106,7 @@ class TuningProcedures(ProceduresBase):
             raise driver_error(
                 E.VIR_ERR_INTERNAL_ERROR, "No memory balloon device configured, can not set the collection period"
             )
+        set_balloon_period(definition.devices, args.period)
 
     # -- scheduler ----------------------------------------------------------
 

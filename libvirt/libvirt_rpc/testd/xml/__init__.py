@@ -94,6 +94,10 @@ class Writer:
     def raw(self, text: str) -> None:
         self._lines.append(text)
 
+    def document(self, text: str) -> None:
+        """A whole document (a snapshot's domain) nested at this depth."""
+        self._lines += [f"{self._pad()}{line}\n" for line in text.splitlines()]
+
     def text(self) -> str:
         return "".join(self._lines)
 

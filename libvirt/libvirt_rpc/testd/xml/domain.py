@@ -3,6 +3,7 @@ libvirt's element order."""
 
 from __future__ import annotations
 
+import io
 import os
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
@@ -12,7 +13,7 @@ from ...errors import ErrorNumber as E
 from ...server import rpc_error
 from .. import cpumap
 from ..model import PERF_EVENTS, Domain, DomainDef
-from . import Writer, parse_document, scaled, text_of, uuid_of, xml_error
+from . import Writer, escape, parse_document, scaled, text_of, uuid_of, xml_error
 
 _FROM_DOMAIN = ErrorDomain.VIR_FROM_DOMAIN
 MEMTUNE_LIMITS = ("hard_limit", "soft_limit", "swap_hard_limit")
@@ -29,6 +30,13 @@ def format_domain_xml(d: DomainDef, id: int = -1) -> str:
         w.leaf("title", d.title)
     if d.description is not None:
         w.leaf("description", d.description)
+    if d.metadata == []:
+        w.empty("metadata")
+    elif d.metadata is not None:
+        w.open("metadata")
+        for uri, prefix, element in d.metadata:
+            w.document(libxml_text(element, prefix, uri))
+        w.close("metadata")
     w.leaf("memory", d.max_memory, [("unit", "KiB")])
     w.leaf("currentMemory", d.memory, [("unit", "KiB")])
     if d.blkio_weight:
@@ -202,6 +210,49 @@ def _tuning(root: ET.Element, d: DomainDef) -> None:
         d.perf[event.get("name", "")] = event.get("enabled") == "yes"
 
 
+def _libxml_attribute(value: str) -> str:
+    return escape(value).replace('"', "&quot;").replace("\n", "&#10;")
+
+
+def libxml_text(element: ET.Element, prefix: str | None = None, uri: str | None = None, depth: int = 0) -> str:
+    """An element as libxml2 dumps a node (double-quoted attributes, each
+    child on a line of its own): metadata, kept as the user gave it; with
+    ``prefix``, every element in namespace ``uri`` under that prefix."""
+    pad = "  " * depth
+    tag = f"{prefix}:{element.tag}" if prefix else element.tag
+    attrs = [(f"xmlns:{prefix}", uri)] if prefix and depth == 0 and uri is not None else []
+    attrs += list(element.attrib.items())
+    head = tag + "".join(f' {k}="{_libxml_attribute(v)}"' for k, v in attrs)
+    text = element.text if element.text and element.text.strip() else ""
+    if len(element) == 0:
+        return f"{pad}<{head}>{escape(text)}</{tag}>" if text else f"{pad}<{head}/>"
+    inner = "\n".join(libxml_text(child, prefix, uri, depth + 1) for child in element)
+    return f"{pad}<{head}>\n{inner}\n{pad}</{tag}>"
+
+
+def without_namespaces(element: ET.Element) -> ET.Element:
+    """A copy of ``element`` with its elements' namespaces dropped."""
+    copy = ET.Element(element.tag.rpartition("}")[2], element.attrib)
+    copy.text = element.text
+    copy.extend(without_namespaces(child) for child in element)
+    return copy
+
+
+def _metadata(text: str, root: ET.Element) -> list[tuple[str, str, ET.Element]] | None:
+    """The <metadata> elements with the prefixes the document gave their
+    namespaces."""
+    element = root.find("metadata")
+    if element is None:
+        return None
+    prefixes = {uri: prefix for _, (prefix, uri) in ET.iterparse(io.StringIO(text), events=("start-ns",))}
+    out = []
+    for child in element:
+        uri = child.tag[1:].partition("}")[0] if child.tag.startswith("{") else ""
+        if uri:  # libvirt drops metadata without a namespace
+            out.append((uri, prefixes.get(uri) or "ns", without_namespaces(child)))
+    return out
+
+
 def parse_domain_def(text: str) -> DomainDef:
     """A domain definition from XML: name, uuid, title, description,
     memory, vcpus, tuning, os type and arch, on_* actions and devices (kept
@@ -246,6 +297,7 @@ def parse_domain_def(text: str) -> DomainDef:
         title=text_of(root, "title"),
         description=text_of(root, "description"),
         devices=sorted(devices_el, key=_device_rank) if devices_el is not None else [],
+        metadata=_metadata(text, root),
     )
     for action in ("on_poweroff", "on_reboot", "on_crash"):
         value = text_of(root, action)
@@ -327,3 +379,13 @@ def set_interface_bandwidth(net: ET.Element, bandwidth: dict[str, dict[str, int]
     _insert_after(net, element, ("mac", "source"))
     if not len(element):
         net.remove(element)
+
+
+def set_balloon_period(devices: list[ET.Element], period: int) -> None:
+    """The memory balloon's statistics period (<stats period='N'/>, first;
+    none for 0)."""
+    for balloon in (d for d in devices if d.tag == "memballoon"):
+        stats = ET.Element("stats", period=str(period))
+        _insert_after(balloon, stats, ())
+        if not period:
+            balloon.remove(stats)

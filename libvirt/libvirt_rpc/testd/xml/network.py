@@ -7,7 +7,7 @@ import dataclasses
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
 
-from ...errors import ErrorDomain
+from ...errors import ErrorDomain, LibvirtError
 from ...errors import ErrorNumber as E
 from ...server import rpc_error
 from . import Writer, parse_document, uuid_of, text_of, xml_error
@@ -121,3 +121,84 @@ def parse_network_xml(text: str) -> NetworkDef:
         n.domain = domain.get("name")
     n.ips = [_ip(ip) for ip in root.findall("ip")]
     return n
+
+
+# -- virNetworkUpdate ------------------------------------------------------------
+
+#: virNetworkUpdateSection, by number
+SECTIONS = ("none", "bridge", "domain", "ip", "ip-dhcp-host", "ip-dhcp-range", "forward",
+            "forward-interface", "forward-pf", "portgroup", "dns-host", "dns-txt", "dns-srv")  # fmt: skip
+MODIFY, DELETE, ADD_LAST, ADD_FIRST = 1, 2, 3, 4
+_DHCP_CHILDREN = {"range": ("start", "end"), "host": ("mac", "id", "name", "ip")}
+
+
+def _update_error(code: int, message: str) -> LibvirtError:
+    return rpc_error(code, message, domain=_FROM_NETWORK)
+
+
+def _quoted(element: ET.Element) -> str:
+    attrs = "".join(f" {k}='{v}'" for k, v in element.attrib.items())
+    return f'"<{element.tag}{attrs}/>"'
+
+
+def update_network(n: NetworkDef, command: int, section: int, parent_index: int, xml: str) -> None:
+    """virNetworkDefUpdateSection for the DHCP sections (hosts and ranges);
+    the others are refused as libvirt refuses those it cannot change."""
+    name = SECTIONS[section] if 0 <= section < len(SECTIONS) else str(section)
+    if name not in ("ip-dhcp-host", "ip-dhcp-range"):
+        raise _update_error(E.VIR_ERR_OPERATION_UNSUPPORTED, f"can't update '{name}' section of network '{n.name}'")
+    if command not in (MODIFY, DELETE, ADD_LAST, ADD_FIRST):
+        raise _update_error(E.VIR_ERR_NO_SUPPORT, f"unrecognized network update command code {command}")
+    tag = "host" if name == "ip-dhcp-host" else "range"
+    try:
+        given = ET.fromstring(xml)
+    except ET.ParseError as error:
+        raise _update_error(E.VIR_ERR_XML_DETAIL, f"(network_update):{error}") from None
+    if given.tag != tag:
+        raise xml_error(f"unexpected element <{given.tag}>, expecting <{tag}>, while updating network '{n.name}'", _FROM_NETWORK)
+    given = _ordered(given, _DHCP_CHILDREN[tag])
+    ips = [ip for ip in n.ips if ip.get("family") != "ipv6"] if parent_index < 0 else n.ips[parent_index:]
+    what = "dhcp host entry" if tag == "host" else "dhcp range entry"
+    if not ips:
+        raise _update_error(
+            E.VIR_ERR_OPERATION_INVALID,
+            f"couldn't update {what} - no <ip> element found at index {parent_index} in network '{n.name}'",
+        )
+    dhcp = ips[0].find("dhcp")
+    if dhcp is None:
+        dhcp = ET.SubElement(ips[0], "dhcp")
+    entries = dhcp.findall(tag)
+    if tag == "range":
+        same = [e for e in entries if (e.get("start"), e.get("end")) == (given.get("start"), given.get("end"))]
+        if command == MODIFY:
+            raise _update_error(E.VIR_ERR_OPERATION_UNSUPPORTED, "dhcp ranges cannot be modified, only added or deleted")
+        if command == DELETE and not same:
+            raise _update_error(E.VIR_ERR_OPERATION_INVALID, f"couldn't locate a matching {what} in network '{n.name}'")
+    elif command in (ADD_LAST, ADD_FIRST):
+        same = [e for e in entries if any(given.get(k) and e.get(k) == given.get(k) for k in ("mac", "id", "name", "ip"))]
+    elif command == DELETE:
+        same = [e for e in entries if all(e.get(k) == v for k, v in given.attrib.items())]
+        if not same:
+            raise _update_error(E.VIR_ERR_OPERATION_INVALID, f"couldn't locate a matching {what} in network '{n.name}'")
+    else:  # MODIFY: the entry of that MAC address (or id)
+        key = "mac" if given.get("mac") else "id"
+        same = [e for e in entries if e.get(key) == given.get(key)]
+        if not same:
+            fields = " ".join(f"\"{k}='{given.get(k) or '(null)'}'\"" for k in ("mac", "name", "ip"))
+            raise _update_error(
+                E.VIR_ERR_OPERATION_INVALID, f"couldn't locate an existing {what} with {fields} in network '{n.name}'"
+            )
+    if command in (ADD_LAST, ADD_FIRST):
+        if same:
+            raise _update_error(
+                E.VIR_ERR_OPERATION_INVALID,
+                f"there is an existing {what} in network '{n.name}' that matches {_quoted(same[0])}",
+            )
+        ranges, hosts = dhcp.findall("range"), dhcp.findall("host")
+        group = ranges if tag == "range" else hosts
+        group.insert(0 if command == ADD_FIRST else len(group), given)
+        dhcp[:] = ranges + hosts + dhcp.findall("bootp")
+    elif command == DELETE:
+        dhcp.remove(same[0])
+    else:
+        dhcp[list(dhcp).index(same[0])] = given

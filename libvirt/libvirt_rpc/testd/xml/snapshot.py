@@ -40,7 +40,7 @@ def format_snapshot_xml(s: Snapshot) -> str:
         for name, snapshot in s.disks:
             w.empty("disk", [("name", name), ("snapshot", snapshot)])
         w.close("disks")
-    w.raw("".join(f"  {line}\n" for line in format_domain_xml(s.domain).splitlines()))
+    w.document(format_domain_xml(s.domain))
     w.close("domainsnapshot")
     return w.text()
 
