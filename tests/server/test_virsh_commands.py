@@ -421,7 +421,7 @@ SESSIONS = {
         "net-update default delete ip-dhcp-range \"<range start='192.168.122.2' end='192.168.122.254'/>\"",
         "net-dumpxml default",
         "net-update default add bridge \"<bridge name='x'/>\"",
-        "net-update default add ip-dhcp-host \"<nothost/>\"",
+        'net-update default add ip-dhcp-host "<nothost/>"',
         "net-destroy default",
         "net-update default delete ip-dhcp-host \"<host mac='00:16:3e:77:e2:ed'/>\"",
         "net-update default add ip-dhcp-host \"<host mac='00:16:3e:77:e2:ab' ip='192.168.122.13'/>\" --live",
@@ -560,7 +560,9 @@ def test_session_matches_libvirtd(
             written.unlink()
         files.rmdir()
     theirs, ours = outputs
-    assert ours == theirs, "\n".join(difflib.unified_diff(repr(theirs).split("\\n"), repr(ours).split("\\n"), lineterm=""))
+    assert ours == theirs, "\n".join(
+        difflib.unified_diff(repr(theirs).split("\\n"), repr(ours).split("\\n"), lineterm="")
+    )
     assert "Traceback" not in fresh_testd.log()  # no handler failed
 
 
@@ -575,14 +577,19 @@ def test_saved_image_is_libvirts(fresh_testd: Testd, real_libvirtd: Libvirtd, tm
     assert images[0] == images[1]
     assert images[0].startswith(b"TestGuestMagic\0")
     ours = tmp_path / "Testd.img"
-    assert run(fresh_testd, f"restore {ours}; domstate --reason test")[1].splitlines()[-2] == "running (restored)"
+    assert (
+        run(fresh_testd, f"restore {ours}; domstate --reason test")[1].splitlines()[-2]
+        == "running (restored)"
+    )
 
 
 NETWORK_EVENTS = EventWatch(
     ("net-event", "--event", "lifecycle", "--loop"), rp.REMOTE_PROC_CONNECT_NETWORK_EVENT_REGISTER_ANY, 1
 )
 POOL_EVENTS = EventWatch(
-    ("pool-event", "--event", "lifecycle", "--loop"), rp.REMOTE_PROC_CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY, 1
+    ("pool-event", "--event", "lifecycle", "--loop"),
+    rp.REMOTE_PROC_CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY,
+    1,
 )
 
 

@@ -45,7 +45,9 @@ def c_string(text: str, size: int | None = None) -> list[int]:
     return data
 
 
-def invalid_argument(message: str, function: str, domain: int = FROM_TEST, argument: str = "flags") -> LibvirtError:
+def invalid_argument(
+    message: str, function: str, domain: int = FROM_TEST, argument: str = "flags"
+) -> LibvirtError:
     """virReportInvalidArg in libvirt's ``function``: the message as is, the
     function and argument names in str1 and str2."""
     return LibvirtError(

@@ -39,7 +39,9 @@ class CheckpointProcedures(ProceduresBase):
     def _checkpoint_named(d: Domain, name: str) -> Checkpoint:
         checkpoint = d.checkpoints.get(name)
         if checkpoint is None:
-            raise driver_error(E.VIR_ERR_NO_DOMAIN_CHECKPOINT, f"no domain checkpoint with matching name '{name}'")
+            raise driver_error(
+                E.VIR_ERR_NO_DOMAIN_CHECKPOINT, f"no domain checkpoint with matching name '{name}'"
+            )
         return checkpoint
 
     @staticmethod
@@ -53,19 +55,19 @@ class CheckpointProcedures(ProceduresBase):
         check_flags(args.flags, CREATE_REDEFINE | CREATE_QUIESCE, "testDomainCheckpointCreateXML")
         d = self.hv.of(args.dom)
         if d.snapshots:
-            raise driver_error(E.VIR_ERR_OPERATION_UNSUPPORTED, "cannot create checkpoint while snapshot exists")
+            raise driver_error(
+                E.VIR_ERR_OPERATION_UNSUPPORTED, "cannot create checkpoint while snapshot exists"
+            )
         if not d.active:
-            raise driver_error(E.VIR_ERR_OPERATION_UNSUPPORTED, "cannot create checkpoint for inactive domain")
+            raise driver_error(
+                E.VIR_ERR_OPERATION_UNSUPPORTED, "cannot create checkpoint for inactive domain"
+            )
         name, description = parse_checkpoint_xml(args.xml_desc)
         now = int(time.time())
         name = name or str(now)
         if name in d.checkpoints:
             raise driver_error(E.VIR_ERR_OPERATION_FAILED, f"domain moment {name} already exists")
-        disks = [
-            (disk.find("target").get("dev", ""), "bitmap" if disk.get("device", "disk") == "disk" else "no")  # type: ignore[union-attr]
-            for disk in d.definition.disks()
-            if disk.find("target") is not None
-        ]
+        disks = [(dev, "bitmap" if hard else "no") for dev, hard in d.definition.disk_targets()]
         checkpoint = Checkpoint(name, description, now, d.current_checkpoint, d.definition.copy(), disks)
         d.checkpoints[name] = checkpoint
         d.current_checkpoint = name
@@ -98,7 +100,9 @@ class CheckpointProcedures(ProceduresBase):
     ) -> rp.RemoteDomainCheckpointListAllChildrenRet:
         self._open(call)
         check_flags(
-            args.flags, DESCENDANTS | _TOPOLOGICAL | _LEAVES | _NO_LEAVES, "testDomainCheckpointListAllChildren"
+            args.flags,
+            DESCENDANTS | _TOPOLOGICAL | _LEAVES | _NO_LEAVES,
+            "testDomainCheckpointListAllChildren",
         )
         d, checkpoint = self._checkpoint(call, args.checkpoint)
         tree = moments.descendants if args.flags & DESCENDANTS else moments.children
@@ -112,7 +116,9 @@ class CheckpointProcedures(ProceduresBase):
         self._open(call)
         check_flags(args.flags, 0, "testDomainCheckpointLookupByName")
         d = self._domain(call, args.dom)
-        return rp.RemoteDomainCheckpointLookupByNameRet(self._checkpoint_handle(d, self._checkpoint_named(d, args.name)))
+        return rp.RemoteDomainCheckpointLookupByNameRet(
+            self._checkpoint_handle(d, self._checkpoint_named(d, args.name))
+        )
 
     async def domain_checkpoint_get_parent(
         self, call: Call, args: rp.RemoteDomainCheckpointGetParentArgs
@@ -124,12 +130,16 @@ class CheckpointProcedures(ProceduresBase):
             raise driver_error(
                 E.VIR_ERR_NO_DOMAIN_CHECKPOINT, f"checkpoint '{checkpoint.name}' does not have a parent"
             )
-        return rp.RemoteDomainCheckpointGetParentRet(self._checkpoint_handle(d, d.checkpoints[checkpoint.parent]))
+        return rp.RemoteDomainCheckpointGetParentRet(
+            self._checkpoint_handle(d, d.checkpoints[checkpoint.parent])
+        )
 
     async def domain_checkpoint_delete(self, call: Call, args: rp.RemoteDomainCheckpointDeleteArgs) -> None:
         self._writable(call, "virDomainCheckpointDelete", FROM_CHECKPOINT)
         check_flags(
-            args.flags, DELETE_CHILDREN | DELETE_METADATA_ONLY | DELETE_CHILDREN_ONLY, "testDomainCheckpointDelete"
+            args.flags,
+            DELETE_CHILDREN | DELETE_METADATA_ONLY | DELETE_CHILDREN_ONLY,
+            "testDomainCheckpointDelete",
         )
         d, checkpoint = self._checkpoint(call, args.checkpoint)
         d.current_checkpoint = moments.delete(

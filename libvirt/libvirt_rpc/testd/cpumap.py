@@ -35,17 +35,13 @@ def parse(text: str, limit: int = 4096) -> CpuSet:
 
 def format(cpus: Iterable[int]) -> str:
     """virBitmapFormat: ascending ranges, "0-2,4"."""
-    parts = []
-    ordered = sorted(set(cpus))
-    start = prev = None
-    for cpu in ordered + [None]:
-        if start is not None and (cpu is None or cpu != prev + 1):  # type: ignore[operator]
-            parts.append(str(start) if start == prev else f"{start}-{prev}")
-            start = None
-        if cpu is not None and start is None:
-            start = cpu
-        prev = cpu
-    return ",".join(parts)
+    runs: list[list[int]] = []
+    for cpu in sorted(set(cpus)):
+        if runs and cpu == runs[-1][1] + 1:
+            runs[-1][1] = cpu
+        else:
+            runs.append([cpu, cpu])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
 def to_bytes(cpus: Iterable[int], maplen: int) -> bytes:

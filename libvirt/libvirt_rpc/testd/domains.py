@@ -78,7 +78,14 @@ SCREENSHOT = Path("/usr/share/libvirt/test-screenshot.png")
 
 # virDomainLifecycle and virDomainLifecycleAction
 LIFECYCLE_EVENTS = ("poweroff", "reboot", "crash")
-LIFECYCLE_ACTIONS = ("destroy", "restart", "rename-restart", "preserve", "coredump-destroy", "coredump-restart")
+LIFECYCLE_ACTIONS = (
+    "destroy",
+    "restart",
+    "rename-restart",
+    "preserve",
+    "coredump-destroy",
+    "coredump-restart",
+)
 
 # What a lifecycle action leaves a domain in (testDomainActionSetState):
 # destroy and preserve stop it, restart and rename-restart keep it running.
@@ -127,9 +134,7 @@ class DomainProcedures(ProceduresBase):
         self._open(call)
         return rp.RemoteConnectListDomainsRet([d.id for d in self._domains_matching(1)][: args.maxids])
 
-    async def connect_num_of_defined_domains(
-        self, call: Call
-    ) -> rp.RemoteConnectNumOfDefinedDomainsRet:
+    async def connect_num_of_defined_domains(self, call: Call) -> rp.RemoteConnectNumOfDefinedDomainsRet:
         self._open(call)
         return rp.RemoteConnectNumOfDefinedDomainsRet(len(self._domains_matching(2)))
 
@@ -137,7 +142,9 @@ class DomainProcedures(ProceduresBase):
         self, call: Call, args: rp.RemoteConnectListDefinedDomainsArgs
     ) -> rp.RemoteConnectListDefinedDomainsRet:
         self._open(call)
-        return rp.RemoteConnectListDefinedDomainsRet([d.name for d in self._domains_matching(2)][: args.maxnames])
+        return rp.RemoteConnectListDefinedDomainsRet(
+            [d.name for d in self._domains_matching(2)][: args.maxnames]
+        )
 
     async def domain_lookup_by_name(
         self, call: Call, args: rp.RemoteDomainLookupByNameArgs
@@ -239,7 +246,9 @@ class DomainProcedures(ProceduresBase):
         try:
             data = SCREENSHOT.read_bytes()
         except OSError as error:
-            raise driver_error(E.VIR_ERR_SYSTEM_ERROR, f"Unable to open {SCREENSHOT}: {error.strerror}") from None
+            raise driver_error(
+                E.VIR_ERR_SYSTEM_ERROR, f"Unable to open {SCREENSHOT}: {error.strerror}"
+            ) from None
         stream = call.stream
         assert stream is not None
 
@@ -329,7 +338,8 @@ class DomainProcedures(ProceduresBase):
             )
         if not d.active and d.snapshots and not flags & _UNDEFINE_SNAPSHOTS_METADATA:
             raise driver_error(
-                E.VIR_ERR_OPERATION_INVALID, f"cannot delete inactive domain with {len(d.snapshots)} snapshots"
+                E.VIR_ERR_OPERATION_INVALID,
+                f"cannot delete inactive domain with {len(d.snapshots)} snapshots",
             )
         self.hv.emit(d, EVENT_UNDEFINED, UNDEFINED_REMOVED)
         d.managed_save = False
@@ -342,15 +352,11 @@ class DomainProcedures(ProceduresBase):
         self._writable(call, "virDomainUndefine")
         self._undefine(args.dom, 0)
 
-    async def domain_undefine_flags(
-        self, call: Call, args: rp.RemoteDomainUndefineFlagsArgs
-    ) -> None:
+    async def domain_undefine_flags(self, call: Call, args: rp.RemoteDomainUndefineFlagsArgs) -> None:
         self._writable(call, "virDomainUndefineFlags")
         self._undefine(args.dom, args.flags)
 
-    async def domain_rename(
-        self, call: Call, args: rp.RemoteDomainRenameArgs
-    ) -> rp.RemoteDomainRenameRet:
+    async def domain_rename(self, call: Call, args: rp.RemoteDomainRenameArgs) -> rp.RemoteDomainRenameRet:
         self._writable(call, "virDomainRename")
         check_flags(args.flags, 0, "testDomainRename")
         d = self.hv.of(args.dom)
@@ -363,7 +369,9 @@ class DomainProcedures(ProceduresBase):
             raise driver_error(E.VIR_ERR_OPERATION_INVALID, "domain has to be shutoff before renaming")
         if new_name in self.hv.domains:
             raise rpc_error(
-                E.VIR_ERR_OPERATION_INVALID, f"domain with name '{new_name}' already exists", domain=FROM_DOMAIN
+                E.VIR_ERR_OPERATION_INVALID,
+                f"domain with name '{new_name}' already exists",
+                domain=FROM_DOMAIN,
             )
         if "/" in new_name:
             raise driver_error(E.VIR_ERR_XML_ERROR, f"name {new_name} cannot contain '/'")
@@ -404,9 +412,7 @@ class DomainProcedures(ProceduresBase):
         self._writable(call, "virDomainDestroy")
         self._destroy(args.dom)
 
-    async def domain_destroy_flags(
-        self, call: Call, args: rp.RemoteDomainDestroyFlagsArgs
-    ) -> None:
+    async def domain_destroy_flags(self, call: Call, args: rp.RemoteDomainDestroyFlagsArgs) -> None:
         self._writable(call, "virDomainDestroyFlags")
         check_flags(args.flags, 1, "testDomainDestroyFlags")  # GRACEFUL
         self._destroy(args.dom)
@@ -464,7 +470,9 @@ class DomainProcedures(ProceduresBase):
         d.state, d.reason = RUNNING, RUNNING_UNPAUSED
         self.hv.emit(d, EVENT_RESUMED, RESUMED_UNPAUSED)
 
-    async def domain_set_lifecycle_action(self, call: Call, args: rp.RemoteDomainSetLifecycleActionArgs) -> None:
+    async def domain_set_lifecycle_action(
+        self, call: Call, args: rp.RemoteDomainSetLifecycleActionArgs
+    ) -> None:
         self._writable(call, "virDomainSetLifecycleAction")
         check_flags(args.flags, AFFECT_LIVE | AFFECT_CONFIG, "testDomainSetLifecycleAction")
         if not 0 <= args.type < len(LIFECYCLE_EVENTS) or not 0 <= args.action < len(LIFECYCLE_ACTIONS):
@@ -500,8 +508,9 @@ class DomainProcedures(ProceduresBase):
         check_flags(args.flags, 0, "testDomainHasManagedSaveImage")
         return rp.RemoteDomainHasManagedSaveImageRet(int(self._domain(call, args.dom).managed_save))
 
-    async def domain_managed_save_remove(self, call: Call, args: rp.RemoteDomainManagedSaveRemoveArgs) -> None:
+    async def domain_managed_save_remove(
+        self, call: Call, args: rp.RemoteDomainManagedSaveRemoveArgs
+    ) -> None:
         self._writable(call, "virDomainManagedSaveRemove")
         check_flags(args.flags, 0, "testDomainManagedSaveRemove")
         self.hv.of(args.dom).managed_save = False
-

@@ -33,6 +33,8 @@ _MOUNT_POINTS = ("/", "/boot")
 # virConnectGetAllDomainStats
 STATS_STATE = 1
 _STATS_ENFORCE = 1 << 31
+
+
 def _time_base() -> int:
     """g_get_real_time(): the test driver's seed for made-up counters (µs)."""
     return time.time_ns() // 1000
@@ -103,7 +105,10 @@ class GuestProcedures(ProceduresBase):
         per_cpu = TOTAL_CPU_TIME // HOST_CORES
         params = []
         for cpu in range(args.start_cpu, min(HOST_CORES, args.start_cpu + args.ncpus)):
-            row = [param("cpu_time", ULLONG, per_cpu + cpu), param("vcpu_time", ULLONG, per_cpu + cpu - 1234567890)]
+            row = [
+                param("cpu_time", ULLONG, per_cpu + cpu),
+                param("vcpu_time", ULLONG, per_cpu + cpu - 1234567890),
+            ]
             params += row[: args.nparams]
         return rp.RemoteDomainGetCpuStatsRet(serialize(params, args.flags), min(args.nparams, 2))
 
@@ -113,7 +118,10 @@ class GuestProcedures(ProceduresBase):
         """Only the "state" group, the one the test driver fills."""
         self._open(call)
         if args.flags & _STATS_ENFORCE and args.stats & ~STATS_STATE:
-            raise driver_error(E.VIR_ERR_ARGUMENT_UNSUPPORTED, "Stats types bits 0x%x are not supported by this daemon" % (args.stats & ~STATS_STATE))
+            raise driver_error(
+                E.VIR_ERR_ARGUMENT_UNSUPPORTED,
+                "Stats types bits 0x%x are not supported by this daemon" % (args.stats & ~STATS_STATE),
+            )
         if args.doms:
             domains = [self.hv.of(handle) for handle in args.doms]
         else:
@@ -149,12 +157,11 @@ class GuestProcedures(ProceduresBase):
     ) -> rp.RemoteDomainGetDiskErrorsRet:
         self._open(call)
         check_flags(args.flags, 0, "testDomainGetDiskErrors")
-        disks = self._active_domain(call, args.dom).definition.disks()
+        disks = self._active_domain(call, args.dom).definition.disk_targets()
         if args.maxerrors == 0:
             return rp.RemoteDomainGetDiskErrorsRet([], len(disks))
         errors = [
-            rp.RemoteDomainDiskError(disk.find("target").get("dev", ""), i % _DISK_ERRORS + 1)  # type: ignore[union-attr]
-            for i, disk in enumerate(disks[: args.maxerrors])
+            rp.RemoteDomainDiskError(dev, i % _DISK_ERRORS + 1) for i, (dev, _) in enumerate(disks[: args.maxerrors])
         ]
         return rp.RemoteDomainGetDiskErrorsRet(errors, len(errors))
 
@@ -166,7 +173,9 @@ class GuestProcedures(ProceduresBase):
         self._open(call)
         check_flags(args.flags, 0, "testDomainInterfaceAddresses")
         if args.source >= 3:
-            raise driver_error(E.VIR_ERR_ARGUMENT_UNSUPPORTED, f"Unknown IP address data source {args.source}")
+            raise driver_error(
+                E.VIR_ERR_ARGUMENT_UNSUPPORTED, f"Unknown IP address data source {args.source}"
+            )
         d = self._active_domain(call, args.dom)
         out = []
         for i, net in enumerate(d.definition.interfaces()):
@@ -248,7 +257,9 @@ class GuestProcedures(ProceduresBase):
         if args.mountPoint is not None:
             self._mount_points([args.mountPoint])
 
-    async def domain_get_time(self, call: Call, args: rp.RemoteDomainGetTimeArgs) -> rp.RemoteDomainGetTimeRet:
+    async def domain_get_time(
+        self, call: Call, args: rp.RemoteDomainGetTimeArgs
+    ) -> rp.RemoteDomainGetTimeRet:
         self._open(call)
         check_flags(args.flags, 0, "testDomainGetTime")
         d = self._domain(call, args.dom)
@@ -296,7 +307,9 @@ class GuestProcedures(ProceduresBase):
         check_flags(args.flags, 0, "testDomainSendKey")
         self._active_domain(call, args.dom)
 
-    async def domain_send_process_signal(self, call: Call, args: rp.RemoteDomainSendProcessSignalArgs) -> None:
+    async def domain_send_process_signal(
+        self, call: Call, args: rp.RemoteDomainSendProcessSignalArgs
+    ) -> None:
         self._writable(call, "virDomainSendProcessSignal")
         check_flags(args.flags, 0, "testDomainSendProcessSignal")
         if args.pid_value != 1:

@@ -83,7 +83,9 @@ class InterfaceProcedures(ProceduresBase):
         names = [i.name for i in self._interfaces(call, 2)][: args.maxnames]
         return rp.RemoteConnectListInterfacesRet(names)
 
-    async def connect_num_of_defined_interfaces(self, call: Call) -> rp.RemoteConnectNumOfDefinedInterfacesRet:
+    async def connect_num_of_defined_interfaces(
+        self, call: Call
+    ) -> rp.RemoteConnectNumOfDefinedInterfacesRet:
         return rp.RemoteConnectNumOfDefinedInterfacesRet(len(self._interfaces(call, 1)))
 
     async def connect_list_defined_interfaces(
@@ -167,7 +169,9 @@ class InterfaceProcedures(ProceduresBase):
         self._writable(call, "virInterfaceChangeCommit", FROM_INTERFACE)
         check_flags(args.flags, 0, "testInterfaceChangeCommit")
         if self.hv.interface_backup is None:
-            raise driver_error(E.VIR_ERR_OPERATION_INVALID, "no transaction running, nothing to be committed.")
+            raise driver_error(
+                E.VIR_ERR_OPERATION_INVALID, "no transaction running, nothing to be committed."
+            )
         self.hv.interface_backup = None
 
     async def interface_change_rollback(self, call: Call, args: rp.RemoteInterfaceChangeRollbackArgs) -> None:

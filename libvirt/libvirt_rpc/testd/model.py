@@ -134,6 +134,15 @@ class DomainDef:
     def disks(self) -> list[ET.Element]:
         return [d for d in self.devices if d.tag == "disk"]
 
+    def disk_targets(self) -> list[tuple[str, bool]]:
+        """Each disk's target name, and whether it is a hard disk (not a
+        CD-ROM or floppy): what snapshots and checkpoints cover."""
+        return [
+            (target.get("dev", ""), disk.get("device", "disk") == "disk")
+            for disk in self.disks()
+            if (target := disk.find("target")) is not None
+        ]
+
     def interfaces(self) -> list[ET.Element]:
         return [d for d in self.devices if d.tag == "interface"]
 
@@ -294,9 +303,7 @@ def default_domain() -> Domain:
         vcpus=2,
         devices=list(ET.fromstring(_TEST_DEVICES)),
     )
-    return Domain(
-        definition, next_definition=definition.copy(), id=1, state=RUNNING, reason=RUNNING_UNKNOWN
-    )
+    return Domain(definition, next_definition=definition.copy(), id=1, state=RUNNING, reason=RUNNING_UNKNOWN)
 
 
 @dataclasses.dataclass
@@ -388,7 +395,11 @@ class Hypervisor:
                 domain=ErrorDomain.VIR_FROM_DOMAIN,
             )
         if live and old.active:
-            raise rpc_error(E.VIR_ERR_OPERATION_INVALID, f"domain '{old.name}' is already active", domain=ErrorDomain.VIR_FROM_DOMAIN)
+            raise rpc_error(
+                E.VIR_ERR_OPERATION_INVALID,
+                f"domain '{old.name}' is already active",
+                domain=ErrorDomain.VIR_FROM_DOMAIN,
+            )
         # virDomainObjAssignDef
         if old.active:
             old.next_definition = new
@@ -431,9 +442,7 @@ class Hypervisor:
     def deregister(self, client: Client, callback_id: int) -> None:
         registration = self.registrations.get(callback_id)
         if registration is None or registration.client is not client:
-            raise rpc_error(
-                E.VIR_ERR_INTERNAL_ERROR, f"callback ID {callback_id} not registered"
-            )
+            raise rpc_error(E.VIR_ERR_INTERNAL_ERROR, f"callback ID {callback_id} not registered")
         del self.registrations[callback_id]
 
     def forget(self, client: Client) -> None:

@@ -16,7 +16,12 @@ from .xml.host import CELLS, capabilities_xml, sysinfo_xml
 
 #: Free memory per NUMA cell (KiB): half the first cell, half the second.
 FREE_MEMORY = (1048576, 2097152)
-NODE_CPU_STATS = (("user", 9797400000), ("kernel", 34678723400000), ("idle", 87264900000), ("iowait", 763600000))
+NODE_CPU_STATS = (
+    ("user", 9797400000),
+    ("kernel", 34678723400000),
+    ("idle", 87264900000),
+    ("iowait", 763600000),
+)
 
 CPU_MAP = Path("/usr/share/libvirt/cpu_map")
 # libvirt's CPU drivers by architecture; only x86 and ppc64 list models.

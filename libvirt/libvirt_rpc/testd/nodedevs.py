@@ -58,7 +58,9 @@ def default_node_devices() -> list[NodeDevice]:
     ]
     devices = [NodeDevice(NodeDeviceDef("computer", None, system))]
     for name, parent, host, unique_id, wwn, fabric, vports in hosts:
-        cap = ScsiHostCapability(host, unique_id, f"20000000{wwn}", f"10000000{wwn}", f"20000000{fabric}", vports)
+        cap = ScsiHostCapability(
+            host, unique_id, f"20000000{wwn}", f"10000000{wwn}", f"20000000{fabric}", vports
+        )
         devices.append(NodeDevice(NodeDeviceDef(name, parent, cap)))
     return devices
 

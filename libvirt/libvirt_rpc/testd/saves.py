@@ -115,7 +115,9 @@ class SaveProcedures(ProceduresBase):
         check_flags(args.flags, 1, "testDomainSaveImageGetXMLDesc")  # SECURE
         return rp.RemoteDomainSaveImageGetXmlDescRet(format_domain_xml(read_image(args.file)))
 
-    async def domain_save_image_define_xml(self, call: Call, args: rp.RemoteDomainSaveImageDefineXmlArgs) -> None:
+    async def domain_save_image_define_xml(
+        self, call: Call, args: rp.RemoteDomainSaveImageDefineXmlArgs
+    ) -> None:
         self._writable(call, "virDomainSaveImageDefineXML")
         check_flags(args.flags, SAVE_RUNNING | SAVE_PAUSED, "testDomainSaveImageDefineXML")
         read_image(args.file)
@@ -133,7 +135,9 @@ class SaveProcedures(ProceduresBase):
         finally:
             os.close(fd)
         if dumpformat != DUMP_FORMAT_RAW:
-            raise driver_error(E.VIR_ERR_OPERATION_UNSUPPORTED, "kdump-compressed format is not supported here")
+            raise driver_error(
+                E.VIR_ERR_OPERATION_UNSUPPORTED, "kdump-compressed format is not supported here"
+            )
         if flags & DUMP_CRASH:
             self.hv.stop(d, SHUTOFF_CRASHED, STOPPED_CRASHED)
 
@@ -141,6 +145,8 @@ class SaveProcedures(ProceduresBase):
         self._writable(call, "virDomainCoreDump")
         self._core_dump(args.dom, args.to, DUMP_FORMAT_RAW, args.flags)
 
-    async def domain_core_dump_with_format(self, call: Call, args: rp.RemoteDomainCoreDumpWithFormatArgs) -> None:
+    async def domain_core_dump_with_format(
+        self, call: Call, args: rp.RemoteDomainCoreDumpWithFormatArgs
+    ) -> None:
         self._writable(call, "virDomainCoreDumpWithFormat")
         self._core_dump(args.dom, args.to, args.dumpformat, args.flags)

@@ -21,7 +21,9 @@ STATE_NAMES = ("nostate", "running", "blocked", "paused", "shutdown", "shutoff",
 
 # virDomainSnapshotCreateFlags
 CREATE_REDEFINE, CREATE_CURRENT, CREATE_HALT = 1, 2, 8
-_CREATE_FLAGS = CREATE_REDEFINE | CREATE_CURRENT | CREATE_HALT | 64 | 128 | 256 | 512  # + QUIESCE, ATOMIC, LIVE, VALIDATE
+_CREATE_FLAGS = (
+    CREATE_REDEFINE | CREATE_CURRENT | CREATE_HALT | 64 | 128 | 256 | 512
+)  # + QUIESCE, ATOMIC, LIVE, VALIDATE
 # virDomainSnapshotListFlags (ROOTS for a domain's list is DESCENDANTS for a snapshot's)
 ROOTS = DESCENDANTS = 1
 _METADATA, _LEAVES, _NO_LEAVES, _NO_METADATA = 2, 4, 8, 16
@@ -47,9 +49,12 @@ def _filter(d: Domain, snapshots: list[Snapshot], flags: int) -> list[Snapshot]:
     for s in moments.by_leaves(d.snapshots, snapshots, bool(flags & _LEAVES), bool(flags & _NO_LEAVES)):
         states = flags & (_INACTIVE | _ACTIVE | _DISK_ONLY)
         if states and not (
-            states & _INACTIVE and s.state == "shutoff"
-            or states & _ACTIVE and s.state not in ("shutoff", "disk-snapshot")
-            or states & _DISK_ONLY and s.state == "disk-snapshot"
+            states & _INACTIVE
+            and s.state == "shutoff"
+            or states & _ACTIVE
+            and s.state not in ("shutoff", "disk-snapshot")
+            or states & _DISK_ONLY
+            and s.state == "disk-snapshot"
         ):
             continue
         out.append(s)
@@ -65,7 +70,9 @@ class SnapshotProcedures(ProceduresBase):
     def _snapshot_named(d: Domain, name: str) -> Snapshot:
         snapshot = d.snapshots.get(name)
         if snapshot is None:
-            raise driver_error(E.VIR_ERR_NO_DOMAIN_SNAPSHOT, f"no domain snapshot with matching name '{name}'")
+            raise driver_error(
+                E.VIR_ERR_NO_DOMAIN_SNAPSHOT, f"no domain snapshot with matching name '{name}'"
+            )
         return snapshot
 
     @staticmethod
@@ -81,7 +88,9 @@ class SnapshotProcedures(ProceduresBase):
         check_flags(args.flags, _CREATE_FLAGS, "testDomainSnapshotCreateXML")
         d = self.hv.of(args.dom)
         if d.checkpoints:
-            raise driver_error(E.VIR_ERR_OPERATION_UNSUPPORTED, "cannot create snapshot while checkpoint exists")
+            raise driver_error(
+                E.VIR_ERR_OPERATION_UNSUPPORTED, "cannot create snapshot while checkpoint exists"
+            )
         if not d.persistent and args.flags & CREATE_HALT:
             raise driver_error(E.VIR_ERR_OPERATION_INVALID, "cannot halt after transient domain snapshot")
         request = parse_snapshot_xml(args.xml_desc)
@@ -95,11 +104,7 @@ class SnapshotProcedures(ProceduresBase):
             if name in d.snapshots:
                 raise driver_error(E.VIR_ERR_OPERATION_FAILED, f"domain moment {name} already exists")
             state = STATE_NAMES[d.state]
-            disks = [
-                (disk.find("target").get("dev", ""), "internal" if disk.get("device", "disk") == "disk" else "no")  # type: ignore[union-attr]
-                for disk in d.definition.disks()
-                if disk.find("target") is not None
-            ]
+            disks = [(dev, "internal" if hard else "no") for dev, hard in d.definition.disk_targets()]
             snapshot = Snapshot(
                 name=name,
                 description=request.description,
@@ -119,11 +124,15 @@ class SnapshotProcedures(ProceduresBase):
 
     # -- listing ----------------------------------------------------------------
 
-    def _snapshots(self, call: Call, handle: rp.RemoteNonnullDomain, flags: int) -> tuple[Domain, list[Snapshot]]:
+    def _snapshots(
+        self, call: Call, handle: rp.RemoteNonnullDomain, flags: int
+    ) -> tuple[Domain, list[Snapshot]]:
         self._open(call)
         check_flags(flags, _LIST_FLAGS, "testDomainListAllSnapshots")
         d = self._domain(call, handle)
-        snapshots = moments.children(d.snapshots, None) if flags & ROOTS else moments.descendants(d.snapshots, None)
+        snapshots = (
+            moments.children(d.snapshots, None) if flags & ROOTS else moments.descendants(d.snapshots, None)
+        )
         return d, _filter(d, snapshots, flags)
 
     def _snapshot_children(
@@ -157,7 +166,9 @@ class SnapshotProcedures(ProceduresBase):
     async def domain_snapshot_num_children(
         self, call: Call, args: rp.RemoteDomainSnapshotNumChildrenArgs
     ) -> rp.RemoteDomainSnapshotNumChildrenRet:
-        return rp.RemoteDomainSnapshotNumChildrenRet(len(self._snapshot_children(call, args.snap, args.flags)[1]))
+        return rp.RemoteDomainSnapshotNumChildrenRet(
+            len(self._snapshot_children(call, args.snap, args.flags)[1])
+        )
 
     async def domain_snapshot_list_children_names(
         self, call: Call, args: rp.RemoteDomainSnapshotListChildrenNamesArgs
@@ -187,7 +198,9 @@ class SnapshotProcedures(ProceduresBase):
     ) -> rp.RemoteDomainHasCurrentSnapshotRet:
         self._open(call)
         check_flags(args.flags, 0, "testDomainHasCurrentSnapshot")
-        return rp.RemoteDomainHasCurrentSnapshotRet(int(self._domain(call, args.dom).current_snapshot is not None))
+        return rp.RemoteDomainHasCurrentSnapshotRet(
+            int(self._domain(call, args.dom).current_snapshot is not None)
+        )
 
     async def domain_snapshot_current(
         self, call: Call, args: rp.RemoteDomainSnapshotCurrentArgs
@@ -206,7 +219,9 @@ class SnapshotProcedures(ProceduresBase):
         check_flags(args.flags, 0, "testDomainSnapshotGetParent")
         d, snapshot = self._snapshot(call, args.snap)
         if snapshot.parent is None:
-            raise driver_error(E.VIR_ERR_NO_DOMAIN_SNAPSHOT, f"snapshot '{snapshot.name}' does not have a parent")
+            raise driver_error(
+                E.VIR_ERR_NO_DOMAIN_SNAPSHOT, f"snapshot '{snapshot.name}' does not have a parent"
+            )
         return rp.RemoteDomainSnapshotGetParentRet(self._handle(d, d.snapshots[snapshot.parent]))
 
     async def domain_snapshot_get_xml_desc(
@@ -246,7 +261,9 @@ class SnapshotProcedures(ProceduresBase):
                 "transient domain needs to request run or pause to revert to inactive snapshot",
             )
         if not args.flags & REVERT_FORCE and d.active and not runs and start:
-            raise driver_error(E.VIR_ERR_SNAPSHOT_REVERT_RISKY, "must respawn guest to start inactive snapshot")
+            raise driver_error(
+                E.VIR_ERR_SNAPSHOT_REVERT_RISKY, "must respawn guest to start inactive snapshot"
+            )
         d.current_snapshot = None
         if d.active:  # the test driver respawns the guest
             self.hv.stop(d, SHUTOFF_FROM_SNAPSHOT, STOPPED_FROM_SNAPSHOT)

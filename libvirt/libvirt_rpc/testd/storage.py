@@ -182,7 +182,9 @@ class StorageProcedures(ProceduresBase):
         pool = self._pool(call, args.pool)
         return rp.RemoteStoragePoolGetAutostartRet(int(pool.persistent and pool.autostart))
 
-    async def storage_pool_set_autostart(self, call: Call, args: rp.RemoteStoragePoolSetAutostartArgs) -> None:
+    async def storage_pool_set_autostart(
+        self, call: Call, args: rp.RemoteStoragePoolSetAutostartArgs
+    ) -> None:
         self._writable(call, "virStoragePoolSetAutostart", FROM_STORAGE)
         pool = self._pool(call, args.pool)
         if not pool.persistent:
@@ -216,7 +218,9 @@ class StorageProcedures(ProceduresBase):
             raise driver_error(E.VIR_ERR_INVALID_ARG, "hostname must be specified for netfs sources")
         xml = pool_sources_xml(args.type, host)
         if xml is None:
-            raise driver_error(E.VIR_ERR_NO_SUPPORT, f"pool type '{args.type}' does not support source discovery")
+            raise driver_error(
+                E.VIR_ERR_NO_SUPPORT, f"pool type '{args.type}' does not support source discovery"
+            )
         return rp.RemoteConnectFindStoragePoolSourcesRet(xml)
 
     # -- pools: changing --------------------------------------------------
@@ -236,9 +240,13 @@ class StorageProcedures(ProceduresBase):
                     f"pool '{other.name}' already exists with uuid {other.definition.uuid_str}",
                     domain=FROM_STORAGE,
                 )
-            if other.name != definition.name and definition.target_path is not None and (
-                other.definition.type == definition.type == "dir"
-                and other.definition.target_path == definition.target_path
+            if (
+                other.name != definition.name
+                and definition.target_path is not None
+                and (
+                    other.definition.type == definition.type == "dir"
+                    and other.definition.target_path == definition.target_path
+                )
             ):
                 raise rpc_error(
                     E.VIR_ERR_OPERATION_FAILED,
@@ -343,7 +351,9 @@ class StorageProcedures(ProceduresBase):
         self, call: Call, args: rp.RemoteStoragePoolListVolumesArgs
     ) -> rp.RemoteStoragePoolListVolumesRet:
         pool = self._pool(call, args.pool, active=True)
-        return rp.RemoteStoragePoolListVolumesRet([v.name for v in self._sorted_volumes(pool)][: args.maxnames])
+        return rp.RemoteStoragePoolListVolumesRet(
+            [v.name for v in self._sorted_volumes(pool)][: args.maxnames]
+        )
 
     async def storage_pool_list_all_volumes(
         self, call: Call, args: rp.RemoteStoragePoolListAllVolumesArgs
@@ -402,7 +412,9 @@ class StorageProcedures(ProceduresBase):
             raise driver_error(E.VIR_ERR_OPERATION_FAILED, "storage vol already exists")
         d = pool.definition
         if d.allocation + volume.allocation > d.capacity:
-            raise driver_error(E.VIR_ERR_INTERNAL_ERROR, f"Not enough free space in pool for volume '{volume.name}'")
+            raise driver_error(
+                E.VIR_ERR_INTERNAL_ERROR, f"Not enough free space in pool for volume '{volume.name}'"
+            )
         pool.volumes[volume.name] = volume
         d.allocation += volume.allocation
         d.available = d.capacity - d.allocation

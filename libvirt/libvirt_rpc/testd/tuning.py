@@ -33,7 +33,10 @@ _BLKIO_DEVICE_PARAMS = (
     "device_read_bytes_sec", "device_write_bytes_sec",
 )  # fmt: skip
 IOTUNE_MAX = 1000000000000000
-_BANDWIDTH_PARAMS = (("inbound", ("average", "peak", "burst", "floor")), ("outbound", ("average", "peak", "burst")))
+_BANDWIDTH_PARAMS = (
+    ("inbound", ("average", "peak", "burst", "floor")),
+    ("outbound", ("average", "peak", "burst")),
+)
 
 
 Build = Callable[[DomainDef], list[rp.RemoteTypedParam]]
@@ -41,7 +44,14 @@ Build = Callable[[DomainDef], list[rp.RemoteTypedParam]]
 
 class TuningProcedures(ProceduresBase):
     def _tunables(
-        self, call: Call, handle: rp.RemoteNonnullDomain, flags: int, requested: int, function: str, count: int, build: Build
+        self,
+        call: Call,
+        handle: rp.RemoteNonnullDomain,
+        flags: int,
+        requested: int,
+        function: str,
+        count: int,
+        build: Build,
     ) -> tuple[list[rp.RemoteTypedParam], int]:
         """A get-parameters procedure: with nparams 0 only how many there
         are; else the first ``requested`` of the definition the flags name
@@ -54,8 +64,14 @@ class TuningProcedures(ProceduresBase):
         return serialize(build(definition)[:requested], flags), 0
 
     def _tunables_to_change(
-        self, call: Call, handle: rp.RemoteNonnullDomain, flags: int, params: list[rp.RemoteTypedParam],
-        api: str, function: str, allowed: Mapping[str, int],
+        self,
+        call: Call,
+        handle: rp.RemoteNonnullDomain,
+        flags: int,
+        params: list[rp.RemoteTypedParam],
+        api: str,
+        function: str,
+        allowed: Mapping[str, int],
     ) -> tuple[Domain, DomainDef, dict[str, Value]]:
         """A set-parameters procedure's checks: the domain, the definition
         the flags name, and the parameters."""
@@ -104,7 +120,8 @@ class TuningProcedures(ProceduresBase):
         definition = self.hv.of(args.dom).one_definition(args.flags)
         if not definition.has_memballoon():
             raise driver_error(
-                E.VIR_ERR_INTERNAL_ERROR, "No memory balloon device configured, can not set the collection period"
+                E.VIR_ERR_INTERNAL_ERROR,
+                "No memory balloon device configured, can not set the collection period",
             )
         set_balloon_period(definition.devices, args.period)
 
@@ -116,7 +133,9 @@ class TuningProcedures(ProceduresBase):
         self._domain(call, args.dom)
         return rp.RemoteDomainGetSchedulerTypeRet("fair", 1)
 
-    def _scheduler_parameters(self, call: Call, handle: rp.RemoteNonnullDomain, flags: int) -> list[rp.RemoteTypedParam]:
+    def _scheduler_parameters(
+        self, call: Call, handle: rp.RemoteNonnullDomain, flags: int
+    ) -> list[rp.RemoteTypedParam]:
         self._open(call)
         check_flags(flags, 0, "testDomainGetSchedulerParametersFlags")
         self._domain(call, handle)
@@ -136,7 +155,9 @@ class TuningProcedures(ProceduresBase):
             self._scheduler_parameters(call, args.dom, args.flags)
         )
 
-    def _set_scheduler(self, call: Call, handle: rp.RemoteNonnullDomain, params: list[rp.RemoteTypedParam], flags: int) -> None:
+    def _set_scheduler(
+        self, call: Call, handle: rp.RemoteNonnullDomain, params: list[rp.RemoteTypedParam], flags: int
+    ) -> None:
         check_flags(flags, 0, "testDomainSetSchedulerParametersFlags")
         validate(params, {"weight": UINT})
         self.hv.of(handle)  # the test driver keeps no weight
@@ -163,7 +184,13 @@ class TuningProcedures(ProceduresBase):
 
         return rp.RemoteDomainGetMemoryParametersRet(
             *self._tunables(
-                call, args.dom, args.flags, args.nparams, "testDomainGetMemoryParameters", len(MEMTUNE_LIMITS), build
+                call,
+                args.dom,
+                args.flags,
+                args.nparams,
+                "testDomainGetMemoryParameters",
+                len(MEMTUNE_LIMITS),
+                build,
             )
         )
 
@@ -194,14 +221,20 @@ class TuningProcedures(ProceduresBase):
         self, call: Call, args: rp.RemoteDomainGetBlkioParametersArgs
     ) -> rp.RemoteDomainGetBlkioParametersRet:
         def build(d: DomainDef) -> list[rp.RemoteTypedParam]:
-            return [param("weight", UINT, d.blkio_weight)] + [param(n, STRING, "") for n in _BLKIO_DEVICE_PARAMS]
+            return [param("weight", UINT, d.blkio_weight)] + [
+                param(n, STRING, "") for n in _BLKIO_DEVICE_PARAMS
+            ]
 
         count = 1 + len(_BLKIO_DEVICE_PARAMS)
         return rp.RemoteDomainGetBlkioParametersRet(
-            *self._tunables(call, args.dom, args.flags, args.nparams, "testDomainGetBlkioParameters", count, build)
+            *self._tunables(
+                call, args.dom, args.flags, args.nparams, "testDomainGetBlkioParameters", count, build
+            )
         )
 
-    async def domain_set_blkio_parameters(self, call: Call, args: rp.RemoteDomainSetBlkioParametersArgs) -> None:
+    async def domain_set_blkio_parameters(
+        self, call: Call, args: rp.RemoteDomainSetBlkioParametersArgs
+    ) -> None:
         _, definition, values = self._tunables_to_change(
             call, args.dom, args.flags, args.params, "virDomainSetBlkioParameters",
             "testDomainSetBlkioParameters", {"weight": UINT},  # per-device limits are not kept here
@@ -223,7 +256,9 @@ class TuningProcedures(ProceduresBase):
             *self._tunables(call, args.dom, args.flags, args.nparams, "testDomainGetNumaParameters", 2, build)
         )
 
-    async def domain_set_numa_parameters(self, call: Call, args: rp.RemoteDomainSetNumaParametersArgs) -> None:
+    async def domain_set_numa_parameters(
+        self, call: Call, args: rp.RemoteDomainSetNumaParametersArgs
+    ) -> None:
         d, definition, values = self._tunables_to_change(
             call, args.dom, args.flags, args.params, "virDomainSetNumaParameters",
             "testDomainSetNumaParameters", {"numa_mode": INT, "numa_nodeset": STRING},
@@ -246,7 +281,8 @@ class TuningProcedures(ProceduresBase):
             raise driver_error(E.VIR_ERR_OPERATION_INVALID, "can't change numatune mode for running domain")
         if nodeset is None and definition.numa_nodeset is None and (mode or definition.numa_mode):
             raise driver_error(
-                E.VIR_ERR_CONFIG_UNSUPPORTED, "nodeset for NUMA memory tuning must be set if 'placement' is 'static'"
+                E.VIR_ERR_CONFIG_UNSUPPORTED,
+                "nodeset for NUMA memory tuning must be set if 'placement' is 'static'",
             )
         if mode is not None or nodeset is not None:
             definition.numa_mode = mode or definition.numa_mode or "strict"
@@ -280,16 +316,24 @@ class TuningProcedures(ProceduresBase):
         def build(d: DomainDef) -> list[rp.RemoteTypedParam]:
             disk = d.disk(args.disk or "")
             if disk is None:
-                raise driver_error(E.VIR_ERR_INVALID_ARG, f"disk '{args.disk}' was not found in the domain config")
+                raise driver_error(
+                    E.VIR_ERR_INVALID_ARG, f"disk '{args.disk}' was not found in the domain config"
+                )
             values = disk_iotune(disk)
             return [
-                param(f, STRING, str(values.get(f, ""))) if f == "group_name" else param(f, ULLONG, int(values.get(f, 0)))
+                (
+                    param(f, STRING, str(values.get(f, "")))
+                    if f == "group_name"
+                    else param(f, ULLONG, int(values.get(f, 0)))
+                )
                 for f in IOTUNE_FIELDS
             ]
 
         count = len(IOTUNE_FIELDS)
         return rp.RemoteDomainGetBlockIoTuneRet(
-            *self._tunables(call, args.dom, args.flags, args.nparams, "testDomainGetBlockIoTune", count, build)
+            *self._tunables(
+                call, args.dom, args.flags, args.nparams, "testDomainGetBlockIoTune", count, build
+            )
         )
 
     async def domain_set_block_io_tune(self, call: Call, args: rp.RemoteDomainSetBlockIoTuneArgs) -> None:
@@ -299,11 +343,14 @@ class TuningProcedures(ProceduresBase):
         )  # fmt: skip
         disk = definition.disk(args.disk)
         if disk is None:
-            raise driver_error(E.VIR_ERR_INVALID_ARG, f"missing persistent configuration for disk '{args.disk}'")
+            raise driver_error(
+                E.VIR_ERR_INVALID_ARG, f"missing persistent configuration for disk '{args.disk}'"
+            )
         for field, given in new.items():
             if field != "group_name" and int(given) > IOTUNE_MAX:
                 raise driver_error(
-                    E.VIR_ERR_ARGUMENT_UNSUPPORTED, f"block I/O throttle limit value must be no more than {IOTUNE_MAX}"
+                    E.VIR_ERR_ARGUMENT_UNSUPPORTED,
+                    f"block I/O throttle limit value must be no more than {IOTUNE_MAX}",
                 )
         values: dict[str, int | str] = {**disk_iotune(disk)}
         values.update({k: str(v) if k == "group_name" else int(v) for k, v in new.items()})
@@ -338,7 +385,9 @@ class TuningProcedures(ProceduresBase):
             ]
 
         return rp.RemoteDomainGetInterfaceParametersRet(
-            *self._tunables(call, args.dom, args.flags, args.nparams, "testDomainGetInterfaceParameters", 7, build)
+            *self._tunables(
+                call, args.dom, args.flags, args.nparams, "testDomainGetInterfaceParameters", 7, build
+            )
         )
 
     @staticmethod
@@ -351,7 +400,9 @@ class TuningProcedures(ProceduresBase):
     async def domain_set_interface_parameters(
         self, call: Call, args: rp.RemoteDomainSetInterfaceParametersArgs
     ) -> None:
-        allowed = {f"{direction}.{field}": UINT for direction, fields in _BANDWIDTH_PARAMS for field in fields}
+        allowed = {
+            f"{direction}.{field}": UINT for direction, fields in _BANDWIDTH_PARAMS for field in fields
+        }
         _, definition, values = self._tunables_to_change(
             call, args.dom, args.flags, args.params, "virDomainSetInterfaceParameters",
             "testDomainSetInterfaceParameters", allowed,

@@ -121,7 +121,9 @@ class VcpuProcedures(ProceduresBase):
             )
         return rp.RemoteDomainGetVcpuPinInfoRet(bytes(maps), count)
 
-    def _pin_vcpu(self, call: Call, handle: rp.RemoteNonnullDomain, vcpu: int, cpus: bytes, flags: int) -> None:
+    def _pin_vcpu(
+        self, call: Call, handle: rp.RemoteNonnullDomain, vcpu: int, cpus: bytes, flags: int
+    ) -> None:
         check_flags(flags, 0, "testDomainPinVcpuFlags")
         d = self.hv.of(handle)
         if not d.active:
@@ -206,11 +208,15 @@ class VcpuProcedures(ProceduresBase):
             raise driver_error(E.VIR_ERR_INVALID_ARG, f"iothreadid {args.iothreads_id} not found")
         definition.iothreadpin[args.iothreads_id] = cpumap.from_bytes(args.cpumap)
 
-    async def domain_set_iothread_params(self, call: Call, args: rp.RemoteDomainSetIothreadParamsArgs) -> None:
+    async def domain_set_iothread_params(
+        self, call: Call, args: rp.RemoteDomainSetIothreadParamsArgs
+    ) -> None:
         """The polling and pool parameters are checked, not kept."""
         self._writable(call, "virDomainSetIOThreadParams")
         check_flags(args.flags, AFFECT_LIVE | AFFECT_CONFIG, "testDomainSetIOThreadParams")
         validate(args.params, IOTHREAD_PARAMS)
         definition = self.hv.of(args.dom).one_definition(args.flags)
         if args.iothread_id not in definition.iothreads:
-            raise driver_error(E.VIR_ERR_INVALID_ARG, f"cannot find IOThread '{args.iothread_id}' in iothreadids")
+            raise driver_error(
+                E.VIR_ERR_INVALID_ARG, f"cannot find IOThread '{args.iothread_id}' in iothreadids"
+            )

@@ -114,9 +114,7 @@ def parse_document(text: str, root: str, what: str, domain: int) -> ET.Element:
     except ET.ParseError as error:  # libxml2 words it otherwise
         raise rpc_error(E.VIR_ERR_XML_DETAIL, f"({what}):{error}", domain=domain) from None
     if element.tag != root:
-        raise xml_error(
-            f"expecting root element of '{root}', not '{element.tag}'", ErrorDomain.VIR_FROM_XML
-        )
+        raise xml_error(f"expecting root element of '{root}', not '{element.tag}'", ErrorDomain.VIR_FROM_XML)
     return element
 
 

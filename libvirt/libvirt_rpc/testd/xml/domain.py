@@ -66,7 +66,10 @@ def format_domain_xml(d: DomainDef, id: int = -1) -> str:
             w.empty("emulatorpin", [("cpuset", cpumap.format(d.emulatorpin))])
         for iothread in d.iothreads:
             if iothread in d.iothreadpin:
-                w.empty("iothreadpin", [("iothread", iothread), ("cpuset", cpumap.format(d.iothreadpin[iothread]))])
+                w.empty(
+                    "iothreadpin",
+                    [("iothread", iothread), ("cpuset", cpumap.format(d.iothreadpin[iothread]))],
+                )
         w.close("cputune")
     if d.numa_mode is not None:
         w.open("numatune")
@@ -139,7 +142,13 @@ def _complete_disks(devices: ET.Element) -> None:
         if address is None:
             per_controller = units * buses
             controller, rest = divmod(index, per_controller)
-            values = {"type": "drive", "controller": controller, "bus": rest // units, "target": 0, "unit": rest % units}
+            values = {
+                "type": "drive",
+                "controller": controller,
+                "bus": rest // units,
+                "target": 0,
+                "unit": rest % units,
+            }
             address = ET.SubElement(disk, "address", {k: str(v) for k, v in values.items()})
         needed[bus] = max(needed.get(bus, -1), int(address.get("controller", "0")))
     present = {(c.get("type"), c.get("index")) for c in devices.findall("controller")}
@@ -214,7 +223,9 @@ def _libxml_attribute(value: str) -> str:
     return escape(value).replace('"', "&quot;").replace("\n", "&#10;")
 
 
-def libxml_text(element: ET.Element, prefix: str | None = None, uri: str | None = None, depth: int = 0) -> str:
+def libxml_text(
+    element: ET.Element, prefix: str | None = None, uri: str | None = None, depth: int = 0
+) -> str:
     """An element as libxml2 dumps a node (double-quoted attributes, each
     child on a line of its own): metadata, kept as the user gave it; with
     ``prefix``, every element in namespace ``uri`` under that prefix."""
@@ -312,7 +323,6 @@ def parse_domain_xml(text: str) -> Domain:
     return Domain(parse_domain_def(text))
 
 
-
 # -- device tuning kept in the device elements --------------------------------
 
 #: A disk's <iotune> children, in libvirt's order (all unsigned long long but
@@ -359,7 +369,7 @@ def set_disk_iotune(disk: ET.Element, values: dict[str, int | str]) -> None:
 
 
 def interface_bandwidth(net: ET.Element) -> dict[str, dict[str, int]]:
-    """"inbound" and "outbound": their average, peak, floor and burst."""
+    """ "inbound" and "outbound": their average, peak, floor and burst."""
     out: dict[str, dict[str, int]] = {}
     for direction in ("inbound", "outbound"):
         element = net.find(f"bandwidth/{direction}")
@@ -373,9 +383,7 @@ def set_interface_bandwidth(net: ET.Element, bandwidth: dict[str, dict[str, int]
     for direction in ("inbound", "outbound"):
         rates = bandwidth.get(direction)
         if rates:
-            ET.SubElement(
-                element, direction, {k: str(rates[k]) for k in BANDWIDTH_FIELDS if rates.get(k)}
-            )
+            ET.SubElement(element, direction, {k: str(rates[k]) for k in BANDWIDTH_FIELDS if rates.get(k)})
     _insert_after(net, element, ("mac", "source"))
     if not len(element):
         net.remove(element)

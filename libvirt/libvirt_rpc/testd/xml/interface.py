@@ -39,7 +39,9 @@ def parse_interface_xml(text: str) -> InterfaceDef:
     root = parse_document(text, "interface", "interface_definition", _FROM_INTERFACE)
     kind = root.get("type")
     if kind not in _TYPES:
-        raise xml_error(f"unknown interface type {kind}" if kind else "interface has no type", _FROM_INTERFACE)
+        raise xml_error(
+            f"unknown interface type {kind}" if kind else "interface has no type", _FROM_INTERFACE
+        )
     name = root.get("name")
     if name is None:
         raise xml_error("interface has no name", _FROM_INTERFACE)

@@ -146,7 +146,9 @@ def update_network(n: NetworkDef, command: int, section: int, parent_index: int,
     the others are refused as libvirt refuses those it cannot change."""
     name = SECTIONS[section] if 0 <= section < len(SECTIONS) else str(section)
     if name not in ("ip-dhcp-host", "ip-dhcp-range"):
-        raise _update_error(E.VIR_ERR_OPERATION_UNSUPPORTED, f"can't update '{name}' section of network '{n.name}'")
+        raise _update_error(
+            E.VIR_ERR_OPERATION_UNSUPPORTED, f"can't update '{name}' section of network '{n.name}'"
+        )
     if command not in (MODIFY, DELETE, ADD_LAST, ADD_FIRST):
         raise _update_error(E.VIR_ERR_NO_SUPPORT, f"unrecognized network update command code {command}")
     tag = "host" if name == "ip-dhcp-host" else "range"
@@ -155,7 +157,10 @@ def update_network(n: NetworkDef, command: int, section: int, parent_index: int,
     except ET.ParseError as error:
         raise _update_error(E.VIR_ERR_XML_DETAIL, f"(network_update):{error}") from None
     if given.tag != tag:
-        raise xml_error(f"unexpected element <{given.tag}>, expecting <{tag}>, while updating network '{n.name}'", _FROM_NETWORK)
+        raise xml_error(
+            f"unexpected element <{given.tag}>, expecting <{tag}>, while updating network '{n.name}'",
+            _FROM_NETWORK,
+        )
     given = _ordered(given, _DHCP_CHILDREN[tag])
     ips = [ip for ip in n.ips if ip.get("family") != "ipv6"] if parent_index < 0 else n.ips[parent_index:]
     what = "dhcp host entry" if tag == "host" else "dhcp range entry"
@@ -169,24 +174,37 @@ def update_network(n: NetworkDef, command: int, section: int, parent_index: int,
         dhcp = ET.SubElement(ips[0], "dhcp")
     entries = dhcp.findall(tag)
     if tag == "range":
-        same = [e for e in entries if (e.get("start"), e.get("end")) == (given.get("start"), given.get("end"))]
+        same = [
+            e for e in entries if (e.get("start"), e.get("end")) == (given.get("start"), given.get("end"))
+        ]
         if command == MODIFY:
-            raise _update_error(E.VIR_ERR_OPERATION_UNSUPPORTED, "dhcp ranges cannot be modified, only added or deleted")
+            raise _update_error(
+                E.VIR_ERR_OPERATION_UNSUPPORTED, "dhcp ranges cannot be modified, only added or deleted"
+            )
         if command == DELETE and not same:
-            raise _update_error(E.VIR_ERR_OPERATION_INVALID, f"couldn't locate a matching {what} in network '{n.name}'")
+            raise _update_error(
+                E.VIR_ERR_OPERATION_INVALID, f"couldn't locate a matching {what} in network '{n.name}'"
+            )
     elif command in (ADD_LAST, ADD_FIRST):
-        same = [e for e in entries if any(given.get(k) and e.get(k) == given.get(k) for k in ("mac", "id", "name", "ip"))]
+        same = [
+            e
+            for e in entries
+            if any(given.get(k) and e.get(k) == given.get(k) for k in ("mac", "id", "name", "ip"))
+        ]
     elif command == DELETE:
         same = [e for e in entries if all(e.get(k) == v for k, v in given.attrib.items())]
         if not same:
-            raise _update_error(E.VIR_ERR_OPERATION_INVALID, f"couldn't locate a matching {what} in network '{n.name}'")
+            raise _update_error(
+                E.VIR_ERR_OPERATION_INVALID, f"couldn't locate a matching {what} in network '{n.name}'"
+            )
     else:  # MODIFY: the entry of that MAC address (or id)
         key = "mac" if given.get("mac") else "id"
         same = [e for e in entries if e.get(key) == given.get(key)]
         if not same:
             fields = " ".join(f"\"{k}='{given.get(k) or '(null)'}'\"" for k in ("mac", "name", "ip"))
             raise _update_error(
-                E.VIR_ERR_OPERATION_INVALID, f"couldn't locate an existing {what} with {fields} in network '{n.name}'"
+                E.VIR_ERR_OPERATION_INVALID,
+                f"couldn't locate an existing {what} with {fields} in network '{n.name}'",
             )
     if command in (ADD_LAST, ADD_FIRST):
         if same:
