@@ -98,6 +98,7 @@ READ_ONLY = [
     "nodedev-dumpxml scsi_host1",
     "nodedev-dumpxml scsi_host11",
     "nodedev-info scsi_host2",
+    "nodedev-event --event update --timeout 1",
     # networks, storage, interfaces
     "net-list --all",
     "net-info default",

@@ -136,6 +136,19 @@ class ProceduresBase(RemoteHandler):
             raise rpc_error(E.VIR_ERR_OPERATION_DENIED, f"read only access prevents {api}", domain=domain)
         return conn
 
+    def _register_event(self, call: Call, kind: str, event_id: int, last: int, key: bytes | str | None) -> int:
+        """A client's registration for ``kind``'s events (libvirtd checks the
+        event ID: "unsupported network event ID 7"), its callback ID."""
+        self._open(call)
+        if not 0 <= event_id < last:
+            what = "" if kind == "domain" else kind.replace("_", " ") + " "
+            raise rpc_error(E.VIR_ERR_INTERNAL_ERROR, f"unsupported {what}event ID {event_id}")
+        return self.hv.register(call.client, kind, event_id, key)
+
+    def _deregister_event(self, call: Call, callback_id: int) -> None:
+        self._open(call)
+        self.hv.deregister(call.client, callback_id)
+
     def _domain(self, call: Call, handle: rp.RemoteNonnullDomain) -> Domain:
         """The domain a call's handle names, on an open connection."""
         self._open(call)

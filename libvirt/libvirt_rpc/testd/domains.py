@@ -98,18 +98,14 @@ class DomainProcedures(ProceduresBase):
     async def connect_domain_event_callback_register_any(
         self, call: Call, args: rp.RemoteConnectDomainEventCallbackRegisterAnyArgs
     ) -> rp.RemoteConnectDomainEventCallbackRegisterAnyRet:
-        self._open(call)
-        if not 0 <= args.eventID < VIR_DOMAIN_EVENT_ID_LAST:
-            raise rpc_error(E.VIR_ERR_INTERNAL_ERROR, f"unsupported event ID {args.eventID}")
         uuid = args.dom.uuid if args.dom is not None else None
-        callback_id = self.hv.register(call.client, "domain", args.eventID, uuid)
+        callback_id = self._register_event(call, "domain", args.eventID, VIR_DOMAIN_EVENT_ID_LAST, uuid)
         return rp.RemoteConnectDomainEventCallbackRegisterAnyRet(callback_id)
 
     async def connect_domain_event_callback_deregister_any(
         self, call: Call, args: rp.RemoteConnectDomainEventCallbackDeregisterAnyArgs
     ) -> None:
-        self._open(call)
-        self.hv.deregister(call.client, args.callbackID)
+        self._deregister_event(call, args.callbackID)
 
     # -- listing and lookup -----------------------------------------------
 

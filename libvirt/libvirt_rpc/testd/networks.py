@@ -296,19 +296,15 @@ class NetworkProcedures(ProceduresBase):
     async def connect_network_event_register_any(
         self, call: Call, args: rp.RemoteConnectNetworkEventRegisterAnyArgs
     ) -> rp.RemoteConnectNetworkEventRegisterAnyRet:
-        self._open(call)
-        if not 0 <= args.eventID < _EVENT_ID_LAST:
-            raise rpc_error(E.VIR_ERR_INTERNAL_ERROR, f"unsupported event ID {args.eventID}")
         key = args.net.uuid if args.net is not None else None
         return rp.RemoteConnectNetworkEventRegisterAnyRet(
-            self.hv.register(call.client, "network", args.eventID, key)
+            self._register_event(call, "network", args.eventID, _EVENT_ID_LAST, key)
         )
 
     async def connect_network_event_deregister_any(
         self, call: Call, args: rp.RemoteConnectNetworkEventDeregisterAnyArgs
     ) -> None:
-        self._open(call)
-        self.hv.deregister(call.client, args.callbackID)
+        self._deregister_event(call, args.callbackID)
 
     def _network_event(self, network: Network, event: int) -> None:
         message = rp.RemoteNetworkEventLifecycleMsg(0, network.handle(), event, 0)

@@ -19,6 +19,7 @@ from .xml.nodedev import NodeDeviceDef, ScsiHostCapability, SystemCapability, fo
 # refuses.
 _CAP_FLAGS = {"system": 1 << 0, "scsi_host": 1 << 7, "fc_host": 1 << 9, "vports": 1 << 10}
 _SUPPORTED_FLAGS = (1 << 30) - 1
+_EVENT_ID_LAST = 2  # lifecycle, update
 
 
 @dataclasses.dataclass
@@ -138,3 +139,18 @@ class NodeDeviceProcedures(ProceduresBase):
     ) -> rp.RemoteNodeDeviceListCapsRet:
         device = self._node_device(call, args.name)
         return rp.RemoteNodeDeviceListCapsRet([device.definition.capability.type][: args.maxnames])
+
+    # -- events (none happen: the test driver's come from creating vHBAs) ------
+
+    async def connect_node_device_event_register_any(
+        self, call: Call, args: rp.RemoteConnectNodeDeviceEventRegisterAnyArgs
+    ) -> rp.RemoteConnectNodeDeviceEventRegisterAnyRet:
+        key = args.dev.name if args.dev is not None else None
+        return rp.RemoteConnectNodeDeviceEventRegisterAnyRet(
+            self._register_event(call, "node_device", args.eventID, _EVENT_ID_LAST, key)
+        )
+
+    async def connect_node_device_event_deregister_any(
+        self, call: Call, args: rp.RemoteConnectNodeDeviceEventDeregisterAnyArgs
+    ) -> None:
+        self._deregister_event(call, args.callbackID)

@@ -454,19 +454,15 @@ class StorageProcedures(ProceduresBase):
     async def connect_storage_pool_event_register_any(
         self, call: Call, args: rp.RemoteConnectStoragePoolEventRegisterAnyArgs
     ) -> rp.RemoteConnectStoragePoolEventRegisterAnyRet:
-        self._open(call)
-        if not 0 <= args.eventID < _EVENT_ID_LAST:
-            raise rpc_error(E.VIR_ERR_INTERNAL_ERROR, f"unsupported event ID {args.eventID}")
         key = args.pool.uuid if args.pool is not None else None
         return rp.RemoteConnectStoragePoolEventRegisterAnyRet(
-            self.hv.register(call.client, "storage_pool", args.eventID, key)
+            self._register_event(call, "storage_pool", args.eventID, _EVENT_ID_LAST, key)
         )
 
     async def connect_storage_pool_event_deregister_any(
         self, call: Call, args: rp.RemoteConnectStoragePoolEventDeregisterAnyArgs
     ) -> None:
-        self._open(call)
-        self.hv.deregister(call.client, args.callbackID)
+        self._deregister_event(call, args.callbackID)
 
     def _pool_event(self, pool: Pool, event: int | None) -> None:
         """A lifecycle event, or (``event`` None) a refresh."""
