@@ -33,16 +33,7 @@ def _filter(d: Domain, found: list[Checkpoint], flags: int) -> list[Checkpoint]:
 class CheckpointProcedures(ProceduresBase):
     def _checkpoint(self, call: Call, handle: rp.RemoteNonnullDomainCheckpoint) -> tuple[Domain, Checkpoint]:
         d = self._domain(call, handle.dom)
-        return d, self._checkpoint_named(d, handle.name)
-
-    @staticmethod
-    def _checkpoint_named(d: Domain, name: str) -> Checkpoint:
-        checkpoint = d.checkpoints.get(name)
-        if checkpoint is None:
-            raise driver_error(
-                E.VIR_ERR_NO_DOMAIN_CHECKPOINT, f"no domain checkpoint with matching name '{name}'"
-            )
-        return checkpoint
+        return d, moments.named(d.checkpoints, handle.name, "checkpoint")
 
     @staticmethod
     def _checkpoint_handle(d: Domain, checkpoint: Checkpoint) -> rp.RemoteNonnullDomainCheckpoint:
@@ -117,7 +108,7 @@ class CheckpointProcedures(ProceduresBase):
         check_flags(args.flags, 0, "testDomainCheckpointLookupByName")
         d = self._domain(call, args.dom)
         return rp.RemoteDomainCheckpointLookupByNameRet(
-            self._checkpoint_handle(d, self._checkpoint_named(d, args.name))
+            self._checkpoint_handle(d, moments.named(d.checkpoints, args.name, "checkpoint"))
         )
 
     async def domain_checkpoint_get_parent(
@@ -126,13 +117,8 @@ class CheckpointProcedures(ProceduresBase):
         self._open(call)
         check_flags(args.flags, 0, "testDomainCheckpointGetParent")
         d, checkpoint = self._checkpoint(call, args.checkpoint)
-        if checkpoint.parent is None:
-            raise driver_error(
-                E.VIR_ERR_NO_DOMAIN_CHECKPOINT, f"checkpoint '{checkpoint.name}' does not have a parent"
-            )
-        return rp.RemoteDomainCheckpointGetParentRet(
-            self._checkpoint_handle(d, d.checkpoints[checkpoint.parent])
-        )
+        parent = moments.parent(d.checkpoints, checkpoint, "checkpoint")
+        return rp.RemoteDomainCheckpointGetParentRet(self._checkpoint_handle(d, parent))
 
     async def domain_checkpoint_delete(self, call: Call, args: rp.RemoteDomainCheckpointDeleteArgs) -> None:
         self._writable(call, "virDomainCheckpointDelete", FROM_CHECKPOINT)

@@ -6,6 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping, MutableMapping
 from typing import Protocol, TypeVar
 
+from ..errors import ErrorNumber as E
+from .base import driver_error
+
+#: The error for a missing moment of each kind.
+_NOT_FOUND = {"snapshot": E.VIR_ERR_NO_DOMAIN_SNAPSHOT, "checkpoint": E.VIR_ERR_NO_DOMAIN_CHECKPOINT}
+
 
 class Moment(Protocol):
     name: str
@@ -13,6 +19,20 @@ class Moment(Protocol):
 
 
 M = TypeVar("M", bound=Moment)
+
+
+def named(moments: Mapping[str, M], name: str, kind: str) -> M:
+    """The ``kind`` ("snapshot", "checkpoint") called ``name``."""
+    moment = moments.get(name)
+    if moment is None:
+        raise driver_error(_NOT_FOUND[kind], f"no domain {kind} with matching name '{name}'")
+    return moment
+
+
+def parent(moments: Mapping[str, M], moment: M, kind: str) -> M:
+    if moment.parent is None:
+        raise driver_error(_NOT_FOUND[kind], f"{kind} '{moment.name}' does not have a parent")
+    return moments[moment.parent]
 
 
 def children(moments: Mapping[str, M], name: str | None) -> list[M]:

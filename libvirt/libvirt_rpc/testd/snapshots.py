@@ -64,16 +64,7 @@ def _filter(d: Domain, snapshots: list[Snapshot], flags: int) -> list[Snapshot]:
 class SnapshotProcedures(ProceduresBase):
     def _snapshot(self, call: Call, handle: rp.RemoteNonnullDomainSnapshot) -> tuple[Domain, Snapshot]:
         d = self._domain(call, handle.dom)
-        return d, self._snapshot_named(d, handle.name)
-
-    @staticmethod
-    def _snapshot_named(d: Domain, name: str) -> Snapshot:
-        snapshot = d.snapshots.get(name)
-        if snapshot is None:
-            raise driver_error(
-                E.VIR_ERR_NO_DOMAIN_SNAPSHOT, f"no domain snapshot with matching name '{name}'"
-            )
-        return snapshot
+        return d, moments.named(d.snapshots, handle.name, "snapshot")
 
     @staticmethod
     def _handle(d: Domain, snapshot: Snapshot) -> rp.RemoteNonnullDomainSnapshot:
@@ -191,7 +182,7 @@ class SnapshotProcedures(ProceduresBase):
         self._open(call)
         check_flags(args.flags, 0, "testDomainSnapshotLookupByName")
         d = self._domain(call, args.dom)
-        return rp.RemoteDomainSnapshotLookupByNameRet(self._handle(d, self._snapshot_named(d, args.name)))
+        return rp.RemoteDomainSnapshotLookupByNameRet(self._handle(d, moments.named(d.snapshots, args.name, "snapshot")))
 
     async def domain_has_current_snapshot(
         self, call: Call, args: rp.RemoteDomainHasCurrentSnapshotArgs
@@ -218,11 +209,8 @@ class SnapshotProcedures(ProceduresBase):
         self._open(call)
         check_flags(args.flags, 0, "testDomainSnapshotGetParent")
         d, snapshot = self._snapshot(call, args.snap)
-        if snapshot.parent is None:
-            raise driver_error(
-                E.VIR_ERR_NO_DOMAIN_SNAPSHOT, f"snapshot '{snapshot.name}' does not have a parent"
-            )
-        return rp.RemoteDomainSnapshotGetParentRet(self._handle(d, d.snapshots[snapshot.parent]))
+        parent = moments.parent(d.snapshots, snapshot, "snapshot")
+        return rp.RemoteDomainSnapshotGetParentRet(self._handle(d, parent))
 
     async def domain_snapshot_get_xml_desc(
         self, call: Call, args: rp.RemoteDomainSnapshotGetXmlDescArgs
