@@ -10,12 +10,10 @@ test driver reports the time of day there.
 
 from __future__ import annotations
 
-import signal
-import subprocess
 from pathlib import Path
 
 from libvirt_rpc import remote_protocol as rp
-from testd_support import Libvirtd, Testd, WireTap, normalise, require_binary, virsh, virsh_env
+from testd_support import DOMAIN_EVENTS, Libvirtd, Testd, WireTap, normalise, virsh_event_lines, virsh_in
 from xdrgen.runtime.virnet.framing import MessageType
 
 TEST_UUID = "6695eb01-f6a4-8304-79aa-97f2502e193f"
@@ -97,18 +95,7 @@ DOMAIN_XML = """\
 
 
 def run(uri: str, script: str, cwd: Path | None = None) -> tuple[int, str, str]:
-    if cwd is None:
-        result = virsh(uri, script)
-    else:  # relative file names in the script
-        result = subprocess.run(
-            [require_binary("virsh"), "-c", uri, script],
-            env=virsh_env(),
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+    result = virsh_in(uri, script, cwd)
     return result.returncode, normalise(result.stdout), normalise(result.stderr)
 
 
@@ -227,39 +214,6 @@ def test_wire_conversation_matches_libvirtd(testd: Testd, real_libvirtd: Libvirt
         assert mine == reference
 
 
-def _event_lines(uri: str, events: int, mutations: str, daemon_socket: str) -> tuple[str, str]:
-    """Run ``virsh event --all --loop`` through a wire tap, make changes on
-    another connection once it is registered, stop it after ``events``
-    events reached it; return its output and the mutation session's."""
-    with WireTap(daemon_socket) as tap:
-        listener = subprocess.Popen(
-            [require_binary("virsh"), "-c", tap.uri, "event", "--all", "--loop"],
-            env=virsh_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        try:
-            # virsh registers one callback per event type (27 in libvirt 9.0).
-            tap.wait_for(
-                lambda _: tap.count("<", rp.REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, 1) == 27
-            )
-            result = virsh(uri, mutations)
-            lines = []
-            assert listener.stdout is not None
-            while len(lines) < events:
-                line = listener.stdout.readline()
-                assert line, f"virsh event ended early after {lines}"
-                lines.append(line)
-            listener.send_signal(signal.SIGINT)
-            rest, _ = listener.communicate(timeout=30)
-        finally:
-            if listener.poll() is None:
-                listener.kill()
-                listener.wait()
-    return "".join(lines) + rest, result.stdout + result.stderr
-
-
 def test_lifecycle_events_match_libvirtd(
     fresh_testd: Testd, real_libvirtd: Libvirtd, tmp_path: Path
 ) -> None:
@@ -269,8 +223,8 @@ def test_lifecycle_events_match_libvirtd(
         f"destroy test; start test; suspend test; resume test; define {xml}; "
         "start evdom; destroy evdom; undefine evdom"
     )
-    ours = _event_lines(fresh_testd.uri_unix, 8, mutations, fresh_testd.socket_path)
-    theirs = _event_lines(real_libvirtd.uri_unix, 8, mutations, real_libvirtd.socket_path)
+    ours = virsh_event_lines(fresh_testd.socket_path, DOMAIN_EVENTS, 8, mutations)
+    theirs = virsh_event_lines(real_libvirtd.socket_path, DOMAIN_EVENTS, 8, mutations)
     assert ours == theirs
     assert ours[0].splitlines() == [
         "event 'lifecycle' for domain 'test': Stopped Destroyed",

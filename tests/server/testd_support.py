@@ -43,6 +43,7 @@ from xdrgen.runtime.virnet.framing import (  # noqa: E402
 )
 
 __all__ = [
+    "EventWatch",
     "Libvirtd",
     "Testd",
     "RawConnection",
@@ -52,6 +53,8 @@ __all__ = [
     "require_binary",
     "virsh",
     "virsh_env",
+    "virsh_event_lines",
+    "virsh_in",
     "REMOTE",
 ]
 
@@ -372,6 +375,70 @@ class WireTap:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def virsh_in(uri: str, script: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The real ``virsh -c URI SCRIPT``, run in ``cwd`` (for relative file
+    names in the script); never raises on a non-zero exit."""
+    if cwd is None:
+        return virsh(uri, script)
+    return subprocess.run(
+        [require_binary("virsh"), "-c", uri, script],
+        env=virsh_env(),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@dataclass(frozen=True)
+class EventWatch:
+    """A ``virsh ...event --loop`` listener: its command, and the
+    registrations (procedure, count) it makes before it listens."""
+
+    command: tuple[str, ...]
+    register_proc: int
+    registrations: int
+
+
+#: ``virsh event --all``: one callback per domain event type (27 in libvirt 9.0).
+DOMAIN_EVENTS = EventWatch(("event", "--all", "--loop"), rp.REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY, 27)
+
+
+def virsh_event_lines(
+    daemon_socket: str, watch: EventWatch, events: int, mutations: str, cwd: Path | None = None
+) -> tuple[str, str]:
+    """Run the ``watch`` listener through a wire tap, make the changes of
+    the ``mutations`` script on another connection once it is registered,
+    stop it after ``events`` events reached it; return its output and the
+    mutation session's."""
+    with WireTap(daemon_socket) as tap:
+        listener = subprocess.Popen(
+            [require_binary("virsh"), "-c", tap.uri, *watch.command],
+            env=virsh_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            tap.wait_for(lambda _: tap.count("<", watch.register_proc, MessageType.REPLY) == watch.registrations)
+            result = virsh_in(f"test+unix:///default?socket={daemon_socket}", mutations, cwd)
+            lines = []
+            assert listener.stdout is not None
+            while len(lines) < events:
+                line = listener.stdout.readline()
+                assert line, f"virsh event ended early after {lines}"
+                lines.append(line)
+            listener.send_signal(signal.SIGINT)
+            rest, _ = listener.communicate(timeout=30)
+        finally:
+            if listener.poll() is None:
+                listener.kill()
+                listener.wait()
+    return "".join(lines) + rest, result.stdout + result.stderr
 
 
 _CPU_TIME = re.compile(r"^(CPU time:\s+)\S+s$", re.M)
