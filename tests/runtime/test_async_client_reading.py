@@ -129,7 +129,7 @@ def test_a_broken_frame_closes_the_connection_with_a_protocol_error() -> None:
         async with paired() as (client, peer):
             task = asyncio.create_task(hostname(client))
             await asyncio.to_thread(peer.take, 1)
-            peer.send((wire.MAX_MESSAGE + 1).to_bytes(4, "big"))
+            peer.send((wire.MAX_FRAME + 1).to_bytes(4, "big"))
             with pytest.raises(ConnectionClosedError, match="protocol error"):
                 await asyncio.wait_for(task, 5)
         assert client._writer.transport.is_closing()

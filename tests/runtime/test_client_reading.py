@@ -318,3 +318,13 @@ def test_a_reply_read_whole_before_its_descriptor_arrives(pair: tuple[RpcClient,
     assert results == {0: "with fd"}
     os.close(write_end)
     one_call(client, peer)
+
+
+def test_the_largest_frame_libvirt_allows_is_read(pair: tuple[RpcClient, Peer]) -> None:
+    # 32 MiB after the length word, as libvirt allows (an event of a
+    # procedure nobody registered: read and dropped)
+    client, peer = pair
+    body = bytes(wire.MAX_FRAME - wire.HEADER_SIZE)
+    peer.send(bytes(wire.encode_message(PROG, VERS, EVENT + 1, MessageType.MESSAGE, 0, MessageStatus.OK, body)))
+    one_call(client, peer)
+    assert not client.closed
