@@ -39,6 +39,16 @@ class Peer:
         )
 
     @staticmethod
+    def packet(
+        call: Message,
+        kind: MessageType = MessageType.STREAM,
+        status: MessageStatus = MessageStatus.CONTINUE,
+        body: bytes = b"",
+    ) -> bytes:
+        """A STREAM/STREAM_HOLE packet of the stream ``call`` opened."""
+        return bytes(wire.encode_message(call.prog, call.vers, call.proc, kind, call.serial, status, body))
+
+    @staticmethod
     def event(text: str) -> bytes:
         body = RemoteConnectGetHostnameRet(text).encode()
         return bytes(wire.encode_message(PROG, VERS, EVENT, MessageType.MESSAGE, 0, MessageStatus.OK, body))

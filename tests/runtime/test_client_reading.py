@@ -14,8 +14,8 @@ import pytest
 
 from libvirt_rpc.remote_protocol import RemoteConnectGetHostnameRet
 from xdrgen.runtime.virnet import framing as wire
-from libvirt_rpc.client import Event, RpcClient, idle_watch
-from libvirt_rpc.errors import CallTimeoutError, ConnectionClosedError
+from libvirt_rpc.client import DataStream, Event, RpcClient, idle_watch
+from libvirt_rpc.errors import CallTimeoutError, ConnectionClosedError, LibvirtError
 from xdrgen.runtime.virnet.framing import MessageStatus, MessageType
 from libvirt_rpc.transport import UnixStream
 
@@ -328,3 +328,21 @@ def test_the_largest_frame_libvirt_allows_is_read(pair: tuple[RpcClient, Peer]) 
     peer.send(bytes(wire.encode_message(PROG, VERS, EVENT + 1, MessageType.MESSAGE, 0, MessageStatus.OK, body)))
     one_call(client, peer)
     assert not client.closed
+
+
+@pytest.mark.parametrize("body", [b"\0\0\0\1", (-1).to_bytes(8, "big", signed=True) + bytes(4)], ids=["short", "negative"])
+def test_a_malformed_hole_is_a_libvirt_error(pair: tuple[RpcClient, Peer], body: bytes) -> None:
+    client, peer = pair
+    threads, results = in_threads(
+        1, lambda: client.call_stream(PROG, VERS, HOSTNAME, None, RemoteConnectGetHostnameRet, "read")
+    )
+    (call,) = peer.take(1)
+    hole = peer.packet(call, MessageType.STREAM_HOLE, body=body)
+    peer.send(peer.reply(call), hole, peer.packet(call, body=b"data"), peer.packet(call, status=MessageStatus.OK))
+    threads[0].join(10)
+    stream = results[0]
+    assert isinstance(stream, DataStream)
+    with pytest.raises(LibvirtError, match="^internal error: Malformed stream hole packet$"):
+        stream.read()
+    assert stream.read() == b"data"  # the packet is dropped; the stream goes on
+    one_call(client, peer)
