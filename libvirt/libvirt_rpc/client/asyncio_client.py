@@ -396,6 +396,7 @@ class AsyncRpcClient(_Dispatcher):
         if self._closed is not None:
             return
         self._closed = error
+        self._router.warnings.flush()
         for _key, future, _deadline in list(self._pending.values()):
             if not future.done():
                 future.set_exception(error)

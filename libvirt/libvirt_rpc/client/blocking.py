@@ -579,6 +579,7 @@ class RpcClient(_Dispatcher):
                 self._run_handlers()
         finally:
             self._run_handlers()
+            self._router.warnings.flush()
             for box in list(self._event_queues):
                 box.put(None)
             with self._lock:  # nobody arms or wakes a closed watch

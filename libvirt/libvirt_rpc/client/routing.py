@@ -22,6 +22,7 @@ from xdrgen.runtime.virnet.framing import Message, MessageStatus, MessageType
 from xdrgen.runtime.xdr import XdrError, XdrStruct
 
 from ..errors import ConnectionClosedError, ErrorNumber, LibvirtError
+from .throttle import WarningThrottle
 
 log = logging.getLogger("libvirt_rpc.client")
 
@@ -83,6 +84,8 @@ class _Router:
     def __init__(self) -> None:
         self.events: dict[tuple[int, int, int], tuple[str, type[XdrStruct]]] = {}
         self.handlers: list[EventHandler] = []
+        #: what the server makes us ignore is logged through this
+        self.warnings = WarningThrottle(log)
 
     def register_events(self, prog: int, vers: int, table: dict[int, tuple[str, type[XdrStruct]]]) -> None:
         for proc, (name, cls) in table.items():
@@ -91,7 +94,7 @@ class _Router:
     def event(self, message: Message) -> Event | None:
         entry = self.events.get((message.prog, message.vers, message.proc))
         if entry is None:
-            log.warning(
+            self.warnings.warning(
                 "ignoring unknown event: program %#x version %d procedure %d",
                 message.prog,
                 message.vers,
@@ -102,7 +105,7 @@ class _Router:
         try:
             decoded = cls.decode(message.payload)
         except XdrError as exc:
-            log.warning("ignoring malformed event %s: %s", name, exc)
+            self.warnings.warning("ignoring malformed event %s: %s", name, exc)
             return None
         return Event(message.prog, message.proc, name, decoded)
 
@@ -132,14 +135,14 @@ class _Dispatcher:
             for fd in message.fds:
                 os.close(fd)  # no stub returns descriptors yet: do not leak them
             if not self._settle(message):
-                log.warning("ignoring a reply nobody waits for (serial %d)", message.serial)
+                self._router.warnings.warning("ignoring a reply nobody waits for (serial %d)", message.serial)
         elif _is_keepalive(message):
             if _is_ping(message):
                 self._answer_ping()
         elif kind in (MessageType.STREAM, MessageType.STREAM_HOLE):
             stream = self._streams.get(message.serial)
             if stream is None:
-                log.warning("ignoring stream data for unknown serial %d", message.serial)
+                self._router.warnings.warning("ignoring stream data for unknown serial %d", message.serial)
             else:
                 stream._deliver(message)
         elif kind == MessageType.MESSAGE:
@@ -147,7 +150,7 @@ class _Dispatcher:
             if event is not None:
                 self._publish(event)
         else:
-            log.warning("ignoring a %s message from the server", kind.name)
+            self._router.warnings.warning("ignoring a %s message from the server", kind.name)
 
     def _publish(self, event: Event) -> None:
         """Hand an event to the handlers and the ``events()`` iterators."""
