@@ -20,7 +20,7 @@ from libvirt_rpc.errors import CallTimeoutError, ConnectionClosedError, LibvirtE
 from xdrgen.runtime.virnet.framing import MessageStatus, MessageType
 from libvirt_rpc.transport import UnixStream
 
-from scripted_peer import EVENT, HOSTNAME, PROG, VERS, Peer
+from scripted_peer import EVENT, HOSTNAME, PROG, VERS, Blob, Peer
 
 @pytest.fixture(params=["epoll", "poll"])
 def pair(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[RpcClient, Peer]]:
@@ -367,3 +367,58 @@ def test_a_flood_of_unknown_events_is_logged_in_a_few_lines(
     lines = [record.getMessage() for record in caplog.records if record.name == "libvirt_rpc.client"]
     assert len(lines) <= 11
     assert f"{flood - len(lines) + 1} more warnings like these were not logged" in lines[-1]
+
+
+def test_a_reply_whose_descriptor_never_comes_times_out(pair: tuple[RpcClient, Peer]) -> None:
+    client, peer = pair
+    client.timeout = 0.5
+    threads, results = in_threads(1, lambda: hostname(client))
+    (call,) = peer.take(1)
+    started = time.monotonic()
+    peer.send(peer.reply_with_fds(call, 1))  # and never the descriptor
+    threads[0].join(5)
+    assert isinstance(results.get(0), CallTimeoutError), results
+    assert time.monotonic() - started < 2
+
+
+def test_a_call_to_a_peer_that_stops_reading_ends_by_its_timeout(pair: tuple[RpcClient, Peer]) -> None:
+    # The peer reads nothing: the large call cannot be sent, a small one
+    # waits behind it.  Both end by their timeout; the connection, with half
+    # a frame in it, is closed.
+    client, peer = pair
+    client.timeout = 1.0
+    started = time.monotonic()
+    large, results = in_threads(1, lambda: client.call(PROG, VERS, HOSTNAME, Blob(16 << 20), RemoteConnectGetHostnameRet))
+    time.sleep(0.2)
+    small, more = in_threads(1, lambda: hostname(client))
+    for thread in large + small:
+        thread.join(5)
+    assert time.monotonic() - started < 3
+    assert isinstance(results.get(0), CallTimeoutError), results
+    assert isinstance(more.get(0), (CallTimeoutError, ConnectionClosedError)), more
+    assert str(results[0]) == f"Timed out during operation: cannot send procedure {HOSTNAME} in 1.0 s: the server stopped reading"
+    with pytest.raises(ConnectionClosedError):
+        hostname(client)
+
+
+def test_a_stream_write_to_a_peer_that_stops_reading_ends_by_its_timeout(pair: tuple[RpcClient, Peer]) -> None:
+    client, peer = pair
+    threads, results = in_threads(
+        1, lambda: client.call_stream(PROG, VERS, HOSTNAME, None, RemoteConnectGetHostnameRet, "write")
+    )
+    (call,) = peer.take(1)
+    peer.send(peer.reply(call))
+    threads[0].join(10)
+    stream = results[0]
+    assert isinstance(stream, DataStream)
+    client.timeout = 1.0
+    started = time.monotonic()
+
+    def write() -> None:
+        for _ in range(64):
+            stream.write(bytes(wire.STREAM_CHUNK))
+
+    writer, outcome = in_threads(1, write)
+    writer[0].join(5)
+    assert isinstance(outcome.get(0), CallTimeoutError), outcome
+    assert time.monotonic() - started < 3

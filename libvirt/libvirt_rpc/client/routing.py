@@ -19,9 +19,10 @@ from typing import Any, TypeVar
 
 from xdrgen.runtime.virnet import framing as wire
 from xdrgen.runtime.virnet.framing import Message, MessageStatus, MessageType
-from xdrgen.runtime.xdr import XdrError, XdrStruct
+from xdrgen.runtime.xdr import Buffer, XdrError, XdrStruct
 
 from ..errors import ConnectionClosedError, ErrorNumber, LibvirtError
+from .incoming import Incoming
 from .throttle import WarningThrottle
 
 log = logging.getLogger("libvirt_rpc.client")
@@ -119,6 +120,7 @@ class _Dispatcher:
     reply is handed to its caller and how a PING is answered."""
 
     _router: _Router
+    _incoming: Incoming
     _streams: dict[int, Any]
     _event_queues: list[Any]  # queue.Queue or asyncio.Queue: both put_nowait
 
@@ -128,6 +130,17 @@ class _Dispatcher:
     def _settle(self, message: Message) -> bool:
         """Give a reply to the call waiting for it; False if none is."""
         raise NotImplementedError
+
+    def _take_in(self, data: Buffer) -> None:
+        """Dispatch every whole message ``data`` completes (one read often
+        holds several; none waits in the buffer once its reader has gone)."""
+        incoming = self._incoming
+        message = incoming.first(data)  # the usual read: one whole reply
+        if message is None:
+            message = incoming.next()
+        while message is not None:
+            self._dispatch(message)
+            message = incoming.next()
 
     def _dispatch(self, message: Message) -> None:
         kind = message.type

@@ -188,6 +188,15 @@ class FrameDecoder:
         of the descriptors that follow a ``*_WITH_FDS`` message."""
         self._skip += count
 
+    def skipped(self) -> bool:
+        """Drop what has arrived of the bytes :meth:`skip` asked to drop;
+        True once none are left to drop."""
+        if self._skip:
+            dropped = min(self._skip, len(self._buffer))
+            del self._buffer[:dropped]
+            self._skip -= dropped
+        return not self._skip
+
     def feed(self, data: Buffer) -> list[Message]:
         self.push(data)
         messages = []
@@ -238,12 +247,8 @@ class FrameDecoder:
                 return None
             self._large, self._need = None, 0
             return large
-        if self._skip:
-            dropped = min(self._skip, len(self._buffer))
-            del self._buffer[:dropped]
-            self._skip -= dropped
-            if self._skip:
-                return None
+        if self._skip and not self.skipped():
+            return None
         if not self._need:
             if len(self._buffer) < 4:
                 return None
