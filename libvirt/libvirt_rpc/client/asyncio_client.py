@@ -28,6 +28,7 @@ from .routing import (
     _keepalive_due,
     _keepalive_tick,
     _read_error,
+    _send_error,
     _reply_key,
     _result,
     _Router,
@@ -322,7 +323,7 @@ class AsyncRpcClient(_Dispatcher):
                 f"Timed out during operation: cannot send {what}{late}: the server stopped reading"
             ) from None
         except (OSError, ConnectionError) as exc:
-            error = ConnectionClosedError(f"internal error: cannot send data: {exc}")
+            error = _send_error(exc, self._error_output())
             self._shutdown(error)
             raise error from exc
 
@@ -390,7 +391,12 @@ class AsyncRpcClient(_Dispatcher):
         """The transport's end (EOF, an error, or our own close)."""
         if not self._lost_connection.done():
             self._lost_connection.set_result(None)
-        self._shutdown(_read_error(EOFError() if exc is None else exc))
+        self._shutdown(_read_error(EOFError() if exc is None else exc, self._error_output()))
+
+    def _error_output(self) -> str:
+        """What a helper process (ssh, ext) wrote to stderr, if there is one."""
+        error_output = getattr(self._writer, "error_output", None)
+        return error_output() if error_output is not None else ""
 
     def _flush(self) -> None:
         """Send the frames queued by :meth:`_send`."""

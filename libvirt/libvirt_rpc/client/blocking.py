@@ -35,6 +35,7 @@ from .routing import (
     _keepalive_due,
     _keepalive_tick,
     _read_error,
+    _send_error,
     _reply_key,
     _result,
     _Router,
@@ -391,7 +392,7 @@ class RpcClient(_Dispatcher):
         except OSError as exc:
             if self._closed is not None:  # closed under us: say why
                 raise self._closed from exc
-            error = ConnectionClosedError(f"internal error: cannot send data: {exc}")
+            error = _send_error(exc, self._stream.error_output())
             self._shutdown(error)
             raise error from exc
         except Stalled as stalled:
@@ -491,7 +492,7 @@ class RpcClient(_Dispatcher):
                             break  # time is up
                 self._receive()
         except (EOFError, wire.ProtocolError, OSError) as exc:
-            self._shutdown(_read_error(exc))
+            self._shutdown(_read_error(exc, self._stream.error_output()))
         finally:
             with self._lock:
                 self._pass_role()
@@ -581,7 +582,7 @@ class RpcClient(_Dispatcher):
                         while self._ready_now():
                             self._receive()
                     except (EOFError, wire.ProtocolError, OSError) as exc:
-                        self._shutdown(_read_error(exc))
+                        self._shutdown(_read_error(exc, self._stream.error_output()))
                     finally:
                         with self._lock:
                             self._pass_role(from_watcher=True)

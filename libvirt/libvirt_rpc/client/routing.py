@@ -176,13 +176,28 @@ class _Dispatcher:
             box.put_nowait(event)
 
 
-def _read_error(exc: BaseException) -> LibvirtError:
-    """libvirt's words for a connection that failed while reading."""
-    if isinstance(exc, EOFError):
-        return ConnectionClosedError("internal error: End of file while reading data: Input/output error")
+def _read_error(exc: BaseException, errout: str = "") -> LibvirtError:
+    """libvirt's words for a connection that failed while reading; with
+    what a helper process (ssh, ext) wrote to stderr where libvirt puts it
+    ("End of file while reading data: Host key verification failed.: ...")."""
     if isinstance(exc, wire.ProtocolError):
         return ConnectionClosedError(f"internal error: protocol error from server: {exc}")
-    return ConnectionClosedError(f"internal error: cannot recv data: {exc}")
+    said = _helper_said(errout)
+    if isinstance(exc, EOFError):
+        return ConnectionClosedError(f"internal error: End of file while reading data: {said}Input/output error")
+    return ConnectionClosedError(f"internal error: cannot recv data: {said}{exc}")
+
+
+def _send_error(exc: BaseException, errout: str = "") -> LibvirtError:
+    """The words for a connection that failed while sending."""
+    return ConnectionClosedError(f"internal error: cannot send data: {_helper_said(errout)}{exc}")
+
+
+def _helper_said(errout: str) -> str:
+    """A helper's stderr as libvirt quotes it: its first 1024 bytes, the
+    trailing white space stripped, followed by ": "."""
+    text = errout.encode()[:1024].decode(errors="ignore").rstrip()
+    return f"{text}: " if text else ""
 
 
 def _keepalive_tick(interval: float) -> float:
