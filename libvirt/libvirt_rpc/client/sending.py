@@ -55,11 +55,17 @@ class Sender:
                 return
             self._sending = True
         data = frame
+        stream = self._stream
         try:
             while True:
-                sent = self._send_until(data, deadline)
-                if sent < len(data):
-                    break
+                try:
+                    sent: int = stream.send(data)
+                except WOULD_BLOCK:
+                    sent = 0
+                if sent < len(data):  # the usual case sends all at once
+                    sent = self._send_rest(data, sent, deadline)
+                    if sent < len(data):
+                        break
                 with self._lock:
                     if not outbox:
                         self._sending = False
@@ -79,16 +85,11 @@ class Sender:
             outbox.clear()
         raise Stalled(broken)
 
-    def _send_until(self, data: bytes | bytearray, deadline: float | None) -> int:
-        """Send ``data``, waiting for room until ``deadline``; the count sent
-        (all of it unless time ran out)."""
+    def _send_rest(self, data: bytes | bytearray, sent: int, deadline: float | None) -> int:
+        """Send the rest of ``data`` after its first ``sent`` bytes, waiting
+        for room until ``deadline``; the count sent in all (all of it unless
+        time ran out)."""
         stream = self._stream
-        try:
-            sent: int = stream.send(data)
-        except WOULD_BLOCK:
-            sent = 0
-        if sent == len(data):
-            return sent  # the usual case: one system call
         with memoryview(data) as view:
             while sent < len(view):
                 if deadline is None:
