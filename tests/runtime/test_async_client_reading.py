@@ -191,3 +191,21 @@ def test_a_reply_with_a_real_descriptor_keeps_the_framing() -> None:
             assert await asyncio.wait_for(second, 5) == f"host{call.serial}"
 
     run(scenario())
+
+
+def test_a_stream_write_to_a_peer_that_stops_reading_ends_by_its_timeout() -> None:
+    async def scenario() -> None:
+        async with paired() as (client, peer):
+            opening = asyncio.create_task(
+                client.call_stream(PROG, VERS, HOSTNAME, None, RemoteConnectGetHostnameRet, "write")
+            )
+            (call,) = await asyncio.to_thread(peer.take, 1)
+            peer.send(peer.reply(call))
+            stream = await asyncio.wait_for(opening, 5)
+            client.timeout = 1.0
+            started = time.monotonic()
+            with pytest.raises(CallTimeoutError):
+                await asyncio.wait_for(stream.write(bytes(64 * wire.STREAM_CHUNK)), 5)
+            assert time.monotonic() - started < 2.5
+
+    run(scenario())

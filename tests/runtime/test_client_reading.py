@@ -422,3 +422,17 @@ def test_a_stream_write_to_a_peer_that_stops_reading_ends_by_its_timeout(pair: t
     writer[0].join(5)
     assert isinstance(outcome.get(0), CallTimeoutError), outcome
     assert time.monotonic() - started < 3
+
+
+def test_keepalive_ends_a_connection_whose_peer_stops_reading(pair: tuple[RpcClient, Peer]) -> None:
+    # No call timeout: keepalive alone ends the call, although its PINGs
+    # cannot be sent either.
+    client, peer = pair
+    client.timeout = None
+    client.start_keepalive(interval=0.2, count=2)
+    started = time.monotonic()
+    large, results = in_threads(1, lambda: client.call(PROG, VERS, HOSTNAME, Blob(16 << 20), RemoteConnectGetHostnameRet))
+    large[0].join(5)
+    assert isinstance(results.get(0), ConnectionClosedError), results
+    assert "keepalive timeout" in str(results[0])
+    assert time.monotonic() - started < 2.5
