@@ -197,8 +197,9 @@ class _Daemon:
         raise DaemonError(f"{self.name} {why}\n{tails}")
 
 
-def make_pki(pki_dir: Path) -> None:
-    """A CA, a server cert for 127.0.0.1 and a client cert, all in ``pki_dir``.
+def make_pki(pki_dir: Path, server_names: str = "IP:127.0.0.1,DNS:localhost") -> None:
+    """A CA, a server cert for ``server_names`` (its subjectAltName) and a
+    client cert, all in ``pki_dir``.
 
     Client files use the names libvirt's ``pkipath=`` expects (cacert.pem,
     clientcert.pem, clientkey.pem); the server's are servercert.pem/serverkey.pem.
@@ -222,7 +223,7 @@ def make_pki(pki_dir: Path) -> None:
     )
     exts = {
         "server": leaf
-        + "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+        + f"extendedKeyUsage=serverAuth\nsubjectAltName={server_names}\n",
         "client": leaf + "extendedKeyUsage=clientAuth\n",
     }
     for role, cn in (("server", "127.0.0.1"), ("client", "xdrgen test client")):
@@ -251,8 +252,10 @@ class Libvirtd(_Daemon):
 
     name = "libvirtd"
 
-    def __init__(self, start: bool = True) -> None:
+    def __init__(self, start: bool = True, server_names: str = "IP:127.0.0.1,DNS:localhost") -> None:
+        """``server_names``: whom its TLS certificate names (subjectAltName)."""
         super().__init__()
+        self.server_names = server_names
         self.socket_path = str(self.dir / "libvirt-sock")
         self.ro_socket_path = str(self.dir / "libvirt-sock-ro")
         self.admin_socket_path = str(self.dir / "libvirt-admin-sock")
@@ -286,7 +289,7 @@ class Libvirtd(_Daemon):
     def start(self) -> None:
         libvirtd = require_binary("libvirtd")
         unshare = require_binary("unshare")
-        make_pki(Path(self.pki_dir))
+        make_pki(Path(self.pki_dir), self.server_names)
         # A fresh machine lacks the mount point for the private tmpfs.
         os.makedirs("/run/libvirt", exist_ok=True)
         # free_port() can race with another process grabbing the port; if

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import socket
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -17,9 +19,10 @@ import pytest
 from libvirt_rpc.remote_protocol import RemoteConnectGetHostnameRet
 from xdrgen.runtime.virnet import framing as wire
 from libvirt_rpc.client import AsyncRpcClient, Event
-from libvirt_rpc.errors import ConnectionClosedError
+from libvirt_rpc.errors import CallTimeoutError, ConnectionClosedError
+from libvirt_rpc.transport import UnixStream
 
-from scripted_peer import EVENT, HOSTNAME, PROG, VERS, Peer
+from scripted_peer import EVENT, HOSTNAME, PROG, VERS, Blob, Peer
 
 
 async def hostname(client: AsyncRpcClient) -> str:
@@ -129,9 +132,80 @@ def test_a_broken_frame_closes_the_connection_with_a_protocol_error() -> None:
         async with paired() as (client, peer):
             task = asyncio.create_task(hostname(client))
             await asyncio.to_thread(peer.take, 1)
-            peer.send((wire.MAX_MESSAGE + 1).to_bytes(4, "big"))
+            peer.send((wire.MAX_FRAME + 1).to_bytes(4, "big"))
             with pytest.raises(ConnectionClosedError, match="protocol error"):
                 await asyncio.wait_for(task, 5)
         assert client._writer.transport.is_closing()
+
+    run(scenario())
+
+
+def test_a_call_to_a_peer_that_stops_reading_ends_by_its_timeout() -> None:
+    async def scenario() -> None:
+        async with paired() as (client, peer):
+            client.timeout = 1.0
+            started = time.monotonic()
+            large = asyncio.create_task(client.call(PROG, VERS, HOSTNAME, Blob(16 << 20), RemoteConnectGetHostnameRet))
+            await asyncio.sleep(0.1)
+            small = asyncio.create_task(hostname(client))
+            outcomes = await asyncio.wait_for(asyncio.gather(large, small, return_exceptions=True), 5)
+            assert all(isinstance(outcome, CallTimeoutError) for outcome in outcomes), outcomes
+            assert time.monotonic() - started < 2.5
+
+    run(scenario())
+
+
+def test_keepalive_ends_a_connection_whose_peer_stops_reading() -> None:
+    # No call timeout: keepalive alone must notice the peer has gone quiet,
+    # although its PING cannot be sent either.
+    async def scenario() -> None:
+        async with paired() as (client, peer):
+            client.timeout = None
+            client.start_keepalive(interval=0.2, count=2)
+            started = time.monotonic()
+            large = asyncio.create_task(client.call(PROG, VERS, HOSTNAME, Blob(16 << 20), RemoteConnectGetHostnameRet))
+            with pytest.raises(ConnectionClosedError, match="keepalive timeout"):
+                await asyncio.wait_for(large, 5)
+            assert time.monotonic() - started < 2.5
+
+    run(scenario())
+
+
+def test_a_reply_with_a_real_descriptor_keeps_the_framing() -> None:
+    # libvirt sends each descriptor after the message with a one-byte
+    # carrier; the asyncio client must not read the carrier as a frame.
+    async def scenario() -> None:
+        async with paired() as (client, peer):
+            first = asyncio.create_task(hostname(client))
+            (call,) = await asyncio.to_thread(peer.take, 1)
+            read_end, write_end = os.pipe()
+            try:
+                UnixStream(peer.sock).send_fds(peer.reply_with_fds(call, 1, "first"), [read_end])
+            finally:
+                os.close(read_end)
+                os.close(write_end)
+            assert await asyncio.wait_for(first, 5) == "first"
+            second = asyncio.create_task(hostname(client))
+            (call,) = await asyncio.to_thread(peer.take, 1)
+            peer.send(peer.reply(call))
+            assert await asyncio.wait_for(second, 5) == f"host{call.serial}"
+
+    run(scenario())
+
+
+def test_a_stream_write_to_a_peer_that_stops_reading_ends_by_its_timeout() -> None:
+    async def scenario() -> None:
+        async with paired() as (client, peer):
+            opening = asyncio.create_task(
+                client.call_stream(PROG, VERS, HOSTNAME, None, RemoteConnectGetHostnameRet, "write")
+            )
+            (call,) = await asyncio.to_thread(peer.take, 1)
+            peer.send(peer.reply(call))
+            stream = await asyncio.wait_for(opening, 5)
+            client.timeout = 1.0
+            started = time.monotonic()
+            with pytest.raises(CallTimeoutError):
+                await asyncio.wait_for(stream.write(bytes(64 * wire.STREAM_CHUNK)), 5)
+            assert time.monotonic() - started < 2.5
 
     run(scenario())

@@ -5,6 +5,7 @@ on that thread.  Against a scripted peer on a socketpair, with both watches
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -14,12 +15,12 @@ import pytest
 
 from libvirt_rpc.remote_protocol import RemoteConnectGetHostnameRet
 from xdrgen.runtime.virnet import framing as wire
-from libvirt_rpc.client import Event, RpcClient, idle_watch
-from libvirt_rpc.errors import CallTimeoutError, ConnectionClosedError
+from libvirt_rpc.client import DataStream, Event, RpcClient, idle_watch
+from libvirt_rpc.errors import CallTimeoutError, ConnectionClosedError, LibvirtError
 from xdrgen.runtime.virnet.framing import MessageStatus, MessageType
 from libvirt_rpc.transport import UnixStream
 
-from scripted_peer import EVENT, HOSTNAME, PROG, VERS, Peer
+from scripted_peer import EVENT, HOSTNAME, PROG, VERS, Blob, Peer
 
 @pytest.fixture(params=["epoll", "poll"])
 def pair(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[RpcClient, Peer]]:
@@ -318,3 +319,120 @@ def test_a_reply_read_whole_before_its_descriptor_arrives(pair: tuple[RpcClient,
     assert results == {0: "with fd"}
     os.close(write_end)
     one_call(client, peer)
+
+
+def test_the_largest_frame_libvirt_allows_is_read(pair: tuple[RpcClient, Peer]) -> None:
+    # 32 MiB after the length word, as libvirt allows (an event of a
+    # procedure nobody registered: read and dropped)
+    client, peer = pair
+    body = bytes(wire.MAX_FRAME - wire.HEADER_SIZE)
+    peer.send(bytes(wire.encode_message(PROG, VERS, EVENT + 1, MessageType.MESSAGE, 0, MessageStatus.OK, body)))
+    one_call(client, peer)
+    assert not client.closed
+
+
+@pytest.mark.parametrize("body", [b"\0\0\0\1", (-1).to_bytes(8, "big", signed=True) + bytes(4)], ids=["short", "negative"])
+def test_a_malformed_hole_is_a_libvirt_error(pair: tuple[RpcClient, Peer], body: bytes) -> None:
+    client, peer = pair
+    threads, results = in_threads(
+        1, lambda: client.call_stream(PROG, VERS, HOSTNAME, None, RemoteConnectGetHostnameRet, "read")
+    )
+    (call,) = peer.take(1)
+    hole = peer.packet(call, MessageType.STREAM_HOLE, body=body)
+    peer.send(peer.reply(call), hole, peer.packet(call, body=b"data"), peer.packet(call, status=MessageStatus.OK))
+    threads[0].join(10)
+    stream = results[0]
+    assert isinstance(stream, DataStream)
+    with pytest.raises(LibvirtError, match="^internal error: Malformed stream hole packet$"):
+        stream.read()
+    assert stream.read() == b"data"  # the packet is dropped; the stream goes on
+    one_call(client, peer)
+
+
+def test_a_flood_of_unknown_events_is_logged_in_a_few_lines(
+    pair: tuple[RpcClient, Peer], caplog: pytest.LogCaptureFixture
+) -> None:
+    # A server can send what the client ignores as fast as it likes; the
+    # log gets the first few warnings and then one line that counts the rest.
+    client, peer = pair
+    caplog.set_level(logging.WARNING, logger="libvirt_rpc.client")
+    unknown = bytes(wire.encode_message(PROG, VERS, EVENT + 1, MessageType.MESSAGE, 0, MessageStatus.OK))
+    flood = 20_000
+    peer.send(unknown * flood)
+    one_call(client, peer)  # the flood has been read before the reply
+    lines = [record.getMessage() for record in caplog.records if record.name == "libvirt_rpc.client"]
+    assert 1 <= len(lines) <= 10, lines[:3]
+    assert "ignoring unknown event" in lines[0]
+    client.close()  # what was held back is summed up
+    lines = [record.getMessage() for record in caplog.records if record.name == "libvirt_rpc.client"]
+    assert len(lines) <= 11
+    assert f"{flood - len(lines) + 1} more warnings like these were not logged" in lines[-1]
+
+
+def test_a_reply_whose_descriptor_never_comes_times_out(pair: tuple[RpcClient, Peer]) -> None:
+    client, peer = pair
+    client.timeout = 0.5
+    threads, results = in_threads(1, lambda: hostname(client))
+    (call,) = peer.take(1)
+    started = time.monotonic()
+    peer.send(peer.reply_with_fds(call, 1))  # and never the descriptor
+    threads[0].join(5)
+    assert isinstance(results.get(0), CallTimeoutError), results
+    assert time.monotonic() - started < 2
+
+
+def test_a_call_to_a_peer_that_stops_reading_ends_by_its_timeout(pair: tuple[RpcClient, Peer]) -> None:
+    # The peer reads nothing: the large call cannot be sent, a small one
+    # waits behind it.  Both end by their timeout; the connection, with half
+    # a frame in it, is closed.
+    client, peer = pair
+    client.timeout = 1.0
+    started = time.monotonic()
+    large, results = in_threads(1, lambda: client.call(PROG, VERS, HOSTNAME, Blob(16 << 20), RemoteConnectGetHostnameRet))
+    time.sleep(0.2)
+    small, more = in_threads(1, lambda: hostname(client))
+    for thread in large + small:
+        thread.join(5)
+    assert time.monotonic() - started < 3
+    assert isinstance(results.get(0), CallTimeoutError), results
+    assert isinstance(more.get(0), (CallTimeoutError, ConnectionClosedError)), more
+    assert str(results[0]) == f"Timed out during operation: cannot send procedure {HOSTNAME} in 1.0 s: the server stopped reading"
+    with pytest.raises(ConnectionClosedError):
+        hostname(client)
+
+
+def test_a_stream_write_to_a_peer_that_stops_reading_ends_by_its_timeout(pair: tuple[RpcClient, Peer]) -> None:
+    client, peer = pair
+    threads, results = in_threads(
+        1, lambda: client.call_stream(PROG, VERS, HOSTNAME, None, RemoteConnectGetHostnameRet, "write")
+    )
+    (call,) = peer.take(1)
+    peer.send(peer.reply(call))
+    threads[0].join(10)
+    stream = results[0]
+    assert isinstance(stream, DataStream)
+    client.timeout = 1.0
+    started = time.monotonic()
+
+    def write() -> None:
+        for _ in range(64):
+            stream.write(bytes(wire.STREAM_CHUNK))
+
+    writer, outcome = in_threads(1, write)
+    writer[0].join(5)
+    assert isinstance(outcome.get(0), CallTimeoutError), outcome
+    assert time.monotonic() - started < 3
+
+
+def test_keepalive_ends_a_connection_whose_peer_stops_reading(pair: tuple[RpcClient, Peer]) -> None:
+    # No call timeout: keepalive alone ends the call, although its PINGs
+    # cannot be sent either.
+    client, peer = pair
+    client.timeout = None
+    client.start_keepalive(interval=0.2, count=2)
+    started = time.monotonic()
+    large, results = in_threads(1, lambda: client.call(PROG, VERS, HOSTNAME, Blob(16 << 20), RemoteConnectGetHostnameRet))
+    large[0].join(5)
+    assert isinstance(results.get(0), ConnectionClosedError), results
+    assert "keepalive timeout" in str(results[0])
+    assert time.monotonic() - started < 2.5

@@ -56,10 +56,28 @@ class _Huge:
 
 
 def test_oversize_messages_are_refused_when_built() -> None:
-    with pytest.raises(XdrError, match="exceeds the 33554432-byte limit"):
+    with pytest.raises(XdrError, match="exceeds the 33554436-byte limit"):
         wire.encode_call(1, 1, 1, 1, _Huge())
-    with pytest.raises(XdrError, match="exceeds the 33554432-byte limit"):
+    with pytest.raises(XdrError, match="exceeds the 33554436-byte limit"):
         wire.encode_message(1, 1, 1, MessageType.REPLY, 1, MessageStatus.OK, _Huge())
+
+
+def test_the_largest_frame_libvirt_allows_is_built_and_read() -> None:
+    """libvirt's rule (virNetMessageDecodeLength): the length word counts
+    itself, and what follows it may be VIR_NET_MESSAGE_MAX bytes."""
+    largest = wire.encode_message(1, 1, 1, MessageType.STREAM, 1, MessageStatus.CONTINUE, bytes(wire.MAX_MESSAGE - 24))
+    assert len(largest) == wire.MAX_MESSAGE + 4 == wire.MAX_FRAME
+    (message,) = FrameDecoder().feed(largest)
+    assert len(message.payload) == wire.MAX_MESSAGE - 24
+    with pytest.raises(XdrError):
+        wire.encode_message(1, 1, 1, MessageType.STREAM, 1, MessageStatus.CONTINUE, bytes(wire.MAX_MESSAGE - 23))
+
+
+@pytest.mark.parametrize("length", range(wire.MAX_MESSAGE + 1, wire.MAX_MESSAGE + 5))
+def test_lengths_libvirt_accepts_above_32_mib_are_accepted(length: int) -> None:
+    decoder = FrameDecoder()
+    assert decoder.feed(length.to_bytes(4, "big")) == []
+    assert decoder.wanted() == length - 4
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 4096, 1 << 20])
@@ -76,7 +94,44 @@ def test_any_chunking_gives_the_same_messages(chunk: int) -> None:
     assert decoder.pending == 0 and decoder.wanted() == 4
 
 
-@pytest.mark.parametrize("length", [0, 27, wire.MAX_MESSAGE + 1, 0xFFFFFFFF])
+def test_a_partial_frame_takes_the_memory_of_what_has_arrived() -> None:
+    """8 MiB of a frame that claims 32 MiB: the decoder holds about 8 MiB
+    (libvirtd's too), not the 32 MiB claimed."""
+    import tracemalloc
+
+    piece = bytes(256 * 1024)
+    decoder = FrameDecoder()
+    tracemalloc.start()
+    try:
+        decoder.push(wire.MAX_MESSAGE.to_bytes(4, "big") + piece[4:])
+        assert decoder.next_frame() is None
+        for _ in range(31):
+            decoder.push(piece)
+            assert decoder.next_frame() is None
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert decoder.pending == 8 << 20
+    assert peak < 10 << 20, f"{peak / 2**20:.1f} MiB held for 8 MiB received"
+
+
+def test_a_large_frame_that_completes_is_handed_over_without_a_copy() -> None:
+    """The last piece of a large frame completes the buffer that becomes the
+    frame (it is not copied once more), and what follows it stays queued."""
+    large = frame(1, bytes(1 << 20))
+    after = frame(2, b"next")
+    decoder = FrameDecoder()
+    decoder.push(large[:300_000])
+    assert decoder.next_frame() is None
+    decoder.push(large[300_000:] + after[:10])
+    whole = decoder.next_frame()
+    assert isinstance(whole, bytearray) and whole == large
+    assert decoder.next_frame() is None
+    decoder.push(after[10:])
+    assert decoder.next_frame() == after
+
+
+@pytest.mark.parametrize("length", [0, 27, wire.MAX_MESSAGE + 5, 0xFFFFFFFF])
 def test_bad_lengths_are_refused_before_buffering(length: int) -> None:
     decoder = FrameDecoder()
     with pytest.raises(ProtocolError):

@@ -5,11 +5,17 @@ in turn, libvirt's way, and a background thread reads while nobody calls;
 :mod:`.blocking`) and :class:`AsyncRpcClient` (asyncio: the transport hands
 it what arrives; :mod:`.asyncio_client`) implement the channel protocols
 that generated stubs call (:mod:`xdrgen.runtime.rpc`).
-Both route what arrives the same way (:mod:`.routing`): replies by (prog,
-vers, proc, serial) to the waiting call, keepalive PINGs answered with PONG,
-MESSAGE events to handlers, STREAM/STREAM_HOLE packets to the stream of their
-call (whose frames both stream classes build with :mod:`.streams`).  When
-the connection drops every pending and later call fails at once.
+Both turn what arrives into whole messages with their descriptors the same
+way (:mod:`.incoming`) and route them the same way (:mod:`.routing`):
+replies by (prog, vers, proc, serial) to the waiting call, keepalive PINGs
+answered with PONG, MESSAGE events to handlers, STREAM/STREAM_HOLE packets
+to the stream of their call (whose frames both stream classes build with
+:mod:`.streams`); what they ignore is logged within a budget
+(:mod:`.throttle`).  No call waits past its timeout, whatever the server
+does: the blocking client sends within the call's deadline
+(:mod:`.sending`), the asyncio one waits for the transport's buffer no
+longer.  When the connection drops every pending and later call fails at
+once.
 """
 
 from __future__ import annotations

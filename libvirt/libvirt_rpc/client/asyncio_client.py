@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 import time
 from collections.abc import AsyncIterator
 from typing import Any, Generic
@@ -18,6 +19,7 @@ from xdrgen.runtime.virnet.framing import Message, MessageStatus, MessageType
 from xdrgen.runtime.xdr import XdrStruct
 
 from ..errors import CallTimeoutError, ConnectionClosedError, LibvirtError
+from .incoming import DROP, REFUSE, Incoming
 from .routing import (
     Event,
     EventHandler,
@@ -26,11 +28,17 @@ from .routing import (
     _keepalive_due,
     _keepalive_tick,
     _read_error,
+    _send_error,
     _reply_key,
     _result,
     _Router,
 )
 from .streams import R, _confirms_finish, _data_frames, _hole_frame, _piece, _stream_frame, _take
+
+
+# The longest a close waits for what is queued to go out (the call timeout
+# if shorter).
+_CLOSE_GRACE = 5.0
 
 
 class AsyncDataStream(Generic[R]):
@@ -79,17 +87,20 @@ class AsyncDataStream(Generic[R]):
             yield chunk
 
     async def write(self, data: bytes) -> int:
+        deadline = self._client._deadline()
         for frame in _data_frames(self._header, data):
-            await self._client._send(frame)
+            await self._client._send(frame, deadline)
         return len(data)
 
     async def send_hole(self, length: int, flags: int = 0) -> None:
-        await self._client._send(_hole_frame(self._header, length, flags))
+        await self._client._send(_hole_frame(self._header, length, flags), self._client._deadline())
 
     async def finish(self) -> None:
         if self._done:
             return
-        await self._client._send(_stream_frame(self._header, MessageType.STREAM, MessageStatus.OK))
+        await self._client._send(
+            _stream_frame(self._header, MessageType.STREAM, MessageStatus.OK), self._client._deadline()
+        )
         try:
             while not _confirms_finish(self, await self._next()):
                 pass
@@ -102,7 +113,9 @@ class AsyncDataStream(Generic[R]):
             return
         self._done = True
         try:
-            await self._client._send(_stream_frame(self._header, MessageType.STREAM, MessageStatus.ERROR))
+            await self._client._send(
+                _stream_frame(self._header, MessageType.STREAM, MessageStatus.ERROR), self._client._deadline()
+            )
         finally:
             self._forget()
 
@@ -159,7 +172,7 @@ class AsyncRpcClient(_Dispatcher):
         self._outbox: list[bytes | bytearray] = []  # small frames, sent at the loop turn's end
         self.last_received = time.monotonic()
         self._keepalive: asyncio.Task[None] | None = None
-        self._decoder = wire.FrameDecoder()
+        self._incoming = Incoming(_descriptors(writer))
         self._lost_connection = self._loop.create_future()
         transport = writer.transport
         transport.set_protocol(_Receiver(self, transport.get_protocol()))
@@ -233,11 +246,13 @@ class AsyncRpcClient(_Dispatcher):
                 await asyncio.sleep(_keepalive_tick(interval))
                 due = _keepalive_due(self.last_received, interval, count)
                 if isinstance(due, LibvirtError):
-                    self._shutdown(due)
+                    self._shutdown(due, abort=True)  # nothing queued would be read
                     return
                 if due:
                     try:
-                        await self._send(wire.PING_FRAME)
+                        # queued, never waited for: behind a peer that reads
+                        # nothing the wait would never end, nor would this loop
+                        self._queue(wire.PING_FRAME)
                     except LibvirtError:
                         return
 
@@ -252,18 +267,27 @@ class AsyncRpcClient(_Dispatcher):
         for helper in (self._keepalive, self._sweeper):
             if helper is not None:
                 helper.cancel()
+        # What is still queued goes out first, unless the server does not
+        # read it: a close waits no longer than a call would.
+        grace = _CLOSE_GRACE if self.timeout is None else min(self.timeout, _CLOSE_GRACE)
         try:
-            await asyncio.wait_for(asyncio.shield(self._lost_connection), 5)
+            await asyncio.wait_for(asyncio.shield(self._lost_connection), grace)
         except (asyncio.TimeoutError, asyncio.CancelledError):
-            pass
+            self._writer.transport.abort()
         try:
             await self._writer.wait_closed()
         except (OSError, ConnectionError):
             pass
 
-    async def _send(self, frame: bytes | bytearray) -> None:
+    def _deadline(self) -> float | None:
+        """When something started now must be done (the loop's clock; None:
+        never)."""
+        timeout = self.timeout
+        return None if timeout is None else self._loop.time() + timeout
+
+    async def _send(self, frame: bytes | bytearray, deadline: float | None) -> None:
         if self._queue(frame):
-            await self._drain()
+            await self._drain(deadline)
 
     def _queue(self, frame: bytes | bytearray) -> bool:
         """Queue one whole frame for sending (whole frames never interleave);
@@ -285,12 +309,21 @@ class AsyncRpcClient(_Dispatcher):
         # slow to read
         return self._writer.transport.get_write_buffer_size() > wire.INITIAL_BUFFER
 
-    async def _drain(self) -> None:
+    async def _drain(self, deadline: float | None, what: str = "a message") -> None:
+        """Wait until the transport's buffer is low again, at most until
+        ``deadline``: past it :class:`CallTimeoutError` (what was queued
+        stays queued, in whole frames: the connection can go on)."""
         try:
-            async with self._send_lock:
-                await self._writer.drain()
+            async with asyncio.timeout_at(deadline):
+                async with self._send_lock:
+                    await self._writer.drain()
+        except TimeoutError:
+            late = "" if self.timeout is None else f" in {self.timeout} s"
+            raise CallTimeoutError(
+                f"Timed out during operation: cannot send {what}{late}: the server stopped reading"
+            ) from None
         except (OSError, ConnectionError) as exc:
-            error = ConnectionClosedError(f"internal error: cannot send data: {exc}")
+            error = _send_error(exc, self._error_output())
             self._shutdown(error)
             raise error from exc
 
@@ -301,13 +334,13 @@ class AsyncRpcClient(_Dispatcher):
             serial = next(self._serials)
         frame = wire.encode_call(prog, vers, proc, serial, args)
         future: asyncio.Future[Message] = self._loop.create_future()
-        timeout = self.timeout
-        self._pending[serial] = ((prog, vers, proc, serial), future, None if timeout is None else self._loop.time() + timeout)
-        if timeout is not None and self._sweeper is None:
+        deadline = self._deadline()
+        self._pending[serial] = ((prog, vers, proc, serial), future, deadline)
+        if deadline is not None and self._sweeper is None:
             self._sweeper = self._loop.create_task(self._sweep_timeouts())
         try:
             if self._queue(frame):
-                await self._drain()
+                await self._drain(deadline, f"procedure {proc}")
             return await future
         finally:
             self._pending.pop(serial, None)
@@ -349,14 +382,8 @@ class AsyncRpcClient(_Dispatcher):
         if self._closed is not None:
             return
         self.last_received = time.monotonic()
-        decoder = self._decoder
         try:
-            frame: bytes | bytearray | None = decoder.take_whole(data)  # the usual read: one whole reply
-            if frame is None:
-                frame = decoder.next_frame()
-            while frame is not None:
-                self._dispatch(wire.parse_frame(frame))
-                frame = decoder.next_frame()
+            self._take_in(data)
         except wire.ProtocolError as exc:
             self._shutdown(_read_error(exc))
 
@@ -364,7 +391,12 @@ class AsyncRpcClient(_Dispatcher):
         """The transport's end (EOF, an error, or our own close)."""
         if not self._lost_connection.done():
             self._lost_connection.set_result(None)
-        self._shutdown(_read_error(EOFError() if exc is None else exc))
+        self._shutdown(_read_error(EOFError() if exc is None else exc, self._error_output()))
+
+    def _error_output(self) -> str:
+        """What a helper process (ssh, ext) wrote to stderr, if there is one."""
+        error_output = getattr(self._writer, "error_output", None)
+        return error_output() if error_output is not None else ""
 
     def _flush(self) -> None:
         """Send the frames queued by :meth:`_send`."""
@@ -376,7 +408,10 @@ class AsyncRpcClient(_Dispatcher):
                 self._writer.write(data)
 
     def _answer_ping(self) -> None:
-        self._loop.create_task(self._send_quietly(wire.PONG_FRAME))
+        try:
+            self._queue(wire.PONG_FRAME)  # not waited for, like our PINGs
+        except LibvirtError:
+            pass
 
     def _settle(self, message: Message) -> bool:
         entry = self._pending.get(message.serial)
@@ -386,16 +421,11 @@ class AsyncRpcClient(_Dispatcher):
             entry[1].set_result(message)
         return True
 
-    async def _send_quietly(self, frame: bytes | bytearray) -> None:
-        try:
-            await self._send(frame)
-        except LibvirtError:
-            pass
-
-    def _shutdown(self, error: LibvirtError) -> None:
+    def _shutdown(self, error: LibvirtError, abort: bool = False) -> None:
         if self._closed is not None:
             return
         self._closed = error
+        self._router.warnings.flush()
         for _key, future, _deadline in list(self._pending.values()):
             if not future.done():
                 future.set_exception(error)
@@ -404,8 +434,17 @@ class AsyncRpcClient(_Dispatcher):
         for box in list(self._event_queues):
             box.put_nowait(None)
         try:
+            if abort:
+                self._writer.transport.abort()
             self._writer.close()
         except (OSError, RuntimeError):
             pass
         if not self._task.done():
             self._task.cancel()
+
+
+def _descriptors(writer: asyncio.StreamWriter) -> str:
+    """How the connection treats passed descriptors (see :mod:`.incoming`):
+    a unix socket may carry them, but asyncio reads it with ``recv``."""
+    sock = writer.get_extra_info("socket")
+    return DROP if sock is not None and sock.family == socket.AF_UNIX else REFUSE

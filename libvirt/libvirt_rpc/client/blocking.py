@@ -26,6 +26,7 @@ from xdrgen.runtime.xdr import XdrStruct
 
 from ..errors import CallTimeoutError, ConnectionClosedError, LibvirtError
 from . import idle_watch
+from .incoming import RECEIVE, REFUSE, Incoming
 from .routing import (
     Event,
     EventHandler,
@@ -34,11 +35,13 @@ from .routing import (
     _keepalive_due,
     _keepalive_tick,
     _read_error,
+    _send_error,
     _reply_key,
     _result,
     _Router,
     decode_error,
 )
+from .sending import WOULD_BLOCK, Sender, Stalled
 from .streams import R, _confirms_finish, _data_frames, _hole_frame, _piece, _stream_frame, _take
 
 
@@ -167,13 +170,14 @@ class DataStream(Generic[R]):
             yield chunk
 
     def write(self, data: bytes) -> int:
+        deadline = self._client._deadline()
         for frame in _data_frames(self._header, data):
-            self._client._send(frame)
+            self._client._send(frame, deadline)
         self._check_error()
         return len(data)
 
     def send_hole(self, length: int, flags: int = 0) -> None:
-        self._client._send(_hole_frame(self._header, length, flags))
+        self._client._send(_hole_frame(self._header, length, flags), self._client._deadline())
 
     def _check_error(self) -> None:
         """Raise an error the server sent while we were writing."""
@@ -193,7 +197,7 @@ class DataStream(Generic[R]):
         (unread data of a read stream is dropped)."""
         if self._done:
             return
-        self._client._send(_stream_frame(self._header, MessageType.STREAM, MessageStatus.OK))
+        self._client._send(_stream_frame(self._header, MessageType.STREAM, MessageStatus.OK), self._client._deadline())
         try:
             while not _confirms_finish(self, self._next()):
                 pass
@@ -206,7 +210,9 @@ class DataStream(Generic[R]):
             return
         self._done = True
         try:
-            self._client._send(_stream_frame(self._header, MessageType.STREAM, MessageStatus.ERROR))
+            self._client._send(
+                _stream_frame(self._header, MessageType.STREAM, MessageStatus.ERROR), self._client._deadline()
+            )
         finally:
             self._forget()
 
@@ -237,15 +243,16 @@ class RpcClient(_Dispatcher):
     reading on to a caller still waiting when it is done; while nobody
     calls, a background thread watches the socket (see :mod:`.idle_watch`).
     Event handlers always run on that thread.  ``timeout`` is the default
-    per-call timeout in seconds (None: wait for ever).
+    per-call timeout in seconds (None: wait for ever): sending and reading
+    alike, whatever the server does.  The client makes ``stream``
+    non-blocking and waits in ``poll`` itself (see :mod:`.sending`).
     """
 
     def __init__(self, stream: Any, *, timeout: float | None = None) -> None:
         self._stream = stream
         self.timeout = timeout
-        self._send_lock = threading.Lock()  # guards the outbox, never held while sending
-        self._outbox: list[bytes | bytearray] = []
-        self._sending = False  # a thread is sending the outbox
+        stream.settimeout(0.0)  # every wait is a poll that knows the deadline
+        self._sender = Sender(stream)
         self._lock = threading.Lock()  # guards the reading role and the waiters
         self._serials = itertools.count(1)
         self._pending: dict[int, _Pending] = {}
@@ -255,8 +262,7 @@ class RpcClient(_Dispatcher):
         self._event_queues: list[queue.Queue[Event | None]] = []
         self._backlog: collections.deque[Event] = collections.deque()  # for the handlers
         self.last_received = time.monotonic()
-        self._decoder = wire.FrameDecoder()
-        self._fds: collections.deque[int] = collections.deque()
+        self._incoming = Incoming(RECEIVE if getattr(stream, "supports_fds", False) else REFUSE)
         self._view = memoryview(bytearray(wire.STREAM_CHUNK))  # the reader's buffer
         # who reads: None (nobody: the watch is armed), _WATCHER or a _Waiter
         self._role: object = None
@@ -350,7 +356,9 @@ class RpcClient(_Dispatcher):
                     return
                 if due:
                     try:
-                        self._send(wire.PING_FRAME)
+                        self._send(wire.PING_FRAME, time.monotonic() + interval)
+                    except CallTimeoutError:
+                        pass  # the server reads nothing: its silence ends the connection
                     except LibvirtError:
                         return
 
@@ -368,35 +376,37 @@ class RpcClient(_Dispatcher):
             self._reader.join(timeout=5)
 
     # ---- internals
-    def _send(self, frame: bytes | bytearray) -> None:
-        """Queue ``frame`` and send it, unless another thread is sending: that
-        one then sends it with its own, in the same system call (fewer
-        sends, and fewer threads fighting over the GIL around them)."""
+    def _deadline(self) -> float | None:
+        """When something started now must be done (None: never)."""
+        timeout = self.timeout
+        return None if timeout is None else time.monotonic() + timeout
+
+    def _send(self, frame: bytes | bytearray, deadline: float | None, what: str = "a message") -> None:
+        """Send ``frame`` by ``deadline`` (see :mod:`.sending`): past it,
+        :class:`CallTimeoutError`; the connection is closed if that left
+        half a frame on it."""
         if self._closed is not None:
             raise self._closed
-        outbox = self._outbox
-        with self._send_lock:
-            if self._sending:
-                outbox.append(frame)
-                return
-            self._sending = True
-        data = frame
         try:
-            while True:
-                self._stream.sendall(data)
-                with self._send_lock:
-                    if not outbox:
-                        self._sending = False
-                        return
-                    data = outbox[0] if len(outbox) == 1 else b"".join(outbox)
-                    outbox.clear()
+            self._sender.send(frame, deadline)
         except OSError as exc:
-            with self._send_lock:
-                self._sending = False
-                outbox.clear()
-            error = ConnectionClosedError(f"internal error: cannot send data: {exc}")
+            if self._closed is not None:  # closed under us: say why
+                raise self._closed from exc
+            error = _send_error(exc, self._stream.error_output())
             self._shutdown(error)
             raise error from exc
+        except Stalled as stalled:
+            if stalled.broken:
+                self._shutdown(
+                    ConnectionClosedError(
+                        "internal error: connection closed: the server stopped reading "
+                        "in the middle of a message"
+                    )
+                )
+            late = "" if self.timeout is None else f" in {self.timeout} s"
+            raise CallTimeoutError(
+                f"Timed out during operation: cannot send {what}{late}: the server stopped reading"
+            ) from None
 
     def _call(self, prog: int, vers: int, proc: int, args: Packable | None, serial: int | None = None) -> Message:
         # No lock on this path: the serial counter and the dict operations
@@ -407,11 +417,12 @@ class RpcClient(_Dispatcher):
         frame = wire.encode_call(prog, vers, proc, serial, args)
         pending = _Pending((prog, vers, proc, serial))
         self._pending[serial] = pending
+        deadline = self._deadline()
         try:
             if self._closed is not None:
                 raise self._closed
-            self._send(frame)
-            if not self._wait_for(pending, self.timeout):
+            self._send(frame, deadline, f"procedure {proc}")
+            if not self._wait_until(pending, deadline):
                 raise CallTimeoutError(f"Timed out during operation: no reply to procedure {proc} in {self.timeout} s")
         finally:
             self._pending.pop(serial, None)
@@ -428,7 +439,10 @@ class RpcClient(_Dispatcher):
     def _wait_for(self, waiter: _Waiter, timeout: float | None) -> bool:
         """Block until ``waiter`` is ready, reading the connection ourselves
         whenever nobody else does; False if ``timeout`` passes first."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+        return self._wait_until(waiter, None if timeout is None else time.monotonic() + timeout)
+
+    def _wait_until(self, waiter: _Waiter, deadline: float | None) -> bool:
+        """:meth:`_wait_for` until ``deadline`` (``time.monotonic()``)."""
         while True:
             with self._lock:
                 self._waiters.pop(waiter, None)
@@ -469,13 +483,16 @@ class RpcClient(_Dispatcher):
         buffered = self._buffered  # TLS may hold decrypted bytes poll() cannot see
         try:
             while not waiter.ready():
-                if deadline is not None and not (buffered is not None and buffered()):
-                    left = deadline - time.monotonic()
-                    if left <= 0 or not self._poll.poll(int(left * 1000) + 1):
-                        break  # time is up
+                if not (buffered is not None and buffered()):
+                    if deadline is None:
+                        self._poll.poll()
+                    else:
+                        left = deadline - time.monotonic()
+                        if left <= 0 or not self._poll.poll(int(left * 1000) + 1):
+                            break  # time is up
                 self._receive()
         except (EOFError, wire.ProtocolError, OSError) as exc:
-            self._shutdown(_read_error(exc))
+            self._shutdown(_read_error(exc, self._stream.error_output()))
         finally:
             with self._lock:
                 self._pass_role()
@@ -515,34 +532,27 @@ class RpcClient(_Dispatcher):
         return (self._buffered is not None and self._buffered() > 0) or bool(self._poll.poll(0))
 
     def _receive(self) -> None:
-        """One read; every whole frame it completes is dispatched at once
-        (so no frame waits in the buffer once its reader has gone)."""
-        decoder = self._decoder
-        frame: bytes | bytearray | None = decoder.take_whole(self._read())  # the usual read: one whole reply
+        """One read, and what it completes dispatched."""
+        data = self._read()
+        if data is None:
+            return  # nothing yet (a TLS record not yet whole)
         self.last_received = time.monotonic()
-        if frame is None:
-            frame = decoder.next_frame()
-        while frame is not None:
-            message = wire.parse_frame(frame)
-            if message.nfds:
-                decoder.skip(message.nfds)
-                while len(self._fds) < message.nfds:
-                    decoder.push(self._read())
-                message.fds = [self._fds.popleft() for _ in range(message.nfds)]
-            self._dispatch(message)
-            frame = decoder.next_frame()
+        self._take_in(data)
 
-    def _read(self) -> memoryview:
-        """One read: its bytes, and its descriptors into the queue that
-        ``*_WITH_FDS`` messages take theirs from."""
+    def _read(self) -> memoryview | None:
+        """One read that waits for nothing: its bytes (None if there were
+        none to read), its descriptors to :attr:`_incoming`."""
         view = self._view
-        count, fds = self._stream.recv_into_with_fds(view)
+        try:
+            count, fds = self._stream.recv_into_with_fds(view)
+        except WOULD_BLOCK:
+            return None
         if not count:
             for fd in fds:
                 os.close(fd)
             raise EOFError
         if fds:
-            self._fds.extend(fds)
+            self._incoming.add_fds(fds)
         return view[:count]
 
     def _watch_loop(self) -> None:
@@ -572,13 +582,15 @@ class RpcClient(_Dispatcher):
                         while self._ready_now():
                             self._receive()
                     except (EOFError, wire.ProtocolError, OSError) as exc:
-                        self._shutdown(_read_error(exc))
+                        self._shutdown(_read_error(exc, self._stream.error_output()))
                     finally:
                         with self._lock:
                             self._pass_role(from_watcher=True)
                 self._run_handlers()
         finally:
             self._run_handlers()
+            self._router.warnings.flush()
+            self._incoming.close()  # descriptors no message took
             for box in list(self._event_queues):
                 box.put(None)
             with self._lock:  # nobody arms or wakes a closed watch
@@ -598,7 +610,7 @@ class RpcClient(_Dispatcher):
 
     def _answer_ping(self) -> None:
         try:
-            self._send(wire.PONG_FRAME)
+            self._send(wire.PONG_FRAME, self._deadline())
         except LibvirtError:
             pass
 

@@ -19,9 +19,11 @@ from typing import Any, TypeVar
 
 from xdrgen.runtime.virnet import framing as wire
 from xdrgen.runtime.virnet.framing import Message, MessageStatus, MessageType
-from xdrgen.runtime.xdr import XdrError, XdrStruct
+from xdrgen.runtime.xdr import Buffer, XdrError, XdrStruct
 
 from ..errors import ConnectionClosedError, ErrorNumber, LibvirtError
+from .incoming import Incoming
+from .throttle import WarningThrottle
 
 log = logging.getLogger("libvirt_rpc.client")
 
@@ -83,6 +85,8 @@ class _Router:
     def __init__(self) -> None:
         self.events: dict[tuple[int, int, int], tuple[str, type[XdrStruct]]] = {}
         self.handlers: list[EventHandler] = []
+        #: what the server makes us ignore is logged through this
+        self.warnings = WarningThrottle(log)
 
     def register_events(self, prog: int, vers: int, table: dict[int, tuple[str, type[XdrStruct]]]) -> None:
         for proc, (name, cls) in table.items():
@@ -91,7 +95,7 @@ class _Router:
     def event(self, message: Message) -> Event | None:
         entry = self.events.get((message.prog, message.vers, message.proc))
         if entry is None:
-            log.warning(
+            self.warnings.warning(
                 "ignoring unknown event: program %#x version %d procedure %d",
                 message.prog,
                 message.vers,
@@ -102,7 +106,7 @@ class _Router:
         try:
             decoded = cls.decode(message.payload)
         except XdrError as exc:
-            log.warning("ignoring malformed event %s: %s", name, exc)
+            self.warnings.warning("ignoring malformed event %s: %s", name, exc)
             return None
         return Event(message.prog, message.proc, name, decoded)
 
@@ -116,6 +120,7 @@ class _Dispatcher:
     reply is handed to its caller and how a PING is answered."""
 
     _router: _Router
+    _incoming: Incoming
     _streams: dict[int, Any]
     _event_queues: list[Any]  # queue.Queue or asyncio.Queue: both put_nowait
 
@@ -126,20 +131,31 @@ class _Dispatcher:
         """Give a reply to the call waiting for it; False if none is."""
         raise NotImplementedError
 
+    def _take_in(self, data: Buffer) -> None:
+        """Dispatch every whole message ``data`` completes (one read often
+        holds several; none waits in the buffer once its reader has gone)."""
+        incoming = self._incoming
+        message = incoming.first(data)  # the usual read: one whole reply
+        if message is None:
+            message = incoming.next()
+        while message is not None:
+            self._dispatch(message)
+            message = incoming.next()
+
     def _dispatch(self, message: Message) -> None:
         kind = message.type
         if kind is MessageType.REPLY or kind is MessageType.REPLY_WITH_FDS:  # the usual case first
             for fd in message.fds:
                 os.close(fd)  # no stub returns descriptors yet: do not leak them
             if not self._settle(message):
-                log.warning("ignoring a reply nobody waits for (serial %d)", message.serial)
+                self._router.warnings.warning("ignoring a reply nobody waits for (serial %d)", message.serial)
         elif _is_keepalive(message):
             if _is_ping(message):
                 self._answer_ping()
         elif kind in (MessageType.STREAM, MessageType.STREAM_HOLE):
             stream = self._streams.get(message.serial)
             if stream is None:
-                log.warning("ignoring stream data for unknown serial %d", message.serial)
+                self._router.warnings.warning("ignoring stream data for unknown serial %d", message.serial)
             else:
                 stream._deliver(message)
         elif kind == MessageType.MESSAGE:
@@ -147,7 +163,7 @@ class _Dispatcher:
             if event is not None:
                 self._publish(event)
         else:
-            log.warning("ignoring a %s message from the server", kind.name)
+            self._router.warnings.warning("ignoring a %s message from the server", kind.name)
 
     def _publish(self, event: Event) -> None:
         """Hand an event to the handlers and the ``events()`` iterators."""
@@ -160,13 +176,28 @@ class _Dispatcher:
             box.put_nowait(event)
 
 
-def _read_error(exc: BaseException) -> LibvirtError:
-    """libvirt's words for a connection that failed while reading."""
-    if isinstance(exc, EOFError):
-        return ConnectionClosedError("internal error: End of file while reading data: Input/output error")
+def _read_error(exc: BaseException, errout: str = "") -> LibvirtError:
+    """libvirt's words for a connection that failed while reading; with
+    what a helper process (ssh, ext) wrote to stderr where libvirt puts it
+    ("End of file while reading data: Host key verification failed.: ...")."""
     if isinstance(exc, wire.ProtocolError):
         return ConnectionClosedError(f"internal error: protocol error from server: {exc}")
-    return ConnectionClosedError(f"internal error: cannot recv data: {exc}")
+    said = _helper_said(errout)
+    if isinstance(exc, EOFError):
+        return ConnectionClosedError(f"internal error: End of file while reading data: {said}Input/output error")
+    return ConnectionClosedError(f"internal error: cannot recv data: {said}{exc}")
+
+
+def _send_error(exc: BaseException, errout: str = "") -> LibvirtError:
+    """The words for a connection that failed while sending."""
+    return ConnectionClosedError(f"internal error: cannot send data: {_helper_said(errout)}{exc}")
+
+
+def _helper_said(errout: str) -> str:
+    """A helper's stderr as libvirt quotes it: its first 1024 bytes, the
+    trailing white space stripped, followed by ": "."""
+    text = errout.encode()[:1024].decode(errors="ignore").rstrip()
+    return f"{text}: " if text else ""
 
 
 def _keepalive_tick(interval: float) -> float:

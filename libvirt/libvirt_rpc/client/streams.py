@@ -11,6 +11,7 @@ from typing import Any, Protocol, TypeVar
 from xdrgen.runtime.virnet import framing as wire
 from xdrgen.runtime.virnet.framing import Message, MessageStatus, MessageType
 
+from ..errors import ErrorDomain, ErrorNumber, LibvirtError
 from .routing import decode_error
 
 R = TypeVar("R")  # what a stream's call returned (its ``result``)
@@ -33,8 +34,7 @@ def _piece(stream: _Stream, message: Message) -> bytes | int:
     """What a STREAM/STREAM_HOLE message means to the reader: data, the
     length of a hole, or ``b""`` at the end; an ERROR raises."""
     if message.type == MessageType.STREAM_HOLE:
-        length, _flags = _HOLE.unpack_from(message.payload, 0)
-        return int(length)
+        return _hole_length(message.payload)
     if message.status == MessageStatus.ERROR:
         stream._done = True
         stream._forget()
@@ -43,6 +43,18 @@ def _piece(stream: _Stream, message: Message) -> bytes | int:
         stream._eof = True  # libvirtd ends the data with an empty packet
         return b""
     return bytes(message.payload)
+
+
+def _hole_length(payload: memoryview) -> int:
+    """A STREAM_HOLE's length; one that does not decode (or is negative) is
+    libvirt's "Malformed stream hole packet" (the packet is dropped)."""
+    if len(payload) >= _HOLE.size:
+        length, _flags = _HOLE.unpack_from(payload, 0)
+        if length >= 0:
+            return int(length)
+    raise LibvirtError.from_code(
+        ErrorNumber.VIR_ERR_INTERNAL_ERROR, "Malformed stream hole packet", domain=ErrorDomain.VIR_FROM_RPC
+    )
 
 
 def _confirms_finish(stream: _Stream, message: Message) -> bool:

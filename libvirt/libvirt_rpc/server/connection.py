@@ -4,8 +4,9 @@ Per connection the server
 
 - reads frames one at a time with
   :class:`~xdrgen.runtime.virnet.framing.FrameDecoder`; a length below 28
-  bytes or above 32 MiB closes that connection at once, before anything is
-  buffered (libvirtd does the same);
+  bytes or above ``MAX_FRAME`` (32 MiB after the length word) closes that
+  connection at once, before anything is buffered, and a large frame costs
+  what has arrived, not what it claims (libvirtd does the same);
 - keeps at most ``max_client_requests`` calls in flight (libvirtd's default
   is 5): above it the connection is simply not read any more until a reply
   goes out, so the kernel's socket buffers push back on the client;

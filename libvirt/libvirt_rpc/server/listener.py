@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import socket
@@ -27,6 +28,9 @@ class Limits:
     max_client_requests: int = 5
     #: connections beyond this are closed as soon as they are accepted [max_clients]
     max_clients: int = 5000
+    #: connections the kernel queues until they are accepted: the listen
+    #: backlog [max_queued_clients]
+    max_queued_clients: int = 1000
     #: seconds of silence before the server pings a client that enabled
     #: keepalive; 0 disables [keepalive_interval]
     keepalive_interval: float = 5.0
@@ -67,17 +71,23 @@ class Server:
         elif self._loop is not loop:
             raise RuntimeError("a Server belongs to one event loop")
 
-    async def listen_unix(self, path: str | os.PathLike[str], mode: int = 0o777) -> str:
-        """Listen on a unix socket (a stale socket file is replaced)."""
+    async def listen_unix(self, path: str | os.PathLike[str], mode: int = 0o700) -> str:
+        """Listen on a unix socket created with ``mode`` (libvirtd's
+        read-write socket: 0700).  A socket another daemon serves is refused
+        (``OSError`` EADDRINUSE); a socket file nobody listens on any more
+        is replaced."""
         self._bind_loop()
         path = os.fspath(path)
+        _make_way(path)
+        sock = _bound_unix_socket(path, mode)
         try:
-            if stat.S_ISSOCK(os.stat(path).st_mode):
-                os.unlink(path)
-        except FileNotFoundError:
-            pass
-        listener = await self._loop.create_unix_server(lambda: Client(self), path)
-        os.chmod(path, mode)
+            listener = await self._loop.create_unix_server(
+                lambda: Client(self), sock=sock, backlog=self.limits.max_queued_clients
+            )
+        except BaseException:
+            sock.close()
+            os.unlink(path)
+            raise
         self._listeners.append(listener)
         self._unix_paths.append(path)
         return path
@@ -86,7 +96,12 @@ class Server:
         """Listen on TCP; returns the bound (host, port) (port 0 picks one)."""
         self._bind_loop()
         listener = await self._loop.create_server(
-            lambda: Client(self), host, port, reuse_address=True, family=socket.AF_UNSPEC
+            lambda: Client(self),
+            host,
+            port,
+            reuse_address=True,
+            family=socket.AF_UNSPEC,
+            backlog=self.limits.max_queued_clients,
         )
         self._listeners.append(listener)
         sockname = listener.sockets[0].getsockname()
@@ -131,3 +146,39 @@ class Server:
             await asyncio.sleep(0)
         if self._closed is not None:
             self._closed.set()
+
+
+def _make_way(path: str) -> None:
+    """Remove a stale socket file at ``path``; refuse one a daemon serves
+    (libvirtd refuses to start beside itself too).  Anything else is left
+    for ``bind`` to refuse."""
+    try:
+        if not stat.S_ISSOCK(os.stat(path).st_mode):
+            return
+    except FileNotFoundError:
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.setblocking(False)  # a listener with a full backlog still counts
+        try:
+            probe.connect(path)
+        except ConnectionRefusedError:
+            os.unlink(path)  # nobody listens: stale
+            return
+        except BlockingIOError:
+            pass
+    raise OSError(errno.EADDRINUSE, f"Unix socket '{path}' is in use by another daemon")
+
+
+def _bound_unix_socket(path: str, mode: int) -> socket.socket:
+    """A unix socket bound to ``path`` whose file has ``mode`` from the start
+    (libvirtd's way: the umask, for the ``bind`` only)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(~mode & 0o777)
+    try:
+        sock.bind(path)
+    except BaseException:
+        sock.close()
+        raise
+    finally:
+        os.umask(old)
+    return sock

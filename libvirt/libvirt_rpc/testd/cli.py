@@ -22,6 +22,16 @@ def _address(text: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def _mode(text: str) -> int:
+    try:
+        mode = int(text, 8)
+    except ValueError:
+        mode = -1
+    if not 0 <= mode <= 0o777:
+        raise argparse.ArgumentTypeError(f"expected an octal mode such as 0700, got {text!r}")
+    return mode
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m libvirt_rpc.testd",
@@ -29,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
         "(like libvirtd's test:///default driver).",
     )
     parser.add_argument("--unix", metavar="PATH", help="listen on this unix socket")
+    parser.add_argument(
+        "--unix-perms",
+        metavar="MODE",
+        type=_mode,
+        default=0o700,
+        help="the unix socket's mode, as libvirtd's unix_sock_rw_perms (0700)",
+    )
     parser.add_argument(
         "--tcp", metavar="HOST:PORT", type=_address, help="listen on TCP (port 0 picks one)"
     )
@@ -65,7 +82,7 @@ async def serve(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: loop.create_task(server.close()))
     if args.unix:
-        path = await server.listen_unix(args.unix)
+        path = await server.listen_unix(args.unix, args.unix_perms)
         print(f"listening on unix {path}", flush=True)
     if args.tcp:
         host, port = await server.listen_tcp(*args.tcp)

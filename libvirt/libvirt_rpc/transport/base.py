@@ -77,7 +77,11 @@ class Stream:
 
     Behaves like a stream socket: :meth:`recv_into` and :meth:`recv` return
     0 / ``b""`` at end of file; errors are ``OSError`` (``TimeoutError`` after
-    :meth:`settimeout`).  Use as a context manager to close it.
+    :meth:`settimeout`).  Use as a context manager to close it.  An
+    :class:`~..client.RpcClient` makes it non-blocking (``settimeout(0)``:
+    what cannot go on at once raises ``BlockingIOError``, or for tls
+    ``ssl.SSLWantReadError``/``SSLWantWriteError``) and waits in ``poll``
+    itself, so that no call outlives its timeout.
     """
 
     #: The transport name ("unix", "tcp", "tls", "ssh", "ext").
@@ -87,6 +91,13 @@ class Stream:
 
     def sendall(self, data: ReadableBuffer) -> None:
         """Send all of ``data``."""
+        raise NotImplementedError
+
+    def send(self, data: ReadableBuffer) -> int:
+        """Send what the stream takes of ``data`` in one go; the count sent.
+        After ``settimeout(0)`` it waits for nothing (``socket.send``):
+        ``BlockingIOError`` (``ssl.SSLWantWriteError`` for tls) when nothing
+        can be sent now."""
         raise NotImplementedError
 
     def recv_into(self, buffer: WriteableBuffer, nbytes: int = 0) -> int:
@@ -167,6 +178,9 @@ class SocketStream(Stream):
 
     def sendall(self, data: ReadableBuffer) -> None:
         self._sock.sendall(data)
+
+    def send(self, data: ReadableBuffer) -> int:
+        return self._sock.send(data)
 
     def recv_into(self, buffer: WriteableBuffer, nbytes: int = 0) -> int:
         return self._sock.recv_into(buffer, nbytes)

@@ -5,12 +5,19 @@ libvirt's ``virnettlscontext.c`` sets it up.
 After the handshake the daemon checks *our* certificate and address and then
 sends one byte, :data:`TLS_CONFIRMATION`, inside the TLS session; anything
 else (or EOF) means it refused us.
+
+A server certificate that fails the checks is logged as libvirt logs it
+(``Certificate check failed <why>``, a warning virsh prints); with
+``no_verify=1`` the connection then goes on without the checks.  Python's
+``ssl`` cannot check a certificate and carry on regardless, so that takes a
+second connection, made without them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import os
 import socket
 import ssl
@@ -31,18 +38,21 @@ from .tcp import HANDSHAKE_FAILURES, connect_tcp, open_async_tcp
 
 __all__ = ["TLS_CONFIRMATION", "TlsTransport", "create_tls_context"]
 
+log = logging.getLogger(__name__)
+
 # The byte libvirtd sends (inside TLS) once it has accepted our certificate
 # and address (virNetServerClientCheckAccess); virNetClientSetTLSSession
 # insists on exactly this byte.
 TLS_CONFIRMATION = b"\x01"
 
 
-def create_tls_context(uri: LibvirtURI) -> ssl.SSLContext:
+def create_tls_context(uri: LibvirtURI, verify: bool | None = None) -> ssl.SSLContext:
     """The client TLS context for ``uri`` (see :meth:`LibvirtURI.tls_files`).
 
     Like libvirt: the CA certificate must exist; a CRL is used when present;
     the client certificate and key are loaded when both exist (else none is
-    offered); ``no_verify=1`` turns off CA and host name checks.
+    offered); ``verify=False`` turns off CA and host name checks (by
+    default ``no_verify=1`` does).
     """
     files = uri.tls_files()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -68,16 +78,41 @@ def create_tls_context(uri: LibvirtURI) -> ssl.SSLContext:
                 f"Unable to set x509 key and certificate: {files.clientkey}, {files.clientcert}",
                 exc,
             ) from exc
-    if uri.no_verify:
-        # libvirt still does the checks but only warns ("Ignoring bad
-        # certificate at user request").
+    if verify is None:
+        verify = not uri.no_verify
+    if not verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     return ctx
 
 
-def _handshake_error(exc: BaseException) -> LibvirtError:
+# OpenSSL's verify codes and what libvirt (gnutls) says for them
+_HOST_MISMATCH = (62, 64)  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
+_REASONS = {
+    **dict.fromkeys((2, 18, 19, 20, 21), "The certificate hasn't got a known issuer."),
+    23: "The certificate has been revoked.",
+}
+
+
+def _check_failed(exc: ssl.SSLCertVerificationError, host: str) -> str:
+    """Why a server certificate failed, in libvirt's words
+    (virNetTLSContextValidCertificate)."""
+    if exc.verify_code in _HOST_MISMATCH:
+        return f"Certificate [session] owner does not match the hostname {host}"
+    reason = _REASONS.get(exc.verify_code, "The certificate is not trusted.")
+    return f"Certificate failed validation: {reason}"
+
+
+def _verify_again_without_checks(error: LibvirtError, uri: LibvirtURI) -> bool:
+    """Whether ``error``, from a handshake with the checks on, is a bad
+    server certificate that ``no_verify=1`` tells us to ignore."""
+    return uri.no_verify and isinstance(error.__cause__, ssl.SSLCertVerificationError)
+
+
+def _handshake_error(exc: BaseException, host: str) -> LibvirtError:
     if isinstance(exc, ssl.SSLCertVerificationError):
+        # libvirt's VIR_WARN, with or without no_verify=1
+        log.warning("Certificate check failed %s", _check_failed(exc, host))
         err = LibvirtError.from_code(
             ErrorNumber.VIR_ERR_AUTH_FAILED,
             "Failed to verify peer's certificate",
@@ -121,7 +156,7 @@ def _start_tls(
         raise timeout_error(f"TLS handshake with '{host}:{uri.port}'") from exc
     except (ssl.SSLError, OSError) as exc:
         sock.close()
-        raise _handshake_error(exc) from exc
+        raise _handshake_error(exc, host) from exc
     try:
         tls.settimeout(deadline.remaining())
         confirm = tls.recv(1)
@@ -149,7 +184,7 @@ async def _open_async_tls(
     try:
         return await open_async_tcp(uri, limit, **tls)
     except HANDSHAKE_FAILURES as exc:
-        raise _handshake_error(exc) from exc
+        raise _handshake_error(exc, uri.connect_host) from exc
 
 
 async def _read_confirmation(reader: asyncio.StreamReader) -> None:
@@ -183,15 +218,26 @@ class TlsTransport(Transport):
     def open(self, uri: LibvirtURI, readonly: bool, deadline: Deadline) -> Stream:
         assert uri.port is not None
         # Credentials first, as libvirt does: no connection if they are unusable.
-        ctx = create_tls_context(uri)
-        raw = connect_tcp(uri.connect_host, uri.port, deadline)
-        return SocketStream(_start_tls(raw, ctx, uri, deadline), self.name)
+        ctx = create_tls_context(uri, verify=True)
+        try:
+            tls = _start_tls(connect_tcp(uri.connect_host, uri.port, deadline), ctx, uri, deadline)
+        except LibvirtError as error:
+            if not _verify_again_without_checks(error, uri):
+                raise
+            ctx = create_tls_context(uri, verify=False)
+            tls = _start_tls(connect_tcp(uri.connect_host, uri.port, deadline), ctx, uri, deadline)
+        return SocketStream(tls, self.name)
 
     async def open_async(
         self, uri: LibvirtURI, readonly: bool, timeout: float | None, limit: int
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        ctx = create_tls_context(uri)
-        reader, writer = await _open_async_tls(uri, ctx, timeout, limit)
+        ctx = create_tls_context(uri, verify=True)
+        try:
+            reader, writer = await _open_async_tls(uri, ctx, timeout, limit)
+        except LibvirtError as error:
+            if not _verify_again_without_checks(error, uri):
+                raise
+            reader, writer = await _open_async_tls(uri, create_tls_context(uri, verify=False), timeout, limit)
         try:
             await _read_confirmation(reader)
         except BaseException:
