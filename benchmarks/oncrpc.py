@@ -20,9 +20,13 @@ codecs) over one TCP connection with AUTH_NONE:
     ``NfsV3Client.connect(...)`` + ``client.nfsproc3_null()`` in a loop, in
     this process, one call at a time.
 ``asyncio``
-    ``NfsV3AsyncClient`` with ``--in-flight`` tasks sharing the one
+    ``NfsV3AsyncClient`` with ``--in-flight`` tasks (256) sharing the one
     connection, each calling ``await client.nfsproc3_null()`` in a loop
-    (the calls pipelined, replies matched by xid).
+    (the calls pipelined, replies matched by xid).  nfs-ganesha itself
+    spends 20-30 us of CPU per NULL call, more than the client (about 10
+    us), and answers a deep pipeline faster than a shallow one: on this
+    2-core machine 16-64 calls in flight run at about C's rate, 256 at
+    1.3-1.4x, 512 at 1.2-1.7x.
 
 Each measurement opens a fresh connection, warms up (``--warmup``
 seconds), then counts the calls completed in ``--duration`` seconds of wall
@@ -202,7 +206,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="rounds (best of)")
     parser.add_argument("--warmup", type=float, default=0.5, help="seconds before each measurement")
     parser.add_argument("--duration", type=float, default=2.0, help="seconds of each measurement")
-    parser.add_argument("--in-flight", type=int, default=64, help="asyncio calls in flight")
+    parser.add_argument("--in-flight", type=int, default=256, help="asyncio calls in flight")
     args = parser.parse_args()
     if args.quick:
         args.repeat, args.warmup, args.duration = 1, 0.1, 0.3

@@ -85,7 +85,7 @@ def test_oncrpc_benchmark_quick_run() -> None:
     target lines."""
     out = run_benchmark("oncrpc.py")
     rows = {line.split("  ")[0]: line.split() for line in out.splitlines()[2:5]}
-    assert list(rows) == ["C (TI-RPC)", "sync", "asyncio (64 in flight)"], out
+    assert list(rows) == ["C (TI-RPC)", "sync", "asyncio (256 in flight)"], out
     for row in rows.values():
         assert float(row[-2].replace(",", "")) > 0 and row[-1].endswith("x")
     assert rows["C (TI-RPC)"][-1] == "1.00x"
