@@ -33,25 +33,28 @@ class KvStore(KvV1Handler):
         return sorted(key for key in self.data if key.startswith(kv_key))[:arg]
 
 
-server = ServerThread([KvStore()], tcp=("127.0.0.1", 0), udp=("127.0.0.1", 0)).start()
+def call_over_tcp(port: int) -> None:
+    with KvV1Client.connect("127.0.0.1", port, auth=AuthSys.local()) as client:
+        client.kv_null()
+        print(client.kv_put(KvEntry("greeting", b"hello")).name)  # KV_OK
+        print(client.kv_get("greeting"))  # KvLookupValue(value=b'hello')
+        print(client.kv_keys("gr", 10))  # ['greeting']
+        try:
+            client.kv_delete("greeting")
+        except ProcedureUnavailable as error:
+            print(error)  # procedure unavailable
 
-with KvV1Client.connect("127.0.0.1", server.tcp_port, auth=AuthSys.local()) as client:
-    client.kv_null()
-    print(client.kv_put(KvEntry("greeting", b"hello")).name)  # KV_OK
-    print(client.kv_get("greeting"))  # KvLookupValue(value=b'hello')
-    print(client.kv_keys("gr", 10))  # ['greeting']
-    try:
-        client.kv_delete("greeting")
-    except ProcedureUnavailable as error:
-        print(error)  # procedure unavailable
 
-
-async def main() -> None:
-    async with KvV1AsyncClient.connect("127.0.0.1", server.udp_port, transport="udp") as client:
+async def call_over_udp(port: int) -> None:
+    async with KvV1AsyncClient.connect("127.0.0.1", port, transport="udp") as client:
         put = await client.kv_put(KvEntry("other", b"!"))  # AUTH_NONE: refused
         found, missing = await asyncio.gather(client.kv_get("greeting"), client.kv_get("other"))
         print(put.name, found, missing)
 
 
-asyncio.run(main())
-server.stop()
+if __name__ == "__main__":
+    server = ServerThread([KvStore()], tcp=("127.0.0.1", 0), udp=("127.0.0.1", 0)).start()
+    assert server.tcp_port is not None and server.udp_port is not None
+    call_over_tcp(server.tcp_port)
+    asyncio.run(call_over_udp(server.udp_port))
+    server.stop()

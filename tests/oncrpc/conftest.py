@@ -1,6 +1,6 @@
 """Fixtures of the ONC RPC tests: the toy program served on loopback, a
-real rpcbind (see :mod:`nfs_daemons`), and stubs generated from real .x
-files (``stubs``).  Nothing skips: a missing daemon is an error saying what
+real rpcbind (see :mod:`nfs_daemons`), stubs generated from real .x
+files (``stubs``), and the kv example as a newcomer has it (``kv_example``).  Nothing skips: a missing daemon is an error saying what
 to install.
 """
 
@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import importlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -72,3 +74,14 @@ def stubs(tmp_path_factory: pytest.TempPathFactory) -> str:
         write_files(target.package_dir, generate_files(target))
     sys.path.insert(0, str(directory))
     return STUBS
+
+
+@pytest.fixture(scope="session")
+def kv_example(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    """``examples/kv/kv_example.py`` (its ``KvStore`` handler and its calls)
+    over kv.x's stubs generated as ``xdrgen generate kv.x -o out`` writes
+    them: top-level modules ``kv``, ``kv_client``, ``kv_server``."""
+    directory = tmp_path_factory.mktemp("kv_out")
+    write_files(directory, generate_files(Target(inputs=(KV_X,), package=None, output=directory)))
+    sys.path[:0] = [str(directory), str(KV_X.parent)]
+    return importlib.import_module("kv_example")

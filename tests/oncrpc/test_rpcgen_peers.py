@@ -16,6 +16,7 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -55,36 +56,26 @@ def c_programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 # ---- a C client calls our server -------------------------------------------------------
 
 
-def kv_store(calls: list[Any]) -> Any:
-    """The generated KvV1Handler with everything but KV_DELETE, noting the
-    credentials each call came with."""
-    from oncrpc_stubs.kv import KvEntry, KvLookup, KvLookupDefault, KvLookupValue, KvStatus
-    from oncrpc_stubs.kv_server import Call, KvV1Handler
+def recording_kv_store(kv_example: ModuleType, calls: list[Any]) -> Any:
+    """The example's KvStore (everything but KV_DELETE), noting the calls
+    to KV_PUT."""
+    from kv import KvEntry, KvStatus
+    from kv_server import Call
 
-    class KvStore(KvV1Handler):
-        def __init__(self) -> None:
-            self.data: dict[str, bytes] = {}
-
+    class Recording(kv_example.KvStore):  # type: ignore[name-defined,misc]
         async def kv_put(self, call: Call, kv_entry: KvEntry) -> KvStatus:
             calls.append(call)
-            self.data[kv_entry.key] = kv_entry.value
-            return KvStatus.KV_OK
+            return await super().kv_put(call, kv_entry)  # type: ignore[no-any-return]
 
-        async def kv_get(self, call: Call, kv_key: str) -> KvLookup:
-            if kv_key in self.data:
-                return KvLookupValue(self.data[kv_key])
-            return KvLookupDefault(KvStatus.KV_NOT_FOUND)
-
-        async def kv_keys(self, call: Call, kv_key: str, arg: int) -> list[str]:
-            return sorted(key for key in self.data if key.startswith(kv_key))[:arg]
-
-    return KvStore()
+    return Recording()
 
 
 @pytest.mark.parametrize("transport", ["tcp", "udp"])
-def test_a_c_client_calls_our_server(rpcbind: str, stubs: str, c_programs: dict[str, Path], transport: str) -> None:
+def test_a_c_client_calls_our_server(
+    rpcbind: str, kv_example: ModuleType, c_programs: dict[str, Path], transport: str
+) -> None:
     calls: list[Any] = []
-    with ServerThread([kv_store(calls)], register=True):
+    with ServerThread([recording_kv_store(kv_example, calls)], register=True):
         result = subprocess.run(
             [str(c_programs["client"]), "127.0.0.1", transport], capture_output=True, text=True, timeout=60
         )
@@ -121,9 +112,9 @@ def c_server(c_programs: dict[str, Path]) -> Iterator[tuple[int, int]]:
 
 
 @pytest.mark.parametrize("transport", ["tcp", "udp"])
-def test_our_client_calls_a_c_server(stubs: str, c_server: tuple[int, int], transport: str) -> None:
-    from oncrpc_stubs.kv import KvEntry, KvLookupDefault, KvLookupValue, KvStatus
-    from oncrpc_stubs.kv_client import GarbageArguments, KvV1Client
+def test_our_client_calls_a_c_server(kv_example: ModuleType, c_server: tuple[int, int], transport: str) -> None:
+    from kv import KvEntry, KvLookupDefault, KvLookupValue, KvStatus
+    from kv_client import GarbageArguments, KvV1Client
 
     port = c_server[0] if transport == "tcp" else c_server[1]
     blob = bytes(range(256)) * 16
@@ -152,9 +143,9 @@ def test_our_client_calls_a_c_server(stubs: str, c_server: tuple[int, int], tran
 
 
 @pytest.mark.parametrize("transport", ["tcp", "udp"])
-def test_our_asyncio_client_calls_a_c_server(stubs: str, c_server: tuple[int, int], transport: str) -> None:
-    from oncrpc_stubs.kv import KvEntry, KvLookupValue, KvStatus
-    from oncrpc_stubs.kv_client import KvV1AsyncClient
+def test_our_asyncio_client_calls_a_c_server(kv_example: ModuleType, c_server: tuple[int, int], transport: str) -> None:
+    from kv import KvEntry, KvLookupValue, KvStatus
+    from kv_client import KvV1AsyncClient
 
     port = c_server[0] if transport == "tcp" else c_server[1]
     keys = [f"key{index:02}" for index in range(20)]
