@@ -165,8 +165,9 @@ class OncRpcModel(StubModel):
         self._use(shape)
         if isinstance(self.protocol.types[spec.name], ir.TypedefDef):
             return shape.hint, self._typedef_codec(spec.name)
-        assert shape.cls is not None or shape.enum is not None
-        return shape.hint, (shape.cls or shape.enum or "")
+        codec = shape.cls or shape.enum  # a struct, union or enum class is its own codec
+        assert codec is not None
+        return shape.hint, codec
 
     # ---- programs
     def _procedure(self, procedure: ir.ProcedureDef) -> ProcedureStub:
