@@ -93,7 +93,6 @@ class DemoV1Handler(oncrpc.Handler):
     @oncrpc.unimplemented
     async def demo_null(self, call: oncrpc.Call) -> None:
         """``DEMO_NULL`` (procedure 0)."""
-        pass
 
     @oncrpc.unimplemented
     async def demo_lookup(self, call: oncrpc.Call, demo_name: str) -> DemoResult:
@@ -123,7 +122,6 @@ class DemoV2Handler(oncrpc.Handler):
     @oncrpc.unimplemented
     async def demo_null(self, call: oncrpc.Call) -> None:
         """``DEMO_NULL`` (procedure 0)."""
-        pass
 
     @oncrpc.unimplemented
     async def demo_list(
