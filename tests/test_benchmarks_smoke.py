@@ -1,7 +1,9 @@
 """Smoke tests of ``benchmarks/codec.py`` (the script runs, its three
 codecs agree on the bytes -- it asserts that before timing -- and it prints
 its table), ``benchmarks/generate.py`` and ``benchmarks/import_time.py`` (they
-run and print their ratio against the anchor measured in the same run).
+run and print their ratio against the anchor measured in the same run), and
+``benchmarks/oncrpc.py`` (our ONC RPC clients next to a C client, against
+nfs-ganesha).
 
 Speed is not checked here: the performance targets live only in the
 benchmarks' own output.
@@ -75,3 +77,17 @@ def test_import_time_benchmark_quick_run() -> None:
     for row in ("import libvirt_rpc", "libvirt_rpc.open", "import libvirt"):
         assert any(line.startswith(row + " ") for line in out.splitlines()), out
     assert "libvirt_rpc.open / import libvirt:" in out.splitlines()[-1]
+
+
+def test_oncrpc_benchmark_quick_run() -> None:
+    """benchmarks/oncrpc.py: a private nfs-ganesha, the C client it builds,
+    our blocking and asyncio clients; a row and a ratio each, and the
+    target lines."""
+    out = run_benchmark("oncrpc.py")
+    rows = {line.split("  ")[0]: line.split() for line in out.splitlines()[2:5]}
+    assert list(rows) == ["C (TI-RPC)", "sync", "asyncio (256 in flight)"], out
+    for row in rows.values():
+        assert float(row[-2].replace(",", "")) > 0 and row[-1].endswith("x")
+    assert rows["C (TI-RPC)"][-1] == "1.00x"
+    targets = [line for line in out.splitlines() if line.startswith("target ")]
+    assert [line.split(":")[0] for line in targets] == ["target sync >= 0.5x C", "target asyncio >= 1.0x C"], out

@@ -33,7 +33,13 @@ ENV = {
     "PIP_NO_INPUT": "1",
     "PYTHONDONTWRITEBYTECODE": "1",
 }
-GENERATED = {"hello_proto/__init__.py", "hello_proto/hello.py", "hello_proto/py.typed"}
+GENERATED = {
+    "hello_proto/__init__.py",
+    "hello_proto/hello.py",
+    "hello_proto/hello_client.py",  # hello.x has a program block: ONC RPC stubs
+    "hello_proto/hello_server.py",
+    "hello_proto/py.typed",
+}
 
 # Runs in a fresh interpreter that imports the built hello_rpc/hello_proto.
 ROUND_TRIP = r"""

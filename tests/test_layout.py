@@ -17,13 +17,15 @@ import black
 import pytest
 
 from xdrgen.compiler.generators import layout
+from xdrgen.compiler.generators.oncrpc_client import generate_oncrpc_client
+from xdrgen.compiler.generators.oncrpc_server import generate_oncrpc_server
 from xdrgen.compiler.generators.python_client import generate_client
 from xdrgen.compiler.generators.python_module import generate_python
 from xdrgen.compiler.generators.python_server import generate_server
 from xdrgen.compiler.project import Target, generate_files, load_config
 from xdrgen.compiler.resolve import load
 
-from support import GOLDEN, ROOT, RPCSVC_X
+from support import GOLDEN, ROOT, RPCSVC_X, corpus_files, corpus_needs
 
 MODE = black.Mode(target_versions={black.TargetVersion.PY311})
 
@@ -68,10 +70,31 @@ def test_libvirt_package_is_the_committed_one(libvirt_files: dict[str, str]) -> 
 )
 def test_other_protocols_are_what_black_prints(source: Path) -> None:
     protocol = load(source, include_dirs=(str(source.parent),))
-    for generator in (generate_python, generate_client, generate_server):
+    for generator in (generate_python, generate_client, generate_server, generate_oncrpc_client, generate_oncrpc_server):
         text = generator(protocol, "pkg")
         if text is not None:
             assert black_changes(text) is None, generator.__name__
+
+
+def test_oncrpc_stubs_of_the_corpus_are_what_black_prints_without_black() -> None:
+    """Every corpus file with ``program`` blocks (NFS, NIS, rpcbind, ...):
+    its client and server stubs need no fallback to black."""
+    original = layout.black_format
+    layout.black_format = fallback_forbidden
+    stubs = {}
+    try:
+        for source in corpus_files():
+            protocol = load(source, include_dirs=(str(source.parent),), **corpus_needs(source))  # type: ignore[arg-type]
+            for generator in (generate_oncrpc_client, generate_oncrpc_server):
+                text = generator(protocol, "pkg")
+                if text is not None:
+                    stubs[f"{source.parent.name}/{source.stem} {generator.__name__}"] = text
+    finally:
+        layout.black_format = original
+    assert len(stubs) > 60
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        changed = dict(zip(stubs, pool.map(black_changes, stubs.values())))
+    assert [name for name, text in changed.items() if text is not None] == []
 
 
 def test_a_package_with_its_init_is_what_black_prints() -> None:

@@ -122,7 +122,7 @@ def test_typedefs_have_codecs() -> None:
     assert codec.decode(b"\0\0\0\1\0\0\0\2ab\0\0") == "ab"
     assert codec.unpack_from(b"xx\0\0\0\0", 2) == (None, 6)
     out = bytearray()
-    codec.pack_into(out, "ab")
+    codec.pack_into("ab", out)  # value first, as every ONC RPC codec
     assert rp.unpack_remote_string(bytes(out)) == ("ab", len(out))
     with pytest.raises(XdrError) as info:
         rp.RemoteNonnullStringCodec.encode(7)  # type: ignore[arg-type]

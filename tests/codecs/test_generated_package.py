@@ -15,12 +15,19 @@ from pathlib import Path
 
 import pytest
 
+from xdrgen.compiler.generators.oncrpc_client import generate_oncrpc_client
+from xdrgen.compiler.generators.oncrpc_server import generate_oncrpc_server
 from xdrgen.compiler.generators.python_module import generate_python
 
 from strategies import ROOT, demo_protocol
 
 UPDATE = os.environ.get("XDRGEN_UPDATE_GOLDEN") == "1"
 GOLDEN_DEMO = ROOT / "tests" / "golden" / "demo_generated.py"
+# demo.x has a program block: ONC RPC client and server stubs
+GOLDEN_STUBS = {
+    "demo_client.py": (ROOT / "tests" / "golden" / "demo_client_generated.py", generate_oncrpc_client),
+    "demo_server.py": (ROOT / "tests" / "golden" / "demo_server_generated.py", generate_oncrpc_server),
+}
 DEMO_X = ROOT / "tests" / "golden" / "demo.x"
 CODEC_MODULES = [
     "admin_protocol",
@@ -173,10 +180,12 @@ def test_generation_is_deterministic(tmp_path: Path) -> None:
     files = [
         {p.name: p.read_bytes() for p in sorted((out / "demo_pkg").iterdir())} for out in outputs
     ]
-    assert set(files[0]) == {"__init__.py", "demo.py", "py.typed"}
+    assert set(files[0]) == {"__init__.py", "demo.py", "demo_client.py", "demo_server.py", "py.typed"}
     assert files[0] == files[1]
-    # and it is what the golden file says
+    # and it is what the golden files say
     assert files[0]["demo.py"] == GOLDEN_DEMO.read_bytes()
+    for name, (golden, _) in GOLDEN_STUBS.items():
+        assert files[0][name] == golden.read_bytes(), name
 
 
 def test_golden_demo_module() -> None:
@@ -185,6 +194,18 @@ def test_golden_demo_module() -> None:
         GOLDEN_DEMO.write_text(text, encoding="utf-8")
     assert text == GOLDEN_DEMO.read_text(encoding="utf-8"), (
         "demo_generated.py differs; XDRGEN_UPDATE_GOLDEN=1 rewrites it"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_STUBS))
+def test_golden_demo_stubs(name: str) -> None:
+    golden, generator = GOLDEN_STUBS[name]
+    text = generator(demo_protocol(), "demo_pkg")
+    assert text is not None
+    if UPDATE:
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8"), (
+        f"{golden.name} differs; XDRGEN_UPDATE_GOLDEN=1 rewrites it"
     )
 
 

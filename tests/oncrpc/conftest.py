@@ -1,22 +1,18 @@
-"""Fixtures of the ONC RPC tests: the toy program served on loopback, and
-a real rpcbind.
-
-rpcbind always listens on port 111 (and locks /run/rpcbind.lock), so only
-one can run on a machine: the session uses the one that answers on
-127.0.0.1:111, and starts Debian's own (``rpcbind -f``, in the
-foreground) when none does, stopping it again at the end.  Nothing skips:
-a missing rpcbind is an error saying what to install.
+"""Fixtures of the ONC RPC tests: the toy program served on loopback, a
+real rpcbind (see :mod:`nfs_daemons`), stubs generated from real .x
+files (``stubs``), and the kv example as a newcomer has it (``kv_example``).  Nothing skips: a missing daemon is an error saying what
+to install.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
+import importlib
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -25,13 +21,26 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
+from nfs_daemons import rpcbind_running  # noqa: E402
 from toy import Toy, ToyV2  # noqa: E402
 
+from xdrgen.compiler.project import Target, generate_files, write_files  # noqa: E402
 from xdrgen.runtime import oncrpc  # noqa: E402
-from xdrgen.runtime.oncrpc.procedures import Procedure  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+KV_X = ROOT / "examples" / "kv" / "kv.x"
+CORPUS = ROOT / "tests" / "corpus"
+#: The package ``stubs`` generates, and its inputs: the kv example; MOUNT
+#: v1-v3 and NFSv2/v3 as OpenSolaris ships them (its mount.x defines
+#: ``mountlist`` only for headers: RPC_HDR); NFSv4.0 from NFS-Ganesha;
+#: rpcbind's own protocol from libtirpc.
+STUBS = "oncrpc_stubs"
+STUB_INPUTS = (
+    ((KV_X, CORPUS / "opensolaris" / "nfs_prot.x", CORPUS / "nfs-ganesha" / "nfs4.x", ROOT / "protocols" / "rpcsvc" / "rpcb_prot.x"), {}),
+    ((CORPUS / "opensolaris" / "mount.x",), {"RPC_HDR": "1"}),
+)
 
 INSTALL_HINT = "run `bash .ci/install-system-packages.sh` (as root) first"
-RPCBIND_NULL = Procedure(0, "RPCBPROC_NULL", "rpcbproc_null")
 
 
 def system_binary(name: str) -> str:
@@ -41,43 +50,11 @@ def system_binary(name: str) -> str:
     return path
 
 
-def rpcbind_answers() -> bool:
-    try:
-        with oncrpc.TcpChannel.connect("127.0.0.1", 111, timeout=2.0) as channel:
-            channel.call(100000, 2, RPCBIND_NULL)
-    except (oncrpc.RpcError, OSError):
-        return False
-    return True
-
-
 @pytest.fixture(scope="session")
 def rpcbind() -> Iterator[str]:
     """The address of a running rpcbind (127.0.0.1, port 111)."""
-    binary = system_binary("rpcbind")
-    system_binary("rpcinfo")
-    if rpcbind_answers():
-        yield "127.0.0.1"  # someone else's: leave it alone
-        return
-    process = subprocess.Popen([binary, "-f"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 20
-        while not rpcbind_answers():
-            if process.poll() is not None:
-                if rpcbind_answers():  # another session's rpcbind won the race
-                    break
-                pytest.fail(f"rpcbind exited ({process.returncode}): {process.stdout.read() if process.stdout else ''}")
-            if time.monotonic() > deadline:
-                pytest.fail("rpcbind did not answer on 127.0.0.1:111 within 20 s")
-            time.sleep(0.05)
-        yield "127.0.0.1"
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with rpcbind_running() as address:
+        yield address
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +62,26 @@ def served() -> Iterator[oncrpc.ServerThread]:
     """The toy program, versions 2 and 3, on loopback TCP and UDP."""
     with oncrpc.ServerThread([Toy(), ToyV2()]) as thread:
         yield thread
+
+
+@pytest.fixture(scope="session")
+def stubs(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Generates the package :data:`STUBS` (types, clients and servers of
+    :data:`STUB_INPUTS`) into a directory on sys.path; returns its name."""
+    directory = tmp_path_factory.mktemp("stubs")
+    for inputs, defines in STUB_INPUTS:
+        target = Target(inputs=inputs, package=STUBS, defines=defines, output=directory, package_init=False)
+        write_files(target.package_dir, generate_files(target))
+    sys.path.insert(0, str(directory))
+    return STUBS
+
+
+@pytest.fixture(scope="session")
+def kv_example(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    """``examples/kv/kv_example.py`` (its ``KvStore`` handler and its calls)
+    over kv.x's stubs generated as ``xdrgen generate kv.x -o out`` writes
+    them: top-level modules ``kv``, ``kv_client``, ``kv_server``."""
+    directory = tmp_path_factory.mktemp("kv_out")
+    write_files(directory, generate_files(Target(inputs=(KV_X,), package=None, output=directory)))
+    sys.path[:0] = [str(directory), str(KV_X.parent)]
+    return importlib.import_module("kv_example")

@@ -110,3 +110,53 @@ def shared_struct_name(fields: list[str]) -> str:
     """The private base class of structs whose fields are ``fields``:
     ``["dom", "flags"]`` -> ``_DomFlags``."""
     return "_" + "".join(class_name(name) for name in fields)
+
+
+# ---- ONC RPC stubs of ``program`` blocks ---------------------------------------
+
+# Attributes of the runtime's client and handler bases that a procedure's
+# method must not replace (``connect`` -> ``connect_``).
+RESERVED_STUB_METHODS = frozenset({"connect", "close", "channel"})
+# Names an argument must not take: the method's own (``self``, the handler's
+# ``call``), the runtime module the bodies use, and the builtins that type
+# hints spell.
+RESERVED_ARGUMENTS = frozenset(
+    {"self", "call", "oncrpc", "int", "str", "bytes", "bool", "float", "list", "object", "type"}
+)
+
+
+def version_stem(version: str) -> str:
+    """The stem of a program version's classes: ``MOUNT_V3`` -> ``MountV3``
+    (``MountV3Client``, ``MountV3AsyncClient``, ``MountV3Handler``)."""
+    return class_name(version.lower())
+
+
+def procedure_method(procedure: str) -> str:
+    """A procedure's method, its name in lower case: ``MOUNTPROC3_MNT`` ->
+    ``mountproc3_mnt``; keywords and the bases' own methods get a ``_``."""
+    name = procedure.lower()
+    if keyword.iskeyword(name) or name in RESERVED_STUB_METHODS:
+        return name + "_"
+    return name
+
+
+def argument_names(types: list[str | None]) -> list[str]:
+    """Names for a procedure's arguments, which a .x file does not name:
+    each after its type in snake case (``dirpath``, ``READ3args`` ->
+    ``read3args``), ``arg`` for a base type (None); a name that repeats is
+    numbered (``arg1``, ``arg2``)."""
+    names = []
+    for type_name in types:
+        name = "arg" if type_name is None else snake_case(type_name)
+        if keyword.iskeyword(name) or name in RESERVED_ARGUMENTS:
+            name += "_"
+        names.append(name)
+    counts = {name: names.count(name) for name in names}
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        if counts[name] > 1:
+            seen[name] = seen.get(name, 0) + 1
+            name = f"{name}{seen[name]}"
+        out.append(name)
+    return out

@@ -173,6 +173,8 @@ def generate_files(target: Target, step: Callable[[str], None] | None = None) ->
     """File name (relative to the package directory) -> generated text.
     ``step(label)`` is called as each of the :data:`STEPS_PER_INPUT` steps
     of each input starts."""
+    from .generators.oncrpc_client import generate_oncrpc_client
+    from .generators.oncrpc_server import generate_oncrpc_server
     from .generators.python_client import generate_client
     from .generators.python_module import generate_python
     from .generators.python_server import generate_server
@@ -197,13 +199,19 @@ def generate_files(target: Target, step: Callable[[str], None] | None = None) ->
         protocols.append(protocol)
         report(f"{path.name}: types")
         files[f"{protocol.name}.py"] = generate_python(protocol, target.package)
-        # Client stubs and server dispatch tables, for files that define RPC
-        # programs (None when there is nothing to generate).
-        for suffix, generator in (("client", generate_client), ("server", generate_server)):
+        # Client stubs and server classes, for files that define RPC programs:
+        # libvirt's (derived from its naming convention) or RFC 5531 ``program``
+        # blocks -- a file has one kind or the other; each generator returns
+        # None when there is nothing for it.
+        for suffix, generators in (
+            ("client", (generate_client, generate_oncrpc_client)),
+            ("server", (generate_server, generate_oncrpc_server)),
+        ):
             report(f"{path.name}: {suffix} stubs")
-            text = generator(protocol, target.package)
-            if text is not None:
-                files[f"{protocol.name}_{suffix}.py"] = text
+            for generator in generators:
+                text = generator(protocol, target.package)
+                if text is not None:
+                    files[f"{protocol.name}_{suffix}.py"] = text
     if target.package is not None:
         if target.package_init:
             files["__init__.py"] = package_init(target, protocols)

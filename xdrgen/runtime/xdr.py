@@ -756,7 +756,9 @@ class XdrEnum(enum.IntEnum):
 class TypedefCodec(Generic[T]):
     """The codec of a typedef (whose Python type is a plain alias such as
     ``str | None``): ``encode``/``decode``/``pack_into``/``unpack_from``
-    around its generated ``pack_x``/``unpack_x`` functions."""
+    around its generated ``pack_x``/``unpack_x`` functions.  ``pack_into``
+    takes the value first, as every codec of :mod:`xdrgen.runtime.oncrpc`
+    does, so a typedef's codec describes a procedure's argument or result."""
 
     __slots__ = ("name", "_pack", "_unpack")
 
@@ -770,7 +772,7 @@ class TypedefCodec(Generic[T]):
         self._pack = pack
         self._unpack = unpack
 
-    def pack_into(self, out: bytearray, value: T) -> None:
+    def pack_into(self, value: T, out: bytearray) -> None:
         self._pack(out, value)
 
     def unpack_from(self, data: Buffer, offset: int = 0) -> tuple[T, int]:

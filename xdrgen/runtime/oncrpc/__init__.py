@@ -22,36 +22,38 @@ base types and typedefs use module-level codec objects --
 name)``, ``FixedOpaque(n, name)``, ``Array(item, max, name)``,
 ``Optional(item, name)``, ``Chain(item, name)`` (a ``struct list { T item;
 list *next; }`` chain as a Python list) -- or the generator's own objects
-with the same two methods.  ``void`` is no codec: no argument, or ``None`` as result.
+with the same two methods (a typedef's ``xdr.TypedefCodec``,
+``DirpathCodec``).  ``void`` is no codec: no argument, or ``None`` as result.
 
 Procedures.  One :class:`Procedure` per procedure, shared by client and
-server::
+server; the client module groups a version's in a class::
 
-    MOUNTPROC3_MNT = oncrpc.Procedure(1, "MOUNTPROC3_MNT", "mountproc3_mnt", (DIRPATH3,), Mountres3)
-    MOUNTPROC3_NULL = oncrpc.Procedure(0, "MOUNTPROC3_NULL", "mountproc3_null")
+    class MountV3Procedures:
+        mountproc3_null = oncrpc.Procedure(MOUNTPROC3_NULL, "MOUNTPROC3_NULL", "mountproc3_null")
+        mountproc3_mnt = oncrpc.Procedure(MOUNTPROC3_MNT, "MOUNTPROC3_MNT", "mountproc3_mnt", (DirpathCodec,), Mountres3)
 
 (number, the .x name, the Python method name, the argument codecs in order,
 the result codec or nothing for void).  ``Procedure[R]`` is generic in the
-result type, so ``self._call(MOUNTPROC3_MNT, ...)`` type-checks as
-returning ``Mountres3``.
+result type, so ``self._call(MountV3Procedures.mountproc3_mnt, ...)``
+type-checks as returning ``Mountres3``.
 
 Clients.  A client class per program version, on :class:`Client` (blocking,
 thread-safe) or :class:`AsyncClient`; it sets ``PROGRAM`` and ``VERSION``
 (plain class attributes) and each method is one line::
 
     class MountV3Client(oncrpc.Client):
-        PROGRAM = 100005
-        VERSION = 3
+        PROGRAM = MOUNT_PROGRAM
+        VERSION = MOUNT_V3
 
         def mountproc3_mnt(self, dirpath: str) -> Mountres3:
-            return self._call(MOUNTPROC3_MNT, dirpath)
+            return self._call(MountV3Procedures.mountproc3_mnt, dirpath)
 
     class MountV3AsyncClient(oncrpc.AsyncClient):
-        PROGRAM = 100005
-        VERSION = 3
+        PROGRAM = MOUNT_PROGRAM
+        VERSION = MOUNT_V3
 
         async def mountproc3_mnt(self, dirpath: str) -> Mountres3:
-            return await self._call(MOUNTPROC3_MNT, dirpath)
+            return await self._call(MountV3Procedures.mountproc3_mnt, dirpath)
 
 The bases give ``connect(host, port=None, *, transport="tcp" | "udp",
 auth=None, timeout=30.0)`` (``port=None`` asks the host's rpcbind),
@@ -66,9 +68,12 @@ Servers.  A handler class per program version, on :class:`Handler`, with
 :func:`unimplemented` until a subclass overrides it::
 
     class MountV3Handler(oncrpc.Handler):
-        PROGRAM = 100005
-        VERSION = 3
-        PROCEDURES = {0: MOUNTPROC3_NULL, 1: MOUNTPROC3_MNT}
+        PROGRAM = MOUNT_PROGRAM
+        VERSION = MOUNT_V3
+        PROCEDURES = {
+            MOUNTPROC3_NULL: MountV3Procedures.mountproc3_null,
+            MOUNTPROC3_MNT: MountV3Procedures.mountproc3_mnt,
+        }
 
         @oncrpc.unimplemented
         async def mountproc3_null(self, call: oncrpc.Call) -> None:

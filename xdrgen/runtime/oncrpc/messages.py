@@ -65,6 +65,12 @@ _U32 = xdr.U32
 
 # accepted reply, AUTH_NONE verifier: xid, REPLY, MSG_ACCEPTED, flavor, length, accept_stat
 _ACCEPTED = struct.Struct(">6I")
+# The usual reply, from byte 4: REPLY, MSG_ACCEPTED, an empty AUTH_NONE
+# verifier, SUCCESS; its results start at byte 24.
+_PLAIN_SUCCESS = _ACCEPTED.pack(0, MsgType.REPLY, ReplyStat.MSG_ACCEPTED, 0, 0, AcceptStat.SUCCESS)[4:]
+# The hot paths compare plain ints (an IntEnum member is a slower lookup).
+_CALL = int(MsgType.CALL)
+_REPLY = int(MsgType.REPLY)
 _ERROR_CLASSES: dict[int, type[RpcError]] = {
     AcceptStat.PROG_UNAVAIL: ProgramUnavailable,
     AcceptStat.PROC_UNAVAIL: ProcedureUnavailable,
@@ -86,7 +92,7 @@ def start_call(xid: int, prog: int, vers: int, proc: int, auth: bytes, reserve: 
     """A call message up to its arguments; ``auth`` is the encoded
     credential and verifier (:meth:`Auth.encode`)."""
     out = bytearray(reserve)
-    out += CALL_HEADER.pack(xid, MsgType.CALL, RPC_VERSION, prog, vers, proc)
+    out += CALL_HEADER.pack(xid, _CALL, RPC_VERSION, prog, vers, proc)
     out += auth
     return out
 
@@ -191,15 +197,17 @@ def error_reply(xid: int, error: RpcError, reserve: int = 0) -> bytearray:
 def reply_xid(message: Buffer) -> int | None:
     """The xid of a reply, or None if ``message`` is no reply at all (a
     client ignores those)."""
-    head = peek(message)
-    if head is None or head[1] != MsgType.REPLY:
+    if len(message) < 8:
         return None
-    return head[0]
+    xid, kind = _TWO.unpack_from(message, 0)
+    return xid if kind == _REPLY else None
 
 
 def results_offset(reply: Buffer) -> int:
     """Where the results of a successful reply start; any other reply
     raises its :class:`RpcError` (a malformed one, XdrError)."""
+    if reply[4:24] == _PLAIN_SUCCESS:
+        return 24
     try:
         head: tuple[int, ...] = _REPLY_HEAD.unpack_from(reply, 0)
     except struct.error:

@@ -75,6 +75,8 @@ class Procedure(Generic[R]):
     # ---- the client's side
     def pack_args(self, values: Sequence[Any], out: bytearray) -> None:
         codecs = self.args
+        if not codecs and not values:  # void: nothing to pack
+            return
         if len(values) != len(codecs):
             raise TypeError(f"{self.name} takes {len(codecs)} argument(s), not {len(values)}")
         for codec, value in zip(codecs, values):
