@@ -13,6 +13,7 @@ caller wraps the stream in :mod:`..transport.sasl`), or None.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import itertools
 import socket
@@ -26,7 +27,7 @@ from xdrgen.runtime.virnet.framing import MessageType
 from libvirt_rpc import remote_protocol as rp
 
 from ..client.routing import _read_error, _result, _send_error
-from ..errors import CallTimeoutError, ConnectionClosedError, LibvirtError
+from ..errors import CallTimeoutError, LibvirtError
 from ..transport.base import Stream
 from ..uri import LibvirtURI
 from . import cyrus
@@ -101,8 +102,8 @@ def _advance(flow: Generator[Request, Any, Any], reply: Any, error: BaseExceptio
     return False, request
 
 
-def _ask(request: AskCredentials) -> tuple[Any, Any]:
-    """Run the callback: (None, its return value) or (what went wrong, None)."""
+def _ask(request: AskCredentials) -> tuple[BaseException | None, Any]:
+    """Run the callback: (what went wrong, None) or (None, its return value)."""
     callback = request.auth.callback
     assert callback is not None
     try:
@@ -111,8 +112,15 @@ def _ask(request: AskCredentials) -> tuple[Any, Any]:
         return exc, None
 
 
-def _verdict(outcome: object) -> object:
+def _answer(problem: BaseException | None, outcome: object) -> object:
+    """What goes back into the flow for an :class:`AskCredentials`: None
+    when the callback answered, else what went wrong (False: it refused)."""
+    if problem is not None:
+        return problem
     return False if refused(outcome) else None
+
+
+Outcome = tuple[Any, "LibvirtError | None"]  # (the reply, or the error to throw in)
 
 
 # -- blocking -----------------------------------------------------------------
@@ -174,29 +182,24 @@ def authenticate(
     cipher = cipher() if cipher is not None else None
     flow = negotiate(uri, auth, link_of(stream.transport, sock, cipher))
     exchange = _BlockingExchange(stream, timeout)
-    reply: Any = None
-    error: BaseException | None = None
-    try:
-        while True:
-            done, request = _advance(flow, reply, error)
-            if done:
-                return request  # type: ignore[no-any-return]
-            reply, error = None, None
-            if isinstance(request, RemoteCall):
-                try:
-                    reply = exchange.call(request)
-                except ConnectionClosedError:
-                    raise
-                except LibvirtError as exc:
-                    error = exc
-            else:
-                problem, outcome = _ask(request)
-                if problem is None and inspect.isawaitable(outcome):
-                    _discard(outcome)
-                    problem = TypeError("a coroutine authentication callback needs libvirt_rpc.open_async")
-                reply = problem if problem is not None else _verdict(outcome)
-    finally:
-        flow.close()
+    with contextlib.closing(flow):
+        done, request = _advance(flow, None, None)
+        while not done:
+            done, request = _advance(flow, *_perform(exchange, request))
+        return request  # type: ignore[no-any-return]
+
+
+def _perform(exchange: _BlockingExchange, request: Request) -> Outcome:
+    if isinstance(request, RemoteCall):
+        try:
+            return exchange.call(request), None
+        except LibvirtError as exc:
+            return None, exc
+    problem, outcome = _ask(request)
+    if problem is None and inspect.isawaitable(outcome):
+        _discard(outcome)
+        problem = TypeError("a coroutine authentication callback needs libvirt_rpc.open_async")
+    return _answer(problem, outcome), None
 
 
 def _discard(awaitable: Any) -> None:
@@ -250,31 +253,26 @@ async def authenticate_async(
 ) -> cyrus.ClientSession | None:
     """:func:`authenticate` over asyncio streams; the callback may be a
     coroutine function."""
-    transport = uri.transport
-    flow = negotiate(uri, auth, link_of(transport, writer.get_extra_info("socket"), writer.get_extra_info("cipher")))
+    link = link_of(uri.transport, writer.get_extra_info("socket"), writer.get_extra_info("cipher"))
+    flow = negotiate(uri, auth, link)
     exchange = _AsyncExchange(reader, writer, timeout)
-    reply: Any = None
-    error: BaseException | None = None
-    try:
-        while True:
-            done, request = _advance(flow, reply, error)
-            if done:
-                return request  # type: ignore[no-any-return]
-            reply, error = None, None
-            if isinstance(request, RemoteCall):
-                try:
-                    reply = await exchange.call(request)
-                except ConnectionClosedError:
-                    raise
-                except LibvirtError as exc:
-                    error = exc
-            else:
-                problem, outcome = _ask(request)
-                if problem is None and inspect.isawaitable(outcome):
-                    try:
-                        outcome = await outcome
-                    except Exception as exc:  # the caller's code
-                        problem = exc
-                reply = problem if problem is not None else _verdict(outcome)
-    finally:
-        flow.close()
+    with contextlib.closing(flow):
+        done, request = _advance(flow, None, None)
+        while not done:
+            done, request = _advance(flow, *await _perform_async(exchange, request))
+        return request  # type: ignore[no-any-return]
+
+
+async def _perform_async(exchange: _AsyncExchange, request: Request) -> Outcome:
+    if isinstance(request, RemoteCall):
+        try:
+            return await exchange.call(request), None
+        except LibvirtError as exc:
+            return None, exc
+    problem, outcome = _ask(request)
+    if problem is None and inspect.isawaitable(outcome):
+        try:
+            outcome = await outcome
+        except Exception as exc:  # the caller's code
+            problem = exc
+    return _answer(problem, outcome), None
