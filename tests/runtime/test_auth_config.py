@@ -74,7 +74,10 @@ def test_values_as_a_glib_key_file_has_them() -> None:
     ("text", "message"),
     [
         ("key=value\n", "f.conf:1: key 'key' before the first group"),
-        ("[g]\nno equals sign\n", "f.conf:2: line 'no equals sign' is not a key-value pair, group, or comment"),
+        (
+            "[g]\nno equals sign\n",
+            "f.conf:2: line 'no equals sign' is not a key-value pair, group, or comment",
+        ),
         ("[g]\n=value\n", "f.conf:2: line '=value' is not a key-value pair, group, or comment"),
         ("[g\n", "f.conf:1: malformed group line '[g'"),
         ("[g] x\n", "f.conf:1: malformed group line '[g] x'"),
@@ -89,9 +92,15 @@ def test_syntax_errors_name_the_file_and_line(text: str, message: str) -> None:
 
 
 def test_lookup_errors_read_as_libvirt() -> None:
-    with pytest.raises(LibvirtError, match=r"^configuration file syntax error: Missing item 'credentials' in group 'auth-libvirt-default' in 'f.conf'$"):
+    with pytest.raises(
+        LibvirtError,
+        match=r"^configuration file syntax error: Missing item 'credentials' in group 'auth-libvirt-default' in 'f.conf'$",
+    ):
         AuthConfig.parse("[auth-libvirt-default]\n", "f.conf").lookup("libvirt", None, "authname")
-    with pytest.raises(LibvirtError, match=r"^configuration file syntax error: Missing group 'credentials-x ' referenced from group 'auth-libvirt-h' in 'f.conf'$"):
+    with pytest.raises(
+        LibvirtError,
+        match=r"^configuration file syntax error: Missing group 'credentials-x ' referenced from group 'auth-libvirt-h' in 'f.conf'$",
+    ):
         AuthConfig.parse("[auth-libvirt-h]\ncredentials=x \n", "f.conf").lookup("libvirt", "h", "authname")
 
 

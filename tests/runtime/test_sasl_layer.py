@@ -108,7 +108,9 @@ def test_nothing_whole_yet_reads_as_would_block(pair: tuple[socket.socket, socke
 
 
 @pytest.mark.parametrize("length", [0, 1001])
-def test_a_packet_length_out_of_bounds_ends_the_stream(pair: tuple[socket.socket, socket.socket], length: int) -> None:
+def test_a_packet_length_out_of_bounds_ends_the_stream(
+    pair: tuple[socket.socket, socket.socket], length: int
+) -> None:
     ours, peer = pair
     stream = SaslStream(SocketStream(ours), XorLayer())
     peer.sendall(struct.pack(">I", length) + bytes(8))
@@ -118,7 +120,9 @@ def test_a_packet_length_out_of_bounds_ends_the_stream(pair: tuple[socket.socket
     assert str(caught.value) == f"[Errno {errno.EBADMSG}] SASL data length {length} too long, max 1000"
 
 
-def test_a_packet_sent_in_part_holds_back_the_datas_last_byte(pair: tuple[socket.socket, socket.socket]) -> None:
+def test_a_packet_sent_in_part_holds_back_the_datas_last_byte(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
     """A socket that takes part of a packet: the data's last byte is
     reported unsent; offering it again sends the rest of the packet first,
     and only then counts it.  So the peer gets every packet whole and once,

@@ -17,7 +17,11 @@ from libvirt_rpc.errors import ErrorDomain, ErrorNumber, LibvirtError
 from libvirt_rpc.server import Call, ServerThread, rpc_error, start_in_thread
 from libvirt_rpc.testd import TestDaemon
 
-NONE, SASL, POLKIT = rp.RemoteAuthType.REMOTE_AUTH_NONE, rp.RemoteAuthType.REMOTE_AUTH_SASL, rp.RemoteAuthType.REMOTE_AUTH_POLKIT
+NONE, SASL, POLKIT = (
+    rp.RemoteAuthType.REMOTE_AUTH_NONE,
+    rp.RemoteAuthType.REMOTE_AUTH_SASL,
+    rp.RemoteAuthType.REMOTE_AUTH_POLKIT,
+)
 
 
 class Gatekeeper(TestDaemon):
@@ -75,7 +79,9 @@ def name_of_domain_1(uri: str, client: str, timeout: float = 10) -> str:
 
 
 @pytest.mark.parametrize("client", ["blocking", "asyncio"])
-def test_polkit_is_asked_for_then_the_connection_opens(gatekeeper: tuple[Gatekeeper, str], client: str) -> None:
+def test_polkit_is_asked_for_then_the_connection_opens(
+    gatekeeper: tuple[Gatekeeper, str], client: str
+) -> None:
     handler, address = gatekeeper
     handler.offered = [POLKIT]
     assert name_of_domain_1(address, client) == "test"
@@ -87,7 +93,9 @@ def test_a_polkit_refusal_is_the_servers_error(gatekeeper: tuple[Gatekeeper, str
     """What libvirtd sends when polkit says no reaches the caller as sent."""
     handler, address = gatekeeper
     handler.offered = [POLKIT]
-    handler.polkit = rpc_error(ErrorNumber.VIR_ERR_AUTH_FAILED, "access denied by policy", ErrorDomain.VIR_FROM_REMOTE)
+    handler.polkit = rpc_error(
+        ErrorNumber.VIR_ERR_AUTH_FAILED, "access denied by policy", ErrorDomain.VIR_FROM_REMOTE
+    )
     with pytest.raises(LibvirtError) as caught:
         name_of_domain_1(address, client)
     assert str(caught.value) == "authentication failed: access denied by policy"
@@ -104,7 +112,9 @@ def test_the_first_type_offered_is_used_unless_the_uri_says(gatekeeper: tuple[Ga
     handler.calls.clear()
     assert name_of_domain_1(address + "&auth=polkit", "blocking") == "test"
     assert handler.calls == ["auth_list", "auth_polkit", "connect_open"]
-    with pytest.raises(LibvirtError, match=r"^authentication failed: requested authentication type sasl rejected$"):
+    with pytest.raises(
+        LibvirtError, match=r"^authentication failed: requested authentication type sasl rejected$"
+    ):
         name_of_domain_1(address + "&auth=sasl", "blocking")
 
 
@@ -120,10 +130,15 @@ def test_an_empty_list_and_an_old_server_mean_none(gatekeeper: tuple[Gatekeeper,
 
 
 @pytest.mark.parametrize("client", ["blocking", "asyncio"])
-def test_no_reply_while_authenticating_ends_by_the_timeout(gatekeeper: tuple[Gatekeeper, str], client: str) -> None:
+def test_no_reply_while_authenticating_ends_by_the_timeout(
+    gatekeeper: tuple[Gatekeeper, str], client: str
+) -> None:
     handler, address = gatekeeper
     handler.offered = [POLKIT]
     handler.silent = True
     with pytest.raises(libvirt_rpc.errors.CallTimeoutError) as caught:
         name_of_domain_1(address, client, timeout=0.5)
-    assert str(caught.value) == f"Timed out during operation: no reply to procedure {rp.REMOTE_PROC_AUTH_POLKIT} in 0.5 s"
+    assert (
+        str(caught.value)
+        == f"Timed out during operation: no reply to procedure {rp.REMOTE_PROC_AUTH_POLKIT} in 0.5 s"
+    )

@@ -260,9 +260,7 @@ class ClientSession:
             ctypes.byref(self._conn),
         )
         if err != _SASL_OK:
-            raise _auth_failed(
-                f"Failed to create SASL client context: {err} ({_errstring(self._lib, err)})"
-            )
+            raise _auth_failed(f"Failed to create SASL client context: {err} ({_errstring(self._lib, err)})")
 
     # -- set-up -------------------------------------------------------------
 

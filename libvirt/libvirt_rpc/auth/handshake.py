@@ -42,7 +42,7 @@ _SECURE = frozenset({"tls", "unix", "ssh", "libssh", "libssh2"})
 
 
 def _address(name: Any) -> str | None:
-    """"ADDRESS;PORT", as libvirt gives SASL an IP endpoint."""
+    """ "ADDRESS;PORT", as libvirt gives SASL an IP endpoint."""
     if isinstance(name, tuple) and len(name) >= 2:
         return f"{name[0]};{name[1]}"
     return None
@@ -78,7 +78,12 @@ class _Calls:
         """The decoded reply in ``frame`` (or its error, raised)."""
         try:
             message = wire.parse_frame(frame)
-            if (message.prog, message.vers, message.proc, message.serial) != key or message.type != MessageType.REPLY:
+            if (
+                message.prog,
+                message.vers,
+                message.proc,
+                message.serial,
+            ) != key or message.type != MessageType.REPLY:
                 raise wire.ProtocolError(
                     f"unexpected message (program {message.prog:#x}, procedure {message.proc}, "
                     f"serial {message.serial}, type {message.type}) while authenticating"
@@ -212,7 +217,9 @@ def _discard(awaitable: Any) -> None:
 
 
 class _AsyncExchange(_Calls):
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeout: float | None) -> None:
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeout: float | None
+    ) -> None:
         super().__init__()
         self._reader = reader
         self._writer = writer

@@ -98,7 +98,9 @@ def _auth_failed(detail: str, domain: ErrorDomain = ErrorDomain.VIR_FROM_REMOTE)
     return LibvirtError.from_code(ErrorNumber.VIR_ERR_AUTH_FAILED, detail, domain=domain)
 
 
-def negotiate(uri: LibvirtURI, auth: ConnectAuth, link: Link) -> Generator[Request, Any, cyrus.ClientSession | None]:
+def negotiate(
+    uri: LibvirtURI, auth: ConnectAuth, link: Link
+) -> Generator[Request, Any, cyrus.ClientSession | None]:
     """AUTH_LIST, then the authentication the server asks for first (or
     the one ``auth=`` in the URI picks: ``sasl``, ``sasl.MECHANISM``,
     ``polkit``).  Returns the SASL session if it has a security layer."""
