@@ -29,7 +29,7 @@ from libvirt_rpc import remote_protocol as rp
 from libvirt_rpc.auth import ConnectAuth, Credential, CredentialType
 from libvirt_rpc.errors import ErrorNumber
 
-from daemons import Libvirtd, require_binary, virsh_env
+from daemons import Libvirtd, Sshd, require_binary, virsh_env
 from relay import Relay, split_wire
 
 AUTH_CONF = """\
@@ -48,8 +48,12 @@ TRANSPORTS = ("unix", "tcp", "tls")
 BIG = 300_000  # bytes of domain description: several SASL packets each way
 
 
-def uri_of(daemon: Libvirtd, transport: str, extra: str = "") -> str:
-    uri = {"unix": daemon.uri_unix, "tcp": daemon.uri_tcp, "tls": daemon.uri_tls}[transport]
+def uri_of(daemon: Libvirtd, transport: str, extra: str = "", sshd: Sshd | None = None) -> str:
+    if transport == "ssh":
+        assert sshd is not None
+        uri = f"{sshd.uri_ssh(daemon)}&known_hosts={sshd.known_hosts}"
+    else:
+        uri = {"unix": daemon.uri_unix, "tcp": daemon.uri_tcp, "tls": daemon.uri_tls}[transport]
     return uri + ("&" if "?" in uri else "?") + extra if extra else uri
 
 
@@ -359,16 +363,21 @@ def test_auth_type_from_the_uri(
 @pytest.mark.parametrize(
     ("transport", "mechanism"),
     [("unix", "SCRAM-SHA-256"), ("unix", "DIGEST-MD5"), ("tls", "SCRAM-SHA-256"), ("tls", "DIGEST-MD5"),
-     ("tcp", "DIGEST-MD5"), ("tcp", "SCRAM-SHA-256")],
+     ("tcp", "DIGEST-MD5"), ("tcp", "SCRAM-SHA-256"), ("ssh", "SCRAM-SHA-256"), ("ssh", "DIGEST-MD5")],
 )  # fmt: skip
 def test_each_mechanism_on_each_transport_as_virsh(
-    sasl_libvirtd: Libvirtd, auth_file: Callable[[str], Path], transport: str, mechanism: str, client: str
+    sasl_libvirtd: Libvirtd,
+    sshd: Sshd,
+    auth_file: Callable[[str], Path],
+    transport: str,
+    mechanism: str,
+    client: str,
 ) -> None:
-    """The matrix: every mechanism where virsh gets in; where it does not
-    (SCRAM on plain TCP: no layer, so libvirtd does not offer it there),
-    the same refusal."""
+    """The matrix: every mechanism where virsh gets in (ssh reaches the
+    unix socket); where it does not (SCRAM on plain TCP: no layer, so
+    libvirtd does not offer it there), the same refusal."""
     auth_file(AUTH_CONF.format(password="secret"))
-    uri = uri_of(sasl_libvirtd, transport, f"auth=sasl.{mechanism}")
+    uri = uri_of(sasl_libvirtd, transport, f"auth=sasl.{mechanism}", sshd)
     status, out, said = virsh_says(uri, "domname", "1")
     if (transport, mechanism) == ("tcp", "SCRAM-SHA-256"):
         assert said == "authentication failed: SASL mechanism SCRAM-SHA-256 not supported by server"
