@@ -1,7 +1,8 @@
 """The client's authentication protocol against our own server, whose
 answers a test controls: AUTH_LIST's choices, AUTH_POLKIT, old servers
 without AUTH_LIST, the order of the handshake, a server that stops
-answering (libvirtd itself: tests/integration/test_auth.py)."""
+answering (a server that breaks the exchange: tests/runtime/test_auth_exchange.py;
+libvirtd itself: tests/integration/test_auth.py)."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ _SECURE = frozenset({"tls", "unix", "ssh", "libssh", "libssh2"})
 
 
 def _address(name: Any) -> str | None:
-    """ "ADDRESS;PORT", as libvirt gives SASL an IP endpoint."""
+    """The form libvirt gives SASL an IP endpoint in: "ADDRESS;PORT"."""
     if isinstance(name, tuple) and len(name) >= 2:
         return f"{name[0]};{name[1]}"
     return None
@@ -78,12 +78,8 @@ class _Calls:
         """The decoded reply in ``frame`` (or its error, raised)."""
         try:
             message = wire.parse_frame(frame)
-            if (
-                message.prog,
-                message.vers,
-                message.proc,
-                message.serial,
-            ) != key or message.type != MessageType.REPLY:
+            header = (message.prog, message.vers, message.proc, message.serial)
+            if header != key or message.type != MessageType.REPLY:
                 raise wire.ProtocolError(
                     f"unexpected message (program {message.prog:#x}, procedure {message.proc}, "
                     f"serial {message.serial}, type {message.type}) while authenticating"
