@@ -387,6 +387,41 @@ def test_each_mechanism_on_each_transport_as_virsh(
         assert open_and_name(uri, client) == "test"
 
 
+def ext_uri(directory: Path, command: str) -> str:
+    """A ``test+ext`` URI whose command is a script running ``command``."""
+    helper = directory / "to-libvirtd"
+    helper.write_text(f"#!/bin/sh\nexec {command}\n")
+    helper.chmod(0o755)
+    return f"test+ext:///default?command={helper}"
+
+
+@pytest.mark.parametrize("client", ["blocking", "asyncio"])
+def test_ext_is_not_trusted_so_a_layer_is_required(
+    sasl_libvirtd: Libvirtd, auth_file: Callable[[str], Path], tmp_path: Path, client: str
+) -> None:
+    """``ext`` runs a command nobody can vouch for: as libvirt's client,
+    ours wants a security layer over it.  Through nc to the TCP port:
+    DIGEST-MD5 with its layer, over the helper process's stream.  Through
+    nc to the unix socket, where libvirtd offers no layer (it trusts the
+    socket): refused, in libsasl2's words, as virsh is."""
+    auth_file(AUTH_CONF.format(password="secret"))
+    nc = require_binary("nc")
+    with Relay(sasl_libvirtd.tcp_port) as relay:
+        uri = ext_uri(tmp_path, f"{nc} {relay.address.replace(':', ' ')}")
+        assert virsh_says(uri, "domname", "1") == (0, "test", "")
+        assert open_and_name(uri, client) == "test"
+        for index in (0, 1):  # virsh's connection and ours
+            wire = split_wire(relay.sent(index))
+            assert wire.mechanism == "DIGEST-MD5" and wire.packets
+    uri = ext_uri(tmp_path, f"{nc} -U {sasl_libvirtd.socket_path}")
+    said = virsh_says(uri, "domname", "1")[2]
+    assert said == (
+        "authentication failed: Failed to step SASL negotiation: -15 "
+        "(SASL(-15): mechanism too weak for this user: Can't find an acceptable layer)"
+    )
+    assert str(failure(uri, client)) == said
+
+
 # -- on the wire ---------------------------------------------------------------
 
 
