@@ -25,6 +25,8 @@ required=(
     nfs-ganesha-vfs         # ... with its VFS backend
     tcpdump                 # packet captures of RPC traffic
     sasl2-bin               # saslpasswd2
+    libsasl2-modules        # SASL mechanisms (SCRAM-SHA-256, DIGEST-MD5) for our client and libvirtd
+    libsasl2-modules-db     # libvirtd's sasldb, where saslpasswd2 puts the test users
 )
 # Installed only when this Debian release has them.
 optional=()

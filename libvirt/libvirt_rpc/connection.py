@@ -4,43 +4,34 @@ opens one (src/remote/remote_driver.c ``doRemoteOpen``).
 The connection object *is* the remote program's generated client (every
 ``REMOTE_PROC_*`` is a method: ``conn.domain_lookup_by_name(name="test")``)
 and carries the other programs on the same socket as ``conn.qemu`` and
-``conn.lxc``.  The handshake: AUTH_LIST (only auth "none" is supported for
-now), CONNECT_SUPPORTS_FEATURE(PROGRAM_KEEPALIVE), CONNECT_OPEN with the URI
+``conn.lxc``.  The handshake: authentication (AUTH_LIST, then SASL or
+polkit if the server asks; :mod:`.auth`, done before the RPC client starts
+so that a SASL security layer can be put under it), then
+CONNECT_SUPPORTS_FEATURE(PROGRAM_KEEPALIVE) and CONNECT_OPEN with the URI
 the server should open and the read-only flag.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from libvirt_rpc.lxc_protocol_client import AsyncLxcClient, LxcClient
 from libvirt_rpc.qemu_protocol_client import AsyncQemuClient, QemuClient
-from libvirt_rpc.remote_protocol import RemoteAuthType
 from libvirt_rpc.remote_protocol_client import AsyncRemoteClient, RemoteClient
 
 from . import transport
+from .auth.credentials import AuthCallback, ConnectAuth, connect_auth
+from .auth.handshake import authenticate, authenticate_async
 from .client import AsyncRpcClient, Event, EventHandler, RpcClient
-from .errors import ErrorDomain, ErrorNumber, LibvirtError
+from .errors import LibvirtError
+from .transport.sasl import SaslStream, wrap_async
 from .uri import LibvirtURI
 
 VIR_CONNECT_RO = 1  # virConnectFlags
 VIR_DRV_FEATURE_PROGRAM_KEEPALIVE = 10  # virDrvFeature (libvirt_internal.h)
 DEFAULT_TIMEOUT = 30.0
-
-
-def _check_auth(types: list[RemoteAuthType]) -> None:
-    """libvirt's client picks the server's first auth type; only "none"
-    (an empty list also means none) can be done without SASL/polkit."""
-    if not types or types[0] == RemoteAuthType.REMOTE_AUTH_NONE:
-        return
-    names = ", ".join(t.name.removeprefix("REMOTE_AUTH_").lower() for t in types)
-    raise LibvirtError(
-        f"authentication failed: unsupported authentication type(s) {names}: "
-        "xdrgen's client speaks only auth 'none' for now",
-        code=ErrorNumber.VIR_ERR_AUTH_FAILED,
-        domain=ErrorDomain.VIR_FROM_REMOTE,
-    )
 
 
 def _open_args(uri: LibvirtURI, readonly: bool) -> dict[str, Any]:
@@ -103,13 +94,7 @@ class Connection(_Common, RemoteClient):
         self._setup(rpc, uri, (RemoteClient, QemuClient, LxcClient))
 
     def handshake(self, readonly: bool) -> None:
-        try:
-            auth = self.auth_list().types
-        except LibvirtError as error:
-            if error.code != ErrorNumber.VIR_ERR_NO_SUPPORT:
-                raise
-            auth = []
-        _check_auth(auth)
+        """What follows authentication: the keepalive feature, CONNECT_OPEN."""
         feature = self.connect_supports_feature(feature=VIR_DRV_FEATURE_PROGRAM_KEEPALIVE)
         self.keepalive_supported = bool(feature.supported)
         self.connect_open(**_open_args(self.uri, readonly))
@@ -158,13 +143,6 @@ class AsyncConnection(_Common, AsyncRemoteClient):
         self._setup(rpc, uri, (AsyncRemoteClient, AsyncQemuClient, AsyncLxcClient))
 
     async def handshake(self, readonly: bool) -> None:
-        try:
-            auth = (await self.auth_list()).types
-        except LibvirtError as error:
-            if error.code != ErrorNumber.VIR_ERR_NO_SUPPORT:
-                raise
-            auth = []
-        _check_auth(auth)
         feature = await self.connect_supports_feature(feature=VIR_DRV_FEATURE_PROGRAM_KEEPALIVE)
         self.keepalive_supported = bool(feature.supported)
         await self.connect_open(**_open_args(self.uri, readonly))
@@ -197,16 +175,31 @@ class AsyncConnection(_Common, AsyncRemoteClient):
 
 
 def open(
-    uri: str = "", *, readonly: bool = False, timeout: float | None = DEFAULT_TIMEOUT
+    uri: str = "",
+    *,
+    readonly: bool = False,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    auth: ConnectAuth | AuthCallback | None = None,
 ) -> Connection:
     """Connect to libvirtd at ``uri`` (``test+unix:///default?socket=...``,
     ``qemu+tcp://host/system``, ``test+tls://...``, ``qemu+ssh://...``).
 
     ``timeout`` bounds connecting and is the default for every call.
+    ``auth``: where credentials for SASL come from besides the client's
+    ``auth.conf`` -- a callback that fills a list of
+    :class:`~.auth.Credential` requests, or a :class:`~.auth.ConnectAuth`
+    naming the credential types too (libvirt's ``virConnectOpenAuth``).
     """
     parsed = LibvirtURI.parse(uri)
     stream = transport.open_stream(parsed, timeout, readonly=readonly)
-    rpc = RpcClient(stream, timeout=timeout)
+    try:
+        layer = authenticate(stream, parsed, connect_auth(auth), timeout)
+        if layer is not None:
+            stream = SaslStream(stream, layer)
+        rpc = RpcClient(stream, timeout=timeout)
+    except BaseException:
+        stream.close()
+        raise
     connection = Connection(rpc, parsed)
     try:
         connection.handshake(readonly)
@@ -216,12 +209,34 @@ def open(
     return connection
 
 
+async def _drop(writer: asyncio.StreamWriter) -> None:
+    """Close a connection that never got its RPC client, at once."""
+    writer.transport.abort()
+    writer.close()  # ends a helper process (ssh, ext) too
+    try:
+        await writer.wait_closed()
+    except (OSError, ConnectionError):
+        pass
+
+
 async def open_async(
-    uri: str = "", *, readonly: bool = False, timeout: float | None = DEFAULT_TIMEOUT
+    uri: str = "",
+    *,
+    readonly: bool = False,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    auth: ConnectAuth | AuthCallback | None = None,
 ) -> AsyncConnection:
-    """The asyncio :func:`open`: ``async with await open_async(uri) as conn``."""
+    """The asyncio :func:`open`: ``async with await open_async(uri) as conn``
+    (an ``auth`` callback may be a coroutine function)."""
     parsed = LibvirtURI.parse(uri)
     reader, writer = await transport.open_async_stream(parsed, timeout, readonly=readonly)
+    try:
+        layer = await authenticate_async(reader, writer, parsed, connect_auth(auth), timeout)
+        if layer is not None:
+            reader, writer = wrap_async(writer, layer)
+    except BaseException:
+        await _drop(writer)
+        raise
     rpc = AsyncRpcClient(reader, writer, timeout=timeout)
     connection = AsyncConnection(rpc, parsed)
     try:

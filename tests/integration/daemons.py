@@ -1,8 +1,9 @@
 """Real daemons for integration tests: a private libvirtd and a private sshd.
 
 Both run from a fresh temp dir, listen on loopback only, use no authentication
-and never touch the system's configuration, so several can run side by side
-(also next to a system libvirtd).  The system packages come from
+(unless a libvirtd is told to: ``auth=`` and ``sasl=``) and never touch the
+system's configuration, so several can run side by side (also next to a
+system libvirtd).  The system packages come from
 ``.ci/install-system-packages.sh``.
 """
 
@@ -17,6 +18,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Callable, Self
@@ -163,10 +166,11 @@ class _Daemon:
     ) -> None:
         self.stop()
 
-    def _spawn(self, cmd: list[str], output: Path) -> None:
+    def _spawn(self, cmd: list[str], output: Path, env: Mapping[str, str] | None = None) -> None:
         with open(output, "wb") as out:
             self._proc = subprocess.Popen(
                 cmd,
+                env=None if env is None else {**os.environ, **env},
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -242,6 +246,32 @@ def make_pki(pki_dir: Path, server_names: str = "IP:127.0.0.1,DNS:localhost") ->
         )  # fmt: skip
 
 
+@dataclass
+class Sasl:
+    """The SASL set-up of a libvirtd: its mechanisms (Cyrus SASL's
+    ``mech_list``) and users (name -> password, in a private sasldb made with
+    ``saslpasswd2``), found through ``SASL_CONF_PATH``."""
+
+    mechanisms: str = "scram-sha-256 digest-md5"
+    users: Mapping[str, str] = field(default_factory=lambda: {"alice": "secret"})
+
+    def write(self, directory: Path) -> dict[str, str]:
+        """Write the sasldb and ``libvirt.conf`` into ``directory``; the
+        environment libvirtd needs to use them."""
+        saslpasswd2 = require_binary("saslpasswd2")
+        directory.mkdir(parents=True, exist_ok=True)
+        database = directory / "passwd.db"
+        for user, password in self.users.items():
+            proc = subprocess.run(
+                [saslpasswd2, "-p", "-f", str(database), "-a", "libvirt", "-c", user],
+                input=password, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if proc.returncode != 0:
+                raise DaemonError(f"saslpasswd2 failed ({proc.returncode}): {proc.stderr}")
+        (directory / "libvirt.conf").write_text(f"mech_list: {self.mechanisms}\nsasldb_path: {database}\n")
+        return {"SASL_CONF_PATH": str(directory)}
+
+
 class Libvirtd(_Daemon):
     """A private ``libvirtd --listen`` serving unix, TCP and TLS on loopback.
 
@@ -252,10 +282,21 @@ class Libvirtd(_Daemon):
 
     name = "libvirtd"
 
-    def __init__(self, start: bool = True, server_names: str = "IP:127.0.0.1,DNS:localhost") -> None:
-        """``server_names``: whom its TLS certificate names (subjectAltName)."""
+    def __init__(
+        self,
+        start: bool = True,
+        server_names: str = "IP:127.0.0.1,DNS:localhost",
+        auth: Mapping[str, str] | None = None,
+        sasl: Sasl | None = None,
+    ) -> None:
+        """``server_names``: whom its TLS certificate names (subjectAltName);
+        ``auth``: libvirtd.conf's ``auth_unix_rw``, ``auth_unix_ro``,
+        ``auth_tcp``, ``auth_tls`` ("none" unless given: "sasl", "polkit");
+        ``sasl``: its SASL mechanisms and users."""
         super().__init__()
         self.server_names = server_names
+        self.auth = dict(auth or {})
+        self.sasl = sasl
         self.socket_path = str(self.dir / "libvirt-sock")
         self.ro_socket_path = str(self.dir / "libvirt-sock-ro")
         self.admin_socket_path = str(self.dir / "libvirt-admin-sock")
@@ -292,6 +333,7 @@ class Libvirtd(_Daemon):
         make_pki(Path(self.pki_dir), self.server_names)
         # A fresh machine lacks the mount point for the private tmpfs.
         os.makedirs("/run/libvirt", exist_ok=True)
+        env = self.sasl.write(self.dir / "sasl") if self.sasl is not None else None
         # free_port() can race with another process grabbing the port; if
         # libvirtd then fails to bind, retry with new ports.
         for attempt in range(3):
@@ -305,7 +347,7 @@ class Libvirtd(_Daemon):
                 "mount -t tmpfs tmpfs /run/libvirt && exec "
                 f"{libvirtd} -f {conf} --listen --pid-file {pid_file}"
             )
-            self._spawn([unshare, "-m", "sh", "-c", script], self.dir / "stdout.log")
+            self._spawn([unshare, "-m", "sh", "-c", script], self.dir / "stdout.log", env)
             try:
                 self._wait_ready(self._ready, [self.dir / "stdout.log", self.log_path])
                 return
@@ -322,19 +364,20 @@ class Libvirtd(_Daemon):
 
     def _config(self) -> str:
         pki = self.pki_dir
+        auth = {key: self.auth.get(key, "none") for key in ("auth_unix_ro", "auth_unix_rw", "auth_tcp", "auth_tls")}
         return (
             f'unix_sock_dir = "{self.dir}"\n'
             'unix_sock_ro_perms = "0777"\n'
             'unix_sock_rw_perms = "0777"\n'
-            'auth_unix_ro = "none"\n'
-            'auth_unix_rw = "none"\n'
+            f'auth_unix_ro = "{auth["auth_unix_ro"]}"\n'
+            f'auth_unix_rw = "{auth["auth_unix_rw"]}"\n'
             'listen_addr = "127.0.0.1"\n'
             "listen_tcp = 1\n"
             f'tcp_port = "{self.tcp_port}"\n'
-            'auth_tcp = "none"\n'
+            f'auth_tcp = "{auth["auth_tcp"]}"\n'
             "listen_tls = 1\n"
             f'tls_port = "{self.tls_port}"\n'
-            'auth_tls = "none"\n'
+            f'auth_tls = "{auth["auth_tls"]}"\n'
             f'ca_file = "{pki}/cacert.pem"\n'
             f'cert_file = "{pki}/servercert.pem"\n'
             f'key_file = "{pki}/serverkey.pem"\n'

@@ -26,6 +26,10 @@ descriptor and socket timeouts work the same way for all transports
 ``libssh`` and ``libssh2`` need an in-process SSH library, so they are
 refused (:mod:`.refused`).
 
+:mod:`.sasl` is no transport of its own: when a SASL negotiation agrees on
+a security layer (DIGEST-MD5 on plain TCP), it carries the messages inside
+the layer's packets over whichever stream was opened, for both clients.
+
 :mod:`.registry` holds one entry per transport name, each opening its
 transport both ways, and :func:`open_stream` / :func:`open_async_stream`,
 which use it; its docstring is the checklist for adding a transport.
