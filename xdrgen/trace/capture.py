@@ -70,10 +70,12 @@ def segments(file: BinaryIO, truncated: Callable[[], None] | None = None) -> Ite
         import dpkt  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError as error:
         raise CaptureError("reading captures needs dpkt: pip install 'xdrgen-py[trace]'") from error
+    reads = _ShortReads(file)
     try:
-        reader = dpkt.pcap.UniversalReader(file)
+        reader = dpkt.pcap.UniversalReader(reads)
     except (ValueError, dpkt.UnpackError) as error:
         raise CaptureError(f"not a pcap or pcapng file: {error}") from error
+    reads.short = False  # (the first try, as pcap, may have read past a short pcapng file)
     link = _link_decoder(dpkt, reader.datalink())
     start: float | None = None
     packets = iter(reader)
@@ -83,6 +85,8 @@ def segments(file: BinaryIO, truncated: Callable[[], None] | None = None) -> Ite
         except StopIteration:
             return
         except dpkt.UnpackError:
+            reads.short = True
+        if reads.short:  # the file ends inside this packet
             if truncated is not None:
                 truncated()
             return
@@ -110,6 +114,24 @@ def segments(file: BinaryIO, truncated: Callable[[], None] | None = None) -> Ite
             bool(flags & dpkt.tcp.TH_FIN),
             bool(flags & dpkt.tcp.TH_RST),
         )
+
+
+class _ShortReads:
+    """The capture file, noting a read that its end cut short: dpkt's pcap
+    reader hands out the last packet as far as it goes."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self.short = False
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._file.read(size)
+        if 0 < len(data) < size:
+            self.short = True
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
 
 
 def _link_decoder(dpkt: Any, datalink: int) -> Any:
