@@ -56,8 +56,14 @@ class Header:
     nfds: int = 0
     problem: str | None = None
     #: What else the framing shows after the length (RFC 5531: the
-    #: credentials, ``auth=sys(uid=0 gid=0 host)``); empty for libvirt.
+    #: credentials, ``auth=sys(uid=0,gid=0,gids=[],host=h)``); empty for libvirt.
     detail: str = ""
+    #: The serial is an XID, shown in hex (RFC 5531).
+    hex_serial: bool = False
+    #: For a frame whose payload is not one run of bytes (a record of
+    #: several fragments): the frame without its framing, where ``offset``
+    #: counts from.  None: ``offset`` counts from the frame's start.
+    unframe: Callable[[bytes], bytes] | None = None
 
 
 @dataclass(slots=True)

@@ -86,7 +86,7 @@ class Codecs:
 
     def decode(self, header: Header, frame: bytes) -> tuple[Any, str | None]:
         """(payload, why it could not be decoded)."""
-        body = frame[header.offset :]
+        body = (frame if header.unframe is None else header.unframe(frame))[header.offset :]
         if header.problem is not None:
             return body, header.problem
         if header.payload in ("stream", "none"):

@@ -1,0 +1,30 @@
+"""The shape of a trace line, whoever writes it (``python -m xdrgen.trace``,
+a client or server logging its own messages), after libvirt's
+``rpc-monitor.stp``::
+
+      2.632 1 > remote.1.connect_open(call, ok, 1) len=40
+
+seconds since the trace started, the connection's number, the direction
+(``>`` client to server, ``<`` back), then
+program.version.procedure(type, status, serial), the message's length and
+what else the protocol shows (``auth=sys(...)``).  ONC RPC's serial is
+its XID, in hex.
+"""
+
+from __future__ import annotations
+
+
+def middle(program: str, version: int, procedure: str, type: str, status: str) -> str:
+    """``remote.1.connect_open(call, ok, ``: the part that is the same for
+    every message of a procedure, type and status."""
+    return f"{program}.{version}.{procedure}({type}, {status}, "
+
+
+def line(time: float, conn: int, direction: str, middle: str, serial: int | str, length: int, extra: str = "") -> str:
+    """A whole line; ``extra`` starts with a space when not empty."""
+    return f"{time:7.3f} {conn} {direction} {middle}{serial}) len={length}{extra}"
+
+
+def xid(serial: int) -> str:
+    """How an ONC RPC XID is shown: ``0x5c3a1f02``."""
+    return f"{serial:#010x}"
