@@ -146,3 +146,8 @@ class Framing(Protocol):
         """Whether a stream's first bytes are a call (so its sender is the
         client, when the capture missed the connection's start)."""
         ...
+
+    def datagrams(self) -> Framing | None:
+        """The framing of the protocol's messages over UDP, one per
+        datagram (None: the protocol has none)."""
+        ...

@@ -260,3 +260,6 @@ class LibvirtFraming:
             MessageType.CALL,
             MessageType.CALL_WITH_FDS,
         )
+
+    def datagrams(self) -> None:
+        return None  # libvirt speaks over byte streams only

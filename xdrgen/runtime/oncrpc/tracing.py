@@ -23,7 +23,7 @@ Names: a program is named after its generated handler or client class,
 without the version (``ToyV3Handler`` -> ``toy``); the classes register
 themselves (:func:`register`) when they are defined.  A procedure is named
 by its method (``toyproc_add``).  While the logger is off for DEBUG each
-message costs one ``isEnabledFor`` check.
+message costs one dict look-up (:func:`xdrgen.runtime.traceline.level_memo`).
 """
 
 from __future__ import annotations
@@ -290,6 +290,9 @@ class Calls:
         if len(calls) > self._limit:
             del calls[next(iter(calls))]
 
+    def knows(self, xid: int) -> bool:
+        return xid in self._calls
+
     def answer(self, reply: Described) -> Any:
         """Give ``reply`` the program, version and procedure of its call;
         return the call's ``extra`` (a reply to no call remembered gets a
@@ -337,6 +340,7 @@ class Tap:
 
     def __init__(self, side: str) -> None:
         self.logger = logging.getLogger(f"{LOGGER}.{side}")
+        self._memo = traceline.level_memo(self.logger)  # a dict look-up says "off"
         self._sends = ">" if side == "client" else "<"
         self._numbers = itertools.count(1)
         self._connections: weakref.WeakKeyDictionary[object, _Connection] = weakref.WeakKeyDictionary()
@@ -348,7 +352,7 @@ class Tap:
         stream); what a server sends has ``owner.reserve`` bytes free at
         its front for its mark; what either receives is the message alone.
         A client names the ``procedure`` it calls."""
-        if not self.logger.isEnabledFor(_DEBUG):
+        if self._memo.get(_DEBUG) is False or not self.logger.isEnabledFor(_DEBUG):
             return
         reserve: int = owner.reserve  # 0 on UDP
         if direction != self._sends:
