@@ -15,9 +15,10 @@ with its own connection numbers; ``>`` is client to server, ``<`` back, as
 in ``python -m libvirt_rpc.trace proxy``.  A message is logged when it is
 queued for sending and when it has been read whole.
 
-While the logger is off for DEBUG each message costs one ``isEnabledFor``
-check; :mod:`xdrgen.trace` (and the tables naming the procedures) is
-imported on the first message logged.
+While the logger is off for DEBUG each message costs one dict look-up
+(:func:`xdrgen.runtime.traceline.level_memo`); :mod:`xdrgen.trace` (and
+the tables naming the procedures) is imported on the first message
+logged.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from xdrgen.runtime.traceline import level_memo
 from xdrgen.runtime.virnet.framing import Message, encode_message
 from xdrgen.runtime.xdr import Buffer
 
@@ -41,10 +43,11 @@ _START = time.monotonic()  # the lines' times count from here (client and server
 class Side:
     """The trace of one side (client or server) of the connections."""
 
-    __slots__ = ("logger", "_numbers", "_wire")
+    __slots__ = ("logger", "_memo", "_numbers", "_wire")
 
     def __init__(self, name: str) -> None:
         self.logger = logging.getLogger(name)
+        self._memo = level_memo(self.logger)
         self._numbers = itertools.count(1)
         self._wire: WireLog | None = None
 
@@ -54,13 +57,13 @@ class Side:
 
     def frame(self, conn: int, direction: str, frame: Buffer) -> None:
         """A whole frame sent or received on connection ``conn``."""
-        if self.logger.isEnabledFor(_DEBUG):
+        if self._memo.get(_DEBUG) is not False and self.logger.isEnabledFor(_DEBUG):
             self._log().frame(conn, direction, frame)
 
     def message(self, conn: int, direction: str, message: Message) -> None:
         """A message received and already decoded (its frame is rebuilt only
         when the line is logged)."""
-        if self.logger.isEnabledFor(_DEBUG):
+        if self._memo.get(_DEBUG) is not False and self.logger.isEnabledFor(_DEBUG):
             frame = encode_message(
                 message.prog, message.vers, message.proc, message.type, message.serial, message.status,
                 message.payload, message.nfds,

@@ -13,6 +13,8 @@ its XID, in hex.
 
 from __future__ import annotations
 
+import logging
+
 
 def middle(program: str, version: int, procedure: str, type: str, status: str) -> str:
     """``remote.1.connect_open(call, ok, ``: the part that is the same for
@@ -28,3 +30,14 @@ def line(time: float, conn: int, direction: str, middle: str, serial: int | str,
 def xid(serial: int) -> str:
     """How an ONC RPC XID is shown: ``0x5c3a1f02``."""
     return f"{serial:#010x}"
+
+
+def level_memo(logger: logging.Logger) -> dict[int, bool]:
+    """The logger's memo of ``isEnabledFor`` by level: CPython's logging
+    keeps one (and empties it whenever a level changes), so that
+    ``memo.get(logging.DEBUG) is False`` says "off" with one dict look-up
+    where ``isEnabledFor`` is a Python call -- what a check on every
+    message of a client or server must cost.  Anything but False: ask
+    ``isEnabledFor``.  (An empty dict where logging keeps none.)"""
+    memo = getattr(logger, "_cache", None)
+    return memo if isinstance(memo, dict) else {}
