@@ -116,6 +116,10 @@ class FramingSession(Protocol):
         is the frame it replaces."""
         ...
 
+    def length(self, frame: bytes) -> int:
+        """The length a trace line shows for ``frame`` (:attr:`Header.length`)."""
+        ...
+
 
 class Framing(Protocol):
     """A wire framing, by name (see :data:`xdrgen.trace.FRAMINGS`)."""

@@ -109,6 +109,11 @@ class OncSession:
         return bytes(finish_record(bytearray(MARK_SIZE) + out))
 
 
+    def length(self, frame: bytes) -> int:
+        """A message's length, without its record marks."""
+        return len(unmark(frame)) if self.stream else len(frame)
+
+
 def _new_reply(xid: int, status: str, body: bytes) -> bytearray:
     try:
         stat = AcceptStat[status.upper()]

@@ -241,6 +241,10 @@ class VirNetSession:
         )
 
 
+    def length(self, frame: bytes) -> int:
+        return len(frame)  # the length word counts the whole frame
+
+
 class LibvirtFraming:
     """libvirt's virNet framing (see the module's docstring)."""
 
