@@ -37,12 +37,16 @@ class CaptureError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Segment:
+class Packet:
     time: float
     source: tuple[str, int]
     destination: tuple[str, int]
-    seq: int
     data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Segment(Packet):
+    seq: int
     syn: bool
     ack: bool
     acknowledged: int  # the ACK number (when ``ack``)
@@ -51,11 +55,8 @@ class Segment:
 
 
 @dataclass(frozen=True, slots=True)
-class Datagram:
-    time: float
-    source: tuple[str, int]
-    destination: tuple[str, int]
-    data: bytes
+class Datagram(Packet):
+    """A UDP datagram."""
 
 
 @dataclass(slots=True)
@@ -120,26 +121,24 @@ def packets(file: BinaryIO, summary: Summary | None = None) -> Iterator[Segment 
         if isinstance(ip, dpkt.ip.IP) and (ip.offset or ip.mf):
             summary.fragments += 1  # not reassembled (loopback's MTU is 64 KiB: nothing is split there)
             continue
-        tcp = getattr(ip, "data", None)
+        transport = getattr(ip, "data", None)
+        if not isinstance(transport, (dpkt.tcp.TCP, dpkt.udp.UDP)) or isinstance(ip, bytes):
+            continue
         if start is None:
             start = float(timestamp)
-        if isinstance(tcp, dpkt.udp.UDP) and not isinstance(ip, bytes):
-            yield Datagram(
-                float(timestamp) - start,
-                (str(ipaddress.ip_address(ip.src)), tcp.sport),
-                (str(ipaddress.ip_address(ip.dst)), tcp.dport),
-                bytes(tcp.data),
-            )
+        time = float(timestamp) - start
+        source = (str(ipaddress.ip_address(ip.src)), transport.sport)
+        destination = (str(ipaddress.ip_address(ip.dst)), transport.dport)
+        if isinstance(transport, dpkt.udp.UDP):
+            yield Datagram(time, source, destination, bytes(transport.data))
             continue
-        if not isinstance(tcp, dpkt.tcp.TCP) or isinstance(ip, bytes):
-            continue
-        flags = tcp.flags
+        tcp, flags = transport, transport.flags
         yield Segment(
-            float(timestamp) - start,
-            (str(ipaddress.ip_address(ip.src)), tcp.sport),
-            (str(ipaddress.ip_address(ip.dst)), tcp.dport),
-            tcp.seq,
+            time,
+            source,
+            destination,
             bytes(tcp.data),
+            tcp.seq,
             bool(flags & dpkt.tcp.TH_SYN),
             bool(flags & dpkt.tcp.TH_ACK),
             tcp.ack,

@@ -24,7 +24,7 @@ from ..runtime.oncrpc.messages import RPC_VERSION, AcceptStat, MsgType
 from ..runtime.oncrpc.record import LAST_FRAGMENT, MARK_SIZE, MAX_FRAGMENT, finish_record
 from ..runtime.oncrpc.tracing import Calls, Described, describe, unmark
 from ..runtime.xdr import Buffer
-from .framing import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Header, Piece, ProgramCheck
+from .framing import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Header, Piece, ProgramCheck, StreamSplitter, hunt
 
 #: Bytes of a message kept to read its header when the message itself is
 #: not kept: the largest header (a call with two 400-byte auths) fits.
@@ -170,19 +170,17 @@ class DatagramSplitter:
         return []
 
 
-class RecordSplitter:
+class RecordSplitter(StreamSplitter):
     """Splits one direction of a stream into records.  Without ``keep``
     only the first :data:`HEAD_SIZE` bytes of each message are held
     (memory stays flat however large the records); with it, whole records
     as they were on the wire, marks included."""
 
     def __init__(self, session: OncSession, direction: str, *, keep: bool, preamble: int = 0) -> None:
+        super().__init__(preamble)
         self._session = session
         self._direction = direction
         self._keep = keep
-        self._raw = preamble  # bytes to pass on as they are
-        self._broken: str | None = None  # once set, every byte is passed on unframed
-        self._hunting = False  # after a gap: looking for the next record
         self._reset()
 
     def _reset(self) -> None:
@@ -201,22 +199,7 @@ class RecordSplitter:
             mark = _U32.unpack_from(data, 0)[0]
             if mark & LAST_FRAGMENT and (mark & MAX_FRAGMENT) + MARK_SIZE == len(data):
                 return [self._whole(data, memoryview(data)[MARK_SIZE:], 1)]
-        pieces: list[Piece] = []
-        view = memoryview(data)
-        while view:
-            if self._broken is not None:
-                pieces.append(Piece(len(view), data=bytes(view), problem=self._broken))
-                break
-            if self._hunting:
-                view = self._hunt(view, pieces)
-            elif self._raw:
-                take = min(self._raw, len(view))
-                self._raw -= take
-                pieces.append(Piece(take, data=bytes(view[:take])))
-                view = view[take:]
-            else:
-                view = self._take(view, pieces)
-        return pieces
+        return self._split(data)
 
     def _take(self, view: memoryview, pieces: list[Piece]) -> memoryview:
         """Consume bytes of the current record; append it once whole."""
@@ -262,24 +245,8 @@ class RecordSplitter:
         header = self._session.header(self._direction, head[:HEAD_SIZE], length, fragments)
         return Piece(size, header, bytes(wire) if self._keep else None, header.problem)
 
-    def gap(self, size: int) -> list[Piece]:
-        # The loss is reported even between two records (nothing partial).
-        pieces = [Piece(self._size, data=bytes(self._wire or self._head), problem=f"{size} bytes lost")]
-        self._reset()
-        self._raw = 0
-        if self._broken is None:
-            self._hunting = True
-        return pieces
-
-    def end(self) -> list[Piece]:
-        if self._hunting and self._head:
-            piece = Piece(len(self._head), data=bytes(self._head), problem="incomplete message at the end of the stream")
-        elif self._size:
-            piece = Piece(self._size, data=bytes(self._wire or self._head), problem="incomplete message at the end of the stream")
-        else:
-            return []
-        self._reset()
-        return [piece]
+    def _partial(self) -> tuple[int, bytes]:
+        return self._size, bytes(self._wire or self._head)
 
     def _hunt(self, view: memoryview, pieces: list[Piece]) -> memoryview:
         """Pass on bytes until a record that starts a call the catalog
@@ -287,20 +254,11 @@ class RecordSplitter:
         that might begin one (memory stays flat)."""
         buffer = self._head
         buffer += view
-        found = next((i for i in range(len(buffer) - _SNIFF + 1) if self._starts_record(buffer[i : i + _SNIFF])), None)
-        if found is None:
-            skip = max(0, len(buffer) - _SNIFF + 1)
-        else:
-            skip = found
-            self._hunting = False
-        if skip:
-            pieces.append(Piece(skip, data=bytes(buffer[:skip]), problem="bytes after a gap"))
-        rest = bytes(buffer[skip:])
+        rest, kept = hunt(buffer, _SNIFF, self._starts_record, pieces)
         self._reset()
-        if self._hunting:
-            self._head += rest
-            return memoryview(b"")
-        return memoryview(rest)
+        self._head += kept
+        self._hunting = rest is None
+        return memoryview(rest or b"")
 
     def _starts_record(self, data: Buffer) -> bool:
         mark = _U32.unpack_from(data, 0)[0]
