@@ -15,8 +15,14 @@ with its own connection numbers; ``>`` is client to server, ``<`` back, as
 in ``python -m libvirt_rpc.trace proxy``.  A message is logged when it is
 queued for sending and when it has been read whole.
 
-While the logger is off for DEBUG each message costs one dict look-up
-(:func:`xdrgen.runtime.traceline.level_memo`); :mod:`xdrgen.trace` (and
+While the logger is off for DEBUG each message costs one dict look-up,
+made where the message is sent or received, before any call::
+
+    if wiretrace.CLIENT.levels.get(wiretrace.DEBUG) is not False:
+        wiretrace.CLIENT.frame(self._trace_id, ">", frame)
+
+(:attr:`Side.levels` is the logger's memo of ``isEnabledFor``:
+:func:`xdrgen.runtime.traceline.level_memo`).  :mod:`xdrgen.trace` (and
 the tables naming the procedures) is imported on the first message
 logged.
 """
@@ -36,18 +42,19 @@ if TYPE_CHECKING:
     from xdrgen.trace.wirelog import WireLog
 
 LOGGER = "libvirt_rpc.trace"
-_DEBUG = logging.DEBUG
+DEBUG = _DEBUG = logging.DEBUG
 _START = time.monotonic()  # the lines' times count from here (client and server alike)
 
 
 class Side:
-    """The trace of one side (client or server) of the connections."""
+    """The trace of one side (client or server) of the connections;
+    ``levels.get(DEBUG) is False`` while it is off."""
 
-    __slots__ = ("logger", "_memo", "_numbers", "_wire")
+    __slots__ = ("logger", "levels", "_numbers", "_wire")
 
     def __init__(self, name: str) -> None:
         self.logger = logging.getLogger(name)
-        self._memo = level_memo(self.logger)
+        self.levels = level_memo(self.logger)
         self._numbers = itertools.count(1)
         self._wire: WireLog | None = None
 
@@ -57,13 +64,13 @@ class Side:
 
     def frame(self, conn: int, direction: str, frame: Buffer) -> None:
         """A whole frame sent or received on connection ``conn``."""
-        if self._memo.get(_DEBUG) is not False and self.logger.isEnabledFor(_DEBUG):
+        if self.logger.isEnabledFor(_DEBUG):
             self._log().frame(conn, direction, frame)
 
     def message(self, conn: int, direction: str, message: Message) -> None:
         """A message received and already decoded (its frame is rebuilt only
         when the line is logged)."""
-        if self._memo.get(_DEBUG) is not False and self.logger.isEnabledFor(_DEBUG):
+        if self.logger.isEnabledFor(_DEBUG):
             frame = encode_message(
                 message.prog, message.vers, message.proc, message.type, message.serial, message.status,
                 message.payload, message.nfds,
