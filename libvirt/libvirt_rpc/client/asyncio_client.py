@@ -296,7 +296,8 @@ class AsyncRpcClient(_Dispatcher):
         True if the caller should then wait in :meth:`_drain`."""
         if self._closed is not None:
             raise self._closed
-        wiretrace.CLIENT.frame(self._trace_id, ">", frame)
+        if wiretrace.CLIENT.levels.get(wiretrace.DEBUG) is not False:  # off: one dict look-up
+            wiretrace.CLIENT.frame(self._trace_id, ">", frame)
         if len(frame) >= wire.INITIAL_BUFFER:
             self._flush()  # stream data: in order, and not copied again
             self._writer.write(frame)

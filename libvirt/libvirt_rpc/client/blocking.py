@@ -389,7 +389,8 @@ class RpcClient(_Dispatcher):
         half a frame on it."""
         if self._closed is not None:
             raise self._closed
-        wiretrace.CLIENT.frame(self._trace_id, ">", frame)
+        if wiretrace.CLIENT.levels.get(wiretrace.DEBUG) is not False:  # off: one dict look-up
+            wiretrace.CLIENT.frame(self._trace_id, ">", frame)
         try:
             self._sender.send(frame, deadline)
         except OSError as exc:

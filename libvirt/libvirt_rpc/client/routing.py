@@ -145,7 +145,8 @@ class _Dispatcher:
             message = incoming.next()
 
     def _dispatch(self, message: Message) -> None:
-        wiretrace.CLIENT.message(self._trace_id, "<", message)
+        if wiretrace.CLIENT.levels.get(wiretrace.DEBUG) is not False:  # off: one dict look-up
+            wiretrace.CLIENT.message(self._trace_id, "<", message)
         kind = message.type
         if kind is MessageType.REPLY or kind is MessageType.REPLY_WITH_FDS:  # the usual case first
             for fd in message.fds:
