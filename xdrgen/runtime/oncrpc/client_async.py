@@ -79,7 +79,8 @@ class AsyncChannel(Channel):
         if timeout is None:
             timeout = self.timeout
         xid, data = self._encode(prog, vers, procedure, args)
-        tracing.CLIENT.message(self, ">", data, procedure)
+        if tracing.CLIENT.levels.get(tracing.DEBUG) is not False:  # off: one dict look-up
+            tracing.CLIENT.message(self, ">", data, procedure)
         future: asyncio.Future[bytes] = self._loop.create_future()
         self._pending[xid] = future
         self._alarms.add(timeout, xid, TIMEOUT, (procedure.name, timeout))
@@ -88,7 +89,8 @@ class AsyncChannel(Channel):
             if self._writable is not None:  # the peer is slow to read
                 await asyncio.shield(self._writable)
             reply = await future
-            tracing.CLIENT.message(self, "<", reply)
+            if tracing.CLIENT.levels.get(tracing.DEBUG) is not False:  # off: one dict look-up
+                tracing.CLIENT.message(self, "<", reply)
         finally:
             del self._pending[xid]
         return procedure.decode_reply(reply)

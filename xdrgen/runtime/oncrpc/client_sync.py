@@ -125,7 +125,8 @@ class SyncChannel(Channel):
             timeout = self.timeout
         deadline = time.monotonic() + timeout
         xid, data = self._encode(prog, vers, procedure, args)
-        tracing.CLIENT.message(self, ">", data, procedure)
+        if tracing.CLIENT.levels.get(tracing.DEBUG) is not False:  # off: one dict look-up
+            tracing.CLIENT.message(self, ">", data, procedure)
         waiter = Waiter()
         self._pending[xid] = waiter  # atomic under the GIL; _fail copies the dict
         try:
@@ -141,7 +142,8 @@ class SyncChannel(Channel):
         if waiter.error is not None:
             raise copy_error(waiter.error)
         assert waiter.reply is not None
-        tracing.CLIENT.message(self, "<", waiter.reply)
+        if tracing.CLIENT.levels.get(tracing.DEBUG) is not False:  # off: one dict look-up
+            tracing.CLIENT.message(self, "<", waiter.reply)
         return procedure.decode_reply(waiter.reply)
 
     def _sending_call(self, data: Buffer, deadline: float) -> None:

@@ -23,7 +23,12 @@ Names: a program is named after its generated handler or client class,
 without the version (``ToyV3Handler`` -> ``toy``); the classes register
 themselves (:func:`register`) when they are defined.  A procedure is named
 by its method (``toyproc_add``).  While the logger is off for DEBUG each
-message costs one dict look-up (:func:`xdrgen.runtime.traceline.level_memo`).
+message costs one dict look-up, where it is sent or received::
+
+    if tracing.CLIENT.levels.get(tracing.DEBUG) is not False:
+        tracing.CLIENT.message(self, ">", data, procedure)
+
+(:func:`xdrgen.runtime.traceline.level_memo`).
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ MAX_CALLS = 4096  # calls per connection remembered to name their replies
 _U32 = xdr.U32
 _TWO = struct.Struct(">II")
 _CALL = struct.Struct(">6I")  # xid, CALL, rpcvers, prog, vers, proc
-_DEBUG = logging.DEBUG
+DEBUG = _DEBUG = logging.DEBUG
 _START = time.monotonic()  # the lines' times count from here (clients and servers alike)
 
 
@@ -340,7 +345,9 @@ class Tap:
 
     def __init__(self, side: str) -> None:
         self.logger = logging.getLogger(f"{LOGGER}.{side}")
-        self._memo = traceline.level_memo(self.logger)  # a dict look-up says "off"
+        #: ``levels.get(DEBUG) is False`` while the trace is off: the check
+        #: before :meth:`message` (one dict look-up, no call)
+        self.levels = traceline.level_memo(self.logger)
         self._sends = ">" if side == "client" else "<"
         self._numbers = itertools.count(1)
         self._connections: weakref.WeakKeyDictionary[object, _Connection] = weakref.WeakKeyDictionary()
@@ -352,7 +359,7 @@ class Tap:
         stream); what a server sends has ``owner.reserve`` bytes free at
         its front for its mark; what either receives is the message alone.
         A client names the ``procedure`` it calls."""
-        if self._memo.get(_DEBUG) is False or not self.logger.isEnabledFor(_DEBUG):
+        if not self.logger.isEnabledFor(_DEBUG):
             return
         reserve: int = owner.reserve  # 0 on UDP
         if direction != self._sends:
