@@ -139,3 +139,31 @@ def test_while_off_nothing_of_the_tracer_is_loaded(server: str) -> None:
                             cwd=ROOT, env=env, check=True)  # fmt: skip
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
     assert "remote.1" not in result.stderr
+
+
+def test_while_off_the_hooks_call_nothing(server: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Off, a message costs the hook's one dict look-up: not even a call
+    (once the first message after a change of levels has asked the logger,
+    as the real hooks do: here the test asks)."""
+    from libvirt_rpc import wiretrace
+
+    def called(*args: object) -> None:
+        raise AssertionError("a trace hook was called while the trace is off")
+
+    for side in (wiretrace.CLIENT, wiretrace.SERVER):
+        monkeypatch.setattr(type(side), "frame", called)
+        monkeypatch.setattr(type(side), "message", called)
+    with caplog.at_level(logging.INFO, logger="libvirt_rpc.trace"):
+        assert not any(side.logger.isEnabledFor(logging.DEBUG) for side in (wiretrace.CLIENT, wiretrace.SERVER))
+        client = RpcClient(UnixStream(connected(server)), timeout=10)
+        try:
+            client.call_void(rp.REMOTE_PROGRAM, 1, rp.REMOTE_PROC_CONNECT_OPEN, OPEN)
+            with pytest.raises(LibvirtError, match="Domain not found"):
+                client.call(rp.REMOTE_PROGRAM, 1, rp.REMOTE_PROC_DOMAIN_LOOKUP_BY_NAME, LOOKUP_NOSUCH,
+                            rp.RemoteDomainLookupByNameRet)  # fmt: skip
+        finally:
+            client.close()
+    assert not caplog.records
+    # on again, the same look-up lets the call through
+    with caplog.at_level(logging.DEBUG, logger="libvirt_rpc.trace.client"), pytest.raises(AssertionError, match="hook"):
+        wiretrace.CLIENT.levels.get(wiretrace.DEBUG) is not False and wiretrace.CLIENT.frame(1, ">", b"")
