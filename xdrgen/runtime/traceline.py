@@ -15,6 +15,13 @@ from __future__ import annotations
 
 import logging
 
+#: Decoded payloads are logged at this level, below DEBUG, named "TRACE"
+#: (``logging.basicConfig(level=5)`` shows them), each on a line of its
+#: own indented by :data:`PAYLOAD_INDENT`.
+PAYLOAD_LEVEL = 5
+PAYLOAD_INDENT = " " * 8
+logging.addLevelName(PAYLOAD_LEVEL, "TRACE")
+
 
 def middle(program: str, version: int, procedure: str, type: str, status: str) -> str:
     """``remote.1.connect_open(call, ok, ``: the part that is the same for

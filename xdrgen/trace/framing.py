@@ -3,12 +3,14 @@
 A framing splits one direction of a byte stream into messages, reads each
 message's header, and frames a changed message again.  libvirt's framing
 (a length word and a 24-byte header, :mod:`xdrgen.trace.virnet`) is one;
-RFC 5531 record marking is the other one this interface leaves room for:
-a framing hands out one :class:`FramingSession` per connection, so that
-the two directions share state -- an ONC RPC reply carries only its XID
+RFC 5531's (:mod:`xdrgen.trace.oncrpc`) the other: a framing hands out
+one :class:`FramingSession` per connection, so that the two directions
+share state -- an ONC RPC reply carries only its XID
 (:attr:`Header.serial`), and its program, version and procedure come from
 the call the client's splitter saw with that XID; the credentials go into
-:attr:`Header.detail`; ``encode`` writes one record fragment.
+:attr:`Header.detail`; ``encode`` writes one record fragment.  A framing
+may have a variant for datagrams (:meth:`Framing.datagrams`: ONC RPC over
+UDP).
 
 Nothing here does I/O.
 """

@@ -23,7 +23,7 @@ from ..runtime import traceline
 from .framing import Header
 from .message import TraceMessage
 
-PAYLOAD_INDENT = " " * 8
+PAYLOAD_INDENT = traceline.PAYLOAD_INDENT
 _HEX_SHOWN = 64  # bytes of an undecodable payload shown in hex
 
 

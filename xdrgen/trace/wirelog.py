@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import time
 
+from ..runtime.traceline import PAYLOAD_LEVEL
 from ..runtime.xdr import Buffer
 from .catalog import Catalog
 from .framing import Framing, FramingSession
@@ -31,8 +32,7 @@ from .message import Codecs
 from .tracer import Tracer
 from .virnet import LibvirtFraming
 
-PAYLOAD_LEVEL = 5  # below DEBUG (10)
-logging.addLevelName(PAYLOAD_LEVEL, "TRACE")
+__all__ = ["PAYLOAD_LEVEL", "WireLog"]
 
 
 class _LoggerOutput:

@@ -6,8 +6,9 @@ describes messages with :func:`describe` too)::
     import logging
     logging.basicConfig(level=logging.DEBUG)   # level=5 ("TRACE"): payloads too
 
-    DEBUG:xdrgen.trace.oncrpc.client:  0.012 1 > toy.3.toyproc_add(call, ok, 0x5c3a1f02) len=48 auth=sys(uid=0,gid=0,gids=[],host=h)
-    DEBUG:xdrgen.trace.oncrpc.client:  0.013 1 < toy.3.toyproc_add(reply, success, 0x5c3a1f02) len=28
+    DEBUG:xdrgen.trace.oncrpc.client:  0.061 1 > toy.3.toyproc_add(call, ok, 0x6486869a) len=72 auth=sys(uid=0,gid=0,gids=[],host=box)
+    TRACE:xdrgen.trace.oncrpc.client:        (2, 3)
+    DEBUG:xdrgen.trace.oncrpc.client:  0.062 1 < toy.3.toyproc_add(reply, success, 0x6486869a) len=28
 
 Clients log on ``xdrgen.trace.oncrpc.client``, servers on
 ``xdrgen.trace.oncrpc.server``, each with its own connection numbers (a
@@ -43,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import traceline, xdr
+from ..traceline import PAYLOAD_INDENT, PAYLOAD_LEVEL
 from ..xdr import Buffer, XdrError
 from .auth import MAX_AUTH_BYTES, AuthFlavor, AuthStat, AuthSys
 from .messages import RPC_VERSION, AcceptStat, MsgType, RejectStat, ReplyStat
@@ -50,8 +52,6 @@ from .procedures import Procedure
 from .record import LAST_FRAGMENT, MARK_SIZE, MAX_FRAGMENT
 
 LOGGER = "xdrgen.trace.oncrpc"
-PAYLOAD_LEVEL = 5  # below DEBUG: the decoded arguments and results
-logging.addLevelName(PAYLOAD_LEVEL, "TRACE")
 MAX_CALLS = 4096  # calls per connection remembered to name their replies
 
 _U32 = xdr.U32
@@ -401,9 +401,6 @@ class Tap:
             return
         if value is not None:
             self.logger.log(PAYLOAD_LEVEL, "%s%r", PAYLOAD_INDENT, value)
-
-
-PAYLOAD_INDENT = " " * 8
 
 
 def payload_codec(procedure: Procedure[Any], payload: str) -> Arguments | Result | None:
