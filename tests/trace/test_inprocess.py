@@ -58,6 +58,18 @@ def traced(records: list[logging.LogRecord], side: str) -> list[tuple[str, str]]
     return out
 
 
+def blocking_session(path: str) -> None:
+    """Our blocking client: connect_open, then a lookup that fails."""
+    client = RpcClient(UnixStream(connected(path)), timeout=10)
+    try:
+        client.call_void(rp.REMOTE_PROGRAM, 1, rp.REMOTE_PROC_CONNECT_OPEN, OPEN)
+        with pytest.raises(LibvirtError, match="Domain not found"):
+            client.call(rp.REMOTE_PROGRAM, 1, rp.REMOTE_PROC_DOMAIN_LOOKUP_BY_NAME, LOOKUP_NOSUCH,
+                        rp.RemoteDomainLookupByNameRet)  # fmt: skip
+    finally:
+        client.close()
+
+
 EXPECTED = [
     (">", "remote.1.connect_open(call, ok, 1) len=40"),
     ("<", "remote.1.connect_open(reply, ok, 1) len=28"),
@@ -70,14 +82,7 @@ def test_the_blocking_client_and_the_server_log_rpc_monitor_lines(
     server: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.DEBUG, logger="libvirt_rpc.trace"):
-        client = RpcClient(UnixStream(connected(server)), timeout=10)
-        try:
-            client.call_void(rp.REMOTE_PROGRAM, 1, rp.REMOTE_PROC_CONNECT_OPEN, OPEN)
-            with pytest.raises(LibvirtError, match="Domain not found"):
-                client.call(rp.REMOTE_PROGRAM, 1, rp.REMOTE_PROC_DOMAIN_LOOKUP_BY_NAME, LOOKUP_NOSUCH,
-                            rp.RemoteDomainLookupByNameRet)  # fmt: skip
-        finally:
-            client.close()
+        blocking_session(server)
     assert traced(caplog.records, "client") == EXPECTED
     # the server sees the same messages (its lines come from its own thread)
     assert sorted(traced(caplog.records, "server")) == sorted(EXPECTED)
@@ -104,14 +109,7 @@ def test_the_asyncio_client_logs_the_same_lines(server: str, caplog: pytest.LogC
 
 def test_payloads_at_level_5(server: str, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(PAYLOAD_LEVEL, logger="libvirt_rpc.trace"):
-        client = RpcClient(UnixStream(connected(server)), timeout=10)
-        try:
-            client.call_void(rp.REMOTE_PROGRAM, 1, rp.REMOTE_PROC_CONNECT_OPEN, OPEN)
-            with pytest.raises(LibvirtError):
-                client.call(rp.REMOTE_PROGRAM, 1, rp.REMOTE_PROC_DOMAIN_LOOKUP_BY_NAME, LOOKUP_NOSUCH,
-                            rp.RemoteDomainLookupByNameRet)  # fmt: skip
-        finally:
-            client.close()
+        blocking_session(server)
     mine = [r for r in caplog.records if r.name == "libvirt_rpc.trace.client"]
     shown = [(r.levelname, r.getMessage().strip()) for r in mine]
     assert shown[0][1].endswith("> remote.1.connect_open(call, ok, 1) len=40")
@@ -155,14 +153,7 @@ def test_while_off_the_hooks_call_nothing(server: str, monkeypatch: pytest.Monke
         monkeypatch.setattr(type(side), "message", called)
     with caplog.at_level(logging.INFO, logger="libvirt_rpc.trace"):
         assert not any(side.logger.isEnabledFor(logging.DEBUG) for side in (wiretrace.CLIENT, wiretrace.SERVER))
-        client = RpcClient(UnixStream(connected(server)), timeout=10)
-        try:
-            client.call_void(rp.REMOTE_PROGRAM, 1, rp.REMOTE_PROC_CONNECT_OPEN, OPEN)
-            with pytest.raises(LibvirtError, match="Domain not found"):
-                client.call(rp.REMOTE_PROGRAM, 1, rp.REMOTE_PROC_DOMAIN_LOOKUP_BY_NAME, LOOKUP_NOSUCH,
-                            rp.RemoteDomainLookupByNameRet)  # fmt: skip
-        finally:
-            client.close()
+        blocking_session(server)
     assert not caplog.records
     # on again, the same look-up lets the call through
     with caplog.at_level(logging.DEBUG, logger="libvirt_rpc.trace.client"), pytest.raises(AssertionError, match="hook"):
