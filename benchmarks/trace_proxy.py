@@ -31,6 +31,8 @@ the exit status does not depend on the numbers.
 
 from __future__ import annotations
 
+import checkout  # noqa: F401  (this checkout's xdrgen and libvirt_rpc first)
+
 import argparse
 import os
 import re

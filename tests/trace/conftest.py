@@ -21,21 +21,24 @@ from daemons import Libvirtd  # noqa: E402
 from trace_support import TraceProxy  # noqa: E402
 
 
-def _fixtures_of(conftest: Path) -> ModuleType:
+def _fixtures_of(conftest: Path, name: str) -> ModuleType:
     """Another directory's conftest, loaded under a name of its own (both
     are called ``conftest``), to share its fixtures."""
-    spec = importlib.util.spec_from_file_location("trace_shares_server_fixtures", conftest)
+    spec = importlib.util.spec_from_file_location(name, conftest)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-_server = _fixtures_of(_HERE.parent / "server" / "conftest.py")
+_server = _fixtures_of(_HERE.parent / "server" / "conftest.py", "trace_shares_server_fixtures")
+_oncrpc = _fixtures_of(_HERE.parent / "oncrpc" / "conftest.py", "trace_shares_oncrpc_fixtures")
 #: A private libvirtd (unix, TCP and TLS listeners; test:///default).
 libvirtd = _server.real_libvirtd
 #: ``python -m libvirt_rpc.testd`` on a unix socket and a TCP port.
 testd = _server.testd
+#: A real rpcbind on 127.0.0.1:111 (the machine's, or one started).
+rpcbind = _oncrpc.rpcbind
 
 
 ProxyFactory = Callable[..., TraceProxy]

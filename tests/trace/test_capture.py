@@ -130,13 +130,26 @@ def test_lost_bytes_are_reported_and_reading_goes_on(virsh_capture: Path, tmp_pa
     assert len(original) - 2 <= len(after) < len(original)  # the message(s) in the lost segment
 
 
-def test_a_capture_cut_short_reads_up_to_the_cut(virsh_capture: Path, tmp_path: Path) -> None:
+def packet_offsets(capture: bytes) -> list[int]:
+    """Where each packet record of a pcap file starts."""
+    offsets, offset = [], 24  # the file header
+    while offset < len(capture):
+        offsets.append(offset)
+        offset += 16 + int.from_bytes(capture[offset + 8 : offset + 12], "little")  # record header + caplen
+    return offsets
+
+
+@pytest.mark.parametrize("where", ["in a packet's data", "in a packet's record header"])
+def test_a_capture_cut_short_reads_up_to_the_cut(virsh_capture: Path, tmp_path: Path, where: str) -> None:
+    data = virsh_capture.read_bytes()
+    tenth = packet_offsets(data)[10]
     cut = tmp_path / "cut.pcap"
-    cut.write_bytes(virsh_capture.read_bytes()[:1500])
+    cut.write_bytes(data[: tenth + (30 if where == "in a packet's data" else 8)])
     result = read_capture(cut)
-    assert result.returncode == 0 and "the file ends inside a packet" in result.stderr
+    assert result.returncode == 0 and "10 packets" in result.stderr and "the file ends inside a packet" in result.stderr
     lines = message_lines(result.stdout.splitlines())
     assert lines and lines[0].procedure == "auth_list"
+    assert not [line for line in result.stdout.splitlines() if "undecodable" in line]
 
 
 @pytest.fixture(scope="module")

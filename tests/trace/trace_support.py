@@ -92,13 +92,20 @@ class TraceProxy:
     told otherwise."""
 
     def __init__(
-        self, directory: Path, upstream: str, *options: str, listen: str | None = None, generic: bool = False
+        self,
+        directory: Path,
+        upstream: str,
+        *options: str,
+        listen: str | None = None,
+        generic: bool = False,
+        package: str = "libvirt_rpc",
+        framing: str = "libvirt",
     ) -> None:
         self.dir = directory
         self.output = directory / "trace.txt"
         self.listen = listen or f"unix:{directory / 'proxy.sock'}"
         # libvirt's preset, or the generic tool told the package and framing
-        entry = ["xdrgen.trace", "proxy", "--package", "libvirt_rpc", "--framing", "libvirt"] if generic else [
+        entry = ["xdrgen.trace", "proxy", "--package", package, "--framing", framing] if generic else [
             "libvirt_rpc.trace", "proxy"]  # fmt: skip
         cmd = [sys.executable, "-m", *entry, "--listen", self.listen,
                "--upstream", upstream, "--output", str(self.output), *options]  # fmt: skip
@@ -156,7 +163,8 @@ class TraceProxy:
 
 
 class Tcpdump:
-    """``tcpdump -i lo -U --immediate-mode -w FILE 'tcp port P'``.
+    """``tcpdump -i lo -U --immediate-mode -w FILE 'tcp port P'`` (or
+    another filter).
 
     ``--immediate-mode`` hands each packet to tcpdump as it comes: otherwise
     libpcap's TPACKET_V3 ring keeps packets in a block until it fills or a
@@ -164,10 +172,10 @@ class Tcpdump:
     64 MiB ring, or a busy machine makes the kernel drop packets while
     tcpdump waits for a CPU (thousands in 20000)."""
 
-    def __init__(self, path: Path, port: int) -> None:
+    def __init__(self, path: Path, port: int, filter: str | None = None) -> None:
         self.path = path
         cmd = [require_binary("tcpdump"), "-i", "lo", "-U", "--immediate-mode", "-B", "65536", "-Z", "root",
-               "-w", str(path), f"tcp port {port}"]  # fmt: skip
+               "-w", str(path), filter or f"tcp port {port}"]  # fmt: skip
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.stderr = read_until(self.proc, "listening on")
 
@@ -200,9 +208,11 @@ class Tcpdump:
         return int(match.group(1)) if match else 0
 
 
-def read_capture(path: Path, *options: str) -> subprocess.CompletedProcess[str]:
-    """``python -m libvirt_rpc.trace read PATH OPTIONS``."""
+def read_capture(path: Path, *options: str, entry: tuple[str, ...] = ("libvirt_rpc.trace",)) -> subprocess.CompletedProcess[str]:
+    """``python -m libvirt_rpc.trace read PATH OPTIONS`` (or another
+    ``entry``: ``("xdrgen.trace", "--package", ...)`` goes before ``read``
+    only as far as the module; options follow)."""
     return subprocess.run(
-        [sys.executable, "-m", "libvirt_rpc.trace", "read", str(path), *options],
+        [sys.executable, "-m", entry[0], "read", str(path), *entry[1:], *options],
         capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
     )  # fmt: skip

@@ -8,7 +8,8 @@
 
 Names and payload types come from the generated package's tables
 (:mod:`.catalog`); the framing splits byte streams into messages
-(:mod:`.framing`; libvirt's in :mod:`.virnet`).  Standard library only,
+(:mod:`.framing`; libvirt's in :mod:`.virnet`, RFC 5531's -- record
+marking, UDP datagrams -- in :mod:`.oncrpc`).  Standard library only,
 besides dpkt for reading captures.
 """
 
@@ -22,11 +23,11 @@ from .lines import LineFormatter
 from .matching import Filter, Selector
 from .message import Codecs, TraceMessage
 from .tracer import Output, Tracer
+from .oncrpc import OncRpcFraming
 from .virnet import LibvirtFraming
 
-#: The framings ``--framing`` names.  RFC 5531 record marking joins them
-#: with the ONC RPC runtime.
-FRAMINGS: dict[str, Callable[[], Framing]] = {"libvirt": LibvirtFraming}
+#: The framings ``--framing`` names.
+FRAMINGS: dict[str, Callable[[], Framing]] = {"libvirt": LibvirtFraming, "oncrpc": OncRpcFraming}
 
 __all__ = [
     "FRAMINGS",
@@ -38,6 +39,7 @@ __all__ = [
     "Header",
     "LibvirtFraming",
     "LineFormatter",
+    "OncRpcFraming",
     "Output",
     "Piece",
     "Selector",

@@ -1,19 +1,26 @@
 """Trace lines from a capture file (pcap or pcapng, as tcpdump and
 Wireshark write them).
 
-dpkt (the ``[trace]`` extra) reads the file and the link, IP and TCP
-headers; :mod:`xdrgen.trace.reassembly` puts each direction's segments
+dpkt (the ``[trace]`` extra) reads the file and the link, IP, TCP and
+UDP headers; :mod:`xdrgen.trace.reassembly` puts each direction's segments
 back in order; the framing splits the streams into messages.  Which TCP
 connections carry the protocol: those on the ``--port`` numbers given, or
 else those whose first bytes look like a message of a program the catalog
 knows (any port).  The client is the side that sent the SYN (or, when the
 capture began later, the side that sent the first call).
+
+For a protocol that also speaks over UDP (ONC RPC: the framing's
+:meth:`~xdrgen.trace.framing.Framing.datagrams`), every datagram is one
+message; a conversation (two addresses) is traced from its first call on
+(on the ``--port`` numbers, or of a program the catalog knows), its client
+being the side that sent it.  IP fragments are not reassembled: a datagram
+split into several (larger than the link's MTU) is counted and skipped.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -30,17 +37,26 @@ class CaptureError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Segment:
+class Packet:
     time: float
     source: tuple[str, int]
     destination: tuple[str, int]
-    seq: int
     data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Segment(Packet):
+    seq: int
     syn: bool
     ack: bool
     acknowledged: int  # the ACK number (when ``ack``)
     fin: bool
     rst: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Datagram(Packet):
+    """A UDP datagram."""
 
 
 @dataclass(slots=True)
@@ -53,6 +69,9 @@ class Summary:
     tls: int = 0
     gaps: int = 0
     truncated: bool = False
+    conversations: int = 0  # UDP
+    conversations_traced: int = 0
+    fragments: int = 0  # IP fragments skipped
 
     def text(self) -> str:
         other = self.connections - self.traced
@@ -60,20 +79,28 @@ class Summary:
         gaps = f"; {self.gaps} gap(s) of lost bytes" if self.gaps else ""
         cut = "; the file ends inside a packet" if self.truncated else ""
         counts = f"{self.packets} packets, {self.connections} TCP connections, {self.traced} traced, {other} not"
+        if self.conversations:
+            counts += f"; {self.conversations} UDP conversations, {self.conversations_traced} traced"
+        if self.fragments:
+            counts += f"; {self.fragments} IP fragments skipped (not reassembled)"
         return f"{counts}{tls}{gaps}{cut}"
 
 
-def segments(file: BinaryIO, truncated: Callable[[], None] | None = None) -> Iterator[Segment]:
-    """The TCP segments of a capture, with their time since the first
-    packet; ``truncated`` is called when the file ends inside a packet."""
+def packets(file: BinaryIO, summary: Summary | None = None) -> Iterator[Segment | Datagram]:
+    """The TCP segments and UDP datagrams of a capture, with their time
+    since the first packet; ``summary`` learns whether the file ends inside
+    a packet and how many IP fragments were skipped."""
+    summary = summary if summary is not None else Summary()
     try:
         import dpkt  # type: ignore[import-not-found,import-untyped,unused-ignore]
     except ImportError as error:
         raise CaptureError("reading captures needs dpkt: pip install 'xdrgen-py[trace]'") from error
+    reads = _ShortReads(file)
     try:
-        reader = dpkt.pcap.UniversalReader(file)
+        reader = dpkt.pcap.UniversalReader(reads)
     except (ValueError, dpkt.UnpackError) as error:
         raise CaptureError(f"not a pcap or pcapng file: {error}") from error
+    reads.short = False  # (the first try, as pcap, may have read past a short pcapng file)
     link = _link_decoder(dpkt, reader.datalink())
     start: float | None = None
     packets = iter(reader)
@@ -83,33 +110,59 @@ def segments(file: BinaryIO, truncated: Callable[[], None] | None = None) -> Ite
         except StopIteration:
             return
         except dpkt.UnpackError:
-            if truncated is not None:
-                truncated()
+            reads.short = True
+        if reads.short:  # the file ends inside this packet
+            summary.truncated = True
             return
         try:
             ip = link(frame)
         except (dpkt.UnpackError, IndexError, ValueError):
             continue
-        tcp = getattr(ip, "data", None)
-        if not isinstance(tcp, dpkt.tcp.TCP) or isinstance(ip, bytes):
-            continue
         if isinstance(ip, dpkt.ip.IP) and (ip.offset or ip.mf):
-            continue  # fragments: not reassembled (TCP over loopback never fragments)
+            summary.fragments += 1  # not reassembled (loopback's MTU is 64 KiB: nothing is split there)
+            continue
+        transport = getattr(ip, "data", None)
+        if not isinstance(transport, (dpkt.tcp.TCP, dpkt.udp.UDP)) or isinstance(ip, bytes):
+            continue
         if start is None:
             start = float(timestamp)
-        flags = tcp.flags
+        time = float(timestamp) - start
+        source = (str(ipaddress.ip_address(ip.src)), transport.sport)
+        destination = (str(ipaddress.ip_address(ip.dst)), transport.dport)
+        if isinstance(transport, dpkt.udp.UDP):
+            yield Datagram(time, source, destination, bytes(transport.data))
+            continue
+        tcp, flags = transport, transport.flags
         yield Segment(
-            float(timestamp) - start,
-            (str(ipaddress.ip_address(ip.src)), tcp.sport),
-            (str(ipaddress.ip_address(ip.dst)), tcp.dport),
-            tcp.seq,
+            time,
+            source,
+            destination,
             bytes(tcp.data),
+            tcp.seq,
             bool(flags & dpkt.tcp.TH_SYN),
             bool(flags & dpkt.tcp.TH_ACK),
             tcp.ack,
             bool(flags & dpkt.tcp.TH_FIN),
             bool(flags & dpkt.tcp.TH_RST),
         )
+
+
+class _ShortReads:
+    """The capture file, noting a read that its end cut short: dpkt's pcap
+    reader hands out the last packet as far as it goes."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self.short = False
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._file.read(size)
+        if 0 < len(data) < size:
+            self.short = True
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
 
 
 def _link_decoder(dpkt: Any, datalink: int) -> Any:
@@ -162,19 +215,32 @@ class CaptureReader:
         self.framing = framing
         self.ports = frozenset(ports)
         self.summary = Summary()
+        self._numbers = 0
         self._connections: dict[frozenset[tuple[str, int]], _Connection] = {}
         self._keep = tracer.wants_payload
+        datagrams = framing.datagrams()
+        self._udp = None if datagrams is None else _Datagrams(self, datagrams)
+
+    def number(self) -> int:
+        """The number of the next connection or conversation traced."""
+        self._numbers += 1
+        return self._numbers
 
     def read(self, file: BinaryIO) -> Summary:
         time = 0.0
-        for segment in segments(file, lambda: setattr(self.summary, "truncated", True)):
-            time = segment.time
+        for packet in packets(file, self.summary):
+            time = packet.time
             self.summary.packets += 1
-            self._segment(segment)
+            if isinstance(packet, Segment):
+                self._segment(packet)
+            elif self._udp is not None:
+                self._udp.datagram(packet)
         for connection in list(self._connections.values()):
             for direction, stream in connection.streams.items():
                 self._deliver(connection, direction, stream.flush(), time)
             self._end(connection, time, connection.closing or "capture ended")
+        if self._udp is not None:
+            self._udp.end(time)
         return self.summary
 
     def _segment(self, segment: Segment) -> None:
@@ -269,12 +335,11 @@ class CaptureReader:
         if connection.number:
             return
         self.summary.traced += 1
-        connection.number = self.summary.traced
+        connection.number = self.number()
         connection.session = self.framing.session(self.tracer.codecs.catalog.knows)
         for direction in (CLIENT_TO_SERVER, SERVER_TO_CLIENT):
             connection.splitters[direction] = connection.session.splitter(direction, keep=self._keep)
-        client, server = (f"tcp:{host}:{port}" for host, port in connection.ends)
-        self.tracer.opened(connection.opened, connection.number, client, server)
+        self.tracer.opened(connection.opened, connection.number, *_names("tcp", connection.ends))
 
     def _end(self, connection: _Connection, time: float, reason: str) -> None:
         key = frozenset(connection.ends)
@@ -285,9 +350,81 @@ class CaptureReader:
         for direction, splitter in connection.splitters.items():
             for piece in splitter.end():
                 self.tracer.piece(connection.number, direction, time, piece)
-        client, server = (f"tcp:{host}:{port}" for host, port in connection.ends)
-        self.tracer.closed(time, connection.number, client, server, reason)
+        self.tracer.closed(time, connection.number, *_names("tcp", connection.ends), reason)
 
 
 def _other(direction: str) -> str:
     return SERVER_TO_CLIENT if direction == CLIENT_TO_SERVER else CLIENT_TO_SERVER
+
+
+@dataclass(slots=True)
+class _Conversation:
+    """One UDP conversation (two addresses) of the capture."""
+
+    ends: tuple[tuple[str, int], tuple[str, int]]  # (client, server) once known
+    number: int = 0
+    splitters: dict[str, Splitter] = field(default_factory=dict)
+    seen: int = 0  # datagrams before it was judged
+
+
+class _Datagrams:
+    """The UDP side of a capture: every datagram one message."""
+
+    JUDGED_AFTER = 8  # datagrams without a call: not the protocol
+
+    def __init__(self, reader: CaptureReader, framing: Framing) -> None:
+        self.reader = reader
+        self.framing = framing
+        self.summary = reader.summary
+        self.tracer = reader.tracer
+        self._conversations: dict[frozenset[tuple[str, int]], _Conversation | None] = {}
+
+    def datagram(self, datagram: Datagram) -> None:
+        key = frozenset((datagram.source, datagram.destination))
+        if key not in self._conversations:
+            self.summary.conversations += 1
+            self._conversations[key] = _Conversation((datagram.source, datagram.destination))
+        conversation = self._conversations[key]
+        if conversation is None:
+            return  # not the protocol
+        if not conversation.number and not self._judge(key, conversation, datagram):
+            return
+        direction = CLIENT_TO_SERVER if datagram.source == conversation.ends[0] else SERVER_TO_CLIENT
+        for piece in conversation.splitters[direction].feed(datagram.data):
+            self.tracer.piece(conversation.number, direction, datagram.time, piece)
+
+    def _judge(self, key: frozenset[tuple[str, int]], conversation: _Conversation, datagram: Datagram) -> bool:
+        """Whether the conversation is traced from this datagram on (it is a
+        call, on a port given or of a program the catalog knows)."""
+        ports = self.reader.ports
+        data = datagram.data
+        if ports:
+            server = datagram.destination if datagram.destination[1] in ports else datagram.source
+            wanted = server[1] in ports and self.framing.is_call(data) == (server is datagram.destination)
+        else:
+            wanted = self.framing.plausible(data, self.tracer.codecs.catalog.knows)
+            server = datagram.destination
+        if not wanted:
+            conversation.seen += 1
+            if conversation.seen >= self.JUDGED_AFTER:
+                self._conversations[key] = None
+            return False
+        client = datagram.source if server is datagram.destination else datagram.destination
+        conversation.ends = (client, server)
+        conversation.number = self.reader.number()
+        self.summary.conversations_traced += 1
+        session = self.framing.session(self.tracer.codecs.catalog.knows)
+        keep = self.tracer.wants_payload
+        conversation.splitters = {d: session.splitter(d, keep=keep) for d in (CLIENT_TO_SERVER, SERVER_TO_CLIENT)}
+        self.tracer.opened(datagram.time, conversation.number, *_names("udp", conversation.ends))
+        return True
+
+    def end(self, time: float) -> None:
+        for conversation in self._conversations.values():
+            if conversation is not None and conversation.number:
+                self.tracer.closed(time, conversation.number, *_names("udp", conversation.ends), "capture ended")
+
+
+def _names(transport: str, ends: tuple[tuple[str, int], tuple[str, int]]) -> tuple[str, str]:
+    client, server = (f"{transport}:{host}:{port}" for host, port in ends)
+    return client, server

@@ -4,10 +4,17 @@ The package is imported by name at run time.  Its ``*_server`` modules hold
 one handler class per program version with a ``PROCEDURES`` table (number
 -> procedure: ``method``, ``args``, ``result``, ``kind``, ``stream``); its
 ``*_client`` modules hold the stub classes, whose ``EVENTS`` table names
-the events as the stubs spell them.  A program's name is its class's stem,
-lower-cased: ``RemoteHandler`` -> ``remote``.  A procedure's name is the
-handler's method name (``connect_open``), an event's the name in
+the events as the stubs spell them.  A program's name is its class's stem
+without the version, lower-cased: ``RemoteHandler`` -> ``remote``,
+``MountV3Handler`` -> ``mount``
+(:func:`xdrgen.runtime.oncrpc.tracing.program_name`).  A procedure's name
+is the handler's method name (``connect_open``), an event's the name in
 ``EVENTS`` (``domain_event_lifecycle``).
+
+ONC RPC handlers (:class:`xdrgen.runtime.oncrpc.Handler`) list
+:class:`~xdrgen.runtime.oncrpc.Procedure` objects, whose arguments are
+several codecs in order: their payload is one value, a tuple of values or
+None (:class:`~xdrgen.runtime.oncrpc.tracing.Arguments`).
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from ..runtime.oncrpc.procedures import Procedure
+from ..runtime.oncrpc.tracing import Arguments, Result, program_name
+
 
 class CatalogError(Exception):
     """The package cannot be imported or holds no program tables."""
@@ -28,8 +38,11 @@ class CatalogError(Exception):
 class ProcedureInfo:
     number: int
     name: str
-    args: Any = None  # the codec class of a call's arguments or an event's message
-    result: Any = None  # the codec class of a reply's result
+    # the codecs (``decode(bytes)``; a generated class, or an ONC RPC
+    # procedure's Arguments and Result) of a call's arguments or an
+    # event's message, and of a reply's result
+    args: Any = None
+    result: Any = None
     kind: str = "call"  # "call" or "event"
     stream: str | None = None  # "read" or "write" for stream procedures
 
@@ -48,6 +61,8 @@ class Catalog:
 
     def __init__(self, programs: Iterable[ProgramInfo], package: ModuleType | None = None) -> None:
         self._programs = {(p.number, p.version): p for p in programs}
+        # a version the package lacks still has its program's name
+        self._program_names = {p.number: p.name for p in self._programs.values()}
         self._package = package
         self._names: dict[tuple[int, int, int], tuple[str, str]] = {}
 
@@ -95,7 +110,7 @@ class Catalog:
         if names is None:
             program = self._programs.get((number, version))
             if program is None:
-                names = (f"{number:#x}", str(procedure))
+                names = (self._program_names.get(number, f"{number:#x}"), str(procedure))
             else:
                 info = program.procedures.get(procedure)
                 names = (program.name, str(procedure) if info is None else info.name)
@@ -121,24 +136,16 @@ def _modules(package: ModuleType) -> Iterable[ModuleType]:
             yield importlib.import_module(f"{package.__name__}.{info.name}")
 
 
-def _stem(class_name: str) -> str:
-    for suffix in ("Handler", "Client"):
-        if class_name.endswith(suffix) and class_name != suffix:
-            return class_name[: -len(suffix)].lower()
-    return class_name.lower()
-
-
 def _program(handler: type[Any], events: dict[int, str]) -> ProgramInfo:
     procedures = {}
     for number, entry in handler.PROCEDURES.items():
         kind = getattr(entry, "kind", "call")
         name = events.get(number) or entry.method.removeprefix("send_" if kind == "event" else "")
+        if isinstance(entry, Procedure):  # ONC RPC
+            args, result = Arguments(entry), Result(entry)
+        else:
+            args, result = entry.args, entry.result
         procedures[number] = ProcedureInfo(
-            number=number,
-            name=name,
-            args=entry.args,
-            result=entry.result,
-            kind=kind,
-            stream=getattr(entry, "stream", None),
+            number=number, name=name, args=args, result=result, kind=kind, stream=getattr(entry, "stream", None)
         )
-    return ProgramInfo(handler.PROGRAM, handler.VERSION, _stem(handler.__name__), procedures)
+    return ProgramInfo(handler.PROGRAM, handler.VERSION, program_name(handler.__name__, handler.VERSION), procedures)

@@ -51,7 +51,7 @@ def build_parser(prog: str, package: str | None, framing: str | None) -> argpars
     rules.add_argument("--delay", action="append", default=[], metavar="PROC=SECONDS", help="hold the messages of PROC back")
     rules.add_argument("--rewrite", metavar="FILE.py", help="a file defining rewrite(message)")
     read.add_argument("file", metavar="FILE", help="a pcap or pcapng capture")
-    read.add_argument("--port", action="append", type=int, default=[], help="the server's TCP port (default: recognise the protocol on any port)")
+    read.add_argument("--port", action="append", type=int, default=[], help="the server's TCP (or UDP) port (default: recognise the protocol on any port)")
     return parser
 
 
@@ -143,6 +143,8 @@ def _proxy(args: argparse.Namespace, tracer: Tracer, framing: Framing, prog: str
         listen_tls = tls_context(args.listen_pkipath or args.pkipath, server=True, verify=verify)
     if args.upstream_tls:
         upstream_tls = tls_context(args.upstream_pkipath or args.pkipath, server=False, verify=verify)
+    if args.error and framing.error_type is None:
+        raise RuleError(f"--error: {framing.name} has no error messages to change (replies carry a status)")
     rules = Rules.parse(args.error, args.drop, args.delay, args.rewrite)
     config = ProxyConfig(args.listen, args.upstream, listen_tls, upstream_tls)
     proxy = Proxy(config, framing, tracer, Rewriter(rules, tracer.codecs))

@@ -3,12 +3,14 @@
 A framing splits one direction of a byte stream into messages, reads each
 message's header, and frames a changed message again.  libvirt's framing
 (a length word and a 24-byte header, :mod:`xdrgen.trace.virnet`) is one;
-RFC 5531 record marking is the other one this interface leaves room for:
-a framing hands out one :class:`FramingSession` per connection, so that
-the two directions share state -- an ONC RPC reply carries only its XID
+RFC 5531's (:mod:`xdrgen.trace.oncrpc`) the other: a framing hands out
+one :class:`FramingSession` per connection, so that the two directions
+share state -- an ONC RPC reply carries only its XID
 (:attr:`Header.serial`), and its program, version and procedure come from
 the call the client's splitter saw with that XID; the credentials go into
-:attr:`Header.detail`; ``encode`` writes one record fragment.
+:attr:`Header.detail`; ``encode`` writes one record fragment.  A framing
+may have a variant for datagrams (:meth:`Framing.datagrams`: ONC RPC over
+UDP).
 
 Nothing here does I/O.
 """
@@ -56,8 +58,14 @@ class Header:
     nfds: int = 0
     problem: str | None = None
     #: What else the framing shows after the length (RFC 5531: the
-    #: credentials, ``auth=sys(uid=0 gid=0 host)``); empty for libvirt.
+    #: credentials, ``auth=sys(uid=0,gid=0,gids=[],host=h)``); empty for libvirt.
     detail: str = ""
+    #: The serial is an XID, shown in hex (RFC 5531).
+    hex_serial: bool = False
+    #: For a frame whose payload is not one run of bytes (a record of
+    #: several fragments): the frame without its framing, where ``offset``
+    #: counts from.  None: ``offset`` counts from the frame's start.
+    unframe: Callable[[bytes], bytes] | None = None
 
 
 @dataclass(slots=True)
@@ -110,6 +118,10 @@ class FramingSession(Protocol):
         is the frame it replaces."""
         ...
 
+    def length(self, frame: bytes) -> int:
+        """The length a trace line shows for ``frame`` (:attr:`Header.length`)."""
+        ...
+
 
 class Framing(Protocol):
     """A wire framing, by name (see :data:`xdrgen.trace.FRAMINGS`)."""
@@ -140,3 +152,89 @@ class Framing(Protocol):
         """Whether a stream's first bytes are a call (so its sender is the
         client, when the capture missed the connection's start)."""
         ...
+
+    def datagrams(self) -> Framing | None:
+        """The framing of the protocol's messages over UDP, one per
+        datagram (None: the protocol has none)."""
+        ...
+
+
+def hunt(buffer: bytearray, size: int, starts: Callable[[Buffer], bool], pieces: list[Piece]) -> tuple[bytes | None, bytes]:
+    """After lost bytes: find where a message starts in ``buffer`` (what
+    came since), ``starts`` judging each ``size``-byte window.  The bytes
+    skipped become a piece of ``pieces``; returns (the bytes from the start
+    found on, b"") or, when none is found yet, (None, the last bytes, which
+    may begin one: kept for the next look, so memory stays flat)."""
+    found = next((i for i in range(len(buffer) - size + 1) if starts(buffer[i : i + size])), None)
+    skip = max(0, len(buffer) - size + 1) if found is None else found
+    if skip:
+        pieces.append(Piece(skip, data=bytes(buffer[:skip]), problem="bytes after a gap"))
+    rest = bytes(buffer[skip:])
+    return (None, rest) if found is None else (rest, b"")
+
+
+class StreamSplitter:
+    """What the splitters of byte streams share: bytes passed on as they
+    are (a preamble, descriptors' carriers), everything unframed once the
+    stream stopped making sense, looking for the next message after lost
+    bytes.  A subclass takes the bytes of messages (:meth:`_take`) and
+    finds a message's start (:meth:`_hunt`); its ``feed`` tries the usual
+    read (one whole message) itself and hands the rest to :meth:`_split`."""
+
+    def __init__(self, preamble: int = 0) -> None:
+        self._raw = preamble  # bytes to pass on as they are
+        self._broken: str | None = None  # once set, every byte is passed on unframed
+        self._hunting = False  # after a gap: looking for the next message
+
+    def _split(self, data: Buffer) -> list[Piece]:
+        pieces: list[Piece] = []
+        view = memoryview(data)
+        while view:
+            if self._broken is not None:
+                pieces.append(Piece(len(view), data=bytes(view), problem=self._broken))
+                break
+            if self._hunting:
+                view = self._hunt(view, pieces)
+            elif self._raw:
+                take = min(self._raw, len(view))
+                self._raw -= take
+                pieces.append(Piece(take, data=bytes(view[:take])))
+                view = view[take:]
+            else:
+                view = self._take(view, pieces)
+        return pieces
+
+    def gap(self, size: int) -> list[Piece]:
+        # The loss is reported even between two messages (nothing partial).
+        consumed, held = self._partial()
+        pieces = [Piece(consumed, data=held, problem=f"{size} bytes lost")]
+        self._reset()
+        self._raw = 0
+        if self._broken is None:
+            self._hunting = True
+        return pieces
+
+    def end(self) -> list[Piece]:
+        consumed, held = self._partial()
+        if not consumed and not (self._hunting and held):
+            return []
+        piece = Piece(consumed or len(held), data=held, problem="incomplete message at the end of the stream")
+        self._reset()
+        return [piece]
+
+    def _partial(self) -> tuple[int, bytes]:
+        """(bytes of the current message consumed, those held); while
+        hunting, the bytes kept for the next look."""
+        raise NotImplementedError
+
+    def _reset(self) -> None:
+        """Forget the current message."""
+        raise NotImplementedError
+
+    def _take(self, view: memoryview, pieces: list[Piece]) -> memoryview:
+        """Consume bytes of the current message, appending it once whole."""
+        raise NotImplementedError
+
+    def _hunt(self, view: memoryview, pieces: list[Piece]) -> memoryview:
+        """Pass on bytes until a message starts (see :func:`hunt`)."""
+        raise NotImplementedError

@@ -19,10 +19,11 @@ import enum
 import json
 from typing import Any
 
+from ..runtime import traceline
 from .framing import Header
 from .message import TraceMessage
 
-PAYLOAD_INDENT = " " * 8
+PAYLOAD_INDENT = traceline.PAYLOAD_INDENT
 _HEX_SHOWN = 64  # bytes of an undecodable payload shown in hex
 
 
@@ -36,14 +37,15 @@ def message_line(
 def line_middle(program: str, procedure: str, header: Header) -> str:
     """``remote.1.connect_open(call, ok, ``: the same for every message of
     a procedure, type and status (the proxy keeps them)."""
-    return f"{program}.{header.version}.{procedure}({header.type}, {header.status}, "
+    return traceline.middle(program, header.version, procedure, header.type, header.status)
 
 
 def finish_line(time: float, conn: int, direction: str, middle: str, header: Header, notes: str = "") -> str:
     extra = f" nfds={header.nfds}" if header.nfds else ""
     if header.detail:
         extra += f" {header.detail}"
-    return f"{time:7.3f} {conn} {direction} {middle}{header.serial}) len={header.length}{extra}{notes}"
+    serial = traceline.xid(header.serial) if header.hex_serial else header.serial
+    return traceline.line(time, conn, direction, middle, serial, header.length, extra + notes)
 
 
 def notes_text(notes: list[str], undecodable: str | None = None) -> str:

@@ -86,7 +86,7 @@ class Codecs:
 
     def decode(self, header: Header, frame: bytes) -> tuple[Any, str | None]:
         """(payload, why it could not be decoded)."""
-        body = frame[header.offset :]
+        body = (frame if header.unframe is None else header.unframe(frame))[header.offset :]
         if header.problem is not None:
             return body, header.problem
         if header.payload in ("stream", "none"):
@@ -103,15 +103,22 @@ class Codecs:
             return body, f"{type(error).__name__}: {error}"
 
     def encode(self, session: FramingSession, message: TraceMessage) -> bytes:
-        """The message as a frame again: payload encoded with its codec
-        (bytes are taken as they are), then framed by the session."""
+        """The message as a frame again: payload encoded (a generated value
+        packs itself; other values -- an ONC RPC procedure's ints, strings,
+        tuples of arguments -- with their codec; bytes are taken as they
+        are), then framed by the session."""
         payload = message.payload
-        if payload is None:
-            body = b""
-        elif isinstance(payload, (bytes, bytearray, memoryview)):
+        codec = self.payload_type(message.header)
+        if isinstance(payload, (bytes, bytearray, memoryview)):
             body = bytes(payload)
-        else:
+        elif hasattr(payload, "pack_into"):
             out = bytearray()
             payload.pack_into(out)
             body = bytes(out)
+        elif codec is not None and not isinstance(codec, type):
+            body = codec.encode(payload)
+        elif payload is None:
+            body = b""
+        else:
+            raise TypeError(f"no codec to encode {type(payload).__name__} as the payload")
         return session.encode(message.header, body, message.frame or b"")

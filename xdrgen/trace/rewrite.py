@@ -161,8 +161,8 @@ class Rewriter:
             except (ValueError, TypeError, OverflowError, AttributeError) as error:
                 print(f"xdrgen.trace: cannot encode the rewritten message: {error}", file=sys.stderr)
                 return Outgoing([(frame, message)], notes=[f"rewrite not encodable: {type(error).__name__}"])
-            item.header.length = len(data)
+            item.header.length = session.length(data)
             out.frames.append((data, item))
         if len(out.frames) != 1 or out.frames[0][0] is not frame:
-            out.notes.append(f"rewritten, was len={len(frame)}")
+            out.notes.append(f"rewritten, was len={original_header.length}")
         return out

@@ -20,7 +20,7 @@ from ..runtime.virnet.framing import (
     encode_message,
 )
 from ..runtime.xdr import Buffer
-from .framing import Header, Piece, ProgramCheck
+from .framing import Header, Piece, ProgramCheck, StreamSplitter, hunt
 
 _TYPE_NAMES = {int(t): t.name.lower() for t in MessageType}
 _STATUS_NAMES = {int(s): s.name.lower() for s in MessageStatus}
@@ -98,43 +98,26 @@ def plausible(data: Buffer, known_program: ProgramCheck | None = None) -> bool:
     return bool(0 < vers <= _MAX_VERSION)
 
 
-class VirNetSplitter:
+class VirNetSplitter(StreamSplitter):
     """Splits one direction of a libvirt connection.  Without ``keep`` only
     the first 32 bytes of each message are held (memory stays flat however
-    large the messages); with it, whole messages (one at a time)."""
+    large the messages); with it, whole messages (one at a time).  The
+    bytes passed on as they are: a preamble, descriptors' carriers."""
 
     def __init__(self, *, keep: bool, preamble: int = 0, known_program: ProgramCheck | None = None) -> None:
+        super().__init__(preamble)
         self._keep = keep
         self._known = known_program
-        self._raw = preamble  # bytes to pass on as they are: preamble, carriers
         self._buffer = bytearray()  # the current message's bytes that are kept
         self._need = 0  # the current message's length, 0 until its length word is in
         self._seen = 0  # bytes of the current message consumed so far
-        self._broken: str | None = None  # once set, every byte is passed on unframed
-        self._hunting = False  # after a gap: looking for the next header
 
     def feed(self, data: Buffer) -> list[Piece]:
         if not (self._seen or self._raw or self._hunting) and self._broken is None and len(data) >= HEADER_SIZE:
             # The usual read: exactly one whole message, nothing pending.
             if int.from_bytes(data[:4], "big") == len(data) <= MAX_MESSAGE:
                 return [self._whole(data)]
-        pieces: list[Piece] = []
-        view = memoryview(data)
-        while view:
-            if self._broken is not None:
-                pieces.append(Piece(len(view), data=bytes(view), problem=self._broken))
-                break
-            if self._hunting:
-                view = self._hunt(view, pieces)
-                continue
-            if self._raw:
-                take = min(self._raw, len(view))
-                self._raw -= take
-                pieces.append(Piece(take, data=bytes(view[:take])))
-                view = view[take:]
-                continue
-            view = self._take(view, pieces)
-        return pieces
+        return self._split(data)
 
     def _take(self, view: memoryview, pieces: list[Piece]) -> memoryview:
         """Consume bytes of the current message; append it once whole."""
@@ -176,45 +159,19 @@ class VirNetSplitter:
         self._buffer = bytearray()
         self._need = self._seen = 0
 
-    def gap(self, size: int) -> list[Piece]:
-        # The loss is reported even between two messages (nothing partial).
-        pieces = [Piece(self._seen, data=bytes(self._buffer), problem=f"{size} bytes lost")]
-        self._reset()
-        self._raw = 0
-        if self._broken is None:
-            self._hunting = True
-        return pieces
-
-    def end(self) -> list[Piece]:
-        if not self._seen and not (self._hunting and self._buffer):
-            return []
-        size = self._seen or len(self._buffer)
-        piece = Piece(size, data=bytes(self._buffer), problem="incomplete message at the end of the stream")
-        self._reset()
-        return [piece]
+    def _partial(self) -> tuple[int, bytes]:
+        return self._seen, bytes(self._buffer)
 
     def _hunt(self, view: memoryview, pieces: list[Piece]) -> memoryview:
         """Pass on bytes until a plausible header starts; keep the last few
         bytes that might begin one (memory stays flat)."""
         buffer = self._buffer
         buffer += view
-        found = next(
-            (i for i in range(len(buffer) - HEADER_SIZE + 1) if plausible(buffer[i : i + HEADER_SIZE], self._known)),
-            None,
-        )
-        if found is None:
-            skip = max(0, len(buffer) - HEADER_SIZE + 1)
-        else:
-            skip = found
-            self._hunting = False
-        if skip:
-            pieces.append(Piece(skip, data=bytes(buffer[:skip]), problem="bytes after a gap"))
-        rest = bytes(buffer[skip:])
+        rest, kept = hunt(buffer, HEADER_SIZE, lambda window: plausible(window, self._known), pieces)
         self._reset()
-        if self._hunting:
-            self._buffer += rest
-            return memoryview(b"")
-        return memoryview(rest)
+        self._buffer += kept
+        self._hunting = rest is None
+        return memoryview(rest or b"")
 
 
 class VirNetSession:
@@ -241,6 +198,10 @@ class VirNetSession:
         )
 
 
+    def length(self, frame: bytes) -> int:
+        return len(frame)  # the length word counts the whole frame
+
+
 class LibvirtFraming:
     """libvirt's virNet framing (see the module's docstring)."""
 
@@ -260,3 +221,6 @@ class LibvirtFraming:
             MessageType.CALL,
             MessageType.CALL_WITH_FDS,
         )
+
+    def datagrams(self) -> None:
+        return None  # libvirt speaks over byte streams only

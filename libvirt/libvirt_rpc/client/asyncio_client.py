@@ -18,6 +18,7 @@ from xdrgen.runtime.virnet import framing as wire
 from xdrgen.runtime.virnet.framing import Message, MessageStatus, MessageType
 from xdrgen.runtime.xdr import XdrStruct
 
+from .. import wiretrace
 from ..errors import CallTimeoutError, ConnectionClosedError, LibvirtError
 from .incoming import DROP, REFUSE, Incoming
 from .routing import (
@@ -158,6 +159,7 @@ class AsyncRpcClient(_Dispatcher):
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, timeout: float | None = None) -> None:
         self._writer = writer
         self.timeout = timeout
+        self._trace_id = wiretrace.CLIENT.number()
         self._serials = itertools.count(1)
         self._loop = asyncio.get_running_loop()
         self._pending: dict[
@@ -294,6 +296,8 @@ class AsyncRpcClient(_Dispatcher):
         True if the caller should then wait in :meth:`_drain`."""
         if self._closed is not None:
             raise self._closed
+        if wiretrace.CLIENT.levels.get(wiretrace.DEBUG) is not False:  # off: one dict look-up
+            wiretrace.CLIENT.frame(self._trace_id, ">", frame)
         if len(frame) >= wire.INITIAL_BUFFER:
             self._flush()  # stream data: in order, and not copied again
             self._writer.write(frame)

@@ -24,6 +24,7 @@ from xdrgen.runtime.virnet import framing as wire
 from xdrgen.runtime.virnet.framing import Message, MessageStatus, MessageType
 from xdrgen.runtime.xdr import XdrStruct
 
+from .. import wiretrace
 from ..errors import CallTimeoutError, ConnectionClosedError, LibvirtError
 from . import idle_watch
 from .incoming import RECEIVE, REFUSE, Incoming
@@ -253,6 +254,7 @@ class RpcClient(_Dispatcher):
         self.timeout = timeout
         stream.settimeout(0.0)  # every wait is a poll that knows the deadline
         self._sender = Sender(stream)
+        self._trace_id = wiretrace.CLIENT.number()
         self._lock = threading.Lock()  # guards the reading role and the waiters
         self._serials = itertools.count(1)
         self._pending: dict[int, _Pending] = {}
@@ -387,6 +389,8 @@ class RpcClient(_Dispatcher):
         half a frame on it."""
         if self._closed is not None:
             raise self._closed
+        if wiretrace.CLIENT.levels.get(wiretrace.DEBUG) is not False:  # off: one dict look-up
+            wiretrace.CLIENT.frame(self._trace_id, ">", frame)
         try:
             self._sender.send(frame, deadline)
         except OSError as exc:

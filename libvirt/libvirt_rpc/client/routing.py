@@ -21,6 +21,7 @@ from xdrgen.runtime.virnet import framing as wire
 from xdrgen.runtime.virnet.framing import Message, MessageStatus, MessageType
 from xdrgen.runtime.xdr import Buffer, XdrError, XdrStruct
 
+from .. import wiretrace
 from ..errors import ConnectionClosedError, ErrorNumber, LibvirtError
 from .incoming import Incoming
 from .throttle import WarningThrottle
@@ -123,6 +124,7 @@ class _Dispatcher:
     _incoming: Incoming
     _streams: dict[int, Any]
     _event_queues: list[Any]  # queue.Queue or asyncio.Queue: both put_nowait
+    _trace_id: int  # the connection's number in trace lines (:mod:`..wiretrace`)
 
     def _answer_ping(self) -> None:
         raise NotImplementedError
@@ -143,6 +145,8 @@ class _Dispatcher:
             message = incoming.next()
 
     def _dispatch(self, message: Message) -> None:
+        if wiretrace.CLIENT.levels.get(wiretrace.DEBUG) is not False:  # off: one dict look-up
+            wiretrace.CLIENT.message(self._trace_id, "<", message)
         kind = message.type
         if kind is MessageType.REPLY or kind is MessageType.REPLY_WITH_FDS:  # the usual case first
             for fd in message.fds:

@@ -48,6 +48,7 @@ from xdrgen.runtime.virnet.framing import (
 )
 from xdrgen.runtime.xdr import XdrError
 
+from .. import wiretrace
 from ..errors import ErrorNumber, LibvirtError
 from .calls import Call, CallTable
 from .errors import StreamError, int32, internal_error, remote_error, rpc_error
@@ -254,6 +255,8 @@ class Client(asyncio.Protocol):
             self._process()
 
     def _handle(self, frame: bytes | bytearray) -> None:
+        if wiretrace.SERVER.levels.get(wiretrace.DEBUG) is not False:  # off: one dict look-up
+            wiretrace.SERVER.frame(self.id, ">", frame)
         _, prog, vers, proc, type_, serial, status = FRAME_HEADER.unpack_from(frame, 0)
         if prog == KEEPALIVE_PROGRAM and vers == KEEPALIVE_VERSION and type_ == _MESSAGE:
             # libvirtd's keepalive filter: PING gets a PONG, the rest is dropped.
@@ -396,6 +399,8 @@ class Client(asyncio.Protocol):
         transport = self.transport
         if transport is None or self.closed or transport.is_closing():
             return
+        if wiretrace.SERVER.levels.get(wiretrace.DEBUG) is not False:  # off: one dict look-up
+            wiretrace.SERVER.frame(self.id, "<", frame)
         transport.write(frame)
         if transport.get_write_buffer_size() > self.server.limits.max_output_buffer:
             self.abort("the client does not read its messages")

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Coroutine, Generator
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
-from . import rpcbind, transports
+from . import rpcbind, tracing, transports
 from .auth import Auth
 from .channel import DEFAULT_TIMEOUT
 from .client_async import AsyncChannel
@@ -62,6 +62,10 @@ class Client:
 
     PROGRAM: ClassVar[int]
     VERSION: ClassVar[int]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        tracing.register_class(cls)  # its program's name in trace lines
 
     def __init__(self, channel: SyncChannel) -> None:
         self._channel = channel
@@ -122,6 +126,10 @@ class AsyncClient:
 
     PROGRAM: ClassVar[int]
     VERSION: ClassVar[int]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        tracing.register_class(cls)
 
     def __init__(self, channel: AsyncChannel) -> None:
         self._channel = channel

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any, Self, TypeVar, cast
 
 from ..xdr import Buffer, XdrError
-from . import messages
+from . import messages, tracing
 from .alarms import Alarms
 from .auth import Auth
 from .channel import DEFAULT_TIMEOUT, Channel, RecordFraming
@@ -79,6 +79,8 @@ class AsyncChannel(Channel):
         if timeout is None:
             timeout = self.timeout
         xid, data = self._encode(prog, vers, procedure, args)
+        if tracing.CLIENT.levels.get(tracing.DEBUG) is not False:  # off: one dict look-up
+            tracing.CLIENT.message(self, ">", data, procedure)
         future: asyncio.Future[bytes] = self._loop.create_future()
         self._pending[xid] = future
         self._alarms.add(timeout, xid, TIMEOUT, (procedure.name, timeout))
@@ -87,6 +89,8 @@ class AsyncChannel(Channel):
             if self._writable is not None:  # the peer is slow to read
                 await asyncio.shield(self._writable)
             reply = await future
+            if tracing.CLIENT.levels.get(tracing.DEBUG) is not False:  # off: one dict look-up
+                tracing.CLIENT.message(self, "<", reply)
         finally:
             del self._pending[xid]
         return procedure.decode_reply(reply)

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from typing import Any, Self, TypeVar
 
 from ..xdr import Buffer, XdrError
-from . import messages
+from . import messages, tracing
 from .auth import Auth
 from .channel import DEFAULT_TIMEOUT, Channel, RecordFraming
 from .errors import ConnectionClosed, RpcError, RpcTimeout, connection_error, connection_refused, copy_error
@@ -125,6 +125,8 @@ class SyncChannel(Channel):
             timeout = self.timeout
         deadline = time.monotonic() + timeout
         xid, data = self._encode(prog, vers, procedure, args)
+        if tracing.CLIENT.levels.get(tracing.DEBUG) is not False:  # off: one dict look-up
+            tracing.CLIENT.message(self, ">", data, procedure)
         waiter = Waiter()
         self._pending[xid] = waiter  # atomic under the GIL; _fail copies the dict
         try:
@@ -140,6 +142,8 @@ class SyncChannel(Channel):
         if waiter.error is not None:
             raise copy_error(waiter.error)
         assert waiter.reply is not None
+        if tracing.CLIENT.levels.get(tracing.DEBUG) is not False:  # off: one dict look-up
+            tracing.CLIENT.message(self, "<", waiter.reply)
         return procedure.decode_reply(waiter.reply)
 
     def _sending_call(self, data: Buffer, deadline: float) -> None:

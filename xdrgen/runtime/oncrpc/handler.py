@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from .auth import Auth, OpaqueAuth
+from . import tracing
 from .procedures import Procedure
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,3 +56,7 @@ class Handler:
     PROGRAM: ClassVar[int]
     VERSION: ClassVar[int]
     PROCEDURES: ClassVar[Mapping[int, Procedure[Any]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        tracing.register_class(cls)  # its program's names in trace lines

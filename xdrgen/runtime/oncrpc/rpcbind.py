@@ -19,7 +19,7 @@ from typing import Any, Self, TypeVar
 
 from .. import xdr
 from ..xdr import Buffer
-from . import transports
+from . import tracing, transports
 from .channel import DEFAULT_TIMEOUT
 from .client_sync import SyncChannel
 from .codecs import BOOL, UINT, Chain, String
@@ -152,6 +152,11 @@ RPCBPROC_SET = Procedure(1, "RPCBPROC_SET", "rpcbproc_set", (Registration,), BOO
 RPCBPROC_UNSET = Procedure(2, "RPCBPROC_UNSET", "rpcbproc_unset", (Registration,), BOOL)
 RPCBPROC_GETADDR = Procedure(3, "RPCBPROC_GETADDR", "rpcbproc_getaddr", (Registration,), String(name="uaddr"))
 RPCBPROC_DUMP = Procedure(4, "RPCBPROC_DUMP", "rpcbproc_dump", (), Chain(Registration, "rp__list"))
+
+# names in trace lines (the portmapper is version 2 of the same program)
+tracing.register(RPCBIND_PROGRAM, 2, "rpcbind", {p.number: p for p in (PMAPPROC_SET, PMAPPROC_UNSET, PMAPPROC_GETPORT, PMAPPROC_DUMP)})
+for _version in (3, 4):
+    tracing.register(RPCBIND_PROGRAM, _version, "rpcbind", {p.number: p for p in (RPCBPROC_SET, RPCBPROC_UNSET, RPCBPROC_GETADDR, RPCBPROC_DUMP)})
 
 
 # ---- the client -------------------------------------------------------------

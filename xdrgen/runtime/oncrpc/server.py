@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any, Self, cast
 
 from ..xdr import Buffer, XdrError
-from . import messages
+from . import messages, tracing
 from .dispatch import Dispatcher, Reply
 from .handler import Handler
 from .messages import AcceptStat
@@ -139,6 +139,8 @@ class _Endpoint:
         self._loop = asyncio.get_running_loop()
 
     def _start(self, message: Buffer, peer: Any) -> None:
+        if tracing.SERVER.levels.get(tracing.DEBUG) is not False:  # off: one dict look-up
+            tracing.SERVER.message(self, ">", message)
         result = self._dispatch(message, peer, self.transport_name, self.reserve)
         if result is None:
             return
@@ -221,6 +223,8 @@ class _TcpConnection(_Endpoint, asyncio.Protocol):
         self._work()
 
     def _reply(self, reply: Reply, peer: Any) -> None:
+        if tracing.SERVER.levels.get(tracing.DEBUG) is not False:  # off: one dict look-up
+            tracing.SERVER.message(self, "<", reply)
         # The replies made in one turn of the event loop leave together.
         if not self._outbox:
             self._loop.call_soon(self._flush)
@@ -277,6 +281,8 @@ class _UdpEndpoint(_Endpoint, asyncio.DatagramProtocol):
             xid = messages.reply_xid(reply)
             log.error("a reply of %d bytes does not fit in a datagram", len(reply))
             reply = messages.accepted_reply(xid or 0, AcceptStat.SYSTEM_ERR)
+        if tracing.SERVER.levels.get(tracing.DEBUG) is not False:  # off: one dict look-up
+            tracing.SERVER.message(self, "<", reply)
         if self._transport is not None and not self._transport.is_closing():
             self._transport.sendto(reply, peer)
 
