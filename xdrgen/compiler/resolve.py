@@ -11,6 +11,7 @@ programs.  Everything it builds is local to one call.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from . import ir
 from .errors import XdrgenError
 from .libvirt_programs import derive_programs
 from .namespaces import flatten
-from .naming import module_name
+from .naming import ModuleNames, module_name
 from .parser import parse_file
 from .recursion import check_finite
 from .type_map import prelude
@@ -73,6 +74,11 @@ class Protocol:
     def name(self) -> str:
         """The Python module the file becomes."""
         return module_name(self.spec.path)
+
+    @functools.cached_property
+    def names(self) -> ModuleNames:
+        """The Python names of the module (:class:`.naming.ModuleNames`)."""
+        return ModuleNames(self)
 
     def lookup(self, name: str) -> ir.TypeDefinition:
         return self.types[name]

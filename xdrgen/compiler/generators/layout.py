@@ -39,6 +39,15 @@ def bytes_literal(data: bytes) -> str:
     return 'b"' + "".join(f"\\x{byte:02x}" for byte in data) + '"'
 
 
+def string_literal(text: str) -> str:
+    """A str literal as black writes it: in double quotes unless the text
+    holds a double quote and no single one."""
+    literal = repr(text)
+    if literal.startswith("'") and '"' not in text:
+        literal = '"' + literal[1:-1].replace("\\'", "'") + '"'
+    return literal
+
+
 def docstring(text: str, indent: str) -> str:
     """The docstring statement (with its quotes) for ``text``, as black
     prints it at ``indent``: lines re-indented and stripped of trailing

@@ -109,8 +109,9 @@ class StubModel:
     def constant(self, name: str) -> str:
         """A program, version or procedure number, by the name the types
         module defines it under (imported from there)."""
-        self.local.add(name)
-        return name
+        python_name = self.protocol.names.constants[name][1]
+        self.local.add(python_name)
+        return python_name
 
     def program(self, program: ir.ProgramDef) -> dict[str, object]:
         version = program.versions[0]
