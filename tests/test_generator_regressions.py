@@ -13,7 +13,7 @@ import pytest
 
 from xdrgen.compiler.naming import FRAME_NAMES
 
-from support import generate_package
+from support import generate_package, write_package
 
 _packages = itertools.count()
 
@@ -228,3 +228,59 @@ def test_names_from_namespaces(tmp_path: Path) -> None:
     assert (module.a_RED, module.b_RED) == (0, 1)
     assert module.AS(module.Color.a_RED).encode() == b"\0\0\0\0"
     assert module.BS(module.Shade.b_RED).encode() == b"\0\0\0\1"
+
+
+TYPED = """
+enum kind { K_INT = 0, K_STR = 1, K_BYTES = 2, K_NONE = 3 };
+const TWO = 2;
+struct Thing { int n; };
+/* Stellar's SCVal: fields named like the builtins their hints use */
+union value switch (kind type) {
+case K_INT:
+    int int;
+case K_STR:
+    string str<>;
+case K_BYTES:
+case K_NONE:          /* several labels: a Literal hint */
+    opaque bytes<>;
+};
+union number switch (int n) {
+case 1:
+case TWO:             /* a constant's value in a Literal hint */
+    int small;
+case 3:
+    Thing Thing;      /* a field named like its class */
+};
+/* an array's element: its unions are decoded in the list decoder */
+struct entry { value v; number num; string tuple<>; };
+struct table { entry entries<>; };
+"""
+
+
+def test_generated_code_type_checks_where_names_and_hints_meet(tmp_path: Path) -> None:
+    """mypy --strict on shapes the corpus has: fields named like builtins or
+    classes their class's hints use (``bytes: bytes``: 'not valid as a
+    type'), arms of several labels (a Literal of them, which the decoder
+    cannot prove), ``Literal[TWO]`` ('invalid'), a list decoder's local
+    that takes each arm of an inline-decoded union."""
+    import subprocess
+    import sys
+
+    (tmp_path / "typed.x").write_text(TYPED, encoding="utf-8")
+    write_package(tmp_path / "out", [tmp_path / "typed.x"], "typedpkg")
+    run = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-error-summary", "--cache-dir",
+         str(tmp_path / "cache"), "-p", "typedpkg"],
+        cwd=tmp_path / "out", capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    module = build(tmp_path, typed=TYPED)["typed"]
+    assert module.ValueBytes.__slots__ == ("type", "bytes_")
+    assert module.NumberThing.__slots__ == ("Thing_",)
+    value = module.Table(
+        [
+            module.Entry(module.ValueInt(-1), module.NumberSmall(2, 5), "t"),
+            module.Entry(module.ValueBytes(module.Kind.K_NONE, b"x"), module.NumberThing(module.Thing(3)), ""),
+        ]
+    )
+    assert module.Table.decode(value.encode()) == value

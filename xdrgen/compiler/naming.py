@@ -174,6 +174,14 @@ FRAME_NAMES = frozenset(
     }
 )  # fmt: skip
 
+#: Names that generated classes use in their annotations (``data:
+#: xdr.Buffer``, ``-> tuple[Self, int]``, ``value: bytes``): a class
+#: attribute of that name would hide it from the type checker.
+HINT_NAMES = frozenset(
+    {"xdr", "Any", "ClassVar", "Final", "Literal", "Self", "TypeAlias",
+     "bool", "bytes", "float", "int", "list", "object", "str", "tuple"}
+)  # fmt: skip
+
 Arm = tuple[ir.Declaration, "tuple[ir.Value, ...] | None"]
 
 
@@ -242,6 +250,10 @@ class ModuleNames:
         #: union class -> its arm classes, default last (those of imported
         #: modules too, though this module never imports them)
         self.arms: dict[str, tuple[str, ...]] = {}
+        #: struct class -> its attributes; arm class -> the discriminant's
+        #: and the arm value's (if any) (imported modules' too)
+        self.fields: dict[str, tuple[str, ...]] = {}
+        self._bodies: list[tuple[str, ir.StructBody | ir.UnionBody]] = []
         self._imported(protocol)
         own = [d for d in protocol.spec.definitions if _is_own_type(protocol, d)]
         for name in _own_constants(protocol):
@@ -262,6 +274,16 @@ class ModuleNames:
                 self._declaration(definition.declaration, cls)
             elif isinstance(definition, (ir.EnumDef, ir.StructDef, ir.UnionDef)):
                 self._body(cls, definition.body)
+        # attributes last: they avoid the names of every class
+        types = {cls for _, cls in (*self.classes.values(), *self.inline.values())}
+        types.update(arm for arms in self.arms.values() for arm in arms)
+        for cls, body in self._bodies:
+            if isinstance(body, ir.StructBody):
+                self.fields[cls] = _attributes([d.name or "" for d in body.fields], types)
+            else:
+                for (decl, _), arm in zip(union_arms(body), self.arms[cls]):
+                    names = [body.discriminant.name or ""] + ([decl.name or ""] if decl.name else [])
+                    self.fields[arm] = _attributes(names, types)
 
     def _imported(self, protocol: Protocol) -> None:
         """The names of the modules this one imports: they may be imported
@@ -276,6 +298,8 @@ class ModuleNames:
                         getattr(self, table).setdefault(key, value)
             for union, arms in names.arms.items():
                 self.arms.setdefault(union, arms)
+            for cls, fields in names.fields.items():
+                self.fields.setdefault(cls, fields)
         for name, module in imported_constant_modules(protocol).items():
             self.constants[name] = modules[module].constants[name]
         for _, name in (*self.classes.values(), *self.members.values(), *self.constants.values()):
@@ -295,7 +319,9 @@ class ModuleNames:
     def _body(self, cls: str, body: ir.EnumBody | ir.StructBody | ir.UnionBody) -> None:
         if isinstance(body, ir.EnumBody):
             self.members[cls] = (self.module, self.namespace.claim(members_table(cls)))
-        elif isinstance(body, ir.StructBody):
+            return
+        self._bodies.append((cls, body))
+        if isinstance(body, ir.StructBody):
             for decl in body.fields:
                 self._declaration(decl, cls + class_name(decl.name or ""))
         else:
@@ -321,6 +347,19 @@ class ModuleNames:
 
     def own(self, entry: tuple[str, str]) -> bool:
         return entry[0] == self.module
+
+
+def _attributes(names: list[str], types: set[str]) -> tuple[str, ...]:
+    """The attributes of one class, for its fields' XDR names: the field
+    name, with a ``_`` more for a name that the class's annotations use
+    (a builtin, a class) or that an earlier field took."""
+    out: list[str] = []
+    for name in names:
+        attribute = field_name(name)
+        while attribute in HINT_NAMES or attribute in types or attribute in out:
+            attribute += "_"
+        out.append(attribute)
+    return tuple(out)
 
 
 def _is_own_type(protocol: Protocol, definition: ir.Definition) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ... import __version__
 from .. import ir
-from ..naming import class_name, field_name, method_name, module_name, parameter_name, program_stem
+from ..naming import class_name, method_name, module_name, parameter_name, program_stem
 from ..resolve import Protocol
 from . import layout
 from .python_module import docstring
@@ -78,14 +78,15 @@ class StubModel:
             assert spec.name is not None
             definition = self.protocol.types[spec.name]
             if isinstance(definition, ir.StructDef):
-                for decl in definition.body.fields:
+                attributes = self.protocol.names.fields[self.protocol.names.classes[spec.name][1]]
+                for decl, attribute in zip(definition.body.fields, attributes):
                     assert decl.name is not None
-                    shape = self.shapes.shape(decl, class_name(spec.name) + class_name(decl.name))
+                    shape = self.shapes.shape(decl)
                     self._use(shape)
                     parameters.append(
                         Parameter(
                             parameter_name(decl.name),
-                            field_name(decl.name),
+                            attribute,
                             shape.hint,
                             _default(decl.name, shape),
                         )

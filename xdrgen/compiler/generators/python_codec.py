@@ -602,13 +602,17 @@ class CodecEmitter:
             value = w.temp("a")
             w(f"{value} = {arm.cls}.__new__({arm.cls})")
             if arm.disc_stored:
-                w(f"{value}.{info.disc_attribute} = {disc_value(info.disc, disc, self._disc_members(info.disc))}")
+                # (an int read by struct is Any to mypy; an enum member is not)
+                ignore = "  # type: ignore[assignment]" if arm.narrowed and info.disc.enum else ""
+                w(f"{value}.{info.disc_attribute} = {disc_value(info.disc, disc, self._disc_members(info.disc))}{ignore}")
             if arm.attribute is not None and arm.shape is not None:
                 target = Item(f"{value}.{arm.attribute}", quoted(f"{arm.cls}.{arm.attribute}"), arm.shape)
                 self.unpack_items(w, [target], ahead=ahead)
             elif ahead is not None:
                 self._read_ahead(w, ahead)
-            w(f"{item.expr} = {value}")
+            # a local holds the union's type, not the first arm's
+            declared = f": {info.name}" if keyword == "if" and "." not in item.expr else ""
+            w(f"{item.expr}{declared} = {value}")
             w.dedent()
             keyword = "elif"
         if not info.has_default:

@@ -177,11 +177,9 @@ class PythonModuleGenerator:
         items_pack = []
         items_unpack = []
         shapes: list[Shape] = []
-        for decl in body.fields:
-            assert decl.name is not None
+        for decl, attribute in zip(body.fields, self.names.fields[name]):
             shape = self.shapes.shape(decl)
             shapes.append(shape)
-            attribute = field_name(decl.name)
             fields.append((attribute, shape.hint, decl.doc))
             items_pack.append(Item(f"self.{attribute}", ErrorPath("self", attribute), shape))
             items_unpack.append(Item(f"obj.{attribute}", ErrorPath("cls", attribute), shape))
@@ -319,6 +317,22 @@ class PythonModuleGenerator:
                 return constant
         return str(value)
 
+    def _labels_hint(self, shape: Shape, labels: tuple[ir.Value, ...]) -> str:
+        """The hint of an arm's discriminant that several labels select:
+        ``Literal[...]`` of them, or the discriminant's type when they are
+        all its values."""
+        values = {label.number for label in labels}
+        if shape.is_bool:
+            every: set[int] | None = {0, 1}
+        elif shape.enum is not None:
+            every = {self.protocol.constants[m.name] for m in self.shapes.enums[shape.enum].members}
+        else:
+            every = None
+        if every is not None and every <= values:
+            return shape.hint
+        literals = [str(label.number) if shape.enum is None and not shape.is_bool else self._label_literal(shape, label) for label in labels]
+        return f"Literal[{', '.join(literals)}]"
+
     def _visible_constant(self, name: str) -> str | None:
         """The Python name of a constant this module defines (so far) or
         imports, else None."""
@@ -336,8 +350,7 @@ class PythonModuleGenerator:
     def _union(self, name: str, body: ir.UnionBody, doc: str | None, c_name: str | None, location: ir.Location) -> None:
         self.codec.hot = c_name is None or c_name in self.elements
         self._claim(name, location)
-        assert body.discriminant.name is not None
-        disc_field = field_name(body.discriminant.name)
+        disc_field = self.names.fields[self.names.arms[name][0]][0]
         disc_shape = self.shapes.shape(body.discriminant)
         self._enum_before(disc_shape)
         members = self.codec.members(disc_shape) if disc_shape.enum is not None else ""
@@ -368,8 +381,7 @@ class PythonModuleGenerator:
                 pack(f"out += {layout.bytes_literal(struct.pack('>' + disc_shape.code, labels[0].number))}")
             else:
                 if labels is not None:
-                    literals = [self._label_literal(disc_shape, label) for label in labels]
-                    fields.append((disc_field, f"Literal[{', '.join(literals)}]", None))
+                    fields.append((disc_field, self._labels_hint(disc_shape, labels), None))
                     test = label_test(f"self.{disc_field}", [label.number for label in labels], negate=True)
                     pack(f"if {test}:")
                     pack(f'    xdr.bad_value({path.text}, len(out), "discriminant of this arm", self.{disc_field})')
@@ -387,12 +399,15 @@ class PythonModuleGenerator:
             attribute = None
             if decl.kind is not ir.DeclKind.VOID:
                 assert decl.name is not None
-                attribute = field_name(decl.name)
+                attribute = self.names.fields[arm_name][1]
                 fields.append((attribute, shape.hint, decl.doc))
                 self.codec.pack_items(pack, [Item(f"self.{attribute}", ErrorPath("self", attribute), shape)])
                 value_name = self.names.local(decl.name)
                 end = self.codec.unpack_body(unpack, [Item(value_name, ErrorPath("cls", attribute), shape)])
                 args.append(value_name)
+            # The decoder passes what the discriminant's type holds; that it is
+            # one of the arm's labels (its Literal hint) mypy cannot know.
+            narrowed = fields[0][1].startswith("Literal[") if fields else False
             arm_infos.append(
                 UnionArmInfo(
                     arm_name,
@@ -400,6 +415,7 @@ class PythonModuleGenerator:
                     arm["classvar"] is None,
                     attribute,
                     shape if decl.kind is not ir.DeclKind.VOID else None,
+                    narrowed,
                 )
             )
             names = [f[0] for f in fields]
@@ -411,6 +427,7 @@ class PythonModuleGenerator:
                 unpack=with_decoder(unpack.lines),
                 guarded=reads_fixed(unpack.lines),
                 result=f"cls({', '.join(args)})",
+                ignore="  # type: ignore[arg-type]" if narrowed else "",
                 end=end,
             )
             arms_data.append(arm)
@@ -608,7 +625,8 @@ def _field_sets(protocol: Protocol) -> dict[tuple[tuple[str, Shape], ...], int]:
     counts: dict[tuple[tuple[str, Shape], ...], int] = {}
     for definition in protocol.spec.definitions:
         if isinstance(definition, ir.StructDef):
-            key = tuple((field_name(d.name or ""), shapes.shape(d)) for d in definition.body.fields)
+            attributes = protocol.names.fields[protocol.names.classes[definition.name][1]]
+            key = tuple(zip(attributes, (shapes.shape(d) for d in definition.body.fields)))
             counts[key] = counts.get(key, 0) + 1
     return counts
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from .. import ir
 from ..errors import XdrgenError
-from ..naming import field_name
 from ..resolve import Protocol
 from ...runtime.xdr import MAX_UINT
 
@@ -84,6 +83,9 @@ class UnionArmInfo:
     disc_stored: bool  # the arm class has a discriminant field
     attribute: str | None  # None for void
     shape: Shape | None
+    #: the arm's discriminant hint is narrower (a Literal of its labels)
+    #: than the type its decoder reads
+    narrowed: bool = False
 
 
 @dataclass(frozen=True)
@@ -237,14 +239,13 @@ class ShapeBuilder:
         if shape.kind != "struct" or shape.cls not in self._structs:
             return None
         fields = []
-        for decl in self._structs[shape.cls].fields:
-            assert decl.name is not None
+        for decl, attribute in zip(self._structs[shape.cls].fields, self.names.fields[shape.cls]):
             field = self.shape(decl)
             if field.kind not in ("numeric", "string", "opaque", "fixed_opaque", "struct", "union"):
                 return None
             if field.cls == shape.cls:
                 return None
-            fields.append((field_name(decl.name), field))
+            fields.append((attribute, field))
         if sum(f.kind in ("string", "opaque") for _, f in fields) > INLINE_COUNTED:
             return None
         return fields
