@@ -284,3 +284,22 @@ def test_generated_code_type_checks_where_names_and_hints_meet(tmp_path: Path) -
         ]
     )
     assert module.Table.decode(value.encode()) == value
+
+
+def test_fixed_size_values_inside_optionals_and_loops_move_the_offset_there(tmp_path: Path) -> None:
+    """Stellar's PreconditionsV2 (``SequenceNumber* minSeqNum;`` then more
+    fields) decoded the fields after an absent minSeqNum 8 bytes too far,
+    and an array of ``opaque[32]`` hashes read every element at one offset:
+    a fixed read's advance was counted outside its ``if`` or loop."""
+    module = build(
+        tmp_path,
+        fixed="typedef opaque hash[32];\n"
+        "struct pre { hyper *min_seq; unsigned hyper age; unsigned int gap; hash *h; int after; };\n"
+        "struct hashes { hash all<>; hash two[2]; int tail; };\n",
+    )["fixed"]
+    for value in (
+        module.Pre(None, 7, 8, None, 9),
+        module.Pre(-5, 7, 8, b"h" * 32, 9),
+        module.Hashes([b"a" * 32, b"b" * 32], [b"c" * 32, b"d" * 32], 5),
+    ):
+        assert type(value).decode(value.encode()) == value

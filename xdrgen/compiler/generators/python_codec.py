@@ -554,6 +554,7 @@ class CodecEmitter:
             w.snippet("unpack_optional", target=target, annotation=_annotation(target, shape.hint), path=path)
             w.indent()
             self.unpack_one(w, Item(target, path, shape.elem))
+            self.flush(w)  # the value's bytes count only when it is there
             w.dedent()
         elif kind in ("var_array", "fixed_array"):
             self._unpack_array(w, item)
@@ -693,6 +694,7 @@ class CodecEmitter:
         loop = "_"
         if fields is None:
             self.unpack_one(body, Item(value, each.path, elem))
+            self.flush(body)  # each element's bytes, in the loop
         else:
             # a small struct element is decoded in the loop, without a call
             body(f"{value} = {new}({elem.cls})")
