@@ -303,3 +303,18 @@ def test_fixed_size_values_inside_optionals_and_loops_move_the_offset_there(tmp_
         module.Hashes([b"a" * 32, b"b" * 32], [b"c" * 32, b"d" * 32], 5),
     ):
         assert type(value).decode(value.encode()) == value
+
+
+def test_names_with_two_leading_underscores(tmp_path: Path) -> None:
+    """nispasswd.x bounds a string by ``__NPD_MAXPASSBYTES``: inside a class
+    Python reads that as ``_NpdNewpass__NPD_MAXPASSBYTES`` (NameError)."""
+    module = build(
+        tmp_path,
+        mangled="const __MAXBYTES = 4;\nenum e { __A = 1 };\n"
+        "struct s { string pass<__MAXBYTES>; int __count; e kind; };\n",
+    )["mangled"]
+    assert (module._MAXBYTES, module._A) == (4, module.E._A)
+    value = module.S("abcd", 1, module.E._A)
+    assert value._count == 1 and module.S.decode(value.encode()) == value
+    with pytest.raises(module.xdr.XdrError):
+        module.S("abcde", 1, module.E._A).encode()

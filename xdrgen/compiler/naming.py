@@ -2,8 +2,10 @@
 
 - types: CapWords classes (``remote_domain_get_info_ret`` ->
   ``RemoteDomainGetInfoRet``); constants and enum members keep their names;
-- fields keep their XDR names, with a trailing ``_`` for Python keywords and
-  the generated methods' names; decoders' locals avoid the methods' own;
+- fields keep their XDR names, with a trailing ``_`` for Python keywords,
+  the generated methods' names and names the class's hints use, and one
+  leading ``_`` for two (which Python would mangle); decoders' locals avoid
+  the methods' own, the module's names and the builtins they call;
 - modules are named after their ``.x`` file, made a valid lower-case name;
 - procedures become lower-case methods (``REMOTE_PROC_DOMAIN_GET_INFO`` ->
   ``domain_get_info``), programs the CapWords stem of their classes
@@ -63,7 +65,10 @@ def class_name(name: str) -> str:
 
 def field_name(name: str) -> str:
     """A field keeps its XDR name; Python keywords and the generated methods'
-    names get a trailing underscore."""
+    names get a trailing underscore, and a name with two leading underscores
+    keeps one (in a class, Python would mangle ``__x`` into ``_Class__x``)."""
+    if name.startswith("__") and not name.endswith("__"):
+        name = "_" + name.lstrip("_")
     if keyword.iskeyword(name) or name in RESERVED_ATTRIBUTES:
         return name + "_"
     return name
