@@ -174,6 +174,11 @@ class ProtocolStrategies:
         """The generated class (or enum) called ``name``."""
         return getattr(self.module(self.owner[name]), name)
 
+    def typedef_functions(self, name: str) -> tuple[Callable[..., None], Callable[..., Any]]:
+        """The ``pack_x`` and ``unpack_x`` functions of ``typedef name``."""
+        module, (pack, unpack, _) = self.names.functions[name]
+        return getattr(self.module(module), pack), getattr(self.module(module), unpack)
+
     def struct_names(self, owner: str | None = None) -> list[str]:
         return sorted(n for n in self.fields if owner is None or self.owner[n] == owner)
 
