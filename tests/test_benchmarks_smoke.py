@@ -75,3 +75,15 @@ def test_import_time_benchmark_quick_run() -> None:
     for row in ("import libvirt_rpc", "libvirt_rpc.open", "import libvirt"):
         assert any(line.startswith(row + " ") for line in out.splitlines()), out
     assert "libvirt_rpc.open / import libvirt:" in out.splitlines()[-1]
+
+
+def test_stellar_benchmark_quick_run() -> None:
+    """Generated Stellar classes next to stellar-sdk's on the SDK's own
+    published envelopes: both round-trip them before anything is timed."""
+    out = run_benchmark("stellar.py")
+    lines = out.splitlines()
+    assert "both decode every value and encode it back to the same bytes: OK" in lines
+    rows = {line.split()[0]: line.split()[1:] for line in lines if line.startswith(("decode ", "encode "))}
+    assert set(rows) == {"decode", "encode"}
+    assert all(float(value.rstrip("x")) > 0 for row in rows.values() for value in row)
+    assert lines[-1].startswith("xdrgen / stellar-sdk: decode ")
