@@ -410,14 +410,23 @@ def imported_constant_modules(protocol: Protocol) -> dict[str, str]:
 
 
 def _own_constants(protocol: Protocol) -> list[str]:
-    """The module's constants (string constants too), those of the .x file
-    in its order first."""
+    """The module's constants (string constants too): those the .x file
+    defines at the top level in its order, then the others (members of
+    inline enums, ``#define``s, ``-D`` values, ONC RPC's) sorted."""
     own = module_constants(protocol) | {
         d.name for d in protocol.spec.definitions if isinstance(d, ir.ConstDef)
     }
     ordered: dict[str, None] = {}
-    for node in ir.iter_nodes(protocol.spec.definitions):
-        if isinstance(node, (ir.ConstDef, ir.EnumMember, ir.ProgramDef, ir.VersionDef, ir.ProcedureDef)):
-            if node.name in own:
-                ordered[node.name] = None
+    for definition in protocol.spec.definitions:
+        if isinstance(definition, ir.ConstDef):
+            names = [definition.name]
+        elif isinstance(definition, ir.EnumDef):
+            names = [member.name for member in definition.body.members]
+        elif isinstance(definition, ir.ProgramDef):
+            names = [definition.name]
+            for version in definition.versions:
+                names += [version.name, *(procedure.name for procedure in version.procedures)]
+        else:
+            continue
+        ordered.update((name, None) for name in names if name in own)
     return [*ordered, *sorted(own - set(ordered))]

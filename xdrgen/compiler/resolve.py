@@ -65,6 +65,9 @@ class Protocol:
     externals: Mapping[str, int]
     #: rpcgen's string constants (``const HEXMODULUS = "d4a0...";``)
     strings: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: the constants the file uses that no file defines: TRUE, FALSE and
+    #: those of the ONC RPC headers (``AUTH_SYS``), as C has them
+    fallbacks: tuple[str, ...] = ()
 
     @property
     def path(self) -> str:
@@ -110,6 +113,7 @@ class _Resolver:
         self.resolving: list[str] = []
         self.used_externals: set[str] = set()
         self.strings: dict[str, str] = {}
+        self.fallbacks: set[str] = set()
 
     # ---- collecting names
     def _declare(self, name: str, location: ir.Location) -> None:
@@ -234,6 +238,7 @@ class _Resolver:
             fallback = self._fallback_constant(name)
             if fallback is not None:
                 self.constant_values[name] = fallback
+                self.fallbacks.add(name)
                 return fallback
             raise XdrgenError(
                 location,
@@ -522,6 +527,7 @@ class _Resolver:
             programs=programs,
             externals=used_externals,
             strings=dict(self.strings),
+            fallbacks=tuple(sorted(self.fallbacks)),
         )
 
     def _check_programs(self, definitions: tuple[ir.Definition, ...]) -> None:

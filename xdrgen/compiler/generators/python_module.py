@@ -647,14 +647,10 @@ ONC_RPC_CONSTANT = "Not defined in the .x file: ONC RPC's own (<rpc/types.h>, <r
 
 
 def _onc_rpc_constants(protocol: Protocol) -> list[str]:
-    """The constants the file uses that no file defines: ``TRUE``,
-    ``FALSE`` and the constants of the ONC RPC headers (the prelude)."""
-    defined = set(protocol.externals) | {name for name, _, _ in protocol.spec.defines}
-    for node in ir.iter_nodes(protocol.spec.definitions):
-        if isinstance(node, (ir.ConstDef, ir.EnumMember, ir.ProgramDef, ir.VersionDef, ir.ProcedureDef)):
-            defined.add(node.name)
-    own = {name for name, entry in protocol.names.constants.items() if protocol.names.own(entry)}
-    return sorted(own - defined - set(protocol.strings))
+    """The constants the file uses that no file defines (``TRUE``,
+    ``FALSE``, the prelude's) and that this module defines for it."""
+    names = protocol.names
+    return [name for name in protocol.fallbacks if names.own(names.constants[name])]
 
 
 def _program_constants(program: ir.ProgramDef) -> list[tuple[str, ir.Value, ir.Location]]:
