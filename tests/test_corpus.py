@@ -98,6 +98,13 @@ def test_readme_lists_every_file_with_its_hash() -> None:
         assert digest in table, f"{corpus_key(path)}: SHA-256 {digest} not in README.md"
 
 
+def test_readme_table_counts_every_file() -> None:
+    """The README's table: every file, through every stage."""
+    table = (CORPUS / "README.md").read_text(encoding="utf-8")
+    total = next(line for line in table.splitlines() if line.startswith("| **total**"))
+    assert total.count(f"**{len(FILES)}**") == 6, total
+
+
 def test_published_vectors_name_corpus_types() -> None:
     """Each saved Stellar value names a type of the Stellar files and is
     base64 of whole XDR words."""
