@@ -318,3 +318,17 @@ def test_names_with_two_leading_underscores(tmp_path: Path) -> None:
     assert value._count == 1 and module.S.decode(value.encode()) == value
     with pytest.raises(module.xdr.XdrError):
         module.S("abcde", 1, module.E._A).encode()
+
+
+def test_consecutive_line_comments_are_one_doc_comment(tmp_path: Path) -> None:
+    """xdrpp files (Stellar's) write doc comments as ``//`` lines: the
+    module docstring and a field's comment keep all of them, not the first
+    or last line."""
+    module = build(
+        tmp_path,
+        lines="// Copyright line one\n// line two\n\n"
+        "struct s {\n    // one\n    // two\n    int x; // trailing\n    int y;\n};\n",
+    )["lines"]
+    assert module.__doc__.endswith("Copyright line one\nline two")
+    text = Path(module.__file__).read_text()
+    assert "    #: one\n    #: two\n    x: int\n" in text
