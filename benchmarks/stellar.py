@@ -80,6 +80,16 @@ def check(raws: list[bytes], decode: Callable[[bytes], Any], encode: Callable[[A
     return values
 
 
+def over(function: Callable[[Any], Any], items: list[Any]) -> Callable[[], None]:
+    """One pass of ``function`` over all ``items``."""
+
+    def run() -> None:
+        for item in items:
+            function(item)
+
+    return run
+
+
 def timed(run: Callable[[], None], loops: int) -> float:
     """Seconds per call of ``run``, over ``loops`` calls."""
     started = time.perf_counter()
@@ -115,27 +125,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(raws)} TransactionEnvelope values, {sum(map(len, raws))} bytes in all")  # fmt: skip
         print("both decode every value and encode it back to the same bytes: OK")
 
-        def ours_decode() -> None:
-            for raw in raws:
-                ours.decode(raw)
-
-        def ours_encode() -> None:
-            for value in ours_values:
-                value.encode()
-
-        def sdk_decode() -> None:
-            for raw in raws:
-                sdk.from_xdr_bytes(raw)
-
-        def sdk_encode() -> None:
-            for value in sdk_values:
-                value.to_xdr_bytes()
-
         runs = {
-            ("decode", "xdrgen"): ours_decode,
-            ("decode", "stellar-sdk"): sdk_decode,
-            ("encode", "xdrgen"): ours_encode,
-            ("encode", "stellar-sdk"): sdk_encode,
+            ("decode", "xdrgen"): over(ours.decode, raws),
+            ("decode", "stellar-sdk"): over(sdk.from_xdr_bytes, raws),
+            ("encode", "xdrgen"): over(ours.encode, ours_values),  # XdrValue.encode
+            ("encode", "stellar-sdk"): over(sdk.to_xdr_bytes, sdk_values),
         }
         loops = {key: calibrate(run, min_time) for key, run in runs.items()}
         best = {key: float("inf") for key in runs}
