@@ -46,7 +46,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from stellar_sdk import __version__ as sdk_version
+from stellar_sdk.__version__ import __version__ as sdk_version
 from stellar_sdk import xdr as sdk_xdr
 
 from xdrgen.compiler.project import Target, generate_files, write_files

@@ -90,7 +90,7 @@ def _clean_comment(raw: str) -> str:
 
 
 def _scan_comments(text: str) -> list[_Comment]:
-    comments = []
+    comments: list[_Comment] = []
     line_starts = [0]
     for index, char in enumerate(text):
         if char == "\n":
