@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 from xdrgen.compiler.project import load_config
 
@@ -51,3 +52,34 @@ def corpus_needs(path: Path) -> dict[str, object]:
         "type_map": dict(entry.get("types", {})),
         "imports": tuple(CORPUS / item for item in entry.get("imports", [])),
     }
+
+
+# ---- generated packages ------------------------------------------------------
+
+
+def write_package(out: Path, inputs: list[Path], package: str, **options: object) -> dict[str, str]:
+    """Generate ``inputs`` as the package ``package`` under ``out`` (with
+    Target's other fields from ``options``); the files written."""
+    from xdrgen.compiler.project import Target, generate_files, write_files
+
+    target = Target(inputs=tuple(inputs), package=package, output=out, **options)  # type: ignore[arg-type]
+    files = generate_files(target)
+    write_files(target.package_dir, files)
+    return files
+
+
+def generate_package(out: Path, inputs: list[Path], package: str, **options: object) -> dict[str, ModuleType]:
+    """:func:`write_package`, then import its modules: module name -> module."""
+    import importlib
+    import sys
+
+    files = write_package(out, inputs, package, **options)
+    sys.path.insert(0, str(out))
+    try:
+        return {
+            name[:-3]: importlib.import_module(f"{package}.{name[:-3]}")
+            for name in sorted(files)
+            if name.endswith(".py") and name != "__init__.py"
+        }
+    finally:
+        sys.path.remove(str(out))

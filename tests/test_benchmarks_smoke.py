@@ -91,3 +91,15 @@ def test_oncrpc_benchmark_quick_run() -> None:
     assert rows["C (TI-RPC)"][-1] == "1.00x"
     targets = [line for line in out.splitlines() if line.startswith("target ")]
     assert [line.split(":")[0] for line in targets] == ["target sync >= 0.5x C", "target asyncio >= 1.0x C"], out
+
+
+def test_stellar_benchmark_quick_run() -> None:
+    """Generated Stellar classes next to stellar-sdk's on the SDK's own
+    published envelopes: both round-trip them before anything is timed."""
+    out = run_benchmark("stellar.py")
+    lines = out.splitlines()
+    assert "both decode every value and encode it back to the same bytes: OK" in lines
+    rows = {line.split()[0]: line.split()[1:] for line in lines if line.startswith(("decode ", "encode "))}
+    assert set(rows) == {"decode", "encode"}
+    assert all(float(value.rstrip("x")) > 0 for row in rows.values() for value in row)
+    assert lines[-1].startswith("xdrgen / stellar-sdk: decode ")

@@ -2,10 +2,11 @@
 protocol, driven by the IR.
 
 :class:`ProtocolStrategies` walks the resolved IR (``xdrgen.compiler.resolve.load``)
-with the generator's own :class:`~xdrgen.compiler.generators.python_shapes.ShapeBuilder`,
-so typedefs, bounds and inline types are seen exactly as the code generator
-sees them, and finds each generated class by name in the module of the file
-that owns the type.  Values respect every rule the encoder checks: bounds
+with the generator's own :class:`~xdrgen.compiler.generators.python_shapes.ShapeBuilder`
+and names (:class:`~xdrgen.compiler.naming.ModuleNames`), so typedefs, bounds,
+inline types and union arms are seen exactly as the code generator sees them,
+and finds each generated class by name in the module of the file that owns
+the type.  Values respect every rule the encoder checks: bounds
 (UTF-8 length for strings), enum members, bools, integer ranges per struct
 code, float32-exact floats, exact lengths of fixed arrays and opaque data,
 the discriminants each union arm allows.  Sizes are kept small (a few
@@ -29,7 +30,7 @@ from hypothesis import strategies as st
 
 from xdrgen.compiler import ir
 from xdrgen.compiler.generators.python_shapes import Shape, ShapeBuilder
-from xdrgen.compiler.naming import class_name, field_name, module_name
+from xdrgen.compiler.naming import field_name, union_arms
 from xdrgen.compiler.project import load_config
 from xdrgen.compiler.resolve import Protocol, load
 
@@ -103,32 +104,6 @@ class UnionInfo:
         return frozenset(v for arm in self.arms if arm.labels for v in arm.labels)
 
 
-def arm_name(
-    union: str,
-    decl: ir.Declaration,
-    labels: tuple[ir.Value, ...] | None,
-    used: set[str],
-) -> str:
-    """The class name the generator gives a union arm: the union's name and
-    the arm's field (or first label, or ``Default``)."""
-    if labels is None:
-        stem = "Default"
-    elif decl.kind is not ir.DeclKind.VOID and decl.name:
-        stem = class_name(decl.name)
-    elif labels[0].name is not None:
-        stem = class_name(labels[0].name.lower())
-    else:
-        value = labels[0].number
-        stem = f"Case{value}" if value >= 0 else f"CaseMinus{-value}"
-    candidate = union + stem
-    suffix = 2
-    while candidate in used:
-        candidate = f"{union}{stem}{suffix}"
-        suffix += 1
-    used.add(candidate)
-    return candidate
-
-
 class ProtocolStrategies:
     """Strategies for the types of one protocol (and those it imports).
 
@@ -142,6 +117,8 @@ class ProtocolStrategies:
         self.protocol = protocol
         self._modules = modules
         self.shapes = ShapeBuilder(protocol)
+        names = protocol.names
+        self.names = names
         self.owner: dict[str, str] = {}  # class name -> module name
         self.bodies: dict[str, Body] = {}  # struct/union/enum class -> body
         self.fields: dict[str, list[tuple[str, Shape]]] = {}
@@ -149,30 +126,21 @@ class ProtocolStrategies:
         self._memo: dict[tuple[str, int], st.SearchStrategy[Any]] = {}
         for name, definition in sorted(protocol.types.items()):
             if isinstance(definition, (ir.EnumDef, ir.StructDef, ir.UnionDef)):
-                owner = module_name(protocol.owner.get(name, protocol.path))
-                self._register(class_name(name), definition.body, owner)
+                module, cls = names.classes[name]
+                self._register(cls, definition.body, module)
+            for node in ir.iter_nodes(definition):
+                if isinstance(node, ir.TypeSpec) and node.inline is not None:
+                    module, cls = names.inline[node.location]
+                    self._register(cls, node.inline, module)
         self.typedefs: dict[str, Shape] = {}
         for definition in protocol.spec.definitions:
             if (
                 isinstance(definition, ir.TypedefDef)
                 and protocol.types.get(definition.name) is definition
             ):
-                self.typedefs[definition.name] = self._shape(
-                    definition.declaration,
-                    class_name(definition.name),
-                    module_name(protocol.path),
-                )
+                self.typedefs[definition.name] = self.shapes.shape(definition.declaration)
 
     # ---- the IR walk
-    def _shape(self, decl: ir.Declaration, context: str, owner: str) -> Shape:
-        """The declaration's shape; inline types it defines are registered
-        (as the generator names them) in ``owner``'s module."""
-        before = len(self.shapes.inline)
-        shape = self.shapes.shape(decl, context)
-        for name, body, _ in self.shapes.inline[before:]:
-            self._register(name, body, owner)
-        return shape
-
     def _register(self, name: str, body: Body, owner: str) -> None:
         if name in self.bodies:
             return
@@ -182,24 +150,16 @@ class ProtocolStrategies:
             fields = []
             for decl in body.fields:
                 assert decl.name is not None
-                shape = self._shape(decl, name + class_name(decl.name), owner)
-                fields.append((field_name(decl.name), shape))
+                fields.append((field_name(decl.name), self.shapes.shape(decl)))
             self.fields[name] = fields
         elif isinstance(body, ir.UnionBody):
             discriminant = body.discriminant
             assert discriminant.name is not None
-            disc = self._shape(discriminant, name + class_name(discriminant.name), owner)
-            used: set[str] = set()
+            disc = self.shapes.shape(discriminant)
             arms = []
-            cases: list[tuple[ir.Declaration, tuple[ir.Value, ...] | None]] = [
-                (arm.declaration, arm.labels) for arm in body.arms
-            ]
-            if body.default is not None:
-                cases.append((body.default, None))
-            for decl, labels in cases:
-                arm = arm_name(name, decl, labels, used)
+            for (decl, labels), arm in zip(union_arms(body), self.names.arms[name]):
                 self.owner[arm] = owner
-                shape = self._shape(decl, arm + "Value", owner)
+                shape = self.shapes.shape(decl)
                 numbers = tuple(label.number for label in labels) if labels else None
                 arms.append(Arm(arm, numbers, shape))
             self.unions[name] = UnionInfo(field_name(discriminant.name), disc, tuple(arms))
@@ -213,6 +173,11 @@ class ProtocolStrategies:
     def cls(self, name: str) -> Any:
         """The generated class (or enum) called ``name``."""
         return getattr(self.module(self.owner[name]), name)
+
+    def typedef_functions(self, name: str) -> tuple[Callable[..., None], Callable[..., Any]]:
+        """The ``pack_x`` and ``unpack_x`` functions of ``typedef name``."""
+        module, (pack, unpack, _) = self.names.functions[name]
+        return getattr(self.module(module), pack), getattr(self.module(module), unpack)
 
     def struct_names(self, owner: str | None = None) -> list[str]:
         return sorted(n for n in self.fields if owner is None or self.owner[n] == owner)

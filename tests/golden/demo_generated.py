@@ -455,7 +455,7 @@ class DemoResultValue(DemoResult):
             (value,) = _S_i.unpack_from(data, offset)
         except struct.error:
             xdr.truncated(cls.__name__, offset, data)
-        return cls(_DemoColour_MEMBERS[_disc], value), offset + 4
+        return cls(_DemoColour_MEMBERS[_disc], value), offset + 4  # type: ignore[arg-type]
 
 
 class DemoResultPoint(DemoResult):

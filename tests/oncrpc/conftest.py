@@ -6,8 +6,6 @@ to install.
 
 from __future__ import annotations
 
-import os
-import shutil
 import importlib
 import sys
 from collections.abc import Iterator
@@ -22,13 +20,12 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from nfs_daemons import rpcbind_running  # noqa: E402
+from oncrpc_support import KV_X, ROOT  # noqa: E402
 from toy import Toy, ToyV2  # noqa: E402
 
 from xdrgen.compiler.project import Target, generate_files, write_files  # noqa: E402
 from xdrgen.runtime import oncrpc  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
-KV_X = ROOT / "examples" / "kv" / "kv.x"
 CORPUS = ROOT / "tests" / "corpus"
 #: The package ``stubs`` generates, and its inputs: the kv example; MOUNT
 #: v1-v3 and NFSv2/v3 as OpenSolaris ships them (its mount.x defines
@@ -39,16 +36,6 @@ STUB_INPUTS = (
     ((KV_X, CORPUS / "opensolaris" / "nfs_prot.x", CORPUS / "nfs-ganesha" / "nfs4.x", ROOT / "protocols" / "rpcsvc" / "rpcb_prot.x"), {}),
     ((CORPUS / "opensolaris" / "mount.x",), {"RPC_HDR": "1"}),
 )
-
-INSTALL_HINT = "run `bash .ci/install-system-packages.sh` (as root) first"
-
-
-def system_binary(name: str) -> str:
-    path = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
-    if path is None:
-        pytest.fail(f"`{name}` not found: {INSTALL_HINT}", pytrace=False)
-    return path
-
 
 @pytest.fixture(scope="session")
 def rpcbind() -> Iterator[str]:

@@ -70,7 +70,7 @@ def test_mount_lookup_and_read_over_nfsv3(ganesha: Ganesha, transport: str) -> N
         with NfsV3Client.connect("127.0.0.1", transport=transport, auth=AUTH) as nfs:
             found = nfs.nfsproc3_lookup(LOOKUP3args(Diropargs3(root, NAME)))
             assert isinstance(found, LOOKUP3resResok) and found.status == NFS3_OK, found
-            handle = found.resok.object
+            handle = found.resok.object_
             attributes = nfs.nfsproc3_getattr(GETATTR3args(handle))
             assert isinstance(attributes, GETATTR3resResok)
             assert attributes.resok.obj_attributes.size == len(CONTENT)
@@ -97,7 +97,7 @@ def test_asyncio_clients_read_in_parallel(ganesha: Ganesha, transport: str) -> N
         root = NfsFh3(mounted.mountinfo.fhandle)  # type: ignore[attr-defined]
         async with NfsV3AsyncClient.connect("127.0.0.1", transport=transport, auth=AUTH) as nfs:
             found = await nfs.nfsproc3_lookup(LOOKUP3args(Diropargs3(root, NAME)))
-            handle = found.resok.object  # type: ignore[attr-defined]
+            handle = found.resok.object_  # type: ignore[attr-defined]
             # every chunk asked for at once: replies matched to calls by xid
             offsets = range(0, len(CONTENT), CHUNK)
             reads = await asyncio.gather(*(nfs.nfsproc3_read(READ3args(handle, at, CHUNK)) for at in offsets))

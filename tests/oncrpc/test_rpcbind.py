@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import pytest
-from conftest import system_binary
+from oncrpc_support import system_binary
 from toy import TOY_PROGRAM, Toy, ToyV2, ToyV3AsyncClient, ToyV3Client
 
 from xdrgen.runtime.oncrpc import (

@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from conftest import KV_X, system_binary
+from oncrpc_support import KV_X, system_binary
 
 from xdrgen.runtime.oncrpc import AuthSys, ServerThread
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import system_binary
+from oncrpc_support import system_binary
 from test_rpcbind import agree, rpcinfo, rpcinfo_dump, rpcinfo_p
 
 from xdrgen.runtime.oncrpc import ServerThread

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -18,7 +18,7 @@ for _dir in (_HERE, _HERE.parent / "server", _HERE.parent / "integration"):
         sys.path.insert(0, str(_dir))
 
 from daemons import Libvirtd  # noqa: E402
-from trace_support import TraceProxy  # noqa: E402
+from trace_support import ProxyFactory, TraceProxy  # noqa: E402
 
 
 def _fixtures_of(conftest: Path, name: str) -> ModuleType:
@@ -41,7 +41,6 @@ testd = _server.testd
 rpcbind = _oncrpc.rpcbind
 
 
-ProxyFactory = Callable[..., TraceProxy]
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import libvirt_rpc
-from conftest import ProxyFactory
+from trace_support import ProxyFactory
 from daemons import Libvirtd, virsh, virsh_env
 from libvirt_rpc import remote_protocol as rp
 from libvirt_rpc.errors import CallTimeoutError

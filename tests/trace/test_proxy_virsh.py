@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ProxyFactory
+from trace_support import ProxyFactory
 from daemons import Libvirtd, require_binary, virsh, virsh_env
 from testd_support import normalise
 from trace_support import Line

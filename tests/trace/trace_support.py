@@ -216,3 +216,7 @@ def read_capture(path: Path, *options: str, entry: tuple[str, ...] = ("libvirt_r
         [sys.executable, "-m", entry[0], "read", str(path), *entry[1:], *options],
         capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
     )  # fmt: skip
+
+
+#: What the ``trace_proxy`` fixture gives: start a proxy with options.
+ProxyFactory = Callable[..., TraceProxy]

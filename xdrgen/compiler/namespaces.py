@@ -24,6 +24,7 @@ from typing import Any
 
 from . import ir
 from .errors import XdrgenError
+from .naming import namespaced_name
 
 Scope = tuple[str, ...]
 
@@ -61,7 +62,7 @@ class _Names:
         self.flat: dict[tuple[Scope, str], str] = {}
         taken: dict[str, tuple[Scope, str]] = {}
         for (scope, name), location in self.declared.items():
-            flat = name if len(spellings[name]) == 1 else "_".join((*scope, name))
+            flat = name if len(spellings[name]) == 1 else namespaced_name(scope, name)
             clash = taken.get(flat)
             if clash is not None:
                 raise XdrgenError(

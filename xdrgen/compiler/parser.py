@@ -90,7 +90,7 @@ def _clean_comment(raw: str) -> str:
 
 
 def _scan_comments(text: str) -> list[_Comment]:
-    comments = []
+    comments: list[_Comment] = []
     line_starts = [0]
     for index, char in enumerate(text):
         if char == "\n":
@@ -112,18 +112,42 @@ def _scan_comments(text: str) -> list[_Comment]:
         raw = match.group(0)
         line_start = line_starts[start_line - 1]
         own_line = not text[line_start : match.start()].strip()
-        comments.append(
-            _Comment(
-                start_line,
-                end_line,
-                end_column,
-                start_column,
-                _clean_comment(raw),
-                raw.startswith("/**") and raw != "/**/",
-                own_line,
-            )
+        comment = _Comment(
+            start_line,
+            end_line,
+            end_column,
+            start_column,
+            _clean_comment(raw),
+            raw.startswith("/**") and raw != "/**/",
+            own_line,
         )
+        previous = comments[-1] if comments else None
+        if (
+            raw.startswith("//")
+            and own_line
+            and previous is not None
+            and previous.own_line
+            and previous.end_line == start_line - 1
+            and _is_line_comment(text, previous, line_starts)
+        ):
+            # consecutive // lines are one comment (xdrpp files write
+            # their doc comments so)
+            comment = dataclasses.replace(
+                previous,
+                end_line=end_line,
+                end_column=end_column,
+                text=f"{previous.text}\n{comment.text}",
+            )
+            comments[-1] = comment
+            continue
+        comments.append(comment)
     return comments
+
+
+def _is_line_comment(text: str, comment: _Comment, line_starts: list[int]) -> bool:
+    """Whether ``comment`` is made of ``//`` lines."""
+    start = line_starts[comment.start_line - 1] + comment.start_column - 1
+    return text.startswith("//", start)
 
 
 class _Docs:

@@ -11,6 +11,7 @@ programs.  Everything it builds is local to one call.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from . import ir
 from .errors import XdrgenError
 from .libvirt_programs import derive_programs
 from .namespaces import flatten
-from .naming import module_name
+from .naming import ModuleNames, module_name
 from .parser import parse_file
 from .recursion import check_finite
 from .type_map import prelude
@@ -64,6 +65,9 @@ class Protocol:
     externals: Mapping[str, int]
     #: rpcgen's string constants (``const HEXMODULUS = "d4a0...";``)
     strings: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: the constants the file uses that no file defines: TRUE, FALSE and
+    #: those of the ONC RPC headers (``AUTH_SYS``), as C has them
+    fallbacks: tuple[str, ...] = ()
 
     @property
     def path(self) -> str:
@@ -73,6 +77,11 @@ class Protocol:
     def name(self) -> str:
         """The Python module the file becomes."""
         return module_name(self.spec.path)
+
+    @functools.cached_property
+    def names(self) -> ModuleNames:
+        """The Python names of the module (:class:`.naming.ModuleNames`)."""
+        return ModuleNames(self)
 
     def lookup(self, name: str) -> ir.TypeDefinition:
         return self.types[name]
@@ -104,6 +113,7 @@ class _Resolver:
         self.resolving: list[str] = []
         self.used_externals: set[str] = set()
         self.strings: dict[str, str] = {}
+        self.fallbacks: set[str] = set()
 
     # ---- collecting names
     def _declare(self, name: str, location: ir.Location) -> None:
@@ -228,6 +238,7 @@ class _Resolver:
             fallback = self._fallback_constant(name)
             if fallback is not None:
                 self.constant_values[name] = fallback
+                self.fallbacks.add(name)
                 return fallback
             raise XdrgenError(
                 location,
@@ -516,6 +527,7 @@ class _Resolver:
             programs=programs,
             externals=used_externals,
             strings=dict(self.strings),
+            fallbacks=tuple(sorted(self.fallbacks)),
         )
 
     def _check_programs(self, definitions: tuple[ir.Definition, ...]) -> None:

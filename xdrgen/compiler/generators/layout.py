@@ -39,6 +39,15 @@ def bytes_literal(data: bytes) -> str:
     return 'b"' + "".join(f"\\x{byte:02x}" for byte in data) + '"'
 
 
+def string_literal(text: str) -> str:
+    """A str literal as black writes it: in double quotes unless the text
+    holds a double quote and no single one."""
+    literal = repr(text)
+    if literal.startswith("'") and '"' not in text:
+        literal = '"' + literal[1:-1].replace("\\'", "'") + '"'
+    return literal
+
+
 def docstring(text: str, indent: str) -> str:
     """The docstring statement (with its quotes) for ``text``, as black
     prints it at ``indent``: lines re-indented and stripped of trailing
@@ -157,6 +166,9 @@ class _Line:
             index += 1
 
 
+_TYPE_IGNORE = re.compile(r"  # type: ignore(\[[\w, -]+\])?$")
+
+
 class _Unsupported(Exception):
     """A line this module does not lay out itself (black will)."""
 
@@ -169,8 +181,8 @@ def fit(line: str) -> list[str]:
     raises :class:`_Unsupported` for forms it does not know."""
     code = line.lstrip(" ")
     indent = line[: len(line) - len(code)]
-    if len(line) <= LINE_LENGTH:
-        return [line]
+    if len(line) <= LINE_LENGTH or _TYPE_IGNORE.search(code):
+        return [line]  # black does not split a line that ends in a type: ignore
     if code.startswith(("def ", "async def ")):
         return _split_def(indent, code)
     if code.startswith("from ") and " import " in code:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ... import __version__
 from .. import ir
-from ..naming import class_name, field_name, method_name, module_name, parameter_name, program_stem
+from ..naming import class_name, method_name, module_name, parameter_name, program_stem
 from ..resolve import Protocol
 from . import layout
 from .python_module import docstring
@@ -78,14 +78,15 @@ class StubModel:
             assert spec.name is not None
             definition = self.protocol.types[spec.name]
             if isinstance(definition, ir.StructDef):
-                for decl in definition.body.fields:
+                attributes = self.protocol.names.fields[self.protocol.names.classes[spec.name][1]]
+                for decl, attribute in zip(definition.body.fields, attributes):
                     assert decl.name is not None
-                    shape = self.shapes.shape(decl, class_name(spec.name) + class_name(decl.name))
+                    shape = self.shapes.shape(decl)
                     self._use(shape)
                     parameters.append(
                         Parameter(
                             parameter_name(decl.name),
-                            field_name(decl.name),
+                            attribute,
                             shape.hint,
                             _default(decl.name, shape),
                         )
@@ -109,8 +110,9 @@ class StubModel:
     def constant(self, name: str) -> str:
         """A program, version or procedure number, by the name the types
         module defines it under (imported from there)."""
-        self.local.add(name)
-        return name
+        python_name = self.protocol.names.constants[name][1]
+        self.local.add(python_name)
+        return python_name
 
     def program(self, program: ir.ProgramDef) -> dict[str, object]:
         version = program.versions[0]

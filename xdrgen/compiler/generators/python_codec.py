@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ...runtime.xdr import MAX_UINT
-from ..naming import list_decoder_name, typedef_function
+from ..naming import Namespace, list_decoder_name
 from .python_shapes import Shape, ShapeBuilder
 from .render import render
 
@@ -53,14 +53,16 @@ class Writer:
 
 
 class StructRegistry:
-    """The module's precompiled ``struct.Struct`` objects, named by format."""
+    """The module's precompiled ``struct.Struct`` objects, named by format
+    (names the module's ``namespace`` does not hold yet)."""
 
-    def __init__(self) -> None:
+    def __init__(self, namespace: Namespace | None = None) -> None:
         self.formats: dict[str, str] = {}
+        self.namespace = namespace if namespace is not None else Namespace()
 
     def name(self, fmt: str) -> str:
         if fmt not in self.formats:
-            self.formats[fmt] = "_S_" + fmt.replace(">", "")
+            self.formats[fmt] = self.namespace.claim("_S_" + fmt.replace(">", ""))
         return self.formats[fmt]
 
 
@@ -113,23 +115,25 @@ def with_decoder(lines: list[str]) -> list[str]:
     return lines
 
 
-def check_default_discriminant(w: Writer, disc: Shape, union: str, raw: str, at: str) -> None:
+def check_default_discriminant(w: Writer, disc: Shape, union: str, raw: str, at: str, members: str) -> None:
     """A default arm takes any discriminant the explicit arms do not, but an
-    enum's must still be one of its values and a bool's 0 or 1."""
+    enum's must still be one of its values (``members``: its table) and a
+    bool's 0 or 1."""
     if disc.enum is not None:
-        w(f"if {raw} not in {_members(disc.enum)}:")
+        w(f"if {raw} not in {members}:")
         w(f'    xdr.bad_value("{union}", {at}, "{disc.enum} value", {raw})')
     elif disc.is_bool:
         w(f"if {raw} > 1:")
         w(f'    xdr.bad_value("{union}", {at}, "bool (0 or 1)", {raw})')
 
 
-def disc_value(shape: Shape, raw: str) -> str:
-    """A decoded discriminant as the arm class stores it."""
+def disc_value(shape: Shape, raw: str, members: str) -> str:
+    """A decoded discriminant as the arm class stores it (``members``: the
+    table of an enum discriminant)."""
     if shape.is_bool:
         return f"{raw} == 1"
     if shape.enum is not None:
-        return f"{_members(shape.enum)}[{raw}]"
+        return f"{members}[{raw}]"
     return raw
 
 
@@ -185,10 +189,6 @@ def quoted(path: str) -> ErrorPath:
 def _annotation(target: str, hint: str) -> str:
     """Locals get a type annotation; attribute targets have one already."""
     return "" if "." in target else f": {hint}"
-
-
-def _members(enum: str) -> str:
-    return f"_{enum}_MEMBERS"
 
 
 def _tuple_target(names: list[str]) -> str:
@@ -257,6 +257,8 @@ class CodecEmitter:
         self.structs = structs
         #: element class -> its shape, for the list decoders to emit
         self.list_decoders: dict[str, Shape] = {}
+        #: element class -> its list decoder's name
+        self.list_decoder_names: dict[str, str] = {}
         # True while emitting a list decoder's loop: decode in place there
         self.inline = False
         # True while emitting a type that is packed once per array element
@@ -266,6 +268,18 @@ class CodecEmitter:
         # bytes a fixed read has consumed that ``offset`` does not count yet:
         # the next call reads at ``offset + N`` (outside loops only)
         self.advance = 0
+
+    def members(self, shape: Shape) -> str:
+        """The value -> member table of an enum shape's class."""
+        return self.shapes.members_table(shape.enum or "")
+
+    def list_decoder(self, elem: Shape) -> str:
+        """The name of the list decoder of ``elem`` values (emitted later)."""
+        assert elem.cls is not None
+        if elem.cls not in self.list_decoders:
+            self.list_decoders[elem.cls] = elem
+            self.list_decoder_names[elem.cls] = self.structs.namespace.claim(list_decoder_name(elem.cls))
+        return self.list_decoder_names[elem.cls]
 
     def offset(self) -> str:
         """``offset`` as the next decoding call takes it (consumes the
@@ -290,7 +304,8 @@ class CodecEmitter:
     def _check_numeric(self, w: Writer, item: Item) -> None:
         shape = item.shape
         if shape.is_bool or shape.enum is not None:
-            w.snippet("check_numeric", item=item, members=_members(shape.enum or ""))
+            members = self.members(shape) if shape.enum is not None else ""
+            w.snippet("check_numeric", item=item, members=members)
 
     def _pack_numeric_run(self, w: Writer, run: list[Item]) -> None:
         for item in run:
@@ -331,7 +346,7 @@ class CodecEmitter:
         elem = shape.elem
         typedef = self._typedef_call(item)
         if typedef is not None:
-            function = self.shapes.typedef_function(typedef_function("pack", typedef), typedef)
+            function = self.shapes.typedef_function("pack", typedef)
             w(f"{function}(out, {expr}, {path.args})")
         elif kind == "numeric":
             self._pack_numeric_run(w, [item])
@@ -451,7 +466,7 @@ class CodecEmitter:
         member = w.temp("m") if shape.enum is not None else None
         w.snippet(
             "convert_numeric", raw=raw, item=item, at=at, member=member,
-            members=_members(shape.enum or ""),
+            members=self.members(shape) if shape.enum is not None else "",
         )  # fmt: skip
 
     def _fixed_read(
@@ -510,7 +525,7 @@ class CodecEmitter:
         elem = shape.elem
         typedef = self._typedef_call(item)
         if typedef is not None:
-            function = self.shapes.typedef_function(typedef_function("unpack", typedef), typedef)
+            function = self.shapes.typedef_function("unpack", typedef)
             w(f"{target}, offset = {function}(data, {self.offset()}, {path.args})")
         elif _groupable_unpack(shape):
             self.flush(w)
@@ -539,6 +554,7 @@ class CodecEmitter:
             w.snippet("unpack_optional", target=target, annotation=_annotation(target, shape.hint), path=path)
             w.indent()
             self.unpack_one(w, Item(target, path, shape.elem))
+            self.flush(w)  # the value's bytes count only when it is there
             w.dedent()
         elif kind in ("var_array", "fixed_array"):
             self._unpack_array(w, item)
@@ -552,6 +568,9 @@ class CodecEmitter:
         is spelled (``offset + 4`` when a fixed read came last)."""
         self.unpack_items(w, items)
         return self.offset()
+
+    def _disc_members(self, disc: Shape) -> str:
+        return self.members(disc) if disc.enum is not None else ""
 
     def _inlinable_union(self, shape: Shape) -> bool:
         """In a list decoder's loop, a union of this module whose arms are
@@ -580,17 +599,21 @@ class CodecEmitter:
                 w("else:")
             w.indent()
             if not arm.values:
-                check_default_discriminant(w, info.disc, info.name, disc, "offset - 4")
+                check_default_discriminant(w, info.disc, info.name, disc, "offset - 4", self._disc_members(info.disc))
             value = w.temp("a")
             w(f"{value} = {arm.cls}.__new__({arm.cls})")
             if arm.disc_stored:
-                w(f"{value}.{info.disc_attribute} = {disc_value(info.disc, disc)}")
+                # (an int read by struct is Any to mypy; an enum member is not)
+                ignore = "  # type: ignore[assignment]" if arm.narrowed and info.disc.enum else ""
+                w(f"{value}.{info.disc_attribute} = {disc_value(info.disc, disc, self._disc_members(info.disc))}{ignore}")
             if arm.attribute is not None and arm.shape is not None:
                 target = Item(f"{value}.{arm.attribute}", quoted(f"{arm.cls}.{arm.attribute}"), arm.shape)
                 self.unpack_items(w, [target], ahead=ahead)
             elif ahead is not None:
                 self._read_ahead(w, ahead)
-            w(f"{item.expr} = {value}")
+            # a local holds the union's type, not the first arm's
+            declared = f": {info.name}" if keyword == "if" and "." not in item.expr else ""
+            w(f"{item.expr}{declared} = {value}")
             w.dedent()
             keyword = "elif"
         if not info.has_default:
@@ -622,10 +645,8 @@ class CodecEmitter:
         elem = shape.elem
         assert elem is not None
         if shape.kind == "var_array" and elem.kind in ("struct", "union"):
-            assert elem.cls is not None
-            self.list_decoders.setdefault(elem.cls, elem)
             size = self.shapes.min_size(elem)
-            decoder = list_decoder_name(elem.cls)
+            decoder = self.list_decoder(elem)
             at = self.offset()
             w(f"{target}, offset = xdr.unpack_list(data, {at}, {shape.bound_text}, {size}, {decoder}, {path.args})")
             return
@@ -644,16 +665,14 @@ class CodecEmitter:
             if elem.is_bool:
                 w(f"{target} = xdr.check_bools({raw}, {path.text}, offset - 4 * {count})")
             elif elem.enum is not None:
-                w(f"{target} = xdr.check_enums({raw}, {_members(elem.enum)}, {path.text}, offset - 4 * {count})")
+                w(f"{target} = xdr.check_enums({raw}, {self.members(elem)}, {path.text}, offset - 4 * {count})")
             else:
                 w(f"{target} = list({raw})")
         elif elem.kind in ("string", "opaque"):
             helper = "unpack_strings" if elem.kind == "string" else "unpack_opaques"
             w(f"{target}, offset = xdr.{helper}(data, offset, {count}, {elem.bound_text}, {each_path.args})")
         elif elem.kind in ("struct", "union"):
-            assert elem.cls is not None
-            self.list_decoders.setdefault(elem.cls, elem)
-            w(f"{target}, offset = {list_decoder_name(elem.cls)}(data, offset, {count})")
+            w(f"{target}, offset = {self.list_decoder(elem)}(data, offset, {count})")
         else:
             self.unpack_loop(w, target, shape.hint, count, Item("", each_path, elem))
 
@@ -675,6 +694,7 @@ class CodecEmitter:
         loop = "_"
         if fields is None:
             self.unpack_one(body, Item(value, each.path, elem))
+            self.flush(body)  # each element's bytes, in the loop
         else:
             # a small struct element is decoded in the loop, without a call
             body(f"{value} = {new}({elem.cls})")

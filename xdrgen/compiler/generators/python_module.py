@@ -15,21 +15,13 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ... import __version__
 from .. import ir
 from ..errors import XdrgenError
-from ..naming import (
-    class_name,
-    field_name,
-    list_decoder_name,
-    local_name,
-    module_name,
-    shared_struct_name,
-    typedef_codec,
-    typedef_function,
-)
+from ..naming import field_name, shared_struct_name, union_arms
 from ..resolve import Protocol
 from . import layout
 from .python_codec import (
@@ -81,7 +73,11 @@ class PythonModuleGenerator:
         self.protocol = protocol
         self.package = package
         self.shapes = ShapeBuilder(protocol)
-        self.structs = StructRegistry()
+        self.names = protocol.names
+        # the private helpers (struct objects, list decoders, shared bases)
+        # take names the naming pass left free
+        self.namespace = self.names.namespace.copy()
+        self.structs = StructRegistry(self.namespace)
         self.codec = CodecEmitter(self.shapes, self.structs)
         self.module = _Module()
         # structs that have the same fields share a base class with them
@@ -105,11 +101,18 @@ class PythonModuleGenerator:
         self.module.blocks.append(render(f"python/{template}.j2", **context))
 
     # ---- constants
+    def _constant(self, name: str) -> str:
+        return self.names.constants[name][1]
+
     def _value_text(self, value: ir.Value) -> str:
         """A constant's value as the .x wrote it: a literal in the same base,
         or the name of a constant this module has already defined."""
-        if value.name is not None and value.name in self.module.names:
-            return value.name
+        if value.string is not None:
+            return layout.string_literal(value.string)
+        if value.name is not None:
+            entry = self.names.constants.get(value.name)
+            if entry is not None and entry[1] in self.module.names:
+                return entry[1]
         if value.literal is not None:
             return layout.integer_literal(value.text)
         return str(value.number)
@@ -119,7 +122,7 @@ class PythonModuleGenerator:
 
         def add(name: str, location: ir.Location, value: str, doc: str | None) -> None:
             comment = layout.comment_lines(doc, "")
-            constants.append({"name": self._claim(name, location), "value": value, "comment": comment})
+            constants.append({"name": self._claim(self._constant(name), location), "value": value, "comment": comment})
 
         for definition in self.protocol.spec.definitions:
             if isinstance(definition, ir.ConstDef):
@@ -128,12 +131,16 @@ class PythonModuleGenerator:
                 for name, value, location in _program_constants(definition):
                     add(name, location, self._value_text(value), None)
         for name, number, location in self.protocol.spec.defines:
-            if name not in self.module.names:
+            if self._constant(name) not in self.module.names:
                 add(name, location, str(number), "#define")
         for name, number in self.protocol.externals.items():
-            if name not in self.module.names and self.protocol.owner.get(name) is None:
+            if self.names.own(self.names.constants[name]) and self._constant(name) not in self.module.names:
                 location = ir.Location("<command line>", 0, 0)
                 add(name, location, str(number), "Defined outside the .x file (-D).")
+        for name in _onc_rpc_constants(self.protocol):
+            if self._constant(name) not in self.module.names:
+                location = ir.Location("<rpc/types.h>", 0, 0)
+                add(name, location, str(self.protocol.constants[name]), ONC_RPC_CONSTANT)
         if constants:
             self._block("module/constants", constants=constants)
 
@@ -141,21 +148,26 @@ class PythonModuleGenerator:
     def _enum(self, name: str, body: ir.EnumBody, doc: str | None, c_name: str | None, location: ir.Location) -> None:
         self._claim(name, location)
         members = []
+        values = set()
         for member in body.members:
+            value = self.protocol.constants[member.name]
             members.append(
                 {
-                    "name": self._claim(field_name(member.name), member.location),
-                    "value": self.protocol.constants[member.name],
+                    "name": field_name(member.name),
+                    "constant": self._claim(self._constant(member.name), member.location),
+                    "value": value,
                     "comment": layout.comment_lines(member.doc, "    "),
                 }
             )
+            values.add(value)
         fallback = f"``enum {c_name}``." if c_name else "An anonymous enum."
         self._block(
             "enum/class",
             name=name,
             doc=layout.docstring(docstring(doc, fallback), "    "),
             members=members,
-            table=f"_{name}_MEMBERS",
+            table=self.names.members[name][1],
+            aliases=len(values) < len(members),
         )
 
     # ---- structs
@@ -165,11 +177,9 @@ class PythonModuleGenerator:
         items_pack = []
         items_unpack = []
         shapes: list[Shape] = []
-        for decl in body.fields:
-            assert decl.name is not None
-            shape = self.shapes.shape(decl, name + class_name(decl.name))
+        for decl, attribute in zip(body.fields, self.names.fields[name]):
+            shape = self.shapes.shape(decl)
             shapes.append(shape)
-            attribute = field_name(decl.name)
             fields.append((attribute, shape.hint, decl.doc))
             items_pack.append(Item(f"self.{attribute}", ErrorPath("self", attribute), shape))
             items_unpack.append(Item(f"obj.{attribute}", ErrorPath("cls", attribute), shape))
@@ -200,7 +210,7 @@ class PythonModuleGenerator:
         ]
         if len(recursive) == 1:
             heads = [
-                Item(local_name(d.name or ""), i.path, i.shape)
+                Item(self.names.local(d.name or ""), i.path, i.shape)
                 for d, i in zip(body.fields, items_unpack)
             ]
             self._block("struct/linked_list", **context, **self._linked_list(name, items_pack, heads, recursive[0]))
@@ -229,10 +239,7 @@ class PythonModuleGenerator:
         if base is not None:
             return base
         names = [name for name, _ in key]
-        stem = shared_struct_name(names)
-        base, suffix = stem, 2
-        while base in self.module.names:
-            base, suffix = f"{stem}{suffix}", suffix + 1
+        base = self.namespace.claim(shared_struct_name(names))
         self.bases[key] = self._claim(base, location)
         pack = Writer()
         self.codec.pack_items(pack, items_pack)
@@ -304,52 +311,55 @@ class PythonModuleGenerator:
         if shape.enum is not None:
             member = self._enum_member_name(shape, value)
             return f"{shape.enum}.{member}"
-        if label.name is not None and self._visible_constant(label.name):
-            return label.name
+        if label.name is not None:
+            constant = self._visible_constant(label.name)
+            if constant is not None:
+                return constant
         return str(value)
 
-    def _visible_constant(self, name: str) -> bool:
-        """A constant this module defines (so far) or imports."""
-        if name in self.module.names:
-            return True
-        module = self.shapes.constant_module(name)
-        if module is None:
-            return False
-        self.shapes.imported_constants.setdefault(module, set()).add(name)
-        return True
+    def _labels_hint(self, shape: Shape, labels: tuple[ir.Value, ...]) -> str:
+        """The hint of an arm's discriminant that several labels select:
+        ``Literal[...]`` of them, or the discriminant's type when they are
+        all its values."""
+        values = {label.number for label in labels}
+        if shape.is_bool:
+            every: set[int] | None = {0, 1}
+        elif shape.enum is not None:
+            every = {self.protocol.constants[m.name] for m in self.shapes.enums[shape.enum].members}
+        else:
+            every = None
+        if every is not None and every <= values:
+            return shape.hint
+        literals = [str(label.number) if shape.enum is None and not shape.is_bool else self._label_literal(shape, label) for label in labels]
+        return f"Literal[{', '.join(literals)}]"
+
+    def _visible_constant(self, name: str) -> str | None:
+        """The Python name of a constant this module defines (so far) or
+        imports, else None."""
+        entry = self.names.constants.get(name)
+        if entry is None or (self.names.own(entry) and entry[1] not in self.module.names):
+            return None
+        return self.shapes.constant(name)
 
     def _enum_member_name(self, shape: Shape, value: int) -> str:
-        for definition in [*self.protocol.types.values()]:
-            if isinstance(definition, ir.EnumDef) and class_name(definition.name) == shape.enum:
-                for member in definition.body.members:
-                    if self.protocol.constants[member.name] == value:
-                        return field_name(member.name)
-        for context, body, _ in self.shapes.inline:
-            if context == shape.enum and isinstance(body, ir.EnumBody):
-                for member in body.members:
-                    if self.protocol.constants[member.name] == value:
-                        return field_name(member.name)
+        for member in self.shapes.enums[shape.enum or ""].members:
+            if self.protocol.constants[member.name] == value:
+                return field_name(member.name)
         raise AssertionError(f"no member {value} in {shape.enum}")
 
     def _union(self, name: str, body: ir.UnionBody, doc: str | None, c_name: str | None, location: ir.Location) -> None:
         self.codec.hot = c_name is None or c_name in self.elements
         self._claim(name, location)
-        assert body.discriminant.name is not None
-        disc_field = field_name(body.discriminant.name)
-        disc_shape = self.shapes.shape(body.discriminant, name + class_name(body.discriminant.name))
+        disc_field = self.names.fields[self.names.arms[name][0]][0]
+        disc_shape = self.shapes.shape(body.discriminant)
+        self._enum_before(disc_shape)
+        members = self.codec.members(disc_shape) if disc_shape.enum is not None else ""
         arms_data = []
         arm_infos: list[UnionArmInfo] = []
-        used: set[str] = set()
         explicit_values = [label.number for arm in body.arms for label in arm.labels]
         min_arm = None
-        arms: list[tuple[ir.Declaration, tuple[ir.Value, ...] | None]] = [
-            (arm.declaration, arm.labels) for arm in body.arms
-        ]
-        if body.default is not None:
-            arms.append((body.default, None))
-        for decl, labels in arms:
-            arm_name = self._arm_name(name, decl, labels, used)
-            shape = self.shapes.shape(decl, arm_name + "Value")
+        for (decl, labels), arm_name in zip(union_arms(body), self.names.arms[name]):
+            shape = self.shapes.shape(decl)
             size = self.shapes.min_size(shape)
             min_arm = size if min_arm is None else min(min_arm, size)
             case_text = (
@@ -371,8 +381,7 @@ class PythonModuleGenerator:
                 pack(f"out += {layout.bytes_literal(struct.pack('>' + disc_shape.code, labels[0].number))}")
             else:
                 if labels is not None:
-                    literals = [self._label_literal(disc_shape, label) for label in labels]
-                    fields.append((disc_field, f"Literal[{', '.join(literals)}]", None))
+                    fields.append((disc_field, self._labels_hint(disc_shape, labels), None))
                     test = label_test(f"self.{disc_field}", [label.number for label in labels], negate=True)
                     pack(f"if {test}:")
                     pack(f'    xdr.bad_value({path.text}, len(out), "discriminant of this arm", self.{disc_field})')
@@ -386,16 +395,19 @@ class PythonModuleGenerator:
             end = "offset"
             args = []
             if arm["classvar"] is None:
-                args.append(disc_value(disc_shape, "_disc"))
+                args.append(disc_value(disc_shape, "_disc", members))
             attribute = None
             if decl.kind is not ir.DeclKind.VOID:
                 assert decl.name is not None
-                attribute = field_name(decl.name)
+                attribute = self.names.fields[arm_name][1]
                 fields.append((attribute, shape.hint, decl.doc))
                 self.codec.pack_items(pack, [Item(f"self.{attribute}", ErrorPath("self", attribute), shape)])
-                value_name = local_name(decl.name)
+                value_name = self.names.local(decl.name)
                 end = self.codec.unpack_body(unpack, [Item(value_name, ErrorPath("cls", attribute), shape)])
                 args.append(value_name)
+            # The decoder passes what the discriminant's type holds; that it is
+            # one of the arm's labels (its Literal hint) mypy cannot know.
+            narrowed = fields[0][1].startswith("Literal[") if fields else False
             arm_infos.append(
                 UnionArmInfo(
                     arm_name,
@@ -403,6 +415,7 @@ class PythonModuleGenerator:
                     arm["classvar"] is None,
                     attribute,
                     shape if decl.kind is not ir.DeclKind.VOID else None,
+                    narrowed,
                 )
             )
             names = [f[0] for f in fields]
@@ -414,6 +427,7 @@ class PythonModuleGenerator:
                 unpack=with_decoder(unpack.lines),
                 guarded=reads_fixed(unpack.lines),
                 result=f"cls({', '.join(args)})",
+                ignore="  # type: ignore[arg-type]" if narrowed else "",
                 end=end,
             )
             arms_data.append(arm)
@@ -423,7 +437,7 @@ class PythonModuleGenerator:
         )
         disc_check = Writer()
         if body.default is not None:
-            check_default_discriminant(disc_check, disc_shape, name, "_disc", "offset")
+            check_default_discriminant(disc_check, disc_shape, name, "_disc", "offset", members)
         fallback = f"``union {c_name}``." if c_name else "An anonymous union."
         self._block(
             "union/base",
@@ -437,42 +451,37 @@ class PythonModuleGenerator:
         for arm in arms_data:
             self._block("union/arm", **arm)
 
-    def _arm_name(self, union: str, decl: ir.Declaration, labels: tuple[ir.Value, ...] | None, used: set[str]) -> str:
-        if labels is None:
-            stem = "Default"
-        elif decl.kind is not ir.DeclKind.VOID and decl.name:
-            stem = class_name(decl.name)
-        elif labels[0].name is not None:
-            stem = class_name(labels[0].name.lower())
-        else:
-            value = labels[0].number
-            stem = f"Case{value}" if value >= 0 else f"CaseMinus{-value}"
-        candidate = union + stem
-        suffix = 2
-        while candidate in used:
-            candidate = f"{union}{stem}{suffix}"
-            suffix += 1
-        used.add(candidate)
-        return candidate
+    def _enum_before(self, shape: Shape) -> None:
+        """An enum of this file that a union's case labels name (as class
+        attributes, evaluated on import) is emitted before the union, even
+        when the file defines it later."""
+        for definition in self.protocol.spec.definitions:
+            if (
+                isinstance(definition, ir.EnumDef)
+                and shape.enum == self.names.classes.get(definition.name, ("", ""))[1]
+                and self.names.own(self.names.classes[definition.name])
+                and shape.enum not in self.module.names
+            ):
+                self._enum(shape.enum, definition.body, definition.doc, definition.name, definition.location)
 
     # ---- typedefs
     def _typedef(self, definition: ir.TypedefDef) -> str:
-        name = class_name(definition.name)
-        shape = self.shapes.shape(definition.declaration, name)
+        name = self.names.classes[definition.name][1]
+        shape = self.shapes.shape(definition.declaration)
         self.codec.hot = True  # the typedef's own code: no call to itself
         pack = Writer()
         self.codec.pack_items(pack, [Item("value", ErrorPath("path", "field"), shape)])
         unpack = Writer()
         end = self.codec.unpack_body(unpack, [Item("value", ErrorPath("path", "field"), shape)])
-        functions = [typedef_function(role, definition.name) for role in ("pack", "unpack")]
-        for claimed in (name, *functions, typedef_codec(definition.name)):
+        _, functions = self.names.functions[definition.name]
+        for claimed in (name, *functions):
             self._claim(claimed, definition.location)
         return render(
             "python/typedef/functions.j2",
             name=name,
             pack_function=functions[0],
             unpack_function=functions[1],
-            codec=typedef_codec(definition.name),
+            codec=functions[2],
             hint=shape.hint,
             doc=layout.docstring(docstring(definition.doc, f"``typedef {definition.name}``."), ""),
             pack=pack.lines or ["pass"],
@@ -495,7 +504,7 @@ class PythonModuleGenerator:
                 done.add(cls)
                 w = Writer()
                 self.codec.unpack_loop(w, "items", f"list[{cls}]", "count", Item("", quoted(f"{cls}[]"), shape))
-                function = self._claim(list_decoder_name(cls), ir.Location(self.protocol.path, 0, 0))
+                function = self._claim(self.codec.list_decoder_names[cls], ir.Location(self.protocol.path, 0, 0))
                 blocks.append(
                     render("python/list/decoder.j2", function=function, cls=cls, body=with_decoder(w.lines))
                 )
@@ -525,15 +534,15 @@ class PythonModuleGenerator:
         done = 0
         for definition in protocol.spec.definitions:
             before = len(self.module.blocks)
-            if isinstance(definition, ir.EnumDef):
-                self._enum(class_name(definition.name), definition.body, definition.doc, definition.name, definition.location)
-            elif isinstance(definition, ir.StructDef):
-                self._struct(class_name(definition.name), definition.body, definition.doc, definition.name, definition.location)
-            elif isinstance(definition, ir.UnionDef):
-                self._union(class_name(definition.name), definition.body, definition.doc, definition.name, definition.location)
-            elif isinstance(definition, ir.TypedefDef):
+            if isinstance(definition, ir.TypedefDef):
                 if protocol.types.get(definition.name) is definition:
                     typedef_blocks.append(self._typedef(definition))
+            elif isinstance(definition, (ir.EnumDef, ir.StructDef, ir.UnionDef)):
+                name = self.names.classes[definition.name][1]
+                if name in self.module.names:
+                    continue  # an enum emitted before a union that needed it
+                emit = {ir.EnumDef: self._enum, ir.StructDef: self._struct, ir.UnionDef: self._union}
+                emit[type(definition)](name, definition.body, definition.doc, definition.name, definition.location)  # type: ignore[operator]
             if len(self.shapes.inline) > done:
                 # inline classes go before the class that uses them
                 blocks = self.module.blocks[before:]
@@ -564,7 +573,7 @@ class PythonModuleGenerator:
         for module in sorted(used):
             target = f"{self.package}.{module}" if self.package else module
             imports.append((target, sorted(used[module])))
-        source = f"{module_name(protocol.path)}.x"
+        source = Path(protocol.path).name
         header = render(
             "python/module/header.j2",
             doc=layout.docstring(docstring(protocol.spec.doc, f"XDR types of ``{source}``."), ""),
@@ -616,11 +625,8 @@ def _field_sets(protocol: Protocol) -> dict[tuple[tuple[str, Shape], ...], int]:
     counts: dict[tuple[tuple[str, Shape], ...], int] = {}
     for definition in protocol.spec.definitions:
         if isinstance(definition, ir.StructDef):
-            name = class_name(definition.name)
-            key = tuple(
-                (field_name(d.name or ""), shapes.shape(d, name + class_name(d.name or "")))
-                for d in definition.body.fields
-            )
+            attributes = protocol.names.fields[protocol.names.classes[definition.name][1]]
+            key = tuple(zip(attributes, (shapes.shape(d) for d in definition.body.fields)))
             counts[key] = counts.get(key, 0) + 1
     return counts
 
@@ -634,6 +640,17 @@ def _for_target(names: list[str]) -> str:
     if not names:
         return "_"
     return f"({names[0]},)" if len(names) == 1 else ", ".join(names)
+
+
+#: The comment of a constant that the .x file uses but C takes from a header.
+ONC_RPC_CONSTANT = "Not defined in the .x file: ONC RPC's own (<rpc/types.h>, <rpc/auth.h>; TRUE and FALSE: RFC 4506's bool)."
+
+
+def _onc_rpc_constants(protocol: Protocol) -> list[str]:
+    """The constants the file uses that no file defines (``TRUE``,
+    ``FALSE``, the prelude's) and that this module defines for it."""
+    names = protocol.names
+    return [name for name in protocol.fallbacks if names.own(names.constants[name])]
 
 
 def _program_constants(program: ir.ProgramDef) -> list[tuple[str, ir.Value, ir.Location]]:

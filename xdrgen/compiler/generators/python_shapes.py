@@ -2,8 +2,8 @@
 resolved: the input of the codec code emitter.
 
 A :class:`Shape` is built once per declaration by :class:`ShapeBuilder`, which
-also names Python classes (with :mod:`..naming`) and remembers which come
-from other modules.
+takes the Python names from the module's naming pass
+(:class:`..naming.ModuleNames`) and remembers which come from other modules.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from .. import ir
 from ..errors import XdrgenError
-from ..naming import class_name, field_name, module_name
 from ..resolve import Protocol
 from ...runtime.xdr import MAX_UINT
 
@@ -84,6 +83,9 @@ class UnionArmInfo:
     disc_stored: bool  # the arm class has a discriminant field
     attribute: str | None  # None for void
     shape: Shape | None
+    #: the arm's discriminant hint is narrower (a Literal of its labels)
+    #: than the type its decoder reads
+    narrowed: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,51 +104,61 @@ class ShapeBuilder:
 
     def __init__(self, protocol: Protocol) -> None:
         self.protocol = protocol
+        self.names = protocol.names
         self.imported: dict[str, set[str]] = {}  # module -> class names used
-        # module -> constants used as bounds that another module defines
+        # module -> constants (and enum member tables) that another module defines
         self.imported_constants: dict[str, set[str]] = {}
-        self._constant_modules = imported_constant_modules(protocol)
+        #: the inline types of this module met so far: (class, body, location)
         self.inline: list[tuple[str, ir.EnumBody | ir.StructBody | ir.UnionBody, ir.Location]] = []
+        self._inline_classes: set[str] = set()
         self._min_sizes: dict[str, int] = {}
         self._structs: dict[str, ir.StructBody] = {}  # local struct classes
+        #: enum class -> its body (to name a member by its value)
+        self.enums: dict[str, ir.EnumBody] = {}
         # local unions already generated: class -> how to decode them inline
         self.unions: dict[str, UnionInfo] = {}
 
     # ---- naming
-    def typedef_function(self, function: str, typedef: str) -> str:
-        """A typedef's ``pack_x``/``unpack_x`` function, imported if the
-        typedef lives in another module."""
-        owner = self.protocol.owner.get(typedef, self.protocol.path)
-        if owner != self.protocol.path:
-            self.imported.setdefault(module_name(owner), set()).add(function)
-        return function
+    def _use(self, entry: tuple[str, str], table: dict[str, set[str]] | None = None) -> str:
+        """The Python name of ``(module, name)``, imported if the module is
+        another one."""
+        module, name = entry
+        if module != self.names.module:
+            (self.imported if table is None else table).setdefault(module, set()).add(name)
+        return name
+
+    def typedef_function(self, role: str, typedef: str) -> str:
+        """A typedef's ``pack_x``/``unpack_x`` function (``role`` "pack" or
+        "unpack"), imported if the typedef lives in another module."""
+        module, functions = self.names.functions[typedef]
+        return self._use((module, functions[0 if role == "pack" else 1]))
 
     def type_class(self, name: str) -> str:
         """The Python class for a named type, importing it if it lives in
         another module."""
-        cls = class_name(name)
-        owner = self.protocol.owner.get(name, self.protocol.path)
-        if owner != self.protocol.path:
-            self.imported.setdefault(module_name(owner), set()).add(cls)
-        return cls
+        return self._use(self.names.classes[name])
 
-    def constant_module(self, name: str) -> str | None:
-        """The module that defines a constant this one imports, if any."""
-        return self._constant_modules.get(name)
+    def constant(self, name: str) -> str | None:
+        """The Python name of a constant this module defines or imports
+        (imported when another module defines it), None for any other."""
+        entry = self.names.constants.get(name)
+        return None if entry is None else self._use(entry, self.imported_constants)
+
+    def members_table(self, enum: str) -> str:
+        """The value -> member table of an enum class, imported with it."""
+        return self._use(self.names.members[enum], self.imported_constants)
 
     def bound_name(self, value: ir.Value | None) -> str | None:
         """The constant a bound was written as, imported when another module
         defines it; None for a literal."""
         if value is None or value.name is None:
             return None
-        module = self._constant_modules.get(value.name)
-        if module is not None:
-            self.imported_constants.setdefault(module, set()).add(value.name)
-        return value.name
+        return self.constant(value.name)
 
     # ---- shapes
-    def shape(self, decl: ir.Declaration, context: str) -> Shape:
-        """``context`` names inline types: the parent class + the field."""
+    def shape(self, decl: ir.Declaration, context: str | None = None) -> Shape:
+        """The shape of a declaration.  (``context`` is not used: the naming
+        pass names inline types.)"""
         if decl.kind is ir.DeclKind.VOID:
             return Shape("void", "None")
         spec = decl.type
@@ -158,7 +170,7 @@ class ShapeBuilder:
             if decl.kind is ir.DeclKind.FIXED_ARRAY:
                 return Shape("fixed_opaque", "bytes", bound=bound, bound_name=name)
             return Shape("opaque", "bytes", bound=bound, bound_name=name)
-        base = self.type_shape(spec, context)
+        base = self.type_shape(spec)
         if decl.kind is ir.DeclKind.PLAIN:
             return base
         if decl.kind is ir.DeclKind.OPTIONAL:
@@ -166,7 +178,7 @@ class ShapeBuilder:
         kind = "fixed_array" if decl.kind is ir.DeclKind.FIXED_ARRAY else "var_array"
         return Shape(kind, f"list[{base.hint}]", elem=base, bound=bound, bound_name=name)
 
-    def type_shape(self, spec: ir.TypeSpec, context: str) -> Shape:
+    def type_shape(self, spec: ir.TypeSpec, context: str | None = None) -> Shape:
         if spec.builtin is not None:
             if spec.builtin is ir.Builtin.QUADRUPLE:
                 # No Python type holds a 128-bit float: keep its 16 bytes.
@@ -176,18 +188,25 @@ class ShapeBuilder:
             code, hint = _NUMERIC[spec.builtin]
             return Shape("numeric", hint, code=code, is_bool=spec.builtin is ir.Builtin.BOOL)
         if spec.inline is not None:
-            self.inline.append((context, spec.inline, spec.location))
+            module, cls = self.names.inline[spec.location]
+            if module != self.names.module:
+                self._use((module, cls))
+            elif cls not in self._inline_classes:
+                self._inline_classes.add(cls)
+                self.inline.append((cls, spec.inline, spec.location))
             if isinstance(spec.inline, ir.EnumBody):
-                return Shape("numeric", context, code="i", enum=context)
+                self.enums[cls] = spec.inline
+                return Shape("numeric", cls, code="i", enum=cls)
             kind = "struct" if isinstance(spec.inline, ir.StructBody) else "union"
-            return Shape(kind, context, cls=context)
+            return Shape(kind, cls, cls=cls)
         assert spec.name is not None
         definition = self.protocol.types[spec.name]
         if isinstance(definition, ir.TypedefDef):
-            shape = self.shape(definition.declaration, class_name(spec.name))
+            shape = self.shape(definition.declaration)
             return dataclasses.replace(shape, typedef=spec.name)
         cls = self.type_class(spec.name)
         if isinstance(definition, ir.EnumDef):
+            self.enums[cls] = definition.body
             return Shape("numeric", cls, code="i", enum=cls)
         if isinstance(definition, ir.StructDef) and self.protocol.is_local(spec.name):
             self._structs[cls] = definition.body
@@ -220,45 +239,16 @@ class ShapeBuilder:
         if shape.kind != "struct" or shape.cls not in self._structs:
             return None
         fields = []
-        for decl in self._structs[shape.cls].fields:
-            assert decl.name is not None
-            field = self.shape(decl, shape.cls + class_name(decl.name))
+        for decl, attribute in zip(self._structs[shape.cls].fields, self.names.fields[shape.cls]):
+            field = self.shape(decl)
             if field.kind not in ("numeric", "string", "opaque", "fixed_opaque", "struct", "union"):
                 return None
             if field.cls == shape.cls:
                 return None
-            fields.append((field_name(decl.name), field))
+            fields.append((attribute, field))
         if sum(f.kind in ("string", "opaque") for _, f in fields) > INLINE_COUNTED:
             return None
         return fields
 
     def set_min_size(self, cls: str, size: int) -> None:
         self._min_sizes[cls] = max(size, 4)
-
-
-def module_constants(protocol: Protocol) -> set[str]:
-    """The constants a protocol's own module defines: ``const``s, program,
-    version and procedure numbers, enum members, ``#define``s and the ``-D``
-    values it uses (those it imports are another module's)."""
-    return (set(protocol.constants) - _imported_constants(protocol)) | set(protocol.externals)
-
-
-def _imported_constants(protocol: Protocol) -> set[str]:
-    names: set[str] = set()
-    for imported in protocol.imports:
-        names.update(imported.constants)
-    return names
-
-
-def imported_constant_modules(protocol: Protocol) -> dict[str, str]:
-    """Constant name -> the module that defines it, for the constants of the
-    files this one imports (and the files those import)."""
-    own = module_constants(protocol)
-    out: dict[str, str] = {}
-    pending = list(protocol.imports)
-    while pending:
-        imported = pending.pop(0)
-        for name in module_constants(imported) - own:
-            out.setdefault(name, module_name(imported.path))
-        pending.extend(imported.imports)
-    return out
