@@ -397,22 +397,24 @@ class Client(asyncio.Protocol):
 
     async def _serve(self, call: Call, coro: Awaitable[Any]) -> None:
         try:
-            try:
-                result = await coro
-            except asyncio.CancelledError:
-                raise
-            except LibvirtError as error:
-                self._reply_error(call, error)
-            except Exception as exc:
-                log.exception("client %d: %s failed", self.id, call.procedure.name)
-                self._reply_error(call, internal_error(exc))
-            else:
-                if isinstance(result, WithFds) and result.fds:
-                    await self._reply_with_fds(call, result)
-                else:
-                    self._reply(call, result.result if isinstance(result, WithFds) else result)
-        finally:
-            close_fds(call.fds)  # those the handler did not take
+            result = await coro
+        except asyncio.CancelledError:
+            close_fds(call.fds)
+            raise
+        except LibvirtError as error:
+            failure: LibvirtError | None = error
+        except Exception as exc:
+            log.exception("client %d: %s failed", self.id, call.procedure.name)
+            failure = internal_error(exc)
+        else:
+            failure = None
+        close_fds(call.fds)  # those the handler did not take: before the reply, as libvirtd
+        if failure is not None:
+            self._reply_error(call, failure)
+        elif isinstance(result, WithFds) and result.fds:
+            await self._reply_with_fds(call, result)
+        else:
+            self._reply(call, result.result if isinstance(result, WithFds) else result)
 
     def _reply(self, call: Call, result: Any) -> None:
         self._in_flight -= 1
@@ -426,15 +428,16 @@ class Client(asyncio.Protocol):
     async def _reply_with_fds(self, call: Call, reply: WithFds[Any]) -> None:
         """Reply with descriptors: a REPLY_WITH_FDS, each descriptor after
         it (libvirtd's way); ``reply``'s descriptors are closed once sent."""
+        if self._fds is None or len(reply.fds) > MAX_FDS:
+            detail = (
+                "Sending file descriptors is not supported on this socket"
+                if self._fds is None
+                else f"Too many FDs to send {len(reply.fds)}, expected {MAX_FDS} maximum"
+            )
+            reply.close()
+            self._reply_error(call, rpc_error(ErrorNumber.VIR_ERR_INTERNAL_ERROR, detail))
+            return
         with reply:
-            if self._fds is None or len(reply.fds) > MAX_FDS:
-                detail = (
-                    "Sending file descriptors is not supported on this socket"
-                    if self._fds is None
-                    else f"Too many FDs to send {len(reply.fds)}, expected {MAX_FDS} maximum"
-                )
-                self._reply_error(call, rpc_error(ErrorNumber.VIR_ERR_INTERNAL_ERROR, detail))
-                return
             self._in_flight -= 1
             if self.closed:
                 return

@@ -24,10 +24,9 @@ import errno
 import socket
 from collections.abc import Callable, Sequence
 
-from .descriptors import FDS_SPACE, RECV_FLAGS, close_fds, received_descriptors, send_carrier
+from .descriptors import close_fds, recv_with_fds, send_carrier
 
 READ_SIZE = 256 * 1024  # as much as asyncio's transports read at once
-_CTRUNC = int(socket.MSG_CTRUNC)
 
 
 def passes_fds(transport: asyncio.BaseTransport) -> bool:
@@ -83,21 +82,17 @@ class TransportFds:
     def _read_ready(self) -> None:
         try:
             # (a buffer per read, as asyncio's: idle connections hold none)
-            data, ancdata, flags, _ = self._sock.recvmsg(READ_SIZE, FDS_SPACE, RECV_FLAGS)
+            data, fds = recv_with_fds(self._sock, READ_SIZE)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as error:
             self._end(error)
             return
-        fds = received_descriptors(ancdata) if ancdata else []
-        if flags & _CTRUNC:
-            close_fds(fds)
-            self._end(OSError(errno.EBADMSG, "more file descriptors than a message may carry"))
-        elif not data:
+        if data:
+            self._received(data, fds)
+        else:
             close_fds(fds)
             self._end(None)
-        else:
-            self._received(data, fds)
 
     def _end(self, error: OSError | None) -> None:
         self.pause_reading()

@@ -3,8 +3,9 @@ ancillary data on unix sockets, one descriptor per one-byte ``sendmsg``
 after a ``*_WITH_FDS`` message (virSocketSendFD / gnulib ``sendfd``).
 
 What both ends of a connection need, whatever reads the socket:
-:func:`send_carrier` sends one descriptor, :func:`received_descriptors`
-takes them out of ``recvmsg``'s ancillary data, :class:`PassedDescriptors`
+:func:`send_carrier` sends one descriptor, :func:`recv_with_fds` reads
+bytes and the descriptors that came with them (:func:`received_descriptors`
+takes them out of ``recvmsg``'s ancillary data), :class:`PassedDescriptors`
 hands them to the messages that announce them, :func:`close_fds` closes a
 list of them exactly once.
 """
@@ -25,6 +26,7 @@ FD_SIZE = array.array("i").itemsize
 FDS_SPACE = socket.CMSG_SPACE(MAX_FDS * FD_SIZE) if hasattr(socket, "CMSG_SPACE") else 0
 #: received descriptors are close-on-exec at once
 RECV_FLAGS = getattr(socket, "MSG_CMSG_CLOEXEC", 0)
+_CTRUNC = int(socket.MSG_CTRUNC)  # a plain int: IntFlag arithmetic is slow
 
 
 def received_descriptors(ancdata: list[tuple[int, int, bytes]]) -> list[int]:
@@ -36,6 +38,19 @@ def received_descriptors(ancdata: list[tuple[int, int, bytes]]) -> list[int]:
             got.frombytes(payload[: len(payload) - len(payload) % FD_SIZE])
             fds.extend(got)
     return fds
+
+
+def recv_with_fds(sock: socket.socket, size: int, space: int = FDS_SPACE) -> tuple[bytes, list[int]]:
+    """One ``recvmsg`` of at most ``size`` bytes and the descriptors that
+    came with them (``b""``: the end of the stream).  Descriptors cut off
+    for want of ``space`` are an ``OSError`` (those that came are closed);
+    a non-blocking socket with nothing to read raises ``BlockingIOError``."""
+    data, ancdata, flags, _ = sock.recvmsg(size, space, RECV_FLAGS)
+    fds = received_descriptors(ancdata) if ancdata else []
+    if flags & _CTRUNC:
+        close_fds(fds)
+        raise OSError(errno.EBADMSG, "more file descriptors than a message may carry")
+    return data, fds
 
 
 def send_carrier(sock: socket.socket, fd: int) -> None:
