@@ -366,7 +366,7 @@ class AsyncRpcClient(_Dispatcher):
             raise self._closed
         if serial is None:
             serial = next(self._serials)
-        copies: list[int] = []
+        copies: list[int] | None = None
         if files:
             frame, copies = call_with_fds(prog, vers, proc, serial, args, files, self._fds is not None)
         else:
@@ -377,7 +377,7 @@ class AsyncRpcClient(_Dispatcher):
         if deadline is not None and self._sweeper is None:
             self._sweeper = self._loop.create_task(self._sweep_timeouts())
         try:
-            if copies:
+            if copies is not None:
                 await self._send_with_fds(frame, copies, deadline, proc)
             elif self._queue(frame):
                 await self._drain(deadline, f"procedure {proc}")
@@ -389,7 +389,8 @@ class AsyncRpcClient(_Dispatcher):
             raise
         finally:
             self._pending.pop(serial, None)
-            close_fds(copies)
+            if copies:
+                close_fds(copies)
 
     async def _send_with_fds(self, frame: bytearray, fds: list[int], deadline: float | None, proc: int) -> None:
         """Send a call and its descriptors after every frame queued before,

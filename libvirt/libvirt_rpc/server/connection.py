@@ -91,6 +91,7 @@ _ERROR = MessageStatus.ERROR
 _I32 = struct.Struct(">i")
 _U32 = struct.Struct(">I")
 _TYPE_AT = 16  # the header's type word: after length, prog, vers, proc
+_TYPE_LOW = _TYPE_AT + 3  # its low byte (the word is big-endian)
 _SUPPORTED = _I32.pack(1)
 
 
@@ -193,10 +194,13 @@ class Client(asyncio.Protocol):
     def _received(self, data: bytes, fds: list[int]) -> None:
         """What :class:`TransportFds` read: bytes and the descriptors that
         came with them."""
+        self._last_rx = self._loop.time()
+        self._countdown = self.server.limits.keepalive_count
         if fds:
             assert self._passed is not None
             self._passed.add(fds)
-        self.data_received(data)
+        self._decoder.push(data)
+        self._process()
 
     def _read_ended(self, error: OSError | None) -> None:
         """The end of what :class:`TransportFds` reads (as the transport
@@ -290,6 +294,8 @@ class Client(asyncio.Protocol):
             frame = self._decoder.next_frame()
             if frame is None:
                 return None
+            if frame[_TYPE_LOW] != _CALL_WITH_FDS:  # the usual case: a look at one byte
+                return frame, None
             count = _announced_fds(frame)
             if not count:
                 return frame, None
@@ -399,7 +405,8 @@ class Client(asyncio.Protocol):
         try:
             result = await coro
         except asyncio.CancelledError:
-            close_fds(call.fds)
+            if call.fds:
+                close_fds(call.fds)
             raise
         except LibvirtError as error:
             failure: LibvirtError | None = error
@@ -408,7 +415,8 @@ class Client(asyncio.Protocol):
             failure = internal_error(exc)
         else:
             failure = None
-        close_fds(call.fds)  # those the handler did not take: before the reply, as libvirtd
+        if call.fds:  # those the handler did not take: closed before the reply, as libvirtd
+            close_fds(call.fds)
         if failure is not None:
             self._reply_error(call, failure)
         elif isinstance(result, WithFds) and result.fds:
