@@ -310,3 +310,47 @@ def test_our_client_over_tcp_refuses_files(fresh_testd: Testd) -> None:
         assert conn.connect_get_hostname().hostname  # the connection goes on
     os.close(read_end)
     os.close(write_end)
+
+
+def error_of(call: object) -> tuple[int, int, str, str | None, str | None, int, int]:
+    try:
+        call()  # type: ignore[operator]
+    except LibvirtError as error:
+        return int(error.code), int(error.domain), error.message, error.str1, error.str2, error.int1, error.int2
+    raise AssertionError("no error")
+
+
+def test_checks_before_the_driver_as_libvirtds(fresh_testd: Testd, real_libvirtd: Libvirtd) -> None:
+    """The daemon's checks before a driver sees the call, compared with
+    libvirtd's (whose test driver then says "not supported": which also
+    shows that our client sent the descriptors the table says it sends)."""
+    answers = []
+    for uri in (fresh_testd.uri_unix, real_libvirtd.uri_unix):
+        sock, _ = socket.socketpair()
+        pipe_read, pipe_write = os.pipe()
+        with libvirt_rpc.open(uri) as conn, libvirt_rpc.open(uri, readonly=True) as ro:
+            dom = conn.domain_lookup_by_name(name="test").dom
+            answers.append(
+                [
+                    error_of(lambda: conn.domain_open_graphics(dom=dom, idx=0)),
+                    error_of(lambda: conn.domain_open_graphics(dom=dom, idx=0, files=[pipe_read]))[:2],
+                    error_of(lambda: conn.domain_fd_associate(dom=dom, name="x")),
+                    error_of(lambda: ro.domain_fd_associate(dom=dom, name="x", files=[pipe_read])),
+                    error_of(lambda: ro.domain_open_graphics(dom=dom, idx=0, files=[sock])),
+                    error_of(lambda: ro.domain_open_graphics_fd(dom=dom, idx=0)),
+                    error_of(lambda: ro.domain_create_xml_with_files(xml_desc=FDTEST, files=[pipe_read])),
+                    error_of(lambda: ro.domain_create_with_files(dom=dom, files=[pipe_read])),
+                ]
+            )
+            if uri == real_libvirtd.uri_unix:  # with the descriptor, past the dispatcher's checks
+                for call in (
+                    lambda: conn.domain_open_graphics(dom=dom, idx=0, files=[sock]),
+                    lambda: conn.domain_fd_associate(dom=dom, name="x", files=[pipe_read]),
+                ):
+                    assert error_of(call)[2].startswith("this function is not supported by the connection driver")
+        for fd in (pipe_read, pipe_write):
+            os.close(fd)
+        sock.close()
+    assert answers[0] == answers[1]
+    assert answers[0][0][2] == "internal error: No FD available at slot 0"
+    assert answers[0][2][2] == "nfds in virDomainFDAssociate must not be zero"

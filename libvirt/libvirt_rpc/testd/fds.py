@@ -23,12 +23,13 @@ from xdrgen.runtime.virnet.descriptors import close_fds
 from ..errors import ErrorDomain
 from ..errors import ErrorNumber as E
 from ..server import Call, WithFds, rpc_error
-from .base import ProceduresBase, check_flags, driver_error, not_running
+from .base import ProceduresBase, check_flags, driver_error, invalid_argument, not_running
 from .graphics import Displays
 
 # virDomainFDAssociateFlags: SECLABEL_RESTORE, SECLABEL_WRITABLE
 _ASSOCIATE_FLAGS = 1 | 2
 VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH = 1
+FROM_DOMAIN = ErrorDomain.VIR_FROM_DOMAIN  # the public API's checks
 _SERVED = ("vnc", "spice")  # what QEMU can hand a socket to
 
 
@@ -38,10 +39,8 @@ class FdProcedures(ProceduresBase):
 
     async def domain_fd_associate(self, call: Call, args: rp.RemoteDomainFdAssociateArgs) -> None:
         if not call.fds:  # virDomainFDAssociate's own check
-            raise rpc_error(
-                E.VIR_ERR_INVALID_ARG,
-                "nfds in virDomainFDAssociate must not be zero",
-                domain=ErrorDomain.VIR_FROM_DOMAIN,
+            raise invalid_argument(
+                "nfds in virDomainFDAssociate must not be zero", "virDomainFDAssociate", FROM_DOMAIN, "nfds"
             )
         conn = self._writable(call, "virDomainFDAssociate")
         check_flags(args.flags, _ASSOCIATE_FLAGS, "testDomainFDAssociate")
@@ -72,9 +71,7 @@ class FdProcedures(ProceduresBase):
         if not call.fds:  # remoteDispatchDomainOpenGraphics's virNetMessageDupFD
             raise rpc_error(E.VIR_ERR_INTERNAL_ERROR, "No FD available at slot 0")
         if not stat.S_ISSOCK(os.fstat(call.fds[0]).st_mode):  # virDomainOpenGraphics's check
-            raise rpc_error(
-                E.VIR_ERR_INVALID_ARG, f"fd {call.fds[0]} must be a socket", domain=ErrorDomain.VIR_FROM_DOMAIN
-            )
+            raise invalid_argument(f"fd {call.fds[0]} must be a socket", "virDomainOpenGraphics", FROM_DOMAIN, "fd")
         name = self._graphics(call, args.dom, args.idx, args.flags, "virDomainOpenGraphics")
         self.displays.open(socket.socket(fileno=call.fds.pop(0)), name)  # (the others: closed)
 
