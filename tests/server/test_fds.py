@@ -238,3 +238,30 @@ def test_more_than_32_announced_close_the_connection(served: tuple[ServerThread,
     peer = unix_peer(thread)
     peer.sock.sendall(raw_frame(REMOTE, 1, 59, MessageType.CALL_WITH_FDS, 1, OK, struct.pack(">I", 33)))
     assert peer.sock.recv(100) == b""  # as libvirtd: no reply, the connection closed
+
+
+def open_fds_reach(expected: int) -> bool:
+    """Whether this process (client and server alike) is back to ``expected``
+    open descriptors within a few seconds."""
+    for _ in range(500):
+        if len(os.listdir("/proc/self/fd")) == expected:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_a_client_gone_while_descriptors_wait_leaks_none(served: tuple[ServerThread, Handler]) -> None:
+    # The reply with descriptors waits behind a large event the client never
+    # reads; the client goes: the server's send fails, the descriptors and
+    # the connection's own are closed, and the server goes on serving.
+    thread, _ = served
+    before = len(os.listdir("/proc/self/fd"))
+    peer = unix_peer(thread)
+    peer.call(rp.REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD, 1, rp.RemoteDomainOpenGraphicsFdArgs(DOM, 2, 8 << 20))
+    time.sleep(0.3)
+    peer.sock.close()
+    assert open_fds_reach(before)
+    other = unix_peer(thread)
+    other.call(rp.REMOTE_PROC_CONNECT_GET_HOSTNAME, 1)
+    assert other.messages(1)[0].serial == 1
+    other.sock.close()

@@ -64,6 +64,7 @@ class TransportFds:
         #: a :meth:`send` stopped in the middle: the stream cannot go on
         self.broken = False
         self._begun = False  # the send under way has sent something
+        self._writer_waits: asyncio.Future[None] | None = None  # for room to send
         transport.pause_reading()
         self.resume_reading()
 
@@ -127,7 +128,8 @@ class TransportFds:
                 for fd in fds:
                     await self._send_fd(fd)
             except BaseException:
-                self.broken = self._begun
+                if self._begun:
+                    self.broken = True
                 raise
             finally:
                 held, self._held, self._held_size = self._held, None, 0
@@ -164,19 +166,28 @@ class TransportFds:
     async def _writable(self) -> None:
         if self._closed:
             raise ConnectionResetError(errno.ECONNRESET, "the connection is closed")
-        ready = self._loop.create_future()
+        ready = self._writer_waits = self._loop.create_future()
         self._loop.add_writer(self._fd, _set_done, ready)
         try:
             await ready
         finally:
-            self._loop.remove_writer(self._fd)
+            self._writer_waits = None
+            if not self._closed:
+                self._loop.remove_writer(self._fd)
 
     def close(self) -> None:
-        """Stop reading and close the duplicate (with the transport)."""
-        if not self._closed:
-            self.pause_reading()
-            self._closed = True
-            self._sock.close()
+        """Stop reading and close the duplicate (with the transport); a
+        send waiting for room fails."""
+        if self._closed:
+            return
+        self.pause_reading()
+        self._closed = True
+        waits = self._writer_waits
+        if waits is not None:
+            self._loop.remove_writer(self._fd)
+            if not waits.done():
+                waits.set_exception(ConnectionResetError(errno.ECONNRESET, "the connection is closed"))
+        self._sock.close()
 
 
 def _set_done(future: asyncio.Future[None]) -> None:
