@@ -44,12 +44,13 @@ class VirLogManagerProtocolClient:
         dom: VirLogManagerProtocolDomain,
         path: str,
         flags: int = 0,
-    ) -> VirLogManagerProtocolDomainOpenLogFileRet:
+    ) -> rpc.WithFds[VirLogManagerProtocolDomainOpenLogFileRet]:
         """``VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_OPEN_LOG_FILE`` (procedure 1).
 
         @generate: none
-        @acl: none"""
-        return self._channel.call(
+        @acl: none
+        @fds: out"""
+        return self._channel.call_receiving_fds(
             self.PROGRAM,
             self.VERSION,
             VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_OPEN_LOG_FILE,
@@ -134,12 +135,13 @@ class AsyncVirLogManagerProtocolClient:
         dom: VirLogManagerProtocolDomain,
         path: str,
         flags: int = 0,
-    ) -> VirLogManagerProtocolDomainOpenLogFileRet:
+    ) -> rpc.WithFds[VirLogManagerProtocolDomainOpenLogFileRet]:
         """``VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_OPEN_LOG_FILE`` (procedure 1).
 
         @generate: none
-        @acl: none"""
-        return await self._channel.call(
+        @acl: none
+        @fds: out"""
+        return await self._channel.call_receiving_fds(
             self.PROGRAM,
             self.VERSION,
             VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_OPEN_LOG_FILE,

@@ -57,6 +57,7 @@ class VirLogManagerProtocolHandler(server.ProgramHandler):
             annotations=(
                 ("generate", "none"),
                 ("acl", "none"),
+                ("fds", "out"),
             ),
         ),
         VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_GET_LOG_FILE_POSITION: server.Procedure(
@@ -105,11 +106,16 @@ class VirLogManagerProtocolHandler(server.ProgramHandler):
 
     async def domain_open_log_file(
         self, call: server.Call, args: VirLogManagerProtocolDomainOpenLogFileArgs
-    ) -> VirLogManagerProtocolDomainOpenLogFileRet:
+    ) -> server.WithFds[VirLogManagerProtocolDomainOpenLogFileRet]:
         """``VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_OPEN_LOG_FILE`` (procedure 1).
 
         @generate: none
-        @acl: none"""
+        @acl: none
+        @fds: out
+
+
+        The reply carries file descriptors: return
+        ``server.WithFds(result, fds)`` (the server closes them once sent)."""
         raise server.unsupported(call)
 
     async def domain_get_log_file_position(

@@ -28,17 +28,19 @@ class LxcClient:
 
     def domain_open_namespace(
         self, *, dom: RemoteNonnullDomain, flags: int = 0
-    ) -> None:
+    ) -> rpc.WithFds[None]:
         """``LXC_PROC_DOMAIN_OPEN_NAMESPACE`` (procedure 1).
 
         @generate: none
         @priority: low
-        @acl: domain:open_namespace"""
-        self._channel.call_void(
+        @acl: domain:open_namespace
+        @fds: out"""
+        return self._channel.call_receiving_fds(
             self.PROGRAM,
             self.VERSION,
             LXC_PROC_DOMAIN_OPEN_NAMESPACE,
             LxcDomainOpenNamespaceArgs(dom, flags),
+            None,
         )
 
 
@@ -55,15 +57,17 @@ class AsyncLxcClient:
 
     async def domain_open_namespace(
         self, *, dom: RemoteNonnullDomain, flags: int = 0
-    ) -> None:
+    ) -> rpc.WithFds[None]:
         """``LXC_PROC_DOMAIN_OPEN_NAMESPACE`` (procedure 1).
 
         @generate: none
         @priority: low
-        @acl: domain:open_namespace"""
-        await self._channel.call_void(
+        @acl: domain:open_namespace
+        @fds: out"""
+        return await self._channel.call_receiving_fds(
             self.PROGRAM,
             self.VERSION,
             LXC_PROC_DOMAIN_OPEN_NAMESPACE,
             LxcDomainOpenNamespaceArgs(dom, flags),
+            None,
         )

@@ -47,16 +47,22 @@ class LxcHandler(server.ProgramHandler):
                 ("generate", "none"),
                 ("priority", "low"),
                 ("acl", "domain:open_namespace"),
+                ("fds", "out"),
             ),
         ),
     }
 
     async def domain_open_namespace(
         self, call: server.Call, args: LxcDomainOpenNamespaceArgs
-    ) -> None:
+    ) -> server.WithFds[None]:
         """``LXC_PROC_DOMAIN_OPEN_NAMESPACE`` (procedure 1).
 
         @generate: none
         @priority: low
-        @acl: domain:open_namespace"""
+        @acl: domain:open_namespace
+        @fds: out
+
+
+        The reply carries file descriptors: return
+        ``server.WithFds(result, fds)`` (the server closes them once sent)."""
         raise server.unsupported(call)

@@ -131,19 +131,26 @@ class QemuClient:
         )
 
     def domain_monitor_command_with_files(
-        self, *, dom: RemoteNonnullDomain, cmd: str, flags: int = 0
-    ) -> QemuDomainMonitorCommandWithFilesRet:
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        cmd: str,
+        flags: int = 0,
+        files: rpc.Files = (),
+    ) -> rpc.WithFds[QemuDomainMonitorCommandWithFilesRet]:
         """``QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES`` (procedure 7).
 
         @generate: none
         @priority: low
-        @acl: domain:write"""
-        return self._channel.call(
+        @acl: domain:write
+        @fds: both"""
+        return self._channel.call_receiving_fds(
             self.PROGRAM,
             self.VERSION,
             QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES,
             QemuDomainMonitorCommandWithFilesArgs(dom, cmd, flags),
             QemuDomainMonitorCommandWithFilesRet,
+            files=files,
         )
 
 
@@ -248,17 +255,24 @@ class AsyncQemuClient:
         )
 
     async def domain_monitor_command_with_files(
-        self, *, dom: RemoteNonnullDomain, cmd: str, flags: int = 0
-    ) -> QemuDomainMonitorCommandWithFilesRet:
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        cmd: str,
+        flags: int = 0,
+        files: rpc.Files = (),
+    ) -> rpc.WithFds[QemuDomainMonitorCommandWithFilesRet]:
         """``QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES`` (procedure 7).
 
         @generate: none
         @priority: low
-        @acl: domain:write"""
-        return await self._channel.call(
+        @acl: domain:write
+        @fds: both"""
+        return await self._channel.call_receiving_fds(
             self.PROGRAM,
             self.VERSION,
             QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES,
             QemuDomainMonitorCommandWithFilesArgs(dom, cmd, flags),
             QemuDomainMonitorCommandWithFilesRet,
+            files=files,
         )

@@ -156,6 +156,7 @@ class QemuHandler(server.ProgramHandler):
                 ("generate", "none"),
                 ("priority", "low"),
                 ("acl", "domain:write"),
+                ("fds", "both"),
             ),
         ),
     }
@@ -215,12 +216,21 @@ class QemuHandler(server.ProgramHandler):
 
     async def domain_monitor_command_with_files(
         self, call: server.Call, args: QemuDomainMonitorCommandWithFilesArgs
-    ) -> QemuDomainMonitorCommandWithFilesRet:
+    ) -> server.WithFds[QemuDomainMonitorCommandWithFilesRet]:
         """``QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES`` (procedure 7).
 
         @generate: none
         @priority: low
-        @acl: domain:write"""
+        @acl: domain:write
+        @fds: both
+
+
+        The call brings file descriptors: ``call.fds`` (closed once the
+        handler is done, unless it takes them with ``call.take_fds()``).
+
+
+        The reply carries file descriptors: return
+        ``server.WithFds(result, fds)`` (the server closes them once sent)."""
         raise server.unsupported(call)
 
     def send_domain_monitor_event(

@@ -4981,17 +4981,24 @@ class RemoteClient:
         )
 
     def domain_open_graphics(
-        self, *, dom: RemoteNonnullDomain, idx: int, flags: int = 0
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        idx: int,
+        flags: int = 0,
+        files: rpc.Files = (),
     ) -> None:
         """``REMOTE_PROC_DOMAIN_OPEN_GRAPHICS`` (procedure 249).
 
         @generate: none
-        @acl: domain:open_graphics"""
+        @acl: domain:open_graphics
+        @fds: in"""
         self._channel.call_void(
             self.PROGRAM,
             self.VERSION,
             REMOTE_PROC_DOMAIN_OPEN_GRAPHICS,
             RemoteDomainOpenGraphicsArgs(dom, idx, flags),
+            files=files,
         )
 
     def node_suspend_for_duration(
@@ -5914,34 +5921,38 @@ class RemoteClient:
         )
 
     def domain_create_xml_with_files(
-        self, *, xml_desc: str, flags: int = 0
+        self, *, xml_desc: str, flags: int = 0, files: rpc.Files = ()
     ) -> RemoteDomainCreateXmlWithFilesRet:
         """``REMOTE_PROC_DOMAIN_CREATE_XML_WITH_FILES`` (procedure 309).
 
         @generate: none
         @acl: domain:write
-        @acl: domain:start"""
+        @acl: domain:start
+        @fds: in"""
         return self._channel.call(
             self.PROGRAM,
             self.VERSION,
             REMOTE_PROC_DOMAIN_CREATE_XML_WITH_FILES,
             RemoteDomainCreateXmlWithFilesArgs(xml_desc, flags),
             RemoteDomainCreateXmlWithFilesRet,
+            files=files,
         )
 
     def domain_create_with_files(
-        self, *, dom: RemoteNonnullDomain, flags: int = 0
+        self, *, dom: RemoteNonnullDomain, flags: int = 0, files: rpc.Files = ()
     ) -> RemoteDomainCreateWithFilesRet:
         """``REMOTE_PROC_DOMAIN_CREATE_WITH_FILES`` (procedure 310).
 
         @generate: none
-        @acl: domain:start"""
+        @acl: domain:start
+        @fds: in"""
         return self._channel.call(
             self.PROGRAM,
             self.VERSION,
             REMOTE_PROC_DOMAIN_CREATE_WITH_FILES,
             RemoteDomainCreateWithFilesArgs(dom, flags),
             RemoteDomainCreateWithFilesRet,
+            files=files,
         )
 
     def connect_get_cpu_model_names(
@@ -6153,16 +6164,18 @@ class RemoteClient:
 
     def domain_open_graphics_fd(
         self, *, dom: RemoteNonnullDomain, idx: int, flags: int = 0
-    ) -> None:
+    ) -> rpc.WithFds[None]:
         """``REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD`` (procedure 343).
 
         @generate: none
-        @acl: domain:open_graphics"""
-        self._channel.call_void(
+        @acl: domain:open_graphics
+        @fds: out"""
+        return self._channel.call_receiving_fds(
             self.PROGRAM,
             self.VERSION,
             REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD,
             RemoteDomainOpenGraphicsFdArgs(dom, idx, flags),
+            None,
         )
 
     def connect_get_all_domain_stats(
@@ -7478,17 +7491,24 @@ class RemoteClient:
         )
 
     def domain_fd_associate(
-        self, *, dom: RemoteNonnullDomain, name: str, flags: int = 0
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        name: str,
+        flags: int = 0,
+        files: rpc.Files = (),
     ) -> None:
         """``REMOTE_PROC_DOMAIN_FD_ASSOCIATE`` (procedure 443).
 
         @generate: none
-        @acl: domain:write"""
+        @acl: domain:write
+        @fds: in"""
         self._channel.call_void(
             self.PROGRAM,
             self.VERSION,
             REMOTE_PROC_DOMAIN_FD_ASSOCIATE,
             RemoteDomainFdAssociateArgs(dom, name, flags),
+            files=files,
         )
 
 
@@ -11397,17 +11417,24 @@ class AsyncRemoteClient:
         )
 
     async def domain_open_graphics(
-        self, *, dom: RemoteNonnullDomain, idx: int, flags: int = 0
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        idx: int,
+        flags: int = 0,
+        files: rpc.Files = (),
     ) -> None:
         """``REMOTE_PROC_DOMAIN_OPEN_GRAPHICS`` (procedure 249).
 
         @generate: none
-        @acl: domain:open_graphics"""
+        @acl: domain:open_graphics
+        @fds: in"""
         await self._channel.call_void(
             self.PROGRAM,
             self.VERSION,
             REMOTE_PROC_DOMAIN_OPEN_GRAPHICS,
             RemoteDomainOpenGraphicsArgs(dom, idx, flags),
+            files=files,
         )
 
     async def node_suspend_for_duration(
@@ -12332,34 +12359,38 @@ class AsyncRemoteClient:
         )
 
     async def domain_create_xml_with_files(
-        self, *, xml_desc: str, flags: int = 0
+        self, *, xml_desc: str, flags: int = 0, files: rpc.Files = ()
     ) -> RemoteDomainCreateXmlWithFilesRet:
         """``REMOTE_PROC_DOMAIN_CREATE_XML_WITH_FILES`` (procedure 309).
 
         @generate: none
         @acl: domain:write
-        @acl: domain:start"""
+        @acl: domain:start
+        @fds: in"""
         return await self._channel.call(
             self.PROGRAM,
             self.VERSION,
             REMOTE_PROC_DOMAIN_CREATE_XML_WITH_FILES,
             RemoteDomainCreateXmlWithFilesArgs(xml_desc, flags),
             RemoteDomainCreateXmlWithFilesRet,
+            files=files,
         )
 
     async def domain_create_with_files(
-        self, *, dom: RemoteNonnullDomain, flags: int = 0
+        self, *, dom: RemoteNonnullDomain, flags: int = 0, files: rpc.Files = ()
     ) -> RemoteDomainCreateWithFilesRet:
         """``REMOTE_PROC_DOMAIN_CREATE_WITH_FILES`` (procedure 310).
 
         @generate: none
-        @acl: domain:start"""
+        @acl: domain:start
+        @fds: in"""
         return await self._channel.call(
             self.PROGRAM,
             self.VERSION,
             REMOTE_PROC_DOMAIN_CREATE_WITH_FILES,
             RemoteDomainCreateWithFilesArgs(dom, flags),
             RemoteDomainCreateWithFilesRet,
+            files=files,
         )
 
     async def connect_get_cpu_model_names(
@@ -12573,16 +12604,18 @@ class AsyncRemoteClient:
 
     async def domain_open_graphics_fd(
         self, *, dom: RemoteNonnullDomain, idx: int, flags: int = 0
-    ) -> None:
+    ) -> rpc.WithFds[None]:
         """``REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD`` (procedure 343).
 
         @generate: none
-        @acl: domain:open_graphics"""
-        await self._channel.call_void(
+        @acl: domain:open_graphics
+        @fds: out"""
+        return await self._channel.call_receiving_fds(
             self.PROGRAM,
             self.VERSION,
             REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD,
             RemoteDomainOpenGraphicsFdArgs(dom, idx, flags),
+            None,
         )
 
     async def connect_get_all_domain_stats(
@@ -13902,15 +13935,22 @@ class AsyncRemoteClient:
         )
 
     async def domain_fd_associate(
-        self, *, dom: RemoteNonnullDomain, name: str, flags: int = 0
+        self,
+        *,
+        dom: RemoteNonnullDomain,
+        name: str,
+        flags: int = 0,
+        files: rpc.Files = (),
     ) -> None:
         """``REMOTE_PROC_DOMAIN_FD_ASSOCIATE`` (procedure 443).
 
         @generate: none
-        @acl: domain:write"""
+        @acl: domain:write
+        @fds: in"""
         await self._channel.call_void(
             self.PROGRAM,
             self.VERSION,
             REMOTE_PROC_DOMAIN_FD_ASSOCIATE,
             RemoteDomainFdAssociateArgs(dom, name, flags),
+            files=files,
         )

@@ -4849,6 +4849,7 @@ class RemoteHandler(server.ProgramHandler):
             annotations=(
                 ("generate", "none"),
                 ("acl", "domain:open_graphics"),
+                ("fds", "in"),
             ),
         ),
         REMOTE_PROC_NODE_SUSPEND_FOR_DURATION: server.Procedure(
@@ -5734,6 +5735,7 @@ class RemoteHandler(server.ProgramHandler):
                 ("generate", "none"),
                 ("acl", "domain:write"),
                 ("acl", "domain:start"),
+                ("fds", "in"),
             ),
         ),
         REMOTE_PROC_DOMAIN_CREATE_WITH_FILES: server.Procedure(
@@ -5748,6 +5750,7 @@ class RemoteHandler(server.ProgramHandler):
             annotations=(
                 ("generate", "none"),
                 ("acl", "domain:start"),
+                ("fds", "in"),
             ),
         ),
         REMOTE_PROC_DOMAIN_EVENT_DEVICE_REMOVED: server.Procedure(
@@ -6217,6 +6220,7 @@ class RemoteHandler(server.ProgramHandler):
             annotations=(
                 ("generate", "none"),
                 ("acl", "domain:open_graphics"),
+                ("fds", "out"),
             ),
         ),
         REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS: server.Procedure(
@@ -7682,6 +7686,7 @@ class RemoteHandler(server.ProgramHandler):
             annotations=(
                 ("generate", "none"),
                 ("acl", "domain:write"),
+                ("fds", "in"),
             ),
         ),
     }
@@ -10056,7 +10061,12 @@ class RemoteHandler(server.ProgramHandler):
         """``REMOTE_PROC_DOMAIN_OPEN_GRAPHICS`` (procedure 249).
 
         @generate: none
-        @acl: domain:open_graphics"""
+        @acl: domain:open_graphics
+        @fds: in
+
+
+        The call brings file descriptors: ``call.fds`` (closed once the
+        handler is done, unless it takes them with ``call.take_fds()``)."""
         raise server.unsupported(call)
 
     async def node_suspend_for_duration(
@@ -10597,7 +10607,12 @@ class RemoteHandler(server.ProgramHandler):
 
         @generate: none
         @acl: domain:write
-        @acl: domain:start"""
+        @acl: domain:start
+        @fds: in
+
+
+        The call brings file descriptors: ``call.fds`` (closed once the
+        handler is done, unless it takes them with ``call.take_fds()``)."""
         raise server.unsupported(call)
 
     async def domain_create_with_files(
@@ -10606,7 +10621,12 @@ class RemoteHandler(server.ProgramHandler):
         """``REMOTE_PROC_DOMAIN_CREATE_WITH_FILES`` (procedure 310).
 
         @generate: none
-        @acl: domain:start"""
+        @acl: domain:start
+        @fds: in
+
+
+        The call brings file descriptors: ``call.fds`` (closed once the
+        handler is done, unless it takes them with ``call.take_fds()``)."""
         raise server.unsupported(call)
 
     async def connect_get_cpu_model_names(
@@ -10735,11 +10755,16 @@ class RemoteHandler(server.ProgramHandler):
 
     async def domain_open_graphics_fd(
         self, call: server.Call, args: RemoteDomainOpenGraphicsFdArgs
-    ) -> None:
+    ) -> server.WithFds[None]:
         """``REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD`` (procedure 343).
 
         @generate: none
-        @acl: domain:open_graphics"""
+        @acl: domain:open_graphics
+        @fds: out
+
+
+        The reply carries file descriptors: return
+        ``server.WithFds(result, fds)`` (the server closes them once sent)."""
         raise server.unsupported(call)
 
     async def connect_get_all_domain_stats(
@@ -11544,7 +11569,12 @@ class RemoteHandler(server.ProgramHandler):
         """``REMOTE_PROC_DOMAIN_FD_ASSOCIATE`` (procedure 443).
 
         @generate: none
-        @acl: domain:write"""
+        @acl: domain:write
+        @fds: in
+
+
+        The call brings file descriptors: ``call.fds`` (closed once the
+        handler is done, unless it takes them with ``call.take_fds()``)."""
         raise server.unsupported(call)
 
     def send_domain_event_lifecycle(

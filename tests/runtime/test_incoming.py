@@ -10,7 +10,7 @@ import pytest
 
 from xdrgen.runtime.virnet import framing as wire
 from xdrgen.runtime.virnet.framing import MessageStatus, MessageType, ProtocolError
-from libvirt_rpc.client.incoming import DROP, RECEIVE, REFUSE, Incoming
+from libvirt_rpc.client.incoming import RECEIVE, REFUSE, Incoming
 
 
 def reply(serial: int, nfds: int = 0) -> bytes:
@@ -43,11 +43,6 @@ def test_carriers_without_descriptors_are_a_protocol_error() -> None:
     incoming = Incoming(RECEIVE)
     with pytest.raises(ProtocolError, match="2 file descriptors announced, 0 received"):
         messages(incoming, reply(1, nfds=2) + b"\0\0" + reply(2))
-
-
-def test_drop_skips_the_carriers() -> None:
-    incoming = Incoming(DROP)
-    assert messages(incoming, reply(1, nfds=3) + b"\0\0\0" + reply(2)) == [(1, 0), (2, 0)]
 
 
 def test_refuse_makes_descriptors_a_protocol_error() -> None:

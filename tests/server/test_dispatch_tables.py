@@ -21,7 +21,7 @@ from xdrgen.compiler.generators.python_server import generate_server
 from xdrgen.compiler.project import load_config
 from xdrgen.compiler.resolve import Protocol, load
 from libvirt_rpc.errors import ErrorDomain, ErrorNumber, LibvirtError
-from libvirt_rpc.server import Call, Procedure, ProgramHandler
+from libvirt_rpc.server import Call, Procedure, ProgramHandler, WithFds
 
 TARGET = load_config(ROOT / "pyproject.toml")
 
@@ -118,7 +118,11 @@ def check_entry(entry: Procedure, proc: ir.ProcedureDef, cls: type[ProgramHandle
         assert hints["args"] is entry.args
     else:
         assert "args" not in hints
-    assert hints["return"] is (entry.result if entry.result is not None else type(None))
+    returned = entry.result if entry.result is not None else type(None)
+    if proc.annotation("fds") in ("out", "both"):  # the reply carries descriptors
+        assert hints["return"] == WithFds[returned]  # type: ignore[valid-type]
+    else:
+        assert hints["return"] is returned
 
 
 def test_remote_program_details() -> None:

@@ -253,8 +253,12 @@ def test_calls_with_fds(served: tuple[ServerThread, Handler]) -> None:
         conn.send(raw_frame(REMOTE, 1, 59, MessageType.CALL_WITH_FDS, 9, OK, struct.pack(">I", 0)))
         reply = conn.recv()
         assert (reply.type, reply.serial, reply.status) == (REPLY, 9, OK)
-    with connect(thread) as conn:  # descriptors cannot be taken: the stream is lost
+    assert thread.tcp_address is not None
+    with RawConnection(thread.tcp_address) as conn:  # TCP cannot carry descriptors: the stream is lost
         conn.send(raw_frame(REMOTE, 1, 59, MessageType.CALL_WITH_FDS, 9, OK, struct.pack(">I", 1)))
+        assert conn.closed_by_server()
+    with connect(thread) as conn:  # a carrier without its descriptor: the stream is lost
+        conn.send(raw_frame(REMOTE, 1, 59, MessageType.CALL_WITH_FDS, 9, OK, struct.pack(">I", 1)) + b"\0")
         assert conn.closed_by_server()
 
 

@@ -8,6 +8,14 @@ RFC 5531 program:
   member documented with ``/** @generate: ... */`` annotations,
 - types ``x_foo_args``, ``x_foo_ret`` and, for events, ``x_foo_msg`` (or the
   CamelCase ``xFooArgs`` / ``xFooRet`` / ``xFooMsg``).
+
+Which procedures pass file descriptors beside their messages the files do
+not say: libvirt's C client knows it by hand.  :data:`FD_PROCEDURES` holds
+that knowledge as data, and each procedure it names gets the annotation
+``@fds: in`` (the call sends descriptors: ``CALL_WITH_FDS``), ``out`` (the
+reply brings them: ``REPLY_WITH_FDS``) or ``both``, as if its doc comment
+said so.  A ``.x`` file of one's own can write that annotation itself; an
+annotation in the file wins over the table.
 """
 
 from __future__ import annotations
@@ -15,6 +23,33 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from . import ir
+
+FDS = "fds"  # the annotation's key
+FD_DIRECTIONS = ("in", "out", "both")
+
+#: program -> procedure -> how its descriptors travel, from libvirt 9.0.0's
+#: hand-written client calls: ``callFull`` with ``fdin``/``fdout`` in
+#: src/remote/remote_driver.c (the remote, qemu and lxc programs) and
+#: ``virNetClientProgramCall`` with ``outfd`` in src/logging/log_manager.c.
+FD_PROCEDURES: Mapping[str, Mapping[str, str]] = {
+    "REMOTE_PROGRAM": {
+        "REMOTE_PROC_DOMAIN_OPEN_GRAPHICS": "in",  # virDomainOpenGraphics: the socket to attach
+        "REMOTE_PROC_DOMAIN_CREATE_XML_WITH_FILES": "in",
+        "REMOTE_PROC_DOMAIN_CREATE_WITH_FILES": "in",
+        "REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD": "out",  # virDomainOpenGraphicsFD: one socket back
+        "REMOTE_PROC_DOMAIN_FD_ASSOCIATE": "in",
+    },
+    "QEMU_PROGRAM": {"QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES": "both"},
+    "LXC_PROGRAM": {"LXC_PROC_DOMAIN_OPEN_NAMESPACE": "out"},  # one per namespace
+    "VIR_LOG_MANAGER_PROTOCOL_PROGRAM": {"VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_OPEN_LOG_FILE": "out"},
+}
+
+
+def _with_fds(annotations: tuple[ir.Annotation, ...], direction: str | None) -> tuple[ir.Annotation, ...]:
+    """A procedure's annotations with the table's ``@fds`` unless it has one."""
+    if direction is None or any(a.key == FDS for a in annotations):
+        return annotations
+    return (*annotations, ir.Annotation(FDS, direction))
 
 
 def _normal(name: str) -> str:
@@ -59,6 +94,7 @@ def derive_programs(
         if program is None or version is None:
             continue
         procedures = []
+        fd_table = FD_PROCEDURES.get(program.name, {})
         for member in definition.body.members:
             short = member.name.partition("_PROC_")[2]
 
@@ -75,7 +111,7 @@ def derive_programs(
                     result=find("ret"),
                     location=member.location,
                     doc=member.doc,
-                    annotations=member.annotations,
+                    annotations=_with_fds(member.annotations, fd_table.get(member.name)),
                     message=find("msg"),
                 )
             )

@@ -19,13 +19,11 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..runtime.virnet.descriptors import FD_SIZE, received_descriptors
+from ..runtime.virnet.descriptors import FD_SIZE, recv_with_fds
 
 READ_SIZE = 64 * 1024
 HIGH_WATER = 256 * 1024  # bytes waiting to be written before the other side is paused
 _FDS_SPACE = socket.CMSG_SPACE(64 * FD_SIZE)
-_CTRUNC = int(socket.MSG_CTRUNC)  # a plain int: IntFlag arithmetic is slow
-_CLOEXEC = int(socket.MSG_CMSG_CLOEXEC)
 
 
 def _nothing(*_args: Any) -> None:
@@ -117,18 +115,12 @@ class UnixEndpoint(Endpoint):
 
     def _readable(self) -> None:
         try:
-            data, ancdata, flags, _ = self._sock.recvmsg(READ_SIZE, _FDS_SPACE, _CLOEXEC)
+            data, fds = recv_with_fds(self._sock, READ_SIZE, _FDS_SPACE)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as error:
             self.pause_reading()
             self.on_error(error)
-            return
-        fds = received_descriptors(ancdata) if ancdata else []
-        if flags & _CTRUNC:
-            close_fds(fds)
-            self.pause_reading()
-            self.on_error(OSError("more descriptors than a message may carry"))
             return
         if not data and not fds:
             self.pause_reading()

@@ -15,7 +15,10 @@ to the stream of their call (whose frames both stream classes build with
 does: the blocking client sends within the call's deadline
 (:mod:`.sending`), the asyncio one waits for the transport's buffer no
 longer.  When the connection drops every pending and later call fails at
-once.
+once.  On unix sockets both pass file descriptors, libvirt's way: a call's
+``files=`` go as copies after its frame, a reply's come back to the caller
+as ``WithFds`` (:mod:`.descriptors`; the asyncio client reads with
+``recvmsg`` beside its transport).
 """
 
 from __future__ import annotations

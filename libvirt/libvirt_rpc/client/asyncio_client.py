@@ -1,26 +1,30 @@
 """The asyncio client, :class:`AsyncRpcClient`, and its :class:`AsyncDataStream`.
 
 The transport hands what arrives straight to the client (:class:`_Receiver`),
-which settles the awaiting calls' futures.
+which settles the awaiting calls' futures.  On a unix socket the client
+reads with ``recvmsg`` instead of the transport, and sends descriptors
+beside it (:class:`~xdrgen.runtime.virnet.asyncio_fds.TransportFds`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import socket
 import time
 from collections.abc import AsyncIterator
 from typing import Any, Generic
 
-from xdrgen.runtime.rpc import Packable
+from xdrgen.runtime.rpc import Files, Packable, WithFds
 from xdrgen.runtime.virnet import framing as wire
+from xdrgen.runtime.virnet.asyncio_fds import TransportFds, passes_fds
+from xdrgen.runtime.virnet.descriptors import close_fds
 from xdrgen.runtime.virnet.framing import Message, MessageStatus, MessageType
 from xdrgen.runtime.xdr import XdrStruct
 
 from .. import wiretrace
 from ..errors import CallTimeoutError, ConnectionClosedError, LibvirtError
-from .incoming import DROP, REFUSE, Incoming
+from .descriptors import call_with_fds, close_received
+from .incoming import RECEIVE, REFUSE, Incoming
 from .routing import (
     Event,
     EventHandler,
@@ -32,6 +36,7 @@ from .routing import (
     _send_error,
     _reply_key,
     _result,
+    _result_with_fds,
     _Router,
 )
 from .streams import R, _confirms_finish, _data_frames, _hole_frame, _piece, _stream_frame, _take
@@ -174,24 +179,45 @@ class AsyncRpcClient(_Dispatcher):
         self._outbox: list[bytes | bytearray] = []  # small frames, sent at the loop turn's end
         self.last_received = time.monotonic()
         self._keepalive: asyncio.Task[None] | None = None
-        self._incoming = Incoming(_descriptors(writer))
         self._lost_connection = self._loop.create_future()
         transport = writer.transport
         transport.set_protocol(_Receiver(self, transport.get_protocol()))
         # ``reader`` gets nothing from now on; what it already held (nothing,
         # unless the server spoke first) is taken by a task, and whatever
         # arrives before that task has run waits behind it
-        self._early: list[bytes] | None = []
+        self._early: list[tuple[bytes, list[int]]] | None = []
+        self._fds: TransportFds | None = None
+        if passes_fds(transport):
+            assert isinstance(transport, asyncio.Transport)
+            self._fds = TransportFds(transport, self._received, self._read_ended)
+        self._incoming = Incoming(RECEIVE if self._fds is not None else REFUSE)
+        #: where frames are written: the transport, or beside descriptors
+        self._out: Any = self._fds if self._fds is not None else transport
         reader.feed_eof()
         self._task = self._loop.create_task(self._take_early(reader))
 
-    async def call(self, prog: int, vers: int, proc: int, args: Packable | None, result: type[T]) -> T:
-        value = _result(await self._call(prog, vers, proc, args), result)
+    async def call(
+        self, prog: int, vers: int, proc: int, args: Packable | None, result: type[T], files: Files = ()
+    ) -> T:
+        message = await self._call(prog, vers, proc, args, files)
+        if message.fds:
+            close_received(message)
+        value = _result(message, result)
         assert value is not None
         return value
 
-    async def call_void(self, prog: int, vers: int, proc: int, args: Packable | None) -> None:
-        _result(await self._call(prog, vers, proc, args), None)
+    async def call_void(self, prog: int, vers: int, proc: int, args: Packable | None, files: Files = ()) -> None:
+        message = await self._call(prog, vers, proc, args, files)
+        if message.fds:
+            close_received(message)
+        _result(message, None)
+
+    async def call_receiving_fds(
+        self, prog: int, vers: int, proc: int, args: Packable | None, result: type[Any] | None, files: Files = ()
+    ) -> WithFds[Any]:
+        """A call whose reply brings descriptors: the result and those
+        descriptors, now the caller's (closed if the call fails)."""
+        return _result_with_fds(await self._call(prog, vers, proc, args, files), result)
 
     async def call_stream(
         self,
@@ -300,7 +326,7 @@ class AsyncRpcClient(_Dispatcher):
             wiretrace.CLIENT.frame(self._trace_id, ">", frame)
         if len(frame) >= wire.INITIAL_BUFFER:
             self._flush()  # stream data: in order, and not copied again
-            self._writer.write(frame)
+            self._out.write(frame)
         else:
             # The calls made in one turn of the event loop (by the tasks
             # that one read of replies woke) leave together at its end:
@@ -311,7 +337,7 @@ class AsyncRpcClient(_Dispatcher):
             self._outbox.append(frame)
         # waiting for the buffer to drain is only worth it when the peer is
         # slow to read
-        return self._writer.transport.get_write_buffer_size() > wire.INITIAL_BUFFER
+        return bool(self._out.get_write_buffer_size() > wire.INITIAL_BUFFER)
 
     async def _drain(self, deadline: float | None, what: str = "a message") -> None:
         """Wait until the transport's buffer is low again, at most until
@@ -331,23 +357,70 @@ class AsyncRpcClient(_Dispatcher):
             self._shutdown(error)
             raise error from exc
 
-    async def _call(self, prog: int, vers: int, proc: int, args: Packable | None, serial: int | None = None) -> Message:
+    async def _call(
+        self,
+        prog: int,
+        vers: int,
+        proc: int,
+        args: Packable | None,
+        files: Files = (),
+        serial: int | None = None,
+    ) -> Message:
         if self._closed is not None:
             raise self._closed
         if serial is None:
             serial = next(self._serials)
-        frame = wire.encode_call(prog, vers, proc, serial, args)
+        copies: list[int] | None = None
+        if files:
+            frame, copies = call_with_fds(prog, vers, proc, serial, args, files, self._fds is not None)
+        else:
+            frame = wire.encode_call(prog, vers, proc, serial, args)
         future: asyncio.Future[Message] = self._loop.create_future()
         deadline = self._deadline()
         self._pending[serial] = ((prog, vers, proc, serial), future, deadline)
         if deadline is not None and self._sweeper is None:
             self._sweeper = self._loop.create_task(self._sweep_timeouts())
         try:
-            if self._queue(frame):
+            if copies is not None:
+                await self._send_with_fds(frame, copies, deadline, proc)
+            elif self._queue(frame):
                 await self._drain(deadline, f"procedure {proc}")
             return await future
+        except BaseException:
+            # a reply that came just before a cancel: its descriptors
+            if future.done() and not future.cancelled() and future.exception() is None:
+                close_received(future.result())
+            raise
         finally:
             self._pending.pop(serial, None)
+            if copies:
+                close_fds(copies)
+
+    async def _send_with_fds(self, frame: bytearray, fds: list[int], deadline: float | None, proc: int) -> None:
+        """Send a call and its descriptors after every frame queued before,
+        by ``deadline``."""
+        assert self._fds is not None
+        self._flush()
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._fds.send(frame, fds)
+        except TimeoutError:
+            if self._fds.broken:
+                self._shutdown(
+                    ConnectionClosedError(
+                        "internal error: connection closed: the server stopped reading "
+                        "in the middle of a message"
+                    ),
+                    abort=True,
+                )
+            late = "" if self.timeout is None else f" in {self.timeout} s"
+            raise CallTimeoutError(
+                f"Timed out during operation: cannot send procedure {proc}{late}: the server stopped reading"
+            ) from None
+        except OSError as exc:
+            error = _send_error(exc, self._error_output())
+            self._shutdown(error)
+            raise error from exc
 
     async def _sweep_timeouts(self) -> None:
         """Fail calls past their deadline.  One task for all calls is far
@@ -373,29 +446,41 @@ class AsyncRpcClient(_Dispatcher):
             self._lost(exc)
             return
         early, self._early = self._early, None
-        for chunk in [data, *(early or ())]:
+        for chunk, fds in [(data, []), *(early or ())]:
             if chunk:
-                self._received(chunk)
+                self._received(chunk, fds)
 
-    def _received(self, data: bytes) -> None:
-        """Bytes from the transport: every whole frame is dispatched at once
-        (one read often holds several replies)."""
+    def _received(self, data: bytes, fds: list[int] | None = None) -> None:
+        """Bytes (and the descriptors that came with them) from the
+        connection: every whole frame is dispatched at once (one read often
+        holds several replies)."""
         if self._early is not None:
-            self._early.append(data)
+            self._early.append((data, fds or []))
             return
         if self._closed is not None:
+            if fds:
+                close_fds(fds)
             return
         self.last_received = time.monotonic()
         try:
+            if fds:
+                self._incoming.add_fds(fds)
             self._take_in(data)
         except wire.ProtocolError as exc:
             self._shutdown(_read_error(exc))
+
+    def _read_ended(self, error: OSError | None) -> None:
+        """The end of what :class:`TransportFds` reads: the peer's EOF, or
+        a failed read."""
+        self._lost(error)
 
     def _lost(self, exc: Exception | None) -> None:
         """The transport's end (EOF, an error, or our own close)."""
         if not self._lost_connection.done():
             self._lost_connection.set_result(None)
         self._shutdown(_read_error(EOFError() if exc is None else exc, self._error_output()))
+        if self._fds is not None:
+            self._fds.close()  # the same connection: it ends with the transport
 
     def _error_output(self) -> str:
         """What a helper process (ssh, ext) wrote to stderr, if there is one."""
@@ -409,7 +494,7 @@ class AsyncRpcClient(_Dispatcher):
             data = outbox[0] if len(outbox) == 1 else b"".join(outbox)
             outbox.clear()
             if self._closed is None:
-                self._writer.write(data)
+                self._out.write(data)
 
     def _answer_ping(self) -> None:
         try:
@@ -421,8 +506,11 @@ class AsyncRpcClient(_Dispatcher):
         entry = self._pending.get(message.serial)
         if entry is None or entry[0] != _reply_key(message):
             return False
-        if not entry[1].done():
-            entry[1].set_result(message)
+        future = entry[1]
+        if future.done():  # timed out
+            close_received(message)
+        else:
+            future.set_result(message)
         return True
 
     def _shutdown(self, error: LibvirtError, abort: bool = False) -> None:
@@ -430,6 +518,7 @@ class AsyncRpcClient(_Dispatcher):
             return
         self._closed = error
         self._router.warnings.flush()
+        self._incoming.close()  # descriptors no message took
         for _key, future, _deadline in list(self._pending.values()):
             if not future.done():
                 future.set_exception(error)
@@ -445,10 +534,3 @@ class AsyncRpcClient(_Dispatcher):
             pass
         if not self._task.done():
             self._task.cancel()
-
-
-def _descriptors(writer: asyncio.StreamWriter) -> str:
-    """How the connection treats passed descriptors (see :mod:`.incoming`):
-    a unix socket may carry them, but asyncio reads it with ``recv``."""
-    sock = writer.get_extra_info("socket")
-    return DROP if sock is not None and sock.family == socket.AF_UNIX else REFUSE

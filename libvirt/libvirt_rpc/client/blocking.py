@@ -19,14 +19,16 @@ import time
 from collections.abc import Iterator
 from typing import Any, Generic
 
-from xdrgen.runtime.rpc import Packable
+from xdrgen.runtime.rpc import Files, Packable, WithFds
 from xdrgen.runtime.virnet import framing as wire
+from xdrgen.runtime.virnet.descriptors import close_fds
 from xdrgen.runtime.virnet.framing import Message, MessageStatus, MessageType
 from xdrgen.runtime.xdr import XdrStruct
 
 from .. import wiretrace
 from ..errors import CallTimeoutError, ConnectionClosedError, LibvirtError
 from . import idle_watch
+from .descriptors import call_with_fds, close_received
 from .incoming import RECEIVE, REFUSE, Incoming
 from .routing import (
     Event,
@@ -39,6 +41,7 @@ from .routing import (
     _send_error,
     _reply_key,
     _result,
+    _result_with_fds,
     _Router,
     decode_error,
 )
@@ -264,7 +267,8 @@ class RpcClient(_Dispatcher):
         self._event_queues: list[queue.Queue[Event | None]] = []
         self._backlog: collections.deque[Event] = collections.deque()  # for the handlers
         self.last_received = time.monotonic()
-        self._incoming = Incoming(RECEIVE if getattr(stream, "supports_fds", False) else REFUSE)
+        self._passes_fds = bool(getattr(stream, "supports_fds", False))
+        self._incoming = Incoming(RECEIVE if self._passes_fds else REFUSE)
         self._view = memoryview(bytearray(wire.STREAM_CHUNK))  # the reader's buffer
         # who reads: None (nobody: the watch is armed), _WATCHER or a _Waiter
         self._role: object = None
@@ -280,13 +284,28 @@ class RpcClient(_Dispatcher):
         self._reader.start()
 
     # ---- channel protocol
-    def call(self, prog: int, vers: int, proc: int, args: Packable | None, result: type[T]) -> T:
-        value = _result(self._call(prog, vers, proc, args), result)
+    def call(
+        self, prog: int, vers: int, proc: int, args: Packable | None, result: type[T], files: Files = ()
+    ) -> T:
+        message = self._call(prog, vers, proc, args, files)
+        if message.fds:
+            close_received(message)
+        value = _result(message, result)
         assert value is not None
         return value
 
-    def call_void(self, prog: int, vers: int, proc: int, args: Packable | None) -> None:
-        _result(self._call(prog, vers, proc, args), None)
+    def call_void(self, prog: int, vers: int, proc: int, args: Packable | None, files: Files = ()) -> None:
+        message = self._call(prog, vers, proc, args, files)
+        if message.fds:
+            close_received(message)
+        _result(message, None)
+
+    def call_receiving_fds(
+        self, prog: int, vers: int, proc: int, args: Packable | None, result: type[Any] | None, files: Files = ()
+    ) -> WithFds[Any]:
+        """A call whose reply brings descriptors: the result and those
+        descriptors, now the caller's (closed if the call fails)."""
+        return _result_with_fds(self._call(prog, vers, proc, args, files), result)
 
     def call_stream(
         self,
@@ -383,16 +402,25 @@ class RpcClient(_Dispatcher):
         timeout = self.timeout
         return None if timeout is None else time.monotonic() + timeout
 
-    def _send(self, frame: bytes | bytearray, deadline: float | None, what: str = "a message") -> None:
-        """Send ``frame`` by ``deadline`` (see :mod:`.sending`): past it,
+    def _send(
+        self,
+        frame: bytes | bytearray,
+        deadline: float | None,
+        what: str = "a message",
+        fds: list[int] | tuple[()] = (),
+    ) -> None:
+        """Send ``frame`` (and then ``fds``, which are the sender's from now
+        on, sent or not) by ``deadline`` (see :mod:`.sending`): past it,
         :class:`CallTimeoutError`; the connection is closed if that left
         half a frame on it."""
         if self._closed is not None:
+            if fds:
+                close_fds(fds)
             raise self._closed
         if wiretrace.CLIENT.levels.get(wiretrace.DEBUG) is not False:  # off: one dict look-up
             wiretrace.CLIENT.frame(self._trace_id, ">", frame)
         try:
-            self._sender.send(frame, deadline)
+            self._sender.send(frame, deadline, fds)
         except OSError as exc:
             if self._closed is not None:  # closed under us: say why
                 raise self._closed from exc
@@ -412,28 +440,50 @@ class RpcClient(_Dispatcher):
                 f"Timed out during operation: cannot send {what}{late}: the server stopped reading"
             ) from None
 
-    def _call(self, prog: int, vers: int, proc: int, args: Packable | None, serial: int | None = None) -> Message:
+    def _call(
+        self,
+        prog: int,
+        vers: int,
+        proc: int,
+        args: Packable | None,
+        files: Files = (),
+        serial: int | None = None,
+    ) -> Message:
         # No lock on this path: the serial counter and the dict operations
-        # are atomic under the GIL; the shutdown race is closed by looking at
-        # _closed again once the call is registered.
+        # are atomic under the GIL; the shutdown race is closed by _send,
+        # which looks at _closed again once the call is registered.
         if serial is None:
             serial = next(self._serials)
-        frame = wire.encode_call(prog, vers, proc, serial, args)
+        copies: list[int] | tuple[()] = ()
+        if files:
+            frame, copies = call_with_fds(prog, vers, proc, serial, args, files, self._passes_fds)
+        else:
+            frame = wire.encode_call(prog, vers, proc, serial, args)
         pending = _Pending((prog, vers, proc, serial))
         self._pending[serial] = pending
         deadline = self._deadline()
         try:
-            if self._closed is not None:
-                raise self._closed
-            self._send(frame, deadline, f"procedure {proc}")
+            self._send(frame, deadline, f"procedure {proc}", copies)
             if not self._wait_until(pending, deadline):
                 raise CallTimeoutError(f"Timed out during operation: no reply to procedure {proc} in {self.timeout} s")
+            if pending.error is not None:
+                raise pending.error
+        except BaseException:
+            self._abandon(pending)
+            raise
         finally:
             self._pending.pop(serial, None)
-        if pending.error is not None:
-            raise pending.error
         assert pending.message is not None
         return pending.message
+
+    def _abandon(self, pending: _Pending) -> None:
+        """A failed call gives up its reply; descriptors that came with it
+        are closed here or, if it comes later, by :meth:`_settle`."""
+        with self._lock:
+            self._pending.pop(pending.key[3], None)
+            message = pending.message
+        if message is not None:
+            close_received(message)
 
     def _forget_stream(self, serial: int) -> None:
         with self._lock:
@@ -622,7 +672,15 @@ class RpcClient(_Dispatcher):
         pending = self._pending.get(message.serial)
         if pending is None or pending.key != _reply_key(message):
             return False
-        pending.message = message
+        if message.fds:
+            # Descriptors must not be lost to a caller giving up just now:
+            # either it sees the reply (and closes them) or we see it gone.
+            with self._lock:
+                pending.message = message
+                if self._pending.get(message.serial) is not pending:
+                    return False
+        else:
+            pending.message = message
         pending.wake()
         return True
 

@@ -11,18 +11,20 @@ failed read, and the keepalive loop's decisions.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from xdrgen.runtime.rpc import WithFds
 from xdrgen.runtime.virnet import framing as wire
+from xdrgen.runtime.virnet.descriptors import close_fds
 from xdrgen.runtime.virnet.framing import Message, MessageStatus, MessageType
 from xdrgen.runtime.xdr import Buffer, XdrError, XdrStruct
 
 from .. import wiretrace
 from ..errors import ConnectionClosedError, ErrorNumber, LibvirtError
+from .descriptors import close_received, take_received
 from .incoming import Incoming
 from .throttle import WarningThrottle
 
@@ -78,6 +80,17 @@ def _result(message: Message, result: type[T] | None) -> T | None:
             f"cannot decode the reply to procedure {message.proc}: {exc}",
             code=ErrorNumber.VIR_ERR_RPC,
         ) from exc
+
+
+def _result_with_fds(message: Message, result: type[T] | None) -> WithFds[T | None]:
+    """:func:`_result` with the descriptors the reply brought (closed if it
+    is an error)."""
+    fds = take_received(message)
+    try:
+        return WithFds(_result(message, result), fds)
+    except BaseException:
+        close_fds(fds)
+        raise
 
 
 class _Router:
@@ -149,9 +162,8 @@ class _Dispatcher:
             wiretrace.CLIENT.message(self._trace_id, "<", message)
         kind = message.type
         if kind is MessageType.REPLY or kind is MessageType.REPLY_WITH_FDS:  # the usual case first
-            for fd in message.fds:
-                os.close(fd)  # no stub returns descriptors yet: do not leak them
             if not self._settle(message):
+                close_received(message)
                 self._router.warnings.warning("ignoring a reply nobody waits for (serial %d)", message.serial)
         elif _is_keepalive(message):
             if _is_ping(message):
@@ -167,6 +179,7 @@ class _Dispatcher:
             if event is not None:
                 self._publish(event)
         else:
+            close_received(message)  # a CALL_WITH_FDS's
             self._router.warnings.warning("ignoring a %s message from the server", kind.name)
 
     def _publish(self, event: Event) -> None:

@@ -12,6 +12,11 @@ client only ever stalls its own connection.  :func:`start_in_thread` runs a
 server on a loop of its own in a background thread, for use from blocking
 code and tests.
 
+File descriptors pass on unix sockets as libvirtd passes them: those a
+call brings are in ``call.fds``; a handler returns ``WithFds(result, fds)``
+to send some with its reply (a ``REPLY_WITH_FDS``; the server closes them
+once sent).
+
 The modules: :mod:`.errors` (the error replies), :mod:`.calls` (a call
 being served), :mod:`.streams` (its data stream), :mod:`.connection` (one
 client), :mod:`.listener` (the server and its limits), :mod:`.thread` (a
@@ -22,6 +27,7 @@ server run from blocking code).  The tables' types come from
 from __future__ import annotations
 
 from xdrgen.runtime.dispatch import Procedure, ProgramHandler
+from xdrgen.runtime.rpc import WithFds
 
 from .calls import Call
 from .connection import Client
@@ -44,4 +50,5 @@ __all__ = [
     "start_in_thread",
     "rpc_error",
     "unsupported",
+    "WithFds",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from xdrgen.runtime.dispatch import Procedure
@@ -31,3 +31,12 @@ class Call:
     #: set by a handler to close the connection once the reply is sent
     #: (what libvirtd does after CONNECT_CLOSE)
     close_after_reply: bool = False
+    #: the file descriptors the call brought (a CALL_WITH_FDS), in order;
+    #: the server closes them once the handler is done, unless it took
+    #: them (:meth:`take_fds`)
+    fds: list[int] = field(default_factory=list)
+
+    def take_fds(self) -> list[int]:
+        """The call's descriptors, from now on the handler's to close."""
+        fds, self.fds = self.fds, []
+        return fds

@@ -19,7 +19,13 @@ Per connection the server
 - answers keepalive PINGs with PONGs and, once the client asked
   ``CONNECT_SUPPORTS_FEATURE(VIR_DRV_FEATURE_PROGRAM_KEEPALIVE)``, pings an
   idle client and drops it when it stops answering, as libvirtd does;
-- sends events (``MESSAGE``) and stream data (``STREAM``) for handlers.
+- sends events (``MESSAGE``) and stream data (``STREAM``) for handlers;
+- on a unix socket, reads the descriptors a ``CALL_WITH_FDS`` brings (each
+  after the message, with a one-byte carrier) into ``call.fds``, and sends
+  those a handler returns (``WithFds``) after its ``REPLY_WITH_FDS``, as
+  libvirtd does (:class:`~xdrgen.runtime.virnet.asyncio_fds.TransportFds`);
+  elsewhere a call announcing descriptors closes the connection, and a
+  handler's descriptors get an error reply.
 """
 
 from __future__ import annotations
@@ -30,6 +36,9 @@ import struct
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
+from xdrgen.runtime.rpc import WithFds
+from xdrgen.runtime.virnet.asyncio_fds import TransportFds, passes_fds
+from xdrgen.runtime.virnet.descriptors import PassedDescriptors, close_fds
 from xdrgen.runtime.virnet.framing import (
     FRAME_HEADER,
     HEADER_SIZE,
@@ -73,6 +82,7 @@ EVENT_SERIAL = 1
 _CALL = MessageType.CALL
 _CALL_WITH_FDS = MessageType.CALL_WITH_FDS
 _REPLY = MessageType.REPLY
+_REPLY_WITH_FDS = MessageType.REPLY_WITH_FDS
 _MESSAGE = MessageType.MESSAGE
 _STREAM = MessageType.STREAM
 _STREAM_HOLE = MessageType.STREAM_HOLE
@@ -81,6 +91,8 @@ _ERROR = MessageStatus.ERROR
 
 _I32 = struct.Struct(">i")
 _U32 = struct.Struct(">I")
+_TYPE_AT = 16  # the header's type word: after length, prog, vers, proc
+_TYPE_LOW = _TYPE_AT + 3  # its low byte (the word is big-endian)
 _SUPPORTED = _I32.pack(1)
 
 
@@ -100,6 +112,12 @@ class Client(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self._loop = server._loop
         self._decoder = FrameDecoder()
+        #: what reads and writes: the transport, or beside it what passes
+        #: descriptors on a unix socket
+        self._io: Any = None
+        self._fds: TransportFds | None = None
+        self._passed: PassedDescriptors | None = None
+        self._waiting: tuple[bytes | bytearray, int] | None = None  # a call waiting for its descriptors
         self._limit = server.limits.max_client_requests
         self._in_flight = 0
         self._reading = True
@@ -154,11 +172,14 @@ class Client(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = self._io = transport
         self.peer = transport.get_extra_info("peername")
         self._last_rx = self._loop.time()
         if not self.server._add_client(self):
             return
+        if passes_fds(transport):
+            self._io = self._fds = TransportFds(transport, self._received, self._read_ended)
+            self._passed = PassedDescriptors(self._decoder)
         for handler in self.server._handlers:
             try:
                 handler.client_connected(self)
@@ -170,6 +191,26 @@ class Client(asyncio.Protocol):
         self._countdown = self.server.limits.keepalive_count
         self._decoder.push(data)
         self._process()
+
+    def _received(self, data: bytes, fds: list[int]) -> None:
+        """What :class:`TransportFds` read: bytes and the descriptors that
+        came with them."""
+        self._last_rx = self._loop.time()
+        self._countdown = self.server.limits.keepalive_count
+        if fds:
+            assert self._passed is not None
+            self._passed.add(fds)
+        self._decoder.push(data)
+        self._process()
+
+    def _read_ended(self, error: OSError | None) -> None:
+        """The end of what :class:`TransportFds` reads (as the transport
+        ends on the client's EOF or a failed read)."""
+        assert self.transport is not None
+        if error is None or isinstance(error, ConnectionError):
+            self.transport.close()
+        else:
+            self.abort(f"cannot read: {error}")
 
     def eof_received(self) -> bool:
         return False  # close the transport
@@ -192,6 +233,10 @@ class Client(asyncio.Protocol):
         self.closed = True
         if self._keepalive is not None:
             self._keepalive.cancel()
+        if self._fds is not None:
+            self._fds.close()  # the same connection as the transport's
+        if self._passed is not None:
+            self._passed.close()
         gone = StreamError("client disconnected")
         for stream in list(self._streams.values()):
             stream._fail(gone)
@@ -221,21 +266,50 @@ class Client(asyncio.Protocol):
         try:
             while self._in_flight < self._limit and not self._write_paused and not self.closed:
                 try:
-                    frame = self._decoder.next_frame()
+                    item = self._next_message()
                 except ProtocolError as error:
                     self.abort(str(error))
                     return
-                if frame is None:
+                if item is None:
                     break
+                frame, fds = item
                 try:
-                    self._handle(frame)
+                    self._handle(frame, fds)
                 except Exception:  # a bug here must not take the server down
                     log.exception("client %d: failed to handle a message", self.id)
                     self.abort("internal error")
                     return
+                finally:
+                    if fds:
+                        close_fds(fds)  # those no call took
         finally:
             self._processing = False
         self._update_reading()
+
+    def _next_message(self) -> tuple[bytes | bytearray, list[int] | None] | None:
+        """The next whole message and the descriptors it brought, or None
+        until more has arrived (a call announcing descriptors waits for
+        them, as libvirtd's reader does)."""
+        waiting = self._waiting
+        if waiting is None:
+            frame = self._decoder.next_frame()
+            if frame is None:
+                return None
+            if frame[_TYPE_LOW] != _CALL_WITH_FDS:  # the usual case: a look at one byte
+                return frame, None
+            count = _announced_fds(frame)
+            if not count:
+                return frame, None
+            if self._passed is None:
+                raise ProtocolError("Receiving file descriptors is not supported on this socket")
+            self._passed.announce(count)
+            waiting = self._waiting = (frame, count)
+        assert self._passed is not None
+        fds = self._passed.take(waiting[1])
+        if fds is None:
+            return None
+        self._waiting = None
+        return waiting[0], fds
 
     def _update_reading(self) -> None:
         transport = self.transport
@@ -244,17 +318,17 @@ class Client(asyncio.Protocol):
         want = self._in_flight < self._limit and not self._write_paused
         if want and not self._reading:
             self._reading = True
-            transport.resume_reading()
+            self._io.resume_reading()
         elif not want and self._reading:
             self._reading = False
-            transport.pause_reading()
+            self._io.pause_reading()
 
     def _release(self, process: bool = True) -> None:
         self._in_flight -= 1
         if process:
             self._process()
 
-    def _handle(self, frame: bytes | bytearray) -> None:
+    def _handle(self, frame: bytes | bytearray, fds: list[int] | None) -> None:
         if wiretrace.SERVER.levels.get(wiretrace.DEBUG) is not False:  # off: one dict look-up
             wiretrace.SERVER.frame(self.id, ">", frame)
         _, prog, vers, proc, type_, serial, status = FRAME_HEADER.unpack_from(frame, 0)
@@ -270,20 +344,8 @@ class Client(asyncio.Protocol):
         payload = memoryview(frame)[HEADER_SIZE:]
         if type_ == _CALL or type_ == _CALL_WITH_FDS:
             if type_ == _CALL_WITH_FDS:
-                if len(payload) < 4:
-                    self.abort("message with file descriptors lacks their count")
-                    return
-                (nfds,) = _U32.unpack_from(payload, 0)
-                if nfds > MAX_FDS:
-                    self.abort(f"{nfds} file descriptors; at most {MAX_FDS}")
-                    return
-                if nfds:
-                    # The descriptors would follow out of band; this server
-                    # cannot take them, and the byte stream is now ambiguous.
-                    self.abort("file descriptor passing is not supported")
-                    return
-                payload = payload[4:]
-            self._call(calls, prog, vers, proc, serial, status, payload)
+                payload = payload[4:]  # the count (see _announced_fds)
+            self._call(calls, prog, vers, proc, serial, status, payload, fds)
         elif type_ == _STREAM or type_ == _STREAM_HOLE:
             stream = self._streams.get((prog, vers, proc, serial))
             if stream is not None:
@@ -301,6 +363,7 @@ class Client(asyncio.Protocol):
         serial: int,
         status: int,
         payload: memoryview,
+        fds: list[int] | None,
     ) -> None:
         if status != _OK:
             self._reject(prog, vers, proc, serial, f"Unexpected message status {status & 0xFFFFFFFF}")
@@ -328,6 +391,9 @@ class Client(asyncio.Protocol):
             self._reject(prog, vers, proc, serial, "Unable to decode message payload")
             return
         call = Call(self, prog, vers, proc, serial, procedure)
+        if fds:
+            call.fds = fds.copy()  # the call's now
+            fds.clear()
         if procedure.stream is not None:
             stream = ServerStream(self, call, procedure.stream)
             call.stream = stream
@@ -342,28 +408,77 @@ class Client(asyncio.Protocol):
         try:
             result = await coro
         except asyncio.CancelledError:
+            if call.fds:
+                close_fds(call.fds)
             raise
         except LibvirtError as error:
-            self._reply_error(call, error)
+            failure: LibvirtError | None = error
         except Exception as exc:
             log.exception("client %d: %s failed", self.id, call.procedure.name)
-            self._reply_error(call, internal_error(exc))
+            failure = internal_error(exc)
         else:
-            self._reply(call, result)
+            failure = None
+        if call.fds:  # those the handler did not take: closed before the reply, as libvirtd
+            close_fds(call.fds)
+        if failure is not None:
+            self._reply_error(call, failure)
+        elif isinstance(result, WithFds) and result.fds:
+            await self._reply_with_fds(call, result)
+        else:
+            self._reply(call, result.result if isinstance(result, WithFds) else result)
 
     def _reply(self, call: Call, result: Any) -> None:
         self._in_flight -= 1
         if self.closed:
             return
+        frame = self._reply_frame(call, result)
+        if frame is not None:
+            self._write(frame)
+            self._replied(call)
+
+    async def _reply_with_fds(self, call: Call, reply: WithFds[Any]) -> None:
+        """Reply with descriptors: a REPLY_WITH_FDS, each descriptor after
+        it (libvirtd's way); ``reply``'s descriptors are closed once sent."""
+        if self._fds is None or len(reply.fds) > MAX_FDS:
+            detail = (
+                "Sending file descriptors is not supported on this socket"
+                if self._fds is None
+                else f"Too many FDs to send {len(reply.fds)}, expected {MAX_FDS} maximum"
+            )
+            reply.close()
+            self._reply_error(call, rpc_error(ErrorNumber.VIR_ERR_INTERNAL_ERROR, detail))
+            return
+        with reply:
+            self._in_flight -= 1
+            if self.closed:
+                return
+            frame = self._reply_frame(call, reply.result, len(reply.fds))
+            if frame is None:
+                return
+            try:
+                await self._fds.send(frame, reply.fds)
+            except OSError as error:
+                self.abort(f"cannot send file descriptors: {error}")
+                return
+            self._replied(call)
+
+    def _reply_frame(self, call: Call, result: Any, nfds: int = 0) -> bytearray | None:
+        """The reply to ``call`` carrying ``result`` (announcing ``nfds``
+        descriptors); None if it cannot be encoded, after answering with
+        libvirtd's error for that."""
         if call.procedure.result is None:
             result = None
+        kind = _REPLY_WITH_FDS if nfds else _REPLY
         try:
-            frame = encode_message(call.prog, call.vers, call.proc, _REPLY, call.serial, _OK, result)
+            return encode_message(call.prog, call.vers, call.proc, kind, call.serial, _OK, result, nfds)
         except (XdrError, AttributeError, TypeError):
             log.exception("client %d: cannot encode the reply of %s", self.id, call.procedure.name)
             self._fail_call(call, rpc_error(ErrorNumber.VIR_ERR_RPC, "Unable to encode message payload"))
-            return
-        self._write(frame)
+            return None
+
+    def _replied(self, call: Call) -> None:
+        """What follows a reply: the close a handler asked for, the call's
+        stream, the next calls."""
         if call.close_after_reply:
             self.close()
             return
@@ -401,8 +516,9 @@ class Client(asyncio.Protocol):
             return
         if wiretrace.SERVER.levels.get(wiretrace.DEBUG) is not False:  # off: one dict look-up
             wiretrace.SERVER.frame(self.id, "<", frame)
-        transport.write(frame)
-        if transport.get_write_buffer_size() > self.server.limits.max_output_buffer:
+        out = self._io
+        out.write(frame)
+        if out.get_write_buffer_size() > self.server.limits.max_output_buffer:
             self.abort("the client does not read its messages")
 
     async def _drain(self) -> None:
@@ -438,3 +554,17 @@ class Client(asyncio.Protocol):
         else:
             delay = limits.keepalive_interval - idle
         self._keepalive = self._loop.call_later(delay, self._keepalive_tick)
+
+
+def _announced_fds(frame: bytes | bytearray) -> int:
+    """How many descriptors follow ``frame`` on the stream: a CALL_WITH_FDS's
+    count (libvirtd reads no other message's).  :class:`ProtocolError`
+    for a count that is missing or above libvirt's limit."""
+    if _I32.unpack_from(frame, _TYPE_AT)[0] != _CALL_WITH_FDS:
+        return 0
+    if len(frame) < HEADER_SIZE + 4:
+        raise ProtocolError("message with file descriptors lacks their count")
+    (count,) = _U32.unpack_from(frame, HEADER_SIZE)
+    if count > MAX_FDS:
+        raise ProtocolError(f"{count} file descriptors; at most {MAX_FDS}")
+    return int(count)

@@ -15,6 +15,11 @@ prints against libvirtd (tests/server/test_virsh_commands.py compares 148
 commands).  Unlike libvirtd, whose ``test:///default`` state ends with the
 last connection, objects here live as long as the daemon.
 
+File descriptors pass over the unix socket as with libvirtd: ``virsh
+create FILE --pass-fds N`` and ``dom-fd-associate``, libvirt-python's
+``dom.openGraphicsFD(0)`` on a running domain with VNC graphics (its
+socket greets with ``RFB 003.008``).
+
 Procedures the test driver does not implement answer as libvirtd does then:
 ``VIR_ERR_NO_SUPPORT`` naming the public API (:mod:`.api`); ``-v`` logs
 each of them.
@@ -36,7 +41,9 @@ The modules:
   scheduler, block I/O, NUMA, perf, per-device limits), ``guest`` (stats
   and guest-agent answers), ``saves`` (save images, core dumps),
   ``snapshots``, ``networks``, ``storage`` (pools and volumes),
-  ``interfaces``, ``nodedevs``;
+  ``interfaces``, ``nodedevs``, ``fds`` (associating descriptors with a
+  domain, opening its graphics socket, whose far end ``graphics`` serves
+  as a VNC server would);
 - ``handler``: :class:`TestDaemon`, the mixins joined;
 - ``cli`` and ``__main__``: the command line.
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from libvirt_rpc import remote_protocol as rp
 from libvirt_rpc.remote_protocol_server import RemoteHandler
+from xdrgen.runtime.virnet.descriptors import close_fds
 
 from ..errors import ErrorDomain, ErrorLevel, LibvirtError
 from ..errors import ErrorNumber as E
@@ -31,10 +32,19 @@ FROM_TEST = ErrorDomain.VIR_FROM_TEST
 
 @dataclasses.dataclass
 class Connection:
-    """Per-client state: whether CONNECT_OPEN was called, and how."""
+    """Per-client state: whether CONNECT_OPEN was called, and how; the
+    descriptors it associated with domains (virDomainFDAssociate: by domain
+    UUID and group name, held while the connection lasts)."""
 
     uri: str | None = None
     read_only: bool = False
+    fd_groups: dict[tuple[bytes, str], list[int]] = dataclasses.field(default_factory=dict)
+
+    def close(self) -> None:
+        """The connection is gone: so are the descriptors it associated."""
+        for fds in self.fd_groups.values():
+            close_fds(fds)
+        self.fd_groups.clear()
 
 
 def c_string(text: str, size: int | None = None) -> list[int]:

@@ -18,7 +18,7 @@ VIR_CONNECT_RO = 1
 # virDrvFeature numbers libvirt 9.0.0 asks about (the keepalive one, 10, is
 # answered by the server runtime itself)
 _FEATURES = {
-    8: 0,  # FD_PASSING: this server cannot take file descriptors
+    8: 1,  # FD_PASSING: as libvirtd answers (the client knows its transport)
     9: 1,  # TYPED_PARAM_STRING
     14: 1,  # REMOTE_CLOSE_CALLBACK
     15: 1,  # REMOTE_EVENT_CALLBACK
@@ -53,6 +53,7 @@ class ConnectProcedures(ProceduresBase):
         client.data[CONNECTION] = Connection()
 
     def client_closed(self, client: Client) -> None:
+        client.data[CONNECTION].close()
         self.hv.forget(client)
 
     async def auth_list(self, call: Call) -> rp.RemoteAuthListRet:
@@ -67,7 +68,9 @@ class ConnectProcedures(ProceduresBase):
         conn.read_only = bool(args.flags & VIR_CONNECT_RO)
 
     async def connect_close(self, call: Call) -> None:
-        self._connection(call).uri = None
+        conn = self._connection(call)
+        conn.uri = None
+        conn.close()
         self.hv.forget(call.client)
         call.close_after_reply = True  # as libvirtd does
 

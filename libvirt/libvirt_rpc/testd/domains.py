@@ -316,14 +316,25 @@ class DomainProcedures(ProceduresBase):
         check_flags(args.flags, 1, "testDomainDefineXMLFlags")  # VALIDATE
         return rp.RemoteDomainDefineXmlFlagsRet(self._define(args.xml))
 
+    def _create_xml(self, xml: str, flags: int) -> rp.RemoteNonnullDomain:
+        check_flags(flags, 4, "testDomainCreateXML")  # VALIDATE
+        domain, _ = self.hv.assign(parse_domain_def(xml), live=True)
+        self.hv.start(domain, RUNNING_BOOTED)
+        return domain.handle()
+
     async def domain_create_xml(
         self, call: Call, args: rp.RemoteDomainCreateXmlArgs
     ) -> rp.RemoteDomainCreateXmlRet:
         self._writable(call, "virDomainCreateXML")
-        check_flags(args.flags, 4, "testDomainCreateXML")  # VALIDATE
-        domain, _ = self.hv.assign(parse_domain_def(args.xml_desc), live=True)
-        self.hv.start(domain, RUNNING_BOOTED)
-        return rp.RemoteDomainCreateXmlRet(domain.handle())
+        return rp.RemoteDomainCreateXmlRet(self._create_xml(args.xml_desc, args.flags))
+
+    async def domain_create_xml_with_files(
+        self, call: Call, args: rp.RemoteDomainCreateXmlWithFilesArgs
+    ) -> rp.RemoteDomainCreateXmlWithFilesRet:
+        # The test driver creates as without files; the descriptors (which
+        # a QEMU guest would inherit) are closed after the call.
+        self._writable(call, "virDomainCreateXMLWithFiles")
+        return rp.RemoteDomainCreateXmlWithFilesRet(self._create_xml(args.xml_desc, args.flags))
 
     def _undefine(self, handle: rp.RemoteNonnullDomain, flags: int) -> None:
         check_flags(flags, _UNDEFINE_MANAGED_SAVE | _UNDEFINE_SNAPSHOTS_METADATA, "testDomainUndefineFlags")
@@ -380,10 +391,11 @@ class DomainProcedures(ProceduresBase):
 
     # -- starting and stopping ----------------------------------------------
 
-    def _create(self, handle: rp.RemoteNonnullDomain) -> Domain:
+    def _create(self, handle: rp.RemoteNonnullDomain, flags: int = 0) -> Domain:
+        check_flags(flags, 0, "testDomainCreateWithFlags")
         d = self.hv.of(handle)
         if d.state != SHUTOFF:
-            raise driver_error(E.VIR_ERR_OPERATION_INVALID, f"Domain '{d.name}' is already running")
+            raise driver_error(E.VIR_ERR_INTERNAL_ERROR, f"Domain '{d.name}' is already running")
         self.hv.start(d)
         return d
 
@@ -395,8 +407,13 @@ class DomainProcedures(ProceduresBase):
         self, call: Call, args: rp.RemoteDomainCreateWithFlagsArgs
     ) -> rp.RemoteDomainCreateWithFlagsRet:
         self._writable(call, "virDomainCreateWithFlags")
-        check_flags(args.flags, 0, "testDomainCreateWithFlags")
-        return rp.RemoteDomainCreateWithFlagsRet(self._create(args.dom).handle())
+        return rp.RemoteDomainCreateWithFlagsRet(self._create(args.dom, args.flags).handle())
+
+    async def domain_create_with_files(
+        self, call: Call, args: rp.RemoteDomainCreateWithFilesArgs
+    ) -> rp.RemoteDomainCreateWithFilesRet:
+        self._writable(call, "virDomainCreateWithFiles")  # (the descriptors: as above)
+        return rp.RemoteDomainCreateWithFilesRet(self._create(args.dom, args.flags).handle())
 
     def _destroy(self, handle: rp.RemoteNonnullDomain) -> None:
         d = self.hv.of(handle)

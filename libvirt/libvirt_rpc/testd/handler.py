@@ -6,6 +6,8 @@ from __future__ import annotations
 from .checkpoints import CheckpointProcedures
 from .connect import ConnectProcedures, hostname
 from .domains import DomainProcedures
+from .fds import FdProcedures
+from .graphics import Displays
 from .guest import GuestProcedures
 from .interfaces import InterfaceProcedures
 from .model import Hypervisor
@@ -33,6 +35,7 @@ class TestDaemon(
     StorageProcedures,
     InterfaceProcedures,
     NodeDeviceProcedures,
+    FdProcedures,
 ):
     """The remote program over a :class:`Hypervisor`, like libvirtd's test
     driver behind its remote dispatcher.  Procedures no mixin implements
@@ -45,3 +48,4 @@ class TestDaemon(
         self.hv = hypervisor or Hypervisor()
         self.hv.handler = self  # the hypervisor sends its events through us
         self.hostname = hostname()
+        self.displays = Displays()

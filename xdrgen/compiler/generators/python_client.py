@@ -4,7 +4,9 @@
 name: str) -> RemoteDomainLookupByNameRet``: keyword arguments are the fields
 of the procedure's ``_args`` struct, the result its ``_ret`` dataclass (or
 None).  Procedures annotated ``@readstream``/``@writestream`` return a data
-stream; event procedures (``_msg``) are listed in ``EVENTS`` for the runtime
+stream; those annotated ``@fds`` (:mod:`..libvirt_programs`) pass file
+descriptors: ``in``/``both`` take them as ``files=``, ``out``/``both``
+return ``rpc.WithFds`` (the result and the descriptors); event procedures (``_msg``) are listed in ``EVENTS`` for the runtime
 to decode.  Each program gets a blocking class and an asyncio class over the
 channel protocols of :mod:`xdrgen.runtime.rpc`.
 """
@@ -16,6 +18,8 @@ from pathlib import Path
 
 from ... import __version__
 from .. import ir
+from ..errors import XdrgenError
+from ..libvirt_programs import FD_DIRECTIONS, FDS
 from ..naming import class_name, method_name, module_name, parameter_name, program_stem
 from ..resolve import Protocol
 from . import layout
@@ -42,6 +46,17 @@ class Method:
     result: str | None  # class of the _ret struct
     parameters: tuple[Parameter, ...]
     stream: str | None  # "read" / "write"
+    fds: str | None = None  # "in" / "out" / "both": how file descriptors travel
+
+    @property
+    def sends_fds(self) -> bool:
+        """The call carries descriptors (client to server)."""
+        return self.fds in ("in", "both")
+
+    @property
+    def receives_fds(self) -> bool:
+        """The reply brings descriptors (server to client)."""
+        return self.fds in ("out", "both")
 
 
 class StubModel:
@@ -105,6 +120,7 @@ class StubModel:
             result=self._struct(procedure.result),
             parameters=tuple(parameters),
             stream=stream,
+            fds=_fds(procedure),
         )
 
     def constant(self, name: str) -> str:
@@ -187,6 +203,18 @@ def _default(name: str, shape: Shape) -> str | None:
     if shape.kind == "optional":
         return "None"
     return None
+
+
+def _fds(procedure: ir.ProcedureDef) -> str | None:
+    """How a procedure's file descriptors travel (its ``@fds``), checked."""
+    direction = procedure.annotation(FDS)
+    if direction is None:
+        return None
+    if direction not in FD_DIRECTIONS:
+        raise XdrgenError(procedure.location, f"@{FDS}: {direction!r} is not one of {', '.join(FD_DIRECTIONS)}")
+    if procedure.annotation("readstream") is not None or procedure.annotation("writestream") is not None:
+        raise XdrgenError(procedure.location, f"@{FDS} cannot be combined with a data stream")
+    return direction
 
 
 def doc_text(procedure: ir.ProcedureDef) -> str:

@@ -7,7 +7,8 @@ For every libvirt-style program of a ``.x`` file the generated
   (name, handler method, argument and result classes, ``kind`` "call" or
   "event", stream direction, priority and every ``@key: value`` annotation);
 - one ``async`` method per callable procedure, typed with its ``_args`` and
-  ``_ret`` classes, whose default answers like libvirtd does for a procedure
+  ``_ret`` classes (``server.WithFds[...]`` when the reply carries file
+  descriptors), whose default answers like libvirtd does for a procedure
   it has no dispatcher for (``VIR_ERR_RPC`` "unknown procedure: N");
 - one ``send_<event>()`` method per event procedure, which sends the typed
   message to a client as an RPC ``MESSAGE``.
@@ -38,6 +39,26 @@ class Handler:
     kind: str  # "call" or "event"
     priority: str  # libvirt's @priority, "low" when absent (as gendispatch.pl)
     annotations: tuple[tuple[str, str], ...]
+
+    @property
+    def doc(self) -> str:
+        """The handler method's docstring: the procedure's, then what its
+        stream or file descriptors ask of the handler."""
+        m = self.method
+        notes = [m.doc]
+        if m.stream:
+            notes.append(f"A ``@{m.stream}stream`` procedure: ``call.stream`` carries its data\nafter the reply.")
+        if m.sends_fds:
+            notes.append(
+                "The call brings file descriptors: ``call.fds`` (closed once the\n"
+                "handler is done, unless it takes them with ``call.take_fds()``)."
+            )
+        if m.receives_fds:
+            notes.append(
+                "The reply carries file descriptors: return\n"
+                "``server.WithFds(result, fds)`` (the server closes them once sent)."
+            )
+        return "\n\n\n".join(notes)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import enum
 import struct
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -79,7 +78,7 @@ class Message:
     status: MessageStatus
     payload: memoryview
     nfds: int = 0
-    fds: Sequence[int] = ()  # the received descriptors (a client fills them in)
+    fds: list[int] | tuple[()] = ()  # the received descriptors (a client fills them in)
 
 
 def encode_message(
