@@ -24,6 +24,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ErrorDomain, ErrorNumber, LibvirtError
+from .sasl_ids import (  # what start() and step() report, the callback ids
+    COMPLETE,
+    CONTINUE,
+    INTERACT,
+    SASL_CB_AUTHNAME,
+    SASL_CB_CNONCE,
+    SASL_CB_ECHOPROMPT,
+    SASL_CB_GETREALM,
+    SASL_CB_LANGUAGE,
+    SASL_CB_NOECHOPROMPT,
+    SASL_CB_PASS,
+    SASL_CB_USER,
+)
 
 __all__ = [
     "COMPLETE",
@@ -47,15 +60,6 @@ __all__ = [
 _SASL_OK = 0
 _SASL_CONTINUE = 1
 _SASL_INTERACT = 2
-# sasl.h: the callback ids a client may offer (prompt_supp)
-SASL_CB_USER = 0x4001
-SASL_CB_AUTHNAME = 0x4002
-SASL_CB_LANGUAGE = 0x4003
-SASL_CB_PASS = 0x4004
-SASL_CB_ECHOPROMPT = 0x4005
-SASL_CB_NOECHOPROMPT = 0x4006
-SASL_CB_CNONCE = 0x4007
-SASL_CB_GETREALM = 0x4008
 _SASL_CB_LIST_END = 0
 # sasl.h: properties, flags
 _SASL_SSF = 1
@@ -65,10 +69,6 @@ _SASL_SEC_PROPS = 101
 _SASL_SEC_NOPLAINTEXT = 0x0001
 _SASL_SEC_NOANONYMOUS = 0x0010
 _SASL_SUCCESS_DATA = 0x0004
-
-#: What :meth:`ClientSession.start` / :meth:`~ClientSession.step` report
-#: (libvirt's VIR_NET_SASL_COMPLETE / _CONTINUE / _INTERACT).
-COMPLETE, CONTINUE, INTERACT = "complete", "continue", "interact"
 
 #: The largest security-layer packet we accept, which is also what we tell
 #: the server (libvirt's arbitrary ``1 << 16``).

@@ -19,7 +19,7 @@ import itertools
 import socket
 import time
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xdrgen.runtime.virnet import framing as wire
 from xdrgen.runtime.virnet.framing import MessageType
@@ -30,9 +30,11 @@ from ..client.routing import _read_error, _result, _send_error
 from ..errors import CallTimeoutError, LibvirtError
 from ..transport.base import Stream
 from ..uri import LibvirtURI
-from . import cyrus
 from .credentials import ConnectAuth, refused
 from .negotiate import AskCredentials, Link, RemoteCall, Request, negotiate
+
+if TYPE_CHECKING:
+    from . import cyrus
 
 __all__ = ["authenticate", "authenticate_async", "link_of"]
 

@@ -21,11 +21,12 @@ from libvirt_rpc import remote_protocol as rp
 
 from ..errors import ErrorDomain, ErrorNumber, LibvirtError
 from ..uri import LibvirtURI
-from . import cyrus
+from . import sasl_ids
 from .config import AuthConfig, auth_config_path
 from .credentials import ConnectAuth, Credential, CredentialType
 
 if TYPE_CHECKING:
+    from . import cyrus
     from xdrgen.runtime.rpc import Packable
     from xdrgen.runtime.xdr import XdrStruct
 
@@ -37,22 +38,22 @@ _MIN_SSF = 56
 _MAX_SSF = 100000
 
 _SASL_FOR: dict[CredentialType, int] = {
-    CredentialType.VIR_CRED_USERNAME: cyrus.SASL_CB_USER,
-    CredentialType.VIR_CRED_AUTHNAME: cyrus.SASL_CB_AUTHNAME,
-    CredentialType.VIR_CRED_LANGUAGE: cyrus.SASL_CB_LANGUAGE,
-    CredentialType.VIR_CRED_CNONCE: cyrus.SASL_CB_CNONCE,
-    CredentialType.VIR_CRED_PASSPHRASE: cyrus.SASL_CB_PASS,
-    CredentialType.VIR_CRED_ECHOPROMPT: cyrus.SASL_CB_ECHOPROMPT,
-    CredentialType.VIR_CRED_NOECHOPROMPT: cyrus.SASL_CB_NOECHOPROMPT,
-    CredentialType.VIR_CRED_REALM: cyrus.SASL_CB_GETREALM,
+    CredentialType.VIR_CRED_USERNAME: sasl_ids.SASL_CB_USER,
+    CredentialType.VIR_CRED_AUTHNAME: sasl_ids.SASL_CB_AUTHNAME,
+    CredentialType.VIR_CRED_LANGUAGE: sasl_ids.SASL_CB_LANGUAGE,
+    CredentialType.VIR_CRED_CNONCE: sasl_ids.SASL_CB_CNONCE,
+    CredentialType.VIR_CRED_PASSPHRASE: sasl_ids.SASL_CB_PASS,
+    CredentialType.VIR_CRED_ECHOPROMPT: sasl_ids.SASL_CB_ECHOPROMPT,
+    CredentialType.VIR_CRED_NOECHOPROMPT: sasl_ids.SASL_CB_NOECHOPROMPT,
+    CredentialType.VIR_CRED_REALM: sasl_ids.SASL_CB_GETREALM,
 }
 _CREDENTIAL_FOR = {sasl: vir for vir, sasl in _SASL_FOR.items()}
 # the auth.conf key for what SASL asks (remoteAuthFillFromConfig)
 _CONFIG_KEY = {
-    cyrus.SASL_CB_USER: "username",
-    cyrus.SASL_CB_AUTHNAME: "authname",
-    cyrus.SASL_CB_PASS: "password",
-    cyrus.SASL_CB_GETREALM: "realm",
+    sasl_ids.SASL_CB_USER: "username",
+    sasl_ids.SASL_CB_AUTHNAME: "authname",
+    sasl_ids.SASL_CB_PASS: "password",
+    sasl_ids.SASL_CB_GETREALM: "realm",
 }
 
 
@@ -159,6 +160,8 @@ def _sasl(
 ) -> Generator[Request, Any, cyrus.ClientSession | None]:
     """remoteAuthSASL."""
     callbacks = [_SASL_FOR[t] for t in auth.credtypes if t in _SASL_FOR]
+    from . import cyrus  # ctypes and libsasl2 only when a server asks for SASL
+
     session = cyrus.ClientSession("libvirt", uri.connect_host, link.local, link.remote, callbacks)
     try:
         if link.tls_ssf:
@@ -176,7 +179,7 @@ def _sasl(
             mechlist = mechanism
         interaction = _Interaction(uri, auth)
         step = session.start(mechlist)
-        while step.status == cyrus.INTERACT:
+        while step.status == sasl_ids.INTERACT:
             yield from interaction.answer(session, step.prompts)
             step = session.start(mechlist)
         assert step.mechanism is not None
@@ -191,16 +194,16 @@ def _sasl(
         while True:
             complete, server_data = reply.complete, _server_data(reply)
             step = session.step(server_data)
-            while step.status == cyrus.INTERACT:
+            while step.status == sasl_ids.INTERACT:
                 yield from interaction.answer(session, step.prompts)
                 step = session.step(server_data)
-            if complete and step.status == cyrus.COMPLETE:
+            if complete and step.status == sasl_ids.COMPLETE:
                 break
             nil, data = _sasl_data(step.data)
             reply = yield RemoteCall(
                 rp.REMOTE_PROC_AUTH_SASL_STEP, rp.RemoteAuthSaslStepArgs(nil, data), rp.RemoteAuthSaslStepRet
             )
-            if reply.complete and step.status == cyrus.COMPLETE:
+            if reply.complete and step.status == sasl_ids.COMPLETE:
                 break
         ssf = session.ssf
         if not link.secure and ssf < _MIN_SSF:
