@@ -237,7 +237,9 @@ async def open_async(
     except BaseException:
         await _drop(writer)
         raise
-    rpc = AsyncRpcClient(reader, writer, timeout=timeout)
+    # descriptors only on a unix socket to the daemon with nothing between
+    passes_fds = transport.REGISTRY[parsed.transport].passes_fds and layer is None
+    rpc = AsyncRpcClient(reader, writer, timeout=timeout, passes_fds=passes_fds)
     connection = AsyncConnection(rpc, parsed)
     try:
         await connection.handshake(readonly)

@@ -16,7 +16,8 @@ from typing import Any, Generic
 
 from xdrgen.runtime.rpc import Files, Packable, WithFds
 from xdrgen.runtime.virnet import framing as wire
-from xdrgen.runtime.virnet.asyncio_fds import TransportFds, passes_fds
+from xdrgen.runtime.virnet import asyncio_fds
+from xdrgen.runtime.virnet.asyncio_fds import TransportFds
 from xdrgen.runtime.virnet.descriptors import close_fds
 from xdrgen.runtime.virnet.framing import Message, MessageStatus, MessageType
 from xdrgen.runtime.xdr import XdrStruct
@@ -161,7 +162,14 @@ class AsyncRpcClient(_Dispatcher):
     it inside a running event loop, before anything is read from
     ``reader``."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        timeout: float | None = None,
+        passes_fds: bool | None = None,
+    ) -> None:
         self._writer = writer
         self.timeout = timeout
         self._trace_id = wiretrace.CLIENT.number()
@@ -187,7 +195,9 @@ class AsyncRpcClient(_Dispatcher):
         # arrives before that task has run waits behind it
         self._early: list[tuple[bytes, list[int]]] | None = []
         self._fds: TransportFds | None = None
-        if passes_fds(transport):
+        # None: whenever the transport is a unix socket (connections over a
+        # helper process or a SASL layer say False)
+        if asyncio_fds.passes_fds(transport) if passes_fds is None else passes_fds:
             assert isinstance(transport, asyncio.Transport)
             self._fds = TransportFds(transport, self._received, self._read_ended)
         self._incoming = Incoming(RECEIVE if self._fds is not None else REFUSE)

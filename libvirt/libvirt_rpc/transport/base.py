@@ -246,6 +246,10 @@ class Transport(ABC):
     #: The name in the URI scheme (``qemu+NAME://``): the registry's key and
     #: the :attr:`Stream.transport` of what :meth:`open` returns.
     name: str
+    #: Whether descriptors can travel to the daemon (libvirt passes them on
+    #: unix sockets only; ssh and ext talk to a helper process, which would
+    #: not pass them on, over a socket pair that could).
+    passes_fds: bool = False
 
     @abstractmethod
     def open(self, uri: LibvirtURI, readonly: bool, deadline: Deadline) -> Stream:

@@ -139,6 +139,7 @@ def _socket_path(uri: LibvirtURI, readonly: bool) -> str:
 
 class UnixTransport(Transport):
     name = "unix"
+    passes_fds = True
 
     def open(self, uri: LibvirtURI, readonly: bool, deadline: Deadline) -> Stream:
         return UnixStream(_connect_unix(_socket_path(uri, readonly), deadline), self.name)
