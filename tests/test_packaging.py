@@ -67,6 +67,24 @@ def test_compiler_never_imports_libvirt_rpc() -> None:
         assert not any(n.partition(".")[0] == "libvirt_rpc" for n in names), (path, names)
 
 
+def test_blocking_open_loads_neither_asyncio_nor_ctypes() -> None:
+    # A blocking script pays for neither: asyncio's side of the client and
+    # transports, and libsasl2 through ctypes, load when first used.
+    script = (
+        "import sys, libvirt_rpc\n"
+        "libvirt_rpc.open\n"
+        "print(sorted(m for m in ('asyncio', 'ctypes') if m in sys.modules))\n"
+        "from libvirt_rpc.client import AsyncRpcClient\n"
+        "from libvirt_rpc.transport import CommandStreamWriter\n"
+        "print(AsyncRpcClient.__module__, CommandStreamWriter.__module__, 'asyncio' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines() == [
+        "[]",
+        "libvirt_rpc.client.asyncio_client libvirt_rpc.transport.command_async True",
+    ]
+
+
 def test_libvirt_rpc_imports_only_the_runtime() -> None:
     # xdrgen.trace (standard library only, like the runtime) is what
     # libvirt_rpc.trace presets for libvirt.

@@ -13,9 +13,8 @@ the server should open and the read-only flag.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from libvirt_rpc.lxc_protocol_client import AsyncLxcClient, LxcClient
 from libvirt_rpc.qemu_protocol_client import AsyncQemuClient, QemuClient
@@ -24,10 +23,15 @@ from libvirt_rpc.remote_protocol_client import AsyncRemoteClient, RemoteClient
 from . import transport
 from .auth.credentials import AuthCallback, ConnectAuth, connect_auth
 from .auth.handshake import authenticate, authenticate_async
-from .client import AsyncRpcClient, Event, EventHandler, RpcClient
+from .client import Event, EventHandler, RpcClient
 from .errors import LibvirtError
-from .transport.sasl import SaslStream, wrap_async
+from .transport.sasl import SaslStream
 from .uri import LibvirtURI
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from .client.asyncio_client import AsyncRpcClient
 
 VIR_CONNECT_RO = 1  # virConnectFlags
 VIR_DRV_FEATURE_PROGRAM_KEEPALIVE = 10  # virDrvFeature (libvirt_internal.h)
@@ -228,6 +232,10 @@ async def open_async(
 ) -> AsyncConnection:
     """The asyncio :func:`open`: ``async with await open_async(uri) as conn``
     (an ``auth`` callback may be a coroutine function)."""
+    # asyncio's side loads here: blocking users never import asyncio
+    from .client.asyncio_client import AsyncRpcClient
+    from .transport.sasl_async import wrap_async
+
     parsed = LibvirtURI.parse(uri)
     reader, writer = await transport.open_async_stream(parsed, timeout, readonly=readonly)
     try:

@@ -16,7 +16,8 @@ import threading
 import pytest
 
 from libvirt_rpc.transport import SocketStream
-from libvirt_rpc.transport.sasl import PacketReader, SaslStream, wrap_async
+from libvirt_rpc.transport.sasl import PacketReader, SaslStream
+from libvirt_rpc.transport.sasl_async import wrap_async
 
 
 class XorLayer:

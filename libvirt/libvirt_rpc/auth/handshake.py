@@ -12,13 +12,11 @@ caller wraps the stream in :mod:`..transport.sasl`), or None.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import inspect
 import itertools
 import socket
 import time
-from collections.abc import Generator
+from collections.abc import Awaitable, Generator
 from typing import TYPE_CHECKING, Any
 
 from xdrgen.runtime.virnet import framing as wire
@@ -34,6 +32,8 @@ from .credentials import ConnectAuth, refused
 from .negotiate import AskCredentials, Link, RemoteCall, Request, negotiate
 
 if TYPE_CHECKING:
+    import asyncio
+
     from . import cyrus
 
 __all__ = ["authenticate", "authenticate_async", "link_of"]
@@ -199,7 +199,7 @@ def _perform(exchange: _BlockingExchange, request: Request) -> Outcome:
         except LibvirtError as exc:
             return None, exc
     problem, outcome = _ask(request)
-    if problem is None and inspect.isawaitable(outcome):
+    if problem is None and isinstance(outcome, Awaitable):
         _discard(outcome)
         problem = TypeError("a coroutine authentication callback needs libvirt_rpc.open_async")
     return _answer(problem, outcome), None
@@ -228,6 +228,8 @@ class _AsyncExchange(_Calls):
         return error_output() if error_output is not None else ""
 
     async def call(self, call: RemoteCall) -> Any:
+        import asyncio  # asyncio only for asyncio's users
+
         frame, key = self.frame(call)
         try:
             async with asyncio.timeout(self._timeout):
@@ -275,7 +277,7 @@ async def _perform_async(exchange: _AsyncExchange, request: Request) -> Outcome:
         except LibvirtError as exc:
             return None, exc
     problem, outcome = _ask(request)
-    if problem is None and inspect.isawaitable(outcome):
+    if problem is None and isinstance(outcome, Awaitable):
         try:
             outcome = await outcome
         except Exception as exc:  # the caller's code

@@ -23,9 +23,13 @@ as ``WithFds`` (:mod:`.descriptors`; the asyncio client reads with
 
 from __future__ import annotations
 
-from .asyncio_client import AsyncDataStream, AsyncRpcClient
+from typing import TYPE_CHECKING, Any
+
 from .blocking import DataStream, RpcClient
 from .routing import Event, EventHandler, decode_error
+
+if TYPE_CHECKING:
+    from .asyncio_client import AsyncDataStream, AsyncRpcClient
 
 __all__ = [
     "AsyncDataStream",
@@ -36,3 +40,12 @@ __all__ = [
     "RpcClient",
     "decode_error",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # the asyncio client loads on first use: blocking users never import asyncio
+    if name in ("AsyncDataStream", "AsyncRpcClient"):
+        from . import asyncio_client
+
+        return getattr(asyncio_client, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

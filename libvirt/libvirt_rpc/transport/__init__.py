@@ -45,14 +45,19 @@ Only the standard library is used.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from xdrgen.runtime.virnet.framing import MAX_FDS
 
 from .base import SocketStream, Stream, Transport
-from .command import CommandStream, CommandStreamWriter
+from .command import CommandStream
 from .registry import REGISTRY, command_argv, open_async_stream, open_stream
 from .ssh import ssh_argv, ssh_remote_command
 from .tls import TLS_CONFIRMATION, create_tls_context
 from .unix import UnixStream
+
+if TYPE_CHECKING:
+    from .command_async import CommandStreamWriter
 
 __all__ = [
     "TLS_CONFIRMATION",
@@ -71,3 +76,12 @@ __all__ = [
     "ssh_remote_command",
     "command_argv",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # asyncio's classes load on first use: blocking users never import asyncio
+    if name == "CommandStreamWriter":
+        from .command_async import CommandStreamWriter
+
+        return CommandStreamWriter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

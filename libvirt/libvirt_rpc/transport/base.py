@@ -6,7 +6,6 @@ and :class:`Transport`, the interface one entry of the registry implements
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import os
 import socket
@@ -24,6 +23,8 @@ from ..errors import (
 from ..uri import LibvirtURI
 
 if TYPE_CHECKING:
+    import asyncio
+
     from _typeshed import ReadableBuffer, WriteableBuffer
 
 __all__ = [

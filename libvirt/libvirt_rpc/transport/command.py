@@ -11,7 +11,6 @@ the first read.
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import socket
 import subprocess
@@ -19,12 +18,15 @@ import tempfile
 from abc import abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from ..uri import LibvirtURI
 from .base import Deadline, SocketStream, Stream, Transport, system_error
 
-__all__ = ["CommandStream", "CommandStreamWriter", "CommandTransport"]
+if TYPE_CHECKING:
+    import asyncio
+
+__all__ = ["CommandStream", "CommandTransport"]
 
 # How long a child (ssh/ext) gets after SIGTERM before SIGKILL, like
 # virProcessAbort.
@@ -98,57 +100,6 @@ def _end_process_sync(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-class CommandStreamWriter(asyncio.StreamWriter):
-    """A ``StreamWriter`` that also owns the ssh/ext child process.
-
-    ``close()`` closes the socket and signals the child; ``wait_closed()``
-    also waits for the child to exit (SIGKILL after a grace period).
-    """
-
-    def __init__(
-        self,
-        transport: asyncio.WriteTransport,
-        protocol: asyncio.StreamReaderProtocol,
-        reader: asyncio.StreamReader,
-        loop: asyncio.AbstractEventLoop,
-        process: asyncio.subprocess.Process,
-        stderr_file: IO[bytes],
-    ) -> None:
-        super().__init__(transport, protocol, reader, loop)
-        self.process = process
-        self._stderr = _ChildStderr(stderr_file)
-
-    def error_output(self) -> str:
-        """What the child wrote to stderr so far."""
-        return self._stderr.text()
-
-    def close(self) -> None:
-        super().close()
-        if self.process.returncode is None:
-            try:
-                self.process.send_signal(signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-
-    async def wait_closed(self) -> None:
-        try:
-            await super().wait_closed()
-        finally:
-            await self._reap()
-
-    async def _reap(self) -> None:
-        if self.process.returncode is None:
-            try:
-                await asyncio.wait_for(self.process.wait(), _CHILD_GRACE)
-            except TimeoutError:
-                try:
-                    self.process.kill()
-                except ProcessLookupError:
-                    pass
-                await self.process.wait()
-        self._stderr.finish()
-
-
 @contextmanager
 def _child_ends(argv: list[str]) -> Iterator[tuple[socket.socket, socket.socket, IO[bytes]]]:
     """Our end of a socketpair, the child's end (its stdin and stdout) and a
@@ -175,28 +126,6 @@ def _spawn(argv: list[str], transport: str) -> CommandStream:
     return CommandStream(ours, process, stderr_file, transport)
 
 
-async def _spawn_async(
-    argv: list[str], limit: int
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    loop = asyncio.get_running_loop()
-    with _child_ends(argv) as (ours, theirs, stderr_file):
-        process = await asyncio.create_subprocess_exec(
-            *argv, stdin=theirs.fileno(), stdout=theirs.fileno(), stderr=stderr_file
-        )
-    reader = asyncio.StreamReader(limit=limit, loop=loop)
-    protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
-    try:
-        sock_transport, _ = await loop.create_unix_connection(lambda: protocol, sock=ours)
-    except BaseException:
-        ours.close()
-        process.kill()
-        await process.wait()
-        stderr_file.close()
-        raise
-    writer = CommandStreamWriter(sock_transport, protocol, reader, loop, process, stderr_file)
-    return reader, writer
-
-
 class CommandTransport(Transport):
     """A transport that runs :meth:`argv` (without a shell)."""
 
@@ -210,4 +139,6 @@ class CommandTransport(Transport):
     async def open_async(
         self, uri: LibvirtURI, readonly: bool, timeout: float | None, limit: int
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        return await _spawn_async(self.argv(uri, readonly), limit)
+        from .command_async import spawn_async  # asyncio only for asyncio's users
+
+        return await spawn_async(self.argv(uri, readonly), limit)

@@ -46,9 +46,9 @@ Adding a transport
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from ..uri import LibvirtURI
 from .base import Deadline, Stream, Transport, timeout_error
@@ -59,6 +59,9 @@ from .ssh import SshTransport
 from .tcp import TcpTransport
 from .tls import TlsTransport
 from .unix import UnixTransport
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["REGISTRY", "transport_for", "open_stream", "open_async_stream", "command_argv"]
 
@@ -127,6 +130,8 @@ async def open_async_stream(
     """
     if isinstance(uri, str):
         uri = LibvirtURI.parse(uri)
+    import asyncio  # asyncio only for asyncio's users
+
     entry = transport_for(uri)
     what = entry.timeout_target(uri, readonly)
     try:

@@ -4,14 +4,16 @@ resolved address tried in turn.  :mod:`.tls` connects the same way.
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ErrorNumber, LibvirtError
 from ..uri import LibvirtURI
 from .base import Deadline, SocketStream, Stream, Transport, rpc_error, system_error, timeout_error
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["TcpTransport", "connect_tcp", "open_async_tcp", "HANDSHAKE_FAILURES"]
 
@@ -65,6 +67,8 @@ async def open_async_tcp(
     :data:`HANDSHAKE_FAILURES` pass through for :mod:`.tls` to word.
     Timeouts pass through for the caller.
     """
+    import asyncio  # asyncio only for asyncio's users
+
     host = uri.connect_host
     port = uri.port
     try:

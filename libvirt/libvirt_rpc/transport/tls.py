@@ -15,13 +15,12 @@ second connection, made without them.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import logging
 import os
 import socket
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ErrorDomain, ErrorNumber, LibvirtError
 from ..uri import LibvirtURI
@@ -35,6 +34,9 @@ from .base import (
     timeout_error,
 )
 from .tcp import HANDSHAKE_FAILURES, connect_tcp, open_async_tcp
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["TLS_CONFIRMATION", "TlsTransport", "create_tls_context"]
 
@@ -201,6 +203,8 @@ async def _read_confirmation(reader: asyncio.StreamReader) -> None:
 async def _abort(writer: asyncio.StreamWriter) -> None:
     """Drop a connection at once (no TLS close_notify dance with a peer that
     refused us) and let the loop finish closing the socket."""
+    import asyncio  # asyncio only for asyncio's users
+
     writer.transport.abort()
     await asyncio.sleep(0)
 

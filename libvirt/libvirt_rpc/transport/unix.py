@@ -6,7 +6,6 @@ descriptors, the way libvirt does (:class:`UnixStream`).
 from __future__ import annotations
 
 import array
-import asyncio
 import errno
 import os
 import socket
@@ -18,6 +17,8 @@ from ..uri import LibvirtURI
 from .base import Deadline, SocketStream, Stream, Transport, system_error, timeout_error
 
 if TYPE_CHECKING:
+    import asyncio
+
     from _typeshed import ReadableBuffer, WriteableBuffer
 
 __all__ = ["UnixStream", "UnixTransport"]
@@ -126,6 +127,8 @@ async def _open_async_unix(
     path: str, limit: int
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     try:
+        import asyncio  # asyncio only for asyncio's users
+
         return await asyncio.open_unix_connection(_unix_address(path), limit=limit)
     except OSError as exc:
         raise system_error(f"Failed to connect socket to '{path}'", exc) from exc
