@@ -332,3 +332,27 @@ def test_consecutive_line_comments_are_one_doc_comment(tmp_path: Path) -> None:
     assert module.__doc__.endswith("Copyright line one\nline two")
     text = Path(module.__file__).read_text()
     assert "    #: one\n    #: two\n    x: int\n" in text
+
+
+def test_zero_length_arrays_encode_nothing_and_refuse_elements(tmp_path: Path) -> None:
+    """``T x<0>`` and ``opaque x[0]`` (rpcgen accepts both): no bytes but
+    the count, and a decoder that refuses a count above 0."""
+    module = build(tmp_path, zero="struct z { int e<0>; opaque n[0]; int after; };\n")["zero"]
+    value = module.Z(e=[], n=b"", after=7)
+    assert value.encode() == b"\0\0\0\0" + b"\0\0\0\7"
+    assert module.Z.decode(value.encode()) == value
+    with pytest.raises(module.xdr.XdrError):
+        module.Z(e=[1], n=b"", after=7).encode()
+    with pytest.raises(module.xdr.XdrError):
+        module.Z.decode(b"\0\0\0\1" + b"\0\0\0\1" + b"\0\0\0\7")
+
+
+def test_c_types_encode_as_the_c_library_does(tmp_path: Path) -> None:
+    """A few of the default type map's C types, byte for byte as glibc's
+    xdr_u_short, xdr_quad_t, xdr_int8_t ... write them."""
+    module = build(tmp_path, c="struct c { u_short a; quad_t b; int8_t c; u_int64_t d; bool_t e; };\n")["c"]
+    value = module.C(a=65535, b=-2, c=-1, d=2**64 - 1, e=True)
+    assert value.encode() == bytes.fromhex(
+        "0000ffff" "fffffffffffffffe" "ffffffff" "ffffffffffffffff" "00000001"
+    )
+    assert module.C.decode(value.encode()) == value
