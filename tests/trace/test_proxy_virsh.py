@@ -59,7 +59,8 @@ def test_virsh_domname_trace(trace_proxy: ProxyFactory, generic: bool) -> None:
 
 
 #: What ``--json`` writes for a message and for a connection's open and close.
-MESSAGE_KEYS = {"time", "conn", "dir", "program", "version", "procedure", "type", "status", "serial", "len", "prog", "proc"}
+MESSAGE_KEYS = {"time", "conn", "dir", "program", "version", "procedure", "type", "status", "serial", "len",
+                "prog", "proc"}  # fmt: skip
 EVENT_KEYS = {"time", "conn", "event", "client", "server"}
 
 
