@@ -7,6 +7,7 @@ namespace, as in the integration tests)::
 
     python benchmarks/trace_proxy.py            # full run (about 40 s)
     python benchmarks/trace_proxy.py --quick    # short run (smoke test)
+    python benchmarks/trace_proxy.py --check    # exit 1 when a target is not met (nightly)
 
 One private ``libvirtd`` serves ``test:///default``; one
 ``python -m libvirt_rpc.trace proxy`` listens on a unix socket in front of
@@ -24,9 +25,12 @@ one connection while the proxy's resident set (``VmRSS``) is sampled every
 tenth of them; the growth after the first tenth is what "flat" means
 here.  The trace file must hold a line for every message.
 
-The last lines say whether the targets hold: proxied >= 0.5x direct, and
-the resident set grew by less than 1 MiB.  Nothing here is an assertion:
-the exit status does not depend on the numbers.
+The last lines say whether the targets hold: proxied >= 0.5x direct
+(``--target`` another ratio), and the resident set grew by less than
+1 MiB.  The exit status depends on them only with ``--check`` (1: a target
+was not met), for a manual or nightly run on a quiet machine: a busy one
+moves calls/s by tens of per cent, and a ``--quick`` run is too short to
+judge by.
 """
 
 from __future__ import annotations
@@ -140,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="interleaved rounds; the best counts")
     parser.add_argument("--messages", type=int, default=100_000, help="messages for the memory run")
     parser.add_argument("--quick", action="store_true", help="a short run (smoke test)")
+    parser.add_argument("--target", type=float, default=TARGET, help="the ratio proxied/direct to meet (default: 0.5)")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is not met")
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.warmup, args.repeat, args.messages = 0.3, 0.1, 1, 4000
@@ -181,10 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     expected = samples[-1][0] - 4
     print(f"trace lines for domain_get_info in the memory run: {traced} (expected {expected})")
 
-    print(f"\ntarget proxied >= {TARGET}x direct: {'met' if ratio >= TARGET else 'NOT met'} ({ratio:.2f}x)")
+    fast = ratio >= args.target
+    print(f"\ntarget proxied >= {args.target:g}x direct: {'met' if fast else 'NOT met'} ({ratio:.2f}x)")
     flat = growth < FLAT_KIB
     print(f"target memory flat (growth < {FLAT_KIB} KiB): {'met' if flat else 'NOT met'} ({growth} KiB)")
-    return 0
+    return 1 if args.check and not (fast and flat) else 0
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from test_packaging import imported_modules
 from trace_support import ROOT, read_capture
 
@@ -54,15 +56,18 @@ def test_bad_command_lines_say_what_is_wrong(tmp_path: Path) -> None:
     assert result.returncode == 2 and "not a pcap or pcapng file" in result.stderr
 
 
-def test_trace_proxy_benchmark_quick_run() -> None:
+@pytest.mark.parametrize("target, status", [("0.01", 0), ("1000", 1)])
+def test_trace_proxy_benchmark_quick_run(target: str, status: int) -> None:
+    """A short run prints every number; ``--check`` exits 1 exactly when a
+    target is not met (a ratio of 1000 never is)."""
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "trace_proxy.py"), "--quick"],
+        [sys.executable, str(ROOT / "benchmarks" / "trace_proxy.py"), "--quick", "--check", "--target", target],
         capture_output=True, text=True, timeout=300, cwd=ROOT,
     )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    for needle in ("ratio proxied/direct:", "target proxied >= 0.5x direct:", "growth after the first tenth:",
-                   "target memory flat"):  # fmt: skip
+    assert result.returncode == status, out + result.stderr
+    for needle in ("ratio proxied/direct:", f"target proxied >= {target}x direct: {'NOT met' if status else 'met'}",
+                   "growth after the first tenth:", "target memory flat (growth < 1024 KiB): met"):  # fmt: skip
         assert needle in out, out
     traced = next(line for line in out.splitlines() if line.startswith("trace lines"))
     assert traced.split(": ")[1].split()[0] == traced.split("expected ")[1].rstrip(")")  # every message traced

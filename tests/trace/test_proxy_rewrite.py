@@ -44,9 +44,11 @@ def text_of(length: int) -> str:
 
 @pytest.mark.parametrize("length", LENGTHS)
 def test_error_text_of_any_length(trace_proxy: ProxyFactory, libvirtd: Libvirtd, length: int) -> None:
-    """virsh 9.0 drops a failed lookup's own message from what it prints
-    ("failed to get domain"), so its error log shows what libvirt's client
-    library decoded; libvirt-python and our client raise with the text."""
+    """The text is looked for in virsh's client log (what libvirt's client
+    library decoded) and in what libvirt-python and our client raise, not in
+    what ``virsh dominfo nosuch`` prints, because virsh 9.0 prints only
+    "error: failed to get domain 'nosuch'" for a failed lookup, with the
+    proxy or without it."""
     text = text_of(length)
     proxy = trace_proxy("--error", f"domain_lookup_by_name={text}")
     env = virsh_env() | {"LIBVIRT_LOG_OUTPUTS": "4:stderr"}

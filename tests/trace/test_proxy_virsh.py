@@ -4,7 +4,9 @@ the trace names every message, in libvirt's rpc-monitor.stp shape."""
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -15,6 +17,7 @@ from trace_support import ProxyFactory
 from daemons import Libvirtd, require_binary, virsh, virsh_env
 from testd_support import normalise
 from trace_support import Line
+from xdrgen.trace.addresses import peer_name
 
 
 
@@ -53,6 +56,48 @@ def test_virsh_domname_trace(trace_proxy: ProxyFactory, generic: bool) -> None:
     assert all(not m.rest for m in messages)  # nothing undecodable, nothing rewritten
     proxy.stop()
     assert proxy.proc.returncode == 0 and not os.path.exists(proxy.socket_path)  # SIGTERM: a clean stop
+
+
+#: What ``--json`` writes for a message and for a connection's open and close.
+MESSAGE_KEYS = {"time", "conn", "dir", "program", "version", "procedure", "type", "status", "serial", "len",
+                "prog", "proc"}  # fmt: skip
+EVENT_KEYS = {"time", "conn", "event", "client", "server"}
+
+
+def test_json_lines_of_remote_replies_only(trace_proxy: ProxyFactory) -> None:
+    """``--json --program remote --type reply`` from the command line: one
+    JSON object per line, the calls and the qemu program's reply (the test
+    driver refuses a monitor command) left out; the open and close name
+    virsh's process as the unix peer."""
+    proxy = trace_proxy("--json", "--program", "remote", "--type", "reply")
+    command = "domname 1; qemu-monitor-command test --hmp info"
+    run = subprocess.Popen(
+        [require_binary("virsh"), "-c", proxy.uri(), command], env=virsh_env(),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    out, err = run.communicate(timeout=30)
+    assert out.split()[0] == "test"
+    assert "virDomainQemuMonitorCommand" in err  # the daemon's answer came back on the qemu program
+    objects = [json.loads(line) for line in proxy.wait_closed()]
+    events = [o for o in objects if "event" in o]
+    assert [o["event"] for o in events] == ["open", "close"]
+    peer = f"unix:{proxy.socket_path} pid={run.pid} uid={os.getuid()}"
+    assert all(set(o) - {"reason"} == EVENT_KEYS and o["client"] == peer for o in events), events
+    replies = [o for o in objects if "event" not in o]
+    assert all(set(o) == MESSAGE_KEYS for o in replies), replies
+    assert {(o["program"], o["type"], o["dir"], o["prog"]) for o in replies} == {("remote", "reply", "<", 0x20008086)}
+    procedures = [o["procedure"] for o in replies]
+    assert is_subsequence(["auth_list", "connect_open", "domain_lookup_by_id", "connect_close"], procedures)
+    assert [o["serial"] for o in replies] == sorted(o["serial"] for o in replies)
+
+
+def test_a_unix_peer_where_the_system_has_no_peer_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without ``SO_PEERCRED`` (not Linux) a unix peer is the path alone."""
+    left, right = socket.socketpair()
+    with left, right:
+        assert peer_name(left, "unix:/p.sock") == f"unix:/p.sock pid={os.getpid()} uid={os.getuid()}"
+        monkeypatch.delattr(socket, "SO_PEERCRED")
+        assert peer_name(left, "unix:/p.sock") == "unix:/p.sock"
 
 
 def test_virsh_list_dominfo_and_a_lifecycle(trace_proxy: ProxyFactory, libvirtd: Libvirtd, tmp_path: Path) -> None:

@@ -145,8 +145,12 @@ class TraceProxy:
         return message_lines(self.lines())
 
     def wait_closed(self, connections: int = 1) -> list[str]:
-        """The lines once ``connections`` connections were closed."""
-        wait_until(lambda: sum(" - client=" in line for line in self.lines()) >= connections, "closed connections")
+        """The lines (text or ``--json``) once ``connections`` connections were closed."""
+        closes = (" - client=", '"event": "close"')
+        wait_until(
+            lambda: sum(any(close in line for close in closes) for line in self.lines()) >= connections,
+            "closed connections",
+        )
         return self.lines()
 
     def stop(self) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import socket
 import ssl
+import struct
 from dataclasses import dataclass
 
 
@@ -61,12 +62,31 @@ class Address:
 
 
 def peer_name(sock: socket.socket, fallback: str) -> str:
-    """A socket's peer as ``tcp:HOST:PORT``, or ``fallback`` (unix peers
-    have no name)."""
+    """A socket's peer as ``tcp:HOST:PORT``; a unix peer (which has no
+    name) as ``fallback`` and, as libvirt logs its unix clients, the
+    process that connected: ``unix:/path/sock pid=1234 uid=0`` where the
+    system tells (Linux's ``SO_PEERCRED``)."""
     if sock.family in (socket.AF_INET, socket.AF_INET6):
         host, port = sock.getpeername()[:2]
         return str(Address("tcp", host=host, port=port))
-    return fallback
+    credentials = _peer_credentials(sock)
+    return fallback if credentials is None else f"{fallback} pid={credentials[0]} uid={credentials[1]}"
+
+
+_UCRED = struct.Struct("3i")  # Linux's struct ucred: pid, uid, gid
+
+
+def _peer_credentials(sock: socket.socket) -> tuple[int, int] | None:
+    """(pid, uid) of a unix socket's peer, or None where the system has no
+    ``SO_PEERCRED``."""
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None or sock.family != socket.AF_UNIX:
+        return None
+    try:
+        pid, uid, _gid = _UCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, option, _UCRED.size))
+    except OSError:
+        return None
+    return pid, uid
 
 
 @dataclass(frozen=True, slots=True)

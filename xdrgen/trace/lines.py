@@ -1,9 +1,9 @@
 """Trace lines, in the shape of libvirt's ``rpc-monitor.stp``::
 
-      2.632 1 + client=unix:/tmp/proxy.sock server=unix:/run/libvirt/libvirt-sock
+      2.632 1 + client=unix:/tmp/proxy.sock pid=4211 uid=0 server=unix:/run/libvirt/libvirt-sock
       2.632 1 > remote.1.auth_list(call, ok, 0) len=28
       2.633 1 < remote.1.auth_list(reply, ok, 0) len=36
-      2.641 1 - client=unix:/tmp/proxy.sock server=unix:/run/libvirt/libvirt-sock closed by client
+      2.641 1 - client=unix:/tmp/proxy.sock pid=4211 uid=0 server=unix:/run/libvirt/libvirt-sock closed by client
 
 seconds since the trace started, the connection's number, the direction
 (``>`` client to server, ``<`` back, ``+`` opened, ``-`` closed), then
