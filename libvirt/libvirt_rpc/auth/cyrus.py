@@ -24,37 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ErrorDomain, ErrorNumber, LibvirtError
-from .sasl_ids import (  # what start() and step() report, the callback ids
-    COMPLETE,
-    CONTINUE,
-    INTERACT,
-    SASL_CB_AUTHNAME,
-    SASL_CB_CNONCE,
-    SASL_CB_ECHOPROMPT,
-    SASL_CB_GETREALM,
-    SASL_CB_LANGUAGE,
-    SASL_CB_NOECHOPROMPT,
-    SASL_CB_PASS,
-    SASL_CB_USER,
-)
+from .sasl_ids import COMPLETE, CONTINUE, INTERACT
 
-__all__ = [
-    "COMPLETE",
-    "CONTINUE",
-    "INTERACT",
-    "ClientSession",
-    "Prompt",
-    "Step",
-    "library",
-    "SASL_CB_USER",
-    "SASL_CB_AUTHNAME",
-    "SASL_CB_LANGUAGE",
-    "SASL_CB_PASS",
-    "SASL_CB_ECHOPROMPT",
-    "SASL_CB_NOECHOPROMPT",
-    "SASL_CB_CNONCE",
-    "SASL_CB_GETREALM",
-]
+__all__ = ["ClientSession", "Prompt", "Step", "library"]  # the ids and outcomes: .sasl_ids
 
 # sasl.h: results
 _SASL_OK = 0
