@@ -389,7 +389,21 @@ def test_idle_connections_are_closed() -> None:
             for _ in range(8):  # calls, each within the timeout of the one before
                 client.toyproc_null()
                 time.sleep(0.2)
-            assert client.toyproc_sleep(1500)  # the server is slow, not the client
+            time.sleep(1)
+            with pytest.raises(ConnectionClosed):
+                client.toyproc_null()
+
+
+def test_a_connection_is_not_idle_while_its_calls_run() -> None:
+    """The idle clock starts again when the reply goes out."""
+    with ServerThread([Toy()], udp=None, idle_timeout=1.0) as served:
+        with ToyV3Client.connect("127.0.0.1", port_of(served, "tcp")) as client:
+            # the server looks at 1, 2 and 3 s (the call runs), then at 4 s,
+            # 0.6 s after the reply: not idle, as the reply counts (the call
+            # itself came 4 s before)
+            assert client.toyproc_sleep(3400)
+            time.sleep(0.8)
+            client.toyproc_null()
             time.sleep(1.5)
             with pytest.raises(ConnectionClosed):
                 client.toyproc_null()
