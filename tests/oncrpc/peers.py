@@ -26,6 +26,23 @@ def mark(record: bytes) -> bytes:
     return U32.pack(0x80000000 | len(record)) + record
 
 
+def fragmented(record: bytes, size: int) -> bytes:
+    """``record`` in fragments of ``size`` bytes (the last one shorter)."""
+    pieces = [record[start : start + size] for start in range(0, len(record), size)]
+    return b"".join(U32.pack(0x80000000 * (n == len(pieces) - 1) | len(piece)) + piece for n, piece in enumerate(pieces))
+
+
+def marks(stream: bytes) -> list[tuple[bool, int]]:
+    """The (last fragment?, length) of each fragment in ``stream``."""
+    found = []
+    offset = 0
+    while offset + 4 <= len(stream):
+        (word,) = U32.unpack_from(stream, offset)
+        found.append((bool(word & 0x80000000), word & 0x7FFFFFFF))
+        offset += 4 + (word & 0x7FFFFFFF)
+    return found
+
+
 class UdpPeer:
     """A UDP server on 127.0.0.1 running ``script(sock, datagram, address)``
     for each datagram; ``arrivals`` keeps (monotonic time, datagram)."""
@@ -105,19 +122,47 @@ class TcpPeer:
             self.connection.close()
 
 
+def relay_to(port: int, sent: bytearray) -> Callable[[socket.socket, Callable[[int], list[bytes]]], None]:
+    """A :class:`TcpPeer` script that passes the bytes both ways between
+    its client and the server at ``port``, keeping in ``sent`` what the
+    client sent: the wire, marks and all."""
+
+    def pump(source: socket.socket, sink: socket.socket, keep: bytearray | None) -> None:
+        try:
+            while data := source.recv(65536):
+                if keep is not None:
+                    keep += data
+                sink.sendall(data)
+            sink.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # one side went away
+
+    def script(connection: socket.socket, records: Callable[[int], list[bytes]]) -> None:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as upstream:
+            back = threading.Thread(target=pump, args=(upstream, connection, None), daemon=True)
+            back.start()
+            pump(connection, upstream, sent)
+            back.join(10)
+
+    return script
+
+
 def raw_connection(port: int) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)
     return sock
 
 
-def read_record(sock: socket.socket, timeout: float = 5.0) -> bytes | None:
-    """The next record from ``sock``, or None if the connection ended."""
+def read_record(sock: socket.socket, timeout: float = 5.0, wire: bytearray | None = None) -> bytes | None:
+    """The next record from ``sock``, or None if the connection ended;
+    ``wire`` gets the bytes as they came (marks and all)."""
     sock.settimeout(timeout)
     reader = RecordReader()
     while True:
         data = sock.recv(65536)
         if not data:
             return None
+        if wire is not None:
+            wire += data
         records = reader.feed(data)
         if records:
             return records[0]

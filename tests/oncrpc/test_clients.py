@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from peers import TcpPeer, UdpPeer, mark, reply_to
+from peers import TcpPeer, UdpPeer, fragmented, mark, reply_to
 from toy import TOY_PROGRAM, TOYPROC_ADD, TOYPROC_NULL
 
 from xdrgen.runtime.oncrpc import (
@@ -67,19 +67,30 @@ def test_udp_honours_the_total_timeout() -> None:
     assert len(peer.arrivals) == 4  # at 0, 0.1, 0.3, 0.7 s; the next would be at 1.5
 
 
-def test_udp_ignores_strays_duplicates_and_garbage() -> None:
-    def noisy(sock: socket.socket, data: bytes, address: tuple[str, int]) -> None:
-        stray = bytearray(reply_to(data, bytes.fromhex("00000063")))
-        stray[0] ^= 0xFF  # another xid
-        sock.sendto(bytes(stray), address)
-        sock.sendto(b"\x01\x02", address)  # too short to be a reply
-        sock.sendto(data, address)  # a call, not a reply
-        sock.sendto(reply_to(data, SEVEN), address)
-        sock.sendto(reply_to(data, bytes.fromhex("00000063")), address)  # a duplicate, late and different
+def noisy(sock: socket.socket, data: bytes, address: tuple[str, int]) -> None:
+    """Answers 7, after a stray reply and garbage, and before a duplicate."""
+    stray = bytearray(reply_to(data, bytes.fromhex("00000063")))
+    stray[0] ^= 0xFF  # another xid
+    sock.sendto(bytes(stray), address)
+    sock.sendto(b"\x01\x02", address)  # too short to be a reply
+    sock.sendto(data, address)  # a call, not a reply
+    sock.sendto(reply_to(data, SEVEN), address)
+    sock.sendto(reply_to(data, bytes.fromhex("00000063")), address)  # a duplicate, late and different
 
+
+def test_udp_ignores_strays_duplicates_and_garbage() -> None:
     with UdpPeer(noisy) as peer, UdpChannel.connect("127.0.0.1", peer.port, retransmit=5) as channel:
         assert add(channel) == 7
         assert add(channel) == 7  # the late duplicate of the first call is not taken for the second
+
+
+def test_async_udp_ignores_strays_duplicates_and_garbage() -> None:
+    async def scenario(port: int) -> list[int]:
+        async with await AsyncUdpChannel.connect("127.0.0.1", port, retransmit=5) as channel:
+            return [await channel.call(TOY_PROGRAM, 3, TOYPROC_ADD, (3, 4)) for _ in range(2)]
+
+    with UdpPeer(noisy) as peer:
+        assert asyncio.run(scenario(peer.port)) == [7, 7]
 
 
 def test_udp_to_a_closed_port_fails_at_once() -> None:
@@ -211,13 +222,7 @@ def reverse_in_pieces(connection: socket.socket, records: Callable[[int], list[b
     """Answers four calls in reverse order, each reply split in fragments,
     all sent in 3-byte pieces."""
     calls = records(4)
-    stream = b""
-    for index, call in reversed(list(enumerate(calls))):
-        reply = reply_to(call, index.to_bytes(4, "big"))
-        stream += b"".join(
-            (0x80000000 * (end >= len(reply)) | len(reply[start:end])).to_bytes(4, "big") + reply[start:end]
-            for start, end in ((s, s + 5) for s in range(0, len(reply), 5))
-        )
+    stream = b"".join(fragmented(reply_to(call, index.to_bytes(4, "big")), 5) for index, call in reversed(list(enumerate(calls))))
     for start in range(0, len(stream), 3):
         connection.sendall(stream[start : start + 3])
     records(1)  # wait for the client to go
@@ -249,16 +254,30 @@ def test_async_replies_out_of_order_reach_their_callers() -> None:
         assert sorted(asyncio.run(scenario(peer.port))) == [0, 1, 2, 3]
 
 
-def test_a_reply_over_the_record_limit_ends_the_connection() -> None:
-    def huge(connection: socket.socket, records: Callable[[int], list[bytes]]) -> None:
-        (call,) = records(1)
-        connection.sendall(mark(reply_to(call, bytes(2000))))
-        records(1)
+def huge(connection: socket.socket, records: Callable[[int], list[bytes]]) -> None:
+    """Answers with a reply of over 2000 bytes."""
+    (call,) = records(1)
+    connection.sendall(mark(reply_to(call, bytes(2000))))
+    records(1)
 
+
+def test_a_reply_over_the_record_limit_ends_the_connection() -> None:
     with TcpPeer(huge) as peer, TcpChannel.connect("127.0.0.1", peer.port, max_record=1000) as channel:
         with pytest.raises(ConnectionClosed) as caught:
             add(channel)
     assert isinstance(caught.value.__cause__, XdrError)
+
+
+def test_async_reply_over_the_record_limit_ends_the_connection() -> None:
+    async def scenario(port: int) -> ConnectionClosed:
+        async with await AsyncTcpChannel.connect("127.0.0.1", port, max_record=1000) as channel:
+            with pytest.raises(ConnectionClosed) as caught:
+                await channel.call(TOY_PROGRAM, 3, TOYPROC_ADD, (3, 4))
+            assert channel.closed
+            return caught.value
+
+    with TcpPeer(huge) as peer:
+        assert isinstance(asyncio.run(scenario(peer.port)).__cause__, XdrError)
 
 
 def test_a_malformed_reply_fails_only_its_call() -> None:

@@ -215,51 +215,90 @@ def test_set_and_unset_directly(rpcbind: str) -> None:
         assert not any(entry[0] == prog for entry in rpcinfo_p())
 
 
-# ---- an old portmapper (version 2 only): the fallbacks --------------------------------
+# ---- fake daemons of one version: the fallbacks ---------------------------------------
 
 
-class Portmapper(Handler):
-    """A version-2-only portmapper, to see our client fall back to it."""
+class FakeRpcbind(Handler):
+    """What the fake daemons share: ``table``, (program, version,
+    protocol or netid) -> where it listens."""
 
     PROGRAM = rpcb.RPCBIND_PROGRAM
-    VERSION = 2
-    PROCEDURES = {p.number: p for p in (rpcb.PMAPPROC_SET, rpcb.PMAPPROC_UNSET, rpcb.PMAPPROC_GETPORT, rpcb.PMAPPROC_DUMP)}
 
     def __init__(self) -> None:
-        self.table: dict[tuple[int, int, int], int] = {}
+        self.table: dict[tuple[int, int, int | str], int | str] = {}
 
-    async def pmapproc_set(self, call: Call, mapping: PortMapping) -> bool:
-        key = (mapping.prog, mapping.vers, mapping.prot)
+    def _set(self, key: tuple[int, int, int | str], where: int | str) -> bool:
         if key in self.table:
             return False
-        self.table[key] = mapping.port
+        self.table[key] = where
         return True
 
-    async def pmapproc_unset(self, call: Call, mapping: PortMapping) -> bool:
-        keys = [key for key in self.table if key[:2] == (mapping.prog, mapping.vers)]
+    def _unset(self, prog: int, vers: int, transport: int | str = "") -> bool:
+        """Remove the entries of a program version (on ``transport``, or on any)."""
+        keys = [key for key in self.table if key[:2] == (prog, vers) and transport in ("", key[2])]
         for key in keys:
             del self.table[key]
         return bool(keys)
 
+
+class Portmapper(FakeRpcbind):
+    """A version-2-only portmapper, to see our client fall back to it."""
+
+    VERSION = 2
+    PROCEDURES = {p.number: p for p in (rpcb.PMAPPROC_SET, rpcb.PMAPPROC_UNSET, rpcb.PMAPPROC_GETPORT, rpcb.PMAPPROC_DUMP)}
+
+    async def pmapproc_set(self, call: Call, mapping: PortMapping) -> bool:
+        return self._set((mapping.prog, mapping.vers, mapping.prot), mapping.port)
+
+    async def pmapproc_unset(self, call: Call, mapping: PortMapping) -> bool:
+        return self._unset(mapping.prog, mapping.vers)
+
     async def pmapproc_getport(self, call: Call, mapping: PortMapping) -> int:
-        return self.table.get((mapping.prog, mapping.vers, mapping.prot), 0)
+        return int(self.table.get((mapping.prog, mapping.vers, mapping.prot), 0))
 
     async def pmapproc_dump(self, call: Call) -> list[PortMapping]:
-        return [PortMapping(prog, vers, prot, port) for (prog, vers, prot), port in self.table.items()]
+        return [PortMapping(prog, vers, int(prot), int(port)) for (prog, vers, prot), port in self.table.items()]
 
 
-def test_falls_back_to_portmapper_version_2() -> None:
-    with ServerThread([Portmapper()]) as old:
+class OneVersionRpcbind(FakeRpcbind):
+    """An rpcbind that speaks one of versions 3 and 4 (their SET, UNSET
+    and GETADDR are the same), to see our client find the one it has."""
+
+    PROCEDURES = {p.number: p for p in (rpcb.RPCBPROC_SET, rpcb.RPCBPROC_UNSET, rpcb.RPCBPROC_GETADDR)}
+
+    async def rpcbproc_set(self, call: Call, registration: Registration) -> bool:
+        return self._set((registration.prog, registration.vers, registration.netid), registration.addr)
+
+    async def rpcbproc_unset(self, call: Call, registration: Registration) -> bool:
+        return self._unset(registration.prog, registration.vers, registration.netid)
+
+    async def rpcbproc_getaddr(self, call: Call, registration: Registration) -> str:
+        return str(self.table.get((registration.prog, registration.vers, registration.netid), ""))
+
+
+class RpcbindV3(OneVersionRpcbind):
+    VERSION = 3
+
+
+class RpcbindV4(OneVersionRpcbind):
+    VERSION = 4
+
+
+@pytest.mark.parametrize("daemon", [Portmapper, RpcbindV3, RpcbindV4], ids=["v2", "v3", "v4"])
+def test_uses_the_version_the_daemon_has(daemon: type[FakeRpcbind]) -> None:
+    """Versions 4, 3 and the portmapper's 2, each the only one served."""
+    with ServerThread([daemon()]) as old:
         for transport in ("tcp", "udp"):
             port = old.tcp_port if transport == "tcp" else old.udp_port
             assert port is not None
             with Rpcbind.connect("127.0.0.1", port, transport=transport) as client:
                 assert client.set(TOY_PROGRAM, 3, transport, "127.0.0.1.0.99")
                 assert client.getport(TOY_PROGRAM, 3) == 99
-                assert client.pmap_dump() == [PortMapping(TOY_PROGRAM, 3, 6 if transport == "tcp" else 17, 99)]
-                with pytest.raises(ProgramMismatch) as caught:
-                    client.dump()  # versions 3 and 4 only
-                assert (caught.value.low, caught.value.high) == (2, 2)
+                if daemon is Portmapper:
+                    assert client.pmap_dump() == [PortMapping(TOY_PROGRAM, 3, 6 if transport == "tcp" else 17, 99)]
+                    with pytest.raises(ProgramMismatch) as caught:
+                        client.dump()  # versions 3 and 4 only
+                    assert (caught.value.low, caught.value.high) == (2, 2)
                 assert client.unset(TOY_PROGRAM, 3)
                 with pytest.raises(ProgramNotRegistered):
                     client.getport(TOY_PROGRAM, 3)
@@ -279,6 +318,18 @@ def test_servers_register_with_a_portmapper_too() -> None:
         assert portmapper.table == {}
 
 
+def test_servers_register_with_an_rpcbind_of_version_3() -> None:
+    daemon = RpcbindV3()
+    with ServerThread([daemon], udp=None) as fake:
+        assert fake.tcp_port
+        with ServerThread([Toy()], register=True, rpcbind_address=("127.0.0.1", fake.tcp_port)) as served:
+            assert daemon.table == {
+                (TOY_PROGRAM, 3, "tcp"): rpcb.universal_address("127.0.0.1", served.tcp_port or 0),
+                (TOY_PROGRAM, 3, "udp"): rpcb.universal_address("127.0.0.1", served.udp_port or 0),
+            }
+        assert daemon.table == {}
+
+
 def test_a_failed_registration_stops_the_server() -> None:
     with ServerThread([Portmapper()], udp=None) as placeholder:
         closed = placeholder.tcp_port
@@ -287,3 +338,4 @@ def test_a_failed_registration_stops_the_server() -> None:
     with pytest.raises(ConnectionClosed):
         served.start()
     assert served._thread is not None and not served._thread.is_alive()
+

@@ -5,15 +5,20 @@ stalls itself."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from peers import mark, raw_connection, read_record
+from peers import TcpPeer, fragmented, mark, marks, raw_connection, read_record, relay_to
 from toy import (
     TOY_PROGRAM,
+    TOYPROC_ADD,
+    TOYPROC_ECHO,
+    TOYPROC_SLEEP,
     Identity,
     Toy,
     ToyV2,
@@ -24,6 +29,7 @@ from toy import (
 
 from xdrgen.runtime import oncrpc
 from xdrgen.runtime.oncrpc import (
+    AsyncTcpChannel,
     AuthError,
     AuthStat,
     AuthSys,
@@ -52,6 +58,12 @@ def port_of(served: ServerThread, transport: str) -> int:
 def null_call(xid: int = 1, rpcvers: int = 2) -> bytes:
     message = messages.start_call(xid, TOY_PROGRAM, 3, 0, oncrpc.AUTH_NONE.encode())
     message[8:12] = rpcvers.to_bytes(4, "big")
+    return bytes(message)
+
+
+def call_message(xid: int, procedure: oncrpc.Procedure[Any], *args: object) -> bytes:
+    message = messages.start_call(xid, TOY_PROGRAM, 3, procedure.number, oncrpc.AUTH_NONE.encode())
+    procedure.pack_args(args, message)
     return bytes(message)
 
 
@@ -168,6 +180,28 @@ def test_fragments_both_ways() -> None:
         with ToyV3Client(channel) as client:
             assert client.toyproc_sink(bytes(10_000)) == 10_000
             assert client.toyproc_blob(10_000) == (bytes(range(256)) * 40)[:9984] + bytes(16)
+
+
+def test_a_call_in_fragments_and_its_reply_in_fragments() -> None:
+    with ServerThread([Toy()], udp=None, fragment_size=16) as served, raw_connection(port_of(served, "tcp")) as sock:
+        sock.sendall(fragmented(call_message(8, TOYPROC_ECHO, "in pieces"), 7))  # 8 fragments, by hand
+        wire = bytearray()
+        reply = read_record(sock, wire=wire)
+    assert reply is not None and TOYPROC_ECHO.decode_reply(reply) == "IN PIECES"
+    assert marks(bytes(wire)) == [(False, 16), (False, 16), (True, 8)]  # a 40-byte reply
+
+
+def test_the_asyncio_channel_sends_fragments_the_server_joins() -> None:
+    sent = bytearray()  # the wire from the client to the server
+    with ServerThread([Toy()], udp=None) as served, TcpPeer(relay_to(port_of(served, "tcp"), sent)) as relay:
+
+        async def scenario() -> int:
+            channel = await AsyncTcpChannel.connect("127.0.0.1", relay.port, fragment_size=16)
+            async with ToyV3AsyncClient(channel) as client:
+                return await client.toyproc_add(20, 22)
+
+        assert asyncio.run(scenario()) == 42
+    assert marks(bytes(sent)) == [(False, 16), (False, 16), (True, 16)]  # a 48-byte call
 
 
 # ---- limits and hostile clients -------------------------------------------------
@@ -322,3 +356,97 @@ def test_the_asyncio_server_in_a_running_loop() -> None:
             await asyncio.wait_for(serving, 5)
 
     asyncio.run(scenario())
+
+
+def closed_after(sock: socket.socket, limit: float = 5.0) -> float:
+    """Seconds until the server closes ``sock`` (sending nothing first)."""
+    start = time.monotonic()
+    sock.settimeout(limit)
+    try:
+        assert sock.recv(65536) == b""
+    except ConnectionResetError:
+        pass
+    return time.monotonic() - start
+
+
+def test_idle_connections_are_closed() -> None:
+    with ServerThread([Toy()], udp=None, idle_timeout=0.5) as served:
+        assert served.tcp_port
+        with raw_connection(served.tcp_port) as silent:
+            assert 0.45 < closed_after(silent) < 2
+        with raw_connection(served.tcp_port) as trickle:
+            start = time.monotonic()
+            try:
+                trickle.sendall(bytes.fromhex("80000064"))  # 100 bytes announced...
+                for _ in range(30):  # ...and one every 0.1 s: bytes, but no record
+                    time.sleep(0.1)
+                    trickle.sendall(b"\0")
+            except OSError:
+                pass  # closed meanwhile
+            closed_after(trickle)
+            assert time.monotonic() - start < 2
+        with ToyV3Client.connect("127.0.0.1", served.tcp_port) as client:
+            for _ in range(8):  # calls, each within the timeout of the one before
+                client.toyproc_null()
+                time.sleep(0.2)
+            time.sleep(1)
+            with pytest.raises(ConnectionClosed):
+                client.toyproc_null()
+
+
+def test_a_connection_is_not_idle_while_its_calls_run() -> None:
+    """The idle clock starts again when the reply goes out."""
+    with ServerThread([Toy()], udp=None, idle_timeout=1.0) as served:
+        with ToyV3Client.connect("127.0.0.1", port_of(served, "tcp")) as client:
+            # the server looks at 1, 2 and 3 s (the call runs), then at 4 s,
+            # 0.6 s after the reply: not idle, as the reply counts (the call
+            # itself came 4 s before)
+            assert client.toyproc_sleep(3400)
+            time.sleep(0.8)
+            client.toyproc_null()
+            time.sleep(1.5)
+            with pytest.raises(ConnectionClosed):
+                client.toyproc_null()
+
+
+def test_connections_past_max_connections_are_closed_at_once(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="xdrgen.runtime.oncrpc.server")
+    with ServerThread([Toy()], udp=None, max_connections=2) as served:
+        assert served.tcp_port
+        with ToyV3Client.connect("127.0.0.1", served.tcp_port) as first, ToyV3Client.connect("127.0.0.1", served.tcp_port) as second:
+            first.toyproc_null()
+            second.toyproc_null()  # both are open
+            for _ in range(5):
+                with raw_connection(served.tcp_port) as extra:
+                    assert closed_after(extra) < 1
+            assert first.toyproc_add(1, 2) == 3 and second.toyproc_add(2, 2) == 4
+        refusals = [record for record in caplog.records if "max_connections" in record.getMessage()]
+        assert len(refusals) == 1  # a line a second, not one a connection
+        deadline = time.monotonic() + 5
+        while True:  # the two are closed: there is room again (once the server has seen them go)
+            try:
+                assert answers_null(served)
+                break
+            except ConnectionClosed:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+
+
+def test_one_udp_peer_cannot_take_every_slot() -> None:
+    with ServerThread([Toy()], tcp=None, udp_max_in_flight=8, max_in_flight=4) as served:
+        assert served.udp_port
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as flood:
+            flood.connect(("127.0.0.1", served.udp_port))
+            for xid in range(20):  # slow calls, more than the server runs in all
+                flood.send(call_message(xid, TOYPROC_SLEEP, 1500))
+            time.sleep(0.2)
+            with ToyV3Client.connect("127.0.0.1", served.udp_port, transport="udp") as other:
+                start = time.monotonic()
+                assert other.toyproc_add(1, 2) == 3
+                assert time.monotonic() - start < 0.5  # no retransmission was needed
+            flood.settimeout(3)
+            answered = {messages.reply_xid(flood.recv(65536)) for _ in range(4)}
+            assert len(answered) == 4
+            flood.settimeout(0.5)
+            with pytest.raises(TimeoutError):
+                flood.recv(65536)  # the calls past its 4 were dropped

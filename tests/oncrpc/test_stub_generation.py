@@ -7,11 +7,14 @@ order (rpcgen's newstyle too), constants not numbers, docstrings from the
 from __future__ import annotations
 
 import ast
+import asyncio
 import importlib
+import inspect
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -150,23 +153,77 @@ def mount_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def test_generated_modules_import_and_reexport(mount_package: Path) -> None:
+def mount_modules(mount_package: Path) -> tuple[ModuleType, ModuleType]:
+    """The generated ``mount_client`` and ``mount_server``."""
     sys.path.insert(0, str(mount_package))
     try:
-        client = importlib.import_module("mountpkg.mount_client")
-        server = importlib.import_module("mountpkg.mount_server")
+        return importlib.import_module("mountpkg.mount_client"), importlib.import_module("mountpkg.mount_server")
     finally:
         sys.path.remove(str(mount_package))
-    for name in ("AuthSys", "RpcError", "RpcTimeout", "ProgramMismatch", "ProcedureUnavailable", "AuthError"):
-        assert getattr(client, name) is getattr(oncrpc, name)
-    for name in ("Server", "ServerThread", "Call", "AuthSys", "ProcedureUnavailable"):
-        assert getattr(server, name) is getattr(oncrpc, name)
+
+
+def runtime_errors() -> list[type[oncrpc.RpcError]]:
+    """RpcError and every subclass of it the runtime has, found rather than
+    listed: one added later must be re-exported too."""
+    found: list[type[oncrpc.RpcError]] = []
+    waiting = [oncrpc.RpcError]
+    while waiting:
+        error = waiting.pop()
+        if error.__module__.startswith("xdrgen.runtime.") and error not in found:
+            found.append(error)
+            waiting += error.__subclasses__()
+    return found
+
+
+def test_generated_modules_import_and_reexport(mount_package: Path) -> None:
+    client, server = mount_modules(mount_package)
+    errors = runtime_errors()
+    assert len(errors) >= 11 and oncrpc.ConnectionClosed in errors
+    for module, extra in ((client, ("AuthSys", "AuthStat")), (server, ("AuthSys", "AuthStat", "Server", "ServerThread", "Call"))):
+        for name in (*extra, *(error.__name__ for error in errors)):
+            assert getattr(module, name) is getattr(oncrpc, name), name
+            assert name in module.__all__, name
     assert issubclass(client.MountV3Client, oncrpc.Client)
     assert issubclass(client.MountV3AsyncClient, oncrpc.AsyncClient)
     assert issubclass(server.MountV3Handler, oncrpc.Handler)
     assert (client.MountV3Client.PROGRAM, client.MountV3Client.VERSION) == (100005, 3)
     assert server.MountV3Handler.PROCEDURES[1] is client.MountV3Procedures.mountproc3_mnt
     assert "MountV3Client" in client.__all__ and "ServerThread" in server.__all__
+
+
+def test_connect_takes_what_the_contract_says(mount_package: Path) -> None:
+    """``connect(host, port=None, *, transport="tcp", auth=None, timeout=30.0)``."""
+    client, _ = mount_modules(mount_package)
+    positional, keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY
+    expected = [
+        ("host", positional, inspect.Parameter.empty),
+        ("port", positional, None),
+        ("transport", keyword, "tcp"),
+        ("auth", keyword, None),
+        ("timeout", keyword, 30.0),
+    ]
+    for cls in (client.MountV3Client, client.MountV3AsyncClient):
+        parameters = inspect.signature(cls.connect).parameters.values()
+        assert [(p.name, p.kind, p.default) for p in parameters] == expected, cls
+
+
+def test_the_awaited_connect(kv_example: ModuleType) -> None:
+    """``client = await KvV1AsyncClient.connect(...)``, a call, ``await client.close()``."""
+    kv, kv_client = importlib.import_module("kv"), importlib.import_module("kv_client")
+
+    async def scenario(port: int) -> object:
+        client = await kv_client.KvV1AsyncClient.connect("127.0.0.1", port)
+        assert isinstance(client, kv_client.KvV1AsyncClient)
+        found = await client.kv_get("missing")
+        await client.close()
+        assert client.channel.closed
+        with pytest.raises(kv_client.ConnectionClosed):
+            await client.kv_get("missing")
+        return found
+
+    with oncrpc.ServerThread([kv_example.KvStore()], udp=None) as served:
+        assert served.tcp_port
+        assert asyncio.run(scenario(served.tcp_port)) == kv.KvLookupDefault(kv.KvStatus.KV_NOT_FOUND)
 
 
 MISTAKES = """\

@@ -233,11 +233,11 @@ class Rpcbind:
 
     # ---- registering
     def set(self, prog: int, vers: int, netid: str, addr: str, owner: str | None = None) -> bool:
-        """Register a program version at a universal address (version 4;
-        the portmapper's SET for tcp and udp if the daemon is that old)."""
+        """Register a program version at a universal address (version 4
+        or 3; the portmapper's SET for tcp and udp if the daemon is that old)."""
         owner = str(os.getuid()) if owner is None else owner
         try:
-            return self._call(4, RPCBPROC_SET, Registration(prog, vers, netid, addr, owner))
+            return self._newest(RPCBPROC_SET, Registration(prog, vers, netid, addr, owner))
         except _OLDER:
             port = parse_universal_address(addr)[1]
             return self._call(2, PMAPPROC_SET, PortMapping(prog, vers, _PROTOCOLS[netid.rstrip("6")], port))
@@ -247,7 +247,7 @@ class Rpcbind:
         when ``netid`` is empty)."""
         owner = str(os.getuid()) if owner is None else owner
         try:
-            return self._call(4, RPCBPROC_UNSET, Registration(prog, vers, netid, "", owner))
+            return self._newest(RPCBPROC_UNSET, Registration(prog, vers, netid, "", owner))
         except _OLDER:
             return self._call(2, PMAPPROC_UNSET, PortMapping(prog, vers, 0, 0))
 

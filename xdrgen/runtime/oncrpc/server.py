@@ -6,8 +6,12 @@ only stalls itself: a record is at most ``max_record`` bytes (a larger
 one ends the connection: the stream cannot be resynchronised); at most
 ``max_in_flight`` of its calls run at once, and while that many do, or
 while more than ``max_output`` bytes of its replies wait to be sent, the
-server stops reading from it.  Over UDP, calls beyond
-``udp_max_in_flight`` are dropped (their clients send them again).
+server stops reading from it; a connection idle for ``idle_timeout``
+seconds (no record came in, no call ran, no reply went out) is closed.
+Beyond ``max_connections`` open ones, new connections are closed as soon
+as they are accepted.  Over UDP, calls beyond ``udp_max_in_flight`` in
+all, or beyond ``max_in_flight`` from one peer (address and port), are
+dropped (their clients send them again).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import asyncio
 import collections
 import logging
 import socket
+import time
 from collections.abc import Iterable
 from typing import Any, Self, cast
 
@@ -32,11 +37,27 @@ log = logging.getLogger("xdrgen.runtime.oncrpc.server")
 DEFAULT_MAX_IN_FLIGHT = 64
 DEFAULT_MAX_OUTPUT = 1024 * 1024
 DEFAULT_UDP_MAX_IN_FLIGHT = 256
+# TI-RPC's own limit is the process's descriptors (commonly 1024): past them
+# it closes the least active connection; here the newcomer is turned away.
+DEFAULT_MAX_CONNECTIONS = 1024
+# TI-RPC's svc_run closes no idle connection (its rpcbind, those idle for
+# 30 s); the Linux kernel's RPC server (knfsd) ages them out after 6
+# minutes.  The kernel's, as clients of this package do not reconnect.
+DEFAULT_IDLE_TIMEOUT = 360.0
+_REFUSALS_LOGGED_EVERY = 1.0  # seconds: a flood of connections logs a line a second
 
 
 class Server:
     """Serves ``handlers`` (one per program version) on the listeners that
-    :meth:`listen_tcp` and :meth:`listen_udp` open."""
+    :meth:`listen_tcp` and :meth:`listen_udp` open.
+
+    The limits (see the module's documentation): ``max_record`` bytes a
+    record, ``max_in_flight`` calls running per TCP connection or UDP peer,
+    ``max_output`` bytes of replies waiting per connection,
+    ``max_connections`` TCP connections open, ``idle_timeout`` seconds
+    before an idle connection is closed (None: never), and
+    ``udp_max_in_flight`` UDP calls running in all.  Replies over TCP go
+    in fragments of at most ``fragment_size`` bytes (None: one each)."""
 
     def __init__(
         self,
@@ -45,6 +66,8 @@ class Server:
         max_record: int = SERVER_MAX_RECORD,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         max_output: int = DEFAULT_MAX_OUTPUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
         udp_max_in_flight: int = DEFAULT_UDP_MAX_IN_FLIGHT,
         fragment_size: int | None = None,
     ) -> None:
@@ -53,8 +76,13 @@ class Server:
         self.max_record = max_record
         self.max_in_flight = max_in_flight
         self.max_output = max_output
+        self.max_connections = max_connections
+        self.idle_timeout = idle_timeout
         self.udp_max_in_flight = udp_max_in_flight
         self.fragment_size = fragment_size
+        self._connections = 0  # TCP connections open (not counting those turned away)
+        self._refused = 0  # connections turned away since the last log line
+        self._refusal_logged = -_REFUSALS_LOGGED_EVERY
         self.tcp_addresses: list[Any] = []
         self.udp_addresses: list[Any] = []
         self._listeners: list[asyncio.Server] = []
@@ -111,6 +139,22 @@ class Server:
         for listener in self._listeners:
             await listener.wait_closed()
 
+    def _admit(self, peer: Any) -> bool:
+        """Whether a new connection (from ``peer``) may stay open."""
+        if self._connections < self.max_connections:
+            self._connections += 1
+            return True
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._refusal_logged >= _REFUSALS_LOGGED_EVERY:
+            log.warning(
+                "%d connection(s) closed at once, the latest from %s: %d are open (max_connections)",
+                self._refused, peer, self._connections,
+            )  # fmt: skip
+            self._refused = 0
+            self._refusal_logged = now
+        return False
+
     def _closing_future(self) -> asyncio.Future[None]:
         if self._closing is None:
             self._closing = asyncio.get_running_loop().create_future()
@@ -138,18 +182,20 @@ class _Endpoint:
         self._running: set[asyncio.Task[Reply | None]] = set()
         self._loop = asyncio.get_running_loop()
 
-    def _start(self, message: Buffer, peer: Any) -> None:
+    def _start(self, message: Buffer, peer: Any) -> asyncio.Task[Reply | None] | None:
+        """Answer ``message``, or start the task that will (and return it)."""
         if tracing.SERVER.levels.get(tracing.DEBUG) is not False:  # off: one dict look-up
             tracing.SERVER.message(self, ">", message)
         result = self._dispatch(message, peer, self.transport_name, self.reserve)
         if result is None:
-            return
+            return None
         if isinstance(result, bytearray):
             self._reply(result, peer)
-            return
+            return None
         task = self._loop.create_task(result)
         self._running.add(task)
         task.add_done_callback(lambda done: self._finished(done, peer))
+        return task
 
     def _finished(self, task: asyncio.Task[Reply | None], peer: Any) -> None:
         self._running.discard(task)
@@ -181,12 +227,23 @@ class _TcpConnection(_Endpoint, asyncio.Protocol):
         self._reading = True
         self._outbox: list[Reply] = []  # replies for the next write
         self._outbox_size = 0
+        self._admitted = False  # counted among the server's connections
+        self._active_at = 0.0  # when a record last came in or replies went out
+        self._idle_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = stream = cast(asyncio.Transport, transport)
         self._peer = stream.get_extra_info("peername")
-        stream.set_write_buffer_limits(high=self._server.max_output)
-        self._server._endpoints.add(self)
+        server = self._server
+        if not server._admit(self._peer):
+            stream.abort()
+            return
+        self._admitted = True
+        stream.set_write_buffer_limits(high=server.max_output)
+        server._endpoints.add(self)
+        if server.idle_timeout is not None:
+            self._active_at = self._loop.time()
+            self._idle_timer = self._loop.call_at(self._active_at + server.idle_timeout, self._check_idle)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -195,8 +252,26 @@ class _TcpConnection(_Endpoint, asyncio.Protocol):
             log.warning("closing the connection from %s: %s", self._peer, exc)
             self.abort()
             return
+        if records:  # bytes that complete no record (a trickle) are no sign of life
+            self._active_at = self._loop.time()
         self._backlog.extend(records)
         self._work()
+
+    def _check_idle(self) -> None:
+        """Close the connection if it has been idle for ``idle_timeout``;
+        else look again when it may have been."""
+        timeout = self._server.idle_timeout
+        assert timeout is not None
+        now = self._loop.time()
+        if self._running:  # the server is the slow one: the client waits
+            due = now + timeout
+        else:
+            due = self._active_at + timeout
+            if due <= now:
+                log.info("closing the connection from %s: idle for %s s", self._peer, timeout)
+                self.abort()
+                return
+        self._idle_timer = self._loop.call_at(due, self._check_idle)
 
     def _work(self) -> None:
         """Start what was read, as far as the limits allow; read on only
@@ -234,6 +309,7 @@ class _TcpConnection(_Endpoint, asyncio.Protocol):
     def _flush(self) -> None:
         outbox, self._outbox = self._outbox, []
         self._outbox_size = 0
+        self._active_at = self._loop.time()
         transport = self._transport
         if transport is None or transport.is_closing():
             return
@@ -250,12 +326,18 @@ class _TcpConnection(_Endpoint, asyncio.Protocol):
         self._work()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._admitted:
+            self._admitted = False
+            self._server._connections -= 1
         self.abort()
 
     def abort(self) -> None:
         super().abort()
         self._backlog.clear()
         self._server._endpoints.discard(self)
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         if self._transport is not None:
             self._transport.abort()
 
@@ -266,15 +348,27 @@ class _UdpEndpoint(_Endpoint, asyncio.DatagramProtocol):
     def __init__(self, server: Server) -> None:
         super().__init__(server, server.udp_max_in_flight)
         self._transport: asyncio.DatagramTransport | None = None
+        self._by_peer: collections.Counter[Any] = collections.Counter()  # calls running per peer
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.DatagramTransport, transport)  # asyncio's own is no subclass
         self._server._endpoints.add(self)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
-        if len(self._running) >= self._limit:
-            return  # busy: the client will send it again
-        self._start(data, addr)
+        by_peer = self._by_peer
+        # busy, or busy with this peer (which must not take every slot):
+        # the client will send it again
+        if len(self._running) >= self._limit or by_peer[addr] >= self._server.max_in_flight:
+            return
+        if self._start(data, addr) is not None:
+            by_peer[addr] += 1
+
+    def _finished(self, task: asyncio.Task[Reply | None], peer: Any) -> None:
+        by_peer = self._by_peer
+        by_peer[peer] -= 1
+        if by_peer[peer] <= 0:
+            del by_peer[peer]
+        super()._finished(task, peer)
 
     def _reply(self, reply: Reply, peer: Any) -> None:
         if len(reply) > MAX_DATAGRAM:

@@ -22,7 +22,9 @@ class ServerThread:
     :meth:`start` returns once the server listens; with ``register`` it
     also registers every program version with the rpcbind at
     ``rpcbind_address`` (the local one), and :meth:`stop` removes them
-    again.  ``options`` go to :class:`Server`."""
+    again.  ``options`` go to :class:`Server`: the limits ``max_record``,
+    ``max_in_flight``, ``max_output``, ``max_connections``, ``idle_timeout``
+    and ``udp_max_in_flight``, and ``fragment_size``."""
 
     def __init__(
         self,
