@@ -404,7 +404,7 @@ def test_a_connection_is_not_idle_while_its_calls_run() -> None:
             assert client.toyproc_sleep(3400)
             time.sleep(0.8)
             client.toyproc_null()
-            time.sleep(1.5)
+            time.sleep(2.5)  # then idle: closed by the next look or the one after
             with pytest.raises(ConnectionClosed):
                 client.toyproc_null()
 
