@@ -42,6 +42,14 @@ def require_binary(name: str) -> str:
     return path
 
 
+def ext_uri(directory: Path, command: str) -> str:
+    """A ``test+ext`` URI whose command is a script running ``command``."""
+    helper = directory / "to-libvirtd"
+    helper.write_text(f"#!/bin/sh\nexec {command}\n")
+    helper.chmod(0o755)
+    return f"test+ext:///default?command={helper}"
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free right now (the kernel picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

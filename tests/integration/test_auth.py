@@ -29,7 +29,7 @@ from libvirt_rpc import remote_protocol as rp
 from libvirt_rpc.auth import ConnectAuth, Credential, CredentialType
 from libvirt_rpc.errors import ErrorNumber
 
-from daemons import Libvirtd, Sshd, require_binary, virsh_env
+from daemons import Libvirtd, Sshd, ext_uri, require_binary, virsh_env
 from relay import Relay, split_wire
 
 AUTH_CONF = """\
@@ -385,14 +385,6 @@ def test_each_mechanism_on_each_transport_as_virsh(
     else:
         assert (status, out, said) == (0, "test", "")
         assert open_and_name(uri, client) == "test"
-
-
-def ext_uri(directory: Path, command: str) -> str:
-    """A ``test+ext`` URI whose command is a script running ``command``."""
-    helper = directory / "to-libvirtd"
-    helper.write_text(f"#!/bin/sh\nexec {command}\n")
-    helper.chmod(0o755)
-    return f"test+ext:///default?command={helper}"
 
 
 @pytest.mark.parametrize("client", ["blocking", "asyncio"])

@@ -3,7 +3,10 @@ client's calls and sends whatever frames a test writes."""
 
 from __future__ import annotations
 
+import logging
 import socket
+
+import pytest
 
 from libvirt_rpc.remote_protocol import RemoteConnectGetHostnameRet
 from xdrgen.runtime.virnet import framing as wire
@@ -75,3 +78,33 @@ class Peer:
                 call.prog, call.vers, call.proc, MessageType.REPLY_WITH_FDS, call.serial, MessageStatus.OK, body, nfds
             )
         )
+
+
+class Flood:
+    """A flood of events of a procedure nobody registered, which a server
+    can send as fast as it likes, and what the client logged of it: the
+    first few warnings, then one line that counts the rest."""
+
+    COUNT = 20_000
+    LOGGER = "libvirt_rpc.client"
+
+    def __init__(self, caplog: pytest.LogCaptureFixture) -> None:
+        self.caplog = caplog
+        caplog.set_level(logging.WARNING, logger=self.LOGGER)
+        unknown = wire.encode_message(PROG, VERS, EVENT + 1, MessageType.MESSAGE, 0, MessageStatus.OK)
+        self.frames = bytes(unknown) * self.COUNT
+
+    def lines(self) -> list[str]:
+        return [record.getMessage() for record in self.caplog.records if record.name == self.LOGGER]
+
+    def check_read(self) -> None:
+        """Once the client has read the flood: a few warnings only."""
+        lines = self.lines()
+        assert 1 <= len(lines) <= 10, lines[:3]
+        assert "ignoring unknown event" in lines[0], lines[0]
+
+    def check_closed(self) -> None:
+        """Once the client has closed: what was held back is summed up."""
+        lines = self.lines()
+        assert len(lines) <= 11, lines[:3]
+        assert f"{self.COUNT - len(lines) + 1} more warnings like these were not logged" in lines[-1], lines[-1]

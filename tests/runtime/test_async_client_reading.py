@@ -22,7 +22,7 @@ from libvirt_rpc.client import AsyncRpcClient, Event
 from libvirt_rpc.errors import CallTimeoutError, ConnectionClosedError
 from libvirt_rpc.transport import UnixStream
 
-from scripted_peer import EVENT, HOSTNAME, PROG, VERS, Blob, Peer
+from scripted_peer import EVENT, HOSTNAME, PROG, VERS, Blob, Flood, Peer
 
 
 async def hostname(client: AsyncRpcClient) -> str:
@@ -189,6 +189,21 @@ def test_a_reply_with_a_real_descriptor_keeps_the_framing() -> None:
             (call,) = await asyncio.to_thread(peer.take, 1)
             peer.send(peer.reply(call))
             assert await asyncio.wait_for(second, 5) == f"host{call.serial}"
+
+    run(scenario())
+
+
+def test_a_flood_of_unknown_events_is_logged_in_a_few_lines(caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        flood = Flood(caplog)
+        async with paired() as (client, peer):
+            call = asyncio.create_task(hostname(client))
+            (message,) = await asyncio.to_thread(peer.take, 1)
+            # more than a socket buffer: sent from a thread while the loop reads
+            await asyncio.to_thread(peer.send, flood.frames, peer.reply(message))
+            assert await asyncio.wait_for(call, 10) == f"host{message.serial}"  # read after the flood
+            flood.check_read()
+        flood.check_closed()
 
     run(scenario())
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import io
 import logging
 import os
 import re
@@ -708,6 +709,37 @@ def test_ext_child_failure_shows_stderr(tmp_path: Path) -> None:
         assert stream.error_output() == "Permission denied (publickey)."
     finally:
         stream.close()
+
+
+def test_the_childs_stderr_is_not_closed_under_a_reader() -> None:
+    """The blocking client's reader thread asks for the child's stderr when
+    a read fails, as the connection's close (on another thread) keeps the
+    text and closes the file: the close waits, and both get the text (it
+    was a ValueError in the reader thread, "I/O operation on closed file")."""
+    from libvirt_rpc.transport.command import _ChildStderr
+
+    reading, go_on = threading.Event(), threading.Event()
+
+    class PausingFile(io.BytesIO):
+        def seek(self, *args: int) -> int:  # the reader's first seek waits
+            if not reading.is_set():
+                reading.set()
+                go_on.wait(5)
+            return super().seek(*args)
+
+    stderr = _ChildStderr(PausingFile(b"Host key verification failed.\n"))
+    texts: list[str] = []
+    reader = threading.Thread(target=lambda: texts.append(stderr.text()))
+    reader.start()
+    assert reading.wait(5)
+    closer = threading.Thread(target=stderr.finish)
+    closer.start()
+    closer.join(0.3)  # time to close the file, were it not held
+    go_on.set()
+    reader.join(5)
+    closer.join(5)
+    assert texts == ["Host key verification failed."]
+    assert stderr.text() == texts[0]
 
 
 def test_ext_child_is_ended_on_close(tmp_path: Path) -> None:

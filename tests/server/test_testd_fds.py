@@ -20,7 +20,7 @@ import pytest
 
 import libvirt_rpc
 from libvirt_rpc.errors import ErrorNumber, LibvirtError
-from testd_support import Libvirtd, Testd, require_binary, virsh_env, virsh_in
+from testd_support import Libvirtd, Testd, ext_uri, require_binary, virsh_env, virsh_in
 
 PYTHON = "/usr/bin/python3"  # Debian's python3-libvirt
 
@@ -301,15 +301,46 @@ def test_our_clients_open_graphics_fd(fresh_testd: Testd, real_libvirtd: Libvirt
     assert asyncio.run(scenario()) == b"RFB 003.008\n"
 
 
-def test_our_client_over_tcp_refuses_files(fresh_testd: Testd) -> None:
+@pytest.fixture(params=["tcp", "ext"])
+def no_fd_uri(request: pytest.FixtureRequest, fresh_testd: Testd, tmp_path: Path) -> str:
+    """A URI to the daemon over a transport that cannot carry descriptors:
+    TCP, or ext through ``nc -U`` to its unix socket (a pipe to a helper)."""
+    if request.param == "tcp":
+        return fresh_testd.uri_tcp
+    return ext_uri(tmp_path, f"{require_binary('nc')} -U {fresh_testd.socket_path}")
+
+
+NO_FDS = "internal error: Sending file descriptors is not supported on this socket"
+
+
+def test_our_client_refuses_files_where_they_cannot_pass(no_fd_uri: str) -> None:
     read_end, write_end = os.pipe()
-    with libvirt_rpc.open(fresh_testd.uri_tcp) as conn:
-        with pytest.raises(LibvirtError, match="Sending file descriptors is not supported") as raised:
+    with libvirt_rpc.open(no_fd_uri) as conn:
+        with pytest.raises(LibvirtError) as raised:
             conn.domain_create_xml_with_files(xml_desc=FDTEST, files=[read_end])
-        assert raised.value.code == ErrorNumber.VIR_ERR_INTERNAL_ERROR
+        assert (raised.value.code, str(raised.value)) == (ErrorNumber.VIR_ERR_INTERNAL_ERROR, NO_FDS)
         assert conn.connect_get_hostname().hostname  # the connection goes on
+        assert [d.name for d in conn.connect_list_all_domains(need_results=1, flags=0).domains] == ["test"]
     os.close(read_end)
     os.close(write_end)
+
+
+def test_our_asyncio_client_refuses_files_where_they_cannot_pass(no_fd_uri: str) -> None:
+    read_end, write_end = os.pipe()
+
+    async def scenario() -> None:
+        conn = await libvirt_rpc.open_async(no_fd_uri, timeout=30)
+        async with conn:
+            with pytest.raises(LibvirtError) as raised:
+                await conn.domain_create_xml_with_files(xml_desc=FDTEST, files=[read_end])
+            assert (raised.value.code, str(raised.value)) == (ErrorNumber.VIR_ERR_INTERNAL_ERROR, NO_FDS)
+            assert (await conn.connect_get_hostname()).hostname  # the connection goes on
+            assert [d.name for d in (await conn.connect_list_all_domains(need_results=1, flags=0)).domains] == ["test"]
+
+    asyncio.run(scenario())
+    for fd in (read_end, write_end):
+        os.fstat(fd)  # still ours
+        os.close(fd)
 
 
 def error_of(call: object) -> tuple[int, int, str, str | None, str | None, int, int]:

@@ -30,7 +30,7 @@ _INTEGRATION = str(ROOT / "tests" / "integration")
 if _INTEGRATION not in sys.path:
     sys.path.insert(0, _INTEGRATION)
 
-from daemons import Libvirtd, free_port, require_binary, unix_accepts, virsh, virsh_env  # noqa: E402
+from daemons import Libvirtd, ext_uri, free_port, require_binary, unix_accepts, virsh, virsh_env  # noqa: E402
 
 from libvirt_rpc import remote_protocol as rp  # noqa: E402
 from xdrgen.runtime.virnet.framing import (  # noqa: E402
@@ -48,6 +48,7 @@ __all__ = [
     "Testd",
     "RawConnection",
     "WireTap",
+    "ext_uri",
     "free_port",
     "normalise",
     "require_binary",

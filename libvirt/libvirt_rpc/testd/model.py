@@ -1,11 +1,13 @@
-"""The in-memory hypervisor: domains, the other object kinds' tables,
-libvirt's default test objects, and the clients registered for events.
+"""The in-memory hypervisor: domains, the state of the other object kinds
+(:mod:`.registry`), libvirt's default test domain, and the clients
+registered for events.
 
 Every connection of one daemon shares one :class:`Hypervisor`; the RPC
-procedures (the mixins of :mod:`.handler`) read and change it.  A domain is
-a :class:`Domain` (its run state) around one or two :class:`DomainDef`
-(the definition in use and, while a persistent domain runs, the one it
-will boot next), as libvirt keeps ``def`` and ``newDef``."""
+procedures (the kinds' mixins, joined in :mod:`.handler`) read and change
+it.  A domain is a :class:`Domain` (its run state) around one or two
+:class:`DomainDef` (the definition in use and, while a persistent domain
+runs, the one it will boot next), as libvirt keeps ``def`` and
+``newDef``."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ import copy
 import dataclasses
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, cast
 
 from libvirt_rpc import remote_protocol as rp
 from libvirt_rpc.remote_protocol_server import RemoteHandler
@@ -24,10 +27,7 @@ from ..server import Client, rpc_error
 from .base import invalid_argument
 from .cpumap import CpuSet
 from .listing import Defined
-from .interfaces import HostInterface, default_interfaces
-from .networks import Network, default_networks
-from .nodedevs import NodeDevice, default_node_devices
-from .storage import Pool, default_pools
+from .registry import ObjectKind, registered
 
 FROM_TEST = ErrorDomain.VIR_FROM_TEST
 
@@ -318,24 +318,35 @@ class _Registration:
 #: Sends one event to one registered client: (client, callback ID).
 Send = Callable[[Client, int], None]
 
+S = TypeVar("S")
+
 
 class Hypervisor:
-    """The in-memory state every connection of one daemon shares."""
+    """The in-memory state every connection of one daemon shares: the
+    domains, and the state of each object kind (``hv[kind]``), made for
+    ``kinds`` (by default every registered kind)."""
 
-    def __init__(self) -> None:
+    def __init__(self, kinds: Iterable[ObjectKind[Any]] | None = None) -> None:
         self.domains: dict[str, Domain] = {}
-        self.networks: dict[str, Network] = {n.name: n for n in default_networks()}
-        self.interfaces: dict[str, HostInterface] = {i.name: i for i in default_interfaces()}
-        self.pools: dict[str, Pool] = {p.name: p for p in default_pools()}
-        self.node_devices: dict[str, NodeDevice] = {d.name: d for d in default_node_devices()}
-        #: the interfaces as they were when a change transaction began
-        self.interface_backup: dict[str, HostInterface] | None = None
+        kinds = registered() if kinds is None else kinds
+        self._states: dict[ObjectKind[Any], object] = {kind: kind.state() for kind in kinds if kind.state}
         self.next_callback = 0
         self.registrations: dict[int, _Registration] = {}
         #: What sends events to the registered clients (the daemon sets itself).
         self.handler: RemoteHandler | None = None
         self.add(default_domain())
         self.next_id = 2  # the default domain runs as id 1
+
+    def __getitem__(self, kind: ObjectKind[S]) -> S:
+        """``kind``'s state: its objects."""
+        try:
+            return cast(S, self._states[kind])
+        except KeyError:
+            raise LookupError(f"this hypervisor was made without the object kind {kind.name!r}") from None
+
+    def has(self, kind: ObjectKind[Any]) -> bool:
+        """Whether this hypervisor keeps ``kind``'s state."""
+        return kind.state is None or kind in self._states
 
     def add(self, domain: Domain) -> None:
         self.domains[domain.name] = domain

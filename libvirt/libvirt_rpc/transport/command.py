@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 from abc import abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,14 +35,23 @@ _CHILD_GRACE = 1.5
 
 
 class _ChildStderr:
-    """A child's stderr, kept in a temporary file until :meth:`finish`."""
+    """A child's stderr, kept in a temporary file until :meth:`finish`.
+
+    The blocking client's reader thread asks for the text when a read fails,
+    which a :meth:`finish` on another thread (closing the connection) may
+    be doing: the lock keeps one from closing the file under the other."""
 
     def __init__(self, file: IO[bytes] | None) -> None:
         self._file = file
         self._text: str | None = None
+        self._lock = threading.Lock()
 
     def text(self) -> str:
         """What the child wrote so far (all of it after :meth:`finish`)."""
+        with self._lock:
+            return self._read()
+
+    def _read(self) -> str:
         if self._text is not None:
             return self._text
         if self._file is None or self._file.closed:
@@ -51,10 +61,11 @@ class _ChildStderr:
 
     def finish(self) -> None:
         """Keep the text and close the file (the child has exited)."""
-        if self._text is None:
-            self._text = self.text()
-            if self._file is not None:
-                self._file.close()
+        with self._lock:
+            if self._text is None:
+                self._text = self._read()
+                if self._file is not None:
+                    self._file.close()
 
 
 class CommandStream(SocketStream):

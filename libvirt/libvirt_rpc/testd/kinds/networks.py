@@ -11,12 +11,13 @@ import xml.etree.ElementTree as ET
 
 from libvirt_rpc import remote_protocol as rp
 
-from ..errors import ErrorDomain
-from ..errors import ErrorNumber as E
-from ..server import Call, rpc_error
-from .base import ProceduresBase, check_flags, driver_error
-from .listing import Defined, Groups, select
-from .xml.network import NetworkDef, format_network_xml, parse_network_xml, update_network
+from ...errors import ErrorDomain
+from ...errors import ErrorNumber as E
+from ...server import Call, rpc_error
+from ..base import ProceduresBase, check_flags, driver_error
+from ..listing import Defined, Groups, select
+from ..registry import ObjectKind, by_name, register
+from ..xml.network import NetworkDef, format_network_xml, parse_network_xml, update_network
 
 FROM_NETWORK = ErrorDomain.VIR_FROM_NETWORK
 
@@ -68,13 +69,13 @@ class NetworkProcedures(ProceduresBase):
     # -- lookup -----------------------------------------------------------
 
     def _network_named(self, name: str) -> Network:
-        network = self.hv.networks.get(name)
+        network = self.hv[NETWORKS].get(name)
         if network is None:
             raise driver_error(E.VIR_ERR_NO_NETWORK, f"no network with matching name '{name}'")
         return network
 
     def _network_with_uuid(self, uuid: bytes) -> Network:
-        for network in self.hv.networks.values():
+        for network in self.hv[NETWORKS].values():
             if network.uuid == uuid:
                 return network
         text = str(uuidlib.UUID(bytes=uuid)) if len(uuid) == 16 else "?"
@@ -87,7 +88,7 @@ class NetworkProcedures(ProceduresBase):
 
     def _networks(self, call: Call, flags: int) -> list[Network]:
         self._open(call)
-        return select(sorted(self.hv.networks.values(), key=lambda n: n.name), flags, _LIST_GROUPS)
+        return select(sorted(self.hv[NETWORKS].values(), key=lambda n: n.name), flags, _LIST_GROUPS)
 
     async def connect_list_all_networks(
         self, call: Call, args: rp.RemoteConnectListAllNetworksArgs
@@ -170,17 +171,17 @@ class NetworkProcedures(ProceduresBase):
     def _assign(self, definition: NetworkDef, live: bool) -> Network:
         """virNetworkObjAssignDef: a new network, or a new definition for
         the one of the same name and UUID."""
-        for other in self.hv.networks.values():
+        for other in self.hv[NETWORKS].values():
             if other.uuid == definition.uuid and other.name != definition.name:
                 raise rpc_error(
                     E.VIR_ERR_OPERATION_FAILED,
                     f"network '{other.name}' is already defined with uuid {other.definition.uuid_str}",
                     domain=FROM_NETWORK,
                 )
-        network = self.hv.networks.get(definition.name)
+        network = self.hv[NETWORKS].get(definition.name)
         if network is None:
             network = Network(definition, persistent=not live)
-            self.hv.networks[network.name] = network
+            self.hv[NETWORKS][network.name] = network
             return network
         if network.uuid != definition.uuid:
             raise rpc_error(
@@ -240,7 +241,7 @@ class NetworkProcedures(ProceduresBase):
         if network.active:
             raise driver_error(E.VIR_ERR_OPERATION_INVALID, f"Network '{network.name}' is still running")
         self._network_event(network, EVENT_UNDEFINED)
-        del self.hv.networks[network.name]
+        del self.hv[NETWORKS][network.name]
 
     async def network_create(self, call: Call, args: rp.RemoteNetworkCreateArgs) -> None:
         self._writable(call, "virNetworkCreate", FROM_NETWORK)
@@ -256,7 +257,7 @@ class NetworkProcedures(ProceduresBase):
         network.active = False
         self._network_event(network, EVENT_STOPPED)
         if not network.persistent:
-            del self.hv.networks[network.name]
+            del self.hv[NETWORKS][network.name]
 
     async def network_update(self, call: Call, args: rp.RemoteNetworkUpdateArgs) -> None:
         """virNetworkObjUpdate: the change made to copies of the live and/or
@@ -316,3 +317,7 @@ class NetworkProcedures(ProceduresBase):
                 client, dataclasses.replace(message, callbackID=callback_id)
             ),
         )
+
+
+#: Its state: the networks by name.
+NETWORKS = register(ObjectKind("networks", NetworkProcedures, by_name(default_networks)))

@@ -6,7 +6,7 @@ documentation and the QEMU driver, which does (qemuDomainFDAssociate,
 qemuDomainOpenGraphics, qemuDomainOpenGraphicsFD): descriptors associated
 with a domain are held under their group name until the connection that
 associated them closes, and a graphics socket is served by a VNC server's
-greeting (:mod:`.graphics`).  (The domains' ``*_with_files`` creations are
+greeting (:mod:`..graphics`).  (The domains' ``*_with_files`` creations are
 in :mod:`.domains`.)
 """
 
@@ -20,11 +20,12 @@ import xml.etree.ElementTree as ET
 from libvirt_rpc import remote_protocol as rp
 from xdrgen.runtime.virnet.descriptors import close_fds
 
-from ..errors import ErrorDomain
-from ..errors import ErrorNumber as E
-from ..server import Call, WithFds, rpc_error
-from .base import ProceduresBase, check_flags, driver_error, invalid_argument, not_running
-from .graphics import Displays
+from ...errors import ErrorDomain
+from ...errors import ErrorNumber as E
+from ...server import Call, WithFds, rpc_error
+from ..base import ProceduresBase, check_flags, driver_error, invalid_argument, not_running
+from ..graphics import Displays
+from ..registry import ObjectKind, register
 
 # virDomainFDAssociateFlags: SECLABEL_RESTORE, SECLABEL_WRITABLE
 _ASSOCIATE_FLAGS = 1 | 2
@@ -34,9 +35,6 @@ _SERVED = ("vnc", "spice")  # what QEMU can hand a socket to
 
 
 class FdProcedures(ProceduresBase):
-    #: the VNC servers of the graphics sockets handed out
-    displays: Displays
-
     async def domain_fd_associate(self, call: Call, args: rp.RemoteDomainFdAssociateArgs) -> None:
         if not call.fds:  # virDomainFDAssociate's own check
             raise invalid_argument(
@@ -73,12 +71,16 @@ class FdProcedures(ProceduresBase):
         if not stat.S_ISSOCK(os.fstat(call.fds[0]).st_mode):  # virDomainOpenGraphics's check
             raise invalid_argument(f"fd {call.fds[0]} must be a socket", "virDomainOpenGraphics", FROM_DOMAIN, "fd")
         name = self._graphics(call, args.dom, args.idx, args.flags, "virDomainOpenGraphics")
-        self.displays.open(socket.socket(fileno=call.fds.pop(0)), name)  # (the others: closed)
+        self.hv[FDS].open(socket.socket(fileno=call.fds.pop(0)), name)  # (the others: closed)
 
     async def domain_open_graphics_fd(
         self, call: Call, args: rp.RemoteDomainOpenGraphicsFdArgs
     ) -> WithFds[None]:
         name = self._graphics(call, args.dom, args.idx, args.flags, "virDomainOpenGraphicsFD")
         theirs, ours = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.displays.open(ours, name)
+        self.hv[FDS].open(ours, name)
         return WithFds(None, [theirs.detach()])
+
+
+#: Its state: the VNC servers of the graphics sockets handed out.
+FDS = register(ObjectKind("fds", FdProcedures, Displays))

@@ -12,12 +12,12 @@ from pathlib import Path
 
 from libvirt_rpc import remote_protocol as rp
 
-from ..errors import ErrorDomain
-from ..errors import ErrorNumber as E
-from ..server import Call, rpc_error
-from .base import ProceduresBase, c_string, check_flags, driver_error, not_running
-from .listing import Groups, select
-from .model import (
+from ...errors import ErrorDomain
+from ...errors import ErrorNumber as E
+from ...server import Call, rpc_error
+from ..base import ProceduresBase, c_string, check_flags, driver_error, not_running
+from ..listing import Groups, select
+from ..model import (
     AFFECT_CONFIG,
     AFFECT_LIVE,
     DEFINED_ADDED,
@@ -44,7 +44,8 @@ from .model import (
     UNDEFINED_RENAMED,
     Domain,
 )
-from .xml.domain import libxml_text, parse_domain_def, without_namespaces
+from ..registry import ObjectKind, register
+from ..xml.domain import libxml_text, parse_domain_def, without_namespaces
 
 FROM_DOMAIN = ErrorDomain.VIR_FROM_DOMAIN
 VIR_DOMAIN_EVENT_ID_LAST = 27  # libvirt 9.0.0
@@ -527,3 +528,6 @@ class DomainProcedures(ProceduresBase):
         self._writable(call, "virDomainManagedSaveRemove")
         check_flags(args.flags, 0, "testDomainManagedSaveRemove")
         self.hv.of(args.dom).managed_save = False
+
+
+register(ObjectKind("domains", DomainProcedures))

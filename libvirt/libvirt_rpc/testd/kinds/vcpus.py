@@ -9,14 +9,15 @@ from pathlib import Path
 
 from libvirt_rpc import remote_protocol as rp
 
-from ..errors import ErrorDomain, LibvirtError
-from ..errors import ErrorNumber as E
-from ..server import rpc_error
-from ..server import Call
-from . import cpumap
-from .base import ProceduresBase, check_flags, driver_error
-from .model import AFFECT_CONFIG, AFFECT_LIVE, DomainDef
-from .params import INT, UINT, ULLONG, validate
+from ...errors import ErrorDomain, LibvirtError
+from ...errors import ErrorNumber as E
+from ...server import rpc_error
+from ...server import Call
+from .. import cpumap
+from ..base import ProceduresBase, check_flags, driver_error
+from ..model import AFFECT_CONFIG, AFFECT_LIVE, DomainDef
+from ..params import INT, UINT, ULLONG, validate
+from ..registry import ObjectKind, register
 
 VCPU_MAXIMUM = 4
 MAX_VCPUS = 32  # testConnectGetMaxVcpus (ConnectProcedures answers it)
@@ -220,3 +221,6 @@ class VcpuProcedures(ProceduresBase):
             raise driver_error(
                 E.VIR_ERR_INVALID_ARG, f"cannot find IOThread '{args.iothread_id}' in iothreadids"
             )
+
+
+register(ObjectKind("vcpus", VcpuProcedures))

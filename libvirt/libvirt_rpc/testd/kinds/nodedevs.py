@@ -8,10 +8,11 @@ import dataclasses
 
 from libvirt_rpc import remote_protocol as rp
 
-from ..errors import ErrorNumber as E
-from ..server import Call
-from .base import ProceduresBase, check_flags, driver_error
-from .xml.nodedev import NodeDeviceDef, ScsiHostCapability, SystemCapability, format_node_device_xml
+from ...errors import ErrorNumber as E
+from ...server import Call
+from ..base import ProceduresBase, check_flags, driver_error
+from ..registry import ObjectKind, by_name, register
+from ..xml.nodedev import NodeDeviceDef, ScsiHostCapability, SystemCapability, format_node_device_xml
 
 # virConnectListAllNodeDevices: the capability filters the test driver takes
 # (1 << 0 system, 1 << 1 pci_dev, ..., 1 << 7 scsi_host, 1 << 9 fc_host,
@@ -69,14 +70,14 @@ def default_node_devices() -> list[NodeDevice]:
 class NodeDeviceProcedures(ProceduresBase):
     def _node_device(self, call: Call, name: str) -> NodeDevice:
         self._open(call)
-        device = self.hv.node_devices.get(name)
+        device = self.hv[NODE_DEVICES].get(name)
         if device is None:
             raise driver_error(E.VIR_ERR_NO_NODE_DEVICE, f"no node device with matching name '{name}'")
         return device
 
     def _node_devices(self, call: Call, cap: str | None) -> list[NodeDevice]:
         self._open(call)
-        devices = sorted(self.hv.node_devices.values(), key=lambda d: d.name)
+        devices = sorted(self.hv[NODE_DEVICES].values(), key=lambda d: d.name)
         return [d for d in devices if cap is None or cap in d.capabilities()]
 
     async def connect_list_all_node_devices(
@@ -154,3 +155,7 @@ class NodeDeviceProcedures(ProceduresBase):
         self, call: Call, args: rp.RemoteConnectNodeDeviceEventDeregisterAnyArgs
     ) -> None:
         self._deregister_event(call, args.callbackID)
+
+
+#: Its state: the node devices by name.
+NODE_DEVICES = register(ObjectKind("nodedevs", NodeDeviceProcedures, by_name(default_node_devices)))

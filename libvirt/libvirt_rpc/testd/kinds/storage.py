@@ -9,12 +9,13 @@ import uuid as uuidlib
 
 from libvirt_rpc import remote_protocol as rp
 
-from ..errors import ErrorDomain
-from ..errors import ErrorNumber as E
-from ..server import Call, rpc_error
-from .base import ProceduresBase, check_flags, driver_error
-from .listing import Defined, Groups, select
-from .xml.storage import (
+from ...errors import ErrorDomain
+from ...errors import ErrorNumber as E
+from ...server import Call, rpc_error
+from ..base import ProceduresBase, check_flags, driver_error
+from ..listing import Defined, Groups, select
+from ..registry import ObjectKind, by_name, register
+from ..xml.storage import (
     VOLUME_TYPES,
     PoolDef,
     VolumeDef,
@@ -88,13 +89,13 @@ class StorageProcedures(ProceduresBase):
     # -- pools: lookup ----------------------------------------------------
 
     def _pool_named(self, name: str) -> Pool:
-        pool = self.hv.pools.get(name)
+        pool = self.hv[POOLS].get(name)
         if pool is None:
             raise driver_error(E.VIR_ERR_NO_STORAGE_POOL, f"no storage pool with matching name '{name}'")
         return pool
 
     def _pool_with_uuid(self, uuid: bytes) -> Pool:
-        for pool in self.hv.pools.values():
+        for pool in self.hv[POOLS].values():
             if pool.uuid == uuid:
                 return pool
         text = str(uuidlib.UUID(bytes=uuid)) if len(uuid) == 16 else "?"
@@ -113,7 +114,7 @@ class StorageProcedures(ProceduresBase):
 
     def _pools(self, call: Call, flags: int) -> list[Pool]:
         self._open(call)
-        return select(sorted(self.hv.pools.values(), key=lambda p: p.name), flags, _LIST_GROUPS)
+        return select(sorted(self.hv[POOLS].values(), key=lambda p: p.name), flags, _LIST_GROUPS)
 
     async def connect_list_all_storage_pools(
         self, call: Call, args: rp.RemoteConnectListAllStoragePoolsArgs
@@ -227,7 +228,7 @@ class StorageProcedures(ProceduresBase):
 
     def _add_pool(self, definition: PoolDef, check_active: bool) -> Pool:
         """virStoragePoolObjListAdd's duplicate checks, then the pool."""
-        for other in self.hv.pools.values():
+        for other in self.hv[POOLS].values():
             if other.uuid == definition.uuid and other.name != definition.name:
                 raise rpc_error(
                     E.VIR_ERR_OPERATION_FAILED,
@@ -253,10 +254,10 @@ class StorageProcedures(ProceduresBase):
                     f"Storage source conflict with pool: '{other.name}'",
                     domain=FROM_STORAGE,
                 )
-        pool = self.hv.pools.get(definition.name)
+        pool = self.hv[POOLS].get(definition.name)
         if pool is None:
             pool = Pool(definition)
-            self.hv.pools[pool.name] = pool
+            self.hv[POOLS][pool.name] = pool
         elif check_active and pool.active:
             raise rpc_error(
                 E.VIR_ERR_OPERATION_INVALID, f"pool is already active as '{pool.name}'", domain=FROM_STORAGE
@@ -314,13 +315,13 @@ class StorageProcedures(ProceduresBase):
         pool.active = False
         self._pool_event(pool, EVENT_STOPPED)
         if not pool.persistent:
-            del self.hv.pools[pool.name]
+            del self.hv[POOLS][pool.name]
 
     async def storage_pool_undefine(self, call: Call, args: rp.RemoteStoragePoolUndefineArgs) -> None:
         self._writable(call, "virStoragePoolUndefine", FROM_STORAGE)
         pool = self._pool(call, args.pool, active=False)
         self._pool_event(pool, EVENT_UNDEFINED)
-        del self.hv.pools[pool.name]
+        del self.hv[POOLS][pool.name]
 
     # -- volumes ----------------------------------------------------------
 
@@ -333,7 +334,7 @@ class StorageProcedures(ProceduresBase):
 
     def _find_volume(self, what: str, value: str) -> rp.RemoteNonnullStorageVol:
         """A volume of a running pool by key or path."""
-        for pool in self.hv.pools.values():
+        for pool in self.hv[POOLS].values():
             for volume in pool.volumes.values() if pool.active else ():
                 if getattr(volume, what) == value:
                     return pool.volume_handle(volume)
@@ -485,3 +486,7 @@ class StorageProcedures(ProceduresBase):
                 client, rp.RemoteStoragePoolEventLifecycleMsg(callback_id, handle, event, 0)
             ),
         )
+
+
+#: Its state: the pools (with their volumes) by name.
+POOLS = register(ObjectKind("storage", StorageProcedures, by_name(default_pools)))

@@ -10,13 +10,15 @@ import time
 
 from libvirt_rpc import remote_protocol as rp
 
-from ..errors import ErrorNumber as E
-from ..server import Call
-from .base import ProceduresBase, check_flags, driver_error, not_running
+from ...errors import ErrorNumber as E
+from ...server import Call
+from ..base import ProceduresBase, check_flags, driver_error, not_running
+from ..listing import select
+from ..model import RUNNING
+from ..params import INT, STRING_OKAY, ULLONG, param, serialize
+from ..registry import ObjectKind, register
 from .domains import STATE_GROUPS
-from .listing import select
-from .model import RUNNING
-from .params import INT, STRING_OKAY, ULLONG, param, serialize
+from .networks import NETWORKS
 
 # virDomainMemoryStatTags, in the order the test driver reports them
 _MEMORY_STATS = (
@@ -192,7 +194,7 @@ class GuestProcedures(ProceduresBase):
     def _network_address(self, network_name: str, offset: int) -> rp.RemoteDomainIpAddr:
         """testDomainInterfaceAddressFromNet: the network's first DHCP
         address (or its own), ``offset`` further."""
-        network = self.hv.networks.get(network_name)
+        network = self.hv[NETWORKS].get(network_name)
         if network is None:
             raise driver_error(E.VIR_ERR_NO_NETWORK, f"no network with matching name '{network_name}'")
         ip = network.definition.ips[0]
@@ -342,3 +344,6 @@ class GuestProcedures(ProceduresBase):
             )
         self._active_domain(call, args.dom)
         return rp.RemoteDomainMemoryPeekRet(bytes((args.offset + i) & 0xFF for i in range(args.size)))
+
+
+register(ObjectKind("guest", GuestProcedures))

@@ -8,10 +8,11 @@ import socket
 
 from libvirt_rpc import remote_protocol as rp
 
-from ..errors import ErrorDomain
-from ..errors import ErrorNumber as E
-from ..server import Call, Client, rpc_error
-from .base import CONNECTION, Connection, ProceduresBase
+from ...errors import ErrorDomain
+from ...errors import ErrorNumber as E
+from ...server import Call, Client, rpc_error
+from ..base import CONNECTION, Connection, ProceduresBase
+from ..registry import ObjectKind, register
 
 VIR_CONNECT_RO = 1
 
@@ -45,9 +46,6 @@ def hostname() -> str:
 class ConnectProcedures(ProceduresBase):
     """The ``connect_*`` procedures that concern no object kind, and the
     client hooks."""
-
-    #: :func:`hostname`, looked up once when the daemon starts.
-    hostname: str
 
     def client_connected(self, client: Client) -> None:
         client.data[CONNECTION] = Connection()
@@ -100,7 +98,7 @@ class ConnectProcedures(ProceduresBase):
 
     async def connect_get_hostname(self, call: Call) -> rp.RemoteConnectGetHostnameRet:
         self._open(call)
-        return rp.RemoteConnectGetHostnameRet(self.hostname)
+        return rp.RemoteConnectGetHostnameRet(self.hv[CONNECT])
 
     async def connect_get_uri(self, call: Call) -> rp.RemoteConnectGetUriRet:
         conn = self._open(call)
@@ -116,3 +114,7 @@ class ConnectProcedures(ProceduresBase):
     ) -> rp.RemoteConnectGetMaxVcpusRet:
         self._open(call)
         return rp.RemoteConnectGetMaxVcpusRet(32)
+
+
+#: The connection's state: the :func:`hostname`, looked up once.
+CONNECT = register(ObjectKind("connect", ConnectProcedures, hostname))

@@ -9,13 +9,14 @@ from collections.abc import Callable, Mapping
 
 from libvirt_rpc import remote_protocol as rp
 
-from ..errors import ErrorNumber as E
-from ..server import Call
-from . import cpumap
-from .base import ProceduresBase, check_flags, driver_error
-from .model import AFFECT_CONFIG, AFFECT_LIVE, MEMORY_UNLIMITED, PERF_EVENTS, Domain, DomainDef
-from .params import BOOLEAN, INT, STRING, STRING_OKAY, UINT, ULLONG, Value, param, serialize, validate
-from .xml.domain import (
+from ...errors import ErrorNumber as E
+from ...server import Call
+from .. import cpumap
+from ..base import ProceduresBase, check_flags, driver_error
+from ..model import AFFECT_CONFIG, AFFECT_LIVE, MEMORY_UNLIMITED, PERF_EVENTS, Domain, DomainDef
+from ..params import BOOLEAN, INT, STRING, STRING_OKAY, UINT, ULLONG, Value, param, serialize, validate
+from ..registry import ObjectKind, register
+from ..xml.domain import (
     IOTUNE_FIELDS,
     MEMTUNE_LIMITS,
     disk_iotune,
@@ -416,3 +417,6 @@ class TuningProcedures(ProceduresBase):
             elif any(k in given for k in required):
                 bandwidth.pop(direction, None)  # average (or floor) 0 clears it
         set_interface_bandwidth(net, bandwidth)
+
+
+register(ObjectKind("tuning", TuningProcedures))

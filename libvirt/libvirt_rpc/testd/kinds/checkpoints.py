@@ -8,13 +8,14 @@ import time
 
 from libvirt_rpc import remote_protocol as rp
 
-from ..errors import ErrorDomain
-from ..errors import ErrorNumber as E
-from ..server import Call
-from . import moments
-from .base import ProceduresBase, check_flags, driver_error
-from .model import Checkpoint, Domain
-from .xml.checkpoint import format_checkpoint_xml, parse_checkpoint_xml
+from ...errors import ErrorDomain
+from ...errors import ErrorNumber as E
+from ...server import Call
+from .. import moments
+from ..base import ProceduresBase, check_flags, driver_error
+from ..model import Checkpoint, Domain
+from ..registry import ObjectKind, register
+from ..xml.checkpoint import format_checkpoint_xml, parse_checkpoint_xml
 
 FROM_CHECKPOINT = ErrorDomain.VIR_FROM_DOMAIN_CHECKPOINT
 
@@ -135,3 +136,6 @@ class CheckpointProcedures(ProceduresBase):
             with_children=bool(args.flags & DELETE_CHILDREN),
             children_only=bool(args.flags & DELETE_CHILDREN_ONLY),
         )
+
+
+register(ObjectKind("checkpoints", CheckpointProcedures))

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from libvirt_rpc import remote_protocol as rp
 
-from ..errors import ErrorNumber as E
-from ..server import Call
-from .base import ProceduresBase, c_string, check_flags, driver_error, error_without_error
-from .xml.host import CELLS, capabilities_xml, sysinfo_xml
+from ...errors import ErrorNumber as E
+from ...server import Call
+from ..base import ProceduresBase, c_string, check_flags, driver_error, error_without_error
+from ..registry import ObjectKind, register
+from ..xml.host import CELLS, capabilities_xml, sysinfo_xml
 
 #: Free memory per NUMA cell (KiB): half the first cell, half the second.
 FREE_MEMORY = (1048576, 2097152)
@@ -126,3 +127,6 @@ class NodeProcedures(ProceduresBase):
         check_flags(args.flags, 0, "testConnectGetCPUModelNames")
         models = cpu_models(args.arch)
         return rp.RemoteConnectGetCpuModelNamesRet(models if args.need_results else [], len(models))
+
+
+register(ObjectKind("node", NodeProcedures))

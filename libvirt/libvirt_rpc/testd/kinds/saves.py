@@ -10,11 +10,12 @@ import struct
 
 from libvirt_rpc import remote_protocol as rp
 
-from ..errors import ErrorNumber as E
-from ..server import Call
-from .base import ProceduresBase, check_flags, driver_error, not_running, system_error
-from .model import Domain, DomainDef
-from .xml.domain import format_domain_xml, parse_domain_def
+from ...errors import ErrorNumber as E
+from ...server import Call
+from ..base import ProceduresBase, check_flags, driver_error, not_running, system_error
+from ..model import Domain, DomainDef
+from ..registry import ObjectKind, register
+from ..xml.domain import format_domain_xml, parse_domain_def
 
 MAGIC = b"TestGuestMagic\0"
 _LENGTH = struct.Struct("=i")
@@ -150,3 +151,6 @@ class SaveProcedures(ProceduresBase):
     ) -> None:
         self._writable(call, "virDomainCoreDumpWithFormat")
         self._core_dump(args.dom, args.to, args.dumpformat, args.flags)
+
+
+register(ObjectKind("saves", SaveProcedures))

@@ -10,12 +10,13 @@ import xml.etree.ElementTree as ET
 
 from libvirt_rpc import remote_protocol as rp
 
-from ..errors import ErrorDomain
-from ..errors import ErrorNumber as E
-from ..server import Call
-from .base import ProceduresBase, check_flags, driver_error
-from .listing import Groups, select
-from .xml.interface import InterfaceDef, format_interface_xml, parse_interface_xml
+from ...errors import ErrorDomain
+from ...errors import ErrorNumber as E
+from ...server import Call
+from ..base import ProceduresBase, check_flags, driver_error
+from ..listing import Groups, select
+from ..registry import ObjectKind, by_name, register
+from ..xml.interface import InterfaceDef, format_interface_xml, parse_interface_xml
 
 FROM_INTERFACE = ErrorDomain.VIR_FROM_INTERFACE
 
@@ -50,20 +51,32 @@ def default_interfaces() -> list[HostInterface]:
     return [HostInterface(InterfaceDef("eth1", "ethernet", "aa:bb:cc:dd:ee:ff", children), active=True)]
 
 
+@dataclasses.dataclass
+class HostInterfaces:
+    """The interfaces by name, and a copy of them while a change
+    transaction runs (as they were when it began)."""
+
+    current: dict[str, HostInterface] = dataclasses.field(default_factory=by_name(default_interfaces))
+    backup: dict[str, HostInterface] | None = None
+
+
 _LIST_GROUPS: Groups[HostInterface] = (((1, lambda i: not i.active), (2, lambda i: i.active)),)
 
 
 class InterfaceProcedures(ProceduresBase):
+    def _host_interfaces(self) -> dict[str, HostInterface]:
+        return self.hv[INTERFACES].current
+
     def _interface(self, call: Call, name: str) -> HostInterface:
         self._open(call)
-        interface = self.hv.interfaces.get(name)
+        interface = self._host_interfaces().get(name)
         if interface is None:
             raise driver_error(E.VIR_ERR_NO_INTERFACE, f"no interface with matching name '{name}'")
         return interface
 
     def _interfaces(self, call: Call, flags: int) -> list[HostInterface]:
         self._open(call)
-        return select(sorted(self.hv.interfaces.values(), key=lambda i: i.name), flags, _LIST_GROUPS)
+        return select(sorted(self._host_interfaces().values(), key=lambda i: i.name), flags, _LIST_GROUPS)
 
     async def connect_list_all_interfaces(
         self, call: Call, args: rp.RemoteConnectListAllInterfacesArgs
@@ -103,7 +116,7 @@ class InterfaceProcedures(ProceduresBase):
         self, call: Call, args: rp.RemoteInterfaceLookupByMacStringArgs
     ) -> rp.RemoteInterfaceLookupByMacStringRet:
         self._open(call)
-        found = [i for i in self.hv.interfaces.values() if i.mac.lower() == args.mac.lower()]
+        found = [i for i in self._host_interfaces().values() if i.mac.lower() == args.mac.lower()]
         if not found:
             raise driver_error(E.VIR_ERR_NO_INTERFACE, f"no interface with matching mac '{args.mac}'")
         if len(found) > 1:
@@ -129,16 +142,17 @@ class InterfaceProcedures(ProceduresBase):
         self._writable(call, "virInterfaceDefineXML", FROM_INTERFACE)
         check_flags(args.flags, 1, "testInterfaceDefineXML")  # VALIDATE
         definition = parse_interface_xml(args.xml)
-        interface = self.hv.interfaces.get(definition.name)
+        interfaces = self._host_interfaces()
+        interface = interfaces.get(definition.name)
         if interface is None:
-            interface = self.hv.interfaces[definition.name] = HostInterface(definition)
+            interface = interfaces[definition.name] = HostInterface(definition)
         else:
             interface.definition = definition
         return rp.RemoteInterfaceDefineXmlRet(interface.handle())
 
     async def interface_undefine(self, call: Call, args: rp.RemoteInterfaceUndefineArgs) -> None:
         self._writable(call, "virInterfaceUndefine", FROM_INTERFACE)
-        del self.hv.interfaces[self._interface(call, args.iface.name).name]
+        del self._host_interfaces()[self._interface(call, args.iface.name).name]
 
     async def interface_create(self, call: Call, args: rp.RemoteInterfaceCreateArgs) -> None:
         self._writable(call, "virInterfaceCreate", FROM_INTERFACE)
@@ -161,22 +175,28 @@ class InterfaceProcedures(ProceduresBase):
     async def interface_change_begin(self, call: Call, args: rp.RemoteInterfaceChangeBeginArgs) -> None:
         self._writable(call, "virInterfaceChangeBegin", FROM_INTERFACE)
         check_flags(args.flags, 0, "testInterfaceChangeBegin")
-        if self.hv.interface_backup is not None:
+        table = self.hv[INTERFACES]
+        if table.backup is not None:
             raise driver_error(E.VIR_ERR_OPERATION_INVALID, "there is another transaction running.")
-        self.hv.interface_backup = copy.deepcopy(self.hv.interfaces)
+        table.backup = copy.deepcopy(table.current)
 
     async def interface_change_commit(self, call: Call, args: rp.RemoteInterfaceChangeCommitArgs) -> None:
         self._writable(call, "virInterfaceChangeCommit", FROM_INTERFACE)
         check_flags(args.flags, 0, "testInterfaceChangeCommit")
-        if self.hv.interface_backup is None:
+        table = self.hv[INTERFACES]
+        if table.backup is None:
             raise driver_error(
                 E.VIR_ERR_OPERATION_INVALID, "no transaction running, nothing to be committed."
             )
-        self.hv.interface_backup = None
+        table.backup = None
 
     async def interface_change_rollback(self, call: Call, args: rp.RemoteInterfaceChangeRollbackArgs) -> None:
         self._writable(call, "virInterfaceChangeRollback", FROM_INTERFACE)
         check_flags(args.flags, 0, "testInterfaceChangeRollback")
-        if self.hv.interface_backup is None:
+        table = self.hv[INTERFACES]
+        if table.backup is None:
             raise driver_error(E.VIR_ERR_OPERATION_INVALID, "no transaction running, nothing to rollback.")
-        self.hv.interfaces, self.hv.interface_backup = self.hv.interface_backup, None
+        table.current, table.backup = table.backup, None
+
+
+INTERFACES = register(ObjectKind("interfaces", InterfaceProcedures, HostInterfaces))

@@ -8,13 +8,14 @@ import time
 
 from libvirt_rpc import remote_protocol as rp
 
-from ..errors import ErrorDomain
-from ..errors import ErrorNumber as E
-from ..server import Call
-from . import moments
-from .base import ProceduresBase, check_flags, driver_error
-from .model import EVENT_SUSPENDED, PAUSED, Domain, Snapshot
-from .xml.snapshot import format_snapshot_xml, parse_snapshot_xml
+from ...errors import ErrorDomain
+from ...errors import ErrorNumber as E
+from ...server import Call
+from .. import moments
+from ..base import ProceduresBase, check_flags, driver_error
+from ..model import EVENT_SUSPENDED, PAUSED, Domain, Snapshot
+from ..registry import ObjectKind, register
+from ..xml.snapshot import format_snapshot_xml, parse_snapshot_xml
 
 FROM_SNAPSHOT = ErrorDomain.VIR_FROM_DOMAIN_SNAPSHOT
 STATE_NAMES = ("nostate", "running", "blocked", "paused", "shutdown", "shutoff", "crashed", "pmsuspended")
@@ -275,3 +276,6 @@ class SnapshotProcedures(ProceduresBase):
             with_children=bool(args.flags & DELETE_CHILDREN),
             children_only=bool(args.flags & DELETE_CHILDREN_ONLY),
         )
+
+
+register(ObjectKind("snapshots", SnapshotProcedures))
