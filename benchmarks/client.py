@@ -43,6 +43,12 @@ CPUs, "steal") is printed; above a tenth of the machine the calls/s are
 flagged as unreliable.  Before the tables the script checks that both
 clients read the same ``dom.info()``.
 
+With ``--pin`` (Linux, two CPUs or more) libvirtd runs on the first CPU and
+both clients on the second.  Unpinned, where the scheduler puts the client
+and the daemon moves calls/s of either client by a factor of two between
+rounds (fewer switches when they share a CPU, more when they bounce), so
+best-of-3 rows are partly luck; pinned, rounds agree within a few percent.
+
 The last line says whether the target "ours >= 1.0x libvirt-python both
 sequential and concurrent" (in calls/s) holds; "concurrent" means both
 concurrent rows (8 threads and 8 tasks).  Nothing here is an assertion: the
@@ -280,6 +286,16 @@ def _own_cpu() -> float:
     return times.user + times.system + times.children_user + times.children_system
 
 
+def pin(daemon_pid: int) -> None:
+    """Every thread of the daemon on the first CPU; this process (and so
+    every thread and subprocess it starts from now on) on the second."""
+    first, second, *_ = sorted(os.sched_getaffinity(0))
+    for task in os.listdir(f"/proc/{daemon_pid}/task"):
+        os.sched_setaffinity(int(task), {first})
+    os.sched_setaffinity(0, {second})
+    print(f"pinned: libvirtd on CPU {first}, the clients on CPU {second}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short run (about 10 s; smoke test)")
@@ -288,11 +304,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, help="interleaved rounds, best kept (3)")
     parser.add_argument("--concurrency", type=int, default=8, help="threads / tasks (8)")
     parser.add_argument("--python", default="/usr/bin/python3", help="Python with libvirt-python")
+    parser.add_argument("--pin", action="store_true", help="libvirtd on the first CPU, the clients on the second")
     args = parser.parse_args(argv)
     duration = args.duration or (0.5 if args.quick else 3.0)
     warmup = args.warmup if args.warmup is not None else (0.1 if args.quick else 0.5)
     repeat = args.repeat or (1 if args.quick else 3)
     n = args.concurrency
+    if args.pin and len(os.sched_getaffinity(0)) < 2:
+        raise SystemExit("--pin needs two CPUs")
 
     check = subprocess.run(
         [args.python, "-c", "import libvirt; print(libvirt.getVersion())"],
@@ -319,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="xdrgen-bench-home-") as home, Libvirtd() as daemon:
         env = libvirt_python_env(home)
         uri = daemon.uri_unix
+        if args.pin:
+            pin(daemon.pid)
         machine_before, ours_before, daemon_before = _machine_cpu(), _own_cpu(), _process_cpu(daemon.pid)
         for _ in range(repeat):
             result, our_info = measure_ours_threads(uri, 1, warmup, duration)

@@ -5,6 +5,7 @@ benchmark's own output."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -14,14 +15,18 @@ from support import ROOT
 SCRIPT = ROOT / "benchmarks" / "client.py"
 
 
-def test_client_benchmark_quick_run() -> None:
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick"],
+def run_quick(*options: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", *options],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=180,
     )
+
+
+def test_client_benchmark_quick_run() -> None:
+    result = run_quick()
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     lines = out.splitlines()
@@ -48,3 +53,14 @@ def test_client_benchmark_quick_run() -> None:
         line.startswith("target ours >= 1.0x libvirt-python both (sequential and concurrent): ")
         for line in lines
     ), out
+
+
+def test_pinned_run_puts_the_daemon_and_the_clients_on_two_cpus() -> None:
+    result = run_quick("--pin")
+    if len(os.sched_getaffinity(0)) < 2:
+        assert result.returncode != 0 and "--pin needs two CPUs" in result.stderr, result.stderr
+        return
+    assert result.returncode == 0, result.stdout + result.stderr
+    first, second, *_ = sorted(os.sched_getaffinity(0))
+    assert f"pinned: libvirtd on CPU {first}, the clients on CPU {second}" in result.stdout, result.stdout
+    assert "both clients read the same info of domain 'test'" in result.stdout, result.stdout
