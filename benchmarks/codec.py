@@ -54,6 +54,7 @@ import xdrlib3
 
 from libvirt_rpc import remote_protocol as rp
 from libvirt_rpc import virnetprotocol as vn
+from timing import best_interleaved  # this folder's
 
 TARGET_DECODE_RATIO = 2.0
 
@@ -668,26 +669,6 @@ def check_agreement(payload: Payload) -> None:
     payload.data = reference
 
 
-def calibrate(fn: Callable[[], Any], min_time: float) -> int:
-    """Loop count for which one timed loop takes about ``min_time``
-    (estimated from loops of a tenth of that, to keep calibration short)."""
-    probe = min_time / 10
-    number = 1
-    while True:
-        elapsed = time_loop(fn, number)
-        if elapsed >= probe:
-            return max(1, round(number * min_time / elapsed))
-        number *= 10 if elapsed <= probe / 10 else 2
-
-
-def time_loop(fn: Callable[[], Any], number: int) -> float:
-    loop = range(number)
-    start = time.perf_counter()
-    for _ in loop:
-        fn()
-    return time.perf_counter() - start
-
-
 def measure(
     payload: Payload, op: str, repeat: int, min_time: float
 ) -> dict[str, float]:
@@ -702,13 +683,7 @@ def measure(
             name: (lambda dec=dec, d=payload.data: dec(d))
             for name, dec in payload.decoders.items()
         }
-    numbers = {name: calibrate(fn, min_time) for name, fn in calls.items()}
-    best = {name: float("inf") for name in calls}
-    for _ in range(repeat):
-        for name, fn in calls.items():
-            elapsed = time_loop(fn, numbers[name]) / numbers[name]
-            best[name] = min(best[name], elapsed)
-    return best
+    return best_interleaved(calls, repeat, min_time)
 
 
 def fmt_rate(ops: float) -> str:

@@ -26,7 +26,7 @@ Before anything is timed, both decode every value and encode it back to the
 same bytes.  Timing: ``time.perf_counter`` around a loop over all 50 values,
 repeated so that one measurement takes about ``--min-time`` seconds; the
 two codecs are interleaved (one measurement of each per round) and the best
-of ``--repeat`` rounds is kept.  The last line gives the ratios: how many
+of ``--repeat`` rounds is kept (``timing.py``, as ``codec.py``).  The last line gives the ratios: how many
 times faster the generated classes are.
 """
 
@@ -41,7 +41,6 @@ import json
 import platform
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -51,6 +50,8 @@ from stellar_sdk import xdr as sdk_xdr
 
 from xdrgen.compiler.project import Target, generate_files, write_files
 from xdrgen.compiler.resolve import load
+
+from timing import best_interleaved  # this folder's
 
 ROOT = Path(__file__).resolve().parent.parent
 STELLAR = ROOT / "tests" / "corpus" / "stellar"
@@ -90,22 +91,6 @@ def over(function: Callable[[Any], Any], items: list[Any]) -> Callable[[], None]
     return run
 
 
-def timed(run: Callable[[], None], loops: int) -> float:
-    """Seconds per call of ``run``, over ``loops`` calls."""
-    started = time.perf_counter()
-    for _ in range(loops):
-        run()
-    return (time.perf_counter() - started) / loops
-
-
-def calibrate(run: Callable[[], None], min_time: float) -> int:
-    loops = 1
-    while True:
-        if timed(run, loops) * loops >= min_time:
-            return loops
-        loops *= 2
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short run (smoke test)")
@@ -131,11 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             ("encode", "xdrgen"): over(ours.encode, ours_values),  # XdrValue.encode
             ("encode", "stellar-sdk"): over(sdk.to_xdr_bytes, sdk_values),
         }
-        loops = {key: calibrate(run, min_time) for key, run in runs.items()}
-        best = {key: float("inf") for key in runs}
-        for _ in range(repeat):  # interleaved: one measurement of each per round
-            for key, run in runs.items():
-                best[key] = min(best[key], timed(run, loops[key]))
+        best = best_interleaved(runs, repeat, min_time)  # seconds per pass over all values
 
     print(f"{'op':<8}{'xdrgen':>14}{'stellar-sdk':>16}{'ratio':>9}   (microseconds per envelope)")
     ratios = {}
