@@ -30,6 +30,11 @@ CLIENT_TO_SERVER = ">"
 SERVER_TO_CLIENT = "<"
 
 
+def other_direction(direction: str) -> str:
+    """The direction back: ``<`` for ``>`` and ``>`` for ``<``."""
+    return SERVER_TO_CLIENT if direction == CLIENT_TO_SERVER else CLIENT_TO_SERVER
+
+
 @dataclass(slots=True)
 class Header:
     """One message's header as a trace line shows it.

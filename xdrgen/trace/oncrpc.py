@@ -24,7 +24,7 @@ from ..runtime.oncrpc.messages import RPC_VERSION, AcceptStat, MsgType
 from ..runtime.oncrpc.record import LAST_FRAGMENT, MARK_SIZE, MAX_FRAGMENT, finish_record
 from ..runtime.oncrpc.tracing import Calls, Described, describe, unmark
 from ..runtime.xdr import Buffer
-from .framing import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Header, Piece, ProgramCheck, StreamSplitter, hunt
+from .framing import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Header, Piece, ProgramCheck, StreamSplitter, hunt, other_direction
 
 #: Bytes of a message kept to read its header when the message itself is
 #: not kept: the largest header (a call with two 400-byte auths) fits.
@@ -72,7 +72,7 @@ class OncSession:
         if described.kind == "call":
             self.calls[direction].remember(described)
         else:
-            self.calls[_other(direction)].answer(described)
+            self.calls[other_direction(direction)].answer(described)
         return _header(described, length, fragments, self.stream)
 
     def answers_a_call(self, direction: str, message: Buffer) -> bool:
@@ -81,7 +81,7 @@ class OncSession:
         if len(message) < 12:
             return False
         xid, kind, stat = struct.unpack_from(">3I", message, 0)
-        return kind == MsgType.REPLY and stat in (0, 1) and self.calls[_other(direction)].knows(xid)
+        return kind == MsgType.REPLY and stat in (0, 1) and self.calls[other_direction(direction)].knows(xid)
 
     def encode(self, header: Header, body: bytes, original: bytes) -> bytes:
         """The message again around a new ``body``: the original's header
@@ -145,10 +145,6 @@ def _header(described: Described, length: int, fragments: int, stream: bool) -> 
         hex_serial=True,
         unframe=unmark if stream else None,
     )
-
-
-def _other(direction: str) -> str:
-    return SERVER_TO_CLIENT if direction == CLIENT_TO_SERVER else CLIENT_TO_SERVER
 
 
 class DatagramSplitter:
