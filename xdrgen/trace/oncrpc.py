@@ -24,7 +24,7 @@ from ..runtime.oncrpc.messages import RPC_VERSION, AcceptStat, MsgType
 from ..runtime.oncrpc.record import LAST_FRAGMENT, MARK_SIZE, MAX_FRAGMENT, finish_record
 from ..runtime.oncrpc.tracing import Calls, Described, describe, unmark
 from ..runtime.xdr import Buffer
-from .framing import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Header, Piece, ProgramCheck, StreamSplitter, hunt, other_direction
+from .framing import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Header, Piece, ProgramCheck, StreamSplitter, other_direction
 
 #: Bytes of a message kept to read its header when the message itself is
 #: not kept: the largest header (a call with two 400-byte auths) fits.
@@ -108,7 +108,6 @@ class OncSession:
             return bytes(out)
         return bytes(finish_record(bytearray(MARK_SIZE) + out))
 
-
     def length(self, frame: bytes) -> int:
         """A message's length, without its record marks."""
         return len(unmark(frame)) if self.stream else len(frame)
@@ -171,6 +170,8 @@ class RecordSplitter(StreamSplitter):
     only the first :data:`HEAD_SIZE` bytes of each message are held
     (memory stays flat however large the records); with it, whole records
     as they were on the wire, marks included."""
+
+    _window = _SNIFF
 
     def __init__(self, session: OncSession, direction: str, *, keep: bool, preamble: int = 0) -> None:
         super().__init__(preamble)
@@ -244,19 +245,9 @@ class RecordSplitter(StreamSplitter):
     def _partial(self) -> tuple[int, bytes]:
         return self._size, bytes(self._wire or self._head)
 
-    def _hunt(self, view: memoryview, pieces: list[Piece]) -> memoryview:
-        """Pass on bytes until a record that starts a call the catalog
-        knows, or a reply to a call remembered; keep the last few bytes
-        that might begin one (memory stays flat)."""
-        buffer = self._head
-        buffer += view
-        rest, kept = hunt(buffer, _SNIFF, self._starts_record, pieces)
-        self._reset()
-        self._head += kept
-        self._hunting = rest is None
-        return memoryview(rest or b"")
-
-    def _starts_record(self, data: Buffer) -> bool:
+    def _starts(self, data: Buffer) -> bool:
+        """A record that starts a call the catalog knows, or a reply to a
+        call remembered."""
         mark = _U32.unpack_from(data, 0)[0]
         if (mark & MAX_FRAGMENT) < 12:
             return False
