@@ -38,23 +38,20 @@ from __future__ import annotations
 import checkout  # noqa: F401  (this checkout's xdrgen and libvirt_rpc first)
 
 import argparse
-import os
 import re
-import select
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
+sys.path[:0] = [str(ROOT / "tests" / "integration"), str(ROOT / "tests" / "trace")]
 
 import libvirt_rpc  # noqa: E402
 from daemons import Libvirtd  # noqa: E402
+from trace_support import TraceProxy  # noqa: E402
 
 TARGET = 0.5
 FLAT_KIB = 1024
@@ -85,27 +82,9 @@ def measure(uri: str, warmup: float, duration: float) -> Result:
     raise AssertionError("unreachable")
 
 
-class Proxy:
-    """The proxy as a process, lines to ``trace.txt`` in ``directory``."""
-
-    def __init__(self, directory: Path, upstream: str) -> None:
-        self.socket = directory / "proxy.sock"
-        self.output = directory / "trace.txt"
-        cmd = [sys.executable, "-m", "libvirt_rpc.trace", "proxy", "--listen", f"unix:{self.socket}",
-               "--upstream", f"unix:{upstream}", "--output", str(self.output)]  # fmt: skip
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
-        assert self.proc.stderr is not None
-        text = b""
-        while b"listening on" not in text:
-            ready, _, _ = select.select([self.proc.stderr], [], [], 30)
-            data = os.read(self.proc.stderr.fileno(), 4096) if ready else b""
-            if not data:
-                raise SystemExit(f"the proxy did not start: {text.decode()}")
-            text += data
-
-    @property
-    def uri(self) -> str:
-        return f"test+unix:///default?socket={self.socket}"
+class Proxy(TraceProxy):
+    """The proxy as a process (the tests' own), lines to ``trace.txt`` in
+    its directory, and its memory."""
 
     def rss_kib(self) -> tuple[int, int]:
         """(VmRSS, VmHWM) in KiB."""
@@ -113,20 +92,12 @@ class Proxy:
         values = {k: int(v.split()[0]) for k, v in re.findall(r"^(VmRSS|VmHWM):\s+(.*)$", status, re.M)}
         return values["VmRSS"], values["VmHWM"]
 
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
 
 def memory_run(proxy: Proxy, messages: int) -> list[tuple[int, int, int]]:
     """(messages so far, VmRSS, VmHWM) every tenth of ``messages``."""
     samples = [(0, *proxy.rss_kib())]
     step = max(messages // 10, 2)
-    with libvirt_rpc.open(proxy.uri) as conn:
+    with libvirt_rpc.open(proxy.uri()) as conn:
         dom = conn.domain_lookup_by_name(name="test").dom
         done = 4  # the lookup and its reply, connect_open and its reply
         while done < messages:
@@ -151,13 +122,13 @@ def main(argv: list[str] | None = None) -> int:
         args.duration, args.warmup, args.repeat, args.messages = 0.3, 0.1, 1, 4000
 
     with Libvirtd() as libvirtd, tempfile.TemporaryDirectory(prefix="xdrgen-trace-bench-") as tmp:
-        proxy = Proxy(Path(tmp), libvirtd.socket_path)
+        proxy = Proxy(Path(tmp), f"unix:{libvirtd.socket_path}")
         try:
             best: dict[str, Result] = {}
             rounds: list[float] = []  # proxied/direct of each round
             for _ in range(args.repeat):
                 rates = {}
-                for name, uri in (("direct", libvirtd.uri_unix), ("proxied", proxy.uri)):
+                for name, uri in (("direct", libvirtd.uri_unix), ("proxied", proxy.uri())):
                     result = measure(uri, args.warmup, args.duration)
                     rates[name] = result.rate
                     if name not in best or result.rate > best[name].rate:
@@ -166,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             samples = memory_run(proxy, args.messages)
         finally:
             proxy.stop()
-        lines = proxy.output.read_text().splitlines()
+        lines = proxy.lines()
 
     print(f"domain_get_info, one call at a time, best of {args.repeat} x {args.duration:g} s (interleaved)")
     print(f"{'path':<10}{'calls/s':>10}{'client CPU/call':>18}")

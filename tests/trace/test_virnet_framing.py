@@ -154,3 +154,25 @@ def test_plausible_and_is_call() -> None:
     assert not framing.plausible(OPEN, lambda prog, vers: False)
     assert not framing.plausible(b"\x16\x03\x01" + bytes(40))  # a TLS client hello
     assert not framing.plausible(OPEN[:27])
+
+
+def test_a_header_split_across_reads_after_a_gap_is_found() -> None:
+    splitter = VirNetSplitter(keep=True, known_program=lambda prog, vers: prog == REMOTE and vers == 1)
+    splitter.gap(50)
+    # junk, then a header cut in two: its first bytes are kept for the next look
+    first = splitter.feed(b"\xff" * 40 + OPENED[:10])
+    assert [(p.size, p.problem) for p in first] == [(40 + 10 - 27, "bytes after a gap")]
+    rest = splitter.feed(OPENED[10:] + ERROR)
+    assert [p.problem for p in rest] == ["bytes after a gap", None, None]
+    assert rest[0].size == 27 - 10
+    assert shape(rest[1:]) == shape(split(OPENED + ERROR, [], keep=True))
+
+
+def test_the_end_while_looking_after_a_gap_reports_the_bytes_kept() -> None:
+    splitter = VirNetSplitter(keep=True, known_program=lambda prog, vers: prog == REMOTE and vers == 1)
+    splitter.gap(50)
+    splitter.feed(b"\xff" * 40)
+    (piece,) = splitter.end()
+    assert piece.size == 27 and piece.data == b"\xff" * 27
+    assert piece.problem == "incomplete message at the end of the stream"
+    assert splitter.end() == []

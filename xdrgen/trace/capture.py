@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from .framing import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Framing, FramingSession, Splitter
+from .framing import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Framing, FramingSession, Splitter, other_direction
 from .reassembly import Delivery, Direction, Gap
 from .tracer import Tracer
 
@@ -202,8 +202,8 @@ class _Connection:
     def swap(self) -> None:
         """The side taken for the client is the server."""
         self.ends = (self.ends[1], self.ends[0])
-        self.streams = {d: self.streams[_other(d)] for d in self.streams}
-        self.sniffed = {d: self.sniffed[_other(d)] for d in self.sniffed}
+        self.streams = {d: self.streams[other_direction(d)] for d in self.streams}
+        self.sniffed = {d: self.sniffed[other_direction(d)] for d in self.sniffed}
         self.client_known = True
 
 
@@ -262,7 +262,7 @@ class CaptureReader:
         delivered = stream.segment(segment.seq, segment.data, segment.fin)
         self._deliver(connection, direction, delivered, segment.time)
         if segment.ack:
-            other = _other(direction)
+            other = other_direction(direction)
             self._deliver(connection, other, connection.streams[other].acked(segment.acknowledged), segment.time)
         if stream.finished and not connection.closing:
             connection.closing = f"closed by {'client' if direction == CLIENT_TO_SERVER else 'server'}"
@@ -319,7 +319,7 @@ class CaptureReader:
             connection.verdict = False
             return
         if not self.framing.plausible(data, self.tracer.codecs.catalog.knows):
-            other = _other(direction)
+            other = other_direction(direction)
             if len(connection.sniffed[other]) >= SNIFF_SIZE or connection.streams[other].finished:
                 connection.verdict = False
             return
@@ -351,10 +351,6 @@ class CaptureReader:
             for piece in splitter.end():
                 self.tracer.piece(connection.number, direction, time, piece)
         self.tracer.closed(time, connection.number, *_names("tcp", connection.ends), reason)
-
-
-def _other(direction: str) -> str:
-    return SERVER_TO_CLIENT if direction == CLIENT_TO_SERVER else CLIENT_TO_SERVER
 
 
 @dataclass(slots=True)

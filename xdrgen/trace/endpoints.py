@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import array
 import asyncio
-import os
 import socket
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from ..runtime.virnet.descriptors import FD_SIZE, recv_with_fds
+from ..runtime.virnet.descriptors import FD_SIZE, close_fds, recv_with_fds
 
 READ_SIZE = 64 * 1024
 HIGH_WATER = 256 * 1024  # bytes waiting to be written before the other side is paused
@@ -49,7 +48,7 @@ class Endpoint:
         """Begin reading (callbacks are set by now)."""
         raise NotImplementedError
 
-    def write(self, data: bytes, fds: Sequence[int] = ()) -> None:
+    def write(self, data: bytes, fds: list[int] | None = None) -> None:
         """Write ``data``; ``fds`` travel with its last byte (and are closed
         here once sent)."""
         raise NotImplementedError
@@ -66,14 +65,6 @@ class Endpoint:
 
     def close(self) -> None:
         raise NotImplementedError
-
-
-def close_fds(fds: Sequence[int]) -> None:
-    for fd in fds:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
 
 
 class UnixEndpoint(Endpoint):
@@ -128,7 +119,8 @@ class UnixEndpoint(Endpoint):
             return
         self.on_data(data, fds)
 
-    def write(self, data: bytes, fds: Sequence[int] = ()) -> None:
+    def write(self, data: bytes, fds: list[int] | None = None) -> None:
+        fds = fds or []
         if not (fds or self._backlog or self._closed):
             # The usual case: the socket takes it all at once.
             try:
@@ -161,8 +153,7 @@ class UnixEndpoint(Endpoint):
                 if fds:
                     rights = array.array("i", fds)
                     sent = self._sock.sendmsg([view], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, rights)])
-                    close_fds(fds)
-                    fds.clear()  # sent once, whatever part of the data went with them
+                    close_fds(fds)  # sent once, whatever part of the data went with them
                 else:
                     sent = self._sock.send(view)
                 self._backlog_bytes -= sent
@@ -269,10 +260,11 @@ class TransportEndpoint(Endpoint, asyncio.Protocol):
         self._started = True
         self.resume_reading()
 
-    def write(self, data: bytes, fds: Sequence[int] = ()) -> None:
+    def write(self, data: bytes, fds: list[int] | None = None) -> None:
         if fds:
+            dropped = len(fds)
             close_fds(fds)
-            self.on_fds_dropped(len(fds))
+            self.on_fds_dropped(dropped)
         if self._transport is not None and not self._transport.is_closing():
             self._transport.write(data)
 

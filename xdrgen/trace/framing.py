@@ -30,6 +30,11 @@ CLIENT_TO_SERVER = ">"
 SERVER_TO_CLIENT = "<"
 
 
+def other_direction(direction: str) -> str:
+    """The direction back: ``<`` for ``>`` and ``>`` for ``<``."""
+    return SERVER_TO_CLIENT if direction == CLIENT_TO_SERVER else CLIENT_TO_SERVER
+
+
 @dataclass(slots=True)
 class Header:
     """One message's header as a trace line shows it.
@@ -178,13 +183,18 @@ class StreamSplitter:
     are (a preamble, descriptors' carriers), everything unframed once the
     stream stopped making sense, looking for the next message after lost
     bytes.  A subclass takes the bytes of messages (:meth:`_take`) and
-    finds a message's start (:meth:`_hunt`); its ``feed`` tries the usual
-    read (one whole message) itself and hands the rest to :meth:`_split`."""
+    tells where a message starts (:meth:`_starts`, judging
+    :attr:`_window` bytes); its ``feed`` tries the usual read (one whole
+    message) itself and hands the rest to :meth:`_split`."""
+
+    #: Bytes :meth:`_starts` needs to judge whether a message starts there.
+    _window: int
 
     def __init__(self, preamble: int = 0) -> None:
         self._raw = preamble  # bytes to pass on as they are
         self._broken: str | None = None  # once set, every byte is passed on unframed
         self._hunting = False  # after a gap: looking for the next message
+        self._kept = bytearray()  # while hunting: the last bytes, which may begin a message
 
     def _split(self, data: Buffer) -> list[Piece]:
         pieces: list[Piece] = []
@@ -206,25 +216,42 @@ class StreamSplitter:
 
     def gap(self, size: int) -> list[Piece]:
         # The loss is reported even between two messages (nothing partial).
-        consumed, held = self._partial()
+        consumed, held = self._current()
         pieces = [Piece(consumed, data=held, problem=f"{size} bytes lost")]
-        self._reset()
+        self._forget()
         self._raw = 0
         if self._broken is None:
             self._hunting = True
         return pieces
 
     def end(self) -> list[Piece]:
-        consumed, held = self._partial()
+        consumed, held = self._current()
         if not consumed and not (self._hunting and held):
             return []
         piece = Piece(consumed or len(held), data=held, problem="incomplete message at the end of the stream")
-        self._reset()
+        self._forget()
         return [piece]
 
-    def _partial(self) -> tuple[int, bytes]:
+    def _current(self) -> tuple[int, bytes]:
         """(bytes of the current message consumed, those held); while
-        hunting, the bytes kept for the next look."""
+        hunting, (0, the bytes kept for the next look)."""
+        return (0, bytes(self._kept)) if self._hunting else self._partial()
+
+    def _forget(self) -> None:
+        self._kept = bytearray()
+        self._reset()
+
+    def _hunt(self, view: memoryview, pieces: list[Piece]) -> memoryview:
+        """Pass on bytes until a message starts (see :func:`hunt`); keep
+        the last few bytes that might begin one (memory stays flat)."""
+        self._kept += view
+        rest, kept = hunt(self._kept, self._window, self._starts, pieces)
+        self._kept = bytearray(kept)
+        self._hunting = rest is None
+        return memoryview(rest or b"")
+
+    def _partial(self) -> tuple[int, bytes]:
+        """(bytes of the current message consumed, those held)."""
         raise NotImplementedError
 
     def _reset(self) -> None:
@@ -235,6 +262,6 @@ class StreamSplitter:
         """Consume bytes of the current message, appending it once whole."""
         raise NotImplementedError
 
-    def _hunt(self, view: memoryview, pieces: list[Piece]) -> memoryview:
-        """Pass on bytes until a message starts (see :func:`hunt`)."""
+    def _starts(self, window: Buffer) -> bool:
+        """Whether a message starts with these :attr:`_window` bytes."""
         raise NotImplementedError

@@ -24,7 +24,7 @@ from ..runtime.oncrpc.messages import RPC_VERSION, AcceptStat, MsgType
 from ..runtime.oncrpc.record import LAST_FRAGMENT, MARK_SIZE, MAX_FRAGMENT, finish_record
 from ..runtime.oncrpc.tracing import Calls, Described, describe, unmark
 from ..runtime.xdr import Buffer
-from .framing import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Header, Piece, ProgramCheck, StreamSplitter, hunt
+from .framing import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Header, Piece, ProgramCheck, StreamSplitter, other_direction
 
 #: Bytes of a message kept to read its header when the message itself is
 #: not kept: the largest header (a call with two 400-byte auths) fits.
@@ -72,7 +72,7 @@ class OncSession:
         if described.kind == "call":
             self.calls[direction].remember(described)
         else:
-            self.calls[_other(direction)].answer(described)
+            self.calls[other_direction(direction)].answer(described)
         return _header(described, length, fragments, self.stream)
 
     def answers_a_call(self, direction: str, message: Buffer) -> bool:
@@ -81,7 +81,7 @@ class OncSession:
         if len(message) < 12:
             return False
         xid, kind, stat = struct.unpack_from(">3I", message, 0)
-        return kind == MsgType.REPLY and stat in (0, 1) and self.calls[_other(direction)].knows(xid)
+        return kind == MsgType.REPLY and stat in (0, 1) and self.calls[other_direction(direction)].knows(xid)
 
     def encode(self, header: Header, body: bytes, original: bytes) -> bytes:
         """The message again around a new ``body``: the original's header
@@ -107,7 +107,6 @@ class OncSession:
         if not self.stream:
             return bytes(out)
         return bytes(finish_record(bytearray(MARK_SIZE) + out))
-
 
     def length(self, frame: bytes) -> int:
         """A message's length, without its record marks."""
@@ -147,10 +146,6 @@ def _header(described: Described, length: int, fragments: int, stream: bool) -> 
     )
 
 
-def _other(direction: str) -> str:
-    return SERVER_TO_CLIENT if direction == CLIENT_TO_SERVER else CLIENT_TO_SERVER
-
-
 class DatagramSplitter:
     """UDP: every datagram one message."""
 
@@ -175,6 +170,8 @@ class RecordSplitter(StreamSplitter):
     only the first :data:`HEAD_SIZE` bytes of each message are held
     (memory stays flat however large the records); with it, whole records
     as they were on the wire, marks included."""
+
+    _window = _SNIFF
 
     def __init__(self, session: OncSession, direction: str, *, keep: bool, preamble: int = 0) -> None:
         super().__init__(preamble)
@@ -248,19 +245,9 @@ class RecordSplitter(StreamSplitter):
     def _partial(self) -> tuple[int, bytes]:
         return self._size, bytes(self._wire or self._head)
 
-    def _hunt(self, view: memoryview, pieces: list[Piece]) -> memoryview:
-        """Pass on bytes until a record that starts a call the catalog
-        knows, or a reply to a call remembered; keep the last few bytes
-        that might begin one (memory stays flat)."""
-        buffer = self._head
-        buffer += view
-        rest, kept = hunt(buffer, _SNIFF, self._starts_record, pieces)
-        self._reset()
-        self._head += kept
-        self._hunting = rest is None
-        return memoryview(rest or b"")
-
-    def _starts_record(self, data: Buffer) -> bool:
+    def _starts(self, data: Buffer) -> bool:
+        """A record that starts a call the catalog knows, or a reply to a
+        call remembered."""
         mark = _U32.unpack_from(data, 0)[0]
         if (mark & MAX_FRAGMENT) < 12:
             return False

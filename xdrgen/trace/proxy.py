@@ -23,7 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .addresses import Address, peer_name
-from .endpoints import HIGH_WATER, Endpoint, TransportEndpoint, UnixEndpoint, close_fds
+from ..runtime.virnet.descriptors import close_fds
+from .endpoints import HIGH_WATER, Endpoint, TransportEndpoint, UnixEndpoint
 from .framing import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Framing, FramingSession, Piece, Splitter
 from .rewrite import Rewriter
 from .tracer import Tracer

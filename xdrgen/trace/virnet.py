@@ -20,7 +20,7 @@ from ..runtime.virnet.framing import (
     encode_message,
 )
 from ..runtime.xdr import Buffer
-from .framing import Header, Piece, ProgramCheck, StreamSplitter, hunt
+from .framing import Header, Piece, ProgramCheck, StreamSplitter
 
 _TYPE_NAMES = {int(t): t.name.lower() for t in MessageType}
 _STATUS_NAMES = {int(s): s.name.lower() for s in MessageStatus}
@@ -104,6 +104,8 @@ class VirNetSplitter(StreamSplitter):
     large the messages); with it, whole messages (one at a time).  The
     bytes passed on as they are: a preamble, descriptors' carriers."""
 
+    _window = HEADER_SIZE
+
     def __init__(self, *, keep: bool, preamble: int = 0, known_program: ProgramCheck | None = None) -> None:
         super().__init__(preamble)
         self._keep = keep
@@ -162,16 +164,8 @@ class VirNetSplitter(StreamSplitter):
     def _partial(self) -> tuple[int, bytes]:
         return self._seen, bytes(self._buffer)
 
-    def _hunt(self, view: memoryview, pieces: list[Piece]) -> memoryview:
-        """Pass on bytes until a plausible header starts; keep the last few
-        bytes that might begin one (memory stays flat)."""
-        buffer = self._buffer
-        buffer += view
-        rest, kept = hunt(buffer, HEADER_SIZE, lambda window: plausible(window, self._known), pieces)
-        self._reset()
-        self._buffer += kept
-        self._hunting = rest is None
-        return memoryview(rest or b"")
+    def _starts(self, window: Buffer) -> bool:
+        return plausible(window, self._known)
 
 
 class VirNetSession:
@@ -196,7 +190,6 @@ class VirNetSession:
                 header.program, header.version, header.procedure, type_, header.serial, status, body, header.nfds
             )
         )
-
 
     def length(self, frame: bytes) -> int:
         return len(frame)  # the length word counts the whole frame
