@@ -77,18 +77,17 @@ def as_codec(spec: Codec[T] | type[T]) -> Codec[T]:
 class Scalar(Generic[T]):
     """A fixed-size base type (int, unsigned int, hyper, float, ...)."""
 
-    __slots__ = ("layout", "name", "_format")
+    __slots__ = ("layout", "name")
 
     def __init__(self, format: str, name: str) -> None:
         self.layout = struct.Struct(">" + format)
         self.name = name
-        self._format = ">" + format
 
     def pack_into(self, value: T, out: bytearray) -> None:
         try:
             out += self.layout.pack(value)
         except (struct.error, OverflowError, TypeError):
-            xdr.pack_failed(self.name, len(out), (value,), self._format)
+            xdr.pack_failed(self.name, len(out), (value,), self.layout.format)
 
     def unpack_from(self, data: Buffer, offset: int) -> tuple[T, int]:
         try:
