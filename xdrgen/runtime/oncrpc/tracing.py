@@ -137,14 +137,7 @@ class Result:
         self.procedure = procedure
 
     def decode(self, data: Buffer) -> Any:
-        codec = self.procedure.result
-        if codec is None:
-            value, end = None, 0
-        else:
-            value, end = codec.unpack_from(data, 0)
-        if end != len(data):
-            xdr.trailing(f"{self.procedure.name} result", end, data)
-        return value
+        return self.procedure.unpack_result(data, 0)
 
     def encode(self, value: Any) -> bytes:
         out = bytearray()
