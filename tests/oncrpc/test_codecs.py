@@ -100,6 +100,21 @@ def test_bytes_that_do_not_decode(codec: Codec[Any], wire: str, message: str) ->
         codec.unpack_from(bytes.fromhex(wire), 0)
 
 
+@pytest.mark.parametrize(
+    ("codec", "wire", "path", "offset"),
+    [
+        (String(3, "dirpath"), "ffff 00000004 61626364", "dirpath", 2),  # the count
+        (String(9, "dirpath"), "ffff 00000002 ff00 0000", "dirpath", 6),  # the text
+        (Opaque(9, "cookie"), "ffff 00000003 010203 01", "cookie", 9),  # the padding
+        (Opaque(9, "cookie"), "ffff 0000", "cookie", 2),  # a cut count
+    ],
+)
+def test_counted_items_that_do_not_decode_say_where(codec: Codec[Any], wire: str, path: str, offset: int) -> None:
+    with pytest.raises(XdrError) as caught:
+        codec.unpack_from(bytes.fromhex(wire), 2)
+    assert (caught.value.path, caught.value.offset) == (path, offset)
+
+
 def test_as_codec_refuses_what_is_no_codec() -> None:
     with pytest.raises(TypeError):
         as_codec(int)

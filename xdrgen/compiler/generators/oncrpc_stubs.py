@@ -221,11 +221,12 @@ class OncRpcModel(StubModel):
         """(module, names) to import from the types modules: constants and
         the classes of type hints, and with ``codecs`` the typedefs' codecs
         (the client module's procedure tables use them)."""
-        wanted = {module: set(names) for module, names in self.shapes.imported.items()}
-        wanted.setdefault(module_name(self.protocol.path), set()).update(self.local)
-        for module, names in self._codecs.items() if codecs else ():
-            wanted.setdefault(module, set()).update(names)
-        return [(self.module_path(module), sorted(names)) for module, names in sorted(wanted.items()) if names]
+        if not codecs:
+            return self.imports()
+        wanted = {module: set(names) for module, names in self.imports()}
+        for module, names in self._codecs.items():
+            wanted.setdefault(self.module_path(module), set()).update(names)
+        return [(module, sorted(names)) for module, names in sorted(wanted.items())]
 
     def module_path(self, module: str) -> str:
         return f"{self.package}.{module}" if self.package else module

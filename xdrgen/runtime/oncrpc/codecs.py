@@ -77,18 +77,17 @@ def as_codec(spec: Codec[T] | type[T]) -> Codec[T]:
 class Scalar(Generic[T]):
     """A fixed-size base type (int, unsigned int, hyper, float, ...)."""
 
-    __slots__ = ("layout", "name", "_format")
+    __slots__ = ("layout", "name")
 
     def __init__(self, format: str, name: str) -> None:
         self.layout = struct.Struct(">" + format)
         self.name = name
-        self._format = ">" + format
 
     def pack_into(self, value: T, out: bytearray) -> None:
         try:
             out += self.layout.pack(value)
         except (struct.error, OverflowError, TypeError):
-            xdr.pack_failed(self.name, len(out), (value,), self._format)
+            xdr.pack_failed(self.name, len(out), (value,), self.layout.format)
 
     def unpack_from(self, data: Buffer, offset: int) -> tuple[T, int]:
         try:
@@ -137,11 +136,7 @@ class String:
         xdr.pack_string(out, value, self.maximum, self.name)
 
     def unpack_from(self, data: Buffer, offset: int) -> tuple[str, int]:
-        raw, end = _unpack_counted(data, offset, self.maximum, self.name)
-        try:
-            return xdr.decode_utf8(raw), end
-        except UnicodeDecodeError as error:
-            xdr.bad_utf8(self.name, offset + 4, error)
+        return xdr.unpack_string(data, offset, self.maximum, self.name)
 
 
 class Opaque:
@@ -157,7 +152,7 @@ class Opaque:
         xdr.pack_opaque(out, value, self.maximum, self.name)
 
     def unpack_from(self, data: Buffer, offset: int) -> tuple[bytes, int]:
-        return _unpack_counted(data, offset, self.maximum, self.name)
+        return xdr.unpack_opaque(data, offset, self.maximum, self.name)
 
 
 class FixedOpaque:
@@ -174,13 +169,6 @@ class FixedOpaque:
 
     def unpack_from(self, data: Buffer, offset: int) -> tuple[bytes, int]:
         return xdr.unpack_fixed_opaque(data, offset, self.length, self.name)
-
-
-def _unpack_counted(data: Buffer, offset: int, maximum: int, path: str) -> tuple[bytes, int]:
-    length = xdr.unpack_u32(data, offset, path)
-    if length > maximum:
-        xdr.too_long(path, offset, length, maximum)
-    return xdr.unpack_fixed_opaque(data, offset + 4, length, path)
 
 
 # ---- composites ------------------------------------------------------------

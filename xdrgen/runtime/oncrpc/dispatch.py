@@ -39,8 +39,6 @@ Pending = Coroutine[Any, Any, Reply | None]
 # (procedure, bound handler method); no method: not implemented
 Entry = tuple[Procedure[Any], Callable[..., Coroutine[Any, Any, Any]] | None]
 
-_HEAD = struct.Struct(">3I")  # xid, mtype, rpcvers
-_ROUTE = struct.Struct(">3I")  # prog, vers, proc
 _NULL_AUTHS = bytes(16)  # AUTH_NONE credential and verifier: the usual case
 _NULL_ENTRY: Entry = (Procedure(0, "NULL", "null"), None)
 
@@ -66,8 +64,7 @@ class Dispatcher:
         """The reply to ``message`` (with ``reserve`` bytes free at its
         front), or the coroutine that makes it, or None for no reply."""
         try:
-            xid, kind, rpcvers = _HEAD.unpack_from(message, 0)
-            prog, vers, proc = _ROUTE.unpack_from(message, 12)
+            xid, kind, rpcvers, prog, vers, proc = messages.CALL_HEADER.unpack_from(message, 0)
         except struct.error:
             return None  # too short to be a call
         if kind != MsgType.CALL:

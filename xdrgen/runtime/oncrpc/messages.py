@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import enum
 import struct
-from dataclasses import dataclass
 
 from .. import xdr
 from ..xdr import Buffer
@@ -95,42 +94,6 @@ def start_call(xid: int, prog: int, vers: int, proc: int, auth: bytes, reserve: 
     out += CALL_HEADER.pack(xid, _CALL, RPC_VERSION, prog, vers, proc)
     out += auth
     return out
-
-
-@dataclass(slots=True)
-class CallHeader:
-    """A decoded call header; the arguments start at ``body``."""
-
-    xid: int
-    rpcvers: int
-    prog: int
-    vers: int
-    proc: int
-    cred: OpaqueAuth
-    verf: OpaqueAuth
-    body: int
-
-
-def peek(message: Buffer) -> tuple[int, int] | None:
-    """A message's xid and type, or None if it is too short to have them."""
-    if len(message) < 8:
-        return None
-    xid, kind = _TWO.unpack_from(message, 0)
-    return xid, kind
-
-
-def decode_call(message: Buffer) -> CallHeader:
-    """Decode a call header (raises XdrError for a truncated one, or for a
-    credential or verifier longer than 400 bytes)."""
-    try:
-        xid, kind, rpcvers, prog, vers, proc = CALL_HEADER.unpack_from(message, 0)
-    except struct.error:
-        xdr.truncated("call_body", 0, message)
-    if kind != MsgType.CALL:
-        xdr.bad_value("rpc_msg.mtype", 4, "CALL", kind)
-    cred, offset = OpaqueAuth.unpack_from(message, 24)
-    verf, offset = OpaqueAuth.unpack_from(message, offset)
-    return CallHeader(xid, rpcvers, prog, vers, proc, cred, verf, offset)
 
 
 # ---- replies: building -------------------------------------------------------

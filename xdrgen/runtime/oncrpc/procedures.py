@@ -84,14 +84,18 @@ class Procedure(Generic[R]):
 
     def decode_reply(self, reply: Buffer) -> R:
         """The result carried by a reply (its RpcError if it carries none)."""
-        offset = messages.results_offset(reply)
+        return self.unpack_result(reply, messages.results_offset(reply))
+
+    def unpack_result(self, data: Buffer, offset: int) -> R:
+        """The result that starts at ``offset`` and must end where ``data``
+        does (raises XdrError otherwise)."""
         codec = self.result
         if codec is None:
             value: Any = None
         else:
-            value, offset = codec.unpack_from(reply, offset)
-        if offset != len(reply):
-            xdr.trailing(f"{self.name} result", offset, reply)
+            value, offset = codec.unpack_from(data, offset)
+        if offset != len(data):
+            xdr.trailing(f"{self.name} result", offset, data)
         return value  # type: ignore[no-any-return]
 
     # ---- the server's side

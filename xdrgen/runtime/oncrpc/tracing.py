@@ -47,7 +47,7 @@ from .. import traceline, xdr
 from ..traceline import PAYLOAD_INDENT, PAYLOAD_LEVEL
 from ..xdr import Buffer, XdrError
 from .auth import MAX_AUTH_BYTES, AuthFlavor, AuthStat, AuthSys
-from .messages import RPC_VERSION, AcceptStat, MsgType, RejectStat, ReplyStat
+from .messages import CALL_HEADER, RPC_VERSION, AcceptStat, MsgType, RejectStat, ReplyStat
 from .procedures import Procedure
 from .record import LAST_FRAGMENT, MARK_SIZE, MAX_FRAGMENT
 
@@ -56,7 +56,6 @@ MAX_CALLS = 4096  # calls per connection remembered to name their replies
 
 _U32 = xdr.U32
 _TWO = struct.Struct(">II")
-_CALL = struct.Struct(">6I")  # xid, CALL, rpcvers, prog, vers, proc
 DEBUG = _DEBUG = logging.DEBUG
 _START = time.monotonic()  # the lines' times count from here (clients and servers alike)
 
@@ -137,14 +136,7 @@ class Result:
         self.procedure = procedure
 
     def decode(self, data: Buffer) -> Any:
-        codec = self.procedure.result
-        if codec is None:
-            value, end = None, 0
-        else:
-            value, end = codec.unpack_from(data, 0)
-        if end != len(data):
-            xdr.trailing(f"{self.procedure.name} result", end, data)
-        return value
+        return self.procedure.unpack_result(data, 0)
 
     def encode(self, value: Any) -> bytes:
         out = bytearray()
@@ -200,7 +192,7 @@ def describe(message: Buffer) -> Described:
 
 def _call(message: Buffer, xid: int) -> Described:
     try:
-        _xid, _kind, rpcvers, prog, vers, proc = _CALL.unpack_from(message, 0)
+        _xid, _kind, rpcvers, prog, vers, proc = CALL_HEADER.unpack_from(message, 0)
     except struct.error:
         xdr.truncated("call_body", 0, message)
     flavor, cred, offset = _opaque_auth(message, 24, "call_body.cred")
