@@ -35,7 +35,6 @@ CALL_SIZE = 24  # xid, mtype, rpcvers, prog, vers, proc
 _SNIFF = MARK_SIZE + CALL_SIZE
 _MAX_VERSION = 64  # without a catalog: a bigger version is no call header
 _U32 = xdr.U32
-_CALL = struct.Struct(">6I")
 
 
 def _looks_like_call(message: Buffer, known_program: ProgramCheck | None) -> bool:
@@ -43,7 +42,7 @@ def _looks_like_call(message: Buffer, known_program: ProgramCheck | None) -> boo
     catalog knows (or, without one, of a plausible version)."""
     if len(message) < CALL_SIZE:
         return False
-    _xid, kind, rpcvers, prog, vers, _proc = _CALL.unpack_from(message, 0)
+    _xid, kind, rpcvers, prog, vers, _proc = messages.CALL_HEADER.unpack_from(message, 0)
     if kind != MsgType.CALL or rpcvers != RPC_VERSION:
         return False
     return known_program(prog, vers) if known_program is not None else 0 < vers <= _MAX_VERSION
@@ -96,7 +95,7 @@ class OncSession:
         if header.type == "call":
             rpcvers = _U32.unpack_from(message, 8)[0]
             out = bytearray(message[: described.body])
-            _CALL.pack_into(out, 0, header.serial, MsgType.CALL, rpcvers, header.program, header.version, header.procedure)
+            messages.CALL_HEADER.pack_into(out, 0, header.serial, MsgType.CALL, rpcvers, header.program, header.version, header.procedure)
             out += body
         elif header.status == described.status:
             out = bytearray(message[: described.body])
