@@ -195,13 +195,10 @@ class Client(asyncio.Protocol):
     def _received(self, data: bytes, fds: list[int]) -> None:
         """What :class:`TransportFds` read: bytes and the descriptors that
         came with them."""
-        self._last_rx = self._loop.time()
-        self._countdown = self.server.limits.keepalive_count
         if fds:
             assert self._passed is not None
             self._passed.add(fds)
-        self._decoder.push(data)
-        self._process()
+        self.data_received(data)
 
     def _read_ended(self, error: OSError | None) -> None:
         """The end of what :class:`TransportFds` reads (as the transport
