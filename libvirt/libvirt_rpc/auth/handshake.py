@@ -24,7 +24,7 @@ from xdrgen.runtime.virnet.framing import MessageType
 
 from libvirt_rpc import remote_protocol as rp
 
-from ..client.routing import _read_error, _result, _send_error
+from ..client.routing import _read_error, _result, _send_error, _send_timeout
 from ..errors import CallTimeoutError, LibvirtError
 from ..transport.base import Stream
 from ..uri import LibvirtURI
@@ -147,9 +147,7 @@ class _BlockingExchange(_Calls):
             wait()
             stream.sendall(frame)
         except TimeoutError as exc:
-            raise CallTimeoutError(
-                f"Timed out during operation: cannot send procedure {call.proc}: the server stopped reading"
-            ) from exc
+            raise _send_timeout(f"procedure {call.proc}", None) from exc
         except OSError as exc:
             raise _send_error(exc, stream.error_output()) from exc
         try:
