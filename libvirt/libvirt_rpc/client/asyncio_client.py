@@ -24,6 +24,7 @@ from xdrgen.runtime.xdr import XdrStruct
 
 from .. import wiretrace
 from ..errors import CallTimeoutError, ConnectionClosedError, LibvirtError
+from ..transport.base import writer_error_output
 from .descriptors import call_with_fds, close_received
 from .incoming import RECEIVE, REFUSE, Incoming
 from .routing import (
@@ -484,8 +485,7 @@ class AsyncRpcClient(_Dispatcher):
 
     def _error_output(self) -> str:
         """What a helper process (ssh, ext) wrote to stderr, if there is one."""
-        error_output = getattr(self._writer, "error_output", None)
-        return error_output() if error_output is not None else ""
+        return writer_error_output(self._writer)
 
     def _flush(self) -> None:
         """Send the frames queued by :meth:`_send`."""
