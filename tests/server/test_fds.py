@@ -240,6 +240,13 @@ def test_more_than_32_announced_close_the_connection(served: tuple[ServerThread,
     assert peer.sock.recv(100) == b""  # as libvirtd: no reply, the connection closed
 
 
+def test_a_call_with_fds_lacking_their_count_closes_the_connection(served: tuple[ServerThread, Handler]) -> None:
+    thread, _ = served
+    peer = unix_peer(thread)
+    peer.sock.sendall(raw_frame(REMOTE, 1, 59, MessageType.CALL_WITH_FDS, 1, OK, b""))
+    assert peer.sock.recv(100) == b""
+
+
 def open_fds_reach(expected: int) -> bool:
     """Whether this process (client and server alike) is back to ``expected``
     open descriptors within a few seconds."""

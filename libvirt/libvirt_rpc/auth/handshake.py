@@ -24,9 +24,9 @@ from xdrgen.runtime.virnet.framing import MessageType
 
 from libvirt_rpc import remote_protocol as rp
 
-from ..client.routing import _read_error, _result, _send_error
+from ..client.routing import _read_error, _result, _send_error, _send_timeout
 from ..errors import CallTimeoutError, LibvirtError
-from ..transport.base import Stream
+from ..transport.base import Stream, writer_error_output
 from ..uri import LibvirtURI
 from .credentials import ConnectAuth, refused
 from .negotiate import AskCredentials, Link, RemoteCall, Request, negotiate
@@ -147,9 +147,7 @@ class _BlockingExchange(_Calls):
             wait()
             stream.sendall(frame)
         except TimeoutError as exc:
-            raise CallTimeoutError(
-                f"Timed out during operation: cannot send procedure {call.proc}: the server stopped reading"
-            ) from exc
+            raise _send_timeout(f"procedure {call.proc}", None) from exc
         except OSError as exc:
             raise _send_error(exc, stream.error_output()) from exc
         try:
@@ -224,8 +222,7 @@ class _AsyncExchange(_Calls):
         self._timeout = timeout
 
     def _errout(self) -> str:
-        error_output = getattr(self._writer, "error_output", None)
-        return error_output() if error_output is not None else ""
+        return writer_error_output(self._writer)
 
     async def call(self, call: RemoteCall) -> Any:
         import asyncio  # asyncio only for asyncio's users

@@ -24,6 +24,7 @@ from xdrgen.runtime.xdr import XdrStruct
 
 from .. import wiretrace
 from ..errors import CallTimeoutError, ConnectionClosedError, LibvirtError
+from ..transport.base import writer_error_output
 from .descriptors import call_with_fds, close_received
 from .incoming import RECEIVE, REFUSE, Incoming
 from .routing import (
@@ -34,7 +35,9 @@ from .routing import (
     _keepalive_due,
     _keepalive_tick,
     _read_error,
+    _half_sent,
     _send_error,
+    _send_timeout,
     _reply_key,
     _result,
     _result_with_fds,
@@ -358,10 +361,7 @@ class AsyncRpcClient(_Dispatcher):
                 async with self._send_lock:
                     await self._writer.drain()
         except TimeoutError:
-            late = "" if self.timeout is None else f" in {self.timeout} s"
-            raise CallTimeoutError(
-                f"Timed out during operation: cannot send {what}{late}: the server stopped reading"
-            ) from None
+            raise _send_timeout(what, self.timeout) from None
         except (OSError, ConnectionError) as exc:
             error = _send_error(exc, self._error_output())
             self._shutdown(error)
@@ -416,17 +416,8 @@ class AsyncRpcClient(_Dispatcher):
                 await self._fds.send(frame, fds)
         except TimeoutError:
             if self._fds.broken:
-                self._shutdown(
-                    ConnectionClosedError(
-                        "internal error: connection closed: the server stopped reading "
-                        "in the middle of a message"
-                    ),
-                    abort=True,
-                )
-            late = "" if self.timeout is None else f" in {self.timeout} s"
-            raise CallTimeoutError(
-                f"Timed out during operation: cannot send procedure {proc}{late}: the server stopped reading"
-            ) from None
+                self._shutdown(_half_sent(), abort=True)
+            raise _send_timeout(f"procedure {proc}", self.timeout) from None
         except OSError as exc:
             error = _send_error(exc, self._error_output())
             self._shutdown(error)
@@ -494,8 +485,7 @@ class AsyncRpcClient(_Dispatcher):
 
     def _error_output(self) -> str:
         """What a helper process (ssh, ext) wrote to stderr, if there is one."""
-        error_output = getattr(self._writer, "error_output", None)
-        return error_output() if error_output is not None else ""
+        return writer_error_output(self._writer)
 
     def _flush(self) -> None:
         """Send the frames queued by :meth:`_send`."""

@@ -38,7 +38,9 @@ from .routing import (
     _keepalive_due,
     _keepalive_tick,
     _read_error,
+    _half_sent,
     _send_error,
+    _send_timeout,
     _reply_key,
     _result,
     _result_with_fds,
@@ -429,16 +431,8 @@ class RpcClient(_Dispatcher):
             raise error from exc
         except Stalled as stalled:
             if stalled.broken:
-                self._shutdown(
-                    ConnectionClosedError(
-                        "internal error: connection closed: the server stopped reading "
-                        "in the middle of a message"
-                    )
-                )
-            late = "" if self.timeout is None else f" in {self.timeout} s"
-            raise CallTimeoutError(
-                f"Timed out during operation: cannot send {what}{late}: the server stopped reading"
-            ) from None
+                self._shutdown(_half_sent())
+            raise _send_timeout(what, self.timeout) from None
 
     def _call(
         self,

@@ -23,7 +23,7 @@ from xdrgen.runtime.virnet.framing import Message, MessageStatus, MessageType
 from xdrgen.runtime.xdr import Buffer, XdrError, XdrStruct
 
 from .. import wiretrace
-from ..errors import ConnectionClosedError, ErrorNumber, LibvirtError
+from ..errors import CallTimeoutError, ConnectionClosedError, ErrorNumber, LibvirtError
 from .descriptors import close_received, take_received
 from .incoming import Incoming
 from .throttle import WarningThrottle
@@ -208,6 +208,20 @@ def _read_error(exc: BaseException, errout: str = "") -> LibvirtError:
 def _send_error(exc: BaseException, errout: str = "") -> LibvirtError:
     """The words for a connection that failed while sending."""
     return ConnectionClosedError(f"internal error: cannot send data: {_helper_said(errout)}{exc}")
+
+
+def _send_timeout(what: str, timeout: float | None) -> CallTimeoutError:
+    """The words for a send that the server did not take by the deadline."""
+    late = "" if timeout is None else f" in {timeout} s"
+    return CallTimeoutError(f"Timed out during operation: cannot send {what}{late}: the server stopped reading")
+
+
+def _half_sent() -> ConnectionClosedError:
+    """What closes a connection whose send stopped inside a frame (the next
+    frame could not follow it)."""
+    return ConnectionClosedError(
+        "internal error: connection closed: the server stopped reading in the middle of a message"
+    )
 
 
 def _helper_said(errout: str) -> str:

@@ -54,6 +54,7 @@ from xdrgen.runtime.virnet.framing import (
     Packable,
     ProtocolError,
     encode_message,
+    fds_count,
 )
 from xdrgen.runtime.xdr import XdrError
 
@@ -90,7 +91,6 @@ _OK = MessageStatus.OK
 _ERROR = MessageStatus.ERROR
 
 _I32 = struct.Struct(">i")
-_U32 = struct.Struct(">I")
 _TYPE_AT = 16  # the header's type word: after length, prog, vers, proc
 _TYPE_LOW = _TYPE_AT + 3  # its low byte (the word is big-endian)
 _SUPPORTED = _I32.pack(1)
@@ -195,13 +195,10 @@ class Client(asyncio.Protocol):
     def _received(self, data: bytes, fds: list[int]) -> None:
         """What :class:`TransportFds` read: bytes and the descriptors that
         came with them."""
-        self._last_rx = self._loop.time()
-        self._countdown = self.server.limits.keepalive_count
         if fds:
             assert self._passed is not None
             self._passed.add(fds)
-        self._decoder.push(data)
-        self._process()
+        self.data_received(data)
 
     def _read_ended(self, error: OSError | None) -> None:
         """The end of what :class:`TransportFds` reads (as the transport
@@ -562,9 +559,4 @@ def _announced_fds(frame: bytes | bytearray) -> int:
     for a count that is missing or above libvirt's limit."""
     if _I32.unpack_from(frame, _TYPE_AT)[0] != _CALL_WITH_FDS:
         return 0
-    if len(frame) < HEADER_SIZE + 4:
-        raise ProtocolError("message with file descriptors lacks their count")
-    (count,) = _U32.unpack_from(frame, HEADER_SIZE)
-    if count > MAX_FDS:
-        raise ProtocolError(f"{count} file descriptors; at most {MAX_FDS}")
-    return int(count)
+    return fds_count(frame)

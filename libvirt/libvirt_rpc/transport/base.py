@@ -35,9 +35,18 @@ __all__ = [
     "system_error",
     "rpc_error",
     "timeout_error",
+    "writer_error_output",
 ]
 
 # -- errors ----------------------------------------------------------------
+
+
+def writer_error_output(writer: asyncio.StreamWriter) -> str:
+    """What a helper process (ssh, ext) behind an asyncio ``writer`` wrote
+    to stderr (its writer has ``error_output``, as :meth:`Stream.error_output`);
+    "" for sockets."""
+    error_output = getattr(writer, "error_output", None)
+    return error_output() if error_output is not None else ""
 
 
 def system_error(detail: str, exc: BaseException | None = None, err: int | None = None) -> LibvirtError:

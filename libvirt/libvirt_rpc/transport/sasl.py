@@ -28,7 +28,7 @@ from __future__ import annotations
 import errno
 import ssl
 import struct
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .base import Stream
 

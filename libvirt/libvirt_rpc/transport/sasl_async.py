@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from .base import writer_error_output
 from .sasl import PacketReader, SecurityLayer
 
 __all__ = ["wrap_async"]
@@ -131,8 +132,7 @@ class _SaslWriter(asyncio.StreamWriter):
 
     def error_output(self) -> str:
         """What a helper process wrote to stderr (see :class:`~.command.CommandStreamWriter`)."""
-        error_output = getattr(self._below, "error_output", None)
-        return error_output() if error_output is not None else ""
+        return writer_error_output(self._below)
 
 
 def wrap_async(

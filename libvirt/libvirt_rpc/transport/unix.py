@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import array
 import errno
-import os
 import socket
 from typing import TYPE_CHECKING
 
+from xdrgen.runtime.virnet.descriptors import FDS_SPACE, RECV_FLAGS, close_fds, received_descriptors
 from xdrgen.runtime.virnet.framing import MAX_FDS
 
 from ..uri import LibvirtURI
@@ -22,11 +22,6 @@ if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
 
 __all__ = ["UnixStream", "UnixTransport"]
-
-_FD_SIZE = array.array("i").itemsize
-# recvmsg's room for a whole batch of descriptors, and close-on-exec for them
-_FDS_SPACE = socket.CMSG_SPACE(MAX_FDS * _FD_SIZE) if hasattr(socket, "CMSG_SPACE") else 0
-_CLOEXEC = getattr(socket, "MSG_CMSG_CLOEXEC", 0)
 
 
 class UnixStream(SocketStream):
@@ -64,8 +59,7 @@ class UnixStream(SocketStream):
             while len(fds) < count:
                 fds.extend(self._recv_fd_message())
         except BaseException:
-            for fd in fds:
-                os.close(fd)
+            close_fds(fds)
             raise
         return fds
 
@@ -77,31 +71,19 @@ class UnixStream(SocketStream):
     def recv_into_with_fds(self, buffer: WriteableBuffer) -> tuple[int, list[int]]:
         # A buffered reader cannot tell in advance where a descriptor's
         # carrier byte is, so every read takes ancillary data too.
-        count, ancdata, _msg_flags, _ = self._sock.recvmsg_into([buffer], _FDS_SPACE, _CLOEXEC)
-        return count, _descriptors(ancdata) if ancdata else []
+        count, ancdata, _msg_flags, _ = self._sock.recvmsg_into([buffer], FDS_SPACE, RECV_FLAGS)
+        return count, received_descriptors(ancdata) if ancdata else []
 
     def _recv_fd_message(self) -> list[int]:
         # Room for a whole batch in case a peer packs several into one message.
-        data, ancdata, msg_flags, _ = self._sock.recvmsg(1, _FDS_SPACE, _CLOEXEC)
-        fds = _descriptors(ancdata)
+        data, ancdata, msg_flags, _ = self._sock.recvmsg(1, FDS_SPACE, RECV_FLAGS)
+        fds = received_descriptors(ancdata)
         if not data and not fds:
             raise EOFError("end of file while receiving file descriptors")
         if msg_flags & socket.MSG_CTRUNC or not fds:
-            for fd in fds:
-                os.close(fd)
+            close_fds(fds)
             raise OSError(errno.EBADMSG, "Failed to recv file descriptor")
         return fds
-
-
-def _descriptors(ancdata: list[tuple[int, int, bytes]]) -> list[int]:
-    """The descriptors in ``recvmsg``'s ancillary data (``SCM_RIGHTS``)."""
-    fds: list[int] = []
-    for level, kind, payload in ancdata:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            got = array.array("i")
-            got.frombytes(payload[: len(payload) - len(payload) % _FD_SIZE])
-            fds.extend(got)
-    return fds
 
 
 def _unix_address(path: str) -> str:

@@ -157,13 +157,21 @@ def parse_frame(frame: Buffer) -> Message:
     payload = view[HEADER_SIZE:]
     nfds = 0
     if kind in WITH_FDS:
-        if len(payload) < 4:
-            raise ProtocolError("message with file descriptors lacks their count")
-        (nfds,) = _U32.unpack_from(payload, 0)
-        if nfds > MAX_FDS:
-            raise ProtocolError(f"{nfds} file descriptors; at most {MAX_FDS}")
+        nfds = fds_count(frame)
         payload = payload[4:]
     return Message(prog, vers, proc, kind, serial, state, payload, nfds)
+
+
+def fds_count(frame: Buffer) -> int:
+    """How many descriptors a ``*_WITH_FDS`` frame announces (the word after
+    its header); :class:`ProtocolError` for a count that is missing or above
+    :data:`MAX_FDS`."""
+    if len(frame) < HEADER_SIZE + 4:
+        raise ProtocolError("message with file descriptors lacks their count")
+    nfds: int = _U32.unpack_from(frame, HEADER_SIZE)[0]
+    if nfds > MAX_FDS:
+        raise ProtocolError(f"{nfds} file descriptors; at most {MAX_FDS}")
+    return nfds
 
 
 class FrameDecoder:
