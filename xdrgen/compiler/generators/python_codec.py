@@ -255,10 +255,9 @@ class CodecEmitter:
     def __init__(self, shapes: ShapeBuilder, structs: StructRegistry) -> None:
         self.shapes = shapes
         self.structs = structs
-        #: element class -> its shape, for the list decoders to emit
-        self.list_decoders: dict[str, Shape] = {}
-        #: element class -> its list decoder's name
-        self.list_decoder_names: dict[str, str] = {}
+        #: element class -> its list decoder's name and the element's shape
+        #: (the decoders to emit)
+        self.list_decoders: dict[str, tuple[str, Shape]] = {}
         # True while emitting a list decoder's loop: decode in place there
         self.inline = False
         # True while emitting a type that is packed once per array element
@@ -277,9 +276,9 @@ class CodecEmitter:
         """The name of the list decoder of ``elem`` values (emitted later)."""
         assert elem.cls is not None
         if elem.cls not in self.list_decoders:
-            self.list_decoders[elem.cls] = elem
-            self.list_decoder_names[elem.cls] = self.structs.namespace.claim(list_decoder_name(elem.cls))
-        return self.list_decoder_names[elem.cls]
+            name = self.structs.namespace.claim(list_decoder_name(elem.cls))
+            self.list_decoders[elem.cls] = (name, elem)
+        return self.list_decoders[elem.cls][0]
 
     def offset(self) -> str:
         """``offset`` as the next decoding call takes it (consumes the
