@@ -20,7 +20,7 @@ from ... import __version__
 from .. import ir
 from ..errors import XdrgenError
 from ..libvirt_programs import FD_DIRECTIONS, FDS
-from ..naming import class_name, method_name, module_name, parameter_name, program_stem
+from ..naming import class_name, method_name, parameter_name, program_stem
 from ..resolve import Protocol
 from . import layout
 from .python_module import docstring
@@ -158,7 +158,7 @@ class StubModel:
         }
 
     def imports(self) -> list[tuple[str, list[str]]]:
-        own = module_name(self.protocol.path)
+        own = self.protocol.name  # the types module
         out = []
         modules = dict(self.shapes.imported)
         modules.setdefault(own, set()).update(self.local)

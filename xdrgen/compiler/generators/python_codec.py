@@ -56,9 +56,9 @@ class StructRegistry:
     """The module's precompiled ``struct.Struct`` objects, named by format
     (names the module's ``namespace`` does not hold yet)."""
 
-    def __init__(self, namespace: Namespace | None = None) -> None:
+    def __init__(self, namespace: Namespace) -> None:
         self.formats: dict[str, str] = {}
-        self.namespace = namespace if namespace is not None else Namespace()
+        self.namespace = namespace
 
     def name(self, fmt: str) -> str:
         if fmt not in self.formats:
