@@ -165,6 +165,10 @@ class ErrorPath:
         """As the trailing arguments of a runtime helper."""
         return f"{self.owner}, {self._field}" if self.owner else self.name
 
+    def args_at(self, offset: str) -> str:
+        """As the ``path, offset, field`` arguments of a runtime check."""
+        return f"{self.owner}, {offset}, {self._field}" if self.owner else f"{self.name}, {offset}"
+
     @property
     def text(self) -> str:
         """As one string expression (in code that runs on errors only)."""
@@ -662,9 +666,9 @@ class CodecEmitter:
             raw = w.temp("raw")
             w(f'{raw}, offset = xdr.unpack_array(data, offset, "{elem.code}", {count}, {elem.size}, {path.args})')
             if elem.is_bool:
-                w(f"{target} = xdr.check_bools({raw}, {path.text}, offset - 4 * {count})")
+                w(f"{target} = xdr.check_bools({raw}, {path.args_at(f'offset - 4 * {count}')})")
             elif elem.enum is not None:
-                w(f"{target} = xdr.check_enums({raw}, {self.members(elem)}, {path.text}, offset - 4 * {count})")
+                w(f"{target} = xdr.check_enums({raw}, {self.members(elem)}, {path.args_at(f'offset - 4 * {count}')})")
             else:
                 w(f"{target} = list({raw})")
         elif elem.kind in ("string", "opaque"):
