@@ -6772,7 +6772,7 @@ class RemoteAuthListRet(xdr.XdrStruct):
         offset += 4
         _raw2, offset = xdr.unpack_array(data, offset, "i", _n1, 4, cls, "types")
         obj.types = xdr.check_enums(
-            _raw2, _RemoteAuthType_MEMBERS, xdr.path_of(cls, "types"), offset - 4 * _n1
+            _raw2, _RemoteAuthType_MEMBERS, cls, offset - 4 * _n1, "types"
         )
         return obj, offset
 

@@ -572,3 +572,15 @@ def test_long_linked_list(demo: ModuleType) -> None:
     tail.label = "x"
     assert decoded != node
     assert sys.getrecursionlimit() == limit
+
+
+def test_decode_enum_array_value_not_declared() -> None:
+    # the array is unpacked in one go, then each value checked: the error
+    # names the field and the offending element's offset
+    data = h("00000002" "00000000" "00000063")
+    rejects(lambda: rp.RemoteAuthListRet.decode(data), "RemoteAuthListRet.types", 8,
+            "99 is not a valid enum value")  # fmt: skip
+    assert rp.RemoteAuthListRet.decode(data[:8] + h("00000001")).types == [
+        rp.RemoteAuthType.REMOTE_AUTH_NONE,
+        rp.RemoteAuthType.REMOTE_AUTH_SASL,
+    ]

@@ -103,7 +103,14 @@ class _Resolver:
         )
         self.imports = imports
         self.externals = dict(externals)
-        self.prelude = prelude
+        # the prelude's (<rpc/types.h>'s) types and constants by name
+        self.prelude_types: dict[str, ir.TypeDefinition] = {}
+        self.prelude_constants: dict[str, int | None] = {}
+        for definition in prelude.definitions if prelude else ():
+            if isinstance(definition, ir.ConstDef):
+                self.prelude_constants.setdefault(definition.name, definition.value.literal)
+            elif not isinstance(definition, ir.ProgramDef):
+                self.prelude_types.setdefault(definition.name, definition)
         # name -> (location, Value expression | int)
         self.constant_exprs: dict[str, tuple[ir.Location, ir.Value | int]] = {}
         self.constant_values: dict[str, int] = {}
@@ -219,7 +226,7 @@ class _Resolver:
             or name in self.constant_exprs
             or name in self.types
             or self._fallback_constant(name) is not None
-            or self._prelude_type(name) is not None
+            or name in self.prelude_types
         )
 
     # ---- constants
@@ -227,7 +234,7 @@ class _Resolver:
         if name in self.constant_values:
             return self.constant_values[name]
         if name not in self.constant_exprs:
-            if name in self.types or (self.prelude and self._prelude_type(name)):
+            if name in self.types or name in self.prelude_types:
                 raise XdrgenError(
                     location, f"expected a constant, but '{name}' is a type"
                 )
@@ -276,27 +283,15 @@ class _Resolver:
         """TRUE/FALSE, or a constant of the ONC RPC headers (the prelude)."""
         if name in BUILTIN_CONSTANTS:
             return BUILTIN_CONSTANTS[name]
-        for definition in self.prelude.definitions if self.prelude else ():
-            if isinstance(definition, ir.ConstDef) and definition.name == name:
-                return definition.value.literal
-        return None
+        return self.prelude_constants.get(name)
 
     # ---- types
-    def _prelude_type(self, name: str) -> ir.TypeDefinition | None:
-        if self.prelude is None:
-            return None
-        for definition in self.prelude.definitions:
-            if getattr(definition, "name", None) == name and not isinstance(
-                definition, (ir.ConstDef, ir.ProgramDef)
-            ):
-                return definition
-        return None
 
     def type_definition(self, spec: ir.TypeSpec) -> ir.TypeDefinition:
         assert spec.name is not None
         definition = self.types.get(spec.name)
         if definition is None:
-            definition = self._prelude_type(spec.name)
+            definition = self.prelude_types.get(spec.name)
             if definition is None:
                 if spec.name in self.constant_exprs:
                     raise XdrgenError(

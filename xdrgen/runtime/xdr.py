@@ -119,7 +119,7 @@ def pack_failed(
     for index, (value, code) in enumerate(zip(values, codes)):
         try:
             struct.pack(">" + code, value)
-        except (struct.error, OverflowError) as error:
+        except PACK_ERRORS as error:
             where = f"{path}.{names[index]}" if names else path
             raise XdrError(
                 f"cannot encode {value!r} as {_FORMAT_NAMES.get(code, code)}: {error}",
@@ -167,8 +167,7 @@ def path_of(path: object, field: str | None = None) -> str:
     """The error path ``path`` (and ``field``) stand for."""
     if field is None:
         return str(path)
-    owner = path if isinstance(path, type) else type(path)
-    return f"{owner.__name__}.{field}"
+    return f"{_holder(path, field)}.{field}"
 
 
 def _holder(path: object, field: str | None) -> str:

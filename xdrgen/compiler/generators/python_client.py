@@ -20,7 +20,7 @@ from ... import __version__
 from .. import ir
 from ..errors import XdrgenError
 from ..libvirt_programs import FD_DIRECTIONS, FDS
-from ..naming import class_name, method_name, module_name, parameter_name, program_stem
+from ..naming import class_name, method_name, parameter_name, program_stem
 from ..resolve import Protocol
 from . import layout
 from .python_module import docstring
@@ -86,10 +86,11 @@ class StubModel:
         return shape.hint
 
     def method(self, procedure: ir.ProcedureDef) -> Method:
-        args = self._struct(procedure.arguments[0]) if procedure.arguments else None
+        args = None
         parameters = []
         if procedure.arguments:
             spec = procedure.arguments[0]
+            args = self._struct(spec)
             assert spec.name is not None
             definition = self.protocol.types[spec.name]
             if isinstance(definition, ir.StructDef):
@@ -120,7 +121,7 @@ class StubModel:
             result=self._struct(procedure.result),
             parameters=tuple(parameters),
             stream=stream,
-            fds=_fds(procedure),
+            fds=_fds(procedure, stream),
         )
 
     def constant(self, name: str) -> str:
@@ -157,7 +158,7 @@ class StubModel:
         }
 
     def imports(self) -> list[tuple[str, list[str]]]:
-        own = module_name(self.protocol.path)
+        own = self.protocol.name  # the types module
         out = []
         modules = dict(self.shapes.imported)
         modules.setdefault(own, set()).update(self.local)
@@ -205,14 +206,15 @@ def _default(name: str, shape: Shape) -> str | None:
     return None
 
 
-def _fds(procedure: ir.ProcedureDef) -> str | None:
-    """How a procedure's file descriptors travel (its ``@fds``), checked."""
+def _fds(procedure: ir.ProcedureDef, stream: str | None) -> str | None:
+    """How a procedure's file descriptors travel (its ``@fds``), checked
+    (``stream``: the procedure's data stream, if any)."""
     direction = procedure.annotation(FDS)
     if direction is None:
         return None
     if direction not in FD_DIRECTIONS:
         raise XdrgenError(procedure.location, f"@{FDS}: {direction!r} is not one of {', '.join(FD_DIRECTIONS)}")
-    if procedure.annotation("readstream") is not None or procedure.annotation("writestream") is not None:
+    if stream is not None:
         raise XdrgenError(procedure.location, f"@{FDS} cannot be combined with a data stream")
     return direction
 

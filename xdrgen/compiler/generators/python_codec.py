@@ -56,9 +56,9 @@ class StructRegistry:
     """The module's precompiled ``struct.Struct`` objects, named by format
     (names the module's ``namespace`` does not hold yet)."""
 
-    def __init__(self, namespace: Namespace | None = None) -> None:
+    def __init__(self, namespace: Namespace) -> None:
         self.formats: dict[str, str] = {}
-        self.namespace = namespace if namespace is not None else Namespace()
+        self.namespace = namespace
 
     def name(self, fmt: str) -> str:
         if fmt not in self.formats:
@@ -165,6 +165,10 @@ class ErrorPath:
         """As the trailing arguments of a runtime helper."""
         return f"{self.owner}, {self._field}" if self.owner else self.name
 
+    def args_at(self, offset: str) -> str:
+        """As the ``path, offset, field`` arguments of a runtime check."""
+        return f"{self.owner}, {offset}, {self._field}" if self.owner else f"{self.name}, {offset}"
+
     @property
     def text(self) -> str:
         """As one string expression (in code that runs on errors only)."""
@@ -255,10 +259,9 @@ class CodecEmitter:
     def __init__(self, shapes: ShapeBuilder, structs: StructRegistry) -> None:
         self.shapes = shapes
         self.structs = structs
-        #: element class -> its shape, for the list decoders to emit
-        self.list_decoders: dict[str, Shape] = {}
-        #: element class -> its list decoder's name
-        self.list_decoder_names: dict[str, str] = {}
+        #: element class -> its list decoder's name and the element's shape
+        #: (the decoders to emit)
+        self.list_decoders: dict[str, tuple[str, Shape]] = {}
         # True while emitting a list decoder's loop: decode in place there
         self.inline = False
         # True while emitting a type that is packed once per array element
@@ -277,9 +280,9 @@ class CodecEmitter:
         """The name of the list decoder of ``elem`` values (emitted later)."""
         assert elem.cls is not None
         if elem.cls not in self.list_decoders:
-            self.list_decoders[elem.cls] = elem
-            self.list_decoder_names[elem.cls] = self.structs.namespace.claim(list_decoder_name(elem.cls))
-        return self.list_decoder_names[elem.cls]
+            name = self.structs.namespace.claim(list_decoder_name(elem.cls))
+            self.list_decoders[elem.cls] = (name, elem)
+        return self.list_decoders[elem.cls][0]
 
     def offset(self) -> str:
         """``offset`` as the next decoding call takes it (consumes the
@@ -663,9 +666,9 @@ class CodecEmitter:
             raw = w.temp("raw")
             w(f'{raw}, offset = xdr.unpack_array(data, offset, "{elem.code}", {count}, {elem.size}, {path.args})')
             if elem.is_bool:
-                w(f"{target} = xdr.check_bools({raw}, {path.text}, offset - 4 * {count})")
+                w(f"{target} = xdr.check_bools({raw}, {path.args_at(f'offset - 4 * {count}')})")
             elif elem.enum is not None:
-                w(f"{target} = xdr.check_enums({raw}, {self.members(elem)}, {path.text}, offset - 4 * {count})")
+                w(f"{target} = xdr.check_enums({raw}, {self.members(elem)}, {path.args_at(f'offset - 4 * {count}')})")
             else:
                 w(f"{target} = list({raw})")
         elif elem.kind in ("string", "opaque"):

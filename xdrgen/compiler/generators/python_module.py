@@ -498,13 +498,13 @@ class PythonModuleGenerator:
         done: set[str] = set()
         self.codec.inline = True
         while len(done) < len(self.codec.list_decoders):
-            for cls, shape in sorted(self.codec.list_decoders.items()):
+            for cls, (name, shape) in sorted(self.codec.list_decoders.items()):
                 if cls in done:
                     continue
                 done.add(cls)
                 w = Writer()
                 self.codec.unpack_loop(w, "items", f"list[{cls}]", "count", Item("", quoted(f"{cls}[]"), shape))
-                function = self._claim(self.codec.list_decoder_names[cls], ir.Location(self.protocol.path, 0, 0))
+                function = self._claim(name, ir.Location(self.protocol.path, 0, 0))
                 blocks.append(
                     render("python/list/decoder.j2", function=function, cls=cls, body=with_decoder(w.lines))
                 )
